@@ -1,0 +1,103 @@
+"""Atomic file output and data fingerprints.
+
+Nothing offerwise writes is ever half-written: each writer writes to a temporary file in the
+destination folder and renames it into place (``os.replace`` is atomic on POSIX).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+
+@contextlib.contextmanager
+def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``dest``; on success rename it onto ``dest``, else delete it."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, dest)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_dir(dest: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary folder beside ``dest``; on success it replaces ``dest`` whole."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    try:
+        yield tmp
+        if dest.exists():
+            old = dest.with_name(f".{dest.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(dest, old)
+            os.replace(tmp, dest)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_table(df: pd.DataFrame, dest: str | os.PathLike[str]) -> Path:
+    """Write ``df`` atomically as Parquet (``.parquet``) or CSV (any other suffix)."""
+    dest = Path(dest)
+    with atomic_path(dest) as tmp:
+        if dest.suffix == ".parquet":
+            df.to_parquet(tmp, index=False)
+        else:
+            df.to_csv(tmp, index=False)
+    return dest
+
+
+def write_json(obj: Any, dest: str | os.PathLike[str]) -> Path:
+    """Write ``obj`` atomically as indented JSON."""
+    dest = Path(dest)
+    with atomic_path(dest) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, default=str, sort_keys=False) + "\n")
+    return dest
+
+
+def write_text(text: str, dest: str | os.PathLike[str]) -> Path:
+    """Write ``text`` atomically."""
+    dest = Path(dest)
+    with atomic_path(dest) as tmp:
+        tmp.write_text(text)
+    return dest
+
+
+def file_fingerprint(paths: list[Path]) -> str:
+    """SHA-256 (first 16 hex digits) over the names, sizes and bytes of ``paths`` in order."""
+    h = hashlib.sha256()
+    for p in sorted(paths):
+        h.update(p.name.encode())
+        h.update(str(p.stat().st_size).encode())
+        with open(p, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+def frame_fingerprint(df: pd.DataFrame) -> str:
+    """Order-sensitive SHA-256 (16 hex digits) of a DataFrame's values and column names."""
+    h = hashlib.sha256()
+    h.update("|".join(map(str, df.columns)).encode())
+    h.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
+    return h.hexdigest()[:16]

@@ -1,0 +1,83 @@
+"""Settings, read from ``OFFERWISE_*`` environment variables or a TOML/YAML file.
+
+Nested settings use ``__`` in environment names, e.g. ``OFFERWISE_SEGMENTS__DORMANT_DAYS=120``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from offerwise.errors import ConfigError
+
+
+class SegmentThresholds(BaseModel):
+    """Thresholds of the named segment rules (see ``docs/segments.md``)."""
+
+    new_tenure_days: int = Field(60, ge=1, description="tenure below this many days: 'new'")
+    dormant_days: int = Field(90, ge=1, description="no purchase for this many days: 'dormant'")
+    at_risk_churn: float = Field(0.5, ge=0, le=1, description="churn risk at least this: 'at-risk'")
+    high_value_quantile: float = Field(0.75, gt=0, lt=1, description="monetary quantile for 'loyal high-value'")
+    loyal_min_frequency: int = Field(8, ge=1, description="orders in the window for 'loyal high-value'")
+    deal_seeker_discount_share: float = Field(0.20, ge=0, le=1, description="discount share of gross spend for 'deal-seeker'")
+    brand_loyal_top_brand_share: float = Field(0.60, ge=0, le=1, description="spend share of the top brand for 'brand-loyal'")
+
+
+class Settings(BaseSettings):
+    """All offerwise settings. Every random step takes ``seed``."""
+
+    model_config = SettingsConfigDict(env_prefix="OFFERWISE_", env_nested_delimiter="__", extra="forbid")
+
+    margin_rate: float = Field(0.30, ge=0, le=1, description="gross margin rate when a table has no cost or profit")
+    protected_attributes: list[str] = Field(
+        default_factory=lambda: ["age", "income", "marital_status", "household_comp", "kids_count", "household_size"],
+        description="customer columns used only in fairness audits, never as decision features",
+    )
+    allow_protected_features: bool = Field(False, description="explicitly allow protected attributes as features")
+    seed: int = 42
+    threads: int = Field(default_factory=lambda: max(1, min(2, os.cpu_count() or 1)), ge=1)
+    feature_window_days: int = Field(365, ge=1, description="look-back window of the profile features")
+    segments: SegmentThresholds = Field(default_factory=SegmentThresholds)
+
+
+def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
+    """Build :class:`Settings` from defaults, environment, an optional TOML/YAML file and overrides."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        if not p.exists():
+            raise ConfigError(f"settings file not found: {p}")
+        try:
+            raw = p.read_text()
+            data = tomllib.loads(raw) if p.suffix == ".toml" else (yaml.safe_load(raw) or {})
+        except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{p}: cannot parse: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ConfigError(f"{p}: expected a mapping of settings at the top level")
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, str(path) if path else "settings")) from exc
+
+
+def format_validation_error(exc: ValidationError, source: str) -> str:
+    """Render a pydantic error as one line per bad key: ``source: key.path: message``."""
+    lines = [f"{source}: invalid configuration"]
+    for err in exc.errors():
+        key = ".".join(str(x) for x in err["loc"]) or "(root)"
+        lines.append(f"  - {key}: {err['msg']}")
+    return "\n".join(lines)
+
+
+@lru_cache(maxsize=1)
+def default_settings() -> Settings:
+    """Settings from defaults and the environment (cached; call ``.cache_clear()`` in tests)."""
+    return load_settings()

@@ -1,0 +1,440 @@
+"""Data contract v1: table specifications, validation and typed access.
+
+A *data source* is a directory holding ``<table>.parquet`` or ``<table>.csv`` files, a DuckDB
+database file (``*.duckdb``) or a PostgreSQL URL (``postgresql://…``) with tables of those names.
+Validation runs as SQL in DuckDB straight over the files (no pandas copy), so it scales to tens of
+millions of rows. See ``docs/data-contract.md`` for the tables and the handling of each problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import duckdb
+import pandas as pd
+
+from offerwise.config import Settings, default_settings
+from offerwise.data.readers import Source, open_source
+from offerwise.errors import DataContractError, Problem
+
+ColumnKind = Literal["id", "timestamp", "number", "binary", "text", "bool", "any"]
+
+OFFER_KINDS = ("percent_off", "amount_off", "spend_threshold", "free_shipping", "gift", "bogo")
+NO_OFFER = "none"
+#: Orphan rows (unknown customer/product) are dropped when at most this share of a table.
+ORPHAN_TOLERANCE = 0.01
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnSpec:
+    name: str
+    kind: ColumnKind
+    required: bool = True
+    nullable: bool = False
+    non_negative: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TableSpec:
+    name: str
+    columns: tuple[ColumnSpec, ...]
+    required: bool = False
+    key: str | None = None  # unique id column
+    extra_columns: bool = True  # other columns allowed (kept as attributes)
+
+    def column(self, name: str) -> ColumnSpec | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+
+C = ColumnSpec
+TABLES: dict[str, TableSpec] = {
+    "customers": TableSpec(
+        "customers",
+        (C("customer_id", "id"), C("signup_date", "timestamp", required=False, nullable=True)),
+        required=True,
+        key="customer_id",
+    ),
+    "products": TableSpec(
+        "products",
+        (
+            C("product_id", "id"),
+            C("category", "text", nullable=True),
+            C("brand", "text", required=False, nullable=True),
+            C("price", "number", required=False, nullable=True, non_negative=True),
+            C("unit_cost", "number", required=False, nullable=True, non_negative=True),
+        ),
+        key="product_id",
+    ),
+    "transactions": TableSpec(
+        "transactions",
+        (
+            C("customer_id", "id"),
+            C("order_id", "id"),
+            C("product_id", "id"),
+            C("ts", "timestamp"),
+            C("quantity", "number", non_negative=True),
+            C("amount", "number", non_negative=True),
+            C("discount", "number", non_negative=True),
+        ),
+    ),
+    "offers": TableSpec(
+        "offers",
+        (
+            C("offer_id", "id"),
+            C("kind", "text"),
+            C("value", "number", non_negative=True),
+            C("min_spend", "number", required=False, nullable=True, non_negative=True),
+            C("category", "text", required=False, nullable=True),
+            C("starts", "timestamp", required=False, nullable=True),
+            C("ends", "timestamp", required=False, nullable=True),
+            C("members_only", "bool", required=False, nullable=True),
+        ),
+        required=True,
+        key="offer_id",
+    ),
+    "exposures": TableSpec(
+        "exposures",
+        (
+            C("customer_id", "id"),
+            C("offer_id", "id"),
+            C("ts", "timestamp"),
+            C("propensity", "number", required=False, nullable=True),
+            C("converted", "binary"),
+            C("revenue", "number", non_negative=True),
+            C("discount_cost", "number", non_negative=True),
+            C("gross_profit", "number", required=False, nullable=True),
+        ),
+    ),
+}
+
+_SQL_TYPE = {"timestamp": "TIMESTAMP", "number": "DOUBLE", "binary": "DOUBLE", "bool": "BOOLEAN"}
+
+
+@dataclass(slots=True)
+class DataSet:
+    """A validated data source. Tables are DuckDB views over the files, typed per the contract.
+
+    ``warnings`` holds the tolerable problems found (and how they were handled).
+    """
+
+    root: str
+    source: Source
+    files: dict[str, Path]
+    fingerprint: str
+    settings: Settings
+    warnings: list[Problem] = field(default_factory=list)
+    row_counts: dict[str, int] = field(default_factory=dict)
+    _exclude: dict[str, str] = field(default_factory=dict)  # table -> SQL predicate of kept rows
+    _con: duckdb.DuckDBPyConnection | None = None
+
+    def has(self, name: str) -> bool:
+        return name in self.source.tables
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        """A DuckDB connection with the typed views registered (created on first use)."""
+        if self._con is None:
+            self._con = new_connection(self.settings)
+            self.register(self._con)
+        return self._con
+
+    def register(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Create views ``customers``, ``transactions``, … on ``con``, typed and cleaned."""
+        for name in self.source.tables:
+            self.source.register_raw(con, name, f"raw_{name}")
+        for name in self.source.tables:
+            con.execute(f"CREATE OR REPLACE VIEW {name} AS {self._typed_select(con, name)}")
+
+    def frame(self, name: str) -> pd.DataFrame:
+        """The typed table as a pandas DataFrame (ids as str, timestamps as datetime64)."""
+        if not self.has(name):
+            raise KeyError(name)
+        return self.con.execute(f"SELECT * FROM {name}").df()
+
+    def _typed_select(self, con: duckdb.DuckDBPyConnection, name: str) -> str:
+        spec = TABLES[name]
+        cols = _columns(con, f"raw_{name}")
+        parts = []
+        for col, typ in cols.items():
+            cs = spec.column(col)
+            if cs is None:
+                parts.append(_q(col))
+            elif name == "exposures" and col == "gross_profit":  # fill gaps with the default rule
+                default = _default_expr(name, cs, cols, self.settings)
+                parts.append(f"COALESCE({_cast_expr(cs, col, typ)}, {default}) AS {_q(col)}")
+            else:
+                parts.append(f"{_cast_expr(cs, col, typ)} AS {_q(col)}")
+        for cs in spec.columns:  # optional columns absent from the file
+            if cs.name not in cols:
+                parts.append(f"{_default_expr(name, cs, cols, self.settings)} AS {_q(cs.name)}")
+        where = self._exclude.get(name)
+        sql = f"SELECT {', '.join(parts)} FROM raw_{name}"
+        if where:
+            sql = f"SELECT * FROM ({sql}) t WHERE {where}"
+        return sql
+
+
+def new_connection(settings: Settings | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection limited to ``settings.threads`` threads."""
+    settings = settings or default_settings()
+    con = duckdb.connect(config={"threads": settings.threads})
+    return con
+
+
+def _q(col: str) -> str:
+    return '"' + col.replace('"', '""') + '"'
+
+
+def _columns(con: duckdb.DuckDBPyConnection, rel: str) -> dict[str, str]:
+    rows = con.execute(f"DESCRIBE SELECT * FROM {rel}").fetchall()
+    return {r[0]: str(r[1]).upper() for r in rows}
+
+
+def _is_numeric(typ: str) -> bool:
+    return any(t in typ for t in ("INT", "DOUBLE", "FLOAT", "DECIMAL", "REAL", "NUMERIC"))
+
+
+def _cast_expr(cs: ColumnSpec, col: str, typ: str) -> str:
+    """SQL turning raw column ``col`` of type ``typ`` into the contract type (NULL when it can't)."""
+    q = _q(col)
+    if cs.kind == "id":
+        if _is_numeric(typ) and "INT" not in typ:
+            # 105.0 -> '105'; non-integral floats stay NULL (reported as wrong type)
+            return f"CASE WHEN {q} = FLOOR({q}) THEN CAST(CAST({q} AS BIGINT) AS VARCHAR) END"
+        return f"NULLIF(TRIM(CAST({q} AS VARCHAR)), '')"
+    if cs.kind == "text":
+        return f"NULLIF(TRIM(CAST({q} AS VARCHAR)), '')"
+    if cs.kind == "timestamp":
+        if "TIMESTAMP" in typ or typ == "DATE":
+            return f"CAST({q} AS TIMESTAMP)"
+        return f"TRY_CAST(NULLIF(TRIM(CAST({q} AS VARCHAR)), '') AS TIMESTAMP)"
+    if cs.kind == "bool":
+        if typ == "BOOLEAN":
+            return q
+        return (
+            f"CASE LOWER(TRIM(CAST({q} AS VARCHAR))) WHEN 'true' THEN TRUE WHEN '1' THEN TRUE "
+            f"WHEN 'yes' THEN TRUE WHEN 'false' THEN FALSE WHEN '0' THEN FALSE WHEN 'no' THEN FALSE END"
+        )
+    if cs.kind in ("number", "binary"):
+        if _is_numeric(typ):
+            return f"CAST({q} AS DOUBLE)"
+        return f"TRY_CAST(NULLIF(TRIM(CAST({q} AS VARCHAR)), '') AS DOUBLE)"
+    return q
+
+
+def _default_expr(table: str, cs: ColumnSpec, cols: dict[str, str], settings: Settings) -> str:
+    if table == "offers" and cs.name == "min_spend":
+        return "CAST(0 AS DOUBLE)"
+    if table == "offers" and cs.name == "members_only":
+        return "FALSE"
+    if table == "exposures" and cs.name == "gross_profit":
+        return f"{settings.margin_rate!r} * (TRY_CAST(revenue AS DOUBLE) + TRY_CAST(discount_cost AS DOUBLE))"
+    return f"CAST(NULL AS {_SQL_TYPE.get(cs.kind, 'VARCHAR')})"
+
+
+# --------------------------------------------------------------------------------------------
+# validation
+# --------------------------------------------------------------------------------------------
+
+
+def load_data(
+    path: str | Path,
+    *,
+    settings: Settings | None = None,
+    required: Sequence[str] = ("customers",),
+) -> DataSet:
+    """Open and validate a data source; raise :class:`DataContractError` on any fatal problem.
+
+    ``required`` names the tables the caller needs beyond the contract's own required ones.
+    """
+    settings = settings or default_settings()
+    source = open_source(path, settings)
+    con = new_connection(settings)
+    try:
+        problems, exclude, counts = validate_source(source, con, required=required)
+    finally:
+        con.close()
+    fatal = [p for p in problems if p.fatal]
+    if fatal:
+        raise DataContractError(fatal, header=f"{source.describe()}: {len(fatal)} problem(s) in the input data")
+    return DataSet(
+        root=str(path),
+        source=source,
+        files=dict(source.files),
+        fingerprint=source.fingerprint(),
+        settings=settings,
+        warnings=[p for p in problems if not p.fatal],
+        row_counts=counts,
+        _exclude=exclude,
+    )
+
+
+def validate_source(
+    source: Source, con: duckdb.DuckDBPyConnection, *, required: Sequence[str] = ()
+) -> tuple[list[Problem], dict[str, str], dict[str, int]]:
+    """Run every contract check. Returns (problems, row filters for tolerable problems, row counts)."""
+    problems: list[Problem] = list(source.problems)
+    needed = {n for n, s in TABLES.items() if s.required} | set(required)
+    for name in sorted(needed):
+        if name not in source.tables:
+            problems.append(Problem(name, None, f"required table '{name}' is missing "
+                                    f"(expected {name}.parquet or {name}.csv in {source.describe()})"))
+    for name in source.tables:
+        source.register_raw(con, name, f"raw_{name}")
+
+    counts: dict[str, int] = {}
+    typed_ok: set[str] = set()
+    for name in source.tables:
+        spec = TABLES[name]
+        file = source.file_label(name)
+        cols = _columns(con, f"raw_{name}")
+        n = con.execute(f"SELECT COUNT(*) FROM raw_{name}").fetchone()[0]
+        counts[name] = n
+        if n == 0:
+            problems.append(Problem(name, None, "table is empty", file=file))
+            continue
+        missing = [c.name for c in spec.columns if c.required and c.name not in cols]
+        for m in missing:
+            problems.append(Problem(name, m, f"required column '{m}' is missing "
+                                    f"(found: {', '.join(list(cols)[:12])})", n_rows=n, file=file))
+        if missing:
+            continue
+        problems.extend(_check_columns(con, name, spec, cols, file, n))
+        typed_ok.add(name)  # values that failed to cast are NULL in the typed view
+
+    # typed views of the tables with all required columns, for the cross-table checks
+    ds = DataSet(root="", source=source, files={}, fingerprint="", settings=source.settings)
+    for name in typed_ok:
+        con.execute(f"CREATE OR REPLACE VIEW {name} AS {ds._typed_select(con, name)}")
+    exclude: dict[str, str] = {}
+    problems.extend(_check_cross(con, typed_ok, source, counts, exclude))
+    return problems, exclude, counts
+
+
+def _example(con: duckdb.DuckDBPyConnection, rel: str, cond: str, cols: Iterable[str]) -> str | None:
+    sel = ", ".join(_q(c) for c in cols)
+    row = con.execute(f"SELECT {sel} FROM {rel} WHERE {cond} LIMIT 1").fetchone()
+    if row is None:
+        return None
+    return ", ".join(f"{c}={v!r}" for c, v in zip(cols, row, strict=True))
+
+
+def _check_columns(
+    con: duckdb.DuckDBPyConnection, name: str, spec: TableSpec, cols: dict[str, str], file: str, n: int
+) -> list[Problem]:
+    """Per-column checks, computed in one aggregate pass: nulls, types, signs, domain, duplicates."""
+    checks: list[tuple[str, str, str, bool]] = []  # (column, condition, message, fatal)
+    for cs in spec.columns:
+        if cs.name not in cols:
+            continue
+        raw, typed = _q(cs.name), _cast_expr(cs, cs.name, cols[cs.name])
+        if not cs.nullable:
+            checks.append((cs.name, f"{raw} IS NULL OR TRIM(CAST({raw} AS VARCHAR)) = ''", "missing values", True))
+        if cs.kind in ("timestamp",):
+            checks.append((cs.name, f"{raw} IS NOT NULL AND TRIM(CAST({raw} AS VARCHAR)) <> '' AND {typed} IS NULL",
+                           "unparseable timestamps", True))
+        elif cs.kind in ("number", "binary", "bool", "id"):
+            label = {"id": "ids that are neither strings nor integers", "bool": "values that are not true/false"}
+            checks.append((cs.name, f"{raw} IS NOT NULL AND TRIM(CAST({raw} AS VARCHAR)) <> '' AND {typed} IS NULL",
+                           label.get(cs.kind, "values that are not numbers"), True))
+        if cs.kind in ("number", "binary"):
+            checks.append((cs.name, f"isnan({typed}) OR isinf({typed})", "NaN or infinite values", True))
+        if cs.non_negative:
+            checks.append((cs.name, f"{typed} < 0", "negative values", True))
+        if cs.kind == "binary":
+            checks.append((cs.name, f"{typed} NOT IN (0, 1)", "values other than 0/1", True))
+    if name == "offers":
+        checks.append(("kind", f"NULLIF(TRIM(CAST(kind AS VARCHAR)), '') NOT IN ({', '.join(repr(k) for k in OFFER_KINDS)})",
+                       f"unknown offer kind (allowed: {', '.join(OFFER_KINDS)})", True))
+        checks.append(("offer_id", f"LOWER(TRIM(CAST(offer_id AS VARCHAR))) = '{NO_OFFER}'",
+                       f"offer_id '{NO_OFFER}' is reserved for 'no offer'", True))
+        checks.append(("value", "TRIM(CAST(kind AS VARCHAR)) = 'percent_off' AND "
+                       "(TRY_CAST(value AS DOUBLE) <= 0 OR TRY_CAST(value AS DOUBLE) >= 1)",
+                       "percent_off value must be a fraction in (0, 1)", True))
+        if "starts" in cols and "ends" in cols:
+            s = _cast_expr(spec.column("starts"), "starts", cols["starts"])
+            e = _cast_expr(spec.column("ends"), "ends", cols["ends"])
+            checks.append(("ends", f"{e} < {s}", "validity window ends before it starts", True))
+    if name == "exposures" and "propensity" in cols:
+        p = _cast_expr(spec.column("propensity"), "propensity", cols["propensity"])
+        checks.append(("propensity", f"{p} <= 0 OR {p} > 1", "propensities outside (0, 1]", True))
+    if name == "transactions":
+        checks.append(("quantity", "TRY_CAST(quantity AS DOUBLE) = 0 AND TRY_CAST(amount AS DOUBLE) = 0",
+                       "zero-quantity, zero-amount lines (ignored by features)", False))
+
+    if not checks:
+        return []
+    agg = ", ".join(f"COUNT(*) FILTER (WHERE {cond})" for _, cond, _, _ in checks)
+    row = con.execute(f"SELECT {agg} FROM raw_{name}").fetchone()
+    out: list[Problem] = []
+    for (col, cond, msg, fatal), bad in zip(checks, row, strict=True):
+        if bad:
+            ex_cols = [col] + ([spec.key] if spec.key and spec.key != col else [])
+            out.append(Problem(name, col, msg, int(bad), _example(con, f"raw_{name}", cond, ex_cols),
+                               fatal=fatal, file=file))
+    if spec.key and spec.key in cols:
+        key = _cast_expr(spec.column(spec.key), spec.key, cols[spec.key])
+        dup = con.execute(
+            f"SELECT COUNT(*), MIN(k) FROM (SELECT {key} AS k FROM raw_{name} WHERE {key} IS NOT NULL "
+            f"GROUP BY 1 HAVING COUNT(*) > 1)"
+        ).fetchone()
+        if dup[0]:
+            out.append(Problem(name, spec.key, "duplicate ids", int(dup[0]), f"{spec.key}={dup[1]!r}", file=file))
+    return out
+
+
+def _check_cross(
+    con: duckdb.DuckDBPyConnection,
+    ok: set[str],
+    source: Source,
+    counts: dict[str, int],
+    exclude: dict[str, str],
+) -> list[Problem]:
+    """Foreign keys: orphans are dropped when rare (≤ ORPHAN_TOLERANCE of rows), fatal otherwise.
+
+    Exposures naming an offer that is not on the menu are always fatal.
+    """
+    out: list[Problem] = []
+    refs = [("transactions", "customer_id", "customers", "customer_id"),
+            ("exposures", "customer_id", "customers", "customer_id"),
+            ("transactions", "product_id", "products", "product_id")]
+    for child, col, parent, pcol in refs:
+        if child not in ok or parent not in ok:
+            continue
+        cond = f"{col} NOT IN (SELECT {pcol} FROM {parent})"
+        bad = con.execute(f"SELECT COUNT(*) FROM {child} WHERE {cond}").fetchone()[0]
+        if not bad:
+            continue
+        share = bad / max(counts.get(child, 1), 1)
+        tolerable = share <= ORPHAN_TOLERANCE
+        msg = (f"{col} not found in {parent} ({share:.2%} of rows; "
+               + ("rows dropped)" if tolerable else f"more than {ORPHAN_TOLERANCE:.0%} is fatal)"))
+        out.append(Problem(child, col, msg, int(bad), _example(con, child, cond, [col]),
+                           fatal=not tolerable, file=source.file_label(child)))
+        if tolerable:
+            prev = exclude.get(child)
+            keep = f"{col} IN (SELECT {pcol} FROM {parent})"
+            exclude[child] = f"({prev}) AND {keep}" if prev else keep
+    if "exposures" in ok and "offers" in ok:
+        cond = f"offer_id <> '{NO_OFFER}' AND offer_id NOT IN (SELECT offer_id FROM offers)"
+        bad = con.execute(f"SELECT COUNT(*) FROM exposures WHERE {cond}").fetchone()[0]
+        if bad:
+            out.append(Problem("exposures", "offer_id", "offer ids not in the offer menu", int(bad),
+                               _example(con, "exposures", cond, ["offer_id", "customer_id"]),
+                               file=source.file_label("exposures")))
+    return out
+
+
+def summarize(ds: DataSet) -> pd.DataFrame:
+    """One row per table: file, rows, and how many tolerable problems were handled."""
+    rows = []
+    for name in TABLES:
+        if ds.has(name):
+            warn = sum(p.n_rows for p in ds.warnings if p.table == name)
+            rows.append({"table": name, "source": ds.source.file_label(name),
+                         "rows": ds.row_counts.get(name, 0), "rows_with_warnings": warn})
+    return pd.DataFrame(rows)
+

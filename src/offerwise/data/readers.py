@@ -1,0 +1,158 @@
+"""Readers: expose a data source's tables to DuckDB as raw views.
+
+Three kinds of source, one interface (:class:`Source`):
+
+* a directory with ``<table>.parquet`` or ``<table>.csv`` files (CSV read as text, typed later);
+* a DuckDB database file (``*.duckdb`` / ``*.db``) with tables of the contract's names;
+* a PostgreSQL URL (``postgresql://user@host:port/db``) with tables of the contract's names
+  (read through psycopg, extra ``serve``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from offerwise._io import file_fingerprint, frame_fingerprint
+from offerwise.config import Settings
+from offerwise.errors import InputError, Problem, require
+
+TABLE_NAMES = ("customers", "products", "transactions", "offers", "exposures")
+
+
+@dataclass
+class Source:
+    """Where the tables live. ``tables`` lists the contract tables present."""
+
+    kind: str  # "dir" | "duckdb" | "postgres"
+    location: str
+    settings: Settings
+    tables: list[str] = field(default_factory=list)
+    files: dict[str, Path] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    _frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        return {"dir": "data directory", "duckdb": "DuckDB file", "postgres": "PostgreSQL"}[self.kind] + \
+            f" {self.location}"
+
+    def file_label(self, table: str) -> str:
+        if table in self.files:
+            return str(self.files[table])
+        return f"{self.location}#{table}"
+
+    def register_raw(self, con: duckdb.DuckDBPyConnection, table: str, view: str) -> None:
+        """Create view ``view`` with the untyped rows of ``table``."""
+        if self.kind == "dir":
+            f = self.files[table]
+            path = str(f).replace("'", "''")
+            if f.suffix == ".parquet":
+                rel = f"read_parquet('{path}')"
+            else:
+                rel = f"read_csv('{path}', all_varchar=true, header=true)"
+            con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {rel}")
+        elif self.kind == "duckdb":
+            dbs = {r[0] for r in con.execute("SELECT database_name FROM duckdb_databases()").fetchall()}
+            if "src" not in dbs:
+                loc = self.location.replace("'", "''")
+                con.execute(f"ATTACH '{loc}' AS src (READ_ONLY)")
+            con.execute(f'CREATE OR REPLACE VIEW {view} AS SELECT * FROM src.main."{table}"')
+        else:
+            con.register(f"_pg_{table}", self._frames[table])
+            con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM _pg_{table}")
+
+    def fingerprint(self) -> str:
+        """Content hash of the source (16 hex digits), stored in every artefact made from it."""
+        if self.kind == "dir":
+            return file_fingerprint([self.files[t] for t in self.tables])
+        if self.kind == "duckdb":
+            return file_fingerprint([Path(self.location)])
+        h = hashlib.sha256()
+        for t in sorted(self._frames):
+            h.update(t.encode())
+            h.update(frame_fingerprint(self._frames[t]).encode())
+        return h.hexdigest()[:16]
+
+
+def open_source(path: str | Path, settings: Settings) -> Source:
+    """Find the contract tables of ``path``; raise :class:`InputError` when there is nothing to read."""
+    loc = str(path)
+    if loc.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+        return _open_postgres(loc, settings)
+    p = Path(loc)
+    if not p.exists():
+        raise InputError(f"data source not found: {p}")
+    if p.is_file():
+        if p.suffix in (".duckdb", ".db"):
+            return _open_duckdb(p, settings)
+        raise InputError(f"{p}: expected a data directory, a .duckdb file or a postgresql:// URL")
+    src = Source("dir", str(p), settings)
+    for t in TABLE_NAMES:
+        found = [p / f"{t}{ext}" for ext in (".parquet", ".csv") if (p / f"{t}{ext}").exists()]
+        if len(found) > 1:
+            src.problems.append(Problem(t, None, f"both {t}.parquet and {t}.csv exist; keep one",
+                                        file=str(found[0])))
+            continue
+        if found:
+            src.tables.append(t)
+            src.files[t] = found[0]
+    for f in found_unreadable(src):
+        src.problems.append(f)
+    return src
+
+
+def found_unreadable(src: Source) -> list[Problem]:
+    """Files that DuckDB cannot open at all (corrupt Parquet, binary CSV): fatal, one problem each."""
+    out = []
+    con = duckdb.connect()
+    try:
+        for t in list(src.tables):
+            try:
+                src.register_raw(con, t, "probe")
+                con.execute("SELECT * FROM probe LIMIT 1").fetchall()
+            except duckdb.Error as exc:
+                msg = str(exc).splitlines()[0][:300]
+                out.append(Problem(t, None, f"cannot read file: {msg}", file=str(src.files[t])))
+                src.tables.remove(t)
+                src.files.pop(t)
+    finally:
+        con.close()
+    return out
+
+
+def _open_duckdb(p: Path, settings: Settings) -> Source:
+    src = Source("duckdb", str(p), settings)
+    try:
+        con = duckdb.connect(str(p), read_only=True)
+    except duckdb.Error as exc:
+        raise InputError(f"{p}: cannot open as a DuckDB database: {str(exc).splitlines()[0]}") from exc
+    try:
+        names = {r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
+    finally:
+        con.close()
+    src.tables = [t for t in TABLE_NAMES if t in names]
+    return src
+
+
+def _open_postgres(url: str, settings: Settings) -> Source:
+    psycopg = require("psycopg", "serve")
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    src = Source("postgres", dsn.split("@")[-1], settings)
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            names = {r[0] for r in conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")}
+            for t in TABLE_NAMES:
+                if t in names:
+                    cur = conn.execute(f'SELECT * FROM "{t}"')
+                    cols = [d.name for d in cur.description]
+                    src._frames[t] = pd.DataFrame(cur.fetchall(), columns=cols)
+                    src.tables.append(t)
+    except psycopg.Error as exc:
+        raise InputError(f"PostgreSQL {src.location}: {str(exc).strip().splitlines()[0]}") from exc
+    return src

@@ -1,0 +1,7 @@
+"""Shared test fixtures."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OFFERWISE_THREADS", "1")
