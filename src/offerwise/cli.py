@@ -140,6 +140,153 @@ def validate(data: DataOpt, config: ConfigOpt = None, as_json: JsonOpt = False) 
 
 
 # --------------------------------------------------------------------------------------------
+# models: train, score, evaluate
+# --------------------------------------------------------------------------------------------
+
+
+def _status(as_json: bool, first: str):  # noqa: ANN202 - a Rich status context
+    """A spinner on stderr (so --json output stays clean) whose text the pipeline updates."""
+    return err_console.status(first) if as_json else console.status(first)
+
+
+@app.command()
+@handle_errors
+def train(
+    data: DataOpt,
+    out: Annotated[Path, typer.Option("--out", help="model directory to write")],
+    learner: Annotated[str | None, typer.Option("--learner", help="uplift learner: t, x, dr or tb (default: tb)")] = None,
+    seed: SeedOpt = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fit the response/uplift models on the logged exposures and write a model directory."""
+    import warnings
+
+    from offerwise.models.pipeline import train as run_train
+
+    settings = _settings(config)
+    with _status(as_json, "training") as st, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = run_train(data, out, learner=learner, seed=seed, settings=settings,
+                        progress=lambda m: st.update(m))
+    card = res.card
+    if as_json:
+        print_json({"ok": True, "model_dir": str(res.model_dir), "learner": card["learner"],
+                    "profit": card["profit"], "scored_offers": card["scored_offers"],
+                    "skipped_offers": card["skipped_offers"], "propensity": card["propensity"],
+                    "holdout": {k: v for k, v in card["holdout"].items() if k != "calibration"},
+                    "warnings": card["warnings"], "timings": res.timings})
+        return
+    for w in card["warnings"]:
+        err_console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+    import pandas as pd
+
+    per = pd.DataFrame([{"offer": o, **{k: m.get(k) for k in ("n_treatment", "qini_normalized",
+                                                              "auuc_normalized", "uplift_at_10",
+                                                              "conversion_auc", "cost_mae")}}
+                        for o, m in card["holdout"].get("per_offer", {}).items()])
+    console.print(frame_table(per, title=f"holdout metrics ({card['n_holdout']} exposures)",
+                              floatfmt="{:,.3f}"))
+    console.print(f"model written to [bold]{res.model_dir}[/] ({card['learner']}-learner, "
+                  f"{res.timings['total']:.1f} s); card: {res.model_dir / 'model_card.md'}")
+
+
+@app.command()
+@handle_errors
+def score(
+    model: Annotated[Path, typer.Option("--model", help="model directory from `offerwise train`")],
+    data: DataOpt,
+    out: Annotated[Path, typer.Option("--out", help="scores file (.parquet or .csv)")],
+    as_of: Annotated[str | None, typer.Option("--as-of", help="feature date (default: day after the logs)")] = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Score every customer x menu offer: conversion, revenue, cost and incremental profit."""
+    from offerwise.models.pipeline import score as run_score
+
+    settings = _settings(config)
+    with _status(as_json, "scoring") as st:
+        res = run_score(model, data, out=out, as_of=as_of, settings=settings,
+                        progress=lambda m: st.update(m))
+    df = res.scores
+    if as_json:
+        print_json({"ok": True, "out": str(out), "as_of": res.as_of.isoformat(), "rows": int(len(df)),
+                    "customers": int(df["customer_id"].nunique()) if len(df) else 0,
+                    "offers": sorted(df["offer_id"].unique().tolist()) if len(df) else [],
+                    "skipped_offers": res.skipped_offers})
+        return
+    for s in res.skipped_offers:
+        err_console.print(f"[yellow]warning:[/] offer {s['offer_id']} not scored: {s['reason']}",
+                          highlight=False)
+    summ = df.groupby("offer_id", sort=False)[["p_convert", "incremental_conversion", "expected_cost",
+                                                "incremental_profit"]].mean().reset_index()
+    console.print(frame_table(summ, title=f"mean scores per offer as of {res.as_of.date()}",
+                              floatfmt="{:,.3f}"))
+    console.print(f"{len(df)} rows written to [bold]{out}[/]")
+
+
+@app.command()
+@handle_errors
+def evaluate(
+    decisions: Annotated[Path, typer.Option("--decisions", help="plan/decisions file (customer_id, offer_id)")],
+    data: DataOpt,
+    model: Annotated[Path | None, typer.Option("--model", help="model directory: enables DM and DR")] = None,
+    seed: SeedOpt = None,
+    bootstrap: Annotated[int, typer.Option("--bootstrap", help="bootstrap resamples for the CIs")] = 1000,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Off-policy estimates (IPW, SNIPW, DM, DR) of a plan's net profit per logged round, with CIs."""
+    from offerwise.models.pipeline import evaluate_plan
+
+    settings = _settings(config)
+    with _status(as_json, "evaluating") as st:
+        res = evaluate_plan(decisions, data, model=model, settings=settings, seed=seed,
+                            n_bootstrap=bootstrap, progress=lambda m: st.update(m))
+    if as_json:
+        print_json({"ok": True, **res.to_dict()})
+        return
+    import pandas as pd
+
+    df = pd.DataFrame([{"estimator": e.estimator, "value": e.value, "ci_low": e.ci_low,
+                        "ci_high": e.ci_high, "ess": e.ess, "match_share": e.match_share}
+                       for e in res.estimates])
+    console.print(frame_table(df, title=f"net profit per logged round over {res.n_rounds} rounds "
+                                        f"({res.rows})", floatfmt="{:,.3f}"))
+
+
+# --------------------------------------------------------------------------------------------
+# report
+# --------------------------------------------------------------------------------------------
+
+
+@app.command()
+@handle_errors
+def report(
+    model: Annotated[Path, typer.Option("--model", help="model directory from `offerwise train`")],
+    out: Annotated[Path, typer.Option("--out", help="HTML file to write")] = Path("report.html"),
+    plan: Annotated[Path | None, typer.Option("--plan", help="plan file from `offerwise plan` (sidecars are read too)")] = None,
+    analysis: Annotated[Path | None, typer.Option("--analysis", help="campaign analysis JSON")] = None,
+    profiles: Annotated[Path | None, typer.Option("--profiles", help="customer profiles (.parquet/.csv) with a segment column")] = None,
+    data: Annotated[Path | None, typer.Option("--data", help="data source whose customers table holds the protected attributes for the fairness audit")] = None,
+    currency: Annotated[str, typer.Option("--currency", help="currency sign on axes and in tables")] = "$",
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write a one-file HTML report: segments, uplift curves, budget frontier, offer mix, fairness, results."""
+    from offerwise.report import build_report, load_inputs
+
+    settings = _settings(config)
+    inputs = load_inputs(model, plan=plan, analysis=analysis, profiles=profiles, customers=data,
+                         settings=settings, currency=currency)
+    path = build_report(inputs, out)
+    if as_json:
+        print_json({"ok": True, "out": str(path), "bytes": path.stat().st_size, "inputs": inputs.sources})
+        return
+    console.print(f"report written to [bold]{path}[/] ({path.stat().st_size / 1e6:.1f} MB)")
+
+
+# --------------------------------------------------------------------------------------------
 # entry point
 # --------------------------------------------------------------------------------------------
 

@@ -1,0 +1,163 @@
+"""Benchmark: offerwise's meta-learners vs causalml's on causalml's own uplift generator.
+
+Data: ``causalml.dataset.make_uplift_classification`` (binary conversion, one treatment vs
+control), split 50/50 with one seed. Every learner is fitted on the training half and ranks the
+test half; all AUUCs come from the same function, ``offerwise.evaluation.uplift.uplift_metrics``
+(normalized AUUC and Qini: 0 = random, 1 = the realized-outcome oracle). causalml's own
+``auuc_score`` is printed alongside as a cross-check. Base models are LightGBM with the same
+settings for both libraries (num_leaves, learning rate, rounds, min_child_samples, 2 threads).
+Each configuration is repeated over ``--repeats`` data seeds; the table shows medians.
+
+    .venv/bin/python -m pip install causalml     # the 'bench' extra
+    .venv/bin/python benchmarks/bench_causalml.py [--quick] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+import warnings
+
+import numpy as np
+
+from offerwise.errors import require
+from offerwise.evaluation.uplift import uplift_metrics
+from offerwise.models.metalearners import DRLearner, SharedBaseTLearner, TLearner, XLearner
+from offerwise.models.pipeline import DEFAULT_LEARNER
+
+
+def _lgb_kwargs(args: argparse.Namespace, seed: int) -> dict:
+    return {"n_estimators": args.trees, "learning_rate": args.lr, "num_leaves": args.leaves,
+            "min_child_samples": args.min_child, "n_jobs": 2, "random_state": seed, "verbose": -1}
+
+
+def _cm(model, X, t, y, **kw):  # noqa: ANN001, ANN202 - causalml's fit returns None
+    model.fit(X, t, y, **kw)
+    return model
+
+
+def run_once(args: argparse.Namespace, seed: int) -> list[dict]:
+    dataset = require("causalml.dataset", "bench")
+    meta = require("causalml.inference.meta", "bench")
+    cm_metrics = require("causalml.metrics", "bench")
+    import lightgbm as lgb
+    import pandas as pd
+
+    df, x_names = dataset.make_uplift_classification(
+        n_samples=args.samples, treatment_name=["control", "treatment1"],
+        n_classification_features=20, n_classification_informative=5,
+        n_uplift_increase_dict={"treatment1": 4}, delta_uplift_increase_dict={"treatment1": 0.05},
+        random_seed=seed,
+    )
+    X = df[x_names].to_numpy(dtype=np.float64)
+    t = (df["treatment_group_key"] == "treatment1").to_numpy().astype(int)
+    y = df["conversion"].to_numpy(dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    test = rng.random(len(y)) < 0.5
+    tr = ~test
+    kw = _lgb_kwargs(args, seed)
+    ow_kw = {k: kw[k] for k in ("n_estimators", "learning_rate", "num_leaves", "min_child_samples",
+                               "n_jobs", "random_state")}
+    # randomized design: the known propensity (treated share of the training half)
+    p_tr = np.full(int(tr.sum()), t[tr].mean())
+    p_te = np.full(int(test.sum()), t[tr].mean())
+
+    learners = {
+        "offerwise T-learner": lambda: TLearner(outcome="binary", **ow_kw).fit(X[tr], t[tr], y[tr]),
+        "offerwise X-learner": lambda: XLearner(outcome="binary", **ow_kw).fit(X[tr], t[tr], y[tr]),
+        "offerwise DR-learner": lambda: DRLearner(outcome="binary", **ow_kw).fit(X[tr], t[tr], y[tr]),
+        "offerwise TB-learner": lambda: SharedBaseTLearner(outcome="binary", **ow_kw).fit(
+            X[tr], t[tr], y[tr]),
+        "causalml BaseTClassifier": lambda: _cm(meta.BaseTClassifier(
+            learner=lgb.LGBMClassifier(**kw)), X[tr], t[tr], y[tr]),
+        "causalml BaseXClassifier": lambda: _cm(meta.BaseXClassifier(
+            outcome_learner=lgb.LGBMClassifier(**kw), effect_learner=lgb.LGBMRegressor(**kw)),
+            X[tr], t[tr], y[tr], p=p_tr),
+        "causalml BaseRClassifier": lambda: _cm(meta.BaseRClassifier(
+            outcome_learner=lgb.LGBMClassifier(**kw), effect_learner=lgb.LGBMRegressor(**kw),
+            random_state=seed), X[tr], t[tr], y[tr], p=p_tr),
+        "causalml BaseDRLearner": lambda: _cm(meta.BaseDRLearner(
+            learner=lgb.LGBMRegressor(**kw)), X[tr], t[tr], y[tr], p=p_tr, seed=seed),
+    }
+    rows = []
+    for name, fit in learners.items():
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = fit()
+            if name.startswith("causalml"):
+                pred = np.asarray(model.predict(X[test]) if "BaseX" not in name
+                                  else model.predict(X[test], p=p_te))
+                pred = pred.reshape(len(pred), -1)[:, 0]
+            else:
+                pred = model.predict(X[test])
+        secs = time.perf_counter() - t0
+        m = uplift_metrics(y[test], t[test], pred, keep_curves=False)
+        cm = float(cm_metrics.auuc_score(
+            pd.DataFrame({"y": y[test], "w": t[test], "model": pred}), outcome_col="y",
+            treatment_col="w", normalize=True)["model"])
+        rows.append({"learner": name, "auuc_normalized": m.auuc_normalized,
+                     "qini_normalized": m.qini_normalized, "causalml_auuc_score": cm, "seconds": secs})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--samples", type=int, default=20_000, help="rows per arm")
+    ap.add_argument("--repeats", type=int, default=10)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--trees", type=int, default=150)
+    ap.add_argument("--lr", type=float, default=0.05)
+    ap.add_argument("--leaves", type=int, default=15)
+    ap.add_argument("--min-child", type=int, default=50)
+    ap.add_argument("--quick", action="store_true", help="3000 rows per arm, 1 repeat")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.samples, args.repeats = 3000, 1
+    runs = [run_once(args, args.seed + r) for r in range(args.repeats)]
+    names = [r["learner"] for r in runs[0]]
+    table = []
+    for i, name in enumerate(names):
+        vals = {k: statistics.median(run[i][k] for run in runs)
+                for k in ("auuc_normalized", "qini_normalized", "causalml_auuc_score", "seconds")}
+        table.append({"learner": name, **vals, "per_seed_auuc": [run[i]["auuc_normalized"] for run in runs]})
+    default = {"t": "offerwise T-learner", "x": "offerwise X-learner", "dr": "offerwise DR-learner",
+               "tb": "offerwise TB-learner"}[
+        DEFAULT_LEARNER]
+    best_cm = max((r for r in table if r["learner"].startswith("causalml")), key=lambda r: r["auuc_normalized"])
+    best_ow = max((r for r in table if r["learner"].startswith("offerwise")), key=lambda r: r["auuc_normalized"])
+    d = next(r for r in table if r["learner"] == default)
+    out = {"config": {"samples_per_arm": args.samples, "repeats": args.repeats, "seed": args.seed,
+                      "trees": args.trees, "learning_rate": args.lr, "num_leaves": args.leaves,
+                      "min_child_samples": args.min_child},
+           "rows": table, "default": default, "best_causalml": best_cm["learner"],
+           "default_minus_best_causalml": d["auuc_normalized"] - best_cm["auuc_normalized"],
+           "best_offerwise_minus_best_causalml": best_ow["auuc_normalized"] - best_cm["auuc_normalized"]}
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    tb = Table(title=f"bench_causalml: make_uplift_classification, {args.samples} rows/arm, 50/50 split, "
+                     f"median of {args.repeats} seeds")
+    for c in ("learner", "AUUC (norm.)", "Qini (norm.)", "causalml auuc_score", "fit+predict s", "AUUC per seed"):
+        tb.add_column(c, justify="left" if c == "learner" else "right")
+    for r in table:
+        tb.add_row(r["learner"] + (" (default)" if r["learner"] == default else ""),
+                   f"{r['auuc_normalized']:.4f}", f"{r['qini_normalized']:.4f}",
+                   f"{r['causalml_auuc_score']:.4f}", f"{r['seconds']:.1f}",
+                   ", ".join(f"{v:.4f}" for v in r["per_seed_auuc"]))
+    Console(width=180).print(tb)
+    print(f"default ({default}) - best causalml ({best_cm['learner']}): "
+          f"{out['default_minus_best_causalml']:+.4f} normalized AUUC; best offerwise - best causalml: "
+          f"{out['best_offerwise_minus_best_causalml']:+.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,288 @@
+"""Benchmark: value of budgeted plans made from offerwise's scores vs common baselines.
+
+On the project's simulator (``legacy`` logging policy, known truth) the script
+
+1. writes a market to a temporary data directory and times ``offerwise.models.train`` end to end
+   (validation + point-in-time features + models + holdout metrics + save) for each variant;
+2. scores every customer (features as of the day after the logs) and allocates a budget of
+   ``budget_share`` x the expected cost of the oracle's unconstrained best offers
+   (``oracle_policy(truth)``) with :func:`offerwise.policy.allocate`;
+3. reports each plan's *true* value (from the truth table) as a fraction of the oracle's plan at
+   the same budget, next to the baselines:
+
+   * ``T-learner (net profit)``: per-offer LightGBM T-learner (LightGBM defaults: 31 leaves, 100
+     rounds, learning rate 0.1) on net profit, cost from a per-offer LightGBM regression; same
+     allocation;
+   * ``best single offer, random customers``: the offer with the highest IPW-estimated mean
+     incremental profit (from the logs) given to randomly ordered customers until the budget;
+   * ``deepest discount to lowest P(buy)``: the largest percent-off offer to the customers with
+     the lowest predicted purchase probability (LightGBM on control rows) until the budget;
+
+4. reports the DR off-policy estimate of the default plan's value per logged round on the
+   held-out exposures (:func:`offerwise.evaluation.ope.evaluate_decisions`) against its true value
+   on the same rows (``true_policy_value_per_exposure``).
+
+Plans are budgeted on their own *estimated* costs; the table also shows each plan's true cost.
+
+    .venv/bin/python benchmarks/bench_uplift.py            # 50k customers, 100k exposures
+    .venv/bin/python benchmarks/bench_uplift.py --quick    # small size, a smoke run
+    .venv/bin/python benchmarks/bench_uplift.py --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from offerwise.config import load_settings
+from offerwise.data.contract import load_data
+from offerwise.data.simulator import (
+    SimulatorConfig,
+    oracle_policy,
+    simulate,
+    true_policy_value,
+    true_policy_value_per_exposure,
+    write_market,
+)
+from offerwise.evaluation.ope import evaluate_decisions
+from offerwise.models.metalearners import fit_booster, lgb_params, predict_booster
+from offerwise.models.persist import load_model
+from offerwise.models.pipeline import (
+    DEFAULT_LEARNER,
+    DEFAULT_PROFIT,
+    build_features,
+    customer_features,
+    expected_rewards,
+    train,
+)
+from offerwise.policy import allocate
+
+NONE = "none"
+
+
+def _plan_frame(ids: pd.Series, offers: list[str], choice: np.ndarray) -> pd.DataFrame:
+    names = np.asarray([NONE, *offers], dtype=object)
+    return pd.DataFrame({"customer_id": ids.to_numpy(), "offer_id": names[np.asarray(choice) + 1]})
+
+
+def _true_cost(truth: pd.DataFrame, plan: pd.DataFrame) -> float:
+    m = plan.merge(truth[["customer_id", "offer_id", "expected_cost"]], on=["customer_id", "offer_id"],
+                   how="left")
+    return float(m["expected_cost"].fillna(0.0).sum())
+
+
+def _allocate(value: np.ndarray, cost: np.ndarray, budget: float, threads: int) -> np.ndarray:
+    return allocate(value, np.maximum(cost, 0.0), budget, threads=threads).choice.astype(np.int64)
+
+
+def _greedy_fill(order: np.ndarray, cost: np.ndarray, budget: float) -> np.ndarray:
+    """Take customers in ``order`` while the cumulative ``cost`` (n,) stays within ``budget``."""
+    cum = np.cumsum(cost[order])
+    take = order[cum <= budget]
+    sel = np.zeros(len(cost), dtype=bool)
+    sel[take] = True
+    return sel
+
+
+def run(args: argparse.Namespace) -> dict:
+    settings = load_settings(threads=args.threads, seed=args.seed)
+    variants = [tuple(v.split(":")) for v in args.variants.split(",")] if args.variants else [
+        (DEFAULT_LEARNER, DEFAULT_PROFIT)]
+    default = (DEFAULT_LEARNER, DEFAULT_PROFIT)
+    if default not in variants:
+        variants.insert(0, default)
+    tmp = Path(tempfile.mkdtemp(prefix="bench_uplift_"))
+    cfg = SimulatorConfig(n_customers=args.customers, n_exposures=args.exposures, seed=args.seed,
+                          logging="legacy")
+    t0 = time.perf_counter()
+    market = simulate(cfg)
+    data_dir = write_market(market, tmp / "data")
+    t_sim = time.perf_counter() - t0
+    truth = market.truth.astype({"customer_id": "str", "offer_id": "str"})
+    menu = [str(o) for o in market.offers["offer_id"]]
+
+    # ---- oracle and the budget -----------------------------------------------------------
+    best = oracle_policy(truth)
+    budget = args.budget_share * float(best["expected_cost"].sum())
+    oracle_plan = oracle_policy(truth, budget)
+    v_oracle = true_policy_value(truth, oracle_plan[["customer_id", "offer_id"]])
+
+    rows: list[dict] = []
+
+    def add(name: str, plan: pd.DataFrame, train_s: float | None = None, note: str = "") -> None:
+        v = true_policy_value(truth, plan)
+        rows.append({
+            "plan": name, "true_value": v, "share_of_oracle": v / v_oracle if v_oracle else float("nan"),
+            "true_cost": _true_cost(truth, plan), "n_treated": int((plan["offer_id"] != NONE).sum()),
+            "train_s": train_s, "note": note,
+        })
+
+    add("oracle (true effects)", oracle_plan[["customer_id", "offer_id"]])
+
+    # ---- offerwise variants ------------------------------------------------------------------
+    ds = load_data(data_dir, settings=settings, required=("customers", "offers", "exposures"))
+    results: dict[tuple[str, str], dict] = {}
+    ids = X_cust = None
+    for learner, profit in variants:
+        times = []
+        for r in range(args.repeats if (learner, profit) == default else 1):
+            t1 = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                res = train(data_dir, tmp / f"model_{learner}_{profit}", learner=learner, profit=profit,
+                            seed=args.seed, settings=settings)
+            times.append(time.perf_counter() - t1)
+        lm = load_model(res.model_dir)
+        if ids is None:
+            ids, X_cust, as_of = customer_features(ds, lm.features, settings=settings)
+        sc = lm.model.predict(X_cust)
+        choice = _allocate(sc.incremental_profit, sc.expected_cost, budget, settings.threads)
+        plan = _plan_frame(ids, sc.offers, choice)
+        name = f"offerwise {learner.upper()}-learner, {profit} profit"
+        if (learner, profit) == default:
+            name += " (default)"
+        add(name, plan, statistics.median(times),
+            note=f"median of {len(times)}" if len(times) > 1 else "")
+        results[(learner, profit)] = {"lm": lm, "plan": plan, "holdout": res.holdout,
+                                      "train_s": times, "timings": res.timings}
+
+    # ---- features of the logged exposures for the baselines ----------------------------------
+    lm0 = results[default]["lm"]
+    ex = ds.frame("exposures")
+    ex["customer_id"] = ex["customer_id"].astype(str)
+    ex["offer_id"] = ex["offer_id"].astype(str)
+    X_ex, _ = build_features(ds, ex[["customer_id", "ts"]].rename(columns={"ts": "as_of"}), settings,
+                             spec=lm0.features)
+    npft = (ex["gross_profit"] - ex["discount_cost"]).to_numpy(float)
+    cost = ex["discount_cost"].to_numpy(float)
+    conv = ex["converted"].to_numpy(float)
+    off = ex["offer_id"].to_numpy(object)
+    ctrl = off == NONE
+    threads = settings.threads
+
+    # T-learner on net profit with LightGBM defaults
+    t1 = time.perf_counter()
+    base_params = dict(learning_rate=0.1, num_leaves=31, min_child_samples=20, subsample=1.0,
+                       colsample=1.0, reg_lambda=0.0, n_jobs=threads, seed=args.seed)
+    mu0 = fit_booster(X_ex[ctrl], npft[ctrl], lgb_params("regression", **base_params), 100)
+    m0 = predict_booster(mu0, X_cust, threads)
+    V = np.empty((len(ids), len(menu)))
+    C = np.empty((len(ids), len(menu)))
+    for j, o in enumerate(menu):
+        tr = off == o
+        mu1 = fit_booster(X_ex[tr], npft[tr], lgb_params("regression", **base_params), 100)
+        cm = fit_booster(X_ex[tr], cost[tr], lgb_params("regression", **base_params), 100)
+        V[:, j] = predict_booster(mu1, X_cust, threads) - m0
+        C[:, j] = predict_booster(cm, X_cust, threads)
+    t_tl = time.perf_counter() - t1
+    add("T-learner (net profit), LightGBM defaults", _plan_frame(ids, menu, _allocate(V, C, budget, threads)),
+        t_tl, note="features precomputed")
+
+    # best single offer (IPW estimate from the logs) to random customers
+    w = 1.0 / ex["propensity"].to_numpy(float)
+    mean_np = {o: np.sum(w[off == o] * npft[off == o]) / np.sum(w[off == o]) for o in [NONE, *menu]}
+    mean_cost = {o: np.sum(w[off == o] * cost[off == o]) / np.sum(w[off == o]) for o in menu}
+    best_o = max(menu, key=lambda o: mean_np[o] - mean_np[NONE])
+    rng = np.random.default_rng(args.seed)
+    sel = _greedy_fill(rng.permutation(len(ids)), np.full(len(ids), mean_cost[best_o]), budget)
+    plan = pd.DataFrame({"customer_id": ids.to_numpy(), "offer_id": np.where(sel, best_o, NONE)})
+    add("best single offer, random customers", plan,
+        note=f"{best_o}: IPW uplift {mean_np[best_o] - mean_np[NONE]:+.3f}/customer")
+
+    # common recipe: deepest discount to the lowest predicted purchase probability
+    offers_tab = market.offers
+    pct = offers_tab[offers_tab["kind"] == "percent_off"]
+    deepest = str(pct.sort_values("value")["offer_id"].iloc[-1])
+    pb = fit_booster(X_ex[ctrl], conv[ctrl], lgb_params("binary", **base_params), 100)
+    p_buy = predict_booster(pb, X_cust, threads)
+    dc = fit_booster(X_ex[off == deepest], cost[off == deepest], lgb_params("regression", **base_params), 100)
+    c_deep = np.maximum(predict_booster(dc, X_cust, threads), 0.0)
+    sel = _greedy_fill(np.argsort(p_buy, kind="stable"), c_deep, budget)
+    plan = pd.DataFrame({"customer_id": ids.to_numpy(), "offer_id": np.where(sel, deepest, NONE)})
+    add("deepest discount to lowest P(buy)", plan, note=deepest)
+
+    # ---- DR off-policy estimate of the default plan on the held-out exposures -----------------
+    hold = results[default]["holdout"]
+    plan = results[default]["plan"]
+    rew = expected_rewards(lm0, X_cust, ids, [NONE, *menu])
+    ope = evaluate_decisions(plan, hold, rew, menu, seed=args.seed, n_bootstrap=args.bootstrap)
+    true_pe = true_policy_value_per_exposure(truth, hold, plan)
+    ope_rows = [{"estimator": e.estimator, "value": e.value, "ci_low": e.ci_low, "ci_high": e.ci_high,
+                 "rel_error": (e.value - true_pe) / abs(true_pe) if true_pe else float("nan"),
+                 "ess": e.ess} for e in ope]
+
+    d_ow = next(r for r in rows if r["plan"].endswith("(default)"))
+    others = [r for r in rows if not r["plan"].startswith(("offerwise", "oracle"))]
+    return {
+        "config": {"customers": args.customers, "exposures": args.exposures, "seed": args.seed,
+                   "logging": "legacy", "budget_share": args.budget_share, "budget": budget,
+                   "threads": threads, "cpu_count": os.cpu_count(), "simulate_s": t_sim,
+                   "default": f"{DEFAULT_LEARNER}:{DEFAULT_PROFIT}"},
+        "plans": rows,
+        "margin_over_best_baseline": d_ow["share_of_oracle"] - max(r["share_of_oracle"] for r in others),
+        "ope": {"holdout_rows": int(len(hold)), "true_value_per_round": true_pe, "estimates": ope_rows},
+        "train_timings_default": results[default]["timings"],
+        "train_s_default": results[default]["train_s"],
+    }
+
+
+def _print(out: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    c = out["config"]
+    t = Table(title=(f"bench_uplift: {c['customers']} customers, {c['exposures']} exposures, legacy logging, "
+                     f"budget {c['budget_share']:.0%} of the best-offer cost = {c['budget']:.0f}, "
+                     f"{c['threads']} threads"))
+    for col in ("plan", "true value", "% of oracle", "true cost", "treated", "train s", "note"):
+        t.add_column(col, justify="left" if col in ("plan", "note") else "right")
+    for r in out["plans"]:
+        t.add_row(r["plan"], f"{r['true_value']:.0f}", f"{100 * r['share_of_oracle']:.1f}%",
+                  f"{r['true_cost']:.0f}", str(r["n_treated"]),
+                  "" if r["train_s"] is None else f"{r['train_s']:.1f}", r["note"])
+    o = out["ope"]
+    for e in o["estimates"]:
+        t.add_row(f"OPE {e['estimator']} of default plan (per round, {o['holdout_rows']} held-out rows)",
+                  f"{e['value']:.3f}", f"err {100 * e['rel_error']:+.1f}%", f"[{e['ci_low']:.3f}, {e['ci_high']:.3f}]",
+                  "", "", f"true {o['true_value_per_round']:.3f}")
+    Console(width=200).print(t)
+    print(f"default vs best baseline: {100 * out['margin_over_best_baseline']:+.1f} points of the oracle value; "
+          f"train timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in out["train_timings_default"].items()))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--customers", type=int, default=50_000)
+    ap.add_argument("--exposures", type=int, default=100_000)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--budget-share", type=float, default=0.30)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=1, help="timed training runs of the default")
+    ap.add_argument("--bootstrap", type=int, default=200)
+    ap.add_argument("--variants", default="t:hurdle,t:composed,t:direct,x:hurdle,dr:hurdle",
+                    help="comma list of learner:profit to compare (default one always included)")
+    ap.add_argument("--quick", action="store_true", help="5k customers, 10k exposures")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.customers, args.exposures = 5_000, 10_000
+    out = run(args)
+    if args.json:
+        print(json.dumps(out, indent=2, default=str))
+    else:
+        _print(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""Customer features (point-in-time SQL), segments and the ``offerwise profile`` engine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_EXPORTS = {
+    "CLV_HORIZON_DAYS": "engine",
+    "FEATURE_COLUMNS": "engine",
+    "ProfileReport": "engine",
+    "compute_features": "engine",
+    "decision_feature_columns": "engine",
+    "default_as_of": "engine",
+    "feature_sql": "engine",
+    "profile": "engine",
+    "run_profile": "engine",
+    "write_profile": "engine",
+    "SEGMENT_ORDER": "segments",
+    "assign_segments": "segments",
+    "cluster_customers": "segments",
+    "segment_summary": "segments",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(f"offerwise.features.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'offerwise.features' has no attribute {name!r}")

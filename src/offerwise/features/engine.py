@@ -1,0 +1,388 @@
+"""Point-in-time customer features as SQL (DuckDB by default; the same text runs on Spark SQL).
+
+The definitions live in ``features/sql/*.sql``, one relation per file, chained as CTEs in the
+order of :data:`STEPS`. Every feature is computed for a *cutoff* ``(customer_id, as_of)`` from the
+transactions with ``ts < as_of`` inside a look-back window of ``settings.feature_window_days``
+days, so one definition serves a profile at one date (every customer, same ``as_of``) and
+training rows (each exposure's own ``ts``). Formulas: ``docs/features.md``.
+
+The SQL reads four relations that :func:`compute_features` creates on the connection:
+``ow_cutoffs``, ``ow_customers``, ``ow_transactions`` and ``ow_products`` (typed views over the
+contract tables, or empty stand-ins for absent optional tables). The one piece of date arithmetic,
+``DAYS_BETWEEN(a, b)`` = (b − a) in fractional days, is expanded per dialect from :data:`DIALECTS`.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from importlib.resources import files
+from pathlib import Path
+from string import Template
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from offerwise.config import Settings, default_settings
+from offerwise.errors import InputError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import duckdb
+
+    from offerwise.data.contract import DataSet
+
+#: SQL files, in dependency order; each defines the relation of the same name.
+STEPS = ("cutoff_ages", "lines", "orders", "history", "rfm", "categories", "brands",
+         "top_categories", "top_brands", "features")
+
+#: Dialect-specific SQL: the only place with date arithmetic. ``{a}``, ``{b}``: timestamps.
+DIALECTS: dict[str, dict[str, str]] = {
+    "duckdb": {"DAYS_BETWEEN": "((epoch({b}) - epoch({a})) / 86400.0)"},
+    "spark": {"DAYS_BETWEEN": "((unix_timestamp({b}) - unix_timestamp({a})) / 86400.0)"},
+}
+
+#: Spend trend compares the last TREND_DAYS days with the TREND_DAYS days before.
+TREND_DAYS = 90
+#: Expected customer value is over the next CLV_HORIZON_DAYS days.
+CLV_HORIZON_DAYS = 365
+#: Chance that a customer drops out after an order (the p of a BG/NBD model), for churn_risk.
+DROPOUT_PER_ORDER = 0.05
+#: Purchase rates use at least this many days of exposure (avoids blow-ups for brand-new customers).
+MIN_OBSERVED_DAYS = 30
+
+#: Numeric decision features computed from transactions (all defined for every customer).
+FEATURE_COLUMNS: list[str] = [
+    "recency_days",
+    "frequency",
+    "monetary",
+    "avg_basket",
+    "spend_trend",
+    "tenure_days",
+    "discount_share",
+    "discount_order_share",
+    "private_label_share",
+    "top_brand_share",
+    "top_category_share",
+    "n_categories",
+    "churn_risk",
+    "clv_expected",
+]
+#: Other outputs: descriptive (text) or helper columns, not decision features.
+EXTRA_COLUMNS: list[str] = [
+    "spend_recent", "spend_previous", "top_brand", "top_category", "top_category_2",
+    "top_category_3", "mean_gap_days",
+]
+
+_TEXT_COLUMNS = ("top_brand", "top_category", "top_category_2", "top_category_3")
+_TEXT_DTYPE = "str" if int(pd.__version__.split(".")[0]) >= 3 else "string"
+
+_MACRO = re.compile(r"DAYS_BETWEEN\(\s*([^,()]+?)\s*,\s*([^,()]+?)\s*\)")
+
+
+@lru_cache(maxsize=None)
+def _sql_file(name: str) -> str:
+    return (files("offerwise.features") / "sql" / f"{name}.sql").read_text()
+
+
+def render_step(name: str, settings: Settings, dialect: str = "duckdb") -> str:
+    """The SQL of one step with parameters substituted and macros expanded for ``dialect``."""
+    if dialect not in DIALECTS:
+        raise InputError(f"unknown SQL dialect {dialect!r} (known: {', '.join(DIALECTS)})")
+    params = {
+        "window_days": str(int(settings.feature_window_days)),
+        "trend_days": str(TREND_DAYS),
+        "clv_horizon_days": str(CLV_HORIZON_DAYS),
+        "min_observed_days": str(MIN_OBSERVED_DAYS),
+        "margin_rate": repr(float(settings.margin_rate)),
+        "dropout": repr(DROPOUT_PER_ORDER),
+        "dropout_odds": repr(DROPOUT_PER_ORDER / (1 - DROPOUT_PER_ORDER)),
+    }
+    sql = Template(_sql_file(name)).substitute(params)
+    days = DIALECTS[dialect]["DAYS_BETWEEN"]
+    return _MACRO.sub(lambda m: days.format(a=m.group(1), b=m.group(2)), sql)
+
+
+def feature_sql(settings: Settings | None = None, dialect: str = "duckdb") -> str:
+    """The whole feature query: ``WITH <steps> SELECT * FROM features`` (one row per cutoff)."""
+    settings = settings or default_settings()
+    ctes = []
+    for name in STEPS:
+        body = "\n".join(line for line in render_step(name, settings, dialect).splitlines()
+                         if not line.lstrip().startswith("--"))
+        ctes.append(f"{name} AS (\n{body.strip()}\n)")
+    return "WITH " + ",\n".join(ctes) + "\nSELECT * FROM features"
+
+
+# --------------------------------------------------------------------------------------------
+# connection set-up
+# --------------------------------------------------------------------------------------------
+
+
+def _columns(con: duckdb.DuckDBPyConnection, rel: str) -> dict[str, str] | None:
+    import duckdb
+
+    try:
+        rows = con.execute(f"DESCRIBE SELECT * FROM {rel}").fetchall()
+    except duckdb.CatalogException:
+        return None
+    return {r[0]: str(r[1]).upper() for r in rows}
+
+
+def _col(cols: dict[str, str], name: str, typ: str) -> str:
+    if name in cols:
+        if typ == "VARCHAR":
+            return f"CAST({name} AS VARCHAR) AS {name}"
+        return f"CAST({name} AS {typ}) AS {name}"
+    return f"CAST(NULL AS {typ}) AS {name}"
+
+
+def prepare_views(con: duckdb.DuckDBPyConnection, cutoffs: str | pd.DataFrame) -> None:
+    """Create the ``ow_*`` input views on ``con`` (see module doc).
+
+    ``cutoffs``: a DataFrame or the name of a relation with columns ``customer_id`` and ``as_of``
+    (or ``ts``, e.g. the exposures table, when there is no ``as_of``).
+    """
+    if isinstance(cutoffs, pd.DataFrame):
+        when = "as_of" if "as_of" in cutoffs.columns else "ts"
+        missing = {"customer_id", when} - set(cutoffs.columns)
+        if missing:
+            raise InputError(f"cutoffs: missing column(s) {', '.join(sorted(missing))} (need customer_id, as_of)")
+        con.register("ow_cutoffs_df", cutoffs[["customer_id", when]])
+        rel = "ow_cutoffs_df"
+    else:
+        rel = cutoffs
+    cols = _columns(con, rel)
+    when = "as_of" if cols and "as_of" in cols else "ts"
+    if cols is None or not {"customer_id", when} <= set(cols):
+        raise InputError(f"cutoffs relation {rel!r} needs columns customer_id and as_of")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW ow_cutoffs AS SELECT CAST(customer_id AS VARCHAR) AS customer_id, "
+                f"CAST({when} AS TIMESTAMP) AS as_of FROM {rel} WHERE customer_id IS NOT NULL AND {when} IS NOT NULL")
+
+    specs = {
+        "customers": [("customer_id", "VARCHAR"), ("signup_date", "TIMESTAMP")],
+        "transactions": [("customer_id", "VARCHAR"), ("order_id", "VARCHAR"), ("product_id", "VARCHAR"),
+                         ("ts", "TIMESTAMP"), ("quantity", "DOUBLE"), ("amount", "DOUBLE"),
+                         ("discount", "DOUBLE")],
+        "products": [("product_id", "VARCHAR"), ("category", "VARCHAR"), ("brand", "VARCHAR")],
+    }
+    for table, spec in specs.items():
+        cols = _columns(con, table)
+        if cols is None:  # optional table absent: an empty stand-in of the right shape
+            sel = ", ".join(f"CAST(NULL AS {t}) AS {c}" for c, t in spec)
+            con.execute(f"CREATE OR REPLACE TEMP VIEW ow_{table} AS SELECT {sel} WHERE 1 = 0")
+            continue
+        if table == "transactions":
+            need = [c for c, _ in spec if c not in cols and c not in ("product_id", "discount", "quantity")]
+            if need:
+                raise InputError(f"transactions: missing column(s) {', '.join(need)}")
+        sel = ", ".join(_col(cols, c, t) for c, t in spec)
+        if table == "transactions":
+            sel = sel.replace("CAST(NULL AS DOUBLE) AS discount", "CAST(0 AS DOUBLE) AS discount")
+            sel = sel.replace("CAST(NULL AS DOUBLE) AS quantity", "CAST(1 AS DOUBLE) AS quantity")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW ow_{table} AS SELECT {sel} FROM {table}")
+
+
+def compute_features(
+    con: duckdb.DuckDBPyConnection,
+    cutoffs: str | pd.DataFrame,
+    *,
+    settings: Settings | None = None,
+) -> pd.DataFrame:
+    """Features for each distinct cutoff ``(customer_id, as_of)``, as a DataFrame.
+
+    ``con`` must hold the contract views (``customers``; ``transactions`` and ``products`` when
+    present); ``cutoffs`` as in :func:`prepare_views`. Columns: customer_id, as_of,
+    :data:`FEATURE_COLUMNS`, :data:`EXTRA_COLUMNS`; rows sorted by (as_of, customer_id).
+    """
+    settings = settings or default_settings()
+    con.execute("SET enable_progress_bar = false")
+    try:
+        prepare_views(con, cutoffs)
+        df = con.execute(feature_sql(settings) + " ORDER BY as_of, customer_id").df()
+    finally:
+        if isinstance(cutoffs, pd.DataFrame):
+            con.unregister("ow_cutoffs_df")
+    for c in ("customer_id", *_TEXT_COLUMNS):  # same dtype whether or not any value is present
+        df[c] = df[c].astype(_TEXT_DTYPE)
+    return df
+
+
+# --------------------------------------------------------------------------------------------
+# profile
+# --------------------------------------------------------------------------------------------
+
+
+def default_as_of(con: duckdb.DuckDBPyConnection) -> datetime:
+    """Midnight after the last transaction; today's midnight (UTC) when there are no transactions."""
+    cols = _columns(con, "transactions")
+    last = con.execute("SELECT MAX(CAST(ts AS TIMESTAMP)) FROM transactions").fetchone()[0] if cols else None
+    if last is None:
+        now = datetime.now(UTC)
+        return datetime(now.year, now.month, now.day)
+    return datetime(last.year, last.month, last.day) + timedelta(days=1)
+
+
+def _as_timestamp(as_of: Any) -> datetime:
+    try:
+        ts = pd.Timestamp(as_of)
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"--as-of {as_of!r}: not a date or timestamp (use YYYY-MM-DD)") from exc
+    if ts is pd.NaT:
+        raise InputError(f"--as-of {as_of!r}: not a date or timestamp")
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return ts.to_pydatetime()
+
+
+def profile(
+    source: DataSet | duckdb.DuckDBPyConnection,
+    as_of: Any = None,
+    settings: Settings | None = None,
+    *,
+    segments: bool = True,
+    clusters: int | None = None,
+) -> pd.DataFrame:
+    """One row per customer at ``as_of``: features, customer attributes and (by default) segments.
+
+    ``source``: a validated :class:`~offerwise.data.contract.DataSet` or a DuckDB connection with
+    the contract views. ``as_of`` defaults to :func:`default_as_of`. ``clusters``: add a KMeans
+    ``cluster`` column with that many clusters (seeded by ``settings.seed``).
+    """
+    con = getattr(source, "con", source)
+    con.execute("SET enable_progress_bar = false")
+    settings = settings or getattr(source, "settings", None) or default_settings()
+    ts = default_as_of(con) if as_of is None else _as_timestamp(as_of)
+    if _columns(con, "customers") is None:
+        raise InputError("profile needs a 'customers' table")
+    lit = ts.strftime("%Y-%m-%d %H:%M:%S.%f")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW ow_profile_cutoffs AS "
+                f"SELECT customer_id, TIMESTAMP '{lit}' AS as_of FROM customers")
+    feats = compute_features(con, "ow_profile_cutoffs", settings=settings)
+    attrs = con.execute("SELECT * FROM customers").df()
+    attrs["customer_id"] = attrs["customer_id"].astype(str)
+    attrs = attrs.drop_duplicates("customer_id")
+    clash = [c for c in attrs.columns if c != "customer_id" and c in feats.columns]
+    attrs = attrs.rename(columns={c: f"{c}_attr" for c in clash})  # features keep their names
+    out = feats.merge(attrs, on="customer_id", how="left", validate="one_to_one")
+    if segments:
+        from offerwise.features.segments import assign_segments, cluster_customers
+
+        out = assign_segments(out, settings)
+        if clusters:
+            out["cluster"] = cluster_customers(out, k=clusters, seed=settings.seed, threads=settings.threads)
+    return out
+
+
+def decision_feature_columns(profiles: pd.DataFrame | list[str], settings: Settings | None = None) -> list[str]:
+    """Numeric columns a model may use: :data:`FEATURE_COLUMNS` plus numeric customer attributes.
+
+    Protected attributes (``settings.protected_attributes``) are left out unless
+    ``settings.allow_protected_features`` is true. Text attributes are never included.
+    """
+    settings = settings or default_settings()
+    protected = set(settings.protected_attributes)
+    if isinstance(profiles, pd.DataFrame):
+        cols = list(profiles.columns)
+        numeric = {c for c in cols if pd.api.types.is_numeric_dtype(profiles[c])
+                   and not pd.api.types.is_bool_dtype(profiles[c])}
+    else:
+        cols = list(profiles)
+        numeric = set(FEATURE_COLUMNS)
+    skip = set(EXTRA_COLUMNS) | {"customer_id", "as_of", "signup_date", "segment", "segment_reason", "cluster"}
+    out = [c for c in FEATURE_COLUMNS if c in cols]
+    for c in cols:
+        if c in out or c in skip or c not in numeric:
+            continue
+        if c in protected and not settings.allow_protected_features:
+            continue
+        out.append(c)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# the `offerwise profile` command
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class ProfileReport:
+    """Result of :func:`run_profile`: per-customer profiles and the segment summary."""
+
+    profiles: pd.DataFrame
+    summary: pd.DataFrame
+    as_of: datetime
+    fingerprint: str
+    warnings: list[Any] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (not the per-customer rows)."""
+        return {
+            "as_of": self.as_of.isoformat(),
+            "n_customers": int(len(self.profiles)),
+            "data_fingerprint": self.fingerprint,
+            "segments": self.summary.to_dict("records"),
+            "warnings": [w.to_dict() if hasattr(w, "to_dict") else str(w) for w in self.warnings],
+            "seconds": self.seconds,
+        }
+
+
+def run_profile(
+    data: Any,
+    *,
+    as_of: Any = None,
+    settings: Settings | None = None,
+    clusters: int | None = None,
+) -> ProfileReport:
+    """Validate ``data`` (path/URL), compute features and segments at ``as_of``; what ``offerwise profile`` does."""
+    from offerwise.data.contract import load_data
+    from offerwise.features.segments import segment_summary
+
+    settings = settings or default_settings()
+    t0 = time.perf_counter()
+    ds = load_data(data, settings=settings, required=("customers",))
+    t1 = time.perf_counter()
+    profiles = profile(ds, as_of, settings, clusters=clusters)
+    t2 = time.perf_counter()
+    summary = segment_summary(profiles)
+    t3 = time.perf_counter()
+    as_of_ts = pd.Timestamp(profiles["as_of"].iloc[0]).to_pydatetime() if len(profiles) else \
+        (default_as_of(ds.con) if as_of is None else _as_timestamp(as_of))
+    return ProfileReport(
+        profiles=profiles, summary=summary, as_of=as_of_ts, fingerprint=ds.fingerprint,
+        warnings=list(ds.warnings),
+        seconds={"load": round(t1 - t0, 3), "features_segments": round(t2 - t1, 3),
+                 "summary": round(t3 - t2, 3), "total": round(t3 - t0, 3)},
+    )
+
+
+def write_profile(report: ProfileReport, out: Any) -> Path:
+    """Write the per-customer profiles atomically (``.parquet`` or ``.csv`` by suffix)."""
+    from offerwise._io import write_table
+
+    return write_table(report.profiles, out)
+
+
+__all__ = [
+    "CLV_HORIZON_DAYS",
+    "DIALECTS",
+    "DROPOUT_PER_ORDER",
+    "EXTRA_COLUMNS",
+    "FEATURE_COLUMNS",
+    "MIN_OBSERVED_DAYS",
+    "STEPS",
+    "TREND_DAYS",
+    "ProfileReport",
+    "compute_features",
+    "decision_feature_columns",
+    "default_as_of",
+    "feature_sql",
+    "prepare_views",
+    "profile",
+    "render_step",
+    "run_profile",
+    "write_profile",
+]

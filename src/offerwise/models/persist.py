@@ -1,0 +1,250 @@
+"""Save and load a model directory.
+
+Layout (written atomically with :func:`offerwise._io.atomic_dir`)::
+
+    MODEL_DIR/
+      model.json          format/version, data fingerprint, feature spec, offers, learner metadata
+      offers.parquet      copy of the offer menu (data contract format)
+      model_card.json     holdout metrics, propensity clipping, skipped offers, warnings
+      model_card.md       the same card, readable
+      holdout.parquet     held-out exposures: row position in the exposures table + keys
+      boosters/NNN.txt    LightGBM boosters as text (booster.save_model format)
+
+No pickle is used: boosters are LightGBM text, everything else JSON/Parquet. :func:`load_model`
+checks the format version and that the feature list matches the boosters.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from offerwise import __version__
+from offerwise._io import atomic_dir, write_json, write_table, write_text
+from offerwise.errors import ModelError
+from offerwise.models.response import OfferResponseModel
+
+__all__ = ["FORMAT_VERSION", "FeatureSpec", "LoadedModel", "load_model", "render_card", "save_model"]
+
+#: Bumped when the model directory layout changes incompatibly.
+FORMAT_VERSION = 1
+
+
+@dataclass(slots=True)
+class FeatureSpec:
+    """How the feature matrix is built: its ordered ``columns`` and the encodings behind them.
+
+    ``transaction_features``: columns from :func:`offerwise.features.compute_features`;
+    ``numeric``: numeric customer attributes used as is; ``categorical``: customer attribute ->
+    one-hot levels (column ``f"{attr}={level}"``; unseen levels are all-zero);
+    ``tenure``: whether ``tenure_days`` (as_of - signup_date) is a column;
+    ``category_shares``: categories scoped by menu offers; column ``category_share={c}`` is the
+    customer's share of spend in category c over the feature window before as_of.
+    """
+
+    columns: list[str]
+    transaction_features: list[str] = field(default_factory=list)
+    numeric: list[str] = field(default_factory=list)
+    categorical: dict[str, list[str]] = field(default_factory=dict)
+    tenure: bool = False
+    category_shares: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "columns": list(self.columns),
+            "transaction_features": list(self.transaction_features),
+            "numeric": list(self.numeric),
+            "categorical": {k: list(v) for k, v in self.categorical.items()},
+            "tenure": self.tenure,
+            "category_shares": list(self.category_shares),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FeatureSpec:
+        return cls(
+            columns=list(d["columns"]),
+            transaction_features=list(d.get("transaction_features", [])),
+            numeric=list(d.get("numeric", [])),
+            categorical={k: list(v) for k, v in d.get("categorical", {}).items()},
+            tenure=bool(d.get("tenure", False)),
+            category_shares=list(d.get("category_shares", [])),
+        )
+
+
+@dataclass(slots=True)
+class LoadedModel:
+    """A model directory in memory."""
+
+    path: Path
+    model: OfferResponseModel
+    features: FeatureSpec
+    offers: pd.DataFrame
+    meta: dict[str, Any]
+    card: dict[str, Any]
+
+
+def save_model(
+    out_dir: str | Path,
+    model: OfferResponseModel,
+    *,
+    features: FeatureSpec,
+    offers: pd.DataFrame,
+    data_fingerprint: str,
+    card: dict[str, Any],
+    extra: dict[str, Any] | None = None,
+    tables: dict[str, pd.DataFrame] | None = None,
+) -> Path:
+    """Write the model directory atomically (replacing any previous one) and return its path.
+
+    ``tables``: extra Parquet files by stem (e.g. ``{"holdout": keys}`` -> ``holdout.parquet``).
+    """
+    state, boosters = model.to_state()
+    if len(features.columns) != state["n_features_in"]:
+        raise ModelError(
+            f"feature spec has {len(features.columns)} columns but the model was fitted on "
+            f"{state['n_features_in']}"
+        )
+    names = sorted(boosters)
+    files = {name: f"boosters/{i:03d}.txt" for i, name in enumerate(names)}
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "version": __version__,
+        "data_fingerprint": data_fingerprint,
+        "features": features.to_dict(),
+        "feature_list": list(features.columns),
+        "offers": [str(o) for o in offers["offer_id"]],
+        "scored_offers": list(state["offers"][i]["offer_id"] for i in range(len(state["offers"]))),
+        "response_model": state,
+        "booster_files": files,
+        **(extra or {}),
+    }
+    out_dir = Path(out_dir)
+    with atomic_dir(out_dir) as tmp:
+        (tmp / "boosters").mkdir()
+        for name in names:
+            write_text(boosters[name].model_to_string(), tmp / files[name])
+        write_table(offers.reset_index(drop=True), tmp / "offers.parquet")
+        for stem, df in (tables or {}).items():
+            write_table(df.reset_index(drop=True), tmp / f"{stem}.parquet")
+        write_json(meta, tmp / "model.json")
+        full_card = {"version": __version__, "data_fingerprint": data_fingerprint, **card}
+        write_json(full_card, tmp / "model_card.json")
+        write_text(render_card(full_card), tmp / "model_card.md")
+    return out_dir
+
+
+def load_model(model_dir: str | Path) -> LoadedModel:
+    """Read a model directory; raise :class:`ModelError` if it is missing or incompatible."""
+    import lightgbm as lgb
+
+    d = Path(model_dir)
+    mj = d / "model.json"
+    if not mj.exists():
+        raise ModelError(f"{d}: not a model directory (model.json missing); run `offerwise train`")
+    try:
+        meta = json.loads(mj.read_text())
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"{mj}: cannot parse: {exc}") from exc
+    fv = meta.get("format_version")
+    if fv != FORMAT_VERSION:
+        raise ModelError(
+            f"{d}: model format version {fv!r} is not supported by offerwise {__version__} "
+            f"(expects {FORMAT_VERSION}); retrain with `offerwise train`"
+        )
+    features = FeatureSpec.from_dict(meta["features"])
+    if features.columns != meta.get("feature_list"):
+        raise ModelError(f"{mj}: feature list and feature spec disagree")
+    state = meta["response_model"]
+    if state["n_features_in"] != len(features.columns):
+        raise ModelError(
+            f"{mj}: the model expects {state['n_features_in']} features but lists "
+            f"{len(features.columns)}"
+        )
+    boosters = {}
+    for name, rel in meta["booster_files"].items():
+        p = d / rel
+        if not p.exists():
+            raise ModelError(f"{d}: booster file {rel} is missing")
+        b = lgb.Booster(model_file=str(p))
+        n_expected = len(features.columns) + (len(state["menu"]) if name.startswith("pooled/") else 0)
+        if b.num_feature() != n_expected:
+            raise ModelError(
+                f"{p}: booster has {b.num_feature()} features, expected {n_expected}"
+            )
+        boosters[name] = b
+    model = OfferResponseModel.from_state(state, boosters)
+    offers_path = d / "offers.parquet"
+    if not offers_path.exists():
+        raise ModelError(f"{d}: offers.parquet is missing")
+    offers = pd.read_parquet(offers_path)
+    card_path = d / "model_card.json"
+    card = json.loads(card_path.read_text()) if card_path.exists() else {}
+    return LoadedModel(path=d, model=model, features=features, offers=offers, meta=meta, card=card)
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def render_card(card: dict[str, Any]) -> str:
+    """The model card as Markdown."""
+    lines = [
+        "# offerwise model card",
+        "",
+        f"- offerwise version: {card.get('version')}",
+        f"- data fingerprint: {card.get('data_fingerprint')}",
+        f"- created: {card.get('created_at', 'n/a')}",
+        f"- learner: {card.get('learner')} (profit: {card.get('profit')})",
+        f"- seed: {card.get('seed')}",
+        f"- exposures: {card.get('n_exposures')} (train {card.get('n_train')}, "
+        f"holdout {card.get('n_holdout')}, holdout fraction {card.get('holdout_fraction')})",
+        f"- features ({len(card.get('features', []))}): {', '.join(card.get('features', []))}",
+        "",
+        "## Propensities",
+        "",
+    ]
+    prop = card.get("propensity", {})
+    lines.append(
+        f"Source: {prop.get('source')}; clipped to [{prop.get('clip_low')}, {prop.get('clip_high')}]; "
+        f"{prop.get('n_clipped')} of {prop.get('n_rows')} rows clipped."
+    )
+    lines += ["", "## Holdout metrics (per offer vs `none`, outcome: net profit)", ""]
+    lines.append(
+        "| offer | n treated | n control | Qini (norm.) | AUUC (norm.) | uplift@10% | "
+        "conversion AUC | cost MAE |"
+    )
+    lines.append("|---|---|---|---|---|---|---|---|")
+    for o, m in card.get("holdout", {}).get("per_offer", {}).items():
+        lines.append(
+            f"| {o} | {_fmt(m.get('n_treatment'))} | {_fmt(m.get('n_control'))} | "
+            f"{_fmt(m.get('qini_normalized'))} | {_fmt(m.get('auuc_normalized'))} | "
+            f"{_fmt(m.get('uplift_at_10'))} | {_fmt(m.get('conversion_auc'))} | "
+            f"{_fmt(m.get('cost_mae'))} |"
+        )
+    h = card.get("holdout", {})
+    lines += [
+        "",
+        f"Overall conversion AUC (logged arm): {_fmt(h.get('conversion_auc'))}; "
+        f"cost MAE (treated rows): {_fmt(h.get('cost_mae'))}.",
+    ]
+    cal = h.get("calibration", {})
+    if cal:
+        lines += ["", "### Calibration (predicted vs observed uplift of net profit, by decile)", ""]
+        for o, rows in cal.items():
+            lines.append(f"**{o}**: " + "; ".join(
+                f"{_fmt(r.get('predicted'))} vs {_fmt(r.get('observed'))}" for r in rows))
+    skipped = card.get("skipped_offers", [])
+    lines += ["", "## Skipped offers (no score rows)", ""]
+    lines += [f"- {s['offer_id']}: {s['reason']}" for s in skipped] or ["none"]
+    warns = card.get("warnings", [])
+    lines += ["", "## Warnings", ""]
+    lines += [f"- {w}" for w in warns] or ["none"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,529 @@
+"""The multi-offer response model: per-offer uplift learners combined into profit and cost.
+
+Data (n logged exposures): ``X`` (n, p) features as of each exposure's time; ``offer`` (n,)
+logged offer ids (``"none"`` = control); ``converted`` (n,) 0/1; ``revenue`` (n,) currency, after
+discount; ``discount_cost`` (n,) currency; ``gross_profit`` (n,) currency; optional logged
+``propensity`` (n,) of the logged offer.
+
+For every menu offer k with at least ``min_treated`` exposures, on rows with offer in {k, none}:
+
+* conversion uplift  ``dconv_k(x) = P(conv | x, k) - P(conv | x, none)`` (learner, binary),
+* revenue uplift     ``drev_k(x)  = E[revenue | x, k] - E[revenue | x, none]`` (learner),
+* profit uplift, by ``profit``:
+  - ``"direct"``:   learner on net profit ``gross_profit - discount_cost``;
+  - ``"composed"``: learner on gross profit, minus the expected cost
+    (``incremental_profit = dGP_k(x) - cost_k(x)``; the control arm has no discount cost),
+  - ``"hurdle"``: conversion x value given conversion,
+    ``incremental_profit = p_k(x) v(x, k) - p_0(x) v(x, none)`` and
+    ``cost_k(x) = p_k(x) d(x, k)``, where ``p`` comes from the conversion learner and
+    ``v`` (net profit) and ``d`` (discount cost) are pooled LightGBM regressions on the converted
+    rows of all arms with the offer one-hot encoded (``pooled/*`` boosters: features
+    ``X`` + one column per menu offer), which removes the zero-inflation noise of modelling
+    profit on every row,
+* expected cost ``cost_k(x) = E[discount_cost | x, k]``: a plain regression on the treated rows
+  of k (cost exists only under treatment), except in ``"hurdle"`` mode (above).
+
+Control levels ``P(conv | x, none)`` and ``E[revenue | x, none]`` come from models fitted once on
+all control rows. Offers with fewer than ``min_treated`` exposures, or none, are skipped and
+listed in ``skipped_`` with the reason (the scores then have no rows for them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
+
+from offerwise.errors import InputError
+from offerwise.models.metalearners import (
+    LEARNERS,
+    TLearner,
+    fit_booster,
+    lgb_params,
+    make_learner,
+    predict_booster,
+)
+from offerwise.models.propensity import (
+    PropensityReport,
+    check_logged_propensities,
+    clip_propensities,
+    complete_logged_propensities,
+    estimate_propensities,
+    pairwise_propensity,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    import lightgbm as lgb
+
+__all__ = ["CONTROL", "SCORE_COLUMNS", "OfferResponseModel", "ResponseScores"]
+
+CONTROL = "none"
+#: Columns of the scores frame, in order (one row per customer x scored offer).
+SCORE_COLUMNS = [
+    "customer_id",
+    "offer_id",
+    "p_convert",
+    "p_convert_none",
+    "incremental_conversion",
+    "expected_revenue",
+    "incremental_revenue",
+    "expected_cost",
+    "incremental_profit",
+]
+_TARGETS = ("conversion", "revenue", "profit")
+#: How incremental profit is modelled (see the module docstring).
+PROFIT_MODES = ("direct", "composed", "hurdle")
+
+
+def _onehot(code: np.ndarray, k: int) -> np.ndarray:
+    """(n, k) indicators of action codes 1..k (code 0 = control: all zeros)."""
+    out = np.zeros((len(code), k))
+    rows = np.flatnonzero(code > 0)
+    out[rows, np.asarray(code)[rows] - 1] = 1.0
+    return out
+
+
+@dataclass(slots=True)
+class ResponseScores:
+    """Predictions for n customers x K scored offers; every array is (n, K), currency or prob."""
+
+    offers: list[str]
+    p_convert: np.ndarray
+    p_convert_none: np.ndarray
+    incremental_conversion: np.ndarray
+    expected_revenue: np.ndarray
+    incremental_revenue: np.ndarray
+    expected_cost: np.ndarray
+    incremental_profit: np.ndarray
+
+    def to_frame(self, customer_ids: Any) -> pd.DataFrame:
+        """Long frame with :data:`SCORE_COLUMNS`, ordered by customer then menu offer."""
+        ids = np.asarray(customer_ids).astype(str)
+        n, k = self.p_convert.shape
+        data: dict[str, Any] = {
+            "customer_id": np.repeat(ids, k),
+            "offer_id": np.tile(np.asarray(self.offers, dtype=object), n),
+        }
+        for col in SCORE_COLUMNS[2:]:
+            data[col] = getattr(self, col).reshape(-1)
+        df = pd.DataFrame(data)
+        df["customer_id"] = df["customer_id"].astype("string")
+        df["offer_id"] = df["offer_id"].astype("string")
+        return df
+
+
+@dataclass(slots=True)
+class _Skip:
+    offer_id: str
+    reason: str
+
+
+class OfferResponseModel(BaseEstimator):
+    """Per-offer uplift learners vs the ``none`` control, combined into profit and cost.
+
+    Parameters: ``learner`` one of ``"t"``, ``"x"``, ``"dr"``; ``profit`` ``"direct"`` or
+    ``"composed"`` (see module docstring); LightGBM settings shared by all base models;
+    ``min_treated`` exposures an offer needs to be modelled; ``propensity_clip`` overlap bounds.
+    """
+
+    def __init__(
+        self,
+        *,
+        learner: str = "t",
+        profit: str = "composed",
+        n_estimators: int = 150,
+        learning_rate: float = 0.05,
+        num_leaves: int = 15,
+        min_child_samples: int = 50,
+        n_folds: int = 3,
+        min_treated: int = 50,
+        propensity_clip: tuple[float, float] = (0.01, 0.99),
+        n_jobs: int = 2,
+        random_state: int = 0,
+    ):
+        self.learner = learner
+        self.profit = profit
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.n_folds = n_folds
+        self.min_treated = min_treated
+        self.propensity_clip = propensity_clip
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ helpers
+    def _base_kwargs(self, seed: int) -> dict[str, Any]:
+        kw: dict[str, Any] = {
+            "n_estimators": self.n_estimators,
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "min_child_samples": self.min_child_samples,
+            "n_jobs": self.n_jobs,
+            "random_state": seed,
+            "propensity_clip": tuple(self.propensity_clip),
+        }
+        if self.learner == "dr":
+            kw["n_folds"] = self.n_folds
+        if self.learner == "tb":
+            kw["residual_estimators"] = max(20, self.n_estimators // 3)
+        return kw
+
+    def _params(self, objective: str, seed: int) -> dict[str, Any]:
+        return lgb_params(
+            objective,
+            learning_rate=self.learning_rate,
+            num_leaves=self.num_leaves,
+            min_child_samples=self.min_child_samples,
+            n_jobs=self.n_jobs,
+            seed=seed,
+        )
+
+    def _validate(self) -> None:
+        if self.learner not in LEARNERS:
+            raise InputError(f"unknown learner {self.learner!r}; choose one of {sorted(LEARNERS)}")
+        if self.profit not in PROFIT_MODES:
+            raise InputError(f"profit must be one of {PROFIT_MODES}; got {self.profit!r}")
+
+    # ------------------------------------------------------------------ fit
+    def fit(
+        self,
+        X: Any,
+        offer: Any,
+        converted: Any,
+        revenue: Any,
+        discount_cost: Any,
+        gross_profit: Any,
+        *,
+        menu: list[str],
+        propensity: Any = None,
+        feature_names: list[str] | None = None,
+    ) -> OfferResponseModel:
+        """Fit on n logged exposures; ``menu`` lists the offer ids (``none`` may be included)."""
+        self._validate()
+        X = np.asarray(X, dtype=np.float64)
+        offer = np.asarray(pd.Series(offer, dtype="string").to_numpy(dtype=object))
+        n = len(offer)
+        conv = np.asarray(converted, dtype=np.float64)
+        rev = np.asarray(revenue, dtype=np.float64)
+        cost = np.asarray(discount_cost, dtype=np.float64)
+        gp = np.asarray(gross_profit, dtype=np.float64)
+        if X.ndim != 2 or len(X) != n or not (len(conv) == len(rev) == len(cost) == len(gp) == n):
+            raise InputError(
+                f"X {X.shape} and the outcome arrays must all have {n} rows (one per exposure)"
+            )
+        offers = [str(o) for o in menu if str(o) != CONTROL]
+        unknown = sorted(set(offer) - set(offers) - {CONTROL})
+        if unknown:
+            n_bad = int(np.isin(offer, unknown).sum())
+            raise InputError(
+                f"exposures, column 'offer_id': {n_bad} rows name offers not on the menu, "
+                f"e.g. {unknown[0]!r} (menu: {offers})"
+            )
+        is_ctrl = offer == CONTROL
+        if is_ctrl.all():
+            raise InputError(
+                "exposures: no treated exposures (every logged offer_id is 'none'); "
+                "uplift needs rows where an offer was given"
+            )
+        if not is_ctrl.any():
+            raise InputError(
+                "exposures: no control exposures (no row has offer_id 'none'); "
+                "uplift needs a logged control group"
+            )
+        for name, arr in (("converted", conv), ("revenue", rev), ("discount_cost", cost),
+                          ("gross_profit", gp)):
+            bad = ~np.isfinite(arr)
+            if bad.any():
+                raise InputError(f"exposures, column '{name}': {int(bad.sum())} missing values")
+
+        code = {o: i + 1 for i, o in enumerate(offers)}
+        code[CONTROL] = 0
+        action = np.array([code[o] for o in offer], dtype=np.int64)
+
+        # propensities (needed by X and DR learners)
+        P = None
+        clip = tuple(float(c) for c in self.propensity_clip)
+        if propensity is not None:
+            logged = check_logged_propensities(np.asarray(propensity, dtype=np.float64))
+            source = "logged"
+        else:
+            logged = None
+            source = "estimated"
+        n_clipped = 0
+        if self.learner in ("x", "dr"):
+            if logged is not None:
+                P = complete_logged_propensities(
+                    X, action, logged, len(offers) + 1, n_jobs=self.n_jobs,
+                    seed=self.random_state,
+                )
+            else:
+                P = estimate_propensities(
+                    X, action, len(offers) + 1, n_folds=self.n_folds, n_jobs=self.n_jobs,
+                    seed=self.random_state,
+                )
+        else:
+            who = f"{self.learner.upper()}-learner"
+            source = f"not used ({who})" if logged is None else f"logged (not used by the {who})"
+
+        # control levels, fitted once on all control rows
+        Xc = X[is_ctrl]
+        boosters: dict[str, lgb.Booster] = {
+            "control/conversion": fit_booster(
+                Xc, conv[is_ctrl], self._params("binary", self.random_state), self.n_estimators
+            ),
+            "control/revenue": fit_booster(
+                Xc, rev[is_ctrl], self._params("regression", self.random_state + 1),
+                self.n_estimators,
+            ),
+            "control/profit": fit_booster(
+                Xc, (gp if self.profit == "composed" else gp - cost)[is_ctrl],
+                self._params("regression", self.random_state + 2), self.n_estimators,
+            ),
+        }
+        profit_y = gp if self.profit == "composed" else gp - cost
+        targets = {"conversion": conv, "revenue": rev, "profit": profit_y}
+        if self.profit == "hurdle":
+            del targets["profit"]
+            bought = conv > 0
+            if bought.sum() < 2:
+                raise InputError("exposures: fewer than 2 converted rows; cannot model order value")
+            Z = np.hstack([X, _onehot(action, len(offers))])[bought]
+            boosters["pooled/net_profit"] = fit_booster(
+                Z, (gp - cost)[bought], self._params("regression", self.random_state + 3),
+                self.n_estimators,
+            )
+            boosters["pooled/cost"] = fit_booster(
+                Z, cost[bought], self._params("regression", self.random_state + 4),
+                self.n_estimators,
+            )
+
+        learners: dict[str, dict[str, Any]] = {}
+        skipped: list[_Skip] = []
+        n_treated: dict[str, int] = {}
+        for o in offers:
+            k = code[o]
+            treated = action == k
+            nt = int(treated.sum())
+            n_treated[o] = nt
+            if nt == 0:
+                skipped.append(_Skip(o, "no exposures of this offer in the logs"))
+                continue
+            if nt < self.min_treated:
+                skipped.append(
+                    _Skip(o, f"only {nt} exposures (< min_treated={self.min_treated})")
+                )
+                continue
+            rows = treated | is_ctrl
+            Xk, tk = X[rows], treated[rows].astype(np.float64)
+            e = None
+            if P is not None:
+                e_raw = pairwise_propensity(P, k)[rows]
+                e, nc = clip_propensities(e_raw, clip)
+                n_clipped += nc
+            seed = self.random_state + 100 * k
+            per: dict[str, Any] = {}
+            for j, (tname, y) in enumerate(targets.items()):
+                binary = tname == "conversion"
+                kw = self._base_kwargs(seed + 10 * j)
+                kw["outcome"] = "binary" if binary else "continuous"
+                if self.learner == "t":
+                    # reuse the shared control model as mu0: identical data, one fit
+                    mu1 = fit_booster(
+                        X[treated], y[treated],
+                        self._params("binary" if binary else "regression", seed + 10 * j + 1),
+                        self.n_estimators,
+                    )
+                    est = TLearner.from_boosters(
+                        TLearner(**kw).get_params(),
+                        {"mu0": boosters[f"control/{tname}"], "mu1": mu1},
+                        {"n_features_in_": X.shape[1], "n_clipped_": 0},
+                    )
+                else:
+                    est = make_learner(self.learner, **kw).fit(Xk, tk, y[rows], propensity=e)
+                per[tname] = est
+            if self.profit != "hurdle":
+                per["cost"] = fit_booster(
+                    X[treated], cost[treated], self._params("regression", seed + 50),
+                    self.n_estimators,
+                )
+            learners[o] = per
+
+        if not learners:
+            raise InputError(
+                "exposures: no offer has enough treated exposures to model "
+                f"(min_treated={self.min_treated}): "
+                + "; ".join(f"{s.offer_id}: {s.reason}" for s in skipped)
+            )
+        self.offers_ = [o for o in offers if o in learners]
+        self.menu_ = offers
+        self.skipped_ = [{"offer_id": s.offer_id, "reason": s.reason} for s in skipped]
+        self.control_boosters_ = boosters
+        self.learners_ = learners
+        self.n_features_in_ = X.shape[1]
+        self.feature_names_in_ = list(feature_names) if feature_names is not None else None
+        self.n_treated_ = n_treated
+        self.n_control_ = int(is_ctrl.sum())
+        self.propensity_ = PropensityReport(
+            source=source, clip_low=clip[0], clip_high=clip[1], n_rows=n, n_clipped=n_clipped
+        )
+        return self
+
+    # ------------------------------------------------------------------ predict
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "learners_"):
+            raise NotFittedError(
+                "this OfferResponseModel is not fitted yet; call fit(...) first"
+            )
+
+    def predict(self, X: Any) -> ResponseScores:
+        """Scores of the n rows of ``X`` for every modelled offer (``offers_``)."""
+        self._check_fitted()
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
+            raise InputError(f"X must have {self.n_features_in_} feature columns; got {X.shape}")
+        n, K = len(X), len(self.offers_)
+        cb = self.control_boosters_
+        p0 = np.clip(predict_booster(cb["control/conversion"], X, self.n_jobs), 0, 1)
+        r0 = predict_booster(cb["control/revenue"], X, self.n_jobs)
+        out = {c: np.empty((n, K)) for c in SCORE_COLUMNS[2:]}
+        hurdle = self.profit == "hurdle"
+        if hurdle:
+            v0 = self._pooled("pooled/net_profit", X, None)
+            base_profit = p0 * v0
+        for j, o in enumerate(self.offers_):
+            per = self.learners_[o]
+            dconv = per["conversion"].predict(X)
+            pk = np.clip(p0 + dconv, 0.0, 1.0)
+            drev = per["revenue"].predict(X)
+            if hurdle:
+                ecost = pk * np.maximum(self._pooled("pooled/cost", X, o), 0.0)
+                dprof = pk * self._pooled("pooled/net_profit", X, o) - base_profit
+            else:
+                ecost = np.maximum(predict_booster(per["cost"], X, self.n_jobs), 0.0)
+                dprof = per["profit"].predict(X)
+                if self.profit == "composed":
+                    dprof = dprof - ecost
+            out["p_convert"][:, j] = pk
+            out["p_convert_none"][:, j] = p0
+            out["incremental_conversion"][:, j] = pk - p0
+            out["expected_revenue"][:, j] = np.maximum(r0 + drev, 0.0)
+            out["incremental_revenue"][:, j] = drev
+            out["expected_cost"][:, j] = ecost
+            out["incremental_profit"][:, j] = dprof
+        return ResponseScores(offers=list(self.offers_), **out)
+
+    def _pooled(self, name: str, X: np.ndarray, offer: str | None) -> np.ndarray:
+        """A pooled booster's prediction with every row assigned ``offer`` (None = control)."""
+        code = np.full(len(X), 0 if offer is None else self.menu_.index(offer) + 1)
+        Z = np.hstack([X, _onehot(code, len(self.menu_))])
+        return predict_booster(self.control_boosters_[name], Z, self.n_jobs)
+
+    def predict_net_profit(self, X: Any, actions: list[str] | None = None) -> np.ndarray:
+        """Expected net profit (n, A) of each action in ``actions`` (default ``none`` + menu).
+
+        ``E[NP | x, none]`` is the control profit model; ``E[NP | x, k] = E[NP | x, none] +
+        incremental_profit_k(x)``. Offers that were not modelled (skipped) get the ``none`` value,
+        i.e. an assumed zero effect.
+        """
+        self._check_fitted()
+        actions = [CONTROL, *self.menu_] if actions is None else list(actions)
+        sc = self.predict(X)
+        X = np.asarray(X, dtype=np.float64)
+        if self.profit == "hurdle":
+            base = sc.p_convert_none[:, 0] * self._pooled("pooled/net_profit", X, None) if len(
+                sc.offers) else np.zeros(len(X))
+        else:
+            base = predict_booster(self.control_boosters_["control/profit"], X, self.n_jobs)
+        col = {o: j for j, o in enumerate(sc.offers)}
+        out = np.empty((len(base), len(actions)))
+        for a, o in enumerate(actions):
+            out[:, a] = base + (sc.incremental_profit[:, col[o]] if o in col else 0.0)
+        return out
+
+    def predict_frame(self, X: Any, customer_ids: Any) -> pd.DataFrame:
+        """:meth:`predict` as a long frame with :data:`SCORE_COLUMNS`."""
+        return self.predict(X).to_frame(customer_ids)
+
+    # ------------------------------------------------------------------ persistence
+    def to_state(self) -> tuple[dict[str, Any], dict[str, lgb.Booster]]:
+        """JSON metadata and the boosters by name (``control/...``, ``offer/<j>/<target>/...``)."""
+        self._check_fitted()
+        boosters = dict(self.control_boosters_)
+        offers_meta = []
+        for j, o in enumerate(self.offers_):
+            per = self.learners_[o]
+            entry: dict[str, Any] = {"offer_id": o, "index": j, "targets": {}}
+            for tname in [t for t in _TARGETS if t in per]:
+                est = per[tname]
+                entry["targets"][tname] = {
+                    "class": type(est).__name__,
+                    "params": {k: (list(v) if isinstance(v, tuple) else v)
+                               for k, v in est.get_params().items()},
+                    "state": est.fitted_state(),
+                    "boosters": sorted(est.boosters()),
+                }
+                for bname, b in est.boosters().items():
+                    boosters[f"offer/{j}/{tname}/{bname}"] = b
+            if "cost" in per:
+                boosters[f"offer/{j}/cost"] = per["cost"]
+            offers_meta.append(entry)
+        meta = {
+            "params": {k: (list(v) if isinstance(v, tuple) else v)
+                       for k, v in self.get_params().items()},
+            "offers": offers_meta,
+            "menu": list(self.menu_),
+            "skipped": list(self.skipped_),
+            "n_features_in": int(self.n_features_in_),
+            "feature_names": self.feature_names_in_,
+            "n_treated": dict(self.n_treated_),
+            "n_control": int(self.n_control_),
+            "propensity": {
+                "source": self.propensity_.source,
+                "clip_low": self.propensity_.clip_low,
+                "clip_high": self.propensity_.clip_high,
+                "n_rows": self.propensity_.n_rows,
+                "n_clipped": self.propensity_.n_clipped,
+            },
+        }
+        return meta, boosters
+
+    @classmethod
+    def from_state(
+        cls, meta: dict[str, Any], boosters: dict[str, lgb.Booster]
+    ) -> OfferResponseModel:
+        """Inverse of :meth:`to_state`."""
+        from offerwise.models.metalearners import LEARNERS
+
+        classes = {c.__name__: c for c in LEARNERS.values()}
+        params = dict(meta["params"])
+        params["propensity_clip"] = tuple(params["propensity_clip"])
+        obj = cls(**params)
+        obj.control_boosters_ = {
+            k: v for k, v in boosters.items() if k.startswith(("control/", "pooled/"))
+        }
+        learners: dict[str, dict[str, Any]] = {}
+        for entry in meta["offers"]:
+            j, o = entry["index"], entry["offer_id"]
+            per: dict[str, Any] = {}
+            for tname, spec in entry["targets"].items():
+                sub = {b: boosters[f"offer/{j}/{tname}/{b}"] for b in spec["boosters"]}
+                per[tname] = classes[spec["class"]].from_boosters(spec["params"], sub, spec["state"])
+            if f"offer/{j}/cost" in boosters:
+                per["cost"] = boosters[f"offer/{j}/cost"]
+            learners[o] = per
+        obj.learners_ = learners
+        obj.offers_ = [e["offer_id"] for e in meta["offers"]]
+        obj.menu_ = list(meta["menu"])
+        obj.skipped_ = list(meta["skipped"])
+        obj.n_features_in_ = int(meta["n_features_in"])
+        obj.feature_names_in_ = meta["feature_names"]
+        obj.n_treated_ = dict(meta["n_treated"])
+        obj.n_control_ = int(meta["n_control"])
+        obj.propensity_ = PropensityReport(**meta["propensity"])
+        return obj

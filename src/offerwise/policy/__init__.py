@@ -1,0 +1,39 @@
+"""Offer allocation: budgeted solver, business rules, holdout and the budget frontier."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Allocation": "solver",
+    "FairnessGroups": "solver",
+    "LPResult": "solver",
+    "allocate": "solver",
+    "bare_bisection": "solver",
+    "kernel_name": "solver",
+    "plan_value": "solver",
+    "solve_lp": "solver",
+    "assign_holdout": "holdout",
+    "Rules": "rules",
+    "CompiledRules": "rules",
+    "compile_rules": "rules",
+    "load_rules": "rules",
+    "parse_rules": "rules",
+    "Frontier": "frontier",
+    "budget_frontier": "frontier",
+    "plot_frontier": "frontier",
+    "write_frontier": "frontier",
+    "PlanResult": "plan",
+    "scores_to_arrays": "plan",
+    "solve_plan": "plan",
+    "write_plan": "plan",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"offerwise.policy.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'offerwise.policy' has no attribute {name!r}")

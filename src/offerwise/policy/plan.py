@@ -1,0 +1,239 @@
+"""High-level planning: scores frame + customer table -> per-customer plan (see the Plan file)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from offerwise.errors import ConfigError, InputError
+from offerwise.policy.holdout import assign_holdout
+from offerwise.policy.rules import Rules, compile_rules
+from offerwise.policy.solver import DROP_CAP, DROP_FAIRNESS, DROP_SEGMENT, Allocation, allocate
+
+SCORE_COLUMNS = ("customer_id", "offer_id", "expected_cost", "incremental_profit")
+PLAN_COLUMNS = ["customer_id", "offer_id", "expected_cost", "incremental_profit", "group",
+                "segment", "reason"]
+
+
+@dataclass
+class PlanResult:
+    """A solved plan. ``assignment`` (n,) offer index into ``offer_ids`` or -1 (none)."""
+
+    customer_ids: np.ndarray
+    offer_ids: list[str]
+    segments: np.ndarray
+    assignment: np.ndarray
+    holdout: np.ndarray
+    reason: np.ndarray
+    expected_cost: np.ndarray  # (n,) of the assigned offer, 0 for none
+    incremental_profit: np.ndarray  # (n,)
+    allocation: Allocation
+    budget: float
+    objective: str
+    seed: int
+    lam: float
+    by_offer: pd.DataFrame = field(default_factory=pd.DataFrame)
+    by_segment: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def total_cost(self) -> float:
+        return float(self.expected_cost.sum())
+
+    @property
+    def total_incremental_profit(self) -> float:
+        return float(self.incremental_profit.sum())
+
+    @property
+    def roi(self) -> float:
+        c = self.total_cost
+        return self.total_incremental_profit / c if c > 0 else math.nan
+
+    def to_frame(self) -> pd.DataFrame:
+        """The Plan file: one row per customer (columns ``PLAN_COLUMNS``)."""
+        names = np.array(self.offer_ids + ["none"], dtype=object)
+        return pd.DataFrame({
+            "customer_id": pd.array(self.customer_ids.astype(str), dtype="string"),
+            "offer_id": pd.array(names[self.assignment], dtype="string"),
+            "expected_cost": self.expected_cost,
+            "incremental_profit": self.incremental_profit,
+            "group": pd.array(np.where(self.holdout, "holdout", "treatment"), dtype="string"),
+            "segment": pd.array(self.segments.astype(str), dtype="string"),
+            "reason": pd.array(self.reason, dtype="string"),
+        })
+
+    def summary(self, *, campaign_id: str = "", data_fingerprint: str = "") -> dict:
+        """The ``PLAN.summary.json`` sidecar."""
+        from offerwise._version import __version__
+
+        return {
+            "campaign_id": campaign_id, "budget": self.budget, "objective": self.objective,
+            "lambda": self.lam, "n_customers": int(len(self.customer_ids)),
+            "n_treatment": int((~self.holdout).sum()), "n_holdout": int(self.holdout.sum()),
+            "expected_cost": self.total_cost,
+            "expected_incremental_profit": self.total_incremental_profit,
+            "version": __version__, "data_fingerprint": data_fingerprint,
+            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "seed": self.seed,
+        }
+
+
+def write_plan(result: PlanResult, path: str | Path, **summary_kw: str) -> tuple[Path, Path]:
+    """Write the plan table and its ``.summary.json`` sidecar atomically."""
+    from offerwise._io import write_json, write_table
+
+    path = Path(path)
+    side = path.with_name(path.stem + ".summary.json")
+    write_table(result.to_frame(), path)
+    write_json(result.summary(**summary_kw), side)
+    return path, side
+
+
+def _customer_table(customers_segment: pd.Series | pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
+    if isinstance(customers_segment, pd.Series):
+        df = customers_segment.rename("segment").rename_axis("customer_id").reset_index()
+    else:
+        df = customers_segment.copy()
+        if "customer_id" not in df.columns:
+            df = df.rename_axis("customer_id").reset_index()
+    if "segment" not in df.columns:
+        raise InputError("customers: column 'segment' is missing")
+    df["customer_id"] = df["customer_id"].astype(str)
+    dup = df["customer_id"].duplicated()
+    if dup.any():
+        raise InputError(f"customers: duplicate customer_id ({int(dup.sum())} rows); "
+                         f"e.g. {df['customer_id'][dup].iloc[0]}")
+    df = df.set_index("customer_id")
+    missing = ~ids.isin(df.index)
+    if missing.any():
+        raise InputError(f"customers: {int(missing.sum())} scored customers have no row in the "
+                         f"customer table; e.g. {ids[missing][0]}")
+    out = df.reindex(ids)
+    out["segment"] = out["segment"].astype("string").fillna("unknown")
+    return out
+
+
+def scores_to_arrays(scores: pd.DataFrame, objective: str = "profit"
+                     ) -> tuple[pd.Index, list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Pivot the long scores frame to (n, K) arrays: ids, offers, value, profit, cost, present.
+
+    Rows of offer ``none`` are ignored. Missing (customer, offer) pairs are not offered.
+    """
+    need = list(SCORE_COLUMNS) + (["incremental_revenue"] if objective == "revenue" else [])
+    miss = [c for c in need if c not in scores.columns]
+    if miss:
+        raise InputError(f"scores: missing column(s) {', '.join(miss)}")
+    sc = scores[scores["offer_id"].astype(str) != "none"]
+    cid = sc["customer_id"].astype(str).to_numpy()
+    oid = sc["offer_id"].astype(str).to_numpy()
+    ci, ids = pd.factorize(cid)
+    ki, offers = pd.factorize(oid, sort=True)
+    n, K = len(ids), len(offers)
+    dup = pd.Series(ci.astype(np.int64) * max(K, 1) + ki).duplicated()
+    if dup.any():
+        j = int(np.flatnonzero(dup.to_numpy())[0])
+        raise InputError(f"scores: duplicate (customer_id, offer_id) rows ({int(dup.sum())}); "
+                         f"e.g. ({cid[j]}, {oid[j]})")
+    out = {}
+    for col in ("expected_cost", "incremental_profit", "incremental_revenue"):
+        if col not in sc.columns:
+            continue
+        vals = pd.to_numeric(sc[col], errors="coerce").to_numpy(np.float64)
+        nan = np.isnan(vals)
+        if nan.any():
+            per = np.bincount(ki[nan], minlength=K)
+            k = int(np.argmax(per))
+            raise InputError(f"scores: {col} is NaN for offer '{offers[k]}' ({int(per[k])} rows)")
+        arr = np.zeros((n, K))
+        arr[ci, ki] = vals
+        out[col] = arr
+    present = np.zeros((n, K), dtype=bool)
+    present[ci, ki] = True
+    cost = out["expected_cost"]
+    neg = (cost < 0) & present
+    if neg.any():
+        k = int(np.argmax(neg.sum(axis=0)))
+        raise InputError(f"scores: expected_cost is negative for offer '{offers[k]}' "
+                         f"({int(neg[:, k].sum())} rows)")
+    value = out["incremental_revenue"] if objective == "revenue" else out["incremental_profit"]
+    return pd.Index(ids), [str(o) for o in offers], value, out["incremental_profit"], cost, present
+
+
+def solve_plan(scores: pd.DataFrame, customers_segment: pd.Series | pd.DataFrame, budget: float,
+               rules: Rules | None = None, holdout: float = 0.10, seed: int = 42,
+               objective: str = "profit", *, offers: pd.DataFrame | None = None,
+               as_of: pd.Timestamp | None = None, kernel: str = "auto",
+               threads: int | None = 2) -> PlanResult:
+    """Plan the campaign: holdout, rules, budgeted allocation, reasons.
+
+    scores: long frame (customer_id, offer_id, expected_cost, incremental_profit[,
+    incremental_revenue]); customers_segment: Series segment indexed by customer_id, or a frame
+    with customer_id, segment and attributes (member, is_new, last_offer_ts, protected columns).
+    objective: 'profit' (value = incremental_profit) or 'revenue' (incremental_revenue); the
+    budget and the ROI rule always use expected_cost / incremental_profit.
+    """
+    if objective not in ("profit", "revenue"):
+        raise InputError(f"objective must be 'profit' or 'revenue', not {objective!r}")
+    ids, offer_ids, value, profit, cost, present = scores_to_arrays(scores, objective)
+    cust = _customer_table(customers_segment, ids)
+    seg_codes, seg_names = pd.factorize(cust["segment"], sort=True)
+    seg_codes = np.asarray(seg_codes, np.int64)
+    seg_names = [str(s) for s in seg_names]
+    if rules is not None:
+        for name in rules.offers:
+            if name not in offer_ids:
+                raise ConfigError(f"rules: offers.{name}: offer '{name}' is not in the scores "
+                                  f"(known: {', '.join(offer_ids)})")
+    hold = assign_holdout(cust["segment"].to_numpy(), fraction=holdout, seed=seed)
+    comp = compile_rules(rules, offer_ids=offer_ids, customers=cust, segment_codes=seg_codes,
+                         segment_names=seg_names, profit=profit, cost=cost, budget=budget,
+                         offers=offers, as_of=as_of)
+    mask = comp.mask & present
+    mask[hold] = False
+    fair = []
+    for f in comp.fairness:
+        codes = f.codes.copy()
+        codes[hold] = -1
+        fair.append(type(f)(f.name, codes, f.labels, f.min_ratio))
+    alloc = allocate(value, cost, budget, mask, segment=seg_codes,
+                     segment_max_spend=comp.segment_max_spend,
+                     segment_min_spend=comp.segment_min_spend, segment_names=seg_names,
+                     max_count=comp.max_count, max_spend=comp.max_spend, fairness=fair,
+                     offer_names=offer_ids, kernel=kernel, threads=threads)
+    ch = alloc.choice.astype(np.int64)
+    on = ch >= 0
+    rows = np.flatnonzero(on)
+    e_cost = np.zeros(len(ch))
+    e_prof = np.zeros(len(ch))
+    e_cost[rows] = cost[rows, ch[rows]]
+    e_prof[rows] = profit[rows, ch[rows]]
+    # reasons
+    any_elig = mask.any(axis=1)
+    best_pos = (np.where(mask, value, -np.inf).max(axis=1, initial=-np.inf) > 0)
+    reason = np.full(len(ch), "budget_exhausted", dtype=object)
+    reason[~best_pos] = "no_positive_offer"
+    reason[~any_elig] = "ineligible"
+    reason[comp.cooldown & ~any_elig] = "cooldown"
+    reason[alloc.dropped == DROP_CAP] = "cap_reached"
+    reason[alloc.dropped == DROP_SEGMENT] = "segment_budget_reached"
+    reason[alloc.dropped == DROP_FAIRNESS] = "fairness"
+    reason[on] = "best_net_of_budget_price"
+    reason[hold] = "holdout"
+    assignment = np.where(on, ch, -1)
+    frame = pd.DataFrame({"offer": np.array(offer_ids + ["none"], dtype=object)[assignment],
+                          "segment": cust["segment"].to_numpy(), "cost": e_cost, "profit": e_prof,
+                          "treated": on})
+    by_offer = frame[on].groupby("offer").agg(n=("treated", "size"), cost=("cost", "sum"),
+                                               incremental_profit=("profit", "sum"))
+    by_segment = frame.groupby("segment").agg(n=("treated", "size"), n_offered=("treated", "sum"),
+                                              cost=("cost", "sum"),
+                                              incremental_profit=("profit", "sum"))
+    return PlanResult(customer_ids=ids.to_numpy(), offer_ids=offer_ids,
+                      segments=cust["segment"].to_numpy(), assignment=assignment, holdout=hold,
+                      reason=reason, expected_cost=e_cost, incremental_profit=e_prof,
+                      allocation=alloc, budget=float(budget), objective=objective, seed=seed,
+                      lam=alloc.lam, by_offer=by_offer, by_segment=by_segment)

@@ -1,0 +1,220 @@
+"""Business rules of a campaign: a TOML/YAML file validated with pydantic (see docs/rules.md).
+
+Eligibility, discount depth, minimum ROI and cooldown compile into a boolean mask (n, K);
+caps, segment budgets and fairness become side constraints of :func:`~offerwise.policy.solver.allocate`.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from offerwise.config import format_validation_error
+from offerwise.errors import ConfigError
+from offerwise.policy.solver import FairnessGroups
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OfferRule(_Strict):
+    """Rules of one offer: caps and who may receive it."""
+
+    max_count: int | None = Field(None, ge=0, description="at most this many customers get it")
+    max_spend: float | None = Field(None, ge=0, description="at most this expected cost in total")
+    segments: list[str] | None = Field(None, description="only customers of these segments")
+    members_only: bool = Field(False, description="only customers whose 'member' attribute is truthy")
+    new_customers_only: bool = Field(False, description="only new customers ('is_new' or segment 'new')")
+
+
+class SegmentRule(_Strict):
+    """Rules of one segment: budget share bounds and maximum discount depth."""
+
+    max_share: float | None = Field(None, ge=0, le=1, description="spend <= max_share * budget")
+    min_share: float | None = Field(None, ge=0, le=1, description="spend >= min_share * budget")
+    max_percent_off: float | None = Field(None, ge=0, le=1, description="percent_off value <= this")
+    max_amount_off: float | None = Field(None, ge=0, description="amount_off value <= this")
+
+    @model_validator(mode="after")
+    def _shares(self) -> SegmentRule:
+        if self.max_share is not None and self.min_share is not None and self.min_share > self.max_share:
+            raise ValueError("min_share must not exceed max_share")
+        return self
+
+
+class RoiRule(_Strict):
+    min: float = Field(..., description="incremental_profit / expected_cost >= min for any offer given")
+
+
+class ContactRule(_Strict):
+    cooldown_days: int | None = Field(None, ge=1, description="no offer within N days of the last one "
+                                      "(needs customer column last_offer_ts)")
+
+
+class FairnessRule(_Strict):
+    attribute: str = Field(..., description="protected customer column, e.g. 'age'")
+    min_ratio: float = Field(0.8, gt=0, le=1, description="min group offer rate / max group rate")
+
+
+class Rules(_Strict):
+    """A whole rules file. Every section is optional."""
+
+    offers: dict[str, OfferRule] = Field(default_factory=dict)
+    segments: dict[str, SegmentRule] = Field(default_factory=dict)
+    roi: RoiRule | None = None
+    contact: ContactRule = Field(default_factory=ContactRule)
+    fairness: list[FairnessRule] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _sum_min_shares(self) -> Rules:
+        total = sum(s.min_share or 0.0 for s in self.segments.values())
+        if total > 1 + 1e-12:
+            raise ValueError(f"segment min_share values add up to {total:g} > 1")
+        return self
+
+
+def parse_rules(data: dict[str, Any], source: str = "rules") -> Rules:
+    """Validate a mapping; errors raise ConfigError naming each bad key (``offers.x.max_count``)."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level")
+    try:
+        return Rules.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, source)) from exc
+
+
+def load_rules(path: str | Path) -> Rules:
+    """Read a rules file (``.toml``, or YAML for ``.yaml``/``.yml``)."""
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"rules file not found: {p}")
+    try:
+        raw = p.read_text()
+        data = tomllib.loads(raw) if p.suffix == ".toml" else (yaml.safe_load(raw) or {})
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{p}: cannot parse: {exc}") from exc
+    return parse_rules(data, str(p))
+
+
+@dataclass
+class CompiledRules:
+    """Rules applied to one set of customers (n) and offers (K)."""
+
+    mask: np.ndarray  # (n, K) bool, True = allowed
+    cooldown: np.ndarray  # (n,) bool, True = excluded by the cooldown
+    max_count: np.ndarray  # (K,) inf = none
+    max_spend: np.ndarray  # (K,)
+    segment_max_spend: np.ndarray  # (S,)
+    segment_min_spend: np.ndarray  # (S,)
+    fairness: list[FairnessGroups] = field(default_factory=list)
+
+
+def _truthy(s: pd.Series) -> np.ndarray:
+    if s.dtype == bool:
+        return s.fillna(False).to_numpy(bool)
+    txt = s.astype("string").str.strip().str.lower()
+    return txt.isin(["1", "true", "yes", "y", "t"]).fillna(False).to_numpy(bool)
+
+
+def compile_rules(rules: Rules | None, *, offer_ids: list[str], customers: pd.DataFrame,
+                  segment_codes: np.ndarray, segment_names: list[str], profit: np.ndarray,
+                  cost: np.ndarray, budget: float, offers: pd.DataFrame | None = None,
+                  as_of: pd.Timestamp | None = None) -> CompiledRules:
+    """Compile ``rules`` for customers (rows aligned with ``profit``/``cost``, with attribute
+    columns) and ``offer_ids`` (columns). ``offers`` is the menu (kind, value, members_only)."""
+    n, K = profit.shape
+    S = len(segment_names)
+    mask = np.ones((n, K), dtype=bool)
+    cool = np.zeros(n, dtype=bool)
+    cap_n = np.full(K, np.inf)
+    cap_s = np.full(K, np.inf)
+    smax = np.full(S, np.inf)
+    smin = np.zeros(S)
+    fair: list[FairnessGroups] = []
+    kidx = {o: k for k, o in enumerate(offer_ids)}
+    sidx = {s: i for i, s in enumerate(segment_names)}
+    menu = None
+    if offers is not None and len(offers):
+        menu = offers.set_index(offers["offer_id"].astype(str))
+        if "members_only" in menu.columns:  # the menu's own flag
+            flag = _truthy(menu["members_only"].reindex(offer_ids))
+            if flag.any():
+                if "member" not in customers.columns:
+                    raise ConfigError("offers menu: members_only offers need a customer column "
+                                      "'member'")
+                mask[:, flag] &= _truthy(customers["member"])[:, None]
+    if rules is None:
+        return CompiledRules(mask, cool, cap_n, cap_s, smax, smin, fair)
+    for name, r in rules.offers.items():
+        if name not in kidx:
+            raise ConfigError(f"rules: offers.{name}: offer '{name}' is not in the scores/offer menu "
+                              f"(known: {', '.join(offer_ids)})")
+        k = kidx[name]
+        if r.max_count is not None:
+            cap_n[k] = r.max_count
+        if r.max_spend is not None:
+            cap_s[k] = r.max_spend
+        if r.segments is not None:
+            unknown = [s for s in r.segments if s not in sidx]
+            if unknown:
+                raise ConfigError(f"rules: offers.{name}.segments: unknown segment '{unknown[0]}'")
+            mask[:, k] &= np.isin(segment_codes, [sidx[s] for s in r.segments])
+        if r.members_only:
+            if "member" not in customers.columns:
+                raise ConfigError(f"rules: offers.{name}.members_only needs a customer column 'member'")
+            mask[:, k] &= _truthy(customers["member"])
+        if r.new_customers_only:
+            if "is_new" in customers.columns:
+                new = _truthy(customers["is_new"])
+            elif "new" in sidx:
+                new = segment_codes == sidx["new"]
+            else:
+                raise ConfigError(f"rules: offers.{name}.new_customers_only needs a customer column "
+                                  "'is_new' or a segment 'new'")
+            mask[:, k] &= new
+    for name, r in rules.segments.items():
+        if name not in sidx:
+            raise ConfigError(f"rules: segments.{name}: segment '{name}' is not in the customer table")
+        s = sidx[name]
+        if r.max_share is not None:
+            smax[s] = r.max_share * budget
+        if r.min_share is not None:
+            smin[s] = r.min_share * budget
+        for key, kind in (("max_percent_off", "percent_off"), ("max_amount_off", "amount_off")):
+            lim = getattr(r, key)
+            if lim is None:
+                continue
+            if menu is None or not {"kind", "value"} <= set(menu.columns):
+                raise ConfigError(f"rules: segments.{name}.{key} needs the offer menu (kind, value)")
+            m = menu.reindex(offer_ids)
+            too_deep = ((m["kind"] == kind) & (m["value"].astype(float) > lim)).fillna(False).to_numpy()
+            mask[np.ix_(segment_codes == s, too_deep)] = False
+    if rules.roi is not None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ok = np.where(cost > 0, profit / cost >= rules.roi.min, profit >= 0)
+        mask &= ok
+    if rules.contact.cooldown_days is not None:
+        if "last_offer_ts" not in customers.columns:
+            raise ConfigError("rules: contact.cooldown_days needs a customer column 'last_offer_ts'")
+        ts = pd.to_datetime(customers["last_offer_ts"], errors="coerce", utc=True)
+        now = pd.Timestamp.now(tz="UTC") if as_of is None else pd.Timestamp(as_of)
+        if now.tzinfo is None:
+            now = now.tz_localize("UTC")
+        recent = (ts > now - pd.Timedelta(days=rules.contact.cooldown_days)).fillna(False).to_numpy(bool)
+        cool = recent
+        mask[recent] = False
+    for fr in rules.fairness:
+        if fr.attribute not in customers.columns:
+            raise ConfigError(f"rules: fairness.attribute: customer column '{fr.attribute}' not found")
+        codes, labels = pd.factorize(customers[fr.attribute], sort=True)
+        fair.append(FairnessGroups(fr.attribute, np.asarray(codes, np.int64),
+                                   tuple(map(str, labels)), fr.min_ratio))
+    return CompiledRules(mask, cool, cap_n, cap_s, smax, smin, fair)

@@ -1,0 +1,198 @@
+"""What the report is built from: :class:`ReportInputs` and :func:`load_inputs`.
+
+Every input is optional. A section whose input is missing says so in the report ("not available:
+run ...") instead of failing. Paths that were named explicitly but do not exist, or cannot be
+read, are an :class:`~offerwise.errors.InputError` (a typo should not give a silently empty report).
+
+Files read (all optional)::
+
+    MODEL_DIR/model.json               version, data_fingerprint, offers
+    MODEL_DIR/model_card.json          learner, n_exposures, holdout.per_offer.{offer}.{metric}
+    MODEL_DIR/offers.parquet           the offer menu (contract format)
+    MODEL_DIR/uplift_curves.parquet    offer_id, fraction (0..1), value, random [, curve]
+    MODEL_DIR/feature_importance.parquet  offer_id, feature, importance
+    PLAN.parquet | PLAN.csv            customer_id, offer_id, expected_cost, incremental_profit,
+                                       group, segment, reason
+    PLAN.summary.json                  budget, lambda, n_customers, expected_cost, ...
+    PLAN.frontier.parquet              budget, value, cost, n_treated
+    ANALYSIS.json                      campaign analysis (see :mod:`offerwise.report.campaign`)
+    PROFILES.parquet | .csv            customer_id, segment, profile features, attributes
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from offerwise import __version__
+from offerwise.errors import InputError, ModelError
+
+__all__ = ["ReportInputs", "load_inputs", "read_frame", "sidecar"]
+
+
+@dataclass(slots=True)
+class ReportInputs:
+    """Everything one report shows; ``None`` marks a missing input (its section says so).
+
+    ``customers`` supplies the protected attributes for the fairness audit (joined to the plan on
+    ``customer_id``); when it is ``None`` the attributes are looked up in ``profiles``.
+    ``currency`` prefixes money amounts on axes and in tables.
+    """
+
+    model_card: dict[str, Any] | None = None
+    model_meta: dict[str, Any] | None = None
+    offers: pd.DataFrame | None = None
+    uplift_curves: pd.DataFrame | None = None
+    feature_importance: pd.DataFrame | None = None
+    plan: pd.DataFrame | None = None
+    plan_summary: dict[str, Any] | None = None
+    frontier: pd.DataFrame | None = None
+    profiles: pd.DataFrame | None = None
+    customers: pd.DataFrame | None = None
+    analysis: dict[str, Any] | None = None
+    protected_attributes: list[str] = field(default_factory=list)
+    title: str = "offerwise campaign report"
+    currency: str = "$"
+    version: str = __version__
+    sources: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def data_fingerprint(self) -> str | None:
+        """Fingerprint of the data behind the plan, else behind the model."""
+        for d in (self.plan_summary, self.model_meta, self.model_card):
+            if d and d.get("data_fingerprint"):
+                return str(d["data_fingerprint"])
+        return None
+
+
+def sidecar(plan_path: str | Path, kind: str) -> Path:
+    """A plan's sidecar: ``plan.summary.json`` (kind ``summary``), ``plan.frontier.parquet``."""
+    p = Path(plan_path)
+    suffix = ".json" if kind == "summary" else ".parquet"
+    return p.with_name(f"{p.stem}.{kind}{suffix}")
+
+
+def read_frame(path: str | Path, what: str) -> pd.DataFrame:
+    """Read a Parquet or CSV file; :class:`InputError` naming ``what`` if missing or unreadable."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{what} file not found: {p}")
+    try:
+        if p.suffix == ".parquet":
+            return pd.read_parquet(p)
+        if p.suffix in (".csv", ".txt"):
+            return pd.read_csv(p)
+    except Exception as exc:  # noqa: BLE001 - any reader failure is bad input
+        raise InputError(f"{what} file {p}: cannot read: {type(exc).__name__}: {exc}") from exc
+    raise InputError(f"{what} file {p}: expected a .parquet or .csv file")
+
+
+def _read_json(path: Path, what: str) -> dict[str, Any]:
+    if not path.is_file():
+        raise InputError(f"{what} file not found: {path}")
+    try:
+        obj = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{what} file {path}: cannot parse JSON: {exc}") from exc
+    if isinstance(obj, list):  # a bare list of metric results
+        return {"metrics": obj}
+    if not isinstance(obj, dict):
+        raise InputError(f"{what} file {path}: expected a JSON object, got {type(obj).__name__}")
+    return obj
+
+
+def _frame_or_path(
+    obj: pd.DataFrame | str | Path | None, what: str
+) -> tuple[pd.DataFrame | None, str | None]:
+    if obj is None:
+        return None, None
+    if isinstance(obj, pd.DataFrame):
+        return obj, "(in memory)"
+    return read_frame(obj, what), str(obj)
+
+
+def _customers(
+    obj: pd.DataFrame | str | Path | None, settings: Any
+) -> tuple[pd.DataFrame | None, str | None]:
+    """A customers table from a DataFrame, a table file or a data source (directory/.duckdb/URL)."""
+    if obj is None or isinstance(obj, pd.DataFrame):
+        return obj, None if obj is None else "(in memory)"
+    s = str(obj)
+    p = Path(obj)
+    if p.suffix in (".parquet", ".csv") and p.is_file():
+        return read_frame(p, "customers"), s
+    from offerwise.data.contract import load_data
+
+    ds = load_data(obj, settings=settings, required=("customers",))
+    return ds.frame("customers"), s
+
+
+def _ids_as_str(df: pd.DataFrame | None) -> pd.DataFrame | None:
+    if df is not None and "customer_id" in df.columns:
+        df = df.copy()
+        df["customer_id"] = df["customer_id"].astype(str)
+    return df
+
+
+def load_inputs(
+    model_dir: str | Path | None,
+    plan: str | Path | None = None,
+    analysis: str | Path | None = None,
+    profiles: pd.DataFrame | str | Path | None = None,
+    customers: pd.DataFrame | str | Path | None = None,
+    settings: Any = None,
+    *,
+    currency: str = "$",
+) -> ReportInputs:
+    """Read the report inputs from files (see the module docstring for the layout).
+
+    ``customers`` may be a DataFrame, a table file or a data source accepted by
+    :func:`offerwise.data.load_data`; ``settings`` (default: :func:`default_settings`) names the
+    protected attributes. Optional files inside the model directory and the plan sidecars may be
+    absent; explicitly named paths must exist.
+    """
+    from offerwise.config import default_settings
+
+    settings = settings or default_settings()
+    inp = ReportInputs(protected_attributes=list(settings.protected_attributes), currency=currency)
+    if model_dir is not None:
+        d = Path(model_dir)
+        if not d.is_dir():
+            raise ModelError(f"model directory not found: {d}; run `offerwise train --out {d}`")
+        inp.sources["model"] = str(d)
+        if (d / "model.json").is_file():
+            inp.model_meta = _read_json(d / "model.json", "model metadata")
+        if (d / "model_card.json").is_file():
+            inp.model_card = _read_json(d / "model_card.json", "model card")
+        if (d / "offers.parquet").is_file():
+            inp.offers = read_frame(d / "offers.parquet", "offers")
+        if (d / "uplift_curves.parquet").is_file():
+            inp.uplift_curves = read_frame(d / "uplift_curves.parquet", "uplift curves")
+        if (d / "feature_importance.parquet").is_file():
+            inp.feature_importance = read_frame(
+                d / "feature_importance.parquet", "feature importance"
+            )
+    if plan is not None:
+        p = Path(plan)
+        inp.plan = _ids_as_str(read_frame(p, "plan"))
+        inp.sources["plan"] = str(p)
+        if sidecar(p, "summary").is_file():
+            inp.plan_summary = _read_json(sidecar(p, "summary"), "plan summary")
+        if sidecar(p, "frontier").is_file():
+            inp.frontier = read_frame(sidecar(p, "frontier"), "budget frontier")
+    if analysis is not None:
+        inp.analysis = _read_json(Path(analysis), "campaign analysis")
+        inp.sources["analysis"] = str(analysis)
+    prof, src = _frame_or_path(profiles, "profiles")
+    inp.profiles = _ids_as_str(prof)
+    if src:
+        inp.sources["profiles"] = src
+    cust, src = _customers(customers, settings)
+    inp.customers = _ids_as_str(cust)
+    if src:
+        inp.sources["customers"] = src
+    return inp

@@ -1,0 +1,54 @@
+"""FastAPI dependencies: the service, the caller's API key (scope check) and the rate limit."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader
+
+from offerwise.serving.problems import ApiProblem
+from offerwise.serving.security import Principal
+
+#: The header that carries the API key (OpenAPI security scheme ``ApiKey``).
+api_key_header = APIKeyHeader(name="X-API-Key", scheme_name="ApiKey", auto_error=False,
+                              description="API key: `offerwise apikey create --scopes decide|admin`")
+
+
+def get_service(request: Request) -> Any:
+    """The app's :class:`~offerwise.serving.service.OfferService`."""
+    return request.app.state.service
+
+
+def require_scope(scope: str) -> Callable[..., Awaitable[Principal]]:
+    """Dependency: 401 without a valid key, 403 without ``scope``, 429 past the key's rate."""
+
+    async def dependency(request: Request,
+                         key: Annotated[str | None, Security(api_key_header)] = None) -> Principal:
+        state = request.app.state
+        if not key:
+            raise ApiProblem(401, "missing-api-key", "send an API key in the X-API-Key header",
+                             headers={"WWW-Authenticate": "ApiKey"})
+        principal = state.verifier.verify(key)
+        if principal is None:
+            raise ApiProblem(401, "invalid-api-key", "the API key is unknown or revoked",
+                             headers={"WWW-Authenticate": "ApiKey"})
+        if not principal.allows(scope):
+            raise ApiProblem(403, "insufficient-scope", f"this API key lacks the '{scope}' scope",
+                             required_scope=scope)
+        wait = state.limiter.acquire(principal.key_id, principal.rate_per_s, principal.burst)
+        if wait > 0:
+            retry = max(1, int(wait + 0.999))
+            raise ApiProblem(429, "rate-limited", f"rate limit of this API key exceeded; retry in {retry} s",
+                             headers={"Retry-After": str(retry)})
+        return principal
+
+    return dependency
+
+
+Decide = Annotated[Principal, Depends(require_scope("decide"))]
+Admin = Annotated[Principal, Depends(require_scope("admin"))]
+Service = Annotated[Any, Depends(get_service)]
+
+__all__ = ["Admin", "Decide", "Service", "api_key_header", "get_service", "require_scope"]

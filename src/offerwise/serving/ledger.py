@@ -1,0 +1,66 @@
+"""Export the ledger as contract ``exposures`` so the next ``offerwise train`` learns from it.
+
+One row per logged decision (an exposure; offer ``none`` for holdout/no-offer): ``converted`` = 1
+when the customer has ≥ 1 order event in [ts, ts + attribution window); ``revenue`` = Σ those
+orders' revenue; ``discount_cost`` = Σ discounts of the decision's coupon redemptions (not rolled
+back) made in the window. ``propensity`` is the logged probability of the served offer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+COLUMNS = ["customer_id", "offer_id", "ts", "propensity", "converted", "revenue", "discount_cost",
+           "campaign_id", "explored", "group"]
+
+
+def exposures_frame(engine: Any, attribution_days: float = 14.0) -> Any:
+    """The exposures table (columns ``COLUMNS``) from decisions, events and redemptions."""
+    import pandas as pd
+
+    window = attribution_days * 86400.0
+    with engine.connect() as conn:
+        dec = pd.read_sql_query(
+            "SELECT campaign_id, customer_id, offer_id, ts, propensity, explored, grp, coupon_code "
+            "FROM decisions", conn)
+        ev = pd.read_sql_query("SELECT customer_id, ts AS ev_ts, revenue_cents FROM events", conn)
+        red = pd.read_sql_query("SELECT coupon_code, redeemed_ts, discount_cents FROM redemptions "
+                                "WHERE status = 'redeemed'", conn)
+    dec = dec.reset_index(names="row")
+    m = dec[["row", "customer_id", "ts"]].merge(ev, on="customer_id")
+    m = m[(m["ev_ts"] >= m["ts"]) & (m["ev_ts"] < m["ts"] + window)]
+    rev = m.groupby("row")["revenue_cents"].agg(["sum", "size"])
+    r = dec[["row", "coupon_code", "ts"]].dropna(subset=["coupon_code"]).merge(red, on="coupon_code")
+    r = r[(r["redeemed_ts"] >= r["ts"]) & (r["redeemed_ts"] < r["ts"] + window)]
+    cost = r.groupby("row")["discount_cents"].sum()
+    out = pd.DataFrame({
+        "customer_id": dec["customer_id"].astype(str),
+        "offer_id": dec["offer_id"].astype(str),
+        "ts": pd.to_datetime(dec["ts"], unit="s", utc=True).dt.tz_localize(None),
+        "propensity": dec["propensity"].astype(float),
+        "converted": dec["row"].map(rev["size"]).fillna(0).gt(0).astype("int64"),
+        "revenue": dec["row"].map(rev["sum"]).fillna(0).astype(float) / 100,
+        "discount_cost": dec["row"].map(cost).fillna(0).astype(float) / 100,
+        "campaign_id": dec["campaign_id"].astype(str),
+        "explored": dec["explored"].astype(bool),
+        "group": dec["grp"].astype(str),
+    })
+    return out.sort_values(["ts", "customer_id"], kind="stable").reset_index(drop=True)[COLUMNS]
+
+
+def export_exposures(db_url: str, out_dir: str | Path, attribution_days: float = 14.0) -> Path:
+    """Write ``OUT_DIR/exposures.parquet`` atomically; returns its path."""
+    from offerwise._io import write_table
+    from offerwise.serving.storage import make_engine, migrate
+
+    engine = make_engine(db_url, pool_size=1)
+    try:
+        migrate(engine)
+        df = exposures_frame(engine, attribution_days)
+    finally:
+        engine.dispose()
+    return write_table(df, Path(out_dir) / "exposures.parquet")
+
+
+__all__ = ["COLUMNS", "export_exposures", "exposures_frame"]

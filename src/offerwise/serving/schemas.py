@@ -1,0 +1,172 @@
+"""Request and response models of the HTTP API (they generate /openapi.json).
+
+Money is in the shop's currency (two decimals); times are ISO 8601 (UTC).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Money = Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False, description="currency amount")]
+Id = Annotated[str, Field(min_length=1, max_length=128)]
+
+#: Why a coupon gives no discount (``reason`` of validate, redeem and rollback answers).
+Reason = Literal[
+    "expired", "not_started", "offer_ended", "already_redeemed", "customer_limit_reached",
+    "wrong_category", "below_min_spend", "not_enough_items", "nothing_to_discount",
+    "budget_exhausted", "not_redeemed",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details (``application/problem+json``)."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str = Field(description="URI reference naming the problem type")
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    reason: str | None = Field(None, description="machine-readable cause, e.g. budget_exhausted")
+    errors: list[dict] | None = Field(None, description="validation errors (422)")
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+    database: str
+    campaign_id: str | None
+
+
+class OfferOut(BaseModel):
+    """An offer of the menu."""
+
+    offer_id: str
+    kind: Literal["percent_off", "amount_off", "spend_threshold", "free_shipping", "gift", "bogo"]
+    value: float = Field(description="fraction for percent_off, currency otherwise")
+    min_spend: float
+    category: str | None
+    starts: datetime | None
+    ends: datetime | None
+    members_only: bool
+
+
+class CouponOut(BaseModel):
+    code: str
+    expires_at: datetime
+    max_uses: int
+
+
+class OfferDecision(BaseModel):
+    """The customer's offer in the active campaign; ``offer`` is null for "no offer"."""
+
+    customer_id: str
+    campaign_id: str
+    group: Literal["treatment", "holdout", "cold_start"]
+    offer: OfferOut | None
+    coupon: CouponOut | None
+    propensity: float = Field(description="probability the service chose this offer (logged)")
+    explored: bool = Field(description="chosen by the exploration draw, not the plan")
+    decided_at: datetime
+
+
+class CartLine(_Strict):
+    product_id: Id
+    category: Annotated[str, Field(max_length=128)] | None = None
+    quantity: Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)]
+    unit_price: Money
+
+
+class Cart(_Strict):
+    """A cart: ``total`` (currency), optional ``shipping`` and its lines."""
+
+    total: Money
+    shipping: Money | None = None
+    lines: Annotated[list[CartLine], Field(max_length=1000)] = Field(default_factory=list)
+
+
+class RedeemRequest(Cart):
+    order_id: Id | None = None
+
+
+class Validation(BaseModel):
+    code: str
+    valid: bool
+    discount: float
+    eligible_subtotal: float
+    reason: Reason | None
+    detail: str | None
+    offer_id: str
+    customer_id: str
+    campaign_id: str
+    remaining_budget: float
+
+
+class Redemption(BaseModel):
+    redemption_id: str
+    code: str
+    campaign_id: str
+    customer_id: str
+    offer_id: str
+    order_id: str | None
+    discount: float
+    remaining_budget: float
+    redeemed_at: datetime
+
+
+class RollbackRequest(_Strict):
+    redemption_id: Id | None = Field(None, description="which redemption (default: the latest)")
+    reason: Annotated[str, Field(max_length=500)] | None = None
+
+
+class RollbackResult(BaseModel):
+    redemption_id: str
+    code: str
+    refunded: float
+    already_rolled_back: bool
+    remaining_budget: float
+
+
+class OrderEvent(_Strict):
+    order_id: Id
+    customer_id: Id
+    ts: datetime
+    revenue: Money = Field(description="paid, after discounts")
+    discount: Money = 0.0
+    coupon_code: Annotated[str, Field(max_length=64)] | None = None
+
+
+class EventBatch(_Strict):
+    events: Annotated[list[OrderEvent], Field(min_length=1, max_length=10_000)]
+
+
+class EventsAccepted(BaseModel):
+    accepted: int
+    duplicates: int
+
+
+class CampaignOut(BaseModel):
+    campaign_id: str
+    active: bool
+    budget: float
+    spent: float
+    remaining: float
+    redemptions: int
+    offers_issued: int
+    exposures: int
+    customers_in_plan: int
+    created_at: datetime
+
+
+__all__ = [
+    "Cart", "CartLine", "CampaignOut", "CouponOut", "EventBatch", "EventsAccepted", "Health",
+    "OfferDecision", "OfferOut", "OrderEvent", "Problem", "Reason", "RedeemRequest", "Redemption",
+    "RollbackRequest", "RollbackResult", "Validation",
+]

@@ -1,0 +1,456 @@
+"""Database access of the offer service: engine, migrations, tables and plan loading.
+
+SQLAlchemy 2 Core on SQLite (a file in WAL mode, the default) or PostgreSQL (psycopg 3).
+
+Transactions on SQLite: the pysqlite driver's own transaction handling is switched off and every
+write transaction starts with ``BEGIN IMMEDIATE`` (an event hook), so two writers never both read
+and then race to write; readers use ``BEGIN DEFERRED`` and never block in WAL mode. ``busy_timeout``
+makes a writer wait for the lock instead of failing. On PostgreSQL (READ COMMITTED) the ledger is
+kept by conditional single-statement updates (see :mod:`offerwise.serving.service`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from offerwise.errors import ConfigError, DataContractError, InputError, Problem
+
+#: Lock id of the advisory lock that serializes migrations and plan loads on PostgreSQL.
+_PG_LOCK_ID = 0x0FFE_5715
+
+OFFER_KINDS = ("percent_off", "amount_off", "spend_threshold", "free_shipping", "gift", "bogo")
+NO_OFFER = "none"
+
+
+# --------------------------------------------------------------------------------------------
+# engine
+# --------------------------------------------------------------------------------------------
+
+
+def normalize_url(db_url: str) -> str:
+    """``postgres://`` and ``postgresql://`` → ``postgresql+psycopg://``; other URLs unchanged."""
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if db_url.startswith(prefix):
+            return "postgresql+psycopg://" + db_url[len(prefix):]
+    return db_url
+
+
+def is_sqlite(engine: Any) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def make_engine(db_url: str, *, pool_size: int = 10, busy_timeout_ms: int = 30_000) -> Any:
+    """A SQLAlchemy engine; SQLite gets WAL, ``busy_timeout`` and ``BEGIN IMMEDIATE`` writes."""
+    from offerwise.errors import require
+
+    sa = require("sqlalchemy", "serve")
+    url = normalize_url(db_url)
+    if url.startswith("sqlite"):
+        if url in ("sqlite://", "sqlite:///:memory:"):
+            raise ConfigError("db_url: an in-memory SQLite database cannot be shared; use sqlite:///FILE")
+        path = url.split(":///", 1)[-1]
+        if path and not path.startswith("file:"):
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_timeout=60,
+        )
+
+        @sa.event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (see _on_begin)
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            cur.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes in WAL mode
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            mode = "DEFERRED" if conn.get_execution_options().get("ow_readonly") else "IMMEDIATE"
+            conn.exec_driver_sql(f"BEGIN {mode}")
+
+        return engine
+    require("psycopg", "serve")
+    return sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_timeout=60,
+                            pool_pre_ping=True)
+
+
+_WRITE_LOCKS: dict[int, threading.Lock] = {}
+
+
+@contextlib.contextmanager
+def write_tx(engine: Any) -> Iterator[Any]:
+    """A write transaction (``BEGIN IMMEDIATE`` on SQLite); commits on success, rolls back on error.
+
+    On SQLite the threads of one process also queue on a lock first: only one of them waits in
+    SQLite's busy handler (which polls with growing sleeps) instead of dozens.
+    """
+    if engine.dialect.name == "sqlite":
+        lock = _WRITE_LOCKS.setdefault(id(engine), threading.Lock())
+        with lock, engine.begin() as conn:
+            yield conn
+        return
+    with engine.begin() as conn:
+        yield conn
+
+
+@contextlib.contextmanager
+def read_tx(engine: Any) -> Iterator[Any]:
+    """A read-only transaction (``BEGIN DEFERRED`` on SQLite: never waits for writers in WAL)."""
+    with engine.connect() as conn:
+        conn = conn.execution_options(ow_readonly=True)
+        with conn.begin():
+            yield conn
+
+
+def _lock(conn: Any) -> None:
+    """Serialize schema changes and plan loads between processes (SQLite: BEGIN IMMEDIATE did)."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_LOCK_ID})")
+
+
+# --------------------------------------------------------------------------------------------
+# migrations
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    def statements(self) -> list[str]:
+        body = "\n".join(ln for ln in self.sql.splitlines() if not ln.strip().startswith("--"))
+        return [s.strip() for s in body.split(";") if s.strip()]
+
+
+def list_migrations() -> list[Migration]:
+    """The migration files ``migrations/NNNN_name.sql`` in version order."""
+    folder = resources.files("offerwise.serving") / "migrations"
+    out = []
+    for entry in folder.iterdir():
+        name = entry.name
+        if name.endswith(".sql") and name[:4].isdigit():
+            out.append(Migration(int(name[:4]), name[5:-4], entry.read_text()))
+    return sorted(out, key=lambda m: m.version)
+
+
+def migrate(engine: Any) -> list[int]:
+    """Apply pending migrations in one locked transaction; returns the versions applied."""
+    applied_now: list[int] = []
+    with write_tx(engine) as conn:
+        _lock(conn)
+        conn.exec_driver_sql(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+            "name TEXT NOT NULL, applied_ts DOUBLE PRECISION NOT NULL)")
+        done = {r[0] for r in conn.exec_driver_sql("SELECT version FROM schema_migrations")}
+        for m in list_migrations():
+            if m.version in done:
+                continue
+            for stmt in m.statements():
+                conn.exec_driver_sql(stmt)
+            conn.exec_driver_sql(
+                "INSERT INTO schema_migrations (version, name, applied_ts) VALUES (%s, %s, %s)"
+                if conn.dialect.name == "postgresql" else
+                "INSERT INTO schema_migrations (version, name, applied_ts) VALUES (?, ?, ?)",
+                (m.version, m.name, time.time()),
+            )
+            applied_now.append(m.version)
+    return applied_now
+
+
+# --------------------------------------------------------------------------------------------
+# tables (mirror migrations/*.sql; tests check they agree)
+# --------------------------------------------------------------------------------------------
+
+
+class Tables:
+    """SQLAlchemy Core ``Table`` objects of the schema (built lazily: no work at import time)."""
+
+    _instance: Tables | None = None
+
+    def __init__(self) -> None:
+        import sqlalchemy as sa
+
+        md = sa.MetaData()
+        T, C = sa.Table, sa.Column
+        txt, big, i, f = sa.Text, sa.BigInteger, sa.Integer, sa.Float
+        self.metadata = md
+        self.campaigns = T("campaigns", md, C("campaign_id", txt, primary_key=True),
+                           C("budget_cents", big), C("spent_cents", big), C("redemptions", big),
+                           C("plan_fingerprint", txt), C("summary_json", txt), C("active", i),
+                           C("created_ts", f))
+        self.offers = T("offers", md, C("offer_id", txt, primary_key=True), C("kind", txt),
+                        C("value", f), C("min_spend_cents", big), C("category", txt),
+                        C("starts_ts", f), C("ends_ts", f), C("members_only", i), C("updated_ts", f))
+        self.assignments = T("assignments", md, C("campaign_id", txt, primary_key=True),
+                             C("customer_id", txt, primary_key=True), C("offer_id", txt),
+                             C("grp", txt), C("segment", txt))
+        self.decisions = T("decisions", md, C("decision_id", txt, primary_key=True),
+                           C("campaign_id", txt), C("customer_id", txt), C("offer_id", txt),
+                           C("plan_offer_id", txt), C("grp", txt), C("propensity", f),
+                           C("explored", i), C("coupon_code", txt), C("ts", f))
+        self.coupons = T("coupons", md, C("code", txt, primary_key=True), C("campaign_id", txt),
+                         C("customer_id", txt), C("offer_id", txt), C("issued_ts", f),
+                         C("expires_ts", f), C("max_uses", i), C("uses", i))
+        self.customer_usage = T("customer_usage", md, C("campaign_id", txt, primary_key=True),
+                                C("customer_id", txt, primary_key=True), C("uses", i))
+        self.idempotency_keys = T("idempotency_keys", md, C("api_key_id", txt, primary_key=True),
+                                  C("idem_key", txt, primary_key=True), C("request_hash", txt),
+                                  C("status_code", i), C("response_json", txt), C("created_ts", f))
+        self.redemptions = T("redemptions", md, C("redemption_id", txt, primary_key=True),
+                             C("coupon_code", txt), C("campaign_id", txt), C("customer_id", txt),
+                             C("offer_id", txt), C("order_id", txt), C("discount_cents", big),
+                             C("status", txt), C("api_key_id", txt), C("idem_key", txt),
+                             C("redeemed_ts", f), C("rolled_back_ts", f))
+        self.events = T("events", md, C("order_id", txt, primary_key=True), C("customer_id", txt),
+                        C("ts", f), C("revenue_cents", big), C("discount_cents", big),
+                        C("coupon_code", txt), C("received_ts", f))
+        self.api_keys = T("api_keys", md, C("key_id", txt, primary_key=True), C("name", txt),
+                          C("salt", txt), C("key_hash", txt), C("scopes", txt), C("rate_per_s", f),
+                          C("burst", i), C("created_ts", f), C("revoked_ts", f))
+
+    @classmethod
+    def get(cls) -> Tables:
+        if cls._instance is None:
+            cls._instance = Tables()
+        return cls._instance
+
+
+# --------------------------------------------------------------------------------------------
+# plan + menu loading
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedPlan:
+    """What :func:`load_plan` did: the campaign and whether rows were inserted."""
+
+    campaign_id: str
+    budget_cents: int
+    n_customers: int
+    n_offers: int
+    created: bool
+    fingerprint: str
+
+
+def summary_path(plan: Path) -> Path:
+    """``plan.parquet`` → ``plan.summary.json`` (same stem, same folder)."""
+    return plan.with_name(plan.stem + ".summary.json")
+
+
+def _read_frame(path: Path, table: str) -> Any:
+    import pandas as pd
+
+    if not path.exists():
+        raise InputError(f"{table} file not found: {path}")
+    try:
+        return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    except Exception as exc:  # noqa: BLE001 - any reader failure is bad input
+        raise InputError(f"{path}: cannot read {table}: {exc}") from exc
+
+
+def _to_epoch(v: Any) -> float | None:
+    import pandas as pd
+
+    if v is None or (isinstance(v, float) and v != v) or v is pd.NaT:
+        return None
+    try:
+        ts = pd.Timestamp(v)
+    except (ValueError, TypeError):
+        return None
+    if ts is pd.NaT:
+        return None
+    if ts.tzinfo is None:
+        ts = ts.tz_localize("UTC")
+    return float(ts.timestamp())
+
+
+def _truthy(v: Any) -> bool:
+    if isinstance(v, str):
+        return v.strip().lower() in ("1", "true", "yes", "y", "t")
+    try:
+        return bool(v) and v == v
+    except (TypeError, ValueError):
+        return False
+
+
+def read_menu(model_dir: Path) -> list[dict[str, Any]]:
+    """The offer menu rows of ``MODEL_DIR/offers.parquet`` as ``offers`` table rows (cents, epochs)."""
+    path = Path(model_dir) / "offers.parquet"
+    if not path.exists() and (Path(model_dir) / "offers.csv").exists():
+        path = Path(model_dir) / "offers.csv"
+    df = _read_frame(path, "offers")
+    problems = []
+    for col in ("offer_id", "kind", "value"):
+        if col not in df.columns:
+            problems.append(Problem("offers", col, "required column missing", file=str(path)))
+    if problems:
+        raise DataContractError(problems)
+    bad_kind = df[~df["kind"].isin(OFFER_KINDS)]
+    if len(bad_kind):
+        problems.append(Problem("offers", "kind", f"unknown offer kind (allowed: {', '.join(OFFER_KINDS)})",
+                                len(bad_kind), str(bad_kind["kind"].iloc[0]), file=str(path)))
+    ids = df["offer_id"].astype(str)
+    if ids.duplicated().any():
+        problems.append(Problem("offers", "offer_id", "duplicate offer ids", int(ids.duplicated().sum()),
+                                str(ids[ids.duplicated()].iloc[0]), file=str(path)))
+    if (ids == NO_OFFER).any():
+        problems.append(Problem("offers", "offer_id", "'none' is reserved for no offer", 1, "none",
+                                file=str(path)))
+    values = df["value"].astype(float)
+    if (values < 0).any() or values.isna().any():
+        problems.append(Problem("offers", "value", "values must be numbers >= 0",
+                                int(((values < 0) | values.isna()).sum()), file=str(path)))
+    if problems:
+        raise DataContractError(problems)
+    now = time.time()
+    rows = []
+    for r in df.to_dict("records"):
+        cat = r.get("category")
+        cat = None if cat is None or (isinstance(cat, float) and cat != cat) or str(cat) == "" else str(cat)
+        ms = r.get("min_spend", 0.0)
+        ms = 0.0 if ms is None or ms != ms else float(ms)
+        rows.append({
+            "offer_id": str(r["offer_id"]), "kind": str(r["kind"]), "value": float(r["value"]),
+            "min_spend_cents": int(round(ms * 100)), "category": cat,
+            "starts_ts": _to_epoch(r.get("starts")), "ends_ts": _to_epoch(r.get("ends")),
+            "members_only": int(_truthy(r.get("members_only", False))), "updated_ts": now,
+        })
+    return rows
+
+
+def read_plan(plan: Path, menu_ids: set[str]) -> Any:
+    """The plan frame (customer_id, offer_id, grp, segment) after contract checks."""
+    df = _read_frame(Path(plan), "plan")
+    problems = [Problem("plan", c, "required column missing", file=str(plan))
+                for c in ("customer_id", "offer_id", "group") if c not in df.columns]
+    if problems:
+        raise DataContractError(problems)
+    out = df[["customer_id", "offer_id", "group"]].copy()
+    out["customer_id"] = out["customer_id"].astype(str)
+    out["offer_id"] = out["offer_id"].astype(str)
+    out["grp"] = out.pop("group").astype(str)
+    out["segment"] = df["segment"].astype(str) if "segment" in df.columns else None
+    dup = out["customer_id"].duplicated()
+    if dup.any():
+        problems.append(Problem("plan", "customer_id", "duplicate customers", int(dup.sum()),
+                                str(out.loc[dup, "customer_id"].iloc[0]), file=str(plan)))
+    bad = ~out["offer_id"].isin(menu_ids | {NO_OFFER})
+    if bad.any():
+        problems.append(Problem("plan", "offer_id", "offer ids not in the model's offer menu",
+                                int(bad.sum()), str(out.loc[bad, "offer_id"].iloc[0]), file=str(plan)))
+    badg = ~out["grp"].isin(["treatment", "holdout"])
+    if badg.any():
+        problems.append(Problem("plan", "group", "group must be 'treatment' or 'holdout'",
+                                int(badg.sum()), str(out.loc[badg, "grp"].iloc[0]), file=str(plan)))
+    if problems:
+        raise DataContractError(problems)
+    return out
+
+
+def load_plan(engine: Any, plan: Path, model_dir: Path, budget: float | None = None) -> LoadedPlan:
+    """Load the offer menu and the plan as the active campaign; idempotent.
+
+    Re-loading the same plan (same fingerprint) inserts nothing (a ``budget`` override is applied);
+    a different plan under an existing ``campaign_id`` is refused. The campaign's budget is
+    ``budget`` if given, else ``budget`` of the sidecar summary json.
+    """
+    import sqlalchemy as sa
+
+    from offerwise._io import frame_fingerprint
+
+    plan = Path(plan)
+    menu = read_menu(Path(model_dir))
+    frame = read_plan(plan, {r["offer_id"] for r in menu})
+    fp = frame_fingerprint(frame[["customer_id", "offer_id", "grp"]])
+    summary: dict[str, Any] = {}
+    sp = summary_path(plan)
+    if sp.exists():
+        try:
+            summary = json.loads(sp.read_text())
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{sp}: not valid JSON: {exc}") from exc
+        if not isinstance(summary, dict):
+            raise ConfigError(f"{sp}: expected a JSON object")
+    campaign_id = str(summary.get("campaign_id") or f"plan-{fp}")
+    raw_budget = budget if budget is not None else summary.get("budget")
+    if raw_budget is None:
+        raise ConfigError(f"no campaign budget: {sp} has no 'budget'; pass --budget")
+    try:
+        budget_cents = int(round(float(raw_budget) * 100))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{sp}: budget must be a number, got {raw_budget!r}") from exc
+    if budget_cents < 0:
+        raise ConfigError(f"campaign budget must be >= 0, got {raw_budget!r}")
+    t = Tables.get()
+    with write_tx(engine) as conn:
+        _lock(conn)
+        for row in menu:  # upsert the menu
+            n = conn.execute(t.offers.update().where(t.offers.c.offer_id == row["offer_id"])
+                             .values(**{k: v for k, v in row.items() if k != "offer_id"})).rowcount
+            if not n:
+                conn.execute(t.offers.insert().values(**row))
+        existing = conn.execute(sa.select(t.campaigns.c.plan_fingerprint, t.campaigns.c.spent_cents,
+                                          t.campaigns.c.budget_cents)
+                                .where(t.campaigns.c.campaign_id == campaign_id)).first()
+        created = existing is None
+        if existing is not None:
+            if existing.plan_fingerprint != fp:
+                raise ConfigError(
+                    f"campaign '{campaign_id}' is already loaded from a different plan "
+                    f"(fingerprint {existing.plan_fingerprint}, this plan {fp}); give the new plan "
+                    "a new campaign_id")
+            if budget is not None and budget_cents != existing.budget_cents:
+                if budget_cents < existing.spent_cents:
+                    raise ConfigError(
+                        f"budget {budget_cents / 100:.2f} is below what campaign '{campaign_id}' "
+                        f"has already spent ({existing.spent_cents / 100:.2f})")
+                conn.execute(t.campaigns.update().where(t.campaigns.c.campaign_id == campaign_id)
+                             .values(budget_cents=budget_cents))
+            else:
+                budget_cents = existing.budget_cents
+        else:
+            conn.execute(t.campaigns.insert().values(
+                campaign_id=campaign_id, budget_cents=budget_cents, spent_cents=0, redemptions=0,
+                plan_fingerprint=fp, summary_json=json.dumps(summary, default=str), active=0,
+                created_ts=time.time()))
+            records = frame.assign(campaign_id=campaign_id).to_dict("records")
+            for i in range(0, len(records), 5000):
+                conn.execute(t.assignments.insert(), records[i:i + 5000])
+        conn.execute(t.campaigns.update().values(
+            active=sa.case((t.campaigns.c.campaign_id == campaign_id, 1), else_=0)))
+    return LoadedPlan(campaign_id, budget_cents, len(frame), len(menu), created, fp)
+
+
+__all__ = [
+    "LoadedPlan",
+    "NO_OFFER",
+    "OFFER_KINDS",
+    "Tables",
+    "is_sqlite",
+    "list_migrations",
+    "load_plan",
+    "make_engine",
+    "migrate",
+    "normalize_url",
+    "read_menu",
+    "read_plan",
+    "read_tx",
+    "summary_path",
+    "write_tx",
+]

@@ -1,0 +1,124 @@
+"""Meta-learners: effect recovery, estimator conformance, bad inputs, persistence."""
+
+from __future__ import annotations
+
+import lightgbm as lgb
+import numpy as np
+import pytest
+from scipy.stats import spearmanr
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from offerwise.errors import InputError
+from offerwise.models.metalearners import (
+    DRLearner,
+    SharedBaseTLearner,
+    TLearner,
+    XLearner,
+    dr_pseudo_outcome,
+    make_learner,
+)
+
+LEARNERS = [TLearner, XLearner, DRLearner, SharedBaseTLearner]
+FAST = {"n_estimators": 40, "learning_rate": 0.1, "n_jobs": 1}
+
+
+def _data(n: int = 3000, seed: int = 0, binary: bool = False):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 4))
+    e = 1 / (1 + np.exp(-0.8 * X[:, 1]))  # confounded: x1 drives treatment and outcome
+    t = (rng.random(n) < e).astype(int)
+    if binary:
+        base = 1 / (1 + np.exp(-(X[:, 1] - 0.5)))
+        tau = 0.3 / (1 + np.exp(-2 * X[:, 0]))
+        y = (rng.random(n) < np.clip(base + t * tau, 0, 1)).astype(float)
+    else:
+        tau = 1.0 + 2.0 * X[:, 0]
+        y = X[:, 1] + X[:, 2] + t * tau + rng.normal(size=n)
+    return X, t, y, tau, e
+
+
+@pytest.mark.parametrize("cls", LEARNERS)
+def test_recovers_continuous_effect(cls):
+    X, t, y, tau, e = _data()
+    m = cls(**FAST).fit(X, t, y)
+    rho = spearmanr(m.predict(X), tau)[0]
+    assert rho >= 0.8, rho
+    # the average effect is about right (true mean 1.0)
+    assert abs(m.predict(X).mean() - tau.mean()) < 0.35
+
+
+@pytest.mark.parametrize("cls", LEARNERS)
+def test_recovers_binary_effect(cls):
+    X, t, y, tau, e = _data(n=4000, binary=True)
+    m = cls(outcome="binary", min_child_samples=200, **FAST).fit(X, t, y, propensity=e)
+    assert spearmanr(m.predict(X), tau)[0] >= 0.5
+    mu0, mu1 = m.predict_outcomes(X)
+    assert ((mu0 >= 0) & (mu0 <= 1)).all() and ((mu1 >= 0) & (mu1 <= 1)).all()
+
+
+@pytest.mark.parametrize("cls", LEARNERS)
+def test_conformance(cls):
+    X, t, y, *_ = _data(n=600)
+    m = cls(**FAST)
+    with pytest.raises(NotFittedError):
+        m.predict(X)
+    assert m.fit(X, t, y) is m
+    p1 = m.predict(X)
+    p2 = cls(**FAST).fit(X, t, y).predict(X)
+    np.testing.assert_array_equal(p1, p2)  # deterministic with the same seed
+    p3 = cls(**{**FAST, "random_state": 7}).fit(X, t, y).predict(X)
+    assert not np.array_equal(p1, p3)  # the seed is used
+    c = clone(m)
+    assert c.get_params() == m.get_params() and not hasattr(c, "boosters_")
+    with pytest.raises(InputError, match="feature columns"):
+        m.predict(X[:, :2])
+
+
+@pytest.mark.parametrize("cls", LEARNERS)
+def test_booster_round_trip(cls):
+    X, t, y, *_ = _data(n=600)
+    m = cls(**FAST).fit(X, t, y)
+    texts = {k: b.model_to_string() for k, b in m.boosters().items()}
+    again = cls.from_boosters(
+        m.get_params(), {k: lgb.Booster(model_str=s) for k, s in texts.items()}, m.fitted_state()
+    )
+    np.testing.assert_allclose(again.predict(X), m.predict(X), rtol=0, atol=1e-12)
+
+
+def test_bad_inputs():
+    X, t, y, *_ = _data(n=300)
+    with pytest.raises(InputError, match="0/1"):
+        TLearner(**FAST).fit(X, t * 2, y)
+    with pytest.raises(InputError, match="no treated rows"):
+        TLearner(**FAST).fit(X, np.zeros_like(t), y)
+    with pytest.raises(InputError, match="no control rows"):
+        XLearner(**FAST).fit(X, np.ones_like(t), y)
+    with pytest.raises(InputError, match="same rows"):
+        TLearner(**FAST).fit(X[:-1], t, y)
+    p = np.full(len(t), 0.5)
+    p[3] = 0.0
+    with pytest.raises(InputError, match="propensity of 0"):
+        DRLearner(**FAST).fit(X, t, y, propensity=p)
+    with pytest.raises(InputError, match="unknown learner"):
+        make_learner("s")
+    with pytest.raises(InputError, match="n_folds"):
+        DRLearner(n_folds=1, **FAST).fit(X, t, y)
+
+
+def test_dr_counts_clipped_propensities():
+    X, t, y, *_ = _data(n=600)
+    p = np.where(np.arange(len(t)) % 10 == 0, 0.001, 0.5)
+    m = DRLearner(**FAST).fit(X, t, y, propensity=p)
+    assert m.n_clipped_ == int((p < 0.01).sum())
+
+
+def test_dr_pseudo_outcome_is_unbiased_under_known_propensity():
+    # with correct propensities and zero outcome models the pseudo-outcome is the IPW estimate
+    rng = np.random.default_rng(3)
+    n = 200_000
+    e = rng.uniform(0.2, 0.8, n)
+    t = (rng.random(n) < e).astype(float)
+    y = 2.0 + 1.5 * t + rng.normal(size=n)
+    psi = dr_pseudo_outcome(y, t, np.zeros(n), np.zeros(n), e)
+    assert abs(psi.mean() - 1.5) < 0.05

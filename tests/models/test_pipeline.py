@@ -1,0 +1,174 @@
+"""train / score / evaluate from a data directory, the model directory, and bad inputs."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from models_testdata import write_dir
+from scipy.stats import spearmanr
+from typer.testing import CliRunner
+
+from offerwise.errors import DataContractError, InputError, ModelError
+from offerwise.models.persist import load_model
+from offerwise.models.pipeline import evaluate_plan, score, train
+from offerwise.models.response import SCORE_COLUMNS
+
+KW = {"n_estimators": 40, "min_treated": 50}
+
+
+@pytest.fixture(scope="module")
+def trained(data_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("m") / "model"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = train(data_dir, out, learner="t", seed=3, **KW)
+    return res
+
+
+def test_model_directory_and_card(trained, logs):
+    d = trained.model_dir
+    for f in ("model.json", "offers.parquet", "model_card.json", "model_card.md", "holdout.parquet"):
+        assert (d / f).exists(), f
+    meta = json.loads((d / "model.json").read_text())
+    assert meta["format_version"] == 1 and meta["data_fingerprint"]
+    assert "age" not in " ".join(meta["feature_list"])  # protected attribute left out
+    assert "cust_x1" in meta["feature_list"] and "region=north" in meta["feature_list"]
+    card = json.loads((d / "model_card.json").read_text())
+    assert card["n_holdout"] == pytest.approx(0.2 * len(logs.exposures), rel=0.1)
+    assert card["n_train"] + card["n_holdout"] == len(logs.exposures)
+    for o in ("p10", "p20"):
+        m = card["holdout"]["per_offer"][o]
+        assert -1 <= m["qini_normalized"] <= 1 and 0.5 < m["conversion_auc"] <= 1
+        assert m["cost_mae"] >= 0
+    assert card["propensity"]["n_clipped"] == 0
+    md = (d / "model_card.md").read_text()
+    assert "Holdout metrics" in md and "p10" in md and "rows clipped" in md
+    assert not list(d.parent.glob(".model.*"))  # no temporary folder left behind
+
+
+def test_score_rows_and_round_trip(trained, data_dir, logs, tmp_path):
+    out = tmp_path / "scores.parquet"
+    res = score(trained.model_dir, data_dir, out=out)
+    df = pd.read_parquet(out)
+    assert list(df.columns) == SCORE_COLUMNS
+    assert len(df) == 2 * len(logs.customers) and set(df["offer_id"]) == {"p10", "p20"}
+    assert res.as_of == pd.Timestamp(logs.exposures["ts"].max()).normalize() + pd.Timedelta(days=1)
+    m = df.merge(logs.truth, on=["customer_id", "offer_id"], suffixes=("", "_true"))
+    for o, g in m.groupby("offer_id"):
+        assert spearmanr(g["incremental_profit"], g["incremental_profit_true"])[0] >= 0.5, o
+    # save/load round trip: a reloaded model predicts exactly the same
+    again = score(load_model(trained.model_dir), data_dir).scores
+    pd.testing.assert_frame_equal(again, res.scores)
+
+
+def test_train_is_reproducible(data_dir, trained, tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = train(data_dir, tmp_path / "m2", learner="t", seed=3, **KW)
+    a = score(res.model_dir, data_dir).scores
+    b = score(trained.model_dir, data_dir).scores
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_menu_offer_without_exposures_is_skipped(logs, tmp_path):
+    offers = pd.concat([logs.offers, pd.DataFrame({"offer_id": ["p30"], "kind": ["percent_off"],
+                                                   "value": [0.3], "min_spend": [0.0]})])
+    d = write_dir(logs, tmp_path / "d", offers=offers)
+    with pytest.warns(UserWarning, match="p30 skipped"):
+        res = train(d, tmp_path / "m", **KW)
+    assert res.card["skipped_offers"] == [{"offer_id": "p30",
+                                           "reason": "no exposures of this offer in the logs"}]
+    assert "p30" not in set(score(res.model_dir, d).scores["offer_id"])
+    assert "p30" in (res.model_dir / "model_card.md").read_text()
+
+
+def test_bad_inputs(logs, tmp_path):
+    ex = logs.exposures.copy()
+    ex.loc[3, "offer_id"] = "mystery"
+    with pytest.raises(DataContractError, match="mystery"):
+        train(write_dir(logs, tmp_path / "a", exposures=ex), tmp_path / "ma", **KW)
+    ex = logs.exposures.assign(offer_id="none")
+    with pytest.raises(InputError, match="no treated exposures"):
+        train(write_dir(logs, tmp_path / "b", exposures=ex), tmp_path / "mb", **KW)
+    ex = logs.exposures.copy()
+    ex.loc[7, "propensity"] = 0.0
+    with pytest.raises(InputError, match=r"propensit.*\(0, 1\]"):  # contract or model check
+        train(write_dir(logs, tmp_path / "c", exposures=ex), tmp_path / "mc", **KW)
+    assert not (tmp_path / "mc").exists()  # nothing written on bad input
+    with pytest.raises(ModelError, match="not a model directory"):
+        load_model(tmp_path)
+
+
+def test_load_validates_version_and_features(trained, tmp_path):
+    import shutil
+
+    d = tmp_path / "m"
+    shutil.copytree(trained.model_dir, d)
+    meta = json.loads((d / "model.json").read_text())
+    meta["feature_list"] = meta["feature_list"][:-1]
+    (d / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="feature list"):
+        load_model(d)
+    meta["format_version"] = 99
+    (d / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="format version"):
+        load_model(d)
+
+
+def test_evaluate_plan_uses_holdout(trained, data_dir, logs):
+    sc = score(trained.model_dir, data_dir).scores
+    best = sc.loc[sc.groupby("customer_id")["incremental_profit"].idxmax()]
+    plan = best.assign(offer_id=np.where(best["incremental_profit"] > 0, best["offer_id"], "none"))
+    res = evaluate_plan(plan[["customer_id", "offer_id"]], data_dir, model=trained.model_dir,
+                        n_bootstrap=50)
+    assert res.rows == "held-out exposures of the model"
+    assert res.n_rounds == trained.card["n_holdout"]
+    names = {e.estimator.lower() for e in res.estimates}
+    assert {"ipw", "dr"} <= names
+    for e in res.estimates:
+        assert e.ci_low <= e.value <= e.ci_high
+
+
+def test_cli_train_score_evaluate(data_dir, tmp_path):
+    from offerwise.cli import app
+
+    r = CliRunner()
+    res = r.invoke(app, ["train", "--data", str(data_dir), "--out", str(tmp_path / "m"),
+                         "--learner", "t", "--seed", "1", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout[res.stdout.index("{"):])
+    assert out["ok"] and out["learner"] == "t"
+    res = r.invoke(app, ["score", "--model", str(tmp_path / "m"), "--data", str(data_dir),
+                         "--out", str(tmp_path / "s.parquet"), "--as-of", "2024-04-01", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout[res.stdout.index("{"):])["as_of"].startswith("2024-04-01")
+    s = pd.read_parquet(tmp_path / "s.parquet")
+    s.groupby("customer_id").head(1)[["customer_id", "offer_id"]].to_csv(tmp_path / "plan.csv", index=False)
+    res = r.invoke(app, ["evaluate", "--decisions", str(tmp_path / "plan.csv"), "--data", str(data_dir),
+                         "--model", str(tmp_path / "m"), "--bootstrap", "20", "--json"])
+    assert res.exit_code == 0, res.output
+    assert len(json.loads(res.stdout[res.stdout.index("{"):])["estimates"]) == 4
+    res = r.invoke(app, ["train", "--data", str(data_dir), "--out", str(tmp_path / "m2"),
+                         "--learner", "q"])
+    assert res.exit_code == 2 and "unknown learner" in res.output
+
+
+def test_simulated_market_with_transactions(tmp_path):
+    """Transaction features (point in time) + category shares, end to end on the simulator."""
+    from offerwise.data.simulator import SimulatorConfig, simulate, write_market
+
+    market = simulate(SimulatorConfig(n_customers=800, n_exposures=3000, seed=5, logging="legacy"))
+    d = write_market(market, tmp_path / "sim")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = train(d, tmp_path / "m", n_estimators=30, min_child_samples=50)
+    feats = res.card["features"]
+    assert "recency_days" in feats and "category_share=fresh" in feats
+    assert res.card["propensity"]["source"].startswith("logged")
+    sc = score(res.model_dir, d).scores
+    assert sc["customer_id"].nunique() == len(market.customers)
+    assert np.isfinite(sc[SCORE_COLUMNS[2:]].to_numpy()).all()

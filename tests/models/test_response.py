@@ -1,0 +1,117 @@
+"""The multi-offer response model on simulated logs with known effects."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import spearmanr
+from sklearn.exceptions import NotFittedError
+
+from offerwise.errors import InputError
+from offerwise.models.response import SCORE_COLUMNS, OfferResponseModel
+
+from models_testdata import OFFERS, make_logs
+
+FAST = {"n_estimators": 60, "learning_rate": 0.1, "min_child_samples": 300, "n_jobs": 1}
+MENU = list(OFFERS)
+
+
+def _xy(logs):
+    ex = logs.exposures.merge(logs.customers, on="customer_id", how="left")
+    X = ex[["x1", "x2", "x3"]].to_numpy()
+    return ex, X
+
+
+def _fit(logs, **kw):
+    ex, X = _xy(logs)
+    m = OfferResponseModel(**{**FAST, **kw})
+    return m.fit(X, ex["offer_id"], ex["converted"], ex["revenue"], ex["discount_cost"],
+                 ex["gross_profit"], menu=MENU, propensity=kw.pop("_p", None))
+
+
+@pytest.mark.parametrize(("learner", "profit"), [
+    ("t", "composed"), ("x", "composed"), ("dr", "composed"), ("tb", "composed"),
+    ("t", "direct"), ("t", "hurdle"), ("tb", "hurdle"), ("dr", "hurdle"),
+])
+def test_recovers_incremental_profit(logs, learner, profit):
+    m = _fit(logs, learner=learner, profit=profit)
+    X = logs.customers[["x1", "x2", "x3"]].to_numpy()
+    sc = m.predict(X)
+    df = sc.to_frame(logs.customers["customer_id"])
+    assert list(df.columns) == SCORE_COLUMNS
+    assert len(df) == len(logs.customers) * len(OFFERS)
+    merged = df.merge(logs.truth, on=["customer_id", "offer_id"], suffixes=("", "_true"))
+    for o, g in merged.groupby("offer_id"):
+        rho = spearmanr(g["incremental_profit"], g["incremental_profit_true"])[0]
+        assert rho >= 0.5, (learner, profit, o, rho)
+    # identities between the columns
+    np.testing.assert_allclose(sc.p_convert - sc.p_convert_none, sc.incremental_conversion)
+    assert (sc.expected_cost >= 0).all() and ((sc.p_convert >= 0) & (sc.p_convert <= 1)).all()
+    # the deeper discount costs more
+    assert sc.expected_cost[:, 1].mean() > sc.expected_cost[:, 0].mean()
+
+
+def test_targeted_logging_with_logged_and_estimated_propensities():
+    logs = make_logs(n_exposures=5000, seed=1, logging="targeted")
+    ex, X = _xy(logs)
+    for prop in (ex["propensity"].to_numpy(), None):
+        m = OfferResponseModel(learner="dr", **FAST).fit(
+            X, ex["offer_id"], ex["converted"], ex["revenue"], ex["discount_cost"],
+            ex["gross_profit"], menu=MENU, propensity=prop)
+        assert m.propensity_.source == ("logged" if prop is not None else "estimated")
+        sc = m.predict(logs.customers[["x1", "x2", "x3"]].to_numpy())
+        truth = logs.truth[logs.truth.offer_id == "p20"]["incremental_profit"].to_numpy()
+        assert spearmanr(sc.incremental_profit[:, 1], truth)[0] >= 0.4
+
+
+def test_not_fitted_and_bad_inputs(logs):
+    ex, X = _xy(logs)
+    with pytest.raises(NotFittedError):
+        OfferResponseModel().predict(X)
+    args = (ex["converted"], ex["revenue"], ex["discount_cost"], ex["gross_profit"])
+    bad = ex["offer_id"].where(ex.index != 5, "mystery")
+    with pytest.raises(InputError, match="not on the menu.*mystery"):
+        OfferResponseModel(**FAST).fit(X, bad, *args, menu=MENU)
+    with pytest.raises(InputError, match="no treated exposures"):
+        OfferResponseModel(**FAST).fit(X, np.full(len(ex), "none"), *args, menu=MENU)
+    with pytest.raises(InputError, match="no control exposures"):
+        OfferResponseModel(**FAST).fit(X, np.full(len(ex), "p10"), *args, menu=MENU)
+    p = ex["propensity"].to_numpy().copy()
+    p[0] = 0.0
+    with pytest.raises(InputError, match="propensity of 0"):
+        OfferResponseModel(learner="dr", **FAST).fit(X, ex["offer_id"], *args, menu=MENU,
+                                                     propensity=p)
+    with pytest.raises(InputError, match="unknown learner"):
+        OfferResponseModel(learner="q").fit(X, ex["offer_id"], *args, menu=MENU)
+    with pytest.raises(InputError, match="profit must be one of"):
+        OfferResponseModel(profit="q").fit(X, ex["offer_id"], *args, menu=MENU)
+
+
+def test_hurdle_state_round_trip(logs):
+    import lightgbm as lgb
+
+    m = _fit(logs, learner="tb", profit="hurdle")
+    meta, boosters = m.to_state()
+    assert {"pooled/net_profit", "pooled/cost"} <= set(boosters)
+    again = OfferResponseModel.from_state(
+        meta, {k: lgb.Booster(model_str=b.model_to_string()) for k, b in boosters.items()})
+    X = logs.customers[["x1", "x2", "x3"]].to_numpy()
+    np.testing.assert_allclose(again.predict(X).incremental_profit, m.predict(X).incremental_profit)
+    np.testing.assert_allclose(again.predict_net_profit(X), m.predict_net_profit(X))
+
+
+def test_rare_and_missing_offers_are_skipped(logs):
+    ex, X = _xy(logs)
+    keep = (ex["offer_id"] != "p20") | (np.arange(len(ex)) % 100 == 0)  # ~20 p20 rows left
+    ex, X = ex[keep], X[keep.to_numpy()]
+    m = OfferResponseModel(**FAST).fit(
+        X, ex["offer_id"], ex["converted"], ex["revenue"], ex["discount_cost"],
+        ex["gross_profit"], menu=[*MENU, "p30"])
+    assert m.offers_ == ["p10"]
+    reasons = {s["offer_id"]: s["reason"] for s in m.skipped_}
+    assert "min_treated" in reasons["p20"] and "no exposures" in reasons["p30"]
+    assert m.predict(X[:5]).incremental_profit.shape == (5, 1)
+    with pytest.raises(InputError, match="no offer has enough"):
+        OfferResponseModel(**{**FAST, "min_treated": 10**6}).fit(
+            X, ex["offer_id"], ex["converted"], ex["revenue"], ex["discount_cost"],
+            ex["gross_profit"], menu=MENU)

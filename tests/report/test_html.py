@@ -1,0 +1,280 @@
+"""The HTML report: self-contained, escaped, every section present or explained; loading; CLI."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from report_testdata import make_card
+
+from offerwise.config import Settings
+from offerwise.errors import InputError, ModelError
+from offerwise.report import ReportInputs, build_report, load_inputs, render_html
+from offerwise.report.html import HINTS
+
+pytest.importorskip("matplotlib")
+
+PLOTS = {
+    "segment_profiles",
+    "uplift_curves",
+    "budget_frontier",
+    "offer_mix",
+    "fairness",
+    "feature_importance",
+    "campaign_results",
+    "campaign_breakdown",
+}
+SECTIONS = ["summary", "segments", "model", "frontier", "mix", "fairness", "drivers", "results"]
+
+
+class _Collect(HTMLParser):
+    """Every start tag with its attributes; ``open`` counts unclosed non-void tags."""
+
+    VOID = {"meta", "img", "br", "hr", "link", "input", "source", "wbr"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.stack: list[str] = []
+        self.mismatched: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):  # noqa: ANN001
+        self.tags.append((tag, dict(attrs)))
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):  # noqa: ANN001
+        if self.stack and self.stack[-1] == tag:
+            self.stack.pop()
+        else:
+            self.mismatched.append(tag)
+
+    def handle_data(self, data):  # noqa: ANN001
+        self.text.append(data)
+
+
+def parse(html: str) -> _Collect:
+    p = _Collect()
+    p.feed(html)
+    p.close()
+    return p
+
+
+def test_full_report_is_self_contained_and_well_formed(full_report: Path):
+    html = full_report.read_text()
+    assert html.isascii()  # non-ASCII written as character references
+    doc = parse(html)
+    assert not doc.mismatched and not doc.stack
+    for tag, attrs in doc.tags:
+        assert tag not in ("script", "link", "iframe", "object", "embed"), tag
+        for name in ("src", "href", "srcset", "data", "action", "poster"):
+            v = (attrs.get(name) or "").strip().lower()
+            assert not v.startswith(("http:", "https:", "//", "ftp:")), (tag, name, v[:80])
+    assert "http://" not in html and "https://" not in html
+    assert "@import" not in html and "url(" not in html
+    imgs = [a for t, a in doc.tags if t == "img"]
+    assert {a["data-plot"] for a in imgs} == PLOTS
+    from PIL import Image
+
+    for a in imgs:
+        assert a["src"].startswith("data:image/png;base64,")
+        im = Image.open(io.BytesIO(base64.b64decode(a["src"].split(",", 1)[1])))
+        assert im.size == (int(a["width"]), int(a["height"]))
+        assert a.get("alt")
+    ids = [a.get("id") for t, a in doc.tags if t == "section"]
+    assert ids == SECTIONS
+
+
+def test_full_report_content(full_report: Path):
+    html = full_report.read_text()
+    text = " ".join(parse(html).text)
+    assert "Could not be drawn" not in text
+    # only note: the configured protected attribute that the profiles lack
+    assert text.count("Not available") == 0
+    assert "Not in the customer data: marital_status." in text
+    for needle in (
+        "Customers",
+        "Offered a discount",
+        "Budget",
+        "Expected discount cost",
+        "Expected incremental profit",
+        "ROI (profit / cost)",
+        "abcdef0123456789",
+        "spring-2026",
+        "t-learner",
+        "four-fifths ratio",
+        "Reason codes",
+        "Example decisions",
+        "Sample ratio mismatch",
+        "Realised ROI",
+        "95% CI with CUPED",
+    ):
+        assert needle in text, needle
+    assert "$1,500" in text  # budget
+
+
+def test_data_is_escaped(full_report: Path):
+    html = full_report.read_text()
+    # the model card's warning and the analysis warning contain markup
+    assert "&lt;b&gt;(escaped?)&lt;/b&gt;" in html
+    assert "<b>(escaped?)" not in html
+    assert "&lt;script&gt;x&lt;/script&gt;" in html
+    assert "<script" not in html
+
+
+def test_escape_in_tables_and_titles(tmp_path: Path):
+    plan = pd.DataFrame(
+        {
+            "customer_id": ["<i>c1</i>", "c2"],
+            "offer_id": ["p&q", "none"],
+            "expected_cost": [1.0, 0.0],
+            "incremental_profit": [2.0, 0.0],
+            "group": ["treatment", "treatment"],
+            "segment": ['"seg"', "s"],
+            "reason": ["<img src=x onerror=alert(1)>", "r"],
+        }
+    )
+    html = render_html(ReportInputs(plan=plan, title="<Report & co>"))
+    assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "&lt;i&gt;c1&lt;/i&gt;" in html and "p&amp;q" in html
+    assert "<title>&lt;Report &amp; co&gt;</title>" in html
+
+
+def test_every_section_explains_a_missing_input(tmp_path: Path):
+    out = build_report(ReportInputs(), tmp_path / "empty.html")
+    doc = parse(out.read_text())
+    text = " ".join(doc.text)
+    assert not [a for t, a in doc.tags if t == "img"]
+    for hint in ("profiles", "model", "plan", "analysis"):
+        assert HINTS[hint] in text
+    assert text.count("Not available") >= 7
+    assert "Could not be drawn" not in text
+
+
+def test_model_dir_without_curves_says_so(tmp_path: Path):
+    d = tmp_path / "m"
+    d.mkdir()
+    (d / "model_card.json").write_text(json.dumps(make_card()))
+    inp = load_inputs(d, settings=Settings())
+    assert inp.uplift_curves is None and inp.feature_importance is None
+    text = " ".join(parse(render_html(inp)).text)
+    assert HINTS["curves"] in text and HINTS["importance"] in text
+    assert "Holdout metrics per offer" in text and "0.310" in text
+
+
+def test_bad_input_gives_a_note_not_a_crash(tmp_path: Path):
+    plan = pd.DataFrame({"customer_id": ["a", "b"], "offer": ["x", "y"]})  # no offer_id
+    curves = pd.DataFrame({"offer_id": ["x"], "nonsense": [1.0]})
+    inp = ReportInputs(
+        plan=plan, uplift_curves=curves, sources={"model": "m"}, analysis={"unexpected": True}
+    )
+    text = " ".join(parse(render_html(inp)).text)
+    assert "Could not be drawn: plan: missing column(s) 'offer_id'" in text
+    assert "Could not be drawn: uplift curves: need an x column" in text
+    assert "Could not be drawn: campaign analysis: no overall metric results" in text
+
+
+def test_load_inputs_reads_every_file(report_files: dict[str, Path]):
+    inp = load_inputs(
+        report_files["model"],
+        plan=report_files["plan"],
+        analysis=report_files["analysis"],
+        profiles=report_files["profiles"],
+        settings=Settings(protected_attributes=["age"]),
+    )
+    assert inp.plan is not None and inp.plan_summary["campaign_id"] == "spring-2026"
+    assert inp.frontier is not None and len(inp.frontier) == 13
+    assert inp.uplift_curves is not None and inp.feature_importance is not None
+    assert inp.model_card["learner"] == "t-learner" and inp.model_meta["offers"][0] == "none"
+    assert inp.profiles is not None and inp.customers is None
+    assert inp.protected_attributes == ["age"]
+    assert inp.data_fingerprint == "abcdef0123456789"
+    assert set(inp.sources) == {"model", "plan", "analysis", "profiles"}
+
+
+def test_load_inputs_customers_from_a_table_file(report_files: dict[str, Path], tmp_path: Path):
+    cust = pd.DataFrame({"customer_id": [1, 2], "age": ["19-24", "65+"]})
+    cust.to_csv(tmp_path / "customers.csv", index=False)
+    inp = load_inputs(None, customers=tmp_path / "customers.csv", settings=Settings())
+    assert inp.customers is not None and list(inp.customers["customer_id"]) == ["1", "2"]
+
+
+def test_load_inputs_errors_name_the_path(tmp_path: Path):
+    with pytest.raises(ModelError, match="model directory not found"):
+        load_inputs(tmp_path / "nope")
+    with pytest.raises(InputError, match="plan file not found"):
+        load_inputs(None, plan=tmp_path / "plan.parquet")
+    (tmp_path / "a.json").write_text("{not json")
+    with pytest.raises(InputError, match="campaign analysis file .* cannot parse JSON"):
+        load_inputs(None, analysis=tmp_path / "a.json")
+    (tmp_path / "p.parquet").write_text("not parquet")
+    with pytest.raises(InputError, match="plan file .* cannot read"):
+        load_inputs(None, plan=tmp_path / "p.parquet")
+
+
+def test_build_report_writes_atomically(tmp_path: Path):
+    out = tmp_path / "sub" / "r.html"
+    assert build_report(ReportInputs(), out) == out
+    assert out.read_text().startswith("<!DOCTYPE html>")
+    assert [p.name for p in out.parent.iterdir()] == ["r.html"]  # no temporary left behind
+
+
+def test_importing_the_report_does_not_import_matplotlib():
+    code = (
+        "import sys, offerwise.report, offerwise.report.plots, offerwise.cli; "
+        "assert 'matplotlib' not in sys.modules, 'matplotlib imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_cli_report(report_files: dict[str, Path], tmp_path: Path):
+    from typer.testing import CliRunner
+
+    from offerwise.cli import app
+
+    out = tmp_path / "cli.html"
+    r = CliRunner().invoke(
+        app,
+        [
+            "report",
+            "--model",
+            str(report_files["model"]),
+            "--out",
+            str(out),
+            "--plan",
+            str(report_files["plan"]),
+            "--json",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    payload = json.loads(r.stdout)
+    assert payload["ok"] and payload["out"] == str(out) and out.exists()
+    assert 'data-plot="offer_mix"' in out.read_text()
+    bad = CliRunner().invoke(
+        app, ["report", "--model", str(tmp_path / "missing"), "--out", str(out)]
+    )
+    assert bad.exit_code == 2
+    assert "model directory not found" in bad.output
+
+
+def test_load_inputs_customers_from_a_data_directory(tmp_path: Path):
+    d = tmp_path / "data"
+    d.mkdir()
+    pd.DataFrame({"customer_id": ["a", "b"], "age": ["19-24", "65+"]}).to_csv(
+        d / "customers.csv", index=False
+    )
+    pd.DataFrame({"offer_id": ["p10"], "kind": ["percent_off"], "value": [0.1]}).to_csv(
+        d / "offers.csv", index=False
+    )
+    inp = load_inputs(None, customers=d, settings=Settings())
+    assert inp.customers is not None
+    assert sorted(inp.customers["customer_id"]) == ["a", "b"] and "age" in inp.customers.columns
+    assert inp.sources["customers"] == str(d)

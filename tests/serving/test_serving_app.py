@@ -1,0 +1,174 @@
+"""In-process API tests (TestClient): decisions, coupons, ledger, errors, export, plan loading."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from offerwise.errors import ConfigError, DataContractError
+from offerwise.serving import ServeSettings, create_api_key, create_app, export_exposures
+from offerwise.serving.storage import load_plan, make_engine, migrate
+
+from serving_testlib import make_inputs
+
+
+def _client(tmp_path: Path, **kw) -> tuple[TestClient, str, dict[str, str]]:
+    plan, model = make_inputs(tmp_path)
+    db = f"sqlite:///{tmp_path}/ow.db"
+    s = ServeSettings(plan=plan, model_dir=model, db_url=db, **kw)
+    app = create_app(s)
+    client = TestClient(app)
+    client.__enter__()
+    admin = create_api_key(db, "admin", ["admin"])
+    decide = create_api_key(db, "checkout", ["decide"])
+    return client, db, {"admin": admin, "decide": decide}
+
+
+@pytest.fixture()
+def api(tmp_path: Path):
+    client, db, keys = _client(tmp_path)
+    yield client, db, keys
+    client.__exit__(None, None, None)
+
+
+def H(key: str, **extra: str) -> dict[str, str]:
+    return {"X-API-Key": key, **extra}
+
+
+CART = {"total": 40.0, "lines": [{"product_id": "p1", "category": "DAIRY", "quantity": 2, "unit_price": 20.0}]}
+
+
+def test_offer_is_stable_and_coupon_issued_once(api) -> None:
+    client, db, keys = api
+    r1 = client.get("/v1/customers/c2/offer", headers=H(keys["decide"]))
+    r2 = client.get("/v1/customers/c2/offer", headers=H(keys["decide"]))
+    assert r1.status_code == 200 and r1.json() == r2.json()
+    body = r1.json()
+    assert body["offer"]["offer_id"] == "save10" and body["coupon"]["code"] and body["propensity"] == 1.0
+    # holdout (c0), plan 'none' (c1) and unknown customers: 200 with offer null
+    for cid, grp in (("c0", "holdout"), ("c1", "treatment"), ("zz-new", "cold_start")):
+        b = client.get(f"/v1/customers/{cid}/offer", headers=H(keys["decide"])).json()
+        assert b["offer"] is None and b["coupon"] is None and b["group"] == grp
+    camp = client.get("/v1/campaigns/camp-1", headers=H(keys["admin"])).json()
+    assert camp["offers_issued"] == 1 and camp["exposures"] == 4 and camp["budget"] == 1000.0
+
+
+def test_validate_redeem_rollback_ledger(api) -> None:
+    client, db, keys = api
+    code = client.get("/v1/customers/c3/offer", headers=H(keys["decide"])).json()["coupon"]["code"]
+    v = client.post(f"/v1/coupons/{code}/validate", json=CART, headers=H(keys["decide"])).json()
+    assert v["valid"] and v["discount"] == 10.0
+    r = client.post(f"/v1/coupons/{code}/redeem", json=CART, headers=H(keys["decide"], **{"Idempotency-Key": "k1"}))
+    assert r.status_code == 200 and r.json()["discount"] == 10.0
+    again = client.post(f"/v1/coupons/{code}/redeem", json=CART,
+                        headers=H(keys["decide"], **{"Idempotency-Key": "k1"}))
+    assert again.json() == r.json() and again.headers["Idempotent-Replayed"] == "true"
+    other = client.post(f"/v1/coupons/{code}/redeem", json={**CART, "total": 41.0},
+                        headers=H(keys["decide"], **{"Idempotency-Key": "k1"}))
+    assert other.status_code == 409 and other.json()["type"].endswith("idempotency-key-reused")
+    second = client.post(f"/v1/coupons/{code}/redeem", json=CART,
+                         headers=H(keys["decide"], **{"Idempotency-Key": "k2"}))
+    assert second.status_code == 409 and second.json()["reason"] == "already_redeemed"
+    assert second.headers["content-type"].startswith("application/problem+json")
+    v = client.post(f"/v1/coupons/{code}/validate", json=CART, headers=H(keys["decide"])).json()
+    assert not v["valid"] and v["reason"] == "already_redeemed"
+    camp = client.get("/v1/campaigns/camp-1", headers=H(keys["admin"])).json()
+    assert camp["spent"] == 10.0 and camp["redemptions"] == 1
+    rb = client.post(f"/v1/coupons/{code}/rollback", json={}, headers=H(keys["decide"]))
+    assert rb.status_code == 200 and rb.json()["refunded"] == 10.0
+    rb2 = client.post(f"/v1/coupons/{code}/rollback", json={"redemption_id": r.json()["redemption_id"]},
+                      headers=H(keys["decide"]))
+    assert rb2.json()["already_rolled_back"] and rb2.json()["refunded"] == 0.0
+    assert client.post(f"/v1/coupons/{code}/rollback", headers=H(keys["decide"])).status_code == 409
+    camp = client.get("/v1/campaigns/camp-1", headers=H(keys["admin"])).json()
+    assert camp["spent"] == 0.0 and camp["redemptions"] == 0
+
+
+def test_validate_reasons(api) -> None:
+    client, db, keys = api
+    code = client.get("/v1/customers/c3/offer", headers=H(keys["decide"])).json()["coupon"]["code"]
+    v = client.post(f"/v1/coupons/{code}/validate", json={"total": 0.0, "lines": []},
+                    headers=H(keys["decide"])).json()
+    assert not v["valid"] and v["reason"] == "nothing_to_discount"
+    r = client.post("/v1/coupons/NOPE-NOPE/validate", json=CART, headers=H(keys["decide"]))
+    assert r.status_code == 404 and r.json()["status"] == 404 and r.json()["instance"]
+
+
+def test_auth_and_validation_errors(tmp_path: Path) -> None:
+    client, db, keys = _client(tmp_path)
+    try:
+        assert client.get("/health").status_code == 200
+        r = client.get("/v1/customers/c2/offer")
+        assert r.status_code == 401 and r.headers["content-type"].startswith("application/problem+json")
+        assert client.get("/v1/customers/c2/offer", headers=H("ow_0123456789abcdef_wrong")).status_code == 401
+        assert client.get("/v1/campaigns/camp-1", headers=H(keys["decide"])).status_code == 403
+        r = client.post("/v1/coupons/X/validate", json={"total": -1}, headers=H(keys["decide"]))
+        assert r.status_code == 422 and r.json()["errors"]
+        r = client.post("/v1/coupons/X/redeem", json=CART, headers=H(keys["decide"]))  # no Idempotency-Key
+        assert r.status_code == 422
+        assert client.get("/v1/campaigns/nope", headers=H(keys["admin"])).status_code == 404
+        slow = create_api_key(db, "slow", ["decide"], rate_per_s=0.01, burst=2)
+        codes = [client.get("/v1/customers/c2/offer", headers=H(slow)).status_code for _ in range(3)]
+        assert codes[:2] == [200, 200] and codes[2] == 429
+    finally:
+        client.__exit__(None, None, None)
+
+
+def test_events_and_export(tmp_path: Path) -> None:
+    client, db, keys = _client(tmp_path, epsilon=0.5)
+    try:
+        decisions = {c: client.get(f"/v1/customers/{c}/offer", headers=H(keys["decide"])).json()
+                     for c in [f"c{i}" for i in range(20)]}
+        explored = [d for d in decisions.values() if d["explored"]]
+        assert explored, "with epsilon=0.5 some of 16 treatment customers are explored"
+        d = decisions["c3"]
+        ts = (pd.Timestamp(d["decided_at"]) + pd.Timedelta(minutes=5)).isoformat()
+        ev = {"events": [
+            {"order_id": "o1", "customer_id": "c3", "ts": ts, "revenue": 30.0, "discount": 0},
+            {"order_id": "o2", "customer_id": "c4", "ts": "2000-01-01T00:00:00Z", "revenue": 99.0},
+        ]}
+        assert client.post("/v1/events", json=ev, headers=H(keys["admin"])).json() == {"accepted": 2, "duplicates": 0}
+        assert client.post("/v1/events", json=ev, headers=H(keys["admin"])).json() == {"accepted": 0, "duplicates": 2}
+        assert client.post("/v1/events", json=ev, headers=H(keys["decide"])).status_code == 403
+        if d["coupon"]:
+            client.post(f"/v1/coupons/{d['coupon']['code']}/redeem", json=CART,
+                        headers=H(keys["decide"], **{"Idempotency-Key": "e1"}))
+        out = export_exposures(db, tmp_path / "export")
+        df = pd.read_parquet(out)
+        assert len(df) == 20 and set(df["customer_id"]) == set(decisions)
+        row = df.set_index("customer_id").loc["c3"]
+        assert row["converted"] == 1 and row["revenue"] == 30.0
+        assert df.set_index("customer_id").loc["c4", "converted"] == 0  # order before the decision
+        for cid, dec in decisions.items():
+            r = df.set_index("customer_id").loc[cid]
+            assert r["propensity"] == pytest.approx(dec["propensity"])
+            assert r["offer_id"] == (dec["offer"]["offer_id"] if dec["offer"] else "none")
+        assert ((df["propensity"] > 0) & (df["propensity"] <= 1)).all()
+    finally:
+        client.__exit__(None, None, None)
+
+
+def test_plan_load_idempotent_and_checked(tmp_path: Path) -> None:
+    plan, model = make_inputs(tmp_path)
+    eng = make_engine(f"sqlite:///{tmp_path}/p.db")
+    migrate(eng)
+    a = load_plan(eng, plan, model)
+    b = load_plan(eng, plan, model, budget=500.0)
+    assert a.created and not b.created and b.budget_cents == 50_000
+    with eng.connect() as c:
+        assert c.exec_driver_sql("SELECT COUNT(*) FROM assignments").scalar() == 50
+    df = pd.read_parquet(plan)
+    df.loc[2, "offer_id"] = "ghost"
+    df.to_parquet(tmp_path / "bad.parquet")
+    (tmp_path / "bad.summary.json").write_text(json.dumps({"campaign_id": "x", "budget": 1}))
+    with pytest.raises(DataContractError, match="ghost"):
+        load_plan(eng, tmp_path / "bad.parquet", model)
+    df.loc[2, "offer_id"] = "pct10"
+    df.to_parquet(tmp_path / "other.parquet")
+    (tmp_path / "other.summary.json").write_text(json.dumps({"campaign_id": "camp-1", "budget": 1}))
+    with pytest.raises(ConfigError, match="different plan"):
+        load_plan(eng, tmp_path / "other.parquet", model)
