@@ -287,6 +287,282 @@ def report(
 
 
 # --------------------------------------------------------------------------------------------
+# import, profile, simulate, plan
+# --------------------------------------------------------------------------------------------
+
+
+@import_app.command("completejourney")
+@handle_errors
+def import_completejourney_cmd(
+    out: Annotated[Path, typer.Option("--out", help="data directory to write (contract tables)")],
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Convert the bundled 84.51 Complete Journey dataset to the data contract."""
+    from offerwise.data.completejourney import import_completejourney
+
+    with _status(as_json, "importing The Complete Journey"):
+        s = import_completejourney(out, settings=_settings(config))
+    if as_json:
+        print_json({"ok": True, **s.to_dict()})
+        return
+    import pandas as pd
+
+    console.print(frame_table(pd.DataFrame({"table": list(s.rows), "rows": list(s.rows.values())}),
+                              title=f"Complete Journey -> {out} ({s.seconds:.1f} s)", floatfmt="{:,.0f}"))
+    console.print(f"fuel lines with quantity capped: {s.fuel_lines_quantity_capped:,}; zero-value lines dropped: "
+                  f"{s.zero_value_lines_dropped:,}; coupon-only lines dropped: {s.coupon_only_lines_dropped:,}; "
+                  f"exposures: {s.targeted_exposures:,} targeted, {s.control_exposures:,} control "
+                  f"(not randomized: no propensity)")
+
+
+@app.command()
+@handle_errors
+def profile(
+    data: DataOpt,
+    out: Annotated[Path | None, typer.Option("--out", help="profiles file (.parquet or .csv)")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="profile date (default: day after the last transaction)")] = None,
+    clusters: Annotated[int | None, typer.Option("--clusters", help="also add a k-means cluster (k)")] = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Customer profiles (RFM, trend, discount sensitivity, loyalty, churn risk, CLV) and segments."""
+    from offerwise.features.engine import run_profile, write_profile
+
+    with _status(as_json, "profiling customers"):
+        rep = run_profile(data, as_of=as_of, settings=_settings(config), clusters=clusters)
+        if out is not None:
+            write_profile(rep, out)
+    if as_json:
+        print_json({"ok": True, "out": str(out) if out else None, **rep.to_dict()})
+        return
+    print_warnings(rep)
+    console.print(frame_table(rep.summary, title=f"segments as of {rep.as_of} ({len(rep.profiles):,} customers, "
+                                                 f"{rep.seconds:.1f} s)"))
+    if out is not None:
+        console.print(f"profiles written to [bold]{out}[/]")
+
+
+@app.command()
+@handle_errors
+def simulate(
+    out: Annotated[Path, typer.Option("--out", help="data directory to write (contract tables + truth.parquet)")],
+    customers: Annotated[int, typer.Option("--customers", min=10, help="number of customers")] = 50_000,
+    exposures: Annotated[int, typer.Option("--exposures", min=10, help="number of logged exposures")] = 100_000,
+    logging: Annotated[str, typer.Option("--logging", help="logging policy: random or legacy")] = "legacy",
+    profiles: Annotated[Path | None, typer.Option("--profiles", help="bootstrap customers from a profiles file")] = None,
+    seed: SeedOpt = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write a simulated shop (data contract) with the true effect of every offer on every customer."""
+    from offerwise.data.simulator import SimulatorConfig, simulate as run_sim, write_market
+
+    settings = _settings(config)
+    prof = _read_frame(profiles) if profiles is not None else None
+    cfg = SimulatorConfig(n_customers=customers, n_exposures=exposures, seed=settings.seed if seed is None else seed,
+                          logging=logging, profiles=prof, margin_rate=settings.margin_rate)
+    with _status(as_json, "simulating"):
+        market = run_sim(cfg)
+        write_market(market, out)
+    info = {"out": str(out), "customers": len(market.customers), "exposures": len(market.exposures),
+            "transactions": len(market.transactions), "oracle_value": market.oracle_value()}
+    if as_json:
+        print_json({"ok": True, **info})
+        return
+    console.print(f"simulated shop written to [bold]{out}[/]: {info['customers']:,} customers, "
+                  f"{info['transactions']:,} transaction lines, {info['exposures']:,} exposures ({logging} logging); "
+                  f"true optimum (no budget) = {info['oracle_value']:,.0f}")
+
+
+def _read_frame(path: Path):  # noqa: ANN202
+    import pandas as pd
+
+    from offerwise.errors import InputError
+
+    if not path.exists():
+        raise InputError(f"file not found: {path}")
+    try:
+        return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    except Exception as exc:  # noqa: BLE001
+        raise InputError(f"{path}: cannot read: {exc}") from exc
+
+
+@app.command()
+@handle_errors
+def plan(
+    model: Annotated[Path, typer.Option("--model", help="model directory from `offerwise train`")],
+    data: DataOpt,
+    budget: Annotated[float, typer.Option("--budget", min=0, help="bound on the summed expected discount cost")],
+    out: Annotated[Path, typer.Option("--out", help="plan file (.parquet)")],
+    holdout: Annotated[float, typer.Option("--holdout", min=0, max=0.9, help="random holdout fraction")] = 0.10,
+    rules: Annotated[Path | None, typer.Option("--rules", help="business rules (TOML/YAML)")] = None,
+    objective: Annotated[str, typer.Option("--objective", help="profit or revenue")] = "profit",
+    as_of: Annotated[str | None, typer.Option("--as-of", help="decision date (default: day after the logs)")] = None,
+    frontier: Annotated[bool, typer.Option("--frontier/--no-frontier", help="also write the budget frontier")] = True,
+    seed: SeedOpt = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """One offer (or none) per customer maximising incremental profit under a budget and rules."""
+    from offerwise.errors import InputError
+
+    if objective not in ("profit", "revenue"):
+        raise InputError(f"--objective must be 'profit' or 'revenue', not {objective!r}")
+    settings = _settings(config)
+    with _status(as_json, "planning") as st:
+        res, written = make_plan(model, data, budget, out, holdout=holdout, rules=rules, objective=objective,
+                                 as_of=as_of, frontier=frontier, seed=settings.seed if seed is None else seed,
+                                 settings=settings, progress=lambda m: st.update(m))
+    summary = res.summary()
+    if as_json:
+        print_json({"ok": True, "files": [str(p) for p in written], **summary})
+        return
+    console.print(frame_table(res.by_offer.reset_index() if res.by_offer.index.name else res.by_offer, title="customers offered per offer"))
+    console.print(frame_table(res.by_segment, title="per segment"))
+    console.print(f"budget {budget:,.2f}; expected cost {res.total_cost:,.2f}; expected incremental profit "
+                  f"{res.total_incremental_profit:,.2f}; ROI {res.roi:.2f}; dual price lambda {res.lam:.3f}; "
+                  f"holdout {int(res.holdout.sum()):,} customers")
+    console.print("written: " + ", ".join(str(p) for p in written))
+
+
+def make_plan(model: Path, data: Path, budget: float, out: Path, *, holdout: float, rules: Path | None,
+              objective: str, as_of: str | None, frontier: bool, seed: int, settings: Any,
+              progress: Callable[[str], None] | None = None) -> tuple[Any, list[Path]]:
+    """Score ``data`` with ``model``, segment customers, solve the plan, write plan + summary + frontier."""
+    import pandas as pd
+
+    from offerwise.data.contract import load_data
+    from offerwise.features.engine import profile as run_profile_frame
+    from offerwise.models.pipeline import score as run_score
+    from offerwise.policy.frontier import budget_frontier, write_frontier
+    from offerwise.policy.plan import scores_to_arrays, solve_plan, write_plan
+    from offerwise.policy.rules import load_rules
+
+    note = progress or (lambda m: None)
+    parsed = load_rules(rules) if rules is not None else None
+    ds = load_data(data, settings=settings)
+    note("scoring customers")
+    sc = run_score(model, data, as_of=as_of, settings=settings)
+    note("segmenting customers")
+    prof = run_profile_frame(ds, as_of=sc.as_of, settings=settings)
+    cust = ds.frame("customers")
+    keep = [c for c in cust.columns if c not in prof.columns or c == "customer_id"]
+    table = prof[["customer_id", "segment"]].merge(cust[keep], on="customer_id", how="left")
+    note("solving the allocation")
+    res = solve_plan(sc.scores, table, budget, rules=parsed, holdout=holdout, seed=seed, objective=objective,
+                     offers=ds.frame("offers"), as_of=pd.Timestamp(sc.as_of), threads=settings.threads)
+    written = list(write_plan(res, out, campaign_id=out.stem, data_fingerprint=ds.fingerprint))
+    if frontier:
+        note("budget frontier")
+        _, _, value, _, cost, present = scores_to_arrays(sc.scores, objective)
+        fr = budget_frontier(value, cost, present)
+        written += list(write_frontier(fr.table(60), out.with_name(out.stem + ".frontier.parquet")))
+    return res, written
+
+
+# --------------------------------------------------------------------------------------------
+# demo: the whole pipeline on the bundled real data
+# --------------------------------------------------------------------------------------------
+
+
+@app.command()
+@handle_errors
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="folder for everything the demo writes")] = Path("offerwise-demo"),
+    customers: Annotated[int, typer.Option("--customers", min=100, help="simulated customers")] = 20_000,
+    exposures: Annotated[int, typer.Option("--exposures", min=100, help="simulated logged exposures")] = 40_000,
+    seed: SeedOpt = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import Complete Journey, profile it, simulate a shop seeded from its profiles, train, plan, evaluate, report."""
+    import warnings
+
+    import numpy as np
+
+    from offerwise.data.completejourney import import_completejourney
+    from offerwise.data.simulator import SimulatorConfig, simulate as run_sim, write_market
+    from offerwise.features.engine import run_profile, write_profile
+    from offerwise.models.pipeline import evaluate_plan, score as run_score, train as run_train
+    from offerwise.policy.plan import scores_to_arrays
+    from offerwise.report import build_report, load_inputs
+
+    settings = _settings(config)
+    seed = settings.seed if seed is None else seed
+    out.mkdir(parents=True, exist_ok=True)
+    info: dict[str, Any] = {"out": str(out)}
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    steps = ["import Complete Journey", "profile customers", "simulate shop", "train uplift models",
+             "plan under budget", "off-policy evaluation", "write report"]
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=err_console if as_json else console) as bar, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        task = bar.add_task(steps[0], total=len(steps))
+
+        def step(i: int) -> None:
+            bar.update(task, completed=i, description=f"[{i + 1}/{len(steps)}] {steps[i]}")
+
+        step(0)
+        cj = out / "completejourney"
+        imp = import_completejourney(cj, settings=settings)
+        step(1)
+        rep = run_profile(cj, settings=settings)
+        write_profile(rep, out / "profiles.parquet")
+        step(2)
+        market = run_sim(SimulatorConfig(n_customers=customers, n_exposures=exposures, seed=seed, logging="legacy",
+                                         profiles=rep.profiles, margin_rate=settings.margin_rate))
+        sim = out / "shop"
+        write_market(market, sim)
+        step(3)
+        tr = run_train(sim, out / "model", seed=seed, settings=settings)
+        step(4)
+        sc = run_score(out / "model", sim, settings=settings)
+        _, _, value, _, cost, present = scores_to_arrays(sc.scores, "profit")
+        best = np.where(present, value, -np.inf).argmax(axis=1)
+        rows = np.arange(len(best))
+        best_cost = np.where(value[rows, best] > 0, cost[rows, best], 0.0).sum()
+        budget = round(0.30 * float(best_cost), 2)
+        res, _ = make_plan(out / "model", sim, budget, out / "plan.parquet", holdout=0.10, rules=None,
+                           objective="profit", as_of=None, frontier=True, seed=seed, settings=settings)
+        decisions = res.to_frame()
+        true_value = market.true_policy_value(decisions[decisions["group"] == "treatment"][["customer_id", "offer_id"]])
+        step(5)
+        ev = evaluate_plan(out / "plan.parquet", sim, model=out / "model", settings=settings, seed=seed,
+                           n_bootstrap=300)
+        step(6)
+        report_path = build_report(load_inputs(out / "model", plan=out / "plan.parquet", profiles=rep.profiles,
+                                               customers=sim, settings=settings), out / "report.html")
+        bar.update(task, completed=len(steps), description="done")
+
+    info.update({
+        "completejourney": {"rows": imp.rows, "fuel_lines_quantity_capped": imp.fuel_lines_quantity_capped},
+        "segments": rep.summary.to_dict("records"),
+        "model": {"learner": tr.card["learner"], "seconds": tr.timings.get("total")},
+        "plan": {**res.summary(), "true_incremental_profit": true_value,
+                 "oracle_incremental_profit_at_budget": market.oracle_value(budget)},
+        "evaluation": ev.to_dict(),
+        "report": str(report_path),
+    })
+    if as_json:
+        print_json({"ok": True, **info})
+        return
+    console.print(frame_table(rep.summary, title=f"Complete Journey segments ({len(rep.profiles):,} households, "
+                                                 f"as of {rep.as_of})"))
+    console.print(frame_table(res.by_offer.reset_index() if res.by_offer.index.name else res.by_offer, title=f"plan on the simulated shop (budget {budget:,.0f})"))
+    console.print(f"expected cost {res.total_cost:,.0f}; expected incremental profit {res.total_incremental_profit:,.0f}; "
+                  f"true incremental profit (simulator truth) {true_value:,.0f} vs oracle "
+                  f"{market.oracle_value(budget):,.0f} at the same budget")
+    import pandas as pd
+
+    console.print(frame_table(pd.DataFrame([e.to_dict() for e in ev.estimates])[
+        ["estimator", "value", "ci_low", "ci_high", "n"]], title=f"off-policy value per round ({ev.rows})",
+        floatfmt="{:,.3f}"))
+    console.print(f"everything is in [bold]{out}/[/]; open [bold]{report_path}[/]")
+
+
+# --------------------------------------------------------------------------------------------
 # entry point
 # --------------------------------------------------------------------------------------------
 

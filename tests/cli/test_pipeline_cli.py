@@ -1,0 +1,90 @@
+"""End to end through the CLI: simulate -> train -> plan -> evaluate, and bad input writes nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from offerwise.cli import app
+
+runner = CliRunner()
+
+
+def _json(res) -> dict:  # noqa: ANN001
+    out = res.stdout
+    return json.loads(out[out.index("{"): out.rindex("}") + 1])
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("pipe")
+    shop, model = root / "shop", root / "model"
+    res = runner.invoke(app, ["simulate", "--customers", "3000", "--exposures", "9000", "--seed", "3",
+                              "--out", str(shop), "--json"])
+    assert res.exit_code == 0, res.output
+    assert (shop / "truth.parquet").exists()
+    res = runner.invoke(app, ["train", "--data", str(shop), "--out", str(model), "--seed", "3", "--json"])
+    assert res.exit_code == 0, res.output
+    return shop, model
+
+
+@pytest.mark.slow
+def test_plan_respects_budget_and_holdout(trained: tuple[Path, Path], tmp_path: Path) -> None:
+    shop, model = trained
+    out = tmp_path / "plan.parquet"
+    res = runner.invoke(app, ["plan", "--model", str(model), "--data", str(shop), "--budget", "500",
+                              "--out", str(out), "--seed", "1", "--json"])
+    assert res.exit_code == 0, res.output
+    plan = pd.read_parquet(out)
+    customers = pd.read_parquet(shop / "customers.parquet")
+    assert len(plan) == len(customers) and plan["customer_id"].is_unique
+    treat = plan[plan["group"] == "treatment"]
+    assert treat["expected_cost"].sum() <= 500 + 1e-6
+    assert (plan.loc[plan["group"] == "holdout", "offer_id"] == "none").all()
+    assert 0.07 < (plan["group"] == "holdout").mean() < 0.13
+    summary = json.loads((tmp_path / "plan.summary.json").read_text())
+    assert summary["budget"] == 500 and len(summary["data_fingerprint"]) == 16
+    assert (tmp_path / "plan.frontier.parquet").exists() and (tmp_path / "plan.frontier.png").exists()
+    # same seed -> same plan
+    out2 = tmp_path / "again.parquet"
+    runner.invoke(app, ["plan", "--model", str(model), "--data", str(shop), "--budget", "500",
+                        "--out", str(out2), "--seed", "1", "--json"])
+    pd.testing.assert_frame_equal(plan, pd.read_parquet(out2))
+
+    ev = runner.invoke(app, ["evaluate", "--decisions", str(out), "--data", str(shop), "--model", str(model),
+                             "--json"])
+    assert ev.exit_code == 0, ev.output
+
+
+@pytest.mark.slow
+def test_plan_bad_input_writes_nothing(trained: tuple[Path, Path], tmp_path: Path) -> None:
+    shop, model = trained
+    bad_rules = tmp_path / "rules.toml"
+    bad_rules.write_text("[offers.pct10]\nmax_count = 'many'\n")
+    out = tmp_path / "plan.parquet"
+    res = runner.invoke(app, ["plan", "--model", str(model), "--data", str(shop), "--budget", "100",
+                              "--out", str(out), "--rules", str(bad_rules)])
+    assert res.exit_code == 2
+    assert "max_count" in res.output
+    res = runner.invoke(app, ["plan", "--model", str(model), "--data", str(tmp_path / "missing"),
+                              "--budget", "100", "--out", str(out)])
+    assert res.exit_code == 2
+    assert not out.exists() and list(tmp_path.glob("plan*")) == []
+
+
+def test_profile_bad_input_writes_nothing(tmp_path: Path) -> None:
+    d = tmp_path / "d"
+    d.mkdir()
+    pd.DataFrame({"customer_id": ["a", "b"]}).to_csv(d / "customers.csv", index=False)
+    pd.DataFrame({"offer_id": ["p"], "kind": ["percent_off"], "value": [0.1]}).to_csv(d / "offers.csv", index=False)
+    pd.DataFrame({"customer_id": ["a"], "order_id": ["o"], "product_id": ["x"], "ts": ["not a date"],
+                  "quantity": [1], "amount": [2.0], "discount": [0.0]}).to_csv(d / "transactions.csv", index=False)
+    out = tmp_path / "profiles.parquet"
+    res = runner.invoke(app, ["profile", "--data", str(d), "--out", str(out)])
+    assert res.exit_code == 2
+    assert "transactions.csv" in res.output and "ts" in res.output and "not a date" in res.output
+    assert not out.exists()
