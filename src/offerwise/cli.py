@@ -462,6 +462,57 @@ def make_plan(model: Path, data: Path, budget: float, out: Path, *, holdout: flo
 
 
 # --------------------------------------------------------------------------------------------
+# serving
+# --------------------------------------------------------------------------------------------
+
+
+@app.command()
+@handle_errors
+def serve(
+    plan: Annotated[Path, typer.Option("--plan", help="plan file from `offerwise plan`")],
+    model: Annotated[Path, typer.Option("--model", help="model directory (holds the offer menu)")],
+    db: Annotated[str, typer.Option("--db", help="sqlite:///FILE or postgresql://user@host:port/db")] = "sqlite:///offerwise.db",
+    budget: Annotated[float | None, typer.Option("--budget", min=0, help="override the plan's budget")] = None,
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8000,
+    workers: Annotated[int, typer.Option("--workers", min=1)] = 1,
+) -> None:
+    """Serve offers, coupons and redemptions over HTTP (OpenAPI at /openapi.json)."""
+    from offerwise.serving import run_server
+    from offerwise.serving.settings import ServeSettings
+
+    run_server(ServeSettings(plan=plan, model_dir=model, db_url=db, budget=budget, host=host, port=port,
+                             workers=workers))
+
+
+@app.command("apikey")
+@handle_errors
+def apikey(
+    db: Annotated[str, typer.Option("--db", help="the service's database URL")],
+    name: Annotated[str, typer.Option("--name", help="who the key is for")],
+    scope: Annotated[list[str], typer.Option("--scope", help="decide and/or admin (repeatable)")],
+) -> None:
+    """Create an API key (printed once; stored hashed)."""
+    from offerwise.serving import create_api_key
+
+    print(create_api_key(db, name, scope))
+
+
+@app.command("export-exposures")
+@handle_errors
+def export_exposures_cmd(
+    db: Annotated[str, typer.Option("--db", help="the service's database URL")],
+    out: Annotated[Path, typer.Option("--out", help="data directory to write exposures.parquet into")],
+    attribution_days: Annotated[float, typer.Option("--attribution-days", min=0)] = 14.0,
+) -> None:
+    """Write contract `exposures` from the service ledger, so the next `train` learns from what was served."""
+    from offerwise.serving import export_exposures
+
+    path = export_exposures(db, out, attribution_days=attribution_days)
+    console.print(f"exposures written to [bold]{path}[/]")
+
+
+# --------------------------------------------------------------------------------------------
 # demo: the whole pipeline on the bundled real data
 # --------------------------------------------------------------------------------------------
 

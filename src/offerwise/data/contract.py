@@ -181,6 +181,7 @@ def new_connection(settings: Settings | None = None) -> duckdb.DuckDBPyConnectio
     """An in-memory DuckDB connection limited to ``settings.threads`` threads."""
     settings = settings or default_settings()
     con = duckdb.connect(config={"threads": settings.threads})
+    con.execute("SET enable_progress_bar = false")
     return con
 
 
