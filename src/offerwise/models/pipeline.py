@@ -356,6 +356,7 @@ def holdout_metrics(
     ctrl = offer == CONTROL
     per: dict[str, Any] = {}
     calib: dict[str, Any] = {}
+    curves: dict[str, Any] = {}
     p_logged = np.where(ctrl, sc.p_convert_none[:, 0] if sc.offers else np.nan, np.nan)
     cost_err: list[np.ndarray] = []
     for j, o in enumerate(sc.offers):
@@ -369,8 +370,9 @@ def holdout_metrics(
                 w = 1.0 / propensity[rows]
             um = uplift_metrics(
                 np_y[rows], tr[rows].astype(float), sc.incremental_profit[rows, j],
-                sample_weight=w, ks=(0.1,), n_bins=10, keep_curves=False,
+                sample_weight=w, ks=(0.1,), n_bins=10, keep_curves=True,
             )
+            curves[o] = um
             m.update(
                 qini_normalized=_num(um.qini_normalized),
                 auuc_normalized=_num(um.auuc_normalized),
@@ -397,7 +399,31 @@ def holdout_metrics(
         "conversion_auc": auc,
         "cost_mae": _num(all_err.mean()) if len(all_err) else None,
         "calibration": calib,
+        "_curves": curves,  # popped by train: written as uplift_curves.parquet
     }
+
+
+def feature_importance(model: OfferResponseModel, features: list[str]) -> pd.DataFrame:
+    """LightGBM gain per (offer, feature), summed over each offer's boosters.
+
+    Boosters shared by all offers (control / pooled models) are reported as offer ``all``.
+    Columns: ``offer_id, feature, importance`` (share of that offer's total gain, sums to 1).
+    """
+    _, boosters = model.to_state()
+    frames = []
+    for name, b in boosters.items():
+        parts = name.split("/")
+        offer = model.offers_[int(parts[1])] if parts[0] == "offer" and parts[1].isdigit() else "all"
+        gain = b.feature_importance(importance_type="gain")
+        extra = len(gain) - len(features)  # pooled models add offer indicator inputs after the features
+        names = features + [f"offer indicator {i + 1}" for i in range(extra)] if extra >= 0 else b.feature_name()
+        frames.append(pd.DataFrame({"offer_id": offer, "feature": names, "importance": gain}))
+    if not frames:
+        return pd.DataFrame(columns=["offer_id", "feature", "importance"])
+    df = pd.concat(frames).groupby(["offer_id", "feature"], as_index=False)["importance"].sum()
+    total = df.groupby("offer_id")["importance"].transform("sum")
+    df["importance"] = np.where(total > 0, df["importance"] / total.where(total > 0, 1.0), 0.0)
+    return df.sort_values(["offer_id", "importance"], ascending=[True, False]).reset_index(drop=True)
 
 
 def _num(v: Any) -> float | None:
@@ -502,6 +528,12 @@ def train(
             propensity=None if prop is None else prop[hold],
         )
     timings["metrics"] = time.perf_counter() - t3
+    from offerwise.report.tables import curves_table
+
+    extra_tables = {"feature_importance": feature_importance(model, list(spec.columns))}
+    curve_src = metrics.pop("_curves", {})
+    if curve_src:
+        extra_tables["uplift_curves"] = curves_table(curve_src)
 
     warns = [p.render() for p in getattr(ds, "warnings", [])]
     warns += [f"offer {s['offer_id']} skipped: {s['reason']}" for s in model.skipped_]
@@ -537,7 +569,7 @@ def train(
         out, model, features=spec, offers=offers, data_fingerprint=ds.fingerprint, card=card,
         extra={"seed": seed, "holdout_fraction": holdout_fraction},
         tables={"holdout": ex.loc[hold, ["customer_id", "offer_id", "ts"]].assign(
-            row=np.flatnonzero(hold))},
+            row=np.flatnonzero(hold)), **extra_tables},
     )
     timings["total"] = time.perf_counter() - t0
     card["timings"] = timings
