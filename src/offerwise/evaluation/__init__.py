@@ -5,8 +5,7 @@ Names are imported lazily on first access (scipy and the data contract load only
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from offerwise._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     # uplift
@@ -53,14 +52,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    mod = _EXPORTS.get(name)
-    if mod is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{mod}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from offerwise._lazy import lazy_exports
 
 _EXPORTS = {
     "CLV_HORIZON_DAYS": "engine",
@@ -24,9 +24,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        import importlib
-
-        return getattr(importlib.import_module(f"offerwise.features.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'offerwise.features' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -5,8 +5,7 @@ Names are imported lazily (LightGBM and scikit-learn load on first use).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from offerwise._lazy import lazy_exports
 
 _EXPORTS = {
     "TLearner": "metalearners",
@@ -43,12 +42,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    mod = _EXPORTS.get(name)
-    if mod is None:
-        raise AttributeError(f"module 'offerwise.models' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"offerwise.models.{mod}"), name)
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from offerwise._lazy import lazy_exports
 
 _EXPORTS = {
     "Allocation": "solver",
@@ -33,7 +32,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"offerwise.policy.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'offerwise.policy' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

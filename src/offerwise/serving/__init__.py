@@ -6,8 +6,7 @@ Public API: ``create_app(settings)``, ``ServeSettings``, ``run_server(settings)`
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from offerwise._lazy import lazy_exports
 
 _EXPORTS = {
     "ServeSettings": "offerwise.serving.settings",
@@ -26,7 +25,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(import_module(_EXPORTS[name]), name)
-    raise AttributeError(name)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
