@@ -428,8 +428,9 @@ def plan(
 
 def make_plan(model: Path, data: Path, budget: float, out: Path, *, holdout: float, rules: Path | None,
               objective: str, as_of: str | None, frontier: bool, seed: int, settings: Any,
-              progress: Callable[[str], None] | None = None) -> tuple[Any, list[Path]]:
-    """Score ``data`` with ``model``, segment customers, solve the plan, write plan + summary + frontier."""
+              progress: Callable[[str], None] | None = None, scored: Any = None) -> tuple[Any, list[Path]]:
+    """Score ``data`` with ``model`` (unless ``scored``, a ScoreResult, is given), segment customers,
+    solve the plan, write plan + summary + frontier."""
     import pandas as pd
 
     from offerwise.data.contract import load_data
@@ -443,7 +444,7 @@ def make_plan(model: Path, data: Path, budget: float, out: Path, *, holdout: flo
     parsed = load_rules(rules) if rules is not None else None
     ds = load_data(data, settings=settings)
     note("scoring customers")
-    sc = run_score(model, data, as_of=as_of, settings=settings)
+    sc = scored if scored is not None else run_score(model, data, as_of=as_of, settings=settings)
     note("segmenting customers")
     prof = run_profile_frame(ds, as_of=sc.as_of, settings=settings)
     cust = ds.frame("customers")
@@ -576,8 +577,10 @@ def demo(
         best_cost = np.where(value[rows, best] > 0, cost[rows, best], 0.0).sum()
         budget = round(0.30 * float(best_cost), 2)
         res, _ = make_plan(out / "model", sim, budget, out / "plan.parquet", holdout=0.10, rules=None,
-                           objective="profit", as_of=None, frontier=True, seed=seed, settings=settings)
+                           objective="profit", as_of=None, frontier=True, seed=seed, settings=settings,
+                           scored=sc)
         decisions = res.to_frame()
+        oracle_at_budget = market.oracle_value(budget)
         true_value = market.true_policy_value(decisions[decisions["group"] == "treatment"][["customer_id", "offer_id"]])
         step(5)
         ev = evaluate_plan(out / "plan.parquet", sim, model=out / "model", settings=settings, seed=seed,
@@ -592,7 +595,7 @@ def demo(
         "segments": rep.summary.to_dict("records"),
         "model": {"learner": tr.card["learner"], "seconds": tr.timings.get("total")},
         "plan": {**res.summary(), "true_incremental_profit": true_value,
-                 "oracle_incremental_profit_at_budget": market.oracle_value(budget)},
+                 "oracle_incremental_profit_at_budget": oracle_at_budget},
         "evaluation": ev.to_dict(),
         "report": str(report_path),
     })
@@ -604,7 +607,7 @@ def demo(
     console.print(frame_table(res.by_offer.reset_index() if res.by_offer.index.name else res.by_offer, title=f"plan on the simulated shop (budget {budget:,.0f})"))
     console.print(f"expected cost {res.total_cost:,.0f}; expected incremental profit {res.total_incremental_profit:,.0f}; "
                   f"true incremental profit (simulator truth) {true_value:,.0f} vs oracle "
-                  f"{market.oracle_value(budget):,.0f} at the same budget")
+                  f"{oracle_at_budget:,.0f} at the same budget")
     import pandas as pd
 
     console.print(frame_table(pd.DataFrame([e.to_dict() for e in ev.estimates])[
