@@ -255,6 +255,87 @@ def evaluate(
                                         f"({res.rows})", floatfmt="{:,.3f}"))
 
 
+@app.command()
+@handle_errors
+def analyze(
+    decisions: Annotated[Path, typer.Option("--decisions", help="plan file from `offerwise plan` (with its group column)")],
+    data: DataOpt,
+    pre_period: Annotated[int, typer.Option("--pre-period", min=0, help="days of pre-campaign spend for CUPED (0: off)")] = 90,
+    start: Annotated[str | None, typer.Option("--start", help="campaign start (default: the plan's decision date)")] = None,
+    end: Annotated[str | None, typer.Option("--end", help="campaign end, exclusive (default: all data after the start)")] = None,
+    days: Annotated[int | None, typer.Option("--days", min=1, help="campaign length in days (instead of --end)")] = None,
+    holdout_fraction: Annotated[float | None, typer.Option("--holdout-fraction", help="planned holdout share (default: from the plan summary)")] = None,
+    alpha: Annotated[float, typer.Option("--alpha", min=0.001, max=0.5, help="1 - confidence level")] = 0.05,
+    out: Annotated[Path | None, typer.Option("--out", help="write the analysis JSON here (for `offerwise report --analysis`)")] = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Treatment vs holdout after a campaign: lift with CIs, CUPED, SRM check, ROI, by offer and segment."""
+    from offerwise._io import write_json
+    from offerwise.evaluation.analyze import analyze_plan
+
+    with _status(as_json, "analyzing the campaign"):
+        res = analyze_plan(decisions, data, start=start, end=end, days=days, pre_period_days=pre_period,
+                           holdout_fraction=holdout_fraction, alpha=alpha, settings=_settings(config))
+    payload = res.to_dict()
+    if out is not None:
+        write_json(payload, out)
+    if as_json:
+        print_json({"ok": True, "out": str(out) if out else None, **payload})
+        return
+    print_analysis(res)
+    if out is not None:
+        console.print(f"analysis written to [bold]{out}[/]")
+
+
+def print_analysis(res: Any) -> None:
+    """Rich tables of an :class:`~offerwise.evaluation.analyze.AnalyzeResult`."""
+    import pandas as pd
+
+    a = res.analysis
+    level = f"{1 - a.alpha:.0%}"
+    window = f"{res.start.date()} – {res.end.date() if res.end is not None else 'end of data'}"
+
+    def rows(dim: str, metrics: tuple[str, ...]) -> pd.DataFrame:
+        out = []
+        for r in a.results:
+            if r.dimension != dim or r.metric not in metrics:
+                continue
+            lift, lo, hi = r.best()
+            out.append({"level": r.level, "metric": r.metric, "n (T/H)": f"{r.n_treatment}/{r.n_holdout}",
+                        "treat": r.mean_treatment, "hold": r.mean_holdout, "lift": lift,
+                        f"{level} CI": "–" if lo != lo else f"{lo:,.2f}..{hi:,.2f}",
+                        "rel": f"{r.rel_lift:+.0%}" if r.rel_lift == r.rel_lift else "–",
+                        "CUPED": f"{r.variance_reduction:.0%}" if r.variance_reduction == r.variance_reduction else "–",
+                        "note": (r.reason or "").split(":")[0]})
+        df = pd.DataFrame(out)
+        return df if len(df) == 0 or df["note"].any() else df.drop(columns=["note"])
+
+    overall = rows("overall", ("converted", "revenue", "discount_cost", "net_profit")).drop(columns=["level"])
+    console.print(frame_table(overall, title=f"campaign {window}: treatment vs holdout per customer "
+                                             f"({a.n_treatment:,} vs {a.n_holdout:,}; CUPED: variance reduction)",
+                              floatfmt="{:,.2f}"))
+    for dim in ("offer", "segment"):
+        tab = rows(dim, ("net_profit",))
+        if len(tab):
+            console.print(frame_table(tab.drop(columns=["metric"]), title=f"net profit per customer by {dim}",
+                                      floatfmt="{:,.2f}"))
+    s = a.srm
+    srm = ("[red]MISMATCH[/]" if s.mismatch else "ok")
+    console.print(f"sample ratio: {s.n_holdout:,} holdout of {s.n_treatment + s.n_holdout:,} "
+                  f"(planned {s.expected_holdout_fraction:.1%}, p = {s.p_value:.3g}): {srm}")
+    r = a.roi
+    if r.reason:
+        console.print(f"ROI: not available ({r.reason})")
+    else:
+        console.print(f"incremental net profit {r.incremental_net_profit:,.0f} "
+                      f"[{r.incremental_net_profit_ci_low:,.0f}, {r.incremental_net_profit_ci_high:,.0f}]; "
+                      f"incremental discount cost {r.incremental_discount_cost:,.0f}; ROI {r.roi:.2f} "
+                      f"[{r.roi_ci_low:.2f}, {r.roi_ci_high:.2f}]{' (CUPED)' if r.cuped else ''}")
+    for w in res.to_dict()["warnings"]:
+        err_console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+
+
 # --------------------------------------------------------------------------------------------
 # report
 # --------------------------------------------------------------------------------------------
@@ -534,7 +615,12 @@ def demo(
     import numpy as np
 
     from offerwise.data.completejourney import import_completejourney
-    from offerwise.data.simulator import SimulatorConfig, simulate as run_sim, write_market
+    import pandas as pd
+
+    from offerwise._io import write_json
+    from offerwise.data.simulator import (SimulatorConfig, run_campaign, simulate as run_sim, write_campaign_data,
+                                          write_market)
+    from offerwise.evaluation.analyze import analyze_plan
     from offerwise.features.engine import run_profile, write_profile
     from offerwise.models.pipeline import evaluate_plan, score as run_score, train as run_train
     from offerwise.policy.plan import scores_to_arrays
@@ -547,7 +633,8 @@ def demo(
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     steps = ["import Complete Journey", "profile customers", "simulate shop", "train uplift models",
-             "plan under budget", "off-policy evaluation", "write report"]
+             "plan under budget", "off-policy evaluation", "run the campaign (simulated) and analyze it",
+             "write report"]
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=err_console if as_json else console) as bar, warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -586,8 +673,14 @@ def demo(
         ev = evaluate_plan(out / "plan.parquet", sim, model=out / "model", settings=settings, seed=seed,
                            n_bootstrap=300)
         step(6)
+        run = run_campaign(market, decisions, seed=seed, start=res.as_of or None)
+        after = write_campaign_data(market, run, out / "shop-after-campaign")
+        ana = analyze_plan(out / "plan.parquet", after, days=market.config.attribution_days, settings=settings)
+        write_json(ana.to_dict(), out / "analysis.json")
+        step(7)
         report_path = build_report(load_inputs(out / "model", plan=out / "plan.parquet", profiles=rep.profiles,
-                                               customers=sim, settings=settings), out / "report.html")
+                                               analysis=out / "analysis.json", customers=sim, settings=settings),
+                                   out / "report.html")
         bar.update(task, completed=len(steps), description="done")
 
     info.update({
@@ -597,6 +690,8 @@ def demo(
         "plan": {**res.summary(), "true_incremental_profit": true_value,
                  "oracle_incremental_profit_at_budget": oracle_at_budget},
         "evaluation": ev.to_dict(),
+        "campaign": {"true_lift": run.true_lift, "true_incremental_profit": run.true_incremental_profit,
+                     "analysis": ana.to_dict()},
         "report": str(report_path),
     })
     if as_json:
@@ -608,11 +703,14 @@ def demo(
     console.print(f"expected cost {res.total_cost:,.0f}; expected incremental profit {res.total_incremental_profit:,.0f}; "
                   f"true incremental profit (simulator truth) {true_value:,.0f} vs oracle "
                   f"{oracle_at_budget:,.0f} at the same budget")
-    import pandas as pd
-
     console.print(frame_table(pd.DataFrame([e.to_dict() for e in ev.estimates])[
         ["estimator", "value", "ci_low", "ci_high", "n"]], title=f"off-policy value per round ({ev.rows})",
         floatfmt="{:,.3f}"))
+    console.print("[bold]after the campaign[/] (simulated outcomes in "
+                  f"{out / 'shop-after-campaign'}; `offerwise analyze --decisions {out / 'plan.parquet'} "
+                  f"--data {out / 'shop-after-campaign'} --days {market.config.attribution_days}`):")
+    print_analysis(ana)
+    console.print(f"true lift of net profit per customer (simulator truth): {run.true_lift['net_profit']:,.3f}")
     console.print(f"everything is in [bold]{out}/[/]; open [bold]{report_path}[/]")
 
 

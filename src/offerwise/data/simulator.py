@@ -238,6 +238,14 @@ class SimulatorConfig:
         return d
 
 
+@dataclass(frozen=True, slots=True)
+class _MarketState:
+    """Latent traits and truth arrays kept in memory to draw new outcomes (campaigns)."""
+
+    traits: dict[str, np.ndarray]
+    truth: _Truth
+
+
 @dataclass
 class SimulatedMarket:
     """Output of :func:`simulate`: the contract tables, the truth and the latent traits.
@@ -256,6 +264,7 @@ class SimulatedMarket:
     truth: pd.DataFrame
     latent: pd.DataFrame
     logging_probs: pd.DataFrame
+    state: _MarketState | None = field(default=None, repr=False, compare=False)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The contract tables by name."""
@@ -742,21 +751,29 @@ def logging_probabilities(snap: dict[str, np.ndarray], cfg: SimulatorConfig) -> 
     return cfg.min_propensity + (1 - k1 * cfg.min_propensity) * soft
 
 
-def _exposures(
+@dataclass(frozen=True, slots=True)
+class _Orders:
+    converted: np.ndarray  # (m,) bool
+    gross: np.ndarray  # (m,) final gross order value (0 without conversion), rounded to cents
+    discount: np.ndarray  # (m,) discount cost
+    revenue: np.ndarray  # (m,) money received: gross − price cut (a waived fee keeps revenue)
+
+
+def _draw_orders(
     t: dict[str, np.ndarray],
     tr: _Truth,
-    snap: dict[str, np.ndarray],
     cfg: SimulatorConfig,
     rng: np.random.Generator,
-    action_ids: list[str],
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    n, m, k1 = cfg.n_customers, cfg.n_exposures, tr.p.shape[1]
-    slot = np.sort(rng.choice(n * cfg.n_campaigns, size=m, replace=False))
-    camp, cust = slot // n, slot % n
-    probs_all = logging_probabilities(snap, cfg)
-    probs = probs_all[cust]
-    cum = np.cumsum(probs, axis=1)
-    a = np.minimum((rng.random(m)[:, None] > cum).sum(axis=1), k1 - 1)
+    cust: np.ndarray,
+    a: np.ndarray,
+) -> _Orders:
+    """One attribution window per row: conversion ~ Bernoulli(p[cust, a]) and its order value.
+
+    ``cust`` (m,) customer index, ``a`` (m,) action index (0 = none, j = menu offer j).
+    Order value g = m[cust, a] · LogNormal(−s²/2, s); thresholds pull baskets in the top-up band
+    up to the threshold; the discount follows the offer kind.
+    """
+    m = cust.size
     conv = rng.random(m) < tr.p[cust, a]
     s = cfg.basket_noise
     g = tr.m[cust, a] * np.exp(rng.normal(-s * s / 2, s, m))
@@ -780,7 +797,27 @@ def _exposures(
             shipping[sel] = True
     g = np.round(np.where(conv, g, 0.0), 2)
     disc = np.round(np.where(conv, disc, 0.0), 2)
-    revenue = np.round(g - np.where(shipping, 0.0, disc), 2)  # a waived shipping fee keeps revenue
+    revenue = np.round(g - np.where(shipping, 0.0, disc), 2)
+    return _Orders(conv, g, disc, revenue)
+
+
+def _exposures(
+    t: dict[str, np.ndarray],
+    tr: _Truth,
+    snap: dict[str, np.ndarray],
+    cfg: SimulatorConfig,
+    rng: np.random.Generator,
+    action_ids: list[str],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    n, m, k1 = cfg.n_customers, cfg.n_exposures, tr.p.shape[1]
+    slot = np.sort(rng.choice(n * cfg.n_campaigns, size=m, replace=False))
+    camp, cust = slot // n, slot % n
+    probs_all = logging_probabilities(snap, cfg)
+    probs = probs_all[cust]
+    cum = np.cumsum(probs, axis=1)
+    a = np.minimum((rng.random(m)[:, None] > cum).sum(axis=1), k1 - 1)
+    o = _draw_orders(t, tr, cfg, rng, cust, a)
+    conv, g, disc, revenue = o.converted, o.gross, o.discount, o.revenue
     start = pd.Timestamp(cfg.start_date)
     day = cfg.history_days + camp * cfg.attribution_days
     secs = (day * 86400 + rng.integers(8 * 3600, 20 * 3600, m)).astype("int64")
@@ -842,7 +879,8 @@ def simulate(config: SimulatorConfig | None = None, **overrides: object) -> Simu
         }
     )
     return SimulatedMarket(
-        cfg, customers, products, tx, _offers_frame(cfg), exposures, truth, latent, probs
+        cfg, customers, products, tx, _offers_frame(cfg), exposures, truth, latent, probs,
+        _MarketState(t, tr),
     )
 
 
@@ -1003,6 +1041,136 @@ def true_policy_value_per_exposure(
     return float(m["expected_net_profit"].mean()) if len(m) else 0.0
 
 
+# --------------------------------------------------------------------------------------------
+# running a planned campaign
+# --------------------------------------------------------------------------------------------
+
+CAMPAIGN_METRICS = ("converted", "revenue", "discount_cost", "net_profit")
+
+
+@dataclass
+class CampaignRun:
+    """Outcomes of one simulated run of a plan (see :func:`run_campaign`).
+
+    ``transactions``: contract rows (one order line per converting plan customer) with ``ts`` in
+    ``[start, end)``. ``true_lift``: per metric, the mean over plan customers of
+    E[y | planned offer] − E[y | none] — the average treatment effect that a treatment-vs-holdout
+    comparison estimates; net profit is measured as an analysis measures it from transactions,
+    ``margin·(amount + discount) − discount``. ``true_incremental_profit``: Σ over treated
+    customers of the simulator's true incremental profit.
+    """
+
+    transactions: pd.DataFrame
+    start: pd.Timestamp
+    end: pd.Timestamp
+    true_lift: dict[str, float]
+    true_incremental_profit: float
+    n_treatment: int
+    n_holdout: int
+
+
+def default_campaign_start(market: SimulatedMarket) -> pd.Timestamp:
+    """The day after the last logged exposure (midnight) — the default decision date of a plan."""
+    ex = market.exposures
+    cfg = market.config
+    if len(ex):
+        return (pd.Timestamp(ex["ts"].max()) + pd.Timedelta(days=1)).normalize()
+    return (pd.Timestamp(cfg.start_date) + pd.Timedelta(days=cfg.history_days)).normalize()
+
+
+def run_campaign(
+    market: SimulatedMarket,
+    plan: pd.DataFrame,
+    *,
+    seed: int,
+    start: str | pd.Timestamp | None = None,
+) -> CampaignRun:
+    """Run ``plan`` in the simulated market for one attribution window and draw what happened.
+
+    ``plan``: customer_id, offer_id and optionally ``group`` ('treatment' | 'holdout'; missing =
+    treatment) and ``planned_offer_id`` (the offer a holdout customer would have got; default
+    its ``offer_id``). Holdout customers get no offer; treated customers get their ``offer_id``
+    ('none' allowed). Outcomes are drawn exactly as the logged exposures are (same response model),
+    independently per call with ``seed``; the market must come from :func:`simulate` in this
+    process (its latent state is not written to disk).
+    """
+    if market.state is None:
+        raise InputError("run_campaign: this market has no latent state; simulate it in this process")
+    d = _check_decisions(market.truth, plan)
+    group = (plan["group"].astype(str).to_numpy() if "group" in plan.columns
+             else np.full(len(d), "treatment", dtype=object))
+    bad = ~np.isin(group, ["treatment", "holdout"])
+    if bad.any():
+        raise InputError(f"plan: column 'group': {int(bad.sum())} rows are not 'treatment' or "
+                         f"'holdout'; e.g. {group[bad][0]!r}")
+    cfg, t, tr = market.config, market.state.traits, market.state.truth
+    ids = pd.Index(market.customers["customer_id"].astype(str))
+    cust = ids.get_indexer(d["customer_id"])
+    if (cust < 0).any():
+        raise InputError(f"plan: {int((cust < 0).sum())} customers not in the market; e.g. "
+                         f"{d['customer_id'][cust < 0].iloc[0]!r}")
+    action_ids = [NO_OFFER] + [o.offer_id for o in cfg.offers]
+    given = pd.Index(action_ids).get_indexer(d["offer_id"])
+    planned = given
+    if "planned_offer_id" in plan.columns:  # what holdout customers would have got
+        planned = pd.Index(action_ids).get_indexer(plan["planned_offer_id"].astype(str))
+        if (planned < 0).any():
+            raise InputError(f"plan: column 'planned_offer_id': {int((planned < 0).sum())} rows name "
+                             f"offers not in the menu; e.g. "
+                             f"{plan['planned_offer_id'].astype(str)[planned < 0].iloc[0]!r}")
+    treated = group == "treatment"
+    planned = np.where(treated, given, planned)
+    a = np.where(treated, given, 0)
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0xCA3]))
+    o = _draw_orders(t, tr, cfg, rng, cust, a)
+    start = default_campaign_start(market) if start is None else pd.Timestamp(start).normalize()
+    end = start + pd.Timedelta(days=cfg.attribution_days)
+    buy = np.flatnonzero(o.converted)
+    m = buy.size
+    secs = (rng.integers(0, cfg.attribution_days, m) * 86400
+            + rng.integers(8 * 3600, 20 * 3600, m)).astype("int64")
+    # one order line per buyer, on a product of a category the customer likes
+    prods = market.products
+    cum = np.cumsum(t["pref"], axis=1)[cust[buy]]
+    cat = np.minimum((rng.random(m)[:, None] > cum).sum(axis=1), len(CATEGORIES) - 1)
+    pidx = (cat * N_BRANDS + rng.integers(0, N_BRANDS, m)) * ITEMS_PER_BRAND + rng.integers(
+        0, ITEMS_PER_BRAND, m)
+    price = prods["price"].to_numpy()[pidx]
+    tx = pd.DataFrame({
+        "customer_id": _strings(d["customer_id"].to_numpy()[buy].tolist()),
+        "order_id": _strings([f"K{seed}-{i + 1}" for i in range(m)]),
+        "product_id": _strings(prods["product_id"].tolist(), pidx),
+        "ts": (start + pd.to_timedelta(secs, unit="s")).as_unit("us"),
+        "quantity": np.maximum(1, np.rint(o.gross[buy] / price)).astype("int64"),
+        "amount": o.revenue[buy],
+        "discount": o.discount[buy],
+    })
+    # true effects of what was planned, measured the way an analysis measures transactions
+    rows = np.arange(cust.size)
+    p, mg = tr.p[cust], cfg.margin_rate
+    rev = p * (tr.gross[cust] - tr.price_cut[cust])
+    dis = p * tr.discount[cust]
+    mean = {"converted": p, "revenue": rev, "discount_cost": dis, "net_profit": mg * (rev + dis) - dis}
+    lift = {k: float((v[rows, planned] - v[:, 0]).mean()) if cust.size else float("nan")
+            for k, v in mean.items()}
+    net = mg * p * tr.gross[cust] - dis
+    inc = float((net[rows, a] - net[:, 0]).sum())
+    return CampaignRun(tx, start, end, lift, inc, int(treated.sum()), int((~treated).sum()))
+
+
+def write_campaign_data(market: SimulatedMarket, run: CampaignRun, out_dir: str | Path) -> Path:
+    """The shop's data after ``run`` (atomically): the contract tables with the campaign's order
+    lines appended to ``transactions`` — what ``offerwise analyze`` reads."""
+    out = Path(out_dir)
+    tables = market.tables()
+    tables["transactions"] = pd.concat([market.transactions, run.transactions], ignore_index=True)
+    with atomic_dir(out) as tmp:
+        for name, df in tables.items():
+            if len(df):  # an empty optional table (no logged exposures) is left out
+                df.to_parquet(tmp / f"{name}.parquet", index=False)
+    return out
+
+
 def market_summary(market: SimulatedMarket) -> dict[str, object]:
     """Headline facts of the truth: response-type shares, best-offer shares, oracle value."""
     lat = market.latent
@@ -1079,6 +1247,8 @@ __all__ = [
     "NO_OFFER",
     "PROFILE_COLUMNS",
     "OfferSpec",
+    "CAMPAIGN_METRICS",
+    "CampaignRun",
     "SimulatedMarket",
     "SimulatorConfig",
     "legacy_logits",
@@ -1087,9 +1257,12 @@ __all__ = [
     "offers_from_frame",
     "oracle_policy",
     "oracle_value",
+    "default_campaign_start",
     "profiles_from_transactions",
+    "run_campaign",
     "simulate",
     "true_policy_value",
     "true_policy_value_per_exposure",
+    "write_campaign_data",
     "write_market",
 ]

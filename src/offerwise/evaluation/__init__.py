@@ -47,6 +47,10 @@ _EXPORTS: dict[str, str] = {
     "campaign_outcomes": "experiment",
     "compare": "experiment",
     "srm_check": "experiment",
+    # analysis of a launched plan
+    "AnalyzeResult": "analyze",
+    "analyze_plan": "analyze",
+    "read_plan_summary": "analyze",
 }
 
 __all__ = sorted(_EXPORTS)

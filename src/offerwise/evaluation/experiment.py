@@ -302,11 +302,14 @@ def srm_check(n_treatment: int, n_holdout: int, expected_holdout_fraction: float
     from scipy import stats as st
 
     f = float(expected_holdout_fraction)
-    if not 0 < f < 1:
-        raise InputError(f"expected_holdout_fraction must lie in (0, 1), got {expected_holdout_fraction}")
+    if not 0 <= f < 1:
+        raise InputError(f"expected_holdout_fraction must lie in [0, 1), got {expected_holdout_fraction}")
     n = n_treatment + n_holdout
     if n == 0:
         return SRMCheck(0, 0, f, float("nan"), float("nan"), float("nan"), False)
+    if f == 0:  # no holdout planned: any holdout customer is a mismatch, no χ² to compute
+        return SRMCheck(int(n_treatment), int(n_holdout), 0.0, n_holdout / n, float("nan"),
+                        0.0 if n_holdout else 1.0, n_holdout > 0)
     et, eh = n * (1 - f), n * f
     chi2 = (n_treatment - et) ** 2 / et + (n_holdout - eh) ** 2 / eh
     p = float(st.chi2.sf(chi2, 1))

@@ -91,6 +91,7 @@ def fit_booster(
     params: dict[str, Any],
     n_estimators: int,
     weight: np.ndarray | None = None,
+    init_score: np.ndarray | None = None,
 ) -> lgb.Booster:
     """Train one LightGBM booster on ``X`` (n, p) and ``y`` (n,) for ``n_estimators`` rounds.
 
@@ -111,6 +112,7 @@ def fit_booster(
         np.asarray(X, dtype=np.float64),
         label=np.asarray(y, dtype=np.float64),
         weight=None if weight is None else np.asarray(weight, dtype=np.float64),
+        init_score=None if init_score is None else np.asarray(init_score, dtype=np.float64),
         params={"verbose": -1, "max_bin": 63},
         free_raw_data=True,
     )

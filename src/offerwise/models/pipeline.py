@@ -406,7 +406,7 @@ def holdout_metrics(
 def feature_importance(model: OfferResponseModel, features: list[str]) -> pd.DataFrame:
     """LightGBM gain per (offer, feature), summed over each offer's boosters.
 
-    Boosters shared by all offers (control / pooled models) are reported as offer ``all``.
+    Boosters shared by all offers (control and pooled value models) are reported as offer ``all``.
     Columns: ``offer_id, feature, importance`` (share of that offer's total gain, sums to 1).
     """
     _, boosters = model.to_state()

@@ -17,9 +17,13 @@ For every menu offer k with at least ``min_treated`` exposures, on rows with off
     ``incremental_profit = p_k(x) v(x, k) - p_0(x) v(x, none)`` and
     ``cost_k(x) = p_k(x) d(x, k)``, where ``p`` comes from the conversion learner and
     ``v`` (net profit) and ``d`` (discount cost) are pooled LightGBM regressions on the converted
-    rows of all arms with the offer one-hot encoded (``pooled/*`` boosters: features
-    ``X`` + one column per menu offer), which removes the zero-inflation noise of modelling
-    profit on every row,
+    rows of all arms (``pooled/*`` boosters: features ``X`` + one indicator per menu offer) that
+    start from each arm's mean (``init_score``; the means are kept in ``arm_levels_``). Modelling the
+    value given conversion removes the zero-inflation noise of modelling profit on every row;
+    pooling shares the basket structure across arms, so the errors of ``v(x, k)`` and
+    ``v(x, none)`` largely cancel in their difference; the arm means keep what the offer does to
+    the basket level (a 30 % discount at a 30 % margin leaves no profit) even where the trees cannot
+    isolate a small arm,
 * expected cost ``cost_k(x) = E[discount_cost | x, k]``: a plain regression on the treated rows
   of k (cost exists only under treatment), except in ``"hurdle"`` mode (above).
 
@@ -85,6 +89,12 @@ def _onehot(code: np.ndarray, k: int) -> np.ndarray:
     rows = np.flatnonzero(code > 0)
     out[rows, np.asarray(code)[rows] - 1] = 1.0
     return out
+
+
+def _arm_means(y: np.ndarray, code: np.ndarray, k1: int) -> np.ndarray:
+    """(k1,) mean of ``y`` per action code 0..k1-1 (0 for an arm without rows)."""
+    n = np.bincount(code, minlength=k1)
+    return np.bincount(code, weights=y, minlength=k1) / np.maximum(n, 1)
 
 
 @dataclass(slots=True)
@@ -174,12 +184,12 @@ class OfferResponseModel(BaseEstimator):
             kw["residual_estimators"] = max(20, self.n_estimators // 3)
         return kw
 
-    def _params(self, objective: str, seed: int) -> dict[str, Any]:
+    def _params(self, objective: str, seed: int, min_leaf: int | None = None) -> dict[str, Any]:
         return lgb_params(
             objective,
             learning_rate=self.learning_rate,
             num_leaves=self.num_leaves,
-            min_child_samples=self.min_child_samples,
+            min_child_samples=self.min_child_samples if min_leaf is None else min_leaf,
             n_jobs=self.n_jobs,
             seed=seed,
         )
@@ -294,14 +304,15 @@ class OfferResponseModel(BaseEstimator):
             if bought.sum() < 2:
                 raise InputError("exposures: fewer than 2 converted rows; cannot model order value")
             Z = np.hstack([X, _onehot(action, len(offers))])[bought]
-            boosters["pooled/net_profit"] = fit_booster(
-                Z, (gp - cost)[bought], self._params("regression", self.random_state + 3),
-                self.n_estimators,
-            )
-            boosters["pooled/cost"] = fit_booster(
-                Z, cost[bought], self._params("regression", self.random_state + 4),
-                self.n_estimators,
-            )
+            a_b = action[bought]
+            self.arm_levels_ = {}
+            for j, (tname, y) in enumerate((("net_profit", (gp - cost)[bought]), ("cost", cost[bought]))):
+                level = _arm_means(y, a_b, len(offers) + 1)
+                self.arm_levels_[tname] = level.tolist()
+                boosters[f"pooled/{tname}"] = fit_booster(
+                    Z, y, self._params("regression", self.random_state + 3 + j), self.n_estimators,
+                    init_score=level[a_b],
+                )
 
         learners: dict[str, dict[str, Any]] = {}
         skipped: list[_Skip] = []
@@ -394,7 +405,7 @@ class OfferResponseModel(BaseEstimator):
         out = {c: np.empty((n, K)) for c in SCORE_COLUMNS[2:]}
         hurdle = self.profit == "hurdle"
         if hurdle:
-            v0 = self._pooled("pooled/net_profit", X, None)
+            v0 = self._arm("net_profit", X, None)
             base_profit = p0 * v0
         for j, o in enumerate(self.offers_):
             per = self.learners_[o]
@@ -402,8 +413,8 @@ class OfferResponseModel(BaseEstimator):
             pk = np.clip(p0 + dconv, 0.0, 1.0)
             drev = per["revenue"].predict(X)
             if hurdle:
-                ecost = pk * np.maximum(self._pooled("pooled/cost", X, o), 0.0)
-                dprof = pk * self._pooled("pooled/net_profit", X, o) - base_profit
+                ecost = pk * np.maximum(self._arm("cost", X, o), 0.0)
+                dprof = pk * self._arm("net_profit", X, o) - base_profit
             else:
                 ecost = np.maximum(predict_booster(per["cost"], X, self.n_jobs), 0.0)
                 dprof = per["profit"].predict(X)
@@ -418,11 +429,13 @@ class OfferResponseModel(BaseEstimator):
             out["incremental_profit"][:, j] = dprof
         return ResponseScores(offers=list(self.offers_), **out)
 
-    def _pooled(self, name: str, X: np.ndarray, offer: str | None) -> np.ndarray:
-        """A pooled booster's prediction with every row assigned ``offer`` (None = control)."""
-        code = np.full(len(X), 0 if offer is None else self.menu_.index(offer) + 1)
+    def _arm(self, target: str, X: np.ndarray, offer: str | None) -> np.ndarray:
+        """E[target | converted, x, offer] (n,): the arm's mean plus the pooled booster (None = control)."""
+        k = 0 if offer is None else self.menu_.index(offer) + 1
+        code = np.full(len(X), k)
         Z = np.hstack([X, _onehot(code, len(self.menu_))])
-        return predict_booster(self.control_boosters_[name], Z, self.n_jobs)
+        level = self.arm_levels_[target][k]
+        return level + predict_booster(self.control_boosters_[f"pooled/{target}"], Z, self.n_jobs)
 
     def predict_net_profit(self, X: Any, actions: list[str] | None = None) -> np.ndarray:
         """Expected net profit (n, A) of each action in ``actions`` (default ``none`` + menu).
@@ -436,7 +449,7 @@ class OfferResponseModel(BaseEstimator):
         sc = self.predict(X)
         X = np.asarray(X, dtype=np.float64)
         if self.profit == "hurdle":
-            base = sc.p_convert_none[:, 0] * self._pooled("pooled/net_profit", X, None) if len(
+            base = sc.p_convert_none[:, 0] * self._arm("net_profit", X, None) if len(
                 sc.offers) else np.zeros(len(X))
         else:
             base = predict_booster(self.control_boosters_["control/profit"], X, self.n_jobs)
@@ -483,6 +496,7 @@ class OfferResponseModel(BaseEstimator):
             "feature_names": self.feature_names_in_,
             "n_treated": dict(self.n_treated_),
             "n_control": int(self.n_control_),
+            "arm_levels": getattr(self, "arm_levels_", None),
             "propensity": {
                 "source": self.propensity_.source,
                 "clip_low": self.propensity_.clip_low,
@@ -525,5 +539,7 @@ class OfferResponseModel(BaseEstimator):
         obj.feature_names_in_ = meta["feature_names"]
         obj.n_treated_ = dict(meta["n_treated"])
         obj.n_control_ = int(meta["n_control"])
+        if meta.get("arm_levels") is not None:
+            obj.arm_levels_ = {k: list(v) for k, v in meta["arm_levels"].items()}
         obj.propensity_ = PropensityReport(**meta["propensity"])
         return obj

@@ -17,7 +17,7 @@ from offerwise.policy.solver import DROP_CAP, DROP_FAIRNESS, DROP_SEGMENT, Alloc
 
 SCORE_COLUMNS = ("customer_id", "offer_id", "expected_cost", "incremental_profit")
 PLAN_COLUMNS = ["customer_id", "offer_id", "expected_cost", "incremental_profit", "group",
-                "segment", "reason"]
+                "segment", "reason", "planned_offer_id"]
 
 
 @dataclass
@@ -39,6 +39,9 @@ class PlanResult:
     lam: float
     by_offer: pd.DataFrame = field(default_factory=pd.DataFrame)
     by_segment: pd.DataFrame = field(default_factory=pd.DataFrame)
+    holdout_fraction: float = 0.0  # the planned (random) holdout share, for the SRM check
+    planned: np.ndarray | None = None  # (n,) offer index the plan gives (holdout: would give), -1 none
+    as_of: str = ""  # decision date (ISO); the campaign starts then
 
     @property
     def total_cost(self) -> float:
@@ -64,6 +67,8 @@ class PlanResult:
             "group": pd.array(np.where(self.holdout, "holdout", "treatment"), dtype="string"),
             "segment": pd.array(self.segments.astype(str), dtype="string"),
             "reason": pd.array(self.reason, dtype="string"),
+            "planned_offer_id": pd.array(names[self.assignment if self.planned is None else self.planned],
+                                         dtype="string"),
         })
 
     def summary(self, *, campaign_id: str = "", data_fingerprint: str = "") -> dict:
@@ -78,7 +83,7 @@ class PlanResult:
             "expected_incremental_profit": self.total_incremental_profit,
             "version": __version__, "data_fingerprint": data_fingerprint,
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "seed": self.seed,
+            "seed": self.seed, "holdout_fraction": self.holdout_fraction, "as_of": self.as_of,
         }
 
 
@@ -224,6 +229,13 @@ def solve_plan(scores: pd.DataFrame, customers_segment: pd.Series | pd.DataFrame
     reason[on] = "best_net_of_budget_price"
     reason[hold] = "holdout"
     assignment = np.where(on, ch, -1)
+    # what holdout customers would have got: the best eligible offer net of the budget price λ
+    # (side-constraint prices ignored), so per-offer results compare like with like
+    planned = assignment.copy()
+    if hold.any() and value.shape[1]:
+        net = np.where((comp.mask & present)[hold], value[hold] - alloc.lam * cost[hold], -np.inf)
+        best = net.argmax(axis=1)
+        planned[hold] = np.where(net[np.arange(len(best)), best] > 0, best, -1)
     frame = pd.DataFrame({"offer": np.array(offer_ids + ["none"], dtype=object)[assignment],
                           "segment": cust["segment"].to_numpy(), "cost": e_cost, "profit": e_prof,
                           "treated": on})
@@ -236,4 +248,6 @@ def solve_plan(scores: pd.DataFrame, customers_segment: pd.Series | pd.DataFrame
                       segments=cust["segment"].to_numpy(), assignment=assignment, holdout=hold,
                       reason=reason, expected_cost=e_cost, incremental_profit=e_prof,
                       allocation=alloc, budget=float(budget), objective=objective, seed=seed,
-                      lam=alloc.lam, by_offer=by_offer, by_segment=by_segment)
+                      lam=alloc.lam, by_offer=by_offer, by_segment=by_segment,
+                      holdout_fraction=float(holdout), planned=planned,
+                      as_of="" if as_of is None else pd.Timestamp(as_of).isoformat())

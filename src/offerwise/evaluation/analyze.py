@@ -1,0 +1,179 @@
+"""``offerwise analyze``: a launched plan's treatment vs holdout, from the shop's transactions.
+
+Reads the plan file (``customer_id, offer_id, group[, segment, planned_offer_id]``) and its
+``.summary.json`` sidecar (campaign start = the plan's ``as_of``, planned holdout share), builds one
+row per plan customer with :func:`~offerwise.evaluation.experiment.campaign_outcomes` from the
+data source's ``transactions`` (unit costs from ``products`` when present) and runs
+:func:`~offerwise.evaluation.experiment.analyze_campaign`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from offerwise.config import Settings, default_settings
+from offerwise.errors import InputError
+from offerwise.evaluation.experiment import CampaignAnalysis, analyze_campaign, campaign_outcomes
+
+
+@dataclass
+class AnalyzeResult:
+    """The analysis plus what it was computed from (dates, files, fingerprint)."""
+
+    analysis: CampaignAnalysis
+    plan: str
+    data: str
+    start: pd.Timestamp
+    end: pd.Timestamp | None
+    pre_period_days: int
+    expected_holdout_fraction: float
+    data_fingerprint: str
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        from offerwise._version import __version__
+
+        d = self.analysis.to_dict()
+        d["warnings"] = list(self.warnings) + list(d.get("warnings", []))  # type: ignore[arg-type]
+        return {
+            "campaign": {
+                "plan": self.plan, "data": self.data, "start": self.start.isoformat(),
+                "end": None if self.end is None else self.end.isoformat(),
+                "pre_period_days": self.pre_period_days,
+                "expected_holdout_fraction": self.expected_holdout_fraction,
+                "data_fingerprint": self.data_fingerprint, "version": __version__,
+            },
+            **d,
+        }
+
+
+def read_plan_summary(plan: Path) -> dict[str, object]:
+    """The plan's ``.summary.json`` sidecar, or ``{}`` when there is none."""
+    side = plan.with_name(plan.stem + ".summary.json")
+    if not side.exists():
+        return {}
+    try:
+        out = json.loads(side.read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{side}: cannot read the plan summary: {exc}") from exc
+    return out if isinstance(out, dict) else {}
+
+
+def _read_plan(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        raise InputError(f"plan file not found: {path}")
+    try:
+        df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    except Exception as exc:  # noqa: BLE001 - any reader failure is bad input
+        raise InputError(f"{path}: cannot read the plan: {exc}") from exc
+    missing = [c for c in ("customer_id", "offer_id", "group") if c not in df.columns]
+    if missing:
+        hint = (" (analyze compares treatment with holdout: make the plan with --holdout > 0)"
+                if "group" in missing else "")
+        raise InputError(f"{path}: required column(s) {missing} missing{hint} "
+                         f"(found: {', '.join(map(str, df.columns[:12]))}; {len(df)} rows)")
+    g = df["group"].astype(str)
+    bad = ~g.isin(["treatment", "holdout"])
+    if bad.any():
+        raise InputError(f"{path}: column 'group': {int(bad.sum())} of {len(df)} rows are not "
+                         f"'treatment' or 'holdout'; e.g. {g[bad].iloc[0]!r}")
+    return df
+
+
+def _timestamp(value: object, what: str) -> pd.Timestamp:
+    try:
+        ts = pd.Timestamp(value)  # type: ignore[arg-type]
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"{what} {value!r} is not a date") from exc
+    if ts is pd.NaT:
+        raise InputError(f"{what} {value!r} is not a date")
+    return ts.tz_convert(None) if ts.tzinfo is not None else ts
+
+
+def analyze_plan(
+    plan: str | Path,
+    data: str | Path,
+    *,
+    start: str | pd.Timestamp | None = None,
+    end: str | pd.Timestamp | None = None,
+    days: int | None = None,
+    pre_period_days: int = 90,
+    holdout_fraction: float | None = None,
+    alpha: float = 0.05,
+    settings: Settings | None = None,
+) -> AnalyzeResult:
+    """Treatment vs holdout of ``plan`` on the transactions in ``data``.
+
+    Outcome window ``[start, end)``: ``start`` defaults to the plan's ``as_of``; ``end`` to
+    ``start + days`` or, without either, everything after ``start``. CUPED uses each customer's spend
+    in the ``pre_period_days`` before ``start`` (0 turns it off). ``holdout_fraction`` (the planned
+    share for the SRM check) defaults to the plan summary's. Per-offer results use
+    ``planned_offer_id`` (what holdout customers would have got) when the plan has it.
+    """
+    from offerwise.data.contract import load_data
+
+    settings = settings or default_settings()
+    plan_path = Path(plan)
+    df = _read_plan(plan_path)
+    summary = read_plan_summary(plan_path)
+    if start is None:
+        if not summary.get("as_of"):
+            raise InputError(f"{plan_path}: the plan summary has no decision date; name the campaign "
+                             f"start with --start YYYY-MM-DD")
+        start = summary["as_of"]  # type: ignore[assignment]
+    t0 = _timestamp(start, "campaign start")
+    t1 = None
+    if end is not None and days is not None:
+        raise InputError("give either the campaign end or its length in days, not both")
+    if end is not None:
+        t1 = _timestamp(end, "campaign end")
+    elif days is not None:
+        if days < 1:
+            raise InputError(f"campaign length must be at least 1 day, got {days}")
+        t1 = t0 + pd.Timedelta(days=int(days))
+    if pre_period_days < 0:
+        raise InputError(f"--pre-period must be >= 0 days, got {pre_period_days}")
+    if holdout_fraction is None:
+        holdout_fraction = summary.get("holdout_fraction")  # type: ignore[assignment]
+        if holdout_fraction is None:
+            raise InputError(f"{plan_path}: the plan summary does not say the planned holdout share; "
+                             f"give it with --holdout-fraction")
+    f = float(holdout_fraction)  # type: ignore[arg-type]
+    if not 0 <= f < 1:
+        raise InputError(f"holdout fraction must lie in [0, 1), got {f}")
+
+    ds = load_data(data, settings=settings, required=("customers", "transactions"))
+    tx = ds.frame("transactions")
+    products = ds.frame("products") if ds.has("products") else None
+    notes: list[str] = []
+    known = set(ds.frame("customers")["customer_id"].astype(str))
+    ids = df["customer_id"].astype(str)
+    unknown = ~ids.isin(known)
+    if unknown.any():
+        notes.append(f"{int(unknown.sum())} of {len(df)} plan customers are not in {data}'s customers "
+                     f"table (e.g. {ids[unknown].iloc[0]!r}); they count as not buying")
+    frame = df.copy()
+    if "planned_offer_id" in frame.columns:
+        frame["offer_id"] = frame["planned_offer_id"].astype(str)
+    ts = pd.to_datetime(tx["ts"], errors="coerce")
+    ts = ts.dt.tz_convert(None) if ts.dt.tz is not None else ts
+    in_window = (ts >= t0) if t1 is None else ((ts >= t0) & (ts < t1))
+    if not bool(np.asarray(in_window).any()):
+        last = ts.max()
+        notes.append(f"no transactions in the campaign window from {t0.date()} "
+                     f"(the data ends {last}); outcomes are all zero — is this data from after the campaign?")
+    per_customer = campaign_outcomes(frame, tx, t0, t1, pre_period_days, settings.margin_rate,
+                                     products=products)
+    if pre_period_days == 0:
+        per_customer = per_customer.drop(columns=["pre_spend"])
+    analysis = analyze_campaign(per_customer, f, alpha)
+    return AnalyzeResult(analysis, str(plan_path), str(data), t0, t1, int(pre_period_days), f,
+                         ds.fingerprint, notes)
+
+
+__all__ = ["AnalyzeResult", "analyze_plan", "read_plan_summary"]
