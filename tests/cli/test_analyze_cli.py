@@ -143,3 +143,20 @@ def test_analyze_degenerate_and_bad_input(campaign: dict, tmp_path: Path) -> Non
     res = runner.invoke(app, ["analyze", "--decisions", str(campaign["plan_path"]), "--data", str(empty),
                               "--out", str(out)])
     assert res.exit_code == 2 and "transactions" in res.output and not out.exists()
+
+
+def test_report_reads_the_analysis_json(campaign: dict, tmp_path: Path) -> None:
+    """`offerwise analyze --out` feeds `offerwise report --analysis`: the campaign section is real."""
+    from offerwise.report.tables import campaign_results
+
+    out = tmp_path / "analysis.json"
+    res = runner.invoke(app, ["analyze", "--decisions", str(campaign["plan_path"]), "--data", str(campaign["data"]),
+                              "--days", "14", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    got = campaign_results(json.loads(out.read_text()))
+    m = got.metrics.set_index("metric")
+    assert list(m.index) == ["converted", "revenue", "discount_cost", "net_profit"]
+    truth = campaign["run"].true_lift
+    assert m.loc["converted", "ci_low"] <= truth["converted"] <= m.loc["converted", "ci_high"]
+    assert set(got.breakdown["dimension"]) == {"offer", "segment"}
+    assert got.roi["n_treatment"] == campaign["run"].n_treatment and got.srm_warning is None
