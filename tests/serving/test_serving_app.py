@@ -57,6 +57,53 @@ def test_offer_is_stable_and_coupon_issued_once(api) -> None:
     assert camp["offers_issued"] == 1 and camp["exposures"] == 4 and camp["budget"] == 1000.0
 
 
+def test_expired_coupon_is_renewed_on_the_next_ask(tmp_path: Path) -> None:
+    """After its expiry an unused coupon is replaced by a fresh one (new code, new expiry) for the
+    same offer; the old one stays and validates as expired; the decision (exposure) is unchanged."""
+    import time
+
+    client, db, keys = _client(tmp_path, coupon_ttl_days=1.5 / 86400)  # 1.5 s
+    try:
+        first = client.get("/v1/customers/c3/offer", headers=H(keys["decide"])).json()
+        assert client.get("/v1/customers/c3/offer", headers=H(keys["decide"])).json() == first
+        old = first["coupon"]["code"]
+        time.sleep(max(0.0, pd.Timestamp(first["coupon"]["expires_at"]).timestamp() - time.time()) + 0.1)
+        second = client.get("/v1/customers/c3/offer", headers=H(keys["decide"])).json()
+        assert second["coupon"]["code"] != old
+        assert second["coupon"]["expires_at"] > first["coupon"]["expires_at"]
+        assert pd.Timestamp(second["coupon"]["expires_at"]).timestamp() > time.time()
+        assert {k: second[k] for k in ("offer", "propensity", "decided_at", "group")} == \
+            {k: first[k] for k in ("offer", "propensity", "decided_at", "group")}
+        assert client.get("/v1/customers/c3/offer", headers=H(keys["decide"])).json() == second
+        v = client.post(f"/v1/coupons/{old}/validate", json=CART, headers=H(keys["decide"])).json()
+        assert not v["valid"] and v["reason"] == "expired"
+        r = client.post(f"/v1/coupons/{old}/redeem", json=CART,
+                        headers=H(keys["decide"], **{"Idempotency-Key": "old"}))
+        assert r.status_code == 409 and r.json()["reason"] == "expired"
+        new = second["coupon"]["code"]
+        v = client.post(f"/v1/coupons/{new}/validate", json=CART, headers=H(keys["decide"])).json()
+        assert v["valid"] and v["discount"] == 10.0
+        camp = client.get("/v1/campaigns/camp-1", headers=H(keys["admin"])).json()
+        assert camp["offers_issued"] == 2 and camp["exposures"] == 1
+    finally:
+        client.__exit__(None, None, None)
+
+
+def test_used_up_coupon_is_not_renewed(tmp_path: Path) -> None:
+    import time
+
+    client, db, keys = _client(tmp_path, coupon_ttl_days=1.5 / 86400)
+    try:
+        first = client.get("/v1/customers/c3/offer", headers=H(keys["decide"])).json()
+        code = first["coupon"]["code"]
+        r = client.post(f"/v1/coupons/{code}/redeem", json=CART, headers=H(keys["decide"], **{"Idempotency-Key": "u"}))
+        assert r.status_code == 200
+        time.sleep(max(0.0, pd.Timestamp(first["coupon"]["expires_at"]).timestamp() - time.time()) + 0.1)
+        assert client.get("/v1/customers/c3/offer", headers=H(keys["decide"])).json()["coupon"]["code"] == code
+    finally:
+        client.__exit__(None, None, None)
+
+
 def test_validate_redeem_rollback_ledger(api) -> None:
     client, db, keys = api
     code = client.get("/v1/customers/c3/offer", headers=H(keys["decide"])).json()["coupon"]["code"]

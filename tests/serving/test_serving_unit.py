@@ -72,7 +72,39 @@ def test_tables_match_migrations(tmp_path) -> None:
     from offerwise.serving.storage import Tables, make_engine, migrate
 
     eng = make_engine(f"sqlite:///{tmp_path}/m.db")
-    assert migrate(eng) == [1] and migrate(eng) == []
+    assert migrate(eng) == [1, 2] and migrate(eng) == []
     insp = sa.inspect(eng)
     for name, table in Tables.get().metadata.tables.items():
         assert {c["name"] for c in insp.get_columns(name)} == set(table.c.keys()), name
+
+
+def test_migration_2_keeps_coupons_and_their_redemptions(tmp_path) -> None:
+    """A database made by migration 1 (with a redeemed coupon) upgrades: rows and foreign keys kept,
+    and a second coupon of the same customer and campaign is allowed."""
+    import sqlalchemy as sa
+
+    from offerwise.serving.storage import list_migrations, make_engine, migrate
+
+    eng = make_engine(f"sqlite:///{tmp_path}/old.db")
+    first = list_migrations("sqlite")[0]
+    assert first.version == 1
+    with eng.begin() as c:
+        c.exec_driver_sql("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, "
+                          "name TEXT NOT NULL, applied_ts DOUBLE PRECISION NOT NULL)")
+        for stmt in first.statements():
+            c.exec_driver_sql(stmt)
+        c.exec_driver_sql("INSERT INTO schema_migrations VALUES (1, 'initial', 0)")
+        c.exec_driver_sql("INSERT INTO campaigns (campaign_id, budget_cents, spent_cents, redemptions, "
+                          "plan_fingerprint, active, created_ts) VALUES ('k', 100, 10, 1, 'f', 1, 0)")
+        c.exec_driver_sql("INSERT INTO coupons VALUES ('A', 'k', 'c1', 'o', 0, 10, 1, 1)")
+        c.exec_driver_sql("INSERT INTO redemptions VALUES ('r1', 'A', 'k', 'c1', 'o', NULL, 10, "
+                          "'redeemed', 'key', 'i1', 1, NULL)")
+    assert migrate(eng) == [2]
+    with eng.begin() as c:
+        assert c.exec_driver_sql("SELECT code, uses FROM coupons").fetchall() == [("A", 1)]
+        c.exec_driver_sql("INSERT INTO coupons VALUES ('B', 'k', 'c1', 'o', 20, 30, 1, 0)")  # now allowed
+        with pytest.raises(sa.exc.IntegrityError):  # the redemptions -> coupons foreign key still holds
+            with c.begin_nested():
+                c.exec_driver_sql("INSERT INTO redemptions VALUES ('r2', 'ZZ', 'k', 'c1', 'o', NULL, 1, "
+                                  "'redeemed', 'key', 'i2', 1, NULL)")
+    eng.dispose()

@@ -56,6 +56,7 @@ def create_app(settings: ServeSettings | None = None) -> Any:
         try:
             yield
         finally:
+            app.state.service.close()
             engine.dispose()
 
     app = FastAPI(title="offerwise offer service", version=__version__, lifespan=lifespan,

@@ -16,7 +16,7 @@ api_key_header = APIKeyHeader(name="X-API-Key", scheme_name="ApiKey", auto_error
                               description="API key: `offerwise apikey create --scopes decide|admin`")
 
 
-def get_service(request: Request) -> Any:
+async def get_service(request: Request) -> Any:  # async: FastAPI runs a sync one in a thread
     """The app's :class:`~offerwise.serving.service.OfferService`."""
     return request.app.state.service
 

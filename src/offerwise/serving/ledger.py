@@ -2,8 +2,8 @@
 
 One row per logged decision (an exposure; offer ``none`` for holdout/no-offer): ``converted`` = 1
 when the customer has ≥ 1 order event in [ts, ts + attribution window); ``revenue`` = Σ those
-orders' revenue; ``discount_cost`` = Σ discounts of the decision's coupon redemptions (not rolled
-back) made in the window. ``propensity`` is the logged probability of the served offer.
+orders' revenue; ``discount_cost`` = Σ discounts of the redemptions (not rolled back) of the
+customer's coupons in the decision's campaign made in the window (a renewed coupon counts too). ``propensity`` is the logged probability of the served offer.
 """
 
 from __future__ import annotations
@@ -25,13 +25,13 @@ def exposures_frame(engine: Any, attribution_days: float = 14.0) -> Any:
             "SELECT campaign_id, customer_id, offer_id, ts, propensity, explored, grp, coupon_code "
             "FROM decisions", conn)
         ev = pd.read_sql_query("SELECT customer_id, ts AS ev_ts, revenue_cents FROM events", conn)
-        red = pd.read_sql_query("SELECT coupon_code, redeemed_ts, discount_cents FROM redemptions "
+        red = pd.read_sql_query("SELECT campaign_id, customer_id, redeemed_ts, discount_cents FROM redemptions "
                                 "WHERE status = 'redeemed'", conn)
     dec = dec.reset_index(names="row")
     m = dec[["row", "customer_id", "ts"]].merge(ev, on="customer_id")
     m = m[(m["ev_ts"] >= m["ts"]) & (m["ev_ts"] < m["ts"] + window)]
     rev = m.groupby("row")["revenue_cents"].agg(["sum", "size"])
-    r = dec[["row", "coupon_code", "ts"]].dropna(subset=["coupon_code"]).merge(red, on="coupon_code")
+    r = dec[["row", "campaign_id", "customer_id", "ts"]].merge(red, on=["campaign_id", "customer_id"])
     r = r[(r["redeemed_ts"] >= r["ts"]) & (r["redeemed_ts"] < r["ts"] + window)]
     cost = r.groupby("row")["discount_cents"].sum()
     out = pd.DataFrame({

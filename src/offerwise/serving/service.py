@@ -8,29 +8,33 @@ Ledger invariants (kept by the database, never by check-then-act across transact
 * one answer per (API key, Idempotency-Key): the key is claimed by an INSERT into
   ``idempotency_keys`` (primary key) in the same transaction as the redemption.
 
-A redemption is one transaction: claim the idempotency key, then inside a savepoint
+A redemption is one unit of work (its own savepoint inside a group-committed transaction, see
+:mod:`offerwise.serving.batching`, answered only after the COMMIT): claim the idempotency key
+(``INSERT … ON CONFLICT DO NOTHING``; no row inserted = a replay), then inside a savepoint
 ``UPDATE coupons SET uses = uses + 1 WHERE code = :c AND uses < max_uses``, the same for the
 customer's usage, ``UPDATE campaigns SET spent_cents = spent_cents + :d WHERE campaign_id = :id
 AND spent_cents + :d <= budget_cents`` and the redemption INSERT; a conditional UPDATE that
 matches no row rolls the savepoint back and the refusal is stored under the idempotency key.
 On SQLite the transaction starts with ``BEGIN IMMEDIATE`` (writers are serialized); on PostgreSQL
-the row locks taken by the UPDATEs serialize concurrent redemptions of one campaign.
+each redemption batch first locks the active campaign's row, so the batches of several workers
+queue on it, and the row locks taken by the UPDATEs serialize everything else.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import secrets
 import threading
 import time
 import uuid
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
 from offerwise.serving.pricing import Line, OfferTerms, quote
 from offerwise.serving.problems import ApiProblem, Rejection, problem_body
@@ -49,7 +53,7 @@ from offerwise.serving.schemas import (
     Validation,
 )
 from offerwise.serving.settings import ServeSettings
-from offerwise.serving.storage import NO_OFFER, Tables, read_tx, write_tx
+from offerwise.serving.storage import NO_OFFER, RawSQL, Tables, read_tx, write_tx
 
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
@@ -60,7 +64,7 @@ def dt(ts: float | None) -> datetime | None:
 
 def new_coupon_code() -> str:
     """A random code ``XXXX-XXXX-XXXX`` (60 bits, no 0/O/1/I)."""
-    raw = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(12))
+    raw = "".join(_CODE_ALPHABET[b & 31] for b in secrets.token_bytes(12))  # 32 letters: uniform
     return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
 
 
@@ -94,6 +98,96 @@ def request_hash(code: str, body: dict[str, Any]) -> str:
                                      separators=(",", ":")).encode()).hexdigest()
 
 
+# Hot-path statements (RawSQL: run on the DBAPI cursor, see offerwise.serving.storage.RawSQL).
+
+#: The customer's decision with its current coupon, and the plan's assignment (one row; columns
+#: NULL where missing): everything GET offer needs in one round trip. Columns = ``_DecisionRow``.
+_DECISION_SQL = RawSQL(
+    "SELECT d.decision_id, d.offer_id, d.grp, d.propensity, d.explored, d.coupon_code, d.ts, "
+    "c.expires_ts, c.max_uses, c.uses, a.offer_id AS plan_offer_id, a.grp AS plan_grp "
+    "FROM (SELECT 1 AS one) k "
+    "LEFT JOIN decisions d ON d.campaign_id = :cid AND d.customer_id = :cust "
+    "LEFT JOIN coupons c ON c.code = d.coupon_code "
+    "LEFT JOIN assignments a ON a.campaign_id = :cid AND a.customer_id = :cust")
+_INSERT_DECISION = RawSQL(
+    "INSERT INTO decisions (decision_id, campaign_id, customer_id, offer_id, plan_offer_id, grp, "
+    "propensity, explored, coupon_code, ts) VALUES (:decision_id, :campaign_id, :customer_id, "
+    ":offer_id, :plan_offer_id, :grp, :propensity, :explored, :coupon_code, :ts) "
+    "ON CONFLICT DO NOTHING RETURNING decision_id")
+_INSERT_COUPON = RawSQL(
+    "INSERT INTO coupons (code, campaign_id, customer_id, offer_id, issued_ts, expires_ts, max_uses, "
+    "uses) VALUES (:code, :campaign_id, :customer_id, :offer_id, :issued_ts, :expires_ts, :max_uses, 0)")
+_INSERT_USAGE = RawSQL(
+    "INSERT INTO customer_usage (campaign_id, customer_id, uses) VALUES (:campaign_id, :customer_id, 0) "
+    "ON CONFLICT DO NOTHING")
+#: A coupon with its campaign's budget and the customer's usage. Columns = ``_CouponRow``.
+_COUPON_SQL = RawSQL(
+    "SELECT k.code, k.campaign_id, k.customer_id, k.offer_id, k.issued_ts, k.expires_ts, k.max_uses, "
+    "k.uses, c.budget_cents, c.spent_cents, u.uses AS customer_uses FROM coupons k "
+    "JOIN campaigns c ON c.campaign_id = k.campaign_id "
+    "LEFT JOIN customer_usage u ON u.campaign_id = k.campaign_id AND u.customer_id = k.customer_id "
+    "WHERE k.code = :code")
+_CLAIM_KEY = RawSQL(
+    "INSERT INTO idempotency_keys (api_key_id, idem_key, request_hash, status_code, response_json, "
+    "created_ts) VALUES (:api_key_id, :idem_key, :request_hash, NULL, NULL, :created_ts) "
+    "ON CONFLICT DO NOTHING RETURNING idem_key")
+_PRIOR_KEY = RawSQL(
+    "SELECT request_hash, status_code, response_json FROM idempotency_keys "
+    "WHERE api_key_id = :api_key_id AND idem_key = :idem_key")
+_ANSWER_KEY = RawSQL(
+    "UPDATE idempotency_keys SET status_code = :status_code, response_json = :response_json "
+    "WHERE api_key_id = :api_key_id AND idem_key = :idem_key")
+_USE_COUPON = RawSQL("UPDATE coupons SET uses = uses + 1 WHERE code = :code AND uses < max_uses RETURNING uses")
+_USE_CUSTOMER = RawSQL(
+    "UPDATE customer_usage SET uses = uses + 1 WHERE campaign_id = :campaign_id "
+    "AND customer_id = :customer_id AND uses < :max_uses RETURNING uses")
+_SPEND = RawSQL(
+    "UPDATE campaigns SET spent_cents = spent_cents + :d, redemptions = redemptions + 1 "
+    "WHERE campaign_id = :campaign_id AND spent_cents + :d <= budget_cents "
+    "RETURNING budget_cents - spent_cents")
+_REMAINING = RawSQL("SELECT budget_cents - spent_cents FROM campaigns WHERE campaign_id = :campaign_id")
+_INSERT_REDEMPTION = RawSQL(
+    "INSERT INTO redemptions (redemption_id, coupon_code, campaign_id, customer_id, offer_id, order_id, "
+    "discount_cents, status, api_key_id, idem_key, redeemed_ts, rolled_back_ts) VALUES (:redemption_id, "
+    ":coupon_code, :campaign_id, :customer_id, :offer_id, :order_id, :discount_cents, 'redeemed', "
+    ":api_key_id, :idem_key, :redeemed_ts, NULL)")
+
+
+@dataclass(frozen=True, slots=True)
+class _CouponRow:
+    """A :data:`_COUPON_SQL` row."""
+
+    code: str
+    campaign_id: str
+    customer_id: str
+    offer_id: str
+    issued_ts: float
+    expires_ts: float
+    max_uses: int
+    uses: int
+    budget_cents: int
+    spent_cents: int
+    customer_uses: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class _DecisionRow:
+    """A :data:`_DECISION_SQL` row (or a decision just inserted, shaped like one)."""
+
+    decision_id: str
+    offer_id: str
+    grp: str
+    propensity: float
+    explored: int
+    coupon_code: str | None
+    ts: float
+    expires_ts: float | None
+    max_uses: int | None
+    uses: int | None
+    plan_offer_id: str | None
+    plan_grp: str | None
+
+
 @dataclass(frozen=True, slots=True)
 class RedeemOutcome:
     """What the redeem route answers: HTTP status, JSON body and whether it is a replay."""
@@ -104,17 +198,36 @@ class RedeemOutcome:
 
 
 class OfferService:
-    """Stateless over the database except small per-process caches (menu, decisions)."""
+    """The service of one worker process: database-backed, with small per-process caches.
+
+    Caches (read-mostly, never the source of truth): the offer menu and the active campaign; the
+    answer of ``GET offer`` per customer as JSON bytes, kept until its coupon expires (a decision
+    never changes; a coupon that expired unused is renewed by the next ask). Writes go through
+    two :class:`~offerwise.serving.batching.GroupCommitter` threads (offers, redemptions).
+    """
+
+    #: Recheck a cached answer whose coupon cannot be renewed this often (seconds).
+    RECHECK_S = 60.0
 
     def __init__(self, engine: Any, settings: ServeSettings):
+        from offerwise.serving.batching import GroupCommitter
+
         self.engine = engine
         self.settings = settings
         self.t = Tables.get()
         self.menu: dict[str, OfferTerms] = {}
         self.campaign_id: str | None = None
-        self._decisions: dict[tuple[str, str], OfferDecision] = {}
+        self._answers: dict[tuple[str, str], tuple[bytes, float]] = {}
         self._lock = threading.Lock()
         self.refresh()
+        pg = engine.dialect.name == "postgresql"
+        self._offer_writer = GroupCommitter(engine, "offers")
+        self._redeem_writer = GroupCommitter(engine, "redeem", prelude=self._lock_campaign if pg else None)
+
+    def close(self) -> None:
+        """Finish queued writes and stop the writer threads."""
+        self._offer_writer.close()
+        self._redeem_writer.close()
 
     # ---------------------------------------------------------------- state
     def refresh(self) -> None:
@@ -141,46 +254,82 @@ class OfferService:
             raise ApiProblem(503, "no-active-campaign", "no plan is loaded: start the server with --plan")
         return self.campaign_id
 
+    def _lock_campaign(self, conn: Any) -> None:
+        """PostgreSQL: take the active campaign's row lock first, so that redemption batches of
+        several workers queue on it instead of deadlocking on coupon rows."""
+        cid = self.campaign_id
+        if cid is not None:
+            c = self.t.campaigns
+            conn.execute(sa.select(c.c.campaign_id).where(c.c.campaign_id == cid).with_for_update())
+
     def offer_out(self, o: OfferTerms) -> OfferOut:
         return OfferOut(offer_id=o.offer_id, kind=o.kind, value=o.value, min_spend=o.min_spend_cents / 100,
                         category=o.category, starts=dt(o.starts_ts), ends=dt(o.ends_ts),
                         members_only=o.members_only)
 
     # ---------------------------------------------------------------- decide
-    def cached_offer(self, customer_id: str) -> OfferDecision | None:
-        """A decision already made in this process (decisions never change), or None."""
+    def cached_offer_json(self, customer_id: str, now: float | None = None) -> bytes | None:
+        """The cached ``GET offer`` answer (JSON bytes) while it is still valid, else None."""
         cid = self.campaign_id
-        return None if cid is None else self._decisions.get((cid, customer_id))
+        if cid is None:
+            return None
+        hit = self._answers.get((cid, customer_id))
+        if hit is None or (time.time() if now is None else now) >= hit[1]:
+            return None
+        return hit[0]
 
-    def get_offer(self, customer_id: str, now: float | None = None) -> OfferDecision:
-        """The customer's decision in the active campaign, made and logged on the first ask."""
+    def submit_offer(self, customer_id: str, now: float | None = None) -> Future:
+        """Queue the decision job; the future holds ``(OfferDecision, cache-until epoch)``."""
         cid = self._require_campaign()
-        hit = self._decisions.get((cid, customer_id))
+        now = time.time() if now is None else now
+        return self._offer_writer.submit(lambda conn: self._offer_job(conn, cid, customer_id, now),
+                                         sort_key=customer_id)
+
+    async def offer_json(self, customer_id: str) -> bytes:
+        """``GET offer``'s answer: from the cache, else decided/renewed by the offers writer
+        (cached only after its transaction committed)."""
+        now = time.time()
+        hit = self.cached_offer_json(customer_id, now)
         if hit is not None:
             return hit
-        now = time.time() if now is None else now
-        t = self.t
-        with read_tx(self.engine) as conn:
-            dec = self._read_decision(conn, cid, customer_id)
-            assignment = None if dec else conn.execute(
-                sa.select(t.assignments.c.offer_id, t.assignments.c.grp).where(
-                    t.assignments.c.campaign_id == cid, t.assignments.c.customer_id == customer_id)).first()
-        if dec is None:
-            dec = self._decide(cid, customer_id, assignment, now)
-        with self._lock:
-            if len(self._decisions) > 200_000:
-                self._decisions.clear()
-            self._decisions[(cid, customer_id)] = dec
-        return dec
+        dec, until = await asyncio.wrap_future(self.submit_offer(customer_id, now))
+        return self._remember(dec, until)[1]
 
-    def _read_decision(self, conn: Any, cid: str, customer_id: str) -> OfferDecision | None:
-        t = self.t
-        row = conn.execute(
-            sa.select(t.decisions, t.coupons.c.expires_ts, t.coupons.c.max_uses)
-            .select_from(t.decisions.outerjoin(t.coupons, t.coupons.c.code == t.decisions.c.coupon_code))
-            .where(t.decisions.c.campaign_id == cid, t.decisions.c.customer_id == customer_id)).first()
-        if row is None:
-            return None
+    def get_offer(self, customer_id: str, now: float | None = None) -> OfferDecision:
+        """The customer's decision in the active campaign (blocking form of :meth:`offer_json`)."""
+        dec, until = self.submit_offer(customer_id, now).result()
+        return self._remember(dec, until)[0]
+
+    def _remember(self, dec: OfferDecision, valid_until: float) -> tuple[OfferDecision, bytes]:
+        body = dec.model_dump_json().encode()
+        with self._lock:
+            if len(self._answers) > 200_000:
+                self._answers.clear()
+            self._answers[(dec.campaign_id, dec.customer_id)] = (body, valid_until)
+        return dec, body
+
+    def _offer_job(self, conn: Any, cid: str, customer_id: str, now: float) -> tuple[OfferDecision, float]:
+        """Inside a write transaction: read the decision, else make it; renew an expired coupon."""
+        row = self._read_decision(conn, cid, customer_id)
+        if row.decision_id is None:
+            row = self._decide(conn, cid, customer_id, row, now)
+        elif row.coupon_code is not None and now >= row.expires_ts and self._renewable(row, now):
+            self._renew(conn, cid, customer_id, row, now)
+            row = self._read_decision(conn, cid, customer_id)
+        dec = self._decision_out(row, cid, customer_id)
+        if row.coupon_code is None:
+            valid_until = float("inf")
+        elif now < row.expires_ts:
+            valid_until = row.expires_ts
+        else:  # expired and not renewable (used up or the offer ended): look again later
+            valid_until = now + self.RECHECK_S
+        return dec, valid_until
+
+    @staticmethod
+    def _read_decision(conn: Any, cid: str, customer_id: str) -> _DecisionRow:
+        return _DecisionRow(*_DECISION_SQL.run(conn, {"cid": cid, "cust": customer_id}).fetchone())
+
+    def _decision_out(self, row: Any, cid: str, customer_id: str) -> OfferDecision:
         offer = None if row.offer_id == NO_OFFER else self.offer_out(self._offer(row.offer_id))
         coupon = (CouponOut(code=row.coupon_code, expires_at=dt(row.expires_ts), max_uses=row.max_uses)
                   if row.coupon_code else None)
@@ -188,10 +337,40 @@ class OfferService:
                              coupon=coupon, propensity=row.propensity, explored=bool(row.explored),
                              decided_at=dt(row.ts))
 
-    def _decide(self, cid: str, customer_id: str, assignment: Any, now: float) -> OfferDecision:
+    def _expiry(self, terms: OfferTerms, now: float) -> float:
+        """A new coupon's expiry: now + ``coupon_ttl_days``, capped by the offer's end."""
+        expires = now + self.settings.coupon_ttl_days * 86400
+        if terms.ends_ts is not None:
+            expires = max(now, min(expires, terms.ends_ts))
+        return expires
+
+    def _renewable(self, row: Any, now: float) -> bool:
+        """An expired coupon is renewed when it has uses left and its offer is still running."""
+        terms = self.menu.get(row.offer_id) or self._offer(row.offer_id)
+        return row.uses < row.max_uses and terms.active_at(now) and self._expiry(terms, now) > now
+
+    def _renew(self, conn: Any, cid: str, customer_id: str, row: Any, now: float) -> None:
+        """Point the decision at a fresh coupon (new code, new expiry); the old one stays, expired.
+
+        The conditional UPDATE makes concurrent renewals from several workers issue one coupon.
+        """
+        t = self.t
+        code = new_coupon_code()
+        n = conn.execute(t.decisions.update().where(t.decisions.c.decision_id == row.decision_id,
+                                                     t.decisions.c.coupon_code == row.coupon_code)
+                         .values(coupon_code=code)).rowcount
+        if n == 1:
+            conn.execute(t.coupons.insert().values(
+                code=code, campaign_id=cid, customer_id=customer_id, offer_id=row.offer_id,
+                issued_ts=now, expires_ts=self._expiry(self._offer(row.offer_id), now),
+                max_uses=self.settings.max_uses_per_coupon, uses=0))
+
+    def _decide(self, conn: Any, cid: str, customer_id: str, read: Any, now: float) -> Any:
+        """Make and log the decision (and its coupon) unless one exists (ON CONFLICT DO NOTHING);
+        ``read`` is the :data:`_DECISION_SQL` row (its plan columns); returns the decision row."""
         s = self.settings
-        if assignment is not None:
-            grp, plan_offer = assignment.grp, assignment.offer_id
+        if read.plan_grp is not None:
+            grp, plan_offer = read.plan_grp, read.plan_offer_id
         else:
             grp, plan_offer = "cold_start", s.cold_start_offer
         menu = self.menu
@@ -203,50 +382,31 @@ class OfferService:
                               and (not terms.members_only or o == choice))
             u1, u2 = exploration_draws(s.seed, cid, customer_id)
             offer_id, propensity, explored = choose_offer(choice, eligible, s.epsilon, u1, u2)
-        t = self.t
-        code = None
-        try:
-            with write_tx(self.engine) as conn:
-                if offer_id != NO_OFFER:
-                    terms = menu[offer_id]
-                    expires = now + s.coupon_ttl_days * 86400
-                    if terms.ends_ts is not None:
-                        expires = max(now, min(expires, terms.ends_ts))
-                    code = new_coupon_code()
-                    conn.execute(t.coupons.insert().values(
-                        code=code, campaign_id=cid, customer_id=customer_id, offer_id=offer_id,
-                        issued_ts=now, expires_ts=expires, max_uses=s.max_uses_per_coupon, uses=0))
-                    exists = conn.execute(sa.select(t.customer_usage.c.uses).where(
-                        t.customer_usage.c.campaign_id == cid,
-                        t.customer_usage.c.customer_id == customer_id)).first()
-                    if exists is None:
-                        conn.execute(t.customer_usage.insert().values(
-                            campaign_id=cid, customer_id=customer_id, uses=0))
-                conn.execute(t.decisions.insert().values(
-                    decision_id=uuid.uuid4().hex, campaign_id=cid, customer_id=customer_id,
-                    offer_id=offer_id, plan_offer_id=choice, grp=grp, propensity=propensity,
-                    explored=int(explored), coupon_code=code, ts=now))
-        except IntegrityError:  # another request decided first: answer its decision
-            pass
-        with read_tx(self.engine) as conn:
-            dec = self._read_decision(conn, cid, customer_id)
-        assert dec is not None
-        return dec
+        code = None if offer_id == NO_OFFER else new_coupon_code()
+        decision_id = uuid.uuid4().hex
+        inserted = _INSERT_DECISION.run(conn, dict(
+            decision_id=decision_id, campaign_id=cid, customer_id=customer_id, offer_id=offer_id,
+            plan_offer_id=choice, grp=grp, propensity=propensity, explored=int(explored), coupon_code=code,
+            ts=now)).fetchone()
+        if inserted is None:  # another worker decided first (and committed): take its decision
+            return self._read_decision(conn, cid, customer_id)
+        expires = max_uses = uses = None
+        if code is not None:
+            expires, max_uses, uses = self._expiry(menu[offer_id], now), s.max_uses_per_coupon, 0
+            _INSERT_COUPON.run(conn, dict(code=code, campaign_id=cid, customer_id=customer_id,
+                                          offer_id=offer_id, issued_ts=now, expires_ts=expires,
+                                          max_uses=max_uses))
+            _INSERT_USAGE.run(conn, dict(campaign_id=cid, customer_id=customer_id))
+        return _DecisionRow(decision_id, offer_id, grp, propensity, int(explored), code, now, expires,
+                            max_uses, uses, read.plan_offer_id, read.plan_grp)
 
     # ---------------------------------------------------------------- coupons
-    def _coupon_row(self, conn: Any, code: str) -> Any:
-        t = self.t
-        row = conn.execute(
-            sa.select(t.coupons, t.campaigns.c.budget_cents, t.campaigns.c.spent_cents,
-                      t.customer_usage.c.uses.label("customer_uses"))
-            .select_from(t.coupons.join(t.campaigns, t.campaigns.c.campaign_id == t.coupons.c.campaign_id)
-                         .outerjoin(t.customer_usage, sa.and_(
-                             t.customer_usage.c.campaign_id == t.coupons.c.campaign_id,
-                             t.customer_usage.c.customer_id == t.coupons.c.customer_id)))
-            .where(t.coupons.c.code == code)).first()
+    @staticmethod
+    def _coupon_row(conn: Any, code: str) -> _CouponRow:
+        row = _COUPON_SQL.run(conn, {"code": code}).fetchone()
         if row is None:
             raise ApiProblem(404, "coupon-not-found", f"no coupon with code '{code}'")
-        return row
+        return _CouponRow(*row)
 
     def _static_checks(self, row: Any, cart: Cart, now: float) -> tuple[OfferTerms, int, int]:
         """Checks that need no lock; returns (offer, discount cents, eligible cents) or raises."""
@@ -295,82 +455,67 @@ class OfferService:
                           offer_id=row.offer_id, customer_id=row.customer_id, campaign_id=row.campaign_id,
                           remaining_budget=remaining / 100)
 
-    def redeem(self, code: str, req: RedeemRequest, api_key_id: str, idem_key: str,
-               now: float | None = None, instance: str | None = None) -> RedeemOutcome:
-        """Redeem atomically (see module docstring); replays the stored answer of a reused key."""
+    def submit_redeem(self, code: str, req: RedeemRequest, api_key_id: str, idem_key: str,
+                      now: float | None = None, instance: str | None = None) -> Future:
+        """Queue the redemption job; the future holds its :class:`RedeemOutcome` once committed."""
         now = time.time() if now is None else now
         code = normalize_code(code)
         h = request_hash(code, req.model_dump(mode="json"))
-        t = self.t
-        ik = t.idempotency_keys
-        key_where = sa.and_(ik.c.api_key_id == api_key_id, ik.c.idem_key == idem_key)
+        return self._redeem_writer.submit(
+            lambda conn: self._redeem_job(conn, code, req, h, api_key_id, idem_key, now, instance))
+
+    def redeem(self, code: str, req: RedeemRequest, api_key_id: str, idem_key: str,
+               now: float | None = None, instance: str | None = None) -> RedeemOutcome:
+        """Redeem atomically (see module docstring); replays the stored answer of a reused key."""
+        return self.submit_redeem(code, req, api_key_id, idem_key, now, instance).result()
+
+    def _redeem_job(self, conn: Any, code: str, req: RedeemRequest, h: str, api_key_id: str,
+                    idem_key: str, now: float, instance: str | None) -> RedeemOutcome:
+        """Inside a write transaction: claim the key, book the redemption or store the refusal."""
+        key = {"api_key_id": api_key_id, "idem_key": idem_key}
+        if _CLAIM_KEY.run(conn, {**key, "request_hash": h, "created_ts": now}).fetchone() is None:
+            return self._replay(_PRIOR_KEY.run(conn, key).fetchone(), h, instance)
+        row = self._coupon_row(conn, code)  # 404 rolls the claim back with the job's savepoint
         try:
-            with write_tx(self.engine) as conn:
-                prior = conn.execute(sa.select(ik).where(key_where)).first()
-                if prior is not None:
-                    return self._replay(prior, h, instance)
-                row = self._coupon_row(conn, code)
-                conn.execute(ik.insert().values(api_key_id=api_key_id, idem_key=idem_key, request_hash=h,
-                                                status_code=None, response_json=None, created_ts=now))
-                try:
-                    with conn.begin_nested():
-                        outcome = self._apply_redeem(conn, row, req, api_key_id, idem_key, now)
-                except Rejection as r:
-                    remaining = conn.execute(sa.select(
-                        t.campaigns.c.budget_cents - t.campaigns.c.spent_cents).where(
-                        t.campaigns.c.campaign_id == row.campaign_id)).scalar()
-                    outcome = RedeemOutcome(409, problem_body(
-                        409, "coupon-not-redeemable", r.detail, instance=instance, reason=r.reason,
-                        code=code, remaining_budget=remaining / 100))
-                conn.execute(ik.update().where(key_where).values(
-                    status_code=outcome.status, response_json=json.dumps(outcome.body)))
-                return outcome
-        except IntegrityError:
-            # a concurrent request claimed the same key first; its transaction has committed now
-            with read_tx(self.engine) as conn:
-                prior = conn.execute(sa.select(ik).where(key_where)).first()
-            if prior is None:  # pragma: no cover - the conflicting claim rolled back
-                raise ApiProblem(409, "idempotency-key-in-use", "retry the request") from None
-            return self._replay(prior, h, instance)
+            with conn.begin_nested():
+                outcome = self._apply_redeem(conn, row, req, api_key_id, idem_key, now)
+        except Rejection as r:
+            remaining = _REMAINING.run(conn, {"campaign_id": row.campaign_id}).fetchone()[0]
+            outcome = RedeemOutcome(409, problem_body(
+                409, "coupon-not-redeemable", r.detail, instance=instance, reason=r.reason,
+                code=code, remaining_budget=remaining / 100))
+        _ANSWER_KEY.run(conn, {**key, "status_code": outcome.status, "response_json": json.dumps(outcome.body)})
+        return outcome
 
     def _replay(self, prior: Any, h: str, instance: str | None) -> RedeemOutcome:
-        if prior.request_hash != h:
+        """The stored answer of a claimed key; ``prior`` = (request_hash, status_code, response_json)."""
+        if prior is None:  # pragma: no cover - a claim that conflicted has a row
+            raise ApiProblem(409, "idempotency-key-in-use", "retry the request")
+        request_hash_, status_code, response_json = prior
+        if request_hash_ != h:
             raise ApiProblem(409, "idempotency-key-reused",
                              "this Idempotency-Key was used with a different request body",
                              reason="idempotency_key_reused")
-        if prior.status_code is None:  # pragma: no cover - claims commit together with answers
+        if status_code is None:  # pragma: no cover - claims commit together with answers
             raise ApiProblem(409, "idempotency-key-in-use", "the first request with this key is running")
-        return RedeemOutcome(prior.status_code, json.loads(prior.response_json), replayed=True)
+        return RedeemOutcome(status_code, json.loads(response_json), replayed=True)
 
-    def _apply_redeem(self, conn: Any, row: Any, req: RedeemRequest, api_key_id: str, idem_key: str,
-                      now: float) -> RedeemOutcome:
-        t = self.t
+    def _apply_redeem(self, conn: Any, row: _CouponRow, req: RedeemRequest, api_key_id: str,
+                      idem_key: str, now: float) -> RedeemOutcome:
         _, discount, _ = self._static_checks(row, req, now)
-        n = conn.execute(t.coupons.update().where(t.coupons.c.code == row.code,
-                                                  t.coupons.c.uses < t.coupons.c.max_uses)
-                         .values(uses=t.coupons.c.uses + 1)).rowcount
-        if n != 1:
+        if _USE_COUPON.run(conn, {"code": row.code}).fetchone() is None:
             raise Rejection("already_redeemed", "the coupon has no uses left")
-        cu = t.customer_usage
-        n = conn.execute(cu.update().where(cu.c.campaign_id == row.campaign_id,
-                                           cu.c.customer_id == row.customer_id,
-                                           cu.c.uses < self.settings.max_uses_per_customer)
-                         .values(uses=cu.c.uses + 1)).rowcount
-        if n != 1:
+        if _USE_CUSTOMER.run(conn, {"campaign_id": row.campaign_id, "customer_id": row.customer_id,
+                                    "max_uses": self.settings.max_uses_per_customer}).fetchone() is None:
             raise Rejection("customer_limit_reached", "the customer has used this campaign's offers")
-        c = t.campaigns
-        left = conn.execute(c.update().where(c.c.campaign_id == row.campaign_id,
-                                             c.c.spent_cents + discount <= c.c.budget_cents)
-                            .values(spent_cents=c.c.spent_cents + discount, redemptions=c.c.redemptions + 1)
-                            .returning(c.c.budget_cents - c.c.spent_cents)).first()
+        left = _SPEND.run(conn, {"d": discount, "campaign_id": row.campaign_id}).fetchone()
         if left is None:
             raise Rejection("budget_exhausted", f"the campaign budget cannot cover {discount / 100:.2f}")
         rid = uuid.uuid4().hex
-        conn.execute(t.redemptions.insert().values(
+        _INSERT_REDEMPTION.run(conn, dict(
             redemption_id=rid, coupon_code=row.code, campaign_id=row.campaign_id,
             customer_id=row.customer_id, offer_id=row.offer_id, order_id=req.order_id,
-            discount_cents=discount, status="redeemed", api_key_id=api_key_id, idem_key=idem_key,
-            redeemed_ts=now, rolled_back_ts=None))
+            discount_cents=discount, api_key_id=api_key_id, idem_key=idem_key, redeemed_ts=now))
         body = Redemption(redemption_id=rid, code=row.code, campaign_id=row.campaign_id,
                           customer_id=row.customer_id, offer_id=row.offer_id, order_id=req.order_id,
                           discount=discount / 100, remaining_budget=left[0] / 100, redeemed_at=dt(now))

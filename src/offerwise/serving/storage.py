@@ -12,7 +12,9 @@ kept by conditional single-statement updates (see :mod:`offerwise.serving.servic
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -88,23 +90,101 @@ def make_engine(db_url: str, *, pool_size: int = 10, busy_timeout_ms: int = 30_0
                             pool_pre_ping=True)
 
 
-_WRITE_LOCKS: dict[int, threading.Lock] = {}
+class _WriterLock:
+    """Queue the writers of one SQLite file: a thread lock, then an ``flock`` on ``FILE-wlock``.
+
+    SQLite's busy handler polls with sleeps of 1…100 ms, which is what the tail latency of
+    concurrent writers from several worker processes was made of; a blocking ``flock`` wakes the
+    next writer as soon as the lock is released. Writers that do not take it (other programs)
+    still fall back on ``busy_timeout``.
+    """
+
+    def __init__(self, db_path: str | None):
+        self._thread_lock = threading.Lock()
+        self._fd: int | None = None
+        if db_path:
+            try:
+                self._fd = os.open(db_path + "-wlock", os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError:  # read-only folder: thread lock + busy_timeout only
+                self._fd = None
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        with self._thread_lock:
+            if self._fd is None:
+                yield
+                return
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+
+_WRITE_LOCKS: dict[int, _WriterLock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def _writer_lock(engine: Any) -> _WriterLock:
+    lock = _WRITE_LOCKS.get(id(engine))
+    if lock is None:
+        with _WRITE_LOCKS_GUARD:
+            lock = _WRITE_LOCKS.get(id(engine))
+            if lock is None:
+                db = engine.url.database
+                path = db if db and db != ":memory:" and not db.startswith("file:") else None
+                lock = _WRITE_LOCKS[id(engine)] = _WriterLock(path)
+    return lock
 
 
 @contextlib.contextmanager
 def write_tx(engine: Any) -> Iterator[Any]:
     """A write transaction (``BEGIN IMMEDIATE`` on SQLite); commits on success, rolls back on error.
 
-    On SQLite the threads of one process also queue on a lock first: only one of them waits in
-    SQLite's busy handler (which polls with growing sleeps) instead of dozens.
+    On SQLite the writers of one process queue on a thread lock and those of all processes that
+    use this module on an ``flock`` (see :class:`_WriterLock`) before ``BEGIN IMMEDIATE``.
     """
     if engine.dialect.name == "sqlite":
-        lock = _WRITE_LOCKS.setdefault(id(engine), threading.Lock())
-        with lock, engine.begin() as conn:
+        with _writer_lock(engine).hold(), engine.begin() as conn:
             yield conn
         return
     with engine.begin() as conn:
         yield conn
+
+
+class RawSQL:
+    """A hot-path statement run on the DBAPI cursor of a SQLAlchemy connection (same transaction),
+    skipping SQLAlchemy's per-statement work. Written with ``:name`` parameters (sqlite3's named
+    style), rewritten once to ``%(name)s`` for psycopg."""
+
+    __slots__ = ("sqlite", "postgresql")
+
+    def __init__(self, sql: str):
+        import re
+
+        if "%" in sql:
+            raise ValueError("RawSQL: '%' is not allowed (psycopg placeholders)")
+        self.sqlite = sql
+        self.postgresql = re.sub(r"(?<![:\w]):([A-Za-z_]\w*)", r"%(\1)s", sql)
+
+    def run(self, conn: Any, params: dict[str, Any]) -> Any:
+        """Execute in ``conn``'s transaction; returns the DBAPI cursor (rows are tuples)."""
+        cur = conn.connection.dbapi_connection.cursor()
+        cur.execute(self.postgresql if conn.dialect.name == "postgresql" else self.sqlite, params)
+        return cur
+
+
+def insert_ignore(conn: Any, table: Any) -> Any:
+    """``INSERT … ON CONFLICT DO NOTHING`` of ``table`` for the connection's dialect.
+
+    Whether a row went in: add ``.returning(col)`` and test ``.first()`` (psycopg's rowcount is -1
+    here).
+    """
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table).on_conflict_do_nothing()
 
 
 @contextlib.contextmanager
@@ -138,27 +218,52 @@ class Migration:
         return [s.strip() for s in body.split(";") if s.strip()]
 
 
-def list_migrations() -> list[Migration]:
-    """The migration files ``migrations/NNNN_name.sql`` in version order."""
+def list_migrations(dialect: str | None = None) -> list[Migration]:
+    """The migrations in version order: ``NNNN_name.sql`` (any database) or, when a change needs
+    dialect-specific SQL, ``NNNN_name.sqlite.sql`` / ``NNNN_name.postgresql.sql`` (the file of
+    ``dialect`` is taken; ``dialect=None`` lists the dialect-neutral ones and the sqlite ones)."""
     folder = resources.files("offerwise.serving") / "migrations"
+    want = dialect or "sqlite"
     out = []
     for entry in folder.iterdir():
         name = entry.name
-        if name.endswith(".sql") and name[:4].isdigit():
-            out.append(Migration(int(name[:4]), name[5:-4], entry.read_text()))
+        if not (name.endswith(".sql") and name[:4].isdigit()):
+            continue
+        stem = name[5:-4]
+        base, _, suffix = stem.rpartition(".")
+        if suffix in ("sqlite", "postgresql"):
+            if suffix != want:
+                continue
+            stem = base
+        out.append(Migration(int(name[:4]), stem, entry.read_text()))
     return sorted(out, key=lambda m: m.version)
 
 
 def migrate(engine: Any) -> list[int]:
-    """Apply pending migrations in one locked transaction; returns the versions applied."""
+    """Apply pending migrations in one locked transaction; returns the versions applied.
+
+    On SQLite the connection runs with ``foreign_keys=OFF`` (a table rebuild needs it; the pragma
+    cannot change inside a transaction) and ``PRAGMA foreign_key_check`` must be clean before the
+    commit.
+    """
     applied_now: list[int] = []
-    with write_tx(engine) as conn:
+    sqlite = engine.dialect.name == "sqlite"
+    with contextlib.ExitStack() as stack:
+        if sqlite:
+            stack.enter_context(_writer_lock(engine).hold())
+            conn = stack.enter_context(engine.connect())
+            raw = conn.connection.driver_connection
+            raw.execute("PRAGMA foreign_keys=OFF")
+            stack.callback(raw.execute, "PRAGMA foreign_keys=ON")
+            stack.enter_context(conn.begin())
+        else:
+            conn = stack.enter_context(engine.begin())
         _lock(conn)
         conn.exec_driver_sql(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
             "name TEXT NOT NULL, applied_ts DOUBLE PRECISION NOT NULL)")
         done = {r[0] for r in conn.exec_driver_sql("SELECT version FROM schema_migrations")}
-        for m in list_migrations():
+        for m in list_migrations(engine.dialect.name):
             if m.version in done:
                 continue
             for stmt in m.statements():
@@ -170,6 +275,10 @@ def migrate(engine: Any) -> list[int]:
                 (m.version, m.name, time.time()),
             )
             applied_now.append(m.version)
+        if sqlite and applied_now:
+            bad = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if bad:
+                raise ConfigError(f"migration left foreign key violations: {bad[:5]}")
     return applied_now
 
 
@@ -440,6 +549,7 @@ def load_plan(engine: Any, plan: Path, model_dir: Path, budget: float | None = N
 __all__ = [
     "LoadedPlan",
     "NO_OFFER",
+    "RawSQL",
     "OFFER_KINDS",
     "Tables",
     "is_sqlite",
@@ -447,6 +557,7 @@ __all__ = [
     "load_plan",
     "make_engine",
     "migrate",
+    "insert_ignore",
     "normalize_url",
     "read_menu",
     "read_plan",

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from offerwise.serving.deps import Decide, Service
 from offerwise.serving.problems import PROBLEM_MEDIA_TYPE
@@ -38,8 +38,8 @@ async def redeem(code: Code, body: RedeemRequest, request: Request, principal: D
     """Checks and books the campaign budget, the coupon's and the customer's uses in one
     transaction. A retry with the same ``Idempotency-Key`` returns the first answer (header
     ``Idempotent-Replayed: true``); the same key with a different body is a 409."""
-    out = await run_in_threadpool(service.redeem, code, body, principal.key_id, idempotency_key,
-                                  None, request.url.path)
+    out = await asyncio.wrap_future(service.submit_redeem(code, body, principal.key_id, idempotency_key,
+                                                          None, request.url.path))
     headers = {"Idempotent-Replayed": "true"} if out.replayed else {}
     media = "application/json" if out.status < 400 else PROBLEM_MEDIA_TYPE
     return Response(json.dumps(out.body), status_code=out.status, media_type=media, headers=headers)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
-from starlette.concurrency import run_in_threadpool
 
 from offerwise.serving.deps import Decide, Service
 from offerwise.serving.routes import AUTH_ERRORS, problem_responses
@@ -20,10 +19,8 @@ router = APIRouter(prefix="/v1/customers", tags=["customers"])
 async def get_offer(customer_id: Annotated[str, Path(min_length=1, max_length=128)],
                     _: Decide, service: Service) -> Response:
     """The first ask decides (plan choice, or an exploration draw with probability ε), logs the
-    exposure and issues a coupon; later asks return the same decision and coupon. Holdout
+    exposure and issues a coupon; later asks return the same decision and coupon; once that coupon has expired unused (and its
+    offer still runs) the next ask issues a fresh coupon (new code and expiry) for the same offer. Holdout
     customers, plan choice 'none' and unknown customers under the default cold-start rule get
     ``offer: null``."""
-    dec = service.cached_offer(customer_id)
-    if dec is None:
-        dec = await run_in_threadpool(service.get_offer, customer_id)
-    return Response(dec.model_dump_json(), media_type="application/json")
+    return Response(await service.offer_json(customer_id), media_type="application/json")
