@@ -154,7 +154,7 @@ def _status(as_json: bool, first: str):  # noqa: ANN202 - a Rich status context
 def train(
     data: DataOpt,
     out: Annotated[Path, typer.Option("--out", help="model directory to write")],
-    learner: Annotated[str | None, typer.Option("--learner", help="uplift learner: t, x, dr or tb (default: tb)")] = None,
+    learner: Annotated[str | None, typer.Option("--learner", help="uplift learner: t, x, dr, tb or ptb (default: ptb)")] = None,
     seed: SeedOpt = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,

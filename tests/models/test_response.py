@@ -31,7 +31,7 @@ def _fit(logs, **kw):
 
 @pytest.mark.parametrize(("learner", "profit"), [
     ("t", "composed"), ("x", "composed"), ("dr", "composed"), ("tb", "composed"),
-    ("t", "direct"), ("t", "hurdle"), ("tb", "hurdle"), ("dr", "hurdle"),
+    ("t", "direct"), ("t", "hurdle"), ("tb", "hurdle"), ("dr", "hurdle"), ("ptb", "hurdle"),
 ])
 def test_recovers_incremental_profit(logs, learner, profit):
     m = _fit(logs, learner=learner, profit=profit)
@@ -87,12 +87,16 @@ def test_not_fitted_and_bad_inputs(logs):
         OfferResponseModel(profit="q").fit(X, ex["offer_id"], *args, menu=MENU)
 
 
-def test_hurdle_state_round_trip(logs):
+@pytest.mark.parametrize("learner", ["tb", "ptb"])
+def test_hurdle_state_round_trip(logs, learner):
     import lightgbm as lgb
 
-    m = _fit(logs, learner="tb", profit="hurdle")
+    m = _fit(logs, learner=learner, profit="hurdle")
     meta, boosters = m.to_state()
     assert {"pooled/net_profit", "pooled/cost"} <= set(boosters)
+    if learner == "ptb":  # one pooled conversion model, per-offer learners only for revenue
+        assert {"control/conv_base", "control/conv_r0", "pooled/conv_r1"} <= set(boosters)
+        assert all("conversion" not in per for per in m.learners_.values())
     again = OfferResponseModel.from_state(
         meta, {k: lgb.Booster(model_str=b.model_to_string()) for k, b in boosters.items()})
     X = logs.customers[["x1", "x2", "x3"]].to_numpy()

@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 #: Default learner and profit mode, chosen by ``benchmarks/bench_uplift.py`` (see docs/models.md).
-DEFAULT_LEARNER = "tb"
+DEFAULT_LEARNER = "ptb"
 DEFAULT_PROFIT = "hurdle"
 #: Minimum rows per LightGBM leaf (smooth effect surfaces; chosen by the benchmark).
 DEFAULT_MIN_CHILD_SAMPLES = 300

@@ -66,6 +66,9 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["CONTROL", "SCORE_COLUMNS", "OfferResponseModel", "ResponseScores"]
 
 CONTROL = "none"
+#: learner name of the pooled shared-base conversion model (per-offer "tb" learners for revenue)
+POOLED = "ptb"
+POOLED_RESIDUAL_LEAVES = 7
 #: Columns of the scores frame, in order (one row per customer x scored offer).
 SCORE_COLUMNS = [
     "customer_id",
@@ -180,7 +183,7 @@ class OfferResponseModel(BaseEstimator):
         }
         if self.learner == "dr":
             kw["n_folds"] = self.n_folds
-        if self.learner == "tb":
+        if self.learner in ("tb", POOLED):
             kw["residual_estimators"] = max(20, self.n_estimators // 3)
         return kw
 
@@ -195,8 +198,9 @@ class OfferResponseModel(BaseEstimator):
         )
 
     def _validate(self) -> None:
-        if self.learner not in LEARNERS:
-            raise InputError(f"unknown learner {self.learner!r}; choose one of {sorted(LEARNERS)}")
+        if self.learner not in LEARNERS and self.learner != POOLED:
+            raise InputError(f"unknown learner {self.learner!r}; choose one of "
+                             f"{sorted([*LEARNERS, POOLED])}")
         if self.profit not in PROFIT_MODES:
             raise InputError(f"profit must be one of {PROFIT_MODES}; got {self.profit!r}")
 
@@ -296,8 +300,13 @@ class OfferResponseModel(BaseEstimator):
                 self._params("regression", self.random_state + 2), self.n_estimators,
             ),
         }
+        pooled = self.learner == POOLED
+        if pooled:  # one conversion model over all arms: shared responsiveness across offers
+            boosters.update(self._fit_pooled_conversion(X, action, conv, len(offers)))
         profit_y = gp if self.profit == "composed" else gp - cost
         targets = {"conversion": conv, "revenue": rev, "profit": profit_y}
+        if pooled:
+            del targets["conversion"]
         if self.profit == "hurdle":
             del targets["profit"]
             bought = conv > 0
@@ -339,7 +348,7 @@ class OfferResponseModel(BaseEstimator):
                 n_clipped += nc
             seed = self.random_state + 100 * k
             per: dict[str, Any] = {}
-            for j, (tname, y) in enumerate(targets.items()):
+            for j, (tname, y) in enumerate(targets.items(), start=int(pooled)):
                 binary = tname == "conversion"
                 kw = self._base_kwargs(seed + 10 * j)
                 kw["outcome"] = "binary" if binary else "continuous"
@@ -356,7 +365,8 @@ class OfferResponseModel(BaseEstimator):
                         {"n_features_in_": X.shape[1], "n_clipped_": 0},
                     )
                 else:
-                    est = make_learner(self.learner, **kw).fit(Xk, tk, y[rows], propensity=e)
+                    est = make_learner("tb" if pooled else self.learner, **kw).fit(
+                        Xk, tk, y[rows], propensity=e)
                 per[tname] = est
             if self.profit != "hurdle":
                 per["cost"] = fit_booster(
@@ -407,9 +417,10 @@ class OfferResponseModel(BaseEstimator):
         if hurdle:
             v0 = self._arm("net_profit", X, None)
             base_profit = p0 * v0
+        pooled_dconv = self._pooled_dconv(X) if self.learner == POOLED else None
         for j, o in enumerate(self.offers_):
             per = self.learners_[o]
-            dconv = per["conversion"].predict(X)
+            dconv = per["conversion"].predict(X) if pooled_dconv is None else pooled_dconv[o]
             pk = np.clip(p0 + dconv, 0.0, 1.0)
             drev = per["revenue"].predict(X)
             if hurdle:
@@ -428,6 +439,41 @@ class OfferResponseModel(BaseEstimator):
             out["expected_cost"][:, j] = ecost
             out["incremental_profit"][:, j] = dprof
         return ResponseScores(offers=list(self.offers_), **out)
+
+    def _fit_pooled_conversion(self, X: np.ndarray, action: np.ndarray, conv: np.ndarray,
+                               k: int) -> dict[str, Any]:
+        """Shared-base conversion model over all arms (learner ``"ptb"``).
+
+        ``logit P(conv | x, a) = b(x) + r0(x)`` for ``a = none`` and ``b(x) + r1(x, a)`` for an
+        offer, where ``b`` is fitted on every row, ``r0`` on the control rows and ``r1`` on all
+        treated rows with the offer one-hot encoded, both started from ``b`` (``init_score``), so
+        the trees learn one responsiveness shared by the offers and split on the offer where it
+        matters. Returns the boosters ``control/conv_base``, ``control/conv_r0``, ``pooled/conv_r1``.
+        """
+        base = fit_booster(X, conv, self._params("binary", self.random_state + 7), self.n_estimators)
+        raw = np.asarray(base.predict(X, raw_score=True, num_threads=self.n_jobs), dtype=np.float64)
+        ctrl = action == 0
+        out: dict[str, Any] = {"control/conv_base": base}
+        for name, rows, Z in (("control/conv_r0", ctrl, X[ctrl]),
+                              ("pooled/conv_r1", ~ctrl, np.hstack([X[~ctrl], _onehot(action[~ctrl], k)]))):
+            p = self._params("binary", self.random_state + 8 + int(name.startswith("pooled")))
+            p["num_leaves"] = POOLED_RESIDUAL_LEAVES
+            out[name] = fit_booster(Z, conv[rows], p, self.n_estimators, init_score=raw[rows])
+        return out
+
+    def _pooled_dconv(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        """Conversion uplift (n,) per modelled offer from the pooled model (learner ``"ptb"``)."""
+        from scipy.special import expit
+
+        b = self.control_boosters_
+        rb = np.asarray(b["control/conv_base"].predict(X, raw_score=True, num_threads=self.n_jobs))
+        q0 = expit(rb + b["control/conv_r0"].predict(X, raw_score=True, num_threads=self.n_jobs))
+        out = {}
+        for o in self.offers_:
+            code = np.full(len(X), self.menu_.index(o) + 1)
+            Z = np.hstack([X, _onehot(code, len(self.menu_))])
+            out[o] = expit(rb + b["pooled/conv_r1"].predict(Z, raw_score=True, num_threads=self.n_jobs)) - q0
+        return out
 
     def _arm(self, target: str, X: np.ndarray, offer: str | None) -> np.ndarray:
         """E[target | converted, x, offer] (n,): the arm's mean plus the pooled booster (None = control)."""
