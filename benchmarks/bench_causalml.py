@@ -71,6 +71,10 @@ def run_once(args: argparse.Namespace, seed: int) -> list[dict]:
         "offerwise DR-learner": lambda: DRLearner(outcome="binary", **ow_kw).fit(X[tr], t[tr], y[tr]),
         "offerwise TB-learner": lambda: SharedBaseTLearner(outcome="binary", **ow_kw).fit(
             X[tr], t[tr], y[tr]),
+        # the default 'ptb' pools one conversion model over all offers; with a single offer it is
+        # the shared-base T-learner with full-length residual boosters (7 leaves, n_estimators rounds)
+        "offerwise PTB-learner": lambda: SharedBaseTLearner(
+            outcome="binary", residual_estimators=args.trees, **ow_kw).fit(X[tr], t[tr], y[tr]),
         "causalml BaseTClassifier": lambda: _cm(meta.BaseTClassifier(
             learner=lgb.LGBMClassifier(**kw)), X[tr], t[tr], y[tr]),
         "causalml BaseXClassifier": lambda: _cm(meta.BaseXClassifier(
@@ -126,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
                 for k in ("auuc_normalized", "qini_normalized", "causalml_auuc_score", "seconds")}
         table.append({"learner": name, **vals, "per_seed_auuc": [run[i]["auuc_normalized"] for run in runs]})
     default = {"t": "offerwise T-learner", "x": "offerwise X-learner", "dr": "offerwise DR-learner",
-               "tb": "offerwise TB-learner"}[
+               "tb": "offerwise TB-learner", "ptb": "offerwise PTB-learner"}[
         DEFAULT_LEARNER]
     best_cm = max((r for r in table if r["learner"].startswith("causalml")), key=lambda r: r["auuc_normalized"])
     best_ow = max((r for r in table if r["learner"].startswith("offerwise")), key=lambda r: r["auuc_normalized"])

@@ -1,4 +1,4 @@
-"""Atomic file output and data fingerprints.
+"""Atomic file output, reading one table file, and data fingerprints.
 
 Nothing offerwise writes is ever half-written: each writer writes to a temporary file in the
 destination folder and renames it into place (``os.replace`` is atomic on POSIX).
@@ -17,6 +17,26 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+
+def read_table(path: str | os.PathLike[str], what: str = "table",
+               required: tuple[str, ...] = (), hint: str = "") -> pd.DataFrame:
+    """One Parquet (``.parquet``) or CSV file; InputError naming the file, the missing columns and
+    the columns found (``hint`` is appended to that message)."""
+    from offerwise.errors import InputError
+
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{what} file not found: {p}")
+    try:
+        df = pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p)
+    except Exception as exc:  # noqa: BLE001 - any reader failure is bad input
+        raise InputError(f"{p}: cannot read the {what}: {exc}") from exc
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise InputError(f"{p}: required column(s) {missing} missing{hint} "
+                         f"(found: {', '.join(map(str, df.columns[:12]))}; {len(df)} rows)")
+    return df
 
 
 @contextlib.contextmanager

@@ -457,16 +457,9 @@ def simulate(
 
 
 def _read_frame(path: Path):  # noqa: ANN202
-    import pandas as pd
+    from offerwise._io import read_table
 
-    from offerwise.errors import InputError
-
-    if not path.exists():
-        raise InputError(f"file not found: {path}")
-    try:
-        return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
-    except Exception as exc:  # noqa: BLE001
-        raise InputError(f"{path}: cannot read: {exc}") from exc
+    return read_table(path, "profiles")
 
 
 @app.command()

@@ -65,18 +65,10 @@ def read_plan_summary(plan: Path) -> dict[str, object]:
 
 
 def _read_plan(path: Path) -> pd.DataFrame:
-    if not path.exists():
-        raise InputError(f"plan file not found: {path}")
-    try:
-        df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
-    except Exception as exc:  # noqa: BLE001 - any reader failure is bad input
-        raise InputError(f"{path}: cannot read the plan: {exc}") from exc
-    missing = [c for c in ("customer_id", "offer_id", "group") if c not in df.columns]
-    if missing:
-        hint = (" (analyze compares treatment with holdout: make the plan with --holdout > 0)"
-                if "group" in missing else "")
-        raise InputError(f"{path}: required column(s) {missing} missing{hint} "
-                         f"(found: {', '.join(map(str, df.columns[:12]))}; {len(df)} rows)")
+    from offerwise._io import read_table
+
+    df = read_table(path, "plan", ("customer_id", "offer_id", "group"),
+                    hint=" (analyze compares treatment with holdout: make the plan with --holdout > 0)")
     g = df["group"].astype(str)
     bad = ~g.isin(["treatment", "holdout"])
     if bad.any():

@@ -652,17 +652,9 @@ class EvaluateResult:
 
 def read_decisions(path: str | Path) -> pd.DataFrame:
     """A plan or decisions file (Parquet or CSV) with customer_id and offer_id columns."""
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"decisions file not found: {p}")
-    try:
-        df = pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p)
-    except Exception as exc:  # noqa: BLE001 - any reader failure is bad input
-        raise InputError(f"{p}: cannot read decisions: {exc}") from exc
-    missing = {"customer_id", "offer_id"} - set(df.columns)
-    if missing:
-        raise InputError(f"{p}: required column(s) {sorted(missing)} missing "
-                         f"(found: {', '.join(map(str, df.columns[:12]))})")
+    from offerwise._io import read_table
+
+    df = read_table(path, "decisions", ("customer_id", "offer_id"))
     return df.astype({"customer_id": "str", "offer_id": "str"})
 
 
