@@ -18,6 +18,9 @@ On the project's simulator (``legacy`` logging policy, known truth) the script
    * ``deepest discount to lowest P(buy)``: the largest percent-off offer to the customers with
      the lowest predicted purchase probability (LightGBM on control rows) until the budget;
 
+   Every offerwise variant is trained with ``--model-seeds`` seeds (default 3) and its row shows
+   the median plan (with the range): one model seed moves the plan value by several points.
+
 4. reports the DR off-policy estimate of the default plan's value per logged round on the
    held-out exposures (:func:`offerwise.evaluation.ope.evaluate_decisions`) against its true value
    on the same rows (``true_policy_value_per_exposure``).
@@ -41,7 +44,6 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from offerwise.config import load_settings
@@ -55,43 +57,28 @@ from offerwise.data.simulator import (
     write_market,
 )
 from offerwise.evaluation.ope import evaluate_decisions
-from offerwise.models.metalearners import fit_booster, lgb_params, predict_booster
 from offerwise.models.persist import load_model
 from offerwise.models.pipeline import (
     DEFAULT_LEARNER,
     DEFAULT_PROFIT,
-    build_features,
     customer_features,
     expected_rewards,
     train,
 )
-from offerwise.policy import allocate
 
-NONE = "none"
-
-
-def _plan_frame(ids: pd.Series, offers: list[str], choice: np.ndarray) -> pd.DataFrame:
-    names = np.asarray([NONE, *offers], dtype=object)
-    return pd.DataFrame({"customer_id": ids.to_numpy(), "offer_id": names[np.asarray(choice) + 1]})
-
-
-def _true_cost(truth: pd.DataFrame, plan: pd.DataFrame) -> float:
-    m = plan.merge(truth[["customer_id", "offer_id", "expected_cost"]], on=["customer_id", "offer_id"],
-                   how="left")
-    return float(m["expected_cost"].fillna(0.0).sum())
-
-
-def _allocate(value: np.ndarray, cost: np.ndarray, budget: float, threads: int) -> np.ndarray:
-    return allocate(value, np.maximum(cost, 0.0), budget, threads=threads).choice.astype(np.int64)
-
-
-def _greedy_fill(order: np.ndarray, cost: np.ndarray, budget: float) -> np.ndarray:
-    """Take customers in ``order`` while the cumulative ``cost`` (n,) stays within ``budget``."""
-    cum = np.cumsum(cost[order])
-    take = order[cum <= budget]
-    sel = np.zeros(len(cost), dtype=bool)
-    sel[take] = True
-    return sel
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import (  # noqa: E402
+    NONE,
+    best_single_offer,
+    deepest_discount,
+    deepest_discount_plan,
+    logged_data,
+    single_offer_plan,
+    t_learner_scores,
+)
+from _common import allocate_choice as _allocate  # noqa: E402
+from _common import plan_frame as _plan_frame  # noqa: E402
+from _common import true_cost as _true_cost  # noqa: E402
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -134,82 +121,56 @@ def run(args: argparse.Namespace) -> dict:
     results: dict[tuple[str, str], dict] = {}
     ids = X_cust = None
     for learner, profit in variants:
-        times = []
-        for r in range(args.repeats if (learner, profit) == default else 1):
+        times, values, first = [], [], None
+        # plan value moves a lot with the model's own seed: every variant is trained with
+        # --model-seeds seeds (args.seed, args.seed+1, ...) and the row shows the median plan
+        for r in range(args.model_seeds):
             t1 = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                res = train(data_dir, tmp / f"model_{learner}_{profit}", learner=learner, profit=profit,
-                            seed=args.seed, settings=settings)
+                res = train(data_dir, tmp / f"model_{learner}_{profit}_{r}", learner=learner, profit=profit,
+                            seed=args.seed + r, settings=settings)
             times.append(time.perf_counter() - t1)
-        lm = load_model(res.model_dir)
-        if ids is None:
-            ids, X_cust, as_of = customer_features(ds, lm.features, settings=settings)
-        sc = lm.model.predict(X_cust)
-        choice = _allocate(sc.incremental_profit, sc.expected_cost, budget, settings.threads)
-        plan = _plan_frame(ids, sc.offers, choice)
+            lm = load_model(res.model_dir)
+            if ids is None:
+                ids, X_cust, as_of = customer_features(ds, lm.features, settings=settings)
+            sc = lm.model.predict(X_cust)
+            choice = _allocate(sc.incremental_profit, sc.expected_cost, budget, settings.threads)
+            plan = _plan_frame(ids, sc.offers, choice)
+            values.append((true_policy_value(truth, plan), plan))
+            if first is None:
+                first = {"lm": lm, "plan": plan, "holdout": res.holdout, "timings": res.timings}
         name = f"offerwise {learner.upper()}-learner, {profit} profit"
         if (learner, profit) == default:
             name += " (default)"
-        add(name, plan, statistics.median(times),
-            note=f"median of {len(times)}" if len(times) > 1 else "")
-        results[(learner, profit)] = {"lm": lm, "plan": plan, "holdout": res.holdout,
-                                      "train_s": times, "timings": res.timings}
+        ordered = sorted(values, key=lambda v: v[0])
+        med_plan = ordered[len(ordered) // 2][1]
+        vals = [v[0] / v_oracle for v in values]
+        add(name, med_plan, statistics.median(times),
+            note=(f"median of {len(values)} model seeds ({min(vals):.1%} .. {max(vals):.1%})"
+                  if len(values) > 1 else ""))
+        results[(learner, profit)] = {**first, "train_s": times, "shares": vals}
 
     # ---- features of the logged exposures for the baselines ----------------------------------
     lm0 = results[default]["lm"]
-    ex = ds.frame("exposures")
-    ex["customer_id"] = ex["customer_id"].astype(str)
-    ex["offer_id"] = ex["offer_id"].astype(str)
-    X_ex, _ = build_features(ds, ex[["customer_id", "ts"]].rename(columns={"ts": "as_of"}), settings,
-                             spec=lm0.features)
-    npft = (ex["gross_profit"] - ex["discount_cost"]).to_numpy(float)
-    cost = ex["discount_cost"].to_numpy(float)
-    conv = ex["converted"].to_numpy(float)
-    off = ex["offer_id"].to_numpy(object)
-    ctrl = off == NONE
+    lg = logged_data(ds, settings, lm0.features)
     threads = settings.threads
 
     # T-learner on net profit with LightGBM defaults
     t1 = time.perf_counter()
-    base_params = dict(learning_rate=0.1, num_leaves=31, min_child_samples=20, subsample=1.0,
-                       colsample=1.0, reg_lambda=0.0, n_jobs=threads, seed=args.seed)
-    mu0 = fit_booster(X_ex[ctrl], npft[ctrl], lgb_params("regression", **base_params), 100)
-    m0 = predict_booster(mu0, X_cust, threads)
-    V = np.empty((len(ids), len(menu)))
-    C = np.empty((len(ids), len(menu)))
-    for j, o in enumerate(menu):
-        tr = off == o
-        mu1 = fit_booster(X_ex[tr], npft[tr], lgb_params("regression", **base_params), 100)
-        cm = fit_booster(X_ex[tr], cost[tr], lgb_params("regression", **base_params), 100)
-        V[:, j] = predict_booster(mu1, X_cust, threads) - m0
-        C[:, j] = predict_booster(cm, X_cust, threads)
+    V, C = t_learner_scores(lg, X_cust, menu, threads, args.seed)
     t_tl = time.perf_counter() - t1
     add("T-learner (net profit), LightGBM defaults", _plan_frame(ids, menu, _allocate(V, C, budget, threads)),
         t_tl, note="features precomputed")
 
     # best single offer (IPW estimate from the logs) to random customers
-    w = 1.0 / ex["propensity"].to_numpy(float)
-    mean_np = {o: np.sum(w[off == o] * npft[off == o]) / np.sum(w[off == o]) for o in [NONE, *menu]}
-    mean_cost = {o: np.sum(w[off == o] * cost[off == o]) / np.sum(w[off == o]) for o in menu}
-    best_o = max(menu, key=lambda o: mean_np[o] - mean_np[NONE])
-    rng = np.random.default_rng(args.seed)
-    sel = _greedy_fill(rng.permutation(len(ids)), np.full(len(ids), mean_cost[best_o]), budget)
-    plan = pd.DataFrame({"customer_id": ids.to_numpy(), "offer_id": np.where(sel, best_o, NONE)})
-    add("best single offer, random customers", plan,
-        note=f"{best_o}: IPW uplift {mean_np[best_o] - mean_np[NONE]:+.3f}/customer")
+    so = best_single_offer(lg, menu)
+    add("best single offer, random customers", single_offer_plan(ids, so, budget, args.seed),
+        note=f"{so.offer}: IPW uplift {so.uplift:+.3f}/customer")
 
     # common recipe: deepest discount to the lowest predicted purchase probability
-    offers_tab = market.offers
-    pct = offers_tab[offers_tab["kind"] == "percent_off"]
-    deepest = str(pct.sort_values("value")["offer_id"].iloc[-1])
-    pb = fit_booster(X_ex[ctrl], conv[ctrl], lgb_params("binary", **base_params), 100)
-    p_buy = predict_booster(pb, X_cust, threads)
-    dc = fit_booster(X_ex[off == deepest], cost[off == deepest], lgb_params("regression", **base_params), 100)
-    c_deep = np.maximum(predict_booster(dc, X_cust, threads), 0.0)
-    sel = _greedy_fill(np.argsort(p_buy, kind="stable"), c_deep, budget)
-    plan = pd.DataFrame({"customer_id": ids.to_numpy(), "offer_id": np.where(sel, deepest, NONE)})
-    add("deepest discount to lowest P(buy)", plan, note=deepest)
+    dd = deepest_discount(lg, market.offers, X_cust, threads, args.seed)
+    add("deepest discount to lowest P(buy)", deepest_discount_plan(ids, dd, budget), note=dd.offer)
 
     # ---- DR off-policy estimate of the default plan on the held-out exposures -----------------
     hold = results[default]["holdout"]
@@ -267,9 +228,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--budget-share", type=float, default=0.30)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--repeats", type=int, default=1, help="timed training runs of the default")
+    ap.add_argument("--model-seeds", type=int, default=3,
+                    help="train every variant with this many seeds; rows show the median plan")
     ap.add_argument("--bootstrap", type=int, default=200)
-    ap.add_argument("--variants", default="t:hurdle,t:composed,t:direct,x:hurdle,dr:hurdle",
+    ap.add_argument("--variants", default="tb:hurdle,t:hurdle,t:composed,x:hurdle,dr:hurdle",
                     help="comma list of learner:profit to compare (default one always included)")
     ap.add_argument("--quick", action="store_true", help="5k customers, 10k exposures")
     ap.add_argument("--json", action="store_true")

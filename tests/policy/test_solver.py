@@ -203,3 +203,91 @@ def test_float32_path_matches_float64():
     b = allocate(V, C, 2000.0, kernel="numpy", precision="float32")
     assert b.cost <= 2000.0 + 1e-9
     assert abs(a.value - b.value) / a.value < 1e-4
+
+
+def _side_instance(n: int, seed: int):
+    V, C = _instance(n, 6, seed)
+    rng = np.random.default_rng(seed + 100)
+    seg = rng.integers(0, 4, n)
+    mask = rng.random(V.shape) > 0.15
+    return V, C, seg, mask
+
+
+@pytest.mark.parametrize("kernel", ["numpy", "numba"])
+def test_screened_equals_direct_budget_only(kernel):
+    """Screening (sample, one pass, exact solve of the undecided rows) gives the direct plan."""
+    V, C, _, mask = _side_instance(60_000, 21)
+    B = 0.05 * len(V)
+    d = allocate(V, C, B, mask, kernel=kernel, screen=False)
+    s = allocate(V, C, B, mask, kernel=kernel, screen=True)
+    assert s.screened < 0.2  # most rows were settled by the screen
+    _feasible(s, V, C, B)
+    assert s.lam == pytest.approx(d.lam, rel=1e-9)
+    assert (s.choice == d.choice).mean() > 0.9999
+    assert s.value == pytest.approx(d.value, rel=1e-6)
+    assert s.upper_bound == pytest.approx(d.upper_bound, rel=1e-9)
+    on = s.choice >= 0
+    assert mask[on, s.choice[on]].all()
+
+
+@pytest.mark.parametrize("kernel", ["numpy", "numba"])
+def test_screened_equals_direct_with_side_constraints(kernel):
+    V, C, seg, mask = _side_instance(80_000, 5)
+    B = 0.05 * len(V)
+    free = allocate(V, C, B, mask, segment=seg, kernel=kernel, screen=False)
+    kw = dict(segment=seg, segment_max_spend=[0.5 * free.spend_by_segment[0], np.inf, np.inf,
+                                              np.inf],
+              max_count=[np.inf] * 5 + [0.5 * free.count_by_offer[5]],
+              max_spend=[np.inf, 0.5 * free.spend_by_offer[1], np.inf, np.inf, np.inf, np.inf])
+    d = allocate(V, C, B, mask, kernel=kernel, screen=False, **kw)
+    s = allocate(V, C, B, mask, kernel=kernel, screen=True, **kw)
+    assert s.screened < 0.5
+    _feasible(s, V, C, B)
+    assert s.spend_by_segment[0] <= kw["segment_max_spend"][0] + 1e-9
+    assert s.count_by_offer[5] <= kw["max_count"][5]
+    assert s.spend_by_offer[1] <= kw["max_spend"][1] + 1e-9
+    assert {"segment_budget.0", "caps.5", "caps.1"} <= set(s.binding)
+    assert s.value == pytest.approx(d.value, rel=1e-4)
+    # totals assembled from the screen agree with the plan itself
+    on = s.choice >= 0
+    assert s.cost == pytest.approx(C[on, s.choice[on]].sum(), rel=1e-12)
+    assert (np.bincount(s.choice[on], minlength=6) == s.count_by_offer).all()
+    np.testing.assert_allclose(s.spend_by_segment,
+                               np.bincount(seg[on], weights=C[on, s.choice[on]], minlength=4))
+
+
+def test_screened_segment_minimum_and_infeasible():
+    V, C, seg, _ = _side_instance(60_000, 9)
+    V[seg == 2] -= 2.0
+    B = 0.05 * len(V)
+    free = allocate(V, C, B, segment=seg, screen=False)
+    need = 3.0 * free.spend_by_segment[2] + 10.0
+    a = allocate(V, C, B, segment=seg, segment_min_spend=[0, 0, need, 0], screen=True)
+    assert a.spend_by_segment[2] >= need * (1 - 1e-9)
+    assert a.cost <= B + 1e-9
+    mask = np.ones_like(V, bool)
+    mask[seg == 2] = False
+    with pytest.raises(InfeasibleError) as e:
+        allocate(V, C, B, mask, segment=seg, segment_min_spend=[0, 0, need, 0],
+                 segment_names=["a", "b", "dormant", "d"], screen=True)
+    assert e.value.binding == "segment_budget.dormant"
+
+
+def test_nonfinite_and_noncontiguous_inputs():
+    V, C = _instance(2000, 3, 1)
+    Vi = V.copy()
+    Vi[5, 2] = np.inf
+    with pytest.raises(InputError, match=r"value is NaN or infinite for offer 'offer 2' \(1 rows\)"):
+        allocate(Vi, C, 10.0)
+    Ci = C.copy()
+    Ci[7, 0] = np.nan
+    with pytest.raises(InputError, match="expected_cost is NaN"):
+        allocate(V, Ci, 10.0)
+    mask = np.ones_like(V, bool)
+    mask[5, 2] = False
+    assert allocate(Vi, C, 10.0, mask).n_treated > 0  # not allowed there: not checked
+    a = allocate(np.asfortranarray(V), np.asfortranarray(C), 100.0)
+    b = allocate(V, C, 100.0)
+    assert (a.choice == b.choice).all()
+    c = allocate(V.astype(np.float32), C.astype(np.float32), 100.0)
+    assert c.cost <= 100.0 + 1e-6

@@ -81,126 +81,17 @@ def numba_available() -> bool:
 
 
 def _numba_kernels() -> dict[str, Any]:
-    """Compile (once per process, cached on disk) and return the numba kernels."""
+    """Import (compiled lazily, cached on disk) and return the numba kernels."""
     if _NUMBA:
         return _NUMBA
     from offerwise.errors import require
 
-    numba = require("numba", "fast")
-    njit, prange = numba.njit, numba.prange
+    require("numba", "fast")
+    from offerwise.policy import _numba_kernels as nk
 
-    @njit(inline="always", cache=True)
-    def best(V, C, i, lam, mu_cnt, mu_spend, bonus):  # noqa: ANN001, ANN202
-        b = 0.0
-        bk = -1
-        for k in range(V.shape[1]):
-            v = V[i, k]
-            if v != v:
-                continue
-            s = v - (lam + mu_spend[k]) * C[i, k] - mu_cnt[k] + bonus
-            if s > b:
-                b = s
-                bk = k
-        return bk
-
-    @njit(inline="always", cache=True)
-    def add(acc, V, C, i, bk, seg, grp, S, K):  # noqa: ANN001, ANN202
-        c = C[i, bk]
-        acc[seg[i]] += c
-        acc[S + bk] += 1.0
-        acc[S + K + bk] += c
-        acc[S + 2 * K] += V[i, bk]
-        acc[S + 2 * K + 1] += 1.0
-        acc[S + 2 * K + 2 + grp[i]] += 1.0
-
-    @njit(parallel=True, cache=True)
-    def eval_split(V, C, seg, grp, rows, lam_seg, mu_cnt, mu_spend, phi, ref_a, ref_b, out, T):  # noqa: ANN001, ANN202
-        m = rows.shape[0] if rows.shape[0] > 0 else V.shape[0]
-        use_rows = rows.shape[0] > 0
-        use_ref = ref_a.shape[0] > 0
-        S = lam_seg.shape[0]
-        K = V.shape[1]
-        nch = max(1, min(256, m // 8192))
-        acc = np.zeros((nch, 3, T))
-        for ch in prange(nch):
-            lo = ch * m // nch
-            hi = (ch + 1) * m // nch
-            for j in range(lo, hi):
-                i = rows[j] if use_rows else j
-                bk = best(V, C, i, lam_seg[seg[i]], mu_cnt, mu_spend, phi[grp[i]])
-                out[j] = bk
-                b = 2
-                if use_ref:
-                    if bk == ref_a[j]:
-                        b = 0
-                    elif bk == ref_b[j]:
-                        b = 1
-                if bk >= 0:
-                    add(acc[ch, b], V, C, i, bk, seg, grp, S, K)
-        return acc.sum(axis=0)
-
-    @njit(parallel=True, cache=True)
-    def eval_pair(V, C, seg, grp, rows, lam2, mu_cnt2, mu_spend2, phi2, out_lo, out_hi, T):  # noqa: ANN001, ANN202
-        m = rows.shape[0] if rows.shape[0] > 0 else V.shape[0]
-        use_rows = rows.shape[0] > 0
-        S = lam2.shape[1]
-        K = V.shape[1]
-        nch = max(1, min(256, m // 8192))
-        acc = np.zeros((nch, 3, T))
-        for ch in prange(nch):
-            lo = ch * m // nch
-            hi = (ch + 1) * m // nch
-            for j in range(lo, hi):
-                i = rows[j] if use_rows else j
-                s = seg[i]
-                g = grp[i]
-                a = best(V, C, i, lam2[0, s], mu_cnt2[0], mu_spend2[0], phi2[0, g])
-                z = best(V, C, i, lam2[1, s], mu_cnt2[1], mu_spend2[1], phi2[1, g])
-                out_lo[j] = a
-                out_hi[j] = z
-                if a == z:
-                    if a >= 0:
-                        add(acc[ch, 0], V, C, i, a, seg, grp, S, K)
-                else:
-                    if a >= 0:
-                        add(acc[ch, 1], V, C, i, a, seg, grp, S, K)
-                    if z >= 0:
-                        add(acc[ch, 2], V, C, i, z, seg, grp, S, K)
-        return acc.sum(axis=0)
-
-    @njit(parallel=True, cache=True)
-    def bare_bisection(V, C, budget, lam_hi, n_iter):  # noqa: ANN001, ANN202
-        """Plain budget bisection: n_iter full passes, no side constraints (benchmark baseline)."""
-        n = V.shape[0]
-        K = V.shape[1]
-        lo = 0.0
-        hi = lam_hi
-        nch = max(1, min(256, n // 8192))
-        for _ in range(n_iter):
-            mid = 0.5 * (lo + hi)
-            acc = np.zeros(nch)
-            for ch in prange(nch):
-                a = ch * n // nch
-                e = (ch + 1) * n // nch
-                s_tot = 0.0
-                for i in range(a, e):
-                    b = 0.0
-                    bk = -1
-                    for k in range(K):
-                        s = V[i, k] - mid * C[i, k]
-                        if s > b:
-                            b = s
-                            bk = k
-                    if bk >= 0:
-                        s_tot += C[i, bk]
-                acc[ch] = s_tot
-            if acc.sum() <= budget:
-                hi = mid
-            else:
-                lo = mid
-        return hi
-
-    _NUMBA.update(eval_split=eval_split, eval_pair=eval_pair, bare_bisection=bare_bisection)
+    _NUMBA.update(eval_split=nk.eval_split, eval_pair=nk.eval_pair,
+                  eval_split_serial=nk.eval_split_serial, eval_pair_serial=nk.eval_pair_serial,
+                  bare_bisection=nk.bare_bisection, check=nk.check, screen=nk.screen)
     return _NUMBA
 
 
@@ -246,7 +137,8 @@ class Evaluator:
         out = np.empty(m, dtype=np.int8)
         T = self.layout.size
         if self.kernel == "numba":
-            tot = self._k["eval_split"](
+            name = "eval_split" if m >= _PARALLEL_MIN else "eval_split_serial"
+            tot = self._k[name](
                 self.V, self.C, self.seg, self.grp,
                 _EMPTY_ROWS if rows is None else rows,
                 p.lam_seg, p.mu_cnt, p.mu_spend, self._phi(p),
@@ -281,7 +173,8 @@ class Evaluator:
         out_hi = np.empty(m, dtype=np.int8)
         T = self.layout.size
         if self.kernel == "numba":
-            tot = self._k["eval_pair"](
+            name = "eval_pair" if m >= _PARALLEL_MIN else "eval_pair_serial"
+            tot = self._k[name](
                 self.V, self.C, self.seg, self.grp, _EMPTY_ROWS if rows is None else rows,
                 np.stack([lo.lam_seg, hi.lam_seg]), np.stack([lo.mu_cnt, hi.mu_cnt]),
                 np.stack([lo.mu_spend, hi.mu_spend]), np.stack([self._phi(lo), self._phi(hi)]),
@@ -339,3 +232,96 @@ class Evaluator:
 
 
 _CHUNK = 1 << 16
+_PARALLEL_MIN = 1 << 16  # rows from which the parallel kernels are used
+
+
+def check_inputs(V: np.ndarray, C: np.ndarray, M: np.ndarray | None, kernel: str,
+                 threads: int | None = None) -> np.ndarray:
+    """Bad entries per offer among the allowed ones, in one pass: (3, K) int64 counts of
+    value not finite, cost not finite, cost negative. ``M`` (n, K) bool or None (all allowed)."""
+    if kernel == "numba":
+        k = _numba_kernels()
+        from offerwise.policy._numba_kernels import set_threads
+
+        set_threads(threads)
+        return k["check"](V, C, _EMPTY_MASK if M is None else M, M is not None)
+    K = V.shape[1]
+    bad = np.zeros((3, K), dtype=np.int64)
+    with np.errstate(invalid="ignore"):
+        for a in range(0, V.shape[0], _CHUNK):
+            v, c = V[a : a + _CHUNK], C[a : a + _CHUNK]
+            m = np.ones(v.shape, bool) if M is None else M[a : a + _CHUNK]
+            fc = np.isfinite(c)
+            bad[0] += (~np.isfinite(v) & m).sum(axis=0)
+            bad[1] += (~fc & m).sum(axis=0)
+            bad[2] += (fc & (c < 0) & m).sum(axis=0)
+    return bad
+
+
+def screen_rows(V: np.ndarray, C: np.ndarray, M: np.ndarray | None, seg: np.ndarray,
+                lam: np.ndarray, dlam: np.ndarray, mu_cnt: np.ndarray, dmu_cnt: np.ndarray,
+                mu_spend: np.ndarray, dmu_spend: np.ndarray, kernel: str,
+                threads: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Choices at the centre multipliers and the rows whose choice may change inside the box.
+
+    See ``_numba_kernels.screen``: returns choice (n,) int8, active (n,) bool and the totals of
+    the decided rows (S + 3K + 1,) float64 (spend per segment, count / spend / value per offer,
+    number treated).
+    """
+    n, K = V.shape
+    S = len(lam)
+    choice = np.empty(n, dtype=np.int8)
+    active = np.empty(n, dtype=np.bool_)
+    args = [np.asarray(x, dtype=np.float64) for x in (lam, dlam, mu_cnt, dmu_cnt, mu_spend,
+                                                      dmu_spend)]
+    if kernel == "numba":
+        k = _numba_kernels()
+        from offerwise.policy._numba_kernels import set_threads
+
+        set_threads(threads)
+        tot = k["screen"](V, C, _EMPTY_MASK if M is None else M, M is not None, seg, *args,
+                          choice, active)
+        return choice, active, tot
+    lam, dlam, mu_cnt, dmu_cnt, mu_spend, dmu_spend = args
+    tot = np.zeros(S + 3 * K + 1)
+    ar = np.arange(min(n, _CHUNK))
+    with np.errstate(invalid="ignore"):
+        for a in range(0, n, _CHUNK):
+            e = min(n, a + _CHUNK)
+            v = V[a:e].astype(np.float64)
+            c = C[a:e].astype(np.float64)
+            s = seg[a:e]
+            ok = ~np.isnan(v) if M is None else (~np.isnan(v) & M[a:e])
+            lm, dl = lam[s][:, None], dlam[s][:, None]
+            sc = np.where(ok, v - (lm + mu_spend) * c - mu_cnt, -np.inf)
+            bk = np.argmax(sc, axis=1)
+            r = ar[: e - a]
+            b = sc[r, bk]
+            take = b > 0
+            ch = np.where(take, bk, -1)
+            cb = c[r, bk][:, None]
+            # offer kept against none and against every other allowed offer
+            rad_pair = (dl * np.abs(cb - c) + (dmu_spend[bk] * cb[:, 0])[:, None]
+                        + dmu_spend * c + dmu_cnt[bk][:, None] + dmu_cnt)
+            gap = b[:, None] - sc - rad_pair
+            gap[r, bk] = np.inf
+            gap = np.where(ok, gap, np.inf)
+            sure_on = take & (b - (dl[:, 0] + dmu_spend[bk]) * cb[:, 0] - dmu_cnt[bk] > 0) & (
+                gap.min(axis=1) > 0)
+            up = np.where(ok, sc + (dl + dmu_spend) * c + dmu_cnt, -np.inf)
+            sure_off = ~take & (up.max(axis=1) < 0)
+            sure = sure_on | sure_off
+            choice[a:e] = ch
+            active[a:e] = ~sure
+            on = sure & take
+            k_on = bk[on]
+            c_on = c[on, k_on]
+            tot[:S] += np.bincount(s[on], weights=c_on, minlength=S)
+            tot[S : S + K] += np.bincount(k_on, minlength=K)
+            tot[S + K : S + 2 * K] += np.bincount(k_on, weights=c_on, minlength=K)
+            tot[S + 2 * K : S + 3 * K] += np.bincount(k_on, weights=v[on, k_on], minlength=K)
+            tot[S + 3 * K] += on.sum()
+    return choice, active, tot
+
+
+_EMPTY_MASK = np.empty((0, 0), dtype=np.bool_)

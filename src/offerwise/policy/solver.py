@@ -24,20 +24,30 @@ Nothing loops over customers in Python except the fill, which only sees undecide
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from offerwise.errors import InfeasibleError, InputError
-from offerwise.policy._kernels import Evaluator, Layout, Params, numba_available
+from offerwise.policy._kernels import (
+    Evaluator,
+    Layout,
+    Params,
+    check_inputs,
+    numba_available,
+    screen_rows,
+)
 
 NONE = -1
 # Reasons why a customer was dropped by the final repair (``Allocation.dropped``).
 DROP_NONE, DROP_BUDGET, DROP_CAP, DROP_SEGMENT, DROP_FAIRNESS = 0, 1, 2, 3, 4
 _SMALL = 1 << 22  # n*K at or below this: decide in float64; above: float32 (half the bandwidth)
+_log = logging.getLogger(__name__)
+_SCREEN_MIN = 1 << 18  # n*K from which allocate screens (sample, one pass, solve the undecided)
 
 
 @dataclass(frozen=True)
@@ -86,6 +96,7 @@ class Allocation:
     upper_bound: float = math.nan
     binding: list[str] = field(default_factory=list)
     rates: dict[str, np.ndarray] = field(default_factory=dict)
+    screened: float = 1.0  # share of rows solved exactly after screening (1 = all, no screening)
 
     @property
     def roi(self) -> float:
@@ -165,7 +176,12 @@ def _search(ev: Evaluator, rows: np.ndarray | None, make: Callable[[float], Para
 
 
 def _validate(value: np.ndarray, cost: np.ndarray, mask: np.ndarray | None,
-              offer_names: Sequence[str] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+              offer_names: Sequence[str] | None, kernel: str, threads: int | None
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Shapes, then one fused pass for non-finite values / costs and negative costs.
+
+    Returns C-contiguous float arrays (no copy when they already are) and a bool mask.
+    """
     value = np.asarray(value)
     cost = np.asarray(cost)
     if value.ndim != 2 or value.shape != cost.shape:
@@ -175,24 +191,32 @@ def _validate(value: np.ndarray, cost: np.ndarray, mask: np.ndarray | None,
     if K > 127:
         raise InputError(f"at most 127 offers are supported; got {K}")
     if mask is not None:
-        mask = np.asarray(mask, dtype=bool)
+        mask = np.ascontiguousarray(mask, dtype=bool)
         if mask.shape != value.shape:
             raise InputError(f"mask must have shape {value.shape}; got {mask.shape}")
+    value = np.ascontiguousarray(value, dtype=value.dtype if value.dtype in _FLOATS else np.float64)
+    cost = np.ascontiguousarray(cost, dtype=value.dtype)
+    if value.size == 0:
+        return value, cost, mask
     names = list(offer_names) if offer_names is not None else [f"offer {k}" for k in range(K)]
-    for arr, what in ((value, "value"), (cost, "expected_cost")):
-        bad = np.isnan(arr) if mask is None else (np.isnan(arr) & mask)
-        per = bad.sum(axis=0)
-        if per.any():
-            k = int(np.argmax(per))
-            raise InputError(f"scores: {what} is NaN for offer '{names[k]}' ({int(per[k])} rows)")
-    neg = (cost < 0) if mask is None else ((cost < 0) & mask)
-    per = neg.sum(axis=0)
-    if per.any():
-        k = int(np.argmax(per))
-        ex = float(cost[np.flatnonzero(neg[:, k])[0], k])
+    bad = check_inputs(value, cost, mask, kernel_name(kernel), threads)
+    for row, what, arr in ((0, "value", value), (1, "expected_cost", cost)):
+        if bad[row].any():
+            k = int(np.argmax(bad[row]))
+            raise InputError(f"scores: {what} is NaN or infinite for offer '{names[k]}' "
+                             f"({int(bad[row, k])} rows)")
+    if bad[2].any():
+        k = int(np.argmax(bad[2]))
+        neg = cost[:, k] < 0
+        if mask is not None:
+            neg &= mask[:, k]
+        ex = float(cost[np.flatnonzero(neg)[0], k])
         raise InputError(f"scores: expected_cost is negative for offer '{names[k]}' "
-                         f"({int(per[k])} rows); e.g. {ex}")
+                         f"({int(bad[2, k])} rows); e.g. {ex}")
     return value, cost, mask
+
+
+_FLOATS = (np.dtype(np.float64), np.dtype(np.float32))
 
 
 def allocate(
@@ -214,6 +238,7 @@ def allocate(
     precision: str = "auto",
     max_rounds: int = 20,
     fill: bool = True,
+    screen: str | bool = "auto",
 ) -> Allocation:
     """Assign each of n customers one of K offers or none, maximising total value within budget.
 
@@ -224,14 +249,22 @@ def allocate(
     segment: (n,) int codes in [0, S); segment_max_spend / segment_min_spend: (S,) currency bounds
     on the spend per segment (inf / 0 = none). max_count / max_spend: (K,) caps per offer (inf =
     none). fairness: offer-rate ratio guardrails. kernel: 'auto' (numba when installed), 'numba'
-    or 'numpy'. precision: 'auto' (float64 when n*K <= 4M, else float32), 'float32', 'float64'.
+    or 'numpy'. precision: 'auto' (float64 when n*K <= 4M, else float32), 'float32', 'float64'
+    (of the working copies of the direct method). screen: 'auto' (from n*K >= 262144, without
+    fairness guardrails), True or False: solve a row sample first, keep the rows whose choice is
+    settled by the sample's multipliers and solve the rest exactly (see ``_solve_screened``); the
+    result is the same plan, usually from one pass over the inputs and no copy of them.
 
     Hard constraints (budget, caps, segment budgets, fairness) always hold in the result.
     Raises InputError for NaN scores or negative cost, InfeasibleError when a rule cannot be met
     (``binding`` names it, e.g. ``segment_budget.dormant`` or ``fairness.age``).
     """
     t0 = time.perf_counter()
-    value, cost, mask = _validate(value, cost, mask, offer_names)
+    kernel = kernel_name(kernel)
+    if kernel not in ("numba", "numpy"):
+        raise InputError(f"kernel must be 'auto', 'numba' or 'numpy', not {kernel!r}")
+    _work_dtype(precision, 0)  # validates the name
+    value, cost, mask = _validate(value, cost, mask, offer_names, kernel, threads)
     n, K = value.shape
     budget = float(budget)
     if not budget >= 0:
@@ -241,7 +274,7 @@ def allocate(
         z = np.zeros(K)
         return Allocation(np.full(n, NONE, np.int16), 0.0, np.zeros(1), z, z.copy(), {}, 0.0, 0.0,
                           0, np.zeros(K, np.int64), z.copy(), z.copy(), np.zeros(1),
-                          np.zeros(n, np.int8), kernel_name(kernel), 0, 0.0, 0.0)
+                          np.zeros(n, np.int8), kernel, 0, 0.0, 0.0)
 
     # -- side constraint arrays ------------------------------------------------------------
     if segment is None:
@@ -267,7 +300,77 @@ def allocate(
         bad = snames[int(np.argmax(seg_min))]
         raise InfeasibleError(f"segment minimum spends add up to {seg_min.sum():g} > budget "
                               f"{budget:g}", binding=f"segment_budget.{bad}")
+    prob = _Problem(value, cost, mask, seg, S, budget, seg_max, seg_min, cap_n, cap_s,
+                    tuple(fairness), snames, onames)
+    opts = _Options(kernel, threads, precision, max_rounds, fill)
+    if screen not in ("auto", True, False):
+        raise InputError(f"screen must be 'auto', True or False, not {screen!r}")
+    out = _solve(prob, opts, screen)
+    out.seconds = time.perf_counter() - t0
+    return out
 
+
+@dataclass(frozen=True)
+class _Problem:
+    """A validated instance (see :func:`allocate`); ``seg`` (n,) int32 codes in [0, S)."""
+
+    value: np.ndarray
+    cost: np.ndarray
+    mask: np.ndarray | None
+    seg: np.ndarray
+    S: int
+    budget: float
+    seg_max: np.ndarray
+    seg_min: np.ndarray
+    cap_n: np.ndarray
+    cap_s: np.ndarray
+    fairness: tuple[FairnessGroups, ...]
+    snames: list[str]
+    onames: list[str]
+
+    @property
+    def n(self) -> int:
+        return self.value.shape[0]
+
+    def rows(self, idx: np.ndarray, **changes: object) -> _Problem:
+        """The same problem restricted to rows ``idx`` (fairness is not carried over)."""
+        kw = dict(value=np.take(self.value, idx, axis=0), cost=np.take(self.cost, idx, axis=0),
+                  mask=None if self.mask is None else np.take(self.mask, idx, axis=0),
+                  seg=self.seg[idx])
+        kw.update(changes)
+        return replace(self, **kw)
+
+
+@dataclass(frozen=True)
+class _Options:
+    kernel: str
+    threads: int | None
+    precision: str
+    max_rounds: int
+    fill: bool
+
+
+def _solve(prob: _Problem, opts: _Options, screen: str | bool = "auto", depth: int = 0
+           ) -> Allocation:
+    use = screen is True or (
+        screen == "auto" and prob.n * prob.value.shape[1] >= _SCREEN_MIN and depth < 4)
+    if use and not prob.fairness and 0 < prob.budget < np.inf and prob.n >= 1024:
+        out = _solve_screened(prob, opts, depth=depth)
+        if out is not None:
+            return out
+    return _solve_direct(prob, opts)
+
+
+def _solve_direct(prob: _Problem, opts: _Options) -> Allocation:
+    """Coordinate rounds of bisections over all rows (see the module docstring)."""
+    t0 = time.perf_counter()
+    value, cost, mask, seg, S = prob.value, prob.cost, prob.mask, prob.seg, prob.S
+    budget, seg_max, seg_min, cap_n, cap_s = (prob.budget, prob.seg_max, prob.seg_min, prob.cap_n,
+                                               prob.cap_s)
+    fairness, snames, onames = prob.fairness, prob.snames, prob.onames
+    kernel, threads, precision, max_rounds, fill = (opts.kernel, opts.threads, opts.precision,
+                                                    opts.max_rounds, opts.fill)
+    n, K = value.shape
     cells, G, cell_groups, n_group = _fair_cells(fairness, n)
     layout = Layout(S, K, G)
 
@@ -483,6 +586,107 @@ def allocate(
         passes=ev.passes, seconds=time.perf_counter() - t0, upper_bound=ub, binding=binding,
         rates=rates,
     )
+
+
+def _strat_sample(n: int, m: int, seed: int = 0) -> np.ndarray:
+    """m sorted row indices, one drawn uniformly (seeded) from each of m equal strata of [0, n)."""
+    stride = n / m
+    u = np.random.default_rng(seed).random(m)
+    return np.minimum(((np.arange(m) + u) * stride).astype(np.int64), n - 1)
+
+
+def _solve_screened(prob: _Problem, opts: _Options, attempts: int = 3, depth: int = 0
+                    ) -> Allocation | None:
+    """Solve on a row sample, screen every row once, solve exactly on the undecided rows.
+
+    1. The same problem on a stratified sample of m rows (budget, caps and segment bounds scaled
+       to the sample) gives estimates of the multipliers (per-segment price, per-offer prices).
+    2. One pass over all rows (``screen_rows``) takes each row's choice at those multipliers and
+       marks it *decided* when that choice stays strictly best for every multiplier within a box
+       around them (relative half-width ``delta`` ~ 1.5 / sqrt(m) for the prices of cost, 30 x
+       that, at least 10%, for the per-offer cap prices, which a sample estimates less well); the decided rows'
+       totals are summed.
+    3. The undecided rows form a smaller problem of the same kind with the budget and the side
+       bounds reduced by the decided totals; it is solved (recursively) with the full method.
+    4. When its multipliers lie inside the box, every decided row's choice is also its choice at
+       those multipliers, so the combined plan is what the full method would give on all rows.
+       Otherwise the box is re-centred on them and widened (x2), up to ``attempts`` times;
+       None then tells the caller to solve all rows directly.
+    """
+    n, K = prob.value.shape
+    S = prob.S
+    m = int(min(max(4.0 * n ** (2.0 / 3.0), 32768.0), n // 4))
+    idx = _strat_sample(n, m)
+    ns = np.bincount(prob.seg, minlength=S).astype(np.float64)
+    frac = np.where(ns > 0, np.bincount(prob.seg[idx], minlength=S) / np.maximum(ns, 1), m / n)
+    sub_prob = prob.rows(idx, budget=prob.budget * m / n, seg_max=prob.seg_max * frac,
+                         seg_min=prob.seg_min * frac, cap_n=prob.cap_n * m / n,
+                         cap_s=prob.cap_s * m / n)
+    try:
+        sub = _solve(sub_prob, replace(opts, fill=False), depth=depth + 1)
+    except InfeasibleError:
+        return None
+    lam = np.asarray(sub.lam_segment, dtype=np.float64).copy()
+    mu_c, mu_s = sub.mu_count.copy(), sub.mu_spend.copy()
+    passes = sub.passes * m / n
+    present = ns > 0
+    delta = min(max(1.5 / math.sqrt(m), 0.002), 0.02)
+    for _ in range(attempts):
+        dlam = delta * np.abs(lam)
+        wmu = max(30 * delta, 0.1)
+        dmu_c, dmu_s = wmu * mu_c, wmu * mu_s
+        choice8, active, base = screen_rows(prob.value, prob.cost, prob.mask, prob.seg, lam,
+                                            dlam, mu_c, dmu_c, mu_s, dmu_s, opts.kernel,
+                                            opts.threads)
+        passes += 1.0
+        act = np.flatnonzero(active)
+        _log.debug("screen n=%d depth=%d delta=%g active=%.4f lam=%s mu_count=%s mu_spend=%s",
+                   n, depth, delta, len(act) / n, lam, mu_c, mu_s)
+        b_seg, b_cnt = base[:S], base[S : S + K]
+        b_kspend, b_kval, b_treated = base[S + K : S + 2 * K], base[S + 2 * K : S + 3 * K], base[-1]
+        with np.errstate(invalid="ignore"):
+            red_kw = dict(budget=prob.budget - b_seg.sum(), seg_max=prob.seg_max - b_seg,
+                          seg_min=np.maximum(prob.seg_min - b_seg, 0.0),
+                          cap_n=prob.cap_n - b_cnt, cap_s=prob.cap_s - b_kspend)
+        room = min(red_kw["budget"], red_kw["seg_max"].min(), red_kw["cap_n"].min(),
+                   red_kw["cap_s"].min())
+        red = None
+        if room >= 0 and len(act):
+            try:
+                red = _solve(prob.rows(act, **red_kw), opts, False)  # all rows are marginal
+            except InfeasibleError:
+                red = None
+        if red is not None:
+            lam_f = np.asarray(red.lam_segment, dtype=np.float64)
+            inside = bool(
+                np.all((np.abs(lam_f - lam) <= dlam * (1 + 1e-9)) | ~present)
+                and np.all(np.abs(red.mu_count - mu_c) <= dmu_c * (1 + 1e-9))
+                and np.all(np.abs(red.mu_spend - mu_s) <= dmu_s * (1 + 1e-9)))
+            _log.debug("reduced problem: lam=%s mu_count=%s mu_spend=%s inside=%s",
+                       lam_f, red.mu_count, red.mu_spend, inside)
+            if inside:
+                choice = choice8.astype(np.int16)
+                choice[act] = red.choice
+                dropped = np.zeros(n, dtype=np.int8)
+                dropped[act] = red.dropped
+                return Allocation(
+                    choice=choice, lam=red.lam, lam_segment=red.lam_segment,
+                    mu_count=red.mu_count, mu_spend=red.mu_spend, phi={},
+                    value=float(b_kval.sum()) + red.value, cost=float(b_seg.sum()) + red.cost,
+                    n_treated=int(round(b_treated)) + red.n_treated,
+                    count_by_offer=np.rint(b_cnt).astype(np.int64) + red.count_by_offer,
+                    spend_by_offer=b_kspend + red.spend_by_offer,
+                    value_by_offer=b_kval + red.value_by_offer,
+                    spend_by_segment=b_seg + red.spend_by_segment, dropped=dropped,
+                    kernel=red.kernel, rounds=red.rounds,
+                    passes=passes + red.passes * len(act) / n, seconds=0.0,
+                    upper_bound=red.upper_bound + float(b_kval.sum()), binding=red.binding,
+                    screened=len(act) / n)
+            lam, mu_c, mu_s = lam_f.copy(), red.mu_count.copy(), red.mu_spend.copy()
+        elif len(act) == 0 and room >= 0:  # every row decided: the centre is a solution
+            return None
+        delta *= 2.0
+    return None
 
 
 @dataclass
@@ -957,11 +1161,14 @@ def solve_lp(value: np.ndarray, cost: np.ndarray, budget: float, mask: np.ndarra
              *, segment: np.ndarray | None = None, segment_max_spend: np.ndarray | None = None,
              segment_min_spend: np.ndarray | None = None, max_count: np.ndarray | None = None,
              max_spend: np.ndarray | None = None, fairness: Sequence[FairnessGroups] = (),
-             integer: bool = False, time_limit: float = 120.0) -> LPResult:
+             integer: bool = False, time_limit: float = 120.0, method: str = "milp") -> LPResult:
     """Exact optimum of the same problem with HiGHS: LP relaxation, or the MILP when ``integer``.
 
     Meant for small instances (tests, optimality gaps): builds a sparse model with n*K variables.
     Fairness is linearised as ``r_g >= rho * r_h`` for every ordered pair of groups.
+    ``method``: 'milp' (HiGHS through ``scipy.optimize.milp``, also for the relaxation) or, for the
+    relaxation only, a ``scipy.optimize.linprog`` method: 'highs-ipm' (interior point, about 10x
+    faster than the simplex on these problems: 4 s at 20k x 8), 'highs-ds', 'highs'.
     """
     from scipy import sparse
     from scipy.optimize import Bounds, LinearConstraint, milp
@@ -1019,7 +1226,21 @@ def solve_lp(value: np.ndarray, cost: np.ndarray, budget: float, mask: np.ndarra
                     add(sparse.csr_matrix((member[g] - f.min_ratio * member[h])[None, :]), 0.0,
                         np.inf)
     A = sparse.vstack(rows).tocsr()
-    res = milp(-v, constraints=LinearConstraint(A, np.concatenate(lbs), np.concatenate(ubs)),
+    lb_all, ub_all = np.concatenate(lbs), np.concatenate(ubs)
+    if not integer and method != "milp":
+        from scipy.optimize import linprog
+
+        up, lo = np.isfinite(ub_all), np.isfinite(lb_all)
+        A_ub = sparse.vstack([A[up], -A[lo]]).tocsr()
+        b_ub = np.concatenate([ub_all[up], -lb_all[lo]])
+        res = linprog(-v, A_ub=A_ub, b_ub=b_ub, bounds=(0, 1), method=method,
+                      options={"time_limit": time_limit, "presolve": True})
+        if res.x is None:
+            raise InfeasibleError(f"LP reference: {res.message}", binding=None)
+        x = np.zeros((n, K))
+        x[ii, kk] = res.x
+        return LPResult(float(v @ res.x), x, integer, str(res.message))
+    res = milp(-v, constraints=LinearConstraint(A, lb_all, ub_all),
                integrality=np.ones(m) if integer else np.zeros(m), bounds=Bounds(0, 1),
                options={"time_limit": time_limit, "presolve": True})
     if res.x is None:

@@ -1,0 +1,167 @@
+"""Benchmark: true value of budgeted plans as a share of the oracle plan, at 10%, 30%, 60% budgets.
+
+On the project's simulator (``legacy`` logging policy, known truth): trains offerwise's default
+learner once (``offerwise.models.train``), scores every customer (features as of the day after
+the logs), and at each budget share (of the expected cost of giving every customer their true
+best offer, ``oracle_policy(truth)``) compares the *true* value (truth table) of
+
+* offerwise's plan (:func:`offerwise.policy.allocate` on the default model's incremental profit
+  and expected cost),
+* the causal-core baselines (``benchmarks/_common.py``): T-learner on net profit, best single
+  offer to random customers, deepest discount to the lowest P(buy),
+* "uplift ranking ignoring cost": each customer's offer with the highest predicted conversion
+  uplift (the default model's), customers ranked by it, until the estimated cost is spent,
+
+with the oracle plan at the same budget (true effects, Lagrangian, ``oracle_policy(truth, B)``).
+Plans are budgeted on their own estimated costs; the table also shows each plan's true cost.
+
+    .venv/bin/python benchmarks/bench_plan_value.py            # 50k customers, 100k exposures
+    .venv/bin/python benchmarks/bench_plan_value.py --quick    # 5k customers, 10k exposures
+    .venv/bin/python benchmarks/bench_plan_value.py --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+from offerwise.config import load_settings
+from offerwise.data.contract import load_data
+from offerwise.data.simulator import (
+    SimulatorConfig,
+    oracle_policy,
+    simulate,
+    true_policy_value,
+    write_market,
+)
+from offerwise.models.persist import load_model
+from offerwise.models.pipeline import DEFAULT_LEARNER, DEFAULT_PROFIT, customer_features, train
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import (  # noqa: E402
+    NONE,
+    allocate_choice,
+    best_single_offer,
+    deepest_discount,
+    deepest_discount_plan,
+    logged_data,
+    plan_frame,
+    single_offer_plan,
+    t_learner_scores,
+    true_cost,
+    uplift_ignoring_cost_plan,
+)
+
+PLANS = ("oracle (true effects)", "offerwise (default learner)", "T-learner (net profit)",
+         "best single offer, random customers", "deepest discount to lowest P(buy)",
+         "uplift ranking ignoring cost")
+
+
+def run(args: argparse.Namespace) -> dict:
+    settings = load_settings(threads=args.threads, seed=args.seed)
+    tmp = Path(tempfile.mkdtemp(prefix="bench_plan_value_"))
+    t0 = time.perf_counter()
+    market = simulate(SimulatorConfig(n_customers=args.customers, n_exposures=args.exposures,
+                                      seed=args.seed, logging="legacy"))
+    data_dir = write_market(market, tmp / "data")
+    truth = market.truth.astype({"customer_id": "str", "offer_id": "str"})
+    menu = [str(o) for o in market.offers["offer_id"]]
+    timings = {"simulate": time.perf_counter() - t0}
+
+    t1 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = train(data_dir, tmp / "model", learner=DEFAULT_LEARNER, profit=DEFAULT_PROFIT,
+                    seed=args.seed, settings=settings)
+    timings["train default"] = time.perf_counter() - t1
+    ds = load_data(data_dir, settings=settings, required=("customers", "offers", "exposures"))
+    lm = load_model(res.model_dir)
+    ids, X_cust, _ = customer_features(ds, lm.features, settings=settings)
+    sc = lm.model.predict(X_cust)
+
+    t1 = time.perf_counter()
+    lg = logged_data(ds, settings, lm.features)
+    V_tl, C_tl = t_learner_scores(lg, X_cust, menu, settings.threads, args.seed)
+    so = best_single_offer(lg, menu)
+    dd = deepest_discount(lg, market.offers, X_cust, settings.threads, args.seed)
+    timings["baselines"] = time.perf_counter() - t1
+
+    full_cost = float(oracle_policy(truth)["expected_cost"].sum())
+    rows: list[dict] = []
+    t1 = time.perf_counter()
+    for share in args.shares:
+        budget = share * full_cost
+        oracle = oracle_policy(truth, budget)[["customer_id", "offer_id"]]
+        v_oracle = true_policy_value(truth, oracle)
+        plans = {
+            PLANS[0]: oracle,
+            PLANS[1]: plan_frame(ids, sc.offers, allocate_choice(
+                sc.incremental_profit, sc.expected_cost, budget, settings.threads)),
+            PLANS[2]: plan_frame(ids, menu, allocate_choice(V_tl, C_tl, budget, settings.threads)),
+            PLANS[3]: single_offer_plan(ids, so, budget, args.seed),
+            PLANS[4]: deepest_discount_plan(ids, dd, budget),
+            PLANS[5]: uplift_ignoring_cost_plan(ids, sc.offers, sc.incremental_conversion,
+                                                sc.expected_cost, budget),
+        }
+        for name, plan in plans.items():
+            v = true_policy_value(truth, plan)
+            rows.append({"budget_share": share, "budget": budget, "plan": name, "true_value": v,
+                         "share_of_oracle": v / v_oracle if v_oracle else float("nan"),
+                         "true_cost": true_cost(truth, plan),
+                         "n_treated": int((plan["offer_id"] != NONE).sum())})
+    timings["plans"] = time.perf_counter() - t1
+    return {"config": {"customers": args.customers, "exposures": args.exposures,
+                       "seed": args.seed, "logging": "legacy", "threads": settings.threads,
+                       "cpu_count": os.cpu_count(), "best_offer_cost": full_cost,
+                       "default": f"{DEFAULT_LEARNER}:{DEFAULT_PROFIT}",
+                       "single_offer": so.offer, "deepest": dd.offer},
+            "rows": rows, "timings": timings}
+
+
+def _print(out: dict) -> None:
+    c = out["config"]
+    shares = sorted({r["budget_share"] for r in out["rows"]})
+    print(f"bench_plan_value: {c['customers']} customers, {c['exposures']} exposures, legacy "
+          f"logging, seed {c['seed']}; budgets as a share of the best-offer cost "
+          f"{c['best_offer_cost']:.0f}; true value as % of the oracle plan (true cost / budget)")
+    head = f"{'plan':38s}" + "".join(f"{f'{s:.0%} budget':>22s}" for s in shares)
+    print(head)
+    by = {(r["plan"], r["budget_share"]): r for r in out["rows"]}
+    for name in PLANS:
+        cells = []
+        for s in shares:
+            r = by[(name, s)]
+            cells.append(f"{100 * r['share_of_oracle']:7.1f}% ({r['true_cost'] / r['budget']:4.2f})")
+        print(f"{name:38s}" + "".join(f"{x:>22s}" for x in cells))
+    print(f"single offer: {c['single_offer']}; deepest discount: {c['deepest']}; timings (s): "
+          + ", ".join(f"{k} {v:.1f}" for k, v in out["timings"].items()))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--customers", type=int, default=50_000)
+    ap.add_argument("--exposures", type=int, default=100_000)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--shares", type=float, nargs="+", default=[0.10, 0.30, 0.60])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--quick", action="store_true", help="5k customers, 10k exposures")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.customers, args.exposures = 5_000, 10_000
+    out = run(args)
+    if args.json:
+        print(json.dumps(out, indent=2, default=str))
+    else:
+        _print(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
