@@ -125,8 +125,16 @@ def test_columns_and_types(market):
     assert ((ex["converted"] == 0) <= (ex["revenue"] == 0)).all()
     assert set(ex["offer_id"]) <= set(ACTIONS)
     assert NO_OFFER not in set(market.offers["offer_id"])
-    # history strictly before every decision; one exposure per customer and campaign day
-    assert tx["ts"].max() < ex["ts"].min()
+    # the purchase history ends before the first decision; the campaign period's purchases
+    # (orders 'W…') follow, and every converted exposure has its order in its attribution window
+    hist = ~tx["order_id"].str.startswith("W")
+    assert tx.loc[hist, "ts"].max() < ex["ts"].min() <= tx.loc[~hist, "ts"].min() + pd.Timedelta(days=1)
+    conv = ex[ex["converted"] == 1]
+    lines = conv[["customer_id", "ts", "revenue", "discount_cost"]].merge(
+        tx[~hist], on="customer_id", suffixes=("_x", ""))
+    hit = lines[(lines["ts"] >= lines["ts_x"]) & (lines["ts"] < lines["ts_x"] + pd.Timedelta(days=14))
+                & (lines["amount"] == lines["revenue"]) & (lines["discount"] == lines["discount_cost"])]
+    assert hit.drop_duplicates(["customer_id", "ts_x"]).shape[0] == len(conv)
     assert not ex.assign(day=ex["ts"].dt.floor("D")).duplicated(["customer_id", "day"]).any()
     assert market.customers["customer_id"].is_unique
     # compact but real history: ~10-30 rows per customer
@@ -181,8 +189,13 @@ def test_same_seed_same_market_different_seed_different():
 
 
 def test_logging_policy_does_not_change_customers_or_truth(market, legacy):
-    for name in ("customers", "transactions", "truth", "latent"):
+    for name in ("customers", "truth", "latent"):
         pd.testing.assert_frame_equal(getattr(market, name), getattr(legacy, name))
+    # the purchase history before the campaigns is the same; what customers bought during the
+    # campaigns depends on the offers they were given
+    def hist(m):  # noqa: ANN001, ANN202
+        return m.transactions[~m.transactions["order_id"].str.startswith("W")]
+    pd.testing.assert_frame_equal(hist(market), hist(legacy))
     assert not market.exposures["offer_id"].equals(legacy.exposures["offer_id"])
 
 

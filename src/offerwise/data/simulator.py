@@ -811,6 +811,8 @@ def _exposures(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     n, m, k1 = cfg.n_customers, cfg.n_exposures, tr.p.shape[1]
     slot = np.sort(rng.choice(n * cfg.n_campaigns, size=m, replace=False))
+    if m == 0:
+        slot = np.zeros(0, dtype=np.int64)
     camp, cust = slot // n, slot % n
     probs_all = logging_probabilities(snap, cfg)
     probs = probs_all[cust]
@@ -833,7 +835,81 @@ def _exposures(
             "gross_profit": np.round(cfg.margin_rate * g, 4),
         }
     )
-    return ex, pd.DataFrame(probs, columns=list(action_ids))
+    return ex, pd.DataFrame(probs, columns=list(action_ids)), _Window(slot, cust, secs, o)
+
+
+@dataclass(frozen=True, slots=True)
+class _Window:
+    """Campaign-period draws: slot = campaign·n + customer, order values, exposure time (s)."""
+
+    slot: np.ndarray
+    cust: np.ndarray
+    secs: np.ndarray
+    orders: _Orders
+
+
+def _order_lines(
+    t: dict[str, np.ndarray],
+    products: pd.DataFrame,
+    rng: np.random.Generator,
+    ids: np.ndarray,
+    cust: np.ndarray,
+    o: _Orders,
+    ts: pd.DatetimeIndex | pd.Series,
+    prefix: str,
+) -> pd.DataFrame:
+    """Contract transaction lines, one per converting row of ``o`` (rows with ``o.converted``).
+
+    ``ids`` (n,) customer ids by customer index; ``cust`` (m,) customer index per row; ``ts`` (m,)
+    order times. The product is drawn from a category the customer likes; quantity ≈ value / price.
+    """
+    buy = np.flatnonzero(o.converted)
+    m = buy.size
+    cum = np.cumsum(t["pref"], axis=1)[cust[buy]]
+    cat = np.minimum((rng.random(m)[:, None] > cum).sum(axis=1), len(CATEGORIES) - 1)
+    pidx = (cat * N_BRANDS + rng.integers(0, N_BRANDS, m)) * ITEMS_PER_BRAND + rng.integers(
+        0, ITEMS_PER_BRAND, m)
+    price = products["price"].to_numpy()[pidx]
+    return pd.DataFrame({
+        "customer_id": _strings(list(ids), cust[buy]),
+        "order_id": _strings([f"{prefix}{i + 1}" for i in range(m)]),
+        "product_id": _strings(products["product_id"].tolist(), pidx),
+        "ts": pd.DatetimeIndex(ts)[buy].as_unit("us"),
+        "quantity": np.maximum(1, np.rint(o.gross[buy] / price)).astype("int64"),
+        "amount": o.revenue[buy],
+        "discount": o.discount[buy],
+    })
+
+
+def _campaign_period(
+    t: dict[str, np.ndarray],
+    tr: _Truth,
+    cfg: SimulatorConfig,
+    rng: np.random.Generator,
+    products: pd.DataFrame,
+    w: _Window,
+) -> pd.DataFrame:
+    """Every purchase of the logged campaigns' windows, as transaction lines.
+
+    Exposed slots buy as their logged outcome says (the order lands within the attribution window
+    after the exposure); every other customer × campaign slot buys with its no-offer probability.
+    Without this the history would go silent for the campaign period and customers would look
+    lapsed at decision time.
+    """
+    n = cfg.n_customers
+    rest = np.setdiff1d(np.arange(n * cfg.n_campaigns), w.slot, assume_unique=True)
+    cust_r = rest % n
+    o_r = _draw_orders(t, tr, cfg, rng, cust_r, np.zeros(rest.size, dtype=np.int64))
+    day_r = cfg.history_days + (rest // n) * cfg.attribution_days
+    span = cfg.attribution_days * 86400
+    secs_e = w.secs + rng.integers(0, span - 20 * 3600, w.slot.size)
+    secs_r = day_r * 86400 + rng.integers(0, span, rest.size)
+    cust = np.concatenate([w.cust, cust_r])
+    o = _Orders(*(np.concatenate([getattr(w.orders, f), getattr(o_r, f)])
+                  for f in ("converted", "gross", "discount", "revenue")))
+    ts = pd.Timestamp(cfg.start_date) + pd.to_timedelta(np.concatenate([secs_e, secs_r]), unit="s")
+    ids = np.asarray(_customer_ids(n).to_pylist(), dtype=object)
+    return _order_lines(t, products, rng, ids, cust, o, ts, "W")
 
 
 def simulate(config: SimulatorConfig | None = None, **overrides: object) -> SimulatedMarket:
@@ -848,7 +924,8 @@ def simulate(config: SimulatorConfig | None = None, **overrides: object) -> Simu
         raise InputError("simulate: pass either a SimulatorConfig or keyword overrides, not both")
     cfg = config
     ss = np.random.SeedSequence(cfg.seed)
-    r_traits, r_products, r_hist, r_cust, r_exp = (np.random.default_rng(x) for x in ss.spawn(5))
+    r_traits, r_products, r_hist, r_cust, r_exp, r_win = (
+        np.random.default_rng(x) for x in ss.spawn(6))
     t = _draw_traits(cfg, r_traits)
     products = _products(r_products, cfg.margin_rate)
     tx, snap = _history(t, cfg, r_hist, products)
@@ -858,7 +935,8 @@ def simulate(config: SimulatorConfig | None = None, **overrides: object) -> Simu
     ids = _customer_ids(cfg.n_customers)
     truth = _truth_frame(ids, action_ids, tr, cfg.margin_rate)
     net = cfg.margin_rate * tr.p * tr.gross - tr.p * tr.discount
-    exposures, probs = _exposures(t, tr, snap, cfg, r_exp, action_ids)
+    exposures, probs, window = _exposures(t, tr, snap, cfg, r_exp, action_ids)
+    tx = pd.concat([tx, _campaign_period(t, tr, cfg, r_win, products, window)], ignore_index=True)
     latent = pd.DataFrame(
         {
             "customer_id": _strings(ids),
@@ -1070,12 +1148,12 @@ class CampaignRun:
 
 
 def default_campaign_start(market: SimulatedMarket) -> pd.Timestamp:
-    """The day after the last logged exposure (midnight) — the default decision date of a plan."""
-    ex = market.exposures
-    cfg = market.config
-    if len(ex):
-        return (pd.Timestamp(ex["ts"].max()) + pd.Timedelta(days=1)).normalize()
-    return (pd.Timestamp(cfg.start_date) + pd.Timedelta(days=cfg.history_days)).normalize()
+    """The day after the last transaction or logged exposure (midnight) — a plan's default decision date."""
+    last = [pd.Timestamp(df["ts"].max()) for df in (market.transactions, market.exposures) if len(df)]
+    if not last:
+        cfg = market.config
+        return (pd.Timestamp(cfg.start_date) + pd.Timedelta(days=cfg.history_days)).normalize()
+    return (max(last) + pd.Timedelta(days=1)).normalize()
 
 
 def run_campaign(
@@ -1125,26 +1203,10 @@ def run_campaign(
     o = _draw_orders(t, tr, cfg, rng, cust, a)
     start = default_campaign_start(market) if start is None else pd.Timestamp(start).normalize()
     end = start + pd.Timedelta(days=cfg.attribution_days)
-    buy = np.flatnonzero(o.converted)
-    m = buy.size
-    secs = (rng.integers(0, cfg.attribution_days, m) * 86400
-            + rng.integers(8 * 3600, 20 * 3600, m)).astype("int64")
-    # one order line per buyer, on a product of a category the customer likes
-    prods = market.products
-    cum = np.cumsum(t["pref"], axis=1)[cust[buy]]
-    cat = np.minimum((rng.random(m)[:, None] > cum).sum(axis=1), len(CATEGORIES) - 1)
-    pidx = (cat * N_BRANDS + rng.integers(0, N_BRANDS, m)) * ITEMS_PER_BRAND + rng.integers(
-        0, ITEMS_PER_BRAND, m)
-    price = prods["price"].to_numpy()[pidx]
-    tx = pd.DataFrame({
-        "customer_id": _strings(d["customer_id"].to_numpy()[buy].tolist()),
-        "order_id": _strings([f"K{seed}-{i + 1}" for i in range(m)]),
-        "product_id": _strings(prods["product_id"].tolist(), pidx),
-        "ts": (start + pd.to_timedelta(secs, unit="s")).as_unit("us"),
-        "quantity": np.maximum(1, np.rint(o.gross[buy] / price)).astype("int64"),
-        "amount": o.revenue[buy],
-        "discount": o.discount[buy],
-    })
+    secs = (rng.integers(0, cfg.attribution_days, cust.size) * 86400
+            + rng.integers(8 * 3600, 20 * 3600, cust.size)).astype("int64")
+    tx = _order_lines(t, market.products, rng, ids.to_numpy(dtype=object), cust, o,
+                      start + pd.to_timedelta(secs, unit="s"), f"K{seed}-")
     # true effects of what was planned, measured the way an analysis measures transactions
     rows = np.arange(cust.size)
     p, mg = tr.p[cust], cfg.margin_rate

@@ -69,6 +69,7 @@ CONTROL = "none"
 #: learner name of the pooled shared-base conversion model (per-offer "tb" learners for revenue)
 POOLED = "ptb"
 POOLED_RESIDUAL_LEAVES = 7
+
 #: Columns of the scores frame, in order (one row per customer x scored offer).
 SCORE_COLUMNS = [
     "customer_id",
@@ -448,7 +449,9 @@ class OfferResponseModel(BaseEstimator):
         offer, where ``b`` is fitted on every row, ``r0`` on the control rows and ``r1`` on all
         treated rows with the offer one-hot encoded, both started from ``b`` (``init_score``), so
         the trees learn one responsiveness shared by the offers and split on the offer where it
-        matters. Returns the boosters ``control/conv_base``, ``control/conv_r0``, ``pooled/conv_r1``.
+        matters. The residuals have 7 leaves and a third of the base's rounds, as in the TB learner
+        (with a single offer the two are the same model). Returns the boosters
+        ``control/conv_base``, ``control/conv_r0``, ``pooled/conv_r1``.
         """
         base = fit_booster(X, conv, self._params("binary", self.random_state + 7), self.n_estimators)
         raw = np.asarray(base.predict(X, raw_score=True, num_threads=self.n_jobs), dtype=np.float64)
@@ -458,7 +461,7 @@ class OfferResponseModel(BaseEstimator):
                               ("pooled/conv_r1", ~ctrl, np.hstack([X[~ctrl], _onehot(action[~ctrl], k)]))):
             p = self._params("binary", self.random_state + 8 + int(name.startswith("pooled")))
             p["num_leaves"] = POOLED_RESIDUAL_LEAVES
-            out[name] = fit_booster(Z, conv[rows], p, self.n_estimators, init_score=raw[rows])
+            out[name] = fit_booster(Z, conv[rows], p, max(20, self.n_estimators // 3), init_score=raw[rows])
         return out
 
     def _pooled_dconv(self, X: np.ndarray) -> dict[str, np.ndarray]:
