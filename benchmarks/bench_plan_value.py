@@ -75,15 +75,19 @@ def run(args: argparse.Namespace) -> dict:
     timings = {"simulate": time.perf_counter() - t0}
 
     t1 = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = train(data_dir, tmp / "model", learner=DEFAULT_LEARNER, profit=DEFAULT_PROFIT,
-                    seed=args.seed, settings=settings)
-    timings["train default"] = time.perf_counter() - t1
     ds = load_data(data_dir, settings=settings, required=("customers", "offers", "exposures"))
-    lm = load_model(res.model_dir)
-    ids, X_cust, _ = customer_features(ds, lm.features, settings=settings)
-    sc = lm.model.predict(X_cust)
+    scores = []  # the default learner with --model-seeds seeds: a model's seed moves the plan value
+    for r in range(args.model_seeds):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = train(data_dir, tmp / f"model{r}", learner=DEFAULT_LEARNER, profit=DEFAULT_PROFIT,
+                        seed=args.seed + r, settings=settings)
+        lm = load_model(res.model_dir)
+        if r == 0:
+            ids, X_cust, _ = customer_features(ds, lm.features, settings=settings)
+        scores.append(lm.model.predict(X_cust))
+    sc = scores[0]
+    timings["train default"] = (time.perf_counter() - t1) / args.model_seeds
 
     t1 = time.perf_counter()
     lg = logged_data(ds, settings, lm.features)
@@ -101,8 +105,9 @@ def run(args: argparse.Namespace) -> dict:
         v_oracle = true_policy_value(truth, oracle)
         plans = {
             PLANS[0]: oracle,
-            PLANS[1]: plan_frame(ids, sc.offers, allocate_choice(
-                sc.incremental_profit, sc.expected_cost, budget, settings.threads)),
+            **{f"{PLANS[1]}, model seed {args.seed + r}": plan_frame(ids, s.offers, allocate_choice(
+                s.incremental_profit, s.expected_cost, budget, settings.threads))
+               for r, s in enumerate(scores)},
             PLANS[2]: plan_frame(ids, menu, allocate_choice(V_tl, C_tl, budget, settings.threads)),
             PLANS[3]: single_offer_plan(ids, so, budget, args.seed),
             PLANS[4]: deepest_discount_plan(ids, dd, budget),
@@ -130,15 +135,15 @@ def _print(out: dict) -> None:
     print(f"bench_plan_value: {c['customers']} customers, {c['exposures']} exposures, legacy "
           f"logging, seed {c['seed']}; budgets as a share of the best-offer cost "
           f"{c['best_offer_cost']:.0f}; true value as % of the oracle plan (true cost / budget)")
-    head = f"{'plan':38s}" + "".join(f"{f'{s:.0%} budget':>22s}" for s in shares)
+    head = f"{'plan':50s}" + "".join(f"{f'{s:.0%} budget':>22s}" for s in shares)
     print(head)
     by = {(r["plan"], r["budget_share"]): r for r in out["rows"]}
-    for name in PLANS:
+    for name in dict.fromkeys(r["plan"] for r in out["rows"]):
         cells = []
         for s in shares:
             r = by[(name, s)]
             cells.append(f"{100 * r['share_of_oracle']:7.1f}% ({r['true_cost'] / r['budget']:4.2f})")
-        print(f"{name:38s}" + "".join(f"{x:>22s}" for x in cells))
+        print(f"{name:50s}" + "".join(f"{x:>22s}" for x in cells))
     print(f"single offer: {c['single_offer']}; deepest discount: {c['deepest']}; timings (s): "
           + ", ".join(f"{k} {v:.1f}" for k, v in out["timings"].items()))
 
@@ -149,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--exposures", type=int, default=100_000)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--shares", type=float, nargs="+", default=[0.10, 0.30, 0.60])
+    ap.add_argument("--model-seeds", type=int, default=3, help="train the default learner with this many seeds")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--quick", action="store_true", help="5k customers, 10k exposures")
     ap.add_argument("--json", action="store_true")
