@@ -24,17 +24,26 @@ Per row two measurements:
 Rows:
 
 * ``GET /health``: baseline (no auth, no database); ``x health`` = req/s ÷ this row's.
-* ``GET offer``: ``GET /v1/customers/{id}/offer``, customers drawn uniformly from the plan, each
-  measurement on customers not asked before (column ``first``: the share of requests that were a
-  customer's first ask, i.e. a decision + coupon written to the database).
+* ``GET /health``: its p50/p99 are measured open loop at 1,000/s like GET offer's: the floor of
+  this client and uvicorn on this machine.
+* ``GET offer``: ``GET /v1/customers/{id}/offer``, customers drawn uniformly from a block of
+  ``--block`` plan customers not asked before (column ``first``: the share of requests that were
+  a customer's first ask, i.e. a decision + coupon to record).
+* ``GET offer, repeat asks``: fresh customers who each ask 3-5 times (uniform), the asks
+  shuffled within windows of about one second of traffic (a shopper reloading pages): about a
+  quarter of the requests are first asks.
 * ``redeem``: ``POST /v1/coupons/{code}/redeem``, each request a new Idempotency-Key on one of 1,000
   issued coupons (issued with many uses allowed, so the run is not limited by the number of coupons;
   every request still does the whole atomic booking: key claim, coupon use, customer use, budget
   check-and-update, redemption row).
 
 Targets (issue #5): GET offer >= 1,000 req/s with p99 < 20 ms; redeem >= 300 req/s on PostgreSQL
-(p99 < 100 ms at 300 req/s is our own bar for the redeem rows; redeem on SQLite has the same
-targets as on PostgreSQL).
+(the issue sets no latency bound for redeem: its p50/p99 at 300/s are information; the SQLite
+redeem row is held to the same throughput).
+
+The load generator pauses its own garbage collector during each measurement (``gc.disable()``
+after a ``gc.collect()``): its collections stalled the client for tens of ms, which counted as
+server latency in the open loop.
 
     .venv/bin/python benchmarks/bench_serving.py [--seconds 5] [--runs 1] [--json]
 """
@@ -44,6 +53,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import atexit
+import gc
 import json
 import os
 import shutil
@@ -271,6 +281,21 @@ def _run(coro_fn: Callable[[], object]) -> Sample:
         return asyncio.run(coro_fn())  # type: ignore[arg-type]
 
 
+def _no_gc(fn: Callable[..., Sample]) -> Callable[..., Sample]:
+    """Run a measurement with this process's garbage collector paused (see the module docstring)."""
+
+    def wrapped(*a: object, **kw: object) -> Sample:
+        gc.collect()
+        gc.disable()
+        try:
+            return fn(*a, **kw)
+        finally:
+            gc.enable()
+
+    return wrapped
+
+
+@_no_gc
 def closed_loop(port: int, make_req: Callable[[int], bytes], seconds: float, connections: int) -> Sample:
     """``connections`` connections, each sends its next request when the previous one is answered."""
 
@@ -304,6 +329,7 @@ def closed_loop(port: int, make_req: Callable[[int], bytes], seconds: float, con
     return _run(main)
 
 
+@_no_gc
 def open_loop(port: int, make_req: Callable[[int], bytes], seconds: float, rate: float,
               connections: int = 64) -> Sample:
     """Requests at ``rate``/s on a fixed schedule; latency from the scheduled send time."""
@@ -388,7 +414,9 @@ def issue_codes(port: int, key: str, customers: list[str]) -> list[str]:
 # phases
 # ----------------------------------------------------------------------------------------------
 
-TARGETS = {"health": (None, None), "offer": (1000.0, 20.0), "redeem": (300.0, 100.0)}
+#: kind -> (req/s target, p99 target in ms or None)
+TARGETS: dict[str, tuple[float | None, float | None]] = {
+    "health": (None, None), "offer": (1000.0, 20.0), "redeem": (300.0, None)}
 
 
 @dataclass
@@ -404,29 +432,46 @@ class Row:
     @property
     def target(self) -> str:
         rate, p99 = TARGETS[self.kind]
-        return "baseline" if rate is None else f">={rate:.0f}/s, p99<{p99:.0f}ms"
+        if rate is None:
+            return "baseline"
+        return f">={rate:.0f}/s" + ("" if p99 is None else f", p99<{p99:.0f}ms")
 
     @property
     def ok(self) -> bool | None:
         rate, p99 = TARGETS[self.kind]
         if rate is None:
             return None
-        return self.req_s >= rate and self.p99_ms < p99 and self.errors == 0
+        return self.req_s >= rate and (p99 is None or self.p99_ms < p99) and self.errors == 0
 
 
 class CustomerDraw:
-    """Uniform draws from the plan's customers, each measurement from a fresh block of them."""
+    """Customer indices for GET offer measurements, each measurement on customers not asked before
+    (consumed from 0 upwards; seeded)."""
 
     def __init__(self, n_customers: int, block: int, seed: int = 0):
-        self.n, self.block, self.next_block = n_customers, block, 0
+        self.n, self.block, self.next = n_customers, block, 0
         self.rng = np.random.default_rng(seed)
 
-    def take(self, size: int = 2_000_000) -> np.ndarray:
-        lo = self.next_block * self.block
-        if lo + self.block > self.n:
+    def _fresh(self, k: int) -> int:
+        lo = self.next
+        if lo + k > self.n:
             raise RuntimeError("--customers too small for this many measurements")
-        self.next_block += 1
-        return lo + self.rng.integers(0, self.block, size=size)
+        self.next += k
+        return lo
+
+    def take(self, size: int = 2_000_000) -> np.ndarray:
+        """``size`` uniform draws from a fresh block of ``block`` customers."""
+        return self._fresh(self.block) + self.rng.integers(0, self.block, size=size)
+
+    def take_repeat(self, size: int, window: int = 1000) -> np.ndarray:
+        """``size`` asks of fresh customers, each asking 3-5 times, shuffled within ``window``
+        consecutive asks."""
+        counts = self.rng.integers(3, 6, size=size // 3 + 1)
+        k = int(np.searchsorted(np.cumsum(counts), size)) + 1
+        ids = np.repeat(self._fresh(k) + np.arange(k), counts[:k])[:size]
+        for i in range(0, size, window):
+            self.rng.shuffle(ids[i:i + window])
+        return ids
 
 
 def measure(name: str, kind: str, runs: int, closed: Callable[[], Sample], opened: Callable[[], Sample],
@@ -453,19 +498,27 @@ def bench_backend(label: str, db_url: str, plan: Path, model: Path, draw: Custom
         counts: list[int] = []
         firsts: list[float] = []
 
-        def offer_sample(loop: Callable[..., Sample], *extra: float) -> Sample:
-            ids = draw.take()
-            s = loop(port, lambda i: get(f"/v1/customers/c{ids[i]}/offer", key), secs, *extra)
+        def offer_sample(loop: Callable[..., Sample], ids: np.ndarray, *extra: float) -> Sample:
+            s = loop(port, lambda i: get(f"/v1/customers/c{ids[i % len(ids)]}/offer", key), secs, *extra)
             n = len(s.latencies_ms) + s.errors
+            sent = ids[np.arange(n) % len(ids)]
             counts.append(n)
-            firsts.append(len(np.unique(ids[:n])) / n if n else float("nan"))
+            firsts.append(len(np.unique(sent)) / n if n else float("nan"))
             return s
 
-        row = measure(f"GET offer ({label})", "offer", runs,
-                      lambda: offer_sample(closed_loop, conns),
-                      lambda: offer_sample(open_loop, TARGETS["offer"][0]),
-                      lambda: float(np.average(firsts, weights=counts)))
-        rows.append(row)
+        def share() -> float:
+            out = float(np.average(firsts, weights=counts))
+            counts.clear()
+            firsts.clear()
+            return out
+
+        rate = TARGETS["offer"][0]
+        rows.append(measure(f"GET offer ({label})", "offer", runs,
+                            lambda: offer_sample(closed_loop, draw.take(), conns),
+                            lambda: offer_sample(open_loop, draw.take(), rate), share))
+        rows.append(measure(f"  repeat asks ({label})", "offer", runs,
+                            lambda: offer_sample(closed_loop, draw.take_repeat(int(4000 * secs)), conns),
+                            lambda: offer_sample(open_loop, draw.take_repeat(int(rate * secs)), rate), share))
         customers = [f"c{i}" for i in range(args.customers - 1000, args.customers)]
         codes = issue_codes(port, key, customers)
         body = json.dumps({"total": 20.0}).encode()
@@ -488,18 +541,20 @@ def print_table(rows: list[Row], meta: dict[str, object]) -> None:
     base = next((r.req_s for r in rows if r.kind == "health"), float("nan"))
     print(f"offer service load, loopback, {WORKERS} uvicorn workers; the load generator shares the "
           f"{meta['cpus']} CPU cores with the server")
-    hdr = (f"{'row':24s} {'req/s':>7s} {'x health':>8s} {'p50 ms':>7s} {'p99 ms':>7s} {'errors':>6s} "
+    hdr = (f"{'row':27s} {'req/s':>7s} {'x health':>8s} {'p50 ms':>7s} {'p99 ms':>7s} {'errors':>6s} "
            f"{'first':>6s} {'target':>20s} {'ok':>4s}")
     print(hdr)
     print("-" * len(hdr))
     for r in rows:
         ok = "-" if r.ok is None else ("yes" if r.ok else "NO")
         first = "" if r.first_ask_share is None else f"{r.first_ask_share:6.0%}"
-        print(f"{r.name:24s} {r.req_s:7.0f} {r.req_s / base:8.2f} {r.p50_ms:7.2f} {r.p99_ms:7.2f} "
+        print(f"{r.name:27s} {r.req_s:7.0f} {r.req_s / base:8.2f} {r.p50_ms:7.2f} {r.p99_ms:7.2f} "
               f"{r.errors:6d} {first:>6s} {r.target:>20s} {ok:>4s}")
     print(f"req/s: closed loop, {meta['connections']} connections, {meta['seconds']} s; p50/p99: open "
           f"loop at the target rate (1000/s offer, 300/s redeem), {meta['seconds']} s; medians of "
-          f"{meta['runs']} run(s). first: share of GET offer requests that were a customer's first ask.")
+          f"{meta['runs']} run(s). first: share of GET offer requests that were a customer's first ask; "
+          "repeat asks: each customer asks 3-5 times. /health p50/p99 (open loop at 1000/s) = the floor "
+          "of this client and uvicorn on this machine. The issue bounds redeem's throughput only.")
     for note in meta.get("notes", []):  # type: ignore[union-attr]
         print(f"note: {note}")
 
@@ -509,7 +564,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=5.0, help="length of each measurement")
     ap.add_argument("--runs", type=int, default=1, help="repeats per measurement (medians)")
     ap.add_argument("--connections", type=int, default=16, help="connections of the closed loop")
-    ap.add_argument("--customers", type=int, default=50_000, help="plan size")
+    ap.add_argument("--customers", type=int, default=60_000, help="plan size")
     ap.add_argument("--block", type=int, default=5_000,
                     help="customers per GET offer measurement (drawn uniformly; sets the first-ask share)")
     ap.add_argument("--max-seconds", type=int, default=300, help="hard limit of the whole run")
@@ -532,7 +587,7 @@ def main() -> int:
     rows: list[Row] = []
     try:
         plan, model = make_inputs(tmp, args.customers)
-        needed = 2 * args.runs * args.block
+        needed = args.runs * (2 * args.block + int(5000 * args.seconds / 3) + 1)
         if needed > args.customers - 1000:
             raise SystemExit(f"--customers must be >= {needed + 1000} for --runs {args.runs} "
                              f"--block {args.block}")
@@ -548,8 +603,9 @@ def main() -> int:
         if url is not None:
             pg_rows = bench_backend("PostgreSQL", url, plan, model,
                                     CustomerDraw(args.customers - 1000, args.block, seed=2), args, False)
-            rows[2:2] = pg_rows[:1]  # order: health, offer SQLite, offer PG, redeem SQLite, redeem PG
-            rows += pg_rows[1:]
+            # order: health, offer SQLite, repeat SQLite, offer PG, repeat PG, redeem SQLite, redeem PG
+            rows[3:3] = pg_rows[:2]
+            rows += pg_rows[2:]
     except Timeout as exc:
         notes.append(str(exc))
         print(f"error: {exc}", file=sys.stderr)

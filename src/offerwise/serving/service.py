@@ -16,8 +16,8 @@ customer's usage, ``UPDATE campaigns SET spent_cents = spent_cents + :d WHERE ca
 AND spent_cents + :d <= budget_cents`` and the redemption INSERT; a conditional UPDATE that
 matches no row rolls the savepoint back and the refusal is stored under the idempotency key.
 On SQLite the transaction starts with ``BEGIN IMMEDIATE`` (writers are serialized); on PostgreSQL
-each redemption batch first locks the active campaign's row, so the batches of several workers
-queue on it, and the row locks taken by the UPDATEs serialize everything else.
+each redemption batch first locks the active campaign's row (``FOR NO KEY UPDATE``), so the
+batches of several workers queue on it, and the row locks taken by the UPDATEs serialize everything else.
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import secrets
+import logging
 import threading
 import time
 import uuid
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -53,9 +53,9 @@ from offerwise.serving.schemas import (
     Validation,
 )
 from offerwise.serving.settings import ServeSettings
-from offerwise.serving.storage import NO_OFFER, RawSQL, Tables, read_tx, write_tx
+from offerwise.serving.storage import NO_OFFER, RawSQL, Tables, new_coupon_codes, read_tx, write_tx
 
-_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+log = logging.getLogger("offerwise.serving")
 
 
 def dt(ts: float | None) -> datetime | None:
@@ -64,8 +64,7 @@ def dt(ts: float | None) -> datetime | None:
 
 def new_coupon_code() -> str:
     """A random code ``XXXX-XXXX-XXXX`` (60 bits, no 0/O/1/I)."""
-    raw = "".join(_CODE_ALPHABET[b & 31] for b in secrets.token_bytes(12))  # 32 letters: uniform
-    return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
+    return new_coupon_codes(1)[0]
 
 
 def normalize_code(code: str) -> str:
@@ -104,7 +103,8 @@ def request_hash(code: str, body: dict[str, Any]) -> str:
 #: NULL where missing): everything GET offer needs in one round trip. Columns = ``_DecisionRow``.
 _DECISION_SQL = RawSQL(
     "SELECT d.decision_id, d.offer_id, d.grp, d.propensity, d.explored, d.coupon_code, d.ts, "
-    "c.expires_ts, c.max_uses, c.uses, a.offer_id AS plan_offer_id, a.grp AS plan_grp "
+    "c.expires_ts, c.max_uses, c.uses, a.offer_id AS plan_offer_id, a.grp AS plan_grp, "
+    "a.coupon_code AS reserved_code "
     "FROM (SELECT 1 AS one) k "
     "LEFT JOIN decisions d ON d.campaign_id = :cid AND d.customer_id = :cust "
     "LEFT JOIN coupons c ON c.code = d.coupon_code "
@@ -117,6 +117,11 @@ _INSERT_DECISION = RawSQL(
 _INSERT_COUPON = RawSQL(
     "INSERT INTO coupons (code, campaign_id, customer_id, offer_id, issued_ts, expires_ts, max_uses, "
     "uses) VALUES (:code, :campaign_id, :customer_id, :offer_id, :issued_ts, :expires_ts, :max_uses, 0)")
+#: The plan customer a reserved code belongs to (see migration 3), with their decision if any.
+_RESERVED_SQL = RawSQL(
+    "SELECT a.campaign_id, a.customer_id, d.decision_id FROM assignments a "
+    "LEFT JOIN decisions d ON d.campaign_id = a.campaign_id AND d.customer_id = a.customer_id "
+    "WHERE a.coupon_code = :code")
 _INSERT_USAGE = RawSQL(
     "INSERT INTO customer_usage (campaign_id, customer_id, uses) VALUES (:campaign_id, :customer_id, 0) "
     "ON CONFLICT DO NOTHING")
@@ -186,6 +191,19 @@ class _DecisionRow:
     uses: int | None
     plan_offer_id: str | None
     plan_grp: str | None
+    reserved_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Choice:
+    """A decision made in memory (:meth:`OfferService._choose`), before it is recorded."""
+
+    grp: str
+    plan_offer_id: str
+    offer_id: str
+    propensity: float
+    explored: bool
+    code: str | None  # the coupon to issue (None: no offer, or no reserved code for it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,11 +221,16 @@ class OfferService:
     Caches (read-mostly, never the source of truth): the offer menu and the active campaign; the
     answer of ``GET offer`` per customer as JSON bytes, kept until its coupon expires (a decision
     never changes; a coupon that expired unused is renewed by the next ask). Writes go through
-    two :class:`~offerwise.serving.batching.GroupCommitter` threads (offers, redemptions).
+    three :class:`~offerwise.serving.batching.GroupCommitter` threads: ``records`` (write-behind
+    records of first asks answered from a read, with the coupon code reserved at plan load),
+    ``offers`` (decisions answered after their COMMIT: renewals, cold starts that issue a coupon,
+    records that validate needs now) and ``redeem``.
     """
 
     #: Recheck a cached answer whose coupon cannot be renewed this often (seconds).
     RECHECK_S = 60.0
+    #: The write-behind writer gathers records this long per transaction (seconds).
+    RECORD_LINGER_S = 0.02
 
     def __init__(self, engine: Any, settings: ServeSettings):
         from offerwise.serving.batching import GroupCommitter
@@ -219,15 +242,34 @@ class OfferService:
         self.campaign_id: str | None = None
         self._answers: dict[tuple[str, str], tuple[bytes, float]] = {}
         self._lock = threading.Lock()
+        self._dialect = engine.dialect.name
+        pg = self._dialect == "postgresql"
+        self._readers = threading.local()  # .conn: this thread's autocommit reader connection
+        self._reader_conns: list[Any] = []
+        #: Reads of GET offer: inline on SQLite (a local file read, tens of µs), on a small pool of
+        #: threads on PostgreSQL (a network round trip must not block the event loop).
+        self._read_pool = ThreadPoolExecutor(4, thread_name_prefix="offerwise-read") if pg else None
         self.refresh()
-        pg = engine.dialect.name == "postgresql"
         self._offer_writer = GroupCommitter(engine, "offers")
+        #: Write-behind records of first asks answered from a read (nobody waits on them).
+        self._record_writer = GroupCommitter(engine, "records", max_batch=1024, linger_s=self.RECORD_LINGER_S,
+                                             savepoints=False)
         self._redeem_writer = GroupCommitter(engine, "redeem", prelude=self._lock_campaign if pg else None)
 
     def close(self) -> None:
-        """Finish queued writes and stop the writer threads."""
+        """Finish queued writes (the write-behind records included) and stop the threads."""
+        if self._read_pool is not None:
+            self._read_pool.shutdown(wait=True)
+        self._record_writer.close()
         self._offer_writer.close()
         self._redeem_writer.close()
+        with self._lock:
+            conns, self._reader_conns = self._reader_conns, []
+        for fairy in conns:  # closed, not returned: they are in autocommit mode
+            try:
+                fairy.invalidate()
+            except Exception:  # noqa: BLE001 - closing anyway
+                pass
 
     # ---------------------------------------------------------------- state
     def refresh(self) -> None:
@@ -256,11 +298,15 @@ class OfferService:
 
     def _lock_campaign(self, conn: Any) -> None:
         """PostgreSQL: take the active campaign's row lock first, so that redemption batches of
-        several workers queue on it instead of deadlocking on coupon rows."""
+        several workers queue on it instead of deadlocking on coupon rows. ``FOR NO KEY UPDATE``
+        (the lock the budget UPDATE takes anyway): it does not block the foreign-key checks
+        (``FOR KEY SHARE``) of coupon inserts by the offer writers, which a ``FOR UPDATE`` did —
+        a redemption that records a reserved code then waited on a record that waited on it."""
         cid = self.campaign_id
         if cid is not None:
             c = self.t.campaigns
-            conn.execute(sa.select(c.c.campaign_id).where(c.c.campaign_id == cid).with_for_update())
+            conn.execute(sa.select(c.c.campaign_id).where(c.c.campaign_id == cid)
+                         .with_for_update(key_share=True))
 
     def offer_out(self, o: OfferTerms) -> OfferOut:
         return OfferOut(offer_id=o.offer_id, kind=o.kind, value=o.value, min_spend=o.min_spend_cents / 100,
@@ -285,18 +331,76 @@ class OfferService:
         return self._offer_writer.submit(lambda conn: self._offer_job(conn, cid, customer_id, now),
                                          sort_key=customer_id)
 
+    def read_decision(self, cid: str, customer_id: str) -> _DecisionRow:
+        """The :data:`_DECISION_SQL` row on this thread's autocommit reader connection (never
+        waits for writers: WAL on SQLite, MVCC on PostgreSQL)."""
+        conn = getattr(self._readers, "conn", None)
+        if conn is None:
+            fairy = self.engine.raw_connection()
+            if self._dialect == "postgresql":
+                fairy.driver_connection.autocommit = True
+            with self._lock:
+                self._reader_conns.append(fairy)
+            conn = self._readers.conn = fairy.dbapi_connection
+        try:
+            row = _DECISION_SQL.run_dbapi(conn, self._dialect, {"cid": cid, "cust": customer_id}).fetchone()
+        except Exception:
+            self._readers.conn = None  # a broken connection: a fresh one next time
+            raise
+        return _DecisionRow(*row)
+
     async def offer_json(self, customer_id: str) -> bytes:
-        """``GET offer``'s answer: from the cache, else decided/renewed by the offers writer
-        (cached only after its transaction committed)."""
+        """``GET offer``'s answer (JSON bytes): from the cache; else from a read of the stored
+        decision; else, for a customer whose decision needs no new coupon or has a reserved code,
+        decided now and answered at once while the offers writer records it (write-behind); else
+        (renewal, cold start with an offer) decided by the offers writer and answered after its
+        COMMIT."""
         now = time.time()
         hit = self.cached_offer_json(customer_id, now)
         if hit is not None:
             return hit
+        cid = self._require_campaign()
+        if self._read_pool is None:
+            row = self.read_decision(cid, customer_id)
+        else:
+            row = await asyncio.get_running_loop().run_in_executor(
+                self._read_pool, self.read_decision, cid, customer_id)
+        if row.decision_id is not None:
+            if not self._needs_renewal(row, now):
+                return self._remember(self._decision_out(row, cid, customer_id),
+                                      self._valid_until(row, now))[1]
+        else:
+            choice = self._choose(cid, customer_id, row, now)
+            if choice.offer_id == NO_OFFER or choice.code is not None:
+                return self._answer_now(cid, customer_id, row, choice, now)
         dec, until = await asyncio.wrap_future(self.submit_offer(customer_id, now))
         return self._remember(dec, until)[1]
 
+    def _answer_now(self, cid: str, customer_id: str, read: _DecisionRow, choice: _Choice,
+                    now: float) -> bytes:
+        """Answer a first ask from ``choice`` and queue its record (write-behind). When the record
+        lands, the cached answer is replaced by the stored one (another worker's, if it decided
+        the same customer first); a record that cannot be written drops the cached answer, so the
+        next ask reads and records again."""
+        row = self._choice_row(choice, read, uuid.uuid4().hex, now)
+        dec, body = self._remember(self._decision_out(row, cid, customer_id), self._valid_until(row, now))
+        fut = self._record_writer.submit(
+            lambda conn: self._record_job(conn, cid, customer_id, read, choice, now), sort_key=customer_id)
+
+        def landed(f: Future) -> None:
+            exc = f.exception()
+            if exc is None:
+                self._remember(*f.result())
+                return
+            log.error("recording the decision of customer %r failed: %s", customer_id, exc)
+            with self._lock:
+                self._answers.pop((cid, customer_id), None)
+
+        fut.add_done_callback(landed)
+        return body
+
     def get_offer(self, customer_id: str, now: float | None = None) -> OfferDecision:
-        """The customer's decision in the active campaign (blocking form of :meth:`offer_json`)."""
+        """The customer's decision in the active campaign, recorded (blocking; tests, tools)."""
         dec, until = self.submit_offer(customer_id, now).result()
         return self._remember(dec, until)[0]
 
@@ -308,22 +412,33 @@ class OfferService:
             self._answers[(dec.campaign_id, dec.customer_id)] = (body, valid_until)
         return dec, body
 
+    def _needs_renewal(self, row: _DecisionRow, now: float) -> bool:
+        return row.coupon_code is not None and now >= row.expires_ts and self._renewable(row, now)
+
+    def _valid_until(self, row: _DecisionRow, now: float) -> float:
+        """How long an answer built from ``row`` may be served from the cache (epoch seconds)."""
+        if row.coupon_code is None:
+            return float("inf")
+        if now < row.expires_ts:
+            return row.expires_ts
+        return now + self.RECHECK_S  # expired and not renewable (used up / offer ended): look again
+
     def _offer_job(self, conn: Any, cid: str, customer_id: str, now: float) -> tuple[OfferDecision, float]:
         """Inside a write transaction: read the decision, else make it; renew an expired coupon."""
         row = self._read_decision(conn, cid, customer_id)
         if row.decision_id is None:
             row = self._decide(conn, cid, customer_id, row, now)
-        elif row.coupon_code is not None and now >= row.expires_ts and self._renewable(row, now):
+        elif self._needs_renewal(row, now):
             self._renew(conn, cid, customer_id, row, now)
             row = self._read_decision(conn, cid, customer_id)
-        dec = self._decision_out(row, cid, customer_id)
-        if row.coupon_code is None:
-            valid_until = float("inf")
-        elif now < row.expires_ts:
-            valid_until = row.expires_ts
-        else:  # expired and not renewable (used up or the offer ended): look again later
-            valid_until = now + self.RECHECK_S
-        return dec, valid_until
+        return self._decision_out(row, cid, customer_id), self._valid_until(row, now)
+
+    def _record_job(self, conn: Any, cid: str, customer_id: str, read: _DecisionRow, choice: _Choice,
+                    now: float) -> tuple[OfferDecision, float]:
+        """Inside a write transaction: record a decision answered by :meth:`_answer_now` (or
+        take the one stored first); returns the stored answer."""
+        row = self._insert_decision(conn, cid, customer_id, read, choice, now)
+        return self._decision_out(row, cid, customer_id), self._valid_until(row, now)
 
     @staticmethod
     def _read_decision(conn: Any, cid: str, customer_id: str) -> _DecisionRow:
@@ -365,9 +480,9 @@ class OfferService:
                 issued_ts=now, expires_ts=self._expiry(self._offer(row.offer_id), now),
                 max_uses=self.settings.max_uses_per_coupon, uses=0))
 
-    def _decide(self, conn: Any, cid: str, customer_id: str, read: Any, now: float) -> Any:
-        """Make and log the decision (and its coupon) unless one exists (ON CONFLICT DO NOTHING);
-        ``read`` is the :data:`_DECISION_SQL` row (its plan columns); returns the decision row."""
+    def _choose(self, cid: str, customer_id: str, read: _DecisionRow, now: float) -> _Choice:
+        """The decision for a customer without one (pure given the menu): plan group and offer,
+        the exploration draw, and the coupon code to issue (the reserved one, if any)."""
         s = self.settings
         if read.plan_grp is not None:
             grp, plan_offer = read.plan_grp, read.plan_offer_id
@@ -382,23 +497,55 @@ class OfferService:
                               and (not terms.members_only or o == choice))
             u1, u2 = exploration_draws(s.seed, cid, customer_id)
             offer_id, propensity, explored = choose_offer(choice, eligible, s.epsilon, u1, u2)
-        code = None if offer_id == NO_OFFER else new_coupon_code()
+        code = None if offer_id == NO_OFFER else read.reserved_code
+        return _Choice(grp, choice, offer_id, propensity, explored, code)
+
+    def _choice_row(self, c: _Choice, read: _DecisionRow, decision_id: str, now: float) -> _DecisionRow:
+        expires = max_uses = uses = None
+        if c.code is not None:
+            expires, max_uses, uses = self._expiry(self.menu[c.offer_id], now), \
+                self.settings.max_uses_per_coupon, 0
+        return _DecisionRow(decision_id, c.offer_id, c.grp, c.propensity, int(c.explored), c.code, now,
+                            expires, max_uses, uses, read.plan_offer_id, read.plan_grp, read.reserved_code)
+
+    def _decide(self, conn: Any, cid: str, customer_id: str, read: Any, now: float) -> Any:
+        """Make and log the decision (and its coupon) unless one exists (ON CONFLICT DO NOTHING);
+        ``read`` is the :data:`_DECISION_SQL` row (its plan columns); returns the decision row."""
+        choice = self._choose(cid, customer_id, read, now)
+        if choice.offer_id != NO_OFFER and choice.code is None:  # no reserved code (cold start)
+            choice = _Choice(choice.grp, choice.plan_offer_id, choice.offer_id, choice.propensity,
+                             choice.explored, new_coupon_code())
+        return self._insert_decision(conn, cid, customer_id, read, choice, now)
+
+    def _insert_decision(self, conn: Any, cid: str, customer_id: str, read: Any, choice: _Choice,
+                         now: float) -> _DecisionRow:
+        """Insert ``choice`` as the customer's decision (+ coupon + usage row) unless one exists;
+        returns the stored decision row."""
         decision_id = uuid.uuid4().hex
         inserted = _INSERT_DECISION.run(conn, dict(
-            decision_id=decision_id, campaign_id=cid, customer_id=customer_id, offer_id=offer_id,
-            plan_offer_id=choice, grp=grp, propensity=propensity, explored=int(explored), coupon_code=code,
-            ts=now)).fetchone()
+            decision_id=decision_id, campaign_id=cid, customer_id=customer_id, offer_id=choice.offer_id,
+            plan_offer_id=choice.plan_offer_id, grp=choice.grp, propensity=choice.propensity,
+            explored=int(choice.explored), coupon_code=choice.code, ts=now)).fetchone()
         if inserted is None:  # another worker decided first (and committed): take its decision
             return self._read_decision(conn, cid, customer_id)
-        expires = max_uses = uses = None
-        if code is not None:
-            expires, max_uses, uses = self._expiry(menu[offer_id], now), s.max_uses_per_coupon, 0
-            _INSERT_COUPON.run(conn, dict(code=code, campaign_id=cid, customer_id=customer_id,
-                                          offer_id=offer_id, issued_ts=now, expires_ts=expires,
-                                          max_uses=max_uses))
+        row = self._choice_row(choice, read, decision_id, now)
+        if choice.code is not None:
+            _INSERT_COUPON.run(conn, dict(code=choice.code, campaign_id=cid, customer_id=customer_id,
+                                          offer_id=choice.offer_id, issued_ts=now, expires_ts=row.expires_ts,
+                                          max_uses=row.max_uses))
             _INSERT_USAGE.run(conn, dict(campaign_id=cid, customer_id=customer_id))
-        return _DecisionRow(decision_id, offer_id, grp, propensity, int(explored), code, now, expires,
-                            max_uses, uses, read.plan_offer_id, read.plan_grp)
+        return row
+
+    def _materialize_reserved(self, conn: Any, code: str, now: float) -> bool:
+        """Inside a write transaction: a reserved code whose first ask was answered but not yet
+        recorded (write-behind still queued, or lost to a crash) gets its decision and coupon
+        recorded now. Returns whether the coupon exists afterwards."""
+        res = _RESERVED_SQL.run(conn, {"code": code}).fetchone()
+        if res is None or res[2] is not None:  # not reserved, or decided (then its coupon is stored)
+            return False
+        cid, customer_id = res[0], res[1]
+        self._decide(conn, cid, customer_id, self._read_decision(conn, cid, customer_id), now)
+        return _COUPON_SQL.run(conn, {"code": code}).fetchone() is not None
 
     # ---------------------------------------------------------------- coupons
     @staticmethod
@@ -434,6 +581,11 @@ class OfferService:
         """The discount the coupon would give on ``cart``, or why not (changes nothing)."""
         now = time.time() if now is None else now
         code = normalize_code(code)
+        with read_tx(self.engine) as conn:
+            found = _COUPON_SQL.run(conn, {"code": code}).fetchone()
+            reserved = found is None and _RESERVED_SQL.run(conn, {"code": code}).fetchone() is not None
+        if reserved:  # answered by a GET offer whose record has not landed: record it first
+            self._offer_writer.submit(lambda c: self._materialize_reserved(c, code, now)).result()
         with read_tx(self.engine) as conn:
             row = self._coupon_row(conn, code)
         remaining = row.budget_cents - row.spent_cents
@@ -475,7 +627,12 @@ class OfferService:
         key = {"api_key_id": api_key_id, "idem_key": idem_key}
         if _CLAIM_KEY.run(conn, {**key, "request_hash": h, "created_ts": now}).fetchone() is None:
             return self._replay(_PRIOR_KEY.run(conn, key).fetchone(), h, instance)
-        row = self._coupon_row(conn, code)  # 404 rolls the claim back with the job's savepoint
+        found = _COUPON_SQL.run(conn, {"code": code}).fetchone()
+        if found is None:
+            self._materialize_reserved(conn, code, now)  # a reserved code not recorded yet
+            row = self._coupon_row(conn, code)  # 404 rolls the claim back with the job's savepoint
+        else:
+            row = _CouponRow(*found)
         try:
             with conn.begin_nested():
                 outcome = self._apply_redeem(conn, row, req, api_key_id, idem_key, now)

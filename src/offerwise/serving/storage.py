@@ -169,8 +169,12 @@ class RawSQL:
 
     def run(self, conn: Any, params: dict[str, Any]) -> Any:
         """Execute in ``conn``'s transaction; returns the DBAPI cursor (rows are tuples)."""
-        cur = conn.connection.dbapi_connection.cursor()
-        cur.execute(self.postgresql if conn.dialect.name == "postgresql" else self.sqlite, params)
+        return self.run_dbapi(conn.connection.dbapi_connection, conn.dialect.name, params)
+
+    def run_dbapi(self, dbapi_conn: Any, dialect: str, params: dict[str, Any]) -> Any:
+        """Execute on a DBAPI connection (e.g. an autocommit reader); returns the cursor."""
+        cur = dbapi_conn.cursor()
+        cur.execute(self.postgresql if dialect == "postgresql" else self.sqlite, params)
         return cur
 
 
@@ -308,7 +312,7 @@ class Tables:
                         C("starts_ts", f), C("ends_ts", f), C("members_only", i), C("updated_ts", f))
         self.assignments = T("assignments", md, C("campaign_id", txt, primary_key=True),
                              C("customer_id", txt, primary_key=True), C("offer_id", txt),
-                             C("grp", txt), C("segment", txt))
+                             C("grp", txt), C("segment", txt), C("coupon_code", txt))
         self.decisions = T("decisions", md, C("decision_id", txt, primary_key=True),
                            C("campaign_id", txt), C("customer_id", txt), C("offer_id", txt),
                            C("plan_offer_id", txt), C("grp", txt), C("propensity", f),
@@ -355,6 +359,37 @@ class LoadedPlan:
     n_offers: int
     created: bool
     fingerprint: str
+
+
+_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def new_coupon_codes(n: int) -> list[str]:
+    """``n`` random codes ``XXXX-XXXX-XXXX`` (60 bits each, no 0/O/1/I; ``secrets`` randomness)."""
+    import secrets
+
+    raw = secrets.token_bytes(12 * n)
+    out = []
+    for k in range(n):
+        s = "".join(_CODE_ALPHABET[b & 31] for b in raw[12 * k:12 * k + 12])  # 32 letters: uniform
+        out.append(f"{s[:4]}-{s[4:8]}-{s[8:]}")
+    return out
+
+
+def _reserve_missing_codes(conn: Any, campaign_id: str) -> int:
+    """Give the campaign's plan customers without a reserved code one (plans loaded before
+    migration 3); returns how many were reserved."""
+    import sqlalchemy as sa
+
+    a = Tables.get().assignments
+    missing = list(conn.execute(sa.select(a.c.customer_id).where(
+        a.c.campaign_id == campaign_id, a.c.coupon_code.is_(None))).scalars())
+    if missing:
+        stmt = (a.update().where(a.c.campaign_id == campaign_id,
+                                 a.c.customer_id == sa.bindparam("cust"))
+                .values(coupon_code=sa.bindparam("code")))
+        conn.execute(stmt, [{"cust": c, "code": k} for c, k in zip(missing, new_coupon_codes(len(missing)))])
+    return len(missing)
 
 
 def summary_path(plan: Path) -> Path:
@@ -538,9 +573,11 @@ def load_plan(engine: Any, plan: Path, model_dir: Path, budget: float | None = N
                 campaign_id=campaign_id, budget_cents=budget_cents, spent_cents=0, redemptions=0,
                 plan_fingerprint=fp, summary_json=json.dumps(summary, default=str), active=0,
                 created_ts=time.time()))
-            records = frame.assign(campaign_id=campaign_id).to_dict("records")
+            codes = new_coupon_codes(len(frame))
+            records = frame.assign(campaign_id=campaign_id, coupon_code=codes).to_dict("records")
             for i in range(0, len(records), 5000):
                 conn.execute(t.assignments.insert(), records[i:i + 5000])
+        _reserve_missing_codes(conn, campaign_id)
         conn.execute(t.campaigns.update().values(
             active=sa.case((t.campaigns.c.campaign_id == campaign_id, 1), else_=0)))
     return LoadedPlan(campaign_id, budget_cents, len(frame), len(menu), created, fp)
@@ -558,6 +595,7 @@ __all__ = [
     "make_engine",
     "migrate",
     "insert_ignore",
+    "new_coupon_codes",
     "normalize_url",
     "read_menu",
     "read_plan",
