@@ -16,7 +16,10 @@ fits the budget.
 
 from __future__ import annotations
 
+import argparse
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -163,3 +166,22 @@ def uplift_ignoring_cost_plan(ids: pd.Series, offers: list[str], incremental_con
     order = order[up[order] > 0]
     sel = greedy_fill(order, np.maximum(cost[rows, k], 0.0), budget)
     return plan_frame(ids, offers, np.where(sel, k, -1))
+
+
+def run_cli(ap: argparse.ArgumentParser, argv: list[str] | None, run: Callable[[Any], dict],
+            show: Callable[[dict], None]) -> int:
+    """The tail every market benchmark shares: add --quick/--json, parse, run, print."""
+    import json
+
+    ap.add_argument("--quick", action="store_true", help="5k customers, 10k exposures")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.customers, args.exposures = 5_000, 10_000
+    out = run(args)
+    if args.json:
+        print(json.dumps(out, indent=2, default=str))
+    else:
+        show(out)
+    return 0
+

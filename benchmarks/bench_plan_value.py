@@ -23,7 +23,6 @@ Plans are budgeted on their own estimated costs; the table also shows each plan'
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -44,6 +43,7 @@ from offerwise.models.persist import load_model
 from offerwise.models.pipeline import DEFAULT_LEARNER, DEFAULT_PROFIT, customer_features, train
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import run_cli  # noqa: E402
 from _common import (  # noqa: E402
     NONE,
     allocate_choice,
@@ -156,17 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shares", type=float, nargs="+", default=[0.10, 0.30, 0.60])
     ap.add_argument("--model-seeds", type=int, default=3, help="train the default learner with this many seeds")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--quick", action="store_true", help="5k customers, 10k exposures")
-    ap.add_argument("--json", action="store_true")
-    args = ap.parse_args(argv)
-    if args.quick:
-        args.customers, args.exposures = 5_000, 10_000
-    out = run(args)
-    if args.json:
-        print(json.dumps(out, indent=2, default=str))
-    else:
-        _print(out)
-    return 0
+    return run_cli(ap, argv, run, _print)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,6 @@ Plans are budgeted on their own *estimated* costs; the table also shows each pla
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -67,6 +66,7 @@ from offerwise.models.pipeline import (
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import run_cli  # noqa: E402
 from _common import (  # noqa: E402
     NONE,
     best_single_offer,
@@ -233,17 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bootstrap", type=int, default=200)
     ap.add_argument("--variants", default="tb:hurdle,t:hurdle,t:composed,x:hurdle,dr:hurdle",
                     help="comma list of learner:profit to compare (default one always included)")
-    ap.add_argument("--quick", action="store_true", help="5k customers, 10k exposures")
-    ap.add_argument("--json", action="store_true")
-    args = ap.parse_args(argv)
-    if args.quick:
-        args.customers, args.exposures = 5_000, 10_000
-    out = run(args)
-    if args.json:
-        print(json.dumps(out, indent=2, default=str))
-    else:
-        _print(out)
-    return 0
+    return run_cli(ap, argv, run, _print)
 
 
 if __name__ == "__main__":

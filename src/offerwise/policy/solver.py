@@ -1235,14 +1235,10 @@ def solve_lp(value: np.ndarray, cost: np.ndarray, budget: float, mask: np.ndarra
         b_ub = np.concatenate([ub_all[up], -lb_all[lo]])
         res = linprog(-v, A_ub=A_ub, b_ub=b_ub, bounds=(0, 1), method=method,
                       options={"time_limit": time_limit, "presolve": True})
-        if res.x is None:
-            raise InfeasibleError(f"LP reference: {res.message}", binding=None)
-        x = np.zeros((n, K))
-        x[ii, kk] = res.x
-        return LPResult(float(v @ res.x), x, integer, str(res.message))
-    res = milp(-v, constraints=LinearConstraint(A, lb_all, ub_all),
-               integrality=np.ones(m) if integer else np.zeros(m), bounds=Bounds(0, 1),
-               options={"time_limit": time_limit, "presolve": True})
+    else:
+        res = milp(-v, constraints=LinearConstraint(A, lb_all, ub_all),
+                   integrality=np.ones(m) if integer else np.zeros(m), bounds=Bounds(0, 1),
+                   options={"time_limit": time_limit, "presolve": True})
     if res.x is None:
         raise InfeasibleError(f"LP reference: {res.message}", binding=None)
     x = np.zeros((n, K))
