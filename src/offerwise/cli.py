@@ -602,7 +602,7 @@ def demo(
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Import Complete Journey, profile it, simulate a shop seeded from its profiles, train, plan, evaluate, report."""
+    """Import Complete Journey, profile it, simulate a shop from its profiles, train, plan, evaluate, run and analyze the campaign, report."""
     import warnings
 
     import numpy as np
