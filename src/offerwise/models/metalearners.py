@@ -119,9 +119,9 @@ def fit_booster(
     return lgb.train(p, ds, num_boost_round=max(1, int(n_estimators)))
 
 
-def predict_booster(booster: lgb.Booster, X: np.ndarray, n_jobs: int = 2) -> np.ndarray:
-    """Predictions (n,) of ``booster`` on ``X`` (n, p) with ``n_jobs`` threads."""
-    out = booster.predict(np.asarray(X, dtype=np.float64), num_threads=int(n_jobs))
+def predict_booster(booster: lgb.Booster, X: np.ndarray, n_jobs: int = 2, raw: bool = False) -> np.ndarray:
+    """Predictions (n,) of ``booster`` on ``X`` (n, p) with ``n_jobs`` threads (``raw``: logits)."""
+    out = booster.predict(np.asarray(X, dtype=np.float64), raw_score=raw, num_threads=int(n_jobs))
     return np.asarray(out, dtype=np.float64)
 
 
@@ -483,7 +483,7 @@ class SharedBaseTLearner(_BaseLearner):
         X, t, y = _check_xty(X, t, y)
         obj = self._outcome_objective()
         base = fit_booster(X, y, self._params(obj, 0), self.n_estimators)
-        raw = np.asarray(base.predict(X, raw_score=True, num_threads=self.n_jobs), dtype=np.float64)
+        raw = predict_booster(base, X, self.n_jobs, raw=True)
         boosters = {"base": base}
         for arm in (0, 1):
             rows = t == arm
@@ -498,8 +498,7 @@ class SharedBaseTLearner(_BaseLearner):
         return self
 
     def _raw(self, name: str, X: np.ndarray) -> np.ndarray:
-        return np.asarray(self.boosters_[name].predict(X, raw_score=True, num_threads=self.n_jobs),
-                          dtype=np.float64)
+        return predict_booster(self.boosters_[name], X, self.n_jobs, raw=True)
 
     def predict_outcomes(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
         X = self._check_X(X)

@@ -405,6 +405,12 @@ class OfferResponseModel(BaseEstimator):
 
     def predict(self, X: Any) -> ResponseScores:
         """Scores of the n rows of ``X`` for every modelled offer (``offers_``)."""
+        return self._predict(X)[0]
+
+    def _predict(self, X: Any) -> tuple[ResponseScores, np.ndarray]:
+        """(scores, E[net profit | x, none] (n,)) — one pass over the boosters."""
+        from scipy.special import expit
+
         self._check_fitted()
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != self.n_features_in_:
@@ -415,18 +421,27 @@ class OfferResponseModel(BaseEstimator):
         r0 = predict_booster(cb["control/revenue"], X, self.n_jobs)
         out = {c: np.empty((n, K)) for c in SCORE_COLUMNS[2:]}
         hurdle = self.profit == "hurdle"
+        pooled = self.learner == POOLED
         if hurdle:
-            v0 = self._arm("net_profit", X, None)
-            base_profit = p0 * v0
-        pooled_dconv = self._pooled_dconv(X) if self.learner == POOLED else None
+            base_profit = p0 * self._arm("net_profit", self._inputs(X, 0), 0)
+        else:
+            base_profit = predict_booster(cb["control/profit"], X, self.n_jobs)
+        if pooled:  # shared parts of the pooled conversion model (see _fit_pooled_conversion)
+            rb = predict_booster(cb["control/conv_base"], X, self.n_jobs, raw=True)
+            q0 = expit(rb + predict_booster(cb["control/conv_r0"], X, self.n_jobs, raw=True))
         for j, o in enumerate(self.offers_):
             per = self.learners_[o]
-            dconv = per["conversion"].predict(X) if pooled_dconv is None else pooled_dconv[o]
+            k = self.menu_.index(o) + 1
+            Z = self._inputs(X, k) if hurdle or pooled else None
+            if pooled:
+                dconv = expit(rb + predict_booster(cb["pooled/conv_r1"], Z, self.n_jobs, raw=True)) - q0
+            else:
+                dconv = per["conversion"].predict(X)
             pk = np.clip(p0 + dconv, 0.0, 1.0)
             drev = per["revenue"].predict(X)
             if hurdle:
-                ecost = pk * np.maximum(self._arm("cost", X, o), 0.0)
-                dprof = pk * self._arm("net_profit", X, o) - base_profit
+                ecost = pk * np.maximum(self._arm("cost", Z, k), 0.0)
+                dprof = pk * self._arm("net_profit", Z, k) - base_profit
             else:
                 ecost = np.maximum(predict_booster(per["cost"], X, self.n_jobs), 0.0)
                 dprof = per["profit"].predict(X)
@@ -439,7 +454,7 @@ class OfferResponseModel(BaseEstimator):
             out["incremental_revenue"][:, j] = drev
             out["expected_cost"][:, j] = ecost
             out["incremental_profit"][:, j] = dprof
-        return ResponseScores(offers=list(self.offers_), **out)
+        return ResponseScores(offers=list(self.offers_), **out), base_profit
 
     def _fit_pooled_conversion(self, X: np.ndarray, action: np.ndarray, conv: np.ndarray,
                                k: int) -> dict[str, Any]:
@@ -454,7 +469,7 @@ class OfferResponseModel(BaseEstimator):
         ``control/conv_base``, ``control/conv_r0``, ``pooled/conv_r1``.
         """
         base = fit_booster(X, conv, self._params("binary", self.random_state + 7), self.n_estimators)
-        raw = np.asarray(base.predict(X, raw_score=True, num_threads=self.n_jobs), dtype=np.float64)
+        raw = predict_booster(base, X, self.n_jobs, raw=True)
         ctrl = action == 0
         out: dict[str, Any] = {"control/conv_base": base}
         for name, rows, Z in (("control/conv_r0", ctrl, X[ctrl]),
@@ -464,27 +479,14 @@ class OfferResponseModel(BaseEstimator):
             out[name] = fit_booster(Z, conv[rows], p, max(20, self.n_estimators // 3), init_score=raw[rows])
         return out
 
-    def _pooled_dconv(self, X: np.ndarray) -> dict[str, np.ndarray]:
-        """Conversion uplift (n,) per modelled offer from the pooled model (learner ``"ptb"``)."""
-        from scipy.special import expit
+    def _inputs(self, X: np.ndarray, k: int) -> np.ndarray:
+        """Inputs (n, p + menu) of the pooled boosters: ``X`` with every row given action code ``k``."""
+        return np.hstack([X, _onehot(np.full(len(X), k), len(self.menu_))])
 
-        b = self.control_boosters_
-        rb = np.asarray(b["control/conv_base"].predict(X, raw_score=True, num_threads=self.n_jobs))
-        q0 = expit(rb + b["control/conv_r0"].predict(X, raw_score=True, num_threads=self.n_jobs))
-        out = {}
-        for o in self.offers_:
-            code = np.full(len(X), self.menu_.index(o) + 1)
-            Z = np.hstack([X, _onehot(code, len(self.menu_))])
-            out[o] = expit(rb + b["pooled/conv_r1"].predict(Z, raw_score=True, num_threads=self.n_jobs)) - q0
-        return out
-
-    def _arm(self, target: str, X: np.ndarray, offer: str | None) -> np.ndarray:
-        """E[target | converted, x, offer] (n,): the arm's mean plus the pooled booster (None = control)."""
-        k = 0 if offer is None else self.menu_.index(offer) + 1
-        code = np.full(len(X), k)
-        Z = np.hstack([X, _onehot(code, len(self.menu_))])
-        level = self.arm_levels_[target][k]
-        return level + predict_booster(self.control_boosters_[f"pooled/{target}"], Z, self.n_jobs)
+    def _arm(self, target: str, Z: np.ndarray, k: int) -> np.ndarray:
+        """E[target | converted, x, action k] (n,): the arm's mean plus the pooled booster on ``Z``."""
+        return self.arm_levels_[target][k] + predict_booster(
+            self.control_boosters_[f"pooled/{target}"], Z, self.n_jobs)
 
     def predict_net_profit(self, X: Any, actions: list[str] | None = None) -> np.ndarray:
         """Expected net profit (n, A) of each action in ``actions`` (default ``none`` + menu).
@@ -495,13 +497,7 @@ class OfferResponseModel(BaseEstimator):
         """
         self._check_fitted()
         actions = [CONTROL, *self.menu_] if actions is None else list(actions)
-        sc = self.predict(X)
-        X = np.asarray(X, dtype=np.float64)
-        if self.profit == "hurdle":
-            base = sc.p_convert_none[:, 0] * self._arm("net_profit", X, None) if len(
-                sc.offers) else np.zeros(len(X))
-        else:
-            base = predict_booster(self.control_boosters_["control/profit"], X, self.n_jobs)
+        sc, base = self._predict(X)
         col = {o: j for j, o in enumerate(sc.offers)}
         out = np.empty((len(base), len(actions)))
         for a, o in enumerate(actions):
