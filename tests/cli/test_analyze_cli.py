@@ -160,3 +160,20 @@ def test_report_reads_the_analysis_json(campaign: dict, tmp_path: Path) -> None:
     assert m.loc["converted", "ci_low"] <= truth["converted"] <= m.loc["converted", "ci_high"]
     assert set(got.breakdown["dimension"]) == {"offer", "segment"}
     assert got.roi["n_treatment"] == campaign["run"].n_treatment and got.srm_warning is None
+
+
+def test_analyze_warns_when_the_data_predates_the_campaign(campaign: dict, tmp_path: Path) -> None:
+    market = campaign["market"]
+    before = tmp_path / "before"
+    before.mkdir()
+    for name in ("customers", "products", "offers"):
+        getattr(market, name).to_parquet(before / f"{name}.parquet", index=False)
+    tx = market.transactions
+    tx[tx["ts"] < campaign["start"]].to_parquet(before / "transactions.parquet", index=False)
+    res = runner.invoke(app, ["analyze", "--decisions", str(campaign["plan_path"]), "--data", str(before),
+                              "--days", "14", "--json"])
+    assert res.exit_code == 0, res.output
+    got = _json(res)
+    assert any("no plan customer bought in the campaign window" in w for w in got["warnings"])
+    overall = [r for r in got["results"] if r["dimension"] == "overall"]
+    assert all(r["reason"] and r["reason"].startswith("zero_variance") for r in overall)

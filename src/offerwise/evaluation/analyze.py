@@ -13,7 +13,6 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from offerwise.config import Settings, default_settings
@@ -152,15 +151,12 @@ def analyze_plan(
     frame = df.copy()
     if "planned_offer_id" in frame.columns:
         frame["offer_id"] = frame["planned_offer_id"].astype(str)
-    ts = pd.to_datetime(tx["ts"], errors="coerce")
-    ts = ts.dt.tz_convert(None) if ts.dt.tz is not None else ts
-    in_window = (ts >= t0) if t1 is None else ((ts >= t0) & (ts < t1))
-    if not bool(np.asarray(in_window).any()):
-        last = ts.max()
-        notes.append(f"no transactions in the campaign window from {t0.date()} "
-                     f"(the data ends {last}); outcomes are all zero — is this data from after the campaign?")
     per_customer = campaign_outcomes(frame, tx, t0, t1, pre_period_days, settings.margin_rate,
                                      products=products)
+    if not (per_customer["converted"] > 0).any():
+        notes.append(f"no plan customer bought in the campaign window from {t0.date()} (the data's last "
+                     f"transaction is {tx['ts'].max()}); outcomes are all zero — is this data from after "
+                     f"the campaign?")
     if pre_period_days == 0:
         per_customer = per_customer.drop(columns=["pre_spend"])
     analysis = analyze_campaign(per_customer, f, alpha)
