@@ -852,7 +852,7 @@ def _order_lines(
     t: dict[str, np.ndarray],
     products: pd.DataFrame,
     rng: np.random.Generator,
-    ids: np.ndarray,
+    ids: pa.Array,
     cust: np.ndarray,
     o: _Orders,
     ts: pd.DatetimeIndex | pd.Series,
@@ -860,7 +860,7 @@ def _order_lines(
 ) -> pd.DataFrame:
     """Contract transaction lines, one per converting row of ``o`` (rows with ``o.converted``).
 
-    ``ids`` (n,) customer ids by customer index; ``cust`` (m,) customer index per row; ``ts`` (m,)
+    ``ids`` (n,) customer ids (Arrow strings) by customer index; ``cust`` (m,) customer index per row; ``ts`` (m,)
     order times. The product is drawn from a category the customer likes; quantity ≈ value / price.
     """
     buy = np.flatnonzero(o.converted)
@@ -871,7 +871,7 @@ def _order_lines(
         0, ITEMS_PER_BRAND, m)
     price = products["price"].to_numpy()[pidx]
     return pd.DataFrame({
-        "customer_id": _strings(list(ids), cust[buy]),
+        "customer_id": _strings(ids, cust[buy]),
         "order_id": _strings([f"{prefix}{i + 1}" for i in range(m)]),
         "product_id": _strings(products["product_id"].tolist(), pidx),
         "ts": pd.DatetimeIndex(ts)[buy].as_unit("us"),
@@ -908,8 +908,7 @@ def _campaign_period(
     o = _Orders(*(np.concatenate([getattr(w.orders, f), getattr(o_r, f)])
                   for f in ("converted", "gross", "discount", "revenue")))
     ts = pd.Timestamp(cfg.start_date) + pd.to_timedelta(np.concatenate([secs_e, secs_r]), unit="s")
-    ids = np.asarray(_customer_ids(n).to_pylist(), dtype=object)
-    return _order_lines(t, products, rng, ids, cust, o, ts, "W")
+    return _order_lines(t, products, rng, _customer_ids(n), cust, o, ts, "W")
 
 
 def simulate(config: SimulatorConfig | None = None, **overrides: object) -> SimulatedMarket:
@@ -1205,7 +1204,7 @@ def run_campaign(
     end = start + pd.Timedelta(days=cfg.attribution_days)
     secs = (rng.integers(0, cfg.attribution_days, cust.size) * 86400
             + rng.integers(8 * 3600, 20 * 3600, cust.size)).astype("int64")
-    tx = _order_lines(t, market.products, rng, ids.to_numpy(dtype=object), cust, o,
+    tx = _order_lines(t, market.products, rng, pa.array(ids.to_numpy(dtype=object), pa.string()), cust, o,
                       start + pd.to_timedelta(secs, unit="s"), f"K{seed}-")
     # true effects of what was planned, measured the way an analysis measures transactions
     rows = np.arange(cust.size)
