@@ -58,6 +58,7 @@ from offerwise.data.simulator import (
 from offerwise.evaluation.ope import evaluate_decisions
 from offerwise.models.persist import load_model
 from offerwise.models.pipeline import (
+    DEFAULT_BAGS,
     DEFAULT_LEARNER,
     DEFAULT_PROFIT,
     customer_features,
@@ -81,11 +82,18 @@ from _common import plan_frame as _plan_frame  # noqa: E402
 from _common import true_cost as _true_cost  # noqa: E402
 
 
+def _variant(spec: str) -> tuple[str, str, int]:
+    """``learner:profit[:bags]`` -> (learner, profit, bags)."""
+    parts = spec.split(":")
+    return parts[0], parts[1], int(parts[2]) if len(parts) > 2 else DEFAULT_BAGS
+
+
 def run(args: argparse.Namespace) -> dict:
     settings = load_settings(threads=args.threads, seed=args.seed)
-    variants = [tuple(v.split(":")) for v in args.variants.split(",")] if args.variants else [
-        (DEFAULT_LEARNER, DEFAULT_PROFIT)]
-    default = (DEFAULT_LEARNER, DEFAULT_PROFIT)
+    # learner:profit[:bags] (bags: seed bags of the pooled conversion model; default DEFAULT_BAGS)
+    variants = [_variant(v) for v in args.variants.split(",")] if args.variants else [
+        (DEFAULT_LEARNER, DEFAULT_PROFIT, DEFAULT_BAGS)]
+    default = (DEFAULT_LEARNER, DEFAULT_PROFIT, DEFAULT_BAGS)
     if default not in variants:
         variants.insert(0, default)
     tmp = Path(tempfile.mkdtemp(prefix="bench_uplift_"))
@@ -120,7 +128,7 @@ def run(args: argparse.Namespace) -> dict:
     ds = load_data(data_dir, settings=settings, required=("customers", "offers", "exposures"))
     results: dict[tuple[str, str], dict] = {}
     ids = X_cust = None
-    for learner, profit in variants:
+    for learner, profit, bags in variants:
         times, values, first = [], [], None
         # plan value moves a lot with the model's own seed: every variant is trained with
         # --model-seeds seeds (args.seed, args.seed+1, ...) and the row shows the median plan
@@ -128,8 +136,8 @@ def run(args: argparse.Namespace) -> dict:
             t1 = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                res = train(data_dir, tmp / f"model_{learner}_{profit}_{r}", learner=learner, profit=profit,
-                            seed=args.seed + r, settings=settings)
+                res = train(data_dir, tmp / f"model_{learner}_{profit}_{bags}_{r}", learner=learner,
+                            profit=profit, n_bags=bags, seed=args.seed + r, settings=settings)
             times.append(time.perf_counter() - t1)
             lm = load_model(res.model_dir)
             if ids is None:
@@ -141,7 +149,9 @@ def run(args: argparse.Namespace) -> dict:
             if first is None:
                 first = {"lm": lm, "plan": plan, "holdout": res.holdout, "timings": res.timings}
         name = f"offerwise {learner.upper()}-learner, {profit} profit"
-        if (learner, profit) == default:
+        if learner == "ptb":
+            name += f", {bags} bag{'s' if bags > 1 else ''}"
+        if (learner, profit, bags) == default:
             name += " (default)"
         ordered = sorted(values, key=lambda v: v[0])
         med_plan = ordered[len(ordered) // 2][1]
@@ -149,7 +159,7 @@ def run(args: argparse.Namespace) -> dict:
         add(name, med_plan, statistics.median(times),
             note=(f"median of {len(values)} model seeds ({min(vals):.1%} .. {max(vals):.1%})"
                   if len(values) > 1 else ""))
-        results[(learner, profit)] = {**first, "train_s": times, "shares": vals}
+        results[(learner, profit, bags)] = {**first, "train_s": times, "shares": vals}
 
     # ---- features of the logged exposures for the baselines ----------------------------------
     lm0 = results[default]["lm"]
@@ -188,7 +198,7 @@ def run(args: argparse.Namespace) -> dict:
         "config": {"customers": args.customers, "exposures": args.exposures, "seed": args.seed,
                    "logging": "legacy", "budget_share": args.budget_share, "budget": budget,
                    "threads": threads, "cpu_count": os.cpu_count(), "simulate_s": t_sim,
-                   "default": f"{DEFAULT_LEARNER}:{DEFAULT_PROFIT}"},
+                   "default": f"{DEFAULT_LEARNER}:{DEFAULT_PROFIT}:{DEFAULT_BAGS}"},
         "plans": rows,
         "margin_over_best_baseline": d_ow["share_of_oracle"] - max(r["share_of_oracle"] for r in others),
         "ope": {"holdout_rows": int(len(hold)), "true_value_per_round": true_pe, "estimates": ope_rows},

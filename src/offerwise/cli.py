@@ -155,6 +155,8 @@ def train(
     data: DataOpt,
     out: Annotated[Path, typer.Option("--out", help="model directory to write")],
     learner: Annotated[str | None, typer.Option("--learner", help="uplift learner: t, x, dr, tb or ptb (default: ptb)")] = None,
+    bags: Annotated[int | None, typer.Option(
+        "--bags", min=1, help="seed bags averaged in the ptb conversion model (default: 3)")] = None,
     seed: SeedOpt = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
@@ -167,7 +169,7 @@ def train(
     settings = _settings(config)
     with _status(as_json, "training") as st, warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = run_train(data, out, learner=learner, seed=seed, settings=settings,
+        res = run_train(data, out, learner=learner, seed=seed, settings=settings, n_bags=bags,
                         progress=lambda m: st.update(m))
     card = res.card
     if as_json:

@@ -122,3 +122,25 @@ def test_dr_pseudo_outcome_is_unbiased_under_known_propensity():
     y = 2.0 + 1.5 * t + rng.normal(size=n)
     psi = dr_pseudo_outcome(y, t, np.zeros(n), np.zeros(n), e)
     assert abs(psi.mean() - 1.5) < 0.05
+
+
+def test_shared_base_bags_average_seeds_and_lower_variance():
+    X, t, y, tau, e = _data(n=3000, binary=True)
+    one = [SharedBaseTLearner(outcome="binary", random_state=s, **FAST).fit(X, t, y) for s in range(4)]
+    three = [SharedBaseTLearner(outcome="binary", n_bags=3, random_state=s, **FAST).fit(X, t, y)
+             for s in range(4)]
+    assert sorted(three[0].boosters()) == sorted(
+        f"{n}{sfx}" for n in ("base", "r0", "r1") for sfx in ("", "@1", "@2"))
+    # bag 0 of a bagged model is the one-bag model with the same seed
+    b0 = SharedBaseTLearner.from_boosters(
+        {**three[0].get_params(), "n_bags": 1},
+        {k: v for k, v in three[0].boosters().items() if "@" not in k}, three[0].fitted_state())
+    np.testing.assert_allclose(b0.predict(X), one[0].predict(X), rtol=0, atol=1e-12)
+    # averaging seed bags lowers the spread of the effect estimates across model seeds
+    spread = lambda ms: np.mean(np.std([m.predict(X) for m in ms], axis=0))  # noqa: E731
+    assert spread(three) < 0.8 * spread(one), (spread(three), spread(one))
+    assert spearmanr(three[0].predict(X), tau)[0] >= 0.5
+    with pytest.raises(InputError, match="n_bags"):
+        SharedBaseTLearner(n_bags=0, **FAST).fit(X, t, y)
+    with pytest.raises(InputError, match="lacks boosters"):
+        SharedBaseTLearner.from_boosters(three[0].get_params(), one[0].boosters(), one[0].fitted_state())

@@ -119,3 +119,24 @@ def test_rare_and_missing_offers_are_skipped(logs):
         OfferResponseModel(**{**FAST, "min_treated": 10**6}).fit(
             X, ex["offer_id"], ex["converted"], ex["revenue"], ex["discount_cost"],
             ex["gross_profit"], menu=MENU)
+
+
+def test_pooled_conversion_bags_round_trip_and_old_models(logs):
+    import lightgbm as lgb
+
+    m = _fit(logs, learner="ptb", profit="hurdle", n_bags=2)
+    meta, boosters = m.to_state()
+    assert {"control/conv_base@1", "control/conv_r0@1", "pooled/conv_r1@1"} <= set(boosters)
+    again = OfferResponseModel.from_state(
+        meta, {k: lgb.Booster(model_str=b.model_to_string()) for k, b in boosters.items()})
+    X = logs.customers[["x1", "x2", "x3"]].to_numpy()
+    np.testing.assert_allclose(again.predict(X).incremental_profit, m.predict(X).incremental_profit)
+    # a model saved before bagging (no n_bags parameter, no '@' boosters) loads and predicts as
+    # the one-bag model: bag 0 is fitted with the same seeds
+    old_meta = {**meta, "params": {k: v for k, v in meta["params"].items() if k != "n_bags"}}
+    old = OfferResponseModel.from_state(old_meta, {k: v for k, v in boosters.items() if "@" not in k})
+    single = _fit(logs, learner="ptb", profit="hurdle", n_bags=1)
+    np.testing.assert_allclose(old.predict(X).p_convert, single.predict(X).p_convert)
+    assert not np.allclose(m.predict(X).p_convert, single.predict(X).p_convert)
+    with pytest.raises(InputError, match="n_bags"):
+        _fit(logs, learner="ptb", profit="hurdle", n_bags=0)

@@ -449,6 +449,9 @@ class SharedBaseTLearner(_BaseLearner):
     (``residual_estimators`` rounds, 7 leaves) started from ``b`` (LightGBM ``init_score``) on
     that arm's rows. Both arms share the base's errors, so ``tau = mu1 - mu0`` is less noisy
     than with two independent models; ``link`` is the logistic function for binary outcomes.
+    With ``n_bags`` > 1 the three boosters are fitted ``n_bags`` times with different seeds (row
+    and feature subsampling differ; boosters ``base@b``, ``r0@b``, ``r1@b``) and ``mu0``, ``mu1``
+    are the means over the bags (a variance reduction; ``n_bags`` times the fitting time).
     """
 
     _booster_names = ("base", "r0", "r1")
@@ -457,6 +460,7 @@ class SharedBaseTLearner(_BaseLearner):
         self,
         *,
         residual_estimators: int = 60,
+        n_bags: int = 1,
         outcome: str = "continuous",
         n_estimators: int = 150,
         learning_rate: float = 0.05,
@@ -476,22 +480,32 @@ class SharedBaseTLearner(_BaseLearner):
             random_state=random_state, propensity_clip=propensity_clip,
         )
         self.residual_estimators = residual_estimators
+        self.n_bags = n_bags
+
+    def _required_boosters(self) -> tuple[str, ...]:
+        return tuple(f"{name}{_bag_suffix(b)}" for b in range(int(self.n_bags))
+                     for name in self._booster_names)
 
     def fit(self, X: Any, t: Any, y: Any, propensity: Any = None) -> SharedBaseTLearner:
         import lightgbm as lgb
 
         X, t, y = _check_xty(X, t, y)
+        if int(self.n_bags) < 1:
+            raise InputError(f"n_bags must be at least 1; got {self.n_bags}")
         obj = self._outcome_objective()
-        base = fit_booster(X, y, self._params(obj, 0), self.n_estimators)
-        raw = predict_booster(base, X, self.n_jobs, raw=True)
-        boosters = {"base": base}
-        for arm in (0, 1):
-            rows = t == arm
-            p = self._params(obj, 1 + arm)
-            p.update(num_leaves=7, learning_rate=self.learning_rate)
-            ds = lgb.Dataset(X[rows], label=y[rows], init_score=raw[rows],
-                             params={"verbose": -1, "max_bin": 63})
-            boosters[f"r{arm}"] = lgb.train(p, ds, num_boost_round=max(1, self.residual_estimators))
+        boosters = {}
+        for bag in range(int(self.n_bags)):
+            sfx, off = _bag_suffix(bag), 1000 * bag
+            base = fit_booster(X, y, self._params(obj, off), self.n_estimators)
+            raw = predict_booster(base, X, self.n_jobs, raw=True)
+            boosters[f"base{sfx}"] = base
+            for arm in (0, 1):
+                rows = t == arm
+                p = self._params(obj, off + 1 + arm)
+                p["num_leaves"] = 7
+                ds = lgb.Dataset(X[rows], label=y[rows], init_score=raw[rows],
+                                 params={"verbose": -1, "max_bin": 63})
+                boosters[f"r{arm}{sfx}"] = lgb.train(p, ds, num_boost_round=max(1, self.residual_estimators))
         self.boosters_ = boosters
         self.n_features_in_ = X.shape[1]
         self.n_clipped_ = 0
@@ -501,16 +515,28 @@ class SharedBaseTLearner(_BaseLearner):
         return predict_booster(self.boosters_[name], X, self.n_jobs, raw=True)
 
     def predict_outcomes(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(mu0, mu1), each (n,): the mean over the bags of ``link(b + r_a)``."""
         X = self._check_X(X)
-        b = self._raw("base", X)
-        z0, z1 = b + self._raw("r0", X), b + self._raw("r1", X)
-        if self.outcome == "binary":
-            return 1.0 / (1.0 + np.exp(-z0)), 1.0 / (1.0 + np.exp(-z1))
-        return z0, z1
+        n_bags = int(self.n_bags)
+        mu0, mu1 = np.zeros(len(X)), np.zeros(len(X))
+        for bag in range(n_bags):
+            sfx = _bag_suffix(bag)
+            b = self._raw(f"base{sfx}", X)
+            z0, z1 = b + self._raw(f"r0{sfx}", X), b + self._raw(f"r1{sfx}", X)
+            if self.outcome == "binary":
+                z0, z1 = 1.0 / (1.0 + np.exp(-z0)), 1.0 / (1.0 + np.exp(-z1))
+            mu0 += z0 / n_bags
+            mu1 += z1 / n_bags
+        return mu0, mu1
 
     def predict(self, X: Any) -> np.ndarray:
         mu0, mu1 = self.predict_outcomes(X)
         return mu1 - mu0
+
+
+def _bag_suffix(bag: int) -> str:
+    """Booster-name suffix of seed bag ``bag`` (bag 0 keeps the plain names)."""
+    return "" if bag == 0 else f"@{bag}"
 
 
 LEARNERS: dict[str, type[_BaseLearner]] = {

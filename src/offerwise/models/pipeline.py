@@ -28,7 +28,7 @@ from offerwise._io import write_table
 from offerwise.config import Settings, default_settings
 from offerwise.errors import InputError, ModelError
 from offerwise.models.persist import FeatureSpec, LoadedModel, load_model, save_model
-from offerwise.models.response import CONTROL, SCORE_COLUMNS, OfferResponseModel
+from offerwise.models.response import CONTROL, POOLED, SCORE_COLUMNS, OfferResponseModel
 
 __all__ = [
     "DEFAULT_LEARNER",
@@ -53,6 +53,8 @@ DEFAULT_LEARNER = "ptb"
 DEFAULT_PROFIT = "hurdle"
 #: Minimum rows per LightGBM leaf (smooth effect surfaces; chosen by the benchmark).
 DEFAULT_MIN_CHILD_SAMPLES = 300
+#: Seed bags averaged in the pooled conversion model (learner ``ptb``; chosen by the benchmarks).
+DEFAULT_BAGS = 3
 #: Categorical customer attributes keep at most this many one-hot levels (most frequent first).
 MAX_LEVELS = 20
 
@@ -469,6 +471,7 @@ def train(
     propensity_clip: tuple[float, float] = (0.01, 0.99),
     n_estimators: int = 150,
     min_child_samples: int = DEFAULT_MIN_CHILD_SAMPLES,
+    n_bags: int | None = None,
     progress: Progress | None = None,
 ) -> TrainResult:
     """Fit the response model on ``data``'s exposures and save it to ``out`` (a model directory)."""
@@ -508,7 +511,7 @@ def train(
     _note(progress, f"fitting {learner.upper()}-learner models ({profit} profit)")
     model = OfferResponseModel(
         learner=learner, profit=profit, n_estimators=n_estimators, min_treated=min_treated,
-        min_child_samples=min_child_samples,
+        min_child_samples=min_child_samples, n_bags=DEFAULT_BAGS if n_bags is None else n_bags,
         propensity_clip=propensity_clip, n_jobs=settings.threads, random_state=seed,
     )
     exf = ex[fit_rows]
@@ -543,6 +546,7 @@ def train(
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "learner": learner,
         "profit": profit,
+        "n_bags": int(model.n_bags) if learner == POOLED else None,
         "seed": seed,
         "n_exposures": int(len(ex)),
         "n_train": int(fit_rows.sum()),

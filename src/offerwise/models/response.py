@@ -87,6 +87,18 @@ _TARGETS = ("conversion", "revenue", "profit")
 PROFIT_MODES = ("direct", "composed", "hurdle")
 
 
+def _bag_names(bag: int) -> tuple[str, str, str]:
+    """Booster names (base, control residual, treated residual) of one bag of the pooled model."""
+    sfx = "" if bag == 0 else f"@{bag}"
+    return f"control/conv_base{sfx}", f"control/conv_r0{sfx}", f"pooled/conv_r1{sfx}"
+
+
+def _n_bags(boosters: dict[str, Any]) -> int:
+    """How many bags of the pooled conversion model ``boosters`` holds (models saved before
+    bagging have one)."""
+    return sum(1 for name in boosters if name.split("@")[0] == "control/conv_base")
+
+
 def _onehot(code: np.ndarray, k: int) -> np.ndarray:
     """(n, k) indicators of action codes 1..k (code 0 = control: all zeros)."""
     out = np.zeros((len(code), k))
@@ -158,6 +170,7 @@ class OfferResponseModel(BaseEstimator):
         propensity_clip: tuple[float, float] = (0.01, 0.99),
         n_jobs: int = 2,
         random_state: int = 0,
+        n_bags: int = 1,
     ):
         self.learner = learner
         self.profit = profit
@@ -170,6 +183,7 @@ class OfferResponseModel(BaseEstimator):
         self.propensity_clip = propensity_clip
         self.n_jobs = n_jobs
         self.random_state = random_state
+        self.n_bags = n_bags
 
     # ------------------------------------------------------------------ helpers
     def _base_kwargs(self, seed: int) -> dict[str, Any]:
@@ -204,6 +218,8 @@ class OfferResponseModel(BaseEstimator):
                              f"{sorted([*LEARNERS, POOLED])}")
         if self.profit not in PROFIT_MODES:
             raise InputError(f"profit must be one of {PROFIT_MODES}; got {self.profit!r}")
+        if int(self.n_bags) < 1:
+            raise InputError(f"n_bags must be at least 1; got {self.n_bags}")
 
     # ------------------------------------------------------------------ fit
     def fit(
@@ -427,14 +443,17 @@ class OfferResponseModel(BaseEstimator):
         else:
             base_profit = predict_booster(cb["control/profit"], X, self.n_jobs)
         if pooled:  # shared parts of the pooled conversion model (see _fit_pooled_conversion)
-            rb = predict_booster(cb["control/conv_base"], X, self.n_jobs, raw=True)
-            q0 = expit(rb + predict_booster(cb["control/conv_r0"], X, self.n_jobs, raw=True))
+            bags = [_bag_names(b) for b in range(_n_bags(cb))]
+            rb = [predict_booster(cb[nb], X, self.n_jobs, raw=True) for nb, _, _ in bags]
+            q0 = sum(expit(rb[b] + predict_booster(cb[n0], X, self.n_jobs, raw=True))
+                     for b, (_, n0, _) in enumerate(bags)) / len(bags)
         for j, o in enumerate(self.offers_):
             per = self.learners_[o]
             k = self.menu_.index(o) + 1
             Z = self._inputs(X, k) if hurdle or pooled else None
             if pooled:
-                dconv = expit(rb + predict_booster(cb["pooled/conv_r1"], Z, self.n_jobs, raw=True)) - q0
+                dconv = sum(expit(rb[b] + predict_booster(cb[n1], Z, self.n_jobs, raw=True))
+                            for b, (_, _, n1) in enumerate(bags)) / len(bags) - q0
             else:
                 dconv = per["conversion"].predict(X)
             pk = np.clip(p0 + dconv, 0.0, 1.0)
@@ -465,18 +484,26 @@ class OfferResponseModel(BaseEstimator):
         treated rows with the offer one-hot encoded, both started from ``b`` (``init_score``), so
         the trees learn one responsiveness shared by the offers and split on the offer where it
         matters. The residuals have 7 leaves and a third of the base's rounds, as in the TB learner
-        (with a single offer the two are the same model). Returns the boosters
-        ``control/conv_base``, ``control/conv_r0``, ``pooled/conv_r1``.
+        (with a single offer the two are the same model). With ``n_bags`` > 1 the three boosters are
+        fitted ``n_bags`` times with different seeds (row and feature subsampling differ) and the
+        predicted probabilities are averaged, which lowers the variance of the uplift (the
+        difference of two noisy probabilities). Returns the boosters ``control/conv_base``,
+        ``control/conv_r0``, ``pooled/conv_r1`` (bag 0) and the same names with ``@b`` for bag b.
         """
-        base = fit_booster(X, conv, self._params("binary", self.random_state + 7), self.n_estimators)
-        raw = predict_booster(base, X, self.n_jobs, raw=True)
         ctrl = action == 0
-        out: dict[str, Any] = {"control/conv_base": base}
-        for name, rows, Z in (("control/conv_r0", ctrl, X[ctrl]),
-                              ("pooled/conv_r1", ~ctrl, np.hstack([X[~ctrl], _onehot(action[~ctrl], k)]))):
-            p = self._params("binary", self.random_state + 8 + int(name.startswith("pooled")))
-            p["num_leaves"] = POOLED_RESIDUAL_LEAVES
-            out[name] = fit_booster(Z, conv[rows], p, max(20, self.n_estimators // 3), init_score=raw[rows])
+        Z1 = np.hstack([X[~ctrl], _onehot(action[~ctrl], k)])
+        out: dict[str, Any] = {}
+        for bag in range(int(self.n_bags)):
+            seed = self.random_state + 7 + 1000 * bag
+            n_base, n_r0, n_r1 = _bag_names(bag)
+            base = fit_booster(X, conv, self._params("binary", seed), self.n_estimators)
+            raw = predict_booster(base, X, self.n_jobs, raw=True)
+            out[n_base] = base
+            for j, (name, rows, Z) in enumerate(((n_r0, ctrl, X[ctrl]), (n_r1, ~ctrl, Z1))):
+                p = self._params("binary", seed + 1 + j)
+                p["num_leaves"] = POOLED_RESIDUAL_LEAVES
+                out[name] = fit_booster(Z, conv[rows], p, max(20, self.n_estimators // 3),
+                                        init_score=raw[rows])
         return out
 
     def _inputs(self, X: np.ndarray, k: int) -> np.ndarray:
