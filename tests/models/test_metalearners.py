@@ -137,7 +137,9 @@ def test_shared_base_bags_average_seeds_and_lower_variance():
         {k: v for k, v in three[0].boosters().items() if "@" not in k}, three[0].fitted_state())
     np.testing.assert_allclose(b0.predict(X), one[0].predict(X), rtol=0, atol=1e-12)
     # averaging seed bags lowers the spread of the effect estimates across model seeds
-    spread = lambda ms: np.mean(np.std([m.predict(X) for m in ms], axis=0))  # noqa: E731
+    def spread(ms: list) -> float:
+        return float(np.mean(np.std([m.predict(X) for m in ms], axis=0)))
+
     assert spread(three) < 0.8 * spread(one), (spread(three), spread(one))
     assert spearmanr(three[0].predict(X), tau)[0] >= 0.5
     with pytest.raises(InputError, match="n_bags"):

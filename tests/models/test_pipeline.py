@@ -155,6 +155,16 @@ def test_cli_train_score_evaluate(data_dir, tmp_path):
     res = r.invoke(app, ["train", "--data", str(data_dir), "--out", str(tmp_path / "m2"),
                          "--learner", "q"])
     assert res.exit_code == 2 and "unknown learner" in res.output
+    # the default learner with --bags: the card and the model directory carry the bags
+    res = r.invoke(app, ["train", "--data", str(data_dir), "--out", str(tmp_path / "m3"),
+                         "--bags", "2", "--seed", "1", "--json"])
+    assert res.exit_code == 0, res.output
+    card = json.loads((tmp_path / "m3" / "model_card.json").read_text())
+    assert card["learner"] == "ptb" and card["n_bags"] == 2
+    assert "2 seed bags" in (tmp_path / "m3" / "model_card.md").read_text()
+    assert "control/conv_base@1" in json.loads((tmp_path / "m3" / "model.json").read_text())["booster_files"]
+    res = r.invoke(app, ["train", "--data", str(data_dir), "--out", str(tmp_path / "m4"), "--bags", "0"])
+    assert res.exit_code == 2 and not (tmp_path / "m4").exists()
 
 
 def test_simulated_market_with_transactions(tmp_path):

@@ -483,7 +483,7 @@ class SharedBaseTLearner(_BaseLearner):
         self.n_bags = n_bags
 
     def _required_boosters(self) -> tuple[str, ...]:
-        return tuple(f"{name}{_bag_suffix(b)}" for b in range(int(self.n_bags))
+        return tuple(f"{name}{bag_suffix(b)}" for b in range(int(self.n_bags))
                      for name in self._booster_names)
 
     def fit(self, X: Any, t: Any, y: Any, propensity: Any = None) -> SharedBaseTLearner:
@@ -495,7 +495,7 @@ class SharedBaseTLearner(_BaseLearner):
         obj = self._outcome_objective()
         boosters = {}
         for bag in range(int(self.n_bags)):
-            sfx, off = _bag_suffix(bag), 1000 * bag
+            sfx, off = bag_suffix(bag), 1000 * bag
             base = fit_booster(X, y, self._params(obj, off), self.n_estimators)
             raw = predict_booster(base, X, self.n_jobs, raw=True)
             boosters[f"base{sfx}"] = base
@@ -520,7 +520,7 @@ class SharedBaseTLearner(_BaseLearner):
         n_bags = int(self.n_bags)
         mu0, mu1 = np.zeros(len(X)), np.zeros(len(X))
         for bag in range(n_bags):
-            sfx = _bag_suffix(bag)
+            sfx = bag_suffix(bag)
             b = self._raw(f"base{sfx}", X)
             z0, z1 = b + self._raw(f"r0{sfx}", X), b + self._raw(f"r1{sfx}", X)
             if self.outcome == "binary":
@@ -534,7 +534,7 @@ class SharedBaseTLearner(_BaseLearner):
         return mu1 - mu0
 
 
-def _bag_suffix(bag: int) -> str:
+def bag_suffix(bag: int) -> str:
     """Booster-name suffix of seed bag ``bag`` (bag 0 keeps the plain names)."""
     return "" if bag == 0 else f"@{bag}"
 

@@ -196,14 +196,14 @@ def _fmt(v: Any) -> str:
 
 def render_card(card: dict[str, Any]) -> str:
     """The model card as Markdown."""
+    bags = f", {card['n_bags']} seed bags in the conversion model" if card.get("n_bags") else ""
     lines = [
         "# offerwise model card",
         "",
         f"- offerwise version: {card.get('version')}",
         f"- data fingerprint: {card.get('data_fingerprint')}",
         f"- created: {card.get('created_at', 'n/a')}",
-        f"- learner: {card.get('learner')} (profit: {card.get('profit')}"
-        + (f", {card['n_bags']} seed bags in the conversion model" if card.get("n_bags") else "") + ")",
+        f"- learner: {card.get('learner')} (profit: {card.get('profit')}{bags})",
         f"- seed: {card.get('seed')}",
         f"- exposures: {card.get('n_exposures')} (train {card.get('n_train')}, "
         f"holdout {card.get('n_holdout')}, holdout fraction {card.get('holdout_fraction')})",

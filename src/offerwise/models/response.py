@@ -46,6 +46,7 @@ from offerwise.errors import InputError
 from offerwise.models.metalearners import (
     LEARNERS,
     TLearner,
+    bag_suffix,
     fit_booster,
     lgb_params,
     make_learner,
@@ -89,7 +90,7 @@ PROFIT_MODES = ("direct", "composed", "hurdle")
 
 def _bag_names(bag: int) -> tuple[str, str, str]:
     """Booster names (base, control residual, treated residual) of one bag of the pooled model."""
-    sfx = "" if bag == 0 else f"@{bag}"
+    sfx = bag_suffix(bag)
     return f"control/conv_base{sfx}", f"control/conv_r0{sfx}", f"pooled/conv_r1{sfx}"
 
 
@@ -153,7 +154,8 @@ class OfferResponseModel(BaseEstimator):
 
     Parameters: ``learner`` one of ``"t"``, ``"x"``, ``"dr"``; ``profit`` ``"direct"`` or
     ``"composed"`` (see module docstring); LightGBM settings shared by all base models;
-    ``min_treated`` exposures an offer needs to be modelled; ``propensity_clip`` overlap bounds.
+    ``min_treated`` exposures an offer needs to be modelled; ``propensity_clip`` overlap bounds;
+    ``n_bags`` seed bags averaged in the pooled conversion model (learner ``"ptb"`` only).
     """
 
     def __init__(
