@@ -13,6 +13,8 @@ best offer, ``oracle_policy(truth)``) compares the *true* value (truth table) of
   uplift (the default model's), customers ranked by it, until the estimated cost is spent,
 * with ``--min-gains C ...``: the default model's plan allowed only customer x offer pairs whose
   predicted incremental profit exceeds C (a minimum-gain rule; the threshold is not chosen here),
+* with ``--risks Z ...``: every model seed's plan on the lower bound ``incremental_profit - Z *
+  incremental_profit_sd`` (``offerwise plan --risk Z``; the spread is over the seed bags),
 
 with the oracle plan at the same budget (true effects, Lagrangian, ``oracle_policy(truth, B)``).
 Plans are budgeted on their own estimated costs; the table also shows each plan's true cost.
@@ -116,6 +118,11 @@ def run(args: argparse.Namespace) -> dict:
             **{f"{PLANS[1]}, predicted gain > {c:g}": plan_frame(ids, sc.offers, allocate_choice(
                 np.where(sc.incremental_profit > c, sc.incremental_profit, -1.0), sc.expected_cost,
                 budget, settings.threads)) for c in args.min_gains},
+            # the lower bound gain - z * spread over the seed bags (`offerwise plan --risk z`), per seed
+            **{f"{PLANS[1]}, --risk {z:g}, model seed {args.seed + r}": plan_frame(
+                ids, s.offers, allocate_choice(s.incremental_profit - z * s.incremental_profit_sd,
+                                               s.expected_cost, budget, settings.threads))
+               for z in args.risks for r, s in enumerate(scores)},
             PLANS[2]: plan_frame(ids, menu, allocate_choice(V_tl, C_tl, budget, settings.threads)),
             PLANS[3]: single_offer_plan(ids, so, budget, args.seed),
             PLANS[4]: deepest_discount_plan(ids, dd, budget),
@@ -163,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--shares", type=float, nargs="+", default=[0.10, 0.30, 0.60])
     ap.add_argument("--model-seeds", type=int, default=3, help="train the default learner with this many seeds")
+    ap.add_argument("--risks", type=float, nargs="*", default=[],
+                    help="also plan with offerwise plan --risk Z for each Z (every model seed)")
     ap.add_argument("--min-gains", type=float, nargs="*", default=[],
                     help="also plan with the first model only allowing a predicted gain above each value")
     ap.add_argument("--threads", type=int, default=2)

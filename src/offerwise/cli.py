@@ -476,6 +476,9 @@ def plan(
     objective: Annotated[str, typer.Option("--objective", help="profit or revenue")] = "profit",
     as_of: Annotated[str | None, typer.Option("--as-of", help="decision date (default: day after the logs)")] = None,
     frontier: Annotated[bool, typer.Option("--frontier/--no-frontier", help="also write the budget frontier")] = True,
+    risk: Annotated[float, typer.Option("--risk", min=0, help=(
+        "maximise incremental_profit - RISK x its spread over the model's seed bags "
+        "(0: the estimate itself; 3 keeps a slack budget off uncertain gains)"))] = 0.0,
     seed: SeedOpt = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
@@ -489,7 +492,7 @@ def plan(
     with _status(as_json, "planning") as st:
         res, written = make_plan(model, data, budget, out, holdout=holdout, rules=rules, objective=objective,
                                  as_of=as_of, frontier=frontier, seed=settings.seed if seed is None else seed,
-                                 settings=settings, progress=lambda m: st.update(m))
+                                 settings=settings, progress=lambda m: st.update(m), risk=risk)
     summary = res.summary()
     if as_json:
         print_json({"ok": True, "files": [str(p) for p in written], **summary})
@@ -504,7 +507,8 @@ def plan(
 
 def make_plan(model: Path, data: Path, budget: float, out: Path, *, holdout: float, rules: Path | None,
               objective: str, as_of: str | None, frontier: bool, seed: int, settings: Any,
-              progress: Callable[[str], None] | None = None, scored: Any = None) -> tuple[Any, list[Path]]:
+              progress: Callable[[str], None] | None = None, scored: Any = None,
+              risk: float = 0.0) -> tuple[Any, list[Path]]:
     """Score ``data`` with ``model`` (unless ``scored``, a ScoreResult, is given), segment customers,
     solve the plan, write plan + summary + frontier."""
     import pandas as pd
@@ -528,11 +532,12 @@ def make_plan(model: Path, data: Path, budget: float, out: Path, *, holdout: flo
     table = prof[["customer_id", "segment"]].merge(cust[keep], on="customer_id", how="left")
     note("solving the allocation")
     res = solve_plan(sc.scores, table, budget, rules=parsed, holdout=holdout, seed=seed, objective=objective,
-                     offers=ds.frame("offers"), as_of=pd.Timestamp(sc.as_of), threads=settings.threads)
+                     offers=ds.frame("offers"), as_of=pd.Timestamp(sc.as_of), threads=settings.threads,
+                     risk=risk)
     written = list(write_plan(res, out, campaign_id=out.stem, data_fingerprint=ds.fingerprint))
     if frontier:
         note("budget frontier")
-        _, _, value, _, cost, present = scores_to_arrays(sc.scores, objective)
+        _, _, value, _, cost, present = scores_to_arrays(sc.scores, objective, risk)
         fr = budget_frontier(value, cost, present)
         written += list(write_frontier(fr.table(60), out.with_name(out.stem + ".frontier.parquet")))
     return res, written

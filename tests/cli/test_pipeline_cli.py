@@ -61,6 +61,20 @@ def test_plan_respects_budget_and_holdout(trained: tuple[Path, Path], tmp_path: 
 
 
 @pytest.mark.slow
+def test_plan_with_risk(trained: tuple[Path, Path], tmp_path: Path) -> None:
+    shop, model = trained
+    out = tmp_path / "plan.parquet"
+    res = runner.invoke(app, ["plan", "--model", str(model), "--data", str(shop), "--budget", "500",
+                              "--out", str(out), "--seed", "1", "--risk", "3", "--json"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((tmp_path / "plan.summary.json").read_text())
+    assert summary["risk"] == 3 and summary["expected_cost"] <= 500 + 1e-6
+    res = runner.invoke(app, ["plan", "--model", str(model), "--data", str(shop), "--budget", "500",
+                              "--out", str(tmp_path / "bad.parquet"), "--risk", "-1"])
+    assert res.exit_code == 2 and not (tmp_path / "bad.parquet").exists()
+
+
+@pytest.mark.slow
 def test_plan_bad_input_writes_nothing(trained: tuple[Path, Path], tmp_path: Path) -> None:
     shop, model = trained
     bad_rules = tmp_path / "rules.toml"

@@ -140,3 +140,14 @@ def test_pooled_conversion_bags_round_trip_and_old_models(logs):
     assert not np.allclose(m.predict(X).p_convert, single.predict(X).p_convert)
     with pytest.raises(InputError, match="n_bags"):
         _fit(logs, learner="ptb", profit="hurdle", n_bags=0)
+
+
+def test_bag_spread_of_incremental_profit(logs):
+    X = logs.customers[["x1", "x2", "x3"]].to_numpy()
+    two = _fit(logs, learner="ptb", profit="hurdle", n_bags=2).predict(X)
+    one = _fit(logs, learner="ptb", profit="hurdle", n_bags=1).predict(X)
+    assert (two.incremental_profit_sd >= 0).all() and (two.incremental_profit_sd > 0).mean() > 0.9
+    assert (one.incremental_profit_sd == 0).all()  # one bag: nothing to compare
+    # the spread is small next to the gains it qualifies
+    assert np.median(two.incremental_profit_sd) < np.median(np.abs(two.incremental_profit))
+    assert "incremental_profit_sd" in two.to_frame(logs.customers["customer_id"]).columns

@@ -222,3 +222,30 @@ def test_holdout_stratified_seeded():
     assert 200 < np.flatnonzero(h1[seg == "a"]).mean() < 800
     with pytest.raises(InputError):
         assign_holdout(seg, fraction=1.0)
+
+
+def test_risk_plans_on_the_lower_bound():
+    scores, cust, menu = _data()
+    # pct30's gains are the most uncertain: a large spread over the bags
+    scores["incremental_profit_sd"] = np.where(scores["offer_id"] == "pct30", 2.0, 0.1)
+
+    def plan(**kw):
+        return solve_plan(scores, cust, 1500.0, None, seed=1, offers=menu, kernel="numpy",
+                          holdout=0.0, **kw)
+
+    base, safe = plan(), plan(risk=3.0)
+    assert (safe.assignment == 2).sum() < (base.assignment == 2).sum()
+    assert safe.total_cost <= 1500 + 1e-9 and safe.summary()["risk"] == 3.0
+    # the plan reports the estimate itself, not the lower bound
+    ch = safe.assignment >= 0
+    assert safe.incremental_profit[ch].sum() == pytest.approx(safe.total_incremental_profit)
+    # risk 0 ignores the column
+    np.testing.assert_array_equal(plan(risk=0.0).assignment, base.assignment)
+    with pytest.raises(InputError, match="profit objective only"):
+        plan(risk=1.0, objective="revenue")
+    with pytest.raises(InputError, match=">= 0"):
+        plan(risk=-1.0)
+    with pytest.raises(InputError, match="missing column.*incremental_profit_sd"):
+        solve_plan(scores.drop(columns="incremental_profit_sd"), cust, 1500.0, None, holdout=0.0, risk=1.0)
+    with pytest.raises(InputError, match="0 for every row"):
+        solve_plan(scores.assign(incremental_profit_sd=0.0), cust, 1500.0, None, holdout=0.0, risk=1.0)

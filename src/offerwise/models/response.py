@@ -82,6 +82,7 @@ SCORE_COLUMNS = [
     "incremental_revenue",
     "expected_cost",
     "incremental_profit",
+    "incremental_profit_sd",
 ]
 _TARGETS = ("conversion", "revenue", "profit")
 #: How incremental profit is modelled (see the module docstring).
@@ -126,6 +127,9 @@ class ResponseScores:
     incremental_revenue: np.ndarray
     expected_cost: np.ndarray
     incremental_profit: np.ndarray
+    #: spread (standard deviation) of ``incremental_profit`` over the seed bags of the pooled
+    #: conversion model, ``|v(x, k)| * sd_b(dconv_b)``; 0 where the model has no bags to compare
+    incremental_profit_sd: np.ndarray
 
     def to_frame(self, customer_ids: Any) -> pd.DataFrame:
         """Long frame with :data:`SCORE_COLUMNS`, ordered by customer then menu offer."""
@@ -447,22 +451,28 @@ class OfferResponseModel(BaseEstimator):
         if pooled:  # shared parts of the pooled conversion model (see _fit_pooled_conversion)
             bags = [_bag_names(b) for b in range(_n_bags(cb))]
             rb = [predict_booster(cb[nb], X, self.n_jobs, raw=True) for nb, _, _ in bags]
-            q0 = sum(expit(rb[b] + predict_booster(cb[n0], X, self.n_jobs, raw=True))
-                     for b, (_, n0, _) in enumerate(bags)) / len(bags)
+            q0b = [expit(rb[b] + predict_booster(cb[n0], X, self.n_jobs, raw=True))
+                   for b, (_, n0, _) in enumerate(bags)]
         for j, o in enumerate(self.offers_):
             per = self.learners_[o]
             k = self.menu_.index(o) + 1
             Z = self._inputs(X, k) if hurdle or pooled else None
+            per_bag = None
             if pooled:
-                dconv = sum(expit(rb[b] + predict_booster(cb[n1], Z, self.n_jobs, raw=True))
-                            for b, (_, _, n1) in enumerate(bags)) / len(bags) - q0
+                per_bag = [expit(rb[b] + predict_booster(cb[n1], Z, self.n_jobs, raw=True)) - q0b[b]
+                           for b, (_, _, n1) in enumerate(bags)]
+                dconv = sum(per_bag) / len(per_bag)
             else:
                 dconv = per["conversion"].predict(X)
             pk = np.clip(p0 + dconv, 0.0, 1.0)
             drev = per["revenue"].predict(X)
+            sd = 0.0
             if hurdle:
                 ecost = pk * np.maximum(self._arm("cost", Z, k), 0.0)
-                dprof = pk * self._arm("net_profit", Z, k) - base_profit
+                value = self._arm("net_profit", Z, k)
+                dprof = pk * value - base_profit
+                if per_bag is not None and len(per_bag) > 1:
+                    sd = np.abs(value) * np.std(per_bag, axis=0, ddof=1)
             else:
                 ecost = np.maximum(predict_booster(per["cost"], X, self.n_jobs), 0.0)
                 dprof = per["profit"].predict(X)
@@ -475,6 +485,7 @@ class OfferResponseModel(BaseEstimator):
             out["incremental_revenue"][:, j] = drev
             out["expected_cost"][:, j] = ecost
             out["incremental_profit"][:, j] = dprof
+            out["incremental_profit_sd"][:, j] = sd
         return ResponseScores(offers=list(self.offers_), **out), base_profit
 
     def _fit_pooled_conversion(self, X: np.ndarray, action: np.ndarray, conv: np.ndarray,

@@ -16,6 +16,8 @@ from offerwise.policy.rules import Rules, compile_rules
 from offerwise.policy.solver import DROP_CAP, DROP_FAIRNESS, DROP_SEGMENT, Allocation, allocate
 
 SCORE_COLUMNS = ("customer_id", "offer_id", "expected_cost", "incremental_profit")
+#: optional score column: spread of incremental_profit over the model's seed bags (for ``risk``)
+SD_COLUMN = "incremental_profit_sd"
 PLAN_COLUMNS = ["customer_id", "offer_id", "expected_cost", "incremental_profit", "group",
                 "segment", "reason", "planned_offer_id"]
 
@@ -42,6 +44,7 @@ class PlanResult:
     holdout_fraction: float = 0.0  # the planned (random) holdout share, for the SRM check
     planned: np.ndarray | None = None  # (n,) offer index the plan gives (holdout: would give), -1 none
     as_of: str = ""  # decision date (ISO); the campaign starts then
+    risk: float = 0.0  # z of the lower bound incremental_profit - z * sd the allocation maximised
 
     @property
     def total_cost(self) -> float:
@@ -84,6 +87,7 @@ class PlanResult:
             "version": __version__, "data_fingerprint": data_fingerprint,
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "seed": self.seed, "holdout_fraction": self.holdout_fraction, "as_of": self.as_of,
+            "risk": self.risk,
         }
 
 
@@ -122,13 +126,21 @@ def _customer_table(customers_segment: pd.Series | pd.DataFrame, ids: pd.Index) 
     return out
 
 
-def scores_to_arrays(scores: pd.DataFrame, objective: str = "profit"
+def scores_to_arrays(scores: pd.DataFrame, objective: str = "profit", risk: float = 0.0
                      ) -> tuple[pd.Index, list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Pivot the long scores frame to (n, K) arrays: ids, offers, value, profit, cost, present.
 
-    Rows of offer ``none`` are ignored. Missing (customer, offer) pairs are not offered.
+    Rows of offer ``none`` are ignored. Missing (customer, offer) pairs are not offered. With
+    ``risk`` z > 0 the value is the lower bound ``incremental_profit - z * incremental_profit_sd``
+    (profit objective only; ``profit`` stays the estimate itself).
     """
+    if risk < 0 or not np.isfinite(risk):
+        raise InputError(f"risk must be a number >= 0; got {risk}")
+    if risk > 0 and objective != "profit":
+        raise InputError("risk applies to the profit objective only (the spread is of incremental profit)")
     need = list(SCORE_COLUMNS) + (["incremental_revenue"] if objective == "revenue" else [])
+    if risk > 0:
+        need.append(SD_COLUMN)
     miss = [c for c in need if c not in scores.columns]
     if miss:
         raise InputError(f"scores: missing column(s) {', '.join(miss)}")
@@ -144,8 +156,8 @@ def scores_to_arrays(scores: pd.DataFrame, objective: str = "profit"
         raise InputError(f"scores: duplicate (customer_id, offer_id) rows ({int(dup.sum())}); "
                          f"e.g. ({cid[j]}, {oid[j]})")
     out = {}
-    for col in ("expected_cost", "incremental_profit", "incremental_revenue"):
-        if col not in sc.columns:
+    for col in ("expected_cost", "incremental_profit", "incremental_revenue", SD_COLUMN):
+        if col not in sc.columns or (col == SD_COLUMN and risk == 0):
             continue
         vals = pd.to_numeric(sc[col], errors="coerce").to_numpy(np.float64)
         nan = np.isnan(vals)
@@ -165,6 +177,12 @@ def scores_to_arrays(scores: pd.DataFrame, objective: str = "profit"
         raise InputError(f"scores: expected_cost is negative for offer '{offers[k]}' "
                          f"({int(neg[:, k].sum())} rows)")
     value = out["incremental_revenue"] if objective == "revenue" else out["incremental_profit"]
+    if risk > 0:
+        sd = out[SD_COLUMN]
+        if not (sd[present] > 0).any():
+            raise InputError(f"scores: {SD_COLUMN} is 0 for every row, so risk has nothing to act on; "
+                             "score with a model trained by the ptb learner with --bags 2 or more")
+        value = value - risk * np.maximum(sd, 0.0)
     return pd.Index(ids), [str(o) for o in offers], value, out["incremental_profit"], cost, present
 
 
@@ -172,18 +190,20 @@ def solve_plan(scores: pd.DataFrame, customers_segment: pd.Series | pd.DataFrame
                rules: Rules | None = None, holdout: float = 0.10, seed: int = 42,
                objective: str = "profit", *, offers: pd.DataFrame | None = None,
                as_of: pd.Timestamp | None = None, kernel: str = "auto",
-               threads: int | None = 2) -> PlanResult:
+               threads: int | None = 2, risk: float = 0.0) -> PlanResult:
     """Plan the campaign: holdout, rules, budgeted allocation, reasons.
 
     scores: long frame (customer_id, offer_id, expected_cost, incremental_profit[,
     incremental_revenue]); customers_segment: Series segment indexed by customer_id, or a frame
     with customer_id, segment and attributes (member, is_new, last_offer_ts, protected columns).
     objective: 'profit' (value = incremental_profit) or 'revenue' (incremental_revenue); the
-    budget and the ROI rule always use expected_cost / incremental_profit.
+    budget and the ROI rule always use expected_cost / incremental_profit. risk: z >= 0; the
+    allocation maximises ``incremental_profit - z * incremental_profit_sd`` (a lower bound that
+    keeps the budget away from gains the bagged models disagree on; see ``scores_to_arrays``).
     """
     if objective not in ("profit", "revenue"):
         raise InputError(f"objective must be 'profit' or 'revenue', not {objective!r}")
-    ids, offer_ids, value, profit, cost, present = scores_to_arrays(scores, objective)
+    ids, offer_ids, value, profit, cost, present = scores_to_arrays(scores, objective, risk)
     cust = _customer_table(customers_segment, ids)
     seg_codes, seg_names = pd.factorize(cust["segment"], sort=True)
     seg_codes = np.asarray(seg_codes, np.int64)
@@ -250,4 +270,4 @@ def solve_plan(scores: pd.DataFrame, customers_segment: pd.Series | pd.DataFrame
                       allocation=alloc, budget=float(budget), objective=objective, seed=seed,
                       lam=alloc.lam, by_offer=by_offer, by_segment=by_segment,
                       holdout_fraction=float(holdout), planned=planned,
-                      as_of="" if as_of is None else pd.Timestamp(as_of).isoformat())
+                      as_of="" if as_of is None else pd.Timestamp(as_of).isoformat(), risk=float(risk))
