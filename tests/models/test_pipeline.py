@@ -165,6 +165,11 @@ def test_cli_train_score_evaluate(data_dir, tmp_path):
     assert "control/conv_base@1" in json.loads((tmp_path / "m3" / "model.json").read_text())["booster_files"]
     res = r.invoke(app, ["train", "--data", str(data_dir), "--out", str(tmp_path / "m4"), "--bags", "0"])
     assert res.exit_code == 2 and not (tmp_path / "m4").exists()
+    # the help states the pipeline's default (a literal there: the CLI imports no models at startup)
+    from offerwise.models.pipeline import DEFAULT_BAGS
+
+    help_text = " ".join(r.invoke(app, ["train", "--help"], terminal_width=200).output.split())
+    assert f"(default: {DEFAULT_BAGS})" in help_text
 
 
 def test_simulated_market_with_transactions(tmp_path):

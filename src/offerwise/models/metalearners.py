@@ -495,7 +495,7 @@ class SharedBaseTLearner(_BaseLearner):
         obj = self._outcome_objective()
         boosters = {}
         for bag in range(int(self.n_bags)):
-            sfx, off = bag_suffix(bag), 1000 * bag
+            sfx, off = bag_suffix(bag), bag_seed_offset(bag)
             base = fit_booster(X, y, self._params(obj, off), self.n_estimators)
             raw = predict_booster(base, X, self.n_jobs, raw=True)
             boosters[f"base{sfx}"] = base
@@ -537,6 +537,11 @@ class SharedBaseTLearner(_BaseLearner):
 def bag_suffix(bag: int) -> str:
     """Booster-name suffix of seed bag ``bag`` (bag 0 keeps the plain names)."""
     return "" if bag == 0 else f"@{bag}"
+
+
+def bag_seed_offset(bag: int) -> int:
+    """Added to every LightGBM seed of seed bag ``bag`` (bag 0 keeps the one-bag seeds)."""
+    return 1000 * bag
 
 
 LEARNERS: dict[str, type[_BaseLearner]] = {

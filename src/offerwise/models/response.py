@@ -46,6 +46,7 @@ from offerwise.errors import InputError
 from offerwise.models.metalearners import (
     LEARNERS,
     TLearner,
+    bag_seed_offset,
     bag_suffix,
     fit_booster,
     lgb_params,
@@ -507,7 +508,7 @@ class OfferResponseModel(BaseEstimator):
         Z1 = np.hstack([X[~ctrl], _onehot(action[~ctrl], k)])
         out: dict[str, Any] = {}
         for bag in range(int(self.n_bags)):
-            seed = self.random_state + 7 + 1000 * bag
+            seed = self.random_state + 7 + bag_seed_offset(bag)
             n_base, n_r0, n_r1 = _bag_names(bag)
             base = fit_booster(X, conv, self._params("binary", seed), self.n_estimators)
             raw = predict_booster(base, X, self.n_jobs, raw=True)
