@@ -130,11 +130,14 @@ def run(args: argparse.Namespace) -> dict:
                                                 sc.expected_cost, budget),
         }
         for name, plan in plans.items():
+            if args.write_plans is not None:
+                rows_hash = _write_plan(plan, args.write_plans, name, share)
             v = true_policy_value(truth, plan)
             rows.append({"budget_share": share, "budget": budget, "plan": name, "true_value": v,
                          "share_of_oracle": v / v_oracle if v_oracle else float("nan"),
                          "true_cost": true_cost(truth, plan),
-                         "n_treated": int((plan["offer_id"] != NONE).sum())})
+                         "n_treated": int((plan["offer_id"] != NONE).sum()),
+                         **({"sha256": rows_hash} if args.write_plans is not None else {})})
     timings["plans"] = time.perf_counter() - t1
     return {"config": {"customers": args.customers, "exposures": args.exposures,
                        "seed": args.seed, "logging": "legacy", "threads": settings.threads,
@@ -142,6 +145,18 @@ def run(args: argparse.Namespace) -> dict:
                        "default": f"{DEFAULT_LEARNER}:{DEFAULT_PROFIT}",
                        "single_offer": so.offer, "deepest": dd.offer},
             "rows": rows, "timings": timings}
+
+
+def _write_plan(plan, out_dir: Path, name: str, share: float) -> str:  # noqa: ANN001
+    """Write one plan as Parquet under ``out_dir``; return the sha256 of its rows (CSV text)."""
+    import hashlib
+    import re
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = plan[["customer_id", "offer_id"]].astype(str).reset_index(drop=True)
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    rows.to_parquet(out_dir / f"{slug}.{round(share * 100)}pct.parquet", index=False)
+    return hashlib.sha256(rows.to_csv(index=False).encode()).hexdigest()
 
 
 def _print(out: dict) -> None:
@@ -161,6 +176,9 @@ def _print(out: dict) -> None:
         print(f"{name:50s}" + "".join(f"{x:>22s}" for x in cells))
     print(f"single offer: {c['single_offer']}; deepest discount: {c['deepest']}; timings (s): "
           + ", ".join(f"{k} {v:.1f}" for k, v in out["timings"].items()))
+    for r in out["rows"]:
+        if "sha256" in r:
+            print(f"plan rows sha256 {r['sha256'][:16]}  {r['budget_share']:.0%}  {r['plan']}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -175,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--min-gains", type=float, nargs="*", default=[],
                     help="also plan with the first model only allowing a predicted gain above each value")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--write-plans", type=Path, default=None,
+                    help="write every plan as Parquet into this folder and print the sha256 of its rows")
     return run_cli(ap, argv, run, _print)
 
 

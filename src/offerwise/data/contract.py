@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -19,11 +20,10 @@ import pandas as pd
 from offerwise.config import Settings, default_settings
 from offerwise.data.readers import Source, open_source
 from offerwise.errors import DataContractError, Problem
+from offerwise.vocab import NO_OFFER, OFFER_KINDS
 
 ColumnKind = Literal["id", "timestamp", "number", "binary", "text", "bool", "any"]
 
-OFFER_KINDS = ("percent_off", "amount_off", "spend_threshold", "free_shipping", "gift", "bogo")
-NO_OFFER = "none"
 #: Orphan rows (unknown customer/product) are dropped when at most this share of a table.
 ORPHAN_TOLERANCE = 0.01
 
@@ -132,6 +132,13 @@ class DataSet:
 
     def has(self, name: str) -> bool:
         return name in self.source.tables
+
+    def last_ts(self, name: str) -> datetime | None:
+        """The latest ``ts`` of table ``name`` (None when absent or empty)."""
+        if not self.has(name):
+            return None
+        v = self.con.execute(f"SELECT MAX(CAST(ts AS TIMESTAMP)) FROM {name}").fetchone()
+        return None if v is None or v[0] is None else pd.Timestamp(v[0]).to_pydatetime()
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:

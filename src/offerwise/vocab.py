@@ -1,0 +1,118 @@
+"""Names shared by every layer: the no-offer id, offer kinds, score and plan columns, sidecar
+paths, money in cents and dates (``as_of``).
+
+One place for them, so ``serving/``, ``policy/``, ``models/`` and ``report/`` cannot drift apart.
+This module imports nothing of offerwise but :mod:`offerwise.errors`.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+import pandas as pd
+
+from offerwise.errors import InputError
+
+__all__ = [
+    "NO_OFFER",
+    "OFFER_KINDS",
+    "PLAN_COLUMNS",
+    "SCORE_COLUMNS",
+    "SCORE_INPUT_COLUMNS",
+    "SCORE_SD_COLUMN",
+    "TabularSource",
+    "default_as_of",
+    "frontier_path",
+    "parse_as_of",
+    "summary_path",
+    "to_cents",
+]
+
+#: Offer id meaning "no offer" (the control arm of the logs, the plan's empty choice).
+NO_OFFER = "none"
+
+#: Offer kinds of the data contract's ``offers.kind``.
+OFFER_KINDS = ("percent_off", "amount_off", "spend_threshold", "free_shipping", "gift", "bogo")
+
+#: Columns of a scores frame, in order (one row per customer x scored offer; ``offerwise score``).
+SCORE_COLUMNS = (
+    "customer_id",
+    "offer_id",
+    "p_convert",
+    "p_convert_none",
+    "incremental_conversion",
+    "expected_revenue",
+    "incremental_revenue",
+    "expected_cost",
+    "incremental_profit",
+    "incremental_profit_sd",
+)
+#: The score columns the planner needs (a subset of :data:`SCORE_COLUMNS`).
+SCORE_INPUT_COLUMNS = ("customer_id", "offer_id", "expected_cost", "incremental_profit")
+#: Optional score column: spread of ``incremental_profit`` over the model's seed bags.
+SCORE_SD_COLUMN = "incremental_profit_sd"
+
+#: Columns of a plan file (one row per customer; ``offerwise plan``).
+PLAN_COLUMNS = (
+    "customer_id",
+    "offer_id",
+    "expected_cost",
+    "incremental_profit",
+    "group",
+    "segment",
+    "reason",
+    "planned_offer_id",
+)
+
+
+def summary_path(plan: str | Path) -> Path:
+    """``PLAN.summary.json``: the plan's sidecar with budget, totals and settings."""
+    p = Path(plan)
+    return p.with_name(p.stem + ".summary.json")
+
+
+def frontier_path(plan: str | Path) -> Path:
+    """``PLAN.frontier.parquet``: the plan's budget frontier."""
+    p = Path(plan)
+    return p.with_name(p.stem + ".frontier.parquet")
+
+
+def to_cents(amount: float) -> int:
+    """Currency -> integer cents, rounding half away from zero (2.345 -> 235, -0.005 -> -1)."""
+    return int(math.floor(abs(amount) * 100 + 0.5)) * (1 if amount >= 0 else -1)
+
+
+def parse_as_of(value: object, what: str = "--as-of") -> pd.Timestamp:
+    """A date or timestamp as a naive UTC :class:`pandas.Timestamp`; :class:`InputError` if not one."""
+    try:
+        ts = pd.Timestamp(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{what} {value!r}: not a date or timestamp (use YYYY-MM-DD)") from exc
+    if ts is pd.NaT or pd.isna(ts):
+        raise InputError(f"{what} {value!r}: not a date or timestamp (use YYYY-MM-DD)")
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return ts
+
+
+class TabularSource(Protocol):
+    """What :func:`default_as_of` needs of a data source (a :class:`~offerwise.data.DataSet`)."""
+
+    def has(self, table: str) -> bool: ...
+
+    def last_ts(self, table: str) -> datetime | None: ...
+
+
+def default_as_of(ds: TabularSource) -> pd.Timestamp:
+    """The decision date when none is given: midnight after the last transaction or exposure.
+
+    Today's midnight (UTC) when the source has neither. ``profile``, ``score``, ``plan`` and
+    ``evaluate`` all use this one rule, so they describe the same day.
+    """
+    last = [v for t in ("transactions", "exposures") if ds.has(t) and (v := ds.last_ts(t)) is not None]
+    if not last:
+        return pd.Timestamp(datetime.now(UTC).date())
+    return (pd.Timestamp(max(last)) + pd.Timedelta(days=1)).normalize()
