@@ -1,10 +1,10 @@
 """Coverage of the campaign A/B intervals on simulated campaigns with a known true lift.
 
 Each of N seeded campaigns is a fresh market from the project's simulator
-(:func:`offerwise.data.simulator.simulate`, ``--n`` customers, a year of purchase history), a plan
+(:func:`offerwise.simulator.simulate`, ``--n`` customers, a year of purchase history), a plan
 made by the real planner (:func:`offerwise.policy.plan.solve_plan` on the simulator's true scores,
 budget = 30% of the cost of everyone's best offer, a random holdout stratified by favourite
-category), one simulated run of that plan (:func:`offerwise.data.simulator.run_campaign`), the
+category), one simulated run of that plan (:func:`offerwise.simulator.run_campaign`), the
 per-customer frame built from the transactions by
 :func:`offerwise.evaluation.experiment.campaign_outcomes` (CUPED covariate: spend in the 90 days
 before the campaign) and :func:`offerwise.evaluation.experiment.analyze_campaign`.
@@ -26,7 +26,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from offerwise.data.simulator import run_campaign, simulate
+from offerwise.simulator import run_campaign, simulate
 from offerwise.evaluation.experiment import analyze_campaign, campaign_outcomes
 from offerwise.policy.plan import solve_plan
 

@@ -86,7 +86,9 @@ def _timed(fn, repeat: int) -> tuple[float, float, object]:  # noqa: ANN001
 
 
 def child(case: str, n: int, repeat: int, kernel: str, screen: str) -> dict:
-    from offerwise.policy.solver import allocate, bare_bisection, solve_lp
+    from _baselines import bare_bisection
+
+    from offerwise.policy import allocate, solve_lp
 
     V, C, seg, B = make(n)
     if case == "bare":

@@ -1,4 +1,4 @@
-"""Benchmark: the market simulator (``offerwise.data.simulator``).
+"""Benchmark: the market simulator (``offerwise.simulator``).
 
 Target: ``simulate`` of 50,000 customers × 100,000 exposures (≈ 1M transaction lines) in a few
 seconds (< 5 s) on the 2-core dev machine; ``write_market`` reported separately.
@@ -26,18 +26,19 @@ from pathlib import Path
 
 import numpy as np
 
-from offerwise.data.simulator import SimulatorConfig
+from offerwise.simulator import SimulatorConfig
 
 TARGET_S = 5.0
 
 
 def naive_history(cfg: SimulatorConfig, seed: int) -> int:
     """Per-customer loop version of the history generator (same traits, same line model)."""
-    from offerwise.data import simulator as sim
+    from offerwise.simulator import config as sim_config
+    from offerwise.simulator import population as sim_population
 
     rng = np.random.default_rng(seed)
-    t = sim._draw_traits(cfg, rng)
-    products = sim._products(rng, cfg.margin_rate)
+    t = sim_population._draw_traits(cfg, rng)
+    products = sim_population._products(rng, cfg.margin_rate)
     price = products["price"].to_numpy()
     rows: list[tuple] = []
     h = float(cfg.history_days)
@@ -66,12 +67,12 @@ def naive_history(cfg: SimulatorConfig, seed: int) -> int:
             w = rng.exponential(1.0, n_lines)
             for v in target * w / w.sum():
                 cat = min(
-                    int((rng.random() > np.cumsum(t["pref"][i])).sum()), len(sim.CATEGORIES) - 1
+                    int((rng.random() > np.cumsum(t["pref"][i])).sum()), len(sim_config.CATEGORIES) - 1
                 )
                 u = rng.random()
-                brand = t["fav_brand"][i] if u < t["loyal"][i] else rng.integers(0, sim.N_BRANDS)
-                p = (cat * sim.N_BRANDS + brand) * sim.ITEMS_PER_BRAND + rng.integers(
-                    0, sim.ITEMS_PER_BRAND
+                brand = t["fav_brand"][i] if u < t["loyal"][i] else rng.integers(0, sim_config.N_BRANDS)
+                p = (cat * sim_config.N_BRANDS + brand) * sim_config.ITEMS_PER_BRAND + rng.integers(
+                    0, sim_config.ITEMS_PER_BRAND
                 )
                 q = max(1, round(v / price[p]))
                 rows.append((i, order, p, day, q, q * price[p] * (1 - depth), q * price[p] * depth))
@@ -89,7 +90,7 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
-    from offerwise.data.simulator import SimulatorConfig, simulate, write_market
+    from offerwise.simulator import SimulatorConfig, simulate, write_market
 
     sim_s, write_s, base_s = [], [], []
     n_lines = 0

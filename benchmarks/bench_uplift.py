@@ -47,7 +47,7 @@ import pandas as pd
 
 from offerwise.config import load_settings
 from offerwise.data.contract import load_data
-from offerwise.data.simulator import (
+from offerwise.simulator import (
     SimulatorConfig,
     oracle_policy,
     simulate,

@@ -439,7 +439,7 @@ def simulate(
     as_json: JsonOpt = False,
 ) -> None:
     """Write a simulated shop (data contract) with the true effect of every offer on every customer."""
-    from offerwise.data.simulator import SimulatorConfig, simulate as run_sim, write_market
+    from offerwise.simulator import SimulatorConfig, simulate as run_sim, write_market
 
     settings = _settings(config)
     prof = _read_frame(profiles) if profiles is not None else None
@@ -618,8 +618,8 @@ def demo(
     import pandas as pd
 
     from offerwise._io import write_json
-    from offerwise.data.simulator import (SimulatorConfig, run_campaign, simulate as run_sim, write_campaign_data,
-                                          write_market)
+    from offerwise.simulator import (SimulatorConfig, run_campaign, simulate as run_sim, write_campaign_data,
+                                     write_market)
     from offerwise.evaluation.analyze import analyze_plan
     from offerwise.features.engine import run_profile, write_profile
     from offerwise.models.pipeline import evaluate_plan, score as run_score, train as run_train

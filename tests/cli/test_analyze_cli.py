@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from offerwise.cli import app
-from offerwise.data.simulator import run_campaign, simulate, write_campaign_data
+from offerwise.simulator import run_campaign, simulate, write_campaign_data
 from offerwise.policy.plan import solve_plan, write_plan
 
 runner = CliRunner()

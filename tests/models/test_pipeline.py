@@ -174,7 +174,7 @@ def test_cli_train_score_evaluate(data_dir, tmp_path):
 
 def test_simulated_market_with_transactions(tmp_path):
     """Transaction features (point in time) + category shares, end to end on the simulator."""
-    from offerwise.data.simulator import SimulatorConfig, simulate, write_market
+    from offerwise.simulator import SimulatorConfig, simulate, write_market
 
     market = simulate(SimulatorConfig(n_customers=800, n_exposures=3000, seed=5, logging="legacy"))
     d = write_market(market, tmp_path / "sim")

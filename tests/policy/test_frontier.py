@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from offerwise.policy.frontier import budget_frontier, write_frontier
-from offerwise.policy.solver import allocate, solve_lp
+from offerwise.policy import allocate, solve_lp
 
 
 def _inst(n=2000, K=4, seed=0):

@@ -5,14 +5,12 @@ from __future__ import annotations
 from offerwise._lazy import lazy_exports
 
 _EXPORTS = {
-    "Allocation": "solver",
-    "FairnessGroups": "solver",
-    "LPResult": "solver",
+    "Allocation": "allocation",
+    "FairnessGroups": "allocation",
     "allocate": "solver",
-    "bare_bisection": "solver",
     "kernel_name": "solver",
-    "plan_value": "solver",
-    "solve_lp": "solver",
+    "LPResult": "lp",
+    "solve_lp": "lp",
     "assign_holdout": "holdout",
     "Rules": "rules",
     "CompiledRules": "rules",
@@ -23,7 +21,9 @@ _EXPORTS = {
     "budget_frontier": "frontier",
     "plot_frontier": "frontier",
     "write_frontier": "frontier",
+    "plan_frontier": "frontier",
     "PlanResult": "plan",
+    "ScoreArrays": "plan",
     "scores_to_arrays": "plan",
     "solve_plan": "plan",
     "write_plan": "plan",

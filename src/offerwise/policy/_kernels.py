@@ -80,6 +80,13 @@ def numba_available() -> bool:
     return True
 
 
+def kernel_name(kernel: str = "auto") -> str:
+    """Which evaluation kernel ``kernel='auto'`` resolves to on this installation."""
+    if kernel == "auto":
+        return "numba" if numba_available() else "numpy"
+    return kernel
+
+
 def _numba_kernels() -> dict[str, Any]:
     """Import (compiled lazily, cached on disk) and return the numba kernels."""
     if _NUMBA:
@@ -91,7 +98,7 @@ def _numba_kernels() -> dict[str, Any]:
 
     _NUMBA.update(eval_split=nk.eval_split, eval_pair=nk.eval_pair,
                   eval_split_serial=nk.eval_split_serial, eval_pair_serial=nk.eval_pair_serial,
-                  bare_bisection=nk.bare_bisection, check=nk.check, screen=nk.screen)
+                  check=nk.check, screen=nk.screen)
     return _NUMBA
 
 

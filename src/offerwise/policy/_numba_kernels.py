@@ -156,39 +156,6 @@ def eval_pair_serial(V, C, seg, grp, rows, lam2, mu_cnt2, mu_spend2, phi2, out_l
 
 
 @njit(parallel=True, cache=True)
-def bare_bisection(V, C, budget, lam_hi, n_iter):  # noqa: ANN001, ANN202
-    """Plain budget bisection: n_iter full passes, no side constraints (benchmark baseline)."""
-    n = V.shape[0]
-    K = V.shape[1]
-    lo = 0.0
-    hi = lam_hi
-    nch = max(1, min(256, n // 8192))
-    for _ in range(n_iter):
-        mid = 0.5 * (lo + hi)
-        acc = np.zeros(nch)
-        for ch in prange(nch):
-            a = ch * n // nch
-            e = (ch + 1) * n // nch
-            s_tot = 0.0
-            for i in range(a, e):
-                b = 0.0
-                bk = -1
-                for k in range(K):
-                    s = V[i, k] - mid * C[i, k]
-                    if s > b:
-                        b = s
-                        bk = k
-                if bk >= 0:
-                    s_tot += C[i, bk]
-            acc[ch] = s_tot
-        if acc.sum() <= budget:
-            hi = mid
-        else:
-            lo = mid
-    return hi
-
-
-@njit(parallel=True, cache=True)
 def check(V, C, M, use_mask):  # noqa: ANN001, ANN202
     """Bad entries per offer among the allowed ones (M True, or all when not use_mask), one pass.
 

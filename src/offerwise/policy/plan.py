@@ -13,7 +13,8 @@ import pandas as pd
 from offerwise.errors import ConfigError, InputError
 from offerwise.policy.holdout import assign_holdout
 from offerwise.policy.rules import Rules, compile_rules
-from offerwise.policy.solver import DROP_CAP, DROP_FAIRNESS, DROP_SEGMENT, Allocation, allocate
+from offerwise.policy.allocation import DROP_CAP, DROP_FAIRNESS, DROP_SEGMENT, Allocation
+from offerwise.policy.solver import allocate
 
 SCORE_COLUMNS = ("customer_id", "offer_id", "expected_cost", "incremental_profit")
 #: optional score column: spread of incremental_profit over the model's seed bags (for ``risk``)

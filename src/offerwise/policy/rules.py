@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from offerwise.config import format_validation_error
 from offerwise.errors import ConfigError
-from offerwise.policy.solver import FairnessGroups
+from offerwise.policy.allocation import FairnessGroups
 
 
 class _Strict(BaseModel):

@@ -8,9 +8,10 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from simulator_testdata import profiles_from_transactions
 
 from offerwise.data.contract import load_data
-from offerwise.data.simulator import (
+from offerwise.simulator import (
     DEFAULT_OFFERS,
     NO_OFFER,
     OfferSpec,
@@ -18,7 +19,6 @@ from offerwise.data.simulator import (
     offers_from_frame,
     oracle_policy,
     oracle_value,
-    profiles_from_transactions,
     simulate,
     true_policy_value,
     true_policy_value_per_exposure,

@@ -1,0 +1,168 @@
+"""Drawing a whole market (:func:`simulate`), its result (:class:`SimulatedMarket`) and writing it
+as a contract data directory plus the truth (:func:`write_market`)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from offerwise._io import atomic_dir
+from offerwise._version import __version__
+from offerwise.errors import InputError
+from offerwise.simulator.config import CATEGORIES, SimulatorConfig
+from offerwise.simulator.exposures import _campaign_period, _exposures
+from offerwise.simulator.population import (
+    _customer_ids,
+    _customers,
+    _draw_traits,
+    _history,
+    _offers_frame,
+    _products,
+    _strings,
+)
+from offerwise.simulator.response import _response_types, _Truth, _truth_arrays, _truth_frame
+from offerwise.simulator.truth import (
+    oracle_value,
+    true_policy_value,
+    true_policy_value_per_exposure,
+)
+from offerwise.vocab import NO_OFFER
+
+SIMULATOR_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class _MarketState:
+    """Latent traits and truth arrays kept in memory to draw new outcomes (campaigns)."""
+
+    traits: dict[str, np.ndarray]
+    truth: _Truth
+
+
+@dataclass
+class SimulatedMarket:
+    """Output of :func:`simulate`: the contract tables, the truth and the latent traits.
+
+    ``truth``: one row per customer × action (``none`` first, then the menu order).
+    ``latent``: one row per customer: traits, ``response_type`` and ``best_offer``.
+    ``logging_probs``: per exposure row, the logging policy's probability of every action.
+    """
+
+    config: SimulatorConfig
+    customers: pd.DataFrame
+    products: pd.DataFrame
+    transactions: pd.DataFrame
+    offers: pd.DataFrame
+    exposures: pd.DataFrame
+    truth: pd.DataFrame
+    latent: pd.DataFrame
+    logging_probs: pd.DataFrame
+    state: _MarketState | None = field(default=None, repr=False, compare=False)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The contract tables by name."""
+        return {
+            "customers": self.customers,
+            "products": self.products,
+            "transactions": self.transactions,
+            "offers": self.offers,
+            "exposures": self.exposures,
+        }
+
+    def true_policy_value(self, decisions: pd.DataFrame) -> float:
+        """See :func:`true_policy_value`."""
+        return true_policy_value(self.truth, decisions)
+
+    def oracle_value(self, budget: float | None = None) -> float:
+        """See :func:`oracle_value`."""
+        return oracle_value(self.truth, budget)
+
+    def true_policy_value_per_exposure(self, decisions: pd.DataFrame) -> float:
+        """See :func:`true_policy_value_per_exposure` (over this market's logged exposures)."""
+        return true_policy_value_per_exposure(self.truth, self.exposures, decisions)
+
+
+def simulate(config: SimulatorConfig | None = None, **overrides: object) -> SimulatedMarket:
+    """Draw a market. ``simulate(n_customers=1000, seed=1)`` is shorthand for a config.
+
+    Customers, history and truth depend only on the seed and the customer-side settings, so the same
+    seed with ``logging='random'`` and ``'legacy'`` gives the same customers and truth.
+    """
+    if config is None:
+        config = SimulatorConfig(**overrides)  # type: ignore[arg-type]
+    elif overrides:
+        raise InputError("simulate: pass either a SimulatorConfig or keyword overrides, not both")
+    cfg = config
+    ss = np.random.SeedSequence(cfg.seed)
+    r_traits, r_products, r_hist, r_cust, r_exp, r_win = (
+        np.random.default_rng(x) for x in ss.spawn(6))
+    t = _draw_traits(cfg, r_traits)
+    products = _products(r_products, cfg.margin_rate)
+    tx, snap = _history(t, cfg, r_hist, products)
+    customers = _customers(t, cfg, r_cust)
+    tr = _truth_arrays(t, cfg)
+    action_ids = [NO_OFFER] + [o.offer_id for o in cfg.offers]
+    ids = _customer_ids(cfg.n_customers)
+    truth = _truth_frame(ids, action_ids, tr, cfg.margin_rate)
+    net = cfg.margin_rate * tr.p * tr.gross - tr.p * tr.discount
+    exposures, probs, window = _exposures(t, tr, snap, cfg, r_exp, action_ids)
+    tx = pd.concat([tx, _campaign_period(t, tr, cfg, r_win, products, window)], ignore_index=True)
+    latent = pd.DataFrame(
+        {
+            "customer_id": _strings(ids),
+            "rate": t["rate"],
+            "rate_now": t["rate_now"],
+            "basket": t["basket"],
+            "price_sensitivity": t["sens"],
+            "brand_loyalty": t["loyal"],
+            "private_label_pref": t["pl"],
+            "lapsed": t["lapsed"],
+            "lapse_factor": t["lapse_factor"],
+            "favourite_category": _strings(list(CATEGORIES), t["pref"].argmax(axis=1)),
+            **{f"pref_{c}": t["pref"][:, j] for j, c in enumerate(CATEGORIES)},
+            "sleeping_dog": t["dog"],
+            "p_convert_none": tr.p[:, 0],
+            "response_type": pd.array(_response_types(tr, t["dog"]), dtype="str"),
+            "best_offer": _strings(action_ids, (net - net[:, :1]).argmax(axis=1)),
+        }
+    )
+    return SimulatedMarket(
+        cfg, customers, products, tx, _offers_frame(cfg), exposures, truth, latent, probs,
+        _MarketState(t, tr),
+    )
+
+
+def write_market(market: SimulatedMarket, out_dir: str | Path) -> Path:
+    """Write the market atomically: contract tables, ``truth``, ``latent`` (Parquet), ``simulator.json``."""
+    out = Path(out_dir)
+    with atomic_dir(out) as tmp:
+        for name, df in {**market.tables(), "truth": market.truth, "latent": market.latent}.items():
+            df.to_parquet(tmp / f"{name}.parquet", index=False)
+        meta = {
+            "generator": "offerwise.simulator",
+            "simulator_version": SIMULATOR_VERSION,
+            "offerwise_version": __version__,
+            "seed": market.config.seed,
+            "config": market.config.to_dict(),
+            "rows": {k: len(v) for k, v in market.tables().items()} | {"truth": len(market.truth)},
+            "summary": market_summary(market),
+        }
+        (tmp / "simulator.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
+    return out
+
+
+def market_summary(market: SimulatedMarket) -> dict[str, object]:
+    """Headline facts of the truth: response-type shares, best-offer shares, oracle value."""
+    lat = market.latent
+    return {
+        "n_customers": len(lat),
+        "response_types": lat["response_type"].value_counts(normalize=True).round(4).to_dict(),
+        "best_offer_share": lat["best_offer"].value_counts(normalize=True).round(4).to_dict(),
+        "mean_p_convert_none": round(float(lat["p_convert_none"].mean()), 4),
+        "oracle_incremental_profit": round(oracle_value(market.truth), 2),
+        "transactions_per_customer": round(len(market.transactions) / max(len(lat), 1), 2),
+    }
