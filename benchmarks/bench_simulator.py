@@ -33,12 +33,12 @@ TARGET_S = 5.0
 
 def naive_history(cfg: SimulatorConfig, seed: int) -> int:
     """Per-customer loop version of the history generator (same traits, same line model)."""
-    from offerwise.simulator import config as sim_config
-    from offerwise.simulator import population as sim_population
+    from offerwise.simulator import config as cfgmod
+    from offerwise.simulator import population as popmod
 
     rng = np.random.default_rng(seed)
-    t = sim_population._draw_traits(cfg, rng)
-    products = sim_population._products(rng, cfg.margin_rate)
+    t = popmod._draw_traits(cfg, rng)
+    products = popmod._products(rng, cfg.margin_rate)
     price = products["price"].to_numpy()
     rows: list[tuple] = []
     h = float(cfg.history_days)
@@ -67,12 +67,12 @@ def naive_history(cfg: SimulatorConfig, seed: int) -> int:
             w = rng.exponential(1.0, n_lines)
             for v in target * w / w.sum():
                 cat = min(
-                    int((rng.random() > np.cumsum(t["pref"][i])).sum()), len(sim_config.CATEGORIES) - 1
+                    int((rng.random() > np.cumsum(t["pref"][i])).sum()), len(cfgmod.CATEGORIES) - 1
                 )
                 u = rng.random()
-                brand = t["fav_brand"][i] if u < t["loyal"][i] else rng.integers(0, sim_config.N_BRANDS)
-                p = (cat * sim_config.N_BRANDS + brand) * sim_config.ITEMS_PER_BRAND + rng.integers(
-                    0, sim_config.ITEMS_PER_BRAND
+                brand = t["fav_brand"][i] if u < t["loyal"][i] else rng.integers(0, cfgmod.N_BRANDS)
+                p = (cat * cfgmod.N_BRANDS + brand) * cfgmod.ITEMS_PER_BRAND + rng.integers(
+                    0, cfgmod.ITEMS_PER_BRAND
                 )
                 q = max(1, round(v / price[p]))
                 rows.append((i, order, p, day, q, q * price[p] * (1 - depth), q * price[p] * depth))
