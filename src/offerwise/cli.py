@@ -558,13 +558,32 @@ def serve(
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 8000,
     workers: Annotated[int, typer.Option("--workers", min=1)] = 1,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Serve offers, coupons and redemptions over HTTP (OpenAPI at /openapi.json)."""
+    """Serve offers, coupons and redemptions over HTTP (OpenAPI at /openapi.json).
+
+    Once the database is ready and the plan loaded, prints where it listens (with --json: one
+    JSON line) and serves until interrupted.
+    """
     from offerwise.serving import run_server
     from offerwise.serving.settings import ServeSettings
+    from offerwise.serving.storage import redact_url
+
+    def ready(s: ServeSettings) -> None:
+        url_host = f"[{s.host}]" if ":" in s.host else s.host
+        info = {"ok": True, "url": f"http://{url_host}:{s.port}", "host": s.host, "port": s.port,
+                "workers": s.workers, "db": redact_url(s.db_url), "plan": str(s.plan),
+                "model": str(s.model_dir)}
+        if as_json:  # one line, so that a supervisor can read it before the server's own output
+            print(json.dumps(info, default=str), flush=True)
+        else:
+            console.print(f"offerwise serving on [bold]{info['url']}[/] ({s.workers} worker(s), "
+                          f"db {info['db']}; OpenAPI at {info['url']}/docs); Ctrl+C stops it",
+                          highlight=False, soft_wrap=True)
+            console.file.flush()
 
     run_server(ServeSettings(plan=plan, model_dir=model, db_url=db, budget=budget, host=host, port=port,
-                             workers=workers))
+                             workers=workers), on_ready=ready)
 
 
 @app.command("apikey")
@@ -573,11 +592,16 @@ def apikey(
     db: Annotated[str, typer.Option("--db", help="the service's database URL")],
     name: Annotated[str, typer.Option("--name", help="who the key is for")],
     scope: Annotated[list[str], typer.Option("--scope", help="decide and/or admin (repeatable)")],
+    as_json: JsonOpt = False,
 ) -> None:
     """Create an API key (printed once; stored hashed)."""
     from offerwise.serving import create_api_key
 
-    print(create_api_key(db, name, scope))
+    key = create_api_key(db, name, scope)
+    if as_json:
+        print_json({"ok": True, "name": name, "scopes": list(dict.fromkeys(scope)), "key": key})
+        return
+    print(key)
 
 
 @app.command("export-exposures")
@@ -586,12 +610,23 @@ def export_exposures_cmd(
     db: Annotated[str, typer.Option("--db", help="the service's database URL")],
     out: Annotated[Path, typer.Option("--out", help="data directory to write exposures.parquet into")],
     attribution_days: Annotated[float, typer.Option("--attribution-days", min=0)] = 14.0,
+    as_json: JsonOpt = False,
 ) -> None:
     """Write contract `exposures` from the service ledger, so the next `train` learns from what was served."""
+    import pandas as pd
+
     from offerwise.serving import export_exposures
+    from offerwise.serving.storage import redact_url
 
     path = export_exposures(db, out, attribution_days=attribution_days)
-    console.print(f"exposures written to [bold]{path}[/]")
+    converted = pd.read_parquet(path, columns=["converted"])["converted"]
+    rows, n_converted = int(len(converted)), int(converted.sum())
+    if as_json:
+        print_json({"ok": True, "out": str(path), "rows": rows, "converted": n_converted,
+                    "attribution_days": attribution_days, "db": redact_url(db)})
+        return
+    console.print(f"exposures written to [bold]{path}[/] ({rows:,} rows, {n_converted:,} converted "
+                  f"within {attribution_days:g} days)", highlight=False, soft_wrap=True)
 
 
 # --------------------------------------------------------------------------------------------

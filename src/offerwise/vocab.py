@@ -10,11 +10,12 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
-
-import pandas as pd
+from typing import TYPE_CHECKING, Protocol
 
 from offerwise.errors import InputError
+
+if TYPE_CHECKING:  # pandas is imported where used: the offer service's workers import this
+    import pandas as pd  # module for its names and must not pay for pandas
 
 __all__ = [
     "NO_OFFER",
@@ -87,6 +88,8 @@ def to_cents(amount: float) -> int:
 
 def parse_as_of(value: object, what: str = "--as-of") -> pd.Timestamp:
     """A date or timestamp as a naive UTC :class:`pandas.Timestamp`; :class:`InputError` if not one."""
+    import pandas as pd
+
     try:
         ts = pd.Timestamp(value)  # type: ignore[arg-type]
     except (TypeError, ValueError) as exc:
@@ -112,6 +115,8 @@ def default_as_of(ds: TabularSource) -> pd.Timestamp:
     Today's midnight (UTC) when the source has neither. ``profile``, ``score``, ``plan`` and
     ``evaluate`` all use this one rule, so they describe the same day.
     """
+    import pandas as pd
+
     last = [v for t in ("transactions", "exposures") if ds.has(t) and (v := ds.last_ts(t)) is not None]
     if not last:
         return pd.Timestamp(datetime.now(UTC).date())

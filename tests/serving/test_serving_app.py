@@ -53,7 +53,15 @@ def test_offer_is_stable_and_coupon_issued_once(api) -> None:
     for cid, grp in (("c0", "holdout"), ("c1", "treatment"), ("zz-new", "cold_start")):
         b = client.get(f"/v1/customers/{cid}/offer", headers=H(keys["decide"])).json()
         assert b["offer"] is None and b["coupon"] is None and b["group"] == grp
-    camp = client.get("/v1/campaigns/camp-1", headers=H(keys["admin"])).json()
+    # first asks are recorded behind the answer (write-behind, 20 ms linger): wait for the records
+    import time
+
+    deadline = time.monotonic() + 5
+    while True:
+        camp = client.get("/v1/campaigns/camp-1", headers=H(keys["admin"])).json()
+        if (camp["offers_issued"], camp["exposures"]) == (1, 4) or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
     assert camp["offers_issued"] == 1 and camp["exposures"] == 4 and camp["budget"] == 1000.0
 
 

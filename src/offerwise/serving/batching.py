@@ -22,15 +22,18 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from offerwise.serving.problems import ApiProblem
 from offerwise.serving.storage import write_tx
 
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Engine
+
 log = logging.getLogger("offerwise.serving")
 
 #: ``fn(conn) -> result``: the body of one job, run inside a transaction (and savepoint).
-JobFn = Callable[[Any], Any]
+JobFn = Callable[["Connection"], Any]
 
 
 @dataclass(slots=True)
@@ -55,8 +58,8 @@ class GroupCommitter:
     per transaction — for jobs that do not fail in normal operation.
     """
 
-    def __init__(self, engine: Any, name: str, *, max_batch: int = 256,
-                 prelude: Callable[[Any], None] | None = None, linger_s: float = 0.0,
+    def __init__(self, engine: Engine, name: str, *, max_batch: int = 256,
+                 prelude: Callable[[Connection], None] | None = None, linger_s: float = 0.0,
                  savepoints: bool = True):
         self.engine = engine
         self.name = name

@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 
 from offerwise.serving.problems import ApiProblem
 from offerwise.serving.security import Principal
+from offerwise.serving.service import OfferService
 
 #: The header that carries the API key (OpenAPI security scheme ``ApiKey``).
 api_key_header = APIKeyHeader(name="X-API-Key", scheme_name="ApiKey", auto_error=False,
                               description="API key: `offerwise apikey create --scopes decide|admin`")
 
 
-async def get_service(request: Request) -> Any:  # async: FastAPI runs a sync one in a thread
-    """The app's :class:`~offerwise.serving.service.OfferService`."""
-    return request.app.state.service
+async def get_service(request: Request) -> OfferService:  # async: FastAPI runs a sync one in a thread
+    """The app's :class:`~offerwise.serving.service.OfferService` (made by the app's lifespan)."""
+    service: OfferService = request.app.state.service
+    return service
 
 
 def require_scope(scope: str) -> Callable[..., Awaitable[Principal]]:
@@ -49,6 +51,6 @@ def require_scope(scope: str) -> Callable[..., Awaitable[Principal]]:
 
 Decide = Annotated[Principal, Depends(require_scope("decide"))]
 Admin = Annotated[Principal, Depends(require_scope("admin"))]
-Service = Annotated[Any, Depends(get_service)]
+Service = Annotated[OfferService, Depends(get_service)]
 
 __all__ = ["Admin", "Decide", "Service", "api_key_header", "get_service", "require_scope"]

@@ -8,14 +8,19 @@ customer's coupons in the decision's campaign made in the window (a renewed coup
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from sqlalchemy import Engine
 
 COLUMNS = ["customer_id", "offer_id", "ts", "propensity", "converted", "revenue", "discount_cost",
            "campaign_id", "explored", "group"]
 
 
-def exposures_frame(engine: Any, attribution_days: float = 14.0) -> Any:
+def exposures_frame(engine: Engine, attribution_days: float = 14.0) -> pd.DataFrame:
     """The exposures table (columns ``COLUMNS``) from decisions, events and redemptions."""
     import pandas as pd
 
@@ -49,8 +54,27 @@ def exposures_frame(engine: Any, attribution_days: float = 14.0) -> Any:
     return out.sort_values(["ts", "customer_id"], kind="stable").reset_index(drop=True)[COLUMNS]
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where Linux tells it (``/proc``)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: read by setting it, and put it back at once
+    os.umask(mask)
+    return mask
+
+
 def export_exposures(db_url: str, out_dir: str | Path, attribution_days: float = 14.0) -> Path:
-    """Write ``OUT_DIR/exposures.parquet`` atomically; returns its path."""
+    """Write ``OUT_DIR/exposures.parquet`` atomically; returns its path.
+
+    The file gets the permissions of any file the user creates (0666 less the umask: 0644 under
+    umask 022), not those of the temporary file it was written to (``mkstemp``: 0600), so the
+    ``train`` run of another user or service can read it.
+    """
     from offerwise._io import write_table
     from offerwise.serving.storage import make_engine, migrate
 
@@ -60,7 +84,9 @@ def export_exposures(db_url: str, out_dir: str | Path, attribution_days: float =
         df = exposures_frame(engine, attribution_days)
     finally:
         engine.dispose()
-    return write_table(df, Path(out_dir) / "exposures.parquet")
+    path = write_table(df, Path(out_dir) / "exposures.parquet")
+    os.chmod(path, 0o666 & ~_umask())
+    return path
 
 
 __all__ = ["COLUMNS", "export_exposures", "exposures_frame"]

@@ -14,9 +14,10 @@ The *eligible subtotal* is Σ quantity × unit_price over the cart lines in the 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from offerwise.vocab import to_cents
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,9 +56,9 @@ class Quote:
     reason: str | None = None
 
 
-def cents(x: float) -> int:
-    """Currency → integer cents, rounding half away from zero."""
-    return int(math.floor(abs(x) * 100 + 0.5)) * (1 if x >= 0 else -1)
+#: Currency → integer cents, rounding half away from zero: :func:`offerwise.vocab.to_cents`
+#: (the one rounding rule of offerwise; plan budgets and menu amounts are converted by it too).
+cents = to_cents
 
 
 def eligible_cents(offer: OfferTerms, lines: Sequence[Line], total: float) -> int:

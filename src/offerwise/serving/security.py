@@ -17,9 +17,12 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from offerwise.errors import InputError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 SCOPES = ("decide", "admin")
 _PREFIX = "ow_"
@@ -62,7 +65,7 @@ def new_key_material() -> tuple[str, str, str, str]:
     return f"{_PREFIX}{key_id}_{secret}", key_id, salt, hash_secret(salt, secret)
 
 
-def insert_api_key(engine: Any, name: str, scopes: list[str] | tuple[str, ...], *,
+def insert_api_key(engine: Engine, name: str, scopes: list[str] | tuple[str, ...], *,
                    rate_per_s: float | None = None, burst: int | None = None) -> str:
     """Store a new hashed key; returns the plaintext key (shown once)."""
     from offerwise.serving.storage import Tables, write_tx
@@ -85,7 +88,7 @@ def insert_api_key(engine: Any, name: str, scopes: list[str] | tuple[str, ...], 
     return key
 
 
-def revoke_api_key(engine: Any, key_id: str) -> bool:
+def revoke_api_key(engine: Engine, key_id: str) -> bool:
     """Mark a key revoked (effective after the in-process cache expires); True if it existed."""
     from offerwise.serving.storage import Tables, write_tx
 
@@ -112,7 +115,7 @@ def create_api_key(db_url: str, name: str, scopes: list[str] | tuple[str, ...], 
 class KeyVerifier:
     """Verifies keys against the database with an in-process cache of ``ttl_s`` seconds."""
 
-    def __init__(self, engine: Any, ttl_s: float = 30.0, max_entries: int = 10_000):
+    def __init__(self, engine: Engine, ttl_s: float = 30.0, max_entries: int = 10_000):
         self.engine = engine
         self.ttl_s = ttl_s
         self.max_entries = max_entries

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from offerwise.serving.settings import ServeSettings
 
@@ -16,13 +17,19 @@ def settings_env(settings: ServeSettings) -> dict[str, str]:
     return out
 
 
-def run_server(settings: ServeSettings) -> None:
-    """Migrate and load the plan in this process, then serve (workers skip the plan load)."""
+def run_server(settings: ServeSettings, on_ready: Callable[[ServeSettings], None] | None = None) -> None:
+    """Migrate and load the plan in this process, then serve (workers skip the plan load).
+
+    ``on_ready(settings)`` runs once the database is ready and the plan loaded, just before the
+    server starts listening (``offerwise serve`` prints its address there).
+    """
     from offerwise.errors import require
     from offerwise.serving.app import bootstrap
 
     uvicorn = require("uvicorn", "serve")
     bootstrap(settings).dispose()
+    if on_ready is not None:
+        on_ready(settings)
     os.environ.update(settings_env(settings.model_copy(update={"load_plan": False})))
     uvicorn.run("offerwise.serving.app:create_app", factory=True, host=settings.host, port=settings.port,
                 workers=settings.workers, log_level=settings.log_level, access_log=False)

@@ -32,7 +32,7 @@ import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -53,7 +53,12 @@ from offerwise.serving.schemas import (
     Validation,
 )
 from offerwise.serving.settings import ServeSettings
-from offerwise.serving.storage import NO_OFFER, RawSQL, Tables, new_coupon_codes, read_tx, write_tx
+from offerwise.serving.storage import RawSQL, Tables, new_coupon_codes, read_tx, write_tx
+from offerwise.vocab import NO_OFFER
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Engine, Table
+    from sqlalchemy.pool import PoolProxiedConnection
 
 log = logging.getLogger("offerwise.serving")
 
@@ -232,7 +237,7 @@ class OfferService:
     #: The write-behind writer gathers records this long per transaction (seconds).
     RECORD_LINGER_S = 0.02
 
-    def __init__(self, engine: Any, settings: ServeSettings):
+    def __init__(self, engine: Engine, settings: ServeSettings):
         from offerwise.serving.batching import GroupCommitter
 
         self.engine = engine
@@ -245,7 +250,7 @@ class OfferService:
         self._dialect = engine.dialect.name
         pg = self._dialect == "postgresql"
         self._readers = threading.local()  # .conn: this thread's autocommit reader connection
-        self._reader_conns: list[Any] = []
+        self._reader_conns: list[PoolProxiedConnection] = []
         #: Reads of GET offer: inline on SQLite (a local file read, tens of µs), on a small pool of
         #: threads on PostgreSQL (a network round trip must not block the event loop).
         self._read_pool = ThreadPoolExecutor(4, thread_name_prefix="offerwise-read") if pg else None
@@ -296,7 +301,7 @@ class OfferService:
             raise ApiProblem(503, "no-active-campaign", "no plan is loaded: start the server with --plan")
         return self.campaign_id
 
-    def _lock_campaign(self, conn: Any) -> None:
+    def _lock_campaign(self, conn: Connection) -> None:
         """PostgreSQL: take the active campaign's row lock first, so that redemption batches of
         several workers queue on it instead of deadlocking on coupon rows. ``FOR NO KEY UPDATE``
         (the lock the budget UPDATE takes anyway): it does not block the foreign-key checks
@@ -423,7 +428,7 @@ class OfferService:
             return row.expires_ts
         return now + self.RECHECK_S  # expired and not renewable (used up / offer ended): look again
 
-    def _offer_job(self, conn: Any, cid: str, customer_id: str, now: float) -> tuple[OfferDecision, float]:
+    def _offer_job(self, conn: Connection, cid: str, customer_id: str, now: float) -> tuple[OfferDecision, float]:
         """Inside a write transaction: read the decision, else make it; renew an expired coupon."""
         row = self._read_decision(conn, cid, customer_id)
         if row.decision_id is None:
@@ -433,7 +438,7 @@ class OfferService:
             row = self._read_decision(conn, cid, customer_id)
         return self._decision_out(row, cid, customer_id), self._valid_until(row, now)
 
-    def _record_job(self, conn: Any, cid: str, customer_id: str, read: _DecisionRow, choice: _Choice,
+    def _record_job(self, conn: Connection, cid: str, customer_id: str, read: _DecisionRow, choice: _Choice,
                     now: float) -> tuple[OfferDecision, float]:
         """Inside a write transaction: record a decision answered by :meth:`_answer_now` (or
         take the one stored first); returns the stored answer."""
@@ -441,10 +446,10 @@ class OfferService:
         return self._decision_out(row, cid, customer_id), self._valid_until(row, now)
 
     @staticmethod
-    def _read_decision(conn: Any, cid: str, customer_id: str) -> _DecisionRow:
+    def _read_decision(conn: Connection, cid: str, customer_id: str) -> _DecisionRow:
         return _DecisionRow(*_DECISION_SQL.run(conn, {"cid": cid, "cust": customer_id}).fetchone())
 
-    def _decision_out(self, row: Any, cid: str, customer_id: str) -> OfferDecision:
+    def _decision_out(self, row: _DecisionRow, cid: str, customer_id: str) -> OfferDecision:
         offer = None if row.offer_id == NO_OFFER else self.offer_out(self._offer(row.offer_id))
         coupon = (CouponOut(code=row.coupon_code, expires_at=dt(row.expires_ts), max_uses=row.max_uses)
                   if row.coupon_code else None)
@@ -459,12 +464,12 @@ class OfferService:
             expires = max(now, min(expires, terms.ends_ts))
         return expires
 
-    def _renewable(self, row: Any, now: float) -> bool:
+    def _renewable(self, row: _DecisionRow, now: float) -> bool:
         """An expired coupon is renewed when it has uses left and its offer is still running."""
         terms = self.menu.get(row.offer_id) or self._offer(row.offer_id)
         return row.uses < row.max_uses and terms.active_at(now) and self._expiry(terms, now) > now
 
-    def _renew(self, conn: Any, cid: str, customer_id: str, row: Any, now: float) -> None:
+    def _renew(self, conn: Connection, cid: str, customer_id: str, row: _DecisionRow, now: float) -> None:
         """Point the decision at a fresh coupon (new code, new expiry); the old one stays, expired.
 
         The conditional UPDATE makes concurrent renewals from several workers issue one coupon.
@@ -508,7 +513,7 @@ class OfferService:
         return _DecisionRow(decision_id, c.offer_id, c.grp, c.propensity, int(c.explored), c.code, now,
                             expires, max_uses, uses, read.plan_offer_id, read.plan_grp, read.reserved_code)
 
-    def _decide(self, conn: Any, cid: str, customer_id: str, read: Any, now: float) -> Any:
+    def _decide(self, conn: Connection, cid: str, customer_id: str, read: _DecisionRow, now: float) -> _DecisionRow:
         """Make and log the decision (and its coupon) unless one exists (ON CONFLICT DO NOTHING);
         ``read`` is the :data:`_DECISION_SQL` row (its plan columns); returns the decision row."""
         choice = self._choose(cid, customer_id, read, now)
@@ -517,7 +522,7 @@ class OfferService:
                              choice.explored, new_coupon_code())
         return self._insert_decision(conn, cid, customer_id, read, choice, now)
 
-    def _insert_decision(self, conn: Any, cid: str, customer_id: str, read: Any, choice: _Choice,
+    def _insert_decision(self, conn: Connection, cid: str, customer_id: str, read: _DecisionRow, choice: _Choice,
                          now: float) -> _DecisionRow:
         """Insert ``choice`` as the customer's decision (+ coupon + usage row) unless one exists;
         returns the stored decision row."""
@@ -536,7 +541,7 @@ class OfferService:
             _INSERT_USAGE.run(conn, dict(campaign_id=cid, customer_id=customer_id))
         return row
 
-    def _materialize_reserved(self, conn: Any, code: str, now: float) -> bool:
+    def _materialize_reserved(self, conn: Connection, code: str, now: float) -> bool:
         """Inside a write transaction: a reserved code whose first ask was answered but not yet
         recorded (write-behind still queued, or lost to a crash) gets its decision and coupon
         recorded now. Returns whether the coupon exists afterwards."""
@@ -549,13 +554,13 @@ class OfferService:
 
     # ---------------------------------------------------------------- coupons
     @staticmethod
-    def _coupon_row(conn: Any, code: str) -> _CouponRow:
+    def _coupon_row(conn: Connection, code: str) -> _CouponRow:
         row = _COUPON_SQL.run(conn, {"code": code}).fetchone()
         if row is None:
             raise ApiProblem(404, "coupon-not-found", f"no coupon with code '{code}'")
         return _CouponRow(*row)
 
-    def _static_checks(self, row: Any, cart: Cart, now: float) -> tuple[OfferTerms, int, int]:
+    def _static_checks(self, row: _CouponRow, cart: Cart, now: float) -> tuple[OfferTerms, int, int]:
         """Checks that need no lock; returns (offer, discount cents, eligible cents) or raises."""
         offer = self._offer(row.offer_id)
         if now > row.expires_ts:
@@ -621,7 +626,7 @@ class OfferService:
         """Redeem atomically (see module docstring); replays the stored answer of a reused key."""
         return self.submit_redeem(code, req, api_key_id, idem_key, now, instance).result()
 
-    def _redeem_job(self, conn: Any, code: str, req: RedeemRequest, h: str, api_key_id: str,
+    def _redeem_job(self, conn: Connection, code: str, req: RedeemRequest, h: str, api_key_id: str,
                     idem_key: str, now: float, instance: str | None) -> RedeemOutcome:
         """Inside a write transaction: claim the key, book the redemption or store the refusal."""
         key = {"api_key_id": api_key_id, "idem_key": idem_key}
@@ -644,7 +649,7 @@ class OfferService:
         _ANSWER_KEY.run(conn, {**key, "status_code": outcome.status, "response_json": json.dumps(outcome.body)})
         return outcome
 
-    def _replay(self, prior: Any, h: str, instance: str | None) -> RedeemOutcome:
+    def _replay(self, prior: tuple[str, int | None, str | None] | None, h: str, instance: str | None) -> RedeemOutcome:
         """The stored answer of a claimed key; ``prior`` = (request_hash, status_code, response_json)."""
         if prior is None:  # pragma: no cover - a claim that conflicted has a row
             raise ApiProblem(409, "idempotency-key-in-use", "retry the request")
@@ -657,7 +662,7 @@ class OfferService:
             raise ApiProblem(409, "idempotency-key-in-use", "the first request with this key is running")
         return RedeemOutcome(status_code, json.loads(response_json), replayed=True)
 
-    def _apply_redeem(self, conn: Any, row: _CouponRow, req: RedeemRequest, api_key_id: str,
+    def _apply_redeem(self, conn: Connection, row: _CouponRow, req: RedeemRequest, api_key_id: str,
                       idem_key: str, now: float) -> RedeemOutcome:
         _, discount, _ = self._static_checks(row, req, now)
         if _USE_COUPON.run(conn, {"code": row.code}).fetchone() is None:
@@ -758,7 +763,7 @@ class OfferService:
             if row is None:
                 raise ApiProblem(404, "campaign-not-found", f"no campaign '{campaign_id}'")
 
-            def count(table: Any) -> int:
+            def count(table: Table) -> int:
                 return int(conn.execute(sa.select(sa.func.count()).select_from(table)
                                         .where(table.c.campaign_id == campaign_id)).scalar())
 

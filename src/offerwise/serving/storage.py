@@ -21,15 +21,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from offerwise.errors import ConfigError, DataContractError, InputError, Problem
+from offerwise.errors import ConfigError, DataContractError, Problem
+from offerwise.vocab import NO_OFFER, OFFER_KINDS, PLAN_COLUMNS, summary_path, to_cents
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from sqlalchemy import Connection, Engine, Table
 
 #: Lock id of the advisory lock that serializes migrations and plan loads on PostgreSQL.
 _PG_LOCK_ID = 0x0FFE_5715
-
-OFFER_KINDS = ("percent_off", "amount_off", "spend_threshold", "free_shipping", "gift", "bogo")
-NO_OFFER = "none"
 
 
 # --------------------------------------------------------------------------------------------
@@ -45,11 +47,20 @@ def normalize_url(db_url: str) -> str:
     return db_url
 
 
-def is_sqlite(engine: Any) -> bool:
+def redact_url(db_url: str) -> str:
+    """``db_url`` with its password (in the authority or a ``password=`` query parameter) shown
+    as ``***``, for logs and CLI output."""
+    import re
+
+    out = re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/?#@:]*):[^/?#]*@", r"\1:***@", db_url)
+    return re.sub(r"([?&]password=)[^&#]*", r"\1***", out, flags=re.IGNORECASE)
+
+
+def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def make_engine(db_url: str, *, pool_size: int = 10, busy_timeout_ms: int = 30_000) -> Any:
+def make_engine(db_url: str, *, pool_size: int = 10, busy_timeout_ms: int = 30_000) -> Engine:
     """A SQLAlchemy engine; SQLite gets WAL, ``busy_timeout`` and ``BEGIN IMMEDIATE`` writes."""
     from offerwise.errors import require
 
@@ -80,7 +91,7 @@ def make_engine(db_url: str, *, pool_size: int = 10, busy_timeout_ms: int = 30_0
             cur.close()
 
         @sa.event.listens_for(engine, "begin")
-        def _on_begin(conn: Any) -> None:
+        def _on_begin(conn: Connection) -> None:
             mode = "DEFERRED" if conn.get_execution_options().get("ow_readonly") else "IMMEDIATE"
             conn.exec_driver_sql(f"BEGIN {mode}")
 
@@ -125,7 +136,7 @@ _WRITE_LOCKS: dict[int, _WriterLock] = {}
 _WRITE_LOCKS_GUARD = threading.Lock()
 
 
-def _writer_lock(engine: Any) -> _WriterLock:
+def _writer_lock(engine: Engine) -> _WriterLock:
     lock = _WRITE_LOCKS.get(id(engine))
     if lock is None:
         with _WRITE_LOCKS_GUARD:
@@ -138,7 +149,7 @@ def _writer_lock(engine: Any) -> _WriterLock:
 
 
 @contextlib.contextmanager
-def write_tx(engine: Any) -> Iterator[Any]:
+def write_tx(engine: Engine) -> Iterator[Connection]:
     """A write transaction (``BEGIN IMMEDIATE`` on SQLite); commits on success, rolls back on error.
 
     On SQLite the writers of one process queue on a thread lock and those of all processes that
@@ -167,7 +178,7 @@ class RawSQL:
         self.sqlite = sql
         self.postgresql = re.sub(r"(?<![:\w]):([A-Za-z_]\w*)", r"%(\1)s", sql)
 
-    def run(self, conn: Any, params: dict[str, Any]) -> Any:
+    def run(self, conn: Connection, params: dict[str, Any]) -> Any:
         """Execute in ``conn``'s transaction; returns the DBAPI cursor (rows are tuples)."""
         return self.run_dbapi(conn.connection.dbapi_connection, conn.dialect.name, params)
 
@@ -178,7 +189,7 @@ class RawSQL:
         return cur
 
 
-def insert_ignore(conn: Any, table: Any) -> Any:
+def insert_ignore(conn: Connection, table: Table) -> Any:
     """``INSERT … ON CONFLICT DO NOTHING`` of ``table`` for the connection's dialect.
 
     Whether a row went in: add ``.returning(col)`` and test ``.first()`` (psycopg's rowcount is -1
@@ -192,7 +203,7 @@ def insert_ignore(conn: Any, table: Any) -> Any:
 
 
 @contextlib.contextmanager
-def read_tx(engine: Any) -> Iterator[Any]:
+def read_tx(engine: Engine) -> Iterator[Connection]:
     """A read-only transaction (``BEGIN DEFERRED`` on SQLite: never waits for writers in WAL)."""
     with engine.connect() as conn:
         conn = conn.execution_options(ow_readonly=True)
@@ -200,7 +211,7 @@ def read_tx(engine: Any) -> Iterator[Any]:
             yield conn
 
 
-def _lock(conn: Any) -> None:
+def _lock(conn: Connection) -> None:
     """Serialize schema changes and plan loads between processes (SQLite: BEGIN IMMEDIATE did)."""
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_LOCK_ID})")
@@ -243,7 +254,7 @@ def list_migrations(dialect: str | None = None) -> list[Migration]:
     return sorted(out, key=lambda m: m.version)
 
 
-def migrate(engine: Any) -> list[int]:
+def migrate(engine: Engine) -> list[int]:
     """Apply pending migrations in one locked transaction; returns the versions applied.
 
     On SQLite the connection runs with ``foreign_keys=OFF`` (a table rebuild needs it; the pragma
@@ -376,7 +387,7 @@ def new_coupon_codes(n: int) -> list[str]:
     return out
 
 
-def _reserve_missing_codes(conn: Any, campaign_id: str) -> int:
+def _reserve_missing_codes(conn: Connection, campaign_id: str) -> int:
     """Give the campaign's plan customers without a reserved code one (plans loaded before
     migration 3); returns how many were reserved."""
     import sqlalchemy as sa
@@ -392,20 +403,12 @@ def _reserve_missing_codes(conn: Any, campaign_id: str) -> int:
     return len(missing)
 
 
-def summary_path(plan: Path) -> Path:
-    """``plan.parquet`` → ``plan.summary.json`` (same stem, same folder)."""
-    return plan.with_name(plan.stem + ".summary.json")
+def _read_frame(path: Path, what: str, required: tuple[str, ...] = (), hint: str = "") -> pd.DataFrame:
+    """:func:`offerwise._io.read_table` (imported here: it loads pandas, which the workers of the
+    service never need; only the plan load at startup reads files)."""
+    from offerwise._io import read_table
 
-
-def _read_frame(path: Path, table: str) -> Any:
-    import pandas as pd
-
-    if not path.exists():
-        raise InputError(f"{table} file not found: {path}")
-    try:
-        return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
-    except Exception as exc:  # noqa: BLE001 - any reader failure is bad input
-        raise InputError(f"{path}: cannot read {table}: {exc}") from exc
+    return read_table(path, what, required, hint)
 
 
 def _to_epoch(v: Any) -> float | None:
@@ -434,12 +437,20 @@ def _truthy(v: Any) -> bool:
 
 
 def read_menu(model_dir: Path) -> list[dict[str, Any]]:
-    """The offer menu rows of ``MODEL_DIR/offers.parquet`` as ``offers`` table rows (cents, epochs)."""
+    """The offer menu rows of ``MODEL_DIR/offers.parquet`` as ``offers`` table rows (cents, epochs).
+
+    ``train`` copied the menu from a data source that passed the data contract; these checks
+    repeat the ones the ledger relies on (columns, known kinds, unique ids, ``none`` reserved,
+    values >= 0) for a file edited since. They do not call :mod:`offerwise.data.contract`: its
+    checks are DuckDB SQL over a whole data source (``validate_source`` wants a ``customers``
+    table too, the offers checks alone are private), and importing it would load duckdb and the
+    settings machinery into the server for one small file.
+    """
     path = Path(model_dir) / "offers.parquet"
     if not path.exists() and (Path(model_dir) / "offers.csv").exists():
         path = Path(model_dir) / "offers.csv"
     df = _read_frame(path, "offers")
-    problems = []
+    problems: list[Problem] = []
     for col in ("offer_id", "kind", "value"):
         if col not in df.columns:
             problems.append(Problem("offers", col, "required column missing", file=str(path)))
@@ -454,8 +465,8 @@ def read_menu(model_dir: Path) -> list[dict[str, Any]]:
         problems.append(Problem("offers", "offer_id", "duplicate offer ids", int(ids.duplicated().sum()),
                                 str(ids[ids.duplicated()].iloc[0]), file=str(path)))
     if (ids == NO_OFFER).any():
-        problems.append(Problem("offers", "offer_id", "'none' is reserved for no offer", 1, "none",
-                                file=str(path)))
+        problems.append(Problem("offers", "offer_id", f"'{NO_OFFER}' is reserved for no offer", 1,
+                                NO_OFFER, file=str(path)))
     values = df["value"].astype(float)
     if (values < 0).any() or values.isna().any():
         problems.append(Problem("offers", "value", "values must be numbers >= 0",
@@ -471,21 +482,23 @@ def read_menu(model_dir: Path) -> list[dict[str, Any]]:
         ms = 0.0 if ms is None or ms != ms else float(ms)
         rows.append({
             "offer_id": str(r["offer_id"]), "kind": str(r["kind"]), "value": float(r["value"]),
-            "min_spend_cents": int(round(ms * 100)), "category": cat,
+            "min_spend_cents": to_cents(ms), "category": cat,
             "starts_ts": _to_epoch(r.get("starts")), "ends_ts": _to_epoch(r.get("ends")),
             "members_only": int(_truthy(r.get("members_only", False))), "updated_ts": now,
         })
     return rows
 
 
-def read_plan(plan: Path, menu_ids: set[str]) -> Any:
+#: The columns of a plan file (:data:`~offerwise.vocab.PLAN_COLUMNS`) the service loads.
+_PLAN_NEEDS = ("customer_id", "offer_id", "group")
+
+
+def read_plan(plan: Path, menu_ids: set[str]) -> pd.DataFrame:
     """The plan frame (customer_id, offer_id, grp, segment) after contract checks."""
-    df = _read_frame(Path(plan), "plan")
-    problems = [Problem("plan", c, "required column missing", file=str(plan))
-                for c in ("customer_id", "offer_id", "group") if c not in df.columns]
-    if problems:
-        raise DataContractError(problems)
-    out = df[["customer_id", "offer_id", "group"]].copy()
+    df = _read_frame(Path(plan), "plan", _PLAN_NEEDS,
+                     hint=f" (a plan from `offerwise plan` has {', '.join(PLAN_COLUMNS)})")
+    problems: list[Problem] = []
+    out = df[list(_PLAN_NEEDS)].copy()
     out["customer_id"] = out["customer_id"].astype(str)
     out["offer_id"] = out["offer_id"].astype(str)
     out["grp"] = out.pop("group").astype(str)
@@ -507,7 +520,7 @@ def read_plan(plan: Path, menu_ids: set[str]) -> Any:
     return out
 
 
-def load_plan(engine: Any, plan: Path, model_dir: Path, budget: float | None = None) -> LoadedPlan:
+def load_plan(engine: Engine, plan: Path, model_dir: Path, budget: float | None = None) -> LoadedPlan:
     """Load the offer menu and the plan as the active campaign; idempotent.
 
     Re-loading the same plan (same fingerprint) inserts nothing (a ``budget`` override is applied);
@@ -536,7 +549,7 @@ def load_plan(engine: Any, plan: Path, model_dir: Path, budget: float | None = N
     if raw_budget is None:
         raise ConfigError(f"no campaign budget: {sp} has no 'budget'; pass --budget")
     try:
-        budget_cents = int(round(float(raw_budget) * 100))
+        budget_cents = to_cents(float(raw_budget))
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{sp}: budget must be a number, got {raw_budget!r}") from exc
     if budget_cents < 0:
@@ -585,9 +598,7 @@ def load_plan(engine: Any, plan: Path, model_dir: Path, budget: float | None = N
 
 __all__ = [
     "LoadedPlan",
-    "NO_OFFER",
     "RawSQL",
-    "OFFER_KINDS",
     "Tables",
     "is_sqlite",
     "list_migrations",
@@ -600,6 +611,6 @@ __all__ = [
     "read_menu",
     "read_plan",
     "read_tx",
-    "summary_path",
+    "redact_url",
     "write_tx",
 ]
