@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from offerwise.models.metalearners import fit_booster, lgb_params, predict_booster
-from offerwise.models.pipeline import build_features
+from offerwise.features.model_inputs import build_features
 from offerwise.policy import allocate
 
 NONE = "none"

@@ -46,7 +46,9 @@ from offerwise.simulator import (
     write_market,
 )
 from offerwise.models.persist import load_model
-from offerwise.models.pipeline import DEFAULT_LEARNER, DEFAULT_PROFIT, customer_features, train
+from offerwise.features.model_inputs import customer_features
+from offerwise.models.defaults import DEFAULT_LEARNER, DEFAULT_PROFIT
+from offerwise.workflows.train import train
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import run_cli  # noqa: E402

@@ -85,7 +85,7 @@ def child_profile(data: str, threads: int, memory_limit: str) -> dict[str, objec
     t0 = time.perf_counter()
     _limit_connections(memory_limit)
     from offerwise.config import load_settings
-    from offerwise.features.engine import run_profile
+    from offerwise.workflows.profile import run_profile
 
     settings = load_settings(threads=threads)
     report = run_profile(data, settings=settings)

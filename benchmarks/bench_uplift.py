@@ -57,14 +57,10 @@ from offerwise.simulator import (
 )
 from offerwise.evaluation.ope import evaluate_decisions
 from offerwise.models.persist import load_model
-from offerwise.models.pipeline import (
-    DEFAULT_BAGS,
-    DEFAULT_LEARNER,
-    DEFAULT_PROFIT,
-    customer_features,
-    expected_rewards,
-    train,
-)
+from offerwise.features.model_inputs import customer_features
+from offerwise.models.defaults import DEFAULT_BAGS, DEFAULT_LEARNER, DEFAULT_PROFIT
+from offerwise.models.introspect import expected_rewards
+from offerwise.workflows.train import train
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import run_cli  # noqa: E402

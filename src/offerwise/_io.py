@@ -19,6 +19,13 @@ from typing import Any
 import pandas as pd
 
 
+def _umask() -> int:
+    """The process umask (read by setting and restoring it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def read_table(path: str | os.PathLike[str], what: str = "table",
                required: tuple[str, ...] = (), hint: str = "") -> pd.DataFrame:
     """One Parquet (``.parquet``) or CSV file; InputError naming the file, the missing columns and
@@ -47,6 +54,7 @@ def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     os.close(fd)
     tmp_path = Path(tmp)
+    os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600: give the file the usual mode
     try:
         yield tmp_path
         os.replace(tmp_path, dest)
@@ -61,6 +69,7 @@ def atomic_dir(dest: str | os.PathLike[str]) -> Iterator[Path]:
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700: give the folder the usual mode
     try:
         yield tmp
         if dest.exists():

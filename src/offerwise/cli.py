@@ -1,7 +1,8 @@
-"""The ``offerwise`` command line (Typer + Rich).
+"""The ``offerwise`` command line (Typer + Rich): parse arguments, call a workflow, print.
 
 Exit codes: 0 ok, 2 bad input or usage, 1 internal error. Every command that reads data validates
-it first and writes nothing when the input is bad. ``--json`` prints machine-readable output.
+it first and writes nothing when the input is bad. ``--json`` prints machine-readable output. The
+work itself lives in :mod:`offerwise.workflows`.
 """
 
 from __future__ import annotations
@@ -11,20 +12,39 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperOption
 
 from offerwise import __version__
-from offerwise.errors import DataContractError, OfferwiseError
+from offerwise.errors import DataContractError, OfferwiseError, Problem
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from offerwise.config import Settings
+    from offerwise.workflows.analyze import AnalyzeResult
+
+_option_type = TyperOption.display_type_rich
+
+
+def _flag_without_type(self: TyperOption, ctx: Any) -> str | None:
+    """Help shows no ``<bool>`` placeholder for on/off flags (they take no value)."""
+    return None if self.is_flag else _option_type(self, ctx)
+
+
+TyperOption.display_type_rich = _flag_without_type  # type: ignore[method-assign]
 
 app = typer.Typer(
     name="offerwise",
-    help="Decide which discount to offer each customer, or none, so the shop earns more than it gives away.",
+    help="Decide which discount to offer each customer, or none, so the shop earns more than it "
+         "gives away.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -33,18 +53,32 @@ import_app = typer.Typer(help="Convert a bundled or external dataset to the offe
                          no_args_is_help=True)
 app.add_typer(import_app, name="import")
 
-console = Console()
-err_console = Console(stderr=True)
+#: Width of output that goes to a file or a pipe (a terminal uses its own width).
+PIPE_WIDTH = 200
+
+
+def _console(stderr: bool = False) -> Console:
+    """A Rich console; when not writing to a terminal, wide enough that tables are not cut."""
+    stream = sys.stderr if stderr else sys.stdout
+    wide = not stream.isatty() and "COLUMNS" not in os.environ
+    return Console(stderr=stderr, width=PIPE_WIDTH if wide else None)
+
+
+console = _console()
+err_console = _console(stderr=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 DataOpt = Annotated[Path, typer.Option("--data", help="data directory, .duckdb file or postgresql:// URL")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print machine-readable JSON on stdout")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="settings file (TOML or YAML)")]
-SeedOpt = Annotated[int | None, typer.Option("--seed", help="random seed (default: settings.seed)")]
+SeedOpt = Annotated[int | None, typer.Option(
+    "--seed", help="random seed (default: 42, or `seed` in the --config file)")]
+AsOfOpt = Annotated[str | None, typer.Option(
+    "--as-of", help="decision date YYYY-MM-DD (default: the day after the last transaction or exposure)")]
 
 
-def _settings(config: Path | None = None, **overrides: Any):
+def _settings(config: Path | None = None, **overrides: Any) -> Settings:
     from offerwise.config import load_settings
 
     return load_settings(config, **overrides)
@@ -63,7 +97,7 @@ def handle_errors(fn: F) -> F:
                 if isinstance(exc, DataContractError):
                     payload["problems"] = [p.to_dict() for p in exc.problems]
                 print(json.dumps(payload, indent=2, default=str))
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True, markup=True)
             raise typer.Exit(exc.exit_code) from None
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
@@ -78,15 +112,17 @@ def handle_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def print_json(obj: Any) -> None:
+def print_json(obj: object) -> None:
     print(json.dumps(obj, indent=2, default=str))
 
 
-def frame_table(df: Any, title: str | None = None, max_rows: int = 40, floatfmt: str = "{:,.2f}") -> Table:
-    """A Rich table of a DataFrame (first ``max_rows`` rows)."""
+def frame_table(df: pd.DataFrame, title: str | None = None, max_rows: int = 40,
+                floatfmt: str = "{:,.2f}") -> Table:
+    """A Rich table of a DataFrame (first ``max_rows`` rows); numbers right-aligned, never cut."""
     t = Table(title=title, show_lines=False, header_style="bold")
     for c in df.columns:
-        t.add_column(str(c), justify="right" if df[c].dtype.kind in "fiu" else "left")
+        numeric = df[c].dtype.kind in "fiu"
+        t.add_column(str(c), justify="right" if numeric else "left", no_wrap=numeric)
     for row in df.head(max_rows).itertuples(index=False):
         cells = []
         for v in row:
@@ -98,9 +134,11 @@ def frame_table(df: Any, title: str | None = None, max_rows: int = 40, floatfmt:
     return t
 
 
-def print_warnings(ds: Any) -> None:
-    for p in getattr(ds, "warnings", []):
-        err_console.print(f"[yellow]warning:[/] {p.render()}", highlight=False, soft_wrap=True)
+def warn(messages: Sequence[str | Problem]) -> None:
+    """Print each warning on stderr (data problems rendered with file, column, rows, example)."""
+    for m in messages:
+        text = m.render() if isinstance(m, Problem) else m
+        err_console.print(f"[yellow]warning:[/] {text}", highlight=False, soft_wrap=True)
 
 
 def version_callback(value: bool) -> None:
@@ -117,6 +155,13 @@ def _root(
     """offerwise command line."""
 
 
+@contextmanager
+def _status(as_json: bool, first: str) -> Iterator[Callable[[str], None]]:
+    """A spinner (on stderr with --json, so stdout stays clean); yields a progress callback."""
+    with (err_console if as_json else console).status(first) as st:
+        yield lambda msg: st.update(msg)
+
+
 # --------------------------------------------------------------------------------------------
 # data
 # --------------------------------------------------------------------------------------------
@@ -128,250 +173,15 @@ def validate(data: DataOpt, config: ConfigOpt = None, as_json: JsonOpt = False) 
     """Check a data source against the data contract; exit 2 on fatal problems."""
     from offerwise.data.contract import load_data, summarize
 
-    settings = _settings(config)
-    ds = load_data(data, settings=settings, required=())
+    ds = load_data(data, settings=_settings(config), required=())
     summary = summarize(ds)
     if as_json:
         print_json({"ok": True, "fingerprint": ds.fingerprint, "tables": summary.to_dict("records"),
                     "warnings": [p.to_dict() for p in ds.warnings]})
         return
-    print_warnings(ds)
-    console.print(frame_table(summary, title=f"{data}: valid (fingerprint {ds.fingerprint})", floatfmt="{:,.0f}"))
-
-
-# --------------------------------------------------------------------------------------------
-# models: train, score, evaluate
-# --------------------------------------------------------------------------------------------
-
-
-def _status(as_json: bool, first: str):  # noqa: ANN202 - a Rich status context
-    """A spinner on stderr (so --json output stays clean) whose text the pipeline updates."""
-    return err_console.status(first) if as_json else console.status(first)
-
-
-@app.command()
-@handle_errors
-def train(
-    data: DataOpt,
-    out: Annotated[Path, typer.Option("--out", help="model directory to write")],
-    learner: Annotated[str | None, typer.Option("--learner", help="uplift learner: t, x, dr, tb or ptb (default: ptb)")] = None,
-    bags: Annotated[int | None, typer.Option(
-        "--bags", min=1, help="seed bags averaged in the ptb conversion model (default: 3)")] = None,
-    seed: SeedOpt = None,
-    config: ConfigOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Fit the response/uplift models on the logged exposures and write a model directory."""
-    import warnings
-
-    from offerwise.models.pipeline import train as run_train
-
-    settings = _settings(config)
-    with _status(as_json, "training") as st, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = run_train(data, out, learner=learner, seed=seed, settings=settings, n_bags=bags,
-                        progress=lambda m: st.update(m))
-    card = res.card
-    if as_json:
-        print_json({"ok": True, "model_dir": str(res.model_dir), "learner": card["learner"],
-                    "profit": card["profit"], "scored_offers": card["scored_offers"],
-                    "skipped_offers": card["skipped_offers"], "propensity": card["propensity"],
-                    "holdout": {k: v for k, v in card["holdout"].items() if k != "calibration"},
-                    "warnings": card["warnings"], "timings": res.timings})
-        return
-    for w in card["warnings"]:
-        err_console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
-    import pandas as pd
-
-    per = pd.DataFrame([{"offer": o, **{k: m.get(k) for k in ("n_treatment", "qini_normalized",
-                                                              "auuc_normalized", "uplift_at_10",
-                                                              "conversion_auc", "cost_mae")}}
-                        for o, m in card["holdout"].get("per_offer", {}).items()])
-    console.print(frame_table(per, title=f"holdout metrics ({card['n_holdout']} exposures)",
-                              floatfmt="{:,.3f}"))
-    console.print(f"model written to [bold]{res.model_dir}[/] ({card['learner']}-learner, "
-                  f"{res.timings['total']:.1f} s); card: {res.model_dir / 'model_card.md'}")
-
-
-@app.command()
-@handle_errors
-def score(
-    model: Annotated[Path, typer.Option("--model", help="model directory from `offerwise train`")],
-    data: DataOpt,
-    out: Annotated[Path, typer.Option("--out", help="scores file (.parquet or .csv)")],
-    as_of: Annotated[str | None, typer.Option("--as-of", help="feature date (default: day after the logs)")] = None,
-    config: ConfigOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Score every customer x menu offer: conversion, revenue, cost and incremental profit."""
-    from offerwise.models.pipeline import score as run_score
-
-    settings = _settings(config)
-    with _status(as_json, "scoring") as st:
-        res = run_score(model, data, out=out, as_of=as_of, settings=settings,
-                        progress=lambda m: st.update(m))
-    df = res.scores
-    if as_json:
-        print_json({"ok": True, "out": str(out), "as_of": res.as_of.isoformat(), "rows": int(len(df)),
-                    "customers": int(df["customer_id"].nunique()) if len(df) else 0,
-                    "offers": sorted(df["offer_id"].unique().tolist()) if len(df) else [],
-                    "skipped_offers": res.skipped_offers})
-        return
-    for s in res.skipped_offers:
-        err_console.print(f"[yellow]warning:[/] offer {s['offer_id']} not scored: {s['reason']}",
-                          highlight=False)
-    summ = df.groupby("offer_id", sort=False)[["p_convert", "incremental_conversion", "expected_cost",
-                                                "incremental_profit"]].mean().reset_index()
-    console.print(frame_table(summ, title=f"mean scores per offer as of {res.as_of.date()}",
-                              floatfmt="{:,.3f}"))
-    console.print(f"{len(df)} rows written to [bold]{out}[/]")
-
-
-@app.command()
-@handle_errors
-def evaluate(
-    decisions: Annotated[Path, typer.Option("--decisions", help="plan/decisions file (customer_id, offer_id)")],
-    data: DataOpt,
-    model: Annotated[Path | None, typer.Option("--model", help="model directory: enables DM and DR")] = None,
-    seed: SeedOpt = None,
-    bootstrap: Annotated[int, typer.Option("--bootstrap", help="bootstrap resamples for the CIs")] = 1000,
-    config: ConfigOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Off-policy estimates (IPW, SNIPW, DM, DR) of a plan's net profit per logged round, with CIs."""
-    from offerwise.models.pipeline import evaluate_plan
-
-    settings = _settings(config)
-    with _status(as_json, "evaluating") as st:
-        res = evaluate_plan(decisions, data, model=model, settings=settings, seed=seed,
-                            n_bootstrap=bootstrap, progress=lambda m: st.update(m))
-    if as_json:
-        print_json({"ok": True, **res.to_dict()})
-        return
-    import pandas as pd
-
-    df = pd.DataFrame([{"estimator": e.estimator, "value": e.value, "ci_low": e.ci_low,
-                        "ci_high": e.ci_high, "ess": e.ess, "match_share": e.match_share}
-                       for e in res.estimates])
-    console.print(frame_table(df, title=f"net profit per logged round over {res.n_rounds} rounds "
-                                        f"({res.rows})", floatfmt="{:,.3f}"))
-
-
-@app.command()
-@handle_errors
-def analyze(
-    decisions: Annotated[Path, typer.Option("--decisions", help="plan file from `offerwise plan` (with its group column)")],
-    data: DataOpt,
-    pre_period: Annotated[int, typer.Option("--pre-period", min=0, help="days of pre-campaign spend for CUPED (0: off)")] = 90,
-    start: Annotated[str | None, typer.Option("--start", help="campaign start (default: the plan's decision date)")] = None,
-    end: Annotated[str | None, typer.Option("--end", help="campaign end, exclusive (default: all data after the start)")] = None,
-    days: Annotated[int | None, typer.Option("--days", min=1, help="campaign length in days (instead of --end)")] = None,
-    holdout_fraction: Annotated[float | None, typer.Option("--holdout-fraction", help="planned holdout share (default: from the plan summary)")] = None,
-    alpha: Annotated[float, typer.Option("--alpha", min=0.001, max=0.5, help="1 - confidence level")] = 0.05,
-    out: Annotated[Path | None, typer.Option("--out", help="write the analysis JSON here (for `offerwise report --analysis`)")] = None,
-    config: ConfigOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Treatment vs holdout after a campaign: lift with CIs, CUPED, SRM check, ROI, by offer and segment."""
-    from offerwise._io import write_json
-    from offerwise.evaluation.analyze import analyze_plan
-
-    with _status(as_json, "analyzing the campaign"):
-        res = analyze_plan(decisions, data, start=start, end=end, days=days, pre_period_days=pre_period,
-                           holdout_fraction=holdout_fraction, alpha=alpha, settings=_settings(config))
-    payload = res.to_dict()
-    if out is not None:
-        write_json(payload, out)
-    if as_json:
-        print_json({"ok": True, "out": str(out) if out else None, **payload})
-        return
-    print_analysis(res)
-    if out is not None:
-        console.print(f"analysis written to [bold]{out}[/]")
-
-
-def print_analysis(res: Any) -> None:
-    """Rich tables of an :class:`~offerwise.evaluation.analyze.AnalyzeResult`."""
-    import pandas as pd
-
-    a = res.analysis
-    level = f"{1 - a.alpha:.0%}"
-    window = f"{res.start.date()} – {res.end.date() if res.end is not None else 'end of data'}"
-
-    def rows(dim: str, metrics: tuple[str, ...]) -> pd.DataFrame:
-        out = []
-        for r in a.results:
-            if r.dimension != dim or r.metric not in metrics:
-                continue
-            lift, lo, hi = r.best()
-            out.append({"level": r.level, "metric": r.metric, "n (T/H)": f"{r.n_treatment}/{r.n_holdout}",
-                        "treat": r.mean_treatment, "hold": r.mean_holdout, "lift": lift,
-                        f"{level} CI": "–" if lo != lo else f"{lo:,.2f}..{hi:,.2f}",
-                        "rel": f"{r.rel_lift:+.0%}" if r.rel_lift == r.rel_lift else "–",
-                        "CUPED": f"{r.variance_reduction:.0%}" if r.variance_reduction == r.variance_reduction else "–",
-                        "note": (r.reason or "").split(":")[0]})
-        df = pd.DataFrame(out)
-        return df if len(df) == 0 or df["note"].any() else df.drop(columns=["note"])
-
-    overall = rows("overall", ("converted", "revenue", "discount_cost", "net_profit")).drop(columns=["level"])
-    console.print(frame_table(overall, title=f"campaign {window}: treatment vs holdout per customer "
-                                             f"({a.n_treatment:,} vs {a.n_holdout:,}; CUPED: variance reduction)",
-                              floatfmt="{:,.2f}"))
-    for dim in ("offer", "segment"):
-        tab = rows(dim, ("net_profit",))
-        if len(tab):
-            console.print(frame_table(tab.drop(columns=["metric"]), title=f"net profit per customer by {dim}",
-                                      floatfmt="{:,.2f}"))
-    s = a.srm
-    srm = ("[red]MISMATCH[/]" if s.mismatch else "ok")
-    console.print(f"sample ratio: {s.n_holdout:,} holdout of {s.n_treatment + s.n_holdout:,} "
-                  f"(planned {s.expected_holdout_fraction:.1%}, p = {s.p_value:.3g}): {srm}")
-    r = a.roi
-    if r.reason:
-        console.print(f"ROI: not available ({r.reason})")
-    else:
-        console.print(f"incremental net profit {r.incremental_net_profit:,.0f} "
-                      f"[{r.incremental_net_profit_ci_low:,.0f}, {r.incremental_net_profit_ci_high:,.0f}]; "
-                      f"incremental discount cost {r.incremental_discount_cost:,.0f}; ROI {r.roi:.2f} "
-                      f"[{r.roi_ci_low:.2f}, {r.roi_ci_high:.2f}]{' (CUPED)' if r.cuped else ''}")
-    for w in res.to_dict()["warnings"]:
-        err_console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
-
-
-# --------------------------------------------------------------------------------------------
-# report
-# --------------------------------------------------------------------------------------------
-
-
-@app.command()
-@handle_errors
-def report(
-    model: Annotated[Path, typer.Option("--model", help="model directory from `offerwise train`")],
-    out: Annotated[Path, typer.Option("--out", help="HTML file to write")] = Path("report.html"),
-    plan: Annotated[Path | None, typer.Option("--plan", help="plan file from `offerwise plan` (sidecars are read too)")] = None,
-    analysis: Annotated[Path | None, typer.Option("--analysis", help="campaign analysis JSON")] = None,
-    profiles: Annotated[Path | None, typer.Option("--profiles", help="customer profiles (.parquet/.csv) with a segment column")] = None,
-    data: Annotated[Path | None, typer.Option("--data", help="data source whose customers table holds the protected attributes for the fairness audit")] = None,
-    currency: Annotated[str, typer.Option("--currency", help="currency sign on axes and in tables")] = "$",
-    config: ConfigOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Write a one-file HTML report: segments, uplift curves, budget frontier, offer mix, fairness, results."""
-    from offerwise.report import build_report, load_inputs
-
-    settings = _settings(config)
-    inputs = load_inputs(model, plan=plan, analysis=analysis, profiles=profiles, customers=data,
-                         settings=settings, currency=currency)
-    path = build_report(inputs, out)
-    if as_json:
-        print_json({"ok": True, "out": str(path), "bytes": path.stat().st_size, "inputs": inputs.sources})
-        return
-    console.print(f"report written to [bold]{path}[/] ({path.stat().st_size / 1e6:.1f} MB)")
-
-
-# --------------------------------------------------------------------------------------------
-# import, profile, simulate, plan
-# --------------------------------------------------------------------------------------------
+    warn(ds.warnings)
+    console.print(frame_table(summary, title=f"{data}: valid (fingerprint {ds.fingerprint})",
+                              floatfmt="{:,.0f}"))
 
 
 @import_app.command("completejourney")
@@ -382,6 +192,8 @@ def import_completejourney_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Convert the bundled 84.51 Complete Journey dataset to the data contract."""
+    import pandas as pd
+
     from offerwise.data.completejourney import import_completejourney
 
     with _status(as_json, "importing The Complete Journey"):
@@ -389,14 +201,12 @@ def import_completejourney_cmd(
     if as_json:
         print_json({"ok": True, **s.to_dict()})
         return
-    import pandas as pd
-
     console.print(frame_table(pd.DataFrame({"table": list(s.rows), "rows": list(s.rows.values())}),
                               title=f"Complete Journey -> {out} ({s.seconds:.1f} s)", floatfmt="{:,.0f}"))
-    console.print(f"fuel lines with quantity capped: {s.fuel_lines_quantity_capped:,}; zero-value lines dropped: "
-                  f"{s.zero_value_lines_dropped:,}; coupon-only lines dropped: {s.coupon_only_lines_dropped:,}; "
-                  f"exposures: {s.targeted_exposures:,} targeted, {s.control_exposures:,} control "
-                  f"(not randomized: no propensity)")
+    console.print(f"fuel lines with quantity capped: {s.fuel_lines_quantity_capped:,}; zero-value lines "
+                  f"dropped: {s.zero_value_lines_dropped:,}; coupon-only lines dropped: "
+                  f"{s.coupon_only_lines_dropped:,}; exposures: {s.targeted_exposures:,} targeted, "
+                  f"{s.control_exposures:,} control (not randomized: no propensity)", soft_wrap=True)
 
 
 @app.command()
@@ -404,13 +214,13 @@ def import_completejourney_cmd(
 def profile(
     data: DataOpt,
     out: Annotated[Path | None, typer.Option("--out", help="profiles file (.parquet or .csv)")] = None,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="profile date (default: day after the last transaction)")] = None,
+    as_of: AsOfOpt = None,
     clusters: Annotated[int | None, typer.Option("--clusters", help="also add a k-means cluster (k)")] = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Customer profiles (RFM, trend, discount sensitivity, loyalty, churn risk, CLV) and segments."""
-    from offerwise.features.engine import run_profile, write_profile
+    from offerwise.workflows.profile import run_profile, write_profile
 
     with _status(as_json, "profiling customers"):
         rep = run_profile(data, as_of=as_of, settings=_settings(config), clusters=clusters)
@@ -419,9 +229,9 @@ def profile(
     if as_json:
         print_json({"ok": True, "out": str(out) if out else None, **rep.to_dict()})
         return
-    print_warnings(rep)
-    console.print(frame_table(rep.summary, title=f"segments as of {rep.as_of} ({len(rep.profiles):,} customers, "
-                                                 f"{rep.seconds:.1f} s)"))
+    warn(rep.warnings)
+    console.print(frame_table(rep.summary, title=f"segments as of {rep.as_of.date()} "
+                                                 f"({len(rep.profiles):,} customers, {rep.seconds:.1f} s)"))
     if out is not None:
         console.print(f"profiles written to [bold]{out}[/]")
 
@@ -439,12 +249,15 @@ def simulate(
     as_json: JsonOpt = False,
 ) -> None:
     """Write a simulated shop (data contract) with the true effect of every offer on every customer."""
-    from offerwise.simulator import SimulatorConfig, simulate as run_sim, write_market
+    from offerwise._io import read_table
+    from offerwise.simulator import SimulatorConfig, write_market
+    from offerwise.simulator import simulate as run_sim
 
     settings = _settings(config)
-    prof = _read_frame(profiles) if profiles is not None else None
-    cfg = SimulatorConfig(n_customers=customers, n_exposures=exposures, seed=settings.seed if seed is None else seed,
-                          logging=logging, profiles=prof, margin_rate=settings.margin_rate)
+    prof = read_table(profiles, "profiles") if profiles is not None else None
+    cfg = SimulatorConfig(n_customers=customers, n_exposures=exposures,
+                          seed=settings.seed if seed is None else seed, logging=logging, profiles=prof,
+                          margin_rate=settings.margin_rate)
     with _status(as_json, "simulating"):
         market = run_sim(cfg)
         write_market(market, out)
@@ -454,14 +267,213 @@ def simulate(
         print_json({"ok": True, **info})
         return
     console.print(f"simulated shop written to [bold]{out}[/]: {info['customers']:,} customers, "
-                  f"{info['transactions']:,} transaction lines, {info['exposures']:,} exposures ({logging} logging); "
-                  f"true optimum (no budget) = {info['oracle_value']:,.0f}")
+                  f"{info['transactions']:,} transaction lines, {info['exposures']:,} exposures ({logging} "
+                  f"logging); true optimum (no budget) = {info['oracle_value']:,.0f}", soft_wrap=True)
 
 
-def _read_frame(path: Path):  # noqa: ANN202
-    from offerwise._io import read_table
+# --------------------------------------------------------------------------------------------
+# models: train, score, evaluate
+# --------------------------------------------------------------------------------------------
 
-    return read_table(path, "profiles")
+
+@app.command()
+@handle_errors
+def train(
+    data: DataOpt,
+    out: Annotated[Path, typer.Option("--out", help="model directory to write")],
+    learner: Annotated[str | None, typer.Option(
+        "--learner", help="uplift learner: t, x, dr, tb or ptb (default: ptb)")] = None,
+    bags: Annotated[int | None, typer.Option(
+        "--bags", min=1, help="seed bags averaged in the ptb conversion model (default: 3)")] = None,
+    seed: SeedOpt = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fit the response/uplift models on the logged exposures and write a model directory."""
+    import warnings
+
+    import pandas as pd
+
+    from offerwise.workflows.train import train as run_train
+
+    with _status(as_json, "training") as progress, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = run_train(data, out, learner=learner, seed=seed, settings=_settings(config), n_bags=bags,
+                        progress=progress)
+    card = res.card
+    if as_json:
+        print_json({"ok": True, "model_dir": str(res.model_dir), "learner": card["learner"],
+                    "profit": card["profit"], "scored_offers": card["scored_offers"],
+                    "skipped_offers": card["skipped_offers"], "propensity": card["propensity"],
+                    "holdout": {k: v for k, v in card["holdout"].items() if k != "calibration"},
+                    "warnings": card["warnings"], "timings": res.timings})
+        return
+    warn(card["warnings"])
+    cols = ("n_treatment", "qini_normalized", "auuc_normalized", "uplift_at_10", "conversion_auc", "cost_mae")
+    per = pd.DataFrame([{"offer": o, **{k: m.get(k) for k in cols}}
+                        for o, m in card["holdout"].get("per_offer", {}).items()])
+    console.print(frame_table(per, title=f"holdout metrics ({card['n_holdout']} exposures)",
+                              floatfmt="{:,.3f}"))
+    console.print(f"model written to [bold]{res.model_dir}[/] ({card['learner']}-learner, "
+                  f"{res.timings['total']:.1f} s); card: {res.model_dir / 'model_card.md'}", soft_wrap=True)
+
+
+@app.command()
+@handle_errors
+def score(
+    model: Annotated[Path, typer.Option("--model", help="model directory from `offerwise train`")],
+    data: DataOpt,
+    out: Annotated[Path, typer.Option("--out", help="scores file (.parquet or .csv)")],
+    as_of: AsOfOpt = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Score every customer x menu offer: conversion, revenue, cost and incremental profit."""
+    from offerwise.workflows.score import score as run_score
+
+    with _status(as_json, "scoring") as progress:
+        res = run_score(model, data, out=out, as_of=as_of, settings=_settings(config), progress=progress)
+    df = res.scores
+    if as_json:
+        print_json({"ok": True, "out": str(out), "as_of": res.as_of.isoformat(), "rows": int(len(df)),
+                    "customers": int(df["customer_id"].nunique()) if len(df) else 0,
+                    "offers": sorted(df["offer_id"].unique().tolist()) if len(df) else [],
+                    "skipped_offers": res.skipped_offers, "warnings": res.warnings})
+        return
+    warn([f"offer {s['offer_id']} not scored: {s['reason']}" for s in res.skipped_offers])
+    warn(res.warnings)
+    cols = ["p_convert", "incremental_conversion", "expected_cost", "incremental_profit"]
+    summ = df.groupby("offer_id", sort=False)[cols].mean().reset_index()
+    console.print(frame_table(summ, title=f"mean scores per offer as of {res.as_of.date()}",
+                              floatfmt="{:,.3f}"))
+    console.print(f"{len(df):,} rows written to [bold]{out}[/]")
+
+
+@app.command()
+@handle_errors
+def evaluate(
+    decisions: Annotated[Path, typer.Option("--decisions", help="plan/decisions file (customer_id, offer_id)")],
+    data: DataOpt,
+    model: Annotated[Path | None, typer.Option("--model", help="model directory: enables DM and DR")] = None,
+    seed: SeedOpt = None,
+    bootstrap: Annotated[int, typer.Option("--bootstrap", help="bootstrap resamples for the CIs")] = 1000,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Off-policy estimates (IPW, SNIPW, DM, DR) of a plan's net profit per logged round, with CIs."""
+    import pandas as pd
+
+    from offerwise.workflows.evaluate import evaluate_plan
+
+    with _status(as_json, "evaluating") as progress:
+        res = evaluate_plan(decisions, data, model=model, settings=_settings(config), seed=seed,
+                            n_bootstrap=bootstrap, progress=progress)
+    if as_json:
+        print_json({"ok": True, **res.to_dict()})
+        return
+    df = pd.DataFrame([{"estimator": e.estimator, "value": e.value, "ci_low": e.ci_low,
+                        "ci_high": e.ci_high, "ess": e.ess, "match_share": e.match_share}
+                       for e in res.estimates])
+    console.print(frame_table(df, title=f"net profit per logged round over {res.n_rounds} rounds "
+                                        f"({res.rows})", floatfmt="{:,.3f}"))
+
+
+@app.command()
+@handle_errors
+def analyze(
+    decisions: Annotated[Path, typer.Option(
+        "--decisions", help="plan file from `offerwise plan` (with its group column)")],
+    data: DataOpt,
+    pre_period: Annotated[int, typer.Option(
+        "--pre-period", min=0, help="days of pre-campaign spend for CUPED (0: off)")] = 90,
+    start: Annotated[str | None, typer.Option(
+        "--start", help="campaign start (default: the plan's decision date)")] = None,
+    end: Annotated[str | None, typer.Option(
+        "--end", help="campaign end, exclusive (default: all data after the start)")] = None,
+    days: Annotated[int | None, typer.Option(
+        "--days", min=1, help="campaign length in days (instead of --end)")] = None,
+    holdout_fraction: Annotated[float | None, typer.Option(
+        "--holdout-fraction", help="planned holdout share (default: from the plan summary)")] = None,
+    alpha: Annotated[float, typer.Option("--alpha", min=0.001, max=0.5, help="1 - confidence level")] = 0.05,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="write the analysis JSON here (for `offerwise report --analysis`)")] = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Treatment vs holdout after a campaign: lift with CIs, CUPED, SRM check, ROI, by offer and segment."""
+    from offerwise._io import write_json
+    from offerwise.workflows.analyze import analyze_plan
+
+    with _status(as_json, "analyzing the campaign"):
+        res = analyze_plan(decisions, data, start=start, end=end, days=days, pre_period_days=pre_period,
+                           holdout_fraction=holdout_fraction, alpha=alpha, settings=_settings(config))
+    payload = res.to_dict()
+    if out is not None:
+        write_json(payload, out)
+    if as_json:
+        print_json({"ok": True, "out": str(out) if out else None, **payload})
+        return
+    print_analysis(res)
+    if out is not None:
+        console.print(f"analysis written to [bold]{out}[/]")
+
+
+def print_analysis(res: AnalyzeResult) -> None:
+    """Rich tables of an analysis: overall, by offer, by segment; SRM; ROI; warnings."""
+    import pandas as pd
+
+    a = res.analysis
+    level = f"{1 - a.alpha:.0%}"
+    window = f"{res.start.date()} – {res.end.date() if res.end is not None else 'end of data'}"
+
+    def rows(dim: str, metrics: tuple[str, ...]) -> pd.DataFrame:
+        out = []
+        for r in a.results:
+            if r.dimension != dim or r.metric not in metrics:
+                continue
+            lift, lo, hi = r.best()
+            vr = r.variance_reduction
+            cuped = bool(r.has_cuped and vr > 0)
+            out.append({"level": r.level, "metric": r.metric, "n (T/H)": f"{r.n_treatment}/{r.n_holdout}",
+                        "treat": r.mean_treatment, "hold": r.mean_holdout,
+                        "rel (raw)": f"{r.rel_lift:+.0%}" if r.rel_lift == r.rel_lift else "–",
+                        "lift": lift, "lift is": "CUPED" if cuped else "raw",
+                        f"{level} CI": "–" if lo != lo else f"{lo:,.2f}..{hi:,.2f}",
+                        "CUPED var. cut": f"{vr:.0%}" if vr == vr else "–",
+                        "note": (r.reason or "").split(":")[0]})
+        df = pd.DataFrame(out)
+        return df if len(df) == 0 or df["note"].any() else df.drop(columns=["note"])
+
+    overall = rows("overall", ("converted", "revenue", "discount_cost", "net_profit")).drop(columns=["level"])
+    console.print(frame_table(overall, title=f"campaign {window}: treatment vs holdout per customer "
+                                             f"({a.n_treatment:,} vs {a.n_holdout:,})", floatfmt="{:,.2f}"))
+    console.print("treat, hold and rel are raw means per customer; where 'lift is' says CUPED, the lift "
+                  "and its CI are adjusted for pre-campaign spend (less noise, same expectation)",
+                  soft_wrap=True)
+    for dim in ("offer", "segment"):
+        tab = rows(dim, ("net_profit",))
+        if len(tab):
+            console.print(frame_table(tab.drop(columns=["metric"]), title=f"net profit per customer by {dim}",
+                                      floatfmt="{:,.2f}"))
+    s = a.srm
+    srm = ("[red]MISMATCH[/]" if s.mismatch else "ok")
+    console.print(f"sample ratio: {s.n_holdout:,} holdout of {s.n_treatment + s.n_holdout:,} "
+                  f"(planned {s.expected_holdout_fraction:.1%}, p = {s.p_value:.3g}): {srm}")
+    r = a.roi
+    if r.reason:
+        console.print(f"ROI: not available ({r.reason})", soft_wrap=True)
+    else:
+        console.print(f"incremental net profit {r.incremental_net_profit:,.0f} "
+                      f"[{r.incremental_net_profit_ci_low:,.0f}, {r.incremental_net_profit_ci_high:,.0f}]; "
+                      f"incremental discount cost {r.incremental_discount_cost:,.0f}; ROI {r.roi:.2f} "
+                      f"[{r.roi_ci_low:.2f}, {r.roi_ci_high:.2f}]{' (CUPED)' if r.cuped else ''}",
+                      highlight=False, markup=False, soft_wrap=True)
+    warn([str(w) for w in res.to_dict()["warnings"]])  # type: ignore[union-attr]
+
+
+# --------------------------------------------------------------------------------------------
+# plan and report
+# --------------------------------------------------------------------------------------------
 
 
 @app.command()
@@ -474,7 +486,7 @@ def plan(
     holdout: Annotated[float, typer.Option("--holdout", min=0, max=0.9, help="random holdout fraction")] = 0.10,
     rules: Annotated[Path | None, typer.Option("--rules", help="business rules (TOML/YAML)")] = None,
     objective: Annotated[str, typer.Option("--objective", help="profit or revenue")] = "profit",
-    as_of: Annotated[str | None, typer.Option("--as-of", help="decision date (default: day after the logs)")] = None,
+    as_of: AsOfOpt = None,
     frontier: Annotated[bool, typer.Option("--frontier/--no-frontier", help="also write the budget frontier")] = True,
     risk: Annotated[float, typer.Option("--risk", min=0, help=(
         "maximise incremental_profit - RISK x its spread over the model's seed bags "
@@ -484,63 +496,52 @@ def plan(
     as_json: JsonOpt = False,
 ) -> None:
     """One offer (or none) per customer maximising incremental profit under a budget and rules."""
-    from offerwise.errors import InputError
+    from offerwise.workflows.plan import make_plan
 
-    if objective not in ("profit", "revenue"):
-        raise InputError(f"--objective must be 'profit' or 'revenue', not {objective!r}")
-    settings = _settings(config)
-    with _status(as_json, "planning") as st:
-        res, written = make_plan(model, data, budget, out, holdout=holdout, rules=rules, objective=objective,
-                                 as_of=as_of, frontier=frontier, seed=settings.seed if seed is None else seed,
-                                 settings=settings, progress=lambda m: st.update(m), risk=risk)
-    summary = res.summary()
+    with _status(as_json, "planning") as progress:
+        run = make_plan(model, data, budget, out, holdout=holdout, rules=rules, objective=objective,
+                        as_of=as_of, frontier=frontier, seed=seed, settings=_settings(config),
+                        progress=progress, risk=risk)
+    res = run.result
     if as_json:
-        print_json({"ok": True, "files": [str(p) for p in written], **summary})
+        print_json({"ok": True, "files": [str(p) for p in run.written], "warnings": run.warnings,
+                    **res.summary()})
         return
-    console.print(frame_table(res.by_offer.reset_index() if res.by_offer.index.name else res.by_offer, title="customers offered per offer"))
+    warn(run.warnings)
+    console.print(frame_table(res.by_offer, title="customers offered per offer"))
     console.print(frame_table(res.by_segment, title="per segment"))
     console.print(f"budget {budget:,.2f}; expected cost {res.total_cost:,.2f}; expected incremental profit "
                   f"{res.total_incremental_profit:,.2f}; ROI {res.roi:.2f}; dual price lambda {res.lam:.3f}; "
-                  f"holdout {int(res.holdout.sum()):,} customers")
-    console.print("written: " + ", ".join(str(p) for p in written))
+                  f"holdout {int(res.holdout.sum()):,} customers", soft_wrap=True)
+    console.print("written: " + ", ".join(str(p) for p in run.written), soft_wrap=True)
 
 
-def make_plan(model: Path, data: Path, budget: float, out: Path, *, holdout: float, rules: Path | None,
-              objective: str, as_of: str | None, frontier: bool, seed: int, settings: Any,
-              progress: Callable[[str], None] | None = None, scored: Any = None,
-              risk: float = 0.0) -> tuple[Any, list[Path]]:
-    """Score ``data`` with ``model`` (unless ``scored``, a ScoreResult, is given), segment customers,
-    solve the plan, write plan + summary + frontier."""
-    import pandas as pd
+@app.command()
+@handle_errors
+def report(
+    model: Annotated[Path, typer.Option("--model", help="model directory from `offerwise train`")],
+    out: Annotated[Path, typer.Option("--out", help="HTML file to write")] = Path("report.html"),
+    plan: Annotated[Path | None, typer.Option(
+        "--plan", help="plan file from `offerwise plan` (sidecars are read too)")] = None,
+    analysis: Annotated[Path | None, typer.Option("--analysis", help="campaign analysis JSON")] = None,
+    profiles: Annotated[Path | None, typer.Option(
+        "--profiles", help="customer profiles (.parquet/.csv) with a segment column")] = None,
+    data: Annotated[Path | None, typer.Option(
+        "--data", help="data source whose customers table holds the protected attributes for the fairness audit")] = None,
+    currency: Annotated[str, typer.Option("--currency", help="currency sign on axes and in tables")] = "$",
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write a one-file HTML report: segments, uplift curves, budget frontier, offer mix, fairness, results."""
+    from offerwise.workflows.report import write_report
 
-    from offerwise.data.contract import load_data
-    from offerwise.features.engine import profile as run_profile_frame
-    from offerwise.models.pipeline import score as run_score
-    from offerwise.policy.frontier import budget_frontier, write_frontier
-    from offerwise.policy.plan import scores_to_arrays, solve_plan, write_plan
-    from offerwise.policy.rules import load_rules
-
-    note = progress or (lambda m: None)
-    parsed = load_rules(rules) if rules is not None else None
-    ds = load_data(data, settings=settings)
-    note("scoring customers")
-    sc = scored if scored is not None else run_score(model, data, as_of=as_of, settings=settings)
-    note("segmenting customers")
-    prof = run_profile_frame(ds, as_of=sc.as_of, settings=settings)
-    cust = ds.frame("customers")
-    keep = [c for c in cust.columns if c not in prof.columns or c == "customer_id"]
-    table = prof[["customer_id", "segment"]].merge(cust[keep], on="customer_id", how="left")
-    note("solving the allocation")
-    res = solve_plan(sc.scores, table, budget, rules=parsed, holdout=holdout, seed=seed, objective=objective,
-                     offers=ds.frame("offers"), as_of=pd.Timestamp(sc.as_of), threads=settings.threads,
-                     risk=risk)
-    written = list(write_plan(res, out, campaign_id=out.stem, data_fingerprint=ds.fingerprint))
-    if frontier:
-        note("budget frontier")
-        _, _, value, _, cost, present = scores_to_arrays(sc.scores, objective, risk)
-        fr = budget_frontier(value, cost, present)
-        written += list(write_frontier(fr.table(60), out.with_name(out.stem + ".frontier.parquet")))
-    return res, written
+    with _status(as_json, "writing the report"):
+        res = write_report(model, out, plan=plan, analysis=analysis, profiles=profiles, data=data,
+                           settings=_settings(config), currency=currency)
+    if as_json:
+        print_json({"ok": True, "out": str(res.path), "bytes": res.bytes, "inputs": res.sources})
+        return
+    console.print(f"report written to [bold]{res.path}[/] ({res.bytes / 1e6:.1f} MB)")
 
 
 # --------------------------------------------------------------------------------------------
@@ -644,109 +645,42 @@ def demo(
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Import Complete Journey, profile it, simulate a shop from its profiles, train, plan, evaluate, run and analyze the campaign, report."""
-    import warnings
-
-    import numpy as np
-
-    from offerwise.data.completejourney import import_completejourney
+    """Import Complete Journey, profile it, simulate a shop from its profiles, train, plan, evaluate,
+    run and analyze the campaign, report."""
     import pandas as pd
-
-    from offerwise._io import write_json
-    from offerwise.simulator import (SimulatorConfig, run_campaign, simulate as run_sim, write_campaign_data,
-                                     write_market)
-    from offerwise.evaluation.analyze import analyze_plan
-    from offerwise.features.engine import run_profile, write_profile
-    from offerwise.models.pipeline import evaluate_plan, score as run_score, train as run_train
-    from offerwise.policy.plan import scores_to_arrays
-    from offerwise.report import build_report, load_inputs
-
-    settings = _settings(config)
-    seed = settings.seed if seed is None else seed
-    out.mkdir(parents=True, exist_ok=True)
-    info: dict[str, Any] = {"out": str(out)}
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    steps = ["import Complete Journey", "profile customers", "simulate shop", "train uplift models",
-             "plan under budget", "off-policy evaluation", "run the campaign (simulated) and analyze it",
-             "write report"]
+    from offerwise.workflows.demo import DEMO_STEPS, run_demo
+
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=err_console if as_json else console) as bar, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        task = bar.add_task(steps[0], total=len(steps))
+                  console=err_console if as_json else console) as bar:
+        task = bar.add_task(DEMO_STEPS[0], total=len(DEMO_STEPS))
 
         def step(i: int) -> None:
-            bar.update(task, completed=i, description=f"[{i + 1}/{len(steps)}] {steps[i]}")
+            bar.update(task, completed=i, description=f"[{i + 1}/{len(DEMO_STEPS)}] {DEMO_STEPS[i]}")
 
-        step(0)
-        cj = out / "completejourney"
-        imp = import_completejourney(cj, settings=settings)
-        step(1)
-        rep = run_profile(cj, settings=settings)
-        write_profile(rep, out / "profiles.parquet")
-        step(2)
-        market = run_sim(SimulatorConfig(n_customers=customers, n_exposures=exposures, seed=seed, logging="legacy",
-                                         profiles=rep.profiles, margin_rate=settings.margin_rate))
-        sim = out / "shop"
-        write_market(market, sim)
-        step(3)
-        tr = run_train(sim, out / "model", seed=seed, settings=settings)
-        step(4)
-        sc = run_score(out / "model", sim, settings=settings)
-        _, _, value, _, cost, present = scores_to_arrays(sc.scores, "profit")
-        best = np.where(present, value, -np.inf).argmax(axis=1)
-        rows = np.arange(len(best))
-        best_cost = np.where(value[rows, best] > 0, cost[rows, best], 0.0).sum()
-        budget = round(0.30 * float(best_cost), 2)
-        res, _ = make_plan(out / "model", sim, budget, out / "plan.parquet", holdout=0.10, rules=None,
-                           objective="profit", as_of=None, frontier=True, seed=seed, settings=settings,
-                           scored=sc)
-        decisions = res.to_frame()
-        oracle_at_budget = market.oracle_value(budget)
-        true_value = market.true_policy_value(decisions[decisions["group"] == "treatment"][["customer_id", "offer_id"]])
-        step(5)
-        ev = evaluate_plan(out / "plan.parquet", sim, model=out / "model", settings=settings, seed=seed,
-                           n_bootstrap=300)
-        step(6)
-        run = run_campaign(market, decisions, seed=seed, start=res.as_of or None)
-        after = write_campaign_data(market, run, out / "shop-after-campaign")
-        ana = analyze_plan(out / "plan.parquet", after, days=market.config.attribution_days, settings=settings)
-        write_json(ana.to_dict(), out / "analysis.json")
-        step(7)
-        report_path = build_report(load_inputs(out / "model", plan=out / "plan.parquet", profiles=rep.profiles,
-                                               analysis=out / "analysis.json", customers=sim, settings=settings),
-                                   out / "report.html")
-        bar.update(task, completed=len(steps), description="done")
-
-    info.update({
-        "completejourney": {"rows": imp.rows, "fuel_lines_quantity_capped": imp.fuel_lines_quantity_capped},
-        "segments": rep.summary.to_dict("records"),
-        "model": {"learner": tr.card["learner"], "seconds": tr.timings.get("total")},
-        "plan": {**res.summary(), "true_incremental_profit": true_value,
-                 "oracle_incremental_profit_at_budget": oracle_at_budget},
-        "evaluation": ev.to_dict(),
-        "campaign": {"true_lift": run.true_lift, "true_incremental_profit": run.true_incremental_profit,
-                     "analysis": ana.to_dict()},
-        "report": str(report_path),
-    })
+        res = run_demo(out, customers=customers, exposures=exposures, seed=seed, settings=_settings(config),
+                       step=step)
+        bar.update(task, completed=len(DEMO_STEPS), description="done")
     if as_json:
-        print_json({"ok": True, **info})
+        print_json({"ok": True, **res.to_dict()})
         return
+    rep, pr = res.cj_profile, res.plan.result
     console.print(frame_table(rep.summary, title=f"Complete Journey segments ({len(rep.profiles):,} households, "
-                                                 f"as of {rep.as_of})"))
-    console.print(frame_table(res.by_offer.reset_index() if res.by_offer.index.name else res.by_offer, title=f"plan on the simulated shop (budget {budget:,.0f})"))
-    console.print(f"expected cost {res.total_cost:,.0f}; expected incremental profit {res.total_incremental_profit:,.0f}; "
-                  f"true incremental profit (simulator truth) {true_value:,.0f} vs oracle "
-                  f"{oracle_at_budget:,.0f} at the same budget")
-    console.print(frame_table(pd.DataFrame([e.to_dict() for e in ev.estimates])[
-        ["estimator", "value", "ci_low", "ci_high", "n"]], title=f"off-policy value per round ({ev.rows})",
-        floatfmt="{:,.3f}"))
+                                                 f"as of {rep.as_of.date()})"))
+    console.print(frame_table(pr.by_offer, title=f"plan on the simulated shop (budget {res.budget:,.0f})"))
+    console.print(f"expected cost {pr.total_cost:,.0f}; expected incremental profit {pr.total_incremental_profit:,.0f}; "
+                  f"true incremental profit (simulator truth) {res.true_incremental_profit:,.0f} vs oracle "
+                  f"{res.oracle_incremental_profit:,.0f} at the same budget", soft_wrap=True)
+    ev = pd.DataFrame([e.to_dict() for e in res.evaluation.estimates])[["estimator", "value", "ci_low", "ci_high", "n"]]
+    console.print(frame_table(ev, title=f"off-policy value per round ({res.evaluation.rows})", floatfmt="{:,.3f}"))
     console.print("[bold]after the campaign[/] (simulated outcomes in "
                   f"{out / 'shop-after-campaign'}; `offerwise analyze --decisions {out / 'plan.parquet'} "
-                  f"--data {out / 'shop-after-campaign'} --days {market.config.attribution_days}`):")
-    print_analysis(ana)
-    console.print(f"true lift of net profit per customer (simulator truth): {run.true_lift['net_profit']:,.3f}")
-    console.print(f"everything is in [bold]{out}/[/]; open [bold]{report_path}[/]")
+                  f"--data {out / 'shop-after-campaign'} --days {res.attribution_days}`):", soft_wrap=True)
+    print_analysis(res.analysis)
+    console.print(f"true lift of net profit per customer (simulator truth): "
+                  f"{res.campaign.true_lift['net_profit']:,.3f}")
+    console.print(f"everything is in [bold]{out}/[/]; open [bold]{res.report}[/]", soft_wrap=True)
 
 
 # --------------------------------------------------------------------------------------------

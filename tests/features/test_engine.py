@@ -15,12 +15,13 @@ from offerwise.errors import InputError
 from offerwise.features.engine import (
     DROPOUT_PER_ORDER,
     FEATURE_COLUMNS,
+    ConnectionTables,
     compute_features,
     decision_feature_columns,
-    default_as_of,
     feature_sql,
     profile,
 )
+from offerwise.vocab import default_as_of
 
 AS_OF = pd.Timestamp("2024-07-01")
 ODDS = DROPOUT_PER_ORDER / (1 - DROPOUT_PER_ORDER)
@@ -215,7 +216,7 @@ def test_bad_cutoffs():
 
 def test_profile_on_connection():
     con = connect()
-    assert default_as_of(con) == datetime(2024, 8, 2)
+    assert default_as_of(ConnectionTables(con)) == datetime(2024, 8, 2)
     p = profile(con, "2024-07-01", load_settings()).set_index("customer_id")
     assert list(p.index) == ["a", "b", "c"]
     assert {"segment", "segment_reason", "age", "home_region"} <= set(p.columns)

@@ -356,6 +356,30 @@ def _net_profit(exposures: pd.DataFrame, reward_col: str, margin_rate: float | N
     return r
 
 
+def check_propensities(exposures: pd.DataFrame) -> np.ndarray:
+    """The logged propensities (n,) of ``exposures``, checked: present, numbers, in (0, 1].
+
+    Raises :class:`InputError` naming the column, the number of bad rows and an example.
+    """
+    hint = ("supply the logging policy's probability of each logged offer in column 'propensity', "
+            "or estimate them from the logs with a propensity model first")
+    if "propensity" not in exposures.columns:
+        raise InputError(f"exposures: column 'propensity' is missing; off-policy evaluation needs it: {hint}")
+    ps = pd.to_numeric(exposures["propensity"], errors="coerce").to_numpy(dtype=float)
+    miss = np.isnan(ps)
+    if miss.any():
+        i = int(np.flatnonzero(miss)[0])
+        raise InputError(f"exposures: column 'propensity' is missing or not a number in {int(miss.sum())} "
+                         f"of {len(ps)} row(s) (e.g. customer_id={str(exposures['customer_id'].iloc[i])!r}): {hint}")
+    bad = (ps <= 0) | (ps > 1)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(f"exposures: column 'propensity' must lie in (0, 1]; {int(bad.sum())} row(s) are 0, "
+                         f"negative or above 1 (e.g. customer_id={str(exposures['customer_id'].iloc[i])!r}, "
+                         f"propensity={float(ps[i])!r})")
+    return ps
+
+
 def build_ope_arrays(
     decisions: pd.DataFrame,
     exposures: pd.DataFrame,
@@ -383,23 +407,7 @@ def build_ope_arrays(
     if len(exposures) == 0:
         raise InputError("exposures: table is empty; off-policy evaluation needs logged exposures")
 
-    # --- propensities ---------------------------------------------------------------------
-    hint = ("supply the logging policy's probability of each logged offer in column 'propensity', "
-            "or estimate them from the logs with a propensity model first")
-    if "propensity" not in exposures.columns:
-        raise InputError(f"exposures: column 'propensity' is missing; off-policy evaluation needs it: {hint}")
-    ps = pd.to_numeric(exposures["propensity"], errors="coerce").to_numpy(dtype=float)
-    miss = np.isnan(ps)
-    if miss.any():
-        i = int(np.flatnonzero(miss)[0])
-        raise InputError(f"exposures: column 'propensity' is missing or not a number in {int(miss.sum())} "
-                         f"of {len(ps)} row(s) (e.g. customer_id={str(exposures['customer_id'].iloc[i])!r}): {hint}")
-    bad = (ps <= 0) | (ps > 1)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise InputError(f"exposures: column 'propensity' must lie in (0, 1]; {int(bad.sum())} row(s) are 0, "
-                         f"negative or above 1 (e.g. customer_id={str(exposures['customer_id'].iloc[i])!r}, "
-                         f"propensity={float(ps[i])!r})")
+    ps = check_propensities(exposures)
 
     # --- logged actions -------------------------------------------------------------------
     logged = exposures["offer_id"].astype(str).to_numpy()

@@ -1,4 +1,4 @@
-"""Customer features (point-in-time SQL), segments and the ``offerwise profile`` engine."""
+"""Customer features (point-in-time SQL), segments, and the model's feature matrix."""
 
 from __future__ import annotations
 
@@ -6,15 +6,15 @@ from offerwise._lazy import lazy_exports
 
 _EXPORTS = {
     "CLV_HORIZON_DAYS": "engine",
-    "FEATURE_COLUMNS": "engine",
-    "ProfileReport": "engine",
+    "FEATURE_COLUMNS": "columns",
+    "EXTRA_COLUMNS": "columns",
+    "FeatureSpec": "model_inputs",
+    "build_features": "model_inputs",
+    "customer_features": "model_inputs",
     "compute_features": "engine",
     "decision_feature_columns": "engine",
-    "default_as_of": "engine",
     "feature_sql": "engine",
     "profile": "engine",
-    "run_profile": "engine",
-    "write_profile": "engine",
     "SEGMENT_ORDER": "segments",
     "assign_segments": "segments",
     "cluster_customers": "segments",

@@ -15,12 +15,10 @@ contract tables, or empty stand-ins for absent optional tables). The one piece o
 from __future__ import annotations
 
 import re
-import time
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from importlib.resources import files
-from pathlib import Path
 from string import Template
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +26,8 @@ import pandas as pd
 
 from offerwise.config import Settings, default_settings
 from offerwise.errors import InputError
+from offerwise.features.columns import EXTRA_COLUMNS, FEATURE_COLUMNS
+from offerwise.vocab import default_as_of, parse_as_of
 
 if TYPE_CHECKING:  # pragma: no cover
     import duckdb
@@ -52,29 +52,6 @@ CLV_HORIZON_DAYS = 365
 DROPOUT_PER_ORDER = 0.05
 #: Purchase rates use at least this many days of exposure (avoids blow-ups for brand-new customers).
 MIN_OBSERVED_DAYS = 30
-
-#: Numeric decision features computed from transactions (all defined for every customer).
-FEATURE_COLUMNS: list[str] = [
-    "recency_days",
-    "frequency",
-    "monetary",
-    "avg_basket",
-    "spend_trend",
-    "tenure_days",
-    "discount_share",
-    "discount_order_share",
-    "private_label_share",
-    "top_brand_share",
-    "top_category_share",
-    "n_categories",
-    "churn_risk",
-    "clv_expected",
-]
-#: Other outputs: descriptive (text) or helper columns, not decision features.
-EXTRA_COLUMNS: list[str] = [
-    "spend_recent", "spend_previous", "top_brand", "top_category", "top_category_2",
-    "top_category_3", "mean_gap_days",
-]
 
 _TEXT_COLUMNS = ("top_brand", "top_category", "top_category_2", "top_category_3")
 _TEXT_DTYPE = "str" if int(pd.__version__.split(".")[0]) >= 3 else "string"
@@ -215,26 +192,21 @@ def compute_features(
 # --------------------------------------------------------------------------------------------
 
 
-def default_as_of(con: duckdb.DuckDBPyConnection) -> datetime:
-    """Midnight after the last transaction; today's midnight (UTC) when there are no transactions."""
-    cols = _columns(con, "transactions")
-    last = con.execute("SELECT MAX(CAST(ts AS TIMESTAMP)) FROM transactions").fetchone()[0] if cols else None
-    if last is None:
-        now = datetime.now(UTC)
-        return datetime(now.year, now.month, now.day)
-    return datetime(last.year, last.month, last.day) + timedelta(days=1)
+@dataclass(frozen=True, slots=True)
+class ConnectionTables:
+    """A DuckDB connection holding the contract's tables as views, seen as a data source
+    (what :func:`offerwise.vocab.default_as_of` needs)."""
 
+    con: duckdb.DuckDBPyConnection
 
-def _as_timestamp(as_of: Any) -> datetime:
-    try:
-        ts = pd.Timestamp(as_of)
-    except (ValueError, TypeError) as exc:
-        raise InputError(f"--as-of {as_of!r}: not a date or timestamp (use YYYY-MM-DD)") from exc
-    if ts is pd.NaT:
-        raise InputError(f"--as-of {as_of!r}: not a date or timestamp")
-    if ts.tzinfo is not None:
-        ts = ts.tz_convert("UTC").tz_localize(None)
-    return ts.to_pydatetime()
+    def has(self, table: str) -> bool:
+        return _columns(self.con, table) is not None
+
+    def last_ts(self, table: str) -> datetime | None:
+        if not self.has(table):
+            return None
+        v = self.con.execute(f"SELECT MAX(CAST(ts AS TIMESTAMP)) FROM {table}").fetchone()
+        return None if v is None or v[0] is None else pd.Timestamp(v[0]).to_pydatetime()
 
 
 def profile(
@@ -247,14 +219,17 @@ def profile(
 ) -> pd.DataFrame:
     """One row per customer at ``as_of``: features, customer attributes and (by default) segments.
 
-    ``source``: a validated :class:`~offerwise.data.contract.DataSet` or a DuckDB connection with
-    the contract views. ``as_of`` defaults to :func:`default_as_of`. ``clusters``: add a KMeans
+    ``source``: a validated :class:`~offerwise.data.contract.DataSet`, or a DuckDB connection with
+    the contract's tables as views. ``as_of`` defaults to :func:`offerwise.vocab.default_as_of`. ``clusters``: add a KMeans
     ``cluster`` column with that many clusters (seeded by ``settings.seed``).
     """
-    con = getattr(source, "con", source)
+    from offerwise.data.contract import DataSet
+
+    tables = source if isinstance(source, DataSet) else ConnectionTables(source)
+    con = tables.con
     con.execute("SET enable_progress_bar = false")
-    settings = settings or getattr(source, "settings", None) or default_settings()
-    ts = default_as_of(con) if as_of is None else _as_timestamp(as_of)
+    settings = settings or (source.settings if isinstance(source, DataSet) else default_settings())
+    ts = (default_as_of(tables) if as_of is None else parse_as_of(as_of)).to_pydatetime()
     if _columns(con, "customers") is None:
         raise InputError("profile needs a 'customers' table")
     lit = ts.strftime("%Y-%m-%d %H:%M:%S.%f")
@@ -302,70 +277,6 @@ def decision_feature_columns(profiles: pd.DataFrame | list[str], settings: Setti
     return out
 
 
-# --------------------------------------------------------------------------------------------
-# the `offerwise profile` command
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class ProfileReport:
-    """Result of :func:`run_profile`: per-customer profiles and the segment summary."""
-
-    profiles: pd.DataFrame
-    summary: pd.DataFrame
-    as_of: datetime
-    fingerprint: str
-    warnings: list[Any] = field(default_factory=list)
-    seconds: dict[str, float] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready summary (not the per-customer rows)."""
-        return {
-            "as_of": self.as_of.isoformat(),
-            "n_customers": int(len(self.profiles)),
-            "data_fingerprint": self.fingerprint,
-            "segments": self.summary.to_dict("records"),
-            "warnings": [w.to_dict() if hasattr(w, "to_dict") else str(w) for w in self.warnings],
-            "seconds": self.seconds,
-        }
-
-
-def run_profile(
-    data: Any,
-    *,
-    as_of: Any = None,
-    settings: Settings | None = None,
-    clusters: int | None = None,
-) -> ProfileReport:
-    """Validate ``data`` (path/URL), compute features and segments at ``as_of``; what ``offerwise profile`` does."""
-    from offerwise.data.contract import load_data
-    from offerwise.features.segments import segment_summary
-
-    settings = settings or default_settings()
-    t0 = time.perf_counter()
-    ds = load_data(data, settings=settings, required=("customers",))
-    t1 = time.perf_counter()
-    profiles = profile(ds, as_of, settings, clusters=clusters)
-    t2 = time.perf_counter()
-    summary = segment_summary(profiles)
-    t3 = time.perf_counter()
-    as_of_ts = pd.Timestamp(profiles["as_of"].iloc[0]).to_pydatetime() if len(profiles) else \
-        (default_as_of(ds.con) if as_of is None else _as_timestamp(as_of))
-    return ProfileReport(
-        profiles=profiles, summary=summary, as_of=as_of_ts, fingerprint=ds.fingerprint,
-        warnings=list(ds.warnings),
-        seconds={"load": round(t1 - t0, 3), "features_segments": round(t2 - t1, 3),
-                 "summary": round(t3 - t2, 3), "total": round(t3 - t0, 3)},
-    )
-
-
-def write_profile(report: ProfileReport, out: Any) -> Path:
-    """Write the per-customer profiles atomically (``.parquet`` or ``.csv`` by suffix)."""
-    from offerwise._io import write_table
-
-    return write_table(report.profiles, out)
-
-
 __all__ = [
     "CLV_HORIZON_DAYS",
     "DIALECTS",
@@ -375,14 +286,11 @@ __all__ = [
     "MIN_OBSERVED_DAYS",
     "STEPS",
     "TREND_DAYS",
-    "ProfileReport",
+    "ConnectionTables",
     "compute_features",
     "decision_feature_columns",
-    "default_as_of",
     "feature_sql",
     "prepare_views",
     "profile",
     "render_step",
-    "run_profile",
-    "write_profile",
 ]

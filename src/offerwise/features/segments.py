@@ -13,6 +13,7 @@ import pandas as pd
 
 from offerwise.config import SegmentThresholds, Settings, default_settings
 from offerwise.errors import InputError
+from offerwise.features.columns import FEATURE_COLUMNS
 
 #: Precedence: the first rule that matches names the segment.
 SEGMENT_ORDER: tuple[str, ...] = (
@@ -152,8 +153,6 @@ def cluster_customers(
     """
     from sklearn.cluster import KMeans, MiniBatchKMeans
     from threadpoolctl import threadpool_limits
-
-    from offerwise.features.engine import FEATURE_COLUMNS
 
     if k < 1:
         raise InputError(f"--clusters must be at least 1, got {k}")

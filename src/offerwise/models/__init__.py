@@ -1,4 +1,6 @@
-"""Response and uplift models: meta-learners, propensities, the multi-offer model, train/score.
+"""Response and uplift models: meta-learners, propensities, the multi-offer model, persistence.
+
+Estimators only: training and scoring from data sources live in :mod:`offerwise.workflows`.
 
 Names are imported lazily (LightGBM and scikit-learn load on first use).
 """
@@ -22,21 +24,15 @@ _EXPORTS = {
     "OfferResponseModel": "response",
     "ResponseScores": "response",
     "SCORE_COLUMNS": "response",
-    "FeatureSpec": "persist",
+    "FeatureSpec": "offerwise.features.model_inputs",
     "LoadedModel": "persist",
     "load_model": "persist",
     "save_model": "persist",
-    "DEFAULT_LEARNER": "pipeline",
-    "DEFAULT_PROFIT": "pipeline",
-    "TrainResult": "pipeline",
-    "ScoreResult": "pipeline",
-    "build_features": "pipeline",
-    "train": "pipeline",
-    "score": "pipeline",
-    "evaluate_plan": "pipeline",
-    "EvaluateResult": "pipeline",
-    "expected_rewards": "pipeline",
-    "customer_features": "pipeline",
+    "DEFAULT_BAGS": "defaults",
+    "DEFAULT_LEARNER": "defaults",
+    "DEFAULT_PROFIT": "defaults",
+    "expected_rewards": "introspect",
+    "feature_importance": "introspect",
 }
 
 __all__ = sorted(_EXPORTS)

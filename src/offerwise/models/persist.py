@@ -17,7 +17,7 @@ checks the format version and that the feature list matches the boosters.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,53 +26,13 @@ import pandas as pd
 from offerwise import __version__
 from offerwise._io import atomic_dir, write_json, write_table, write_text
 from offerwise.errors import ModelError
+from offerwise.features.model_inputs import FeatureSpec
 from offerwise.models.response import OfferResponseModel
 
 __all__ = ["FORMAT_VERSION", "FeatureSpec", "LoadedModel", "load_model", "render_card", "save_model"]
 
 #: Bumped when the model directory layout changes incompatibly.
 FORMAT_VERSION = 1
-
-
-@dataclass(slots=True)
-class FeatureSpec:
-    """How the feature matrix is built: its ordered ``columns`` and the encodings behind them.
-
-    ``transaction_features``: columns from :func:`offerwise.features.compute_features`;
-    ``numeric``: numeric customer attributes used as is; ``categorical``: customer attribute ->
-    one-hot levels (column ``f"{attr}={level}"``; unseen levels are all-zero);
-    ``tenure``: whether ``tenure_days`` (as_of - signup_date) is a column;
-    ``category_shares``: categories scoped by menu offers; column ``category_share={c}`` is the
-    customer's share of spend in category c over the feature window before as_of.
-    """
-
-    columns: list[str]
-    transaction_features: list[str] = field(default_factory=list)
-    numeric: list[str] = field(default_factory=list)
-    categorical: dict[str, list[str]] = field(default_factory=dict)
-    tenure: bool = False
-    category_shares: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "columns": list(self.columns),
-            "transaction_features": list(self.transaction_features),
-            "numeric": list(self.numeric),
-            "categorical": {k: list(v) for k, v in self.categorical.items()},
-            "tenure": self.tenure,
-            "category_shares": list(self.category_shares),
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> FeatureSpec:
-        return cls(
-            columns=list(d["columns"]),
-            transaction_features=list(d.get("transaction_features", [])),
-            numeric=list(d.get("numeric", [])),
-            categorical={k: list(v) for k, v in d.get("categorical", {}).items()},
-            tenure=bool(d.get("tenure", False)),
-            category_shares=list(d.get("category_shares", [])),
-        )
 
 
 @dataclass(slots=True)

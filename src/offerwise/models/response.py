@@ -61,30 +61,21 @@ from offerwise.models.propensity import (
     estimate_propensities,
     pairwise_propensity,
 )
+from offerwise.vocab import NO_OFFER
+from offerwise.vocab import SCORE_COLUMNS as VOCAB_SCORE_COLUMNS
 
 if TYPE_CHECKING:  # pragma: no cover
     import lightgbm as lgb
 
 __all__ = ["CONTROL", "SCORE_COLUMNS", "OfferResponseModel", "ResponseScores"]
 
-CONTROL = "none"
+CONTROL = NO_OFFER
 #: learner name of the pooled shared-base conversion model (per-offer "tb" learners for revenue)
 POOLED = "ptb"
 POOLED_RESIDUAL_LEAVES = 7
 
 #: Columns of the scores frame, in order (one row per customer x scored offer).
-SCORE_COLUMNS = [
-    "customer_id",
-    "offer_id",
-    "p_convert",
-    "p_convert_none",
-    "incremental_conversion",
-    "expected_revenue",
-    "incremental_revenue",
-    "expected_cost",
-    "incremental_profit",
-    "incremental_profit_sd",
-]
+SCORE_COLUMNS = list(VOCAB_SCORE_COLUMNS)
 _TARGETS = ("conversion", "revenue", "profit")
 #: How incremental profit is modelled (see the module docstring).
 PROFIT_MODES = ("direct", "composed", "hurdle")

@@ -14,7 +14,9 @@ from typer.testing import CliRunner
 
 from offerwise.errors import DataContractError, InputError, ModelError
 from offerwise.models.persist import load_model
-from offerwise.models.pipeline import evaluate_plan, score, train
+from offerwise.workflows.evaluate import evaluate_plan
+from offerwise.workflows.score import score
+from offerwise.workflows.train import train
 from offerwise.models.response import SCORE_COLUMNS
 
 KW = {"n_estimators": 40, "min_treated": 50}
@@ -166,7 +168,7 @@ def test_cli_train_score_evaluate(data_dir, tmp_path):
     res = r.invoke(app, ["train", "--data", str(data_dir), "--out", str(tmp_path / "m4"), "--bags", "0"])
     assert res.exit_code == 2 and not (tmp_path / "m4").exists()
     # the help states the pipeline's default (a literal there: the CLI imports no models at startup)
-    from offerwise.models.pipeline import DEFAULT_BAGS
+    from offerwise.models.defaults import DEFAULT_BAGS
 
     help_text = " ".join(r.invoke(app, ["train", "--help"], terminal_width=200).output.split())
     assert f"(default: {DEFAULT_BAGS})" in help_text

@@ -9,8 +9,9 @@ import pytest
 
 from offerwise.config import load_settings
 from offerwise.errors import DataContractError
-from offerwise.features.engine import FEATURE_COLUMNS, run_profile, write_profile
+from offerwise.features.columns import FEATURE_COLUMNS
 from offerwise.features.segments import SEGMENT_ORDER
+from offerwise.workflows.profile import run_profile, write_profile
 
 
 def make_dir(d: Path) -> Path:

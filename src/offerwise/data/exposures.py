@@ -1,0 +1,53 @@
+"""The logged exposures, checked for learning: offers on the menu, propensities usable."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from offerwise.errors import DataContractError, InputError, Problem
+from offerwise.vocab import NO_OFFER
+
+if TYPE_CHECKING:  # pragma: no cover
+    from offerwise.data.contract import DataSet
+
+__all__ = ["load_exposures"]
+
+
+def load_exposures(ds: DataSet, menu: list[str]) -> pd.DataFrame:
+    """The exposures table checked for training: offers on the menu, propensities usable."""
+    if not ds.has("exposures"):
+        raise InputError("training needs an 'exposures' table (logged offers and outcomes)")
+    ex = ds.frame("exposures")
+    ex["customer_id"] = ex["customer_id"].astype(str)
+    ex["offer_id"] = ex["offer_id"].astype(str)
+    ex["ts"] = pd.to_datetime(ex["ts"])
+    unknown = ~ex["offer_id"].isin(set(menu) | {NO_OFFER})
+    if unknown.any():
+        raise DataContractError([
+            Problem("exposures", "offer_id", "offer ids not in the offer menu",
+                    int(unknown.sum()), repr(ex.loc[unknown, "offer_id"].iloc[0]))
+        ])
+    if (ex["offer_id"] == NO_OFFER).all():
+        raise InputError(
+            "exposures: no treated exposures (every offer_id is 'none'); uplift needs logged offers"
+        )
+    if "propensity" in ex.columns:
+        p = pd.to_numeric(ex["propensity"], errors="coerce")
+        if p.isna().all():
+            ex = ex.drop(columns="propensity")
+        elif p.isna().any():
+            raise InputError(
+                f"exposures, column 'propensity': {int(p.isna().sum())} of {len(p)} rows are "
+                "missing; give every row a propensity or none (they are then estimated)"
+            )
+        else:
+            bad = (p <= 0) | (p > 1)
+            if bad.any():
+                raise InputError(
+                    f"exposures, column 'propensity': {int(bad.sum())} rows outside (0, 1], e.g. "
+                    f"{p[bad].iloc[0]!r} (customer {ex.loc[bad, 'customer_id'].iloc[0]!r}); a "
+                    "propensity of 0 means the logged offer could never have been chosen"
+                )
+    return ex.reset_index(drop=True)

@@ -1,0 +1,276 @@
+"""The model's feature matrix: point-in-time transaction features, customer attributes, tenure and
+category shares, for any list of cutoffs ``(customer_id, as_of)``.
+
+:class:`FeatureSpec` records how the matrix was built, so a saved model rebuilds the same columns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from offerwise.config import Settings, default_settings
+from offerwise.errors import InputError, ModelError
+from offerwise.vocab import default_as_of, parse_as_of
+
+if TYPE_CHECKING:  # pragma: no cover
+    from offerwise.data.contract import DataSet
+
+__all__ = [
+    "MAX_LEVELS",
+    "FeatureSpec",
+    "build_features",
+    "category_share_features",
+    "customer_features",
+    "menu_categories",
+]
+
+#: Categorical customer attributes keep at most this many one-hot levels (most frequent first).
+MAX_LEVELS = 20
+
+
+@dataclass(slots=True)
+class FeatureSpec:
+    """How the feature matrix is built: its ordered ``columns`` and the encodings behind them.
+
+    ``transaction_features``: columns from :func:`offerwise.features.compute_features`;
+    ``numeric``: numeric customer attributes used as is; ``categorical``: customer attribute ->
+    one-hot levels (column ``f"{attr}={level}"``; unseen levels are all-zero);
+    ``tenure``: whether ``tenure_days`` (as_of - signup_date) is a column;
+    ``category_shares``: categories scoped by menu offers; column ``category_share={c}`` is the
+    customer's share of spend in category c over the feature window before as_of.
+    """
+
+    columns: list[str]
+    transaction_features: list[str] = field(default_factory=list)
+    numeric: list[str] = field(default_factory=list)
+    categorical: dict[str, list[str]] = field(default_factory=dict)
+    tenure: bool = False
+    category_shares: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "columns": list(self.columns),
+            "transaction_features": list(self.transaction_features),
+            "numeric": list(self.numeric),
+            "categorical": {k: list(v) for k, v in self.categorical.items()},
+            "tenure": self.tenure,
+            "category_shares": list(self.category_shares),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FeatureSpec:
+        return cls(
+            columns=list(d["columns"]),
+            transaction_features=list(d.get("transaction_features", [])),
+            numeric=list(d.get("numeric", [])),
+            categorical={k: list(v) for k, v in d.get("categorical", {}).items()},
+            tenure=bool(d.get("tenure", False)),
+            category_shares=list(d.get("category_shares", [])),
+        )
+
+
+def _customer_attribute_spec(customers: pd.DataFrame, settings: Settings) -> FeatureSpec:
+    protected = set() if settings.allow_protected_features else set(settings.protected_attributes)
+    numeric: list[str] = []
+    categorical: dict[str, list[str]] = {}
+    for col in customers.columns:
+        if col in ("customer_id", "signup_date") or col in protected:
+            continue
+        s = customers[col]
+        if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+            numeric.append(col)
+        elif pd.api.types.is_datetime64_any_dtype(s):
+            continue
+        else:
+            levels = s.dropna().astype(str).value_counts()
+            levels = levels[levels >= 2].index[:MAX_LEVELS].tolist()
+            if levels:
+                categorical[col] = sorted(levels)
+    tenure = "signup_date" in customers.columns and customers["signup_date"].notna().any()
+    return FeatureSpec(columns=[], numeric=numeric, categorical=categorical, tenure=bool(tenure))
+
+
+def _transaction_features(
+    ds: DataSet, cutoffs: pd.DataFrame, settings: Settings, names: list[str] | None,
+    computed: pd.DataFrame | None = None,
+) -> pd.DataFrame | None:
+    """Point-in-time transaction features keyed (customer_id, as_of), or None without them.
+
+    ``computed``: the output of :func:`~offerwise.features.engine.compute_features` for these
+    cutoffs when the caller already has it (a profile at the same date), so it is not recomputed.
+    """
+    if not ds.has("transactions"):
+        return None
+    from offerwise.features.engine import compute_features, decision_feature_columns
+
+    feats = computed if computed is not None else compute_features(ds.con, cutoffs, settings=settings)
+    if names is None:
+        names = list(decision_feature_columns(list(feats.columns), settings=settings))
+        names = [c for c in names if c not in ("customer_id", "as_of")]
+    missing = [c for c in names if c not in feats.columns]
+    if missing:
+        raise ModelError(
+            f"the model uses transaction features this offerwise version does not compute: {missing[:5]}"
+        )
+    return feats[["customer_id", "as_of", *names]]
+
+
+def menu_categories(ds: DataSet) -> list[str]:
+    """Categories that menu offers are scoped to (offers.category), sorted."""
+    if not ds.has("offers"):
+        return []
+    cats = ds.con.execute(
+        "SELECT DISTINCT CAST(category AS VARCHAR) FROM offers WHERE category IS NOT NULL"
+    ).fetchall()
+    return sorted(str(c[0]) for c in cats if c[0] is not None and str(c[0]) != "")
+
+
+def category_share_features(
+    ds: DataSet, cutoffs: pd.DataFrame, categories: list[str], window_days: int
+) -> pd.DataFrame:
+    """Share of spend (n, len(categories)) per category over ``window_days`` before each as_of.
+
+    Keyed by the distinct (customer_id, as_of) of ``cutoffs``; 0 for customers with no spend.
+    Needs ``transactions`` and ``products`` (product categories); empty frame otherwise.
+    """
+    if not categories or not (ds.has("transactions") and ds.has("products")):
+        return pd.DataFrame(columns=["customer_id", "as_of"])
+    con = ds.con
+    con.register("ow_share_cutoffs", cutoffs[["customer_id", "as_of"]])
+    sums = ", ".join(
+        f"SUM(CASE WHEN p.category = ? THEN t.amount ELSE 0 END) / NULLIF(SUM(t.amount), 0) "
+        f"AS \"category_share={c}\"" for c in categories
+    )
+    sql = f"""
+        SELECT c.customer_id, c.as_of, {sums}
+        FROM ow_share_cutoffs c
+        JOIN transactions t ON t.customer_id = c.customer_id AND t.ts < c.as_of
+             AND t.ts >= c.as_of - INTERVAL '{int(window_days)} days'
+        LEFT JOIN products p ON p.product_id = t.product_id
+        GROUP BY c.customer_id, c.as_of
+    """
+    try:
+        out = con.execute(sql, list(categories)).df()
+    finally:
+        con.unregister("ow_share_cutoffs")
+    out["customer_id"] = out["customer_id"].astype(str)
+    out["as_of"] = pd.to_datetime(out["as_of"])
+    return out
+
+
+def build_features(
+    ds: DataSet,
+    cutoffs: pd.DataFrame,
+    settings: Settings,
+    spec: FeatureSpec | None = None,
+    computed: pd.DataFrame | None = None,
+) -> tuple[np.ndarray, FeatureSpec]:
+    """Feature matrix (n, p) float for the rows of ``cutoffs`` (customer_id, as_of), in order.
+
+    ``computed``: transaction features already computed for exactly these cutoffs (e.g. by the
+    profile of the same date); reused instead of running the feature SQL again.
+
+    With ``spec`` (from a saved model) the same columns are rebuilt; otherwise a spec is derived:
+    transaction features (when the source has ``transactions``) + numeric customer attributes +
+    one-hot categorical attributes + ``tenure_days``; protected attributes are excluded unless
+    ``settings.allow_protected_features``.
+    """
+    cutoffs = cutoffs[["customer_id", "as_of"]].copy()
+    cutoffs["customer_id"] = cutoffs["customer_id"].astype(str)
+    cutoffs["as_of"] = pd.to_datetime(cutoffs["as_of"])
+    customers = ds.frame("customers")
+    customers["customer_id"] = customers["customer_id"].astype(str)
+    derive = spec is None
+    if derive:
+        spec = _customer_attribute_spec(customers, settings)
+    uniq = cutoffs.drop_duplicates().reset_index(drop=True)
+    if derive or spec.transaction_features:
+        tx = _transaction_features(
+            ds, uniq, settings, None if derive else spec.transaction_features, computed
+        )
+    else:  # the model was trained without transaction features: ignore any transactions
+        tx = None
+    cols: dict[str, np.ndarray] = {}
+    if tx is not None:
+        tx = tx.copy()
+        tx["customer_id"] = tx["customer_id"].astype(str)
+        tx["as_of"] = pd.to_datetime(tx["as_of"])
+        names = [c for c in tx.columns if c not in ("customer_id", "as_of")]
+        if derive:
+            spec.transaction_features = names
+            if "tenure_days" in names:
+                spec.tenure = False  # already a transaction feature
+        elif names != spec.transaction_features:
+            missing = sorted(set(spec.transaction_features) - set(names))
+            raise ModelError(
+                f"the data's transaction features differ from the model's (missing: {missing[:5]})"
+            )
+        merged = cutoffs.merge(tx, on=["customer_id", "as_of"], how="left", validate="many_to_one")
+        for c in spec.transaction_features:
+            cols[c] = pd.to_numeric(merged[c], errors="coerce").to_numpy(dtype=np.float64)
+    elif spec.transaction_features:
+        raise ModelError(
+            "the model was trained with transaction features but the data has no transactions table"
+        )
+    if derive and tx is not None:
+        spec.category_shares = menu_categories(ds)
+    if spec.category_shares:
+        sh = category_share_features(ds, uniq, spec.category_shares, settings.feature_window_days)
+        merged = cutoffs.merge(sh, on=["customer_id", "as_of"], how="left", validate="many_to_one")
+        for c in spec.category_shares:
+            col = f"category_share={c}"
+            vals = merged[col].to_numpy(dtype=np.float64) if col in merged else np.zeros(len(merged))
+            cols[col] = np.nan_to_num(vals, nan=0.0)
+    cust = cutoffs[["customer_id", "as_of"]].merge(
+        customers, on="customer_id", how="left", validate="many_to_one"
+    )
+    for c in spec.numeric:
+        if c not in cust.columns:
+            raise ModelError(f"customers: column '{c}' used by the model is missing")
+        cols[f"cust_{c}"] = pd.to_numeric(cust[c], errors="coerce").to_numpy(dtype=np.float64)
+    for c, levels in spec.categorical.items():
+        vals = cust[c].astype("string") if c in cust.columns else pd.Series(pd.NA, index=cust.index)
+        for lv in levels:
+            cols[f"{c}={lv}"] = (vals == lv).fillna(False).to_numpy(dtype=np.float64)
+    if spec.tenure:
+        if "signup_date" in cust.columns:
+            sd = pd.to_datetime(cust["signup_date"], errors="coerce")
+            cols["tenure_days"] = ((cust["as_of"] - sd).dt.total_seconds() / 86400.0).to_numpy(
+                dtype=np.float64
+            )
+        else:
+            cols["tenure_days"] = np.full(len(cust), np.nan)
+    if derive:
+        spec.columns = list(cols)
+    if not spec.columns:
+        raise InputError(
+            "no usable features: the data has no transactions and the customers table has no "
+            "attribute columns besides protected ones"
+        )
+    X = np.column_stack([cols[c] for c in spec.columns]) if len(cutoffs) else np.empty(
+        (0, len(spec.columns))
+    )
+    return X, spec
+
+
+def customer_features(
+    ds: DataSet, spec: FeatureSpec, *, as_of: object = None, settings: Settings | None = None,
+    computed: pd.DataFrame | None = None,
+) -> tuple[pd.Series, np.ndarray, pd.Timestamp]:
+    """Every customer of ``ds`` with features (n, p) per ``spec`` as of ``as_of``.
+
+    ``as_of`` defaults to :func:`offerwise.vocab.default_as_of`. ``computed``: the transaction
+    features of every customer at that date when already computed (a profile). Returns
+    (customer ids, X, as_of).
+    """
+    settings = settings or default_settings()
+    ts = parse_as_of(as_of, "as_of") if as_of is not None else default_as_of(ds)
+    customers = ds.frame("customers")
+    ids = customers["customer_id"].astype(str).reset_index(drop=True)
+    cutoffs = pd.DataFrame({"customer_id": ids, "as_of": ts})
+    X, _ = build_features(ds, cutoffs, settings, spec=spec, computed=computed)
+    return ids, X, ts

@@ -1,0 +1,100 @@
+"""``offerwise evaluate``: off-policy value of a plan (IPW, SNIPW, DM, DR) from the logged exposures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from offerwise._io import read_table
+from offerwise.config import Settings, default_settings
+from offerwise.errors import InputError
+from offerwise.evaluation.ope import EstimateResult, check_propensities, evaluate_decisions
+from offerwise.features.model_inputs import customer_features
+from offerwise.models.introspect import expected_rewards
+from offerwise.models.persist import LoadedModel, load_model
+from offerwise.vocab import NO_OFFER
+from offerwise.workflows._common import DataArg, Progress, note, open_data
+
+__all__ = ["EvaluateResult", "evaluate_plan", "read_decisions"]
+
+
+@dataclass(slots=True)
+class EvaluateResult:
+    """Off-policy estimates of a plan's mean net profit per logged round (see ``ope``)."""
+
+    estimates: list[EstimateResult]
+    n_rounds: int
+    rows: str  # "all exposures" or "held-out exposures of the model"
+    model: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "n_rounds": self.n_rounds,
+            "rows": self.rows,
+            "model": self.model,
+            "estimates": [e.to_dict() for e in self.estimates],
+        }
+
+
+def read_decisions(path: str | Path) -> pd.DataFrame:
+    """A plan or decisions file (Parquet or CSV) with customer_id and offer_id columns."""
+    df = read_table(path, "decisions", ("customer_id", "offer_id"))
+    return df.astype({"customer_id": "str", "offer_id": "str"})
+
+
+def evaluate_plan(
+    decisions: str | Path | pd.DataFrame,
+    data: DataArg,
+    *,
+    model: str | Path | LoadedModel | None = None,
+    settings: Settings | None = None,
+    seed: int | None = None,
+    n_bootstrap: int = 1000,
+    alpha: float = 0.05,
+    progress: Progress | None = None,
+) -> EvaluateResult:
+    """Off-policy value of ``decisions`` from ``data``'s logged exposures: IPW, SNIPW, DM, DR.
+
+    With ``model``, DM and DR use its expected net profit per customer x action (customer
+    features as of the default as_of); when the data is the model's training data (same
+    fingerprint) only the model's held-out exposures are used, so the reward model is not
+    evaluated on rows it was fitted on.
+    """
+    settings = settings or default_settings()
+    seed = settings.seed if seed is None else int(seed)
+    dec = decisions if isinstance(decisions, pd.DataFrame) else read_decisions(decisions)
+    note(progress, "validating data")
+    ds = open_data(data, settings, ("customers", "offers", "exposures"))
+    offers = [str(o) for o in ds.frame("offers")["offer_id"] if str(o) != NO_OFFER]
+    ex = ds.frame("exposures")
+    ex["customer_id"] = ex["customer_id"].astype(str)
+    ex["offer_id"] = ex["offer_id"].astype(str)
+    check_propensities(ex)  # before any model work: without logged propensities nothing can be estimated
+    rows = "all exposures"
+    rewards = None
+    lm = None
+    if model is not None:
+        lm = model if isinstance(model, LoadedModel) else load_model(model)
+        hp = lm.path / "holdout.parquet"
+        if lm.meta.get("data_fingerprint") == ds.fingerprint and hp.exists():
+            keys = pd.read_parquet(hp)
+            pos = keys["row"].to_numpy(dtype=np.int64)
+            if len(pos) and pos.max() < len(ex) and (
+                ex["customer_id"].to_numpy()[pos] == keys["customer_id"].astype(str).to_numpy()
+            ).all():
+                ex = ex.iloc[pos].reset_index(drop=True)
+                rows = "held-out exposures of the model"
+        note(progress, "predicting rewards")
+        ids, X, _ = customer_features(ds, lm.features, settings=settings)
+        keep = ids.isin(set(ex["customer_id"])).to_numpy()
+        rewards = expected_rewards(lm, X[keep], ids[keep], [NO_OFFER, *offers])
+    if len(ex) == 0:
+        raise InputError("exposures: no rows to evaluate the plan on")
+    note(progress, f"off-policy estimates over {len(ex)} logged rounds")
+    est = evaluate_decisions(dec, ex, rewards, offers, seed, alpha=alpha, n_bootstrap=n_bootstrap,
+                             margin_rate=settings.margin_rate)
+    return EvaluateResult(estimates=est, n_rounds=int(len(ex)), rows=rows,
+                          model=None if lm is None else str(lm.path))

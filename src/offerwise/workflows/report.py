@@ -1,0 +1,38 @@
+"""``offerwise report``: read a model, plan, analysis and profiles, and write the one-file HTML report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from offerwise.config import Settings, default_settings
+from offerwise.report import build_report, load_inputs
+
+__all__ = ["ReportRun", "write_report"]
+
+
+@dataclass(slots=True)
+class ReportRun:
+    """Where the report went, its size in bytes, and which files fed it."""
+
+    path: Path
+    bytes: int
+    sources: dict[str, str]
+
+
+def write_report(
+    model: str | Path,
+    out: str | Path,
+    *,
+    plan: str | Path | None = None,
+    analysis: str | Path | None = None,
+    profiles: str | Path | None = None,
+    data: str | Path | None = None,
+    settings: Settings | None = None,
+    currency: str = "$",
+) -> ReportRun:
+    """Build the report from files and write it atomically to ``out``."""
+    inputs = load_inputs(model, plan=plan, analysis=analysis, profiles=profiles, customers=data,
+                         settings=settings or default_settings(), currency=currency)
+    path = build_report(inputs, out)
+    return ReportRun(path=path, bytes=path.stat().st_size, sources=dict(inputs.sources))

@@ -1,0 +1,98 @@
+"""``offerwise score``: every customer x menu offer -> conversion, revenue, cost, incremental profit.
+
+Every customer of the ``customers`` table gets features as of ``as_of`` (default: the day after the
+last transaction or exposure) and one row per scored menu offer (not ``none``). Menu offers without
+enough exposures to be modelled are *skipped*: the model card lists them with the reason and the
+scores have no rows for them (a planner then never assigns them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from offerwise._io import write_table
+from offerwise.config import Settings, default_settings
+from offerwise.data.contract import DataSet
+from offerwise.features.model_inputs import customer_features
+from offerwise.models.persist import LoadedModel, load_model
+from offerwise.vocab import SCORE_COLUMNS
+from offerwise.workflows._common import DataArg, Progress, note, open_data
+from offerwise.workflows.train import hash_id
+
+__all__ = ["ScoreResult", "score", "shop_mismatch"]
+
+#: Below this share of the model's sampled training customers found in the data, warn.
+MIN_KNOWN_SHARE = 0.5
+
+
+@dataclass(slots=True)
+class ScoreResult:
+    """Scores (one row per customer x scored offer), what was skipped, and warnings."""
+
+    scores: pd.DataFrame
+    as_of: pd.Timestamp
+    skipped_offers: list[dict[str, str]]
+    out: Path | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def shop_mismatch(lm: LoadedModel, ds: DataSet, customer_ids: pd.Series) -> list[str]:
+    """Warnings when ``ds`` does not look like the shop ``lm`` was trained on.
+
+    Two checks: the share of the model's sampled training customers (hashed ids) that are in the
+    data's customers table, and offers of the data's menu that the model does not know.
+    """
+    out: list[str] = []
+    sample = lm.meta.get("customer_sample") or []
+    if sample:
+        known = {hash_id(str(c)) for c in customer_ids}
+        share = sum(h in known for h in sample) / len(sample)
+        if share < MIN_KNOWN_SHARE:
+            out.append(
+                f"{ds.root}: only {share:.0%} of the customers {lm.path} was trained on are in "
+                f"this data: it looks like another shop (model data fingerprint "
+                f"{lm.meta.get('data_fingerprint')}, this data {ds.fingerprint}); its scores "
+                "transfer only if the shops' customers respond alike"
+            )
+    if ds.has("offers"):
+        menu = {str(o) for o in ds.frame("offers")["offer_id"]}
+        new = sorted(menu - {str(o) for o in lm.meta.get("offers", [])})
+        if new:
+            out.append(f"{ds.root}: offer(s) {', '.join(new[:5])} are not in the model's menu and "
+                       "are not scored; retrain to include them")
+    return out
+
+
+def score(
+    model: str | Path | LoadedModel,
+    data: DataArg,
+    *,
+    out: str | Path | None = None,
+    as_of: object = None,
+    settings: Settings | None = None,
+    progress: Progress | None = None,
+    computed: pd.DataFrame | None = None,
+) -> ScoreResult:
+    """Score every customer of ``data`` with ``model``; write Parquet/CSV to ``out`` if given.
+
+    ``computed``: transaction features of every customer at ``as_of`` already computed (a profile
+    of the same date, as ``plan`` has), reused instead of recomputed.
+    """
+    settings = settings or default_settings()
+    lm = model if isinstance(model, LoadedModel) else load_model(model)
+    note(progress, "validating data")
+    ds = open_data(data, settings, ("customers",))
+    note(progress, "computing customer features")
+    ids, X, ts = customer_features(ds, lm.features, as_of=as_of, settings=settings, computed=computed)
+    warns = shop_mismatch(lm, ds, ids)
+    note(progress, f"scoring {len(ids)} customers as of {ts.date()}")
+    df = lm.model.predict_frame(X, ids) if len(X) else pd.DataFrame(columns=list(SCORE_COLUMNS))
+    if out is not None:
+        write_table(df, out)
+    return ScoreResult(
+        scores=df, as_of=ts, skipped_offers=list(lm.model.skipped_),
+        out=None if out is None else Path(out), warnings=warns,
+    )
