@@ -11,7 +11,6 @@ import numpy as np
 
 from offerwise.errors import InputError
 
-
 try:
     from numba import njit, prange
 except ImportError:  # pragma: no cover - the speed benchmark needs numba

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from offerwise.policy.frontier import budget_frontier, write_frontier
 from offerwise.policy import allocate, solve_lp
+from offerwise.policy.frontier import budget_frontier, write_frontier
 
 
 def _inst(n=2000, K=4, seed=0):

@@ -8,8 +8,9 @@ import pytest
 
 from offerwise.errors import ConfigError, InfeasibleError, InputError
 from offerwise.policy.holdout import assign_holdout
-from offerwise.policy.plan import PLAN_COLUMNS, solve_plan, write_plan
+from offerwise.policy.plan import solve_plan, write_plan
 from offerwise.policy.rules import load_rules, parse_rules
+from offerwise.vocab import PLAN_COLUMNS
 
 OFFERS = ["amt5", "pct10", "pct30"]
 
@@ -47,7 +48,7 @@ def _plan(rules=None, budget=1500.0, **kw):
 def test_plan_frame_and_summary(tmp_path):
     res = _plan(holdout=0.1)
     df = res.to_frame()
-    assert list(df.columns) == PLAN_COLUMNS
+    assert list(df.columns) == list(PLAN_COLUMNS)
     assert len(df) == 3000
     assert set(df["group"]) == {"treatment", "holdout"}
     hold = df[df["group"] == "holdout"]

@@ -4,17 +4,26 @@ For each customer the upper convex hull of its (cost, value) points, including (
 offer, is a chain of segments with decreasing slope (value per currency unit). Sorting all
 segments by slope and accumulating gives value(B) of the LP relaxation for every B; the slope
 where B is reached is the budget price lambda (the ``maq`` construction).
+
+:func:`plan_frontier` builds it from a solved plan's own arrays and eligibility (rules, scored
+pairs, holdout), so its value at the plan's budget bounds the plan's total from above.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from offerwise.errors import InputError, require
+
+if TYPE_CHECKING:
+    from offerwise.policy.plan import PlanResult
+
+__all__ = ["Frontier", "budget_frontier", "plan_frontier", "plot_frontier", "write_frontier"]
 
 
 @dataclass(frozen=True)
@@ -93,6 +102,30 @@ def budget_frontier(value: np.ndarray, cost: np.ndarray, mask: np.ndarray | None
     return Frontier(slope[order], np.cumsum(np.concatenate(dcs)[order]),
                     np.cumsum(np.concatenate(dvs)[order]),
                     np.cumsum(np.concatenate(firsts)[order]).astype(np.int64))
+
+
+def plan_frontier(result: PlanResult, n_points: int = 60) -> pd.DataFrame:
+    """The budget frontier of a solved plan: the table of :meth:`Frontier.at` (budget, value,
+    cost, n_treated, lambda) on ``n_points`` even budgets from 0 to the spend at which every
+    eligible customer has their best offer, plus a row at the plan's own budget.
+
+    It uses the plan's value and cost arrays restricted to ``result.eligible`` (rules AND scored
+    AND not holdout), so it shows what the plan could reach at each budget under the same
+    eligibility; ``value`` is what the plan maximised (incremental profit unless the objective is
+    revenue or ``risk`` > 0). Per-offer caps, segment budgets and fairness are not applied: at
+    the plan's budget the frontier's value is the LP bound, >= the plan's value, and within one
+    customer's value of it when only the budget binds.
+    """
+    if result.arrays is None or result.eligible is None:
+        raise InputError("plan_frontier needs a PlanResult from solve_plan (arrays and eligibility)")
+    if n_points < 2:
+        raise InputError(f"n_points must be >= 2; got {n_points}")
+    fr = budget_frontier(result.arrays.value, result.arrays.cost, result.eligible)
+    top = float(fr.cum_cost[-1]) if len(fr.cum_cost) else 0.0
+    grid = np.linspace(0.0, top, n_points)
+    if np.isfinite(result.budget):
+        grid = np.unique(np.append(grid, result.budget))
+    return fr.at(grid)
 
 
 def plot_frontier(table: pd.DataFrame, path: str | Path, title: str = "Budget frontier") -> Path:

@@ -1,4 +1,9 @@
-"""High-level planning: scores frame + customer table -> per-customer plan (see the Plan file)."""
+"""High-level planning: scores frame + customer table -> per-customer plan (see the Plan file).
+
+:func:`scores_to_arrays` pivots the long scores frame once into :class:`ScoreArrays`;
+:func:`solve_plan` takes either, and its :class:`PlanResult` keeps the arrays and the final
+eligibility mask so that :func:`~offerwise.policy.frontier.plan_frontier` sees what the plan saw.
+"""
 
 from __future__ import annotations
 
@@ -11,21 +16,66 @@ import numpy as np
 import pandas as pd
 
 from offerwise.errors import ConfigError, InputError
+from offerwise.policy.allocation import DROP_CAP, DROP_FAIRNESS, DROP_SEGMENT, Allocation
 from offerwise.policy.holdout import assign_holdout
 from offerwise.policy.rules import Rules, compile_rules
-from offerwise.policy.allocation import DROP_CAP, DROP_FAIRNESS, DROP_SEGMENT, Allocation
 from offerwise.policy.solver import allocate
+from offerwise.vocab import (
+    NO_OFFER,
+    PLAN_COLUMNS,
+    SCORE_INPUT_COLUMNS,
+    SCORE_SD_COLUMN,
+    summary_path,
+)
 
-SCORE_COLUMNS = ("customer_id", "offer_id", "expected_cost", "incremental_profit")
-#: optional score column: spread of incremental_profit over the model's seed bags (for ``risk``)
-SD_COLUMN = "incremental_profit_sd"
-PLAN_COLUMNS = ["customer_id", "offer_id", "expected_cost", "incremental_profit", "group",
-                "segment", "reason", "planned_offer_id"]
+__all__ = ["PLAN_COLUMNS", "PlanResult", "ScoreArrays", "scores_to_arrays", "solve_plan",
+           "write_plan"]
+
+
+@dataclass(frozen=True, eq=False)
+class ScoreArrays:
+    """The long scores frame pivoted to (n, K): n customers (rows) x K offers (columns).
+
+    ``customer_ids`` (n,) str ids in order of first appearance; ``offer_ids`` the K scored offers,
+    sorted, without the no-offer id. ``value``, ``profit``, ``cost``: (n, K) float64 in currency:
+    what the allocation maximises (``incremental_profit``, ``incremental_revenue`` for the revenue
+    objective, or ``incremental_profit - risk * incremental_profit_sd``), the estimated
+    incremental profit itself, and the expected discount cost (>= 0). ``present`` (n, K) bool:
+    the pair was scored; the float arrays hold 0 where it was not. ``objective`` and ``risk``
+    record how ``value`` was built. Treat the arrays as read-only (they are shared, not copied).
+    """
+
+    customer_ids: pd.Index
+    offer_ids: list[str]
+    value: np.ndarray
+    profit: np.ndarray
+    cost: np.ndarray
+    present: np.ndarray
+    objective: str = "profit"
+    risk: float = 0.0
+
+    def __post_init__(self) -> None:
+        shape = (len(self.customer_ids), len(self.offer_ids))
+        for name in ("value", "profit", "cost", "present"):
+            if getattr(self, name).shape != shape:
+                raise InputError(f"ScoreArrays.{name} must have shape {shape} (customers x offers); "
+                                 f"got {getattr(self, name).shape}")
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(n customers, K offers)."""
+        return self.value.shape
 
 
 @dataclass
 class PlanResult:
-    """A solved plan. ``assignment`` (n,) offer index into ``offer_ids`` or -1 (none)."""
+    """A solved plan. ``assignment`` (n,) offer index into ``offer_ids`` or -1 (none).
+
+    ``by_offer`` (columns ``offer``, n, cost, incremental_profit; treated customers) and
+    ``by_segment`` (``segment``, n, n_offered, cost, incremental_profit) are plain tables with the
+    name as a column. ``arrays`` and ``eligible`` are what the allocation saw, so that
+    :func:`~offerwise.policy.frontier.plan_frontier` obeys the same rules and holdout.
+    """
 
     customer_ids: np.ndarray
     offer_ids: list[str]
@@ -46,6 +96,8 @@ class PlanResult:
     planned: np.ndarray | None = None  # (n,) offer index the plan gives (holdout: would give), -1 none
     as_of: str = ""  # decision date (ISO); the campaign starts then
     risk: float = 0.0  # z of the lower bound incremental_profit - z * sd the allocation maximised
+    arrays: ScoreArrays | None = None  # the pivoted scores the plan was solved on
+    eligible: np.ndarray | None = None  # (n, K) bool: rules AND scored AND not holdout
 
     @property
     def total_cost(self) -> float:
@@ -62,7 +114,7 @@ class PlanResult:
 
     def to_frame(self) -> pd.DataFrame:
         """The Plan file: one row per customer (columns ``PLAN_COLUMNS``)."""
-        names = np.array(self.offer_ids + ["none"], dtype=object)
+        names = np.array(self.offer_ids + [NO_OFFER], dtype=object)
         return pd.DataFrame({
             "customer_id": pd.array(self.customer_ids.astype(str), dtype="string"),
             "offer_id": pd.array(names[self.assignment], dtype="string"),
@@ -97,7 +149,7 @@ def write_plan(result: PlanResult, path: str | Path, **summary_kw: str) -> tuple
     from offerwise._io import write_json, write_table
 
     path = Path(path)
-    side = path.with_name(path.stem + ".summary.json")
+    side = summary_path(path)
     write_table(result.to_frame(), path)
     write_json(result.summary(**summary_kw), side)
     return path, side
@@ -128,24 +180,24 @@ def _customer_table(customers_segment: pd.Series | pd.DataFrame, ids: pd.Index) 
 
 
 def scores_to_arrays(scores: pd.DataFrame, objective: str = "profit", risk: float = 0.0
-                     ) -> tuple[pd.Index, list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Pivot the long scores frame to (n, K) arrays: ids, offers, value, profit, cost, present.
+                     ) -> ScoreArrays:
+    """Pivot the long scores frame to (n, K) arrays (see :class:`ScoreArrays`).
 
-    Rows of offer ``none`` are ignored. Missing (customer, offer) pairs are not offered. With
-    ``risk`` z > 0 the value is the lower bound ``incremental_profit - z * incremental_profit_sd``
+    Rows of the no-offer id (``none``) are ignored. Missing (customer, offer) pairs are not
+    offered. With ``risk`` z > 0 the value is the lower bound ``incremental_profit - z * incremental_profit_sd``
     (profit objective only; ``profit`` stays the estimate itself).
     """
     if risk < 0 or not np.isfinite(risk):
         raise InputError(f"risk must be a number >= 0; got {risk}")
     if risk > 0 and objective != "profit":
         raise InputError("risk applies to the profit objective only (the spread is of incremental profit)")
-    need = list(SCORE_COLUMNS) + (["incremental_revenue"] if objective == "revenue" else [])
+    need = list(SCORE_INPUT_COLUMNS) + (["incremental_revenue"] if objective == "revenue" else [])
     if risk > 0:
-        need.append(SD_COLUMN)
+        need.append(SCORE_SD_COLUMN)
     miss = [c for c in need if c not in scores.columns]
     if miss:
         raise InputError(f"scores: missing column(s) {', '.join(miss)}")
-    sc = scores[scores["offer_id"].astype(str) != "none"]
+    sc = scores[scores["offer_id"].astype(str) != NO_OFFER]
     cid = sc["customer_id"].astype(str).to_numpy()
     oid = sc["offer_id"].astype(str).to_numpy()
     ci, ids = pd.factorize(cid)
@@ -157,8 +209,8 @@ def scores_to_arrays(scores: pd.DataFrame, objective: str = "profit", risk: floa
         raise InputError(f"scores: duplicate (customer_id, offer_id) rows ({int(dup.sum())}); "
                          f"e.g. ({cid[j]}, {oid[j]})")
     out = {}
-    for col in ("expected_cost", "incremental_profit", "incremental_revenue", SD_COLUMN):
-        if col not in sc.columns or (col == SD_COLUMN and risk == 0):
+    for col in ("expected_cost", "incremental_profit", "incremental_revenue", SCORE_SD_COLUMN):
+        if col not in sc.columns or (col == SCORE_SD_COLUMN and risk == 0):
             continue
         vals = pd.to_numeric(sc[col], errors="coerce").to_numpy(np.float64)
         nan = np.isnan(vals)
@@ -179,15 +231,16 @@ def scores_to_arrays(scores: pd.DataFrame, objective: str = "profit", risk: floa
                          f"({int(neg[:, k].sum())} rows)")
     value = out["incremental_revenue"] if objective == "revenue" else out["incremental_profit"]
     if risk > 0:
-        sd = out[SD_COLUMN]
+        sd = out[SCORE_SD_COLUMN]
         if not (sd[present] > 0).any():
-            raise InputError(f"scores: {SD_COLUMN} is 0 for every row, so risk has nothing to act on; "
+            raise InputError(f"scores: {SCORE_SD_COLUMN} is 0 for every row, so risk has nothing to act on; "
                              "score with a model trained by the ptb learner with --bags 2 or more")
         value = value - risk * np.maximum(sd, 0.0)
-    return pd.Index(ids), [str(o) for o in offers], value, out["incremental_profit"], cost, present
+    return ScoreArrays(pd.Index(ids), [str(o) for o in offers], value, out["incremental_profit"],
+                       cost, present, objective=objective, risk=float(risk))
 
 
-def solve_plan(scores: pd.DataFrame, customers_segment: pd.Series | pd.DataFrame, budget: float,
+def solve_plan(scores: pd.DataFrame | ScoreArrays, customers_segment: pd.Series | pd.DataFrame, budget: float,
                rules: Rules | None = None, holdout: float = 0.10, seed: int = 42,
                objective: str = "profit", *, offers: pd.DataFrame | None = None,
                as_of: pd.Timestamp | None = None, kernel: str = "auto",
@@ -195,8 +248,10 @@ def solve_plan(scores: pd.DataFrame, customers_segment: pd.Series | pd.DataFrame
     """Plan the campaign: holdout, rules, budgeted allocation, reasons.
 
     scores: long frame (customer_id, offer_id, expected_cost, incremental_profit[,
-    incremental_revenue]); customers_segment: Series segment indexed by customer_id, or a frame
-    with customer_id, segment and attributes (member, is_new, last_offer_ts, protected columns).
+    incremental_revenue]), or the :class:`ScoreArrays` already pivoted from it by
+    ``scores_to_arrays(scores, objective, risk)`` (same objective and risk); customers_segment:
+    Series segment indexed by customer_id, or a frame with customer_id, segment and attributes
+    (member, is_new, last_offer_ts, protected columns).
     objective: 'profit' (value = incremental_profit) or 'revenue' (incremental_revenue); the
     budget and the ROI rule always use expected_cost / incremental_profit. risk: z >= 0; the
     allocation maximises ``incremental_profit - z * incremental_profit_sd`` (a lower bound that
@@ -204,7 +259,15 @@ def solve_plan(scores: pd.DataFrame, customers_segment: pd.Series | pd.DataFrame
     """
     if objective not in ("profit", "revenue"):
         raise InputError(f"objective must be 'profit' or 'revenue', not {objective!r}")
-    ids, offer_ids, value, profit, cost, present = scores_to_arrays(scores, objective, risk)
+    if isinstance(scores, ScoreArrays):
+        if scores.objective != objective or scores.risk != float(risk):
+            raise InputError(f"scores were pivoted for objective {scores.objective!r}, risk "
+                             f"{scores.risk:g}; the plan asks for {objective!r}, risk {risk:g}")
+        arrays = scores
+    else:
+        arrays = scores_to_arrays(scores, objective, risk)
+    ids, offer_ids = arrays.customer_ids, arrays.offer_ids
+    value, profit, cost, present = arrays.value, arrays.profit, arrays.cost, arrays.present
     cust = _customer_table(customers_segment, ids)
     seg_codes, seg_names = pd.factorize(cust["segment"], sort=True)
     seg_codes = np.asarray(seg_codes, np.int64)
@@ -257,18 +320,19 @@ def solve_plan(scores: pd.DataFrame, customers_segment: pd.Series | pd.DataFrame
         net = np.where((comp.mask & present)[hold], value[hold] - alloc.lam * cost[hold], -np.inf)
         best = net.argmax(axis=1)
         planned[hold] = np.where(net[np.arange(len(best)), best] > 0, best, -1)
-    frame = pd.DataFrame({"offer": np.array(offer_ids + ["none"], dtype=object)[assignment],
+    frame = pd.DataFrame({"offer": np.array(offer_ids + [NO_OFFER], dtype=object)[assignment],
                           "segment": cust["segment"].to_numpy(), "cost": e_cost, "profit": e_prof,
                           "treated": on})
-    by_offer = frame[on].groupby("offer").agg(n=("treated", "size"), cost=("cost", "sum"),
-                                               incremental_profit=("profit", "sum"))
-    by_segment = frame.groupby("segment").agg(n=("treated", "size"), n_offered=("treated", "sum"),
-                                              cost=("cost", "sum"),
-                                              incremental_profit=("profit", "sum"))
+    by_offer = frame[on].groupby("offer", as_index=False).agg(
+        n=("treated", "size"), cost=("cost", "sum"), incremental_profit=("profit", "sum"))
+    by_segment = frame.groupby("segment", as_index=False).agg(
+        n=("treated", "size"), n_offered=("treated", "sum"), cost=("cost", "sum"),
+        incremental_profit=("profit", "sum"))
     return PlanResult(customer_ids=ids.to_numpy(), offer_ids=offer_ids,
                       segments=cust["segment"].to_numpy(), assignment=assignment, holdout=hold,
                       reason=reason, expected_cost=e_cost, incremental_profit=e_prof,
                       allocation=alloc, budget=float(budget), objective=objective, seed=seed,
                       lam=alloc.lam, by_offer=by_offer, by_segment=by_segment,
                       holdout_fraction=float(holdout), planned=planned,
-                      as_of="" if as_of is None else pd.Timestamp(as_of).isoformat(), risk=float(risk))
+                      as_of="" if as_of is None else pd.Timestamp(as_of).isoformat(), risk=float(risk),
+                      arrays=arrays, eligible=mask)
