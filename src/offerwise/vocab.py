@@ -22,6 +22,7 @@ __all__ = [
     "OFFER_KINDS",
     "PLAN_COLUMNS",
     "SCORE_COLUMNS",
+    "SEGMENTS",
     "SCORE_INPUT_COLUMNS",
     "SCORE_SD_COLUMN",
     "TabularSource",
@@ -37,6 +38,9 @@ NO_OFFER = "none"
 
 #: Offer kinds of the data contract's ``offers.kind``.
 OFFER_KINDS = ("percent_off", "amount_off", "spend_threshold", "free_shipping", "gift", "bogo")
+
+#: The named customer segments of ``offerwise profile``, in the order their rules are checked.
+SEGMENTS = ("new", "dormant", "at-risk", "loyal-high-value", "deal-seeker", "brand-loyal", "regular")
 
 #: Columns of a scores frame, in order (one row per customer x scored offer; ``offerwise score``).
 SCORE_COLUMNS = (

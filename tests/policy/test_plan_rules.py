@@ -181,11 +181,21 @@ def test_rules_errors_name_the_key(tmp_path):
         _plan(parse_rules({"offers": {"ghost": {"max_count": 1}}}))
 
 
-def test_example_rules_file_parses():
+@pytest.mark.parametrize("name", ["rules-simulated.toml", "rules-completejourney.toml"])
+def test_example_rules_files_parse(name):  # applied end to end in tests/cli/test_human_output.py
     from pathlib import Path
 
-    r = load_rules(Path(__file__).parents[2] / "examples" / "rules.toml")
+    r = load_rules(Path(__file__).parents[2] / "examples" / name)
     assert r.fairness and r.offers and r.segments
+
+
+def test_rules_name_segments_by_offerwise_names():
+    with pytest.raises(ConfigError, match="unknown segment 'loyal high-value'.*loyal-high-value"):
+        _plan(parse_rules({"segments": {"loyal high-value": {"max_share": 0.5}}}))
+    # a known segment with no customer today is not an error: the rule limits nobody
+    res = _plan(parse_rules({"segments": {"brand-loyal": {"max_share": 0.1}},
+                             "offers": {"amt5": {"new_customers_only": True}}}))
+    assert res is not None
 
 
 def test_scores_errors():

@@ -339,14 +339,18 @@ def _check_columns(
         if cs.name not in cols:
             continue
         raw, typed = _q(cs.name), _cast_expr(cs, cs.name, cols[cs.name])
+        # a column stored as text can hold blanks and unparseable values; a typed one cannot
+        text = cols[cs.name].startswith("VARCHAR")
+        blank = f"TRIM(CAST({raw} AS VARCHAR)) = ''" if text else "FALSE"
         if not cs.nullable:
-            checks.append((cs.name, f"{raw} IS NULL OR TRIM(CAST({raw} AS VARCHAR)) = ''", "missing values", True))
-        if cs.kind in ("timestamp",):
-            checks.append((cs.name, f"{raw} IS NOT NULL AND TRIM(CAST({raw} AS VARCHAR)) <> '' AND {typed} IS NULL",
+            checks.append((cs.name, f"{raw} IS NULL OR {blank}", "missing values", True))
+        can_fail = text or "CASE" in typed or "TRY_CAST" in typed  # a cast that may give NULL
+        if can_fail and cs.kind in ("timestamp",):
+            checks.append((cs.name, f"{raw} IS NOT NULL AND NOT {blank} AND {typed} IS NULL",
                            "unparseable timestamps", True))
-        elif cs.kind in ("number", "binary", "bool", "id"):
+        elif can_fail and cs.kind in ("number", "binary", "bool", "id"):
             label = {"id": "ids that are neither strings nor integers", "bool": "values that are not true/false"}
-            checks.append((cs.name, f"{raw} IS NOT NULL AND TRIM(CAST({raw} AS VARCHAR)) <> '' AND {typed} IS NULL",
+            checks.append((cs.name, f"{raw} IS NOT NULL AND NOT {blank} AND {typed} IS NULL",
                            label.get(cs.kind, "values that are not numbers"), True))
         if cs.kind in ("number", "binary"):
             checks.append((cs.name, f"isnan({typed}) OR isinf({typed})", "NaN or infinite values", True))

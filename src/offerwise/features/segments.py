@@ -14,17 +14,15 @@ import pandas as pd
 from offerwise.config import SegmentThresholds, Settings, default_settings
 from offerwise.errors import InputError
 from offerwise.features.columns import FEATURE_COLUMNS
+from offerwise.vocab import SEGMENTS
 
-#: Precedence: the first rule that matches names the segment.
-SEGMENT_ORDER: tuple[str, ...] = (
-    "new",  # tenure_days < new_tenure_days
-    "dormant",  # recency_days >= dormant_days (also: no order in the look-back window)
-    "at-risk",  # churn_risk >= at_risk_churn
-    "loyal-high-value",  # frequency >= loyal_min_frequency and monetary >= quantile(high_value_quantile)
-    "deal-seeker",  # discount_share >= deal_seeker_discount_share
-    "brand-loyal",  # top_brand_share >= brand_loyal_top_brand_share (brand known)
-    "regular",  # everyone else
-)
+#: Precedence: the first rule that matches names the segment (:data:`offerwise.vocab.SEGMENTS`):
+#: new (tenure_days < new_tenure_days); dormant (recency_days >= dormant_days, or no order in the
+#: look-back window); at-risk (churn_risk >= at_risk_churn); loyal-high-value (frequency >=
+#: loyal_min_frequency and monetary >= quantile(high_value_quantile)); deal-seeker (discount_share
+#: >= deal_seeker_discount_share); brand-loyal (top_brand_share >= brand_loyal_top_brand_share,
+#: brand known); regular (everyone else).
+SEGMENT_ORDER: tuple[str, ...] = SEGMENTS
 
 _NEEDED = ("tenure_days", "recency_days", "churn_risk", "frequency", "monetary", "discount_share",
            "top_brand_share")

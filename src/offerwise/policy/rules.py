@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from offerwise.config import format_validation_error
 from offerwise.errors import ConfigError
 from offerwise.policy.allocation import FairnessGroups
+from offerwise.vocab import SEGMENTS
 
 
 class _Strict(BaseModel):
@@ -124,6 +125,14 @@ def _truthy(s: pd.Series) -> np.ndarray:
     return txt.isin(["1", "true", "yes", "y", "t"]).fillna(False).to_numpy(bool)
 
 
+def _check_segment(name: str, where: str, present: dict[str, int]) -> None:
+    """A rule may name a segment of the customer table or one of offerwise's :data:`SEGMENTS`
+    (which may have no customer on a given day); anything else is a typo: ConfigError."""
+    if name not in present and name not in SEGMENTS:
+        known = list(dict.fromkeys([*present, *SEGMENTS]))
+        raise ConfigError(f"rules: {where}: unknown segment '{name}' (segments: {', '.join(known)})")
+
+
 def compile_rules(rules: Rules | None, *, offer_ids: list[str], customers: pd.DataFrame,
                   segment_codes: np.ndarray, segment_names: list[str], profit: np.ndarray,
                   cost: np.ndarray, budget: float, offers: pd.DataFrame | None = None,
@@ -163,10 +172,9 @@ def compile_rules(rules: Rules | None, *, offer_ids: list[str], customers: pd.Da
         if r.max_spend is not None:
             cap_s[k] = r.max_spend
         if r.segments is not None:
-            unknown = [s for s in r.segments if s not in sidx]
-            if unknown:
-                raise ConfigError(f"rules: offers.{name}.segments: unknown segment '{unknown[0]}'")
-            mask[:, k] &= np.isin(segment_codes, [sidx[s] for s in r.segments])
+            for seg in r.segments:
+                _check_segment(seg, f"offers.{name}.segments", sidx)
+            mask[:, k] &= np.isin(segment_codes, [sidx[s] for s in r.segments if s in sidx])
         if r.members_only:
             if "member" not in customers.columns:
                 raise ConfigError(f"rules: offers.{name}.members_only needs a customer column 'member'")
@@ -174,15 +182,16 @@ def compile_rules(rules: Rules | None, *, offer_ids: list[str], customers: pd.Da
         if r.new_customers_only:
             if "is_new" in customers.columns:
                 new = _truthy(customers["is_new"])
-            elif "new" in sidx:
-                new = segment_codes == sidx["new"]
+            elif "new" in sidx or "new" in SEGMENTS:  # offerwise's segments: 'new' may be empty today
+                new = segment_codes == sidx.get("new", -1)
             else:
                 raise ConfigError(f"rules: offers.{name}.new_customers_only needs a customer column "
                                   "'is_new' or a segment 'new'")
             mask[:, k] &= new
     for name, r in rules.segments.items():
-        if name not in sidx:
-            raise ConfigError(f"rules: segments.{name}: segment '{name}' is not in the customer table")
+        _check_segment(name, f"segments.{name}", sidx)
+        if name not in sidx:  # a known segment with no customer today: nothing to limit
+            continue
         s = sidx[name]
         if r.max_share is not None:
             smax[s] = r.max_share * budget

