@@ -159,7 +159,7 @@ def test_report_reads_the_analysis_json(campaign: dict, tmp_path: Path) -> None:
     truth = campaign["run"].true_lift
     assert m.loc["converted", "ci_low"] <= truth["converted"] <= m.loc["converted", "ci_high"]
     assert set(got.breakdown["dimension"]) == {"offer", "segment"}
-    assert got.roi["n_treatment"] == campaign["run"].n_treatment and got.srm_warning is None
+    assert got.roi.n_treatment == campaign["run"].n_treatment and got.srm_warning is None
 
 
 def test_analyze_warns_when_the_data_predates_the_campaign(campaign: dict, tmp_path: Path) -> None:

@@ -184,3 +184,49 @@ def test_bad_inputs():
         uplift_metrics([], [], [])
     with pytest.raises(InputError, match="no control rows"):
         uplift_metrics_by_offer(y, np.full(50, "a"), {"a": tau})
+
+
+def test_qini_and_auuc_share_the_random_targeting_baseline_and_the_sign():
+    """A ranking worse than random at every cutoff that puts control-heavy rows first.
+
+    Top block (1 treated y=3.8, 4 controls y=5): uplift −1.2; all rows: Δ̄ = 4.12 − 5 = −0.88.
+    The straight Qini baseline ``x·Q(1)`` scored this +0.044 (AUUC −0.064): with Δ̄ < 0, putting
+    few treated rows first looks "better than random" to it. Against ``Δ̄·N_T(t)`` it is negative.
+    """
+    y = np.array([3.8, 5, 5, 5, 5, 4.2, 4.2, 4.2, 4.2, 5])
+    t = np.array([1, 0, 0, 0, 0, 1, 1, 1, 1, 0.0])
+    pred = np.array([1.0] * 5 + [0.0] * 5)
+    m = uplift_metrics(y, t, pred)
+    q, u = m.qini_curve, m.uplift_curve
+    np.testing.assert_allclose(q.y, [0, -1.2, -4.4])
+    np.testing.assert_allclose(q.baseline, [0, -0.88 * 1, -0.88 * 5])  # Δ̄ · N_T(t)
+    np.testing.assert_allclose(u.baseline, [0, -0.88 * 5, -0.88 * 10])  # Δ̄ · N(t) = x · U(1)
+    assert u.random_area == pytest.approx(u.y[-1] / 2)
+    # ∫(Q − B_Q) = 2 · 0.5 · (−1.2 + 0.88)/2 = −0.16; the old line x·Q(1) gave (−1.2 + 2.2)/2 = +0.5
+    assert q.area - q.random_area == pytest.approx(-0.16)
+    oq = perfect_curve(y, t, kind="qini")
+    assert m.qini_normalized == pytest.approx(-0.16 / (oq.area - oq.random_area))
+    assert m.qini_normalized < 0 and m.auuc_normalized < 0
+    # and the mirror image: better than random at every cutoff -> both positive
+    m2 = uplift_metrics(y, t, -pred)
+    assert m2.qini_normalized > 0 and m2.auuc_normalized > 0
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_normalized_scores_agree_in_sign_under_confounded_treatment_share(seed):
+    """Treated share drifts along the ranking (observational log); the ranking's top-t uplift
+    stays below (or above) the average at every cutoff -> Qini and AUUC agree in sign."""
+    rng = np.random.default_rng(seed)
+    n = 400
+    share = rng.uniform(0.05, 0.95, 4)  # treated share per block, block 0 ranked first
+    tau = np.sort(rng.normal(-1.0, 0.6, 4))  # uplift per block, ascending: worst block first
+    blk = np.repeat(np.arange(4), n // 4)
+    t = (rng.uniform(size=n) < share[blk]).astype(float)
+    t[blk * (n // 4)] = 1.0  # every block holds both arms
+    t[blk * (n // 4) + 1] = 0.0
+    y = 5.0 + t * tau[blk]  # noiseless: Δ(block) = tau exactly
+    pred = 3.0 - blk.astype(float)
+    m = uplift_metrics(y, t, pred)
+    assert np.sign(m.qini_normalized) == np.sign(m.auuc_normalized) == -1
+    up = uplift_metrics(y, t, -pred)
+    assert np.sign(up.qini_normalized) == np.sign(up.auuc_normalized) == 1

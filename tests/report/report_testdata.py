@@ -166,6 +166,7 @@ def _lift(
         "rel_ci_low": (lift - half) / base,
         "rel_ci_high": (lift + half) / base,
         "cuped_abs_lift": lift if cuped else None,
+        "cuped_se": half / 2 / 1.96 if cuped else None,
         "cuped_ci_low": lift - half / 2 if cuped else None,
         "cuped_ci_high": lift + half / 2 if cuped else None,
         "variance_reduction": 0.6 if cuped else None,

@@ -179,7 +179,7 @@ def test_bad_input_gives_a_note_not_a_crash(tmp_path: Path):
     text = " ".join(parse(render_html(inp)).text)
     assert "Could not be drawn: plan: missing column(s) 'offer_id'" in text
     assert "Could not be drawn: uplift curves: need an x column" in text
-    assert "Could not be drawn: campaign analysis: no overall metric results" in text
+    assert "Could not be drawn: campaign analysis: missing key(s) 'n_customers'" in text
 
 
 def test_load_inputs_reads_every_file(report_files: dict[str, Path]):
@@ -215,6 +215,10 @@ def test_load_inputs_errors_name_the_path(tmp_path: Path):
     (tmp_path / "a.json").write_text("{not json")
     with pytest.raises(InputError, match="campaign analysis file .* cannot parse JSON"):
         load_inputs(None, analysis=tmp_path / "a.json")
+    # the old alias spellings are no longer guessed at: the file must be an analysis
+    (tmp_path / "b.json").write_text(json.dumps({"metrics": [{"name": "m", "diff": 1.0}]}))
+    with pytest.raises(InputError, match=r"campaign analysis file .*b\.json: .*missing key"):
+        load_inputs(None, analysis=tmp_path / "b.json")
     (tmp_path / "p.parquet").write_text("not parquet")
     with pytest.raises(InputError, match="plan file .* cannot read"):
         load_inputs(None, plan=tmp_path / "p.parquet")
@@ -278,3 +282,69 @@ def test_load_inputs_customers_from_a_data_directory(tmp_path: Path):
     assert inp.customers is not None
     assert sorted(inp.customers["customer_id"]) == ["a", "b"] and "age" in inp.customers.columns
     assert inp.sources["customers"] == str(d)
+
+
+def test_expected_vs_measured_block(full_report: Path, report_files: dict[str, Path]):
+    text = " ".join(parse(full_report.read_text()).text)
+    summary = json.loads((report_files["root"] / "plan.summary.json").read_text())
+    expected = summary["expected_incremental_profit"] / summary["n_treatment"]
+    assert "Expected vs measured" in text
+    assert f"${expected:,.2f}" in text  # the plan's expectation per treatment customer
+    # measured 2.1 with the CUPED CI [1.25, 2.95]; MDE = 2.80 · se = 2.80 · 0.85/1.96
+    assert "measured lift of $2.10 per customer (95% CI $1.25 to $2.95)" in text
+    verdict = "contains" if 1.25 <= expected <= 2.95 else "does not contain"
+    assert f"{verdict} the plan's expected ${expected:,.2f}" in text
+    assert "$1.21 per customer" in text and "holdout was large enough" in text
+
+
+def test_frontier_label_is_the_plan_summary_point(full_report: Path, report_files: dict[str, Path]):
+    text = " ".join(parse(full_report.read_text()).text)
+    summary = json.loads((report_files["root"] / "plan.summary.json").read_text())
+    v = summary["expected_incremental_profit"]
+    assert (
+        f"The diamond is this plan as its summary states it: budget $1,500, expected "
+        f"incremental profit ${v:,.0f}." in text
+    )
+    assert "The frontier curve reads" in text  # the synthetic frontier disagrees with the plan
+
+
+def test_segment_profiles_state_their_population_and_warn_on_other_customers(
+    report_files: dict[str, Path],
+):
+    from report_testdata import make_profiles
+
+    settings = Settings(protected_attributes=[])
+    same = load_inputs(None, plan=report_files["plan"], profiles=report_files["profiles"],
+                       settings=settings)
+    text = " ".join(parse(render_html(same)).text)
+    assert f"Population: 400 customers, profiles from {report_files['profiles']}." in text
+    assert "These are the plan's 400 customers." in text
+    assert "not the plan's customers" not in text
+    other = make_profiles(n=250, seed=5)
+    other["customer_id"] = "cj-" + other["customer_id"]  # e.g. Complete Journey households
+    inp = load_inputs(None, plan=report_files["plan"], profiles=other, settings=settings)
+    text = " ".join(parse(render_html(inp)).text)
+    assert "Population: 250 customers, profiles from (in memory)." in text
+    assert "These profiles are not the plan's customers: the 250 profiled customers include none of the plan's customers." in text
+    half = make_profiles()
+    half = half[half.index % 2 == 0]
+    inp = load_inputs(None, plan=report_files["plan"], profiles=half, settings=settings)
+    text = " ".join(parse(render_html(inp)).text)
+    assert "include 200 of the plan's 400 customers (50%)" in text
+
+
+def test_load_inputs_takes_the_typed_analysis(report_files: dict[str, Path]):
+    from report_testdata import make_analysis
+
+    from offerwise.evaluation.experiment import CampaignAnalysis
+
+    typed = CampaignAnalysis.from_dict(make_analysis())
+    inp = load_inputs(None, analysis=typed, settings=Settings())
+    assert inp.analysis is typed and inp.sources["analysis"] == "(in memory)"
+    from_file = load_inputs(None, analysis=report_files["analysis"], settings=Settings())
+    assert isinstance(from_file.analysis, CampaignAnalysis)
+    assert from_file.analysis.to_dict() == typed.to_dict()
+    with pytest.raises(InputError, match="expected a path, AnalyzeResult or CampaignAnalysis"):
+        load_inputs(None, analysis={"results": []}, settings=Settings())  # type: ignore[arg-type]
+    text = " ".join(parse(render_html(inp)).text)
+    assert "Realised ROI" in text and "Could not be drawn" not in text

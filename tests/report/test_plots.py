@@ -71,6 +71,49 @@ def test_uplift_curves_one_panel_per_offer_with_random_baseline():
         assert model.get_color() == colors[o]
         assert o in ax.get_title(loc="left") and "Qini" in ax.get_title(loc="left")
         assert "%" in ax.get_xlabel() and "$" in ax.get_ylabel()
+        assert ax.get_legend() is None  # no legend drawn over a curve
+    assert len(fig.legends) == 1  # one legend for all panels, outside the axes
+
+
+def _fits(fig) -> None:
+    """Every visible text of the saved figure lies inside the canvas and no legend overlaps an
+    axes (the checks that the old layout failed: clipped titles, legend over the curves)."""
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    W, H = fig.bbox.width, fig.bbox.height
+    texts = [t for ax in fig.axes if ax.get_visible() for t in (ax.title, ax._left_title)]
+    texts += [fig._suptitle] if fig._suptitle is not None else []
+    for t in texts:
+        if not t.get_text():
+            continue
+        bb = t.get_window_extent(r)
+        assert bb.x0 >= -1 and bb.x1 <= W + 1 and bb.y1 <= H + 1, (t.get_text(), bb, W)
+    legends = list(fig.legends) + [ax.get_legend() for ax in fig.axes if ax.get_legend()]
+    for leg in legends:
+        lb = leg.get_window_extent(r)
+        for ax in fig.axes:
+            if ax.get_visible():
+                assert not lb.overlaps(ax.get_window_extent(r)), leg
+
+
+def test_uplift_curve_titles_fit_and_the_legend_is_outside():
+    curves = make_curves()
+    long = "a-very-long-offer-identifier-for-the-spring-campaign-2026"
+    curves.loc[curves["offer_id"] == "pct10", "offer_id"] = long
+    metrics = {long: {"qini_normalized": 0.31, "auuc_normalized": -0.2}}
+    for one in (False, True):
+        c = curves[curves["offer_id"] == long] if one else curves
+        fig = plots.plot_uplift_curves(c, metrics=metrics)
+        _fits(fig)
+        ax = _axes(fig)[0]
+        assert "normalised Qini 0.31, AUUC -0.20" in ax.get_title(loc="left")
+        assert "\n" in fig._suptitle.get_text() or one is False
+
+
+def test_wrap_title():
+    assert plots.wrap_title("short", 5) == "short"
+    lines = plots.wrap_title("word " * 40, 3.0, 11).split("\n")
+    assert len(lines) > 1 and all(len(x) <= int(3.0 * 72 / (11 * 0.6)) for x in lines)
 
 
 def test_uplift_curves_alternative_columns_and_default_baseline():
@@ -90,15 +133,20 @@ def test_uplift_curves_alternative_columns_and_default_baseline():
         plots.normalize_curves(pd.DataFrame({"offer_id": ["a"], "foo": [1]}))
 
 
-def test_budget_frontier_marks_the_chosen_budget():
+def test_budget_frontier_marks_the_plan_at_its_own_numbers():
     f = make_frontier()
-    fig = plots.plot_budget_frontier(f, budget=1500.0)
+    on_curve = float(np.interp(1500, f["budget"], f["value"]))
+    fig = plots.plot_budget_frontier(f, budget=1500.0, plan_value=987.0)
     ax = _axes(fig)[0]
     lines = {ln.get_label(): ln for ln in ax.get_lines()}
     np.testing.assert_allclose(lines["expected incremental profit"].get_xdata(), f["budget"])
-    chosen = lines["chosen budget"]
+    chosen = lines["this plan: $1,500 → $987"]  # labelled with the summary's numbers
     assert chosen.get_xdata()[0] == 1500.0
-    assert chosen.get_ydata()[0] == pytest.approx(np.interp(1500, f["budget"], f["value"]))
+    assert chosen.get_ydata()[0] == 987.0 != pytest.approx(on_curve)
+    _fits(fig)  # the legend sits below the axes, not on the curves
+    # without the plan's value, only the budget line: no point made up from the curve
+    bare = _axes(plots.plot_budget_frontier(f, budget=1500.0))[0]
+    assert not any(ln.get_label().startswith("this plan") for ln in bare.get_lines())
     assert len(_axes(fig)) == 2  # n_treated panel
     assert len(_axes(plots.plot_budget_frontier(f.drop(columns="n_treated")))) == 1
     with pytest.raises(InputError, match="budget frontier"):
@@ -126,6 +174,7 @@ def test_offer_mix_shares_sum_to_one_per_segment_with_offer_colours():
     assert labels[-1].startswith(top)
     share = (treated[treated["segment"] == top]["offer_id"] == "pct20").mean()
     assert by_label["pct20"].patches[-1].get_width() == pytest.approx(share)
+    _fits(fig)
 
 
 def test_fairness_plot_flags_groups_below_four_fifths():
@@ -152,7 +201,7 @@ def test_fairness_plot_flags_groups_below_four_fifths():
         plots.plot_fairness(audit.iloc[0:0])
 
 
-def test_feature_importance_sorted_shares():
+def test_feature_importance_one_bar_per_feature_is_the_mean_over_offers():
     fi = make_importance()
     fig = plots.plot_feature_importance(fi, top=5)
     ax = _axes(fig)[0]
@@ -160,11 +209,16 @@ def test_feature_importance_sorted_shares():
     assert len(labels) == 5
     shares = plots.importance_shares(fi)
     assert labels[::-1] == list(shares.index[:5])  # largest on top
-    n = len(ax.containers)
-    assert n == len(OFFERS)
-    totals = sum(np.array([p.get_width() for p in c.patches]) for c in ax.containers)
-    np.testing.assert_allclose(totals[::-1], shares.mean(axis=1).to_numpy()[:5])
-    assert np.all(np.diff(totals) >= 0)
+    assert len(ax.containers) == 1  # one bar per feature, not stacked by offer
+    widths = np.array([p.get_width() for p in ax.containers[0].patches])
+    np.testing.assert_allclose(widths[::-1], shares.mean(axis=1).to_numpy()[:5])
+    assert np.all(np.diff(widths) >= 0)
+    assert "mean over offers" in ax.get_xlabel() and "mean over 3 offers" in ax.get_title(loc="left")
+    # one dot per offer and feature at that offer's own share
+    dots = {c.get_label(): c.get_offsets() for c in ax.collections}
+    assert set(dots) == set(OFFERS)
+    np.testing.assert_allclose(dots["pct10"][:, 0][::-1], shares["pct10"].to_numpy()[:5])
+    _fits(fig)  # legend below the axes, title inside the canvas
 
 
 def test_campaign_results_panels_per_metric_with_units():
@@ -199,9 +253,10 @@ def test_campaign_breakdown_defaults_to_net_profit_and_skips_missing_estimates()
         "offer:"
     )  # first dimension drawn at the top (labels listed top-down)
     assert "net profit" in ax.get_title(loc="left")
-    empty = campaign_results({"metrics": [{"metric": "m", "lift": 1.0}]})
+    only_overall = make_analysis()
+    only_overall["results"] = [r for r in only_overall["results"] if r["dimension"] == "overall"]
     with pytest.raises(InputError, match="no breakdown"):
-        plots.plot_campaign_breakdown(empty)
+        plots.plot_campaign_breakdown(campaign_results(only_overall))
 
 
 def test_figure_to_png_is_a_png():

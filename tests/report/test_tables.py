@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -10,6 +11,8 @@ import pytest
 from report_testdata import make_analysis
 
 from offerwise.errors import InputError
+from offerwise.evaluation.analyze import AnalyzeResult
+from offerwise.evaluation.experiment import CampaignAnalysis
 from offerwise.report import (
     campaign_results,
     fairness_audit,
@@ -17,7 +20,14 @@ from offerwise.report import (
     key_numbers,
     offer_colors,
 )
-from offerwise.report.tables import NONE_COLOR
+from offerwise.report.tables import (
+    NONE_COLOR,
+    expected_vs_measured,
+    id_overlap,
+    minimum_detectable_effect,
+    parse_analysis,
+    sd_from_se,
+)
 
 
 @pytest.fixture()
@@ -166,8 +176,10 @@ def test_offer_colors_are_stable_and_none_is_grey():
     assert len({a["a"], a["b"], a["c"], a["none"]}) == 4
 
 
-def test_campaign_results_reads_the_experiment_schema():
-    res = campaign_results(make_analysis())
+def test_campaign_results_reads_the_typed_analysis():
+    typed = CampaignAnalysis.from_dict(make_analysis())
+    res = campaign_results(typed)
+    assert res.analysis is typed and res.meta is None
     m = res.metrics.set_index("metric")
     assert list(m.index) == ["converted", "revenue", "discount_cost", "net_profit"]
     assert m.loc["net_profit", "lift"] == pytest.approx(2.1)
@@ -181,44 +193,111 @@ def test_campaign_results_reads_the_experiment_schema():
     assert tiny["reason"] == "too_few_units" and math.isnan(tiny["lift"])
     assert res.srm_p_value == pytest.approx(0.0004)
     assert res.srm_warning and "7.9%" in res.srm_warning and "10.0%" in res.srm_warning
-    assert res.roi["roi"] == pytest.approx(1.05)
+    assert res.roi.roi == pytest.approx(1.05) and res.roi.cuped
     assert len(res.warnings) == 1
+    # a JSON mapping is parsed once into the same typed result
+    again = campaign_results(make_analysis())
+    pd.testing.assert_frame_equal(again.metrics, res.metrics)
 
 
-def test_campaign_results_reads_looser_shapes():
-    res = campaign_results(
-        {
-            "metrics": {
-                "net_profit": {
-                    "lift": 1.5,
-                    "ci": [0.5, 2.5],
-                    "p": 0.01,
-                    "cuped": {"lift": 1.4, "ci_low": 0.9, "ci_high": 1.9},
-                }
-            },
-            "by_offer": [{"offer_id": "p10", "lift": 2.0, "ci_low": 1.0, "ci_high": 3.0}],
-            "srm_p_value": 0.4,
-        }
-    )
-    r = res.metrics.iloc[0]
-    assert r["metric"] == "net_profit"
-    assert (r["lift"], r["ci_low"], r["ci_high"], r["p_value"]) == (1.5, 0.5, 2.5, 0.01)
-    assert (r["cuped_lift"], r["cuped_ci_low"], r["cuped_ci_high"]) == (1.4, 0.9, 1.9)
-    b = res.breakdown.iloc[0]
-    assert (b["dimension"], b["level"], b["metric"], b["lift"]) == (
-        "offer",
-        "p10",
-        "net_profit",
-        2.0,
-    )
-    assert res.srm_p_value == 0.4 and res.srm_warning is None
+def test_parse_analysis_reads_what_offerwise_analyze_writes():
+    typed = CampaignAnalysis.from_dict(make_analysis())
+    meta = AnalyzeResult(typed, "plan.parquet", "shop/", pd.Timestamp("2026-03-01"),
+                         pd.Timestamp("2026-03-15"), 90, 0.1, "abc", ["no pre-period"])
+    d = json.loads(json.dumps(meta.to_dict()))
+    back = parse_analysis(d)
+    assert isinstance(back, AnalyzeResult)
+    assert back.to_dict() == d  # a round trip writes the same JSON
+    assert back.start == pd.Timestamp("2026-03-01") and back.plan == "plan.parquet"
+    assert back.analysis.warnings[0] == "no pre-period"
+    res = campaign_results(back)
+    assert res.meta is back and res.analysis.n_treatment == 921
+    assert isinstance(parse_analysis(make_analysis()), CampaignAnalysis)
 
 
-def test_campaign_results_without_metrics_is_an_input_error():
-    with pytest.raises(InputError, match="no overall metric results"):
+def test_parse_analysis_names_what_is_missing():
+    with pytest.raises(InputError, match="missing key.*'results'"):
         campaign_results({"something": 1})
     with pytest.raises(InputError, match="expected a JSON object"):
         campaign_results([1, 2])  # type: ignore[arg-type]
+    bad = make_analysis()
+    del bad["results"][0]["metric"]
+    with pytest.raises(InputError, match="lift result: missing key.*'metric'"):
+        parse_analysis(bad)
+    bad = make_analysis()
+    bad["results"][0]["n_treatment"] = "many"
+    with pytest.raises(InputError, match="'n_treatment'"):
+        parse_analysis(bad)
+    with pytest.raises(InputError, match="'campaign' lacks 'plan'"):
+        parse_analysis({**make_analysis(), "campaign": {"data": "x"}})
+    no_overall = make_analysis()
+    no_overall["results"] = [r for r in no_overall["results"] if r["dimension"] != "overall"]
+    with pytest.raises(InputError, match="no overall result"):
+        campaign_results(no_overall)
+
+
+def test_minimum_detectable_effect_formula():
+    # (z_.975 + z_.8) · sd · sqrt(1/n_T + 1/n_H) = 2.8016 · 10 · sqrt(1/900 + 1/100)
+    mde = minimum_detectable_effect(10.0, 900, 100)
+    assert mde == pytest.approx((1.959964 + 0.841621) * 10 * math.sqrt(1 / 900 + 1 / 100), rel=1e-5)
+    assert minimum_detectable_effect(10.0, 900, 100, power=0.9) > mde
+    assert minimum_detectable_effect(10.0, 9000, 1000) == pytest.approx(mde / math.sqrt(10))
+    assert math.isnan(minimum_detectable_effect(10.0, 900, 0))
+    with pytest.raises(InputError, match="power"):
+        minimum_detectable_effect(1.0, 10, 10, power=1.0)
+    # the SD implied by a standard error gives back MDE = (z + z) · se
+    sd = sd_from_se(0.5, 900, 100)
+    assert minimum_detectable_effect(sd, 900, 100) == pytest.approx(2.801585 * 0.5, rel=1e-5)
+
+
+def test_minimum_detectable_effect_has_the_stated_power():
+    """Simulated: a true lift equal to the MDE is detected about 80% of the time."""
+    rng = np.random.default_rng(0)
+    n_t, n_h, sd = 400, 100, 3.0
+    mde = minimum_detectable_effect(sd, n_t, n_h)
+    hits = 0
+    reps = 2000
+    for _ in range(reps):
+        t = rng.normal(mde, sd, n_t)
+        h = rng.normal(0.0, sd, n_h)
+        se = math.sqrt(t.var(ddof=1) / n_t + h.var(ddof=1) / n_h)
+        hits += abs(t.mean() - h.mean()) / se > 1.959964
+    assert hits / reps == pytest.approx(0.8, abs=0.03)
+
+
+def test_expected_vs_measured_compares_per_treatment_customer():
+    a = make_analysis()
+    summary = {"expected_incremental_profit": 4500.0, "n_treatment": 900}
+    ev = expected_vs_measured(summary, CampaignAnalysis.from_dict(a))
+    assert ev is not None
+    assert ev.expected == pytest.approx(5.0) and ev.n_expected == 900  # 4500 / 900
+    # net_profit overall: lift 2.1, CUPED CI ±0.85 (it narrows the plain ±1.7)
+    assert ev.cuped and (ev.measured, ev.ci_low, ev.ci_high) == pytest.approx((2.1, 1.25, 2.95))
+    se = 0.85 / 1.96
+    assert ev.mde == pytest.approx(2.801585 * se, rel=1e-5)
+    assert not ev.contains  # 5.0 is above the interval
+    assert ev.detectable  # 5.0 > MDE ≈ 1.21
+    text = " ".join(ev.sentences("$"))
+    assert "does not contain the plan's expected $5.00" in text
+    assert "earned less than planned" in text and "large enough" in text
+    # an expectation below the interval and below the MDE; one inside the interval
+    typed = CampaignAnalysis.from_dict(a)
+    small = expected_vs_measured({"expected_incremental_profit": 900.0, "n_treatment": 900}, typed)
+    assert small is not None and small.expected == pytest.approx(1.0)
+    assert not small.contains and not small.detectable
+    inside = expected_vs_measured({"expected_incremental_profit": 1800.0, "n_treatment": 900}, typed)
+    assert inside is not None and inside.contains
+    assert "contains the plan's expected $2.00" in " ".join(inside.sentences("$"))
+    assert "too small" in " ".join(small.sentences("$"))
+    assert expected_vs_measured({}, typed) is None
+
+
+def test_id_overlap():
+    a = pd.DataFrame({"customer_id": ["1", "2", "3"]})
+    b = pd.DataFrame({"customer_id": [2, 3, 4, 5]})
+    ov = id_overlap(a, b)
+    assert (ov.n_left, ov.n_right, ov.n_common, ov.same) == (3, 4, 2, False)
+    assert id_overlap(a, a).same
 
 
 def test_campaign_results_of_a_real_analysis():
@@ -243,7 +322,7 @@ def test_campaign_results_of_a_real_analysis():
         }
     )
     analysis = exp.analyze_campaign(df, expected_holdout_fraction=0.2)
-    res = campaign_results(analysis.to_dict())
+    res = campaign_results(analysis)
     direct = analysis.get("net_profit")
     row = res.metrics.set_index("metric").loc["net_profit"]
     assert row["lift"] == pytest.approx(direct.abs_lift)
@@ -274,3 +353,11 @@ def test_curves_table_from_uplift_metrics_feeds_the_plot():
     norm = normalize_curves(table)
     gain = norm.assign(d=norm["y"] - norm["random"]).groupby("offer_id")["d"].mean()
     assert gain["p10"] > 0 > gain["p20"]
+
+
+def test_expected_per_customer_uses_the_plan_treatment_group():
+    # the plan's own treatment group divides the plan's total, not the analysis' group size
+    ev = expected_vs_measured({"expected_incremental_profit": 1000.0, "n_treatment": 400},
+                              CampaignAnalysis.from_dict(make_analysis()))
+    assert ev is not None and ev.expected == pytest.approx(2.5) and ev.n_expected == 400
+    assert ev.n_treatment == 900  # the net-profit comparison's treatment group

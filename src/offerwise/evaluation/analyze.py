@@ -10,6 +10,7 @@ data source's ``transactions`` (unit costs from ``products`` when present) and r
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +50,31 @@ class AnalyzeResult:
             },
             **d,
         }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, object]) -> AnalyzeResult:
+        """Inverse of :meth:`to_dict` (the ``offerwise analyze --out`` JSON).
+
+        The warnings come back inside ``analysis`` (``to_dict`` merges both lists), so a round
+        trip writes the same JSON. :class:`InputError` when a key is missing or malformed.
+        """
+        camp = d.get("campaign") if isinstance(d, Mapping) else None
+        if not isinstance(camp, Mapping):
+            raise InputError("campaign analysis: no 'campaign' block (plan, data, start, ...); "
+                             "is this the JSON of `offerwise analyze --out`?")
+        missing = [k for k in ("plan", "data", "start", "expected_holdout_fraction") if camp.get(k) is None]
+        if missing:
+            raise InputError(f"campaign analysis: 'campaign' lacks {', '.join(map(repr, missing))}")
+        end = camp.get("end")
+        return cls(
+            analysis=CampaignAnalysis.from_dict(d),
+            plan=str(camp["plan"]), data=str(camp["data"]),
+            start=_timestamp(camp["start"], "campaign start"),
+            end=None if end is None else _timestamp(end, "campaign end"),
+            pre_period_days=int(camp.get("pre_period_days") or 0),  # type: ignore[call-overload]
+            expected_holdout_fraction=float(camp["expected_holdout_fraction"]),  # type: ignore[arg-type]
+            data_fingerprint=str(camp.get("data_fingerprint") or ""),
+        )
 
 
 def read_plan_summary(plan: Path) -> dict[str, object]:

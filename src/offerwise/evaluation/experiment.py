@@ -23,8 +23,8 @@ whose ``reason`` names the problem instead of raising, so one bad segment does n
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 import pandas as pd
@@ -180,6 +180,15 @@ class LiftResult:
         d["notes"] = list(self.notes)
         return {k: _json(v) for k, v in d.items()}
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, object]) -> LiftResult:
+        """Inverse of :meth:`to_dict` (``None`` -> NaN); :class:`InputError` on a missing key."""
+        kw = _from_json(cls, d, "lift result",
+                        ("metric", "dimension", "level", "n_treatment", "n_holdout"))
+        kw.setdefault("mean_treatment", float("nan"))
+        kw.setdefault("mean_holdout", float("nan"))
+        return cls(**kw)  # type: ignore[arg-type]
+
 
 def _json(v: object) -> object:
     if isinstance(v, float | np.floating):
@@ -187,6 +196,41 @@ def _json(v: object) -> object:
     if isinstance(v, np.integer):
         return int(v)
     return v
+
+
+def _from_json(cls: type, d: object, what: str, required: Sequence[str]) -> dict[str, object]:
+    """Keyword arguments of dataclass ``cls`` from its ``to_dict()`` (``None`` float -> NaN).
+
+    Keys ``cls`` does not have are ignored; a missing ``required`` key or a value of the wrong
+    type is an :class:`InputError` naming ``what`` and the key.
+    """
+    if not isinstance(d, Mapping):
+        raise InputError(f"{what}: expected a JSON object, got {type(d).__name__}")
+    missing = [k for k in required if d.get(k) is None]
+    if missing:
+        raise InputError(f"{what}: missing key(s) {', '.join(map(repr, missing))}; "
+                         f"has {', '.join(map(str, d)) or 'none'}")
+    kw: dict[str, object] = {}
+    for f in fields(cls):
+        if f.name not in d:
+            continue
+        v, t = d[f.name], str(f.type)
+        try:
+            if t == "float":
+                kw[f.name] = float("nan") if v is None else float(v)  # type: ignore[arg-type]
+            elif t == "int":
+                kw[f.name] = int(v)  # type: ignore[call-overload]
+            elif t == "bool":
+                kw[f.name] = bool(v)
+            elif t == "str":
+                kw[f.name] = str(v)
+            elif t == "str | None":
+                kw[f.name] = None if v is None else str(v)
+            elif t.startswith("tuple[str"):
+                kw[f.name] = tuple(str(x) for x in (v or ()))  # type: ignore[union-attr]
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{what}: key {f.name!r}: {v!r} is not a {t}") from exc
+    return kw
 
 
 def _welch(vt: float, nt: int, vh: float, nh: int) -> tuple[float, float]:
@@ -295,6 +339,16 @@ class SRMCheck:
     def to_dict(self) -> dict[str, object]:
         return {k: _json(v) for k, v in asdict(self).items()}
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, object]) -> SRMCheck:
+        """Inverse of :meth:`to_dict` (``None`` -> NaN)."""
+        kw = _from_json(cls, d, "sample-ratio check",
+                        ("n_treatment", "n_holdout", "expected_holdout_fraction"))
+        for k in ("observed_holdout_fraction", "chi2", "p_value"):
+            kw.setdefault(k, float("nan"))
+        kw.setdefault("mismatch", False)
+        return cls(**kw)  # type: ignore[arg-type]
+
 
 def srm_check(n_treatment: int, n_holdout: int, expected_holdout_fraction: float,
               threshold: float = SRM_P_THRESHOLD) -> SRMCheck:
@@ -348,6 +402,16 @@ class ROIResult:
     def to_dict(self) -> dict[str, object]:
         return {k: _json(v) for k, v in asdict(self).items()}
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, object]) -> ROIResult:
+        """Inverse of :meth:`to_dict` (``None`` -> NaN)."""
+        kw = _from_json(cls, d, "ROI", ("n_treatment",))
+        for f in fields(cls):
+            if str(f.type) == "float":
+                kw.setdefault(f.name, float("nan"))
+        kw.setdefault("cuped", False)
+        return cls(**kw)  # type: ignore[arg-type]
+
 
 @dataclass(slots=True)
 class CampaignAnalysis:
@@ -380,6 +444,30 @@ class CampaignAnalysis:
             "results": [r.to_dict() for r in self.results],
             "warnings": list(self.warnings),
         }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, object]) -> CampaignAnalysis:
+        """Inverse of :meth:`to_dict`; extra keys (e.g. ``AnalyzeResult``'s ``campaign``) ignored.
+
+        :class:`InputError` when a key is missing or has the wrong type.
+        """
+        kw = _from_json(cls, d, "campaign analysis",
+                        ("n_customers", "n_treatment", "n_holdout", "alpha", "srm", "roi",
+                         "results"))
+        res = d["results"]
+        if not isinstance(res, list):
+            raise InputError(f"campaign analysis: 'results' must be a list, got {type(res).__name__}")
+        warns = d.get("warnings") or []
+        if not isinstance(warns, list):
+            raise InputError(f"campaign analysis: 'warnings' must be a list, got {type(warns).__name__}")
+        return cls(
+            n_customers=int(kw["n_customers"]), n_treatment=int(kw["n_treatment"]),  # type: ignore[call-overload]
+            n_holdout=int(kw["n_holdout"]), alpha=float(kw["alpha"]),  # type: ignore[call-overload,arg-type]
+            srm=SRMCheck.from_dict(d["srm"]),  # type: ignore[arg-type]
+            results=[LiftResult.from_dict(r) for r in res],
+            roi=ROIResult.from_dict(d["roi"]),  # type: ignore[arg-type]
+            warnings=[str(w) for w in warns],
+        )
 
     def to_frame(self) -> pd.DataFrame:
         """One row per (dimension, level, metric) with the columns a report table shows."""

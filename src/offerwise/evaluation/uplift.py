@@ -2,21 +2,37 @@
 
 Notation (rows sorted by predicted uplift, highest first; ``w`` = row weight, 1 unless IPW):
 for the top ``t`` rows, ``N_T(t) = Σ w·T``, ``N_C(t) = Σ w·(1−T)``, ``Y_T(t) = Σ w·T·y``,
-``Y_C(t) = Σ w·(1−T)·y``.
+``Y_C(t) = Σ w·(1−T)·y``, ``N(t) = N_T(t) + N_C(t)``, and the observed uplift among them
+``Δ(t) = Y_T(t)/N_T(t) − Y_C(t)/N_C(t)`` (a ratio with a zero denominator counts as 0, as in
+scikit-uplift). ``Δ̄ = Δ(all rows)`` is the average uplift.
 
-* Qini curve:   ``Q(t) = Y_T(t) − Y_C(t) · N_T(t) / N_C(t)``  (Radcliffe 2007)
-* Uplift curve: ``U(t) = (Y_T(t)/N_T(t) − Y_C(t)/N_C(t)) · (N_T(t) + N_C(t))``
-  (a ratio with a zero denominator counts as 0, as in scikit-uplift).
+* Qini curve:   ``Q(t) = Y_T(t) − Y_C(t) · N_T(t) / N_C(t) = N_T(t) · Δ(t)``  (Radcliffe 2007)
+* Uplift curve: ``U(t) = (Y_T(t)/N_T(t) − Y_C(t)/N_C(t)) · (N_T(t) + N_C(t)) = N(t) · Δ(t)``
 
 Curves are evaluated at the end of each block of tied predictions (ties are never split) and start
-at (0, 0); ``x`` is the share of rows (of total weight) targeted. ``qini``/``auuc`` are the areas
-under the curves over ``x ∈ [0, 1]`` (trapezoid rule). The normalized scores are
+at (0, 0); ``x(t) = N(t) / N`` is the share of rows (of total weight) targeted. ``qini``/``auuc``
+are the areas under the curves over ``x ∈ [0, 1]`` (trapezoid rule).
 
-    normalized = (A_model − A_random) / (A_oracle − A_random),   A_random = curve(1) / 2,
+Random-targeting baseline (the same for both curves): the rows a ranking puts in its top ``t``
+earning the average uplift ``Δ̄``, i.e. ``B_Q(t) = Δ̄ · N_T(t)`` for the Qini curve and
+``B_U(t) = Δ̄ · N(t) = x · U(1)`` for the uplift curve. The normalized scores are
 
-so a random ranking scores ≈ 0, the oracle 1 and an inverted ranking is negative. The oracle ranks by
-the realized outcome: treated rows by ``y`` descending first, control rows by ``y`` ascending last
-(score ``y·(2T−1)``; for 0/1 outcomes this is scikit-uplift's perfect Qini ranking).
+    normalized = (A_model − A_random) / (A_oracle − A_random_oracle),
+    A − A_random = ∫ (curve − B) dx,
+
+so ``Q − B_Q = N_T(t)·(Δ(t) − Δ̄)`` and ``U − B_U = N(t)·(Δ(t) − Δ̄)`` have the same sign at every
+cutoff: when the ranking's top rows beat (trail) the average uplift at every cutoff, both normalized
+scores are positive (negative). A random ranking scores ≈ 0, the oracle 1 and an inverted ranking is
+negative. For the uplift curve ``B_U`` is the straight line from (0, 0) to (1, U(1)), so
+``A_random = U(1)/2``. For the Qini curve ``B_Q`` is that straight line only when the treated
+share of the top rows is constant; the straight line ``x · Q(1)`` (the usual Qini baseline)
+credits a ranking for merely putting treated rows first (when ``Δ̄ > 0``) or control rows first
+(``Δ̄ < 0``), so with it normalized Qini and AUUC can disagree in sign on observational or
+IPW-weighted logs (docs/measurement.md).
+
+The oracle ranks by the realized outcome: treated rows by ``y`` descending first, control rows by
+``y`` ascending last (score ``y·(2T−1)``; for 0/1 outcomes this is scikit-uplift's perfect Qini
+ranking).
 
 Non-randomized logs: pass ``propensity`` (P(T=1 | x) of the logging policy) to weight rows by
 ``T/e + (1−T)/(1−e)`` (inverse propensity), or any ``sample_weight``.
@@ -39,11 +55,16 @@ DEFAULT_KS: tuple[float, ...] = (0.1, 0.2, 0.3, 0.5)
 
 @dataclass(frozen=True, slots=True)
 class UpliftCurve:
-    """A Qini or uplift curve: ``x`` share targeted (0..1), ``y`` curve value, both shape (m+1,)."""
+    """A Qini or uplift curve: ``x`` share targeted (0..1), ``y`` curve value, both shape (m+1,).
+
+    ``baseline`` (m+1,), when given, is the random-targeting curve at the same ``x``:
+    ``Δ̄ · N_T(t)`` (Qini) or ``Δ̄ · N(t)`` (uplift), see the module docstring.
+    """
 
     kind: CurveKind
     x: np.ndarray
     y: np.ndarray
+    baseline: np.ndarray | None = None
 
     @property
     def area(self) -> float:
@@ -52,8 +73,13 @@ class UpliftCurve:
 
     @property
     def random_area(self) -> float:
-        """Area under the straight line from (0, 0) to (1, y_end): a random ranking."""
-        return float(self.y[-1]) / 2.0
+        """Area under the random-targeting baseline (trapezoid rule over the same ``x``).
+
+        Without a ``baseline``: the straight line from (0, 0) to (1, y_end), area ``y_end / 2``.
+        """
+        if self.baseline is None:
+            return float(self.y[-1]) / 2.0
+        return float(np.trapezoid(self.baseline, self.x))
 
 
 @dataclass(slots=True)
@@ -189,9 +215,14 @@ def _curve_from(c: _Cum, kind: CurveKind) -> UpliftCurve:
         val = (_div(yt, nt) - _div(yc, nc)) * (nt + nc)
     else:
         raise InputError(f"curve kind must be 'qini' or 'uplift', got {kind!r}")
+    # random targeting: the same rows earning the average uplift Δ̄ (module docstring)
+    delta = float(_div(c.yt[-1:], c.nt[-1:])[0] - _div(c.yc[-1:], c.nc[-1:])[0])
+    base = delta * (nt if kind == "qini" else nt + nc)
+    base[-1] = val[-1]  # equal in exact arithmetic; keeps a constant ranking at exactly 0
     x = c.w[i] / c.w[-1]
     zero = np.zeros(1)
-    return UpliftCurve(kind, np.concatenate([zero, x]), np.concatenate([zero, val]))
+    return UpliftCurve(kind, np.concatenate([zero, x]), np.concatenate([zero, val]),
+                       np.concatenate([zero, base]))
 
 
 # --------------------------------------------------------------------------------------------
@@ -231,6 +262,7 @@ def perfect_curve(
 
 
 def _normalized(model: UpliftCurve, oracle: UpliftCurve) -> float:
+    """``(A_model − A_random) / (A_oracle − A_random_oracle)``; NaN unless the oracle beats random."""
     den = oracle.area - oracle.random_area
     if not den > 0:
         return float("nan")
@@ -344,6 +376,13 @@ def uplift_metrics(
     """All uplift metrics of one binary comparison (treated vs control) in one sort.
 
     ``y`` (n,) outcome, ``treatment`` (n,) 0/1, ``prediction`` (n,) predicted uplift.
+
+    ``qini``/``auuc`` = ``∫ Q dx`` / ``∫ U dx``; ``qini_normalized`` / ``auuc_normalized`` =
+    ``∫ (C − B) dx / ∫ (C_oracle − B_oracle) dx`` with ``C`` the curve and ``B`` its
+    random-targeting baseline: ``B_Q(t) = Δ̄ · N_T(t)``, ``B_U(t) = Δ̄ · N(t)`` (Δ̄ = overall
+    treated-minus-control mean). Both numerators are ``∫ n(t) · (Δ(t) − Δ̄) dx`` with
+    ``n = N_T`` (Qini) or ``N`` (AUUC), so the two scores share the sign whenever the top-``t``
+    uplift ``Δ(t)`` stays on one side of ``Δ̄``.
     """
     y, t, p, w = _prepare(y, treatment, prediction, propensity, sample_weight)
     c = _cumulate(y, t, p, w)

@@ -27,14 +27,16 @@ from offerwise.errors import InputError, require
 from offerwise.report import plots
 from offerwise.report.inputs import ReportInputs
 from offerwise.report.tables import (
-    NO_OFFER,
     campaign_results,
+    expected_vs_measured,
     fairness_audit,
     four_fifths_summary,
+    id_overlap,
     key_numbers,
     offer_colors,
     treated_rows,
 )
+from offerwise.vocab import NO_OFFER
 
 __all__ = ["HINTS", "Section", "build_report", "render_html"]
 
@@ -237,17 +239,57 @@ def _summary(inp: ReportInputs) -> str:
     return f'<div class="kpis">{grid}</div>{extra}<dl class="meta">{dl}</dl>'
 
 
+def _population_check(inp: ReportInputs) -> str:
+    """A warning when the profiles' customers are not the plan's customers (ids compared)."""
+    prof, plan = inp.profiles, inp.plan
+    if prof is None or plan is None:
+        return ""
+    if "customer_id" not in prof.columns or "customer_id" not in plan.columns:
+        return note("Cannot check that these profiles describe the plan's customers: "
+                    "no customer_id column to compare.")
+    ov = id_overlap(prof, plan)
+    if ov.same:
+        return f"<p>These are the plan's {ov.n_right:,} customers.</p>"
+    if ov.n_common == 0:
+        what = "none of the plan's customers"
+    else:
+        what = (
+            f"{ov.n_common:,} of the plan's {ov.n_right:,} customers "
+            f"({ov.n_common / ov.n_right:.0%}); the other {ov.n_left - ov.n_common:,} profiled "
+            f"customers are not in the plan"
+        )
+    return (
+        f'<p class="alert">These profiles are not the plan\'s customers: the {ov.n_left:,} '
+        f"profiled customers include {esc(what)}. The segments below describe a different "
+        f"population from the offer mix, fairness audit and campaign results; pass the profiles "
+        f"of the customers the plan was made for.</p>"
+    )
+
+
 def _segments(inp: ReportInputs) -> str:
     if inp.profiles is None:
         return note(f"Not available: no customer profiles. {HINTS['profiles']}.")
     if "segment" not in inp.profiles.columns:
         return note("Not available: the profiles have no 'segment' column.")
+    n = (
+        inp.profiles["customer_id"].astype(str).nunique()
+        if "customer_id" in inp.profiles.columns
+        else len(inp.profiles)
+    )
+    src = inp.sources.get("profiles", "(in memory)")
+    population = (
+        f"<p>Population: {n:,} customers, profiles from {esc(src)}.</p>"
+    )
     fig = plots.plot_segment_profiles(inp.profiles, currency=inp.currency)
-    return image(
-        fig,
-        "segment_profiles",
-        "Customers and mean profile features per segment",
-        "Mean of each profile feature per segment; segments sorted by size.",
+    return (
+        population
+        + _population_check(inp)
+        + image(
+            fig,
+            "segment_profiles",
+            "Customers and mean profile features per segment",
+            "Mean of each profile feature per segment; segments sorted by size.",
+        )
     )
 
 
@@ -321,15 +363,43 @@ def _frontier(inp: ReportInputs) -> str:
         return note(f"Not available: no plan. {HINTS['plan']}.")
     if inp.frontier is None:
         return note(f"Not available: budget frontier. {HINTS['frontier']}.")
-    budget = (inp.plan_summary or {}).get("budget")
-    budget = float(budget) if _finite(budget) else None
-    fig = plots.plot_budget_frontier(inp.frontier, budget=budget, currency=inp.currency)
-    return image(
-        fig,
-        "budget_frontier",
-        "Expected incremental profit against the budget",
-        "Each point is an optimal plan at that budget; the diamond is the chosen one.",
+    s = inp.plan_summary or {}
+    budget = float(s["budget"]) if _finite(s.get("budget")) else None
+    value = (
+        float(s["expected_incremental_profit"])
+        if _finite(s.get("expected_incremental_profit"))
+        else None
     )
+    cur = inp.currency
+    caption = "Each point is an optimal plan at that budget."
+    x = budget
+    if x is None and value is not None and _finite(s.get("expected_cost")):
+        x = float(s["expected_cost"])  # no budget cap: the plan sits at what it spends
+    if x is not None and value is not None:
+        caption += (
+            f" The diamond is this plan as its summary states it: budget "
+            f"{money(cur)(budget) if budget is not None else 'uncapped'}"
+            f"{'' if budget is not None else f' (spends {money(cur)(x)})'}, expected incremental "
+            f"profit {money(cur)(value)}."
+        )
+        f = inp.frontier
+        if {"budget", "value"} <= set(f.columns):
+            fb = pd.to_numeric(f["budget"], errors="coerce")
+            fv = pd.to_numeric(f["value"], errors="coerce")
+            ok = fb.notna() & fv.notna()
+            if ok.any():
+                order = np.argsort(fb[ok].to_numpy())
+                at = float(np.interp(x, fb[ok].to_numpy()[order], fv[ok].to_numpy()[order]))
+                if abs(at - value) > 0.01 * max(abs(value), 1.0):
+                    caption += (
+                        f" The frontier curve reads {money(cur)(at)} at this budget; the plan's "
+                        f"own figure differs because the curve is computed separately from "
+                        f"the plan."
+                    )
+    elif x is not None:
+        caption += " The dotted line is this plan's budget (its summary states no expected profit)."
+    fig = plots.plot_budget_frontier(inp.frontier, budget=x, plan_value=value, currency=cur)
+    return image(fig, "budget_frontier", "Expected incremental profit against the budget", caption)
 
 
 def _mix(inp: ReportInputs, colors: dict[str, str]) -> str:
@@ -517,8 +587,23 @@ def _results(inp: ReportInputs) -> str:
     if inp.analysis is None:
         return note(f"Not available: no campaign analysis yet. {HINTS['analysis']}.")
     res = campaign_results(inp.analysis)
+    ca = res.analysis
     cur = inp.currency
+    level = f"{1 - ca.alpha:.0%}"
     parts = []
+    if res.meta is not None:
+        m = res.meta
+        window = f"from {m.start.date()}" + (f" to {m.end.date()}" if m.end is not None else "")
+        parts.append(
+            f"<p>Outcomes {esc(window)} in <b>{esc(m.data)}</b> for the plan "
+            f"<b>{esc(m.plan)}</b>: {ca.n_treatment:,} treatment and {ca.n_holdout:,} holdout "
+            f"customers.</p>"
+        )
+    if inp.plan is not None and ca.n_customers != len(inp.plan):
+        parts.append(
+            f'<p class="alert">The analysis covers {ca.n_customers:,} customers, the plan in '
+            f"this report {len(inp.plan):,}: it may be the analysis of another plan.</p>"
+        )
     if res.srm_warning:
         parts.append(
             f'<p class="alert">Sample ratio mismatch: {esc(res.srm_warning)}'
@@ -529,23 +614,24 @@ def _results(inp: ReportInputs) -> str:
         parts.append(
             f"<p>Sample ratio check: {esc(p_text(res.srm_p_value))} (no mismatch).</p>"
         )
+    parts.append(_expected_vs_measured(inp, res))
     roi = res.roi
-    if roi and _finite(roi.get("incremental_net_profit")):
-        lo, hi = roi.get("incremental_net_profit_ci_low"), roi.get("incremental_net_profit_ci_high")
-        rlo, rhi = roi.get("roi_ci_low"), roi.get("roi_ci_high")
+    if _finite(roi.incremental_net_profit):
+        lo, hi = roi.incremental_net_profit_ci_low, roi.incremental_net_profit_ci_high
+        rlo, rhi = roi.roi_ci_low, roi.roi_ci_high
         cards = [
             (
                 "Realised incremental net profit",
-                money(cur)(roi["incremental_net_profit"]),
-                f"95% CI {money(cur)(lo)} to {money(cur)(hi)}"
+                money(cur)(roi.incremental_net_profit),
+                f"{level} CI {money(cur)(lo)} to {money(cur)(hi)}"
                 if _finite(lo) and _finite(hi)
                 else "",
             ),
-            ("Incremental discount cost", money(cur)(roi.get("incremental_discount_cost")), ""),
+            ("Incremental discount cost", money(cur)(roi.incremental_discount_cost), ""),
             (
                 "Realised ROI",
-                pct(0)(roi.get("roi")),
-                f"95% CI {pct(0)(rlo)} to {pct(0)(rhi)}" if _finite(rlo) and _finite(rhi) else "",
+                pct(0)(roi.roi),
+                f"{level} CI {pct(0)(rlo)} to {pct(0)(rhi)}" if _finite(rlo) and _finite(rhi) else "",
             ),
         ]
         parts.append(
@@ -561,13 +647,13 @@ def _results(inp: ReportInputs) -> str:
         image(
             plots.plot_campaign_results(res, currency=cur),
             "campaign_results",
-            "Lift of each metric over the holdout with 95% confidence intervals",
+            f"Lift of each metric over the holdout with {level} confidence intervals",
             "Per customer, treatment minus holdout; green: the whole interval is above 0.",
         )
     )
     rows = []
     for r in res.metrics.itertuples(index=False):
-        kind = plots.metric_kind(str(r.metric), r.unit)
+        kind = plots.metric_kind(str(r.metric))
         f, fs = _fmt_kind(kind, cur), _fmt_kind(kind, cur, signed=True)
 
         def ci(lo: Any, hi: Any, g: Fmt) -> str:
@@ -593,11 +679,11 @@ def _results(inp: ReportInputs) -> str:
         ("treatment", "treatment mean", text),
         ("holdout", "holdout mean", text),
         ("lift", "lift", text),
-        ("ci", "95% CI", text),
+        ("ci", f"{level} CI", text),
         ("rel", "relative lift", text),
-        ("rel_ci", "95% CI (relative)", text),
+        ("rel_ci", f"{level} CI (relative)", text),
         ("p", "p-value", text),
-        ("cuped", "95% CI with CUPED", text),
+        ("cuped", f"{level} CI with CUPED", text),
         ("reason", "note", text),
     ]
     cols = [c for c in cols if c[0] == "metric" or (t[c[0]] != "–").any()]
@@ -607,7 +693,7 @@ def _results(inp: ReportInputs) -> str:
             image(
                 plots.plot_campaign_breakdown(res, currency=cur),
                 "campaign_breakdown",
-                "Lift by offer and segment with 95% confidence intervals",
+                f"Lift by offer and segment with {level} confidence intervals",
             )
         )
     if res.warnings:
@@ -615,6 +701,57 @@ def _results(inp: ReportInputs) -> str:
             '<ul class="warn">' + "".join(f"<li>{esc(w)}</li>" for w in res.warnings) + "</ul>"
         )
     return "".join(parts)
+
+
+def _expected_vs_measured(inp: ReportInputs, res: Any) -> str:
+    """The plan's expected incremental profit per customer against the measured lift."""
+    head = "<h3>Expected vs measured</h3>"
+    if inp.plan_summary is None:
+        return head + note(
+            f"Not available: no plan summary to compare with. {HINTS['plan']}."
+        )
+    ev = expected_vs_measured(inp.plan_summary, res.analysis)
+    if ev is None:
+        return head + note(
+            "Not available: the plan summary has no expected incremental profit or the analysis "
+            "has no usable overall net-profit result."
+        )
+    cur = inp.currency
+    m2 = money(cur, 2)
+    level = f"{1 - ev.alpha:.0%}"
+    rows = pd.DataFrame(
+        [
+            {
+                "what": "expected by the plan (summary)",
+                "value": m2(ev.expected),
+                "detail": f"{money(cur)(ev.expected_total)} expected incremental profit "
+                f"/ {ev.n_expected:,} treatment customers",
+            },
+            {
+                "what": "measured (treatment − holdout)",
+                "value": m2(ev.measured),
+                "detail": f"{level} CI {m2(ev.ci_low)} to {m2(ev.ci_high)}"
+                + (" (CUPED)" if ev.cuped else ""),
+            },
+            {
+                "what": f"minimum detectable effect ({ev.power:.0%} power, α = {ev.alpha:g})",
+                "value": m2(ev.mde),
+                "detail": f"outcome SD {m2(ev.sd)} per customer, {ev.n_treatment:,} treatment "
+                f"and {ev.n_holdout:,} holdout customers",
+            },
+        ]
+    )
+    tbl = table(
+        rows,
+        [
+            ("what", "", text),
+            ("value", "net profit per treatment customer", text),
+            ("detail", "from", text),
+        ],
+    )
+    cls = "" if ev.contains and ev.detectable else ' class="alert"'
+    body = " ".join(esc(x) for x in ev.sentences(cur))
+    return f"{head}{tbl}<p{cls}>{body}</p>"
 
 
 def _safe(fn: Callable[[], str]) -> str:

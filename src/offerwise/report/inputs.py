@@ -15,7 +15,8 @@ Files read (all optional)::
                                        group, segment, reason
     PLAN.summary.json                  budget, lambda, n_customers, expected_cost, ...
     PLAN.frontier.parquet              budget, value, cost, n_treated
-    ANALYSIS.json                      campaign analysis (see :mod:`offerwise.report.campaign`)
+    ANALYSIS.json                      ``offerwise analyze --out``: parsed once into
+                                       :class:`~offerwise.evaluation.analyze.AnalyzeResult`
     PROFILES.parquet | .csv            customer_id, segment, profile features, attributes
 """
 
@@ -24,14 +25,19 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from offerwise import __version__
 from offerwise.errors import InputError, ModelError
+from offerwise.vocab import frontier_path, summary_path
 
-__all__ = ["ReportInputs", "load_inputs", "read_frame", "sidecar"]
+if TYPE_CHECKING:  # pragma: no cover
+    from offerwise.evaluation.analyze import AnalyzeResult
+    from offerwise.evaluation.experiment import CampaignAnalysis
+
+__all__ = ["ReportInputs", "load_inputs", "read_analysis", "read_frame"]
 
 
 @dataclass(slots=True)
@@ -40,7 +46,9 @@ class ReportInputs:
 
     ``customers`` supplies the protected attributes for the fairness audit (joined to the plan on
     ``customer_id``); when it is ``None`` the attributes are looked up in ``profiles``.
-    ``currency`` prefixes money amounts on axes and in tables.
+    ``currency`` prefixes money amounts on axes and in tables. ``analysis`` is typed: the
+    :class:`~offerwise.evaluation.analyze.AnalyzeResult` of ``offerwise analyze`` (or a bare
+    :class:`~offerwise.evaluation.experiment.CampaignAnalysis`).
     """
 
     model_card: dict[str, Any] | None = None
@@ -53,7 +61,7 @@ class ReportInputs:
     frontier: pd.DataFrame | None = None
     profiles: pd.DataFrame | None = None
     customers: pd.DataFrame | None = None
-    analysis: dict[str, Any] | None = None
+    analysis: AnalyzeResult | CampaignAnalysis | None = None
     protected_attributes: list[str] = field(default_factory=list)
     title: str = "offerwise campaign report"
     currency: str = "$"
@@ -67,13 +75,6 @@ class ReportInputs:
             if d and d.get("data_fingerprint"):
                 return str(d["data_fingerprint"])
         return None
-
-
-def sidecar(plan_path: str | Path, kind: str) -> Path:
-    """A plan's sidecar: ``plan.summary.json`` (kind ``summary``), ``plan.frontier.parquet``."""
-    p = Path(plan_path)
-    suffix = ".json" if kind == "summary" else ".parquet"
-    return p.with_name(f"{p.stem}.{kind}{suffix}")
 
 
 def read_frame(path: str | Path, what: str) -> pd.DataFrame:
@@ -98,8 +99,6 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
         obj = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"{what} file {path}: cannot parse JSON: {exc}") from exc
-    if isinstance(obj, list):  # a bare list of metric results
-        return {"metrics": obj}
     if not isinstance(obj, dict):
         raise InputError(f"{what} file {path}: expected a JSON object, got {type(obj).__name__}")
     return obj
@@ -138,10 +137,25 @@ def _ids_as_str(df: pd.DataFrame | None) -> pd.DataFrame | None:
     return df
 
 
+def read_analysis(path: str | Path) -> AnalyzeResult | CampaignAnalysis:
+    """The ``offerwise analyze --out`` JSON as its typed result (parsed once, here).
+
+    :class:`InputError` naming the file when it is missing, not JSON or not an analysis.
+    """
+    from offerwise.report.tables import parse_analysis
+
+    p = Path(path)
+    obj = _read_json(p, "campaign analysis")
+    try:
+        return parse_analysis(obj)
+    except InputError as exc:
+        raise InputError(f"campaign analysis file {p}: {exc}") from exc
+
+
 def load_inputs(
     model_dir: str | Path | None,
     plan: str | Path | None = None,
-    analysis: str | Path | None = None,
+    analysis: str | Path | AnalyzeResult | CampaignAnalysis | None = None,
     profiles: pd.DataFrame | str | Path | None = None,
     customers: pd.DataFrame | str | Path | None = None,
     settings: Any = None,
@@ -150,7 +164,8 @@ def load_inputs(
 ) -> ReportInputs:
     """Read the report inputs from files (see the module docstring for the layout).
 
-    ``customers`` may be a DataFrame, a table file or a data source accepted by
+    ``analysis`` is the analysis JSON's path (read with :func:`read_analysis`) or the typed
+    result itself. ``customers`` may be a DataFrame, a table file or a data source accepted by
     :func:`offerwise.data.load_data`; ``settings`` (default: :func:`default_settings`) names the
     protected attributes. Optional files inside the model directory and the plan sidecars may be
     absent; explicitly named paths must exist.
@@ -180,13 +195,24 @@ def load_inputs(
         p = Path(plan)
         inp.plan = _ids_as_str(read_frame(p, "plan"))
         inp.sources["plan"] = str(p)
-        if sidecar(p, "summary").is_file():
-            inp.plan_summary = _read_json(sidecar(p, "summary"), "plan summary")
-        if sidecar(p, "frontier").is_file():
-            inp.frontier = read_frame(sidecar(p, "frontier"), "budget frontier")
-    if analysis is not None:
-        inp.analysis = _read_json(Path(analysis), "campaign analysis")
+        if summary_path(p).is_file():
+            inp.plan_summary = _read_json(summary_path(p), "plan summary")
+        if frontier_path(p).is_file():
+            inp.frontier = read_frame(frontier_path(p), "budget frontier")
+    if isinstance(analysis, (str, Path)):
+        inp.analysis = read_analysis(analysis)
         inp.sources["analysis"] = str(analysis)
+    elif analysis is not None:
+        from offerwise.evaluation.analyze import AnalyzeResult
+        from offerwise.evaluation.experiment import CampaignAnalysis
+
+        if not isinstance(analysis, AnalyzeResult | CampaignAnalysis):
+            raise InputError(
+                f"analysis: expected a path, AnalyzeResult or CampaignAnalysis, "
+                f"got {type(analysis).__name__}"
+            )
+        inp.analysis = analysis
+        inp.sources["analysis"] = "(in memory)"
     prof, src = _frame_or_path(profiles, "profiles")
     inp.profiles = _ids_as_str(prof)
     if src:

@@ -10,6 +10,7 @@ sorted, each offer keeps its colour across plots (:func:`offerwise.report.tables
 from __future__ import annotations
 
 import functools
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -19,13 +20,13 @@ import pandas as pd
 from offerwise.errors import InputError, require
 from offerwise.report.tables import (
     MISSING,
-    NO_OFFER,
     NONE_COLOR,
     CampaignResults,
     offer_colors,
     require_columns,
     treated_rows,
 )
+from offerwise.vocab import NO_OFFER
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -46,6 +47,7 @@ __all__ = [
     "plot_offer_mix",
     "plot_segment_profiles",
     "plot_uplift_curves",
+    "wrap_title",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -168,6 +170,23 @@ def _unit_label(kind: str, currency: str) -> str:
     return {"money": f"{currency}", "pct": "%", "days": "days", "count": "count"}.get(kind, "")
 
 
+def wrap_title(text: str, width_in: float, fontsize: float = 11.0) -> str:
+    """``text`` broken into lines that fit ``width_in`` inches at ``fontsize`` points.
+
+    Estimates a character as 0.6 em wide (bold sans-serif runs a little wider than 0.5 em), so a
+    title never runs past the figure's edge, where savefig would clip it.
+    """
+    per_line = max(12, int(width_in * 72 / (fontsize * 0.6)))
+    return "\n".join(textwrap.wrap(text, per_line, break_long_words=True)) or text
+
+
+def _suptitle(fig: Figure, text: str) -> None:
+    """A left-aligned figure title wrapped to the figure's width."""
+    size = float(fig.get_figwidth()) - 0.2
+    fs = 13.0
+    fig.suptitle(wrap_title(text, size, fs), x=0.01, ha="left", fontsize=fs)
+
+
 def _grid(n: int, ncols: int) -> tuple[int, int]:
     ncols = max(1, min(ncols, n))
     return (n + ncols - 1) // ncols, ncols
@@ -244,7 +263,7 @@ def plot_segment_profiles(
         ax.bar_label(ax.containers[0], labels=labels, padding=2, fontsize=8)
         ax.margins(x=0.28)
     _hide_unused(axes, len(panels))
-    fig.suptitle(f"Segment profiles ({int(total):,} customers)", x=0.01, ha="left")
+    _suptitle(fig, f"Segment profiles ({int(total):,} customers)")
     return fig
 
 
@@ -312,7 +331,9 @@ def plot_uplift_curves(
 
     ``curves``: see :func:`normalize_curves` (x = share of customers targeted, best-first by
     predicted uplift; y = cumulative incremental outcome, net profit in currency by default).
-    ``metrics`` (offer -> holdout metrics from the model card) adds the normalised Qini to titles.
+    ``metrics`` (offer -> holdout metrics from the model card) adds the normalised Qini and AUUC
+    to the panel titles (wrapped to the panel's width). The legend sits below the panels, never
+    on a curve.
     """
     df = normalize_curves(curves)
     if df.empty:
@@ -322,7 +343,8 @@ def plot_uplift_curves(
     kind = str(df["kind"].iloc[0]).lower()
     name = "Qini" if "qini" in kind else "Uplift"
     nrows, nc = _grid(len(offers), ncols)
-    fig = _figure(3.6 * nc + 0.4, 2.9 * nrows + 0.6)
+    panel_w = 3.8
+    fig = _figure(panel_w * nc + 0.4, 3.1 * nrows + 1.1)
     axes = np.atleast_1d(fig.subplots(nrows, nc, squeeze=False))
     for ax, o in zip(axes.ravel(), offers, strict=False):
         g = df[df["offer_id"] == o]
@@ -330,21 +352,28 @@ def plot_uplift_curves(
         ax.plot(g["x"], g["random"], color="#777777", lw=1.2, ls="--", label="random targeting")
         ax.fill_between(g["x"], g["random"], g["y"], color=colors.get(o, NEUTRAL), alpha=0.12)
         m = (metrics or {}).get(o) or {}
-        score = m.get("qini_normalized", m.get("normalized"))
-        title = o if score is None else f"{o}   (normalised Qini {float(score):.2f})"
+        scores = [
+            f"{lab} {float(v):.2f}"
+            for lab, v in (
+                ("normalised Qini", m.get("qini_normalized", m.get("normalized"))),
+                ("AUUC", m.get("auuc_normalized")),
+            )
+            if v is not None and np.isfinite(float(v))
+        ]
+        title = wrap_title(o, panel_w - 0.3, 10) + ("\n" + ", ".join(scores) if scores else "")
         ax.set_title(title, loc="left", fontsize=10)
         ax.xaxis.set_major_formatter(_pct())
         ax.yaxis.set_major_formatter(_money(currency))
-        ax.set_xlabel("customers targeted (% of holdout, best first)")
-        ax.set_ylabel(value_label or f"cumulative incremental profit ({currency})")
+        ax.set_xlabel("customers targeted (% of holdout, best first)", fontsize=9)
+        ax.set_ylabel(
+            wrap_title(value_label or f"cumulative incremental profit ({currency})", 2.6, 9),
+            fontsize=9,
+        )
         ax.axhline(0, color="#333333", lw=0.6)
-    axes.ravel()[0].legend(loc="upper left")
     _hide_unused(axes, len(offers))
-    fig.suptitle(
-        f"{name} curves per offer: does the model find the customers who respond?",
-        x=0.01,
-        ha="left",
-    )
+    handles, labels = axes.ravel()[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=len(handles))
+    _suptitle(fig, f"{name} curves per offer: does the model find the customers who respond?")
     return fig
 
 
@@ -358,13 +387,16 @@ def plot_budget_frontier(
     frontier: pd.DataFrame,
     *,
     budget: float | None = None,
+    plan_value: float | None = None,
     currency: str = "$",
 ) -> Figure:
     """Expected incremental profit (and customers treated) against the campaign budget.
 
     ``frontier`` (one row per budget): ``budget``, ``value`` (expected incremental profit),
-    optional ``cost`` (expected spend at that budget) and ``n_treated``. ``budget`` marks the
-    plan's chosen budget.
+    optional ``cost`` (expected spend at that budget) and ``n_treated``. ``budget`` draws a
+    vertical line at the plan's budget; with ``plan_value`` (the plan summary's expected
+    incremental profit) a diamond marks the plan's own point, labelled with those numbers — not
+    the frontier's value there, which may differ (e.g. when the frontier ignores the plan's rules).
     """
     require_columns(frontier, "budget frontier", ["budget", "value"])
     f = frontier.assign(
@@ -399,23 +431,20 @@ def plot_budget_frontier(
             label="expected discount cost",
         )
     if budget is not None and np.isfinite(budget):
-        v = float(np.interp(budget, f["budget"], f["value"]))
         ax.axvline(budget, color=BAD, lw=1, ls=":")
-        ax.plot([budget], [v], marker="D", ms=7, color=BAD, label="chosen budget", zorder=5)
-        ax.annotate(
-            f"{_format_value(budget, 'money', currency)} → {_format_value(v, 'money', currency)}",
-            (budget, v),
-            textcoords="offset points",
-            xytext=(6, -14),
-            fontsize=9,
-            color=BAD,
-        )
+        if plan_value is not None and np.isfinite(plan_value):
+            label = (
+                f"this plan: {_format_value(budget, 'money', currency)} → "
+                f"{_format_value(plan_value, 'money', currency)}"
+            )
+            ax.plot([budget], [plan_value], marker="D", ms=7, ls="", color=BAD, label=label,
+                    zorder=5)
     ax.xaxis.set_major_formatter(_money(currency))
     ax.yaxis.set_major_formatter(_money(currency))
     ax.set_xlabel(f"campaign budget ({currency})")
     ax.set_ylabel(f"expected amount ({currency})")
     ax.set_title("Profit at each budget", loc="left")
-    ax.legend(loc="upper left")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2)
     if has_n:
         ax2 = axes[1]
         ax2.plot(
@@ -432,7 +461,7 @@ def plot_budget_frontier(
         ax2.set_xlabel(f"campaign budget ({currency})")
         ax2.set_ylabel("customers offered a discount")
         ax2.set_title("Customers reached at each budget", loc="left")
-    fig.suptitle("Budget frontier: what each extra unit of budget buys", x=0.01, ha="left")
+    _suptitle(fig, "Budget frontier: what each extra unit of budget buys")
     return fig
 
 
@@ -576,11 +605,7 @@ def plot_fairness(audit: pd.DataFrame, *, currency: str = "$") -> Figure:
         ax_d.set_title(f"{a}: average discount", loc="left", fontsize=10)
         ax_d.margins(x=0.2)
         ax_d.grid(axis="y", visible=False)
-    fig.suptitle(
-        "Fairness audit by protected attribute (red: below four-fifths of the top group)",
-        x=0.01,
-        ha="left",
-    )
+    _suptitle(fig, "Fairness audit by protected attribute (red: below four-fifths of the top group)")
     return fig
 
 
@@ -617,11 +642,13 @@ def plot_feature_importance(
     colors: Mapping[str, str] | None = None,
     top: int = 15,
 ) -> Figure:
-    """The ``top`` features by average share of model importance, stacked by offer.
+    """The ``top`` features by mean share of model importance over offers: one bar per feature.
 
-    ``importance``: ``feature``, ``importance`` and optional ``offer_id`` (long format). Each
-    offer's importances are scaled to shares of its total; a bar is the mean share over offers
-    (segments: each offer's contribution), sorted with the largest on top.
+    ``importance``: ``feature``, ``importance`` and optional ``offer_id`` (long format; ``all`` =
+    boosters shared by every offer). Each offer's importances are scaled to shares of its total;
+    a bar is the mean of those shares over the offers (its label the value), sorted with the
+    largest on top. With several offers a dot per offer marks that offer's own share, so an
+    offer that leans on a feature the others ignore stays visible.
     """
     share = importance_shares(importance)
     if share.empty:
@@ -629,24 +656,43 @@ def plot_feature_importance(
     share = share.head(top).iloc[::-1]
     offers = list(share.columns)
     colors = dict(colors or offer_colors(offers))
-    fig = _figure(10, 0.32 * len(share) + 1.9)
+    mean = share.mean(axis=1).to_numpy()
+    fig = _figure(10, 0.32 * len(share) + 2.2)
     ax = fig.subplots()
     y = np.arange(len(share))
-    left = np.zeros(len(share))
-    for o in offers:
-        w = share[o].to_numpy() / len(offers)
-        ax.barh(y, w, left=left, color=colors.get(o, NEUTRAL), label=o, height=0.7)
-        left += w
-    for yi, v in enumerate(left):
-        ax.text(v, yi, f" {v:.1%}", va="center", fontsize=8)
+    ax.barh(y, mean, color="#90a4ae", height=0.7, label="mean over offers")
+    # the bar values as a column right of the axes, clear of the bars and the dots
+    from matplotlib.transforms import blended_transform_factory
+
+    right = blended_transform_factory(ax.transAxes, ax.transData)
+    for yi, v in zip(y, mean, strict=True):
+        ax.text(1.01, float(yi), f"{v:.1%}", transform=right, va="center", fontsize=8)
+    ax.text(1.01, len(y) - 0.4, "mean", transform=right, va="bottom", fontsize=8,
+            fontweight="bold")
+    if len(offers) > 1:
+        for o in offers:
+            ax.scatter(
+                share[o].to_numpy(),
+                y,
+                s=22,
+                color=colors.get(o, NEUTRAL),
+                edgecolor="white",
+                linewidth=0.5,
+                zorder=4,
+                label=f"{o} (shared boosters)" if o == "all" else o,
+            )
     ax.set_yticks(y, list(share.index))
     ax.xaxis.set_major_formatter(_pct())
-    ax.set_xlabel("share of the model's importance, averaged over offers (%)")
+    ax.set_xlabel("share of the model's importance (%): bar = mean over offers, dot = one offer")
     ax.grid(axis="y", visible=False)
     ax.margins(x=0.12)
     if len(offers) > 1:
-        ax.legend(title="offer", loc="lower right")
-    ax.set_title(f"What drives the predicted response (top {len(share)} features)", loc="left")
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncols=min(len(offers) + 1, 6))
+    ax.set_title(
+        f"What drives the predicted response (top {len(share)} features, mean over "
+        f"{len(offers)} offer{'s' if len(offers) != 1 else ''})",
+        loc="left",
+    )
     return fig
 
 
@@ -765,7 +811,7 @@ def plot_campaign_results(results: CampaignResults, *, currency: str = "$") -> F
     axes = fig.subplots(len(m), 1, squeeze=False).ravel()
     for ax, (_, r) in zip(axes, m.iterrows(), strict=True):
         name = str(r["metric"])
-        kind = metric_kind(name, r["unit"])
+        kind = metric_kind(name)
         _forest(
             ax,
             [metric_label(name)],
@@ -788,9 +834,8 @@ def plot_campaign_results(results: CampaignResults, *, currency: str = "$") -> F
         fig.legend(
             list(handles.values()), list(handles), loc="outside lower center", ncols=len(handles)
         )
-    fig.suptitle(
-        "Campaign results: lift over the holdout with 95% confidence intervals", x=0.01, ha="left"
-    )
+    level = f"{1 - results.analysis.alpha:.0%}"
+    _suptitle(fig, f"Campaign results: lift over the holdout with {level} confidence intervals")
     return fig
 
 
@@ -815,7 +860,7 @@ def plot_campaign_breakdown(
     b = b[b["metric"].astype(str) == metric]
     if b.empty:
         raise InputError(f"campaign analysis: no breakdown rows for metric {metric!r}")
-    kind = metric_kind(metric, b["unit"].iloc[0])
+    kind = metric_kind(metric)
     parts = [g.sort_values("lift", ascending=False) for _, g in b.groupby("dimension", sort=False)]
     b = pd.concat(parts)
     labels = [f"{d}: {lv}" for d, lv in zip(b["dimension"], b["level"], strict=True)]

@@ -8,29 +8,40 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from offerwise.errors import InputError
+from offerwise.vocab import NO_OFFER
+
+if TYPE_CHECKING:  # pragma: no cover
+    from offerwise.evaluation.analyze import AnalyzeResult
+    from offerwise.evaluation.experiment import CampaignAnalysis, LiftResult, ROIResult, SRMCheck
 
 __all__ = [
     "MISSING",
-    "NO_OFFER",
     "CampaignResults",
+    "ExpectedVsMeasured",
     "KeyNumbers",
+    "Overlap",
+    "campaign_of",
     "campaign_results",
     "curves_table",
+    "expected_vs_measured",
     "fairness_audit",
     "four_fifths_summary",
+    "id_overlap",
     "key_numbers",
+    "minimum_detectable_effect",
     "offer_colors",
+    "parse_analysis",
     "require_columns",
+    "sd_from_se",
     "treated_rows",
 ]
 
-NO_OFFER = "none"
 #: Colour of "no offer" in every plot.
 NONE_COLOR = "#a0a0a0"
 #: Offer colours (tab10 without its grey), assigned to offers in sorted order.
@@ -322,12 +333,12 @@ def four_fifths_summary(audit: pd.DataFrame) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------------------------
-# campaign results (analysis JSON, read defensively)
+# campaign results (the typed analysis of `offerwise analyze`)
 # --------------------------------------------------------------------------------------------
 
+#: Columns of :attr:`CampaignResults.metrics` (and, after ``dimension, level``, of ``breakdown``).
 METRIC_COLUMNS = [
     "metric",
-    "unit",
     "reason",
     "treatment_mean",
     "holdout_mean",
@@ -344,263 +355,305 @@ METRIC_COLUMNS = [
     "n_treatment",
     "n_holdout",
 ]
-_ALIASES: dict[str, tuple[str, ...]] = {
-    "metric": ("metric", "name", "outcome", "key"),
-    "unit": ("unit", "units"),
-    "reason": ("reason",),
-    "treatment_mean": ("treatment_mean", "mean_treatment", "mean_t", "treatment"),
-    "holdout_mean": (
-        "holdout_mean",
-        "control_mean",
-        "mean_holdout",
-        "mean_control",
-        "mean_c",
-        "holdout",
-        "control",
-    ),
-    "lift": ("lift", "abs_lift", "absolute_lift", "diff", "difference", "effect", "estimate"),
-    "ci_low": ("ci_low", "lift_ci_low", "abs_ci_low", "ci_lower", "lower", "low"),
-    "ci_high": ("ci_high", "lift_ci_high", "abs_ci_high", "ci_upper", "upper", "high"),
-    "rel_lift": ("rel_lift", "relative_lift", "lift_rel", "rel_lift_pct", "rel"),
-    "rel_ci_low": ("rel_ci_low", "relative_ci_low", "rel_lift_ci_low", "rel_lower"),
-    "rel_ci_high": ("rel_ci_high", "relative_ci_high", "rel_lift_ci_high", "rel_upper"),
-    "p_value": ("p_value", "pvalue", "p", "p_val"),
-    "cuped_lift": ("cuped_abs_lift", "cuped_lift", "lift_cuped"),
-    "cuped_ci_low": ("cuped_ci_low", "ci_low_cuped"),
-    "cuped_ci_high": ("cuped_ci_high", "ci_high_cuped"),
-    "n_treatment": ("n_treatment", "n_t", "treatment_n"),
-    "n_holdout": ("n_holdout", "n_control", "n_c", "holdout_n", "control_n"),
-}
-_LEVEL_KEYS = ("level", "group", "value", "offer_id", "offer", "segment", "name", "key")
+
+def parse_analysis(obj: Mapping[str, Any]) -> AnalyzeResult | CampaignAnalysis:
+    """The analysis JSON as its typed result: :class:`AnalyzeResult` when it has the
+    ``campaign`` block that ``offerwise analyze --out`` writes, else :class:`CampaignAnalysis`
+    (``CampaignAnalysis.to_dict()``). :class:`InputError` names a missing or malformed key."""
+    from offerwise.evaluation.analyze import AnalyzeResult
+    from offerwise.evaluation.experiment import CampaignAnalysis
+
+    if not isinstance(obj, Mapping):
+        raise InputError(f"campaign analysis: expected a JSON object, got {type(obj).__name__}")
+    if "campaign" in obj:
+        return AnalyzeResult.from_dict(obj)
+    return CampaignAnalysis.from_dict(obj)
 
 
-@dataclass(slots=True)
-class CampaignResults:
-    """Normalised campaign analysis.
-
-    ``metrics``: one row per metric with :data:`METRIC_COLUMNS` (NaN where the analysis has no
-    value; relative lifts as fractions, 0.05 = +5%). ``breakdown``: the same columns plus
-    ``dimension`` (e.g. offer, segment) and ``level``. ``srm_p_value``/``srm_warning``: the
-    sample-ratio-mismatch check. ``roi``: the realised-ROI block as given (keys of
-    ``ROIResult``); ``warnings``: the analysis' own warnings.
-    """
-
-    metrics: pd.DataFrame
-    breakdown: pd.DataFrame
-    srm_p_value: float | None = None
-    srm_warning: str | None = None
-    roi: dict[str, Any] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
+def campaign_of(analysis: AnalyzeResult | CampaignAnalysis) -> CampaignAnalysis:
+    """The :class:`CampaignAnalysis` inside an :class:`AnalyzeResult` (or the argument itself)."""
+    inner = getattr(analysis, "analysis", None)
+    return inner if inner is not None else analysis  # type: ignore[return-value]
 
 
-def _get(d: Mapping[str, Any], names: Iterable[str]) -> Any:
-    for n in names:
-        if n in d and d[n] is not None:
-            return d[n]
-    return None
-
-
-def _metric_row(d: Mapping[str, Any], name: str | None = None) -> dict[str, Any]:
-    row: dict[str, Any] = {}
-    for col, names in _ALIASES.items():
-        v = _get(d, names)
-        if col in ("metric", "unit", "reason"):
-            row[col] = None if v is None or isinstance(v, Mapping) else str(v)
-        else:
-            row[col] = _num(v) if not isinstance(v, Mapping) else None
-    for side, mean_col, n_col in (
-        ("treatment", "treatment_mean", "n_treatment"),
-        ("holdout", "holdout_mean", "n_holdout"),
-        ("control", "holdout_mean", "n_holdout"),
-    ):
-        v = d.get(side)
-        if isinstance(v, Mapping):  # "treatment": {"mean": .., "n": ..}
-            row[mean_col] = row[mean_col] if row[mean_col] is not None else _num(v.get("mean"))
-            row[n_col] = row[n_col] if row[n_col] is not None else _num(v.get("n"))
-    if name is not None and not row["metric"]:
-        row["metric"] = str(name)
-    # interval given as a pair: "ci": [lo, hi]; nested blocks: "absolute"/"relative"/"cuped"
-    for key, prefix in (
-        ("ci", ""),
-        ("lift_ci", ""),
-        ("rel_ci", "rel_"),
-        ("relative_ci", "rel_"),
-        ("cuped_ci", "cuped_"),
-    ):
-        v = d.get(key)
-        if isinstance(v, Sequence) and not isinstance(v, str) and len(v) == 2:
-            row[f"{prefix}ci_low"] = (
-                row[f"{prefix}ci_low"] if row[f"{prefix}ci_low"] is not None else _num(v[0])
-            )
-            row[f"{prefix}ci_high"] = (
-                row[f"{prefix}ci_high"] if row[f"{prefix}ci_high"] is not None else _num(v[1])
-            )
-    for key, prefix, lift_col in (
-        ("absolute", "", "lift"),
-        ("abs", "", "lift"),
-        ("relative", "rel_", "rel_lift"),
-        ("rel", "rel_", "rel_lift"),
-        ("cuped", "cuped_", "cuped_lift"),
-    ):
-        v = d.get(key)
-        if isinstance(v, Mapping):
-            sub = _metric_row(v)
-            for src, dst in (
-                ("lift", lift_col),
-                ("ci_low", f"{prefix}ci_low"),
-                ("ci_high", f"{prefix}ci_high"),
-            ):
-                if row.get(dst) is None and sub.get(src) is not None:
-                    row[dst] = sub[src]
-            if key in ("absolute", "abs") and row.get("p_value") is None:
-                row["p_value"] = sub.get("p_value")
-    return row
-
-
-def _metric_list(obj: Any) -> list[dict[str, Any]]:
-    """Metric results from a list of dicts or a mapping name -> dict."""
-    if isinstance(obj, Mapping):
-        return [_metric_row(v, name=k) for k, v in obj.items() if isinstance(v, Mapping)]
-    if isinstance(obj, Sequence) and not isinstance(obj, str):
-        return [_metric_row(v) for v in obj if isinstance(v, Mapping)]
-    return []
+def _row(r: LiftResult) -> dict[str, Any]:
+    return {
+        "metric": r.metric,
+        "reason": r.reason,
+        "treatment_mean": r.mean_treatment,
+        "holdout_mean": r.mean_holdout,
+        "lift": r.abs_lift,
+        "ci_low": r.abs_ci_low,
+        "ci_high": r.abs_ci_high,
+        "rel_lift": r.rel_lift,
+        "rel_ci_low": r.rel_ci_low,
+        "rel_ci_high": r.rel_ci_high,
+        "p_value": r.p_value,
+        "cuped_lift": r.cuped_abs_lift,
+        "cuped_ci_low": r.cuped_ci_low,
+        "cuped_ci_high": r.cuped_ci_high,
+        "n_treatment": r.n_treatment,
+        "n_holdout": r.n_holdout,
+    }
 
 
 def _frame(rows: list[dict[str, Any]], extra: Sequence[str] = ()) -> pd.DataFrame:
-    cols = [*extra, *METRIC_COLUMNS]
-    df = pd.DataFrame(rows, columns=cols)
+    df = pd.DataFrame(rows, columns=[*extra, *METRIC_COLUMNS])
     for c in METRIC_COLUMNS:
-        if c not in ("metric", "unit", "reason"):
+        if c not in ("metric", "reason"):
             df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
     return df
 
 
-def _breakdown_rows(dimension: str, obj: Any) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    items: list[tuple[str | None, Any]]
-    if isinstance(obj, Mapping):
-        items = list(obj.items())
-    elif isinstance(obj, Sequence) and not isinstance(obj, str):
-        items = [(None, v) for v in obj]
-    else:
-        return out
-    for key, v in items:
-        if not isinstance(v, Mapping):
-            continue
-        level = _get(v, _LEVEL_KEYS) if key is None else key
-        dim = str(v.get("dimension") or v.get("by") or dimension)
-        nested = _get(v, ("metrics", "results"))
-        rows = _metric_list(nested) if nested is not None else [_metric_row(v)]
-        if nested is None and isinstance(level, str) and rows[0]["metric"] == level:
-            rows[0]["metric"] = None  # the level key doubled as the metric name
-        for r in rows:
-            out.append({"dimension": dim, "level": None if level is None else str(level), **r})
-    return out
+@dataclass(slots=True)
+class CampaignResults:
+    """The campaign analysis as the report shows it.
 
-
-_OVERALL = ("", "overall", "all", "total", "none")
-
-
-def _split_flat(raw: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """A flat result list whose items carry ``dimension``/``level`` (``CampaignAnalysis.to_dict``):
-    rows of the overall dimension are metrics, the others breakdown rows."""
-    metrics: list[dict[str, Any]] = []
-    brk: list[dict[str, Any]] = []
-    if not (isinstance(raw, Sequence) and not isinstance(raw, str)):
-        return _metric_list(raw), brk
-    for v in raw:
-        if not isinstance(v, Mapping):
-            continue
-        dim = v.get("dimension")
-        row = _metric_row(v)
-        if dim is None or str(dim).lower() in _OVERALL:
-            metrics.append(row)
-        else:
-            level = v.get("level")
-            brk.append(
-                {"dimension": str(dim), "level": None if level is None else str(level), **row}
-            )
-    return metrics, brk
-
-
-def _srm(analysis: Mapping[str, Any]) -> tuple[float | None, str | None]:
-    srm = analysis.get("srm")
-    srm = srm if isinstance(srm, Mapping) else {}
-    p = _num(
-        analysis.get("srm_p_value")
-        if analysis.get("srm_p_value") is not None
-        else srm.get("p_value")
-    )
-    warn = analysis.get("srm_warning")
-    if warn is None:
-        warn = _get(srm, ("warning", "message", "mismatch"))
-    if isinstance(warn, bool):
-        if not warn:
-            return p, None
-        obs, exp = (
-            _num(srm.get("observed_holdout_fraction")),
-            _num(srm.get("expected_holdout_fraction")),
-        )
-        warn = "the treatment/holdout split differs from the plan"
-        if obs is not None and exp is not None:
-            warn += f" (holdout share {obs:.1%}, planned {exp:.1%})"
-    return p, (str(warn) if warn else None)
-
-
-def campaign_results(analysis: Mapping[str, Any]) -> CampaignResults:
-    """Normalise a campaign-analysis JSON object; unknown keys are ignored, missing ones are NaN.
-
-    Reads :meth:`offerwise.evaluation.experiment.CampaignAnalysis.to_dict` (``results``: a flat
-    list of lift results with ``dimension``/``level``; ``srm``; ``roi``; ``warnings``) and looser
-    shapes: ``metrics`` as a list of objects with ``metric`` or a mapping name -> object. Per
-    metric: treatment/holdout means, absolute lift with ``ci_low``/``ci_high`` (``abs_ci_low``...,
-    or ``ci: [lo, hi]``), relative lift with ``rel_ci_low``/``rel_ci_high``, ``p_value`` and the
-    CUPED interval (``cuped_ci_low``/``cuped_ci_high`` or ``cuped: {...}``). Breakdowns also from
-    ``breakdown`` (mapping dimension -> list) and ``by_<dimension>`` keys. SRM from ``srm_p_value``
-    or ``srm: {p_value, warning | mismatch}``. Raises :class:`InputError` when no metric is found.
+    ``analysis`` is the typed :class:`~offerwise.evaluation.experiment.CampaignAnalysis`;
+    ``metrics`` (one row per overall metric) and ``breakdown`` (``dimension, level`` + the same
+    columns, every non-overall slice) are its lift results as :data:`METRIC_COLUMNS` frames for
+    tables and plots (NaN where undefined; relative lifts as fractions). ``meta`` is the
+    :class:`~offerwise.evaluation.analyze.AnalyzeResult` (campaign window, plan, data) when the
+    analysis came from ``offerwise analyze``.
     """
-    if not isinstance(analysis, Mapping):
-        raise InputError(
-            f"campaign analysis: expected a JSON object, got {type(analysis).__name__}"
+
+    analysis: CampaignAnalysis
+    metrics: pd.DataFrame
+    breakdown: pd.DataFrame
+    meta: AnalyzeResult | None = None
+
+    @property
+    def srm(self) -> SRMCheck:
+        return self.analysis.srm
+
+    @property
+    def roi(self) -> ROIResult:
+        return self.analysis.roi
+
+    @property
+    def warnings(self) -> list[str]:
+        return list(self.analysis.warnings)
+
+    @property
+    def srm_p_value(self) -> float | None:
+        return _num(self.analysis.srm.p_value)
+
+    @property
+    def srm_warning(self) -> str | None:
+        """A sentence when the sample-ratio check failed, else ``None``."""
+        s = self.analysis.srm
+        if not s.mismatch:
+            return None
+        return (
+            f"the treatment/holdout split differs from the plan (holdout share "
+            f"{s.observed_holdout_fraction:.1%}, planned {s.expected_holdout_fraction:.1%})"
         )
-    raw = _get(analysis, ("metrics", "results", "metric_results"))
-    rows, brk = _split_flat(raw)
-    if not rows and not brk and _get(analysis, _ALIASES["lift"]) is not None:
-        rows = [_metric_row(analysis, name="primary metric")]
-    rows = [r for r in rows if r["lift"] is not None or r["rel_lift"] is not None or r["reason"]]
-    if not rows:
-        raise InputError(
-            "campaign analysis: no overall metric results found (expected 'results' or 'metrics': "
-            "a list of objects with 'metric', 'lift', 'ci_low', 'ci_high'); top-level keys: "
-            f"{', '.join(map(str, analysis))}"
-        )
-    for i, r in enumerate(rows):
-        r["metric"] = r["metric"] or f"metric {i + 1}"
-    b = _get(analysis, ("breakdown", "breakdowns", "by"))
-    if isinstance(b, Mapping):
-        for dim, v in b.items():
-            brk += _breakdown_rows(str(dim), v)
-    elif b is not None:
-        brk += _breakdown_rows("group", b)
-    for key, v in analysis.items():
-        if isinstance(key, str) and key.startswith("by_") and key != "by":
-            brk += _breakdown_rows(key[3:], v)
-    metrics_df = _frame(rows)
-    first = str(metrics_df["metric"].iloc[0])
-    for r in brk:
-        r["metric"] = r["metric"] or first
-    brk = [r for r in brk if r["lift"] is not None or r["rel_lift"] is not None or r["reason"]]
-    srm_p, warn = _srm(analysis)
-    roi = analysis.get("roi")
-    warnings = analysis.get("warnings")
+
+
+def campaign_results(
+    analysis: AnalyzeResult | CampaignAnalysis | Mapping[str, Any],
+) -> CampaignResults:
+    """The report's view of a campaign analysis.
+
+    ``analysis``: the typed result (:class:`AnalyzeResult` or :class:`CampaignAnalysis`); a JSON
+    mapping is parsed once with :func:`parse_analysis`. Overall results (dimension ``overall``)
+    become ``metrics``, all others ``breakdown``. :class:`InputError` when there is no overall
+    result.
+    """
+    from offerwise.evaluation.analyze import AnalyzeResult
+    from offerwise.evaluation.experiment import CampaignAnalysis
+
+    if not isinstance(analysis, AnalyzeResult | CampaignAnalysis):
+        analysis = parse_analysis(analysis)  # a JSON object; anything else is an InputError
+    ca = campaign_of(analysis)
+    meta = analysis if isinstance(analysis, AnalyzeResult) else None
+    overall = [_row(r) for r in ca.results if r.dimension == "overall"]
+    if not overall:
+        raise InputError("campaign analysis: no overall result (dimension 'overall') to show")
+    brk = [
+        {"dimension": r.dimension, "level": r.level, **_row(r)}
+        for r in ca.results
+        if r.dimension != "overall"
+    ]
     return CampaignResults(
-        metrics=metrics_df,
+        analysis=ca,
+        metrics=_frame(overall),
         breakdown=_frame(brk, extra=("dimension", "level")),
-        srm_p_value=srm_p,
-        srm_warning=warn,
-        roi={k: v for k, v in roi.items()} if isinstance(roi, Mapping) else {},
-        warnings=[str(w) for w in warnings] if isinstance(warnings, list) else [],
+        meta=meta,
     )
+
+
+# --------------------------------------------------------------------------------------------
+# expected (plan) vs measured (campaign)
+# --------------------------------------------------------------------------------------------
+
+
+def minimum_detectable_effect(
+    sd: float, n_treatment: int, n_holdout: int, *, alpha: float = 0.05, power: float = 0.8
+) -> float:
+    """Smallest true lift a two-sided test at level ``alpha`` detects with probability ``power``.
+
+    ``MDE = (z_{1−α/2} + z_{power}) · sd · √(1/n_T + 1/n_H)`` with ``sd`` the outcome's standard
+    deviation per customer (assumed equal in both groups) and standard-normal quantiles ``z``
+    (2.80 · sd · √(1/n_T + 1/n_H) at α = 0.05, 80% power). NaN when a group is empty or ``sd`` is
+    not finite.
+    """
+    if not (0 < alpha < 1 and 0 < power < 1):
+        raise InputError(f"alpha and power must lie in (0, 1), got {alpha} and {power}")
+    if n_treatment <= 0 or n_holdout <= 0 or not math.isfinite(sd):
+        return float("nan")
+    from statistics import NormalDist
+
+    z = NormalDist().inv_cdf(1 - alpha / 2) + NormalDist().inv_cdf(power)
+    return z * abs(sd) * math.sqrt(1 / n_treatment + 1 / n_holdout)
+
+
+def sd_from_se(se: float, n_treatment: int, n_holdout: int) -> float:
+    """The per-customer standard deviation implied by the standard error of a difference of
+    means: ``sd = se / √(1/n_T + 1/n_H)`` (equal variances; NaN when a group is empty)."""
+    if n_treatment <= 0 or n_holdout <= 0 or se is None or not math.isfinite(se):
+        return float("nan")
+    return se / math.sqrt(1 / n_treatment + 1 / n_holdout)
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectedVsMeasured:
+    """The plan's expectation next to the campaign's measurement, per treatment-group customer.
+
+    ``expected`` = plan summary's ``expected_incremental_profit`` / ``n_expected`` (the plan's
+    treatment-group size, offered or not, as in the A/B comparison); ``n_treatment`` and
+    ``n_holdout`` are the analysis' group sizes; ``measured`` and ``ci_low`` /
+    ``ci_high``: the analysis' net-profit lift per customer (CUPED when it narrowed the CI,
+    ``cuped``); ``mde``: :func:`minimum_detectable_effect` from the analysis' group sizes and the
+    outcome SD implied by its standard error (:func:`sd_from_se`).
+    """
+
+    expected_total: float
+    n_expected: int
+    n_treatment: int
+    n_holdout: int
+    expected: float
+    measured: float
+    ci_low: float
+    ci_high: float
+    sd: float
+    mde: float
+    alpha: float
+    power: float
+    cuped: bool
+
+    @property
+    def contains(self) -> bool:
+        """Whether the measured interval contains the expected lift."""
+        return bool(self.ci_low <= self.expected <= self.ci_high)
+
+    @property
+    def detectable(self) -> bool:
+        """Whether the expected lift is at least the minimum detectable effect."""
+        return bool(math.isfinite(self.mde) and abs(self.expected) >= self.mde)
+
+    def sentences(self, currency: str = "$") -> list[str]:
+        """Plain-language verdicts: interval vs expectation, holdout size vs expectation."""
+
+        def m(v: float) -> str:
+            return f"{'−' if v < 0 else ''}{currency}{abs(v):,.2f}"
+
+        level = f"{1 - self.alpha:.0%}"
+        first = (
+            f"The measured lift of {m(self.measured)} per customer ({level} CI {m(self.ci_low)} to "
+            f"{m(self.ci_high)}) {'contains' if self.contains else 'does not contain'} the plan's "
+            f"expected {m(self.expected)}"
+        )
+        if not self.contains:
+            first += (
+                ": the campaign earned less than planned"
+                if self.ci_high < self.expected
+                else ": the campaign earned more than planned"
+            )
+        second = (
+            f"With {self.n_treatment:,} treatment and {self.n_holdout:,} holdout customers the "
+            f"smallest lift this test detects with {self.power:.0%} power (two-sided α = "
+            f"{self.alpha:g}) is {m(self.mde)} per customer, so the holdout was "
+            f"{'large enough' if self.detectable else 'too small'} to detect the expected "
+            f"{m(self.expected)}."
+        )
+        return [first + ".", second]
+
+
+def expected_vs_measured(
+    summary: Mapping[str, Any] | None,
+    analysis: AnalyzeResult | CampaignAnalysis,
+    *,
+    power: float = 0.8,
+    metric: str = "net_profit",
+) -> ExpectedVsMeasured | None:
+    """Compare the plan summary's expected incremental profit with the measured ``metric`` lift.
+
+    ``None`` when the summary lacks ``expected_incremental_profit`` or the analysis has no
+    usable overall ``metric`` result. The treatment-group size is the summary's ``n_treatment``
+    (else the analysis'); the MDE uses the analysis' group sizes and ``alpha``.
+    """
+    ca = campaign_of(analysis)
+    total = _num((summary or {}).get("expected_incremental_profit"))
+    if total is None:
+        return None
+    try:
+        r = ca.get(metric)
+    except KeyError:
+        return None
+    if not r.ok:
+        return None
+    lift, lo, hi = r.best()
+    cuped = bool(r.has_cuped and r.variance_reduction > 0)
+    se = r.cuped_se if cuped else r.abs_se
+    n_plan = _num((summary or {}).get("n_treatment"))
+    n_t = int(n_plan) if n_plan else int(ca.n_treatment)
+    if n_t <= 0:
+        return None
+    sd = sd_from_se(float(se), r.n_treatment, r.n_holdout)
+    mde = minimum_detectable_effect(sd, r.n_treatment, r.n_holdout, alpha=ca.alpha, power=power)
+    return ExpectedVsMeasured(
+        expected_total=total,
+        n_expected=n_t,
+        n_treatment=r.n_treatment,
+        n_holdout=r.n_holdout,
+        expected=total / n_t,
+        measured=float(lift),
+        ci_low=float(lo),
+        ci_high=float(hi),
+        sd=sd,
+        mde=mde,
+        alpha=float(ca.alpha),
+        power=power,
+        cuped=cuped,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# populations (do the profiles describe the plan's customers?)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Overlap:
+    """Customer ids of two tables: sizes and how many are in both."""
+
+    n_left: int
+    n_right: int
+    n_common: int
+
+    @property
+    def same(self) -> bool:
+        return self.n_common == self.n_left == self.n_right
+
+
+def id_overlap(left: pd.DataFrame, right: pd.DataFrame) -> Overlap:
+    """Distinct ``customer_id`` (as text) of ``left`` and ``right`` and their intersection."""
+    require_columns(left, "profiles", ["customer_id"])
+    require_columns(right, "plan", ["customer_id"])
+    a = set(left["customer_id"].astype(str))
+    b = set(right["customer_id"].astype(str))
+    return Overlap(len(a), len(b), len(a & b))
 
 
 # --------------------------------------------------------------------------------------------
@@ -615,7 +668,9 @@ def curves_table(metrics: Mapping[str, Any], max_points: int = 101) -> pd.DataFr
     ``x`` (share targeted, 0..1) and ``y`` arrays (e.g. :class:`offerwise.evaluation.uplift.
     UpliftMetrics` with ``keep_curves=True``). Each curve is resampled to at most ``max_points``
     evenly spaced x (linear interpolation, so files stay small). Columns: ``offer_id``, ``curve``
-    (qini|uplift), ``fraction``, ``value``, ``random`` (straight line from (0, 0) to the end).
+    (qini|uplift), ``fraction``, ``value``, ``random``: the curve's random-targeting baseline
+    (``UpliftCurve.baseline``, the one the normalized scores use), else the straight line from
+    (0, 0) to the curve's end.
     """
     frames = []
     for offer, m in metrics.items():
@@ -624,12 +679,13 @@ def curves_table(metrics: Mapping[str, Any], max_points: int = 101) -> pd.DataFr
             if c is None:
                 continue
             x, y = np.asarray(c.x, dtype=float), np.asarray(c.y, dtype=float)
+            base = getattr(c, "baseline", None)
+            r = x * (float(y[-1]) if len(y) else 0.0) if base is None else np.asarray(base, float)
             if len(x) > max_points:
                 grid = np.linspace(0.0, 1.0, max_points)
-                x, y = grid, np.interp(grid, x, y)
-            end = float(y[-1]) if len(y) else 0.0
+                x, y, r = grid, np.interp(grid, x, y), np.interp(grid, x, r)
             frames.append(pd.DataFrame({"offer_id": str(offer), "curve": kind, "fraction": x,
-                                        "value": y, "random": x * end}))
+                                        "value": y, "random": r}))
     if not frames:
         return pd.DataFrame(columns=["offer_id", "curve", "fraction", "value", "random"])
     return pd.concat(frames, ignore_index=True)
