@@ -49,8 +49,6 @@ _EXPORTS: dict[str, str] = {
     "srm_check": "experiment",
     # analysis of a launched plan
     "AnalyzeResult": "analyze",
-    "analyze_plan": "analyze",
-    "read_plan_summary": "analyze",
 }
 
 __all__ = sorted(_EXPORTS)
