@@ -26,8 +26,12 @@ def _umask() -> int:
     return mask
 
 
-def read_table(path: str | os.PathLike[str], what: str = "table",
-               required: tuple[str, ...] = (), hint: str = "") -> pd.DataFrame:
+def read_table(
+    path: str | os.PathLike[str],
+    what: str = "table",
+    required: tuple[str, ...] = (),
+    hint: str = "",
+) -> pd.DataFrame:
     """One Parquet (``.parquet``) or CSV file; InputError naming the file, the missing columns and
     the columns found (``hint`` is appended to that message)."""
     from offerwise.errors import InputError
@@ -41,8 +45,10 @@ def read_table(path: str | os.PathLike[str], what: str = "table",
         raise InputError(f"{p}: cannot read the {what}: {exc}") from exc
     missing = [c for c in required if c not in df.columns]
     if missing:
-        raise InputError(f"{p}: required column(s) {missing} missing{hint} "
-                         f"(found: {', '.join(map(str, df.columns[:12]))}; {len(df)} rows)")
+        raise InputError(
+            f"{p}: required column(s) {missing} missing{hint} "
+            f"(found: {', '.join(map(str, df.columns[:12]))}; {len(df)} rows)"
+        )
     return df
 
 

@@ -44,13 +44,15 @@ TyperOption.display_type_rich = _flag_without_type  # type: ignore[method-assign
 app = typer.Typer(
     name="offerwise",
     help="Decide which discount to offer each customer, or none, so the shop earns more than it "
-         "gives away.",
+    "gives away.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-import_app = typer.Typer(help="Convert a bundled or external dataset to the offerwise data contract.",
-                         no_args_is_help=True)
+import_app = typer.Typer(
+    help="Convert a bundled or external dataset to the offerwise data contract.",
+    no_args_is_help=True,
+)
 app.add_typer(import_app, name="import")
 
 #: Width of output that goes to a file or a pipe (a terminal uses its own width).
@@ -69,13 +71,22 @@ err_console = _console(stderr=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-DataOpt = Annotated[Path, typer.Option("--data", help="data directory, .duckdb file or postgresql:// URL")]
+DataOpt = Annotated[
+    Path, typer.Option("--data", help="data directory, .duckdb file or postgresql:// URL")
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print machine-readable JSON on stdout")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="settings file (TOML or YAML)")]
-SeedOpt = Annotated[int | None, typer.Option(
-    "--seed", help="random seed (default: 42, or `seed` in the --config file)")]
-AsOfOpt = Annotated[str | None, typer.Option(
-    "--as-of", help="decision date YYYY-MM-DD (default: the day after the last transaction or exposure)")]
+SeedOpt = Annotated[
+    int | None,
+    typer.Option("--seed", help="random seed (default: 42, or `seed` in the --config file)"),
+]
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        help="decision date YYYY-MM-DD (default: the day after the last transaction or exposure)",
+    ),
+]
 
 
 def _settings(config: Path | None = None, **overrides: Any) -> Settings:
@@ -93,16 +104,24 @@ def handle_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except OfferwiseError as exc:
             if kwargs.get("as_json"):
-                payload: dict[str, Any] = {"ok": False, "error": type(exc).__name__, "message": str(exc)}
+                payload: dict[str, Any] = {
+                    "ok": False,
+                    "error": type(exc).__name__,
+                    "message": str(exc),
+                }
                 if isinstance(exc, DataContractError):
                     payload["problems"] = [p.to_dict() for p in exc.problems]
                 print(json.dumps(payload, indent=2, default=str))
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True, markup=True)
+            err_console.print(
+                f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True, markup=True
+            )
             raise typer.Exit(exc.exit_code) from None
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
         except Exception as exc:  # noqa: BLE001 - last resort: internal error, exit 1
-            err_console.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc}", highlight=False)
+            err_console.print(
+                f"[bold red]internal error:[/] {type(exc).__name__}: {exc}", highlight=False
+            )
             if os.environ.get("OFFERWISE_DEBUG"):
                 traceback.print_exc()
             else:
@@ -116,8 +135,9 @@ def print_json(obj: object) -> None:
     print(json.dumps(obj, indent=2, default=str))
 
 
-def frame_table(df: pd.DataFrame, title: str | None = None, max_rows: int = 40,
-                floatfmt: str = "{:,.2f}") -> Table:
+def frame_table(
+    df: pd.DataFrame, title: str | None = None, max_rows: int = 40, floatfmt: str = "{:,.2f}"
+) -> Table:
     """A Rich table of a DataFrame (first ``max_rows`` rows); numbers right-aligned, never cut."""
     t = Table(title=title, show_lines=False, header_style="bold")
     for c in df.columns:
@@ -149,8 +169,12 @@ def version_callback(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", callback=version_callback, is_eager=True,
-                                          help="show the version and exit")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=version_callback, is_eager=True, help="show the version and exit"
+        ),
+    ] = False,
 ) -> None:
     """offerwise command line."""
 
@@ -176,12 +200,21 @@ def validate(data: DataOpt, config: ConfigOpt = None, as_json: JsonOpt = False) 
     ds = load_data(data, settings=_settings(config), required=())
     summary = summarize(ds)
     if as_json:
-        print_json({"ok": True, "fingerprint": ds.fingerprint, "tables": summary.to_dict("records"),
-                    "warnings": [p.to_dict() for p in ds.warnings]})
+        print_json(
+            {
+                "ok": True,
+                "fingerprint": ds.fingerprint,
+                "tables": summary.to_dict("records"),
+                "warnings": [p.to_dict() for p in ds.warnings],
+            }
+        )
         return
     warn(ds.warnings)
-    console.print(frame_table(summary, title=f"{data}: valid (fingerprint {ds.fingerprint})",
-                              floatfmt="{:,.0f}"))
+    console.print(
+        frame_table(
+            summary, title=f"{data}: valid (fingerprint {ds.fingerprint})", floatfmt="{:,.0f}"
+        )
+    )
 
 
 @import_app.command("completejourney")
@@ -201,21 +234,33 @@ def import_completejourney_cmd(
     if as_json:
         print_json({"ok": True, **s.to_dict()})
         return
-    console.print(frame_table(pd.DataFrame({"table": list(s.rows), "rows": list(s.rows.values())}),
-                              title=f"Complete Journey -> {out} ({s.seconds:.1f} s)", floatfmt="{:,.0f}"))
-    console.print(f"fuel lines with quantity capped: {s.fuel_lines_quantity_capped:,}; zero-value lines "
-                  f"dropped: {s.zero_value_lines_dropped:,}; coupon-only lines dropped: "
-                  f"{s.coupon_only_lines_dropped:,}; exposures: {s.targeted_exposures:,} targeted, "
-                  f"{s.control_exposures:,} control (not randomized: no propensity)", soft_wrap=True)
+    console.print(
+        frame_table(
+            pd.DataFrame({"table": list(s.rows), "rows": list(s.rows.values())}),
+            title=f"Complete Journey -> {out} ({s.seconds:.1f} s)",
+            floatfmt="{:,.0f}",
+        )
+    )
+    console.print(
+        f"fuel lines with quantity capped: {s.fuel_lines_quantity_capped:,}; zero-value lines "
+        f"dropped: {s.zero_value_lines_dropped:,}; coupon-only lines dropped: "
+        f"{s.coupon_only_lines_dropped:,}; exposures: {s.targeted_exposures:,} targeted, "
+        f"{s.control_exposures:,} control (not randomized: no propensity)",
+        soft_wrap=True,
+    )
 
 
 @app.command()
 @handle_errors
 def profile(
     data: DataOpt,
-    out: Annotated[Path | None, typer.Option("--out", help="profiles file (.parquet or .csv)")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="profiles file (.parquet or .csv)")
+    ] = None,
     as_of: AsOfOpt = None,
-    clusters: Annotated[int | None, typer.Option("--clusters", help="also add a k-means cluster (k)")] = None,
+    clusters: Annotated[
+        int | None, typer.Option("--clusters", help="also add a k-means cluster (k)")
+    ] = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -230,8 +275,13 @@ def profile(
         print_json({"ok": True, "out": str(out) if out else None, **rep.to_dict()})
         return
     warn(rep.warnings)
-    console.print(frame_table(rep.summary, title=f"segments as of {rep.as_of.date()} "
-                                                 f"({len(rep.profiles):,} customers, {rep.seconds:.1f} s)"))
+    console.print(
+        frame_table(
+            rep.summary,
+            title=f"segments as of {rep.as_of.date()} "
+            f"({len(rep.profiles):,} customers, {rep.seconds:.1f} s)",
+        )
+    )
     if out is not None:
         console.print(f"profiles written to [bold]{out}[/]")
 
@@ -239,11 +289,22 @@ def profile(
 @app.command()
 @handle_errors
 def simulate(
-    out: Annotated[Path, typer.Option("--out", help="data directory to write (contract tables + truth.parquet)")],
-    customers: Annotated[int, typer.Option("--customers", min=10, help="number of customers")] = 50_000,
-    exposures: Annotated[int, typer.Option("--exposures", min=10, help="number of logged exposures")] = 100_000,
-    logging: Annotated[str, typer.Option("--logging", help="logging policy: random or legacy")] = "legacy",
-    profiles: Annotated[Path | None, typer.Option("--profiles", help="bootstrap customers from a profiles file")] = None,
+    out: Annotated[
+        Path,
+        typer.Option("--out", help="data directory to write (contract tables + truth.parquet)"),
+    ],
+    customers: Annotated[
+        int, typer.Option("--customers", min=10, help="number of customers")
+    ] = 50_000,
+    exposures: Annotated[
+        int, typer.Option("--exposures", min=10, help="number of logged exposures")
+    ] = 100_000,
+    logging: Annotated[
+        str, typer.Option("--logging", help="logging policy: random or legacy")
+    ] = "legacy",
+    profiles: Annotated[
+        Path | None, typer.Option("--profiles", help="bootstrap customers from a profiles file")
+    ] = None,
     seed: SeedOpt = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
@@ -255,20 +316,33 @@ def simulate(
 
     settings = _settings(config)
     prof = read_table(profiles, "profiles") if profiles is not None else None
-    cfg = SimulatorConfig(n_customers=customers, n_exposures=exposures,
-                          seed=settings.seed if seed is None else seed, logging=logging, profiles=prof,
-                          margin_rate=settings.margin_rate)
+    cfg = SimulatorConfig(
+        n_customers=customers,
+        n_exposures=exposures,
+        seed=settings.seed if seed is None else seed,
+        logging=logging,
+        profiles=prof,
+        margin_rate=settings.margin_rate,
+    )
     with _status(as_json, "simulating"):
         market = run_sim(cfg)
         write_market(market, out)
-    info = {"out": str(out), "customers": len(market.customers), "exposures": len(market.exposures),
-            "transactions": len(market.transactions), "oracle_value": market.oracle_value()}
+    info = {
+        "out": str(out),
+        "customers": len(market.customers),
+        "exposures": len(market.exposures),
+        "transactions": len(market.transactions),
+        "oracle_value": market.oracle_value(),
+    }
     if as_json:
         print_json({"ok": True, **info})
         return
-    console.print(f"simulated shop written to [bold]{out}[/]: {info['customers']:,} customers, "
-                  f"{info['transactions']:,} transaction lines, {info['exposures']:,} exposures ({logging} "
-                  f"logging); true optimum (no budget) = {info['oracle_value']:,.0f}", soft_wrap=True)
+    console.print(
+        f"simulated shop written to [bold]{out}[/]: {info['customers']:,} customers, "
+        f"{info['transactions']:,} transaction lines, {info['exposures']:,} exposures ({logging} "
+        f"logging); true optimum (no budget) = {info['oracle_value']:,.0f}",
+        soft_wrap=True,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -281,10 +355,16 @@ def simulate(
 def train(
     data: DataOpt,
     out: Annotated[Path, typer.Option("--out", help="model directory to write")],
-    learner: Annotated[str | None, typer.Option(
-        "--learner", help="uplift learner: t, x, dr, tb or ptb (default: ptb)")] = None,
-    bags: Annotated[int | None, typer.Option(
-        "--bags", min=1, help="seed bags averaged in the ptb conversion model (default: 3)")] = None,
+    learner: Annotated[
+        str | None,
+        typer.Option("--learner", help="uplift learner: t, x, dr, tb or ptb (default: ptb)"),
+    ] = None,
+    bags: Annotated[
+        int | None,
+        typer.Option(
+            "--bags", min=1, help="seed bags averaged in the ptb conversion model (default: 3)"
+        ),
+    ] = None,
     seed: SeedOpt = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
@@ -298,24 +378,57 @@ def train(
 
     with _status(as_json, "training") as progress, warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = run_train(data, out, learner=learner, seed=seed, settings=_settings(config), n_bags=bags,
-                        progress=progress)
+        res = run_train(
+            data,
+            out,
+            learner=learner,
+            seed=seed,
+            settings=_settings(config),
+            n_bags=bags,
+            progress=progress,
+        )
     card = res.card
     if as_json:
-        print_json({"ok": True, "model_dir": str(res.model_dir), "learner": card["learner"],
-                    "profit": card["profit"], "scored_offers": card["scored_offers"],
-                    "skipped_offers": card["skipped_offers"], "propensity": card["propensity"],
-                    "holdout": {k: v for k, v in card["holdout"].items() if k != "calibration"},
-                    "warnings": card["warnings"], "timings": res.timings})
+        print_json(
+            {
+                "ok": True,
+                "model_dir": str(res.model_dir),
+                "learner": card["learner"],
+                "profit": card["profit"],
+                "scored_offers": card["scored_offers"],
+                "skipped_offers": card["skipped_offers"],
+                "propensity": card["propensity"],
+                "holdout": {k: v for k, v in card["holdout"].items() if k != "calibration"},
+                "warnings": card["warnings"],
+                "timings": res.timings,
+            }
+        )
         return
     warn(card["warnings"])
-    cols = ("n_treatment", "qini_normalized", "auuc_normalized", "uplift_at_10", "conversion_auc", "cost_mae")
-    per = pd.DataFrame([{"offer": o, **{k: m.get(k) for k in cols}}
-                        for o, m in card["holdout"].get("per_offer", {}).items()])
-    console.print(frame_table(per, title=f"holdout metrics ({card['n_holdout']} exposures)",
-                              floatfmt="{:,.3f}"))
-    console.print(f"model written to [bold]{res.model_dir}[/] ({card['learner']}-learner, "
-                  f"{res.timings['total']:.1f} s); card: {res.model_dir / 'model_card.md'}", soft_wrap=True)
+    cols = (
+        "n_treatment",
+        "qini_normalized",
+        "auuc_normalized",
+        "uplift_at_10",
+        "conversion_auc",
+        "cost_mae",
+    )
+    per = pd.DataFrame(
+        [
+            {"offer": o, **{k: m.get(k) for k in cols}}
+            for o, m in card["holdout"].get("per_offer", {}).items()
+        ]
+    )
+    console.print(
+        frame_table(
+            per, title=f"holdout metrics ({card['n_holdout']} exposures)", floatfmt="{:,.3f}"
+        )
+    )
+    console.print(
+        f"model written to [bold]{res.model_dir}[/] ({card['learner']}-learner, "
+        f"{res.timings['total']:.1f} s); card: {res.model_dir / 'model_card.md'}",
+        soft_wrap=True,
+    )
 
 
 @app.command()
@@ -332,31 +445,50 @@ def score(
     from offerwise.workflows.score import score as run_score
 
     with _status(as_json, "scoring") as progress:
-        res = run_score(model, data, out=out, as_of=as_of, settings=_settings(config), progress=progress)
+        res = run_score(
+            model, data, out=out, as_of=as_of, settings=_settings(config), progress=progress
+        )
     df = res.scores
     if as_json:
-        print_json({"ok": True, "out": str(out), "as_of": res.as_of.isoformat(), "rows": int(len(df)),
-                    "customers": int(df["customer_id"].nunique()) if len(df) else 0,
-                    "offers": sorted(df["offer_id"].unique().tolist()) if len(df) else [],
-                    "skipped_offers": res.skipped_offers, "warnings": res.warnings})
+        print_json(
+            {
+                "ok": True,
+                "out": str(out),
+                "as_of": res.as_of.isoformat(),
+                "rows": int(len(df)),
+                "customers": int(df["customer_id"].nunique()) if len(df) else 0,
+                "offers": sorted(df["offer_id"].unique().tolist()) if len(df) else [],
+                "skipped_offers": res.skipped_offers,
+                "warnings": res.warnings,
+            }
+        )
         return
     warn([f"offer {s['offer_id']} not scored: {s['reason']}" for s in res.skipped_offers])
     warn(res.warnings)
     cols = ["p_convert", "incremental_conversion", "expected_cost", "incremental_profit"]
     summ = df.groupby("offer_id", sort=False)[cols].mean().reset_index()
-    console.print(frame_table(summ, title=f"mean scores per offer as of {res.as_of.date()}",
-                              floatfmt="{:,.3f}"))
+    console.print(
+        frame_table(
+            summ, title=f"mean scores per offer as of {res.as_of.date()}", floatfmt="{:,.3f}"
+        )
+    )
     console.print(f"{len(df):,} rows written to [bold]{out}[/]")
 
 
 @app.command()
 @handle_errors
 def evaluate(
-    decisions: Annotated[Path, typer.Option("--decisions", help="plan/decisions file (customer_id, offer_id)")],
+    decisions: Annotated[
+        Path, typer.Option("--decisions", help="plan/decisions file (customer_id, offer_id)")
+    ],
     data: DataOpt,
-    model: Annotated[Path | None, typer.Option("--model", help="model directory: enables DM and DR")] = None,
+    model: Annotated[
+        Path | None, typer.Option("--model", help="model directory: enables DM and DR")
+    ] = None,
     seed: SeedOpt = None,
-    bootstrap: Annotated[int, typer.Option("--bootstrap", help="bootstrap resamples for the CIs")] = 1000,
+    bootstrap: Annotated[
+        int, typer.Option("--bootstrap", help="bootstrap resamples for the CIs")
+    ] = 1000,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -366,37 +498,78 @@ def evaluate(
     from offerwise.workflows.evaluate import evaluate_plan
 
     with _status(as_json, "evaluating") as progress:
-        res = evaluate_plan(decisions, data, model=model, settings=_settings(config), seed=seed,
-                            n_bootstrap=bootstrap, progress=progress)
+        res = evaluate_plan(
+            decisions,
+            data,
+            model=model,
+            settings=_settings(config),
+            seed=seed,
+            n_bootstrap=bootstrap,
+            progress=progress,
+        )
     if as_json:
         print_json({"ok": True, **res.to_dict()})
         return
-    df = pd.DataFrame([{"estimator": e.estimator, "value": e.value, "ci_low": e.ci_low,
-                        "ci_high": e.ci_high, "ess": e.ess, "match_share": e.match_share}
-                       for e in res.estimates])
-    console.print(frame_table(df, title=f"net profit per logged round over {res.n_rounds} rounds "
-                                        f"({res.rows})", floatfmt="{:,.3f}"))
+    df = pd.DataFrame(
+        [
+            {
+                "estimator": e.estimator,
+                "value": e.value,
+                "ci_low": e.ci_low,
+                "ci_high": e.ci_high,
+                "ess": e.ess,
+                "match_share": e.match_share,
+            }
+            for e in res.estimates
+        ]
+    )
+    console.print(
+        frame_table(
+            df,
+            title=f"net profit per logged round over {res.n_rounds} rounds ({res.rows})",
+            floatfmt="{:,.3f}",
+        )
+    )
 
 
 @app.command()
 @handle_errors
 def analyze(
-    decisions: Annotated[Path, typer.Option(
-        "--decisions", help="plan file from `offerwise plan` (with its group column)")],
+    decisions: Annotated[
+        Path,
+        typer.Option("--decisions", help="plan file from `offerwise plan` (with its group column)"),
+    ],
     data: DataOpt,
-    pre_period: Annotated[int, typer.Option(
-        "--pre-period", min=0, help="days of pre-campaign spend for CUPED (0: off)")] = 90,
-    start: Annotated[str | None, typer.Option(
-        "--start", help="campaign start (default: the plan's decision date)")] = None,
-    end: Annotated[str | None, typer.Option(
-        "--end", help="campaign end, exclusive (default: all data after the start)")] = None,
-    days: Annotated[int | None, typer.Option(
-        "--days", min=1, help="campaign length in days (instead of --end)")] = None,
-    holdout_fraction: Annotated[float | None, typer.Option(
-        "--holdout-fraction", help="planned holdout share (default: from the plan summary)")] = None,
-    alpha: Annotated[float, typer.Option("--alpha", min=0.001, max=0.5, help="1 - confidence level")] = 0.05,
-    out: Annotated[Path | None, typer.Option(
-        "--out", help="write the analysis JSON here (for `offerwise report --analysis`)")] = None,
+    pre_period: Annotated[
+        int,
+        typer.Option("--pre-period", min=0, help="days of pre-campaign spend for CUPED (0: off)"),
+    ] = 90,
+    start: Annotated[
+        str | None,
+        typer.Option("--start", help="campaign start (default: the plan's decision date)"),
+    ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option("--end", help="campaign end, exclusive (default: all data after the start)"),
+    ] = None,
+    days: Annotated[
+        int | None, typer.Option("--days", min=1, help="campaign length in days (instead of --end)")
+    ] = None,
+    holdout_fraction: Annotated[
+        float | None,
+        typer.Option(
+            "--holdout-fraction", help="planned holdout share (default: from the plan summary)"
+        ),
+    ] = None,
+    alpha: Annotated[
+        float, typer.Option("--alpha", min=0.001, max=0.5, help="1 - confidence level")
+    ] = 0.05,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="write the analysis JSON here (for `offerwise report --analysis`)"
+        ),
+    ] = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -405,8 +578,17 @@ def analyze(
     from offerwise.workflows.analyze import analyze_plan
 
     with _status(as_json, "analyzing the campaign"):
-        res = analyze_plan(decisions, data, start=start, end=end, days=days, pre_period_days=pre_period,
-                           holdout_fraction=holdout_fraction, alpha=alpha, settings=_settings(config))
+        res = analyze_plan(
+            decisions,
+            data,
+            start=start,
+            end=end,
+            days=days,
+            pre_period_days=pre_period,
+            holdout_fraction=holdout_fraction,
+            alpha=alpha,
+            settings=_settings(config),
+        )
     payload = res.to_dict()
     if out is not None:
         write_json(payload, out)
@@ -434,40 +616,69 @@ def print_analysis(res: AnalyzeResult) -> None:
             lift, lo, hi = r.best()
             vr = r.variance_reduction
             cuped = bool(r.has_cuped and vr > 0)
-            out.append({"level": r.level, "metric": r.metric, "n (T/H)": f"{r.n_treatment}/{r.n_holdout}",
-                        "treat": r.mean_treatment, "hold": r.mean_holdout,
-                        "rel (raw)": f"{r.rel_lift:+.0%}" if r.rel_lift == r.rel_lift else "–",
-                        "lift": lift, "lift is": "CUPED" if cuped else "raw",
-                        f"{level} CI": "–" if lo != lo else f"{lo:,.2f}..{hi:,.2f}",
-                        "CUPED var. cut": f"{vr:.0%}" if vr == vr else "–",
-                        "note": (r.reason or "").split(":")[0]})
+            out.append(
+                {
+                    "level": r.level,
+                    "metric": r.metric,
+                    "n (T/H)": f"{r.n_treatment}/{r.n_holdout}",
+                    "treat": r.mean_treatment,
+                    "hold": r.mean_holdout,
+                    "rel (raw)": f"{r.rel_lift:+.0%}" if r.rel_lift == r.rel_lift else "–",
+                    "lift": lift,
+                    "lift is": "CUPED" if cuped else "raw",
+                    f"{level} CI": "–" if lo != lo else f"{lo:,.2f}..{hi:,.2f}",
+                    "CUPED var. cut": f"{vr:.0%}" if vr == vr else "–",
+                    "note": (r.reason or "").split(":")[0],
+                }
+            )
         df = pd.DataFrame(out)
         return df if len(df) == 0 or df["note"].any() else df.drop(columns=["note"])
 
-    overall = rows("overall", ("converted", "revenue", "discount_cost", "net_profit")).drop(columns=["level"])
-    console.print(frame_table(overall, title=f"campaign {window}: treatment vs holdout per customer "
-                                             f"({a.n_treatment:,} vs {a.n_holdout:,})", floatfmt="{:,.2f}"))
-    console.print("treat, hold and rel are raw means per customer; where 'lift is' says CUPED, the lift "
-                  "and its CI are adjusted for pre-campaign spend (less noise, same expectation)",
-                  soft_wrap=True)
+    overall = rows("overall", ("converted", "revenue", "discount_cost", "net_profit")).drop(
+        columns=["level"]
+    )
+    console.print(
+        frame_table(
+            overall,
+            title=f"campaign {window}: treatment vs holdout per customer "
+            f"({a.n_treatment:,} vs {a.n_holdout:,})",
+            floatfmt="{:,.2f}",
+        )
+    )
+    console.print(
+        "treat, hold and rel are raw means per customer; where 'lift is' says CUPED, the lift "
+        "and its CI are adjusted for pre-campaign spend (less noise, same expectation)",
+        soft_wrap=True,
+    )
     for dim in ("offer", "segment"):
         tab = rows(dim, ("net_profit",))
         if len(tab):
-            console.print(frame_table(tab.drop(columns=["metric"]), title=f"net profit per customer by {dim}",
-                                      floatfmt="{:,.2f}"))
+            console.print(
+                frame_table(
+                    tab.drop(columns=["metric"]),
+                    title=f"net profit per customer by {dim}",
+                    floatfmt="{:,.2f}",
+                )
+            )
     s = a.srm
-    srm = ("[red]MISMATCH[/]" if s.mismatch else "ok")
-    console.print(f"sample ratio: {s.n_holdout:,} holdout of {s.n_treatment + s.n_holdout:,} "
-                  f"(planned {s.expected_holdout_fraction:.1%}, p = {s.p_value:.3g}): {srm}")
+    srm = "[red]MISMATCH[/]" if s.mismatch else "ok"
+    console.print(
+        f"sample ratio: {s.n_holdout:,} holdout of {s.n_treatment + s.n_holdout:,} "
+        f"(planned {s.expected_holdout_fraction:.1%}, p = {s.p_value:.3g}): {srm}"
+    )
     r = a.roi
     if r.reason:
         console.print(f"ROI: not available ({r.reason})", soft_wrap=True)
     else:
-        console.print(f"incremental net profit {r.incremental_net_profit:,.0f} "
-                      f"[{r.incremental_net_profit_ci_low:,.0f}, {r.incremental_net_profit_ci_high:,.0f}]; "
-                      f"incremental discount cost {r.incremental_discount_cost:,.0f}; ROI {r.roi:.2f} "
-                      f"[{r.roi_ci_low:.2f}, {r.roi_ci_high:.2f}]{' (CUPED)' if r.cuped else ''}",
-                      highlight=False, markup=False, soft_wrap=True)
+        console.print(
+            f"incremental net profit {r.incremental_net_profit:,.0f} "
+            f"[{r.incremental_net_profit_ci_low:,.0f}, {r.incremental_net_profit_ci_high:,.0f}]; "
+            f"incremental discount cost {r.incremental_discount_cost:,.0f}; ROI {r.roi:.2f} "
+            f"[{r.roi_ci_low:.2f}, {r.roi_ci_high:.2f}]{' (CUPED)' if r.cuped else ''}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
     warn([str(w) for w in res.to_dict()["warnings"]])  # type: ignore[union-attr]
 
 
@@ -481,16 +692,32 @@ def print_analysis(res: AnalyzeResult) -> None:
 def plan(
     model: Annotated[Path, typer.Option("--model", help="model directory from `offerwise train`")],
     data: DataOpt,
-    budget: Annotated[float, typer.Option("--budget", min=0, help="bound on the summed expected discount cost")],
+    budget: Annotated[
+        float, typer.Option("--budget", min=0, help="bound on the summed expected discount cost")
+    ],
     out: Annotated[Path, typer.Option("--out", help="plan file (.parquet)")],
-    holdout: Annotated[float, typer.Option("--holdout", min=0, max=0.9, help="random holdout fraction")] = 0.10,
-    rules: Annotated[Path | None, typer.Option("--rules", help="business rules (TOML/YAML)")] = None,
+    holdout: Annotated[
+        float, typer.Option("--holdout", min=0, max=0.9, help="random holdout fraction")
+    ] = 0.10,
+    rules: Annotated[
+        Path | None, typer.Option("--rules", help="business rules (TOML/YAML)")
+    ] = None,
     objective: Annotated[str, typer.Option("--objective", help="profit or revenue")] = "profit",
     as_of: AsOfOpt = None,
-    frontier: Annotated[bool, typer.Option("--frontier/--no-frontier", help="also write the budget frontier")] = True,
-    risk: Annotated[float, typer.Option("--risk", min=0, help=(
-        "maximise incremental_profit - RISK x its spread over the model's seed bags "
-        "(0: the estimate itself; 3 keeps a slack budget off uncertain gains)"))] = 0.0,
+    frontier: Annotated[
+        bool, typer.Option("--frontier/--no-frontier", help="also write the budget frontier")
+    ] = True,
+    risk: Annotated[
+        float,
+        typer.Option(
+            "--risk",
+            min=0,
+            help=(
+                "maximise incremental_profit - RISK x its spread over the model's seed bags "
+                "(0: the estimate itself; 3 keeps a slack budget off uncertain gains)"
+            ),
+        ),
+    ] = 0.0,
     seed: SeedOpt = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
@@ -499,20 +726,41 @@ def plan(
     from offerwise.workflows.plan import make_plan
 
     with _status(as_json, "planning") as progress:
-        run = make_plan(model, data, budget, out, holdout=holdout, rules=rules, objective=objective,
-                        as_of=as_of, frontier=frontier, seed=seed, settings=_settings(config),
-                        progress=progress, risk=risk)
+        run = make_plan(
+            model,
+            data,
+            budget,
+            out,
+            holdout=holdout,
+            rules=rules,
+            objective=objective,
+            as_of=as_of,
+            frontier=frontier,
+            seed=seed,
+            settings=_settings(config),
+            progress=progress,
+            risk=risk,
+        )
     res = run.result
     if as_json:
-        print_json({"ok": True, "files": [str(p) for p in run.written], "warnings": run.warnings,
-                    **res.summary()})
+        print_json(
+            {
+                "ok": True,
+                "files": [str(p) for p in run.written],
+                "warnings": run.warnings,
+                **res.summary(),
+            }
+        )
         return
     warn(run.warnings)
     console.print(frame_table(res.by_offer, title="customers offered per offer"))
     console.print(frame_table(res.by_segment, title="per segment"))
-    console.print(f"budget {budget:,.2f}; expected cost {res.total_cost:,.2f}; expected incremental profit "
-                  f"{res.total_incremental_profit:,.2f}; ROI {res.roi:.2f}; dual price lambda {res.lam:.3f}; "
-                  f"holdout {int(res.holdout.sum()):,} customers", soft_wrap=True)
+    console.print(
+        f"budget {budget:,.2f}; expected cost {res.total_cost:,.2f}; expected incremental profit "
+        f"{res.total_incremental_profit:,.2f}; ROI {res.roi:.2f}; dual price lambda {res.lam:.3f}; "
+        f"holdout {int(res.holdout.sum()):,} customers",
+        soft_wrap=True,
+    )
     console.print("written: " + ", ".join(str(p) for p in run.written), soft_wrap=True)
 
 
@@ -521,14 +769,27 @@ def plan(
 def report(
     model: Annotated[Path, typer.Option("--model", help="model directory from `offerwise train`")],
     out: Annotated[Path, typer.Option("--out", help="HTML file to write")] = Path("report.html"),
-    plan: Annotated[Path | None, typer.Option(
-        "--plan", help="plan file from `offerwise plan` (sidecars are read too)")] = None,
-    analysis: Annotated[Path | None, typer.Option("--analysis", help="campaign analysis JSON")] = None,
-    profiles: Annotated[Path | None, typer.Option(
-        "--profiles", help="customer profiles (.parquet/.csv) with a segment column")] = None,
-    data: Annotated[Path | None, typer.Option(
-        "--data", help="data source whose customers table holds the protected attributes for the fairness audit")] = None,
-    currency: Annotated[str, typer.Option("--currency", help="currency sign on axes and in tables")] = "$",
+    plan: Annotated[
+        Path | None,
+        typer.Option("--plan", help="plan file from `offerwise plan` (sidecars are read too)"),
+    ] = None,
+    analysis: Annotated[
+        Path | None, typer.Option("--analysis", help="campaign analysis JSON")
+    ] = None,
+    profiles: Annotated[
+        Path | None,
+        typer.Option("--profiles", help="customer profiles (.parquet/.csv) with a segment column"),
+    ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data",
+            help="data source whose customers table holds the protected attributes for the fairness audit",
+        ),
+    ] = None,
+    currency: Annotated[
+        str, typer.Option("--currency", help="currency sign on axes and in tables")
+    ] = "$",
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -536,8 +797,16 @@ def report(
     from offerwise.workflows.report import write_report
 
     with _status(as_json, "writing the report"):
-        res = write_report(model, out, plan=plan, analysis=analysis, profiles=profiles, data=data,
-                           settings=_settings(config), currency=currency)
+        res = write_report(
+            model,
+            out,
+            plan=plan,
+            analysis=analysis,
+            profiles=profiles,
+            data=data,
+            settings=_settings(config),
+            currency=currency,
+        )
     if as_json:
         print_json({"ok": True, "out": str(res.path), "bytes": res.bytes, "inputs": res.sources})
         return
@@ -554,8 +823,12 @@ def report(
 def serve(
     plan: Annotated[Path, typer.Option("--plan", help="plan file from `offerwise plan`")],
     model: Annotated[Path, typer.Option("--model", help="model directory (holds the offer menu)")],
-    db: Annotated[str, typer.Option("--db", help="sqlite:///FILE or postgresql://user@host:port/db")] = "sqlite:///offerwise.db",
-    budget: Annotated[float | None, typer.Option("--budget", min=0, help="override the plan's budget")] = None,
+    db: Annotated[
+        str, typer.Option("--db", help="sqlite:///FILE or postgresql://user@host:port/db")
+    ] = "sqlite:///offerwise.db",
+    budget: Annotated[
+        float | None, typer.Option("--budget", min=0, help="override the plan's budget")
+    ] = None,
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 8000,
     workers: Annotated[int, typer.Option("--workers", min=1)] = 1,
@@ -572,19 +845,39 @@ def serve(
 
     def ready(s: ServeSettings) -> None:
         url_host = f"[{s.host}]" if ":" in s.host else s.host
-        info = {"ok": True, "url": f"http://{url_host}:{s.port}", "host": s.host, "port": s.port,
-                "workers": s.workers, "db": redact_url(s.db_url), "plan": str(s.plan),
-                "model": str(s.model_dir)}
+        info = {
+            "ok": True,
+            "url": f"http://{url_host}:{s.port}",
+            "host": s.host,
+            "port": s.port,
+            "workers": s.workers,
+            "db": redact_url(s.db_url),
+            "plan": str(s.plan),
+            "model": str(s.model_dir),
+        }
         if as_json:  # one line, so that a supervisor can read it before the server's own output
             print(json.dumps(info, default=str), flush=True)
         else:
-            console.print(f"offerwise serving on [bold]{info['url']}[/] ({s.workers} worker(s), "
-                          f"db {info['db']}; OpenAPI at {info['url']}/docs); Ctrl+C stops it",
-                          highlight=False, soft_wrap=True)
+            console.print(
+                f"offerwise serving on [bold]{info['url']}[/] ({s.workers} worker(s), "
+                f"db {info['db']}; OpenAPI at {info['url']}/docs); Ctrl+C stops it",
+                highlight=False,
+                soft_wrap=True,
+            )
             console.file.flush()
 
-    run_server(ServeSettings(plan=plan, model_dir=model, db_url=db, budget=budget, host=host, port=port,
-                             workers=workers), on_ready=ready)
+    run_server(
+        ServeSettings(
+            plan=plan,
+            model_dir=model,
+            db_url=db,
+            budget=budget,
+            host=host,
+            port=port,
+            workers=workers,
+        ),
+        on_ready=ready,
+    )
 
 
 @app.command("apikey")
@@ -609,7 +902,9 @@ def apikey(
 @handle_errors
 def export_exposures_cmd(
     db: Annotated[str, typer.Option("--db", help="the service's database URL")],
-    out: Annotated[Path, typer.Option("--out", help="data directory to write exposures.parquet into")],
+    out: Annotated[
+        Path, typer.Option("--out", help="data directory to write exposures.parquet into")
+    ],
     attribution_days: Annotated[float, typer.Option("--attribution-days", min=0)] = 14.0,
     as_json: JsonOpt = False,
 ) -> None:
@@ -623,11 +918,23 @@ def export_exposures_cmd(
     converted = pd.read_parquet(path, columns=["converted"])["converted"]
     rows, n_converted = int(len(converted)), int(converted.sum())
     if as_json:
-        print_json({"ok": True, "out": str(path), "rows": rows, "converted": n_converted,
-                    "attribution_days": attribution_days, "db": redact_url(db)})
+        print_json(
+            {
+                "ok": True,
+                "out": str(path),
+                "rows": rows,
+                "converted": n_converted,
+                "attribution_days": attribution_days,
+                "db": redact_url(db),
+            }
+        )
         return
-    console.print(f"exposures written to [bold]{path}[/] ({rows:,} rows, {n_converted:,} converted "
-                  f"within {attribution_days:g} days)", highlight=False, soft_wrap=True)
+    console.print(
+        f"exposures written to [bold]{path}[/] ({rows:,} rows, {n_converted:,} converted "
+        f"within {attribution_days:g} days)",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -638,9 +945,15 @@ def export_exposures_cmd(
 @app.command()
 @handle_errors
 def demo(
-    out: Annotated[Path, typer.Option("--out", help="folder for everything the demo writes")] = Path("offerwise-demo"),
-    customers: Annotated[int, typer.Option("--customers", min=100, help="simulated customers")] = 20_000,
-    exposures: Annotated[int, typer.Option("--exposures", min=100, help="simulated logged exposures")] = 40_000,
+    out: Annotated[
+        Path, typer.Option("--out", help="folder for everything the demo writes")
+    ] = Path("offerwise-demo"),
+    customers: Annotated[
+        int, typer.Option("--customers", min=100, help="simulated customers")
+    ] = 20_000,
+    exposures: Annotated[
+        int, typer.Option("--exposures", min=100, help="simulated logged exposures")
+    ] = 40_000,
     seed: SeedOpt = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
@@ -652,34 +965,67 @@ def demo(
 
     from offerwise.workflows.demo import DEMO_STEPS, run_demo
 
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=err_console if as_json else console) as bar:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=err_console if as_json else console,
+    ) as bar:
         task = bar.add_task(DEMO_STEPS[0], total=len(DEMO_STEPS))
 
         def step(i: int) -> None:
-            bar.update(task, completed=i, description=f"[{i + 1}/{len(DEMO_STEPS)}] {DEMO_STEPS[i]}")
+            bar.update(
+                task, completed=i, description=f"[{i + 1}/{len(DEMO_STEPS)}] {DEMO_STEPS[i]}"
+            )
 
-        res = run_demo(out, customers=customers, exposures=exposures, seed=seed, settings=_settings(config),
-                       step=step)
+        res = run_demo(
+            out,
+            customers=customers,
+            exposures=exposures,
+            seed=seed,
+            settings=_settings(config),
+            step=step,
+        )
         bar.update(task, completed=len(DEMO_STEPS), description="done")
     if as_json:
         print_json({"ok": True, **res.to_dict()})
         return
     rep, pr = res.cj_profile, res.plan.result
-    console.print(frame_table(rep.summary, title=f"Complete Journey segments ({len(rep.profiles):,} households, "
-                                                 f"as of {rep.as_of.date()})"))
-    console.print(frame_table(pr.by_offer, title=f"plan on the simulated shop (budget {res.budget:,.0f})"))
-    console.print(f"expected cost {pr.total_cost:,.0f}; expected incremental profit {pr.total_incremental_profit:,.0f}; "
-                  f"true incremental profit (simulator truth) {res.true_incremental_profit:,.0f} vs oracle "
-                  f"{res.oracle_incremental_profit:,.0f} at the same budget", soft_wrap=True)
-    ev = pd.DataFrame([e.to_dict() for e in res.evaluation.estimates])[["estimator", "value", "ci_low", "ci_high", "n"]]
-    console.print(frame_table(ev, title=f"off-policy value per round ({res.evaluation.rows})", floatfmt="{:,.3f}"))
-    console.print("[bold]after the campaign[/] (simulated outcomes in "
-                  f"{out / 'shop-after-campaign'}; `offerwise analyze --decisions {out / 'plan.parquet'} "
-                  f"--data {out / 'shop-after-campaign'} --days {res.attribution_days}`):", soft_wrap=True)
+    console.print(
+        frame_table(
+            rep.summary,
+            title=f"Complete Journey segments ({len(rep.profiles):,} households, "
+            f"as of {rep.as_of.date()})",
+        )
+    )
+    console.print(
+        frame_table(pr.by_offer, title=f"plan on the simulated shop (budget {res.budget:,.0f})")
+    )
+    console.print(
+        f"expected cost {pr.total_cost:,.0f}; expected incremental profit {pr.total_incremental_profit:,.0f}; "
+        f"true incremental profit (simulator truth) {res.true_incremental_profit:,.0f} vs oracle "
+        f"{res.oracle_incremental_profit:,.0f} at the same budget",
+        soft_wrap=True,
+    )
+    ev = pd.DataFrame([e.to_dict() for e in res.evaluation.estimates])[
+        ["estimator", "value", "ci_low", "ci_high", "n"]
+    ]
+    console.print(
+        frame_table(
+            ev, title=f"off-policy value per round ({res.evaluation.rows})", floatfmt="{:,.3f}"
+        )
+    )
+    console.print(
+        "[bold]after the campaign[/] (simulated outcomes in "
+        f"{out / 'shop-after-campaign'}; `offerwise analyze --decisions {out / 'plan.parquet'} "
+        f"--data {out / 'shop-after-campaign'} --days {res.attribution_days}`):",
+        soft_wrap=True,
+    )
     print_analysis(res.analysis)
-    console.print(f"true lift of net profit per customer (simulator truth): "
-                  f"{res.campaign.true_lift['net_profit']:,.3f}")
+    console.print(
+        f"true lift of net profit per customer (simulator truth): "
+        f"{res.campaign.true_lift['net_profit']:,.3f}"
+    )
     console.print(f"everything is in [bold]{out}/[/]; open [bold]{res.report}[/]", soft_wrap=True)
 
 

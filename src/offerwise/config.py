@@ -24,26 +24,49 @@ class SegmentThresholds(BaseModel):
     new_tenure_days: int = Field(60, ge=1, description="tenure below this many days: 'new'")
     dormant_days: int = Field(90, ge=1, description="no purchase for this many days: 'dormant'")
     at_risk_churn: float = Field(0.5, ge=0, le=1, description="churn risk at least this: 'at-risk'")
-    high_value_quantile: float = Field(0.75, gt=0, lt=1, description="monetary quantile for 'loyal high-value'")
-    loyal_min_frequency: int = Field(8, ge=1, description="orders in the window for 'loyal high-value'")
-    deal_seeker_discount_share: float = Field(0.20, ge=0, le=1, description="discount share of gross spend for 'deal-seeker'")
-    brand_loyal_top_brand_share: float = Field(0.60, ge=0, le=1, description="spend share of the top brand for 'brand-loyal'")
+    high_value_quantile: float = Field(
+        0.75, gt=0, lt=1, description="monetary quantile for 'loyal high-value'"
+    )
+    loyal_min_frequency: int = Field(
+        8, ge=1, description="orders in the window for 'loyal high-value'"
+    )
+    deal_seeker_discount_share: float = Field(
+        0.20, ge=0, le=1, description="discount share of gross spend for 'deal-seeker'"
+    )
+    brand_loyal_top_brand_share: float = Field(
+        0.60, ge=0, le=1, description="spend share of the top brand for 'brand-loyal'"
+    )
 
 
 class Settings(BaseSettings):
     """All offerwise settings. Every random step takes ``seed``."""
 
-    model_config = SettingsConfigDict(env_prefix="OFFERWISE_", env_nested_delimiter="__", extra="forbid")
+    model_config = SettingsConfigDict(
+        env_prefix="OFFERWISE_", env_nested_delimiter="__", extra="forbid"
+    )
 
-    margin_rate: float = Field(0.30, ge=0, le=1, description="gross margin rate when a table has no cost or profit")
+    margin_rate: float = Field(
+        0.30, ge=0, le=1, description="gross margin rate when a table has no cost or profit"
+    )
     protected_attributes: list[str] = Field(
-        default_factory=lambda: ["age", "income", "marital_status", "household_comp", "kids_count", "household_size"],
+        default_factory=lambda: [
+            "age",
+            "income",
+            "marital_status",
+            "household_comp",
+            "kids_count",
+            "household_size",
+        ],
         description="customer columns used only in fairness audits, never as decision features",
     )
-    allow_protected_features: bool = Field(False, description="explicitly allow protected attributes as features")
+    allow_protected_features: bool = Field(
+        False, description="explicitly allow protected attributes as features"
+    )
     seed: int = 42
     threads: int = Field(default_factory=lambda: max(1, min(2, os.cpu_count() or 1)), ge=1)
-    feature_window_days: int = Field(365, ge=1, description="look-back window of the profile features")
+    feature_window_days: int = Field(
+        365, ge=1, description="look-back window of the profile features"
+    )
     segments: SegmentThresholds = Field(default_factory=SegmentThresholds)
 
 

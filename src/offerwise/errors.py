@@ -6,7 +6,7 @@ Every error a user can cause derives from :class:`OfferwiseError`. The CLI maps
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True, slots=True)

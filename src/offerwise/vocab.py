@@ -40,7 +40,15 @@ NO_OFFER = "none"
 OFFER_KINDS = ("percent_off", "amount_off", "spend_threshold", "free_shipping", "gift", "bogo")
 
 #: The named customer segments of ``offerwise profile``, in the order their rules are checked.
-SEGMENTS = ("new", "dormant", "at-risk", "loyal-high-value", "deal-seeker", "brand-loyal", "regular")
+SEGMENTS = (
+    "new",
+    "dormant",
+    "at-risk",
+    "loyal-high-value",
+    "deal-seeker",
+    "brand-loyal",
+    "regular",
+)
 
 #: Columns of a scores frame, in order (one row per customer x scored offer; ``offerwise score``).
 SCORE_COLUMNS = (
@@ -121,7 +129,9 @@ def default_as_of(ds: TabularSource) -> pd.Timestamp:
     """
     import pandas as pd
 
-    last = [v for t in ("transactions", "exposures") if ds.has(t) and (v := ds.last_ts(t)) is not None]
+    last = [
+        v for t in ("transactions", "exposures") if ds.has(t) and (v := ds.last_ts(t)) is not None
+    ]
     if not last:
         return pd.Timestamp(datetime.now(UTC).date())
     return (pd.Timestamp(max(last)) + pd.Timedelta(days=1)).normalize()

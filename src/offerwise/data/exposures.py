@@ -25,10 +25,17 @@ def load_exposures(ds: DataSet, menu: list[str]) -> pd.DataFrame:
     ex["ts"] = pd.to_datetime(ex["ts"])
     unknown = ~ex["offer_id"].isin(set(menu) | {NO_OFFER})
     if unknown.any():
-        raise DataContractError([
-            Problem("exposures", "offer_id", "offer ids not in the offer menu",
-                    int(unknown.sum()), repr(ex.loc[unknown, "offer_id"].iloc[0]))
-        ])
+        raise DataContractError(
+            [
+                Problem(
+                    "exposures",
+                    "offer_id",
+                    "offer ids not in the offer menu",
+                    int(unknown.sum()),
+                    repr(ex.loc[unknown, "offer_id"].iloc[0]),
+                )
+            ]
+        )
     if (ex["offer_id"] == NO_OFFER).all():
         raise InputError(
             "exposures: no treated exposures (every offer_id is 'none'); uplift needs logged offers"

@@ -37,8 +37,9 @@ class Source:
     _frames: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     def describe(self) -> str:
-        return {"dir": "data directory", "duckdb": "DuckDB file", "postgres": "PostgreSQL"}[self.kind] + \
-            f" {self.location}"
+        return {"dir": "data directory", "duckdb": "DuckDB file", "postgres": "PostgreSQL"}[
+            self.kind
+        ] + f" {self.location}"
 
     def file_label(self, table: str) -> str:
         if table in self.files:
@@ -56,7 +57,9 @@ class Source:
                 rel = f"read_csv('{path}', all_varchar=true, header=true)"
             con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {rel}")
         elif self.kind == "duckdb":
-            dbs = {r[0] for r in con.execute("SELECT database_name FROM duckdb_databases()").fetchall()}
+            dbs = {
+                r[0] for r in con.execute("SELECT database_name FROM duckdb_databases()").fetchall()
+            }
             if "src" not in dbs:
                 loc = self.location.replace("'", "''")
                 con.execute(f"ATTACH '{loc}' AS src (READ_ONLY)")
@@ -94,8 +97,11 @@ def open_source(path: str | Path, settings: Settings) -> Source:
     for t in TABLE_NAMES:
         found = [p / f"{t}{ext}" for ext in (".parquet", ".csv") if (p / f"{t}{ext}").exists()]
         if len(found) > 1:
-            src.problems.append(Problem(t, None, f"both {t}.parquet and {t}.csv exist; keep one",
-                                        file=str(found[0])))
+            src.problems.append(
+                Problem(
+                    t, None, f"both {t}.parquet and {t}.csv exist; keep one", file=str(found[0])
+                )
+            )
             continue
         if found:
             src.tables.append(t)
@@ -129,10 +135,16 @@ def _open_duckdb(p: Path, settings: Settings) -> Source:
     try:
         con = duckdb.connect(str(p), read_only=True)
     except duckdb.Error as exc:
-        raise InputError(f"{p}: cannot open as a DuckDB database: {str(exc).splitlines()[0]}") from exc
+        raise InputError(
+            f"{p}: cannot open as a DuckDB database: {str(exc).splitlines()[0]}"
+        ) from exc
     try:
-        names = {r[0] for r in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
+        names = {
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+            ).fetchall()
+        }
     finally:
         con.close()
     src.tables = [t for t in TABLE_NAMES if t in names]
@@ -145,8 +157,12 @@ def _open_postgres(url: str, settings: Settings) -> Source:
     src = Source("postgres", dsn.split("@")[-1], settings)
     try:
         with psycopg.connect(dsn, autocommit=True) as conn:
-            names = {r[0] for r in conn.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")}
+            names = {
+                r[0]
+                for r in conn.execute(
+                    "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+                )
+            }
             for t in TABLE_NAMES:
                 if t in names:
                     cur = conn.execute(f'SELECT * FROM "{t}"')

@@ -52,7 +52,9 @@ class SynthSummary:
         return asdict(self)
 
 
-def _products(rng: np.random.Generator, n_products: int, n_categories: int, n_brands: int) -> pd.DataFrame:
+def _products(
+    rng: np.random.Generator, n_products: int, n_categories: int, n_brands: int
+) -> pd.DataFrame:
     cat_pop = 1.0 / np.arange(1, n_categories + 1) ** 0.8
     cat = np.sort(rng.choice(n_categories, size=n_products, p=cat_pop / cat_pop.sum()))
     level = np.exp(rng.normal(1.2, 0.6, n_categories))  # category price level
@@ -62,13 +64,18 @@ def _products(rng: np.random.Generator, n_products: int, n_categories: int, n_br
     margin = rng.uniform(0.20, 0.45, n_products)
     brand_idx = rng.integers(0, n_brands, n_products)
     order = np.lexsort((~private, cat))  # by category, private first within category
-    df = pd.DataFrame({
-        "product_id": [f"P{i:06d}" for i in range(n_products)],
-        "category": [f"CAT{c:03d}" for c in cat[order]],
-        "brand": ["Private" if p else f"B{b:03d}" for p, b in zip(private[order], brand_idx[order], strict=True)],
-        "price": price[order],
-        "unit_cost": np.round(price[order] * (1 - margin[order]), 2),
-    })
+    df = pd.DataFrame(
+        {
+            "product_id": [f"P{i:06d}" for i in range(n_products)],
+            "category": [f"CAT{c:03d}" for c in cat[order]],
+            "brand": [
+                "Private" if p else f"B{b:03d}"
+                for p, b in zip(private[order], brand_idx[order], strict=True)
+            ],
+            "price": price[order],
+            "unit_cost": np.round(price[order] * (1 - margin[order]), 2),
+        }
+    )
     df["_cat"] = cat[order]
     df["_private"] = private[order]
     return df
@@ -130,9 +137,17 @@ def generate_synthetic(
     cust_chunk = max(1, int(chunk_rows / _LINES_PER_CUSTOMER))
     customers: list[pd.DataFrame] = []
     written, next_cust, next_order = 0, 0, 0
-    schema = pa.schema([("customer_id", pa.string()), ("order_id", pa.string()), ("product_id", pa.string()),
-                        ("ts", pa.timestamp("us")), ("quantity", pa.float64()), ("amount", pa.float64()),
-                        ("discount", pa.float64())])
+    schema = pa.schema(
+        [
+            ("customer_id", pa.string()),
+            ("order_id", pa.string()),
+            ("product_id", pa.string()),
+            ("ts", pa.timestamp("us")),
+            ("quantity", pa.float64()),
+            ("amount", pa.float64()),
+            ("discount", pa.float64()),
+        ]
+    )
     with atomic_dir(out_dir) as tmp:
         writer = pq.ParquetWriter(tmp / "transactions.parquet", schema, compression="zstd")
         try:
@@ -141,8 +156,11 @@ def generate_synthetic(
                 ids = np.arange(next_cust, next_cust + m)
                 next_cust += m
                 # --- customers ---
-                signup = np.where(rng.random(m) < 0.7, t_start - rng.integers(0, 2 * 365, m) * 86400,
-                                  t_start + rng.integers(0, span, m))
+                signup = np.where(
+                    rng.random(m) < 0.7,
+                    t_start - rng.integers(0, 2 * 365, m) * 86400,
+                    t_start + rng.integers(0, span, m),
+                )
                 dropout = signup + rng.exponential(5 * 365 * 86400, m).astype(np.int64)
                 lo = np.maximum(signup, t_start)
                 hi = np.minimum(dropout, t_start + span)
@@ -153,13 +171,25 @@ def generate_synthetic(
                 fav = rng.choice(n_categories, size=(m, 3), p=cat_pop / cat_pop.sum())
                 priv_aff = rng.beta(2, 5, m)
                 deal_aff = rng.beta(1.2, 3.0, m)
-                customers.append(pd.DataFrame({
-                    "customer_id": [f"C{i:07d}" for i in ids],
-                    "signup_date": pd.to_datetime(signup, unit="s"),
-                    "region": rng.choice(np.array(["north", "south", "east", "west"], dtype=object), m),
-                    "member": rng.random(m) < 0.4,
-                    "age": rng.choice(np.array(["18-24", "25-34", "35-44", "45-54", "55-64", "65+"], dtype=object), m),
-                }))
+                customers.append(
+                    pd.DataFrame(
+                        {
+                            "customer_id": [f"C{i:07d}" for i in ids],
+                            "signup_date": pd.to_datetime(signup, unit="s"),
+                            "region": rng.choice(
+                                np.array(["north", "south", "east", "west"], dtype=object), m
+                            ),
+                            "member": rng.random(m) < 0.4,
+                            "age": rng.choice(
+                                np.array(
+                                    ["18-24", "25-34", "35-44", "45-54", "55-64", "65+"],
+                                    dtype=object,
+                                ),
+                                m,
+                            ),
+                        }
+                    )
+                )
                 # --- orders ---
                 oc = np.repeat(np.arange(m), n_orders)  # customer (chunk index) of each order
                 n_o = len(oc)
@@ -172,18 +202,26 @@ def generate_synthetic(
                 lc = oc[lo_idx]
                 n_l = len(lc)
                 use_fav = rng.random(n_l) < 0.6
-                cat = np.where(use_fav, fav[lc, rng.integers(0, 3, n_l)],
-                               np.searchsorted(cat_cdf, rng.random(n_l) * cat_cdf[-1]))
+                cat = np.where(
+                    use_fav,
+                    fav[lc, rng.integers(0, 3, n_l)],
+                    np.searchsorted(cat_cdf, rng.random(n_l) * cat_cdf[-1]),
+                )
                 cat = np.minimum(cat, n_categories - 1)
                 want_priv = (rng.random(n_l) < priv_aff[lc]) & (pn[cat] > 0)
                 want_priv |= nn[cat] == 0
                 first = np.where(want_priv, ps[cat], ns[cat])
                 count = np.maximum(np.where(want_priv, pn[cat], nn[cat]), 1)
-                prod = first + np.minimum((count * rng.random(n_l) ** 2).astype(np.int64), count - 1)
+                prod = first + np.minimum(
+                    (count * rng.random(n_l) ** 2).astype(np.int64), count - 1
+                )
                 qty = 1.0 + rng.poisson(0.3, n_l)
                 gross = price[prod] * qty
-                disc_rate = np.where(rng.random(n_l) < deal_aff[lc],
-                                     rng.choice(np.array([0.1, 0.2, 0.3, 0.5]), n_l), 0.0)
+                disc_rate = np.where(
+                    rng.random(n_l) < deal_aff[lc],
+                    rng.choice(np.array([0.1, 0.2, 0.3, 0.5]), n_l),
+                    0.0,
+                )
                 discount = np.round(gross * disc_rate, 2)
                 amount = np.round(gross - discount, 2)
                 take = min(n_l, n_rows - written)
@@ -193,32 +231,47 @@ def generate_synthetic(
                 order_no = next_order + lo_idx[:take]
                 next_order += n_o
                 cust_str = pa.array([f"C{i:07d}" for i in ids], pa.string())
-                table = pa.table({
-                    "customer_id": cust_str.take(pa.array(lc[:take])),
-                    "order_id": pc.binary_join_element_wise(
-                        "O", pc.cast(pa.array(order_no), pa.string()), ""),
-                    "product_id": product_ids.take(pa.array(prod[:take])),
-                    "ts": pa.array((ots[lo_idx[:take]] * 1_000_000).astype("datetime64[us]")),
-                    "quantity": pa.array(qty[:take]),
-                    "amount": pa.array(amount[:take]),
-                    "discount": pa.array(discount[:take]),
-                }, schema=schema)
+                table = pa.table(
+                    {
+                        "customer_id": cust_str.take(pa.array(lc[:take])),
+                        "order_id": pc.binary_join_element_wise(
+                            "O", pc.cast(pa.array(order_no), pa.string()), ""
+                        ),
+                        "product_id": product_ids.take(pa.array(prod[:take])),
+                        "ts": pa.array((ots[lo_idx[:take]] * 1_000_000).astype("datetime64[us]")),
+                        "quantity": pa.array(qty[:take]),
+                        "amount": pa.array(amount[:take]),
+                        "discount": pa.array(discount[:take]),
+                    },
+                    schema=schema,
+                )
                 writer.write_table(table, row_group_size=256_000)
                 written += take
         finally:
             writer.close()
         cust = pd.concat(customers, ignore_index=True)
         cust.to_parquet(tmp / "customers.parquet", index=False)
-        products.drop(columns=["_cat", "_private"]).to_parquet(tmp / "products.parquet", index=False)
-        offers = pd.DataFrame({
-            "offer_id": ["pct10", "pct20", "spend50_off10"],
-            "kind": ["percent_off", "percent_off", "spend_threshold"],
-            "value": [0.10, 0.20, 10.0],
-            "min_spend": [0.0, 0.0, 50.0],
-        })
+        products.drop(columns=["_cat", "_private"]).to_parquet(
+            tmp / "products.parquet", index=False
+        )
+        offers = pd.DataFrame(
+            {
+                "offer_id": ["pct10", "pct20", "spend50_off10"],
+                "kind": ["percent_off", "percent_off", "spend_threshold"],
+                "value": [0.10, 0.20, 10.0],
+                "min_spend": [0.0, 0.0, 50.0],
+            }
+        )
         offers.to_parquet(tmp / "offers.parquet", index=False)
-    rows = {"customers": len(cust), "products": len(products), "transactions": written, "offers": len(offers)}
-    return SynthSummary(out_dir=str(out_dir), seed=seed, rows=rows, seconds=round(time.perf_counter() - t0, 2))
+    rows = {
+        "customers": len(cust),
+        "products": len(products),
+        "transactions": written,
+        "offers": len(offers),
+    }
+    return SynthSummary(
+        out_dir=str(out_dir), seed=seed, rows=rows, seconds=round(time.perf_counter() - t0, 2)
+    )
 
 
 __all__ = ["SynthSummary", "generate_synthetic"]

@@ -34,11 +34,14 @@ class AnalyzeResult:
         d["warnings"] = list(self.warnings) + list(d.get("warnings", []))  # type: ignore[arg-type]
         return {
             "campaign": {
-                "plan": self.plan, "data": self.data, "start": self.start.isoformat(),
+                "plan": self.plan,
+                "data": self.data,
+                "start": self.start.isoformat(),
                 "end": None if self.end is None else self.end.isoformat(),
                 "pre_period_days": self.pre_period_days,
                 "expected_holdout_fraction": self.expected_holdout_fraction,
-                "data_fingerprint": self.data_fingerprint, "version": __version__,
+                "data_fingerprint": self.data_fingerprint,
+                "version": __version__,
             },
             **d,
         }
@@ -52,15 +55,20 @@ class AnalyzeResult:
         """
         camp = d.get("campaign") if isinstance(d, Mapping) else None
         if not isinstance(camp, Mapping):
-            raise InputError("campaign analysis: no 'campaign' block (plan, data, start, ...); "
-                             "is this the JSON of `offerwise analyze --out`?")
-        missing = [k for k in ("plan", "data", "start", "expected_holdout_fraction") if camp.get(k) is None]
+            raise InputError(
+                "campaign analysis: no 'campaign' block (plan, data, start, ...); "
+                "is this the JSON of `offerwise analyze --out`?"
+            )
+        missing = [
+            k for k in ("plan", "data", "start", "expected_holdout_fraction") if camp.get(k) is None
+        ]
         if missing:
             raise InputError(f"campaign analysis: 'campaign' lacks {', '.join(map(repr, missing))}")
         end = camp.get("end")
         return cls(
             analysis=CampaignAnalysis.from_dict(d),
-            plan=str(camp["plan"]), data=str(camp["data"]),
+            plan=str(camp["plan"]),
+            data=str(camp["data"]),
             start=parse_as_of(camp["start"], "campaign start"),
             end=None if end is None else parse_as_of(end, "campaign end"),
             pre_period_days=int(camp.get("pre_period_days") or 0),  # type: ignore[call-overload]

@@ -62,7 +62,9 @@ class SampleStats:
     def __add__(self, other: SampleStats) -> SampleStats:
         if not isinstance(other, SampleStats):
             return NotImplemented
-        return SampleStats(self.n + other.n, self.sum + other.sum, self.sum_squares + other.sum_squares)
+        return SampleStats(
+            self.n + other.n, self.sum + other.sum, self.sum_squares + other.sum_squares
+        )
 
     @property
     def mean(self) -> float:
@@ -92,13 +94,21 @@ class RegressionStats:
         y, x = np.asarray(y, dtype=float), np.asarray(x, dtype=float)
         if y.shape != x.shape:
             raise InputError(f"y and x must have the same shape, got {y.shape} and {x.shape}")
-        return cls(int(y.size), float(y.sum()), float((y * y).sum()), float(x.sum()),
-                   float((x * x).sum()), float((x * y).sum()))
+        return cls(
+            int(y.size),
+            float(y.sum()),
+            float((y * y).sum()),
+            float(x.sum()),
+            float((x * x).sum()),
+            float((x * y).sum()),
+        )
 
     def __add__(self, other: RegressionStats) -> RegressionStats:
         if not isinstance(other, RegressionStats):
             return NotImplemented
-        return RegressionStats(*(a + b for a, b in zip(_astuple(self), _astuple(other), strict=True)))
+        return RegressionStats(
+            *(a + b for a, b in zip(_astuple(self), _astuple(other), strict=True))
+        )
 
     @property
     def y(self) -> SampleStats:
@@ -183,8 +193,9 @@ class LiftResult:
     @classmethod
     def from_dict(cls, d: Mapping[str, object]) -> LiftResult:
         """Inverse of :meth:`to_dict` (``None`` -> NaN); :class:`InputError` on a missing key."""
-        kw = _from_json(cls, d, "lift result",
-                        ("metric", "dimension", "level", "n_treatment", "n_holdout"))
+        kw = _from_json(
+            cls, d, "lift result", ("metric", "dimension", "level", "n_treatment", "n_holdout")
+        )
         kw.setdefault("mean_treatment", float("nan"))
         kw.setdefault("mean_holdout", float("nan"))
         return cls(**kw)  # type: ignore[arg-type]
@@ -208,8 +219,10 @@ def _from_json(cls: type, d: object, what: str, required: Sequence[str]) -> dict
         raise InputError(f"{what}: expected a JSON object, got {type(d).__name__}")
     missing = [k for k in required if d.get(k) is None]
     if missing:
-        raise InputError(f"{what}: missing key(s) {', '.join(map(repr, missing))}; "
-                         f"has {', '.join(map(str, d)) or 'none'}")
+        raise InputError(
+            f"{what}: missing key(s) {', '.join(map(repr, missing))}; "
+            f"has {', '.join(map(str, d)) or 'none'}"
+        )
     kw: dict[str, object] = {}
     for f in fields(cls):
         if f.name not in d:
@@ -266,26 +279,44 @@ def compare(
     reg = isinstance(treatment, RegressionStats) and isinstance(holdout, RegressionStats)
     yt = treatment.y if isinstance(treatment, RegressionStats) else treatment
     yh = holdout.y if isinstance(holdout, RegressionStats) else holdout
-    base = dict(metric=metric, dimension=dimension, level=level, n_treatment=yt.n, n_holdout=yh.n,
-                mean_treatment=yt.mean, mean_holdout=yh.mean)
+    base = dict(
+        metric=metric,
+        dimension=dimension,
+        level=level,
+        n_treatment=yt.n,
+        n_holdout=yh.n,
+        mean_treatment=yt.mean,
+        mean_holdout=yh.mean,
+    )
     if yt.n == 0 or yh.n == 0:
         empty = "treatment" if yt.n == 0 else "holdout"
         return LiftResult(**base, reason=f"{EMPTY_GROUP}: no customers in the {empty} group")
     if yt.n < 2 or yh.n < 2:
         small = "treatment" if yt.n < 2 else "holdout"
-        return LiftResult(**base, abs_lift=yt.mean - yh.mean,
-                          reason=f"{TOO_FEW_UNITS}: the {small} group has fewer than 2 customers")
+        return LiftResult(
+            **base,
+            abs_lift=yt.mean - yh.mean,
+            reason=f"{TOO_FEW_UNITS}: the {small} group has fewer than 2 customers",
+        )
     vt, vh = yt.variance, yh.variance
     diff = yt.mean - yh.mean
     se, df = _welch(vt, yt.n, vh, yh.n)
     if not se > 0:
-        return LiftResult(**base, abs_lift=diff, abs_se=0.0,
-                          reason=f"{ZERO_VARIANCE}: the metric is constant within both groups")
+        return LiftResult(
+            **base,
+            abs_lift=diff,
+            abs_se=0.0,
+            reason=f"{ZERO_VARIANCE}: the metric is constant within both groups",
+        )
     q = 1 - alpha / 2
     tcrit, z = float(special.stdtrit(df, q)), float(special.ndtri(q))
-    out: dict[str, object] = dict(abs_lift=diff, abs_se=se, abs_ci_low=diff - tcrit * se,
-                                  abs_ci_high=diff + tcrit * se,
-                                  p_value=float(2 * special.stdtr(df, -abs(diff) / se)))
+    out: dict[str, object] = dict(
+        abs_lift=diff,
+        abs_se=se,
+        abs_ci_low=diff - tcrit * se,
+        abs_ci_high=diff + tcrit * se,
+        p_value=float(2 * special.stdtr(df, -abs(diff) / se)),
+    )
     notes: list[str] = []
     if yh.mean != 0:
         r, lo, hi = _ratio_ci(yt.mean, vt / yt.n, yh.mean, vh / yh.n, z)
@@ -310,9 +341,14 @@ def compare(
             cse, cdf = _welch(avt, yt.n, avh, yh.n)
             cdiff = mt - mh
             ct = float(special.stdtrit(cdf, q))
-            out.update(cuped_abs_lift=cdiff, cuped_se=cse, cuped_ci_low=cdiff - ct * cse,
-                       cuped_ci_high=cdiff + ct * cse, theta=theta,
-                       variance_reduction=1.0 - cse**2 / se**2)
+            out.update(
+                cuped_abs_lift=cdiff,
+                cuped_se=cse,
+                cuped_ci_low=cdiff - ct * cse,
+                cuped_ci_high=cdiff + ct * cse,
+                theta=theta,
+                variance_reduction=1.0 - cse**2 / se**2,
+            )
             if mh != 0:
                 r, lo, hi = _ratio_ci(mt, avt / yt.n, mh, avh / yh.n, z)
                 out.update(cuped_rel_lift=r, cuped_rel_ci_low=lo, cuped_rel_ci_high=hi)
@@ -342,32 +378,48 @@ class SRMCheck:
     @classmethod
     def from_dict(cls, d: Mapping[str, object]) -> SRMCheck:
         """Inverse of :meth:`to_dict` (``None`` -> NaN)."""
-        kw = _from_json(cls, d, "sample-ratio check",
-                        ("n_treatment", "n_holdout", "expected_holdout_fraction"))
+        kw = _from_json(
+            cls, d, "sample-ratio check", ("n_treatment", "n_holdout", "expected_holdout_fraction")
+        )
         for k in ("observed_holdout_fraction", "chi2", "p_value"):
             kw.setdefault(k, float("nan"))
         kw.setdefault("mismatch", False)
         return cls(**kw)  # type: ignore[arg-type]
 
 
-def srm_check(n_treatment: int, n_holdout: int, expected_holdout_fraction: float,
-              threshold: float = SRM_P_THRESHOLD) -> SRMCheck:
+def srm_check(
+    n_treatment: int,
+    n_holdout: int,
+    expected_holdout_fraction: float,
+    threshold: float = SRM_P_THRESHOLD,
+) -> SRMCheck:
     """χ² = Σ (observed − expected)² / expected over both groups, 1 d.o.f.; mismatch if p < threshold."""
     from scipy import stats as st
 
     f = float(expected_holdout_fraction)
     if not 0 <= f < 1:
-        raise InputError(f"expected_holdout_fraction must lie in [0, 1), got {expected_holdout_fraction}")
+        raise InputError(
+            f"expected_holdout_fraction must lie in [0, 1), got {expected_holdout_fraction}"
+        )
     n = n_treatment + n_holdout
     if n == 0:
         return SRMCheck(0, 0, f, float("nan"), float("nan"), float("nan"), False)
     if f == 0:  # no holdout planned: any holdout customer is a mismatch, no χ² to compute
-        return SRMCheck(int(n_treatment), int(n_holdout), 0.0, n_holdout / n, float("nan"),
-                        0.0 if n_holdout else 1.0, n_holdout > 0)
+        return SRMCheck(
+            int(n_treatment),
+            int(n_holdout),
+            0.0,
+            n_holdout / n,
+            float("nan"),
+            0.0 if n_holdout else 1.0,
+            n_holdout > 0,
+        )
     et, eh = n * (1 - f), n * f
     chi2 = (n_treatment - et) ** 2 / et + (n_holdout - eh) ** 2 / eh
     p = float(st.chi2.sf(chi2, 1))
-    return SRMCheck(int(n_treatment), int(n_holdout), f, n_holdout / n, float(chi2), p, p < threshold)
+    return SRMCheck(
+        int(n_treatment), int(n_holdout), f, n_holdout / n, float(chi2), p, p < threshold
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -451,18 +503,27 @@ class CampaignAnalysis:
 
         :class:`InputError` when a key is missing or has the wrong type.
         """
-        kw = _from_json(cls, d, "campaign analysis",
-                        ("n_customers", "n_treatment", "n_holdout", "alpha", "srm", "roi",
-                         "results"))
+        kw = _from_json(
+            cls,
+            d,
+            "campaign analysis",
+            ("n_customers", "n_treatment", "n_holdout", "alpha", "srm", "roi", "results"),
+        )
         res = d["results"]
         if not isinstance(res, list):
-            raise InputError(f"campaign analysis: 'results' must be a list, got {type(res).__name__}")
+            raise InputError(
+                f"campaign analysis: 'results' must be a list, got {type(res).__name__}"
+            )
         warns = d.get("warnings") or []
         if not isinstance(warns, list):
-            raise InputError(f"campaign analysis: 'warnings' must be a list, got {type(warns).__name__}")
+            raise InputError(
+                f"campaign analysis: 'warnings' must be a list, got {type(warns).__name__}"
+            )
         return cls(
-            n_customers=int(kw["n_customers"]), n_treatment=int(kw["n_treatment"]),  # type: ignore[call-overload]
-            n_holdout=int(kw["n_holdout"]), alpha=float(kw["alpha"]),  # type: ignore[call-overload,arg-type]
+            n_customers=int(kw["n_customers"]),
+            n_treatment=int(kw["n_treatment"]),  # type: ignore[call-overload]
+            n_holdout=int(kw["n_holdout"]),
+            alpha=float(kw["alpha"]),  # type: ignore[call-overload,arg-type]
             srm=SRMCheck.from_dict(d["srm"]),  # type: ignore[arg-type]
             results=[LiftResult.from_dict(r) for r in res],
             roi=ROIResult.from_dict(d["roi"]),  # type: ignore[arg-type]
@@ -471,16 +532,30 @@ class CampaignAnalysis:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per (dimension, level, metric) with the columns a report table shows."""
-        rows = [{
-            "dimension": r.dimension, "level": r.level, "metric": r.metric,
-            "n_treatment": r.n_treatment, "n_holdout": r.n_holdout,
-            "mean_treatment": r.mean_treatment, "mean_holdout": r.mean_holdout,
-            "abs_lift": r.abs_lift, "abs_ci_low": r.abs_ci_low, "abs_ci_high": r.abs_ci_high,
-            "p_value": r.p_value, "rel_lift": r.rel_lift, "rel_ci_low": r.rel_ci_low,
-            "rel_ci_high": r.rel_ci_high, "cuped_abs_lift": r.cuped_abs_lift,
-            "cuped_ci_low": r.cuped_ci_low, "cuped_ci_high": r.cuped_ci_high,
-            "variance_reduction": r.variance_reduction, "reason": r.reason or "",
-        } for r in self.results]
+        rows = [
+            {
+                "dimension": r.dimension,
+                "level": r.level,
+                "metric": r.metric,
+                "n_treatment": r.n_treatment,
+                "n_holdout": r.n_holdout,
+                "mean_treatment": r.mean_treatment,
+                "mean_holdout": r.mean_holdout,
+                "abs_lift": r.abs_lift,
+                "abs_ci_low": r.abs_ci_low,
+                "abs_ci_high": r.abs_ci_high,
+                "p_value": r.p_value,
+                "rel_lift": r.rel_lift,
+                "rel_ci_low": r.rel_ci_low,
+                "rel_ci_high": r.rel_ci_high,
+                "cuped_abs_lift": r.cuped_abs_lift,
+                "cuped_ci_low": r.cuped_ci_low,
+                "cuped_ci_high": r.cuped_ci_high,
+                "variance_reduction": r.variance_reduction,
+                "reason": r.reason or "",
+            }
+            for r in self.results
+        ]
         return pd.DataFrame(rows)
 
 
@@ -495,8 +570,10 @@ def _validate_customers(customers: pd.DataFrame) -> tuple[pd.DataFrame, list[str
     if "gross_profit" not in customers.columns and "net_profit" not in customers.columns:
         missing.append("gross_profit")
     if missing:
-        raise InputError(f"campaign customers: required column(s) {', '.join(map(repr, missing))} missing "
-                         f"(found: {', '.join(map(str, list(customers.columns)[:12]))})")
+        raise InputError(
+            f"campaign customers: required column(s) {', '.join(map(repr, missing))} missing "
+            f"(found: {', '.join(map(str, list(customers.columns)[:12]))})"
+        )
     warnings: list[str] = []
     cols: dict[str, np.ndarray] = {
         "customer_id": customers["customer_id"].astype(str).to_numpy(),
@@ -505,12 +582,16 @@ def _validate_customers(customers: pd.DataFrame) -> tuple[pd.DataFrame, list[str
     ids = pd.Series(cols["customer_id"])
     bad = ~np.isin(cols["group"], GROUPS)
     if bad.any():
-        raise InputError(f"campaign customers: column 'group' must be 'treatment' or 'holdout'; "
-                         f"{int(bad.sum())} row(s) are not (e.g. {str(customers['group'].to_numpy()[bad][0])!r})")
+        raise InputError(
+            f"campaign customers: column 'group' must be 'treatment' or 'holdout'; "
+            f"{int(bad.sum())} row(s) are not (e.g. {str(customers['group'].to_numpy()[bad][0])!r})"
+        )
     dup = ids.duplicated().to_numpy()
     if dup.any():
-        raise InputError(f"campaign customers: {int(dup.sum())} duplicate customer_id(s), "
-                         f"e.g. {str(ids[dup].iloc[0])!r}")
+        raise InputError(
+            f"campaign customers: {int(dup.sum())} duplicate customer_id(s), "
+            f"e.g. {str(ids[dup].iloc[0])!r}"
+        )
     num_cols = ["converted", "revenue", "discount_cost"]
     num_cols += ["net_profit"] if "net_profit" in customers.columns else ["gross_profit"]
     if "pre_spend" in customers.columns:
@@ -519,13 +600,17 @@ def _validate_customers(customers: pd.DataFrame) -> tuple[pd.DataFrame, list[str
         v = pd.to_numeric(customers[c], errors="coerce").to_numpy(dtype=float)
         badv = ~np.isfinite(v)
         if badv.any():
-            raise InputError(f"campaign customers: column '{c}' has {int(badv.sum())} missing or non-numeric "
-                             f"value(s) (e.g. customer_id={str(ids[badv].iloc[0])!r})")
+            raise InputError(
+                f"campaign customers: column '{c}' has {int(badv.sum())} missing or non-numeric "
+                f"value(s) (e.g. customer_id={str(ids[badv].iloc[0])!r})"
+            )
         cols[c] = v
     badc = ~np.isin(cols["converted"], (0.0, 1.0))
     if badc.any():
-        raise InputError(f"campaign customers: column 'converted' must be 0/1; {int(badc.sum())} row(s) are "
-                         f"not (e.g. {float(cols['converted'][badc][0])!r})")
+        raise InputError(
+            f"campaign customers: column 'converted' must be 0/1; {int(badc.sum())} row(s) are "
+            f"not (e.g. {float(cols['converted'][badc][0])!r})"
+        )
     if "net_profit" not in cols:
         cols["net_profit"] = cols["gross_profit"] - cols["discount_cost"]
     if "pre_spend" not in cols:
@@ -536,8 +621,9 @@ def _validate_customers(customers: pd.DataFrame) -> tuple[pd.DataFrame, list[str
     return pd.DataFrame(cols), warnings
 
 
-def _grouped_stats(df: pd.DataFrame, by: str | None, metrics: Sequence[str], cuped: bool
-                   ) -> dict[tuple[str, str, str], SampleStats | RegressionStats]:
+def _grouped_stats(
+    df: pd.DataFrame, by: str | None, metrics: Sequence[str], cuped: bool
+) -> dict[tuple[str, str, str], SampleStats | RegressionStats]:
     """Summary stats per (level, group, metric) in one pass: {(level, group, metric): stats}.
 
     Rows are coded ``2·level + is_holdout`` and every sum is one ``np.bincount``.
@@ -563,8 +649,14 @@ def _grouped_stats(df: pd.DataFrame, by: str | None, metrics: Sequence[str], cup
         for c in np.flatnonzero(cnt):
             key = (str(levels[c // 2]), GROUPS[c % 2], m)
             if x is not None:
-                out[key] = RegressionStats(int(cnt[c]), float(sy[c]), float(sy2[c]), float(sx[c]),
-                                           float(sx2[c]), float(sxy[c]))
+                out[key] = RegressionStats(
+                    int(cnt[c]),
+                    float(sy[c]),
+                    float(sy2[c]),
+                    float(sx[c]),
+                    float(sx2[c]),
+                    float(sxy[c]),
+                )
             else:
                 out[key] = SampleStats(int(cnt[c]), float(sy[c]), float(sy2[c]))
     return out
@@ -606,14 +698,18 @@ def analyze_campaign(
             for m in metrics:
                 t = stats.get((level, "treatment", m), empty)
                 h = stats.get((level, "holdout", m), empty)
-                if isinstance(t, RegressionStats) != isinstance(h, RegressionStats):  # one side empty
+                if isinstance(t, RegressionStats) != isinstance(
+                    h, RegressionStats
+                ):  # one side empty
                     t = t.y if isinstance(t, RegressionStats) else t
                     h = h.y if isinstance(h, RegressionStats) else h
                 results.append(compare(t, h, alpha=alpha, metric=m, dimension=dim, level=level))
     bad = [r for r in results if r.reason and r.dimension != "overall"]
     if bad:
-        warnings.append(f"{len(bad)} breakdown comparison(s) not estimable (see 'reason'), "
-                        f"e.g. {bad[0].dimension}={bad[0].level} {bad[0].metric}: {bad[0].reason}")
+        warnings.append(
+            f"{len(bad)} breakdown comparison(s) not estimable (see 'reason'), "
+            f"e.g. {bad[0].dimension}={bad[0].level} {bad[0].metric}: {bad[0].reason}"
+        )
     roi = _roi(results, df, n_t)
     if roi.reason:
         warnings.append(f"ROI: {roi.reason}")
@@ -626,8 +722,20 @@ def _roi(results: list[LiftResult], df: pd.DataFrame, n_t: int) -> ROIResult:
     nan = float("nan")
     need = [m for m in ("net_profit", "discount_cost", "revenue") if m not in overall]
     if need:
-        return ROIResult(n_t, disc_t, nan, nan, nan, nan, nan, nan, nan, nan, False,
-                         reason=f"metric(s) {need} not analyzed")
+        return ROIResult(
+            n_t,
+            disc_t,
+            nan,
+            nan,
+            nan,
+            nan,
+            nan,
+            nan,
+            nan,
+            nan,
+            False,
+            reason=f"metric(s) {need} not analyzed",
+        )
     npf, dc, rv = overall["net_profit"], overall["discount_cost"], overall["revenue"]
     lift, lo, hi = (float(v) for v in npf.best())
     cost = float(dc.best()[0]) * n_t
@@ -638,8 +746,20 @@ def _roi(results: list[LiftResult], df: pd.DataFrame, n_t: int) -> ROIResult:
             roi, roi_lo, roi_hi = lift * n_t / cost, lo * n_t / cost, hi * n_t / cost
         else:
             reason = "incremental discount cost is not positive; ROI undefined"
-    return ROIResult(n_t, disc_t, cost, float(rv.best()[0]) * n_t, lift * n_t, lo * n_t, hi * n_t,
-                     roi, roi_lo, roi_hi, npf.has_cuped and npf.variance_reduction > 0, reason)
+    return ROIResult(
+        n_t,
+        disc_t,
+        cost,
+        float(rv.best()[0]) * n_t,
+        lift * n_t,
+        lo * n_t,
+        hi * n_t,
+        roi,
+        roi_lo,
+        roi_hi,
+        npf.has_cuped and npf.variance_reduction > 0,
+        reason,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -670,12 +790,16 @@ def campaign_outcomes(
       ``unit_cost`` in ``products``, else ``margin_rate·(amount + discount)``
     * net_profit = gross_profit − discount_cost; pre_spend = Σ amount in the pre-period
     """
-    for name, df, cols in (("plan", plan, ("customer_id", "group")),
-                           ("transactions", transactions, ("customer_id", "ts", "amount", "discount"))):
+    for name, df, cols in (
+        ("plan", plan, ("customer_id", "group")),
+        ("transactions", transactions, ("customer_id", "ts", "amount", "discount")),
+    ):
         miss = [c for c in cols if c not in df.columns]
         if miss:
-            raise InputError(f"{name}: required column(s) {', '.join(map(repr, miss))} missing "
-                             f"(found: {', '.join(map(str, list(df.columns)[:12]))})")
+            raise InputError(
+                f"{name}: required column(s) {', '.join(map(repr, miss))} missing "
+                f"(found: {', '.join(map(str, list(df.columns)[:12]))})"
+            )
     if pre_period_days < 0:
         raise InputError(f"pre_period_days must be >= 0, got {pre_period_days}")
     if not 0 <= margin_rate <= 1:
@@ -685,29 +809,44 @@ def campaign_outcomes(
     if end is not None and end <= start:
         raise InputError(f"campaign end {end} is not after its start {start}")
 
-    out = pd.DataFrame({
-        "customer_id": plan["customer_id"].astype(str).to_numpy(),
-        "group": plan["group"].astype(str).to_numpy(),
-        "offer_id": (plan["offer_id"].astype(str).to_numpy() if "offer_id" in plan.columns else "none"),
-        "segment": (plan["segment"].astype(str).to_numpy() if "segment" in plan.columns else "all"),
-    })
+    out = pd.DataFrame(
+        {
+            "customer_id": plan["customer_id"].astype(str).to_numpy(),
+            "group": plan["group"].astype(str).to_numpy(),
+            "offer_id": (
+                plan["offer_id"].astype(str).to_numpy() if "offer_id" in plan.columns else "none"
+            ),
+            "segment": (
+                plan["segment"].astype(str).to_numpy() if "segment" in plan.columns else "all"
+            ),
+        }
+    )
     dup = out["customer_id"].duplicated()
     if dup.any():
-        raise InputError(f"plan: {int(dup.sum())} duplicate customer_id(s), e.g. {str(out['customer_id'][dup].iloc[0])!r}")
+        raise InputError(
+            f"plan: {int(dup.sum())} duplicate customer_id(s), e.g. {str(out['customer_id'][dup].iloc[0])!r}"
+        )
 
     tx = transactions
     cust = tx["customer_id"].astype(str)
     ts = pd.to_datetime(tx["ts"], errors="coerce")
     if ts.isna().any():
-        raise InputError(f"transactions: column 'ts' has {int(ts.isna().sum())} missing or unparseable timestamp(s)")
+        raise InputError(
+            f"transactions: column 'ts' has {int(ts.isna().sum())} missing or unparseable timestamp(s)"
+        )
     amount = pd.to_numeric(tx["amount"], errors="coerce").fillna(0.0).to_numpy(dtype=float)
     disc = pd.to_numeric(tx["discount"], errors="coerce").fillna(0.0).to_numpy(dtype=float)
-    qty = (pd.to_numeric(tx["quantity"], errors="coerce").fillna(0.0).to_numpy(dtype=float)
-           if "quantity" in tx.columns else np.zeros(len(tx)))
+    qty = (
+        pd.to_numeric(tx["quantity"], errors="coerce").fillna(0.0).to_numpy(dtype=float)
+        if "quantity" in tx.columns
+        else np.zeros(len(tx))
+    )
     gross = margin_rate * (amount + disc)
     if products is not None and "unit_cost" in products.columns and "product_id" in tx.columns:
-        uc = pd.Series(pd.to_numeric(products["unit_cost"], errors="coerce").to_numpy(dtype=float),
-                       index=products["product_id"].astype(str).to_numpy())
+        uc = pd.Series(
+            pd.to_numeric(products["unit_cost"], errors="coerce").to_numpy(dtype=float),
+            index=products["product_id"].astype(str).to_numpy(),
+        )
         uc = uc[~uc.index.duplicated()]
         line_cost = tx["product_id"].astype(str).map(uc).to_numpy(dtype=float)
         known = np.isfinite(line_cost)
@@ -719,11 +858,25 @@ def campaign_outcomes(
         in_win = in_win & (ts < end).to_numpy()
     pre = ((ts >= start - pd.Timedelta(days=pre_period_days)) & (ts < start)).to_numpy()
 
-    w = pd.DataFrame({"customer_id": cust.to_numpy(), "revenue": amount, "discount_cost": disc,
-                      "gross_profit": gross, "bought": ((amount > 0) | (qty > 0)).astype(float)})
-    agg = w[in_win].groupby("customer_id", sort=False).agg(
-        revenue=("revenue", "sum"), discount_cost=("discount_cost", "sum"),
-        gross_profit=("gross_profit", "sum"), converted=("bought", "max"))
+    w = pd.DataFrame(
+        {
+            "customer_id": cust.to_numpy(),
+            "revenue": amount,
+            "discount_cost": disc,
+            "gross_profit": gross,
+            "bought": ((amount > 0) | (qty > 0)).astype(float),
+        }
+    )
+    agg = (
+        w[in_win]
+        .groupby("customer_id", sort=False)
+        .agg(
+            revenue=("revenue", "sum"),
+            discount_cost=("discount_cost", "sum"),
+            gross_profit=("gross_profit", "sum"),
+            converted=("bought", "max"),
+        )
+    )
     pre_spend = pd.Series(amount[pre], index=cust.to_numpy()[pre]).groupby(level=0).sum()
 
     ids = out["customer_id"]

@@ -49,8 +49,13 @@ def holdout_metrics(
             if propensity is not None:
                 w = 1.0 / propensity[rows]
             um = uplift_metrics(
-                np_y[rows], tr[rows].astype(float), sc.incremental_profit[rows, j],
-                sample_weight=w, ks=(0.1,), n_bins=10, keep_curves=True,
+                np_y[rows],
+                tr[rows].astype(float),
+                sc.incremental_profit[rows, j],
+                sample_weight=w,
+                ks=(0.1,),
+                n_bins=10,
+                keep_curves=True,
             )
             curves[o] = um
             m.update(
@@ -59,10 +64,11 @@ def holdout_metrics(
                 uplift_at_10=_num(um.uplift_at_k.get(0.1)),
             )
             calib[o] = _calibration_records(um.calibration)
-            yk, pk = conv[rows], np.where(tr[rows], sc.p_convert[rows, j], sc.p_convert_none[rows, j])
-            m["conversion_auc"] = (
-                _num(roc_auc_score(yk, pk)) if 0 < yk.sum() < len(yk) else None
+            yk, pk = (
+                conv[rows],
+                np.where(tr[rows], sc.p_convert[rows, j], sc.p_convert_none[rows, j]),
             )
+            m["conversion_auc"] = _num(roc_auc_score(yk, pk)) if 0 < yk.sum() < len(yk) else None
             err = np.abs(sc.expected_cost[tr, j] - cost[tr])
             cost_err.append(err)
             m["cost_mae"] = _num(err.mean())

@@ -54,8 +54,10 @@ class EstimateResult:
     n_bootstrap: int = 1000
 
     def to_dict(self) -> dict[str, object]:
-        return {k: (None if isinstance(v, float) and not np.isfinite(v) else v)
-                for k, v in asdict(self).items()}
+        return {
+            k: (None if isinstance(v, float) and not np.isfinite(v) else v)
+            for k, v in asdict(self).items()
+        }
 
 
 # --------------------------------------------------------------------------------------------
@@ -85,12 +87,16 @@ def check_ope_inputs(
     """
     action_dist = np.asarray(action_dist, dtype=float)
     if action_dist.ndim != 2 or action_dist.shape[0] == 0 or action_dist.shape[1] == 0:
-        raise InputError(f"action_dist must be a 2-d array of shape (n_rows, n_actions), "
-                         f"got shape {action_dist.shape}")
+        raise InputError(
+            f"action_dist must be a 2-d array of shape (n_rows, n_actions), "
+            f"got shape {action_dist.shape}"
+        )
     n, k = action_dist.shape
     reward = np.asarray(reward, dtype=float)
     if reward.shape != (n,):
-        raise InputError(f"reward must have shape ({n},) (one per row of action_dist), got {reward.shape}")
+        raise InputError(
+            f"reward must have shape ({n},) (one per row of action_dist), got {reward.shape}"
+        )
     pscore = np.asarray(pscore, dtype=float)
     if pscore.shape != (n,):
         raise InputError(f"pscore must have shape ({n},), got {pscore.shape}")
@@ -101,42 +107,58 @@ def check_ope_inputs(
         if not np.issubdtype(action_raw.dtype, np.number) or not np.all(
             np.isfinite(action_raw) & (action_raw == np.round(action_raw))
         ):
-            raise InputError(f"action must hold integer action indices, got dtype {action_raw.dtype}")
+            raise InputError(
+                f"action must hold integer action indices, got dtype {action_raw.dtype}"
+            )
     action = action_raw.astype(np.int64)
     bad = (action < 0) | (action >= k)
     if bad.any():
-        raise InputError(f"action must lie in [0, {k}) (columns of action_dist); "
-                         f"{int(bad.sum())} row(s) outside, e.g. row {_first_bad(bad)} = {int(action[bad][0])}")
+        raise InputError(
+            f"action must lie in [0, {k}) (columns of action_dist); "
+            f"{int(bad.sum())} row(s) outside, e.g. row {_first_bad(bad)} = {int(action[bad][0])}"
+        )
     for name, arr in (("reward", reward), ("pscore", pscore), ("action_dist", action_dist)):
         bad = ~np.isfinite(arr)
         if bad.any():
-            raise InputError(f"{name} has {int(bad.sum())} NaN or infinite value(s), e.g. at {_first_bad(bad)}")
+            raise InputError(
+                f"{name} has {int(bad.sum())} NaN or infinite value(s), e.g. at {_first_bad(bad)}"
+            )
     bad = (pscore <= 0) | (pscore > 1)
     if bad.any():
-        raise InputError(f"pscore must lie in (0, 1]; {int(bad.sum())} row(s) outside, "
-                         f"e.g. row {_first_bad(bad)} = {float(pscore[bad][0])!r}")
+        raise InputError(
+            f"pscore must lie in (0, 1]; {int(bad.sum())} row(s) outside, "
+            f"e.g. row {_first_bad(bad)} = {float(pscore[bad][0])!r}"
+        )
     if (action_dist < 0).any():
         raise InputError(f"action_dist has {int((action_dist < 0).sum())} negative probabilities")
     sums = action_dist.sum(axis=1)
     bad = np.abs(sums - 1.0) > 1e-6
     if bad.any():
-        raise InputError(f"action_dist rows must sum to 1; {int(bad.sum())} row(s) do not, "
-                         f"e.g. row {_first_bad(bad)} sums to {sums[bad][0]:.6g}")
+        raise InputError(
+            f"action_dist rows must sum to 1; {int(bad.sum())} row(s) do not, "
+            f"e.g. row {_first_bad(bad)} sums to {sums[bad][0]:.6g}"
+        )
     if estimated_rewards is None:
         if need_rewards:
             raise InputError(f"estimated_rewards of shape ({n}, {k}) is required by this estimator")
         return reward, action, pscore, action_dist, None
     est = np.asarray(estimated_rewards, dtype=float)
     if est.shape != (n, k):
-        raise InputError(f"estimated_rewards must have shape ({n}, {k}) like action_dist, got {est.shape}")
+        raise InputError(
+            f"estimated_rewards must have shape ({n}, {k}) like action_dist, got {est.shape}"
+        )
     bad = ~np.isfinite(est)
     if bad.any():
-        raise InputError(f"estimated_rewards has {int(bad.sum())} NaN or infinite value(s), "
-                         f"e.g. at {_first_bad(bad)}")
+        raise InputError(
+            f"estimated_rewards has {int(bad.sum())} NaN or infinite value(s), "
+            f"e.g. at {_first_bad(bad)}"
+        )
     return reward, action, pscore, action_dist, est
 
 
-def importance_weights(action: np.ndarray, pscore: np.ndarray, action_dist: np.ndarray) -> np.ndarray:
+def importance_weights(
+    action: np.ndarray, pscore: np.ndarray, action_dist: np.ndarray
+) -> np.ndarray:
     """w_i = π(a_i|x_i) / p_i, shape (n,)."""
     return action_dist[np.arange(len(action)), action] / pscore
 
@@ -173,7 +195,7 @@ def bootstrap_ratio(
         num = contrib[idx].sum(axis=1)
         den = float(n) if norm is None else norm[idx].sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            stats[done:done + b] = num / den
+            stats[done : done + b] = num / den
         done += b
     stats = stats[np.isfinite(stats)]
     if len(stats) == 0:
@@ -210,8 +232,9 @@ class OffPolicyEstimator(ABC):
         return None
 
     def _terms(self, reward, action, pscore, action_dist, estimated_rewards):  # noqa: ANN001, ANN202
-        r, a, p, pi, q = check_ope_inputs(reward, action, pscore, action_dist, estimated_rewards,
-                                          need_rewards=self.needs_rewards)
+        r, a, p, pi, q = check_ope_inputs(
+            reward, action, pscore, action_dist, estimated_rewards, need_rewards=self.needs_rewards
+        )
         w = importance_weights(a, p, pi)
         return self._estimate_round_rewards(r, a, p, pi, q), self._normalizer(w), w, a, pi
 
@@ -241,7 +264,9 @@ class OffPolicyEstimator(ABC):
     ) -> EstimateResult:
         """Point estimate, (1−alpha) bootstrap CI and weight diagnostics."""
         c, d, w, a, pi = self._terms(reward, action, pscore, action_dist, estimated_rewards)
-        lo, hi = bootstrap_ratio(c, d, n_bootstrap=n_bootstrap, alpha=alpha, random_state=random_state)
+        lo, hi = bootstrap_ratio(
+            c, d, n_bootstrap=n_bootstrap, alpha=alpha, random_state=random_state
+        )
         sw2 = float((w * w).sum())
         return EstimateResult(
             estimator=self.estimator_name,
@@ -326,8 +351,10 @@ ALL_ESTIMATORS: list[OffPolicyEstimator] = [IPW(), SNIPW(), DM(), DR()]
 def _need_cols(df: pd.DataFrame, table: str, cols: Sequence[str]) -> None:
     missing = [c for c in cols if c not in df.columns]
     if missing:
-        raise InputError(f"{table}: required column(s) {', '.join(repr(c) for c in missing)} missing "
-                         f"(found: {', '.join(map(str, list(df.columns)[:12]))})")
+        raise InputError(
+            f"{table}: required column(s) {', '.join(repr(c) for c in missing)} missing "
+            f"(found: {', '.join(map(str, list(df.columns)[:12]))})"
+        )
 
 
 def _net_profit(exposures: pd.DataFrame, reward_col: str, margin_rate: float | None) -> np.ndarray:
@@ -351,8 +378,10 @@ def _net_profit(exposures: pd.DataFrame, reward_col: str, margin_rate: float | N
     bad = ~np.isfinite(r)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise InputError(f"exposures: reward ({label}) is missing or not a number in {int(bad.sum())} row(s); "
-                         f"e.g. customer_id={str(exposures['customer_id'].iloc[i])!r}")
+        raise InputError(
+            f"exposures: reward ({label}) is missing or not a number in {int(bad.sum())} row(s); "
+            f"e.g. customer_id={str(exposures['customer_id'].iloc[i])!r}"
+        )
     return r
 
 
@@ -361,22 +390,30 @@ def check_propensities(exposures: pd.DataFrame) -> np.ndarray:
 
     Raises :class:`InputError` naming the column, the number of bad rows and an example.
     """
-    hint = ("supply the logging policy's probability of each logged offer in column 'propensity', "
-            "or estimate them from the logs with a propensity model first")
+    hint = (
+        "supply the logging policy's probability of each logged offer in column 'propensity', "
+        "or estimate them from the logs with a propensity model first"
+    )
     if "propensity" not in exposures.columns:
-        raise InputError(f"exposures: column 'propensity' is missing; off-policy evaluation needs it: {hint}")
+        raise InputError(
+            f"exposures: column 'propensity' is missing; off-policy evaluation needs it: {hint}"
+        )
     ps = pd.to_numeric(exposures["propensity"], errors="coerce").to_numpy(dtype=float)
     miss = np.isnan(ps)
     if miss.any():
         i = int(np.flatnonzero(miss)[0])
-        raise InputError(f"exposures: column 'propensity' is missing or not a number in {int(miss.sum())} "
-                         f"of {len(ps)} row(s) (e.g. customer_id={str(exposures['customer_id'].iloc[i])!r}): {hint}")
+        raise InputError(
+            f"exposures: column 'propensity' is missing or not a number in {int(miss.sum())} "
+            f"of {len(ps)} row(s) (e.g. customer_id={str(exposures['customer_id'].iloc[i])!r}): {hint}"
+        )
     bad = (ps <= 0) | (ps > 1)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise InputError(f"exposures: column 'propensity' must lie in (0, 1]; {int(bad.sum())} row(s) are 0, "
-                         f"negative or above 1 (e.g. customer_id={str(exposures['customer_id'].iloc[i])!r}, "
-                         f"propensity={float(ps[i])!r})")
+        raise InputError(
+            f"exposures: column 'propensity' must lie in (0, 1]; {int(bad.sum())} row(s) are 0, "
+            f"negative or above 1 (e.g. customer_id={str(exposures['customer_id'].iloc[i])!r}, "
+            f"propensity={float(ps[i])!r})"
+        )
     return ps
 
 
@@ -414,21 +451,27 @@ def build_ope_arrays(
     a = pd.Series(logged).map(index)
     unknown = a.isna().to_numpy()
     if unknown.any():
-        raise InputError(f"exposures: {int(unknown.sum())} row(s) have an offer_id not in the menu "
-                         f"{actions} (e.g. offer_id={str(logged[unknown][0])!r})")
+        raise InputError(
+            f"exposures: {int(unknown.sum())} row(s) have an offer_id not in the menu "
+            f"{actions} (e.g. offer_id={str(logged[unknown][0])!r})"
+        )
     action = a.to_numpy(dtype=np.int64)
 
     # --- plan actions ---------------------------------------------------------------------
     dec_cust = decisions["customer_id"].astype(str)
     dup = dec_cust.duplicated()
     if dup.any():
-        raise InputError(f"decisions: {int(dup.sum())} duplicate customer_id(s) "
-                         f"(one decision per customer expected), e.g. {str(dec_cust[dup].iloc[0])!r}")
+        raise InputError(
+            f"decisions: {int(dup.sum())} duplicate customer_id(s) "
+            f"(one decision per customer expected), e.g. {str(dec_cust[dup].iloc[0])!r}"
+        )
     plan_offer = pd.Series(decisions["offer_id"].astype(str).to_numpy(), index=dec_cust.to_numpy())
     bad_plan = ~plan_offer.isin(actions)
     if bad_plan.any():
-        raise InputError(f"decisions: {int(bad_plan.sum())} row(s) have an offer_id not in the menu "
-                         f"{actions} (e.g. offer_id={str(plan_offer[bad_plan].iloc[0])!r})")
+        raise InputError(
+            f"decisions: {int(bad_plan.sum())} row(s) have an offer_id not in the menu "
+            f"{actions} (e.g. offer_id={str(plan_offer[bad_plan].iloc[0])!r})"
+        )
     exp_cust = exposures["customer_id"].astype(str)
     planned = exp_cust.map(plan_offer).fillna(NO_OFFER).map(index).to_numpy(dtype=np.int64)
     n, k = len(exposures), len(actions)
@@ -440,14 +483,22 @@ def build_ope_arrays(
     # --- reward model ---------------------------------------------------------------------
     est = None
     if estimated_rewards is not None:
-        _need_cols(estimated_rewards, "estimated_rewards", ["customer_id", "offer_id", estimate_col])
-        er = estimated_rewards.assign(customer_id=estimated_rewards["customer_id"].astype(str),
-                                      offer_id=estimated_rewards["offer_id"].astype(str))
+        _need_cols(
+            estimated_rewards, "estimated_rewards", ["customer_id", "offer_id", estimate_col]
+        )
+        er = estimated_rewards.assign(
+            customer_id=estimated_rewards["customer_id"].astype(str),
+            offer_id=estimated_rewards["offer_id"].astype(str),
+        )
         dupe = er.duplicated(["customer_id", "offer_id"])
         if dupe.any():
-            raise InputError(f"estimated_rewards: {int(dupe.sum())} duplicate (customer_id, offer_id) pair(s), "
-                             f"e.g. {tuple(er.loc[dupe, ['customer_id', 'offer_id']].iloc[0])}")
-        wide = er[er["offer_id"].isin(actions)].pivot(index="customer_id", columns="offer_id", values=estimate_col)
+            raise InputError(
+                f"estimated_rewards: {int(dupe.sum())} duplicate (customer_id, offer_id) pair(s), "
+                f"e.g. {tuple(er.loc[dupe, ['customer_id', 'offer_id']].iloc[0])}"
+            )
+        wide = er[er["offer_id"].isin(actions)].pivot(
+            index="customer_id", columns="offer_id", values=estimate_col
+        )
         wide = wide.reindex(columns=actions)
         est_df = wide.reindex(exp_cust.unique())
         vals = est_df.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
@@ -457,11 +508,18 @@ def build_ope_arrays(
             raise InputError(
                 f"estimated_rewards: {int(gaps.sum())} (customer, offer) value(s) missing for logged customers; "
                 f"every logged customer needs a '{estimate_col}' for each of {actions} "
-                f"(e.g. customer_id={str(est_df.index[r_])!r}, offer_id={actions[c_]!r})")
+                f"(e.g. customer_id={str(est_df.index[r_])!r}, offer_id={actions[c_]!r})"
+            )
         pos = pd.Index(est_df.index).get_indexer(exp_cust.to_numpy())
         est = vals[pos]
-    return {"reward": reward, "action": action, "pscore": ps, "action_dist": action_dist,
-            "estimated_rewards": est, "actions": actions}
+    return {
+        "reward": reward,
+        "action": action,
+        "pscore": ps,
+        "action_dist": action_dist,
+        "estimated_rewards": est,
+        "actions": actions,
+    }
 
 
 def evaluate_decisions(
@@ -487,16 +545,32 @@ def evaluate_decisions(
     ``estimated_rewards``: long table customer_id, offer_id, ``estimate_col`` (expected net profit
     of each menu action, ``'none'`` included); DM and DR run only when it is given.
     """
-    arr = build_ope_arrays(decisions, exposures, estimated_rewards, offers, reward_col=reward_col,
-                           estimate_col=estimate_col, margin_rate=margin_rate)
+    arr = build_ope_arrays(
+        decisions,
+        exposures,
+        estimated_rewards,
+        offers,
+        reward_col=reward_col,
+        estimate_col=estimate_col,
+        margin_rate=margin_rate,
+    )
     ests = list(estimators) if estimators is not None else ALL_ESTIMATORS
     out: list[EstimateResult] = []
     for est in ests:  # same seed for all: paired resamples, comparable CIs
         if est.needs_rewards and arr["estimated_rewards"] is None:
             continue
-        out.append(est.estimate(arr["reward"], arr["action"], arr["pscore"], arr["action_dist"],
-                                arr["estimated_rewards"], alpha=alpha, n_bootstrap=n_bootstrap,
-                                random_state=seed))
+        out.append(
+            est.estimate(
+                arr["reward"],
+                arr["action"],
+                arr["pscore"],
+                arr["action_dist"],
+                arr["estimated_rewards"],
+                alpha=alpha,
+                n_bootstrap=n_bootstrap,
+                random_state=seed,
+            )
+        )
     return out
 
 

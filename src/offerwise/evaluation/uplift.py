@@ -149,24 +149,30 @@ def _prepare(
             raise InputError(f"{name} must have shape ({n},) like y, got {arr.shape}")
         bad = ~np.isfinite(arr)
         if bad.any():
-            raise InputError(f"{name} has {int(bad.sum())} NaN or infinite value(s), "
-                             f"e.g. at row {int(np.flatnonzero(bad)[0])}")
+            raise InputError(
+                f"{name} has {int(bad.sum())} NaN or infinite value(s), "
+                f"e.g. at row {int(np.flatnonzero(bad)[0])}"
+            )
         return arr
 
     y = vec("y", y)
     t = vec("treatment", treatment)
     bad = (t != 0) & (t != 1)
     if bad.any():
-        raise InputError(f"treatment must be 0/1, found {int(bad.sum())} other value(s), "
-                         f"e.g. {float(t[bad][0])!r}")
+        raise InputError(
+            f"treatment must be 0/1, found {int(bad.sum())} other value(s), "
+            f"e.g. {float(t[bad][0])!r}"
+        )
     p = vec("prediction", prediction)
     w = np.ones(n)
     if propensity is not None:
         e = vec("propensity", propensity)
         bad = (e <= 0) | (e >= 1)
         if bad.any():
-            raise InputError(f"propensity must lie in (0, 1) (probability of treatment), "
-                             f"{int(bad.sum())} value(s) outside, e.g. {float(e[bad][0])!r}")
+            raise InputError(
+                f"propensity must lie in (0, 1) (probability of treatment), "
+                f"{int(bad.sum())} value(s) outside, e.g. {float(e[bad][0])!r}"
+            )
         w = w * np.where(t == 1, 1.0 / e, 1.0 / (1.0 - e))
     if sample_weight is not None:
         sw = vec("sample_weight", sample_weight)
@@ -196,8 +202,15 @@ def _cumulate(y: np.ndarray, t: np.ndarray, p: np.ndarray, w: np.ndarray) -> _Cu
     ys, ts, ps, ws = y[order], t[order], p[order], w[order]
     wt, wc = ws * ts, ws * (1.0 - ts)
     block_end = np.append(np.flatnonzero(ps[1:] != ps[:-1]), len(ps) - 1)
-    return _Cum(order, np.cumsum(wt), np.cumsum(wc), np.cumsum(wt * ys), np.cumsum(wc * ys),
-                np.cumsum(ws), block_end)
+    return _Cum(
+        order,
+        np.cumsum(wt),
+        np.cumsum(wc),
+        np.cumsum(wt * ys),
+        np.cumsum(wc * ys),
+        np.cumsum(ws),
+        block_end,
+    )
 
 
 def _div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -221,8 +234,9 @@ def _curve_from(c: _Cum, kind: CurveKind) -> UpliftCurve:
     base[-1] = val[-1]  # equal in exact arithmetic; keeps a constant ranking at exactly 0
     x = c.w[i] / c.w[-1]
     zero = np.zeros(1)
-    return UpliftCurve(kind, np.concatenate([zero, x]), np.concatenate([zero, val]),
-                       np.concatenate([zero, base]))
+    return UpliftCurve(
+        kind, np.concatenate([zero, x]), np.concatenate([zero, val]), np.concatenate([zero, base])
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -240,7 +254,9 @@ def uplift_curve(
     sample_weight: np.ndarray | None = None,
 ) -> UpliftCurve:
     """Qini (``kind='qini'``) or uplift curve of ``prediction`` (n,); see the module docstring."""
-    return _curve_from(_cumulate(*_prepare(y, treatment, prediction, propensity, sample_weight)), kind)
+    return _curve_from(
+        _cumulate(*_prepare(y, treatment, prediction, propensity, sample_weight)), kind
+    )
 
 
 def oracle_score(y: np.ndarray, treatment: np.ndarray) -> np.ndarray:
@@ -257,8 +273,14 @@ def perfect_curve(
     sample_weight: np.ndarray | None = None,
 ) -> UpliftCurve:
     """The curve of the oracle ranking :func:`oracle_score`, the normalizer's upper reference."""
-    return uplift_curve(y, treatment, oracle_score(y, treatment), kind=kind,
-                        propensity=propensity, sample_weight=sample_weight)
+    return uplift_curve(
+        y,
+        treatment,
+        oracle_score(y, treatment),
+        kind=kind,
+        propensity=propensity,
+        sample_weight=sample_weight,
+    )
 
 
 def _normalized(model: UpliftCurve, oracle: UpliftCurve) -> float:
@@ -303,8 +325,14 @@ def uplift_at_k(
     return _uplift_at_k(c, list(k))  # type: ignore[arg-type]
 
 
-def _calibration(y: np.ndarray, t: np.ndarray, p: np.ndarray, w: np.ndarray, n_bins: int,
-                 order: np.ndarray | None = None) -> pd.DataFrame:
+def _calibration(
+    y: np.ndarray,
+    t: np.ndarray,
+    p: np.ndarray,
+    w: np.ndarray,
+    n_bins: int,
+    order: np.ndarray | None = None,
+) -> pd.DataFrame:
     n = len(y)
     if n_bins < 1:
         raise InputError(f"n_bins must be at least 1, got {n_bins}")
@@ -329,18 +357,22 @@ def _calibration(y: np.ndarray, t: np.ndarray, p: np.ndarray, w: np.ndarray, n_b
     ok = (swt > 0) & (swc > 0)
     obs = np.where(ok, mt - mc, np.nan)
     # unbiased variance / n with n = Kish size: v·ess/(ess−1)/ess = v/(ess−1)
-    se = np.where((esst > 1) & (essc > 1),
-                  np.sqrt(_div(np.maximum(vt, 0), esst - 1) + _div(np.maximum(vc, 0), essc - 1)),
-                  np.nan)
-    return pd.DataFrame({
-        "bin": np.arange(1, nb + 1),
-        "n": cnt.astype(np.int64),
-        "n_treatment": cnt_t.astype(np.int64),
-        "n_control": (cnt - cnt_t).astype(np.int64),
-        "predicted_uplift": np.where(sw > 0, _div(s(w * p), sw), np.nan),
-        "observed_uplift": obs,
-        "observed_se": se,
-    })
+    se = np.where(
+        (esst > 1) & (essc > 1),
+        np.sqrt(_div(np.maximum(vt, 0), esst - 1) + _div(np.maximum(vc, 0), essc - 1)),
+        np.nan,
+    )
+    return pd.DataFrame(
+        {
+            "bin": np.arange(1, nb + 1),
+            "n": cnt.astype(np.int64),
+            "n_treatment": cnt_t.astype(np.int64),
+            "n_control": (cnt - cnt_t).astype(np.int64),
+            "predicted_uplift": np.where(sw > 0, _div(s(w * p), sw), np.nan),
+            "observed_uplift": obs,
+            "observed_se": se,
+        }
+    )
 
 
 def uplift_calibration(
@@ -434,8 +466,10 @@ def uplift_metrics_by_offer(
             raise InputError(f"pscore must have shape {y.shape} like y, got {ps.shape}")
         bad = ~((ps > 0) & (ps <= 1))
         if bad.any():
-            raise InputError(f"pscore must lie in (0, 1], {int(bad.sum())} value(s) outside, "
-                             f"e.g. {float(ps[bad][0])!r}")
+            raise InputError(
+                f"pscore must lie in (0, 1], {int(bad.sum())} value(s) outside, "
+                f"e.g. {float(ps[bad][0])!r}"
+            )
         w = 1.0 / ps
     is_ctrl = offer == control
     if not is_ctrl.any():
@@ -452,8 +486,12 @@ def uplift_metrics_by_offer(
         if pred.shape != y.shape:
             raise InputError(f"predictions['{k}'] must have shape {y.shape}, got {pred.shape}")
         out[str(k)] = uplift_metrics(
-            y[mask], (offer[mask] == k).astype(float), pred[mask],
-            sample_weight=None if w is None else w[mask], ks=ks, n_bins=n_bins,
+            y[mask],
+            (offer[mask] == k).astype(float),
+            pred[mask],
+            sample_weight=None if w is None else w[mask],
+            ks=ks,
+            n_bins=n_bins,
         )
     return out
 

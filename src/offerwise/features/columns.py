@@ -23,6 +23,11 @@ FEATURE_COLUMNS: list[str] = [
 ]
 #: Other outputs: descriptive (text) or helper columns, not decision features.
 EXTRA_COLUMNS: list[str] = [
-    "spend_recent", "spend_previous", "top_brand", "top_category", "top_category_2",
-    "top_category_3", "mean_gap_days",
+    "spend_recent",
+    "spend_previous",
+    "top_brand",
+    "top_category",
+    "top_category_2",
+    "top_category_3",
+    "mean_gap_days",
 ]

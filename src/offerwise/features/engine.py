@@ -35,8 +35,18 @@ if TYPE_CHECKING:  # pragma: no cover
     from offerwise.data.contract import DataSet
 
 #: SQL files, in dependency order; each defines the relation of the same name.
-STEPS = ("cutoff_ages", "lines", "orders", "history", "rfm", "categories", "brands",
-         "top_categories", "top_brands", "features")
+STEPS = (
+    "cutoff_ages",
+    "lines",
+    "orders",
+    "history",
+    "rfm",
+    "categories",
+    "brands",
+    "top_categories",
+    "top_brands",
+    "features",
+)
 
 #: Dialect-specific SQL: the only place with date arithmetic. ``{a}``, ``{b}``: timestamps.
 DIALECTS: dict[str, dict[str, str]] = {
@@ -87,8 +97,11 @@ def feature_sql(settings: Settings | None = None, dialect: str = "duckdb") -> st
     settings = settings or default_settings()
     ctes = []
     for name in STEPS:
-        body = "\n".join(line for line in render_step(name, settings, dialect).splitlines()
-                         if not line.lstrip().startswith("--"))
+        body = "\n".join(
+            line
+            for line in render_step(name, settings, dialect).splitlines()
+            if not line.lstrip().startswith("--")
+        )
         ctes.append(f"{name} AS (\n{body.strip()}\n)")
     return "WITH " + ",\n".join(ctes) + "\nSELECT * FROM features"
 
@@ -126,7 +139,9 @@ def prepare_views(con: duckdb.DuckDBPyConnection, cutoffs: str | pd.DataFrame) -
         when = "as_of" if "as_of" in cutoffs.columns else "ts"
         missing = {"customer_id", when} - set(cutoffs.columns)
         if missing:
-            raise InputError(f"cutoffs: missing column(s) {', '.join(sorted(missing))} (need customer_id, as_of)")
+            raise InputError(
+                f"cutoffs: missing column(s) {', '.join(sorted(missing))} (need customer_id, as_of)"
+            )
         con.register("ow_cutoffs_df", cutoffs[["customer_id", when]])
         rel = "ow_cutoffs_df"
     else:
@@ -135,14 +150,22 @@ def prepare_views(con: duckdb.DuckDBPyConnection, cutoffs: str | pd.DataFrame) -
     when = "as_of" if cols and "as_of" in cols else "ts"
     if cols is None or not {"customer_id", when} <= set(cols):
         raise InputError(f"cutoffs relation {rel!r} needs columns customer_id and as_of")
-    con.execute(f"CREATE OR REPLACE TEMP VIEW ow_cutoffs AS SELECT CAST(customer_id AS VARCHAR) AS customer_id, "
-                f"CAST({when} AS TIMESTAMP) AS as_of FROM {rel} WHERE customer_id IS NOT NULL AND {when} IS NOT NULL")
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW ow_cutoffs AS SELECT CAST(customer_id AS VARCHAR) AS customer_id, "
+        f"CAST({when} AS TIMESTAMP) AS as_of FROM {rel} WHERE customer_id IS NOT NULL AND {when} IS NOT NULL"
+    )
 
     specs = {
         "customers": [("customer_id", "VARCHAR"), ("signup_date", "TIMESTAMP")],
-        "transactions": [("customer_id", "VARCHAR"), ("order_id", "VARCHAR"), ("product_id", "VARCHAR"),
-                         ("ts", "TIMESTAMP"), ("quantity", "DOUBLE"), ("amount", "DOUBLE"),
-                         ("discount", "DOUBLE")],
+        "transactions": [
+            ("customer_id", "VARCHAR"),
+            ("order_id", "VARCHAR"),
+            ("product_id", "VARCHAR"),
+            ("ts", "TIMESTAMP"),
+            ("quantity", "DOUBLE"),
+            ("amount", "DOUBLE"),
+            ("discount", "DOUBLE"),
+        ],
         "products": [("product_id", "VARCHAR"), ("category", "VARCHAR"), ("brand", "VARCHAR")],
     }
     for table, spec in specs.items():
@@ -152,7 +175,11 @@ def prepare_views(con: duckdb.DuckDBPyConnection, cutoffs: str | pd.DataFrame) -
             con.execute(f"CREATE OR REPLACE TEMP VIEW ow_{table} AS SELECT {sel} WHERE 1 = 0")
             continue
         if table == "transactions":
-            need = [c for c, _ in spec if c not in cols and c not in ("product_id", "discount", "quantity")]
+            need = [
+                c
+                for c, _ in spec
+                if c not in cols and c not in ("product_id", "discount", "quantity")
+            ]
             if need:
                 raise InputError(f"transactions: missing column(s) {', '.join(need)}")
         sel = ", ".join(_col(cols, c, t) for c, t in spec)
@@ -233,8 +260,10 @@ def profile(
     if _columns(con, "customers") is None:
         raise InputError("profile needs a 'customers' table")
     lit = ts.strftime("%Y-%m-%d %H:%M:%S.%f")
-    con.execute(f"CREATE OR REPLACE TEMP VIEW ow_profile_cutoffs AS "
-                f"SELECT customer_id, TIMESTAMP '{lit}' AS as_of FROM customers")
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW ow_profile_cutoffs AS "
+        f"SELECT customer_id, TIMESTAMP '{lit}' AS as_of FROM customers"
+    )
     feats = compute_features(con, "ow_profile_cutoffs", settings=settings)
     attrs = con.execute("SELECT * FROM customers").df()
     attrs["customer_id"] = attrs["customer_id"].astype(str)
@@ -247,11 +276,15 @@ def profile(
 
         out = assign_segments(out, settings)
         if clusters:
-            out["cluster"] = cluster_customers(out, k=clusters, seed=settings.seed, threads=settings.threads)
+            out["cluster"] = cluster_customers(
+                out, k=clusters, seed=settings.seed, threads=settings.threads
+            )
     return out
 
 
-def decision_feature_columns(profiles: pd.DataFrame | list[str], settings: Settings | None = None) -> list[str]:
+def decision_feature_columns(
+    profiles: pd.DataFrame | list[str], settings: Settings | None = None
+) -> list[str]:
     """Numeric columns a model may use: :data:`FEATURE_COLUMNS` plus numeric customer attributes.
 
     Protected attributes (``settings.protected_attributes``) are left out unless
@@ -261,12 +294,23 @@ def decision_feature_columns(profiles: pd.DataFrame | list[str], settings: Setti
     protected = set(settings.protected_attributes)
     if isinstance(profiles, pd.DataFrame):
         cols = list(profiles.columns)
-        numeric = {c for c in cols if pd.api.types.is_numeric_dtype(profiles[c])
-                   and not pd.api.types.is_bool_dtype(profiles[c])}
+        numeric = {
+            c
+            for c in cols
+            if pd.api.types.is_numeric_dtype(profiles[c])
+            and not pd.api.types.is_bool_dtype(profiles[c])
+        }
     else:
         cols = list(profiles)
         numeric = set(FEATURE_COLUMNS)
-    skip = set(EXTRA_COLUMNS) | {"customer_id", "as_of", "signup_date", "segment", "segment_reason", "cluster"}
+    skip = set(EXTRA_COLUMNS) | {
+        "customer_id",
+        "as_of",
+        "signup_date",
+        "segment",
+        "segment_reason",
+        "cluster",
+    }
     out = [c for c in FEATURE_COLUMNS if c in cols]
     for c in cols:
         if c in out or c in skip or c not in numeric:

@@ -95,7 +95,10 @@ def _customer_attribute_spec(customers: pd.DataFrame, settings: Settings) -> Fea
 
 
 def _transaction_features(
-    ds: DataSet, cutoffs: pd.DataFrame, settings: Settings, names: list[str] | None,
+    ds: DataSet,
+    cutoffs: pd.DataFrame,
+    settings: Settings,
+    names: list[str] | None,
     computed: pd.DataFrame | None = None,
 ) -> pd.DataFrame | None:
     """Point-in-time transaction features keyed (customer_id, as_of), or None without them.
@@ -107,7 +110,9 @@ def _transaction_features(
         return None
     from offerwise.features.engine import compute_features, decision_feature_columns
 
-    feats = computed if computed is not None else compute_features(ds.con, cutoffs, settings=settings)
+    feats = (
+        computed if computed is not None else compute_features(ds.con, cutoffs, settings=settings)
+    )
     if names is None:
         names = list(decision_feature_columns(list(feats.columns), settings=settings))
         names = [c for c in names if c not in ("customer_id", "as_of")]
@@ -143,7 +148,8 @@ def category_share_features(
     con.register("ow_share_cutoffs", cutoffs[["customer_id", "as_of"]])
     sums = ", ".join(
         f"SUM(CASE WHEN p.category = ? THEN t.amount ELSE 0 END) / NULLIF(SUM(t.amount), 0) "
-        f"AS \"category_share={c}\"" for c in categories
+        f'AS "category_share={c}"'
+        for c in categories
     )
     sql = f"""
         SELECT c.customer_id, c.as_of, {sums}
@@ -223,7 +229,9 @@ def build_features(
         merged = cutoffs.merge(sh, on=["customer_id", "as_of"], how="left", validate="many_to_one")
         for c in spec.category_shares:
             col = f"category_share={c}"
-            vals = merged[col].to_numpy(dtype=np.float64) if col in merged else np.zeros(len(merged))
+            vals = (
+                merged[col].to_numpy(dtype=np.float64) if col in merged else np.zeros(len(merged))
+            )
             cols[col] = np.nan_to_num(vals, nan=0.0)
     cust = cutoffs[["customer_id", "as_of"]].merge(
         customers, on="customer_id", how="left", validate="many_to_one"
@@ -251,14 +259,20 @@ def build_features(
             "no usable features: the data has no transactions and the customers table has no "
             "attribute columns besides protected ones"
         )
-    X = np.column_stack([cols[c] for c in spec.columns]) if len(cutoffs) else np.empty(
-        (0, len(spec.columns))
+    X = (
+        np.column_stack([cols[c] for c in spec.columns])
+        if len(cutoffs)
+        else np.empty((0, len(spec.columns)))
     )
     return X, spec
 
 
 def customer_features(
-    ds: DataSet, spec: FeatureSpec, *, as_of: object = None, settings: Settings | None = None,
+    ds: DataSet,
+    spec: FeatureSpec,
+    *,
+    as_of: object = None,
+    settings: Settings | None = None,
     computed: pd.DataFrame | None = None,
 ) -> tuple[pd.Series, np.ndarray, pd.Timestamp]:
     """Every customer of ``ds`` with features (n, p) per ``spec`` as of ``as_of``.

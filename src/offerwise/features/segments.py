@@ -24,8 +24,15 @@ from offerwise.vocab import SEGMENTS
 #: brand known); regular (everyone else).
 SEGMENT_ORDER: tuple[str, ...] = SEGMENTS
 
-_NEEDED = ("tenure_days", "recency_days", "churn_risk", "frequency", "monetary", "discount_share",
-           "top_brand_share")
+_NEEDED = (
+    "tenure_days",
+    "recency_days",
+    "churn_risk",
+    "frequency",
+    "monetary",
+    "discount_share",
+    "top_brand_share",
+)
 
 
 def high_value_threshold(monetary: pd.Series, frequency: pd.Series, quantile: float) -> float:
@@ -34,7 +41,9 @@ def high_value_threshold(monetary: pd.Series, frequency: pd.Series, quantile: fl
     return float(buyers.quantile(quantile)) if len(buyers) else float("inf")
 
 
-def segment_masks(df: pd.DataFrame, t: SegmentThresholds) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def segment_masks(
+    df: pd.DataFrame, t: SegmentThresholds
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Boolean mask per rule (before precedence) and the high-value spend threshold per row.
 
     The high-value quantile is taken per ``as_of`` date when the frame has several.
@@ -45,20 +54,32 @@ def segment_masks(df: pd.DataFrame, t: SegmentThresholds) -> tuple[dict[str, np.
     f = df["frequency"].to_numpy(float)
     m = df["monetary"].to_numpy(float)
     if "as_of" in df.columns and df["as_of"].nunique() > 1:
-        thr = df.groupby("as_of")["monetary"].transform(
-            lambda s: high_value_threshold(s, df.loc[s.index, "frequency"], t.high_value_quantile)
-        ).to_numpy(float)
+        thr = (
+            df.groupby("as_of")["monetary"]
+            .transform(
+                lambda s: high_value_threshold(
+                    s, df.loc[s.index, "frequency"], t.high_value_quantile
+                )
+            )
+            .to_numpy(float)
+        )
     else:
-        thr = np.full(len(df), high_value_threshold(df["monetary"], df["frequency"], t.high_value_quantile))
-    brand_known = df["top_brand"].notna().to_numpy() if "top_brand" in df.columns else np.ones(len(df), bool)
+        thr = np.full(
+            len(df), high_value_threshold(df["monetary"], df["frequency"], t.high_value_quantile)
+        )
+    brand_known = (
+        df["top_brand"].notna().to_numpy() if "top_brand" in df.columns else np.ones(len(df), bool)
+    )
     return {
         "new": df["tenure_days"].to_numpy(float) < t.new_tenure_days,
         "dormant": (df["recency_days"].to_numpy(float) >= t.dormant_days) | (f <= 0),
         "at-risk": df["churn_risk"].to_numpy(float) >= t.at_risk_churn,
         "loyal-high-value": (f >= t.loyal_min_frequency) & (m >= thr) & (f > 0),
-        "deal-seeker": (df["discount_share"].to_numpy(float) >= t.deal_seeker_discount_share) & (f > 0),
+        "deal-seeker": (df["discount_share"].to_numpy(float) >= t.deal_seeker_discount_share)
+        & (f > 0),
         "brand-loyal": (df["top_brand_share"].to_numpy(float) >= t.brand_loyal_top_brand_share)
-        & brand_known & (f > 0),
+        & brand_known
+        & (f > 0),
         "regular": np.ones(len(df), bool),
     }, thr
 
@@ -80,32 +101,52 @@ def assign_segments(profiles: pd.DataFrame, settings: Settings | None = None) ->
     return out
 
 
-def _reasons(df: pd.DataFrame, seg: np.ndarray, thr: np.ndarray, t: SegmentThresholds) -> np.ndarray:
+def _reasons(
+    df: pd.DataFrame, seg: np.ndarray, thr: np.ndarray, t: SegmentThresholds
+) -> np.ndarray:
     reason = np.full(len(df), "no rule matched", dtype=object)
     cols = {c: df[c].to_numpy() for c in _NEEDED}
-    brand = df["top_brand"].to_numpy(object) if "top_brand" in df.columns else np.full(len(df), None, object)
+    brand = (
+        df["top_brand"].to_numpy(object)
+        if "top_brand" in df.columns
+        else np.full(len(df), None, object)
+    )
     q = f"p{t.high_value_quantile * 100:g}"
     for name in SEGMENT_ORDER[:-1]:
         idx = np.flatnonzero(seg == name)
         if not len(idx):
             continue
         if name == "new":
-            vals = [f"tenure {x:.0f}d < {t.new_tenure_days}d" + (" (no order yet)" if fr <= 0 else "")
-                    for x, fr in zip(cols["tenure_days"][idx], cols["frequency"][idx], strict=True)]
+            vals = [
+                f"tenure {x:.0f}d < {t.new_tenure_days}d" + (" (no order yet)" if fr <= 0 else "")
+                for x, fr in zip(cols["tenure_days"][idx], cols["frequency"][idx], strict=True)
+            ]
         elif name == "dormant":
-            vals = [f"recency {x:.0f}d ≥ {t.dormant_days}d" if fr > 0 else "no order in the look-back window"
-                    for x, fr in zip(cols["recency_days"][idx], cols["frequency"][idx], strict=True)]
+            vals = [
+                f"recency {x:.0f}d ≥ {t.dormant_days}d"
+                if fr > 0
+                else "no order in the look-back window"
+                for x, fr in zip(cols["recency_days"][idx], cols["frequency"][idx], strict=True)
+            ]
         elif name == "at-risk":
             vals = [f"churn risk {x:.2f} ≥ {t.at_risk_churn:.2f}" for x in cols["churn_risk"][idx]]
         elif name == "loyal-high-value":
-            vals = [f"{fr:.0f} orders ≥ {t.loyal_min_frequency} and spend {m:,.0f} ≥ {q} {h:,.0f}"
-                    for fr, m, h in zip(cols["frequency"][idx], cols["monetary"][idx], thr[idx], strict=True)]
+            vals = [
+                f"{fr:.0f} orders ≥ {t.loyal_min_frequency} and spend {m:,.0f} ≥ {q} {h:,.0f}"
+                for fr, m, h in zip(
+                    cols["frequency"][idx], cols["monetary"][idx], thr[idx], strict=True
+                )
+            ]
         elif name == "deal-seeker":
-            vals = [f"discount share {x:.2f} ≥ {t.deal_seeker_discount_share:.2f}"
-                    for x in cols["discount_share"][idx]]
+            vals = [
+                f"discount share {x:.2f} ≥ {t.deal_seeker_discount_share:.2f}"
+                for x in cols["discount_share"][idx]
+            ]
         else:  # brand-loyal
-            vals = [f"top brand {b} share {x:.2f} ≥ {t.brand_loyal_top_brand_share:.2f}"
-                    for b, x in zip(brand[idx], cols["top_brand_share"][idx], strict=True)]
+            vals = [
+                f"top brand {b} share {x:.2f} ≥ {t.brand_loyal_top_brand_share:.2f}"
+                for b, x in zip(brand[idx], cols["top_brand_share"][idx], strict=True)
+            ]
         reason[idx] = vals
     return reason
 
@@ -119,14 +160,16 @@ def segment_summary(profiles: pd.DataFrame) -> pd.DataFrame:
     if "segment" not in profiles.columns:
         raise InputError("segment_summary: profiles have no 'segment' column (run assign_segments)")
     g = profiles.groupby("segment", sort=False)
-    out = pd.DataFrame({
-        "customers": g.size(),
-        "avg_spend": g["monetary"].mean(),
-        "avg_frequency": g["frequency"].mean(),
-        "avg_discount_share": g["discount_share"].mean(),
-        "avg_churn_risk": g["churn_risk"].mean(),
-        "avg_clv": g["clv_expected"].mean(),
-    })
+    out = pd.DataFrame(
+        {
+            "customers": g.size(),
+            "avg_spend": g["monetary"].mean(),
+            "avg_frequency": g["frequency"].mean(),
+            "avg_discount_share": g["discount_share"].mean(),
+            "avg_churn_risk": g["churn_risk"].mean(),
+            "avg_clv": g["clv_expected"].mean(),
+        }
+    )
     out.insert(1, "share", out["customers"] / max(len(profiles), 1))
     order = {s: i for i, s in enumerate(SEGMENT_ORDER)}
     out = out.reset_index().rename(columns={"index": "segment"})

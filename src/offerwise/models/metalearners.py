@@ -119,7 +119,9 @@ def fit_booster(
     return lgb.train(p, ds, num_boost_round=max(1, int(n_estimators)))
 
 
-def predict_booster(booster: lgb.Booster, X: np.ndarray, n_jobs: int = 2, raw: bool = False) -> np.ndarray:
+def predict_booster(
+    booster: lgb.Booster, X: np.ndarray, n_jobs: int = 2, raw: bool = False
+) -> np.ndarray:
     """Predictions (n,) of ``booster`` on ``X`` (n, p) with ``n_jobs`` threads (``raw``: logits)."""
     out = booster.predict(np.asarray(X, dtype=np.float64), raw_score=raw, num_threads=int(n_jobs))
     return np.asarray(out, dtype=np.float64)
@@ -145,7 +147,9 @@ def _check_xty(X: Any, t: Any, y: Any) -> tuple[np.ndarray, np.ndarray, np.ndarr
         raise InputError(f"X, t and y must have the same rows; got {len(X)}, {len(t)}, {len(y)}")
     bad = ~np.isin(t, (0.0, 1.0))
     if bad.any():
-        raise InputError(f"treatment t must be 0/1; {int(bad.sum())} rows are not, e.g. {t[bad][0]}")
+        raise InputError(
+            f"treatment t must be 0/1; {int(bad.sum())} rows are not, e.g. {t[bad][0]}"
+        )
     n1 = int(t.sum())
     if n1 == 0:
         raise InputError("no treated rows (t == 1): cannot estimate a treatment effect")
@@ -375,10 +379,17 @@ class DRLearner(_BaseLearner):
         propensity_clip: tuple[float, float] = (0.01, 0.99),
     ):
         super().__init__(
-            outcome=outcome, n_estimators=n_estimators, learning_rate=learning_rate,
-            num_leaves=num_leaves, min_child_samples=min_child_samples, subsample=subsample,
-            colsample=colsample, reg_lambda=reg_lambda, n_jobs=n_jobs,
-            random_state=random_state, propensity_clip=propensity_clip,
+            outcome=outcome,
+            n_estimators=n_estimators,
+            learning_rate=learning_rate,
+            num_leaves=num_leaves,
+            min_child_samples=min_child_samples,
+            subsample=subsample,
+            colsample=colsample,
+            reg_lambda=reg_lambda,
+            n_jobs=n_jobs,
+            random_state=random_state,
+            propensity_clip=propensity_clip,
         )
         self.n_folds = n_folds
 
@@ -416,7 +427,9 @@ class DRLearner(_BaseLearner):
             mu1_oof[te] = self._pred(m1, X[te])
             if not logged:
                 g = fit_booster(
-                    X[tr_idx], t[tr_idx], self._params("binary", 10 * f + 2),
+                    X[tr_idx],
+                    t[tr_idx],
+                    self._params("binary", 10 * f + 2),
                     max(20, self.n_estimators // 3),
                 )
                 e_oof[te] = self._pred(g, X[te])
@@ -474,17 +487,27 @@ class SharedBaseTLearner(_BaseLearner):
         propensity_clip: tuple[float, float] = (0.01, 0.99),
     ):
         super().__init__(
-            outcome=outcome, n_estimators=n_estimators, learning_rate=learning_rate,
-            num_leaves=num_leaves, min_child_samples=min_child_samples, subsample=subsample,
-            colsample=colsample, reg_lambda=reg_lambda, n_jobs=n_jobs,
-            random_state=random_state, propensity_clip=propensity_clip,
+            outcome=outcome,
+            n_estimators=n_estimators,
+            learning_rate=learning_rate,
+            num_leaves=num_leaves,
+            min_child_samples=min_child_samples,
+            subsample=subsample,
+            colsample=colsample,
+            reg_lambda=reg_lambda,
+            n_jobs=n_jobs,
+            random_state=random_state,
+            propensity_clip=propensity_clip,
         )
         self.residual_estimators = residual_estimators
         self.n_bags = n_bags
 
     def _required_boosters(self) -> tuple[str, ...]:
-        return tuple(f"{name}{bag_suffix(b)}" for b in range(int(self.n_bags))
-                     for name in self._booster_names)
+        return tuple(
+            f"{name}{bag_suffix(b)}"
+            for b in range(int(self.n_bags))
+            for name in self._booster_names
+        )
 
     def fit(self, X: Any, t: Any, y: Any, propensity: Any = None) -> SharedBaseTLearner:
         import lightgbm as lgb
@@ -503,9 +526,15 @@ class SharedBaseTLearner(_BaseLearner):
                 rows = t == arm
                 p = self._params(obj, off + 1 + arm)
                 p["num_leaves"] = 7
-                ds = lgb.Dataset(X[rows], label=y[rows], init_score=raw[rows],
-                                 params={"verbose": -1, "max_bin": 63})
-                boosters[f"r{arm}{sfx}"] = lgb.train(p, ds, num_boost_round=max(1, self.residual_estimators))
+                ds = lgb.Dataset(
+                    X[rows],
+                    label=y[rows],
+                    init_score=raw[rows],
+                    params={"verbose": -1, "max_bin": 63},
+                )
+                boosters[f"r{arm}{sfx}"] = lgb.train(
+                    p, ds, num_boost_round=max(1, self.residual_estimators)
+                )
         self.boosters_ = boosters
         self.n_features_in_ = X.shape[1]
         self.n_clipped_ = 0
@@ -545,7 +574,10 @@ def bag_seed_offset(bag: int) -> int:
 
 
 LEARNERS: dict[str, type[_BaseLearner]] = {
-    "t": TLearner, "x": XLearner, "dr": DRLearner, "tb": SharedBaseTLearner,
+    "t": TLearner,
+    "x": XLearner,
+    "dr": DRLearner,
+    "tb": SharedBaseTLearner,
 }
 
 

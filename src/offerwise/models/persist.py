@@ -29,7 +29,14 @@ from offerwise.errors import ModelError
 from offerwise.features.model_inputs import FeatureSpec
 from offerwise.models.response import OfferResponseModel
 
-__all__ = ["FORMAT_VERSION", "FeatureSpec", "LoadedModel", "load_model", "render_card", "save_model"]
+__all__ = [
+    "FORMAT_VERSION",
+    "FeatureSpec",
+    "LoadedModel",
+    "load_model",
+    "render_card",
+    "save_model",
+]
 
 #: Bumped when the model directory layout changes incompatibly.
 FORMAT_VERSION = 1
@@ -130,11 +137,11 @@ def load_model(model_dir: str | Path) -> LoadedModel:
         if not p.exists():
             raise ModelError(f"{d}: booster file {rel} is missing")
         b = lgb.Booster(model_file=str(p))
-        n_expected = len(features.columns) + (len(state["menu"]) if name.startswith("pooled/") else 0)
+        n_expected = len(features.columns) + (
+            len(state["menu"]) if name.startswith("pooled/") else 0
+        )
         if b.num_feature() != n_expected:
-            raise ModelError(
-                f"{p}: booster has {b.num_feature()} features, expected {n_expected}"
-            )
+            raise ModelError(f"{p}: booster has {b.num_feature()} features, expected {n_expected}")
         boosters[name] = b
     model = OfferResponseModel.from_state(state, boosters)
     offers_path = d / "offers.parquet"
@@ -200,8 +207,12 @@ def render_card(card: dict[str, Any]) -> str:
     if cal:
         lines += ["", "### Calibration (predicted vs observed uplift of net profit, by decile)", ""]
         for o, rows in cal.items():
-            lines.append(f"**{o}**: " + "; ".join(
-                f"{_fmt(r.get('predicted'))} vs {_fmt(r.get('observed'))}" for r in rows))
+            lines.append(
+                f"**{o}**: "
+                + "; ".join(
+                    f"{_fmt(r.get('predicted'))} vs {_fmt(r.get('observed'))}" for r in rows
+                )
+            )
     skipped = card.get("skipped_offers", [])
     lines += ["", "## Skipped offers (no score rows)", ""]
     lines += [f"- {s['offer_id']}: {s['reason']}" for s in skipped] or ["none"]

@@ -212,8 +212,9 @@ class OfferResponseModel(BaseEstimator):
 
     def _validate(self) -> None:
         if self.learner not in LEARNERS and self.learner != POOLED:
-            raise InputError(f"unknown learner {self.learner!r}; choose one of "
-                             f"{sorted([*LEARNERS, POOLED])}")
+            raise InputError(
+                f"unknown learner {self.learner!r}; choose one of {sorted([*LEARNERS, POOLED])}"
+            )
         if self.profit not in PROFIT_MODES:
             raise InputError(f"profit must be one of {PROFIT_MODES}; got {self.profit!r}")
         if int(self.n_bags) < 1:
@@ -265,8 +266,12 @@ class OfferResponseModel(BaseEstimator):
                 "exposures: no control exposures (no row has offer_id 'none'); "
                 "uplift needs a logged control group"
             )
-        for name, arr in (("converted", conv), ("revenue", rev), ("discount_cost", cost),
-                          ("gross_profit", gp)):
+        for name, arr in (
+            ("converted", conv),
+            ("revenue", rev),
+            ("discount_cost", cost),
+            ("gross_profit", gp),
+        ):
             bad = ~np.isfinite(arr)
             if bad.any():
                 raise InputError(f"exposures, column '{name}': {int(bad.sum())} missing values")
@@ -288,12 +293,20 @@ class OfferResponseModel(BaseEstimator):
         if self.learner in ("x", "dr"):
             if logged is not None:
                 P = complete_logged_propensities(
-                    X, action, logged, len(offers) + 1, n_jobs=self.n_jobs,
+                    X,
+                    action,
+                    logged,
+                    len(offers) + 1,
+                    n_jobs=self.n_jobs,
                     seed=self.random_state,
                 )
             else:
                 P = estimate_propensities(
-                    X, action, len(offers) + 1, n_folds=self.n_folds, n_jobs=self.n_jobs,
+                    X,
+                    action,
+                    len(offers) + 1,
+                    n_folds=self.n_folds,
+                    n_jobs=self.n_jobs,
                     seed=self.random_state,
                 )
         else:
@@ -307,12 +320,16 @@ class OfferResponseModel(BaseEstimator):
                 Xc, conv[is_ctrl], self._params("binary", self.random_state), self.n_estimators
             ),
             "control/revenue": fit_booster(
-                Xc, rev[is_ctrl], self._params("regression", self.random_state + 1),
+                Xc,
+                rev[is_ctrl],
+                self._params("regression", self.random_state + 1),
                 self.n_estimators,
             ),
             "control/profit": fit_booster(
-                Xc, (gp if self.profit == "composed" else gp - cost)[is_ctrl],
-                self._params("regression", self.random_state + 2), self.n_estimators,
+                Xc,
+                (gp if self.profit == "composed" else gp - cost)[is_ctrl],
+                self._params("regression", self.random_state + 2),
+                self.n_estimators,
             ),
         }
         pooled = self.learner == POOLED
@@ -330,11 +347,16 @@ class OfferResponseModel(BaseEstimator):
             Z = np.hstack([X, _onehot(action, len(offers))])[bought]
             a_b = action[bought]
             self.arm_levels_ = {}
-            for j, (tname, y) in enumerate((("net_profit", (gp - cost)[bought]), ("cost", cost[bought]))):
+            for j, (tname, y) in enumerate(
+                (("net_profit", (gp - cost)[bought]), ("cost", cost[bought]))
+            ):
                 level = _arm_means(y, a_b, len(offers) + 1)
                 self.arm_levels_[tname] = level.tolist()
                 boosters[f"pooled/{tname}"] = fit_booster(
-                    Z, y, self._params("regression", self.random_state + 3 + j), self.n_estimators,
+                    Z,
+                    y,
+                    self._params("regression", self.random_state + 3 + j),
+                    self.n_estimators,
                     init_score=level[a_b],
                 )
 
@@ -350,9 +372,7 @@ class OfferResponseModel(BaseEstimator):
                 skipped.append(_Skip(o, "no exposures of this offer in the logs"))
                 continue
             if nt < self.min_treated:
-                skipped.append(
-                    _Skip(o, f"only {nt} exposures (< min_treated={self.min_treated})")
-                )
+                skipped.append(_Skip(o, f"only {nt} exposures (< min_treated={self.min_treated})"))
                 continue
             rows = treated | is_ctrl
             Xk, tk = X[rows], treated[rows].astype(np.float64)
@@ -370,7 +390,8 @@ class OfferResponseModel(BaseEstimator):
                 if self.learner == "t":
                     # reuse the shared control model as mu0: identical data, one fit
                     mu1 = fit_booster(
-                        X[treated], y[treated],
+                        X[treated],
+                        y[treated],
                         self._params("binary" if binary else "regression", seed + 10 * j + 1),
                         self.n_estimators,
                     )
@@ -381,11 +402,14 @@ class OfferResponseModel(BaseEstimator):
                     )
                 else:
                     est = make_learner("tb" if pooled else self.learner, **kw).fit(
-                        Xk, tk, y[rows], propensity=e)
+                        Xk, tk, y[rows], propensity=e
+                    )
                 per[tname] = est
             if self.profit != "hurdle":
                 per["cost"] = fit_booster(
-                    X[treated], cost[treated], self._params("regression", seed + 50),
+                    X[treated],
+                    cost[treated],
+                    self._params("regression", seed + 50),
                     self.n_estimators,
                 )
             learners[o] = per
@@ -413,9 +437,7 @@ class OfferResponseModel(BaseEstimator):
     # ------------------------------------------------------------------ predict
     def _check_fitted(self) -> None:
         if not hasattr(self, "learners_"):
-            raise NotFittedError(
-                "this OfferResponseModel is not fitted yet; call fit(...) first"
-            )
+            raise NotFittedError("this OfferResponseModel is not fitted yet; call fit(...) first")
 
     def predict(self, X: Any) -> ResponseScores:
         """Scores of the n rows of ``X`` for every modelled offer (``offers_``)."""
@@ -443,16 +465,20 @@ class OfferResponseModel(BaseEstimator):
         if pooled:  # shared parts of the pooled conversion model (see _fit_pooled_conversion)
             bags = [_bag_names(b) for b in range(_n_bags(cb))]
             rb = [predict_booster(cb[nb], X, self.n_jobs, raw=True) for nb, _, _ in bags]
-            q0b = [expit(rb[b] + predict_booster(cb[n0], X, self.n_jobs, raw=True))
-                   for b, (_, n0, _) in enumerate(bags)]
+            q0b = [
+                expit(rb[b] + predict_booster(cb[n0], X, self.n_jobs, raw=True))
+                for b, (_, n0, _) in enumerate(bags)
+            ]
         for j, o in enumerate(self.offers_):
             per = self.learners_[o]
             k = self.menu_.index(o) + 1
             Z = self._inputs(X, k) if hurdle or pooled else None
             per_bag = None
             if pooled:
-                per_bag = [expit(rb[b] + predict_booster(cb[n1], Z, self.n_jobs, raw=True)) - q0b[b]
-                           for b, (_, _, n1) in enumerate(bags)]
+                per_bag = [
+                    expit(rb[b] + predict_booster(cb[n1], Z, self.n_jobs, raw=True)) - q0b[b]
+                    for b, (_, _, n1) in enumerate(bags)
+                ]
                 dconv = sum(per_bag) / len(per_bag)
             else:
                 dconv = per["conversion"].predict(X)
@@ -480,8 +506,9 @@ class OfferResponseModel(BaseEstimator):
             out["incremental_profit_sd"][:, j] = sd
         return ResponseScores(offers=list(self.offers_), **out), base_profit
 
-    def _fit_pooled_conversion(self, X: np.ndarray, action: np.ndarray, conv: np.ndarray,
-                               k: int) -> dict[str, Any]:
+    def _fit_pooled_conversion(
+        self, X: np.ndarray, action: np.ndarray, conv: np.ndarray, k: int
+    ) -> dict[str, Any]:
         """Shared-base conversion model over all arms (learner ``"ptb"``).
 
         ``logit P(conv | x, a) = b(x) + r0(x)`` for ``a = none`` and ``b(x) + r1(x, a)`` for an
@@ -507,8 +534,9 @@ class OfferResponseModel(BaseEstimator):
             for j, (name, rows, Z) in enumerate(((n_r0, ctrl, X[ctrl]), (n_r1, ~ctrl, Z1))):
                 p = self._params("binary", seed + 1 + j)
                 p["num_leaves"] = POOLED_RESIDUAL_LEAVES
-                out[name] = fit_booster(Z, conv[rows], p, max(20, self.n_estimators // 3),
-                                        init_score=raw[rows])
+                out[name] = fit_booster(
+                    Z, conv[rows], p, max(20, self.n_estimators // 3), init_score=raw[rows]
+                )
         return out
 
     def _inputs(self, X: np.ndarray, k: int) -> np.ndarray:
@@ -518,7 +546,8 @@ class OfferResponseModel(BaseEstimator):
     def _arm(self, target: str, Z: np.ndarray, k: int) -> np.ndarray:
         """E[target | converted, x, action k] (n,): the arm's mean plus the pooled booster on ``Z``."""
         return self.arm_levels_[target][k] + predict_booster(
-            self.control_boosters_[f"pooled/{target}"], Z, self.n_jobs)
+            self.control_boosters_[f"pooled/{target}"], Z, self.n_jobs
+        )
 
     def predict_net_profit(self, X: Any, actions: list[str] | None = None) -> np.ndarray:
         """Expected net profit (n, A) of each action in ``actions`` (default ``none`` + menu).
@@ -553,8 +582,10 @@ class OfferResponseModel(BaseEstimator):
                 est = per[tname]
                 entry["targets"][tname] = {
                     "class": type(est).__name__,
-                    "params": {k: (list(v) if isinstance(v, tuple) else v)
-                               for k, v in est.get_params().items()},
+                    "params": {
+                        k: (list(v) if isinstance(v, tuple) else v)
+                        for k, v in est.get_params().items()
+                    },
                     "state": est.fitted_state(),
                     "boosters": sorted(est.boosters()),
                 }
@@ -564,8 +595,9 @@ class OfferResponseModel(BaseEstimator):
                 boosters[f"offer/{j}/cost"] = per["cost"]
             offers_meta.append(entry)
         meta = {
-            "params": {k: (list(v) if isinstance(v, tuple) else v)
-                       for k, v in self.get_params().items()},
+            "params": {
+                k: (list(v) if isinstance(v, tuple) else v) for k, v in self.get_params().items()
+            },
             "offers": offers_meta,
             "menu": list(self.menu_),
             "skipped": list(self.skipped_),
@@ -604,7 +636,9 @@ class OfferResponseModel(BaseEstimator):
             per: dict[str, Any] = {}
             for tname, spec in entry["targets"].items():
                 sub = {b: boosters[f"offer/{j}/{tname}/{b}"] for b in spec["boosters"]}
-                per[tname] = classes[spec["class"]].from_boosters(spec["params"], sub, spec["state"])
+                per[tname] = classes[spec["class"]].from_boosters(
+                    spec["params"], sub, spec["state"]
+                )
             if f"offer/{j}/cost" in boosters:
                 per["cost"] = boosters[f"offer/{j}/cost"]
             learners[o] = per

@@ -14,8 +14,9 @@ from offerwise.policy._search import _search, _State
 from offerwise.policy.allocation import FairnessGroups
 
 
-def _fair_cells(fairness: Sequence[FairnessGroups], n: int
-                ) -> tuple[np.ndarray, int, list[np.ndarray], list[np.ndarray]]:
+def _fair_cells(
+    fairness: Sequence[FairnessGroups], n: int
+) -> tuple[np.ndarray, int, list[np.ndarray], list[np.ndarray]]:
     """Combine fairness attributes into cells (cross product); returns codes (n,) in [0, G]."""
     if not fairness:
         return np.zeros(n, dtype=np.int32), 0, [], []
@@ -43,15 +44,17 @@ def _fair_cells(fairness: Sequence[FairnessGroups], n: int
     for a in range(len(sizes)):
         stride = int(np.prod(sizes[a + 1 :])) if a + 1 < len(sizes) else 1
         cell_groups.append((idx // stride) % sizes[a])
-    n_group = [np.bincount(np.asarray(f.codes)[np.asarray(f.codes) >= 0],
-                           minlength=len(f.labels)).astype(np.float64) for f in fairness]
+    n_group = [
+        np.bincount(np.asarray(f.codes)[np.asarray(f.codes) >= 0], minlength=len(f.labels)).astype(
+            np.float64
+        )
+        for f in fairness
+    ]
     return cells.astype(np.int32), G, cell_groups, n_group
-
 
 
 def _group_counts(tot: np.ndarray, layout: Layout, groups: np.ndarray, n_labels: int) -> np.ndarray:
     return np.bincount(groups, weights=layout.cell_count(tot), minlength=n_labels)
-
 
 
 def _fair_precheck(f: FairnessGroups, a: int, V: np.ndarray, ng: np.ndarray) -> None:
@@ -64,13 +67,24 @@ def _fair_precheck(f: FairnessGroups, a: int, V: np.ndarray, ng: np.ndarray) -> 
         raise InfeasibleError(
             f"fairness guardrail '{f.name}': no customer of group '{f.labels[bad[0]]}' is "
             f"eligible for any offer, so an offer-rate ratio >= {f.min_ratio:g} is only met by "
-            "offering nobody", binding=f"fairness.{f.name}")
+            "offering nobody",
+            binding=f"fairness.{f.name}",
+        )
 
 
-
-def _fair_band(ev: Evaluator, f: FairnessGroups, a: int, level: float, st: _State,
-               params: Callable[..., Params], layout: Layout, cell_groups: list[np.ndarray],
-               n_group: list[np.ndarray], v_guess: float, tot: np.ndarray) -> bool:
+def _fair_band(
+    ev: Evaluator,
+    f: FairnessGroups,
+    a: int,
+    level: float,
+    st: _State,
+    params: Callable[..., Params],
+    layout: Layout,
+    cell_groups: list[np.ndarray],
+    n_group: list[np.ndarray],
+    v_guess: float,
+    tot: np.ndarray,
+) -> bool:
     """Set the bonus phi_g of every group g of ``f`` so that its offer count lies in
     [ceil(rho * level * n_g), floor(level * n_g)]: phi_g = 0 when it already does, else the
     smallest bonus (or penalty) that gets it there. Returns True when a bonus changed."""
@@ -95,8 +109,11 @@ def _fair_band(ev: Evaluator, f: FairnessGroups, a: int, level: float, st: _Stat
 
         tol = max(1.0, 2e-3 * ng[g])
         cur, phi = cnt[g], st.phi[a][g]
-        if (phi == 0 and need - tol <= cur <= allow + tol) or (
-                phi > 0 and abs(cur - need) <= tol) or (phi < 0 and abs(cur - allow) <= tol):
+        if (
+            (phi == 0 and need - tol <= cur <= allow + tol)
+            or (phi > 0 and abs(cur - need) <= tol)
+            or (phi < 0 and abs(cur - allow) <= tol)
+        ):
             continue  # within tolerance; the final repair makes the ratio exact
         if st.phi[a][g] == 0:
             c0 = cnt[g]
@@ -114,8 +131,13 @@ def _fair_band(ev: Evaluator, f: FairnessGroups, a: int, level: float, st: _Stat
                 r = _search(ev, rows, mk, lambda t, top=top, count=count: count(t) >= top, *br)
             new = r.hi if r is not None else st.phi[a][g]
         elif c0 > allow:
-            r = _search(ev, rows, lambda t, mk=mk: mk(-t),
-                        lambda t, allow=allow, count=count: count(t) <= allow, *br)
+            r = _search(
+                ev,
+                rows,
+                lambda t, mk=mk: mk(-t),
+                lambda t, allow=allow, count=count: count(t) <= allow,
+                *br,
+            )
             new = -r.hi if r is not None else st.phi[a][g]
         if abs(new - st.phi[a][g]) > 1e-12 * max(1.0, abs(new)):
             st.phi[a][g] = new
@@ -123,11 +145,17 @@ def _fair_band(ev: Evaluator, f: FairnessGroups, a: int, level: float, st: _Stat
     return changed
 
 
-
-def _golden_band(a: int, f: FairnessGroups, bands: list[float],
-                 solve_rounds: Callable[[list[float]], tuple], layout: Layout,
-                 cell_groups: list[np.ndarray], n_group: list[np.ndarray], tot0: np.ndarray,
-                 n_eval: int = 14) -> float:
+def _golden_band(
+    a: int,
+    f: FairnessGroups,
+    bands: list[float],
+    solve_rounds: Callable[[list[float]], tuple],
+    layout: Layout,
+    cell_groups: list[np.ndarray],
+    n_group: list[np.ndarray],
+    tot0: np.ndarray,
+    n_eval: int = 14,
+) -> float:
     """Golden-section search of the band level L of guardrail ``f`` (rates kept in [rho L, L])
     that maximises total value; L ranges from min_rate/rho to max_rate of the plan without it."""
     ng = n_group[a]
@@ -163,10 +191,8 @@ def _golden_band(a: int, f: FairnessGroups, bands: list[float],
     return max(memo, key=lambda k: memo[k])
 
 
-
 def _rates(choice: np.ndarray, f: FairnessGroups, ng: np.ndarray) -> np.ndarray:
     codes = np.asarray(f.codes)
     cnt = np.bincount(codes[(choice >= 0) & (codes >= 0)], minlength=len(f.labels))
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(ng > 0, cnt / np.maximum(ng, 1), np.nan)
-

@@ -96,9 +96,14 @@ def _numba_kernels() -> dict[str, Any]:
     require("numba", "fast")
     from offerwise.policy import _numba_kernels as nk
 
-    _NUMBA.update(eval_split=nk.eval_split, eval_pair=nk.eval_pair,
-                  eval_split_serial=nk.eval_split_serial, eval_pair_serial=nk.eval_pair_serial,
-                  check=nk.check, screen=nk.screen)
+    _NUMBA.update(
+        eval_split=nk.eval_split,
+        eval_pair=nk.eval_pair,
+        eval_split_serial=nk.eval_split_serial,
+        eval_pair_serial=nk.eval_pair_serial,
+        check=nk.check,
+        screen=nk.screen,
+    )
     return _NUMBA
 
 
@@ -110,8 +115,16 @@ class Evaluator:
     means "not counted" (e.g. holdout).
     """
 
-    def __init__(self, V: np.ndarray, C: np.ndarray, seg: np.ndarray, grp: np.ndarray,
-                 layout: Layout, kernel: str = "auto", threads: int | None = None):
+    def __init__(
+        self,
+        V: np.ndarray,
+        C: np.ndarray,
+        seg: np.ndarray,
+        grp: np.ndarray,
+        layout: Layout,
+        kernel: str = "auto",
+        threads: int | None = None,
+    ):
         if kernel == "auto":
             kernel = "numba" if numba_available() else "numpy"
         if kernel not in ("numba", "numpy"):
@@ -133,8 +146,13 @@ class Evaluator:
     def _phi(self, p: Params) -> np.ndarray:
         return np.asarray(p.phi, dtype=np.float64)
 
-    def split(self, rows: np.ndarray | None, p: Params, ref_a: np.ndarray | None = None,
-              ref_b: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def split(
+        self,
+        rows: np.ndarray | None,
+        p: Params,
+        ref_a: np.ndarray | None = None,
+        ref_b: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Choices (m,) int8 at ``p`` and totals (3, T) bucketed by equality to ref_a / ref_b / other.
 
         Without refs, every row goes to bucket 2. ``rows=None`` evaluates all rows.
@@ -146,11 +164,19 @@ class Evaluator:
         if self.kernel == "numba":
             name = "eval_split" if m >= _PARALLEL_MIN else "eval_split_serial"
             tot = self._k[name](
-                self.V, self.C, self.seg, self.grp,
+                self.V,
+                self.C,
+                self.seg,
+                self.grp,
                 _EMPTY_ROWS if rows is None else rows,
-                p.lam_seg, p.mu_cnt, p.mu_spend, self._phi(p),
-                _EMPTY_REF if ref_a is None else ref_a, _EMPTY_REF if ref_b is None else ref_b,
-                out, T,
+                p.lam_seg,
+                p.mu_cnt,
+                p.mu_spend,
+                self._phi(p),
+                _EMPTY_REF if ref_a is None else ref_a,
+                _EMPTY_REF if ref_b is None else ref_b,
+                out,
+                T,
             )
             if rows is not None and m == 0:
                 tot = np.zeros((3, T))
@@ -171,8 +197,9 @@ class Evaluator:
                     tot[bucket] += self._totals(idx, ch, sel)
         return out, tot
 
-    def pair(self, rows: np.ndarray | None, lo: Params, hi: Params
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def pair(
+        self, rows: np.ndarray | None, lo: Params, hi: Params
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Choices at ``lo`` and ``hi`` in one pass; totals (3, T): same choice / lo-only / hi-only."""
         m = self.n if rows is None else len(rows)
         self.passes += m / max(self.n, 1)
@@ -182,10 +209,18 @@ class Evaluator:
         if self.kernel == "numba":
             name = "eval_pair" if m >= _PARALLEL_MIN else "eval_pair_serial"
             tot = self._k[name](
-                self.V, self.C, self.seg, self.grp, _EMPTY_ROWS if rows is None else rows,
-                np.stack([lo.lam_seg, hi.lam_seg]), np.stack([lo.mu_cnt, hi.mu_cnt]),
-                np.stack([lo.mu_spend, hi.mu_spend]), np.stack([self._phi(lo), self._phi(hi)]),
-                out_lo, out_hi, T,
+                self.V,
+                self.C,
+                self.seg,
+                self.grp,
+                _EMPTY_ROWS if rows is None else rows,
+                np.stack([lo.lam_seg, hi.lam_seg]),
+                np.stack([lo.mu_cnt, hi.mu_cnt]),
+                np.stack([lo.mu_spend, hi.mu_spend]),
+                np.stack([self._phi(lo), self._phi(hi)]),
+                out_lo,
+                out_hi,
+                T,
             )
             if rows is not None and m == 0:
                 tot = np.zeros((3, T))
@@ -242,8 +277,9 @@ _CHUNK = 1 << 16
 _PARALLEL_MIN = 1 << 16  # rows from which the parallel kernels are used
 
 
-def check_inputs(V: np.ndarray, C: np.ndarray, M: np.ndarray | None, kernel: str,
-                 threads: int | None = None) -> np.ndarray:
+def check_inputs(
+    V: np.ndarray, C: np.ndarray, M: np.ndarray | None, kernel: str, threads: int | None = None
+) -> np.ndarray:
     """Bad entries per offer among the allowed ones, in one pass: (3, K) int64 counts of
     value not finite, cost not finite, cost negative. ``M`` (n, K) bool or None (all allowed)."""
     if kernel == "numba":
@@ -265,10 +301,20 @@ def check_inputs(V: np.ndarray, C: np.ndarray, M: np.ndarray | None, kernel: str
     return bad
 
 
-def screen_rows(V: np.ndarray, C: np.ndarray, M: np.ndarray | None, seg: np.ndarray,
-                lam: np.ndarray, dlam: np.ndarray, mu_cnt: np.ndarray, dmu_cnt: np.ndarray,
-                mu_spend: np.ndarray, dmu_spend: np.ndarray, kernel: str,
-                threads: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def screen_rows(
+    V: np.ndarray,
+    C: np.ndarray,
+    M: np.ndarray | None,
+    seg: np.ndarray,
+    lam: np.ndarray,
+    dlam: np.ndarray,
+    mu_cnt: np.ndarray,
+    dmu_cnt: np.ndarray,
+    mu_spend: np.ndarray,
+    dmu_spend: np.ndarray,
+    kernel: str,
+    threads: int | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Choices at the centre multipliers and the rows whose choice may change inside the box.
 
     See ``_numba_kernels.screen``: returns choice (n,) int8, active (n,) bool and the totals of
@@ -279,15 +325,17 @@ def screen_rows(V: np.ndarray, C: np.ndarray, M: np.ndarray | None, seg: np.ndar
     S = len(lam)
     choice = np.empty(n, dtype=np.int8)
     active = np.empty(n, dtype=np.bool_)
-    args = [np.asarray(x, dtype=np.float64) for x in (lam, dlam, mu_cnt, dmu_cnt, mu_spend,
-                                                      dmu_spend)]
+    args = [
+        np.asarray(x, dtype=np.float64) for x in (lam, dlam, mu_cnt, dmu_cnt, mu_spend, dmu_spend)
+    ]
     if kernel == "numba":
         k = _numba_kernels()
         from offerwise.policy._numba_kernels import set_threads
 
         set_threads(threads)
-        tot = k["screen"](V, C, _EMPTY_MASK if M is None else M, M is not None, seg, *args,
-                          choice, active)
+        tot = k["screen"](
+            V, C, _EMPTY_MASK if M is None else M, M is not None, seg, *args, choice, active
+        )
         return choice, active, tot
     lam, dlam, mu_cnt, dmu_cnt, mu_spend, dmu_spend = args
     tot = np.zeros(S + 3 * K + 1)
@@ -308,13 +356,21 @@ def screen_rows(V: np.ndarray, C: np.ndarray, M: np.ndarray | None, seg: np.ndar
             ch = np.where(take, bk, -1)
             cb = c[r, bk][:, None]
             # offer kept against none and against every other allowed offer
-            rad_pair = (dl * np.abs(cb - c) + (dmu_spend[bk] * cb[:, 0])[:, None]
-                        + dmu_spend * c + dmu_cnt[bk][:, None] + dmu_cnt)
+            rad_pair = (
+                dl * np.abs(cb - c)
+                + (dmu_spend[bk] * cb[:, 0])[:, None]
+                + dmu_spend * c
+                + dmu_cnt[bk][:, None]
+                + dmu_cnt
+            )
             gap = b[:, None] - sc - rad_pair
             gap[r, bk] = np.inf
             gap = np.where(ok, gap, np.inf)
-            sure_on = take & (b - (dl[:, 0] + dmu_spend[bk]) * cb[:, 0] - dmu_cnt[bk] > 0) & (
-                gap.min(axis=1) > 0)
+            sure_on = (
+                take
+                & (b - (dl[:, 0] + dmu_spend[bk]) * cb[:, 0] - dmu_cnt[bk] > 0)
+                & (gap.min(axis=1) > 0)
+            )
             up = np.where(ok, sc + (dl + dmu_spend) * c + dmu_cnt, -np.inf)
             sure_off = ~take & (up.max(axis=1) < 0)
             sure = sure_on | sure_off

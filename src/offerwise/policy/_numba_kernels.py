@@ -184,8 +184,7 @@ def check(V, C, M, use_mask):  # noqa: ANN001, ANN202
 
 
 @njit(parallel=True, cache=True)
-def screen(V, C, M, use_mask, seg, lam, dlam, mu_cnt, dmu_cnt, mu_spend, dmu_spend, choice,
-           active):  # noqa: ANN001, ANN202
+def screen(V, C, M, use_mask, seg, lam, dlam, mu_cnt, dmu_cnt, mu_spend, dmu_spend, choice, active):  # noqa: ANN001, ANN202
     """Choice of every row at the centre multipliers and whether it stays the same over the box.
 
     Row i scores offer k as ``V - (lam[s] + mu_spend[k]) C - mu_cnt[k]`` (s = seg[i]) and takes the
@@ -235,8 +234,13 @@ def screen(V, C, M, use_mask, seg, lam, dlam, mu_cnt, dmu_cnt, mu_spend, dmu_spe
                         if k == bk or not ok[k]:
                             continue
                         ck = C[i, k]
-                        r = (dl * abs(cb - ck) + dmu_spend[bk] * cb + dmu_spend[k] * ck
-                             + dmu_cnt[bk] + dmu_cnt[k])
+                        r = (
+                            dl * abs(cb - ck)
+                            + dmu_spend[bk] * cb
+                            + dmu_spend[k] * ck
+                            + dmu_cnt[bk]
+                            + dmu_cnt[k]
+                        )
                         if b - sc[k] - r <= 0.0:
                             sure = False
                             break

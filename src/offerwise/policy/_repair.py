@@ -19,8 +19,14 @@ from offerwise.policy.allocation import (
 )
 
 
-def _net_score(value: np.ndarray, cost: np.ndarray, choice: np.ndarray, lam_i: np.ndarray,
-               mu_cnt: np.ndarray, mu_spend: np.ndarray) -> np.ndarray:
+def _net_score(
+    value: np.ndarray,
+    cost: np.ndarray,
+    choice: np.ndarray,
+    lam_i: np.ndarray,
+    mu_cnt: np.ndarray,
+    mu_spend: np.ndarray,
+) -> np.ndarray:
     """Lagrangian score of each customer's chosen offer (0 for none), float64 (n,)."""
     out = np.zeros(len(choice))
     on = np.flatnonzero(choice >= 0)
@@ -31,9 +37,15 @@ def _net_score(value: np.ndarray, cost: np.ndarray, choice: np.ndarray, lam_i: n
     return out
 
 
-
-def _drop_until(choice: np.ndarray, dropped: np.ndarray, rows: np.ndarray, key: np.ndarray,
-                amount: np.ndarray, excess: float, code: int) -> None:
+def _drop_until(
+    choice: np.ndarray,
+    dropped: np.ndarray,
+    rows: np.ndarray,
+    key: np.ndarray,
+    amount: np.ndarray,
+    excess: float,
+    code: int,
+) -> None:
     """Drop ``rows`` in increasing ``key`` until the removed ``amount`` covers ``excess``."""
     if excess <= 0 or len(rows) == 0:
         return
@@ -45,12 +57,22 @@ def _drop_until(choice: np.ndarray, dropped: np.ndarray, rows: np.ndarray, key: 
     dropped[gone] = code
 
 
-
-def _repair(choice: np.ndarray, dropped: np.ndarray, value: np.ndarray, cost: np.ndarray,
-            net: np.ndarray, seg: np.ndarray, budget: float, seg_max: np.ndarray,
-            cap_n: np.ndarray, cap_s: np.ndarray, fairness: Sequence[FairnessGroups],
-            n_group: list[np.ndarray]) -> None:
+def _repair(
+    choice: np.ndarray,
+    dropped: np.ndarray,
+    value: np.ndarray,
+    cost: np.ndarray,
+    net: np.ndarray,
+    seg: np.ndarray,
+    budget: float,
+    seg_max: np.ndarray,
+    cap_n: np.ndarray,
+    cap_s: np.ndarray,
+    fairness: Sequence[FairnessGroups],
+    n_group: list[np.ndarray],
+) -> None:
     """Enforce the hard constraints exactly (float64) by dropping the least valuable customers."""
+
     def chosen() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         on = np.flatnonzero(choice >= 0)
         k = choice[on].astype(np.int64)
@@ -59,8 +81,9 @@ def _repair(choice: np.ndarray, dropped: np.ndarray, value: np.ndarray, cost: np
     with np.errstate(divide="ignore", invalid="ignore"):
         for k in np.flatnonzero(np.isfinite(cap_n)):
             rows = np.flatnonzero(choice == k)
-            _drop_until(choice, dropped, rows, net[rows], np.ones(len(rows)),
-                        len(rows) - cap_n[k], DROP_CAP)
+            _drop_until(
+                choice, dropped, rows, net[rows], np.ones(len(rows)), len(rows) - cap_n[k], DROP_CAP
+            )
         for k in np.flatnonzero(np.isfinite(cap_s)):
             rows = np.flatnonzero(choice == k)
             c = cost[rows, k].astype(np.float64)
@@ -68,8 +91,15 @@ def _repair(choice: np.ndarray, dropped: np.ndarray, value: np.ndarray, cost: np
         for s in np.flatnonzero(np.isfinite(seg_max)):
             on, k, v, c = chosen()
             sel = seg[on] == s
-            _drop_until(choice, dropped, on[sel], v[sel] / c[sel], c[sel],
-                        c[sel].sum() - seg_max[s], DROP_SEGMENT)
+            _drop_until(
+                choice,
+                dropped,
+                on[sel],
+                v[sel] / c[sel],
+                c[sel],
+                c[sel].sum() - seg_max[s],
+                DROP_SEGMENT,
+            )
         if np.isfinite(budget):
             on, k, v, c = chosen()
             _drop_until(choice, dropped, on, v / c, c, c.sum() - budget, DROP_BUDGET)
@@ -91,17 +121,35 @@ def _repair(choice: np.ndarray, dropped: np.ndarray, value: np.ndarray, cost: np
                 allow = math.floor(rmin / f.min_ratio * ng[h] + 1e-9)
                 if cnt[h] > allow:
                     rows = np.flatnonzero((codes == h) & (choice >= 0))
-                    _drop_until(choice, dropped, rows, net[rows], np.ones(len(rows)),
-                                cnt[h] - allow, DROP_FAIRNESS)
+                    _drop_until(
+                        choice,
+                        dropped,
+                        rows,
+                        net[rows],
+                        np.ones(len(rows)),
+                        cnt[h] - allow,
+                        DROP_FAIRNESS,
+                    )
         if ok:
             break
 
 
-
-def _fill(choice: np.ndarray, rows: np.ndarray, target: np.ndarray, value: np.ndarray,
-          cost: np.ndarray, seg: np.ndarray, budget: float, seg_max: np.ndarray,
-          cap_n: np.ndarray, cap_s: np.ndarray, fairness: Sequence[FairnessGroups],
-          n_group: list[np.ndarray], dropped: np.ndarray, limit: int = 50_000) -> None:
+def _fill(
+    choice: np.ndarray,
+    rows: np.ndarray,
+    target: np.ndarray,
+    value: np.ndarray,
+    cost: np.ndarray,
+    seg: np.ndarray,
+    budget: float,
+    seg_max: np.ndarray,
+    cap_n: np.ndarray,
+    cap_s: np.ndarray,
+    fairness: Sequence[FairnessGroups],
+    n_group: list[np.ndarray],
+    dropped: np.ndarray,
+    limit: int = 50_000,
+) -> None:
     """Greedy: move undecided customers to their other bracket choice, best value/cost first,
     while every hard constraint still holds."""
     cur = choice[rows].astype(np.int64)
@@ -133,14 +181,19 @@ def _fill(choice: np.ndarray, rows: np.ndarray, target: np.ndarray, value: np.nd
     K = value.shape[1]
     count = np.bincount(k_on, minlength=K).astype(np.float64)
     kspend = np.bincount(k_on, weights=c_on, minlength=K)
-    gcnt = [np.bincount(np.asarray(f.codes)[on][np.asarray(f.codes)[on] >= 0],
-                        minlength=len(f.labels)).astype(np.float64) for f in fairness]
+    gcnt = [
+        np.bincount(
+            np.asarray(f.codes)[on][np.asarray(f.codes)[on] >= 0], minlength=len(f.labels)
+        ).astype(np.float64)
+        for f in fairness
+    ]
     if not fairness:  # vectorised: take the longest prefix that keeps every constraint
         o_rows, o_cur, o_tgt, o_dc = rows[order], cur[order], tgt[order], dc[order]
         ok = np.cumsum(o_dc) + spend <= budget * (1 + 1e-12)
         for s in np.flatnonzero(np.isfinite(seg_max)):
             ok &= np.cumsum(np.where(seg[o_rows] == s, o_dc, 0.0)) + seg_spend[s] <= (
-                seg_max[s] * (1 + 1e-12))
+                seg_max[s] * (1 + 1e-12)
+            )
         for k in np.flatnonzero(np.isfinite(cap_n) | np.isfinite(cap_s)):
             into, out_ = o_tgt == k, o_cur == k
             cb = np.where(into, cost[o_rows, k], 0.0) - np.where(out_, cost[o_rows, k], 0.0)
@@ -156,8 +209,9 @@ def _fill(choice: np.ndarray, rows: np.ndarray, target: np.ndarray, value: np.nd
             for arr_k, w in ((kk, -1.0), (o_tgt[:m], 1.0)):
                 sel = arr_k >= 0
                 count += w * np.bincount(arr_k[sel], minlength=K)
-                kspend += w * np.bincount(arr_k[sel], weights=cost[take[sel], arr_k[sel]],
-                                          minlength=K)
+                kspend += w * np.bincount(
+                    arr_k[sel], weights=cost[take[sel], arr_k[sel]], minlength=K
+                )
         order = order[m:]
     for j in order[:limit]:
         i, a, b, d = int(rows[j]), int(cur[j]), int(tgt[j]), float(dc[j])
@@ -202,15 +256,17 @@ def _fill(choice: np.ndarray, rows: np.ndarray, target: np.ndarray, value: np.nd
         choice[i] = b
 
 
-
-def _summarise(choice: np.ndarray, value: np.ndarray, cost: np.ndarray, seg: np.ndarray,
-               S: int, K: int) -> dict:
+def _summarise(
+    choice: np.ndarray, value: np.ndarray, cost: np.ndarray, seg: np.ndarray, S: int, K: int
+) -> dict:
     on = np.flatnonzero(choice >= 0)
     k = choice[on].astype(np.int64)
     v = value[on, k].astype(np.float64)
     c = cost[on, k].astype(np.float64)
     return {
-        "value": float(v.sum()), "cost": float(c.sum()), "n_treated": int(len(on)),
+        "value": float(v.sum()),
+        "cost": float(c.sum()),
+        "n_treated": int(len(on)),
         "count": np.bincount(k, minlength=K).astype(np.int64),
         "spend": np.bincount(k, weights=c, minlength=K),
         "value_k": np.bincount(k, weights=v, minlength=K),
@@ -218,10 +274,17 @@ def _summarise(choice: np.ndarray, value: np.ndarray, cost: np.ndarray, seg: np.
     }
 
 
-
-def _binding(out: dict, budget: float, seg_max: np.ndarray, seg_min: np.ndarray,
-             cap_n: np.ndarray, cap_s: np.ndarray, snames: list[str], onames: list[str],
-             st: _State) -> list[str]:
+def _binding(
+    out: dict,
+    budget: float,
+    seg_max: np.ndarray,
+    seg_min: np.ndarray,
+    cap_n: np.ndarray,
+    cap_s: np.ndarray,
+    snames: list[str],
+    onames: list[str],
+    st: _State,
+) -> list[str]:
     b = []
     if np.isfinite(budget) and st.lam > 0:
         b.append("budget")
@@ -236,9 +299,9 @@ def _binding(out: dict, budget: float, seg_max: np.ndarray, seg_min: np.ndarray,
     return b
 
 
-
-def _dual_bound(value: np.ndarray, cost: np.ndarray, mask: np.ndarray | None, lam: float,
-                budget: float) -> float:
+def _dual_bound(
+    value: np.ndarray, cost: np.ndarray, mask: np.ndarray | None, lam: float, budget: float
+) -> float:
     """Lagrangian bound  sum_i max(0, max_k V - lam C) + lam B  >= optimum (budget only)."""
     total = 0.0
     n = value.shape[0]
@@ -250,4 +313,3 @@ def _dual_bound(value: np.ndarray, cost: np.ndarray, mask: np.ndarray | None, la
             s = np.where(mask[a : a + (1 << 18)], s, -np.inf)
         total += float(np.maximum(s.max(axis=1), 0.0).sum())
     return total + lam * budget
-

@@ -21,10 +21,18 @@ class _Search:
     ch_hi: np.ndarray
 
 
-
-def _search(ev: Evaluator, rows: np.ndarray | None, make: Callable[[float], Params],
-            ok: Callable[[np.ndarray], bool], lo: float, hi: float, *, floor: float = 0.0,
-            max_iter: int = 80, rtol: float = 1e-12) -> _Search | None:
+def _search(
+    ev: Evaluator,
+    rows: np.ndarray | None,
+    make: Callable[[float], Params],
+    ok: Callable[[np.ndarray], bool],
+    lo: float,
+    hi: float,
+    *,
+    floor: float = 0.0,
+    max_iter: int = 80,
+    rtol: float = 1e-12,
+) -> _Search | None:
     """Smallest ``t`` in [floor, inf) with ``ok(totals(t))``; ``ok`` must be monotone (False -> True).
 
     ``[lo, hi]`` is a first guess of the bracket; it is widened as needed. Returns None when no
@@ -83,7 +91,6 @@ def _search(ev: Evaluator, rows: np.ndarray | None, make: Callable[[float], Para
     return _Search(lo, hi, settled + t_hi, act, a, z)
 
 
-
 @dataclass
 class _State:
     lam: float
@@ -94,12 +101,10 @@ class _State:
     phi: list[np.ndarray]
 
 
-
 def _sample_rows(n: int, m: int = 65536) -> np.ndarray | slice:
     if n <= m:
         return slice(None)
     return np.linspace(0, n - 1, m).astype(np.int64)
-
 
 
 def _ratio_guess(V: np.ndarray, C: np.ndarray) -> float:
@@ -112,9 +117,9 @@ def _ratio_guess(V: np.ndarray, C: np.ndarray) -> float:
     return max(2.0 * m, 1e-6)
 
 
-
-def _sample_price(V: np.ndarray, C: np.ndarray, budget: float, p: Params,
-                  m: int = 16384) -> float | None:
+def _sample_price(
+    V: np.ndarray, C: np.ndarray, budget: float, p: Params, m: int = 16384
+) -> float | None:
     """Budget price of an evenly spaced sample of m rows with the budget scaled by m/n."""
     n = V.shape[0]
     if n <= 4 * m:
@@ -139,10 +144,8 @@ def _sample_price(V: np.ndarray, C: np.ndarray, budget: float, p: Params,
     return hi
 
 
-
 def _value_guess(V: np.ndarray) -> float:
     idx = _sample_rows(V.shape[0])
     v = np.abs(V[idx].astype(np.float64))
     m = float(np.nanmax(v)) if v.size and not np.isnan(v).all() else 0.0
     return max(2.0 * m, 1e-6)
-

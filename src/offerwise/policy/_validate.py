@@ -13,9 +13,14 @@ _SMALL = 1 << 22  # n*K at or below this: decide in float64; above: float32 (hal
 _FLOATS = (np.dtype(np.float64), np.dtype(np.float32))
 
 
-def _validate(value: np.ndarray, cost: np.ndarray, mask: np.ndarray | None,
-              offer_names: Sequence[str] | None, kernel: str, threads: int | None
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+def _validate(
+    value: np.ndarray,
+    cost: np.ndarray,
+    mask: np.ndarray | None,
+    offer_names: Sequence[str] | None,
+    kernel: str,
+    threads: int | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Shapes, then one fused pass for non-finite values / costs and negative costs.
 
     Returns C-contiguous float arrays (no copy when they already are) and a bool mask.
@@ -23,8 +28,10 @@ def _validate(value: np.ndarray, cost: np.ndarray, mask: np.ndarray | None,
     value = np.asarray(value)
     cost = np.asarray(cost)
     if value.ndim != 2 or value.shape != cost.shape:
-        raise InputError(f"value and cost must be 2-d arrays of one shape (n, K); got "
-                         f"{value.shape} and {cost.shape}")
+        raise InputError(
+            f"value and cost must be 2-d arrays of one shape (n, K); got "
+            f"{value.shape} and {cost.shape}"
+        )
     n, K = value.shape
     if K > 127:
         raise InputError(f"at most 127 offers are supported; got {K}")
@@ -41,18 +48,21 @@ def _validate(value: np.ndarray, cost: np.ndarray, mask: np.ndarray | None,
     for row, what, arr in ((0, "value", value), (1, "expected_cost", cost)):
         if bad[row].any():
             k = int(np.argmax(bad[row]))
-            raise InputError(f"scores: {what} is NaN or infinite for offer '{names[k]}' "
-                             f"({int(bad[row, k])} rows)")
+            raise InputError(
+                f"scores: {what} is NaN or infinite for offer '{names[k]}' "
+                f"({int(bad[row, k])} rows)"
+            )
     if bad[2].any():
         k = int(np.argmax(bad[2]))
         neg = cost[:, k] < 0
         if mask is not None:
             neg &= mask[:, k]
         ex = float(cost[np.flatnonzero(neg)[0], k])
-        raise InputError(f"scores: expected_cost is negative for offer '{names[k]}' "
-                         f"({int(bad[2, k])} rows); e.g. {ex}")
+        raise InputError(
+            f"scores: expected_cost is negative for offer '{names[k]}' "
+            f"({int(bad[2, k])} rows); e.g. {ex}"
+        )
     return value, cost, mask
-
 
 
 def _vec(x: Sequence[float] | np.ndarray | None, m: int, default: float, what: str) -> np.ndarray:
@@ -66,11 +76,9 @@ def _vec(x: Sequence[float] | np.ndarray | None, m: int, default: float, what: s
     return a.copy()
 
 
-
 def _work_dtype(precision: str, size: int) -> type:
     if precision == "auto":
         return np.float64 if size <= _SMALL else np.float32
     if precision in ("float32", "float64"):
         return np.float32 if precision == "float32" else np.float64
     raise InputError(f"precision must be 'auto', 'float32' or 'float64', not {precision!r}")
-

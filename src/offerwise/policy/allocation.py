@@ -12,8 +12,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["DROP_BUDGET", "DROP_CAP", "DROP_FAIRNESS", "DROP_NONE", "DROP_SEGMENT", "NONE",
-           "Allocation", "FairnessGroups"]
+__all__ = [
+    "DROP_BUDGET",
+    "DROP_CAP",
+    "DROP_FAIRNESS",
+    "DROP_NONE",
+    "DROP_SEGMENT",
+    "NONE",
+    "Allocation",
+    "FairnessGroups",
+]
 
 #: ``Allocation.choice`` of a customer who gets no offer.
 NONE = -1
@@ -33,7 +41,6 @@ class FairnessGroups:
     codes: np.ndarray
     labels: tuple[str, ...]
     min_ratio: float
-
 
 
 @dataclass
@@ -74,4 +81,3 @@ class Allocation:
     def roi(self) -> float:
         """Incremental value per currency unit of expected cost (NaN when nothing is spent)."""
         return self.value / self.cost if self.cost > 0 else math.nan
-

@@ -50,8 +50,15 @@ class Frontier:
             part = np.where(nxt & (seg_cost > 0), (b - cc[j]) / seg_cost, 0.0)
         value = cv[j] + part * np.where(nxt, cv[np.minimum(j + 1, m)] - cv[j], 0.0)
         lam = np.where(nxt, self.slope[np.minimum(j, m - 1)] if m else 0.0, 0.0)
-        return pd.DataFrame({"budget": b, "value": value, "cost": np.minimum(b, cc[j] + part * seg_cost),
-                             "n_treated": ct[j], "lambda": lam})
+        return pd.DataFrame(
+            {
+                "budget": b,
+                "value": value,
+                "cost": np.minimum(b, cc[j] + part * seg_cost),
+                "n_treated": ct[j],
+                "lambda": lam,
+            }
+        )
 
     def table(self, n_points: int = 50, max_budget: float | None = None) -> pd.DataFrame:
         """``at`` on an even grid from 0 to ``max_budget`` (default: the unconstrained spend)."""
@@ -59,7 +66,9 @@ class Frontier:
         return self.at(np.linspace(0.0, top if max_budget is None else max_budget, n_points))
 
 
-def budget_frontier(value: np.ndarray, cost: np.ndarray, mask: np.ndarray | None = None) -> Frontier:
+def budget_frontier(
+    value: np.ndarray, cost: np.ndarray, mask: np.ndarray | None = None
+) -> Frontier:
     """Build the frontier of an (n, K) problem (budget only). Loops over K, vectorised over n."""
     value = np.asarray(value, dtype=np.float64)
     cost = np.asarray(cost, dtype=np.float64)
@@ -99,9 +108,12 @@ def budget_frontier(value: np.ndarray, cost: np.ndarray, mask: np.ndarray | None
         return Frontier(e, e, e, np.empty(0, np.int64))
     slope = np.concatenate(slopes)
     order = np.argsort(-slope, kind="stable")
-    return Frontier(slope[order], np.cumsum(np.concatenate(dcs)[order]),
-                    np.cumsum(np.concatenate(dvs)[order]),
-                    np.cumsum(np.concatenate(firsts)[order]).astype(np.int64))
+    return Frontier(
+        slope[order],
+        np.cumsum(np.concatenate(dcs)[order]),
+        np.cumsum(np.concatenate(dvs)[order]),
+        np.cumsum(np.concatenate(firsts)[order]).astype(np.int64),
+    )
 
 
 def plan_frontier(result: PlanResult, n_points: int = 60) -> pd.DataFrame:
@@ -117,7 +129,9 @@ def plan_frontier(result: PlanResult, n_points: int = 60) -> pd.DataFrame:
     customer's value of it when only the budget binds.
     """
     if result.arrays is None or result.eligible is None:
-        raise InputError("plan_frontier needs a PlanResult from solve_plan (arrays and eligibility)")
+        raise InputError(
+            "plan_frontier needs a PlanResult from solve_plan (arrays and eligibility)"
+        )
     if n_points < 2:
         raise InputError(f"n_points must be >= 2; got {n_points}")
     fr = budget_frontier(result.arrays.value, result.arrays.cost, result.eligible)

@@ -8,8 +8,12 @@ import pandas as pd
 from offerwise.errors import InputError
 
 
-def assign_holdout(segment: np.ndarray | pd.Series | None, n: int | None = None,
-                   fraction: float = 0.10, seed: int = 42) -> np.ndarray:
+def assign_holdout(
+    segment: np.ndarray | pd.Series | None,
+    n: int | None = None,
+    fraction: float = 0.10,
+    seed: int = 42,
+) -> np.ndarray:
     """Boolean (n,) holdout flag, stratified by ``segment`` and reproducible with ``seed``.
 
     Within each segment exactly ``round(fraction * n_s)`` customers, drawn uniformly at random,

@@ -24,12 +24,22 @@ class LPResult:
     status: str
 
 
-
-def solve_lp(value: np.ndarray, cost: np.ndarray, budget: float, mask: np.ndarray | None = None,
-             *, segment: np.ndarray | None = None, segment_max_spend: np.ndarray | None = None,
-             segment_min_spend: np.ndarray | None = None, max_count: np.ndarray | None = None,
-             max_spend: np.ndarray | None = None, fairness: Sequence[FairnessGroups] = (),
-             integer: bool = False, time_limit: float = 120.0, method: str = "milp") -> LPResult:
+def solve_lp(
+    value: np.ndarray,
+    cost: np.ndarray,
+    budget: float,
+    mask: np.ndarray | None = None,
+    *,
+    segment: np.ndarray | None = None,
+    segment_max_spend: np.ndarray | None = None,
+    segment_min_spend: np.ndarray | None = None,
+    max_count: np.ndarray | None = None,
+    max_spend: np.ndarray | None = None,
+    fairness: Sequence[FairnessGroups] = (),
+    integer: bool = False,
+    time_limit: float = 120.0,
+    method: str = "milp",
+) -> LPResult:
     """Exact optimum of the same problem with HiGHS: LP relaxation, or the MILP when ``integer``.
 
     Meant for small instances (tests, optimality gaps): builds a sparse model with n*K variables.
@@ -68,10 +78,18 @@ def solve_lp(value: np.ndarray, cost: np.ndarray, budget: float, mask: np.ndarra
         add(sparse.csr_matrix(c[None, :]), -np.inf, budget)
     seg = np.zeros(n, np.int64) if segment is None else np.asarray(segment, np.int64)
     S = int(seg.max()) + 1 if n else 1
-    smax = _vec(segment_max_spend, len(segment_max_spend) if segment_max_spend is not None else S,
-                np.inf, "segment_max_spend")
-    smin = _vec(segment_min_spend, len(segment_min_spend) if segment_min_spend is not None else S,
-                0.0, "segment_min_spend")
+    smax = _vec(
+        segment_max_spend,
+        len(segment_max_spend) if segment_max_spend is not None else S,
+        np.inf,
+        "segment_max_spend",
+    )
+    smin = _vec(
+        segment_min_spend,
+        len(segment_min_spend) if segment_min_spend is not None else S,
+        0.0,
+        "segment_min_spend",
+    )
     for s in range(len(smax)):
         if np.isfinite(smax[s]) or smin[s] > 0:
             sel = seg[ii] == s
@@ -91,8 +109,11 @@ def solve_lp(value: np.ndarray, cost: np.ndarray, budget: float, mask: np.ndarra
         for g in range(G):
             for h in range(G):
                 if g != h and member[g] is not None and member[h] is not None:
-                    add(sparse.csr_matrix((member[g] - f.min_ratio * member[h])[None, :]), 0.0,
-                        np.inf)
+                    add(
+                        sparse.csr_matrix((member[g] - f.min_ratio * member[h])[None, :]),
+                        0.0,
+                        np.inf,
+                    )
     A = sparse.vstack(rows).tocsr()
     lb_all, ub_all = np.concatenate(lbs), np.concatenate(ubs)
     if not integer and method != "milp":
@@ -101,15 +122,24 @@ def solve_lp(value: np.ndarray, cost: np.ndarray, budget: float, mask: np.ndarra
         up, lo = np.isfinite(ub_all), np.isfinite(lb_all)
         A_ub = sparse.vstack([A[up], -A[lo]]).tocsr()
         b_ub = np.concatenate([ub_all[up], -lb_all[lo]])
-        res = linprog(-v, A_ub=A_ub, b_ub=b_ub, bounds=(0, 1), method=method,
-                      options={"time_limit": time_limit, "presolve": True})
+        res = linprog(
+            -v,
+            A_ub=A_ub,
+            b_ub=b_ub,
+            bounds=(0, 1),
+            method=method,
+            options={"time_limit": time_limit, "presolve": True},
+        )
     else:
-        res = milp(-v, constraints=LinearConstraint(A, lb_all, ub_all),
-                   integrality=np.ones(m) if integer else np.zeros(m), bounds=Bounds(0, 1),
-                   options={"time_limit": time_limit, "presolve": True})
+        res = milp(
+            -v,
+            constraints=LinearConstraint(A, lb_all, ub_all),
+            integrality=np.ones(m) if integer else np.zeros(m),
+            bounds=Bounds(0, 1),
+            options={"time_limit": time_limit, "presolve": True},
+        )
     if res.x is None:
         raise InfeasibleError(f"LP reference: {res.message}", binding=None)
     x = np.zeros((n, K))
     x[ii, kk] = res.x
     return LPResult(float(v @ res.x), x, integer, str(res.message))
-

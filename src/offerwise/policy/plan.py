@@ -28,8 +28,14 @@ from offerwise.vocab import (
     summary_path,
 )
 
-__all__ = ["PLAN_COLUMNS", "PlanResult", "ScoreArrays", "scores_to_arrays", "solve_plan",
-           "write_plan"]
+__all__ = [
+    "PLAN_COLUMNS",
+    "PlanResult",
+    "ScoreArrays",
+    "scores_to_arrays",
+    "solve_plan",
+    "write_plan",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -58,8 +64,10 @@ class ScoreArrays:
         shape = (len(self.customer_ids), len(self.offer_ids))
         for name in ("value", "profit", "cost", "present"):
             if getattr(self, name).shape != shape:
-                raise InputError(f"ScoreArrays.{name} must have shape {shape} (customers x offers); "
-                                 f"got {getattr(self, name).shape}")
+                raise InputError(
+                    f"ScoreArrays.{name} must have shape {shape} (customers x offers); "
+                    f"got {getattr(self, name).shape}"
+                )
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -93,7 +101,9 @@ class PlanResult:
     by_offer: pd.DataFrame = field(default_factory=pd.DataFrame)
     by_segment: pd.DataFrame = field(default_factory=pd.DataFrame)
     holdout_fraction: float = 0.0  # the planned (random) holdout share, for the SRM check
-    planned: np.ndarray | None = None  # (n,) offer index the plan gives (holdout: would give), -1 none
+    planned: np.ndarray | None = (
+        None  # (n,) offer index the plan gives (holdout: would give), -1 none
+    )
     as_of: str = ""  # decision date (ISO); the campaign starts then
     risk: float = 0.0  # z of the lower bound incremental_profit - z * sd the allocation maximised
     arrays: ScoreArrays | None = None  # the pivoted scores the plan was solved on
@@ -115,31 +125,41 @@ class PlanResult:
     def to_frame(self) -> pd.DataFrame:
         """The Plan file: one row per customer (columns ``PLAN_COLUMNS``)."""
         names = np.array(self.offer_ids + [NO_OFFER], dtype=object)
-        return pd.DataFrame({
-            "customer_id": pd.array(self.customer_ids.astype(str), dtype="string"),
-            "offer_id": pd.array(names[self.assignment], dtype="string"),
-            "expected_cost": self.expected_cost,
-            "incremental_profit": self.incremental_profit,
-            "group": pd.array(np.where(self.holdout, "holdout", "treatment"), dtype="string"),
-            "segment": pd.array(self.segments.astype(str), dtype="string"),
-            "reason": pd.array(self.reason, dtype="string"),
-            "planned_offer_id": pd.array(names[self.assignment if self.planned is None else self.planned],
-                                         dtype="string"),
-        })
+        return pd.DataFrame(
+            {
+                "customer_id": pd.array(self.customer_ids.astype(str), dtype="string"),
+                "offer_id": pd.array(names[self.assignment], dtype="string"),
+                "expected_cost": self.expected_cost,
+                "incremental_profit": self.incremental_profit,
+                "group": pd.array(np.where(self.holdout, "holdout", "treatment"), dtype="string"),
+                "segment": pd.array(self.segments.astype(str), dtype="string"),
+                "reason": pd.array(self.reason, dtype="string"),
+                "planned_offer_id": pd.array(
+                    names[self.assignment if self.planned is None else self.planned], dtype="string"
+                ),
+            }
+        )
 
     def summary(self, *, campaign_id: str = "", data_fingerprint: str = "") -> dict:
         """The ``PLAN.summary.json`` sidecar."""
         from offerwise._version import __version__
 
         return {
-            "campaign_id": campaign_id, "budget": self.budget, "objective": self.objective,
-            "lambda": self.lam, "n_customers": int(len(self.customer_ids)),
-            "n_treatment": int((~self.holdout).sum()), "n_holdout": int(self.holdout.sum()),
+            "campaign_id": campaign_id,
+            "budget": self.budget,
+            "objective": self.objective,
+            "lambda": self.lam,
+            "n_customers": int(len(self.customer_ids)),
+            "n_treatment": int((~self.holdout).sum()),
+            "n_holdout": int(self.holdout.sum()),
             "expected_cost": self.total_cost,
             "expected_incremental_profit": self.total_incremental_profit,
-            "version": __version__, "data_fingerprint": data_fingerprint,
+            "version": __version__,
+            "data_fingerprint": data_fingerprint,
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "seed": self.seed, "holdout_fraction": self.holdout_fraction, "as_of": self.as_of,
+            "seed": self.seed,
+            "holdout_fraction": self.holdout_fraction,
+            "as_of": self.as_of,
             "risk": self.risk,
         }
 
@@ -167,20 +187,25 @@ def _customer_table(customers_segment: pd.Series | pd.DataFrame, ids: pd.Index) 
     df["customer_id"] = df["customer_id"].astype(str)
     dup = df["customer_id"].duplicated()
     if dup.any():
-        raise InputError(f"customers: duplicate customer_id ({int(dup.sum())} rows); "
-                         f"e.g. {df['customer_id'][dup].iloc[0]}")
+        raise InputError(
+            f"customers: duplicate customer_id ({int(dup.sum())} rows); "
+            f"e.g. {df['customer_id'][dup].iloc[0]}"
+        )
     df = df.set_index("customer_id")
     missing = ~ids.isin(df.index)
     if missing.any():
-        raise InputError(f"customers: {int(missing.sum())} scored customers have no row in the "
-                         f"customer table; e.g. {ids[missing][0]}")
+        raise InputError(
+            f"customers: {int(missing.sum())} scored customers have no row in the "
+            f"customer table; e.g. {ids[missing][0]}"
+        )
     out = df.reindex(ids)
     out["segment"] = out["segment"].astype("string").fillna("unknown")
     return out
 
 
-def scores_to_arrays(scores: pd.DataFrame, objective: str = "profit", risk: float = 0.0
-                     ) -> ScoreArrays:
+def scores_to_arrays(
+    scores: pd.DataFrame, objective: str = "profit", risk: float = 0.0
+) -> ScoreArrays:
     """Pivot the long scores frame to (n, K) arrays (see :class:`ScoreArrays`).
 
     Rows of the no-offer id (``none``) are ignored. Missing (customer, offer) pairs are not
@@ -190,7 +215,9 @@ def scores_to_arrays(scores: pd.DataFrame, objective: str = "profit", risk: floa
     if risk < 0 or not np.isfinite(risk):
         raise InputError(f"risk must be a number >= 0; got {risk}")
     if risk > 0 and objective != "profit":
-        raise InputError("risk applies to the profit objective only (the spread is of incremental profit)")
+        raise InputError(
+            "risk applies to the profit objective only (the spread is of incremental profit)"
+        )
     need = list(SCORE_INPUT_COLUMNS) + (["incremental_revenue"] if objective == "revenue" else [])
     if risk > 0:
         need.append(SCORE_SD_COLUMN)
@@ -206,8 +233,10 @@ def scores_to_arrays(scores: pd.DataFrame, objective: str = "profit", risk: floa
     dup = pd.Series(ci.astype(np.int64) * max(K, 1) + ki).duplicated()
     if dup.any():
         j = int(np.flatnonzero(dup.to_numpy())[0])
-        raise InputError(f"scores: duplicate (customer_id, offer_id) rows ({int(dup.sum())}); "
-                         f"e.g. ({cid[j]}, {oid[j]})")
+        raise InputError(
+            f"scores: duplicate (customer_id, offer_id) rows ({int(dup.sum())}); "
+            f"e.g. ({cid[j]}, {oid[j]})"
+        )
     out = {}
     for col in ("expected_cost", "incremental_profit", "incremental_revenue", SCORE_SD_COLUMN):
         if col not in sc.columns or (col == SCORE_SD_COLUMN and risk == 0):
@@ -227,24 +256,46 @@ def scores_to_arrays(scores: pd.DataFrame, objective: str = "profit", risk: floa
     neg = (cost < 0) & present
     if neg.any():
         k = int(np.argmax(neg.sum(axis=0)))
-        raise InputError(f"scores: expected_cost is negative for offer '{offers[k]}' "
-                         f"({int(neg[:, k].sum())} rows)")
+        raise InputError(
+            f"scores: expected_cost is negative for offer '{offers[k]}' "
+            f"({int(neg[:, k].sum())} rows)"
+        )
     value = out["incremental_revenue"] if objective == "revenue" else out["incremental_profit"]
     if risk > 0:
         sd = out[SCORE_SD_COLUMN]
         if not (sd[present] > 0).any():
-            raise InputError(f"scores: {SCORE_SD_COLUMN} is 0 for every row, so risk has nothing to act on; "
-                             "score with a model trained by the ptb learner with --bags 2 or more")
+            raise InputError(
+                f"scores: {SCORE_SD_COLUMN} is 0 for every row, so risk has nothing to act on; "
+                "score with a model trained by the ptb learner with --bags 2 or more"
+            )
         value = value - risk * np.maximum(sd, 0.0)
-    return ScoreArrays(pd.Index(ids), [str(o) for o in offers], value, out["incremental_profit"],
-                       cost, present, objective=objective, risk=float(risk))
+    return ScoreArrays(
+        pd.Index(ids),
+        [str(o) for o in offers],
+        value,
+        out["incremental_profit"],
+        cost,
+        present,
+        objective=objective,
+        risk=float(risk),
+    )
 
 
-def solve_plan(scores: pd.DataFrame | ScoreArrays, customers_segment: pd.Series | pd.DataFrame, budget: float,
-               rules: Rules | None = None, holdout: float = 0.10, seed: int = 42,
-               objective: str = "profit", *, offers: pd.DataFrame | None = None,
-               as_of: pd.Timestamp | None = None, kernel: str = "auto",
-               threads: int | None = 2, risk: float = 0.0) -> PlanResult:
+def solve_plan(
+    scores: pd.DataFrame | ScoreArrays,
+    customers_segment: pd.Series | pd.DataFrame,
+    budget: float,
+    rules: Rules | None = None,
+    holdout: float = 0.10,
+    seed: int = 42,
+    objective: str = "profit",
+    *,
+    offers: pd.DataFrame | None = None,
+    as_of: pd.Timestamp | None = None,
+    kernel: str = "auto",
+    threads: int | None = 2,
+    risk: float = 0.0,
+) -> PlanResult:
     """Plan the campaign: holdout, rules, budgeted allocation, reasons.
 
     scores: long frame (customer_id, offer_id, expected_cost, incremental_profit[,
@@ -261,8 +312,10 @@ def solve_plan(scores: pd.DataFrame | ScoreArrays, customers_segment: pd.Series 
         raise InputError(f"objective must be 'profit' or 'revenue', not {objective!r}")
     if isinstance(scores, ScoreArrays):
         if scores.objective != objective or scores.risk != float(risk):
-            raise InputError(f"scores were pivoted for objective {scores.objective!r}, risk "
-                             f"{scores.risk:g}; the plan asks for {objective!r}, risk {risk:g}")
+            raise InputError(
+                f"scores were pivoted for objective {scores.objective!r}, risk "
+                f"{scores.risk:g}; the plan asks for {objective!r}, risk {risk:g}"
+            )
         arrays = scores
     else:
         arrays = scores_to_arrays(scores, objective, risk)
@@ -275,12 +328,23 @@ def solve_plan(scores: pd.DataFrame | ScoreArrays, customers_segment: pd.Series 
     if rules is not None:
         for name in rules.offers:
             if name not in offer_ids:
-                raise ConfigError(f"rules: offers.{name}: offer '{name}' is not in the scores "
-                                  f"(known: {', '.join(offer_ids)})")
+                raise ConfigError(
+                    f"rules: offers.{name}: offer '{name}' is not in the scores "
+                    f"(known: {', '.join(offer_ids)})"
+                )
     hold = assign_holdout(cust["segment"].to_numpy(), fraction=holdout, seed=seed)
-    comp = compile_rules(rules, offer_ids=offer_ids, customers=cust, segment_codes=seg_codes,
-                         segment_names=seg_names, profit=profit, cost=cost, budget=budget,
-                         offers=offers, as_of=as_of)
+    comp = compile_rules(
+        rules,
+        offer_ids=offer_ids,
+        customers=cust,
+        segment_codes=seg_codes,
+        segment_names=seg_names,
+        profit=profit,
+        cost=cost,
+        budget=budget,
+        offers=offers,
+        as_of=as_of,
+    )
     mask = comp.mask & present
     mask[hold] = False
     fair = []
@@ -288,11 +352,22 @@ def solve_plan(scores: pd.DataFrame | ScoreArrays, customers_segment: pd.Series 
         codes = f.codes.copy()
         codes[hold] = -1
         fair.append(type(f)(f.name, codes, f.labels, f.min_ratio))
-    alloc = allocate(value, cost, budget, mask, segment=seg_codes,
-                     segment_max_spend=comp.segment_max_spend,
-                     segment_min_spend=comp.segment_min_spend, segment_names=seg_names,
-                     max_count=comp.max_count, max_spend=comp.max_spend, fairness=fair,
-                     offer_names=offer_ids, kernel=kernel, threads=threads)
+    alloc = allocate(
+        value,
+        cost,
+        budget,
+        mask,
+        segment=seg_codes,
+        segment_max_spend=comp.segment_max_spend,
+        segment_min_spend=comp.segment_min_spend,
+        segment_names=seg_names,
+        max_count=comp.max_count,
+        max_spend=comp.max_spend,
+        fairness=fair,
+        offer_names=offer_ids,
+        kernel=kernel,
+        threads=threads,
+    )
     ch = alloc.choice.astype(np.int64)
     on = ch >= 0
     rows = np.flatnonzero(on)
@@ -302,7 +377,7 @@ def solve_plan(scores: pd.DataFrame | ScoreArrays, customers_segment: pd.Series 
     e_prof[rows] = profit[rows, ch[rows]]
     # reasons
     any_elig = mask.any(axis=1)
-    best_pos = (np.where(mask, value, -np.inf).max(axis=1, initial=-np.inf) > 0)
+    best_pos = np.where(mask, value, -np.inf).max(axis=1, initial=-np.inf) > 0
     reason = np.full(len(ch), "budget_exhausted", dtype=object)
     reason[~best_pos] = "no_positive_offer"
     reason[~any_elig] = "ineligible"
@@ -320,19 +395,46 @@ def solve_plan(scores: pd.DataFrame | ScoreArrays, customers_segment: pd.Series 
         net = np.where((comp.mask & present)[hold], value[hold] - alloc.lam * cost[hold], -np.inf)
         best = net.argmax(axis=1)
         planned[hold] = np.where(net[np.arange(len(best)), best] > 0, best, -1)
-    frame = pd.DataFrame({"offer": np.array(offer_ids + [NO_OFFER], dtype=object)[assignment],
-                          "segment": cust["segment"].to_numpy(), "cost": e_cost, "profit": e_prof,
-                          "treated": on})
-    by_offer = frame[on].groupby("offer", as_index=False).agg(
-        n=("treated", "size"), cost=("cost", "sum"), incremental_profit=("profit", "sum"))
+    frame = pd.DataFrame(
+        {
+            "offer": np.array(offer_ids + [NO_OFFER], dtype=object)[assignment],
+            "segment": cust["segment"].to_numpy(),
+            "cost": e_cost,
+            "profit": e_prof,
+            "treated": on,
+        }
+    )
+    by_offer = (
+        frame[on]
+        .groupby("offer", as_index=False)
+        .agg(n=("treated", "size"), cost=("cost", "sum"), incremental_profit=("profit", "sum"))
+    )
     by_segment = frame.groupby("segment", as_index=False).agg(
-        n=("treated", "size"), n_offered=("treated", "sum"), cost=("cost", "sum"),
-        incremental_profit=("profit", "sum"))
-    return PlanResult(customer_ids=ids.to_numpy(), offer_ids=offer_ids,
-                      segments=cust["segment"].to_numpy(), assignment=assignment, holdout=hold,
-                      reason=reason, expected_cost=e_cost, incremental_profit=e_prof,
-                      allocation=alloc, budget=float(budget), objective=objective, seed=seed,
-                      lam=alloc.lam, by_offer=by_offer, by_segment=by_segment,
-                      holdout_fraction=float(holdout), planned=planned,
-                      as_of="" if as_of is None else pd.Timestamp(as_of).isoformat(), risk=float(risk),
-                      arrays=arrays, eligible=mask)
+        n=("treated", "size"),
+        n_offered=("treated", "sum"),
+        cost=("cost", "sum"),
+        incremental_profit=("profit", "sum"),
+    )
+    return PlanResult(
+        customer_ids=ids.to_numpy(),
+        offer_ids=offer_ids,
+        segments=cust["segment"].to_numpy(),
+        assignment=assignment,
+        holdout=hold,
+        reason=reason,
+        expected_cost=e_cost,
+        incremental_profit=e_prof,
+        allocation=alloc,
+        budget=float(budget),
+        objective=objective,
+        seed=seed,
+        lam=alloc.lam,
+        by_offer=by_offer,
+        by_segment=by_segment,
+        holdout_fraction=float(holdout),
+        planned=planned,
+        as_of="" if as_of is None else pd.Timestamp(as_of).isoformat(),
+        risk=float(risk),
+        arrays=arrays,
+        eligible=mask,
+    )

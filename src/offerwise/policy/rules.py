@@ -32,8 +32,12 @@ class OfferRule(_Strict):
     max_count: int | None = Field(None, ge=0, description="at most this many customers get it")
     max_spend: float | None = Field(None, ge=0, description="at most this expected cost in total")
     segments: list[str] | None = Field(None, description="only customers of these segments")
-    members_only: bool = Field(False, description="only customers whose 'member' attribute is truthy")
-    new_customers_only: bool = Field(False, description="only new customers ('is_new' or segment 'new')")
+    members_only: bool = Field(
+        False, description="only customers whose 'member' attribute is truthy"
+    )
+    new_customers_only: bool = Field(
+        False, description="only new customers ('is_new' or segment 'new')"
+    )
 
 
 class SegmentRule(_Strict):
@@ -46,18 +50,27 @@ class SegmentRule(_Strict):
 
     @model_validator(mode="after")
     def _shares(self) -> SegmentRule:
-        if self.max_share is not None and self.min_share is not None and self.min_share > self.max_share:
+        if (
+            self.max_share is not None
+            and self.min_share is not None
+            and self.min_share > self.max_share
+        ):
             raise ValueError("min_share must not exceed max_share")
         return self
 
 
 class RoiRule(_Strict):
-    min: float = Field(..., description="incremental_profit / expected_cost >= min for any offer given")
+    min: float = Field(
+        ..., description="incremental_profit / expected_cost >= min for any offer given"
+    )
 
 
 class ContactRule(_Strict):
-    cooldown_days: int | None = Field(None, ge=1, description="no offer within N days of the last one "
-                                      "(needs customer column last_offer_ts)")
+    cooldown_days: int | None = Field(
+        None,
+        ge=1,
+        description="no offer within N days of the last one (needs customer column last_offer_ts)",
+    )
 
 
 class FairnessRule(_Strict):
@@ -130,13 +143,24 @@ def _check_segment(name: str, where: str, present: dict[str, int]) -> None:
     (which may have no customer on a given day); anything else is a typo: ConfigError."""
     if name not in present and name not in SEGMENTS:
         known = list(dict.fromkeys([*present, *SEGMENTS]))
-        raise ConfigError(f"rules: {where}: unknown segment '{name}' (segments: {', '.join(known)})")
+        raise ConfigError(
+            f"rules: {where}: unknown segment '{name}' (segments: {', '.join(known)})"
+        )
 
 
-def compile_rules(rules: Rules | None, *, offer_ids: list[str], customers: pd.DataFrame,
-                  segment_codes: np.ndarray, segment_names: list[str], profit: np.ndarray,
-                  cost: np.ndarray, budget: float, offers: pd.DataFrame | None = None,
-                  as_of: pd.Timestamp | None = None) -> CompiledRules:
+def compile_rules(
+    rules: Rules | None,
+    *,
+    offer_ids: list[str],
+    customers: pd.DataFrame,
+    segment_codes: np.ndarray,
+    segment_names: list[str],
+    profit: np.ndarray,
+    cost: np.ndarray,
+    budget: float,
+    offers: pd.DataFrame | None = None,
+    as_of: pd.Timestamp | None = None,
+) -> CompiledRules:
     """Compile ``rules`` for customers (rows aligned with ``profit``/``cost``, with attribute
     columns) and ``offer_ids`` (columns). ``offers`` is the menu (kind, value, members_only)."""
     n, K = profit.shape
@@ -157,15 +181,18 @@ def compile_rules(rules: Rules | None, *, offer_ids: list[str], customers: pd.Da
             flag = _truthy(menu["members_only"].reindex(offer_ids))
             if flag.any():
                 if "member" not in customers.columns:
-                    raise ConfigError("offers menu: members_only offers need a customer column "
-                                      "'member'")
+                    raise ConfigError(
+                        "offers menu: members_only offers need a customer column 'member'"
+                    )
                 mask[:, flag] &= _truthy(customers["member"])[:, None]
     if rules is None:
         return CompiledRules(mask, cool, cap_n, cap_s, smax, smin, fair)
     for name, r in rules.offers.items():
         if name not in kidx:
-            raise ConfigError(f"rules: offers.{name}: offer '{name}' is not in the scores/offer menu "
-                              f"(known: {', '.join(offer_ids)})")
+            raise ConfigError(
+                f"rules: offers.{name}: offer '{name}' is not in the scores/offer menu "
+                f"(known: {', '.join(offer_ids)})"
+            )
         k = kidx[name]
         if r.max_count is not None:
             cap_n[k] = r.max_count
@@ -177,16 +204,22 @@ def compile_rules(rules: Rules | None, *, offer_ids: list[str], customers: pd.Da
             mask[:, k] &= np.isin(segment_codes, [sidx[s] for s in r.segments if s in sidx])
         if r.members_only:
             if "member" not in customers.columns:
-                raise ConfigError(f"rules: offers.{name}.members_only needs a customer column 'member'")
+                raise ConfigError(
+                    f"rules: offers.{name}.members_only needs a customer column 'member'"
+                )
             mask[:, k] &= _truthy(customers["member"])
         if r.new_customers_only:
             if "is_new" in customers.columns:
                 new = _truthy(customers["is_new"])
-            elif "new" in sidx or "new" in SEGMENTS:  # offerwise's segments: 'new' may be empty today
+            elif (
+                "new" in sidx or "new" in SEGMENTS
+            ):  # offerwise's segments: 'new' may be empty today
                 new = segment_codes == sidx.get("new", -1)
             else:
-                raise ConfigError(f"rules: offers.{name}.new_customers_only needs a customer column "
-                                  "'is_new' or a segment 'new'")
+                raise ConfigError(
+                    f"rules: offers.{name}.new_customers_only needs a customer column "
+                    "'is_new' or a segment 'new'"
+                )
             mask[:, k] &= new
     for name, r in rules.segments.items():
         _check_segment(name, f"segments.{name}", sidx)
@@ -202,9 +235,13 @@ def compile_rules(rules: Rules | None, *, offer_ids: list[str], customers: pd.Da
             if lim is None:
                 continue
             if menu is None or not {"kind", "value"} <= set(menu.columns):
-                raise ConfigError(f"rules: segments.{name}.{key} needs the offer menu (kind, value)")
+                raise ConfigError(
+                    f"rules: segments.{name}.{key} needs the offer menu (kind, value)"
+                )
             m = menu.reindex(offer_ids)
-            too_deep = ((m["kind"] == kind) & (m["value"].astype(float) > lim)).fillna(False).to_numpy()
+            too_deep = (
+                ((m["kind"] == kind) & (m["value"].astype(float) > lim)).fillna(False).to_numpy()
+            )
             mask[np.ix_(segment_codes == s, too_deep)] = False
     if rules.roi is not None:
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -212,18 +249,27 @@ def compile_rules(rules: Rules | None, *, offer_ids: list[str], customers: pd.Da
         mask &= ok
     if rules.contact.cooldown_days is not None:
         if "last_offer_ts" not in customers.columns:
-            raise ConfigError("rules: contact.cooldown_days needs a customer column 'last_offer_ts'")
+            raise ConfigError(
+                "rules: contact.cooldown_days needs a customer column 'last_offer_ts'"
+            )
         ts = pd.to_datetime(customers["last_offer_ts"], errors="coerce", utc=True)
         now = pd.Timestamp.now(tz="UTC") if as_of is None else pd.Timestamp(as_of)
         if now.tzinfo is None:
             now = now.tz_localize("UTC")
-        recent = (ts > now - pd.Timedelta(days=rules.contact.cooldown_days)).fillna(False).to_numpy(bool)
+        recent = (
+            (ts > now - pd.Timedelta(days=rules.contact.cooldown_days)).fillna(False).to_numpy(bool)
+        )
         cool = recent
         mask[recent] = False
     for fr in rules.fairness:
         if fr.attribute not in customers.columns:
-            raise ConfigError(f"rules: fairness.attribute: customer column '{fr.attribute}' not found")
+            raise ConfigError(
+                f"rules: fairness.attribute: customer column '{fr.attribute}' not found"
+            )
         codes, labels = pd.factorize(customers[fr.attribute], sort=True)
-        fair.append(FairnessGroups(fr.attribute, np.asarray(codes, np.int64),
-                                   tuple(map(str, labels)), fr.min_ratio))
+        fair.append(
+            FairnessGroups(
+                fr.attribute, np.asarray(codes, np.int64), tuple(map(str, labels)), fr.min_ratio
+            )
+        )
     return CompiledRules(mask, cool, cap_n, cap_s, smax, smin, fair)

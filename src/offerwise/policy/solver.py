@@ -117,9 +117,26 @@ def allocate(
     onames = list(offer_names) if offer_names is not None else [str(k) for k in range(K)]
     if n == 0 or K == 0:
         z = np.zeros(K)
-        return Allocation(np.full(n, NONE, np.int16), 0.0, np.zeros(1), z, z.copy(), {}, 0.0, 0.0,
-                          0, np.zeros(K, np.int64), z.copy(), z.copy(), np.zeros(1),
-                          np.zeros(n, np.int8), kernel, 0, 0.0, 0.0)
+        return Allocation(
+            np.full(n, NONE, np.int16),
+            0.0,
+            np.zeros(1),
+            z,
+            z.copy(),
+            {},
+            0.0,
+            0.0,
+            0,
+            np.zeros(K, np.int64),
+            z.copy(),
+            z.copy(),
+            np.zeros(1),
+            np.zeros(n, np.int8),
+            kernel,
+            0,
+            0.0,
+            0.0,
+        )
 
     # -- side constraint arrays ------------------------------------------------------------
     if segment is None:
@@ -139,21 +156,38 @@ def allocate(
     cap_s = _vec(max_spend, K, np.inf, "max_spend")
     for s in range(S):
         if seg_min[s] > seg_max[s]:
-            raise InfeasibleError(f"segment '{snames[s]}': minimum spend {seg_min[s]:g} exceeds its "
-                                  f"maximum {seg_max[s]:g}", binding=f"segment_budget.{snames[s]}")
+            raise InfeasibleError(
+                f"segment '{snames[s]}': minimum spend {seg_min[s]:g} exceeds its "
+                f"maximum {seg_max[s]:g}",
+                binding=f"segment_budget.{snames[s]}",
+            )
     if seg_min.sum() > budget * (1 + 1e-12):
         bad = snames[int(np.argmax(seg_min))]
-        raise InfeasibleError(f"segment minimum spends add up to {seg_min.sum():g} > budget "
-                              f"{budget:g}", binding=f"segment_budget.{bad}")
-    prob = _Problem(value, cost, mask, seg, S, budget, seg_max, seg_min, cap_n, cap_s,
-                    tuple(fairness), snames, onames)
+        raise InfeasibleError(
+            f"segment minimum spends add up to {seg_min.sum():g} > budget {budget:g}",
+            binding=f"segment_budget.{bad}",
+        )
+    prob = _Problem(
+        value,
+        cost,
+        mask,
+        seg,
+        S,
+        budget,
+        seg_max,
+        seg_min,
+        cap_n,
+        cap_s,
+        tuple(fairness),
+        snames,
+        onames,
+    )
     opts = _Options(kernel, threads, precision, max_rounds, fill)
     if screen not in ("auto", True, False):
         raise InputError(f"screen must be 'auto', True or False, not {screen!r}")
     out = _solve(prob, opts, screen)
     out.seconds = time.perf_counter() - t0
     return out
-
 
 
 @dataclass(frozen=True)
@@ -180,12 +214,14 @@ class _Problem:
 
     def rows(self, idx: np.ndarray, **changes: object) -> _Problem:
         """The same problem restricted to rows ``idx`` (fairness is not carried over)."""
-        kw = dict(value=np.take(self.value, idx, axis=0), cost=np.take(self.cost, idx, axis=0),
-                  mask=None if self.mask is None else np.take(self.mask, idx, axis=0),
-                  seg=self.seg[idx])
+        kw = dict(
+            value=np.take(self.value, idx, axis=0),
+            cost=np.take(self.cost, idx, axis=0),
+            mask=None if self.mask is None else np.take(self.mask, idx, axis=0),
+            seg=self.seg[idx],
+        )
         kw.update(changes)
         return replace(self, **kw)
-
 
 
 @dataclass(frozen=True)
@@ -197,11 +233,12 @@ class _Options:
     fill: bool
 
 
-
-def _solve(prob: _Problem, opts: _Options, screen: str | bool = "auto", depth: int = 0
-           ) -> Allocation:
+def _solve(
+    prob: _Problem, opts: _Options, screen: str | bool = "auto", depth: int = 0
+) -> Allocation:
     use = screen is True or (
-        screen == "auto" and prob.n * prob.value.shape[1] >= _SCREEN_MIN and depth < 4)
+        screen == "auto" and prob.n * prob.value.shape[1] >= _SCREEN_MIN and depth < 4
+    )
     if use and not prob.fairness and 0 < prob.budget < np.inf and prob.n >= 1024:
         out = _solve_screened(prob, opts, depth=depth)
         if out is not None:
@@ -209,16 +246,25 @@ def _solve(prob: _Problem, opts: _Options, screen: str | bool = "auto", depth: i
     return _solve_direct(prob, opts)
 
 
-
 def _solve_direct(prob: _Problem, opts: _Options) -> Allocation:
     """Coordinate rounds of bisections over all rows (see the module docstring)."""
     t0 = time.perf_counter()
     value, cost, mask, seg, S = prob.value, prob.cost, prob.mask, prob.seg, prob.S
-    budget, seg_max, seg_min, cap_n, cap_s = (prob.budget, prob.seg_max, prob.seg_min, prob.cap_n,
-                                               prob.cap_s)
+    budget, seg_max, seg_min, cap_n, cap_s = (
+        prob.budget,
+        prob.seg_max,
+        prob.seg_min,
+        prob.cap_n,
+        prob.cap_s,
+    )
     fairness, snames, onames = prob.fairness, prob.snames, prob.onames
-    kernel, threads, precision, max_rounds, fill = (opts.kernel, opts.threads, opts.precision,
-                                                    opts.max_rounds, opts.fill)
+    kernel, threads, precision, max_rounds, fill = (
+        opts.kernel,
+        opts.threads,
+        opts.precision,
+        opts.max_rounds,
+        opts.fill,
+    )
     n, K = value.shape
     cells, G, cell_groups, n_group = _fair_cells(fairness, n)
     layout = Layout(S, K, G)
@@ -236,9 +282,14 @@ def _solve_direct(prob: _Problem, opts: _Options) -> Allocation:
         V[:] = np.nan  # documented: a zero budget offers nothing, not even free offers
     ev = Evaluator(V, C, seg, cells, layout, kernel=kernel, threads=threads)
 
-    st = _State(lam=0.0, lam_min=np.full(S, -np.inf), lam_max=np.full(S, np.inf),
-                mu_cnt=np.zeros(K), mu_spend=np.zeros(K),
-                phi=[np.zeros(len(f.labels)) for f in fairness])
+    st = _State(
+        lam=0.0,
+        lam_min=np.full(S, -np.inf),
+        lam_max=np.full(S, np.inf),
+        mu_cnt=np.zeros(K),
+        mu_spend=np.zeros(K),
+        phi=[np.zeros(len(f.labels)) for f in fairness],
+    )
 
     def cell_phi(phi_list: list[np.ndarray]) -> np.ndarray:
         out = np.zeros(G + 1)
@@ -253,15 +304,20 @@ def _solve_direct(prob: _Problem, opts: _Options) -> Allocation:
         lam_seg = np.maximum(np.minimum(lam_v, lam_max), lam_min)  # upper budgets win conflicts
         if "lam_seg" in over:
             lam_seg = over["lam_seg"]
-        return Params(np.asarray(lam_seg, dtype=np.float64),
-                      np.asarray(over.get("mu_cnt", st.mu_cnt), dtype=np.float64),
-                      np.asarray(over.get("mu_spend", st.mu_spend), dtype=np.float64),
-                      cell_phi(over.get("phi", st.phi)))
+        return Params(
+            np.asarray(lam_seg, dtype=np.float64),
+            np.asarray(over.get("mu_cnt", st.mu_cnt), dtype=np.float64),
+            np.asarray(over.get("mu_spend", st.mu_spend), dtype=np.float64),
+            cell_phi(over.get("phi", st.phi)),
+        )
 
     lam_guess = _ratio_guess(V, C)
     v_guess = _value_guess(V)
-    seg_rows = [np.flatnonzero(seg == s) for s in range(S)] if (
-        np.isfinite(seg_max).any() or (seg_min > 0).any()) else []
+    seg_rows = (
+        [np.flatnonzero(seg == s) for s in range(S)]
+        if (np.isfinite(seg_max).any() or (seg_min > 0).any())
+        else []
+    )
     binding: list[str] = []
     last: _Search | None = None
     rounds = 0
@@ -284,11 +340,20 @@ def _solve_direct(prob: _Problem, opts: _Options) -> Allocation:
                         return params(lam_seg=ls)
 
                     prev = st.lam_min[s] if np.isfinite(st.lam_min[s]) else 0.0
-                    r = _search(ev, rs, mk, lambda tot, s=s: tot[s] <= seg_max[s],
-                                max(0.0, prev * 0.9), max(prev * 1.1, lam_guess), floor=0.0)
+                    r = _search(
+                        ev,
+                        rs,
+                        mk,
+                        lambda tot, s=s: tot[s] <= seg_max[s],
+                        max(0.0, prev * 0.9),
+                        max(prev * 1.1, lam_guess),
+                        floor=0.0,
+                    )
                     if r is None:  # pragma: no cover - spend reaches 0 at a high enough price
-                        raise InfeasibleError(f"segment '{snames[s]}' budget cannot be met",
-                                              binding=f"segment_budget.{snames[s]}")
+                        raise InfeasibleError(
+                            f"segment '{snames[s]}' budget cannot be met",
+                            binding=f"segment_budget.{snames[s]}",
+                        )
                     st.lam_min[s] = r.hi if r.hi > 0 else -np.inf
                 if seg_min[s] > 0:
                     rs = seg_rows[s]
@@ -298,36 +363,61 @@ def _solve_direct(prob: _Problem, opts: _Options) -> Allocation:
                         ls[s] = -u
                         return params(lam_seg=ls)
 
-                    r = _search(ev, rs, mk2, lambda tot, s=s: tot[s] >= seg_min[s] * (1 - 1e-12),
-                                -lam_guess * 4, 0.0, floor=-1e15)
+                    r = _search(
+                        ev,
+                        rs,
+                        mk2,
+                        lambda tot, s=s: tot[s] >= seg_min[s] * (1 - 1e-12),
+                        -lam_guess * 4,
+                        0.0,
+                        floor=-1e15,
+                    )
                     if r is None:
                         raise InfeasibleError(
                             f"segment '{snames[s]}' cannot absorb its minimum spend {seg_min[s]:g}: "
-                            "not enough eligible offers", binding=f"segment_budget.{snames[s]}")
+                            "not enough eligible offers",
+                            binding=f"segment_budget.{snames[s]}",
+                        )
                     st.lam_max[s] = -r.hi
             # budget
             if np.isinf(budget):
                 a, tb = ev.split(None, params(0.0))
-                last = _Search(0.0, 0.0, tb.sum(axis=0), np.empty(0, np.int64),
-                               np.empty(0, np.int8), np.empty(0, np.int8))
+                last = _Search(
+                    0.0,
+                    0.0,
+                    tb.sum(axis=0),
+                    np.empty(0, np.int64),
+                    np.empty(0, np.int8),
+                    np.empty(0, np.int8),
+                )
             else:
                 if rounds == 1:
                     est = _sample_price(V, C, budget, params(0.0))
                     lo0, hi0 = (0.0, lam_guess) if est is None else (est * 0.9, est * 1.1 + 1e-9)
                 else:
                     lo0, hi0 = st.lam * 0.98, max(st.lam * 1.02, 1e-9)
-                last = _search(ev, None, lambda t: params(t),
-                               lambda tot: layout.spend(tot) <= budget * (1 + 1e-12), lo0, hi0)
+                last = _search(
+                    ev,
+                    None,
+                    lambda t: params(t),
+                    lambda tot: layout.spend(tot) <= budget * (1 + 1e-12),
+                    lo0,
+                    hi0,
+                )
                 if last is None:
-                    raise InfeasibleError("segment minimum spends cannot be met within the budget",
-                                          binding="segment_budget." + snames[int(np.argmax(seg_min))])
+                    raise InfeasibleError(
+                        "segment minimum spends cannot be met within the budget",
+                        binding="segment_budget." + snames[int(np.argmax(seg_min))],
+                    )
             st.lam = last.hi
             tot = last.tot_hi
             changed = False
             # per-offer caps
             for k in range(K):
-                for cap, mu, metric, tag in ((cap_n[k], st.mu_cnt, layout.count, "count"),
-                                             (cap_s[k], st.mu_spend, layout.offer_spend, "spend")):
+                for cap, mu, metric, tag in (
+                    (cap_n[k], st.mu_cnt, layout.count, "count"),
+                    (cap_s[k], st.mu_spend, layout.offer_spend, "spend"),
+                ):
                     if not np.isfinite(cap):
                         continue
                     cur = float(metric(tot)[k])
@@ -343,9 +433,16 @@ def _solve_direct(prob: _Problem, opts: _Options) -> Allocation:
 
                     scale = v_guess if tag == "count" else lam_guess
                     lo0 = 0.0 if mu[k] == 0 else mu[k] * 0.8
-                    r = _search(ev, None, mk3, lambda t, k=k, metric=metric, cap=cap:
-                                float(metric(t)[k]) <= cap * (1 + 1e-12), lo0,
-                                max(mu[k] * 1.25, scale))
+                    r = _search(
+                        ev,
+                        None,
+                        mk3,
+                        lambda t, k=k, metric=metric, cap=cap: (
+                            float(metric(t)[k]) <= cap * (1 + 1e-12)
+                        ),
+                        lo0,
+                        max(mu[k] * 1.25, scale),
+                    )
                     assert r is not None  # at a high enough price nobody takes offer k
                     if abs(r.hi - mu[k]) > 1e-12 * max(1.0, abs(r.hi)):
                         mu[k] = r.hi
@@ -353,8 +450,9 @@ def _solve_direct(prob: _Problem, opts: _Options) -> Allocation:
                         tot = r.tot_hi
             # fairness: keep every group's rate inside its band
             for a, f in enumerate(fairness if bands is not None else ()):
-                if _fair_band(ev, f, a, bands[a], st, params, layout, cell_groups,
-                              n_group, v_guess, tot):
+                if _fair_band(
+                    ev, f, a, bands[a], st, params, layout, cell_groups, n_group, v_guess, tot
+                ):
                     changed = True
             if not changed:
                 break
@@ -364,7 +462,8 @@ def _solve_direct(prob: _Problem, opts: _Options) -> Allocation:
         last, tot, rounds = solve_rounds(None)
         for a, f in enumerate(fairness):
             rate = _group_counts(tot, layout, cell_groups[a], len(f.labels)) / np.maximum(
-                n_group[a], 1)
+                n_group[a], 1
+            )
             rate = rate[n_group[a] > 0]
             if rate.size and rate.max() > 0 and rate.min() < f.min_ratio * rate.max():
                 _fair_precheck(f, a, V, n_group[a])
@@ -373,8 +472,9 @@ def _solve_direct(prob: _Problem, opts: _Options) -> Allocation:
             bands = [np.inf] * len(fairness)
             for _ in range(2 if len(fairness) > 1 else 1):
                 for a, f in enumerate(fairness):
-                    bands[a] = _golden_band(a, f, bands, solve_rounds, layout, cell_groups,
-                                            n_group, tot)
+                    bands[a] = _golden_band(
+                        a, f, bands, solve_rounds, layout, cell_groups, n_group, tot
+                    )
             last, tot, rounds = solve_rounds(bands)
     else:
         last, tot, rounds = solve_rounds(None)
@@ -386,8 +486,9 @@ def _solve_direct(prob: _Problem, opts: _Options) -> Allocation:
     lam_seg_final = P.lam_seg
     dropped = np.zeros(n, dtype=np.int8)
     net = _net_score(value, cost, choice, lam_seg_final[seg], st.mu_cnt, st.mu_spend)
-    _repair(choice, dropped, value, cost, net, seg, budget, seg_max, cap_n, cap_s, fairness,
-            n_group)
+    _repair(
+        choice, dropped, value, cost, net, seg, budget, seg_max, cap_n, cap_s, fairness, n_group
+    )
     if fill and last is not None:
         spent = float(cost[choice >= 0, choice[choice >= 0]].astype(np.float64).sum())
         free = budget - spent if np.isfinite(budget) else 0.0
@@ -398,44 +499,84 @@ def _solve_direct(prob: _Problem, opts: _Options) -> Allocation:
             # would spend the budget plus twice what the repair freed, half the cap prices)
             lam2 = st.lam
             if free > 1e-9 * budget and st.lam > 0:
-                wide = _search(ev, None, lambda t: params(t),
-                               lambda tot: layout.spend(tot) <= budget + 2 * free,
-                               st.lam * 0.9, st.lam, rtol=1e-6, max_iter=30)
+                wide = _search(
+                    ev,
+                    None,
+                    lambda t: params(t),
+                    lambda tot: layout.spend(tot) <= budget + 2 * free,
+                    st.lam * 0.9,
+                    st.lam,
+                    rtol=1e-6,
+                    max_iter=30,
+                )
                 lam2 = wide.hi if wide is not None else st.lam
-            lo_choice, _ = ev.split(None, params(lam2, mu_cnt=st.mu_cnt * 0.5,
-                                                 mu_spend=st.mu_spend * 0.5))
+            lo_choice, _ = ev.split(
+                None, params(lam2, mu_cnt=st.mu_cnt * 0.5, mu_spend=st.mu_spend * 0.5)
+            )
             extra = np.flatnonzero(lo_choice != choice)
             rows = np.concatenate([rows, extra])
             tgt = np.concatenate([tgt, lo_choice[extra]])
             rows, first = np.unique(rows, return_index=True)
             tgt = tgt[first]
         if len(rows):
-            _fill(choice, rows, tgt.astype(np.int16), value, cost, seg, budget, seg_max,
-                  cap_n, cap_s, fairness, n_group, dropped)
+            _fill(
+                choice,
+                rows,
+                tgt.astype(np.int16),
+                value,
+                cost,
+                seg,
+                budget,
+                seg_max,
+                cap_n,
+                cap_s,
+                fairness,
+                n_group,
+                dropped,
+            )
     out = _summarise(choice, value, cost, seg, S, K)
     for s in range(S):
         if seg_min[s] > 0 and out["seg_spend"][s] < seg_min[s] * (1 - 1e-9):
             raise InfeasibleError(
                 f"segment '{snames[s]}' minimum spend {seg_min[s]:g} cannot be met together with "
                 f"the other rules (reached {out['seg_spend'][s]:g})",
-                binding=f"segment_budget.{snames[s]}")
+                binding=f"segment_budget.{snames[s]}",
+            )
     binding += _binding(out, budget, seg_max, seg_min, cap_n, cap_s, snames, onames, st)
     ub = math.nan
-    no_side = (not fairness and not np.isfinite(seg_max).any() and not (seg_min > 0).any()
-               and not np.isfinite(cap_n).any() and not np.isfinite(cap_s).any())
+    no_side = (
+        not fairness
+        and not np.isfinite(seg_max).any()
+        and not (seg_min > 0).any()
+        and not np.isfinite(cap_n).any()
+        and not np.isfinite(cap_s).any()
+    )
     if no_side and budget > 0:
         ub = _dual_bound(value, cost, mask, st.lam, budget)
     rates = {f.name: _rates(choice, f, n_group[a]) for a, f in enumerate(fairness)}
     return Allocation(
-        choice=choice, lam=float(st.lam), lam_segment=lam_seg_final, mu_count=st.mu_cnt.copy(),
-        mu_spend=st.mu_spend.copy(), phi={f.name: st.phi[a].copy() for a, f in enumerate(fairness)},
-        value=out["value"], cost=out["cost"], n_treated=out["n_treated"],
-        count_by_offer=out["count"], spend_by_offer=out["spend"], value_by_offer=out["value_k"],
-        spend_by_segment=out["seg_spend"], dropped=dropped, kernel=ev.kernel, rounds=rounds,
-        passes=ev.passes, seconds=time.perf_counter() - t0, upper_bound=ub, binding=binding,
+        choice=choice,
+        lam=float(st.lam),
+        lam_segment=lam_seg_final,
+        mu_count=st.mu_cnt.copy(),
+        mu_spend=st.mu_spend.copy(),
+        phi={f.name: st.phi[a].copy() for a, f in enumerate(fairness)},
+        value=out["value"],
+        cost=out["cost"],
+        n_treated=out["n_treated"],
+        count_by_offer=out["count"],
+        spend_by_offer=out["spend"],
+        value_by_offer=out["value_k"],
+        spend_by_segment=out["seg_spend"],
+        dropped=dropped,
+        kernel=ev.kernel,
+        rounds=rounds,
+        passes=ev.passes,
+        seconds=time.perf_counter() - t0,
+        upper_bound=ub,
+        binding=binding,
         rates=rates,
     )
-
 
 
 def _strat_sample(n: int, m: int, seed: int = 0) -> np.ndarray:
@@ -445,9 +586,9 @@ def _strat_sample(n: int, m: int, seed: int = 0) -> np.ndarray:
     return np.minimum(((np.arange(m) + u) * stride).astype(np.int64), n - 1)
 
 
-
-def _solve_screened(prob: _Problem, opts: _Options, attempts: int = 3, depth: int = 0
-                    ) -> Allocation | None:
+def _solve_screened(
+    prob: _Problem, opts: _Options, attempts: int = 3, depth: int = 0
+) -> Allocation | None:
     """Solve on a row sample, screen every row once, solve exactly on the undecided rows.
 
     1. The same problem on a stratified sample of m rows (budget, caps and segment bounds scaled
@@ -470,9 +611,14 @@ def _solve_screened(prob: _Problem, opts: _Options, attempts: int = 3, depth: in
     idx = _strat_sample(n, m)
     ns = np.bincount(prob.seg, minlength=S).astype(np.float64)
     frac = np.where(ns > 0, np.bincount(prob.seg[idx], minlength=S) / np.maximum(ns, 1), m / n)
-    sub_prob = prob.rows(idx, budget=prob.budget * m / n, seg_max=prob.seg_max * frac,
-                         seg_min=prob.seg_min * frac, cap_n=prob.cap_n * m / n,
-                         cap_s=prob.cap_s * m / n)
+    sub_prob = prob.rows(
+        idx,
+        budget=prob.budget * m / n,
+        seg_max=prob.seg_max * frac,
+        seg_min=prob.seg_min * frac,
+        cap_n=prob.cap_n * m / n,
+        cap_s=prob.cap_s * m / n,
+    )
     try:
         sub = _solve(sub_prob, replace(opts, fill=False), depth=depth + 1)
     except InfeasibleError:
@@ -486,21 +632,45 @@ def _solve_screened(prob: _Problem, opts: _Options, attempts: int = 3, depth: in
         dlam = delta * np.abs(lam)
         wmu = max(30 * delta, 0.1)
         dmu_c, dmu_s = wmu * mu_c, wmu * mu_s
-        choice8, active, base = screen_rows(prob.value, prob.cost, prob.mask, prob.seg, lam,
-                                            dlam, mu_c, dmu_c, mu_s, dmu_s, opts.kernel,
-                                            opts.threads)
+        choice8, active, base = screen_rows(
+            prob.value,
+            prob.cost,
+            prob.mask,
+            prob.seg,
+            lam,
+            dlam,
+            mu_c,
+            dmu_c,
+            mu_s,
+            dmu_s,
+            opts.kernel,
+            opts.threads,
+        )
         passes += 1.0
         act = np.flatnonzero(active)
-        _log.debug("screen n=%d depth=%d delta=%g active=%.4f lam=%s mu_count=%s mu_spend=%s",
-                   n, depth, delta, len(act) / n, lam, mu_c, mu_s)
+        _log.debug(
+            "screen n=%d depth=%d delta=%g active=%.4f lam=%s mu_count=%s mu_spend=%s",
+            n,
+            depth,
+            delta,
+            len(act) / n,
+            lam,
+            mu_c,
+            mu_s,
+        )
         b_seg, b_cnt = base[:S], base[S : S + K]
         b_kspend, b_kval, b_treated = base[S + K : S + 2 * K], base[S + 2 * K : S + 3 * K], base[-1]
         with np.errstate(invalid="ignore"):
-            red_kw = dict(budget=prob.budget - b_seg.sum(), seg_max=prob.seg_max - b_seg,
-                          seg_min=np.maximum(prob.seg_min - b_seg, 0.0),
-                          cap_n=prob.cap_n - b_cnt, cap_s=prob.cap_s - b_kspend)
-        room = min(red_kw["budget"], red_kw["seg_max"].min(), red_kw["cap_n"].min(),
-                   red_kw["cap_s"].min())
+            red_kw = dict(
+                budget=prob.budget - b_seg.sum(),
+                seg_max=prob.seg_max - b_seg,
+                seg_min=np.maximum(prob.seg_min - b_seg, 0.0),
+                cap_n=prob.cap_n - b_cnt,
+                cap_s=prob.cap_s - b_kspend,
+            )
+        room = min(
+            red_kw["budget"], red_kw["seg_max"].min(), red_kw["cap_n"].min(), red_kw["cap_s"].min()
+        )
         red = None
         if room >= 0 and len(act):
             try:
@@ -512,30 +682,45 @@ def _solve_screened(prob: _Problem, opts: _Options, attempts: int = 3, depth: in
             inside = bool(
                 np.all((np.abs(lam_f - lam) <= dlam * (1 + 1e-9)) | ~present)
                 and np.all(np.abs(red.mu_count - mu_c) <= dmu_c * (1 + 1e-9))
-                and np.all(np.abs(red.mu_spend - mu_s) <= dmu_s * (1 + 1e-9)))
-            _log.debug("reduced problem: lam=%s mu_count=%s mu_spend=%s inside=%s",
-                       lam_f, red.mu_count, red.mu_spend, inside)
+                and np.all(np.abs(red.mu_spend - mu_s) <= dmu_s * (1 + 1e-9))
+            )
+            _log.debug(
+                "reduced problem: lam=%s mu_count=%s mu_spend=%s inside=%s",
+                lam_f,
+                red.mu_count,
+                red.mu_spend,
+                inside,
+            )
             if inside:
                 choice = choice8.astype(np.int16)
                 choice[act] = red.choice
                 dropped = np.zeros(n, dtype=np.int8)
                 dropped[act] = red.dropped
                 return Allocation(
-                    choice=choice, lam=red.lam, lam_segment=red.lam_segment,
-                    mu_count=red.mu_count, mu_spend=red.mu_spend, phi={},
-                    value=float(b_kval.sum()) + red.value, cost=float(b_seg.sum()) + red.cost,
+                    choice=choice,
+                    lam=red.lam,
+                    lam_segment=red.lam_segment,
+                    mu_count=red.mu_count,
+                    mu_spend=red.mu_spend,
+                    phi={},
+                    value=float(b_kval.sum()) + red.value,
+                    cost=float(b_seg.sum()) + red.cost,
                     n_treated=int(round(b_treated)) + red.n_treated,
                     count_by_offer=np.rint(b_cnt).astype(np.int64) + red.count_by_offer,
                     spend_by_offer=b_kspend + red.spend_by_offer,
                     value_by_offer=b_kval + red.value_by_offer,
-                    spend_by_segment=b_seg + red.spend_by_segment, dropped=dropped,
-                    kernel=red.kernel, rounds=red.rounds,
-                    passes=passes + red.passes * len(act) / n, seconds=0.0,
-                    upper_bound=red.upper_bound + float(b_kval.sum()), binding=red.binding,
-                    screened=len(act) / n)
+                    spend_by_segment=b_seg + red.spend_by_segment,
+                    dropped=dropped,
+                    kernel=red.kernel,
+                    rounds=red.rounds,
+                    passes=passes + red.passes * len(act) / n,
+                    seconds=0.0,
+                    upper_bound=red.upper_bound + float(b_kval.sum()),
+                    binding=red.binding,
+                    screened=len(act) / n,
+                )
             lam, mu_c, mu_s = lam_f.copy(), red.mu_count.copy(), red.mu_spend.copy()
         elif len(act) == 0 and room >= 0:  # every row decided: the centre is a solution
             return None
         delta *= 2.0
     return None
-

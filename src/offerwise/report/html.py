@@ -160,8 +160,7 @@ def table(
         rows.append(tr + "".join(cells) + "</tr>")
     body = "".join(rows)
     return (
-        f'<div class="tw"><table><thead><tr>{head}</tr></thead>'
-        f"<tbody>{body}</tbody></table></div>"
+        f'<div class="tw"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
     )
 
 
@@ -245,8 +244,10 @@ def _population_check(inp: ReportInputs) -> str:
     if prof is None or plan is None:
         return ""
     if "customer_id" not in prof.columns or "customer_id" not in plan.columns:
-        return note("Cannot check that these profiles describe the plan's customers: "
-                    "no customer_id column to compare.")
+        return note(
+            "Cannot check that these profiles describe the plan's customers: "
+            "no customer_id column to compare."
+        )
     ov = id_overlap(prof, plan)
     if ov.same:
         return f"<p>These are the plan's {ov.n_right:,} customers.</p>"
@@ -277,9 +278,7 @@ def _segments(inp: ReportInputs) -> str:
         else len(inp.profiles)
     )
     src = inp.sources.get("profiles", "(in memory)")
-    population = (
-        f"<p>Population: {n:,} customers, profiles from {esc(src)}.</p>"
-    )
+    population = f"<p>Population: {n:,} customers, profiles from {esc(src)}.</p>"
     fig = plots.plot_segment_profiles(inp.profiles, currency=inp.currency)
     return (
         population
@@ -611,9 +610,7 @@ def _results(inp: ReportInputs) -> str:
             + ". Treat the results below with caution.</p>"
         )
     elif res.srm_p_value is not None:
-        parts.append(
-            f"<p>Sample ratio check: {esc(p_text(res.srm_p_value))} (no mismatch).</p>"
-        )
+        parts.append(f"<p>Sample ratio check: {esc(p_text(res.srm_p_value))} (no mismatch).</p>")
     parts.append(_expected_vs_measured(inp, res))
     roi = res.roi
     if _finite(roi.incremental_net_profit):
@@ -631,7 +628,9 @@ def _results(inp: ReportInputs) -> str:
             (
                 "Realised ROI",
                 pct(0)(roi.roi),
-                f"{level} CI {pct(0)(rlo)} to {pct(0)(rhi)}" if _finite(rlo) and _finite(rhi) else "",
+                f"{level} CI {pct(0)(rlo)} to {pct(0)(rhi)}"
+                if _finite(rlo) and _finite(rhi)
+                else "",
             ),
         ]
         parts.append(
@@ -707,9 +706,7 @@ def _expected_vs_measured(inp: ReportInputs, res: Any) -> str:
     """The plan's expected incremental profit per customer against the measured lift."""
     head = "<h3>Expected vs measured</h3>"
     if inp.plan_summary is None:
-        return head + note(
-            f"Not available: no plan summary to compare with. {HINTS['plan']}."
-        )
+        return head + note(f"Not available: no plan summary to compare with. {HINTS['plan']}.")
     ev = expected_vs_measured(inp.plan_summary, res.analysis)
     if ev is None:
         return head + note(

@@ -437,8 +437,9 @@ def plot_budget_frontier(
                 f"this plan: {_format_value(budget, 'money', currency)} → "
                 f"{_format_value(plan_value, 'money', currency)}"
             )
-            ax.plot([budget], [plan_value], marker="D", ms=7, ls="", color=BAD, label=label,
-                    zorder=5)
+            ax.plot(
+                [budget], [plan_value], marker="D", ms=7, ls="", color=BAD, label=label, zorder=5
+            )
     ax.xaxis.set_major_formatter(_money(currency))
     ax.yaxis.set_major_formatter(_money(currency))
     ax.set_xlabel(f"campaign budget ({currency})")
@@ -605,7 +606,9 @@ def plot_fairness(audit: pd.DataFrame, *, currency: str = "$") -> Figure:
         ax_d.set_title(f"{a}: average discount", loc="left", fontsize=10)
         ax_d.margins(x=0.2)
         ax_d.grid(axis="y", visible=False)
-    _suptitle(fig, "Fairness audit by protected attribute (red: below four-fifths of the top group)")
+    _suptitle(
+        fig, "Fairness audit by protected attribute (red: below four-fifths of the top group)"
+    )
     return fig
 
 
@@ -667,8 +670,7 @@ def plot_feature_importance(
     right = blended_transform_factory(ax.transAxes, ax.transData)
     for yi, v in zip(y, mean, strict=True):
         ax.text(1.01, float(yi), f"{v:.1%}", transform=right, va="center", fontsize=8)
-    ax.text(1.01, len(y) - 0.4, "mean", transform=right, va="bottom", fontsize=8,
-            fontweight="bold")
+    ax.text(1.01, len(y) - 0.4, "mean", transform=right, va="bottom", fontsize=8, fontweight="bold")
     if len(offers) > 1:
         for o in offers:
             ax.scatter(

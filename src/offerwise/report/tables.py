@@ -356,6 +356,7 @@ METRIC_COLUMNS = [
     "n_holdout",
 ]
 
+
 def parse_analysis(obj: Mapping[str, Any]) -> AnalyzeResult | CampaignAnalysis:
     """The analysis JSON as its typed result: :class:`AnalyzeResult` when it has the
     ``campaign`` block that ``offerwise analyze --out`` writes, else :class:`CampaignAnalysis`
@@ -684,8 +685,11 @@ def curves_table(metrics: Mapping[str, Any], max_points: int = 101) -> pd.DataFr
             if len(x) > max_points:
                 grid = np.linspace(0.0, 1.0, max_points)
                 x, y, r = grid, np.interp(grid, x, y), np.interp(grid, x, r)
-            frames.append(pd.DataFrame({"offer_id": str(offer), "curve": kind, "fraction": x,
-                                        "value": y, "random": r}))
+            frames.append(
+                pd.DataFrame(
+                    {"offer_id": str(offer), "curve": kind, "fraction": x, "value": y, "random": r}
+                )
+            )
     if not frames:
         return pd.DataFrame(columns=["offer_id", "curve", "fraction", "value", "random"])
     return pd.concat(frames, ignore_index=True)

@@ -21,8 +21,9 @@ def bootstrap(settings: ServeSettings) -> Any:
     """Engine + migrations + (if configured) the plan load; returns the engine."""
     from offerwise.serving.storage import load_plan, make_engine, migrate
 
-    engine = make_engine(settings.db_url, pool_size=settings.pool_size,
-                         busy_timeout_ms=settings.busy_timeout_ms)
+    engine = make_engine(
+        settings.db_url, pool_size=settings.pool_size, busy_timeout_ms=settings.busy_timeout_ms
+    )
     migrate(engine)
     if settings.load_plan and settings.plan is not None:
         if settings.model_dir is None:
@@ -65,12 +66,20 @@ def create_app(settings: ServeSettings | None = None) -> Any:
             app.state.service.close()
             engine.dispose()
 
-    app = FastAPI(title="offerwise offer service", version=__version__, lifespan=lifespan,
-                  description="Offers, coupons and the redemption ledger of an offerwise plan.")
+    app = FastAPI(
+        title="offerwise offer service",
+        version=__version__,
+        lifespan=lifespan,
+        description="Offers, coupons and the redemption ledger of an offerwise plan.",
+    )
     app.state.settings = settings
 
-    def problem(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
-        return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+    def problem(
+        status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> JSONResponse:
+        return JSONResponse(
+            body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers
+        )
 
     @app.exception_handler(ApiProblem)
     async def _api_problem(request: Request, exc: ApiProblem) -> JSONResponse:
@@ -78,24 +87,39 @@ def create_app(settings: ServeSettings | None = None) -> Any:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"loc": [str(x) for x in e.get("loc", ())], "msg": str(e.get("msg")), "type": str(e.get("type"))}
-                  for e in exc.errors()]
+        errors = [
+            {
+                "loc": [str(x) for x in e.get("loc", ())],
+                "msg": str(e.get("msg")),
+                "type": str(e.get("type")),
+            }
+            for e in exc.errors()
+        ]
         first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
-        detail = f"{'.'.join(first['loc'])}: {first['msg']}" + (f" (+{len(errors) - 1} more)" if len(errors) > 1 else "")
-        return problem(422, problem_body(422, "validation-error", detail, instance=request.url.path,
-                                         errors=errors))
+        detail = f"{'.'.join(first['loc'])}: {first['msg']}" + (
+            f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+        )
+        return problem(
+            422,
+            problem_body(422, "validation-error", detail, instance=request.url.path, errors=errors),
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
         detail = exc.detail if isinstance(exc.detail, str) else None
-        return problem(exc.status_code, problem_body(exc.status_code, slug, detail, instance=request.url.path),
-                       getattr(exc, "headers", None))
+        return problem(
+            exc.status_code,
+            problem_body(exc.status_code, slug, detail, instance=request.url.path),
+            getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> JSONResponse:  # pragma: no cover
         log.exception("internal error on %s", request.url.path)
-        return problem(500, problem_body(500, "internal-error", "internal error", instance=request.url.path))
+        return problem(
+            500, problem_body(500, "internal-error", "internal error", instance=request.url.path)
+        )
 
     for module in (health, customers, coupons, events, campaigns):
         app.include_router(module.router)
@@ -106,14 +130,17 @@ def create_app(settings: ServeSettings | None = None) -> Any:
             return app.openapi_schema
         from fastapi.openapi.utils import get_openapi
 
-        schema = get_openapi(title=app.title, version=app.version, description=app.description,
-                             routes=app.routes)
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
         ref = {"$ref": "#/components/schemas/Problem"}
         schemas = schema.setdefault("components", {}).setdefault("schemas", {})
         if "Problem" not in schemas:
             from offerwise.serving.schemas import Problem
 
-            schemas["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas["Problem"] = Problem.model_json_schema(
+                ref_template="#/components/schemas/{model}"
+            )
         for path in schema.get("paths", {}).values():
             for op in path.values():
                 if "requestBody" in op:

@@ -58,9 +58,16 @@ class GroupCommitter:
     per transaction — for jobs that do not fail in normal operation.
     """
 
-    def __init__(self, engine: Engine, name: str, *, max_batch: int = 256,
-                 prelude: Callable[[Connection], None] | None = None, linger_s: float = 0.0,
-                 savepoints: bool = True):
+    def __init__(
+        self,
+        engine: Engine,
+        name: str,
+        *,
+        max_batch: int = 256,
+        prelude: Callable[[Connection], None] | None = None,
+        linger_s: float = 0.0,
+        savepoints: bool = True,
+    ):
         self.engine = engine
         self.name = name
         self.max_batch = max_batch
@@ -133,8 +140,12 @@ class GroupCommitter:
                     except Exception:  # noqa: BLE001 - retried alone below
                         job.retry = True
         except Exception:  # noqa: BLE001 - the whole batch failed: every job alone
-            log.warning("%s: batch of %d failed; retrying its jobs one by one", self.name, len(jobs),
-                        exc_info=True)
+            log.warning(
+                "%s: batch of %d failed; retrying its jobs one by one",
+                self.name,
+                len(jobs),
+                exc_info=True,
+            )
             for job in ordered:
                 self._run_alone(job)
             return

@@ -13,11 +13,17 @@ from offerwise.serving.security import Principal
 from offerwise.serving.service import OfferService
 
 #: The header that carries the API key (OpenAPI security scheme ``ApiKey``).
-api_key_header = APIKeyHeader(name="X-API-Key", scheme_name="ApiKey", auto_error=False,
-                              description="API key: `offerwise apikey create --scopes decide|admin`")
+api_key_header = APIKeyHeader(
+    name="X-API-Key",
+    scheme_name="ApiKey",
+    auto_error=False,
+    description="API key: `offerwise apikey create --scopes decide|admin`",
+)
 
 
-async def get_service(request: Request) -> OfferService:  # async: FastAPI runs a sync one in a thread
+async def get_service(
+    request: Request,
+) -> OfferService:  # async: FastAPI runs a sync one in a thread
     """The app's :class:`~offerwise.serving.service.OfferService` (made by the app's lifespan)."""
     service: OfferService = request.app.state.service
     return service
@@ -26,24 +32,41 @@ async def get_service(request: Request) -> OfferService:  # async: FastAPI runs 
 def require_scope(scope: str) -> Callable[..., Awaitable[Principal]]:
     """Dependency: 401 without a valid key, 403 without ``scope``, 429 past the key's rate."""
 
-    async def dependency(request: Request,
-                         key: Annotated[str | None, Security(api_key_header)] = None) -> Principal:
+    async def dependency(
+        request: Request, key: Annotated[str | None, Security(api_key_header)] = None
+    ) -> Principal:
         state = request.app.state
         if not key:
-            raise ApiProblem(401, "missing-api-key", "send an API key in the X-API-Key header",
-                             headers={"WWW-Authenticate": "ApiKey"})
+            raise ApiProblem(
+                401,
+                "missing-api-key",
+                "send an API key in the X-API-Key header",
+                headers={"WWW-Authenticate": "ApiKey"},
+            )
         principal = state.verifier.verify(key)
         if principal is None:
-            raise ApiProblem(401, "invalid-api-key", "the API key is unknown or revoked",
-                             headers={"WWW-Authenticate": "ApiKey"})
+            raise ApiProblem(
+                401,
+                "invalid-api-key",
+                "the API key is unknown or revoked",
+                headers={"WWW-Authenticate": "ApiKey"},
+            )
         if not principal.allows(scope):
-            raise ApiProblem(403, "insufficient-scope", f"this API key lacks the '{scope}' scope",
-                             required_scope=scope)
+            raise ApiProblem(
+                403,
+                "insufficient-scope",
+                f"this API key lacks the '{scope}' scope",
+                required_scope=scope,
+            )
         wait = state.limiter.acquire(principal.key_id, principal.rate_per_s, principal.burst)
         if wait > 0:
             retry = max(1, int(wait + 0.999))
-            raise ApiProblem(429, "rate-limited", f"rate limit of this API key exceeded; retry in {retry} s",
-                             headers={"Retry-After": str(retry)})
+            raise ApiProblem(
+                429,
+                "rate-limited",
+                f"rate limit of this API key exceeded; retry in {retry} s",
+                headers={"Retry-After": str(retry)},
+            )
         return principal
 
     return dependency

@@ -16,8 +16,18 @@ if TYPE_CHECKING:
     import pandas as pd
     from sqlalchemy import Engine
 
-COLUMNS = ["customer_id", "offer_id", "ts", "propensity", "converted", "revenue", "discount_cost",
-           "campaign_id", "explored", "group"]
+COLUMNS = [
+    "customer_id",
+    "offer_id",
+    "ts",
+    "propensity",
+    "converted",
+    "revenue",
+    "discount_cost",
+    "campaign_id",
+    "explored",
+    "group",
+]
 
 
 def exposures_frame(engine: Engine, attribution_days: float = 14.0) -> pd.DataFrame:
@@ -28,29 +38,38 @@ def exposures_frame(engine: Engine, attribution_days: float = 14.0) -> pd.DataFr
     with engine.connect() as conn:
         dec = pd.read_sql_query(
             "SELECT campaign_id, customer_id, offer_id, ts, propensity, explored, grp, coupon_code "
-            "FROM decisions", conn)
+            "FROM decisions",
+            conn,
+        )
         ev = pd.read_sql_query("SELECT customer_id, ts AS ev_ts, revenue_cents FROM events", conn)
-        red = pd.read_sql_query("SELECT campaign_id, customer_id, redeemed_ts, discount_cents FROM redemptions "
-                                "WHERE status = 'redeemed'", conn)
+        red = pd.read_sql_query(
+            "SELECT campaign_id, customer_id, redeemed_ts, discount_cents FROM redemptions "
+            "WHERE status = 'redeemed'",
+            conn,
+        )
     dec = dec.reset_index(names="row")
     m = dec[["row", "customer_id", "ts"]].merge(ev, on="customer_id")
     m = m[(m["ev_ts"] >= m["ts"]) & (m["ev_ts"] < m["ts"] + window)]
     rev = m.groupby("row")["revenue_cents"].agg(["sum", "size"])
-    r = dec[["row", "campaign_id", "customer_id", "ts"]].merge(red, on=["campaign_id", "customer_id"])
+    r = dec[["row", "campaign_id", "customer_id", "ts"]].merge(
+        red, on=["campaign_id", "customer_id"]
+    )
     r = r[(r["redeemed_ts"] >= r["ts"]) & (r["redeemed_ts"] < r["ts"] + window)]
     cost = r.groupby("row")["discount_cents"].sum()
-    out = pd.DataFrame({
-        "customer_id": dec["customer_id"].astype(str),
-        "offer_id": dec["offer_id"].astype(str),
-        "ts": pd.to_datetime(dec["ts"], unit="s", utc=True).dt.tz_localize(None),
-        "propensity": dec["propensity"].astype(float),
-        "converted": dec["row"].map(rev["size"]).fillna(0).gt(0).astype("int64"),
-        "revenue": dec["row"].map(rev["sum"]).fillna(0).astype(float) / 100,
-        "discount_cost": dec["row"].map(cost).fillna(0).astype(float) / 100,
-        "campaign_id": dec["campaign_id"].astype(str),
-        "explored": dec["explored"].astype(bool),
-        "group": dec["grp"].astype(str),
-    })
+    out = pd.DataFrame(
+        {
+            "customer_id": dec["customer_id"].astype(str),
+            "offer_id": dec["offer_id"].astype(str),
+            "ts": pd.to_datetime(dec["ts"], unit="s", utc=True).dt.tz_localize(None),
+            "propensity": dec["propensity"].astype(float),
+            "converted": dec["row"].map(rev["size"]).fillna(0).gt(0).astype("int64"),
+            "revenue": dec["row"].map(rev["sum"]).fillna(0).astype(float) / 100,
+            "discount_cost": dec["row"].map(cost).fillna(0).astype(float) / 100,
+            "campaign_id": dec["campaign_id"].astype(str),
+            "explored": dec["explored"].astype(bool),
+            "group": dec["grp"].astype(str),
+        }
+    )
     return out.sort_values(["ts", "customer_id"], kind="stable").reset_index(drop=True)[COLUMNS]
 
 

@@ -34,7 +34,9 @@ class OfferTerms:
     members_only: bool = False
 
     def active_at(self, ts: float) -> bool:
-        return (self.starts_ts is None or ts >= self.starts_ts) and (self.ends_ts is None or ts <= self.ends_ts)
+        return (self.starts_ts is None or ts >= self.starts_ts) and (
+            self.ends_ts is None or ts <= self.ends_ts
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,12 +67,21 @@ def eligible_cents(offer: OfferTerms, lines: Sequence[Line], total: float) -> in
     """Eligible subtotal in cents (see module docstring)."""
     if not lines:
         return cents(total) if offer.category is None else 0
-    return sum(cents(ln.quantity * ln.unit_price) for ln in lines
-               if offer.category is None or ln.category == offer.category)
+    return sum(
+        cents(ln.quantity * ln.unit_price)
+        for ln in lines
+        if offer.category is None or ln.category == offer.category
+    )
 
 
-def quote(offer: OfferTerms, lines: Sequence[Line], total: float, *, shipping: float | None = None,
-          shipping_fee: float = 0.0) -> Quote:
+def quote(
+    offer: OfferTerms,
+    lines: Sequence[Line],
+    total: float,
+    *,
+    shipping: float | None = None,
+    shipping_fee: float = 0.0,
+) -> Quote:
     """Discount of ``offer`` on a cart; ``reason`` is ``wrong_category``, ``below_min_spend``,
     ``not_enough_items`` or ``nothing_to_discount`` when it gives nothing."""
     elig = eligible_cents(offer, lines, total)

@@ -15,9 +15,17 @@ Id = Annotated[str, Field(min_length=1, max_length=128)]
 
 #: Why a coupon gives no discount (``reason`` of validate, redeem and rollback answers).
 Reason = Literal[
-    "expired", "not_started", "offer_ended", "already_redeemed", "customer_limit_reached",
-    "wrong_category", "below_min_spend", "not_enough_items", "nothing_to_discount",
-    "budget_exhausted", "not_redeemed",
+    "expired",
+    "not_started",
+    "offer_ended",
+    "already_redeemed",
+    "customer_limit_reached",
+    "wrong_category",
+    "below_min_spend",
+    "not_enough_items",
+    "nothing_to_discount",
+    "budget_exhausted",
+    "not_redeemed",
 ]
 
 
@@ -166,7 +174,21 @@ class CampaignOut(BaseModel):
 
 
 __all__ = [
-    "Cart", "CartLine", "CampaignOut", "CouponOut", "EventBatch", "EventsAccepted", "Health",
-    "OfferDecision", "OfferOut", "OrderEvent", "Problem", "Reason", "RedeemRequest", "Redemption",
-    "RollbackRequest", "RollbackResult", "Validation",
+    "Cart",
+    "CartLine",
+    "CampaignOut",
+    "CouponOut",
+    "EventBatch",
+    "EventsAccepted",
+    "Health",
+    "OfferDecision",
+    "OfferOut",
+    "OrderEvent",
+    "Problem",
+    "Reason",
+    "RedeemRequest",
+    "Redemption",
+    "RollbackRequest",
+    "RollbackResult",
+    "Validation",
 ]

@@ -51,8 +51,13 @@ def split_key(key: str) -> tuple[str, str] | None:
     """``ow_<16 hex>_<secret>`` → (key_id, secret), or None when malformed."""
     if not key.startswith(_PREFIX) or len(key) < len(_PREFIX) + 18:
         return None
-    key_id, sep, secret = key[len(_PREFIX):].partition("_")
-    if not sep or len(key_id) != 16 or not secret or any(c not in "0123456789abcdef" for c in key_id):
+    key_id, sep, secret = key[len(_PREFIX) :].partition("_")
+    if (
+        not sep
+        or len(key_id) != 16
+        or not secret
+        or any(c not in "0123456789abcdef" for c in key_id)
+    ):
         return None
     return key_id, secret
 
@@ -65,14 +70,22 @@ def new_key_material() -> tuple[str, str, str, str]:
     return f"{_PREFIX}{key_id}_{secret}", key_id, salt, hash_secret(salt, secret)
 
 
-def insert_api_key(engine: Engine, name: str, scopes: list[str] | tuple[str, ...], *,
-                   rate_per_s: float | None = None, burst: int | None = None) -> str:
+def insert_api_key(
+    engine: Engine,
+    name: str,
+    scopes: list[str] | tuple[str, ...],
+    *,
+    rate_per_s: float | None = None,
+    burst: int | None = None,
+) -> str:
     """Store a new hashed key; returns the plaintext key (shown once)."""
     from offerwise.serving.storage import Tables, write_tx
 
     bad = [s for s in scopes if s not in SCOPES]
     if bad or not scopes:
-        raise InputError(f"scopes must be a non-empty subset of {', '.join(SCOPES)}; got {list(scopes)}")
+        raise InputError(
+            f"scopes must be a non-empty subset of {', '.join(SCOPES)}; got {list(scopes)}"
+        )
     if not name or len(name) > 200:
         raise InputError("api key name must be 1..200 characters")
     if rate_per_s is not None and rate_per_s <= 0:
@@ -82,9 +95,19 @@ def insert_api_key(engine: Engine, name: str, scopes: list[str] | tuple[str, ...
     key, key_id, salt, digest = new_key_material()
     t = Tables.get()
     with write_tx(engine) as conn:
-        conn.execute(t.api_keys.insert().values(
-            key_id=key_id, name=name, salt=salt, key_hash=digest, scopes=",".join(sorted(set(scopes))),
-            rate_per_s=rate_per_s, burst=burst, created_ts=time.time(), revoked_ts=None))
+        conn.execute(
+            t.api_keys.insert().values(
+                key_id=key_id,
+                name=name,
+                salt=salt,
+                key_hash=digest,
+                scopes=",".join(sorted(set(scopes))),
+                rate_per_s=rate_per_s,
+                burst=burst,
+                created_ts=time.time(),
+                revoked_ts=None,
+            )
+        )
     return key
 
 
@@ -94,13 +117,20 @@ def revoke_api_key(engine: Engine, key_id: str) -> bool:
 
     t = Tables.get()
     with write_tx(engine) as conn:
-        n = conn.execute(t.api_keys.update().where(t.api_keys.c.key_id == key_id)
-                         .values(revoked_ts=time.time())).rowcount
+        n = conn.execute(
+            t.api_keys.update().where(t.api_keys.c.key_id == key_id).values(revoked_ts=time.time())
+        ).rowcount
     return bool(n)
 
 
-def create_api_key(db_url: str, name: str, scopes: list[str] | tuple[str, ...], *,
-                   rate_per_s: float | None = None, burst: int | None = None) -> str:
+def create_api_key(
+    db_url: str,
+    name: str,
+    scopes: list[str] | tuple[str, ...],
+    *,
+    rate_per_s: float | None = None,
+    burst: int | None = None,
+) -> str:
     """Create the schema if needed, store a new key, return its plaintext (CLI ``offerwise apikey``)."""
     from offerwise.serving.storage import make_engine, migrate
 
@@ -152,7 +182,9 @@ class KeyVerifier:
             return None
         if not hmac.compare_digest(hash_secret(row.salt, secret), row.key_hash):
             return None
-        return Principal(row.key_id, row.name, frozenset(row.scopes.split(",")), row.rate_per_s, row.burst)
+        return Principal(
+            row.key_id, row.name, frozenset(row.scopes.split(",")), row.rate_per_s, row.burst
+        )
 
 
 class RateLimiter:
@@ -164,8 +196,13 @@ class RateLimiter:
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
-    def acquire(self, key_id: str, rate: float | None = None, burst: int | None = None,
-                now: float | None = None) -> float:
+    def acquire(
+        self,
+        key_id: str,
+        rate: float | None = None,
+        burst: int | None = None,
+        now: float | None = None,
+    ) -> float:
         """Take a token; returns 0 on success, else the seconds until one is available."""
         rate = rate or self.rate_per_s
         cap = float(burst or self.burst)

@@ -17,7 +17,9 @@ def settings_env(settings: ServeSettings) -> dict[str, str]:
     return out
 
 
-def run_server(settings: ServeSettings, on_ready: Callable[[ServeSettings], None] | None = None) -> None:
+def run_server(
+    settings: ServeSettings, on_ready: Callable[[ServeSettings], None] | None = None
+) -> None:
     """Migrate and load the plan in this process, then serve (workers skip the plan load).
 
     ``on_ready(settings)`` runs once the database is ready and the plan loaded, just before the
@@ -31,8 +33,15 @@ def run_server(settings: ServeSettings, on_ready: Callable[[ServeSettings], None
     if on_ready is not None:
         on_ready(settings)
     os.environ.update(settings_env(settings.model_copy(update={"load_plan": False})))
-    uvicorn.run("offerwise.serving.app:create_app", factory=True, host=settings.host, port=settings.port,
-                workers=settings.workers, log_level=settings.log_level, access_log=False)
+    uvicorn.run(
+        "offerwise.serving.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level,
+        access_log=False,
+    )
 
 
 __all__ = ["run_server", "settings_env"]

@@ -78,12 +78,15 @@ def normalize_code(code: str) -> str:
 
 def exploration_draws(seed: int, campaign_id: str, customer_id: str) -> tuple[float, float]:
     """Two uniforms in [0, 1) fixed by (seed, campaign, customer): reproducible decisions."""
-    h = hashlib.blake2b(f"{seed}\x1f{campaign_id}\x1f{customer_id}".encode(), digest_size=16).digest()
+    h = hashlib.blake2b(
+        f"{seed}\x1f{campaign_id}\x1f{customer_id}".encode(), digest_size=16
+    ).digest()
     return int.from_bytes(h[:8], "big") / 2**64, int.from_bytes(h[8:], "big") / 2**64
 
 
-def choose_offer(plan_choice: str, eligible: list[str], epsilon: float, u1: float, u2: float
-                 ) -> tuple[str, float, bool]:
+def choose_offer(
+    plan_choice: str, eligible: list[str], epsilon: float, u1: float, u2: float
+) -> tuple[str, float, bool]:
     """ε-greedy draw over ``eligible`` + none: returns (offer_id, propensity, explored).
 
     With probability 1−ε the plan's choice, else uniform over the K = len(eligible)+1 arms;
@@ -98,8 +101,9 @@ def choose_offer(plan_choice: str, eligible: list[str], epsilon: float, u1: floa
 
 
 def request_hash(code: str, body: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps({"code": code, "body": body}, sort_keys=True,
-                                     separators=(",", ":")).encode()).hexdigest()
+    return hashlib.sha256(
+        json.dumps({"code": code, "body": body}, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()
 
 
 # Hot-path statements (RawSQL: run on the DBAPI cursor, see offerwise.serving.storage.RawSQL).
@@ -113,54 +117,70 @@ _DECISION_SQL = RawSQL(
     "FROM (SELECT 1 AS one) k "
     "LEFT JOIN decisions d ON d.campaign_id = :cid AND d.customer_id = :cust "
     "LEFT JOIN coupons c ON c.code = d.coupon_code "
-    "LEFT JOIN assignments a ON a.campaign_id = :cid AND a.customer_id = :cust")
+    "LEFT JOIN assignments a ON a.campaign_id = :cid AND a.customer_id = :cust"
+)
 _INSERT_DECISION = RawSQL(
     "INSERT INTO decisions (decision_id, campaign_id, customer_id, offer_id, plan_offer_id, grp, "
     "propensity, explored, coupon_code, ts) VALUES (:decision_id, :campaign_id, :customer_id, "
     ":offer_id, :plan_offer_id, :grp, :propensity, :explored, :coupon_code, :ts) "
-    "ON CONFLICT DO NOTHING RETURNING decision_id")
+    "ON CONFLICT DO NOTHING RETURNING decision_id"
+)
 _INSERT_COUPON = RawSQL(
     "INSERT INTO coupons (code, campaign_id, customer_id, offer_id, issued_ts, expires_ts, max_uses, "
-    "uses) VALUES (:code, :campaign_id, :customer_id, :offer_id, :issued_ts, :expires_ts, :max_uses, 0)")
+    "uses) VALUES (:code, :campaign_id, :customer_id, :offer_id, :issued_ts, :expires_ts, :max_uses, 0)"
+)
 #: The plan customer a reserved code belongs to (see migration 3), with their decision if any.
 _RESERVED_SQL = RawSQL(
     "SELECT a.campaign_id, a.customer_id, d.decision_id FROM assignments a "
     "LEFT JOIN decisions d ON d.campaign_id = a.campaign_id AND d.customer_id = a.customer_id "
-    "WHERE a.coupon_code = :code")
+    "WHERE a.coupon_code = :code"
+)
 _INSERT_USAGE = RawSQL(
     "INSERT INTO customer_usage (campaign_id, customer_id, uses) VALUES (:campaign_id, :customer_id, 0) "
-    "ON CONFLICT DO NOTHING")
+    "ON CONFLICT DO NOTHING"
+)
 #: A coupon with its campaign's budget and the customer's usage. Columns = ``_CouponRow``.
 _COUPON_SQL = RawSQL(
     "SELECT k.code, k.campaign_id, k.customer_id, k.offer_id, k.issued_ts, k.expires_ts, k.max_uses, "
     "k.uses, c.budget_cents, c.spent_cents, u.uses AS customer_uses FROM coupons k "
     "JOIN campaigns c ON c.campaign_id = k.campaign_id "
     "LEFT JOIN customer_usage u ON u.campaign_id = k.campaign_id AND u.customer_id = k.customer_id "
-    "WHERE k.code = :code")
+    "WHERE k.code = :code"
+)
 _CLAIM_KEY = RawSQL(
     "INSERT INTO idempotency_keys (api_key_id, idem_key, request_hash, status_code, response_json, "
     "created_ts) VALUES (:api_key_id, :idem_key, :request_hash, NULL, NULL, :created_ts) "
-    "ON CONFLICT DO NOTHING RETURNING idem_key")
+    "ON CONFLICT DO NOTHING RETURNING idem_key"
+)
 _PRIOR_KEY = RawSQL(
     "SELECT request_hash, status_code, response_json FROM idempotency_keys "
-    "WHERE api_key_id = :api_key_id AND idem_key = :idem_key")
+    "WHERE api_key_id = :api_key_id AND idem_key = :idem_key"
+)
 _ANSWER_KEY = RawSQL(
     "UPDATE idempotency_keys SET status_code = :status_code, response_json = :response_json "
-    "WHERE api_key_id = :api_key_id AND idem_key = :idem_key")
-_USE_COUPON = RawSQL("UPDATE coupons SET uses = uses + 1 WHERE code = :code AND uses < max_uses RETURNING uses")
+    "WHERE api_key_id = :api_key_id AND idem_key = :idem_key"
+)
+_USE_COUPON = RawSQL(
+    "UPDATE coupons SET uses = uses + 1 WHERE code = :code AND uses < max_uses RETURNING uses"
+)
 _USE_CUSTOMER = RawSQL(
     "UPDATE customer_usage SET uses = uses + 1 WHERE campaign_id = :campaign_id "
-    "AND customer_id = :customer_id AND uses < :max_uses RETURNING uses")
+    "AND customer_id = :customer_id AND uses < :max_uses RETURNING uses"
+)
 _SPEND = RawSQL(
     "UPDATE campaigns SET spent_cents = spent_cents + :d, redemptions = redemptions + 1 "
     "WHERE campaign_id = :campaign_id AND spent_cents + :d <= budget_cents "
-    "RETURNING budget_cents - spent_cents")
-_REMAINING = RawSQL("SELECT budget_cents - spent_cents FROM campaigns WHERE campaign_id = :campaign_id")
+    "RETURNING budget_cents - spent_cents"
+)
+_REMAINING = RawSQL(
+    "SELECT budget_cents - spent_cents FROM campaigns WHERE campaign_id = :campaign_id"
+)
 _INSERT_REDEMPTION = RawSQL(
     "INSERT INTO redemptions (redemption_id, coupon_code, campaign_id, customer_id, offer_id, order_id, "
     "discount_cents, status, api_key_id, idem_key, redeemed_ts, rolled_back_ts) VALUES (:redemption_id, "
     ":coupon_code, :campaign_id, :customer_id, :offer_id, :order_id, :discount_cents, 'redeemed', "
-    ":api_key_id, :idem_key, :redeemed_ts, NULL)")
+    ":api_key_id, :idem_key, :redeemed_ts, NULL)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,9 +277,12 @@ class OfferService:
         self.refresh()
         self._offer_writer = GroupCommitter(engine, "offers")
         #: Write-behind records of first asks answered from a read (nobody waits on them).
-        self._record_writer = GroupCommitter(engine, "records", max_batch=1024, linger_s=self.RECORD_LINGER_S,
-                                             savepoints=False)
-        self._redeem_writer = GroupCommitter(engine, "redeem", prelude=self._lock_campaign if pg else None)
+        self._record_writer = GroupCommitter(
+            engine, "records", max_batch=1024, linger_s=self.RECORD_LINGER_S, savepoints=False
+        )
+        self._redeem_writer = GroupCommitter(
+            engine, "redeem", prelude=self._lock_campaign if pg else None
+        )
 
     def close(self) -> None:
         """Finish queued writes (the write-behind records included) and stop the threads."""
@@ -281,11 +304,22 @@ class OfferService:
         """Reload the menu and the active campaign from the database."""
         t = self.t
         with read_tx(self.engine) as conn:
-            menu = {r.offer_id: OfferTerms(r.offer_id, r.kind, r.value, r.min_spend_cents, r.category,
-                                           r.starts_ts, r.ends_ts, bool(r.members_only))
-                    for r in conn.execute(sa.select(t.offers))}
-            cid = conn.execute(sa.select(t.campaigns.c.campaign_id)
-                               .where(t.campaigns.c.active == 1)).scalar()
+            menu = {
+                r.offer_id: OfferTerms(
+                    r.offer_id,
+                    r.kind,
+                    r.value,
+                    r.min_spend_cents,
+                    r.category,
+                    r.starts_ts,
+                    r.ends_ts,
+                    bool(r.members_only),
+                )
+                for r in conn.execute(sa.select(t.offers))
+            }
+            cid = conn.execute(
+                sa.select(t.campaigns.c.campaign_id).where(t.campaigns.c.active == 1)
+            ).scalar()
         self.menu = menu
         self.campaign_id = cid
 
@@ -298,7 +332,9 @@ class OfferService:
         if self.campaign_id is None:
             self.refresh()
         if self.campaign_id is None:
-            raise ApiProblem(503, "no-active-campaign", "no plan is loaded: start the server with --plan")
+            raise ApiProblem(
+                503, "no-active-campaign", "no plan is loaded: start the server with --plan"
+            )
         return self.campaign_id
 
     def _lock_campaign(self, conn: Connection) -> None:
@@ -310,13 +346,23 @@ class OfferService:
         cid = self.campaign_id
         if cid is not None:
             c = self.t.campaigns
-            conn.execute(sa.select(c.c.campaign_id).where(c.c.campaign_id == cid)
-                         .with_for_update(key_share=True))
+            conn.execute(
+                sa.select(c.c.campaign_id)
+                .where(c.c.campaign_id == cid)
+                .with_for_update(key_share=True)
+            )
 
     def offer_out(self, o: OfferTerms) -> OfferOut:
-        return OfferOut(offer_id=o.offer_id, kind=o.kind, value=o.value, min_spend=o.min_spend_cents / 100,
-                        category=o.category, starts=dt(o.starts_ts), ends=dt(o.ends_ts),
-                        members_only=o.members_only)
+        return OfferOut(
+            offer_id=o.offer_id,
+            kind=o.kind,
+            value=o.value,
+            min_spend=o.min_spend_cents / 100,
+            category=o.category,
+            starts=dt(o.starts_ts),
+            ends=dt(o.ends_ts),
+            members_only=o.members_only,
+        )
 
     # ---------------------------------------------------------------- decide
     def cached_offer_json(self, customer_id: str, now: float | None = None) -> bytes | None:
@@ -333,8 +379,9 @@ class OfferService:
         """Queue the decision job; the future holds ``(OfferDecision, cache-until epoch)``."""
         cid = self._require_campaign()
         now = time.time() if now is None else now
-        return self._offer_writer.submit(lambda conn: self._offer_job(conn, cid, customer_id, now),
-                                         sort_key=customer_id)
+        return self._offer_writer.submit(
+            lambda conn: self._offer_job(conn, cid, customer_id, now), sort_key=customer_id
+        )
 
     def read_decision(self, cid: str, customer_id: str) -> _DecisionRow:
         """The :data:`_DECISION_SQL` row on this thread's autocommit reader connection (never
@@ -348,7 +395,9 @@ class OfferService:
                 self._reader_conns.append(fairy)
             conn = self._readers.conn = fairy.dbapi_connection
         try:
-            row = _DECISION_SQL.run_dbapi(conn, self._dialect, {"cid": cid, "cust": customer_id}).fetchone()
+            row = _DECISION_SQL.run_dbapi(
+                conn, self._dialect, {"cid": cid, "cust": customer_id}
+            ).fetchone()
         except Exception:
             self._readers.conn = None  # a broken connection: a fresh one next time
             raise
@@ -369,11 +418,13 @@ class OfferService:
             row = self.read_decision(cid, customer_id)
         else:
             row = await asyncio.get_running_loop().run_in_executor(
-                self._read_pool, self.read_decision, cid, customer_id)
+                self._read_pool, self.read_decision, cid, customer_id
+            )
         if row.decision_id is not None:
             if not self._needs_renewal(row, now):
-                return self._remember(self._decision_out(row, cid, customer_id),
-                                      self._valid_until(row, now))[1]
+                return self._remember(
+                    self._decision_out(row, cid, customer_id), self._valid_until(row, now)
+                )[1]
         else:
             choice = self._choose(cid, customer_id, row, now)
             if choice.offer_id == NO_OFFER or choice.code is not None:
@@ -381,16 +432,21 @@ class OfferService:
         dec, until = await asyncio.wrap_future(self.submit_offer(customer_id, now))
         return self._remember(dec, until)[1]
 
-    def _answer_now(self, cid: str, customer_id: str, read: _DecisionRow, choice: _Choice,
-                    now: float) -> bytes:
+    def _answer_now(
+        self, cid: str, customer_id: str, read: _DecisionRow, choice: _Choice, now: float
+    ) -> bytes:
         """Answer a first ask from ``choice`` and queue its record (write-behind). When the record
         lands, the cached answer is replaced by the stored one (another worker's, if it decided
         the same customer first); a record that cannot be written drops the cached answer, so the
         next ask reads and records again."""
         row = self._choice_row(choice, read, uuid.uuid4().hex, now)
-        dec, body = self._remember(self._decision_out(row, cid, customer_id), self._valid_until(row, now))
+        dec, body = self._remember(
+            self._decision_out(row, cid, customer_id), self._valid_until(row, now)
+        )
         fut = self._record_writer.submit(
-            lambda conn: self._record_job(conn, cid, customer_id, read, choice, now), sort_key=customer_id)
+            lambda conn: self._record_job(conn, cid, customer_id, read, choice, now),
+            sort_key=customer_id,
+        )
 
         def landed(f: Future) -> None:
             exc = f.exception()
@@ -428,7 +484,9 @@ class OfferService:
             return row.expires_ts
         return now + self.RECHECK_S  # expired and not renewable (used up / offer ended): look again
 
-    def _offer_job(self, conn: Connection, cid: str, customer_id: str, now: float) -> tuple[OfferDecision, float]:
+    def _offer_job(
+        self, conn: Connection, cid: str, customer_id: str, now: float
+    ) -> tuple[OfferDecision, float]:
         """Inside a write transaction: read the decision, else make it; renew an expired coupon."""
         row = self._read_decision(conn, cid, customer_id)
         if row.decision_id is None:
@@ -438,8 +496,15 @@ class OfferService:
             row = self._read_decision(conn, cid, customer_id)
         return self._decision_out(row, cid, customer_id), self._valid_until(row, now)
 
-    def _record_job(self, conn: Connection, cid: str, customer_id: str, read: _DecisionRow, choice: _Choice,
-                    now: float) -> tuple[OfferDecision, float]:
+    def _record_job(
+        self,
+        conn: Connection,
+        cid: str,
+        customer_id: str,
+        read: _DecisionRow,
+        choice: _Choice,
+        now: float,
+    ) -> tuple[OfferDecision, float]:
         """Inside a write transaction: record a decision answered by :meth:`_answer_now` (or
         take the one stored first); returns the stored answer."""
         row = self._insert_decision(conn, cid, customer_id, read, choice, now)
@@ -451,11 +516,21 @@ class OfferService:
 
     def _decision_out(self, row: _DecisionRow, cid: str, customer_id: str) -> OfferDecision:
         offer = None if row.offer_id == NO_OFFER else self.offer_out(self._offer(row.offer_id))
-        coupon = (CouponOut(code=row.coupon_code, expires_at=dt(row.expires_ts), max_uses=row.max_uses)
-                  if row.coupon_code else None)
-        return OfferDecision(customer_id=customer_id, campaign_id=cid, group=row.grp, offer=offer,
-                             coupon=coupon, propensity=row.propensity, explored=bool(row.explored),
-                             decided_at=dt(row.ts))
+        coupon = (
+            CouponOut(code=row.coupon_code, expires_at=dt(row.expires_ts), max_uses=row.max_uses)
+            if row.coupon_code
+            else None
+        )
+        return OfferDecision(
+            customer_id=customer_id,
+            campaign_id=cid,
+            group=row.grp,
+            offer=offer,
+            coupon=coupon,
+            propensity=row.propensity,
+            explored=bool(row.explored),
+            decided_at=dt(row.ts),
+        )
 
     def _expiry(self, terms: OfferTerms, now: float) -> float:
         """A new coupon's expiry: now + ``coupon_ttl_days``, capped by the offer's end."""
@@ -469,21 +544,36 @@ class OfferService:
         terms = self.menu.get(row.offer_id) or self._offer(row.offer_id)
         return row.uses < row.max_uses and terms.active_at(now) and self._expiry(terms, now) > now
 
-    def _renew(self, conn: Connection, cid: str, customer_id: str, row: _DecisionRow, now: float) -> None:
+    def _renew(
+        self, conn: Connection, cid: str, customer_id: str, row: _DecisionRow, now: float
+    ) -> None:
         """Point the decision at a fresh coupon (new code, new expiry); the old one stays, expired.
 
         The conditional UPDATE makes concurrent renewals from several workers issue one coupon.
         """
         t = self.t
         code = new_coupon_code()
-        n = conn.execute(t.decisions.update().where(t.decisions.c.decision_id == row.decision_id,
-                                                     t.decisions.c.coupon_code == row.coupon_code)
-                         .values(coupon_code=code)).rowcount
+        n = conn.execute(
+            t.decisions.update()
+            .where(
+                t.decisions.c.decision_id == row.decision_id,
+                t.decisions.c.coupon_code == row.coupon_code,
+            )
+            .values(coupon_code=code)
+        ).rowcount
         if n == 1:
-            conn.execute(t.coupons.insert().values(
-                code=code, campaign_id=cid, customer_id=customer_id, offer_id=row.offer_id,
-                issued_ts=now, expires_ts=self._expiry(self._offer(row.offer_id), now),
-                max_uses=self.settings.max_uses_per_coupon, uses=0))
+            conn.execute(
+                t.coupons.insert().values(
+                    code=code,
+                    campaign_id=cid,
+                    customer_id=customer_id,
+                    offer_id=row.offer_id,
+                    issued_ts=now,
+                    expires_ts=self._expiry(self._offer(row.offer_id), now),
+                    max_uses=self.settings.max_uses_per_coupon,
+                    uses=0,
+                )
+            )
 
     def _choose(self, cid: str, customer_id: str, read: _DecisionRow, now: float) -> _Choice:
         """The decision for a customer without one (pure given the menu): plan group and offer,
@@ -498,46 +588,102 @@ class OfferService:
         if grp == "holdout":
             offer_id, propensity, explored = NO_OFFER, 1.0, False
         else:
-            eligible = sorted(o for o, terms in menu.items() if terms.active_at(now)
-                              and (not terms.members_only or o == choice))
+            eligible = sorted(
+                o
+                for o, terms in menu.items()
+                if terms.active_at(now) and (not terms.members_only or o == choice)
+            )
             u1, u2 = exploration_draws(s.seed, cid, customer_id)
             offer_id, propensity, explored = choose_offer(choice, eligible, s.epsilon, u1, u2)
         code = None if offer_id == NO_OFFER else read.reserved_code
         return _Choice(grp, choice, offer_id, propensity, explored, code)
 
-    def _choice_row(self, c: _Choice, read: _DecisionRow, decision_id: str, now: float) -> _DecisionRow:
+    def _choice_row(
+        self, c: _Choice, read: _DecisionRow, decision_id: str, now: float
+    ) -> _DecisionRow:
         expires = max_uses = uses = None
         if c.code is not None:
-            expires, max_uses, uses = self._expiry(self.menu[c.offer_id], now), \
-                self.settings.max_uses_per_coupon, 0
-        return _DecisionRow(decision_id, c.offer_id, c.grp, c.propensity, int(c.explored), c.code, now,
-                            expires, max_uses, uses, read.plan_offer_id, read.plan_grp, read.reserved_code)
+            expires, max_uses, uses = (
+                self._expiry(self.menu[c.offer_id], now),
+                self.settings.max_uses_per_coupon,
+                0,
+            )
+        return _DecisionRow(
+            decision_id,
+            c.offer_id,
+            c.grp,
+            c.propensity,
+            int(c.explored),
+            c.code,
+            now,
+            expires,
+            max_uses,
+            uses,
+            read.plan_offer_id,
+            read.plan_grp,
+            read.reserved_code,
+        )
 
-    def _decide(self, conn: Connection, cid: str, customer_id: str, read: _DecisionRow, now: float) -> _DecisionRow:
+    def _decide(
+        self, conn: Connection, cid: str, customer_id: str, read: _DecisionRow, now: float
+    ) -> _DecisionRow:
         """Make and log the decision (and its coupon) unless one exists (ON CONFLICT DO NOTHING);
         ``read`` is the :data:`_DECISION_SQL` row (its plan columns); returns the decision row."""
         choice = self._choose(cid, customer_id, read, now)
         if choice.offer_id != NO_OFFER and choice.code is None:  # no reserved code (cold start)
-            choice = _Choice(choice.grp, choice.plan_offer_id, choice.offer_id, choice.propensity,
-                             choice.explored, new_coupon_code())
+            choice = _Choice(
+                choice.grp,
+                choice.plan_offer_id,
+                choice.offer_id,
+                choice.propensity,
+                choice.explored,
+                new_coupon_code(),
+            )
         return self._insert_decision(conn, cid, customer_id, read, choice, now)
 
-    def _insert_decision(self, conn: Connection, cid: str, customer_id: str, read: _DecisionRow, choice: _Choice,
-                         now: float) -> _DecisionRow:
+    def _insert_decision(
+        self,
+        conn: Connection,
+        cid: str,
+        customer_id: str,
+        read: _DecisionRow,
+        choice: _Choice,
+        now: float,
+    ) -> _DecisionRow:
         """Insert ``choice`` as the customer's decision (+ coupon + usage row) unless one exists;
         returns the stored decision row."""
         decision_id = uuid.uuid4().hex
-        inserted = _INSERT_DECISION.run(conn, dict(
-            decision_id=decision_id, campaign_id=cid, customer_id=customer_id, offer_id=choice.offer_id,
-            plan_offer_id=choice.plan_offer_id, grp=choice.grp, propensity=choice.propensity,
-            explored=int(choice.explored), coupon_code=choice.code, ts=now)).fetchone()
+        inserted = _INSERT_DECISION.run(
+            conn,
+            dict(
+                decision_id=decision_id,
+                campaign_id=cid,
+                customer_id=customer_id,
+                offer_id=choice.offer_id,
+                plan_offer_id=choice.plan_offer_id,
+                grp=choice.grp,
+                propensity=choice.propensity,
+                explored=int(choice.explored),
+                coupon_code=choice.code,
+                ts=now,
+            ),
+        ).fetchone()
         if inserted is None:  # another worker decided first (and committed): take its decision
             return self._read_decision(conn, cid, customer_id)
         row = self._choice_row(choice, read, decision_id, now)
         if choice.code is not None:
-            _INSERT_COUPON.run(conn, dict(code=choice.code, campaign_id=cid, customer_id=customer_id,
-                                          offer_id=choice.offer_id, issued_ts=now, expires_ts=row.expires_ts,
-                                          max_uses=row.max_uses))
+            _INSERT_COUPON.run(
+                conn,
+                dict(
+                    code=choice.code,
+                    campaign_id=cid,
+                    customer_id=customer_id,
+                    offer_id=choice.offer_id,
+                    issued_ts=now,
+                    expires_ts=row.expires_ts,
+                    max_uses=row.max_uses,
+                ),
+            )
             _INSERT_USAGE.run(conn, dict(campaign_id=cid, customer_id=customer_id))
         return row
 
@@ -546,7 +692,9 @@ class OfferService:
         recorded (write-behind still queued, or lost to a crash) gets its decision and coupon
         recorded now. Returns whether the coupon exists afterwards."""
         res = _RESERVED_SQL.run(conn, {"code": code}).fetchone()
-        if res is None or res[2] is not None:  # not reserved, or decided (then its coupon is stored)
+        if (
+            res is None or res[2] is not None
+        ):  # not reserved, or decided (then its coupon is stored)
             return False
         cid, customer_id = res[0], res[1]
         self._decide(conn, cid, customer_id, self._read_decision(conn, cid, customer_id), now)
@@ -560,7 +708,9 @@ class OfferService:
             raise ApiProblem(404, "coupon-not-found", f"no coupon with code '{code}'")
         return _CouponRow(*row)
 
-    def _static_checks(self, row: _CouponRow, cart: Cart, now: float) -> tuple[OfferTerms, int, int]:
+    def _static_checks(
+        self, row: _CouponRow, cart: Cart, now: float
+    ) -> tuple[OfferTerms, int, int]:
         """Checks that need no lock; returns (offer, discount cents, eligible cents) or raises."""
         offer = self._offer(row.offer_id)
         if now > row.expires_ts:
@@ -570,12 +720,18 @@ class OfferService:
         if offer.ends_ts is not None and now > offer.ends_ts:
             raise Rejection("offer_ended", f"offer ended at {dt(offer.ends_ts).isoformat()}")
         lines = [Line(ln.product_id, ln.category, ln.quantity, ln.unit_price) for ln in cart.lines]
-        q = quote(offer, lines, cart.total, shipping=cart.shipping, shipping_fee=self.settings.shipping_fee)
+        q = quote(
+            offer,
+            lines,
+            cart.total,
+            shipping=cart.shipping,
+            shipping_fee=self.settings.shipping_fee,
+        )
         if q.reason is not None:
             details = {
                 "wrong_category": f"no cart line in category '{offer.category}'",
                 "below_min_spend": f"eligible subtotal {q.eligible_cents / 100:.2f} is below the minimum "
-                                   f"spend {offer.min_spend_cents / 100:.2f}",
+                f"spend {offer.min_spend_cents / 100:.2f}",
                 "not_enough_items": "buy-one-get-one needs at least 2 eligible units",
                 "nothing_to_discount": "the offer gives no discount on this cart",
             }
@@ -588,7 +744,9 @@ class OfferService:
         code = normalize_code(code)
         with read_tx(self.engine) as conn:
             found = _COUPON_SQL.run(conn, {"code": code}).fetchone()
-            reserved = found is None and _RESERVED_SQL.run(conn, {"code": code}).fetchone() is not None
+            reserved = (
+                found is None and _RESERVED_SQL.run(conn, {"code": code}).fetchone() is not None
+            )
         if reserved:  # answered by a GET offer whose record has not landed: record it first
             self._offer_writer.submit(lambda c: self._materialize_reserved(c, code, now)).result()
         with read_tx(self.engine) as conn:
@@ -601,33 +759,70 @@ class OfferService:
             if row.uses >= row.max_uses:
                 raise Rejection("already_redeemed", "the coupon has no uses left")
             if (row.customer_uses or 0) >= self.settings.max_uses_per_customer:
-                raise Rejection("customer_limit_reached", "the customer has used this campaign's offers")
+                raise Rejection(
+                    "customer_limit_reached", "the customer has used this campaign's offers"
+                )
             if discount > remaining:
-                raise Rejection("budget_exhausted", f"campaign budget left {remaining / 100:.2f} is "
-                                                    f"below the discount {discount / 100:.2f}")
+                raise Rejection(
+                    "budget_exhausted",
+                    f"campaign budget left {remaining / 100:.2f} is "
+                    f"below the discount {discount / 100:.2f}",
+                )
         except Rejection as r:
             reason, detail, discount = r.reason, r.detail, 0
-        return Validation(code=code, valid=reason is None, discount=discount / 100,
-                          eligible_subtotal=eligible / 100, reason=reason, detail=detail,
-                          offer_id=row.offer_id, customer_id=row.customer_id, campaign_id=row.campaign_id,
-                          remaining_budget=remaining / 100)
+        return Validation(
+            code=code,
+            valid=reason is None,
+            discount=discount / 100,
+            eligible_subtotal=eligible / 100,
+            reason=reason,
+            detail=detail,
+            offer_id=row.offer_id,
+            customer_id=row.customer_id,
+            campaign_id=row.campaign_id,
+            remaining_budget=remaining / 100,
+        )
 
-    def submit_redeem(self, code: str, req: RedeemRequest, api_key_id: str, idem_key: str,
-                      now: float | None = None, instance: str | None = None) -> Future:
+    def submit_redeem(
+        self,
+        code: str,
+        req: RedeemRequest,
+        api_key_id: str,
+        idem_key: str,
+        now: float | None = None,
+        instance: str | None = None,
+    ) -> Future:
         """Queue the redemption job; the future holds its :class:`RedeemOutcome` once committed."""
         now = time.time() if now is None else now
         code = normalize_code(code)
         h = request_hash(code, req.model_dump(mode="json"))
         return self._redeem_writer.submit(
-            lambda conn: self._redeem_job(conn, code, req, h, api_key_id, idem_key, now, instance))
+            lambda conn: self._redeem_job(conn, code, req, h, api_key_id, idem_key, now, instance)
+        )
 
-    def redeem(self, code: str, req: RedeemRequest, api_key_id: str, idem_key: str,
-               now: float | None = None, instance: str | None = None) -> RedeemOutcome:
+    def redeem(
+        self,
+        code: str,
+        req: RedeemRequest,
+        api_key_id: str,
+        idem_key: str,
+        now: float | None = None,
+        instance: str | None = None,
+    ) -> RedeemOutcome:
         """Redeem atomically (see module docstring); replays the stored answer of a reused key."""
         return self.submit_redeem(code, req, api_key_id, idem_key, now, instance).result()
 
-    def _redeem_job(self, conn: Connection, code: str, req: RedeemRequest, h: str, api_key_id: str,
-                    idem_key: str, now: float, instance: str | None) -> RedeemOutcome:
+    def _redeem_job(
+        self,
+        conn: Connection,
+        code: str,
+        req: RedeemRequest,
+        h: str,
+        api_key_id: str,
+        idem_key: str,
+        now: float,
+        instance: str | None,
+    ) -> RedeemOutcome:
         """Inside a write transaction: claim the key, book the redemption or store the refusal."""
         key = {"api_key_id": api_key_id, "idem_key": idem_key}
         if _CLAIM_KEY.run(conn, {**key, "request_hash": h, "created_ts": now}).fetchone() is None:
@@ -643,44 +838,101 @@ class OfferService:
                 outcome = self._apply_redeem(conn, row, req, api_key_id, idem_key, now)
         except Rejection as r:
             remaining = _REMAINING.run(conn, {"campaign_id": row.campaign_id}).fetchone()[0]
-            outcome = RedeemOutcome(409, problem_body(
-                409, "coupon-not-redeemable", r.detail, instance=instance, reason=r.reason,
-                code=code, remaining_budget=remaining / 100))
-        _ANSWER_KEY.run(conn, {**key, "status_code": outcome.status, "response_json": json.dumps(outcome.body)})
+            outcome = RedeemOutcome(
+                409,
+                problem_body(
+                    409,
+                    "coupon-not-redeemable",
+                    r.detail,
+                    instance=instance,
+                    reason=r.reason,
+                    code=code,
+                    remaining_budget=remaining / 100,
+                ),
+            )
+        _ANSWER_KEY.run(
+            conn, {**key, "status_code": outcome.status, "response_json": json.dumps(outcome.body)}
+        )
         return outcome
 
-    def _replay(self, prior: tuple[str, int | None, str | None] | None, h: str, instance: str | None) -> RedeemOutcome:
+    def _replay(
+        self, prior: tuple[str, int | None, str | None] | None, h: str, instance: str | None
+    ) -> RedeemOutcome:
         """The stored answer of a claimed key; ``prior`` = (request_hash, status_code, response_json)."""
         if prior is None:  # pragma: no cover - a claim that conflicted has a row
             raise ApiProblem(409, "idempotency-key-in-use", "retry the request")
         request_hash_, status_code, response_json = prior
         if request_hash_ != h:
-            raise ApiProblem(409, "idempotency-key-reused",
-                             "this Idempotency-Key was used with a different request body",
-                             reason="idempotency_key_reused")
+            raise ApiProblem(
+                409,
+                "idempotency-key-reused",
+                "this Idempotency-Key was used with a different request body",
+                reason="idempotency_key_reused",
+            )
         if status_code is None:  # pragma: no cover - claims commit together with answers
-            raise ApiProblem(409, "idempotency-key-in-use", "the first request with this key is running")
+            raise ApiProblem(
+                409, "idempotency-key-in-use", "the first request with this key is running"
+            )
         return RedeemOutcome(status_code, json.loads(response_json), replayed=True)
 
-    def _apply_redeem(self, conn: Connection, row: _CouponRow, req: RedeemRequest, api_key_id: str,
-                      idem_key: str, now: float) -> RedeemOutcome:
+    def _apply_redeem(
+        self,
+        conn: Connection,
+        row: _CouponRow,
+        req: RedeemRequest,
+        api_key_id: str,
+        idem_key: str,
+        now: float,
+    ) -> RedeemOutcome:
         _, discount, _ = self._static_checks(row, req, now)
         if _USE_COUPON.run(conn, {"code": row.code}).fetchone() is None:
             raise Rejection("already_redeemed", "the coupon has no uses left")
-        if _USE_CUSTOMER.run(conn, {"campaign_id": row.campaign_id, "customer_id": row.customer_id,
-                                    "max_uses": self.settings.max_uses_per_customer}).fetchone() is None:
-            raise Rejection("customer_limit_reached", "the customer has used this campaign's offers")
+        if (
+            _USE_CUSTOMER.run(
+                conn,
+                {
+                    "campaign_id": row.campaign_id,
+                    "customer_id": row.customer_id,
+                    "max_uses": self.settings.max_uses_per_customer,
+                },
+            ).fetchone()
+            is None
+        ):
+            raise Rejection(
+                "customer_limit_reached", "the customer has used this campaign's offers"
+            )
         left = _SPEND.run(conn, {"d": discount, "campaign_id": row.campaign_id}).fetchone()
         if left is None:
-            raise Rejection("budget_exhausted", f"the campaign budget cannot cover {discount / 100:.2f}")
+            raise Rejection(
+                "budget_exhausted", f"the campaign budget cannot cover {discount / 100:.2f}"
+            )
         rid = uuid.uuid4().hex
-        _INSERT_REDEMPTION.run(conn, dict(
-            redemption_id=rid, coupon_code=row.code, campaign_id=row.campaign_id,
-            customer_id=row.customer_id, offer_id=row.offer_id, order_id=req.order_id,
-            discount_cents=discount, api_key_id=api_key_id, idem_key=idem_key, redeemed_ts=now))
-        body = Redemption(redemption_id=rid, code=row.code, campaign_id=row.campaign_id,
-                          customer_id=row.customer_id, offer_id=row.offer_id, order_id=req.order_id,
-                          discount=discount / 100, remaining_budget=left[0] / 100, redeemed_at=dt(now))
+        _INSERT_REDEMPTION.run(
+            conn,
+            dict(
+                redemption_id=rid,
+                coupon_code=row.code,
+                campaign_id=row.campaign_id,
+                customer_id=row.customer_id,
+                offer_id=row.offer_id,
+                order_id=req.order_id,
+                discount_cents=discount,
+                api_key_id=api_key_id,
+                idem_key=idem_key,
+                redeemed_ts=now,
+            ),
+        )
+        body = Redemption(
+            redemption_id=rid,
+            code=row.code,
+            campaign_id=row.campaign_id,
+            customer_id=row.customer_id,
+            offer_id=row.offer_id,
+            order_id=req.order_id,
+            discount=discount / 100,
+            remaining_budget=left[0] / 100,
+            redeemed_at=dt(now),
+        )
         return RedeemOutcome(200, body.model_dump(mode="json"))
 
     def rollback(self, code: str, req: RollbackRequest, now: float | None = None) -> RollbackResult:
@@ -695,31 +947,64 @@ class OfferService:
             if req.redemption_id is not None:
                 red = conn.execute(q.where(r.c.redemption_id == req.redemption_id)).first()
                 if red is None:
-                    raise ApiProblem(404, "redemption-not-found",
-                                     f"coupon '{code}' has no redemption '{req.redemption_id}'")
+                    raise ApiProblem(
+                        404,
+                        "redemption-not-found",
+                        f"coupon '{code}' has no redemption '{req.redemption_id}'",
+                    )
             else:
-                red = conn.execute(q.where(r.c.status == "redeemed")
-                                   .order_by(r.c.redeemed_ts.desc()).limit(1)).first()
+                red = conn.execute(
+                    q.where(r.c.status == "redeemed").order_by(r.c.redeemed_ts.desc()).limit(1)
+                ).first()
                 if red is None:
-                    raise ApiProblem(409, "coupon-not-redeemed", f"coupon '{code}' has no active redemption",
-                                     reason="not_redeemed")
-            n = conn.execute(r.update().where(r.c.redemption_id == red.redemption_id, r.c.status == "redeemed")
-                             .values(status="rolled_back", rolled_back_ts=now)).rowcount
+                    raise ApiProblem(
+                        409,
+                        "coupon-not-redeemed",
+                        f"coupon '{code}' has no active redemption",
+                        reason="not_redeemed",
+                    )
+            n = conn.execute(
+                r.update()
+                .where(r.c.redemption_id == red.redemption_id, r.c.status == "redeemed")
+                .values(status="rolled_back", rolled_back_ts=now)
+            ).rowcount
             if n == 1:
                 d = red.discount_cents
-                conn.execute(c.update().where(c.c.campaign_id == red.campaign_id)
-                             .values(spent_cents=c.c.spent_cents - d, redemptions=c.c.redemptions - 1))
-                conn.execute(t.coupons.update().where(t.coupons.c.code == code, t.coupons.c.uses > 0)
-                             .values(uses=t.coupons.c.uses - 1))
-                conn.execute(cu.update().where(cu.c.campaign_id == red.campaign_id,
-                                               cu.c.customer_id == red.customer_id, cu.c.uses > 0)
-                             .values(uses=cu.c.uses - 1))
-            remaining = conn.execute(sa.select(c.c.budget_cents - c.c.spent_cents)
-                                     .where(c.c.campaign_id == row.campaign_id)).scalar() \
-                if n == 1 else row.budget_cents - row.spent_cents
-        return RollbackResult(redemption_id=red.redemption_id, code=code,
-                              refunded=red.discount_cents / 100 if n == 1 else 0.0,
-                              already_rolled_back=n != 1, remaining_budget=remaining / 100)
+                conn.execute(
+                    c.update()
+                    .where(c.c.campaign_id == red.campaign_id)
+                    .values(spent_cents=c.c.spent_cents - d, redemptions=c.c.redemptions - 1)
+                )
+                conn.execute(
+                    t.coupons.update()
+                    .where(t.coupons.c.code == code, t.coupons.c.uses > 0)
+                    .values(uses=t.coupons.c.uses - 1)
+                )
+                conn.execute(
+                    cu.update()
+                    .where(
+                        cu.c.campaign_id == red.campaign_id,
+                        cu.c.customer_id == red.customer_id,
+                        cu.c.uses > 0,
+                    )
+                    .values(uses=cu.c.uses - 1)
+                )
+            remaining = (
+                conn.execute(
+                    sa.select(c.c.budget_cents - c.c.spent_cents).where(
+                        c.c.campaign_id == row.campaign_id
+                    )
+                ).scalar()
+                if n == 1
+                else row.budget_cents - row.spent_cents
+            )
+        return RollbackResult(
+            redemption_id=red.redemption_id,
+            code=code,
+            refunded=red.discount_cents / 100 if n == 1 else 0.0,
+            already_rolled_back=n != 1,
+            remaining_budget=remaining / 100,
+        )
 
     # ---------------------------------------------------------------- events, campaigns
     def record_events(self, batch: EventBatch, now: float | None = None) -> EventsAccepted:
@@ -728,24 +1013,37 @@ class OfferService:
         from offerwise.serving.pricing import cents
 
         if len(batch.events) > self.settings.max_event_batch:
-            raise ApiProblem(413, "batch-too-large",
-                             f"at most {self.settings.max_event_batch} events per request")
+            raise ApiProblem(
+                413,
+                "batch-too-large",
+                f"at most {self.settings.max_event_batch} events per request",
+            )
         rows: dict[str, dict[str, Any]] = {}
         for e in batch.events:
             ts = e.ts if e.ts.tzinfo is not None else e.ts.replace(tzinfo=UTC)
-            rows.setdefault(e.order_id, {
-                "order_id": e.order_id, "customer_id": e.customer_id, "ts": ts.timestamp(),
-                "revenue_cents": cents(e.revenue), "discount_cents": cents(e.discount),
-                "coupon_code": normalize_code(e.coupon_code) if e.coupon_code else None,
-                "received_ts": now})
+            rows.setdefault(
+                e.order_id,
+                {
+                    "order_id": e.order_id,
+                    "customer_id": e.customer_id,
+                    "ts": ts.timestamp(),
+                    "revenue_cents": cents(e.revenue),
+                    "discount_cents": cents(e.discount),
+                    "coupon_code": normalize_code(e.coupon_code) if e.coupon_code else None,
+                    "received_ts": now,
+                },
+            )
         t = self.t
         ev = t.events
         with write_tx(self.engine) as conn:
             ids = list(rows)
             seen: set[str] = set()
             for i in range(0, len(ids), 500):
-                seen.update(conn.execute(sa.select(ev.c.order_id)
-                                         .where(ev.c.order_id.in_(ids[i:i + 500]))).scalars())
+                seen.update(
+                    conn.execute(
+                        sa.select(ev.c.order_id).where(ev.c.order_id.in_(ids[i : i + 500]))
+                    ).scalars()
+                )
             new = [r for k, r in rows.items() if k not in seen]
             if new:
                 if conn.dialect.name == "postgresql":
@@ -764,16 +1062,38 @@ class OfferService:
                 raise ApiProblem(404, "campaign-not-found", f"no campaign '{campaign_id}'")
 
             def count(table: Table) -> int:
-                return int(conn.execute(sa.select(sa.func.count()).select_from(table)
-                                        .where(table.c.campaign_id == campaign_id)).scalar())
+                return int(
+                    conn.execute(
+                        sa.select(sa.func.count())
+                        .select_from(table)
+                        .where(table.c.campaign_id == campaign_id)
+                    ).scalar()
+                )
 
-            issued, exposures, customers = count(t.coupons), count(t.decisions), count(t.assignments)
-        return CampaignOut(campaign_id=row.campaign_id, active=bool(row.active),
-                           budget=row.budget_cents / 100, spent=row.spent_cents / 100,
-                           remaining=(row.budget_cents - row.spent_cents) / 100,
-                           redemptions=int(row.redemptions), offers_issued=issued, exposures=exposures,
-                           customers_in_plan=customers, created_at=dt(row.created_ts))
+            issued, exposures, customers = (
+                count(t.coupons),
+                count(t.decisions),
+                count(t.assignments),
+            )
+        return CampaignOut(
+            campaign_id=row.campaign_id,
+            active=bool(row.active),
+            budget=row.budget_cents / 100,
+            spent=row.spent_cents / 100,
+            remaining=(row.budget_cents - row.spent_cents) / 100,
+            redemptions=int(row.redemptions),
+            offers_issued=issued,
+            exposures=exposures,
+            customers_in_plan=customers,
+            created_at=dt(row.created_ts),
+        )
 
 
-__all__ = ["OfferService", "RedeemOutcome", "choose_offer", "exploration_draws", "new_coupon_code",
-           "request_hash"]
+__all__ = [
+    "OfferService",
+    "RedeemOutcome",
+    "choose_offer",
+    "exploration_draws",
+    "new_coupon_code",
+    "request_hash",
+]

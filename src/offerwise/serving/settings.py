@@ -23,29 +23,59 @@ class ServeSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="OFFERWISE_SERVE_", extra="forbid")
 
-    plan: Path | None = Field(None, description="plan parquet/csv (sidecar PLAN.summary.json beside it)")
-    model_dir: Path | None = Field(None, description="model directory holding offers.parquet (the menu)")
-    db_url: str = Field(DEFAULT_DB_URL, description="sqlite:///FILE or postgresql://user@host:port/db")
-    budget: float | None = Field(None, ge=0, description="campaign budget override (else summary json)")
-    load_plan: bool = Field(True, description="load plan + menu into the database at startup (idempotent)")
+    plan: Path | None = Field(
+        None, description="plan parquet/csv (sidecar PLAN.summary.json beside it)"
+    )
+    model_dir: Path | None = Field(
+        None, description="model directory holding offers.parquet (the menu)"
+    )
+    db_url: str = Field(
+        DEFAULT_DB_URL, description="sqlite:///FILE or postgresql://user@host:port/db"
+    )
+    budget: float | None = Field(
+        None, ge=0, description="campaign budget override (else summary json)"
+    )
+    load_plan: bool = Field(
+        True, description="load plan + menu into the database at startup (idempotent)"
+    )
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     workers: int = Field(1, ge=1, le=64)
     log_level: str = "warning"
 
-    epsilon: float = Field(0.0, ge=0, le=1, description="share of decisions randomized for exploration")
-    seed: int = Field(42, description="seed of the exploration draws (hash of seed, campaign, customer)")
-    cold_start_offer: str = Field("none", description="offer_id for customers not in the plan, or 'none'")
-    coupon_ttl_days: float = Field(14.0, gt=0, description="coupon lifetime from issue (capped by offer end)")
+    epsilon: float = Field(
+        0.0, ge=0, le=1, description="share of decisions randomized for exploration"
+    )
+    seed: int = Field(
+        42, description="seed of the exploration draws (hash of seed, campaign, customer)"
+    )
+    cold_start_offer: str = Field(
+        "none", description="offer_id for customers not in the plan, or 'none'"
+    )
+    coupon_ttl_days: float = Field(
+        14.0, gt=0, description="coupon lifetime from issue (capped by offer end)"
+    )
     max_uses_per_coupon: int = Field(1, ge=1, description="redemptions allowed per coupon")
-    max_uses_per_customer: int = Field(1, ge=1, description="redemptions allowed per customer and campaign")
-    shipping_fee: float = Field(4.95, ge=0, description="free_shipping discount when the cart has no shipping")
-    attribution_days: float = Field(14.0, gt=0, description="orders within this many days count as converted")
+    max_uses_per_customer: int = Field(
+        1, ge=1, description="redemptions allowed per customer and campaign"
+    )
+    shipping_fee: float = Field(
+        4.95, ge=0, description="free_shipping discount when the cart has no shipping"
+    )
+    attribution_days: float = Field(
+        14.0, gt=0, description="orders within this many days count as converted"
+    )
 
-    rate_per_s: float = Field(50.0, gt=0, description="token-bucket refill per API key (per process)")
-    rate_burst: int = Field(100, ge=1, description="token-bucket capacity per API key (per process)")
-    key_cache_s: float = Field(30.0, ge=0, description="how long a verified API key is cached in-process")
+    rate_per_s: float = Field(
+        50.0, gt=0, description="token-bucket refill per API key (per process)"
+    )
+    rate_burst: int = Field(
+        100, ge=1, description="token-bucket capacity per API key (per process)"
+    )
+    key_cache_s: float = Field(
+        30.0, ge=0, description="how long a verified API key is cached in-process"
+    )
 
     pool_size: int = Field(10, ge=1, le=200, description="database connections per worker")
     busy_timeout_ms: int = Field(30_000, ge=0, description="SQLite busy_timeout")

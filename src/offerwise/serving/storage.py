@@ -43,7 +43,7 @@ def normalize_url(db_url: str) -> str:
     """``postgres://`` and ``postgresql://`` → ``postgresql+psycopg://``; other URLs unchanged."""
     for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
         if db_url.startswith(prefix):
-            return "postgresql+psycopg://" + db_url[len(prefix):]
+            return "postgresql+psycopg://" + db_url[len(prefix) :]
     return db_url
 
 
@@ -68,7 +68,9 @@ def make_engine(db_url: str, *, pool_size: int = 10, busy_timeout_ms: int = 30_0
     url = normalize_url(db_url)
     if url.startswith("sqlite"):
         if url in ("sqlite://", "sqlite:///:memory:"):
-            raise ConfigError("db_url: an in-memory SQLite database cannot be shared; use sqlite:///FILE")
+            raise ConfigError(
+                "db_url: an in-memory SQLite database cannot be shared; use sqlite:///FILE"
+            )
         path = url.split(":///", 1)[-1]
         if path and not path.startswith("file:"):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -97,8 +99,9 @@ def make_engine(db_url: str, *, pool_size: int = 10, busy_timeout_ms: int = 30_0
 
         return engine
     require("psycopg", "serve")
-    return sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_timeout=60,
-                            pool_pre_ping=True)
+    return sa.create_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, pool_timeout=60, pool_pre_ping=True
+    )
 
 
 class _WriterLock:
@@ -276,7 +279,8 @@ def migrate(engine: Engine) -> list[int]:
         _lock(conn)
         conn.exec_driver_sql(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
-            "name TEXT NOT NULL, applied_ts DOUBLE PRECISION NOT NULL)")
+            "name TEXT NOT NULL, applied_ts DOUBLE PRECISION NOT NULL)"
+        )
         done = {r[0] for r in conn.exec_driver_sql("SELECT version FROM schema_migrations")}
         for m in list_migrations(engine.dialect.name):
             if m.version in done:
@@ -285,8 +289,8 @@ def migrate(engine: Engine) -> list[int]:
                 conn.exec_driver_sql(stmt)
             conn.exec_driver_sql(
                 "INSERT INTO schema_migrations (version, name, applied_ts) VALUES (%s, %s, %s)"
-                if conn.dialect.name == "postgresql" else
-                "INSERT INTO schema_migrations (version, name, applied_ts) VALUES (?, ?, ?)",
+                if conn.dialect.name == "postgresql"
+                else "INSERT INTO schema_migrations (version, name, applied_ts) VALUES (?, ?, ?)",
                 (m.version, m.name, time.time()),
             )
             applied_now.append(m.version)
@@ -314,39 +318,124 @@ class Tables:
         T, C = sa.Table, sa.Column
         txt, big, i, f = sa.Text, sa.BigInteger, sa.Integer, sa.Float
         self.metadata = md
-        self.campaigns = T("campaigns", md, C("campaign_id", txt, primary_key=True),
-                           C("budget_cents", big), C("spent_cents", big), C("redemptions", big),
-                           C("plan_fingerprint", txt), C("summary_json", txt), C("active", i),
-                           C("created_ts", f))
-        self.offers = T("offers", md, C("offer_id", txt, primary_key=True), C("kind", txt),
-                        C("value", f), C("min_spend_cents", big), C("category", txt),
-                        C("starts_ts", f), C("ends_ts", f), C("members_only", i), C("updated_ts", f))
-        self.assignments = T("assignments", md, C("campaign_id", txt, primary_key=True),
-                             C("customer_id", txt, primary_key=True), C("offer_id", txt),
-                             C("grp", txt), C("segment", txt), C("coupon_code", txt))
-        self.decisions = T("decisions", md, C("decision_id", txt, primary_key=True),
-                           C("campaign_id", txt), C("customer_id", txt), C("offer_id", txt),
-                           C("plan_offer_id", txt), C("grp", txt), C("propensity", f),
-                           C("explored", i), C("coupon_code", txt), C("ts", f))
-        self.coupons = T("coupons", md, C("code", txt, primary_key=True), C("campaign_id", txt),
-                         C("customer_id", txt), C("offer_id", txt), C("issued_ts", f),
-                         C("expires_ts", f), C("max_uses", i), C("uses", i))
-        self.customer_usage = T("customer_usage", md, C("campaign_id", txt, primary_key=True),
-                                C("customer_id", txt, primary_key=True), C("uses", i))
-        self.idempotency_keys = T("idempotency_keys", md, C("api_key_id", txt, primary_key=True),
-                                  C("idem_key", txt, primary_key=True), C("request_hash", txt),
-                                  C("status_code", i), C("response_json", txt), C("created_ts", f))
-        self.redemptions = T("redemptions", md, C("redemption_id", txt, primary_key=True),
-                             C("coupon_code", txt), C("campaign_id", txt), C("customer_id", txt),
-                             C("offer_id", txt), C("order_id", txt), C("discount_cents", big),
-                             C("status", txt), C("api_key_id", txt), C("idem_key", txt),
-                             C("redeemed_ts", f), C("rolled_back_ts", f))
-        self.events = T("events", md, C("order_id", txt, primary_key=True), C("customer_id", txt),
-                        C("ts", f), C("revenue_cents", big), C("discount_cents", big),
-                        C("coupon_code", txt), C("received_ts", f))
-        self.api_keys = T("api_keys", md, C("key_id", txt, primary_key=True), C("name", txt),
-                          C("salt", txt), C("key_hash", txt), C("scopes", txt), C("rate_per_s", f),
-                          C("burst", i), C("created_ts", f), C("revoked_ts", f))
+        self.campaigns = T(
+            "campaigns",
+            md,
+            C("campaign_id", txt, primary_key=True),
+            C("budget_cents", big),
+            C("spent_cents", big),
+            C("redemptions", big),
+            C("plan_fingerprint", txt),
+            C("summary_json", txt),
+            C("active", i),
+            C("created_ts", f),
+        )
+        self.offers = T(
+            "offers",
+            md,
+            C("offer_id", txt, primary_key=True),
+            C("kind", txt),
+            C("value", f),
+            C("min_spend_cents", big),
+            C("category", txt),
+            C("starts_ts", f),
+            C("ends_ts", f),
+            C("members_only", i),
+            C("updated_ts", f),
+        )
+        self.assignments = T(
+            "assignments",
+            md,
+            C("campaign_id", txt, primary_key=True),
+            C("customer_id", txt, primary_key=True),
+            C("offer_id", txt),
+            C("grp", txt),
+            C("segment", txt),
+            C("coupon_code", txt),
+        )
+        self.decisions = T(
+            "decisions",
+            md,
+            C("decision_id", txt, primary_key=True),
+            C("campaign_id", txt),
+            C("customer_id", txt),
+            C("offer_id", txt),
+            C("plan_offer_id", txt),
+            C("grp", txt),
+            C("propensity", f),
+            C("explored", i),
+            C("coupon_code", txt),
+            C("ts", f),
+        )
+        self.coupons = T(
+            "coupons",
+            md,
+            C("code", txt, primary_key=True),
+            C("campaign_id", txt),
+            C("customer_id", txt),
+            C("offer_id", txt),
+            C("issued_ts", f),
+            C("expires_ts", f),
+            C("max_uses", i),
+            C("uses", i),
+        )
+        self.customer_usage = T(
+            "customer_usage",
+            md,
+            C("campaign_id", txt, primary_key=True),
+            C("customer_id", txt, primary_key=True),
+            C("uses", i),
+        )
+        self.idempotency_keys = T(
+            "idempotency_keys",
+            md,
+            C("api_key_id", txt, primary_key=True),
+            C("idem_key", txt, primary_key=True),
+            C("request_hash", txt),
+            C("status_code", i),
+            C("response_json", txt),
+            C("created_ts", f),
+        )
+        self.redemptions = T(
+            "redemptions",
+            md,
+            C("redemption_id", txt, primary_key=True),
+            C("coupon_code", txt),
+            C("campaign_id", txt),
+            C("customer_id", txt),
+            C("offer_id", txt),
+            C("order_id", txt),
+            C("discount_cents", big),
+            C("status", txt),
+            C("api_key_id", txt),
+            C("idem_key", txt),
+            C("redeemed_ts", f),
+            C("rolled_back_ts", f),
+        )
+        self.events = T(
+            "events",
+            md,
+            C("order_id", txt, primary_key=True),
+            C("customer_id", txt),
+            C("ts", f),
+            C("revenue_cents", big),
+            C("discount_cents", big),
+            C("coupon_code", txt),
+            C("received_ts", f),
+        )
+        self.api_keys = T(
+            "api_keys",
+            md,
+            C("key_id", txt, primary_key=True),
+            C("name", txt),
+            C("salt", txt),
+            C("key_hash", txt),
+            C("scopes", txt),
+            C("rate_per_s", f),
+            C("burst", i),
+            C("created_ts", f),
+            C("revoked_ts", f),
+        )
 
     @classmethod
     def get(cls) -> Tables:
@@ -382,7 +471,9 @@ def new_coupon_codes(n: int) -> list[str]:
     raw = secrets.token_bytes(12 * n)
     out = []
     for k in range(n):
-        s = "".join(_CODE_ALPHABET[b & 31] for b in raw[12 * k:12 * k + 12])  # 32 letters: uniform
+        s = "".join(
+            _CODE_ALPHABET[b & 31] for b in raw[12 * k : 12 * k + 12]
+        )  # 32 letters: uniform
         out.append(f"{s[:4]}-{s[4:8]}-{s[8:]}")
     return out
 
@@ -393,17 +484,28 @@ def _reserve_missing_codes(conn: Connection, campaign_id: str) -> int:
     import sqlalchemy as sa
 
     a = Tables.get().assignments
-    missing = list(conn.execute(sa.select(a.c.customer_id).where(
-        a.c.campaign_id == campaign_id, a.c.coupon_code.is_(None))).scalars())
+    missing = list(
+        conn.execute(
+            sa.select(a.c.customer_id).where(
+                a.c.campaign_id == campaign_id, a.c.coupon_code.is_(None)
+            )
+        ).scalars()
+    )
     if missing:
-        stmt = (a.update().where(a.c.campaign_id == campaign_id,
-                                 a.c.customer_id == sa.bindparam("cust"))
-                .values(coupon_code=sa.bindparam("code")))
-        conn.execute(stmt, [{"cust": c, "code": k} for c, k in zip(missing, new_coupon_codes(len(missing)))])
+        stmt = (
+            a.update()
+            .where(a.c.campaign_id == campaign_id, a.c.customer_id == sa.bindparam("cust"))
+            .values(coupon_code=sa.bindparam("code"))
+        )
+        conn.execute(
+            stmt, [{"cust": c, "code": k} for c, k in zip(missing, new_coupon_codes(len(missing)))]
+        )
     return len(missing)
 
 
-def _read_frame(path: Path, what: str, required: tuple[str, ...] = (), hint: str = "") -> pd.DataFrame:
+def _read_frame(
+    path: Path, what: str, required: tuple[str, ...] = (), hint: str = ""
+) -> pd.DataFrame:
     """:func:`offerwise._io.read_table` (imported here: it loads pandas, which the workers of the
     service never need; only the plan load at startup reads files)."""
     from offerwise._io import read_table
@@ -458,34 +560,76 @@ def read_menu(model_dir: Path) -> list[dict[str, Any]]:
         raise DataContractError(problems)
     bad_kind = df[~df["kind"].isin(OFFER_KINDS)]
     if len(bad_kind):
-        problems.append(Problem("offers", "kind", f"unknown offer kind (allowed: {', '.join(OFFER_KINDS)})",
-                                len(bad_kind), str(bad_kind["kind"].iloc[0]), file=str(path)))
+        problems.append(
+            Problem(
+                "offers",
+                "kind",
+                f"unknown offer kind (allowed: {', '.join(OFFER_KINDS)})",
+                len(bad_kind),
+                str(bad_kind["kind"].iloc[0]),
+                file=str(path),
+            )
+        )
     ids = df["offer_id"].astype(str)
     if ids.duplicated().any():
-        problems.append(Problem("offers", "offer_id", "duplicate offer ids", int(ids.duplicated().sum()),
-                                str(ids[ids.duplicated()].iloc[0]), file=str(path)))
+        problems.append(
+            Problem(
+                "offers",
+                "offer_id",
+                "duplicate offer ids",
+                int(ids.duplicated().sum()),
+                str(ids[ids.duplicated()].iloc[0]),
+                file=str(path),
+            )
+        )
     if (ids == NO_OFFER).any():
-        problems.append(Problem("offers", "offer_id", f"'{NO_OFFER}' is reserved for no offer", 1,
-                                NO_OFFER, file=str(path)))
+        problems.append(
+            Problem(
+                "offers",
+                "offer_id",
+                f"'{NO_OFFER}' is reserved for no offer",
+                1,
+                NO_OFFER,
+                file=str(path),
+            )
+        )
     values = df["value"].astype(float)
     if (values < 0).any() or values.isna().any():
-        problems.append(Problem("offers", "value", "values must be numbers >= 0",
-                                int(((values < 0) | values.isna()).sum()), file=str(path)))
+        problems.append(
+            Problem(
+                "offers",
+                "value",
+                "values must be numbers >= 0",
+                int(((values < 0) | values.isna()).sum()),
+                file=str(path),
+            )
+        )
     if problems:
         raise DataContractError(problems)
     now = time.time()
     rows = []
     for r in df.to_dict("records"):
         cat = r.get("category")
-        cat = None if cat is None or (isinstance(cat, float) and cat != cat) or str(cat) == "" else str(cat)
+        cat = (
+            None
+            if cat is None or (isinstance(cat, float) and cat != cat) or str(cat) == ""
+            else str(cat)
+        )
         ms = r.get("min_spend", 0.0)
         ms = 0.0 if ms is None or ms != ms else float(ms)
-        rows.append({
-            "offer_id": str(r["offer_id"]), "kind": str(r["kind"]), "value": float(r["value"]),
-            "min_spend_cents": to_cents(ms), "category": cat,
-            "starts_ts": _to_epoch(r.get("starts")), "ends_ts": _to_epoch(r.get("ends")),
-            "members_only": int(_truthy(r.get("members_only", False))), "updated_ts": now,
-        })
+        rows.append(
+            {
+                "offer_id": str(r["offer_id"]),
+                "kind": str(r["kind"]),
+                "value": float(r["value"]),
+                "min_spend_cents": to_cents(ms),
+                "category": cat,
+                "starts_ts": _to_epoch(r.get("starts")),
+                "ends_ts": _to_epoch(r.get("ends")),
+                "members_only": int(_truthy(r.get("members_only", False))),
+                "updated_ts": now,
+            }
+        )
     return rows
 
 
@@ -495,8 +639,12 @@ _PLAN_NEEDS = ("customer_id", "offer_id", "group")
 
 def read_plan(plan: Path, menu_ids: set[str]) -> pd.DataFrame:
     """The plan frame (customer_id, offer_id, grp, segment) after contract checks."""
-    df = _read_frame(Path(plan), "plan", _PLAN_NEEDS,
-                     hint=f" (a plan from `offerwise plan` has {', '.join(PLAN_COLUMNS)})")
+    df = _read_frame(
+        Path(plan),
+        "plan",
+        _PLAN_NEEDS,
+        hint=f" (a plan from `offerwise plan` has {', '.join(PLAN_COLUMNS)})",
+    )
     problems: list[Problem] = []
     out = df[list(_PLAN_NEEDS)].copy()
     out["customer_id"] = out["customer_id"].astype(str)
@@ -505,22 +653,48 @@ def read_plan(plan: Path, menu_ids: set[str]) -> pd.DataFrame:
     out["segment"] = df["segment"].astype(str) if "segment" in df.columns else None
     dup = out["customer_id"].duplicated()
     if dup.any():
-        problems.append(Problem("plan", "customer_id", "duplicate customers", int(dup.sum()),
-                                str(out.loc[dup, "customer_id"].iloc[0]), file=str(plan)))
+        problems.append(
+            Problem(
+                "plan",
+                "customer_id",
+                "duplicate customers",
+                int(dup.sum()),
+                str(out.loc[dup, "customer_id"].iloc[0]),
+                file=str(plan),
+            )
+        )
     bad = ~out["offer_id"].isin(menu_ids | {NO_OFFER})
     if bad.any():
-        problems.append(Problem("plan", "offer_id", "offer ids not in the model's offer menu",
-                                int(bad.sum()), str(out.loc[bad, "offer_id"].iloc[0]), file=str(plan)))
+        problems.append(
+            Problem(
+                "plan",
+                "offer_id",
+                "offer ids not in the model's offer menu",
+                int(bad.sum()),
+                str(out.loc[bad, "offer_id"].iloc[0]),
+                file=str(plan),
+            )
+        )
     badg = ~out["grp"].isin(["treatment", "holdout"])
     if badg.any():
-        problems.append(Problem("plan", "group", "group must be 'treatment' or 'holdout'",
-                                int(badg.sum()), str(out.loc[badg, "grp"].iloc[0]), file=str(plan)))
+        problems.append(
+            Problem(
+                "plan",
+                "group",
+                "group must be 'treatment' or 'holdout'",
+                int(badg.sum()),
+                str(out.loc[badg, "grp"].iloc[0]),
+                file=str(plan),
+            )
+        )
     if problems:
         raise DataContractError(problems)
     return out
 
 
-def load_plan(engine: Engine, plan: Path, model_dir: Path, budget: float | None = None) -> LoadedPlan:
+def load_plan(
+    engine: Engine, plan: Path, model_dir: Path, budget: float | None = None
+) -> LoadedPlan:
     """Load the offer menu and the plan as the active campaign; idempotent.
 
     Re-loading the same plan (same fingerprint) inserts nothing (a ``budget`` override is applied);
@@ -558,41 +732,64 @@ def load_plan(engine: Engine, plan: Path, model_dir: Path, budget: float | None 
     with write_tx(engine) as conn:
         _lock(conn)
         for row in menu:  # upsert the menu
-            n = conn.execute(t.offers.update().where(t.offers.c.offer_id == row["offer_id"])
-                             .values(**{k: v for k, v in row.items() if k != "offer_id"})).rowcount
+            n = conn.execute(
+                t.offers.update()
+                .where(t.offers.c.offer_id == row["offer_id"])
+                .values(**{k: v for k, v in row.items() if k != "offer_id"})
+            ).rowcount
             if not n:
                 conn.execute(t.offers.insert().values(**row))
-        existing = conn.execute(sa.select(t.campaigns.c.plan_fingerprint, t.campaigns.c.spent_cents,
-                                          t.campaigns.c.budget_cents)
-                                .where(t.campaigns.c.campaign_id == campaign_id)).first()
+        existing = conn.execute(
+            sa.select(
+                t.campaigns.c.plan_fingerprint,
+                t.campaigns.c.spent_cents,
+                t.campaigns.c.budget_cents,
+            ).where(t.campaigns.c.campaign_id == campaign_id)
+        ).first()
         created = existing is None
         if existing is not None:
             if existing.plan_fingerprint != fp:
                 raise ConfigError(
                     f"campaign '{campaign_id}' is already loaded from a different plan "
                     f"(fingerprint {existing.plan_fingerprint}, this plan {fp}); give the new plan "
-                    "a new campaign_id")
+                    "a new campaign_id"
+                )
             if budget is not None and budget_cents != existing.budget_cents:
                 if budget_cents < existing.spent_cents:
                     raise ConfigError(
                         f"budget {budget_cents / 100:.2f} is below what campaign '{campaign_id}' "
-                        f"has already spent ({existing.spent_cents / 100:.2f})")
-                conn.execute(t.campaigns.update().where(t.campaigns.c.campaign_id == campaign_id)
-                             .values(budget_cents=budget_cents))
+                        f"has already spent ({existing.spent_cents / 100:.2f})"
+                    )
+                conn.execute(
+                    t.campaigns.update()
+                    .where(t.campaigns.c.campaign_id == campaign_id)
+                    .values(budget_cents=budget_cents)
+                )
             else:
                 budget_cents = existing.budget_cents
         else:
-            conn.execute(t.campaigns.insert().values(
-                campaign_id=campaign_id, budget_cents=budget_cents, spent_cents=0, redemptions=0,
-                plan_fingerprint=fp, summary_json=json.dumps(summary, default=str), active=0,
-                created_ts=time.time()))
+            conn.execute(
+                t.campaigns.insert().values(
+                    campaign_id=campaign_id,
+                    budget_cents=budget_cents,
+                    spent_cents=0,
+                    redemptions=0,
+                    plan_fingerprint=fp,
+                    summary_json=json.dumps(summary, default=str),
+                    active=0,
+                    created_ts=time.time(),
+                )
+            )
             codes = new_coupon_codes(len(frame))
             records = frame.assign(campaign_id=campaign_id, coupon_code=codes).to_dict("records")
             for i in range(0, len(records), 5000):
-                conn.execute(t.assignments.insert(), records[i:i + 5000])
+                conn.execute(t.assignments.insert(), records[i : i + 5000])
         _reserve_missing_codes(conn, campaign_id)
-        conn.execute(t.campaigns.update().values(
-            active=sa.case((t.campaigns.c.campaign_id == campaign_id, 1), else_=0)))
+        conn.execute(
+            t.campaigns.update().values(
+                active=sa.case((t.campaigns.c.campaign_id == campaign_id, 1), else_=0)
+            )
+        )
     return LoadedPlan(campaign_id, budget_cents, len(frame), len(menu), created, fp)
 
 

@@ -44,7 +44,9 @@ class CampaignRun:
 
 def default_campaign_start(market: SimulatedMarket) -> pd.Timestamp:
     """The day after the last transaction or logged exposure (midnight) — a plan's default decision date."""
-    last = [pd.Timestamp(df["ts"].max()) for df in (market.transactions, market.exposures) if len(df)]
+    last = [
+        pd.Timestamp(df["ts"].max()) for df in (market.transactions, market.exposures) if len(df)
+    ]
     if not last:
         cfg = market.config
         return (pd.Timestamp(cfg.start_date) + pd.Timedelta(days=cfg.history_days)).normalize()
@@ -68,29 +70,40 @@ def run_campaign(
     process (its latent state is not written to disk).
     """
     if market.state is None:
-        raise InputError("run_campaign: this market has no latent state; simulate it in this process")
+        raise InputError(
+            "run_campaign: this market has no latent state; simulate it in this process"
+        )
     d = _check_decisions(market.truth, plan)
-    group = (plan["group"].astype(str).to_numpy() if "group" in plan.columns
-             else np.full(len(d), "treatment", dtype=object))
+    group = (
+        plan["group"].astype(str).to_numpy()
+        if "group" in plan.columns
+        else np.full(len(d), "treatment", dtype=object)
+    )
     bad = ~np.isin(group, ["treatment", "holdout"])
     if bad.any():
-        raise InputError(f"plan: column 'group': {int(bad.sum())} rows are not 'treatment' or "
-                         f"'holdout'; e.g. {group[bad][0]!r}")
+        raise InputError(
+            f"plan: column 'group': {int(bad.sum())} rows are not 'treatment' or "
+            f"'holdout'; e.g. {group[bad][0]!r}"
+        )
     cfg, t, tr = market.config, market.state.traits, market.state.truth
     ids = pd.Index(market.customers["customer_id"].astype(str))
     cust = ids.get_indexer(d["customer_id"])
     if (cust < 0).any():
-        raise InputError(f"plan: {int((cust < 0).sum())} customers not in the market; e.g. "
-                         f"{d['customer_id'][cust < 0].iloc[0]!r}")
+        raise InputError(
+            f"plan: {int((cust < 0).sum())} customers not in the market; e.g. "
+            f"{d['customer_id'][cust < 0].iloc[0]!r}"
+        )
     action_ids = [NO_OFFER] + [o.offer_id for o in cfg.offers]
     given = pd.Index(action_ids).get_indexer(d["offer_id"])
     planned = given
     if "planned_offer_id" in plan.columns:  # what holdout customers would have got
         planned = pd.Index(action_ids).get_indexer(plan["planned_offer_id"].astype(str))
         if (planned < 0).any():
-            raise InputError(f"plan: column 'planned_offer_id': {int((planned < 0).sum())} rows name "
-                             f"offers not in the menu; e.g. "
-                             f"{plan['planned_offer_id'].astype(str)[planned < 0].iloc[0]!r}")
+            raise InputError(
+                f"plan: column 'planned_offer_id': {int((planned < 0).sum())} rows name "
+                f"offers not in the menu; e.g. "
+                f"{plan['planned_offer_id'].astype(str)[planned < 0].iloc[0]!r}"
+            )
     treated = group == "treatment"
     planned = np.where(treated, given, planned)
     a = np.where(treated, given, 0)
@@ -98,18 +111,35 @@ def run_campaign(
     o = _draw_orders(t, tr, cfg, rng, cust, a)
     start = default_campaign_start(market) if start is None else pd.Timestamp(start).normalize()
     end = start + pd.Timedelta(days=cfg.attribution_days)
-    secs = (rng.integers(0, cfg.attribution_days, cust.size) * 86400
-            + rng.integers(8 * 3600, 20 * 3600, cust.size)).astype("int64")
-    tx = _order_lines(t, market.products, rng, pa.array(ids.to_numpy(dtype=object), pa.string()), cust, o,
-                      start + pd.to_timedelta(secs, unit="s"), f"K{seed}-")
+    secs = (
+        rng.integers(0, cfg.attribution_days, cust.size) * 86400
+        + rng.integers(8 * 3600, 20 * 3600, cust.size)
+    ).astype("int64")
+    tx = _order_lines(
+        t,
+        market.products,
+        rng,
+        pa.array(ids.to_numpy(dtype=object), pa.string()),
+        cust,
+        o,
+        start + pd.to_timedelta(secs, unit="s"),
+        f"K{seed}-",
+    )
     # true effects of what was planned, measured the way an analysis measures transactions
     rows = np.arange(cust.size)
     p, mg = tr.p[cust], cfg.margin_rate
     rev = p * (tr.gross[cust] - tr.price_cut[cust])
     dis = p * tr.discount[cust]
-    mean = {"converted": p, "revenue": rev, "discount_cost": dis, "net_profit": mg * (rev + dis) - dis}
-    lift = {k: float((v[rows, planned] - v[:, 0]).mean()) if cust.size else float("nan")
-            for k, v in mean.items()}
+    mean = {
+        "converted": p,
+        "revenue": rev,
+        "discount_cost": dis,
+        "net_profit": mg * (rev + dis) - dis,
+    }
+    lift = {
+        k: float((v[rows, planned] - v[:, 0]).mean()) if cust.size else float("nan")
+        for k, v in mean.items()
+    }
     net = mg * p * tr.gross[cust] - dis
     inc = float((net[rows, a] - net[:, 0]).sum())
     return CampaignRun(tx, start, end, lift, inc, int(treated.sum()), int((~treated).sum()))

@@ -13,6 +13,7 @@ from offerwise.simulator.config import CATEGORIES, ITEMS_PER_BRAND, N_BRANDS, Si
 from offerwise.simulator.population import _customer_ids, _strings
 from offerwise.simulator.response import _draw_orders, _Orders, _Truth
 
+
 def legacy_logits(snap: dict[str, np.ndarray], cfg: SimulatorConfig) -> np.ndarray:
     """(n, K+1) scores of the biased legacy policy from history snapshot features.
 
@@ -119,17 +120,20 @@ def _order_lines(
     cum = np.cumsum(t["pref"], axis=1)[cust[buy]]
     cat = np.minimum((rng.random(m)[:, None] > cum).sum(axis=1), len(CATEGORIES) - 1)
     pidx = (cat * N_BRANDS + rng.integers(0, N_BRANDS, m)) * ITEMS_PER_BRAND + rng.integers(
-        0, ITEMS_PER_BRAND, m)
+        0, ITEMS_PER_BRAND, m
+    )
     price = products["price"].to_numpy()[pidx]
-    return pd.DataFrame({
-        "customer_id": _strings(ids, cust[buy]),
-        "order_id": _strings([f"{prefix}{i + 1}" for i in range(m)]),
-        "product_id": _strings(products["product_id"].tolist(), pidx),
-        "ts": pd.DatetimeIndex(ts)[buy].as_unit("us"),
-        "quantity": np.maximum(1, np.rint(o.gross[buy] / price)).astype("int64"),
-        "amount": o.revenue[buy],
-        "discount": o.discount[buy],
-    })
+    return pd.DataFrame(
+        {
+            "customer_id": _strings(ids, cust[buy]),
+            "order_id": _strings([f"{prefix}{i + 1}" for i in range(m)]),
+            "product_id": _strings(products["product_id"].tolist(), pidx),
+            "ts": pd.DatetimeIndex(ts)[buy].as_unit("us"),
+            "quantity": np.maximum(1, np.rint(o.gross[buy] / price)).astype("int64"),
+            "amount": o.revenue[buy],
+            "discount": o.discount[buy],
+        }
+    )
 
 
 def _campaign_period(
@@ -156,7 +160,11 @@ def _campaign_period(
     secs_e = w.secs + rng.integers(0, span - 20 * 3600, w.slot.size)
     secs_r = day_r * 86400 + rng.integers(0, span, rest.size)
     cust = np.concatenate([w.cust, cust_r])
-    o = _Orders(*(np.concatenate([getattr(w.orders, f), getattr(o_r, f)])
-                  for f in ("converted", "gross", "discount", "revenue")))
+    o = _Orders(
+        *(
+            np.concatenate([getattr(w.orders, f), getattr(o_r, f)])
+            for f in ("converted", "gross", "discount", "revenue")
+        )
+    )
     ts = pd.Timestamp(cfg.start_date) + pd.to_timedelta(np.concatenate([secs_e, secs_r]), unit="s")
     return _order_lines(t, products, rng, _customer_ids(n), cust, o, ts, "W")

@@ -99,7 +99,8 @@ def simulate(config: SimulatorConfig | None = None, **overrides: object) -> Simu
     cfg = config
     ss = np.random.SeedSequence(cfg.seed)
     r_traits, r_products, r_hist, r_cust, r_exp, r_win = (
-        np.random.default_rng(x) for x in ss.spawn(6))
+        np.random.default_rng(x) for x in ss.spawn(6)
+    )
     t = _draw_traits(cfg, r_traits)
     products = _products(r_products, cfg.margin_rate)
     tx, snap = _history(t, cfg, r_hist, products)
@@ -131,7 +132,15 @@ def simulate(config: SimulatorConfig | None = None, **overrides: object) -> Simu
         }
     )
     return SimulatedMarket(
-        cfg, customers, products, tx, _offers_frame(cfg), exposures, truth, latent, probs,
+        cfg,
+        customers,
+        products,
+        tx,
+        _offers_frame(cfg),
+        exposures,
+        truth,
+        latent,
+        probs,
         _MarketState(t, tr),
     )
 

@@ -8,6 +8,7 @@ import pandas as pd
 from offerwise.errors import InputError
 from offerwise.vocab import NO_OFFER
 
+
 def _check_decisions(truth: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFrame:
     """(customer_id, offer_id) as strings, after checking columns, duplicates and offer ids."""
     for col in ("customer_id", "offer_id"):

@@ -38,13 +38,19 @@ def read_plan_summary(plan: Path) -> dict[str, object]:
 
 
 def _read_plan(path: Path) -> pd.DataFrame:
-    df = read_table(path, "plan", ("customer_id", "offer_id", "group"),
-                    hint=" (analyze compares treatment with holdout: make the plan with --holdout > 0)")
+    df = read_table(
+        path,
+        "plan",
+        ("customer_id", "offer_id", "group"),
+        hint=" (analyze compares treatment with holdout: make the plan with --holdout > 0)",
+    )
     g = df["group"].astype(str)
     bad = ~g.isin(["treatment", "holdout"])
     if bad.any():
-        raise InputError(f"{path}: column 'group': {int(bad.sum())} of {len(df)} rows are not "
-                         f"'treatment' or 'holdout'; e.g. {g[bad].iloc[0]!r}")
+        raise InputError(
+            f"{path}: column 'group': {int(bad.sum())} of {len(df)} rows are not "
+            f"'treatment' or 'holdout'; e.g. {g[bad].iloc[0]!r}"
+        )
     return df
 
 
@@ -74,8 +80,10 @@ def analyze_plan(
     summary = read_plan_summary(plan_path)
     if start is None:
         if not summary.get("as_of"):
-            raise InputError(f"{plan_path}: the plan summary has no decision date; name the campaign "
-                             f"start with --start YYYY-MM-DD")
+            raise InputError(
+                f"{plan_path}: the plan summary has no decision date; name the campaign "
+                f"start with --start YYYY-MM-DD"
+            )
         start = summary["as_of"]  # type: ignore[assignment]
     t0 = parse_as_of(start, "campaign start")
     t1 = None
@@ -92,8 +100,10 @@ def analyze_plan(
     if holdout_fraction is None:
         holdout_fraction = summary.get("holdout_fraction")  # type: ignore[assignment]
         if holdout_fraction is None:
-            raise InputError(f"{plan_path}: the plan summary does not say the planned holdout share; "
-                             f"give it with --holdout-fraction")
+            raise InputError(
+                f"{plan_path}: the plan summary does not say the planned holdout share; "
+                f"give it with --holdout-fraction"
+            )
     f = float(holdout_fraction)  # type: ignore[arg-type]
     if not 0 <= f < 1:
         raise InputError(f"holdout fraction must lie in [0, 1), got {f}")
@@ -106,19 +116,25 @@ def analyze_plan(
     ids = df["customer_id"].astype(str)
     unknown = ~ids.isin(known)
     if unknown.any():
-        notes.append(f"{int(unknown.sum())} of {len(df)} plan customers are not in {ds.root}'s customers "
-                     f"table (e.g. {ids[unknown].iloc[0]!r}); they count as not buying")
+        notes.append(
+            f"{int(unknown.sum())} of {len(df)} plan customers are not in {ds.root}'s customers "
+            f"table (e.g. {ids[unknown].iloc[0]!r}); they count as not buying"
+        )
     frame = df.copy()
     if "planned_offer_id" in frame.columns:
         frame["offer_id"] = frame["planned_offer_id"].astype(str)
-    per_customer = campaign_outcomes(frame, tx, t0, t1, pre_period_days, settings.margin_rate,
-                                     products=products)
+    per_customer = campaign_outcomes(
+        frame, tx, t0, t1, pre_period_days, settings.margin_rate, products=products
+    )
     if not (per_customer["converted"] > 0).any():
-        notes.append(f"no plan customer bought in the campaign window from {t0.date()} (the data's last "
-                     f"transaction is {tx['ts'].max()}); outcomes are all zero — is this data from after "
-                     f"the campaign?")
+        notes.append(
+            f"no plan customer bought in the campaign window from {t0.date()} (the data's last "
+            f"transaction is {tx['ts'].max()}); outcomes are all zero — is this data from after "
+            f"the campaign?"
+        )
     if pre_period_days == 0:
         per_customer = per_customer.drop(columns=["pre_spend"])
     analysis = analyze_campaign(per_customer, f, alpha)
-    return AnalyzeResult(analysis, str(plan_path), ds.root, t0, t1, int(pre_period_days), f,
-                         ds.fingerprint, notes)
+    return AnalyzeResult(
+        analysis, str(plan_path), ds.root, t0, t1, int(pre_period_days), f, ds.fingerprint, notes
+    )

@@ -43,9 +43,16 @@ __all__ = ["DEMO_BUDGET_SHARE", "DEMO_STEPS", "DemoResult", "run_demo"]
 #: The demo's budget: this share of the expected cost of giving every customer their best offer.
 DEMO_BUDGET_SHARE = 0.30
 #: The steps, in order (for a progress bar).
-DEMO_STEPS = ("import Complete Journey", "profile customers", "simulate shop", "train uplift models",
-              "plan under budget", "off-policy evaluation",
-              "run the campaign (simulated) and analyze it", "write report")
+DEMO_STEPS = (
+    "import Complete Journey",
+    "profile customers",
+    "simulate shop",
+    "train uplift models",
+    "plan under budget",
+    "off-policy evaluation",
+    "run the campaign (simulated) and analyze it",
+    "write report",
+)
 
 
 @dataclass(slots=True)
@@ -70,22 +77,39 @@ class DemoResult:
         """JSON-ready summary of the run."""
         return {
             "out": str(self.out),
-            "completejourney": {"rows": self.imported.rows,
-                                "fuel_lines_quantity_capped": self.imported.fuel_lines_quantity_capped},
+            "completejourney": {
+                "rows": self.imported.rows,
+                "fuel_lines_quantity_capped": self.imported.fuel_lines_quantity_capped,
+            },
             "segments": self.cj_profile.summary.to_dict("records"),
-            "model": {"learner": self.trained.card["learner"], "seconds": self.trained.timings.get("total")},
-            "plan": {**self.plan.result.summary(), "true_incremental_profit": self.true_incremental_profit,
-                     "oracle_incremental_profit_at_budget": self.oracle_incremental_profit},
+            "model": {
+                "learner": self.trained.card["learner"],
+                "seconds": self.trained.timings.get("total"),
+            },
+            "plan": {
+                **self.plan.result.summary(),
+                "true_incremental_profit": self.true_incremental_profit,
+                "oracle_incremental_profit_at_budget": self.oracle_incremental_profit,
+            },
             "evaluation": self.evaluation.to_dict(),
-            "campaign": {"true_lift": self.campaign.true_lift,
-                         "true_incremental_profit": self.campaign.true_incremental_profit,
-                         "analysis": self.analysis.to_dict()},
+            "campaign": {
+                "true_lift": self.campaign.true_lift,
+                "true_incremental_profit": self.campaign.true_incremental_profit,
+                "analysis": self.analysis.to_dict(),
+            },
             "report": str(self.report),
         }
 
 
-def run_demo(out: str | Path, *, customers: int = 20_000, exposures: int = 40_000, seed: int | None = None,
-             settings: Settings | None = None, step: Callable[[int], None] | None = None) -> DemoResult:
+def run_demo(
+    out: str | Path,
+    *,
+    customers: int = 20_000,
+    exposures: int = 40_000,
+    seed: int | None = None,
+    settings: Settings | None = None,
+    step: Callable[[int], None] | None = None,
+) -> DemoResult:
     """Run the demo into folder ``out``; ``step(i)`` is called as step ``DEMO_STEPS[i]`` starts."""
     settings = settings or default_settings()
     seed = settings.seed if seed is None else int(seed)
@@ -105,9 +129,16 @@ def run_demo(out: str | Path, *, customers: int = 20_000, exposures: int = 40_00
         rep = run_profile(cj, settings=settings)
         write_profile(rep, out / "profiles.parquet")
         at(2)
-        market = simulate(SimulatorConfig(n_customers=customers, n_exposures=exposures, seed=seed,
-                                          logging="legacy", profiles=rep.profiles,
-                                          margin_rate=settings.margin_rate))
+        market = simulate(
+            SimulatorConfig(
+                n_customers=customers,
+                n_exposures=exposures,
+                seed=seed,
+                logging="legacy",
+                profiles=rep.profiles,
+                margin_rate=settings.margin_rate,
+            )
+        )
         sim = write_market(market, out / "shop")
         at(3)
         ds = open_data(sim, settings)  # the simulated shop, validated once for every later step
@@ -120,26 +151,49 @@ def run_demo(out: str | Path, *, customers: int = 20_000, exposures: int = 40_00
         rows = np.arange(len(best))
         best_cost = np.where(sa.value[rows, best] > 0, sa.cost[rows, best], 0.0).sum()
         budget = round(DEMO_BUDGET_SHARE * float(best_cost), 2)
-        run = make_plan(lm, ds, budget, out / "plan.parquet", seed=seed, settings=settings,
-                        scored=sc)
+        run = make_plan(
+            lm, ds, budget, out / "plan.parquet", seed=seed, settings=settings, scored=sc
+        )
         decisions = run.result.to_frame()
         oracle_at_budget = market.oracle_value(budget)
         treated = decisions[decisions["group"] == "treatment"][["customer_id", "offer_id"]]
         true_value = market.true_policy_value(treated)
         at(5)
-        ev = evaluate_plan(out / "plan.parquet", ds, model=lm, settings=settings, seed=seed,
-                           n_bootstrap=300)
+        ev = evaluate_plan(
+            out / "plan.parquet", ds, model=lm, settings=settings, seed=seed, n_bootstrap=300
+        )
         at(6)
         campaign = run_campaign(market, decisions, seed=seed, start=run.result.as_of or None)
         after = write_campaign_data(market, campaign, out / "shop-after-campaign")
-        ana = analyze_plan(out / "plan.parquet", after, days=market.config.attribution_days, settings=settings)
+        ana = analyze_plan(
+            out / "plan.parquet", after, days=market.config.attribution_days, settings=settings
+        )
         write_json(ana.to_dict(), out / "analysis.json")
         at(7)
         # the report describes the simulated shop throughout: its own profiles, not Complete Journey's
-        report = build_report(load_inputs(out / "model", plan=out / "plan.parquet", profiles=run.profiles,
-                                          analysis=out / "analysis.json", customers=sim, settings=settings),
-                              out / "report.html")
-    return DemoResult(out=out, imported=imp, cj_profile=rep, trained=tr, plan=run, budget=budget,
-                      true_incremental_profit=float(true_value), oracle_incremental_profit=float(oracle_at_budget),
-                      evaluation=ev, campaign=campaign, analysis=ana,
-                      attribution_days=int(market.config.attribution_days), report=report)
+        report = build_report(
+            load_inputs(
+                out / "model",
+                plan=out / "plan.parquet",
+                profiles=run.profiles,
+                analysis=out / "analysis.json",
+                customers=sim,
+                settings=settings,
+            ),
+            out / "report.html",
+        )
+    return DemoResult(
+        out=out,
+        imported=imp,
+        cj_profile=rep,
+        trained=tr,
+        plan=run,
+        budget=budget,
+        true_incremental_profit=float(true_value),
+        oracle_incremental_profit=float(oracle_at_budget),
+        evaluation=ev,
+        campaign=campaign,
+        analysis=ana,
+        attribution_days=int(market.config.attribution_days),
+        report=report,
+    )

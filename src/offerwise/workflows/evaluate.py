@@ -72,7 +72,9 @@ def evaluate_plan(
     ex = ds.frame("exposures")
     ex["customer_id"] = ex["customer_id"].astype(str)
     ex["offer_id"] = ex["offer_id"].astype(str)
-    check_propensities(ex)  # before any model work: without logged propensities nothing can be estimated
+    check_propensities(
+        ex
+    )  # before any model work: without logged propensities nothing can be estimated
     rows = "all exposures"
     rewards = None
     lm = None
@@ -82,9 +84,13 @@ def evaluate_plan(
         if lm.meta.get("data_fingerprint") == ds.fingerprint and hp.exists():
             keys = pd.read_parquet(hp)
             pos = keys["row"].to_numpy(dtype=np.int64)
-            if len(pos) and pos.max() < len(ex) and (
-                ex["customer_id"].to_numpy()[pos] == keys["customer_id"].astype(str).to_numpy()
-            ).all():
+            if (
+                len(pos)
+                and pos.max() < len(ex)
+                and (
+                    ex["customer_id"].to_numpy()[pos] == keys["customer_id"].astype(str).to_numpy()
+                ).all()
+            ):
                 ex = ex.iloc[pos].reset_index(drop=True)
                 rows = "held-out exposures of the model"
         note(progress, "predicting rewards")
@@ -94,7 +100,16 @@ def evaluate_plan(
     if len(ex) == 0:
         raise InputError("exposures: no rows to evaluate the plan on")
     note(progress, f"off-policy estimates over {len(ex)} logged rounds")
-    est = evaluate_decisions(dec, ex, rewards, offers, seed, alpha=alpha, n_bootstrap=n_bootstrap,
-                             margin_rate=settings.margin_rate)
-    return EvaluateResult(estimates=est, n_rounds=int(len(ex)), rows=rows,
-                          model=None if lm is None else str(lm.path))
+    est = evaluate_decisions(
+        dec,
+        ex,
+        rewards,
+        offers,
+        seed,
+        alpha=alpha,
+        n_bootstrap=n_bootstrap,
+        margin_rate=settings.margin_rate,
+    )
+    return EvaluateResult(
+        estimates=est, n_rounds=int(len(ex)), rows=rows, model=None if lm is None else str(lm.path)
+    )

@@ -93,12 +93,23 @@ def make_plan(
         scored = score(lm, ds, as_of=ts, settings=settings, computed=prof)
     note(progress, "solving the allocation")
     arrays = scores_to_arrays(scored.scores, objective, risk)
-    res = solve_plan(arrays, customer_table(prof, ds), budget, rules=parsed, holdout=holdout,
-                     seed=seed, objective=objective, offers=ds.frame("offers") if ds.has("offers") else None,
-                     as_of=pd.Timestamp(ts), threads=settings.threads, risk=risk)
+    res = solve_plan(
+        arrays,
+        customer_table(prof, ds),
+        budget,
+        rules=parsed,
+        holdout=holdout,
+        seed=seed,
+        objective=objective,
+        offers=ds.frame("offers") if ds.has("offers") else None,
+        as_of=pd.Timestamp(ts),
+        threads=settings.threads,
+        risk=risk,
+    )
     written = list(write_plan(res, out, campaign_id=out.stem, data_fingerprint=ds.fingerprint))
     if frontier:
         note(progress, "budget frontier")
         written += list(write_frontier(plan_frontier(res), frontier_path(out)))
-    return PlanRun(result=res, written=written, scores=scored, profiles=prof,
-                   warnings=list(scored.warnings))
+    return PlanRun(
+        result=res, written=written, scores=scored, profiles=prof, warnings=list(scored.warnings)
+    )

@@ -67,10 +67,17 @@ def run_profile(
     t3 = time.perf_counter()
     ts = default_as_of(ds) if as_of is None else parse_as_of(as_of)
     return ProfileReport(
-        profiles=profiles, summary=summary, as_of=ts.to_pydatetime(), fingerprint=ds.fingerprint,
+        profiles=profiles,
+        summary=summary,
+        as_of=ts.to_pydatetime(),
+        fingerprint=ds.fingerprint,
         warnings=list(ds.warnings),
-        timings={"load": round(t1 - t0, 3), "features_segments": round(t2 - t1, 3),
-                 "summary": round(t3 - t2, 3), "total": round(t3 - t0, 3)},
+        timings={
+            "load": round(t1 - t0, 3),
+            "features_segments": round(t2 - t1, 3),
+            "summary": round(t3 - t2, 3),
+            "total": round(t3 - t0, 3),
+        },
     )
 
 

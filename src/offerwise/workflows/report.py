@@ -32,7 +32,14 @@ def write_report(
     currency: str = "$",
 ) -> ReportRun:
     """Build the report from files and write it atomically to ``out``."""
-    inputs = load_inputs(model, plan=plan, analysis=analysis, profiles=profiles, customers=data,
-                         settings=settings or default_settings(), currency=currency)
+    inputs = load_inputs(
+        model,
+        plan=plan,
+        analysis=analysis,
+        profiles=profiles,
+        customers=data,
+        settings=settings or default_settings(),
+        currency=currency,
+    )
     path = build_report(inputs, out)
     return ReportRun(path=path, bytes=path.stat().st_size, sources=dict(inputs.sources))

@@ -61,8 +61,10 @@ def shop_mismatch(lm: LoadedModel, ds: DataSet, customer_ids: pd.Series) -> list
         menu = {str(o) for o in ds.frame("offers")["offer_id"]}
         new = sorted(menu - {str(o) for o in lm.meta.get("offers", [])})
         if new:
-            out.append(f"{ds.root}: offer(s) {', '.join(new[:5])} are not in the model's menu and "
-                       "are not scored; retrain to include them")
+            out.append(
+                f"{ds.root}: offer(s) {', '.join(new[:5])} are not in the model's menu and "
+                "are not scored; retrain to include them"
+            )
     return out
 
 
@@ -86,13 +88,18 @@ def score(
     note(progress, "validating data")
     ds = open_data(data, settings, ("customers",))
     note(progress, "computing customer features")
-    ids, X, ts = customer_features(ds, lm.features, as_of=as_of, settings=settings, computed=computed)
+    ids, X, ts = customer_features(
+        ds, lm.features, as_of=as_of, settings=settings, computed=computed
+    )
     warns = shop_mismatch(lm, ds, ids)
     note(progress, f"scoring {len(ids)} customers as of {ts.date()}")
     df = lm.model.predict_frame(X, ids) if len(X) else pd.DataFrame(columns=list(SCORE_COLUMNS))
     if out is not None:
         write_table(df, out)
     return ScoreResult(
-        scores=df, as_of=ts, skipped_offers=list(lm.model.skipped_),
-        out=None if out is None else Path(out), warnings=warns,
+        scores=df,
+        as_of=ts,
+        skipped_offers=list(lm.model.skipped_),
+        out=None if out is None else Path(out),
+        warnings=warns,
     )

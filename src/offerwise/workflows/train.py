@@ -114,14 +114,26 @@ def train(
     t2 = time.perf_counter()
     note(progress, f"fitting {learner.upper()}-learner models ({profit} profit)")
     model = OfferResponseModel(
-        learner=learner, profit=profit, n_estimators=n_estimators, min_treated=min_treated,
-        min_child_samples=min_child_samples, n_bags=DEFAULT_BAGS if n_bags is None else n_bags,
-        propensity_clip=propensity_clip, n_jobs=settings.threads, random_state=seed,
+        learner=learner,
+        profit=profit,
+        n_estimators=n_estimators,
+        min_treated=min_treated,
+        min_child_samples=min_child_samples,
+        n_bags=DEFAULT_BAGS if n_bags is None else n_bags,
+        propensity_clip=propensity_clip,
+        n_jobs=settings.threads,
+        random_state=seed,
     )
     exf = ex[fit_rows]
     model.fit(
-        X[fit_rows], exf["offer_id"], exf["converted"], exf["revenue"], exf["discount_cost"],
-        exf["gross_profit"], menu=menu, propensity=None if prop is None else prop[fit_rows],
+        X[fit_rows],
+        exf["offer_id"],
+        exf["converted"],
+        exf["revenue"],
+        exf["discount_cost"],
+        exf["gross_profit"],
+        menu=menu,
+        propensity=None if prop is None else prop[fit_rows],
         feature_names=spec.columns,
     )
     timings["fit"] = time.perf_counter() - t2
@@ -131,7 +143,8 @@ def train(
     if hold.any():
         note(progress, f"holdout metrics on {int(hold.sum())} exposures")
         metrics = holdout_metrics(
-            model.predict(X[hold]), ex[hold].reset_index(drop=True),
+            model.predict(X[hold]),
+            ex[hold].reset_index(drop=True),
             propensity=None if prop is None else prop[hold],
         )
     timings["metrics"] = time.perf_counter() - t3
@@ -172,11 +185,23 @@ def train(
     }
     note(progress, "saving model")
     out_path = save_model(
-        out, model, features=spec, offers=offers, data_fingerprint=ds.fingerprint, card=card,
-        extra={"seed": seed, "holdout_fraction": holdout_fraction,
-               "customer_sample": customer_sample(ex["customer_id"])},
-        tables={"holdout": ex.loc[hold, ["customer_id", "offer_id", "ts"]].assign(
-            row=np.flatnonzero(hold)), **extra_tables},
+        out,
+        model,
+        features=spec,
+        offers=offers,
+        data_fingerprint=ds.fingerprint,
+        card=card,
+        extra={
+            "seed": seed,
+            "holdout_fraction": holdout_fraction,
+            "customer_sample": customer_sample(ex["customer_id"]),
+        },
+        tables={
+            "holdout": ex.loc[hold, ["customer_id", "offer_id", "ts"]].assign(
+                row=np.flatnonzero(hold)
+            ),
+            **extra_tables,
+        },
     )
     timings["total"] = time.perf_counter() - t0
     card["timings"] = timings

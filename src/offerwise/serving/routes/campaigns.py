@@ -13,8 +13,13 @@ from offerwise.serving.schemas import CampaignOut
 router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"])
 
 
-@router.get("/{campaign_id}", response_model=CampaignOut, responses=problem_responses(*AUTH_ERRORS, 404),
-            summary="Budget, spent, remaining, redemptions and offers issued")
-def get_campaign(campaign_id: Annotated[str, Path(min_length=1, max_length=128)], _: Admin,
-                 service: Service) -> CampaignOut:
+@router.get(
+    "/{campaign_id}",
+    response_model=CampaignOut,
+    responses=problem_responses(*AUTH_ERRORS, 404),
+    summary="Budget, spent, remaining, redemptions and offers issued",
+)
+def get_campaign(
+    campaign_id: Annotated[str, Path(min_length=1, max_length=128)], _: Admin, service: Service
+) -> CampaignOut:
     return service.campaign(campaign_id)

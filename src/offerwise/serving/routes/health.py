@@ -13,5 +13,9 @@ router = APIRouter(tags=["health"])
 @router.get("/health", response_model=Health, summary="Liveness and the active campaign")
 async def health(request: Request) -> Health:
     service = request.app.state.service
-    return Health(status="ok", version=__version__, database=service.engine.dialect.name,
-                  campaign_id=service.campaign_id)
+    return Health(
+        status="ok",
+        version=__version__,
+        database=service.engine.dialect.name,
+        campaign_id=service.campaign_id,
+    )
