@@ -6,7 +6,7 @@ STAMP := $(VENV)/.offerwise-installed
 DEMO_OUT ?= offerwise-demo
 PYTEST_ARGS ?=
 
-.PHONY: demo test install bench clean
+.PHONY: demo test lint install bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 -q $(PYTEST_ARGS)
+
+# ruff (imports, unused names, line length 100, formatting of src/) and mypy (pyproject.toml)
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src/offerwise
+	$(VENV)/bin/mypy
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[all,test,bench]'
