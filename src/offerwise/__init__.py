@@ -1,4 +1,5 @@
-"""offerwise: decide which discount to offer each customer, or none, to maximise incremental profit."""
+"""offerwise: decide which discount to offer each customer, or none, to maximise incremental
+profit."""
 
 from offerwise._version import __version__
 

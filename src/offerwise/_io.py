@@ -54,7 +54,8 @@ def read_table(
 
 @contextlib.contextmanager
 def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside ``dest``; on success rename it onto ``dest``, else delete it."""
+    """Yield a temporary path beside ``dest``; on success rename it onto ``dest``, else delete
+    it."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)

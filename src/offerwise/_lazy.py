@@ -1,4 +1,5 @@
-"""Lazy re-exports for subpackages: ``from offerwise.policy import allocate`` imports only on use."""
+"""Lazy re-exports for subpackages: ``from offerwise.policy import allocate`` imports only on
+use."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar, cast
 
 import typer
 from rich.console import Console
@@ -96,7 +96,7 @@ def _settings(config: Path | None = None, **overrides: Any) -> Settings:
 
 
 def handle_errors(fn: F) -> F:
-    """Map offerwise errors to exit codes and readable messages; never show a traceback for bad input."""
+    """Map offerwise errors to exit codes and readable messages; no traceback for bad input."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -264,7 +264,7 @@ def profile(
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Customer profiles (RFM, trend, discount sensitivity, loyalty, churn risk, CLV) and segments."""
+    """Customer profiles (RFM, trend, discount sensitivity, loyalty, churn, CLV) and segments."""
     from offerwise.workflows.profile import run_profile, write_profile
 
     with _status(as_json, "profiling customers"):
@@ -309,7 +309,7 @@ def simulate(
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Write a simulated shop (data contract) with the true effect of every offer on every customer."""
+    """Write a simulated shop (data contract) with the true effect of every offer on everyone."""
     from offerwise._io import read_table
     from offerwise.simulator import SimulatorConfig, write_market
     from offerwise.simulator import simulate as run_sim
@@ -320,7 +320,7 @@ def simulate(
         n_customers=customers,
         n_exposures=exposures,
         seed=settings.seed if seed is None else seed,
-        logging=logging,
+        logging=cast(Literal["random", "legacy"], logging),  # SimulatorConfig checks it
         profiles=prof,
         margin_rate=settings.margin_rate,
     )
@@ -492,7 +492,7 @@ def evaluate(
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Off-policy estimates (IPW, SNIPW, DM, DR) of a plan's net profit per logged round, with CIs."""
+    """Off-policy estimates (IPW, SNIPW, DM, DR) of a plan's net profit per logged round."""
     import pandas as pd
 
     from offerwise.workflows.evaluate import evaluate_plan
@@ -573,7 +573,7 @@ def analyze(
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Treatment vs holdout after a campaign: lift with CIs, CUPED, SRM check, ROI, by offer and segment."""
+    """Treatment vs holdout after a campaign: lift with CIs, CUPED, SRM, ROI, by offer, segment."""
     from offerwise._io import write_json
     from offerwise.workflows.analyze import analyze_plan
 
@@ -679,7 +679,7 @@ def print_analysis(res: AnalyzeResult) -> None:
             markup=False,
             soft_wrap=True,
         )
-    warn([str(w) for w in res.to_dict()["warnings"]])  # type: ignore[union-attr]
+    warn([*res.warnings, *a.warnings])
 
 
 # --------------------------------------------------------------------------------------------
@@ -784,7 +784,8 @@ def report(
         Path | None,
         typer.Option(
             "--data",
-            help="data source whose customers table holds the protected attributes for the fairness audit",
+            help="data source whose customers table holds the protected attributes for the "
+            "fairness audit",
         ),
     ] = None,
     currency: Annotated[
@@ -793,7 +794,7 @@ def report(
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Write a one-file HTML report: segments, uplift curves, budget frontier, offer mix, fairness, results."""
+    """Write a one-file HTML report: segments, uplift, frontier, offer mix, fairness, results."""
     from offerwise.workflows.report import write_report
 
     with _status(as_json, "writing the report"):
@@ -908,7 +909,7 @@ def export_exposures_cmd(
     attribution_days: Annotated[float, typer.Option("--attribution-days", min=0)] = 14.0,
     as_json: JsonOpt = False,
 ) -> None:
-    """Write contract `exposures` from the service ledger, so the next `train` learns from what was served."""
+    """Write contract `exposures` from the service ledger: the next `train` learns from them."""
     import pandas as pd
 
     from offerwise.serving import export_exposures
@@ -958,8 +959,8 @@ def demo(
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Import Complete Journey, profile it, simulate a shop from its profiles, train, plan, evaluate,
-    run and analyze the campaign, report."""
+    """Import Complete Journey, profile it, simulate a shop from its profiles, train, plan,
+    evaluate, run and analyze the campaign, report."""
     import pandas as pd
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -1002,7 +1003,8 @@ def demo(
         frame_table(pr.by_offer, title=f"plan on the simulated shop (budget {res.budget:,.0f})")
     )
     console.print(
-        f"expected cost {pr.total_cost:,.0f}; expected incremental profit {pr.total_incremental_profit:,.0f}; "
+        f"expected cost {pr.total_cost:,.0f}; "
+        f"expected incremental profit {pr.total_incremental_profit:,.0f}; "
         f"true incremental profit (simulator truth) {res.true_incremental_profit:,.0f} vs oracle "
         f"{res.oracle_incremental_profit:,.0f} at the same budget",
         soft_wrap=True,
@@ -1040,4 +1042,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

@@ -71,7 +71,8 @@ class Settings(BaseSettings):
 
 
 def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
-    """Build :class:`Settings` from defaults, environment, an optional TOML/YAML file and overrides."""
+    """Build :class:`Settings` from defaults, environment, an optional TOML/YAML file and
+    overrides."""
     data: dict[str, Any] = {}
     if path is not None:
         p = Path(path)

@@ -7,6 +7,7 @@ Every error a user can cause derives from :class:`OfferwiseError`. The CLI maps
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import ModuleType
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +92,7 @@ class InfeasibleError(InputError):
         super().__init__(message)
 
 
-def require(package: str, extra: str):  # noqa: ANN201 - returns a module
+def require(package: str, extra: str) -> ModuleType:
     """Import an optional dependency or raise :class:`MissingExtraError` naming the extra."""
     import importlib
 

@@ -99,11 +99,12 @@ def to_cents(amount: float) -> int:
 
 
 def parse_as_of(value: object, what: str = "--as-of") -> pd.Timestamp:
-    """A date or timestamp as a naive UTC :class:`pandas.Timestamp`; :class:`InputError` if not one."""
+    """A date or timestamp as a naive UTC :class:`pandas.Timestamp`; :class:`InputError` if not
+    one."""
     import pandas as pd
 
     try:
-        ts = pd.Timestamp(value)  # type: ignore[arg-type]
+        ts = pd.Timestamp(value)
     except (TypeError, ValueError) as exc:
         raise InputError(f"{what} {value!r}: not a date or timestamp (use YYYY-MM-DD)") from exc
     if ts is pd.NaT or pd.isna(ts):

@@ -69,9 +69,9 @@ def analyze_plan(
     """Treatment vs holdout of ``plan`` on the transactions in ``data``.
 
     Outcome window ``[start, end)``: ``start`` defaults to the plan's ``as_of``; ``end`` to
-    ``start + days`` or, without either, everything after ``start``. CUPED uses each customer's spend
-    in the ``pre_period_days`` before ``start`` (0 turns it off). ``holdout_fraction`` (the planned
-    share for the SRM check) defaults to the plan summary's. Per-offer results use
+    ``start + days`` or, without either, everything after ``start``. CUPED uses each customer's
+    spend in the ``pre_period_days`` before ``start`` (0 turns it off). ``holdout_fraction`` (the
+    planned share for the SRM check) defaults to the plan summary's. Per-offer results use
     ``planned_offer_id`` (what holdout customers would have got) when the plan has it.
     """
     settings = settings or default_settings()
@@ -84,7 +84,7 @@ def analyze_plan(
                 f"{plan_path}: the plan summary has no decision date; name the campaign "
                 f"start with --start YYYY-MM-DD"
             )
-        start = summary["as_of"]  # type: ignore[assignment]
+        start = summary["as_of"]
     t0 = parse_as_of(start, "campaign start")
     t1 = None
     if end is not None and days is not None:
@@ -104,7 +104,7 @@ def analyze_plan(
                 f"{plan_path}: the plan summary does not say the planned holdout share; "
                 f"give it with --holdout-fraction"
             )
-    f = float(holdout_fraction)  # type: ignore[arg-type]
+    f = float(holdout_fraction)
     if not 0 <= f < 1:
         raise InputError(f"holdout fraction must lie in [0, 1), got {f}")
 

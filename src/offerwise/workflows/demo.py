@@ -170,7 +170,8 @@ def run_demo(
         )
         write_json(ana.to_dict(), out / "analysis.json")
         at(7)
-        # the report describes the simulated shop throughout: its own profiles, not Complete Journey's
+        # the report describes the simulated shop throughout: its own profiles, not Complete
+        # Journey's
         report = build_report(
             load_inputs(
                 out / "model",

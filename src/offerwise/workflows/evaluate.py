@@ -1,4 +1,5 @@
-"""``offerwise evaluate``: off-policy value of a plan (IPW, SNIPW, DM, DR) from the logged exposures."""
+"""``offerwise evaluate``: off-policy value of a plan (IPW, SNIPW, DM, DR) from the logged
+exposures."""
 
 from __future__ import annotations
 

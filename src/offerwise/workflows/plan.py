@@ -71,8 +71,8 @@ def make_plan(
     scored: ScoreResult | None = None,
     risk: float = 0.0,
 ) -> PlanRun:
-    """Score ``data`` with ``model`` (unless ``scored`` is given), segment, solve, and write the plan,
-    its ``.summary.json`` and (with ``frontier``) its ``.frontier.parquet``/``.png``."""
+    """Score ``data`` with ``model`` (unless ``scored`` is given), segment, solve, and write the
+    plan, its ``.summary.json`` and (with ``frontier``) its ``.frontier.parquet``/``.png``."""
     if objective not in OBJECTIVES:
         raise InputError(f"--objective must be 'profit' or 'revenue', not {objective!r}")
     settings = settings or default_settings()

@@ -1,4 +1,5 @@
-"""``offerwise report``: read a model, plan, analysis and profiles, and write the one-file HTML report."""
+"""``offerwise report``: read a model, plan, analysis and profiles; write the one-file HTML
+report."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""``offerwise score``: every customer x menu offer -> conversion, revenue, cost, incremental profit.
+"""``offerwise score``: every customer x menu offer -> conversion, revenue, cost, incremental
+profit.
 
 Every customer of the ``customers`` table gets features as of ``as_of`` (default: the day after the
 last transaction or exposure) and one row per scored menu offer (not ``none``). Menu offers without
