@@ -1,5 +1,5 @@
-"""The result of ``offerwise analyze`` (:func:`offerwise.workflows.analyze.analyze_plan`): a campaign's
-treatment-vs-holdout analysis with what it was computed from, and its JSON form."""
+"""The result of ``offerwise analyze`` (:func:`offerwise.workflows.analyze.analyze_plan`):
+a campaign's treatment-vs-holdout analysis with what it was computed from, and its JSON form."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ class AnalyzeResult:
         from offerwise._version import __version__
 
         d = self.analysis.to_dict()
-        d["warnings"] = list(self.warnings) + list(d.get("warnings", []))  # type: ignore[arg-type]
+        d["warnings"] = list(self.warnings) + list(self.analysis.warnings)
         return {
             "campaign": {
                 "plan": self.plan,
@@ -71,8 +71,8 @@ class AnalyzeResult:
             data=str(camp["data"]),
             start=parse_as_of(camp["start"], "campaign start"),
             end=None if end is None else parse_as_of(end, "campaign end"),
-            pre_period_days=int(camp.get("pre_period_days") or 0),  # type: ignore[call-overload]
-            expected_holdout_fraction=float(camp["expected_holdout_fraction"]),  # type: ignore[arg-type]
+            pre_period_days=int(camp.get("pre_period_days") or 0),
+            expected_holdout_fraction=float(camp["expected_holdout_fraction"]),
             data_fingerprint=str(camp.get("data_fingerprint") or ""),
         )
 

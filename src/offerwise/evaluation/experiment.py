@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
+from typing import Any, TypedDict, cast
 
 import numpy as np
 import pandas as pd
@@ -107,7 +108,12 @@ class RegressionStats:
         if not isinstance(other, RegressionStats):
             return NotImplemented
         return RegressionStats(
-            *(a + b for a, b in zip(_astuple(self), _astuple(other), strict=True))
+            self.n + other.n,
+            self.sum_y + other.sum_y,
+            self.sum_y2 + other.sum_y2,
+            self.sum_x + other.sum_x,
+            self.sum_x2 + other.sum_x2,
+            self.sum_xy + other.sum_xy,
         )
 
     @property
@@ -124,10 +130,6 @@ class RegressionStats:
         if self.n < 2:
             return float("nan")
         return (self.sum_xy - self.sum_x * self.sum_y / self.n) / (self.n - 1)
-
-
-def _astuple(s: RegressionStats) -> tuple[float, ...]:
-    return (s.n, s.sum_y, s.sum_y2, s.sum_x, s.sum_x2, s.sum_xy)
 
 
 # --------------------------------------------------------------------------------------------
@@ -180,7 +182,8 @@ class LiftResult:
         return bool(np.isfinite(self.cuped_abs_lift) and np.isfinite(self.cuped_se))
 
     def best(self) -> tuple[float, float, float]:
-        """(lift, ci_low, ci_high): the CUPED estimate when it narrows the CI, else the plain one."""
+        """(lift, ci_low, ci_high): the CUPED estimate when it narrows the CI, else the plain
+        one."""
         if self.has_cuped and self.variance_reduction > 0:
             return self.cuped_abs_lift, self.cuped_ci_low, self.cuped_ci_high
         return self.abs_lift, self.abs_ci_low, self.abs_ci_high
@@ -198,7 +201,7 @@ class LiftResult:
         )
         kw.setdefault("mean_treatment", float("nan"))
         kw.setdefault("mean_holdout", float("nan"))
-        return cls(**kw)  # type: ignore[arg-type]
+        return cls(**kw)
 
 
 def _json(v: object) -> object:
@@ -209,7 +212,7 @@ def _json(v: object) -> object:
     return v
 
 
-def _from_json(cls: type, d: object, what: str, required: Sequence[str]) -> dict[str, object]:
+def _from_json(cls: type, d: object, what: str, required: Sequence[str]) -> dict[str, Any]:
     """Keyword arguments of dataclass ``cls`` from its ``to_dict()`` (``None`` float -> NaN).
 
     Keys ``cls`` does not have are ignored; a missing ``required`` key or a value of the wrong
@@ -223,16 +226,16 @@ def _from_json(cls: type, d: object, what: str, required: Sequence[str]) -> dict
             f"{what}: missing key(s) {', '.join(map(repr, missing))}; "
             f"has {', '.join(map(str, d)) or 'none'}"
         )
-    kw: dict[str, object] = {}
+    kw: dict[str, Any] = {}
     for f in fields(cls):
         if f.name not in d:
             continue
         v, t = d[f.name], str(f.type)
         try:
             if t == "float":
-                kw[f.name] = float("nan") if v is None else float(v)  # type: ignore[arg-type]
+                kw[f.name] = float("nan") if v is None else float(v)
             elif t == "int":
-                kw[f.name] = int(v)  # type: ignore[call-overload]
+                kw[f.name] = int(v)
             elif t == "bool":
                 kw[f.name] = bool(v)
             elif t == "str":
@@ -240,10 +243,44 @@ def _from_json(cls: type, d: object, what: str, required: Sequence[str]) -> dict
             elif t == "str | None":
                 kw[f.name] = None if v is None else str(v)
             elif t.startswith("tuple[str"):
-                kw[f.name] = tuple(str(x) for x in (v or ()))  # type: ignore[union-attr]
+                kw[f.name] = tuple(str(x) for x in (v or ()))
         except (TypeError, ValueError) as exc:
             raise InputError(f"{what}: key {f.name!r}: {v!r} is not a {t}") from exc
     return kw
+
+
+class _LiftBase(TypedDict):
+    """The :class:`LiftResult` fields every comparison fills."""
+
+    metric: str
+    dimension: str
+    level: str
+    n_treatment: int
+    n_holdout: int
+    mean_treatment: float
+    mean_holdout: float
+
+
+class _LiftEstimates(TypedDict, total=False):
+    """The :class:`LiftResult` estimates a usable comparison fills."""
+
+    abs_lift: float
+    abs_se: float
+    abs_ci_low: float
+    abs_ci_high: float
+    p_value: float
+    rel_lift: float
+    rel_ci_low: float
+    rel_ci_high: float
+    cuped_abs_lift: float
+    cuped_se: float
+    cuped_ci_low: float
+    cuped_ci_high: float
+    cuped_rel_lift: float
+    cuped_rel_ci_low: float
+    cuped_rel_ci_high: float
+    theta: float
+    variance_reduction: float
 
 
 def _welch(vt: float, nt: int, vh: float, nh: int) -> tuple[float, float]:
@@ -276,10 +313,9 @@ def compare(
 
     if not 0 < alpha < 1:
         raise InputError(f"alpha must lie in (0, 1), got {alpha}")
-    reg = isinstance(treatment, RegressionStats) and isinstance(holdout, RegressionStats)
     yt = treatment.y if isinstance(treatment, RegressionStats) else treatment
     yh = holdout.y if isinstance(holdout, RegressionStats) else holdout
-    base = dict(
+    base = _LiftBase(
         metric=metric,
         dimension=dimension,
         level=level,
@@ -310,7 +346,7 @@ def compare(
         )
     q = 1 - alpha / 2
     tcrit, z = float(special.stdtrit(df, q)), float(special.ndtri(q))
-    out: dict[str, object] = dict(
+    out = _LiftEstimates(
         abs_lift=diff,
         abs_se=se,
         abs_ci_low=diff - tcrit * se,
@@ -320,11 +356,11 @@ def compare(
     notes: list[str] = []
     if yh.mean != 0:
         r, lo, hi = _ratio_ci(yt.mean, vt / yt.n, yh.mean, vh / yh.n, z)
-        out.update(rel_lift=r, rel_ci_low=lo, rel_ci_high=hi)
+        out.update(_LiftEstimates(rel_lift=r, rel_ci_low=lo, rel_ci_high=hi))
     else:
         notes.append("relative lift undefined: the holdout mean is 0")
-    if reg:
-        pooled = treatment + holdout  # type: ignore[operator]
+    if isinstance(treatment, RegressionStats) and isinstance(holdout, RegressionStats):
+        pooled = treatment + holdout
         vx = pooled.x.variance
         if not vx > 0:
             notes.append("CUPED skipped: the covariate is constant")
@@ -336,23 +372,27 @@ def compare(
                 v = s.y.variance + theta**2 * s.x.variance - 2 * theta * s.covariance
                 return s.y.mean - theta * (s.x.mean - xbar), max(v, 0.0)
 
-            mt, avt = adj(treatment)  # type: ignore[arg-type]
-            mh, avh = adj(holdout)  # type: ignore[arg-type]
+            mt, avt = adj(treatment)
+            mh, avh = adj(holdout)
             cse, cdf = _welch(avt, yt.n, avh, yh.n)
             cdiff = mt - mh
             ct = float(special.stdtrit(cdf, q))
             out.update(
-                cuped_abs_lift=cdiff,
-                cuped_se=cse,
-                cuped_ci_low=cdiff - ct * cse,
-                cuped_ci_high=cdiff + ct * cse,
-                theta=theta,
-                variance_reduction=1.0 - cse**2 / se**2,
+                _LiftEstimates(
+                    cuped_abs_lift=cdiff,
+                    cuped_se=cse,
+                    cuped_ci_low=cdiff - ct * cse,
+                    cuped_ci_high=cdiff + ct * cse,
+                    theta=theta,
+                    variance_reduction=1.0 - cse**2 / se**2,
+                )
             )
             if mh != 0:
                 r, lo, hi = _ratio_ci(mt, avt / yt.n, mh, avh / yh.n, z)
-                out.update(cuped_rel_lift=r, cuped_rel_ci_low=lo, cuped_rel_ci_high=hi)
-    return LiftResult(**base, **out, notes=tuple(notes))  # type: ignore[arg-type]
+                out.update(
+                    _LiftEstimates(cuped_rel_lift=r, cuped_rel_ci_low=lo, cuped_rel_ci_high=hi)
+                )
+    return LiftResult(**base, **out, notes=tuple(notes))
 
 
 # --------------------------------------------------------------------------------------------
@@ -384,7 +424,7 @@ class SRMCheck:
         for k in ("observed_holdout_fraction", "chi2", "p_value"):
             kw.setdefault(k, float("nan"))
         kw.setdefault("mismatch", False)
-        return cls(**kw)  # type: ignore[arg-type]
+        return cls(**kw)
 
 
 def srm_check(
@@ -393,7 +433,8 @@ def srm_check(
     expected_holdout_fraction: float,
     threshold: float = SRM_P_THRESHOLD,
 ) -> SRMCheck:
-    """χ² = Σ (observed − expected)² / expected over both groups, 1 d.o.f.; mismatch if p < threshold."""
+    """χ² = Σ (observed − expected)² / expected over both groups, 1 d.o.f.; mismatch if
+    p < threshold."""
     from scipy import stats as st
 
     f = float(expected_holdout_fraction)
@@ -432,7 +473,8 @@ class ROIResult:
     """Realized return of the campaign, scaled to the treatment group.
 
     ``incremental_net_profit = Δ net profit per customer × n_treatment`` (the CUPED estimate when
-    it narrows the CI, see :meth:`LiftResult.best`) with its CI; ``incremental_discount_cost`` likewise from the discount-cost lift;
+    it narrows the CI, see :meth:`LiftResult.best`) with its CI; ``incremental_discount_cost``
+    likewise from the discount-cost lift;
     ``roi = incremental_net_profit / incremental_discount_cost`` (CI bounds from the profit CI,
     cost taken as fixed). ``discount_cost_treatment`` is the total discount given to treated
     customers (it includes discounts they would have had anyway).
@@ -462,7 +504,7 @@ class ROIResult:
             if str(f.type) == "float":
                 kw.setdefault(f.name, float("nan"))
         kw.setdefault("cuped", False)
-        return cls(**kw)  # type: ignore[arg-type]
+        return cls(**kw)
 
 
 @dataclass(slots=True)
@@ -521,12 +563,12 @@ class CampaignAnalysis:
             )
         return cls(
             n_customers=int(kw["n_customers"]),
-            n_treatment=int(kw["n_treatment"]),  # type: ignore[call-overload]
+            n_treatment=int(kw["n_treatment"]),
             n_holdout=int(kw["n_holdout"]),
-            alpha=float(kw["alpha"]),  # type: ignore[call-overload,arg-type]
-            srm=SRMCheck.from_dict(d["srm"]),  # type: ignore[arg-type]
+            alpha=float(kw["alpha"]),
+            srm=SRMCheck.from_dict(cast(Mapping[str, object], d["srm"])),
             results=[LiftResult.from_dict(r) for r in res],
-            roi=ROIResult.from_dict(d["roi"]),  # type: ignore[arg-type]
+            roi=ROIResult.from_dict(cast(Mapping[str, object], d["roi"])),
             warnings=[str(w) for w in warns],
         )
 
@@ -648,7 +690,7 @@ def _grouped_stats(
         sxy = s(x * y) if x is not None else None
         for c in np.flatnonzero(cnt):
             key = (str(levels[c // 2]), GROUPS[c % 2], m)
-            if x is not None:
+            if sx is not None and sx2 is not None and sxy is not None:
                 out[key] = RegressionStats(
                     int(cnt[c]),
                     float(sy[c]),
@@ -685,7 +727,8 @@ def analyze_campaign(
         warnings.append(
             f"sample ratio mismatch: {n_h} of {n_t + n_h} customers in holdout "
             f"({srm.observed_holdout_fraction:.2%}) vs planned {expected_holdout_fraction:.2%} "
-            f"(chi2={srm.chi2:.1f}, p={srm.p_value:.2g}); the assignment or the outcome join may be broken"
+            f"(chi2={srm.chi2:.1f}, p={srm.p_value:.2g}); "
+            "the assignment or the outcome join may be broken"
         )
     empty = SampleStats()
     results: list[LiftResult] = []
@@ -824,7 +867,8 @@ def campaign_outcomes(
     dup = out["customer_id"].duplicated()
     if dup.any():
         raise InputError(
-            f"plan: {int(dup.sum())} duplicate customer_id(s), e.g. {str(out['customer_id'][dup].iloc[0])!r}"
+            f"plan: {int(dup.sum())} duplicate customer_id(s), "
+            f"e.g. {str(out['customer_id'][dup].iloc[0])!r}"
         )
 
     tx = transactions
@@ -832,7 +876,8 @@ def campaign_outcomes(
     ts = pd.to_datetime(tx["ts"], errors="coerce")
     if ts.isna().any():
         raise InputError(
-            f"transactions: column 'ts' has {int(ts.isna().sum())} missing or unparseable timestamp(s)"
+            f"transactions: column 'ts' has {int(ts.isna().sum())} "
+            "missing or unparseable timestamp(s)"
         )
     amount = pd.to_numeric(tx["amount"], errors="coerce").fillna(0.0).to_numpy(dtype=float)
     disc = pd.to_numeric(tx["discount"], errors="coerce").fillna(0.0).to_numpy(dtype=float)

@@ -22,6 +22,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
@@ -404,7 +405,8 @@ def check_propensities(exposures: pd.DataFrame) -> np.ndarray:
         i = int(np.flatnonzero(miss)[0])
         raise InputError(
             f"exposures: column 'propensity' is missing or not a number in {int(miss.sum())} "
-            f"of {len(ps)} row(s) (e.g. customer_id={str(exposures['customer_id'].iloc[i])!r}): {hint}"
+            f"of {len(ps)} row(s) "
+            f"(e.g. customer_id={str(exposures['customer_id'].iloc[i])!r}): {hint}"
         )
     bad = (ps <= 0) | (ps > 1)
     if bad.any():
@@ -417,6 +419,17 @@ def check_propensities(exposures: pd.DataFrame) -> np.ndarray:
     return ps
 
 
+class OPEArrays(TypedDict):
+    """What :func:`build_ope_arrays` returns (a plain dict at run time)."""
+
+    reward: np.ndarray
+    action: np.ndarray
+    pscore: np.ndarray
+    action_dist: np.ndarray
+    estimated_rewards: np.ndarray | None
+    actions: list[str]
+
+
 def build_ope_arrays(
     decisions: pd.DataFrame,
     exposures: pd.DataFrame,
@@ -426,7 +439,7 @@ def build_ope_arrays(
     reward_col: str = "reward",
     estimate_col: str = "expected_net_profit",
     margin_rate: float | None = None,
-) -> dict[str, np.ndarray | list[str] | None]:
+) -> OPEArrays:
     """Turn a plan and logged exposures into the estimators' arrays.
 
     Actions are ``['none', *offers]`` (index 0 = no offer). Each exposure row is one logged round;
@@ -481,7 +494,7 @@ def build_ope_arrays(
     reward = _net_profit(exposures, reward_col, margin_rate)
 
     # --- reward model ---------------------------------------------------------------------
-    est = None
+    est: np.ndarray | None = None
     if estimated_rewards is not None:
         _need_cols(
             estimated_rewards, "estimated_rewards", ["customer_id", "offer_id", estimate_col]
@@ -506,7 +519,8 @@ def build_ope_arrays(
         if gaps.any():
             r_, c_ = np.argwhere(gaps)[0]
             raise InputError(
-                f"estimated_rewards: {int(gaps.sum())} (customer, offer) value(s) missing for logged customers; "
+                f"estimated_rewards: {int(gaps.sum())} (customer, offer) value(s) missing "
+                "for logged customers; "
                 f"every logged customer needs a '{estimate_col}' for each of {actions} "
                 f"(e.g. customer_id={str(est_df.index[r_])!r}, offer_id={actions[c_]!r})"
             )
@@ -541,7 +555,8 @@ def evaluate_decisions(
     ``decisions``: customer_id, offer_id (one row per customer; missing customers → 'none').
     ``exposures``: contract exposures with ``propensity`` (logging probability of the logged offer)
     and a ``reward_col`` column (net profit); without it the reward is
-    ``gross_profit − discount_cost`` (gross_profit defaulting to ``margin_rate·(revenue+discount_cost)``).
+    ``gross_profit − discount_cost`` (gross_profit defaulting to
+    ``margin_rate·(revenue+discount_cost)``).
     ``estimated_rewards``: long table customer_id, offer_id, ``estimate_col`` (expected net profit
     of each menu action, ``'none'`` included); DM and DR run only when it is given.
     """

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -284,7 +284,8 @@ def perfect_curve(
 
 
 def _normalized(model: UpliftCurve, oracle: UpliftCurve) -> float:
-    """``(A_model − A_random) / (A_oracle − A_random_oracle)``; NaN unless the oracle beats random."""
+    """``(A_model − A_random) / (A_oracle − A_random_oracle)``; NaN unless the oracle beats
+    random."""
     den = oracle.area - oracle.random_area
     if not den > 0:
         return float("nan")
@@ -320,9 +321,10 @@ def uplift_at_k(
     no treated or no control row. A scalar ``k`` returns a float, a sequence a dict ``{k: value}``.
     """
     c = _cumulate(*_prepare(y, treatment, prediction, propensity, sample_weight))
-    if np.isscalar(k):
-        return _uplift_at_k(c, [float(k)])[float(k)]  # type: ignore[arg-type]
-    return _uplift_at_k(c, list(k))  # type: ignore[arg-type]
+    if np.isscalar(k):  # not a TypeGuard in numpy's stubs
+        kf = float(cast(float, k))
+        return _uplift_at_k(c, [kf])[kf]
+    return _uplift_at_k(c, list(cast(Sequence[float], k)))
 
 
 def _calibration(

@@ -12,9 +12,10 @@ from __future__ import annotations
 import functools
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from offerwise.errors import InputError, require
@@ -50,7 +51,8 @@ __all__ = [
     "wrap_title",
 ]
 
-F = TypeVar("F", bound=Callable[..., Any])
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 #: Shared look: readable fonts, light grid, no top/right spines.
 STYLE: dict[str, Any] = {
@@ -100,16 +102,16 @@ PROFILE_FEATURES: tuple[tuple[str, str, str], ...] = (
 GOOD, BAD, NEUTRAL = "#2e7d32", "#c62828", "#546e7a"
 
 
-def _styled(fn: F) -> F:
+def _styled(fn: Callable[_P, _R]) -> Callable[_P, _R]:
     """Run a plot function inside the shared rc style (matplotlib imported lazily)."""
 
     @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         mpl = require("matplotlib", "report")
         with mpl.rc_context(STYLE):
             return fn(*args, **kwargs)
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -750,10 +752,10 @@ def _lift_axis(ax: Axes, kind: str, currency: str, what: str) -> None:
 def _forest(
     ax: Axes,
     labels: list[str],
-    est: np.ndarray,
-    lo: np.ndarray,
-    hi: np.ndarray,
-    cuped: tuple[np.ndarray, np.ndarray] | None = None,
+    est: npt.ArrayLike,
+    lo: npt.ArrayLike,
+    hi: npt.ArrayLike,
+    cuped: tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
 ) -> None:
     """Point estimates with CIs, one row per label, top down; green/red if the CI excludes 0."""
     est, lo, hi = (np.asarray(a, dtype=float) for a in (est, lo, hi))

@@ -373,8 +373,9 @@ def parse_analysis(obj: Mapping[str, Any]) -> AnalyzeResult | CampaignAnalysis:
 
 def campaign_of(analysis: AnalyzeResult | CampaignAnalysis) -> CampaignAnalysis:
     """The :class:`CampaignAnalysis` inside an :class:`AnalyzeResult` (or the argument itself)."""
-    inner = getattr(analysis, "analysis", None)
-    return inner if inner is not None else analysis  # type: ignore[return-value]
+    from offerwise.evaluation.analyze import AnalyzeResult
+
+    return analysis.analysis if isinstance(analysis, AnalyzeResult) else analysis
 
 
 def _row(r: LiftResult) -> dict[str, Any]:

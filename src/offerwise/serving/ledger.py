@@ -3,7 +3,8 @@
 One row per logged decision (an exposure; offer ``none`` for holdout/no-offer): ``converted`` = 1
 when the customer has ≥ 1 order event in [ts, ts + attribution window); ``revenue`` = Σ those
 orders' revenue; ``discount_cost`` = Σ discounts of the redemptions (not rolled back) of the
-customer's coupons in the decision's campaign made in the window (a renewed coupon counts too). ``propensity`` is the logged probability of the served offer.
+customer's coupons in the decision's campaign made in the window (a renewed coupon counts too).
+``propensity`` is the logged probability of the served offer.
 """
 
 from __future__ import annotations

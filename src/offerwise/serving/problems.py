@@ -24,7 +24,8 @@ _TITLES = {
 
 
 class ApiProblem(Exception):
-    """An error answered as problem+json; ``slug`` names the type (``urn:offerwise:problem:<slug>``)."""
+    """An error answered as problem+json; ``slug`` names the type
+    (``urn:offerwise:problem:<slug>``)."""
 
     def __init__(
         self,

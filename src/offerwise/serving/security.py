@@ -131,7 +131,8 @@ def create_api_key(
     rate_per_s: float | None = None,
     burst: int | None = None,
 ) -> str:
-    """Create the schema if needed, store a new key, return its plaintext (CLI ``offerwise apikey``)."""
+    """Create the schema if needed, store a new key, return its plaintext
+    (CLI ``offerwise apikey``)."""
     from offerwise.serving.storage import make_engine, migrate
 
     engine = make_engine(db_url, pool_size=1)

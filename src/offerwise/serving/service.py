@@ -17,7 +17,8 @@ AND spent_cents + :d <= budget_cents`` and the redemption INSERT; a conditional 
 matches no row rolls the savepoint back and the refusal is stored under the idempotency key.
 On SQLite the transaction starts with ``BEGIN IMMEDIATE`` (writers are serialized); on PostgreSQL
 each redemption batch first locks the active campaign's row (``FOR NO KEY UPDATE``), so the
-batches of several workers queue on it, and the row locks taken by the UPDATEs serialize everything else.
+batches of several workers queue on it, and the row locks taken by the UPDATEs serialize
+everything else.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import sqlalchemy as sa
 
@@ -63,6 +64,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("offerwise.serving")
 
 
+@overload
+def dt(ts: float) -> datetime: ...
+@overload
+def dt(ts: None) -> None: ...
+@overload
+def dt(ts: float | None) -> datetime | None: ...
 def dt(ts: float | None) -> datetime | None:
     return None if ts is None else datetime.fromtimestamp(ts, UTC)
 
@@ -126,8 +133,9 @@ _INSERT_DECISION = RawSQL(
     "ON CONFLICT DO NOTHING RETURNING decision_id"
 )
 _INSERT_COUPON = RawSQL(
-    "INSERT INTO coupons (code, campaign_id, customer_id, offer_id, issued_ts, expires_ts, max_uses, "
-    "uses) VALUES (:code, :campaign_id, :customer_id, :offer_id, :issued_ts, :expires_ts, :max_uses, 0)"
+    "INSERT INTO coupons (code, campaign_id, customer_id, offer_id, issued_ts, expires_ts, "
+    "max_uses, uses) VALUES (:code, :campaign_id, :customer_id, :offer_id, :issued_ts, "
+    ":expires_ts, :max_uses, 0)"
 )
 #: The plan customer a reserved code belongs to (see migration 3), with their decision if any.
 _RESERVED_SQL = RawSQL(
@@ -136,13 +144,13 @@ _RESERVED_SQL = RawSQL(
     "WHERE a.coupon_code = :code"
 )
 _INSERT_USAGE = RawSQL(
-    "INSERT INTO customer_usage (campaign_id, customer_id, uses) VALUES (:campaign_id, :customer_id, 0) "
-    "ON CONFLICT DO NOTHING"
+    "INSERT INTO customer_usage (campaign_id, customer_id, uses) "
+    "VALUES (:campaign_id, :customer_id, 0) ON CONFLICT DO NOTHING"
 )
 #: A coupon with its campaign's budget and the customer's usage. Columns = ``_CouponRow``.
 _COUPON_SQL = RawSQL(
-    "SELECT k.code, k.campaign_id, k.customer_id, k.offer_id, k.issued_ts, k.expires_ts, k.max_uses, "
-    "k.uses, c.budget_cents, c.spent_cents, u.uses AS customer_uses FROM coupons k "
+    "SELECT k.code, k.campaign_id, k.customer_id, k.offer_id, k.issued_ts, k.expires_ts, "
+    "k.max_uses, k.uses, c.budget_cents, c.spent_cents, u.uses AS customer_uses FROM coupons k "
     "JOIN campaigns c ON c.campaign_id = k.campaign_id "
     "LEFT JOIN customer_usage u ON u.campaign_id = k.campaign_id AND u.customer_id = k.customer_id "
     "WHERE k.code = :code"
@@ -176,10 +184,10 @@ _REMAINING = RawSQL(
     "SELECT budget_cents - spent_cents FROM campaigns WHERE campaign_id = :campaign_id"
 )
 _INSERT_REDEMPTION = RawSQL(
-    "INSERT INTO redemptions (redemption_id, coupon_code, campaign_id, customer_id, offer_id, order_id, "
-    "discount_cents, status, api_key_id, idem_key, redeemed_ts, rolled_back_ts) VALUES (:redemption_id, "
-    ":coupon_code, :campaign_id, :customer_id, :offer_id, :order_id, :discount_cents, 'redeemed', "
-    ":api_key_id, :idem_key, :redeemed_ts, NULL)"
+    "INSERT INTO redemptions (redemption_id, coupon_code, campaign_id, customer_id, offer_id, "
+    "order_id, discount_cents, status, api_key_id, idem_key, redeemed_ts, rolled_back_ts) "
+    "VALUES (:redemption_id, :coupon_code, :campaign_id, :customer_id, :offer_id, :order_id, "
+    ":discount_cents, 'redeemed', :api_key_id, :idem_key, :redeemed_ts, NULL)"
 )
 
 
@@ -390,7 +398,9 @@ class OfferService:
         if conn is None:
             fairy = self.engine.raw_connection()
             if self._dialect == "postgresql":
-                fairy.driver_connection.autocommit = True
+                driver = fairy.driver_connection
+                assert driver is not None  # a checked-out connection has its driver connection
+                driver.autocommit = True
             with self._lock:
                 self._reader_conns.append(fairy)
             conn = self._readers.conn = fairy.dbapi_connection
@@ -474,12 +484,16 @@ class OfferService:
         return dec, body
 
     def _needs_renewal(self, row: _DecisionRow, now: float) -> bool:
-        return row.coupon_code is not None and now >= row.expires_ts and self._renewable(row, now)
+        if row.coupon_code is None:
+            return False
+        assert row.expires_ts is not None  # a decision with a coupon has its expiry
+        return now >= row.expires_ts and self._renewable(row, now)
 
     def _valid_until(self, row: _DecisionRow, now: float) -> float:
         """How long an answer built from ``row`` may be served from the cache (epoch seconds)."""
         if row.coupon_code is None:
             return float("inf")
+        assert row.expires_ts is not None  # a decision with a coupon has its expiry
         if now < row.expires_ts:
             return row.expires_ts
         return now + self.RECHECK_S  # expired and not renewable (used up / offer ended): look again
@@ -542,6 +556,7 @@ class OfferService:
     def _renewable(self, row: _DecisionRow, now: float) -> bool:
         """An expired coupon is renewed when it has uses left and its offer is still running."""
         terms = self.menu.get(row.offer_id) or self._offer(row.offer_id)
+        assert row.uses is not None and row.max_uses is not None  # called for coupon rows only
         return row.uses < row.max_uses and terms.active_at(now) and self._expiry(terms, now) > now
 
     def _renew(
@@ -730,8 +745,8 @@ class OfferService:
         if q.reason is not None:
             details = {
                 "wrong_category": f"no cart line in category '{offer.category}'",
-                "below_min_spend": f"eligible subtotal {q.eligible_cents / 100:.2f} is below the minimum "
-                f"spend {offer.min_spend_cents / 100:.2f}",
+                "below_min_spend": f"eligible subtotal {q.eligible_cents / 100:.2f} "
+                f"is below the minimum spend {offer.min_spend_cents / 100:.2f}",
                 "not_enough_items": "buy-one-get-one needs at least 2 eligible units",
                 "nothing_to_discount": "the offer gives no discount on this cart",
             }
@@ -858,7 +873,8 @@ class OfferService:
     def _replay(
         self, prior: tuple[str, int | None, str | None] | None, h: str, instance: str | None
     ) -> RedeemOutcome:
-        """The stored answer of a claimed key; ``prior`` = (request_hash, status_code, response_json)."""
+        """The stored answer of a claimed key; ``prior`` = (request_hash, status_code,
+        response_json)."""
         if prior is None:  # pragma: no cover - a claim that conflicted has a row
             raise ApiProblem(409, "idempotency-key-in-use", "retry the request")
         request_hash_, status_code, response_json = prior
@@ -873,6 +889,7 @@ class OfferService:
             raise ApiProblem(
                 409, "idempotency-key-in-use", "the first request with this key is running"
             )
+        assert response_json is not None  # stored together with status_code
         return RedeemOutcome(status_code, json.loads(response_json), replayed=True)
 
     def _apply_redeem(
@@ -936,7 +953,8 @@ class OfferService:
         return RedeemOutcome(200, body.model_dump(mode="json"))
 
     def rollback(self, code: str, req: RollbackRequest, now: float | None = None) -> RollbackResult:
-        """Undo a redemption (refund/cancel): the budget, the coupon use and the customer use return."""
+        """Undo a redemption (refund/cancel): the budget, the coupon use and the customer use
+        return."""
         now = time.time() if now is None else now
         code = normalize_code(code)
         t = self.t
@@ -994,7 +1012,7 @@ class OfferService:
                     sa.select(c.c.budget_cents - c.c.spent_cents).where(
                         c.c.campaign_id == row.campaign_id
                     )
-                ).scalar()
+                ).scalar_one()
                 if n == 1
                 else row.budget_cents - row.spent_cents
             )
@@ -1046,11 +1064,16 @@ class OfferService:
                 )
             new = [r for k, r in rows.items() if k not in seen]
             if new:
+                stmt: sa.Insert
                 if conn.dialect.name == "postgresql":
-                    from sqlalchemy.dialects.postgresql import insert
+                    from sqlalchemy.dialects import postgresql
+
+                    stmt = postgresql.insert(ev).on_conflict_do_nothing(index_elements=["order_id"])
                 else:
-                    from sqlalchemy.dialects.sqlite import insert
-                conn.execute(insert(ev).on_conflict_do_nothing(index_elements=["order_id"]), new)
+                    from sqlalchemy.dialects import sqlite
+
+                    stmt = sqlite.insert(ev).on_conflict_do_nothing(index_elements=["order_id"])
+                conn.execute(stmt, new)
         return EventsAccepted(accepted=len(new), duplicates=len(batch.events) - len(new))
 
     def campaign(self, campaign_id: str) -> CampaignOut:
@@ -1067,7 +1090,7 @@ class OfferService:
                         sa.select(sa.func.count())
                         .select_from(table)
                         .where(table.c.campaign_id == campaign_id)
-                    ).scalar()
+                    ).scalar_one()
                 )
 
             issued, exposures, customers = (

@@ -199,10 +199,12 @@ def insert_ignore(conn: Connection, table: Table) -> Any:
     here).
     """
     if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table).on_conflict_do_nothing()
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table).on_conflict_do_nothing()
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(table).on_conflict_do_nothing()
 
 
 @contextlib.contextmanager
@@ -271,6 +273,7 @@ def migrate(engine: Engine) -> list[int]:
             stack.enter_context(_writer_lock(engine).hold())
             conn = stack.enter_context(engine.connect())
             raw = conn.connection.driver_connection
+            assert raw is not None  # a checked-out connection has its driver connection
             raw.execute("PRAGMA foreign_keys=OFF")
             stack.callback(raw.execute, "PRAGMA foreign_keys=ON")
             stack.enter_context(conn.begin())

@@ -23,8 +23,8 @@ async def get_offer(
     customer_id: Annotated[str, Path(min_length=1, max_length=128)], _: Decide, service: Service
 ) -> Response:
     """The first ask decides (plan choice, or an exploration draw with probability ε), logs the
-    exposure and issues a coupon; later asks return the same decision and coupon; once that coupon has expired unused (and its
-    offer still runs) the next ask issues a fresh coupon (new code and expiry) for the same offer. Holdout
-    customers, plan choice 'none' and unknown customers under the default cold-start rule get
-    ``offer: null``."""
+    exposure and issues a coupon; later asks return the same decision and coupon; once that coupon
+    has expired unused (and its offer still runs) the next ask issues a fresh coupon (new code and
+    expiry) for the same offer. Holdout customers, plan choice 'none' and unknown customers under
+    the default cold-start rule get ``offer: null``."""
     return Response(await service.offer_json(customer_id), media_type="application/json")
