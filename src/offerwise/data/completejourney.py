@@ -139,7 +139,8 @@ def import_completejourney(
             "coupon_redemptions",
         ):
             con.execute(
-                f"CREATE VIEW cj_{name} AS SELECT * FROM read_parquet({_lit(src / f'{name}.parquet')})"
+                f"CREATE VIEW cj_{name} AS SELECT * "
+                f"FROM read_parquet({_lit(src / f'{name}.parquet')})"
             )
         stats = _build(con, settings)
         with atomic_dir(out) as tmp:
@@ -148,10 +149,11 @@ def import_completejourney(
                     f"COPY (SELECT * FROM {table}_out) TO {_lit(tmp / f'{table}.parquet')} "
                     f"(FORMAT PARQUET, COMPRESSION ZSTD)"
                 )
-            rows = {
-                t: con.execute(f"SELECT COUNT(*) FROM {t}_out").fetchone()[0]
-                for t in ("customers", "products", "transactions", "offers", "exposures")
-            }
+            rows: dict[str, int] = {}
+            for t in ("customers", "products", "transactions", "offers", "exposures"):
+                count = con.execute(f"SELECT COUNT(*) FROM {t}_out").fetchone()
+                assert count is not None
+                rows[t] = count[0]
             summary = ImportSummary(out_dir=str(out), rows=rows, seconds=0.0, **stats)
             write_json(summary.to_dict(), tmp / MARKER)
     finally:
@@ -216,7 +218,8 @@ def _build(con: Any, settings: Settings) -> dict[str, Any]:
         CREATE TEMP TABLE customers_out AS
         SELECT h.customer_id, h.signup_date,
                d.age, d.income, d.home_ownership, d.marital_status, d.household_comp,
-               CAST(TRY_CAST(REPLACE(d.household_size, '+', '') AS INTEGER) AS DOUBLE) AS household_size,
+               CAST(TRY_CAST(REPLACE(d.household_size, '+', '') AS INTEGER) AS DOUBLE)
+                   AS household_size,
                CAST(TRY_CAST(REPLACE(d.kids_count, '+', '') AS INTEGER) AS DOUBLE) AS kids_count
         FROM (SELECT customer_id, CAST(CAST(MIN(ts) AS DATE) AS TIMESTAMP) AS signup_date
               FROM clean GROUP BY customer_id) h
@@ -242,7 +245,8 @@ def _build(con: Any, settings: Settings) -> dict[str, Any]:
         CREATE TEMP TABLE products_out AS
         WITH catalogue AS (
             SELECT CAST(product_id AS VARCHAR) AS product_id,
-                   COALESCE(NULLIF(TRIM(product_category), ''), NULLIF(TRIM(department), '')) AS category,
+                   COALESCE(NULLIF(TRIM(product_category), ''), NULLIF(TRIM(department), ''))
+                       AS category,
                    CASE WHEN brand = 'Private' THEN 'Private'
                         ELSE 'M' || CAST(manufacturer_id AS VARCHAR) END AS brand,
                    brand AS brand_type, department, product_type, package_size,
@@ -261,7 +265,8 @@ def _build(con: Any, settings: Settings) -> dict[str, Any]:
 
     # -- offers: one per campaign type ----------------------------------------------------------
     values = ", ".join(
-        f"('{o['offer_id']}', '{o['kind']}', {float(o['value'])!r}, {float(o['min_spend'])!r}, '{ctype}')"
+        f"('{o['offer_id']}', '{o['kind']}', {float(o['value'])!r}, "
+        f"{float(o['min_spend'])!r}, '{ctype}')"
         for ctype, o in CAMPAIGN_OFFERS.items()
     )
     con.execute(
@@ -271,7 +276,8 @@ def _build(con: Any, settings: Settings) -> dict[str, Any]:
 
     # -- exposures: targeted households vs households not targeted in an overlapping campaign ----
     camps = con.execute("""
-        SELECT campaign_id, campaign_type, CAST(start_date AS TIMESTAMP), CAST(end_date AS TIMESTAMP)
+        SELECT campaign_id, campaign_type, CAST(start_date AS TIMESTAMP),
+               CAST(end_date AS TIMESTAMP)
         FROM cj_campaign_descriptions ORDER BY start_date, campaign_id""").fetchall()
     used, skipped = [], {}
     data_start = first_ts.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -299,7 +305,8 @@ def _build(con: Any, settings: Settings) -> dict[str, Any]:
     """)
     con.execute("""
         CREATE TEMP TABLE targets AS
-        SELECT DISTINCT CAST(c.campaign_id AS BIGINT) AS campaign_id, CAST(c.household_id AS VARCHAR) AS customer_id
+        SELECT DISTINCT CAST(c.campaign_id AS BIGINT) AS campaign_id,
+               CAST(c.household_id AS VARCHAR) AS customer_id
         FROM cj_campaigns c
     """)
     con.execute("""
@@ -332,7 +339,8 @@ def _build(con: Any, settings: Settings) -> dict[str, Any]:
             SELECT DISTINCT campaign_id, CAST(product_id AS VARCHAR) AS product_id FROM cj_coupons
         ),
         window_lines AS (
-            SELECT e.campaign_id, e.customer_id, l.product_id, l.sales_value, l.coupon_disc, l.coupon_match_disc
+            SELECT e.campaign_id, e.customer_id, l.product_id, l.sales_value, l.coupon_disc,
+                   l.coupon_match_disc
             FROM expo e JOIN lines l ON l.customer_id = e.customer_id
              AND l.ts >= e.start_ts AND l.ts < e.outcome_end
             WHERE l.sales_value >= 0 AND l.raw_quantity >= 0
@@ -341,9 +349,11 @@ def _build(con: Any, settings: Settings) -> dict[str, Any]:
             SELECT w.campaign_id, w.customer_id,
                    SUM(w.sales_value) AS revenue,
                    SUM(w.coupon_disc + w.coupon_match_disc) AS discount_cost,
-                   MAX(CASE WHEN cp.product_id IS NOT NULL AND w.sales_value > 0 THEN 1 ELSE 0 END) AS bought
+                   MAX(CASE WHEN cp.product_id IS NOT NULL AND w.sales_value > 0 THEN 1 ELSE 0 END)
+                       AS bought
             FROM window_lines w
-            LEFT JOIN coupon_products cp ON cp.campaign_id = w.campaign_id AND cp.product_id = w.product_id
+            LEFT JOIN coupon_products cp
+              ON cp.campaign_id = w.campaign_id AND cp.product_id = w.product_id
             GROUP BY w.campaign_id, w.customer_id
         ),
         redeemed AS (
@@ -355,7 +365,8 @@ def _build(con: Any, settings: Settings) -> dict[str, Any]:
         SELECT e.customer_id,
                CASE WHEN e.targeted = 1 THEN o.offer_id ELSE 'none' END AS offer_id,
                e.start_ts AS ts,
-               CAST(GREATEST(COALESCE(x.bought, 0), CASE WHEN r.customer_id IS NULL THEN 0 ELSE 1 END)
+               CAST(GREATEST(COALESCE(x.bought, 0),
+                             CASE WHEN r.customer_id IS NULL THEN 0 ELSE 1 END)
                     AS DOUBLE) AS converted,
                ROUND(COALESCE(x.revenue, 0), 2) AS revenue,
                ROUND(COALESCE(x.discount_cost, 0), 2) AS discount_cost,
@@ -368,7 +379,8 @@ def _build(con: Any, settings: Settings) -> dict[str, Any]:
         ORDER BY e.start_ts, e.campaign_id, e.targeted DESC, TRY_CAST(e.customer_id AS BIGINT)
     """)
     n_t, n_c = one(
-        "SELECT COUNT(*) FILTER (WHERE offer_id <> 'none'), COUNT(*) FILTER (WHERE offer_id = 'none') "
+        "SELECT COUNT(*) FILTER (WHERE offer_id <> 'none'), "
+        "COUNT(*) FILTER (WHERE offer_id = 'none') "
         "FROM exposures_out"
     )
     return {

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import duckdb
 import pandas as pd
@@ -47,6 +47,12 @@ class TableSpec:
 
     def column(self, name: str) -> ColumnSpec | None:
         return next((c for c in self.columns if c.name == name), None)
+
+    def column_spec(self, name: str) -> ColumnSpec:
+        """The spec of column ``name``, which must be one of this table's columns."""
+        cs = self.column(name)
+        assert cs is not None, f"{self.name} has no column {name!r}"
+        return cs
 
 
 C = ColumnSpec
@@ -201,12 +207,20 @@ def _columns(con: duckdb.DuckDBPyConnection, rel: str) -> dict[str, str]:
     return {r[0]: str(r[1]).upper() for r in rows}
 
 
+def _fetch_row(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[Any, ...]:
+    """The row of a query that returns exactly one (an aggregate without GROUP BY)."""
+    row = con.execute(sql).fetchone()
+    assert row is not None
+    return row
+
+
 def _is_numeric(typ: str) -> bool:
     return any(t in typ for t in ("INT", "DOUBLE", "FLOAT", "DECIMAL", "REAL", "NUMERIC"))
 
 
 def _cast_expr(cs: ColumnSpec, col: str, typ: str) -> str:
-    """SQL turning raw column ``col`` of type ``typ`` into the contract type (NULL when it can't)."""
+    """SQL turning raw column ``col`` of type ``typ`` into the contract type (NULL when it
+    can't)."""
     q = _q(col)
     if cs.kind == "id":
         if _is_numeric(typ) and "INT" not in typ:
@@ -224,7 +238,8 @@ def _cast_expr(cs: ColumnSpec, col: str, typ: str) -> str:
             return q
         return (
             f"CASE LOWER(TRIM(CAST({q} AS VARCHAR))) WHEN 'true' THEN TRUE WHEN '1' THEN TRUE "
-            f"WHEN 'yes' THEN TRUE WHEN 'false' THEN FALSE WHEN '0' THEN FALSE WHEN 'no' THEN FALSE END"
+            f"WHEN 'yes' THEN TRUE WHEN 'false' THEN FALSE WHEN '0' THEN FALSE "
+            f"WHEN 'no' THEN FALSE END"
         )
     if cs.kind in ("number", "binary"):
         if _is_numeric(typ):
@@ -239,7 +254,10 @@ def _default_expr(table: str, cs: ColumnSpec, cols: dict[str, str], settings: Se
     if table == "offers" and cs.name == "members_only":
         return "FALSE"
     if table == "exposures" and cs.name == "gross_profit":
-        return f"{settings.margin_rate!r} * (TRY_CAST(revenue AS DOUBLE) + TRY_CAST(discount_cost AS DOUBLE))"
+        return (
+            f"{settings.margin_rate!r} * "
+            f"(TRY_CAST(revenue AS DOUBLE) + TRY_CAST(discount_cost AS DOUBLE))"
+        )
     return f"CAST(NULL AS {_SQL_TYPE.get(cs.kind, 'VARCHAR')})"
 
 
@@ -285,7 +303,10 @@ def load_data(
 def validate_source(
     source: Source, con: duckdb.DuckDBPyConnection, *, required: Sequence[str] = ()
 ) -> tuple[list[Problem], dict[str, str], dict[str, int]]:
-    """Run every contract check. Returns (problems, row filters for tolerable problems, row counts)."""
+    """Run every contract check.
+
+    Returns (problems, row filters for tolerable problems, row counts).
+    """
     problems: list[Problem] = list(source.problems)
     needed = {n for n, s in TABLES.items() if s.required} | set(required)
     for name in sorted(needed):
@@ -307,7 +328,7 @@ def validate_source(
         spec = TABLES[name]
         file = source.file_label(name)
         cols = _columns(con, f"raw_{name}")
-        n = con.execute(f"SELECT COUNT(*) FROM raw_{name}").fetchone()[0]
+        n = _fetch_row(con, f"SELECT COUNT(*) FROM raw_{name}")[0]
         counts[name] = n
         if n == 0:
             problems.append(Problem(name, None, "table is empty", file=file))
@@ -355,7 +376,8 @@ def _check_columns(
     file: str,
     n: int,
 ) -> list[Problem]:
-    """Per-column checks, computed in one aggregate pass: nulls, types, signs, domain, duplicates."""
+    """Per-column checks, computed in one aggregate pass: nulls, types, signs, domain,
+    duplicates."""
     checks: list[tuple[str, str, str, bool]] = []  # (column, condition, message, fatal)
     for cs in spec.columns:
         if cs.name not in cols:
@@ -401,7 +423,8 @@ def _check_columns(
         checks.append(
             (
                 "kind",
-                f"NULLIF(TRIM(CAST(kind AS VARCHAR)), '') NOT IN ({', '.join(repr(k) for k in OFFER_KINDS)})",
+                f"NULLIF(TRIM(CAST(kind AS VARCHAR)), '') "
+                f"NOT IN ({', '.join(repr(k) for k in OFFER_KINDS)})",
                 f"unknown offer kind (allowed: {', '.join(OFFER_KINDS)})",
                 True,
             )
@@ -424,11 +447,11 @@ def _check_columns(
             )
         )
         if "starts" in cols and "ends" in cols:
-            s = _cast_expr(spec.column("starts"), "starts", cols["starts"])
-            e = _cast_expr(spec.column("ends"), "ends", cols["ends"])
+            s = _cast_expr(spec.column_spec("starts"), "starts", cols["starts"])
+            e = _cast_expr(spec.column_spec("ends"), "ends", cols["ends"])
             checks.append(("ends", f"{e} < {s}", "validity window ends before it starts", True))
     if name == "exposures" and "propensity" in cols:
-        p = _cast_expr(spec.column("propensity"), "propensity", cols["propensity"])
+        p = _cast_expr(spec.column_spec("propensity"), "propensity", cols["propensity"])
         checks.append(("propensity", f"{p} <= 0 OR {p} > 1", "propensities outside (0, 1]", True))
     if name == "transactions":
         checks.append(
@@ -443,7 +466,7 @@ def _check_columns(
     if not checks:
         return []
     agg = ", ".join(f"COUNT(*) FILTER (WHERE {cond})" for _, cond, _, _ in checks)
-    row = con.execute(f"SELECT {agg} FROM raw_{name}").fetchone()
+    row = _fetch_row(con, f"SELECT {agg} FROM raw_{name}")
     out: list[Problem] = []
     for (col, cond, msg, fatal), bad in zip(checks, row, strict=True):
         if bad:
@@ -460,11 +483,12 @@ def _check_columns(
                 )
             )
     if spec.key and spec.key in cols:
-        key = _cast_expr(spec.column(spec.key), spec.key, cols[spec.key])
-        dup = con.execute(
-            f"SELECT COUNT(*), MIN(k) FROM (SELECT {key} AS k FROM raw_{name} WHERE {key} IS NOT NULL "
-            f"GROUP BY 1 HAVING COUNT(*) > 1)"
-        ).fetchone()
+        key = _cast_expr(spec.column_spec(spec.key), spec.key, cols[spec.key])
+        dup = _fetch_row(
+            con,
+            f"SELECT COUNT(*), MIN(k) FROM (SELECT {key} AS k FROM raw_{name} "
+            f"WHERE {key} IS NOT NULL GROUP BY 1 HAVING COUNT(*) > 1)",
+        )
         if dup[0]:
             out.append(
                 Problem(
@@ -500,7 +524,7 @@ def _check_cross(
         if child not in ok or parent not in ok:
             continue
         cond = f"{col} NOT IN (SELECT {pcol} FROM {parent})"
-        bad = con.execute(f"SELECT COUNT(*) FROM {child} WHERE {cond}").fetchone()[0]
+        bad = _fetch_row(con, f"SELECT COUNT(*) FROM {child} WHERE {cond}")[0]
         if not bad:
             continue
         share = bad / max(counts.get(child, 1), 1)
@@ -525,7 +549,7 @@ def _check_cross(
             exclude[child] = f"({prev}) AND {keep}" if prev else keep
     if "exposures" in ok and "offers" in ok:
         cond = f"offer_id <> '{NO_OFFER}' AND offer_id NOT IN (SELECT offer_id FROM offers)"
-        bad = con.execute(f"SELECT COUNT(*) FROM exposures WHERE {cond}").fetchone()[0]
+        bad = _fetch_row(con, f"SELECT COUNT(*) FROM exposures WHERE {cond}")[0]
         if bad:
             out.append(
                 Problem(

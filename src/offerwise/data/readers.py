@@ -82,7 +82,8 @@ class Source:
 
 
 def open_source(path: str | Path, settings: Settings) -> Source:
-    """Find the contract tables of ``path``; raise :class:`InputError` when there is nothing to read."""
+    """Find the contract tables of ``path``; raise :class:`InputError` when there is nothing
+    to read."""
     loc = str(path)
     if loc.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
         return _open_postgres(loc, settings)
@@ -112,7 +113,8 @@ def open_source(path: str | Path, settings: Settings) -> Source:
 
 
 def found_unreadable(src: Source) -> list[Problem]:
-    """Files that DuckDB cannot open at all (corrupt Parquet, binary CSV): fatal, one problem each."""
+    """Files that DuckDB cannot open at all (corrupt Parquet, binary CSV): fatal, one problem
+    each."""
     out = []
     con = duckdb.connect()
     try:
@@ -160,7 +162,8 @@ def _open_postgres(url: str, settings: Settings) -> Source:
             names = {
                 r[0]
                 for r in conn.execute(
-                    "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+                    "SELECT table_name FROM information_schema.tables "
+                    "WHERE table_schema = current_schema()"
                 )
             }
             for t in TABLE_NAMES:

@@ -151,8 +151,10 @@ def prepare_views(con: duckdb.DuckDBPyConnection, cutoffs: str | pd.DataFrame) -
     if cols is None or not {"customer_id", when} <= set(cols):
         raise InputError(f"cutoffs relation {rel!r} needs columns customer_id and as_of")
     con.execute(
-        f"CREATE OR REPLACE TEMP VIEW ow_cutoffs AS SELECT CAST(customer_id AS VARCHAR) AS customer_id, "
-        f"CAST({when} AS TIMESTAMP) AS as_of FROM {rel} WHERE customer_id IS NOT NULL AND {when} IS NOT NULL"
+        "CREATE OR REPLACE TEMP VIEW ow_cutoffs AS "
+        "SELECT CAST(customer_id AS VARCHAR) AS customer_id, "
+        f"CAST({when} AS TIMESTAMP) AS as_of FROM {rel} "
+        f"WHERE customer_id IS NOT NULL AND {when} IS NOT NULL"
     )
 
     specs = {
@@ -247,8 +249,9 @@ def profile(
     """One row per customer at ``as_of``: features, customer attributes and (by default) segments.
 
     ``source``: a validated :class:`~offerwise.data.contract.DataSet`, or a DuckDB connection with
-    the contract's tables as views. ``as_of`` defaults to :func:`offerwise.vocab.default_as_of`. ``clusters``: add a KMeans
-    ``cluster`` column with that many clusters (seeded by ``settings.seed``).
+    the contract's tables as views. ``as_of`` defaults to :func:`offerwise.vocab.default_as_of`.
+    ``clusters``: add a KMeans ``cluster`` column with that many clusters (seeded by
+    ``settings.seed``).
     """
     from offerwise.data.contract import DataSet
 

@@ -119,7 +119,8 @@ def _transaction_features(
     missing = [c for c in names if c not in feats.columns]
     if missing:
         raise ModelError(
-            f"the model uses transaction features this offerwise version does not compute: {missing[:5]}"
+            "the model uses transaction features this offerwise version does not compute: "
+            f"{missing[:5]}"
         )
     return feats[["customer_id", "as_of", *names]]
 
@@ -191,7 +192,7 @@ def build_features(
     customers = ds.frame("customers")
     customers["customer_id"] = customers["customer_id"].astype(str)
     derive = spec is None
-    if derive:
+    if spec is None:
         spec = _customer_attribute_spec(customers, settings)
     uniq = cutoffs.drop_duplicates().reset_index(drop=True)
     if derive or spec.transaction_features:

@@ -1,4 +1,5 @@
-"""Default learner settings, chosen by the benchmarks (``benchmarks/bench_uplift.py``, docs/models.md)."""
+"""Default learner settings, chosen by the benchmarks (``benchmarks/bench_uplift.py``,
+docs/models.md)."""
 
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ LightGBM models are kept as :class:`lightgbm.Booster` objects so they can be sav
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -450,9 +450,10 @@ class DRLearner(_BaseLearner):
     def predict_outcomes(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
         X = self._check_X(X)
         k = self.n_folds
-        mu0 = sum(self._pred(self.boosters_[f"mu0_{f}"], X) for f in range(k)) / k
-        mu1 = sum(self._pred(self.boosters_[f"mu1_{f}"], X) for f in range(k)) / k
-        return mu0, mu1
+        # sum() of arrays is an array (typeshed adds Literal[0] for an empty iterable; k >= 2)
+        mu0 = cast(np.ndarray, sum(self._pred(self.boosters_[f"mu0_{f}"], X) for f in range(k)))
+        mu1 = cast(np.ndarray, sum(self._pred(self.boosters_[f"mu1_{f}"], X) for f in range(k)))
+        return mu0 / k, mu1 / k
 
 
 class SharedBaseTLearner(_BaseLearner):

@@ -18,8 +18,8 @@ For every menu offer k with at least ``min_treated`` exposures, on rows with off
     ``cost_k(x) = p_k(x) d(x, k)``, where ``p`` comes from the conversion learner and
     ``v`` (net profit) and ``d`` (discount cost) are pooled LightGBM regressions on the converted
     rows of all arms (``pooled/*`` boosters: features ``X`` + one indicator per menu offer) that
-    start from each arm's mean (``init_score``; the means are kept in ``arm_levels_``). Modelling the
-    value given conversion removes the zero-inflation noise of modelling profit on every row;
+    start from each arm's mean (``init_score``; the means are kept in ``arm_levels_``). Modelling
+    the value given conversion removes the zero-inflation noise of modelling profit on every row;
     pooling shares the basket structure across arms, so the errors of ``v(x, k)`` and
     ``v(x, none)`` largely cancel in their difference; the arm means keep what the offer does to
     the basket level (a 30 % discount at a 30 % margin leaves no profit) even where the trees cannot
@@ -35,7 +35,7 @@ listed in ``skipped_`` with the reason (the scores then have no rows for them).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -282,7 +282,7 @@ class OfferResponseModel(BaseEstimator):
 
         # propensities (needed by X and DR learners)
         P = None
-        clip = tuple(float(c) for c in self.propensity_clip)
+        clip = cast(tuple[float, float], tuple(float(c) for c in self.propensity_clip))
         if propensity is not None:
             logged = check_logged_propensities(np.asarray(propensity, dtype=np.float64))
             source = "logged"
@@ -475,6 +475,7 @@ class OfferResponseModel(BaseEstimator):
             Z = self._inputs(X, k) if hurdle or pooled else None
             per_bag = None
             if pooled:
+                assert Z is not None
                 per_bag = [
                     expit(rb[b] + predict_booster(cb[n1], Z, self.n_jobs, raw=True)) - q0b[b]
                     for b, (_, _, n1) in enumerate(bags)
@@ -486,6 +487,7 @@ class OfferResponseModel(BaseEstimator):
             drev = per["revenue"].predict(X)
             sd = 0.0
             if hurdle:
+                assert Z is not None
                 ecost = pk * np.maximum(self._arm("cost", Z, k), 0.0)
                 value = self._arm("net_profit", Z, k)
                 dprof = pk * value - base_profit
@@ -540,11 +542,13 @@ class OfferResponseModel(BaseEstimator):
         return out
 
     def _inputs(self, X: np.ndarray, k: int) -> np.ndarray:
-        """Inputs (n, p + menu) of the pooled boosters: ``X`` with every row given action code ``k``."""
+        """Inputs (n, p + menu) of the pooled boosters: ``X`` with every row given action code
+        ``k``."""
         return np.hstack([X, _onehot(np.full(len(X), k), len(self.menu_))])
 
     def _arm(self, target: str, Z: np.ndarray, k: int) -> np.ndarray:
-        """E[target | converted, x, action k] (n,): the arm's mean plus the pooled booster on ``Z``."""
+        """E[target | converted, x, action k] (n,): the arm's mean plus the pooled booster on
+        ``Z``."""
         return self.arm_levels_[target][k] + predict_booster(
             self.control_boosters_[f"pooled/{target}"], Z, self.n_jobs
         )

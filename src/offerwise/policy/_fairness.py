@@ -99,12 +99,12 @@ def _fair_band(
         allow = math.floor(level * ng[g] + 1e-9)
         rows = np.flatnonzero(codes == g)
 
-        def mk(t: float, g: int = g) -> Params:
+        def mk(t: float, g: np.intp = g) -> Params:
             ph = [p.copy() for p in st.phi]
             ph[a][g] = t
             return params(phi=ph)
 
-        def count(tot: np.ndarray, g: int = g) -> float:
+        def count(tot: np.ndarray, g: np.intp = g) -> float:
             return _group_counts(tot, layout, cells_of, G)[g]
 
         tol = max(1.0, 2e-3 * ng[g])
@@ -124,18 +124,18 @@ def _fair_band(
         p0 = abs(st.phi[a][g])
         br = (p0 * 0.9, p0 * 1.1 + v_guess * 1e-3)
         if c0 < need:
-            r = _search(ev, rows, mk, lambda t, need=need, count=count: count(t) >= need, *br)
+            r = _search(ev, rows, mk, lambda t: count(t) >= need, *br)
             if r is None:  # not reachable: give an offer to everyone eligible in g
                 _, tb = ev.split(rows, mk(1e15))
                 top = count(tb.sum(axis=0))
-                r = _search(ev, rows, mk, lambda t, top=top, count=count: count(t) >= top, *br)
+                r = _search(ev, rows, mk, lambda t: count(t) >= top, *br)
             new = r.hi if r is not None else st.phi[a][g]
         elif c0 > allow:
             r = _search(
                 ev,
                 rows,
-                lambda t, mk=mk: mk(-t),
-                lambda t, allow=allow, count=count: count(t) <= allow,
+                lambda t: mk(-t),
+                lambda t: count(t) <= allow,
                 *br,
             )
             new = -r.hi if r is not None else st.phi[a][g]

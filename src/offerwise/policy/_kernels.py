@@ -136,7 +136,9 @@ class Evaluator:
             import numba
 
             if threads:
-                numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+                # numba.core.config sets its settings as module globals at run time: no static type
+                max_threads: int = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
+                numba.set_num_threads(max(1, min(int(threads), max_threads)))
             self._k = _numba_kernels()
 
     @property
@@ -153,7 +155,8 @@ class Evaluator:
         ref_a: np.ndarray | None = None,
         ref_b: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Choices (m,) int8 at ``p`` and totals (3, T) bucketed by equality to ref_a / ref_b / other.
+        """Choices (m,) int8 at ``p`` and totals (3, T) bucketed by equality to ref_a / ref_b /
+        other.
 
         Without refs, every row goes to bucket 2. ``rows=None`` evaluates all rows.
         """
@@ -189,6 +192,7 @@ class Evaluator:
             out[a:e] = ch
             b = np.full(e - a, 2, dtype=np.int8)
             if ref_a is not None:
+                assert ref_b is not None  # the references come in pairs
                 b[ch == ref_b[a:e]] = 1
                 b[ch == ref_a[a:e]] = 0
             for bucket in range(3):
@@ -200,7 +204,8 @@ class Evaluator:
     def pair(
         self, rows: np.ndarray | None, lo: Params, hi: Params
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Choices at ``lo`` and ``hi`` in one pass; totals (3, T): same choice / lo-only / hi-only."""
+        """Choices at ``lo`` and ``hi`` in one pass; totals (3, T): same choice / lo-only /
+        hi-only."""
         m = self.n if rows is None else len(rows)
         self.passes += m / max(self.n, 1)
         out_lo = np.empty(m, dtype=np.int8)

@@ -263,4 +263,6 @@ def screen(V, C, M, use_mask, seg, lam, dlam, mu_cnt, dmu_cnt, mu_spend, dmu_spe
 def set_threads(threads: int | None) -> None:
     """Use at most ``threads`` numba threads (None = leave as is)."""
     if threads:
-        numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+        # numba.core.config sets its settings as module globals at run time: no static type
+        max_threads: int = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
+        numba.set_num_threads(max(1, min(int(threads), max_threads)))

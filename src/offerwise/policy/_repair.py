@@ -89,7 +89,7 @@ def _repair(
             c = cost[rows, k].astype(np.float64)
             _drop_until(choice, dropped, rows, value[rows, k] / c, c, c.sum() - cap_s[k], DROP_CAP)
         for s in np.flatnonzero(np.isfinite(seg_max)):
-            on, k, v, c = chosen()
+            on, _, v, c = chosen()
             sel = seg[on] == s
             _drop_until(
                 choice,
@@ -101,7 +101,7 @@ def _repair(
                 DROP_SEGMENT,
             )
         if np.isfinite(budget):
-            on, k, v, c = chosen()
+            on, _, v, c = chosen()
             _drop_until(choice, dropped, on, v / c, c, c.sum() - budget, DROP_BUDGET)
     for _ in range(5):  # fairness: lower the groups above min_rate / rho (never raises any rate)
         ok = True
@@ -180,7 +180,7 @@ def _fill(
     seg_spend = np.bincount(seg[on], weights=c_on, minlength=S)
     K = value.shape[1]
     count = np.bincount(k_on, minlength=K).astype(np.float64)
-    kspend = np.bincount(k_on, weights=c_on, minlength=K)
+    kspend: np.ndarray = np.bincount(k_on, weights=c_on, minlength=K)
     gcnt = [
         np.bincount(
             np.asarray(f.codes)[on][np.asarray(f.codes)[on] >= 0], minlength=len(f.labels)
@@ -190,15 +190,15 @@ def _fill(
     if not fairness:  # vectorised: take the longest prefix that keeps every constraint
         o_rows, o_cur, o_tgt, o_dc = rows[order], cur[order], tgt[order], dc[order]
         ok = np.cumsum(o_dc) + spend <= budget * (1 + 1e-12)
-        for s in np.flatnonzero(np.isfinite(seg_max)):
-            ok &= np.cumsum(np.where(seg[o_rows] == s, o_dc, 0.0)) + seg_spend[s] <= (
-                seg_max[s] * (1 + 1e-12)
+        for seg_id in np.flatnonzero(np.isfinite(seg_max)):
+            ok &= np.cumsum(np.where(seg[o_rows] == seg_id, o_dc, 0.0)) + seg_spend[seg_id] <= (
+                seg_max[seg_id] * (1 + 1e-12)
             )
         for k in np.flatnonzero(np.isfinite(cap_n) | np.isfinite(cap_s)):
             into, out_ = o_tgt == k, o_cur == k
-            cb = np.where(into, cost[o_rows, k], 0.0) - np.where(out_, cost[o_rows, k], 0.0)
+            dk = np.where(into, cost[o_rows, k], 0.0) - np.where(out_, cost[o_rows, k], 0.0)
             ok &= np.cumsum(into.astype(float) - out_) + count[k] <= cap_n[k]
-            ok &= np.cumsum(cb) + kspend[k] <= cap_s[k] * (1 + 1e-12)
+            ok &= np.cumsum(dk) + kspend[k] <= cap_s[k] * (1 + 1e-12)
         m = len(ok) if ok.all() else int(np.argmin(ok))
         take = o_rows[:m]
         choice[take] = o_tgt[:m]

@@ -25,7 +25,7 @@ def _search(
     ev: Evaluator,
     rows: np.ndarray | None,
     make: Callable[[float], Params],
-    ok: Callable[[np.ndarray], bool],
+    ok: Callable[[np.ndarray], bool | np.bool_],
     lo: float,
     hi: float,
     *,
@@ -33,7 +33,8 @@ def _search(
     max_iter: int = 80,
     rtol: float = 1e-12,
 ) -> _Search | None:
-    """Smallest ``t`` in [floor, inf) with ``ok(totals(t))``; ``ok`` must be monotone (False -> True).
+    """Smallest ``t`` in [floor, inf) with ``ok(totals(t))``; ``ok`` must be monotone
+    (False -> True).
 
     ``[lo, hi]`` is a first guess of the bracket; it is widened as needed. Returns None when no
     ``t`` up to ~1e15 satisfies ``ok`` (infeasible). ``rows`` restricts the evaluation to those rows

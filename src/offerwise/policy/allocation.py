@@ -31,7 +31,8 @@ DROP_NONE, DROP_BUDGET, DROP_CAP, DROP_SEGMENT, DROP_FAIRNESS = 0, 1, 2, 3, 4
 
 @dataclass(frozen=True)
 class FairnessGroups:
-    """One fairness guardrail: offer rates of the groups of ``name`` must satisfy min/max >= min_ratio.
+    """One fairness guardrail: offer rates of the groups of ``name`` must satisfy
+    min/max >= min_ratio.
 
     ``codes`` (n,) int: group index of each customer in [0, len(labels)), -1 = not counted
     (holdout, missing attribute). Rate of group g = offered customers / counted customers of g.

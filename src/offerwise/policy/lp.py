@@ -1,4 +1,5 @@
-"""Exact reference of the allocation problem with HiGHS (LP relaxation or MILP), for tests and gaps."""
+"""Exact reference of the allocation problem with HiGHS (LP relaxation or MILP), for tests and
+gaps."""
 
 from __future__ import annotations
 
@@ -105,12 +106,15 @@ def solve_lp(
         codes = np.asarray(f.codes)
         G = len(f.labels)
         ng = np.bincount(codes[codes >= 0], minlength=G).astype(float)
-        member = [(codes[ii] == g).astype(float) / ng[g] if ng[g] > 0 else None for g in range(G)]
+        member: list[np.ndarray | None] = [
+            (codes[ii] == g).astype(float) / ng[g] if ng[g] > 0 else None for g in range(G)
+        ]
         for g in range(G):
             for h in range(G):
-                if g != h and member[g] is not None and member[h] is not None:
+                mg, mh = member[g], member[h]
+                if g != h and mg is not None and mh is not None:
                     add(
-                        sparse.csr_matrix((member[g] - f.min_ratio * member[h])[None, :]),
+                        sparse.csr_matrix((mg - f.min_ratio * mh)[None, :]),
                         0.0,
                         np.inf,
                     )

@@ -209,8 +209,9 @@ def scores_to_arrays(
     """Pivot the long scores frame to (n, K) arrays (see :class:`ScoreArrays`).
 
     Rows of the no-offer id (``none``) are ignored. Missing (customer, offer) pairs are not
-    offered. With ``risk`` z > 0 the value is the lower bound ``incremental_profit - z * incremental_profit_sd``
-    (profit objective only; ``profit`` stays the estimate itself).
+    offered. With ``risk`` z > 0 the value is the lower bound
+    ``incremental_profit - z * incremental_profit_sd`` (profit objective only; ``profit`` stays
+    the estimate itself).
     """
     if risk < 0 or not np.isfinite(risk):
         raise InputError(f"risk must be a number >= 0; got {risk}")

@@ -1,7 +1,8 @@
 """Business rules of a campaign: a TOML/YAML file validated with pydantic (see docs/rules.md).
 
 Eligibility, discount depth, minimum ROI and cooldown compile into a boolean mask (n, K);
-caps, segment budgets and fairness become side constraints of :func:`~offerwise.policy.solver.allocate`.
+caps, segment budgets and fairness become side constraints of
+:func:`~offerwise.policy.solver.allocate`.
 """
 
 from __future__ import annotations
@@ -221,17 +222,17 @@ def compile_rules(
                     "'is_new' or a segment 'new'"
                 )
             mask[:, k] &= new
-    for name, r in rules.segments.items():
+    for name, sr in rules.segments.items():
         _check_segment(name, f"segments.{name}", sidx)
         if name not in sidx:  # a known segment with no customer today: nothing to limit
             continue
         s = sidx[name]
-        if r.max_share is not None:
-            smax[s] = r.max_share * budget
-        if r.min_share is not None:
-            smin[s] = r.min_share * budget
+        if sr.max_share is not None:
+            smax[s] = sr.max_share * budget
+        if sr.min_share is not None:
+            smin[s] = sr.min_share * budget
         for key, kind in (("max_percent_off", "percent_off"), ("max_amount_off", "amount_off")):
-            lim = getattr(r, key)
+            lim = getattr(sr, key)
             if lim is None:
                 continue
             if menu is None or not {"kind", "value"} <= set(menu.columns):

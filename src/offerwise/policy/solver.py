@@ -6,8 +6,10 @@ Problem (n customers, K offers, x[i,k] in {0,1}, at most one offer per customer)
     subject to sum_ik C[i,k] x[i,k] <= B                          (budget)
                sum_i x[i,k] <= N_k,  sum_i C[i,k] x[i,k] <= S_k    (per-offer caps)
                L_s <= sum_{i in s,k} C[i,k] x[i,k] <= U_s          (per-segment budgets)
-               min_g r_g / max_g r_g >= rho                        (fairness; r_g = offer rate of group g)
-               x[i,k] = 0 where mask[i,k] is False                 (eligibility, ROI, depth, cooldown)
+               min_g r_g / max_g r_g >= rho                        (fairness; r_g = offer rate
+                                                                    of group g)
+               x[i,k] = 0 where mask[i,k] is False                 (eligibility, ROI, depth,
+                                                                    cooldown)
 
 Every constraint gets a multiplier; given the multipliers each customer independently takes
 ``argmax_k V - (lam_s + mu_spend_k) C - mu_cnt_k + phi_g`` or nothing when that is <= 0.
@@ -271,8 +273,8 @@ def _solve_direct(prob: _Problem, opts: _Options) -> Allocation:
 
     # -- working copies: C-contiguous, NaN marks an ineligible offer ---------------------------
     dt = _work_dtype(precision, n * K)
-    V = np.array(value, dtype=dt, order="C", copy=True)
-    C = np.array(cost, dtype=dt, order="C", copy=True)
+    V: np.ndarray = np.array(value, dtype=dt, order="C", copy=True)
+    C: np.ndarray = np.array(cost, dtype=dt, order="C", copy=True)
     if mask is not None:
         V[~mask] = np.nan
         C[~mask] = 0
@@ -297,18 +299,28 @@ def _solve_direct(prob: _Problem, opts: _Options) -> Allocation:
             out[:G] += ph[cell_groups[a]]
         return out
 
-    def params(lam: float | None = None, **over: object) -> Params:
+    def params(
+        lam: float | None = None,
+        *,
+        lam_min: np.ndarray | None = None,
+        lam_max: np.ndarray | None = None,
+        lam_seg: np.ndarray | None = None,
+        mu_cnt: np.ndarray | None = None,
+        mu_spend: np.ndarray | None = None,
+        phi: list[np.ndarray] | None = None,
+    ) -> Params:
+        """Multipliers of the current state ``st``, with those given here in place of its own."""
         lam_v = st.lam if lam is None else lam
-        lam_min = over.get("lam_min", st.lam_min)
-        lam_max = over.get("lam_max", st.lam_max)
-        lam_seg = np.maximum(np.minimum(lam_v, lam_max), lam_min)  # upper budgets win conflicts
-        if "lam_seg" in over:
-            lam_seg = over["lam_seg"]
+        lo = st.lam_min if lam_min is None else lam_min
+        hi = st.lam_max if lam_max is None else lam_max
+        seg_v = np.maximum(np.minimum(lam_v, hi), lo)  # upper budgets win conflicts
+        if lam_seg is not None:
+            seg_v = lam_seg
         return Params(
-            np.asarray(lam_seg, dtype=np.float64),
-            np.asarray(over.get("mu_cnt", st.mu_cnt), dtype=np.float64),
-            np.asarray(over.get("mu_spend", st.mu_spend), dtype=np.float64),
-            cell_phi(over.get("phi", st.phi)),
+            np.asarray(seg_v, dtype=np.float64),
+            np.asarray(st.mu_cnt if mu_cnt is None else mu_cnt, dtype=np.float64),
+            np.asarray(st.mu_spend if mu_spend is None else mu_spend, dtype=np.float64),
+            cell_phi(st.phi if phi is None else phi),
         )
 
     lam_guess = _ratio_guess(V, C)
@@ -344,7 +356,7 @@ def _solve_direct(prob: _Problem, opts: _Options) -> Allocation:
                         ev,
                         rs,
                         mk,
-                        lambda tot, s=s: tot[s] <= seg_max[s],
+                        lambda tot: tot[s] <= seg_max[s],
                         max(0.0, prev * 0.9),
                         max(prev * 1.1, lam_guess),
                         floor=0.0,
@@ -367,21 +379,21 @@ def _solve_direct(prob: _Problem, opts: _Options) -> Allocation:
                         ev,
                         rs,
                         mk2,
-                        lambda tot, s=s: tot[s] >= seg_min[s] * (1 - 1e-12),
+                        lambda tot: tot[s] >= seg_min[s] * (1 - 1e-12),
                         -lam_guess * 4,
                         0.0,
                         floor=-1e15,
                     )
                     if r is None:
                         raise InfeasibleError(
-                            f"segment '{snames[s]}' cannot absorb its minimum spend {seg_min[s]:g}: "
-                            "not enough eligible offers",
+                            f"segment '{snames[s]}' cannot absorb its minimum spend "
+                            f"{seg_min[s]:g}: not enough eligible offers",
                             binding=f"segment_budget.{snames[s]}",
                         )
                     st.lam_max[s] = -r.hi
             # budget
             if np.isinf(budget):
-                a, tb = ev.split(None, params(0.0))
+                _, tb = ev.split(None, params(0.0))
                 last = _Search(
                     0.0,
                     0.0,
@@ -400,7 +412,7 @@ def _solve_direct(prob: _Problem, opts: _Options) -> Allocation:
                     ev,
                     None,
                     lambda t: params(t),
-                    lambda tot: layout.spend(tot) <= budget * (1 + 1e-12),
+                    lambda tot: bool(layout.spend(tot) <= budget * (1 + 1e-12)),
                     lo0,
                     hi0,
                 )
@@ -429,7 +441,7 @@ def _solve_direct(prob: _Problem, opts: _Options) -> Allocation:
                     def mk3(t: float, k: int = k, tag: str = tag) -> Params:
                         m = (st.mu_cnt if tag == "count" else st.mu_spend).copy()
                         m[k] = t
-                        return params(**{("mu_cnt" if tag == "count" else "mu_spend"): m})
+                        return params(mu_cnt=m) if tag == "count" else params(mu_spend=m)
 
                     scale = v_guess if tag == "count" else lam_guess
                     lo0 = 0.0 if mu[k] == 0 else mu[k] * 0.8
@@ -437,9 +449,7 @@ def _solve_direct(prob: _Problem, opts: _Options) -> Allocation:
                         ev,
                         None,
                         mk3,
-                        lambda t, k=k, metric=metric, cap=cap: (
-                            float(metric(t)[k]) <= cap * (1 + 1e-12)
-                        ),
+                        lambda t: float(metric(t)[k]) <= cap * (1 + 1e-12),
                         lo0,
                         max(mu[k] * 1.25, scale),
                     )
@@ -449,11 +459,12 @@ def _solve_direct(prob: _Problem, opts: _Options) -> Allocation:
                         changed = True
                         tot = r.tot_hi
             # fairness: keep every group's rate inside its band
-            for a, f in enumerate(fairness if bands is not None else ()):
-                if _fair_band(
-                    ev, f, a, bands[a], st, params, layout, cell_groups, n_group, v_guess, tot
-                ):
-                    changed = True
+            if bands is not None:
+                for a, f in enumerate(fairness):
+                    if _fair_band(
+                        ev, f, a, bands[a], st, params, layout, cell_groups, n_group, v_guess, tot
+                    ):
+                        changed = True
             if not changed:
                 break
         return last, tot, rounds
@@ -503,7 +514,7 @@ def _solve_direct(prob: _Problem, opts: _Options) -> Allocation:
                     ev,
                     None,
                     lambda t: params(t),
-                    lambda tot: layout.spend(tot) <= budget + 2 * free,
+                    lambda tot: bool(layout.spend(tot) <= budget + 2 * free),
                     st.lam * 0.9,
                     st.lam,
                     rtol=1e-6,
@@ -596,8 +607,8 @@ def _solve_screened(
     2. One pass over all rows (``screen_rows``) takes each row's choice at those multipliers and
        marks it *decided* when that choice stays strictly best for every multiplier within a box
        around them (relative half-width ``delta`` ~ 1.5 / sqrt(m) for the prices of cost, 30 x
-       that, at least 10%, for the per-offer cap prices, which a sample estimates less well); the decided rows'
-       totals are summed.
+       that, at least 10%, for the per-offer cap prices, which a sample estimates less well);
+       the decided rows' totals are summed.
     3. The undecided rows form a smaller problem of the same kind with the budget and the side
        bounds reduced by the decided totals; it is solved (recursively) with the full method.
     4. When its multipliers lie inside the box, every decided row's choice is also its choice at

@@ -43,7 +43,8 @@ class CampaignRun:
 
 
 def default_campaign_start(market: SimulatedMarket) -> pd.Timestamp:
-    """The day after the last transaction or logged exposure (midnight) — a plan's default decision date."""
+    """The day after the last transaction or logged exposure (midnight) — a plan's default
+    decision date."""
     last = [
         pd.Timestamp(df["ts"].max()) for df in (market.transactions, market.exposures) if len(df)
     ]

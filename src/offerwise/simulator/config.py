@@ -4,7 +4,7 @@ fixed catalogue layout (categories, brands, items per brand)."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 import pandas as pd
 
@@ -31,12 +31,17 @@ PROFILE_COLUMNS = (
 )
 
 
+#: Offer kinds the simulator can draw responses for (a subset of the contract's ``OFFER_KINDS``).
+OfferKind = Literal["percent_off", "amount_off", "spend_threshold", "free_shipping"]
+
+
 @dataclass(frozen=True, slots=True)
 class OfferSpec:
-    """One menu entry in contract terms (``value``: fraction for percent_off, currency otherwise)."""
+    """One menu entry in contract terms (``value``: fraction for percent_off, currency
+    otherwise)."""
 
     offer_id: str
-    kind: Literal["percent_off", "amount_off", "spend_threshold", "free_shipping"]
+    kind: OfferKind
     value: float
     min_spend: float = 0.0
     category: str | None = None
@@ -59,7 +64,8 @@ DEFAULT_OFFERS: tuple[OfferSpec, ...] = (
 
 
 def offers_from_frame(offers: pd.DataFrame) -> tuple[OfferSpec, ...]:
-    """Menu entries from a contract ``offers`` table (columns offer_id, kind, value, [min_spend, category])."""
+    """Menu entries from a contract ``offers`` table (columns offer_id, kind, value,
+    [min_spend, category])."""
     missing = [c for c in ("offer_id", "kind", "value") if c not in offers.columns]
     if missing:
         raise InputError(
@@ -72,8 +78,8 @@ def offers_from_frame(offers: pd.DataFrame) -> tuple[OfferSpec, ...]:
         out.append(
             OfferSpec(
                 offer_id=str(row["offer_id"]),
-                kind=str(row["kind"]),
-                value=float(row["value"]),  # type: ignore[arg-type]
+                kind=cast(OfferKind, str(row["kind"])),  # the kind is not validated here
+                value=float(row["value"]),
                 min_spend=0.0 if ms is None or pd.isna(ms) else float(ms),
                 category=None if cat is None or pd.isna(cat) else str(cat),
                 description="" if desc is None or pd.isna(desc) else str(desc),
@@ -87,7 +93,8 @@ class SimulatorConfig:
     """Settings of :func:`simulate`. Every random draw derives from ``seed``.
 
     Exposures fall on ``n_campaigns`` campaign days, ``attribution_days`` apart, starting the day
-    after the ``history_days`` of purchase history; a customer gets at most one exposure per campaign.
+    after the ``history_days`` of purchase history; a customer gets at most one exposure per
+    campaign.
     ``profiles``: optional table of real customer profiles (columns in :data:`PROFILE_COLUMNS`) to
     bootstrap the latent traits from (rows resampled, rank-mapped with ``profile_jitter`` noise).
     """

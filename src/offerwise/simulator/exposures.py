@@ -43,7 +43,8 @@ def legacy_logits(snap: dict[str, np.ndarray], cfg: SimulatorConfig) -> np.ndarr
 
 
 def logging_probabilities(snap: dict[str, np.ndarray], cfg: SimulatorConfig) -> np.ndarray:
-    """(n, K+1) action probabilities of ``cfg.logging``; legacy floors each at ``min_propensity``."""
+    """(n, K+1) action probabilities of ``cfg.logging``; legacy floors each at
+    ``min_propensity``."""
     n, k1 = len(snap["n_orders"]), len(cfg.offers) + 1
     if cfg.logging == "random":
         return np.full((n, k1), 1.0 / k1)
@@ -60,7 +61,7 @@ def _exposures(
     cfg: SimulatorConfig,
     rng: np.random.Generator,
     action_ids: list[str],
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+) -> tuple[pd.DataFrame, pd.DataFrame, _Window]:
     n, m, k1 = cfg.n_customers, cfg.n_exposures, tr.p.shape[1]
     slot = np.sort(rng.choice(n * cfg.n_campaigns, size=m, replace=False))
     if m == 0:
@@ -112,8 +113,9 @@ def _order_lines(
 ) -> pd.DataFrame:
     """Contract transaction lines, one per converting row of ``o`` (rows with ``o.converted``).
 
-    ``ids`` (n,) customer ids (Arrow strings) by customer index; ``cust`` (m,) customer index per row; ``ts`` (m,)
-    order times. The product is drawn from a category the customer likes; quantity ≈ value / price.
+    ``ids`` (n,) customer ids (Arrow strings) by customer index; ``cust`` (m,) customer index per
+    row; ``ts`` (m,) order times. The product is drawn from a category the customer likes;
+    quantity ≈ value / price.
     """
     buy = np.flatnonzero(o.converted)
     m = buy.size

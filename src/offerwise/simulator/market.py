@@ -146,7 +146,8 @@ def simulate(config: SimulatorConfig | None = None, **overrides: object) -> Simu
 
 
 def write_market(market: SimulatedMarket, out_dir: str | Path) -> Path:
-    """Write the market atomically: contract tables, ``truth``, ``latent`` (Parquet), ``simulator.json``."""
+    """Write the market atomically: contract tables, ``truth``, ``latent`` (Parquet),
+    ``simulator.json``."""
     out = Path(out_dir)
     with atomic_dir(out) as tmp:
         for name, df in {**market.tables(), "truth": market.truth, "latent": market.latent}.items():

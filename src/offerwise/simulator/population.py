@@ -59,7 +59,8 @@ def _profile_scores(profiles: pd.DataFrame) -> dict[str, np.ndarray]:
         if bad.any():
             ex = profiles.loc[bad, c].iloc[0]
             raise InputError(
-                f"simulator profiles, column '{c}': {int(bad.sum())} non-numeric values; e.g. {ex!r}"
+                f"simulator profiles, column '{c}': {int(bad.sum())} non-numeric values; "
+                f"e.g. {ex!r}"
             )
         cols[c] = v.to_numpy(dtype="float64")
     basket = cols.get("avg_basket")
@@ -139,7 +140,8 @@ def _draw_traits(cfg: SimulatorConfig, rng: np.random.Generator) -> dict[str, np
 
 
 def _products(rng: np.random.Generator, margin_rate: float) -> pd.DataFrame:
-    """``CATEGORIES`` × ``BRANDS`` × ``ITEMS_PER_BRAND`` products; unit cost ≈ (1 − margin) × price."""
+    """``CATEGORIES`` × ``BRANDS`` × ``ITEMS_PER_BRAND`` products; unit cost ≈ (1 − margin) ×
+    price."""
     base_price = np.array([3.5, 4.0, 2.5, 5.0, 6.0, 4.5])
     n = len(CATEGORIES) * N_BRANDS * ITEMS_PER_BRAND
     idx = np.arange(n)

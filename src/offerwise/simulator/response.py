@@ -6,8 +6,9 @@ Response model, per customer ``i`` and offer ``k`` (``W`` = attribution window i
 
     p0_i      = 1 - exp(-rate_now_i * W / 30)                 # P(order in window | no offer)
     p_ik      = sigmoid(logit(p0_i) + effect_ik)
-    effect_ik = resp_i * appeal_ik          (or -dog_i * (0.6 + 0.4 * appeal_ik / 1.6) for sleeping dogs)
-    resp_i    = R * sens_i * (1 - 0.6 loyal_i) * sigmoid(1.5 (logit p0_i + 3)) * sigmoid(-2 (logit p0_i - 0.2))
+    effect_ik = resp_i * appeal_ik          (sleeping dogs: -dog_i * (0.6 + 0.4 * appeal_ik / 1.6))
+    resp_i    = R * sens_i * (1 - 0.6 loyal_i)
+                * sigmoid(1.5 (logit p0_i + 3)) * sigmoid(-2 (logit p0_i - 0.2))
 
 Given conversion the order's gross value is ``g = m_ik * eps``, ``eps ~ LogNormal(-s²/2, s)``; the
 offer's rules give the final gross value and the discount, so E[revenue], E[discount] are exact
@@ -208,7 +209,7 @@ def _draw_orders(
     conv = rng.random(m) < tr.p[cust, a]
     s = cfg.basket_noise
     g = tr.m[cust, a] * np.exp(rng.normal(-s * s / 2, s, m))
-    disc = np.zeros(m)
+    disc: np.ndarray = np.zeros(m)
     shipping = np.zeros(m, dtype=bool)
     for j, o in enumerate(cfg.offers, start=1):
         sel = a == j

@@ -54,7 +54,8 @@ def true_policy_value(truth: pd.DataFrame, decisions: pd.DataFrame) -> float:
 
 
 def oracle_policy(truth: pd.DataFrame, budget: float | None = None) -> pd.DataFrame:
-    """Best decisions knowing the truth: maximise Σ incremental profit s.t. Σ expected cost ≤ budget.
+    """Best decisions knowing the truth: maximise Σ incremental profit s.t. Σ expected cost ≤
+    budget.
 
     Lagrangian relaxation of the multiple-choice knapsack: each customer takes
     ``argmax_k incremental_profit - lam * expected_cost`` (none = 0), with the smallest ``lam ≥ 0``
