@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
     from offerwise.config import Settings
+    from offerwise.evaluation.identification import Identification
     from offerwise.workflows.analyze import AnalyzeResult
 
 _option_type = TyperOption.display_type_rich
@@ -392,6 +393,7 @@ def train(
         print_json(
             {
                 "ok": True,
+                "identification": card.get("identification"),
                 "model_dir": str(res.model_dir),
                 "learner": card["learner"],
                 "profit": card["profit"],
@@ -405,6 +407,8 @@ def train(
         )
         return
     warn(card["warnings"])
+    if res.identification is not None:
+        print_identification(res.identification)
     cols = (
         "n_treatment",
         "qini_normalized",
@@ -429,6 +433,28 @@ def train(
         f"{res.timings['total']:.1f} s); card: {res.model_dir / 'model_card.md'}",
         soft_wrap=True,
     )
+
+
+def print_identification(ident: Identification) -> None:
+    """The verdict of the identification report, its reasons and the placebo, in plain words."""
+    colour = {"ok": "green", "warning": "yellow", "unreliable": "red"}.get(ident.verdict, "white")
+    console.print(
+        f"can these numbers be trusted? [bold {colour}]{ident.verdict}[/] "
+        f"(logging: {ident.logging})",
+        highlight=False,
+    )
+    for r in ident.reasons:
+        console.print(f"  - {r}", highlight=False, soft_wrap=True, markup=False)
+    p = ident.placebo
+    if p is not None:
+        console.print(
+            f"  placebo ({p.outcome} in the {p.window_days} days before the offer, should "
+            f"be 0): {p.estimate:+,.2f} per customer [{p.ci_low:+,.2f}, {p.ci_high:+,.2f}], "
+            f"p = {p.p_value:.2g}",
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
+        )
 
 
 @app.command()

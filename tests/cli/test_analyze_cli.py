@@ -15,8 +15,8 @@ import pytest
 from typer.testing import CliRunner
 
 from offerwise.cli import app
-from offerwise.simulator import run_campaign, simulate, write_campaign_data
 from offerwise.policy.plan import solve_plan, write_plan
+from offerwise.simulator import run_campaign, simulate, write_campaign_data
 
 runner = CliRunner()
 

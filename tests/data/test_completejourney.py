@@ -21,8 +21,8 @@ from offerwise.data.completejourney import (  # noqa: E402
 from offerwise.data.contract import load_data  # noqa: E402
 from offerwise.errors import InputError  # noqa: E402
 from offerwise.features.columns import FEATURE_COLUMNS  # noqa: E402
-from offerwise.workflows.profile import run_profile  # noqa: E402
 from offerwise.features.segments import SEGMENT_ORDER  # noqa: E402
+from offerwise.workflows.profile import run_profile  # noqa: E402
 
 
 @pytest.fixture(scope="session")

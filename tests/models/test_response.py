@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from models_testdata import OFFERS, make_logs
 from scipy.stats import spearmanr
 from sklearn.exceptions import NotFittedError
 
 from offerwise.errors import InputError
 from offerwise.models.response import SCORE_COLUMNS, OfferResponseModel
-
-from models_testdata import OFFERS, make_logs
 
 FAST = {"n_estimators": 60, "learning_rate": 0.1, "min_child_samples": 300, "n_jobs": 1}
 MENU = list(OFFERS)

@@ -8,12 +8,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from serving_testlib import make_inputs
 
 from offerwise.errors import ConfigError, DataContractError
 from offerwise.serving import ServeSettings, create_api_key, create_app, export_exposures
 from offerwise.serving.storage import load_plan, make_engine, migrate
-
-from serving_testlib import make_inputs
 
 
 def _client(tmp_path: Path, **kw) -> tuple[TestClient, str, dict[str, str]]:

@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import pytest
+from serving_testlib import free_port, make_inputs
 from typer.testing import CliRunner
 
 from offerwise.cli import app
@@ -23,8 +24,6 @@ from offerwise.errors import InputError
 from offerwise.serving import ServeSettings
 from offerwise.serving.security import KeyVerifier
 from offerwise.serving.storage import load_plan, make_engine, migrate, redact_url
-
-from serving_testlib import free_port, make_inputs
 
 runner = CliRunner()
 

@@ -11,6 +11,7 @@ import pandas as pd
 
 from offerwise.errors import InputError
 
+
 def profiles_from_transactions(
     transactions: pd.DataFrame,
     products: pd.DataFrame | None = None,

@@ -11,6 +11,7 @@ import pytest
 from simulator_testdata import profiles_from_transactions
 
 from offerwise.data.contract import load_data
+from offerwise.errors import ConfigError, InputError
 from offerwise.simulator import (
     DEFAULT_OFFERS,
     NO_OFFER,
@@ -24,7 +25,6 @@ from offerwise.simulator import (
     true_policy_value_per_exposure,
     write_market,
 )
-from offerwise.errors import ConfigError, InputError
 
 ACTIONS = [NO_OFFER] + [o.offer_id for o in DEFAULT_OFFERS]
 

@@ -14,10 +14,10 @@ from typer.testing import CliRunner
 
 from offerwise.errors import DataContractError, InputError, ModelError
 from offerwise.models.persist import load_model
+from offerwise.models.response import SCORE_COLUMNS
 from offerwise.workflows.evaluate import evaluate_plan
 from offerwise.workflows.score import score
 from offerwise.workflows.train import train
-from offerwise.models.response import SCORE_COLUMNS
 
 KW = {"n_estimators": 40, "min_treated": 50}
 

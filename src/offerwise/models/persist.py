@@ -161,6 +161,52 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def _identification_lines(ident: dict[str, Any] | None) -> list[str]:
+    """The card's "Can these numbers be trusted?" section (``card["identification"]``)."""
+    if not ident:
+        return []
+    lines = [
+        "",
+        "## Can these numbers be trusted?",
+        "",
+        f"**Verdict: {ident.get('verdict')}.** Logging: {ident.get('logging')} — "
+        f"{ident.get('logging_reason')}.",
+        "",
+    ]
+    lines += [f"- {r}" for r in ident.get("reasons", [])]
+    pl = ident.get("placebo")
+    if pl:
+        lines += [
+            "",
+            f"Placebo ({pl.get('outcome')} in the {pl.get('window_days')} days before the "
+            f"offer; should be 0): {_fmt(pl.get('estimate'))} per customer, 95% interval "
+            f"[{_fmt(pl.get('ci_low'))}, {_fmt(pl.get('ci_high'))}], p = "
+            f"{_fmt(pl.get('p_value'))}, {pl.get('n')} exposures.",
+        ]
+    ov = ident.get("overlap", [])
+    if ov:
+        lines += [
+            "",
+            "| offer | n offer | n none | median e(x) | share outside [0.05, 0.95] | "
+            "ESS offer | ESS none |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {o['offer']} | {o['n_offer']} | {o['n_none']} | "
+            f"{_fmt((o.get('quantiles') or {}).get('p50'))} | {_fmt(o.get('share_outside'))} | "
+            f"{_fmt(o.get('ess_offer'))} | {_fmt(o.get('ess_none'))} |"
+            for o in ov
+        ]
+    se = ident.get("sensitivity")
+    if se:
+        lines += [
+            "",
+            f"Sensitivity ({se.get('method')}): E-value {_fmt(se.get('e_value'))} — "
+            f"{se.get('note')}",
+        ]
+    return lines
+
+
 def render_card(card: dict[str, Any]) -> str:
     """The model card as Markdown."""
     bags = f", {card['n_bags']} seed bags in the conversion model" if card.get("n_bags") else ""
@@ -181,9 +227,11 @@ def render_card(card: dict[str, Any]) -> str:
     ]
     prop = card.get("propensity", {})
     lines.append(
-        f"Source: {prop.get('source')}; clipped to [{prop.get('clip_low')}, {prop.get('clip_high')}]; "
+        f"Source: {prop.get('source')}; "
+        f"clipped to [{prop.get('clip_low')}, {prop.get('clip_high')}]; "
         f"{prop.get('n_clipped')} of {prop.get('n_rows')} rows clipped."
     )
+    lines += _identification_lines(card.get("identification"))
     lines += ["", "## Holdout metrics (per offer vs `none`, outcome: net profit)", ""]
     lines.append(
         "| offer | n treated | n control | Qini (norm.) | AUUC (norm.) | uplift@10% | "

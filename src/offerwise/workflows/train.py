@@ -22,6 +22,7 @@ import pandas as pd
 from offerwise.config import Settings, default_settings
 from offerwise.data.exposures import load_exposures
 from offerwise.errors import InputError
+from offerwise.evaluation.identification import Identification
 from offerwise.evaluation.model_metrics import holdout_metrics
 from offerwise.features.model_inputs import build_features
 from offerwise.models.defaults import (
@@ -36,6 +37,7 @@ from offerwise.models.response import POOLED, OfferResponseModel
 from offerwise.report.tables import curves_table
 from offerwise.vocab import NO_OFFER
 from offerwise.workflows._common import DataArg, Progress, note, open_data
+from offerwise.workflows.identify import identify
 
 __all__ = ["CUSTOMER_SAMPLE", "TrainResult", "customer_sample", "train"]
 
@@ -51,6 +53,7 @@ class TrainResult:
     card: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
     holdout: pd.DataFrame | None = None  # the held-out exposure rows (contract columns)
+    identification: Identification | None = None  # can the logs identify the effects?
 
 
 def hash_id(customer_id: str) -> str:
@@ -103,6 +106,11 @@ def train(
         ds, ex[["customer_id", "ts"]].rename(columns={"ts": "as_of"}), settings
     )
     timings["features"] = time.perf_counter() - t1
+
+    t1 = time.perf_counter()
+    note(progress, "checking what the logs can identify (overlap, balance, placebo)")
+    ident = identify(ds, ex, X, spec, menu, settings=settings, seed=seed)
+    timings["diagnostics"] = time.perf_counter() - t1
 
     rng = np.random.default_rng(seed)
     hold = rng.random(len(ex)) < holdout_fraction
@@ -182,6 +190,7 @@ def train(
         },
         "holdout": metrics,
         "warnings": warns,
+        "identification": ident.to_dict(),
     }
     note(progress, "saving model")
     out_path = save_model(
@@ -206,5 +215,9 @@ def train(
     timings["total"] = time.perf_counter() - t0
     card["timings"] = timings
     return TrainResult(
-        model_dir=out_path, card=card, timings=timings, holdout=ex[hold].reset_index(drop=True)
+        model_dir=out_path,
+        card=card,
+        timings=timings,
+        holdout=ex[hold].reset_index(drop=True),
+        identification=ident,
     )
