@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from offerwise.models.metalearners import fit_booster, lgb_params, predict_booster
 from offerwise.features.model_inputs import build_features
+from offerwise.models.metalearners import fit_booster, lgb_params, predict_booster
 from offerwise.policy import allocate
 
 NONE = "none"

@@ -26,9 +26,9 @@ import time
 import numpy as np
 import pandas as pd
 
-from offerwise.simulator import run_campaign, simulate
 from offerwise.evaluation.experiment import analyze_campaign, campaign_outcomes
 from offerwise.policy.plan import solve_plan
+from offerwise.simulator import run_campaign, simulate
 
 METRICS = ("converted", "revenue", "net_profit")
 PRE_PERIOD_DAYS = 90

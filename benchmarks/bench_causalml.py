@@ -29,8 +29,8 @@ import numpy as np
 
 from offerwise.errors import require
 from offerwise.evaluation.uplift import uplift_metrics
-from offerwise.models.metalearners import DRLearner, SharedBaseTLearner, TLearner, XLearner
 from offerwise.models.defaults import DEFAULT_BAGS, DEFAULT_LEARNER
+from offerwise.models.metalearners import DRLearner, SharedBaseTLearner, TLearner, XLearner
 
 
 def _lgb_kwargs(args: argparse.Namespace, seed: int) -> dict:

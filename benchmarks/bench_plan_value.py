@@ -38,6 +38,9 @@ import numpy as np
 
 from offerwise.config import load_settings
 from offerwise.data.contract import load_data
+from offerwise.features.model_inputs import customer_features
+from offerwise.models.defaults import DEFAULT_LEARNER, DEFAULT_PROFIT
+from offerwise.models.persist import load_model
 from offerwise.simulator import (
     SimulatorConfig,
     oracle_policy,
@@ -45,13 +48,9 @@ from offerwise.simulator import (
     true_policy_value,
     write_market,
 )
-from offerwise.models.persist import load_model
-from offerwise.features.model_inputs import customer_features
-from offerwise.models.defaults import DEFAULT_LEARNER, DEFAULT_PROFIT
 from offerwise.workflows.train import train
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import run_cli  # noqa: E402
 from _common import (  # noqa: E402
     NONE,
     allocate_choice,
@@ -60,6 +59,7 @@ from _common import (  # noqa: E402
     deepest_discount_plan,
     logged_data,
     plan_frame,
+    run_cli,  # noqa: E402
     single_offer_plan,
     t_learner_scores,
     true_cost,

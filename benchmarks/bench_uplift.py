@@ -47,6 +47,11 @@ import pandas as pd
 
 from offerwise.config import load_settings
 from offerwise.data.contract import load_data
+from offerwise.evaluation.ope import evaluate_decisions
+from offerwise.features.model_inputs import customer_features
+from offerwise.models.defaults import DEFAULT_BAGS, DEFAULT_LEARNER, DEFAULT_PROFIT
+from offerwise.models.introspect import expected_rewards
+from offerwise.models.persist import load_model
 from offerwise.simulator import (
     SimulatorConfig,
     oracle_policy,
@@ -55,21 +60,16 @@ from offerwise.simulator import (
     true_policy_value_per_exposure,
     write_market,
 )
-from offerwise.evaluation.ope import evaluate_decisions
-from offerwise.models.persist import load_model
-from offerwise.features.model_inputs import customer_features
-from offerwise.models.defaults import DEFAULT_BAGS, DEFAULT_LEARNER, DEFAULT_PROFIT
-from offerwise.models.introspect import expected_rewards
 from offerwise.workflows.train import train
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import run_cli  # noqa: E402
 from _common import (  # noqa: E402
     NONE,
     best_single_offer,
     deepest_discount,
     deepest_discount_plan,
     logged_data,
+    run_cli,  # noqa: E402
     single_offer_plan,
     t_learner_scores,
 )
