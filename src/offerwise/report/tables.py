@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from offerwise.errors import InputError
+from offerwise.evaluation.power import minimum_detectable_effect, sd_from_se
 from offerwise.vocab import NO_OFFER
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -488,34 +489,6 @@ def campaign_results(
 # --------------------------------------------------------------------------------------------
 # expected (plan) vs measured (campaign)
 # --------------------------------------------------------------------------------------------
-
-
-def minimum_detectable_effect(
-    sd: float, n_treatment: int, n_holdout: int, *, alpha: float = 0.05, power: float = 0.8
-) -> float:
-    """Smallest true lift a two-sided test at level ``alpha`` detects with probability ``power``.
-
-    ``MDE = (z_{1−α/2} + z_{power}) · sd · √(1/n_T + 1/n_H)`` with ``sd`` the outcome's standard
-    deviation per customer (assumed equal in both groups) and standard-normal quantiles ``z``
-    (2.80 · sd · √(1/n_T + 1/n_H) at α = 0.05, 80% power). NaN when a group is empty or ``sd`` is
-    not finite.
-    """
-    if not (0 < alpha < 1 and 0 < power < 1):
-        raise InputError(f"alpha and power must lie in (0, 1), got {alpha} and {power}")
-    if n_treatment <= 0 or n_holdout <= 0 or not math.isfinite(sd):
-        return float("nan")
-    from statistics import NormalDist
-
-    z = NormalDist().inv_cdf(1 - alpha / 2) + NormalDist().inv_cdf(power)
-    return z * abs(sd) * math.sqrt(1 / n_treatment + 1 / n_holdout)
-
-
-def sd_from_se(se: float, n_treatment: int, n_holdout: int) -> float:
-    """The per-customer standard deviation implied by the standard error of a difference of
-    means: ``sd = se / √(1/n_T + 1/n_H)`` (equal variances; NaN when a group is empty)."""
-    if n_treatment <= 0 or n_holdout <= 0 or se is None or not math.isfinite(se):
-        return float("nan")
-    return se / math.sqrt(1 / n_treatment + 1 / n_holdout)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from offerwise._io import write_table
@@ -38,6 +39,8 @@ class ScoreResult:
     skipped_offers: list[dict[str, str]]
     out: Path | None = None
     warnings: list[str] = field(default_factory=list)
+    customer_ids: pd.Series | None = None  # (n,) every customer scored, in the order of features
+    features: np.ndarray | None = None  # (n, p) the model's features as of ``as_of``
 
 
 def shop_mismatch(lm: LoadedModel, ds: DataSet, customer_ids: pd.Series) -> list[str]:
@@ -103,4 +106,6 @@ def score(
         skipped_offers=list(lm.model.skipped_),
         out=None if out is None else Path(out),
         warnings=warns,
+        customer_ids=ids,
+        features=X,
     )

@@ -1,0 +1,57 @@
+"""How large an effect a treatment-vs-holdout comparison can detect, and how large a holdout it
+needs: the arithmetic behind "could this campaign's result have shown the expected profit?"."""
+
+from __future__ import annotations
+
+import math
+from statistics import NormalDist
+
+from offerwise.errors import InputError
+
+__all__ = ["holdout_to_detect", "minimum_detectable_effect", "sd_from_se"]
+
+
+def minimum_detectable_effect(
+    sd: float, n_treatment: int, n_holdout: int, *, alpha: float = 0.05, power: float = 0.8
+) -> float:
+    """Smallest true lift a two-sided test at level ``alpha`` detects with probability ``power``.
+
+    ``MDE = (z_{1−α/2} + z_{power}) · sd · √(1/n_T + 1/n_H)`` with ``sd`` the outcome's standard
+    deviation per customer (assumed equal in both groups) and standard-normal quantiles ``z``
+    (2.80 · sd · √(1/n_T + 1/n_H) at α = 0.05, 80% power). NaN when a group is empty or ``sd`` is
+    not finite.
+    """
+    if not (0 < alpha < 1 and 0 < power < 1):
+        raise InputError(f"alpha and power must lie in (0, 1), got {alpha} and {power}")
+    if n_treatment <= 0 or n_holdout <= 0 or not math.isfinite(sd):
+        return float("nan")
+    from statistics import NormalDist
+
+    z = NormalDist().inv_cdf(1 - alpha / 2) + NormalDist().inv_cdf(power)
+    return z * abs(sd) * math.sqrt(1 / n_treatment + 1 / n_holdout)
+
+
+def sd_from_se(se: float, n_treatment: int, n_holdout: int) -> float:
+    """The per-customer standard deviation implied by the standard error of a difference of
+    means: ``sd = se / √(1/n_T + 1/n_H)`` (equal variances; NaN when a group is empty)."""
+    if n_treatment <= 0 or n_holdout <= 0 or se is None or not math.isfinite(se):
+        return float("nan")
+    return se / math.sqrt(1 / n_treatment + 1 / n_holdout)
+
+
+def holdout_to_detect(
+    effect: float, sd: float, n_customers: int, *, alpha: float = 0.05, power: float = 0.8
+) -> float | None:
+    """The smallest holdout share f in (0, 0.5] of ``n_customers`` whose MDE is at most |effect|.
+
+    Solves ``(z_{1−α/2} + z_{power}) · sd · √(1/((1−f)N) + 1/(fN)) ≤ |effect|`` for f; ``None``
+    when even a 50/50 split of ``n_customers`` cannot detect it (or the effect is 0).
+    """
+    if effect == 0 or n_customers < 4 or not (math.isfinite(sd) and math.isfinite(effect)):
+        return None
+    z = NormalDist().inv_cdf(1 - alpha / 2) + NormalDist().inv_cdf(power)
+    need = (abs(effect) / (z * abs(sd))) ** 2 * n_customers if sd else math.inf  # ≥ 1/(1-f) + 1/f
+    if need < 4:  # 1/(1-f) + 1/f has its minimum 4 at f = 0.5
+        return None
+    # 1/(1-f) + 1/f = need  ->  f² - f + 1/need = 0, smaller root
+    return (1 - math.sqrt(1 - 4 / need)) / 2

@@ -1,0 +1,219 @@
+"""What a plan may claim: its expected profit checked against exposures the model did not fit, the
+model's identification verdict, and whether the plan's holdout can detect the expected effect.
+
+``offerwise plan`` states, beside the model's own expected incremental profit (the sum of its
+predictions for the customers it picked):
+
+- a doubly-robust estimate of the plan's incremental profit on the model's held-out exposures, with
+  a 90 % interval (:func:`offerwise.evaluation.plan_value.incremental_value_dr`); with logged
+  propensities those are used, otherwise propensities estimated from the customers' features;
+- the identification verdict of the model (``model_card.json``); when it is not ``ok`` the profit
+  is *unverified* and the plan says which experiment would verify it;
+- the holdout's minimum detectable effect on net profit per customer (80 % power, 5 % level) next
+  to the expected effect, and the holdout share that would detect it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from offerwise.config import Settings
+from offerwise.data.contract import DataSet
+from offerwise.evaluation.identification import arm_propensities
+from offerwise.evaluation.plan_value import PlanValueEstimate, incremental_value_dr
+from offerwise.evaluation.power import holdout_to_detect, minimum_detectable_effect
+from offerwise.models.persist import LoadedModel
+from offerwise.policy.plan import PlanResult
+from offerwise.vocab import NO_OFFER
+
+__all__ = ["OUTCOME_DAYS", "PlanClaims", "plan_claims"]
+
+#: The outcome window of the power calculation (days of net profit per customer), as `analyze`.
+OUTCOME_DAYS = 14
+#: Interval level of the stated profit.
+LEVEL = 0.9
+
+
+@dataclass(slots=True)
+class PlanClaims:
+    """What the plan states about its profit, and how far that can be trusted."""
+
+    verdict: str | None  # the model's identification verdict (None: model without one)
+    verified: bool
+    reasons: list[str] = field(default_factory=list)
+    estimate: PlanValueEstimate | None = None
+    estimate_note: str = ""
+    expected_per_customer: float = float("nan")  # model's expected lift per treatment customer
+    outcome_sd: float = float("nan")  # sd of net profit per customer over OUTCOME_DAYS
+    mde: float = float("nan")  # minimum detectable effect per customer at the plan's holdout
+    holdout_to_detect: float | None = None  # holdout share that would detect the expected effect
+    experiment: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "verdict": self.verdict,
+            "verified": self.verified,
+            "reasons": list(self.reasons),
+            "estimate": None if self.estimate is None else self.estimate.to_dict(),
+            "estimate_note": self.estimate_note,
+            "expected_per_customer": _num(self.expected_per_customer),
+            "outcome_days": OUTCOME_DAYS,
+            "outcome_sd": _num(self.outcome_sd),
+            "mde_per_customer": _num(self.mde),
+            "holdout_to_detect": self.holdout_to_detect,
+            "experiment": self.experiment,
+        }
+        return out
+
+
+def _num(v: float) -> float | None:
+    return float(v) if np.isfinite(v) else None
+
+
+def outcome_sd(ds: DataSet, as_of: pd.Timestamp, days: int, margin_rate: float) -> float:
+    """Standard deviation over all customers of net profit in ``[as_of − days, as_of)``."""
+    if not ds.has("transactions"):
+        return float("nan")
+    row = ds.con.execute(
+        f"""
+        WITH per AS (
+            SELECT c.customer_id,
+                   COALESCE(SUM(? * (t.amount + t.discount) - t.discount), 0) AS y
+            FROM customers c
+            LEFT JOIN transactions t ON t.customer_id = c.customer_id
+             AND t.ts < ? AND t.ts >= ? - INTERVAL '{int(days)} days'
+            GROUP BY c.customer_id)
+        SELECT STDDEV_SAMP(y) FROM per
+        """,
+        [float(margin_rate), as_of.to_pydatetime(), as_of.to_pydatetime()],
+    ).fetchone()
+    return float("nan") if row is None or row[0] is None else float(row[0])
+
+
+def _held_out(lm: LoadedModel, ds: DataSet, ex: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The exposures the model was not fitted on (its held-out rows on its own training data)."""
+    hp = lm.path / "holdout.parquet"
+    if lm.meta.get("data_fingerprint") == ds.fingerprint:
+        if not hp.exists():
+            return ex.iloc[:0], "the model kept no held-out exposures"
+        keys = pd.read_parquet(hp)
+        pos = keys["row"].to_numpy(dtype=np.int64)
+        if len(pos) and pos.max() < len(ex):
+            return ex.iloc[pos].reset_index(drop=True), "held-out exposures of the model"
+        return ex.iloc[:0], "the model's held-out rows do not match the data"
+    return ex, "all exposures (the model was trained on other data)"
+
+
+def dr_estimate(
+    res: PlanResult,
+    lm: LoadedModel,
+    ds: DataSet,
+    ids: pd.Series,
+    X: np.ndarray,
+    *,
+    settings: Settings,
+    seed: int,
+) -> tuple[PlanValueEstimate | None, str]:
+    """DR estimate of the plan's incremental profit on held-out exposures, or (None, why not)."""
+    if not ds.has("exposures"):
+        return None, "the data has no exposures to check the plan against"
+    ex = ds.frame("exposures")
+    ex["customer_id"] = ex["customer_id"].astype(str)
+    ex["offer_id"] = ex["offer_id"].astype(str)
+    ex, rows_note = _held_out(lm, ds, ex)
+    arms = [NO_OFFER, *res.offer_ids]
+    index = {a: i for i, a in enumerate(arms)}
+    ex = ex[ex["offer_id"].isin(index) & ex["customer_id"].isin(set(ids))].reset_index(drop=True)
+    if len(ex) < 50:
+        return None, f"too few exposures to check the plan on ({len(ex)}; {rows_note})"
+    pos = pd.Series(np.arange(len(ids)), index=ids.to_numpy()).reindex(ex["customer_id"]).to_numpy()
+    Xr = X[pos]
+    action = ex["offer_id"].map(index).to_numpy(dtype=np.int64)
+    gp = pd.to_numeric(ex["gross_profit"], errors="coerce").to_numpy(dtype=np.float64)
+    reward = np.nan_to_num(gp) - pd.to_numeric(ex["discount_cost"]).to_numpy(dtype=np.float64)
+    if "propensity" in ex.columns and ex["propensity"].notna().all():
+        pscore = ex["propensity"].to_numpy(dtype=np.float64)
+        how = "logged propensities"
+    else:
+        pscore = arm_propensities(
+            np.nan_to_num(Xr, nan=0.0), action, len(arms), seed=seed, threads=settings.threads
+        )
+        how = "propensities estimated from the features (none were logged)"
+    plan_arm = np.where(res.holdout, -1, res.assignment) + 1  # 0 = none
+    by_customer = pd.Series(plan_arm, index=pd.Index(res.customer_ids.astype(str)))
+    plan_action = by_customer.reindex(ex["customer_id"]).fillna(0).to_numpy(dtype=np.int64)
+    q = lm.model.predict_net_profit(Xr, arms)
+    est = incremental_value_dr(
+        ex["customer_id"].to_numpy(),
+        reward,
+        action,
+        np.clip(pscore, 0.01, 1),
+        plan_action,
+        q,
+        len(res.customer_ids),
+        level=LEVEL,
+        seed=seed,
+    )
+    return est, f"{rows_note}; {how}"
+
+
+def plan_claims(
+    res: PlanResult,
+    lm: LoadedModel,
+    ds: DataSet,
+    ids: pd.Series,
+    X: np.ndarray,
+    *,
+    settings: Settings,
+    seed: int,
+    as_of: pd.Timestamp,
+) -> PlanClaims:
+    """Everything the plan may state about its profit (see the module docstring).
+
+    ids, X: every customer's id (n,) and features (n, p) as of the plan date (from scoring).
+    """
+    ident = lm.card.get("identification") if isinstance(lm.card, dict) else None
+    verdict = ident.get("verdict") if isinstance(ident, dict) else None
+    reasons = [str(r) for r in (ident or {}).get("reasons", [])] if isinstance(ident, dict) else []
+    est, note = dr_estimate(res, lm, ds, ids, X, settings=settings, seed=seed)
+    n_t = int((~res.holdout).sum())
+    n_h = int(res.holdout.sum())
+    per = res.total_incremental_profit / n_t if n_t else float("nan")
+    sd = outcome_sd(ds, as_of, OUTCOME_DAYS, settings.margin_rate)
+    mde = minimum_detectable_effect(sd, n_t, n_h) if n_h else float("nan")
+    need = holdout_to_detect(per, sd, n_t + n_h) if np.isfinite(per) and per > 0 else None
+    verified = verdict in (None, "ok")
+    if need is None:
+        detect = (
+            f"no holdout of these {n_t + n_h:,} customers can detect the expected "
+            f"{per:+,.2f} per customer (net profit over {OUTCOME_DAYS} days varies by "
+            f"{sd:,.2f} per customer): run it longer or on more customers"
+        )
+    else:
+        detect = (
+            f"a random holdout of {need:.0%} ({int(np.ceil(need * (n_t + n_h))):,} "
+            f"customers) detects the expected {per:+,.2f} per customer with 80 % power"
+        )
+    if verified:
+        experiment = detect
+    else:
+        experiment = (
+            f"the model's profit is unverified ({verdict}): launch with a random holdout "
+            f"and `offerwise analyze` after {OUTCOME_DAYS} days — {detect}; plan with "
+            "--explore 0.2 so the next `offerwise train` learns from randomized offers"
+        )
+    return PlanClaims(
+        verdict=verdict,
+        verified=verified,
+        reasons=reasons,
+        estimate=est,
+        estimate_note=note,
+        expected_per_customer=per,
+        outcome_sd=sd,
+        mde=mde,
+        holdout_to_detect=need,
+        experiment=experiment,
+    )
