@@ -136,6 +136,21 @@ def make_card() -> dict[str, Any]:
             }
         },
         "warnings": ["offer ship_free: few exposures <b>(escaped?)</b>"],
+        "identification": {
+            "logging": "observational",
+            "logging_reason": "the exposures carry no propensities",
+            "overlap": [{"offer": OFFERS[0], "n_offer": 900, "n_none": 1100,
+                         "quantiles": {"p05": 0.01, "p25": 0.2, "p50": 0.45, "p75": 0.7,
+                                       "p95": 0.99},
+                         "share_outside": 0.3, "share_extreme": 0.12, "ess_offer": 310.0,
+                         "ess_none": 800.0}],
+            "balance": [],
+            "placebo": {"outcome": "net_profit", "window_days": 30, "estimate": 4.25,
+                        "ci_low": 3.1, "ci_high": 5.4, "p_value": 1e-6, "n": 12000},
+            "sensitivity": None,
+            "verdict": "unreliable",
+            "reasons": ["placebo failed: offered customers differed already before the offer"],
+        },
     }
 
 

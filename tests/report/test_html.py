@@ -31,7 +31,7 @@ PLOTS = {
     "campaign_results",
     "campaign_breakdown",
 }
-SECTIONS = ["summary", "segments", "model", "frontier", "mix", "fairness", "drivers", "results"]
+SECTIONS = ["summary", "trust", "segments", "model", "frontier", "mix", "fairness", "drivers", "results"]
 
 
 class _Collect(HTMLParser):
@@ -96,6 +96,9 @@ def test_full_report_is_self_contained_and_well_formed(full_report: Path):
 def test_full_report_content(full_report: Path):
     html = full_report.read_text()
     text = " ".join(parse(html).text)
+    # the identification verdict and the placebo, from the model card
+    assert "Can these numbers be trusted?" in text and "Verdict: unreliable" in text
+    assert "+4.25" in text and "3.10 to" in text and "placebo failed" in text
     assert "Could not be drawn" not in text
     # only note: the configured protected attribute that the profiles lack
     assert text.count("Not available") == 0

@@ -760,11 +760,69 @@ def _safe(fn: Callable[[], str]) -> str:
         return note(f"Could not be drawn: {msg}")
 
 
+def _trust(inp: ReportInputs) -> str:
+    """The model's identification verdict, placebo and overlap; the plan's checked estimate."""
+    card = inp.model_card or {}
+    ident = card.get("identification")
+    if not isinstance(ident, dict):
+        return note(
+            "Not available: the model card has no identification report (a model "
+            "trained before offerwise 0.2); retrain to get one."
+        )
+    verdict = str(ident.get("verdict"))
+    cls = "alert" if verdict != "ok" else "na"
+    parts = [
+        f'<p class="{cls}">Verdict: {esc(verdict)} — logging: {esc(ident.get("logging"))}. '
+        f"{esc(ident.get('logging_reason'))}.</p>"
+    ]
+    parts.append("<ul>" + "".join(f"<li>{esc(r)}</li>" for r in ident.get("reasons", [])) + "</ul>")
+    pl = ident.get("placebo")
+    if isinstance(pl, dict):
+        parts.append(
+            f"<p>Placebo: the offers' estimated effect on {esc(pl.get('outcome'))} in the "
+            f"{esc(pl.get('window_days'))} days <b>before</b> the offer (which they cannot have "
+            f"caused; should be 0): <b>{esc(num(2, True)(pl.get('estimate')))}</b> per customer, "
+            f"95% interval {esc(num(2, True)(pl.get('ci_low')))} to "
+            f"{esc(num(2, True)(pl.get('ci_high')))}, {esc(p_text(pl.get('p_value')))} "
+            f"({esc(num()(pl.get('n')))} exposures).</p>"
+        )
+    ov = ident.get("overlap") or []
+    if ov:
+        df = pd.DataFrame([{**o, "p50": (o.get("quantiles") or {}).get("p50")} for o in ov])
+        parts.append(
+            table(
+                df,
+                [
+                    ("offer", "offer", text),
+                    ("n_offer", "offer rows", num()),
+                    ("n_none", "no-offer rows", num()),
+                    ("p50", "median propensity", num(3)),
+                    ("share_outside", "outside [0.05, 0.95]", pct()),
+                    ("ess_offer", "effective offer rows", num()),
+                ],
+            )
+        )
+    claims = (inp.plan_summary or {}).get("claims")
+    if isinstance(claims, dict):
+        est = claims.get("estimate")
+        if isinstance(est, dict):
+            parts.append(
+                f"<p>The plan's incremental profit checked on exposures the model did not fit "
+                f"(doubly robust): <b>{esc(num()(est.get('value')))}</b>, "
+                f"{esc(pct(0)(est.get('level')))} interval {esc(num()(est.get('ci_low')))} to "
+                f"{esc(num()(est.get('ci_high')))} ({esc(claims.get('estimate_note'))}).</p>"
+            )
+        if claims.get("experiment"):
+            parts.append(f"<p>{esc(claims.get('experiment'))}.</p>")
+    return "".join(parts)
+
+
 def sections(inp: ReportInputs) -> list[Section]:
     """The report's sections in order."""
     colors = offer_colors(_all_offers(inp))
     spec: list[tuple[str, str, Callable[[], str]]] = [
         ("summary", "Summary", lambda: _summary(inp)),
+        ("trust", "Can these numbers be trusted?", lambda: _trust(inp)),
         ("segments", "Segment profiles", lambda: _segments(inp)),
         ("model", "Model quality: uplift and Qini curves", lambda: _model(inp, colors)),
         ("frontier", "Budget frontier", lambda: _frontier(inp)),
