@@ -41,20 +41,33 @@ def load_exposures(ds: DataSet, menu: list[str]) -> pd.DataFrame:
             "exposures: no treated exposures (every offer_id is 'none'); uplift needs logged offers"
         )
     if "propensity" in ex.columns:
+        where = f"{ds.files.get('exposures', 'exposures')}, column 'propensity'"
         p = pd.to_numeric(ex["propensity"], errors="coerce")
         if p.isna().all():
             ex = ex.drop(columns="propensity")
         elif p.isna().any():
+            miss = p.isna()
+            by_offer = ex.loc[miss, "offer_id"].value_counts()
+            offers = ", ".join(f"{o} ({n})" for o, n in by_offer.head(5).items())
             raise InputError(
-                f"exposures, column 'propensity': {int(p.isna().sum())} of {len(p)} rows are "
-                "missing; give every row a propensity or none (they are then estimated)"
+                f"{where}: {int(miss.sum())} of {len(p)} rows are missing (offers: {offers}; e.g. "
+                f"customer {ex.loc[miss, 'customer_id'].iloc[0]!r}); give every row the logging "
+                "policy's probability of its offer, or leave the column out (then the logs are "
+                "treated as observational and the propensities are estimated)"
             )
         else:
             bad = (p <= 0) | (p > 1)
             if bad.any():
                 raise InputError(
-                    f"exposures, column 'propensity': {int(bad.sum())} rows outside (0, 1], e.g. "
+                    f"{where}: {int(bad.sum())} rows outside (0, 1], e.g. "
                     f"{p[bad].iloc[0]!r} (customer {ex.loc[bad, 'customer_id'].iloc[0]!r}); a "
                     "propensity of 0 means the logged offer could never have been chosen"
+                )
+            if (p >= 1).all():
+                raise InputError(
+                    f"{where}: all {len(p)} rows are 1: the logging policy chose every offer for "
+                    "certain, so no customer could have got another one and the offers' effects "
+                    "cannot be learned from these logs (leave the column out if it is not the "
+                    "logging policy's probability)"
                 )
     return ex.reset_index(drop=True)
