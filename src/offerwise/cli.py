@@ -301,8 +301,22 @@ def simulate(
         int, typer.Option("--exposures", min=10, help="number of logged exposures")
     ] = 100_000,
     logging: Annotated[
-        str, typer.Option("--logging", help="logging policy: random or legacy")
+        str,
+        typer.Option(
+            "--logging",
+            help=(
+                "logging policy: random, legacy (targets what the history shows) or confounded "
+                "(legacy that also targets a hidden in-market state which raises purchases)"
+            ),
+        ),
     ] = "legacy",
+    propensity: Annotated[
+        bool,
+        typer.Option(
+            "--propensity/--no-propensity",
+            help="record the logging policy's propensity in the exposures",
+        ),
+    ] = True,
     profiles: Annotated[
         Path | None, typer.Option("--profiles", help="bootstrap customers from a profiles file")
     ] = None,
@@ -321,9 +335,10 @@ def simulate(
         n_customers=customers,
         n_exposures=exposures,
         seed=settings.seed if seed is None else seed,
-        logging=cast(Literal["random", "legacy"], logging),  # SimulatorConfig checks it
+        logging=cast(Literal["random", "legacy", "confounded"], logging),  # the config checks it
         profiles=prof,
         margin_rate=settings.margin_rate,
+        record_propensity=propensity,
     )
     with _status(as_json, "simulating"):
         market = run_sim(cfg)
@@ -333,6 +348,8 @@ def simulate(
         "customers": len(market.customers),
         "exposures": len(market.exposures),
         "transactions": len(market.transactions),
+        "logging": logging,
+        "propensity": propensity,
         "oracle_value": market.oracle_value(),
     }
     if as_json:
@@ -341,7 +358,8 @@ def simulate(
     console.print(
         f"simulated shop written to [bold]{out}[/]: {info['customers']:,} customers, "
         f"{info['transactions']:,} transaction lines, {info['exposures']:,} exposures ({logging} "
-        f"logging); true optimum (no budget) = {info['oracle_value']:,.0f}",
+        f"logging{'' if propensity else ', no propensities recorded'}); true optimum (no budget) "
+        f"= {info['oracle_value']:,.0f}",
         soft_wrap=True,
     )
 

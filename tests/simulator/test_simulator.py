@@ -61,6 +61,7 @@ def test_written_directory_is_a_valid_contract_data_directory(market, tmp_path):
         "exposures.parquet",
         "truth.parquet",
         "latent.parquet",
+        "exposure_truth.parquet",
         "simulator.json",
     }
     ds = load_data(out, required=("customers", "products", "transactions", "offers", "exposures"))

@@ -31,6 +31,9 @@ PROFILE_COLUMNS = (
 )
 
 
+#: The logging policies :func:`~offerwise.simulator.simulate` can log exposures with.
+LOGGING_POLICIES = ("random", "legacy", "confounded")
+
 #: Offer kinds the simulator can draw responses for (a subset of the contract's ``OFFER_KINDS``).
 OfferKind = Literal["percent_off", "amount_off", "spend_threshold", "free_shipping"]
 
@@ -97,12 +100,16 @@ class SimulatorConfig:
     campaign.
     ``profiles``: optional table of real customer profiles (columns in :data:`PROFILE_COLUMNS`) to
     bootstrap the latent traits from (rows resampled, rank-mapped with ``profile_jitter`` noise).
+    ``logging='confounded'``: the legacy policy also targets a latent in-market state
+    (``in_market_share`` of the customer × campaign slots) that raises purchases around the campaign
+    by ``confounding_strength`` orders per 30 days (see :mod:`offerwise.simulator.confounding`).
+    ``record_propensity=False``: the exposures table has no ``propensity`` column.
     """
 
     n_customers: int = 10_000
     n_exposures: int = 20_000
     seed: int = 42
-    logging: Literal["random", "legacy"] = "random"
+    logging: Literal["random", "legacy", "confounded"] = "random"
     history_days: int = 365
     n_campaigns: int = 4
     attribution_days: int = 14
@@ -117,13 +124,20 @@ class SimulatorConfig:
     min_propensity: float = 0.02
     profiles: pd.DataFrame | None = field(default=None, repr=False)
     profile_jitter: float = 0.25
+    in_market_share: float = 0.20
+    confounding_strength: float = 1.0
+    record_propensity: bool = True
 
     def __post_init__(self) -> None:
         self.offers = tuple(self.offers)
         checks = [
             (self.n_customers >= 1, "n_customers", "must be at least 1"),
             (self.n_exposures >= 0, "n_exposures", "must be non-negative"),
-            (self.logging in ("random", "legacy"), "logging", "must be 'random' or 'legacy'"),
+            (
+                self.logging in LOGGING_POLICIES,
+                "logging",
+                "must be 'random', 'legacy' or 'confounded'",
+            ),
             (self.history_days >= 30, "history_days", "must be at least 30"),
             (self.n_campaigns >= 1, "n_campaigns", "must be at least 1"),
             (self.attribution_days >= 1, "attribution_days", "must be at least 1"),
@@ -133,6 +147,12 @@ class SimulatorConfig:
             (0 < self.basket_noise <= 1.5, "basket_noise", "must be in (0, 1.5]"),
             (0 <= self.topup_stretch < 1, "topup_stretch", "must be in [0, 1)"),
             (self.profile_jitter >= 0, "profile_jitter", "must be non-negative"),
+            (0 <= self.in_market_share <= 1, "in_market_share", "must be in [0, 1]"),
+            (
+                0 <= self.confounding_strength <= 10,
+                "confounding_strength",
+                "must be in [0, 10]",
+            ),
             (len(self.offers) >= 1, "offers", "the menu needs at least one offer"),
         ]
         for ok, key, msg in checks:

@@ -1,5 +1,5 @@
-"""Logging policies (``random``, biased ``legacy``) and the logged exposures they produce, plus the
-order lines of every purchase in the campaign windows."""
+"""Logging policies (``random``, biased ``legacy``, ``confounded``) and the logged exposures they
+produce, plus the order lines of every purchase in the campaign windows."""
 
 from __future__ import annotations
 
@@ -9,9 +9,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from offerwise.errors import InputError
 from offerwise.simulator.config import CATEGORIES, ITEMS_PER_BRAND, N_BRANDS, SimulatorConfig
+from offerwise.simulator.confounding import CONFOUNDING_LOGIT, _InMarket, add_window_orders
 from offerwise.simulator.population import _customer_ids, _strings
 from offerwise.simulator.response import _draw_orders, _Orders, _Truth
+
+_ORDER_FIELDS = ("converted", "gross", "discount", "revenue")
 
 
 def legacy_logits(snap: dict[str, np.ndarray], cfg: SimulatorConfig) -> np.ndarray:
@@ -42,13 +46,23 @@ def legacy_logits(snap: dict[str, np.ndarray], cfg: SimulatorConfig) -> np.ndarr
     return np.column_stack(cols)
 
 
-def logging_probabilities(snap: dict[str, np.ndarray], cfg: SimulatorConfig) -> np.ndarray:
-    """(n, K+1) action probabilities of ``cfg.logging``; legacy floors each at
-    ``min_propensity``."""
+def logging_probabilities(
+    snap: dict[str, np.ndarray], cfg: SimulatorConfig, in_market: np.ndarray | None = None
+) -> np.ndarray:
+    """(n, K+1) action probabilities of ``cfg.logging``; legacy and confounded floor each at
+    ``min_propensity``.
+
+    ``confounded`` needs ``in_market`` (n,) bool, the rows' latent in-market state: it adds
+    ``CONFOUNDING_LOGIT × confounding_strength`` to every offer's legacy logit where it is set.
+    """
     n, k1 = len(snap["n_orders"]), len(cfg.offers) + 1
     if cfg.logging == "random":
         return np.full((n, k1), 1.0 / k1)
     z = legacy_logits(snap, cfg)
+    if cfg.logging == "confounded":
+        if in_market is None or np.shape(in_market) != (n,):
+            raise InputError("confounded logging needs the (n,) in-market state of the rows")
+        z[:, 1:] += CONFOUNDING_LOGIT * cfg.confounding_strength * np.asarray(in_market)[:, None]
     z = np.exp(z - z.max(axis=1, keepdims=True))
     soft = z / z.sum(axis=1, keepdims=True)
     return cfg.min_propensity + (1 - k1 * cfg.min_propensity) * soft
@@ -61,18 +75,28 @@ def _exposures(
     cfg: SimulatorConfig,
     rng: np.random.Generator,
     action_ids: list[str],
+    im: _InMarket | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, _Window]:
+    """Logged exposures; ``im``: the in-market draws (``confounded`` logging only)."""
     n, m, k1 = cfg.n_customers, cfg.n_exposures, tr.p.shape[1]
     slot = np.sort(rng.choice(n * cfg.n_campaigns, size=m, replace=False))
     if m == 0:
         slot = np.zeros(0, dtype=np.int64)
     camp, cust = slot // n, slot % n
-    probs_all = logging_probabilities(snap, cfg)
-    probs = probs_all[cust]
+    if im is None:
+        probs = logging_probabilities(snap, cfg)[cust]
+    else:
+        rows = {k: v[cust] for k, v in snap.items()}
+        probs = logging_probabilities(rows, cfg, im.state[slot])
     cum = np.cumsum(probs, axis=1)
     a = np.minimum((rng.random(m)[:, None] > cum).sum(axis=1), k1 - 1)
     o = _draw_orders(t, tr, cfg, rng, cust, a)
     conv, g, disc, revenue = o.converted, o.gross, o.discount, o.revenue
+    gross_profit = np.round(cfg.margin_rate * g, 4)
+    if im is not None:  # the in-market slots' own orders are part of the logged outcome
+        extra = _Orders(*(getattr(im.window, f)[slot] for f in _ORDER_FIELDS))
+        summed, gross_profit = add_window_orders(o, extra, cfg.margin_rate)
+        conv, revenue = summed.converted, summed.revenue
     start = pd.Timestamp(cfg.start_date)
     day = cfg.history_days + camp * cfg.attribution_days
     secs = (day * 86400 + rng.integers(8 * 3600, 20 * 3600, m)).astype("int64")
@@ -85,9 +109,11 @@ def _exposures(
             "converted": conv.astype("int64"),
             "revenue": revenue,
             "discount_cost": disc,
-            "gross_profit": np.round(cfg.margin_rate * g, 4),
+            "gross_profit": gross_profit,
         }
     )
+    if not cfg.record_propensity:
+        ex = ex.drop(columns="propensity")
     return ex, pd.DataFrame(probs, columns=list(action_ids)), _Window(slot, cust, secs, o)
 
 
@@ -162,11 +188,6 @@ def _campaign_period(
     secs_e = w.secs + rng.integers(0, span - 20 * 3600, w.slot.size)
     secs_r = day_r * 86400 + rng.integers(0, span, rest.size)
     cust = np.concatenate([w.cust, cust_r])
-    o = _Orders(
-        *(
-            np.concatenate([getattr(w.orders, f), getattr(o_r, f)])
-            for f in ("converted", "gross", "discount", "revenue")
-        )
-    )
+    o = _Orders(*(np.concatenate([getattr(w.orders, f), getattr(o_r, f)]) for f in _ORDER_FIELDS))
     ts = pd.Timestamp(cfg.start_date) + pd.to_timedelta(np.concatenate([secs_e, secs_r]), unit="s")
     return _order_lines(t, products, rng, _customer_ids(n), cust, o, ts, "W")

@@ -14,7 +14,8 @@ from offerwise._io import atomic_dir
 from offerwise._version import __version__
 from offerwise.errors import InputError
 from offerwise.simulator.config import CATEGORIES, SimulatorConfig
-from offerwise.simulator.exposures import _campaign_period, _exposures
+from offerwise.simulator.confounding import draw_in_market, in_market_orders
+from offerwise.simulator.exposures import _campaign_period, _exposures, _order_lines
 from offerwise.simulator.population import (
     _customer_ids,
     _customers,
@@ -50,6 +51,9 @@ class SimulatedMarket:
     ``truth``: one row per customer × action (``none`` first, then the menu order).
     ``latent``: one row per customer: traits, ``response_type`` and ``best_offer``.
     ``logging_probs``: per exposure row, the logging policy's probability of every action.
+    ``exposure_truth``: per exposure row (same order), customer_id, ts, offer_id, the exact
+    ``propensity`` (also when the exposures do not record it) and ``in_market`` (the latent state
+    that ``confounded`` logging targets; False under the other policies).
     """
 
     config: SimulatorConfig
@@ -62,6 +66,7 @@ class SimulatedMarket:
     latent: pd.DataFrame
     logging_probs: pd.DataFrame
     state: _MarketState | None = field(default=None, repr=False, compare=False)
+    exposure_truth: pd.DataFrame | None = field(default=None, repr=False)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The contract tables by name."""
@@ -90,7 +95,8 @@ def simulate(config: SimulatorConfig | None = None, **overrides: object) -> Simu
     """Draw a market. ``simulate(n_customers=1000, seed=1)`` is shorthand for a config.
 
     Customers, history and truth depend only on the seed and the customer-side settings, so the same
-    seed with ``logging='random'`` and ``'legacy'`` gives the same customers and truth.
+    seed with ``logging='random'``, ``'legacy'`` and ``'confounded'`` gives the same customers and
+    truth (and the same history before the last 30 days of it).
     """
     if config is None:
         config = SimulatorConfig(**overrides)  # type: ignore[arg-type]
@@ -110,8 +116,26 @@ def simulate(config: SimulatorConfig | None = None, **overrides: object) -> Simu
     ids = _customer_ids(cfg.n_customers)
     truth = _truth_frame(ids, action_ids, tr, cfg.margin_rate)
     net = cfg.margin_rate * tr.p * tr.gross - tr.p * tr.discount
-    exposures, probs, window = _exposures(t, tr, snap, cfg, r_exp, action_ids)
-    tx = pd.concat([tx, _campaign_period(t, tr, cfg, r_win, products, window)], ignore_index=True)
+    im = None
+    if cfg.logging == "confounded":  # a 7th stream: the first six are those of the other policies
+        r_conf = np.random.default_rng(ss.spawn(1)[0])
+        im = draw_in_market(t, cfg, r_conf)
+    exposures, probs, window = _exposures(t, tr, snap, cfg, r_exp, action_ids, im)
+    parts = [tx, _campaign_period(t, tr, cfg, r_win, products, window)]
+    if im is not None:
+        cust, orders, ts = in_market_orders(cfg, r_conf, im, window.slot, window.secs)
+        parts.append(_order_lines(t, products, r_conf, ids, cust, orders, ts, "M"))
+    tx = pd.concat(parts, ignore_index=True)
+    m, pick = len(exposures), pd.Index(action_ids).get_indexer(exposures["offer_id"])
+    exposure_truth = pd.DataFrame(
+        {
+            "customer_id": exposures["customer_id"],
+            "ts": exposures["ts"],
+            "offer_id": exposures["offer_id"],
+            "propensity": probs.to_numpy()[np.arange(m), pick],
+            "in_market": im.state[window.slot] if im is not None else np.zeros(m, dtype=bool),
+        }
+    )
     latent = pd.DataFrame(
         {
             "customer_id": _strings(ids),
@@ -142,15 +166,19 @@ def simulate(config: SimulatorConfig | None = None, **overrides: object) -> Simu
         latent,
         probs,
         _MarketState(t, tr),
+        exposure_truth,
     )
 
 
 def write_market(market: SimulatedMarket, out_dir: str | Path) -> Path:
-    """Write the market atomically: contract tables, ``truth``, ``latent`` (Parquet),
-    ``simulator.json``."""
+    """Write the market atomically: contract tables, ``truth``, ``latent``, ``exposure_truth``
+    (Parquet), ``simulator.json``."""
     out = Path(out_dir)
+    extra = {"truth": market.truth, "latent": market.latent}
+    if market.exposure_truth is not None:
+        extra["exposure_truth"] = market.exposure_truth
     with atomic_dir(out) as tmp:
-        for name, df in {**market.tables(), "truth": market.truth, "latent": market.latent}.items():
+        for name, df in {**market.tables(), **extra}.items():
             df.to_parquet(tmp / f"{name}.parquet", index=False)
         meta = {
             "generator": "offerwise.simulator",
