@@ -1,0 +1,267 @@
+"""Benchmark: is offerwise honest about what its logs can identify? (issue #12's acceptance rows)
+
+Every row runs the product as a user does (``offerwise.workflows``, the CLI's code, default
+settings) on the project simulator, whose truth is known:
+
+* ``verdicts``: ``--seeds`` markets per logging policy — ``confounded`` without propensities (the
+  legacy policy also targets a latent in-market state that raises purchases before and after the
+  offer), ``random`` and ``legacy`` with logged propensities — and the share whose
+  identification verdict is ``ok``;
+* ``coverage``: ``--coverage-seeds`` legacy markets (logged propensities): the plan's stated 90 %
+  interval of incremental profit (doubly robust on the model's held-out exposures) vs the true
+  incremental profit of the plan's treated customers; coverage, median width, and the model's
+  own in-sample expected profit vs the truth;
+* ``explore``: ``--explore-seeds`` confounded markets without propensities: the default plan's true
+  value as % of the oracle, then one campaign planned with ``--explore 0.2`` run in the simulator,
+  its served offers (with the plan's propensities) appended to the logs, retrain, replan;
+* ``completejourney``: the verdict and placebo on the real Complete Journey import;
+* ``timing``: training on 100k exposures with the diagnostics on.
+
+    .venv/bin/python benchmarks/bench_identification.py                 # every part
+    .venv/bin/python benchmarks/bench_identification.py --parts verdicts coverage --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from offerwise.config import load_settings
+from offerwise.models.persist import load_model
+from offerwise.policy.plan import scores_to_arrays
+from offerwise.simulator import SimulatorConfig, simulate, write_market
+from offerwise.workflows.plan import make_plan
+from offerwise.workflows.score import score
+from offerwise.workflows.train import train
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import run_cli  # noqa: E402
+
+PARTS = ("verdicts", "coverage", "explore", "completejourney", "timing")
+
+
+def _market(seed: int, logging: str, n: int, m: int, record: bool = True):  # noqa: ANN202
+    return simulate(SimulatorConfig(n_customers=n, n_exposures=m, seed=seed, logging=logging,
+                                    record_propensity=record))
+
+
+def _train(data: Path, out: Path, seed: int, settings):  # noqa: ANN001, ANN202
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return train(data, out, seed=seed, settings=settings)
+
+
+def _budget(model: Path, data: Path, settings, share: float = 0.3) -> tuple[float, object]:  # noqa: ANN001
+    """``share`` of the expected cost of giving every customer the model's best positive offer."""
+    sc = score(model, data, settings=settings)
+    sa = scores_to_arrays(sc.scores, "profit")
+    best = np.where(sa.present, sa.value, -np.inf).argmax(axis=1)
+    rows = np.arange(len(best))
+    return round(share * float(np.where(sa.value[rows, best] > 0, sa.cost[rows, best], 0).sum()), 2), sc
+
+
+def verdicts(args: argparse.Namespace, tmp: Path, settings) -> list[dict]:  # noqa: ANN001
+    rows = []
+    for logging, record in (("confounded", False), ("random", True), ("legacy", True)):
+        for s in range(args.seeds):
+            seed = 100 + s
+            mk = _market(seed, logging, args.customers, args.exposures, record)
+            d = write_market(mk, tmp / f"v-{logging}-{s}")
+            tr = _train(d, tmp / f"vm-{logging}-{s}", seed, settings)
+            ident = tr.identification
+            assert ident is not None
+            p = ident.placebo
+            rows.append({"part": "verdicts", "logging": logging, "propensity": record, "seed": seed,
+                         "verdict": ident.verdict, "kind": ident.logging,
+                         "placebo": None if p is None else p.estimate,
+                         "placebo_p": None if p is None else p.p_value,
+                         "train_s": tr.timings.get("total")})
+    return rows
+
+
+def coverage(args: argparse.Namespace, tmp: Path, settings) -> list[dict]:  # noqa: ANN001
+    rows = []
+    for s in range(args.coverage_seeds):
+        seed = 200 + s
+        mk = _market(seed, "legacy", args.customers, args.exposures)
+        d = write_market(mk, tmp / f"c-{s}")
+        tr = _train(d, tmp / f"cm-{s}", seed, settings)
+        budget, sc = _budget(tr.model_dir, d, settings)
+        run = make_plan(load_model(tr.model_dir), d, budget, tmp / f"cp-{s}.parquet", seed=seed,
+                        settings=settings, scored=sc, frontier=False)
+        plan = run.result.to_frame()
+        true = mk.true_policy_value(plan[plan["group"] == "treatment"][["customer_id", "offer_id"]])
+        c = run.claims
+        est = None if c is None else c.estimate
+        rows.append({"part": "coverage", "seed": seed, "verdict": None if c is None else c.verdict,
+                     "true": true, "stated_model": run.result.total_incremental_profit,
+                     "dr": None if est is None else est.value,
+                     "lo": None if est is None else est.ci_low,
+                     "hi": None if est is None else est.ci_high,
+                     "covered": None if est is None else bool(est.ci_low <= true <= est.ci_high)})
+    return rows
+
+
+def completejourney(args: argparse.Namespace, tmp: Path, settings) -> list[dict]:  # noqa: ANN001
+    from offerwise.data.completejourney import import_completejourney
+
+    cj = tmp / "cj"
+    import_completejourney(cj, settings=settings)
+    tr = _train(cj, tmp / "cjm", settings.seed, settings)
+    ident = tr.identification
+    assert ident is not None
+    p = ident.placebo
+    budget, sc = _budget(tr.model_dir, cj, settings)
+    run = make_plan(load_model(tr.model_dir), cj, 2000.0, tmp / "cjp.parquet", settings=settings,
+                    scored=sc, frontier=False)
+    c = run.claims
+    est = None if c is None else c.estimate
+    return [{"part": "completejourney", "verdict": ident.verdict, "kind": ident.logging,
+             "placebo": None if p is None else p.estimate,
+             "placebo_lo": None if p is None else p.ci_low,
+             "placebo_hi": None if p is None else p.ci_high,
+             "placebo_p": None if p is None else p.p_value,
+             "reasons": ident.reasons, "stated_model": run.result.total_incremental_profit,
+             "dr": None if est is None else est.value, "lo": None if est is None else est.ci_low,
+             "hi": None if est is None else est.ci_high, "holdout": run.result.holdout_fraction}]
+
+
+def timing(args: argparse.Namespace, tmp: Path, settings) -> list[dict]:  # noqa: ANN001
+    mk = _market(7, "legacy", 50_000, 100_000)
+    d = write_market(mk, tmp / "t")
+    t0 = time.perf_counter()
+    tr = _train(d, tmp / "tm", 7, settings)
+    return [{"part": "timing", "exposures": 100_000, "train_s": time.perf_counter() - t0,
+             **{f"{k}_s": v for k, v in tr.timings.items()}}]
+
+
+def explore(args: argparse.Namespace, tmp: Path, settings) -> list[dict]:  # noqa: ANN001
+    from offerwise.simulator import run_campaign
+
+    rows = []
+    for s in range(args.explore_seeds):
+        seed = 300 + s
+        mk = _market(seed, "confounded", args.customers, args.exposures, record=False)
+        d = write_market(mk, tmp / f"e-{s}")
+        tr = _train(d, tmp / f"em-{s}", seed, settings)
+        budget, sc = _budget(tr.model_dir, d, settings)
+        oracle = mk.oracle_value(budget)
+        before = make_plan(load_model(tr.model_dir), d, budget, tmp / f"ep0-{s}.parquet", seed=seed,
+                           settings=settings, scored=sc, frontier=False)
+        p0 = before.result.to_frame()
+        v0 = mk.true_policy_value(p0[p0["group"] == "treatment"][["customer_id", "offer_id"]])
+        # one exploring campaign, run in the simulator, logged with the plan's propensities
+        ex_run = make_plan(load_model(tr.model_dir), d, budget, tmp / f"ex-{s}.parquet", seed=seed,
+                           settings=settings, scored=sc, frontier=False, explore=0.2)
+        served = ex_run.result.to_frame()
+        camp = run_campaign(mk, served, seed=seed, start=ex_run.result.as_of or None)
+        new_ex = camp.exposures(served)  # contract exposures with the plan's propensities
+        logs = mk.tables()
+        logs["exposures"] = new_ex
+        logs["transactions"] = pd.concat([mk.transactions, camp.transactions], ignore_index=True)
+        d2 = tmp / f"e2-{s}"
+        d2.mkdir()
+        for name, df in logs.items():
+            if len(df):
+                df.to_parquet(d2 / f"{name}.parquet", index=False)
+        tr2 = _train(d2, tmp / f"em2-{s}", seed, settings)
+        after = make_plan(load_model(tr2.model_dir), d, budget, tmp / f"ep1-{s}.parquet", seed=seed,
+                          settings=settings, frontier=False)
+        p1 = after.result.to_frame()
+        v1 = mk.true_policy_value(p1[p1["group"] == "treatment"][["customer_id", "offer_id"]])
+        rows.append({"part": "explore", "seed": seed, "oracle": oracle, "before": v0, "after": v1,
+                     "before_pct": v0 / oracle, "after_pct": v1 / oracle,
+                     "verdict_before": tr.identification.verdict if tr.identification else None,
+                     "verdict_after": tr2.identification.verdict if tr2.identification else None})
+    return rows
+
+
+def run(args: argparse.Namespace) -> dict:
+    if args.quick:
+        args.seeds = args.coverage_seeds = args.explore_seeds = 3
+    settings = load_settings(threads=args.threads)
+    tmp = Path(tempfile.mkdtemp(prefix="bench_identification_"))
+    fns = {"verdicts": verdicts, "coverage": coverage, "explore": explore,
+           "completejourney": completejourney, "timing": timing}
+    rows: list[dict] = []
+    timings = {}
+    for part in args.parts:
+        t0 = time.perf_counter()
+        rows += fns[part](args, tmp, settings)
+        timings[part] = time.perf_counter() - t0
+    return {"config": {"customers": args.customers, "exposures": args.exposures,
+                       "seeds": args.seeds, "coverage_seeds": args.coverage_seeds,
+                       "explore_seeds": args.explore_seeds, "threads": args.threads},
+            "rows": rows, "timings": timings}
+
+
+def _print(out: dict) -> None:
+    c = out["config"]
+    rows = pd.DataFrame(out["rows"])
+    print(f"bench_identification: {c['customers']} customers, {c['exposures']} exposures per "
+          f"market, {c['threads']} threads")
+    if "part" not in rows:
+        return
+    v = rows[rows["part"] == "verdicts"]
+    if len(v):
+        print("\nverdicts (share 'ok'; the bar: confounded without propensities not ok in >= 9/10, "
+              "random and legacy ok in >= 9/10)")
+        for (lg, rec), g in v.groupby(["logging", "propensity"], sort=False):
+            counts = g["verdict"].value_counts().to_dict()
+            print(f"  {lg:10s} propensities {'logged' if rec else 'absent':6s}  ok {int((g['verdict'] == 'ok').sum())}/{len(g)}"
+                  f"  {counts}  placebo median {g['placebo'].median():+.2f}  train {g['train_s'].median():.1f} s")
+    cv = rows[rows["part"] == "coverage"]
+    if len(cv):
+        ok = cv[cv["verdict"] == "ok"]
+        width = (ok["hi"] - ok["lo"]).median()
+        print(f"\ncoverage (legacy logging, verdict ok in {len(ok)}/{len(cv)}): the stated 90% "
+              f"interval covers the true incremental profit in {int(ok['covered'].sum())}/{len(ok)} "
+              f"({ok['covered'].mean():.0%}); median width {width:,.0f}; median true {ok['true'].median():,.0f}")
+        print(f"  median stated (DR) / true {np.median(ok['dr'] / ok['true']):.2f}; median model "
+              f"in-sample sum / true {np.median(ok['stated_model'] / ok['true']):.2f}")
+        for r in cv.itertuples():
+            print(f"  seed {r.seed}: true {r.true:8,.0f}  DR {r.dr:8,.0f} [{r.lo:8,.0f}, {r.hi:8,.0f}]"
+                  f"  model {r.stated_model:8,.0f}  {'covered' if r.covered else 'MISSED'}  ({r.verdict})")
+    ex = rows[rows["part"] == "explore"]
+    if len(ex):
+        print("\nexploration (confounded logs, no propensities): true plan value as % of the oracle")
+        for r in ex.itertuples():
+            print(f"  seed {r.seed}: before {r.before_pct:6.1%} ({r.verdict_before}) -> after one "
+                  f"--explore 0.2 round {r.after_pct:6.1%} ({r.verdict_after})")
+        print(f"  median before {ex['before_pct'].median():.1%}, after {ex['after_pct'].median():.1%}")
+    cj = rows[rows["part"] == "completejourney"]
+    for r in cj.itertuples():
+        print(f"\nComplete Journey: verdict {r.verdict} ({r.kind}); placebo {r.placebo:+.2f} "
+              f"[{r.placebo_lo:+.2f}, {r.placebo_hi:+.2f}] p = {r.placebo_p:.2g}; plan at budget 2000: "
+              f"model's expected {r.stated_model:,.0f}, DR on held-out exposures {r.dr:,.0f} "
+              f"[{r.lo:,.0f}, {r.hi:,.0f}]; holdout {r.holdout:.0%}")
+        for reason in r.reasons:
+            print(f"  - {reason}")
+    tm = rows[rows["part"] == "timing"]
+    for r in tm.to_dict("records"):
+        parts = ", ".join(f"{k[:-2]} {v:.1f}" for k, v in r.items() if k.endswith("_s") and k != "train_s")
+        print(f"\ntraining on {r['exposures']:,} exposures with diagnostics: {r['train_s']:.1f} s ({parts})")
+    print("timings (s): " + ", ".join(f"{k} {v:.0f}" for k, v in out["timings"].items()))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
+    ap.add_argument("--customers", type=int, default=10_000)
+    ap.add_argument("--exposures", type=int, default=30_000)
+    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--coverage-seeds", type=int, default=20)
+    ap.add_argument("--explore-seeds", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=2)
+    return run_cli(ap, argv, run, _print)  # --quick: 5k customers, 10k exposures, 3 seeds each
+
+
+if __name__ == "__main__":
+    sys.exit(main())
