@@ -762,6 +762,18 @@ def plan(
             ),
         ),
     ] = 0.0,
+    explore: Annotated[
+        float,
+        typer.Option(
+            "--explore",
+            min=0,
+            max=1,
+            help=(
+                "share of the non-holdout customers given a random eligible offer (or none), "
+                "paid from the budget; every row records its offer's propensity"
+            ),
+        ),
+    ] = 0.0,
     seed: SeedOpt = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
@@ -784,6 +796,7 @@ def plan(
             settings=_settings(config),
             progress=progress,
             risk=risk,
+            explore=explore,
         )
     res = run.result
     if as_json:

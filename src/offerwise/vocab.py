@@ -78,6 +78,7 @@ PLAN_COLUMNS = (
     "segment",
     "reason",
     "planned_offer_id",
+    "propensity",
 )
 
 

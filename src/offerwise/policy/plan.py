@@ -17,6 +17,7 @@ import pandas as pd
 
 from offerwise.errors import ConfigError, InputError
 from offerwise.policy.allocation import DROP_CAP, DROP_FAIRNESS, DROP_SEGMENT, Allocation
+from offerwise.policy.explore import draw_explore, explore_usage, plan_propensity
 from offerwise.policy.holdout import assign_holdout
 from offerwise.policy.rules import Rules, compile_rules
 from offerwise.policy.solver import allocate
@@ -107,7 +108,10 @@ class PlanResult:
     as_of: str = ""  # decision date (ISO); the campaign starts then
     risk: float = 0.0  # z of the lower bound incremental_profit - z * sd the allocation maximised
     arrays: ScoreArrays | None = None  # the pivoted scores the plan was solved on
-    eligible: np.ndarray | None = None  # (n, K) bool: rules AND scored AND not holdout
+    eligible: np.ndarray | None = None  # (n, K) bool: rules AND scored AND not holdout/explored
+    explore: float = 0.0  # share of the non-holdout customers drawn to explore
+    explored: np.ndarray | None = None  # (n,) bool: the row's offer is the explore draw
+    propensity: np.ndarray | None = None  # (n,) P(this row's offer) under the plan's randomization
 
     @property
     def total_cost(self) -> float:
@@ -137,6 +141,9 @@ class PlanResult:
                 "planned_offer_id": pd.array(
                     names[self.assignment if self.planned is None else self.planned], dtype="string"
                 ),
+                "propensity": (
+                    np.ones(len(self.assignment)) if self.propensity is None else self.propensity
+                ),
             }
         )
 
@@ -161,6 +168,8 @@ class PlanResult:
             "holdout_fraction": self.holdout_fraction,
             "as_of": self.as_of,
             "risk": self.risk,
+            "explore": self.explore,
+            "n_explore": 0 if self.explored is None else int(self.explored.sum()),
         }
 
 
@@ -296,8 +305,9 @@ def solve_plan(
     kernel: str = "auto",
     threads: int | None = 2,
     risk: float = 0.0,
+    explore: float = 0.0,
 ) -> PlanResult:
-    """Plan the campaign: holdout, rules, budgeted allocation, reasons.
+    """Plan the campaign: holdout, rules, exploration, budgeted allocation, reasons.
 
     scores: long frame (customer_id, offer_id, expected_cost, incremental_profit[,
     incremental_revenue]), or the :class:`ScoreArrays` already pivoted from it by
@@ -308,9 +318,18 @@ def solve_plan(
     budget and the ROI rule always use expected_cost / incremental_profit. risk: z >= 0; the
     allocation maximises ``incremental_profit - z * incremental_profit_sd`` (a lower bound that
     keeps the budget away from gains the bagged models disagree on; see ``scores_to_arrays``).
+    explore: share in [0, 1] of the non-holdout customers that get an arm drawn uniformly from
+    ``none`` and their eligible offers (rules AND scored) instead of the planner's choice (see
+    :mod:`offerwise.policy.explore`); the draw comes first and spends its expected cost (and the
+    caps it uses) from the budget, then the allocation runs on the other customers with the rest.
+    Every row gets the probability of its offer under that mixture (``propensity``; 1 without
+    exploration and on holdout rows).
     """
     if objective not in ("profit", "revenue"):
         raise InputError(f"objective must be 'profit' or 'revenue', not {objective!r}")
+    if not 0.0 <= float(explore) <= 1.0:
+        raise InputError(f"explore must be a share in [0, 1]; got {explore}")
+    explore = float(explore)
     if isinstance(scores, ScoreArrays):
         if scores.objective != objective or scores.risk != float(risk):
             raise InputError(
@@ -346,30 +365,58 @@ def solve_plan(
         offers=offers,
         as_of=as_of,
     )
-    mask = comp.mask & present
+    eligible = comp.mask & present  # the one eligibility: the allocation's and the explore draw's
+    mask = eligible.copy()
     mask[hold] = False
+    n = len(ids)
+    explored, x_arm = np.zeros(n, dtype=bool), np.full(n, -1, dtype=np.int64)
+    left = (budget, comp.max_count, comp.max_spend, comp.segment_max_spend, comp.segment_min_spend)
+    if explore > 0:
+        explored, x_arm = draw_explore(mask, ~hold, explore, seed)
+        use = explore_usage(
+            x_arm,
+            cost,
+            seg_codes,
+            seg_names,
+            offer_ids,
+            fraction=explore,
+            budget=budget,
+            max_count=comp.max_count,
+            max_spend=comp.max_spend,
+            segment_max_spend=comp.segment_max_spend,
+        )
+        left = (
+            max(budget - use.cost, 0.0),
+            np.maximum(comp.max_count - use.count, 0.0),
+            np.maximum(comp.max_spend - use.spend, 0.0),
+            np.maximum(comp.segment_max_spend - use.segment_spend, 0.0),
+            np.maximum(comp.segment_min_spend - use.segment_spend, 0.0),
+        )
+        mask[explored] = False
     fair = []
     for f in comp.fairness:
         codes = f.codes.copy()
-        codes[hold] = -1
+        codes[hold | explored] = -1
         fair.append(type(f)(f.name, codes, f.labels, f.min_ratio))
     alloc = allocate(
         value,
         cost,
-        budget,
+        left[0],
         mask,
         segment=seg_codes,
-        segment_max_spend=comp.segment_max_spend,
-        segment_min_spend=comp.segment_min_spend,
+        segment_max_spend=left[3],
+        segment_min_spend=left[4],
         segment_names=seg_names,
-        max_count=comp.max_count,
-        max_spend=comp.max_spend,
+        max_count=left[1],
+        max_spend=left[2],
         fairness=fair,
         offer_names=offer_ids,
         kernel=kernel,
         threads=threads,
     )
     ch = alloc.choice.astype(np.int64)
+    ch = np.where(ch >= 0, ch, -1)
+    ch[explored] = x_arm[explored]
     on = ch >= 0
     rows = np.flatnonzero(on)
     e_cost = np.zeros(len(ch))
@@ -387,15 +434,20 @@ def solve_plan(
     reason[alloc.dropped == DROP_SEGMENT] = "segment_budget_reached"
     reason[alloc.dropped == DROP_FAIRNESS] = "fairness"
     reason[on] = "best_net_of_budget_price"
+    reason[explored] = "explore"
     reason[hold] = "holdout"
     assignment = np.where(on, ch, -1)
-    # what holdout customers would have got: the best eligible offer net of the budget price λ
-    # (side-constraint prices ignored), so per-offer results compare like with like
+    # what holdout (and explored) customers would have got: the best eligible offer net of the
+    # budget price λ (side-constraint prices ignored), so per-offer results compare like with like
     planned = assignment.copy()
     if hold.any() and value.shape[1]:
-        net = np.where((comp.mask & present)[hold], value[hold] - alloc.lam * cost[hold], -np.inf)
-        best = net.argmax(axis=1)
-        planned[hold] = np.where(net[np.arange(len(best)), best] > 0, best, -1)
+        planned[hold] = _would_get(eligible[hold], value[hold], cost[hold], alloc.lam)
+    exploit = assignment.copy()
+    if explored.any() and value.shape[1]:
+        exploit[explored] = _would_get(
+            eligible[explored], value[explored], cost[explored], alloc.lam
+        )
+    propensity = plan_propensity(assignment, exploit, eligible, explored, hold, explore)
     frame = pd.DataFrame(
         {
             "offer": np.array(offer_ids + [NO_OFFER], dtype=object)[assignment],
@@ -438,4 +490,14 @@ def solve_plan(
         risk=float(risk),
         arrays=arrays,
         eligible=mask,
+        explore=explore,
+        explored=explored,
+        propensity=propensity,
     )
+
+
+def _would_get(elig: np.ndarray, value: np.ndarray, cost: np.ndarray, lam: float) -> np.ndarray:
+    """The best eligible offer net of the budget price ``lam`` per row, -1 (none) when none pays."""
+    net = np.where(elig, value - lam * cost, -np.inf)
+    best = net.argmax(axis=1)
+    return np.where(net[np.arange(len(best)), best] > 0, best, -1)

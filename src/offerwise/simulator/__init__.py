@@ -1,8 +1,10 @@
 """A market simulator with known ground truth, for benchmarks and tests.
 
 :func:`simulate` draws customers with latent traits, a purchase history consistent with them, an
-offer menu, logged exposures (offer chosen by a ``random`` or biased ``legacy`` policy, with the
-exact propensity, and outcomes drawn from the true response model) and the *truth*: for every
+offer menu, logged exposures (offer chosen by a ``random``, biased ``legacy`` or ``confounded``
+policy — legacy plus a hidden in-market state that also raises purchases —, with the exact
+propensity unless ``record_propensity=False``, and outcomes drawn from the true response model) and
+the *truth*: for every
 customer × offer (``none`` included) the expected conversion, revenue, discount cost and profit.
 :func:`write_market` writes it all as a contract data directory plus ``truth.parquet``,
 ``latent.parquet`` and ``simulator.json``. The model is documented in ``docs/simulator.md``.
@@ -11,6 +13,7 @@ Modules, by job: :mod:`~offerwise.simulator.config` (settings, offer menu),
 :mod:`~offerwise.simulator.population` (traits, customers, products, history),
 :mod:`~offerwise.simulator.response` (the true response model),
 :mod:`~offerwise.simulator.exposures` (logging policies, logged exposures),
+:mod:`~offerwise.simulator.confounding` (the hidden in-market state of ``confounded`` logging),
 :mod:`~offerwise.simulator.truth` (policy values, the oracle),
 :mod:`~offerwise.simulator.market` (:func:`simulate`, :func:`write_market`) and
 :mod:`~offerwise.simulator.campaign` (running a plan).

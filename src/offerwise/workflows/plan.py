@@ -70,11 +70,17 @@ def make_plan(
     progress: Progress | None = None,
     scored: ScoreResult | None = None,
     risk: float = 0.0,
+    explore: float = 0.0,
 ) -> PlanRun:
     """Score ``data`` with ``model`` (unless ``scored`` is given), segment, solve, and write the
-    plan, its ``.summary.json`` and (with ``frontier``) its ``.frontier.parquet``/``.png``."""
+    plan, its ``.summary.json`` and (with ``frontier``) its ``.frontier.parquet``/``.png``.
+
+    ``explore``: share of the non-holdout customers given a uniformly random eligible arm (see
+    :func:`~offerwise.policy.plan.solve_plan`); every row records its offer's ``propensity``."""
     if objective not in OBJECTIVES:
         raise InputError(f"--objective must be 'profit' or 'revenue', not {objective!r}")
+    if not 0.0 <= float(explore) <= 1.0:
+        raise InputError(f"--explore must be a share in [0, 1]; got {explore}")
     settings = settings or default_settings()
     seed = settings.seed if seed is None else int(seed)
     out = Path(out)
@@ -105,6 +111,7 @@ def make_plan(
         as_of=pd.Timestamp(ts),
         threads=settings.threads,
         risk=risk,
+        explore=explore,
     )
     written = list(write_plan(res, out, campaign_id=out.stem, data_fingerprint=ds.fingerprint))
     if frontier:
