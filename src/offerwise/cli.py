@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from offerwise.config import Settings
     from offerwise.evaluation.identification import Identification
     from offerwise.workflows.analyze import AnalyzeResult
+    from offerwise.workflows.claims import PlanClaims
 
 _option_type = TyperOption.display_type_rich
 
@@ -741,8 +742,15 @@ def plan(
     ],
     out: Annotated[Path, typer.Option("--out", help="plan file (.parquet)")],
     holdout: Annotated[
-        float, typer.Option("--holdout", min=0, max=0.9, help="random holdout fraction")
-    ] = 0.10,
+        float | None,
+        typer.Option(
+            "--holdout",
+            min=0,
+            max=0.9,
+            help="random holdout fraction (default: 0.1, or 0.3 when the model's identification "
+            "verdict is not ok)",
+        ),
+    ] = None,
     rules: Annotated[
         Path | None, typer.Option("--rules", help="business rules (TOML/YAML)")
     ] = None,
@@ -806,6 +814,7 @@ def plan(
                 "files": [str(p) for p in run.written],
                 "warnings": run.warnings,
                 **res.summary(),
+                "claims": None if run.claims is None else run.claims.to_dict(),
             }
         )
         return
@@ -815,10 +824,48 @@ def plan(
     console.print(
         f"budget {budget:,.2f}; expected cost {res.total_cost:,.2f}; expected incremental profit "
         f"{res.total_incremental_profit:,.2f}; ROI {res.roi:.2f}; dual price lambda {res.lam:.3f}; "
-        f"holdout {int(res.holdout.sum()):,} customers",
+        f"holdout {int(res.holdout.sum()):,} customers ({res.holdout_fraction:.0%})",
         soft_wrap=True,
     )
+    if run.claims is not None:
+        print_claims(run.claims)
     console.print("written: " + ", ".join(str(p) for p in run.written), soft_wrap=True)
+
+
+def print_claims(c: PlanClaims) -> None:
+    """What the plan's profit rests on: the verdict, the held-out check, the holdout's power."""
+    if c.verdict is not None and not c.verified:
+        console.print(
+            f"[bold yellow]UNVERIFIED[/]: the model's identification verdict is "
+            f"{c.verdict}; the expected profit above is the model's own estimate",
+            highlight=False,
+            soft_wrap=True,
+        )
+        for r in c.reasons:
+            console.print(f"  - {r}", highlight=False, soft_wrap=True, markup=False)
+    e = c.estimate
+    if e is not None:
+        console.print(
+            f"checked on {e.n_rounds:,} exposures the model did not fit (doubly robust, "
+            f"{c.estimate_note}): incremental profit {e.value:,.0f}, {e.level:.0%} interval "
+            f"[{e.ci_low:,.0f}, {e.ci_high:,.0f}]",
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
+        )
+    elif c.estimate_note:
+        console.print(f"no held-out check: {c.estimate_note}", highlight=False, soft_wrap=True)
+    console.print(
+        f"expected effect {c.expected_per_customer:+,.2f} net profit per treatment customer; the "
+        f"holdout detects {c.mde:,.2f} or more (80% power, {14} days)",
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print(f"to verify: {c.experiment}", highlight=False, soft_wrap=True, markup=False)
+    if c.sensitivity is not None:
+        console.print(
+            f"sensitivity: {c.sensitivity.note}", highlight=False, soft_wrap=True, markup=False
+        )
 
 
 @app.command()

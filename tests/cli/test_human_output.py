@@ -78,13 +78,18 @@ def test_plan_with_the_simulated_shop_rules(shop: dict[str, Path]) -> None:
     seg_table = r.stdout[r.stdout.index("per segment"):]
     assert "segment" in seg_table.splitlines()[2] and "dormant" in seg_table
     assert "expected incremental profit" in r.stdout and "ROI" in r.stdout
+    # logged propensities, verdict ok: the profit is checked on held-out exposures, no label
+    assert "checked on" in r.stdout and "exposures the model did not fit" in r.stdout
+    assert "UNVERIFIED" not in r.stdout and "holdout detects" in r.stdout
     plan = pd.read_parquet(out)
     assert plan.loc[plan["group"] == "treatment", "expected_cost"].sum() <= 600 + 1e-6
     assert not plan["offer_id"].eq("amt5").any() or plan.loc[plan["offer_id"] == "amt5", "segment"].eq("new").all()
     loyal = plan[(plan["segment"] == "loyal-high-value")]
     assert not loyal["offer_id"].isin(["pct20", "pct30", "fresh20"]).any()
     summary = json.loads((shop["root"] / "plan.summary.json").read_text())
-    assert summary["budget"] == 600
+    assert summary["budget"] == 600 and summary["holdout_fraction"] == 0.1
+    est = summary["claims"]["estimate"]
+    assert summary["claims"]["verdict"] == "ok" and est["ci_low"] <= est["value"] <= est["ci_high"]
     # evaluate: off-policy estimates on the logged exposures (which carry propensities)
     r = ow("evaluate", "--decisions", out, "--data", shop["data"], "--model", shop["model"], "--bootstrap", "50")
     assert "net profit per logged round" in r.stdout and "snipw" in r.stdout and "dr" in r.stdout
@@ -173,10 +178,15 @@ def test_completejourney_slice_end_to_end(cj: Path, tmp_path: Path) -> None:
     model = tmp_path / "model"
     r = ow("train", "--data", cj, "--out", model)
     assert "holdout metrics" in r.stdout and "cj_a_pct20" in r.stdout
+    assert "can these numbers be trusted? warning" in r.stdout or "unreliable" in r.stdout
+    assert "placebo (net_profit in the 30 days before the offer" in r.stdout
     plan = tmp_path / "plan.parquet"
+    # a 10% holdout: the slice's smallest income groups would otherwise have nobody eligible
     r = ow("plan", "--model", model, "--data", cj, "--budget", "300", "--out", plan,
-           "--rules", EXAMPLES / "rules-completejourney.toml")
+           "--rules", EXAMPLES / "rules-completejourney.toml", "--holdout", "0.1")
     assert "per segment" in r.stdout and "expected incremental profit" in r.stdout
+    # observational logs: the profit is labelled unverified and the verifying experiment printed
+    assert "UNVERIFIED" in r.stdout and "to verify:" in r.stdout and "holdout detects" in r.stdout
     p = pd.read_parquet(plan)
     assert (p["offer_id"] == "cj_a_pct20").sum() <= 300
     loyal = p[p["segment"] == "loyal-high-value"]

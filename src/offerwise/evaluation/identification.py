@@ -82,10 +82,15 @@ class OverlapStats:
     share_extreme: float  # outside EXTREME_BOUNDS
     ess_offer: float
     ess_none: float
+    # with logged propensities: share of the offer's rows logged with probability < 0.01
+    share_logged_below: float | None = None
 
     @property
     def poor(self) -> bool:
-        """Overlap too poor to trust this offer's effect (see :data:`EXTREME_BOUNDS`)."""
+        """Overlap too poor to trust this offer's effect. With logged propensities the logged ones
+        decide (the estimate only describes the features); else see :data:`EXTREME_BOUNDS`."""
+        if self.share_logged_below is not None and math.isfinite(self.share_logged_below):
+            return self.share_logged_below > POOR_OVERLAP_SHARE
         return self.share_extreme > POOR_OVERLAP_SHARE or (
             self.n_offer > 0 and self.ess_offer < MIN_ESS_SHARE * self.n_offer
         )
@@ -258,7 +263,9 @@ def effective_sample_size(w: np.ndarray) -> float:
     return float(np.sum(w) ** 2 / s2) if s2 > 0 else 0.0
 
 
-def overlap(offer: str, e: np.ndarray, t: np.ndarray) -> OverlapStats:
+def overlap(
+    offer: str, e: np.ndarray, t: np.ndarray, logged: np.ndarray | None = None
+) -> OverlapStats:
     """Overlap of one offer vs none from estimated propensities ``e`` (n,) and arms ``t`` (n,)."""
     t = np.asarray(t, dtype=bool)
     lo, hi = OVERLAP_BOUNDS
@@ -274,6 +281,9 @@ def overlap(offer: str, e: np.ndarray, t: np.ndarray) -> OverlapStats:
         share_extreme=float(np.mean((e < EXTREME_BOUNDS[0]) | (e > EXTREME_BOUNDS[1])))
         if len(e)
         else float("nan"),
+        share_logged_below=None
+        if logged is None or not t.any()
+        else float(np.mean(np.asarray(logged)[t] < EXTREME_BOUNDS[0])),
         ess_offer=effective_sample_size(1.0 / e[t]),
         ess_none=effective_sample_size(1.0 / (1.0 - e[~t])),
     )

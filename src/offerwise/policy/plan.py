@@ -173,14 +173,21 @@ class PlanResult:
         }
 
 
-def write_plan(result: PlanResult, path: str | Path, **summary_kw: str) -> tuple[Path, Path]:
-    """Write the plan table and its ``.summary.json`` sidecar atomically."""
+def write_plan(
+    result: PlanResult,
+    path: str | Path,
+    *,
+    extra: dict[str, object] | None = None,
+    **summary_kw: str,
+) -> tuple[Path, Path]:
+    """Write the plan table and its ``.summary.json`` sidecar atomically; ``extra`` keys are added
+    to the summary (e.g. the plan's ``claims``)."""
     from offerwise._io import write_json, write_table
 
     path = Path(path)
     side = summary_path(path)
     write_table(result.to_frame(), path)
-    write_json(result.summary(**summary_kw), side)
+    write_json({**result.summary(**summary_kw), **(extra or {})}, side)
     return path, side
 
 

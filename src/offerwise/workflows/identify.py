@@ -103,7 +103,7 @@ def identify(
             continue
         t = off[arm] == o
         e = cross_fitted_propensity(Xs[arm], t, seed=seed, threads=threads, folds=3)
-        ov.append(overlap(o, e, t))
+        ov.append(overlap(o, e, t, None if prop is None else prop[rows][arm]))
         bal += balance(o, Xs[arm], list(spec.columns), t, e, top=5)
     placebo = None
     if ds.has("transactions") and (~none).sum() >= 50 and none.sum() >= 50:

@@ -22,10 +22,14 @@ from offerwise.policy.plan import PlanResult, scores_to_arrays, solve_plan, writ
 from offerwise.policy.rules import load_rules
 from offerwise.vocab import default_as_of, frontier_path, parse_as_of
 from offerwise.workflows._common import DataArg, Progress, note, open_data
+from offerwise.workflows.claims import PlanClaims, plan_claims
 from offerwise.workflows.score import ScoreResult, score
 
 __all__ = ["OBJECTIVES", "PlanRun", "customer_table", "make_plan"]
 
+#: Default random holdout share, and the one when the model's identification verdict is not ok.
+HOLDOUT = 0.10
+HOLDOUT_UNVERIFIED = 0.30
 #: What a plan maximises: incremental profit, or incremental revenue (the budget still bounds cost).
 OBJECTIVES = ("profit", "revenue")
 
@@ -39,6 +43,7 @@ class PlanRun:
     scores: ScoreResult
     profiles: pd.DataFrame
     warnings: list[str] = field(default_factory=list)
+    claims: PlanClaims | None = None  # what the plan may claim about its profit
 
 
 def customer_table(profiles: pd.DataFrame, ds: DataSet) -> pd.DataFrame:
@@ -60,7 +65,7 @@ def make_plan(
     budget: float,
     out: str | Path,
     *,
-    holdout: float = 0.10,
+    holdout: float | None = None,
     rules: str | Path | None = None,
     objective: str = "profit",
     as_of: object = None,
@@ -76,7 +81,10 @@ def make_plan(
     plan, its ``.summary.json`` and (with ``frontier``) its ``.frontier.parquet``/``.png``.
 
     ``explore``: share of the non-holdout customers given a uniformly random eligible arm (see
-    :func:`~offerwise.policy.plan.solve_plan`); every row records its offer's ``propensity``."""
+    :func:`~offerwise.policy.plan.solve_plan`); every row records its offer's ``propensity``.
+    ``holdout``: the random holdout share; by default :data:`HOLDOUT` or, when the model's
+    identification verdict is not ``ok``, :data:`HOLDOUT_UNVERIFIED` (its profit needs checking).
+    The summary's ``claims`` (:mod:`offerwise.workflows.claims`) say what the profit rests on."""
     if objective not in OBJECTIVES:
         raise InputError(f"--objective must be 'profit' or 'revenue', not {objective!r}")
     if not 0.0 <= float(explore) <= 1.0:
@@ -86,6 +94,10 @@ def make_plan(
     out = Path(out)
     parsed = load_rules(rules) if rules is not None else None
     lm = model if isinstance(model, LoadedModel) else load_model(model)
+    if holdout is None:
+        ident = lm.card.get("identification") if isinstance(lm.card, dict) else None
+        verdict = ident.get("verdict") if isinstance(ident, dict) else None
+        holdout = HOLDOUT if verdict in (None, "ok") else HOLDOUT_UNVERIFIED
     note(progress, "validating data")
     ds = open_data(data, settings, ("customers",))
     if scored is not None:
@@ -113,10 +125,37 @@ def make_plan(
         risk=risk,
         explore=explore,
     )
-    written = list(write_plan(res, out, campaign_id=out.stem, data_fingerprint=ds.fingerprint))
+    claims = None
+    if scored.features is not None and scored.customer_ids is not None:
+        note(progress, "checking the plan's profit on held-out exposures")
+        claims = plan_claims(
+            res,
+            lm,
+            ds,
+            scored.customer_ids,
+            scored.features,
+            settings=settings,
+            seed=seed,
+            as_of=pd.Timestamp(ts),
+            scores=scored.scores,
+        )
+    written = list(
+        write_plan(
+            res,
+            out,
+            campaign_id=out.stem,
+            data_fingerprint=ds.fingerprint,
+            extra=None if claims is None else {"claims": claims.to_dict()},
+        )
+    )
     if frontier:
         note(progress, "budget frontier")
         written += list(write_frontier(plan_frontier(res), frontier_path(out)))
     return PlanRun(
-        result=res, written=written, scores=scored, profiles=prof, warnings=list(scored.warnings)
+        result=res,
+        written=written,
+        scores=scored,
+        profiles=prof,
+        warnings=list(scored.warnings),
+        claims=claims,
     )
