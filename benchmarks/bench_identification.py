@@ -157,12 +157,20 @@ def explore(args: argparse.Namespace, tmp: Path, settings) -> list[dict]:  # noq
                            settings=settings, scored=sc, frontier=False)
         p0 = before.result.to_frame()
         v0 = mk.true_policy_value(p0[p0["group"] == "treatment"][["customer_id", "offer_id"]])
-        # one exploring campaign, run in the simulator, logged with the plan's propensities
-        ex_run = make_plan(load_model(tr.model_dir), d, budget, tmp / f"ex-{s}.parquet", seed=seed,
-                           settings=settings, scored=sc, frontier=False, explore=0.2)
+        # one exploring campaign (a budget that pays for the random draw too: the best-offer cost),
+        # run in the simulator; its treated customers' outcomes logged with the plan's propensities
+        explore_budget, _ = _budget(tr.model_dir, d, settings, share=1.0)
+        ex_run = make_plan(load_model(tr.model_dir), d, explore_budget, tmp / f"ex-{s}.parquet",
+                           seed=seed, settings=settings, scored=sc, frontier=False, explore=0.2)
         served = ex_run.result.to_frame()
         camp = run_campaign(mk, served, seed=seed, start=ex_run.result.as_of or None)
-        new_ex = camp.exposures(served)  # contract exposures with the plan's propensities
+        out = camp.transactions.groupby("customer_id").agg(
+            revenue=("amount", "sum"), discount_cost=("discount", "sum"))
+        treated = served[served["group"] == "treatment"]
+        new_ex = treated[["customer_id", "offer_id", "propensity"]].assign(ts=camp.start).merge(
+            out, left_on="customer_id", right_index=True, how="left").fillna(
+            {"revenue": 0.0, "discount_cost": 0.0})
+        new_ex["converted"] = (new_ex["revenue"] > 0).astype(float)
         logs = mk.tables()
         logs["exposures"] = new_ex
         logs["transactions"] = pd.concat([mk.transactions, camp.transactions], ignore_index=True)
@@ -172,12 +180,14 @@ def explore(args: argparse.Namespace, tmp: Path, settings) -> list[dict]:  # noq
             if len(df):
                 df.to_parquet(d2 / f"{name}.parquet", index=False)
         tr2 = _train(d2, tmp / f"em2-{s}", seed, settings)
-        after = make_plan(load_model(tr2.model_dir), d, budget, tmp / f"ep1-{s}.parquet", seed=seed,
-                          settings=settings, frontier=False)
+        after = make_plan(load_model(tr2.model_dir), d, budget, tmp / f"ep1-{s}.parquet",
+                          seed=seed, settings=settings, frontier=False, as_of=ex_run.result.as_of)
         p1 = after.result.to_frame()
         v1 = mk.true_policy_value(p1[p1["group"] == "treatment"][["customer_id", "offer_id"]])
         rows.append({"part": "explore", "seed": seed, "oracle": oracle, "before": v0, "after": v1,
                      "before_pct": v0 / oracle, "after_pct": v1 / oracle,
+                     "explored": int(ex_run.result.summary()["n_explore"]),
+                     "explore_budget": explore_budget,
                      "verdict_before": tr.identification.verdict if tr.identification else None,
                      "verdict_after": tr2.identification.verdict if tr2.identification else None})
     return rows

@@ -1096,6 +1096,11 @@ def demo(
         print_json({"ok": True, **res.to_dict()})
         return
     rep, pr = res.cj_profile, res.plan.result
+    if res.cj_model.identification is not None:
+        console.print(
+            "[bold]The Complete Journey logs[/] (real targeted campaigns):", highlight=False
+        )
+        print_identification(res.cj_model.identification)
     console.print(
         frame_table(
             rep.summary,
@@ -1113,6 +1118,8 @@ def demo(
         f"{res.oracle_incremental_profit:,.0f} at the same budget",
         soft_wrap=True,
     )
+    if res.plan.claims is not None:
+        print_claims(res.plan.claims)
     ev = pd.DataFrame([e.to_dict() for e in res.evaluation.estimates])[
         ["estimator", "value", "ci_low", "ci_high", "n"]
     ]

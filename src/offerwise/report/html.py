@@ -772,8 +772,8 @@ def _trust(inp: ReportInputs) -> str:
     verdict = str(ident.get("verdict"))
     cls = "alert" if verdict != "ok" else "na"
     parts = [
-        f'<p class="{cls}">Verdict: {esc(verdict)} — logging: {esc(ident.get("logging"))}. '
-        f"{esc(ident.get('logging_reason'))}.</p>"
+        f'<p class="{cls}">Verdict: {esc(verdict)} — logging: {esc(ident.get("logging"))} '
+        f"({esc(ident.get('logging_reason'))}).</p>"
     ]
     parts.append("<ul>" + "".join(f"<li>{esc(r)}</li>" for r in ident.get("reasons", [])) + "</ul>")
     pl = ident.get("placebo")
@@ -801,6 +801,17 @@ def _trust(inp: ReportInputs) -> str:
                     ("ess_offer", "effective offer rows", num()),
                 ],
             )
+        )
+    for label, other in inp.other_identifications.items():
+        opl = other.get("placebo") or {}
+        parts.append(
+            f"<h3>{esc(label)}</h3><p>Verdict: <b>{esc(other.get('verdict'))}</b> (logging: "
+            f"{esc(other.get('logging'))}). Placebo {esc(num(2, True)(opl.get('estimate')))} per "
+            f"customer, 95% interval {esc(num(2, True)(opl.get('ci_low')))} to "
+            f"{esc(num(2, True)(opl.get('ci_high')))}, {esc(p_text(opl.get('p_value')))}.</p>"
+        )
+        parts.append(
+            "<ul>" + "".join(f"<li>{esc(r)}</li>" for r in other.get("reasons", [])) + "</ul>"
         )
     claims = (inp.plan_summary or {}).get("claims")
     if isinstance(claims, dict):

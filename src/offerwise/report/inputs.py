@@ -67,6 +67,8 @@ class ReportInputs:
     currency: str = "$"
     version: str = __version__
     sources: dict[str, str] = field(default_factory=dict)
+    # other models' identification reports to show beside this one (label -> card's report)
+    other_identifications: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def data_fingerprint(self) -> str | None:
@@ -161,6 +163,7 @@ def load_inputs(
     settings: Any = None,
     *,
     currency: str = "$",
+    compare_models: dict[str, str | Path] | None = None,
 ) -> ReportInputs:
     """Read the report inputs from files (see the module docstring for the layout).
 
@@ -168,7 +171,9 @@ def load_inputs(
     result itself. ``customers`` may be a DataFrame, a table file or a data source accepted by
     :func:`offerwise.data.load_data`; ``settings`` (default: :func:`default_settings`) names the
     protected attributes. Optional files inside the model directory and the plan sidecars may be
-    absent; explicitly named paths must exist.
+    absent; explicitly named paths must exist. ``compare_models``: label -> another model
+    directory whose identification report is shown beside this model's (the demo shows the real
+    Complete Journey logs' verdict beside the simulated shop's).
     """
     from offerwise.config import default_settings
 
@@ -191,6 +196,11 @@ def load_inputs(
             inp.feature_importance = read_frame(
                 d / "feature_importance.parquet", "feature importance"
             )
+    for label, other in (compare_models or {}).items():
+        card = _read_json(Path(other) / "model_card.json", f"{label} model card")
+        ident = card.get("identification")
+        if isinstance(ident, dict):
+            inp.other_identifications[label] = ident
     if plan is not None:
         p = Path(plan)
         inp.plan = _ids_as_str(read_frame(p, "plan"))

@@ -45,7 +45,7 @@ DEMO_BUDGET_SHARE = 0.30
 #: The steps, in order (for a progress bar).
 DEMO_STEPS = (
     "import Complete Journey",
-    "profile customers",
+    "profile customers; what can the real logs identify?",
     "simulate shop",
     "train uplift models",
     "plan under budget",
@@ -62,6 +62,7 @@ class DemoResult:
     out: Path
     imported: ImportSummary
     cj_profile: ProfileReport
+    cj_model: TrainResult
     trained: TrainResult
     plan: PlanRun
     budget: float
@@ -82,6 +83,7 @@ class DemoResult:
                 "fuel_lines_quantity_capped": self.imported.fuel_lines_quantity_capped,
             },
             "segments": self.cj_profile.summary.to_dict("records"),
+            "completejourney_identification": self.cj_model.card.get("identification"),
             "model": {
                 "learner": self.trained.card["learner"],
                 "seconds": self.trained.timings.get("total"),
@@ -128,6 +130,8 @@ def run_demo(
         at(1)
         rep = run_profile(cj, settings=settings)
         write_profile(rep, out / "profiles.parquet")
+        # what the real shop's own logs can identify (targeted campaigns, no propensities)
+        cj_model = train(cj, out / "completejourney-model", seed=seed, settings=settings)
         at(2)
         market = simulate(
             SimulatorConfig(
@@ -178,6 +182,7 @@ def run_demo(
                 plan=out / "plan.parquet",
                 profiles=run.profiles,
                 analysis=out / "analysis.json",
+                compare_models={"The real shop's logs (Complete Journey)": cj_model.model_dir},
                 customers=sim,
                 settings=settings,
             ),
@@ -187,6 +192,7 @@ def run_demo(
         out=out,
         imported=imp,
         cj_profile=rep,
+        cj_model=cj_model,
         trained=tr,
         plan=run,
         budget=budget,
