@@ -221,6 +221,51 @@ def logging_kind(propensity: np.ndarray | None, offer: np.ndarray) -> tuple[str,
     )
 
 
+def _out_of_fold(
+    X: np.ndarray,
+    y: np.ndarray,
+    out: np.ndarray,
+    *,
+    objective: str,
+    rounds: int,
+    folds: int,
+    seed: int,
+    threads: int,
+    num_class: int = 1,
+) -> np.ndarray:
+    """Fill ``out`` (n,) or (n, num_class) with out-of-fold LightGBM predictions of ``y`` from X.
+
+    Each row is predicted by a small model (15 leaves, 50 rows per leaf, learning rate 0.1) fitted
+    on the other ``folds``; a fold whose training part is too small or has one label only keeps
+    ``out``'s prior value.
+    """
+    import lightgbm as lgb
+
+    params: dict[str, object] = {
+        "objective": objective,
+        "learning_rate": 0.1,
+        "num_leaves": 15,
+        "min_child_samples": 50,
+        "verbose": -1,
+        "num_threads": threads,
+        "seed": seed,
+    }
+    if num_class > 1:
+        params["num_class"] = num_class
+    fold = np.random.default_rng(seed).integers(0, folds, len(y))
+    for f in range(folds):
+        tr, te = fold != f, fold == f
+        if (
+            not te.any()
+            or tr.sum() < 50
+            or (objective != "regression" and len(np.unique(y[tr])) < 2)
+        ):
+            continue
+        b = lgb.train(params, lgb.Dataset(X[tr], label=y[tr]), num_boost_round=rounds)
+        out[te] = np.asarray(b.predict(X[te])).reshape(out[te].shape)
+    return out
+
+
 def cross_fitted_propensity(
     X: np.ndarray, t: np.ndarray, *, seed: int, threads: int = 1, folds: int = 5
 ) -> np.ndarray:
@@ -229,30 +274,14 @@ def cross_fitted_propensity(
     X: (n, p) float features; t: (n,) 0/1. Each row's probability comes from a model fitted on the
     other folds, so the overlap diagnostics do not flatter themselves.
     """
-    import lightgbm as lgb
-
     t = np.asarray(t, dtype=np.int64)
     n = len(t)
     out = np.full(n, float(t.mean()) if n else 0.5)
     if n < 2 * folds or t.min() == t.max():
         return np.clip(out, 0.001, 0.999)
-    rng = np.random.default_rng(seed)
-    fold = rng.integers(0, folds, n)
-    params = {
-        "objective": "binary",
-        "learning_rate": 0.1,
-        "num_leaves": 15,
-        "min_child_samples": 50,
-        "verbose": -1,
-        "num_threads": threads,
-        "seed": seed,
-    }
-    for f in range(folds):
-        tr, te = fold != f, fold == f
-        if not te.any() or t[tr].min() == t[tr].max():
-            continue
-        b = lgb.train(params, lgb.Dataset(X[tr], label=t[tr]), num_boost_round=100)
-        out[te] = b.predict(X[te])
+    out = _out_of_fold(
+        X, t, out, objective="binary", rounds=100, folds=folds, seed=seed, threads=threads
+    )
     return np.clip(out, 0.001, 0.999)
 
 
@@ -326,34 +355,24 @@ def arm_propensities(
     X: (n, p) covariates; arm: (n,) integer arm index in [0, n_arms) (0 = none). Clipped to
     [0.001, 1]. The estimate of the logging policy when it did not log its probabilities.
     """
-    import lightgbm as lgb
-
     arm = np.asarray(arm, dtype=np.int64)
     n = len(arm)
     freq = np.bincount(arm, minlength=n_arms) / max(n, 1)
     out = freq[arm].astype(np.float64)
     if n < 10 * folds or len(np.unique(arm)) < 2:
         return np.clip(out, 0.001, 1.0)
-    rng = np.random.default_rng(seed)
-    fold = rng.integers(0, folds, n)
-    params = {
-        "objective": "multiclass",
-        "num_class": n_arms,
-        "learning_rate": 0.1,
-        "num_leaves": 15,
-        "min_child_samples": 50,
-        "verbose": -1,
-        "num_threads": threads,
-        "seed": seed,
-    }
-    for f in range(folds):
-        tr, te = fold != f, fold == f
-        if not te.any() or len(np.unique(arm[tr])) < 2:
-            continue
-        b = lgb.train(params, lgb.Dataset(X[tr], label=arm[tr]), num_boost_round=60)
-        P = np.asarray(b.predict(X[te])).reshape(int(te.sum()), n_arms)
-        out[te] = P[np.arange(int(te.sum())), arm[te]]
-    return np.clip(out, 0.001, 1.0)
+    P = _out_of_fold(
+        X,
+        arm,
+        np.tile(freq, (n, 1)),
+        objective="multiclass",
+        rounds=60,
+        folds=folds,
+        seed=seed,
+        threads=threads,
+        num_class=n_arms,
+    )
+    return np.clip(P[np.arange(n), arm], 0.001, 1.0)
 
 
 def placebo_aipw(
@@ -376,29 +395,20 @@ def placebo_aipw(
     model serves every arm). Per offer k: ``ψ_k = 1{a=k}(y − μ)/p − 1{a=0}(y − μ)/p``; pooled
     ``ψ = Σ_k (n_k/N_offered) ψ_k``; estimate = mean ψ, SE = sd(ψ)/√n.
     """
-    import lightgbm as lgb
-
     y = np.asarray(y, dtype=np.float64)
     arm = np.asarray(arm, dtype=np.int64)
     p = np.clip(np.asarray(p_arm, dtype=np.float64), 0.01, 1.0)
     n = len(y)
-    mu = np.full(n, y.mean() if n else 0.0)
-    rng = np.random.default_rng(seed)
-    fold = rng.integers(0, folds, n)
-    params = {
-        "objective": "regression",
-        "learning_rate": 0.1,
-        "num_leaves": 15,
-        "min_child_samples": 50,
-        "verbose": -1,
-        "num_threads": threads,
-        "seed": seed,
-    }
-    for f in range(folds):
-        tr, te = fold != f, fold == f
-        if tr.sum() >= 50 and te.any():
-            b = lgb.train(params, lgb.Dataset(X[tr], label=y[tr]), num_boost_round=100)
-            mu[te] = b.predict(X[te])
+    mu = _out_of_fold(
+        X,
+        y,
+        np.full(n, y.mean() if n else 0.0),
+        objective="regression",
+        rounds=100,
+        folds=folds,
+        seed=seed,
+        threads=threads,
+    )
     resid = (y - mu) / p
     counts = np.bincount(arm)
     offered = counts[1:].sum()
