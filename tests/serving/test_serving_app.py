@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
@@ -226,3 +227,41 @@ def test_plan_load_idempotent_and_checked(tmp_path: Path) -> None:
     (tmp_path / "other.summary.json").write_text(json.dumps({"campaign_id": "camp-1", "budget": 1}))
     with pytest.raises(ConfigError, match="different plan"):
         load_plan(eng, tmp_path / "other.parquet", model)
+
+
+def test_plan_propensities_are_served_logged_and_exported(tmp_path: Path) -> None:
+    """A plan made with `offerwise plan --explore` carries each row's probability; with the
+    service's own ε = 0 the logged propensity is exactly the plan's, and export returns it."""
+    plan, model = make_inputs(tmp_path)
+    df = pd.read_parquet(plan)
+    df["propensity"] = np.where(df["group"] == "holdout", 1.0, 0.25 + 0.5 * (np.arange(len(df)) % 2))
+    df.to_parquet(plan, index=False)
+    db = f"sqlite:///{tmp_path}/ow.db"
+    client = TestClient(create_app(ServeSettings(plan=plan, model_dir=model, db_url=db, epsilon=0.0)))
+    client.__enter__()
+    try:
+        key = create_api_key(db, "checkout", ["decide"])
+        ids = [f"c{i}" for i in range(20)]
+        got = {c: client.get(f"/v1/customers/{c}/offer", headers=H(key)).json() for c in ids}
+        want = df.set_index("customer_id")["propensity"]
+        for c, d in got.items():
+            expected = 1.0 if want.index.get_loc(c) % 5 == 0 else want[c]
+            assert d["propensity"] == pytest.approx(expected), c
+        import time
+
+        for _ in range(50):  # decisions are recorded behind the answer (write-behind)
+            out = pd.read_parquet(export_exposures(db, tmp_path / "export")).set_index("customer_id")
+            if len(out) == len(ids):
+                break
+            time.sleep(0.1)
+        for c, d in got.items():
+            assert out.loc[c, "propensity"] == pytest.approx(d["propensity"])
+    finally:
+        client.__exit__(None, None, None)
+    # a propensity outside (0, 1] is refused at plan load, naming the column
+    df.loc[3, "propensity"] = 0.0
+    df.to_parquet(plan, index=False)
+    eng = make_engine(f"sqlite:///{tmp_path}/bad.db")
+    migrate(eng)
+    with pytest.raises(DataContractError, match="propensit"):
+        load_plan(eng, plan, model)

@@ -120,7 +120,7 @@ def request_hash(code: str, body: dict[str, Any]) -> str:
 _DECISION_SQL = RawSQL(
     "SELECT d.decision_id, d.offer_id, d.grp, d.propensity, d.explored, d.coupon_code, d.ts, "
     "c.expires_ts, c.max_uses, c.uses, a.offer_id AS plan_offer_id, a.grp AS plan_grp, "
-    "a.coupon_code AS reserved_code "
+    "a.coupon_code AS reserved_code, a.propensity AS plan_propensity "
     "FROM (SELECT 1 AS one) k "
     "LEFT JOIN decisions d ON d.campaign_id = :cid AND d.customer_id = :cust "
     "LEFT JOIN coupons c ON c.code = d.coupon_code "
@@ -225,6 +225,7 @@ class _DecisionRow:
     plan_offer_id: str | None
     plan_grp: str | None
     reserved_code: str | None = None
+    plan_propensity: float | None = None  # the plan's probability of its offer (None: 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -610,6 +611,11 @@ class OfferService:
             )
             u1, u2 = exploration_draws(s.seed, cid, customer_id)
             offer_id, propensity, explored = choose_offer(choice, eligible, s.epsilon, u1, u2)
+            q = read.plan_propensity
+            if q is not None and q < 1 and offer_id == choice:
+                # the plan's own draw (`plan --explore`) chose this offer with probability q:
+                # P(served) = (1−ε)·q + ε/K (exact with ε = 0, the default)
+                propensity = propensity - (1 - s.epsilon) * (1 - q)
         code = None if offer_id == NO_OFFER else read.reserved_code
         return _Choice(grp, choice, offer_id, propensity, explored, code)
 
@@ -637,6 +643,7 @@ class OfferService:
             read.plan_offer_id,
             read.plan_grp,
             read.reserved_code,
+            read.plan_propensity,
         )
 
     def _decide(

@@ -355,6 +355,7 @@ class Tables:
             C("grp", txt),
             C("segment", txt),
             C("coupon_code", txt),
+            C("propensity", f),
         )
         self.decisions = T(
             "decisions",
@@ -641,7 +642,9 @@ _PLAN_NEEDS = ("customer_id", "offer_id", "group")
 
 
 def read_plan(plan: Path, menu_ids: set[str]) -> pd.DataFrame:
-    """The plan frame (customer_id, offer_id, grp, segment) after contract checks."""
+    """The plan frame (customer_id, offer_id, grp, segment, propensity) after contract checks."""
+    import pandas as pd
+
     df = _read_frame(
         Path(plan),
         "plan",
@@ -654,6 +657,12 @@ def read_plan(plan: Path, menu_ids: set[str]) -> pd.DataFrame:
     out["offer_id"] = out["offer_id"].astype(str)
     out["grp"] = out.pop("group").astype(str)
     out["segment"] = df["segment"].astype(str) if "segment" in df.columns else None
+    # the plan's probability of each row's offer (`plan --explore`); 1 for a plan without it
+    out["propensity"] = (
+        pd.to_numeric(df["propensity"], errors="coerce").astype(float)
+        if "propensity" in df.columns
+        else 1.0
+    )
     dup = out["customer_id"].duplicated()
     if dup.any():
         problems.append(
@@ -675,6 +684,18 @@ def read_plan(plan: Path, menu_ids: set[str]) -> pd.DataFrame:
                 "offer ids not in the model's offer menu",
                 int(bad.sum()),
                 str(out.loc[bad, "offer_id"].iloc[0]),
+                file=str(plan),
+            )
+        )
+    badp = out["propensity"].isna() | (out["propensity"] <= 0) | (out["propensity"] > 1)
+    if badp.any():
+        problems.append(
+            Problem(
+                "plan",
+                "propensity",
+                "propensities must lie in (0, 1]",
+                int(badp.sum()),
+                str(out.loc[badp, "propensity"].iloc[0]),
                 file=str(plan),
             )
         )
