@@ -15,7 +15,7 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -326,33 +326,20 @@ def simulate(
     as_json: JsonOpt = False,
 ) -> None:
     """Write a simulated shop (data contract) with the true effect of every offer on everyone."""
-    from offerwise._io import read_table
-    from offerwise.simulator import SimulatorConfig, write_market
-    from offerwise.simulator import simulate as run_sim
+    from offerwise.workflows.simulate import simulate_shop
 
-    settings = _settings(config)
-    prof = read_table(profiles, "profiles") if profiles is not None else None
-    cfg = SimulatorConfig(
-        n_customers=customers,
-        n_exposures=exposures,
-        seed=settings.seed if seed is None else seed,
-        logging=cast(Literal["random", "legacy", "confounded"], logging),  # the config checks it
-        profiles=prof,
-        margin_rate=settings.margin_rate,
-        record_propensity=propensity,
-    )
     with _status(as_json, "simulating"):
-        market = run_sim(cfg)
-        write_market(market, out)
-    info = {
-        "out": str(out),
-        "customers": len(market.customers),
-        "exposures": len(market.exposures),
-        "transactions": len(market.transactions),
-        "logging": logging,
-        "propensity": propensity,
-        "oracle_value": market.oracle_value(),
-    }
+        res = simulate_shop(
+            out,
+            customers=customers,
+            exposures=exposures,
+            logging=logging,
+            profiles=profiles,
+            seed=seed,
+            record_propensity=propensity,
+            settings=_settings(config),
+        )
+    info = res.to_dict()
     if as_json:
         print_json({"ok": True, **info})
         return

@@ -22,6 +22,8 @@ _EXPORTS = {
     "EvaluateResult": "evaluate",
     "evaluate_plan": "evaluate",
     "read_decisions": "evaluate",
+    "SimulateResult": "simulate",
+    "simulate_shop": "simulate",
     "DemoResult": "demo",
     "run_demo": "demo",
 }
