@@ -158,19 +158,14 @@ def explore(args: argparse.Namespace, tmp: Path, settings) -> list[dict]:  # noq
         p0 = before.result.to_frame()
         v0 = mk.true_policy_value(p0[p0["group"] == "treatment"][["customer_id", "offer_id"]])
         # one exploring campaign (a budget that pays for the random draw too: the best-offer cost),
-        # run in the simulator; its treated customers' outcomes logged with the plan's propensities
+        # run in the simulator; its customers' outcomes logged with the plan's propensities
         explore_budget, _ = _budget(tr.model_dir, d, settings, share=1.0)
         ex_run = make_plan(load_model(tr.model_dir), d, explore_budget, tmp / f"ex-{s}.parquet",
                            seed=seed, settings=settings, scored=sc, frontier=False, explore=0.2)
         served = ex_run.result.to_frame()
         camp = run_campaign(mk, served, seed=seed, start=ex_run.result.as_of or None)
-        out = camp.transactions.groupby("customer_id").agg(
-            revenue=("amount", "sum"), discount_cost=("discount", "sum"))
-        treated = served[served["group"] == "treatment"]
-        new_ex = treated[["customer_id", "offer_id", "propensity"]].assign(ts=camp.start).merge(
-            out, left_on="customer_id", right_index=True, how="left").fillna(
-            {"revenue": 0.0, "discount_cost": 0.0})
-        new_ex["converted"] = (new_ex["revenue"] > 0).astype(float)
+        # every plan customer's outcome as the service would export it (holdout rows: none, 1)
+        new_ex = camp.exposures
         logs = mk.tables()
         logs["exposures"] = new_ex
         logs["transactions"] = pd.concat([mk.transactions, camp.transactions], ignore_index=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -192,8 +193,11 @@ def test_events_and_export(tmp_path: Path) -> None:
         if d["coupon"]:
             client.post(f"/v1/coupons/{d['coupon']['code']}/redeem", json=CART,
                         headers=H(keys["decide"], **{"Idempotency-Key": "e1"}))
-        out = export_exposures(db, tmp_path / "export")
-        df = pd.read_parquet(out)
+        for _ in range(50):  # decisions are recorded behind the answer (write-behind): wait for them
+            df = pd.read_parquet(export_exposures(db, tmp_path / "export"))
+            if len(df) == 20:
+                break
+            time.sleep(0.1)
         assert len(df) == 20 and set(df["customer_id"]) == set(decisions)
         row = df.set_index("customer_id").loc["c3"]
         assert row["converted"] == 1 and row["revenue"] == 30.0
@@ -247,8 +251,6 @@ def test_plan_propensities_are_served_logged_and_exported(tmp_path: Path) -> Non
         for c, d in got.items():
             expected = 1.0 if want.index.get_loc(c) % 5 == 0 else want[c]
             assert d["propensity"] == pytest.approx(expected), c
-        import time
-
         for _ in range(50):  # decisions are recorded behind the answer (write-behind)
             out = pd.read_parquet(export_exposures(db, tmp_path / "export")).set_index("customer_id")
             if len(out) == len(ids):

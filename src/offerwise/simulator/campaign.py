@@ -30,7 +30,11 @@ class CampaignRun:
     E[y | planned offer] − E[y | none] — the average treatment effect that a treatment-vs-holdout
     comparison estimates; net profit is measured as an analysis measures it from transactions,
     ``margin·(amount + discount) − discount``. ``true_incremental_profit``: Σ over treated
-    customers of the simulator's true incremental profit.
+    customers of the simulator's true incremental profit. ``exposures``: one contract exposure per
+    plan customer (the arm served — ``none`` for holdout rows —, ``ts`` = start, the drawn outcome
+    accounted as the logged exposures are: revenue, discount cost, gross profit = margin · gross
+    order value) with the plan's ``propensity`` when the plan has one (holdout rows: 1): what
+    ``offerwise export-exposures`` returns after a served campaign.
     """
 
     transactions: pd.DataFrame
@@ -40,6 +44,7 @@ class CampaignRun:
     true_incremental_profit: float
     n_treatment: int
     n_holdout: int
+    exposures: pd.DataFrame | None = None
 
 
 def default_campaign_start(market: SimulatedMarket) -> pd.Timestamp:
@@ -143,7 +148,24 @@ def run_campaign(
     }
     net = mg * p * tr.gross[cust] - dis
     inc = float((net[rows, a] - net[:, 0]).sum())
-    return CampaignRun(tx, start, end, lift, inc, int(treated.sum()), int((~treated).sum()))
+    exposures = pd.DataFrame(
+        {
+            "customer_id": d["customer_id"].to_numpy(),
+            "offer_id": np.asarray(action_ids, dtype=object)[a],
+            "ts": start,
+            "converted": o.converted.astype("int64"),
+            "revenue": o.revenue,
+            "discount_cost": o.discount,
+            "gross_profit": np.round(mg * o.gross, 4),
+        }
+    )
+    if "propensity" in plan.columns:
+        exposures["propensity"] = np.where(
+            treated, pd.to_numeric(plan["propensity"]).to_numpy(dtype=np.float64), 1.0
+        )
+    return CampaignRun(
+        tx, start, end, lift, inc, int(treated.sum()), int((~treated).sum()), exposures
+    )
 
 
 def write_campaign_data(market: SimulatedMarket, run: CampaignRun, out_dir: str | Path) -> Path:
