@@ -61,10 +61,7 @@ def _train(data: Path, out: Path, seed: int, settings):  # noqa: ANN001, ANN202
 def _budget(model: Path, data: Path, settings, share: float = 0.3) -> tuple[float, object]:  # noqa: ANN001
     """``share`` of the expected cost of giving every customer the model's best positive offer."""
     sc = score(model, data, settings=settings)
-    sa = scores_to_arrays(sc.scores, "profit")
-    best = np.where(sa.present, sa.value, -np.inf).argmax(axis=1)
-    rows = np.arange(len(best))
-    return round(share * float(np.where(sa.value[rows, best] > 0, sa.cost[rows, best], 0).sum()), 2), sc
+    return round(share * scores_to_arrays(sc.scores, "profit").best_offer_cost(), 2), sc
 
 
 def verdicts(args: argparse.Namespace, tmp: Path, settings) -> list[dict]:  # noqa: ANN001

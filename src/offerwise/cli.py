@@ -844,7 +844,7 @@ def print_claims(c: PlanClaims) -> None:
         console.print(f"no held-out check: {c.estimate_note}", highlight=False, soft_wrap=True)
     console.print(
         f"expected effect {c.expected_per_customer:+,.2f} net profit per treatment customer; the "
-        f"holdout detects {c.mde:,.2f} or more (80% power, {14} days)",
+        f"holdout detects {c.mde:,.2f} or more (80% power, {c.outcome_days} days)",
         highlight=False,
         soft_wrap=True,
     )

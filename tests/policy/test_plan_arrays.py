@@ -179,3 +179,14 @@ def test_no_import_cycles_in_policy():
 
     for m in sorted(graph):
         visit(m, [])
+
+
+def test_best_offer_cost_counts_each_customers_best_positive_offer() -> None:
+    scores = pd.DataFrame({
+        "customer_id": ["a", "a", "b", "b", "c"],
+        "offer_id": ["x", "y", "x", "y", "x"],
+        "expected_cost": [1.0, 5.0, 2.0, 3.0, 7.0],
+        "incremental_profit": [0.5, 2.0, -1.0, -0.5, 0.1],
+    })
+    # a: best is y (cost 5); b: nothing positive; c: x (cost 7)
+    assert scores_to_arrays(scores).best_offer_cost() == 12.0

@@ -119,6 +119,12 @@ TABLES: dict[str, TableSpec] = {
 _SQL_TYPE = {"timestamp": "TIMESTAMP", "number": "DOUBLE", "binary": "DOUBLE", "bool": "BOOLEAN"}
 
 
+def max_ts(con: duckdb.DuckDBPyConnection, table: str) -> datetime | None:
+    """The latest ``ts`` of ``table`` on ``con`` (None when it is empty)."""
+    v = con.execute(f"SELECT MAX(CAST(ts AS TIMESTAMP)) FROM {table}").fetchone()
+    return None if v is None or v[0] is None else pd.Timestamp(v[0]).to_pydatetime()
+
+
 @dataclass(slots=True)
 class DataSet:
     """A validated data source. Tables are DuckDB views over the files, typed per the contract.
@@ -141,10 +147,7 @@ class DataSet:
 
     def last_ts(self, name: str) -> datetime | None:
         """The latest ``ts`` of table ``name`` (None when absent or empty)."""
-        if not self.has(name):
-            return None
-        v = self.con.execute(f"SELECT MAX(CAST(ts AS TIMESTAMP)) FROM {name}").fetchone()
-        return None if v is None or v[0] is None else pd.Timestamp(v[0]).to_pydatetime()
+        return max_ts(self.con, name) if self.has(name) else None
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:

@@ -25,8 +25,6 @@ def minimum_detectable_effect(
         raise InputError(f"alpha and power must lie in (0, 1), got {alpha} and {power}")
     if n_treatment <= 0 or n_holdout <= 0 or not math.isfinite(sd):
         return float("nan")
-    from statistics import NormalDist
-
     z = NormalDist().inv_cdf(1 - alpha / 2) + NormalDist().inv_cdf(power)
     return z * abs(sd) * math.sqrt(1 / n_treatment + 1 / n_holdout)
 

@@ -232,10 +232,9 @@ class ConnectionTables:
         return _columns(self.con, table) is not None
 
     def last_ts(self, table: str) -> datetime | None:
-        if not self.has(table):
-            return None
-        v = self.con.execute(f"SELECT MAX(CAST(ts AS TIMESTAMP)) FROM {table}").fetchone()
-        return None if v is None or v[0] is None else pd.Timestamp(v[0]).to_pydatetime()
+        from offerwise.data.contract import max_ts
+
+        return max_ts(self.con, table) if self.has(table) else None
 
 
 def profile(

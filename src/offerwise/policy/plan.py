@@ -75,6 +75,13 @@ class ScoreArrays:
         """(n customers, K offers)."""
         return self.value.shape
 
+    def best_offer_cost(self) -> float:
+        """Expected cost of giving every customer their best offer by ``value``, where it is
+        positive: the budget beyond which a plan has nothing left to buy."""
+        best = np.where(self.present, self.value, -np.inf).argmax(axis=1)
+        rows = np.arange(len(best))
+        return float(np.where(self.value[rows, best] > 0, self.cost[rows, best], 0.0).sum())
+
 
 @dataclass
 class PlanResult:

@@ -5,10 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 from offerwise.config import Settings
 from offerwise.data.contract import DataSet, load_data
+from offerwise.models.persist import LoadedModel
 
-__all__ = ["DataArg", "Progress", "note", "open_data"]
+__all__ = ["DataArg", "Progress", "held_out_exposures", "note", "open_data"]
 
 #: A progress callback: receives a short text of the step being run.
 Progress = Callable[[str], None]
@@ -32,3 +36,31 @@ def open_data(data: DataArg, settings: Settings, required: Sequence[str] = ()) -
             raise InputError(f"{data.root}: required table(s) missing: {', '.join(missing)}")
         return data
     return load_data(data, settings=settings, required=tuple(required))
+
+
+def held_out_exposures(
+    lm: LoadedModel, ds: DataSet, ex: pd.DataFrame
+) -> tuple[pd.DataFrame | None, str]:
+    """The exposures of ``ex`` (``ds``'s exposures table, in order) that ``lm`` was not fitted on.
+
+    On the model's own training data (same fingerprint) these are its held-out rows
+    (``holdout.parquet``: row positions and customer ids, which must match); on other data every
+    row. ``None`` with the reason when the model's own data has no usable held-out rows.
+    """
+    if lm.meta.get("data_fingerprint") != ds.fingerprint:
+        return ex, "all exposures (the model was trained on other data)"
+    hp = lm.path / "holdout.parquet"
+    if not hp.exists():
+        return None, "the model kept no held-out exposures"
+    keys = pd.read_parquet(hp)
+    pos = keys["row"].to_numpy(dtype=np.int64)
+    if not (
+        len(pos)
+        and pos.max() < len(ex)
+        and (
+            ex["customer_id"].astype(str).to_numpy()[pos]
+            == keys["customer_id"].astype(str).to_numpy()
+        ).all()
+    ):
+        return None, "the model's held-out rows do not match the data"
+    return ex.iloc[pos].reset_index(drop=True), "held-out exposures of the model"

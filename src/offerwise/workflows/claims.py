@@ -15,21 +15,27 @@ predictions for the customers it picked):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from offerwise.config import Settings
 from offerwise.data.contract import DataSet
-from offerwise.evaluation.identification import Sensitivity, arm_propensities, e_value
+from offerwise.evaluation.identification import (
+    Identification,
+    Sensitivity,
+    arm_propensities,
+    e_value,
+)
 from offerwise.evaluation.plan_value import PlanValueEstimate, incremental_value_dr
 from offerwise.evaluation.power import holdout_to_detect, minimum_detectable_effect
 from offerwise.models.persist import LoadedModel
 from offerwise.policy.plan import PlanResult
 from offerwise.vocab import NO_OFFER
+from offerwise.workflows._common import held_out_exposures
 
-__all__ = ["OUTCOME_DAYS", "PlanClaims", "plan_claims"]
+__all__ = ["OUTCOME_DAYS", "PlanClaims", "model_identification", "plan_claims"]
 
 #: The outcome window of the power calculation (days of net profit per customer), as `analyze`.
 OUTCOME_DAYS = 14
@@ -47,7 +53,8 @@ class PlanClaims:
     estimate: PlanValueEstimate | None = None
     estimate_note: str = ""
     expected_per_customer: float = float("nan")  # model's expected lift per treatment customer
-    outcome_sd: float = float("nan")  # sd of net profit per customer over OUTCOME_DAYS
+    outcome_days: int = OUTCOME_DAYS  # the outcome window of the power calculation
+    outcome_sd: float = float("nan")  # sd of net profit per customer over outcome_days
     mde: float = float("nan")  # minimum detectable effect per customer at the plan's holdout
     holdout_to_detect: float | None = None  # holdout share that would detect the expected effect
     experiment: str = ""
@@ -61,7 +68,7 @@ class PlanClaims:
             "estimate": None if self.estimate is None else self.estimate.to_dict(),
             "estimate_note": self.estimate_note,
             "expected_per_customer": _num(self.expected_per_customer),
-            "outcome_days": OUTCOME_DAYS,
+            "outcome_days": self.outcome_days,
             "outcome_sd": _num(self.outcome_sd),
             "mde_per_customer": _num(self.mde),
             "holdout_to_detect": self.holdout_to_detect,
@@ -69,10 +76,8 @@ class PlanClaims:
             "sensitivity": None
             if self.sensitivity is None
             else {
-                "method": self.sensitivity.method,
-                "risk_ratio": _num(self.sensitivity.risk_ratio),
-                "e_value": _num(self.sensitivity.e_value),
-                "note": self.sensitivity.note,
+                k: _num(v) if isinstance(v, float) else v
+                for k, v in asdict(self.sensitivity).items()
             },
         }
         return out
@@ -102,20 +107,6 @@ def outcome_sd(ds: DataSet, as_of: pd.Timestamp, days: int, margin_rate: float) 
     return float("nan") if row is None or row[0] is None else float(row[0])
 
 
-def _held_out(lm: LoadedModel, ds: DataSet, ex: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    """The exposures the model was not fitted on (its held-out rows on its own training data)."""
-    hp = lm.path / "holdout.parquet"
-    if lm.meta.get("data_fingerprint") == ds.fingerprint:
-        if not hp.exists():
-            return ex.iloc[:0], "the model kept no held-out exposures"
-        keys = pd.read_parquet(hp)
-        pos = keys["row"].to_numpy(dtype=np.int64)
-        if len(pos) and pos.max() < len(ex):
-            return ex.iloc[pos].reset_index(drop=True), "held-out exposures of the model"
-        return ex.iloc[:0], "the model's held-out rows do not match the data"
-    return ex, "all exposures (the model was trained on other data)"
-
-
 def dr_estimate(
     res: PlanResult,
     lm: LoadedModel,
@@ -132,7 +123,10 @@ def dr_estimate(
     ex = ds.frame("exposures")
     ex["customer_id"] = ex["customer_id"].astype(str)
     ex["offer_id"] = ex["offer_id"].astype(str)
-    ex, rows_note = _held_out(lm, ds, ex)
+    held, rows_note = held_out_exposures(lm, ds, ex)
+    if held is None:
+        return None, rows_note
+    ex = held
     arms = [NO_OFFER, *res.offer_ids]
     index = {a: i for i, a in enumerate(arms)}
     ex = ex[ex["offer_id"].isin(index) & ex["customer_id"].isin(set(ids))].reset_index(drop=True)
@@ -167,6 +161,12 @@ def dr_estimate(
         seed=seed,
     )
     return est, f"{rows_note}; {how}"
+
+
+def model_identification(lm: LoadedModel) -> Identification | None:
+    """The identification report in the model's card (None for a model trained without one)."""
+    ident = lm.card.get("identification") if isinstance(lm.card, dict) else None
+    return Identification.from_dict(ident) if isinstance(ident, dict) else None
 
 
 def sensitivity(res: PlanResult, scores: pd.DataFrame) -> Sensitivity | None:
@@ -216,9 +216,9 @@ def plan_claims(
 
     ids, X: every customer's id (n,) and features (n, p) as of the plan date (from scoring).
     """
-    ident = lm.card.get("identification") if isinstance(lm.card, dict) else None
-    verdict = ident.get("verdict") if isinstance(ident, dict) else None
-    reasons = [str(r) for r in (ident or {}).get("reasons", [])] if isinstance(ident, dict) else []
+    ident = model_identification(lm)
+    verdict = None if ident is None else ident.verdict
+    reasons = [] if ident is None else list(ident.reasons)
     est, note = dr_estimate(res, lm, ds, ids, X, settings=settings, seed=seed)
     n_t = int((~res.holdout).sum())
     n_h = int(res.holdout.sum())

@@ -13,8 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from offerwise._io import write_json
 from offerwise.config import Settings, default_settings
 from offerwise.data.completejourney import ImportSummary, import_completejourney
@@ -150,11 +148,8 @@ def run_demo(
         lm = load_model(tr.model_dir)
         at(4)
         sc = score(lm, ds, settings=settings)
-        sa = scores_to_arrays(sc.scores, "profit")
-        best = np.where(sa.present, sa.value, -np.inf).argmax(axis=1)
-        rows = np.arange(len(best))
-        best_cost = np.where(sa.value[rows, best] > 0, sa.cost[rows, best], 0.0).sum()
-        budget = round(DEMO_BUDGET_SHARE * float(best_cost), 2)
+        best_cost = scores_to_arrays(sc.scores, "profit").best_offer_cost()
+        budget = round(DEMO_BUDGET_SHARE * best_cost, 2)
         run = make_plan(
             lm, ds, budget, out / "plan.parquet", seed=seed, settings=settings, scored=sc
         )

@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from offerwise._io import read_table
@@ -17,7 +16,7 @@ from offerwise.features.model_inputs import customer_features
 from offerwise.models.introspect import expected_rewards
 from offerwise.models.persist import LoadedModel, load_model
 from offerwise.vocab import NO_OFFER
-from offerwise.workflows._common import DataArg, Progress, note, open_data
+from offerwise.workflows._common import DataArg, Progress, held_out_exposures, note, open_data
 
 __all__ = ["EvaluateResult", "evaluate_plan", "read_decisions"]
 
@@ -81,19 +80,9 @@ def evaluate_plan(
     lm = None
     if model is not None:
         lm = model if isinstance(model, LoadedModel) else load_model(model)
-        hp = lm.path / "holdout.parquet"
-        if lm.meta.get("data_fingerprint") == ds.fingerprint and hp.exists():
-            keys = pd.read_parquet(hp)
-            pos = keys["row"].to_numpy(dtype=np.int64)
-            if (
-                len(pos)
-                and pos.max() < len(ex)
-                and (
-                    ex["customer_id"].to_numpy()[pos] == keys["customer_id"].astype(str).to_numpy()
-                ).all()
-            ):
-                ex = ex.iloc[pos].reset_index(drop=True)
-                rows = "held-out exposures of the model"
+        held, why = held_out_exposures(lm, ds, ex)
+        if held is not None:
+            ex, rows = held, why
         note(progress, "predicting rewards")
         ids, X, _ = customer_features(ds, lm.features, settings=settings)
         keep = ids.isin(set(ex["customer_id"])).to_numpy()

@@ -22,7 +22,7 @@ from offerwise.policy.plan import PlanResult, scores_to_arrays, solve_plan, writ
 from offerwise.policy.rules import load_rules
 from offerwise.vocab import default_as_of, frontier_path, parse_as_of
 from offerwise.workflows._common import DataArg, Progress, note, open_data
-from offerwise.workflows.claims import PlanClaims, plan_claims
+from offerwise.workflows.claims import PlanClaims, model_identification, plan_claims
 from offerwise.workflows.score import ScoreResult, score
 
 __all__ = ["OBJECTIVES", "PlanRun", "customer_table", "make_plan"]
@@ -95,9 +95,8 @@ def make_plan(
     parsed = load_rules(rules) if rules is not None else None
     lm = model if isinstance(model, LoadedModel) else load_model(model)
     if holdout is None:
-        ident = lm.card.get("identification") if isinstance(lm.card, dict) else None
-        verdict = ident.get("verdict") if isinstance(ident, dict) else None
-        holdout = HOLDOUT if verdict in (None, "ok") else HOLDOUT_UNVERIFIED
+        ident = model_identification(lm)
+        holdout = HOLDOUT if ident is None or ident.verdict == "ok" else HOLDOUT_UNVERIFIED
     note(progress, "validating data")
     ds = open_data(data, settings, ("customers",))
     if scored is not None:
