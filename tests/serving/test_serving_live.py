@@ -47,14 +47,26 @@ async def _issue(url: str, key: str, n: int) -> list[str]:
         return list(await asyncio.gather(*(one(i) for i in range(n))))
 
 
+async def _post_retrying(c: httpx.AsyncClient, path: str, idem: str) -> httpx.Response:
+    """POST as a real client does: a dropped connection (a keep-alive socket the loaded server closed)
+    is re-sent with the same Idempotency-Key, so the ledger assertions below still hold exactly."""
+    for attempt in range(4):
+        try:
+            return await c.post(path, json=CART, headers={"Idempotency-Key": idem})
+        except (httpx.ReadError, httpx.RemoteProtocolError, httpx.ConnectError):
+            if attempt == 3:
+                raise
+            await asyncio.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
 async def _redeem_all(url: str, key: str, codes: list[str], tag: str, retries: int = 0) -> list[int]:
     limits = httpx.Limits(max_connections=128, max_keepalive_connections=128)
     async with httpx.AsyncClient(base_url=url, headers={"X-API-Key": key}, timeout=120, limits=limits) as c:
         async def one(i: int, code: str) -> int:
             status = 0
             for _ in range(retries + 1):  # retries re-send the same Idempotency-Key
-                r = await c.post(f"/v1/coupons/{code}/redeem", json=CART,
-                                 headers={"Idempotency-Key": f"{tag}-{i}"})
+                r = await _post_retrying(c, f"/v1/coupons/{code}/redeem", f"{tag}-{i}")
                 status = r.status_code
             return status
 
