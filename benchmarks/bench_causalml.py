@@ -14,6 +14,19 @@ shared-base model (as ``offerwise train`` does); the one-bag model is shown next
 
     .venv/bin/python -m pip install causalml     # the 'bench' extra
     .venv/bin/python benchmarks/bench_causalml.py [--quick] [--json]
+
+``--protocol multiarm`` (issue #13) measures what a user gets: causalml's
+``make_uplift_classification`` with its **default arguments** (3 treatments + control, 1,000 rows
+per group; ``--samples`` changes the rows per group), a seeded 70/30 split, the training rows
+written as a shop in offerwise's data contract (customers with the generator's features as
+attributes, three percent-off offers, exposures with ``converted``), then ``offerwise train`` and
+``offerwise score`` **through the CLI with default settings**. causalml's ``BaseTClassifier`` and
+``BaseXClassifier`` with LightGBM defaults fit the same rows. Every learner ranks the test rows of
+each treatment vs control by its predicted conversion uplift; the score is causalml's
+``auuc_score(normalize=True)`` averaged over the three treatments. Seconds are fit + predict
+(offerwise: both CLI processes, including start-up and writing the shop).
+
+    .venv/bin/python benchmarks/bench_causalml.py --protocol multiarm [--repeats 10] [--json]
 """
 
 from __future__ import annotations
@@ -117,6 +130,130 @@ def run_once(args: argparse.Namespace, seed: int) -> list[dict]:
     return rows
 
 
+ARMS = ("treatment1", "treatment2", "treatment3")
+
+
+def _write_shop(df, x_names: list[str], train: np.ndarray, d) -> None:  # noqa: ANN001
+    """The generator's training rows as a shop in the data contract (all rows are customers)."""
+    import pandas as pd
+
+    d.mkdir(parents=True, exist_ok=True)
+    ids = np.array([f"c{i}" for i in range(len(df))])
+    pd.DataFrame({"customer_id": ids, **{c: df[c].to_numpy() for c in x_names}}).to_parquet(
+        d / "customers.parquet", index=False)
+    pd.DataFrame({"offer_id": list(ARMS), "kind": ["percent_off"] * 3,
+                  "value": [0.05, 0.10, 0.15]}).to_parquet(d / "offers.parquet", index=False)
+    g = df["treatment_group_key"].to_numpy()[train]
+    y = df["conversion"].to_numpy(dtype=np.float64)[train]
+    pd.DataFrame({"customer_id": ids[train], "offer_id": np.where(g == "control", "none", g),
+                  "ts": pd.Timestamp("2024-01-01"), "converted": y, "revenue": y,
+                  "discount_cost": 0.0, "gross_profit": y}).to_parquet(d / "exposures.parquet",
+                                                                        index=False)
+
+
+def run_multiarm(args: argparse.Namespace, seed: int, tmp) -> list[dict]:  # noqa: ANN001
+    import subprocess
+    from pathlib import Path
+
+    import lightgbm as lgb
+    import pandas as pd
+
+    dataset = require("causalml.dataset", "bench")
+    meta = require("causalml.inference.meta", "bench")
+    cm_metrics = require("causalml.metrics", "bench")
+    df, x_names = dataset.make_uplift_classification(n_samples=args.samples, random_seed=seed)
+    rng = np.random.default_rng(seed)
+    test = rng.random(len(df)) < 0.3
+    g = df["treatment_group_key"].to_numpy()
+    y = df["conversion"].to_numpy(dtype=np.float64)
+
+    def mean_auuc(pred: np.ndarray) -> float:
+        out = []
+        for j, a in enumerate(ARMS):
+            m = (g[test] == a) | (g[test] == "control")
+            frame = pd.DataFrame({"y": y[test][m], "w": (g[test][m] == a).astype(int), "m": pred[m, j]})
+            out.append(float(cm_metrics.auuc_score(frame, outcome_col="y", treatment_col="w",
+                                                   normalize=True)["m"]))
+        return float(np.mean(out))
+
+    rows = []
+    ow = Path(sys.executable).parent / "offerwise"
+    d = Path(tmp) / f"shop-{seed}"
+    t0 = time.perf_counter()
+    _write_shop(df, x_names, ~test, d)
+    for cmd in (["train", "--data", str(d), "--out", str(d / "model")],
+                ["score", "--model", str(d / "model"), "--data", str(d), "--out", str(d / "s.parquet")]):
+        r = subprocess.run([str(ow), *cmd], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise SystemExit(f"offerwise {cmd[0]} failed:\n{r.stderr[-3000:]}")
+    sc = pd.read_parquet(d / "s.parquet").pivot(index="customer_id", columns="offer_id",
+                                                 values="incremental_conversion")
+    pred = sc.reindex(np.array([f"c{i}" for i in range(len(df))])[test])[list(ARMS)].to_numpy()
+    chosen = json.loads((d / "model" / "model_card.json").read_text())["tuning"]["chosen"]
+    rows.append({"learner": "offerwise CLI defaults", "auuc": mean_auuc(pred),
+                 "seconds": time.perf_counter() - t0,
+                 "chosen": f"{chosen['learner']} min_leaf={chosen['min_child_samples']}"})
+    kw = {"n_jobs": 2, "verbose": -1, "random_state": seed}
+    X_tr, X_te = df.loc[~test, x_names].to_numpy(), df.loc[test, x_names].to_numpy()
+    for name, make in (
+        ("causalml BaseTClassifier", lambda: meta.BaseTClassifier(lgb.LGBMClassifier(**kw),
+                                                                  control_name="control")),
+        ("causalml BaseXClassifier", lambda: meta.BaseXClassifier(
+            lgb.LGBMClassifier(**kw), lgb.LGBMRegressor(**kw), control_name="control")),
+    ):
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            m = make()
+            m.fit(X_tr, g[~test], y[~test])
+            pred = np.asarray(m.predict(X_te, verbose=False) if "X" in name else m.predict(X_te))
+        rows.append({"learner": name, "auuc": mean_auuc(pred.reshape(len(X_te), -1)),
+                     "seconds": time.perf_counter() - t0, "chosen": ""})
+    return rows
+
+
+def main_multiarm(args: argparse.Namespace) -> int:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = [run_multiarm(args, args.seed + r, tmp) for r in range(args.repeats)]
+    names = [r["learner"] for r in runs[0]]
+    per = {n: [run[i]["auuc"] for run in runs] for i, n in enumerate(names)}
+    secs = {n: [run[i]["seconds"] for run in runs] for i, n in enumerate(names)}
+    cm = [n for n in names if n.startswith("causalml")]
+    best = max(cm, key=lambda n: statistics.fmean(per[n]))
+    ow = names[0]
+    wins = sum(a >= b for a, b in zip(per[ow], per[best], strict=True))
+    out = {"config": {"samples_per_group": args.samples, "repeats": args.repeats, "seed": args.seed,
+                      "split": "70/30"},
+           "rows": [{"learner": n, "mean_auuc": statistics.fmean(per[n]),
+                     "median_auuc": statistics.median(per[n]), "per_seed_auuc": per[n],
+                     "median_seconds": statistics.median(secs[n])} for n in names],
+           "chosen_per_seed": [run[0]["chosen"] for run in runs],
+           "best_causalml": best, "wins_vs_best": wins,
+           "time_ratio_vs_x": statistics.median(secs[ow]) / statistics.median(secs["causalml BaseXClassifier"])}
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    tb = Table(title=f"bench_causalml --protocol multiarm: make_uplift_classification defaults, "
+                     f"{args.samples} rows/group, 70/30 split, {args.repeats} data seeds; causalml "
+                     "auuc_score (normalized), mean over 3 treatments")
+    for c in ("learner", "AUUC mean", "AUUC median", "per seed", "fit+predict s (median)"):
+        tb.add_column(c, justify="left" if c in ("learner", "per seed") else "right")
+    for r in out["rows"]:
+        tb.add_row(r["learner"], f"{r['mean_auuc']:.3f}", f"{r['median_auuc']:.3f}",
+                   " ".join(f"{v:.2f}" for v in r["per_seed_auuc"]), f"{r['median_seconds']:.1f}")
+    Console(width=200).print(tb)
+    print(f"offerwise CLI defaults >= best causalml by mean ({best}) on {wins}/{args.repeats} seeds; "
+          f"mean {out['rows'][0]['mean_auuc']:.3f} vs {statistics.fmean(per[best]):.3f}; "
+          f"time ratio vs X-learner {out['time_ratio_vs_x']:.1f}x")
+    print("chosen by --tune fast, per seed: " + ", ".join(out["chosen_per_seed"]))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--samples", type=int, default=20_000, help="rows per arm")
@@ -127,8 +264,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--leaves", type=int, default=15)
     ap.add_argument("--min-child", type=int, default=50)
     ap.add_argument("--quick", action="store_true", help="3000 rows per arm, 1 repeat")
+    ap.add_argument("--protocol", choices=["binary", "multiarm"], default="binary",
+                    help="binary: library learners, one treatment; multiarm: CLI defaults, 3 "
+                         "treatments, causalml's default generator (issue #13)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
+    if args.protocol == "multiarm":
+        if "--samples" not in (argv or sys.argv):
+            args.samples = 1000  # make_uplift_classification's default
+        if "--repeats" not in (argv or sys.argv):
+            args.repeats = 10
+        return main_multiarm(args)
     if args.quick:
         args.samples, args.repeats = 3000, 1
     runs = [run_once(args, args.seed + r) for r in range(args.repeats)]

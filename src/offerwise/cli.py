@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from offerwise.evaluation.identification import Identification
     from offerwise.workflows.analyze import AnalyzeResult
     from offerwise.workflows.claims import PlanClaims
+    from offerwise.workflows.tune import TuneResult
 
 _option_type = TyperOption.display_type_rich
 
@@ -372,6 +373,14 @@ def train(
             "--bags", min=1, help="seed bags averaged in the ptb conversion model (default: 3)"
         ),
     ] = None,
+    tune: Annotated[
+        str,
+        typer.Option(
+            "--tune",
+            help="off: the default settings; fast: 4 candidates; full: a grid of learners and "
+            "tree sizes - each cross-fitted and chosen by its out-of-fold plan value",
+        ),
+    ] = "fast",
     seed: SeedOpt = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
@@ -392,6 +401,7 @@ def train(
             seed=seed,
             settings=_settings(config),
             n_bags=bags,
+            tune_mode=tune,
             progress=progress,
         )
     card = res.card
@@ -407,6 +417,8 @@ def train(
                 "skipped_offers": card["skipped_offers"],
                 "propensity": card["propensity"],
                 "holdout": {k: v for k, v in card["holdout"].items() if k != "calibration"},
+                "metrics_source": card["metrics_source"],
+                "tuning": card["tuning"],
                 "warnings": card["warnings"],
                 "timings": res.timings,
             }
@@ -429,15 +441,53 @@ def train(
             for o, m in card["holdout"].get("per_offer", {}).items()
         ]
     )
+    if res.tuning is not None:
+        print_tuning(res.tuning)
     console.print(
         frame_table(
-            per, title=f"holdout metrics ({card['n_holdout']} exposures)", floatfmt="{:,.3f}"
+            per,
+            title=f"out-of-fold metrics ({card['n_holdout']:,} exposures, "
+            f"{card['tuning']['n_folds']} folds by customer)",
+            floatfmt="{:,.3f}",
+        )
+    )
+    chosen = res.tuning.chosen.label if res.tuning else card["learner"]
+    console.print(
+        f"model written to [bold]{res.model_dir}[/] ({chosen}, "
+        f"refit on all {card['n_exposures']:,} exposures, {res.timings['total']:.1f} s); "
+        f"card: {res.model_dir / 'model_card.md'}",
+        soft_wrap=True,
+    )
+
+
+def print_tuning(t: TuneResult) -> None:
+    """The candidates tried by ``--tune``, their out-of-fold plan value and the choice."""
+    import pandas as pd
+
+    rows = []
+    for c in t.scores:
+        mark = (
+            "chosen" if c.candidate == t.chosen else ("default" if c.candidate == t.default else "")
+        )
+        rows.append(
+            {
+                "candidate": c.candidate.label,
+                **{f"value@{k}": v for k, v in c.by_share.items()},
+                "vs default": f"{c.diff_vs_default:+.3f} ± {c.se_vs_default:.3f}",
+                "s": c.seconds,
+                "": mark,
+            }
+        )
+    console.print(
+        frame_table(
+            pd.DataFrame(rows),
+            title=f"--tune {t.mode}: out-of-fold DR plan value per customer, by share of "
+            "customers reached",
+            floatfmt="{:,.3f}",
         )
     )
     console.print(
-        f"model written to [bold]{res.model_dir}[/] ({card['learner']}-learner, "
-        f"{res.timings['total']:.1f} s); card: {res.model_dir / 'model_card.md'}",
-        soft_wrap=True,
+        f"chosen: {t.chosen.label} ({t.rule}; propensities {t.pscore_source})", highlight=False
     )
 
 

@@ -41,8 +41,10 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     r = ow("simulate", "--customers", "1500", "--exposures", "5000", "--seed", "2", "--out", data)
     assert f"simulated shop written to {data}" in r.stdout and "1,500 customers" in r.stdout
     r = ow("train", "--data", data, "--out", model, "--seed", "2")
-    assert "holdout metrics" in r.stdout and "qini_normalized" in r.stdout
-    assert f"model written to {model}" in r.stdout and "model_card.md" in r.stdout
+    assert "out-of-fold metrics" in r.stdout and "qini_normalized" in r.stdout
+    assert "--tune fast: out-of-fold DR plan value per customer" in r.stdout
+    assert "chosen: " in r.stdout and "value@30%" in r.stdout
+    assert f"model written to {model}" in r.stdout and "refit on all 5,000 exposures" in r.stdout
     return {"root": root, "data": data, "model": model}
 
 
@@ -177,7 +179,7 @@ def test_completejourney_slice_end_to_end(cj: Path, tmp_path: Path) -> None:
     assert "segments as of 2018-01-02" in r.stdout and "300 customers" in r.stdout
     model = tmp_path / "model"
     r = ow("train", "--data", cj, "--out", model)
-    assert "holdout metrics" in r.stdout and "cj_a_pct20" in r.stdout
+    assert "out-of-fold metrics" in r.stdout and "cj_a_pct20" in r.stdout
     assert "can these numbers be trusted? warning" in r.stdout or "unreliable" in r.stdout
     assert "placebo (net_profit in the 30 days before the offer" in r.stdout
     plan = tmp_path / "plan.parquet"

@@ -33,22 +33,23 @@ def trained(data_dir, tmp_path_factory):
 
 def test_model_directory_and_card(trained, logs):
     d = trained.model_dir
-    for f in ("model.json", "offers.parquet", "model_card.json", "model_card.md", "holdout.parquet"):
+    for f in ("model.json", "offers.parquet", "model_card.json", "model_card.md", "oof.parquet"):
         assert (d / f).exists(), f
     meta = json.loads((d / "model.json").read_text())
     assert meta["format_version"] == 1 and meta["data_fingerprint"]
     assert "age" not in " ".join(meta["feature_list"])  # protected attribute left out
     assert "cust_x1" in meta["feature_list"] and "region=north" in meta["feature_list"]
     card = json.loads((d / "model_card.json").read_text())
-    assert card["n_holdout"] == pytest.approx(0.2 * len(logs.exposures), rel=0.1)
-    assert card["n_train"] + card["n_holdout"] == len(logs.exposures)
+    # cross-fitted: metrics on every exposure out of fold; the saved model refit on all of them
+    assert card["n_holdout"] == card["n_train"] == len(logs.exposures)
+    assert "out of fold" in card["metrics_source"] and card["tuning"]["chosen"]["learner"] == "t"
     for o in ("p10", "p20"):
         m = card["holdout"]["per_offer"][o]
         assert -1 <= m["qini_normalized"] <= 1 and 0.5 < m["conversion_auc"] <= 1
         assert m["cost_mae"] >= 0
     assert card["propensity"]["n_clipped"] == 0
     md = (d / "model_card.md").read_text()
-    assert "Holdout metrics" in md and "p10" in md and "rows clipped" in md
+    assert "Out-of-fold metrics" in md and "p10" in md and "rows clipped" in md
     assert not list(d.parent.glob(".model.*"))  # no temporary folder left behind
 
 
@@ -130,14 +131,14 @@ def test_load_validates_version_and_features(trained, tmp_path):
         load_model(d)
 
 
-def test_evaluate_plan_uses_holdout(trained, data_dir, logs):
+def test_evaluate_plan_uses_out_of_fold_rewards(trained, data_dir, logs):
     sc = score(trained.model_dir, data_dir).scores
     best = sc.loc[sc.groupby("customer_id")["incremental_profit"].idxmax()]
     plan = best.assign(offer_id=np.where(best["incremental_profit"] > 0, best["offer_id"], "none"))
     res = evaluate_plan(plan[["customer_id", "offer_id"]], data_dir, model=trained.model_dir,
                         n_bootstrap=50)
-    assert res.rows == "held-out exposures of the model"
-    assert res.n_rounds == trained.card["n_holdout"]
+    assert res.rows.startswith("every exposure, predicted out of fold")
+    assert res.n_rounds == trained.card["n_holdout"] == len(logs.exposures)
     names = {e.estimator.lower() for e in res.estimates}
     assert {"ipw", "dr"} <= names
     for e in res.estimates:

@@ -20,7 +20,13 @@ import pandas as pd
 
 from offerwise.errors import InputError
 
-__all__ = ["PlanValueEstimate", "incremental_value_dr"]
+__all__ = [
+    "PlanValueEstimate",
+    "dr_increments",
+    "incremental_value_dr",
+    "per_customer_mean",
+    "top_share_policy",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +44,66 @@ class PlanValueEstimate:
 
     def to_dict(self) -> dict[str, object]:
         return {k: getattr(self, k) for k in self.__slots__}
+
+
+def dr_increments(
+    reward: np.ndarray,
+    action: np.ndarray,
+    pscore: np.ndarray,
+    plan_action: np.ndarray,
+    q: np.ndarray,
+) -> np.ndarray:
+    """Per-round DR increment ``d_i = c_i(plan) − c_i(none)`` (n,), currency.
+
+    ``c_i(π) = q̂(x_i, π_i) + 1{a_i = π_i}(r_i − q̂(x_i, a_i)) / p_i``; shapes as in
+    :func:`incremental_value_dr`; ``plan_action`` may also be (n, G) for G policies at once, and
+    the result is then (n, G).
+    """
+    n = len(reward)
+    rows = np.arange(n)
+    resid = (reward - q[rows, action]) / pscore
+    c_none = q[:, 0] + (action == 0) * resid
+    if plan_action.ndim == 2:
+        c_plan = (
+            np.take_along_axis(q, plan_action, axis=1)
+            + (action[:, None] == plan_action) * resid[:, None]
+        )
+        return c_plan - c_none[:, None]
+    c_plan = q[rows, plan_action] + (action == plan_action) * resid
+    return c_plan - c_none
+
+
+def per_customer_mean(customer: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Mean of ``d`` (n,) or (n, G) over each customer's rounds: (m,) or (m, G), customers in
+    order of first appearance."""
+    codes, _ = pd.factorize(pd.Series(customer).astype(str))
+    m = int(codes.max()) + 1
+    cnt = np.bincount(codes, minlength=m).astype(np.float64)
+    if d.ndim == 1:
+        return np.bincount(codes, weights=d, minlength=m) / cnt
+    return np.stack(
+        [np.bincount(codes, weights=d[:, g], minlength=m) / cnt for g in range(d.shape[1])], axis=1
+    )
+
+
+def top_share_policy(q: np.ndarray, shares: tuple[float, ...]) -> np.ndarray:
+    """Plans that give the top ``s`` share of rows their best arm: (n, len(shares)) arm indices.
+
+    q: (n, K+1) expected net profit of each arm (0 = none). A row's gain is
+    ``max_k q[:, k] − q[:, 0]``; for each share s the rows whose gain is among the top s and
+    positive get their best arm, the others arm 0 (a budget that reaches s of the customers).
+    """
+    n = len(q)
+    best = 1 + np.argmax(q[:, 1:], axis=1) if q.shape[1] > 1 else np.zeros(n, dtype=np.int64)
+    gain = q[np.arange(n), best] - q[:, 0]
+    order = np.argsort(-gain, kind="stable")
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
+    out = np.zeros((n, len(shares)), dtype=np.int64)
+    for g, s in enumerate(shares):
+        on = (rank < int(round(s * n))) & (gain > 0)
+        out[on, g] = best[on]
+    return out
 
 
 def incremental_value_dr(
@@ -65,14 +131,9 @@ def incremental_value_dr(
         raise InputError("no logged rounds to estimate the plan's value on")
     if not 0 < level < 1:
         raise InputError(f"level must lie in (0, 1), got {level}")
-    rows = np.arange(n)
-    resid = (reward - q[rows, action]) / pscore
-    c_plan = q[rows, plan_action] + (action == plan_action) * resid
-    c_none = q[:, 0] + (action == 0) * resid
-    d = c_plan - c_none
-    codes, _ = pd.factorize(pd.Series(customer).astype(str))
-    m = int(codes.max()) + 1
-    per = np.bincount(codes, weights=d, minlength=m) / np.bincount(codes, minlength=m)
+    d = dr_increments(reward, action, pscore, plan_action, q)
+    per = per_customer_mean(customer, d)
+    m = len(per)
     est = float(per.mean()) * n_customers
     rng = np.random.default_rng(seed)
     boots = np.empty(n_bootstrap)

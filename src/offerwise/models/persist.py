@@ -7,7 +7,8 @@ Layout (written atomically with :func:`offerwise._io.atomic_dir`)::
       offers.parquet      copy of the offer menu (data contract format)
       model_card.json     holdout metrics, propensity clipping, skipped offers, warnings
       model_card.md       the same card, readable
-      holdout.parquet     held-out exposures: row position in the exposures table + keys
+      oof.parquet         every exposure's out-of-fold expected net profit per arm (row position,
+                          customer id, fold, ``q:<arm>``; older models: holdout.parquet)
       boosters/NNN.txt    LightGBM boosters as text (booster.save_model format)
 
 No pickle is used: boosters are LightGBM text, everything else JSON/Parquet. :func:`load_model`
@@ -207,6 +208,32 @@ def _identification_lines(ident: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def _tuning_lines(t: Any) -> list[str]:
+    """The card's "Model selection" section: the candidates ``train --tune`` tried and the choice."""
+    if not isinstance(t, dict):
+        return []
+    lines = [
+        "",
+        f"## Model selection (`--tune {t.get('mode')}`)",
+        "",
+        f"Each candidate was cross-fitted ({t.get('n_folds')} folds by {t.get('folds_by')}) and "
+        f"scored by the {t.get('score')}; propensities {t.get('propensities')}. Rule: "
+        f"{t.get('rule')}.",
+        "",
+        "| candidate | value per customer | vs default (± s.e.) | seconds |",
+        "|---|---|---|---|",
+    ]
+    chosen = t.get("chosen") or {}
+    for c in t.get("candidates", []):
+        mark = " **(chosen)**" if all(c.get(k) == v for k, v in chosen.items()) else ""
+        lines.append(
+            f"| {c.get('label')}{mark} | {_fmt(c.get('value_per_customer'))} | "
+            f"{_fmt(c.get('diff_vs_default'))} ± {_fmt(c.get('se_vs_default'))} | "
+            f"{_fmt(c.get('seconds'))} |"
+        )
+    return lines
+
+
 def render_card(card: dict[str, Any]) -> str:
     """The model card as Markdown."""
     bags = f", {card['n_bags']} seed bags in the conversion model" if card.get("n_bags") else ""
@@ -218,8 +245,8 @@ def render_card(card: dict[str, Any]) -> str:
         f"- created: {card.get('created_at', 'n/a')}",
         f"- learner: {card.get('learner')} (profit: {card.get('profit')}{bags})",
         f"- seed: {card.get('seed')}",
-        f"- exposures: {card.get('n_exposures')} (train {card.get('n_train')}, "
-        f"holdout {card.get('n_holdout')}, holdout fraction {card.get('holdout_fraction')})",
+        f"- exposures: {card.get('n_exposures')} (the saved model is fitted on "
+        f"{card.get('n_train')})",
         f"- features ({len(card.get('features', []))}): {', '.join(card.get('features', []))}",
         "",
         "## Propensities",
@@ -232,7 +259,12 @@ def render_card(card: dict[str, Any]) -> str:
         f"{prop.get('n_clipped')} of {prop.get('n_rows')} rows clipped."
     )
     lines += _identification_lines(card.get("identification"))
-    lines += ["", "## Holdout metrics (per offer vs `none`, outcome: net profit)", ""]
+    lines += _tuning_lines(card.get("tuning"))
+    src = card.get("metrics_source")
+    title = "Out-of-fold metrics" if src else "Holdout metrics"
+    lines += ["", f"## {title} (per offer vs `none`, outcome: net profit)", ""]
+    if src:
+        lines += [f"Metrics {src}.", ""]
     lines.append(
         "| offer | n treated | n control | Qini (norm.) | AUUC (norm.) | uplift@10% | "
         "conversion AUC | cost MAE |"

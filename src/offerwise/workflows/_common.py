@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ from offerwise.config import Settings
 from offerwise.data.contract import DataSet, load_data
 from offerwise.models.persist import LoadedModel
 
-__all__ = ["DataArg", "Progress", "held_out_exposures", "note", "open_data"]
+__all__ = ["DataArg", "HeldOut", "Progress", "held_out_exposures", "note", "open_data"]
 
 #: A progress callback: receives a short text of the step being run.
 Progress = Callable[[str], None]
@@ -38,29 +39,69 @@ def open_data(data: DataArg, settings: Settings, required: Sequence[str] = ()) -
     return load_data(data, settings=settings, required=tuple(required))
 
 
-def held_out_exposures(
-    lm: LoadedModel, ds: DataSet, ex: pd.DataFrame
-) -> tuple[pd.DataFrame | None, str]:
-    """The exposures of ``ex`` (``ds``'s exposures table, in order) that ``lm`` was not fitted on.
+@dataclass(slots=True)
+class HeldOut:
+    """Exposures a model was not fitted on (``rows``, contract columns) and why these; ``q``: (n, A)
+    out-of-fold expected net profit of ``arms`` for those rows (``none`` first), when the model kept
+    them (``oof.parquet``), else ``None`` (predict with the model)."""
 
-    On the model's own training data (same fingerprint) these are its held-out rows
-    (``holdout.parquet``: row positions and customer ids, which must match); on other data every
-    row. ``None`` with the reason when the model's own data has no usable held-out rows.
-    """
-    if lm.meta.get("data_fingerprint") != ds.fingerprint:
-        return ex, "all exposures (the model was trained on other data)"
-    hp = lm.path / "holdout.parquet"
-    if not hp.exists():
-        return None, "the model kept no held-out exposures"
-    keys = pd.read_parquet(hp)
+    rows: pd.DataFrame
+    note: str
+    arms: list[str] = field(default_factory=list)
+    q: np.ndarray | None = None
+
+    def rewards(self, arms: list[str]) -> np.ndarray | None:
+        """(n, len(arms)) columns of ``q`` for ``arms``, or None if some arm has no column."""
+        if self.q is None or not set(arms) <= set(self.arms):
+            return None
+        return self.q[:, [self.arms.index(a) for a in arms]]
+
+
+def _rows_match(ex: pd.DataFrame, keys: pd.DataFrame) -> bool:
     pos = keys["row"].to_numpy(dtype=np.int64)
-    if not (
+    return bool(
         len(pos)
         and pos.max() < len(ex)
         and (
             ex["customer_id"].astype(str).to_numpy()[pos]
             == keys["customer_id"].astype(str).to_numpy()
         ).all()
-    ):
+    )
+
+
+def held_out_exposures(
+    lm: LoadedModel, ds: DataSet, ex: pd.DataFrame
+) -> tuple[HeldOut | None, str]:
+    """The exposures of ``ex`` (``ds``'s exposures table, in order) that ``lm`` was not fitted on.
+
+    On the model's own training data (same fingerprint): every exposure with its out-of-fold
+    prediction (``oof.parquet``, from a cross-fitted model that never saw that customer), or, for
+    a model saved before cross-fitting, its held-out rows (``holdout.parquet``); row positions and
+    customer ids must match. On other data every row (the model predicts them). ``None`` with the
+    reason when the model's own data has no usable held-out rows.
+    """
+    if lm.meta.get("data_fingerprint") != ds.fingerprint:
+        why = "all exposures (the model was trained on other data)"
+        return HeldOut(ex, why), why
+    op = lm.path / "oof.parquet"
+    if op.exists():
+        keys = pd.read_parquet(op)
+        if not _rows_match(ex, keys) or len(keys) != len(ex):
+            return None, "the model's out-of-fold rows do not match the data"
+        cols = [c for c in keys.columns if c.startswith("q:")]
+        why = "every exposure, predicted out of fold (by a model that never saw the customer)"
+        return HeldOut(
+            ex.reset_index(drop=True),
+            why,
+            arms=[c[2:] for c in cols],
+            q=keys[cols].to_numpy(dtype=np.float64),
+        ), why
+    hp = lm.path / "holdout.parquet"
+    if not hp.exists():
+        return None, "the model kept no held-out exposures"
+    keys = pd.read_parquet(hp)
+    if not _rows_match(ex, keys):
         return None, "the model's held-out rows do not match the data"
-    return ex.iloc[pos].reset_index(drop=True), "held-out exposures of the model"
+    pos = keys["row"].to_numpy(dtype=np.int64)
+    why = "held-out exposures of the model"
+    return HeldOut(ex.iloc[pos].reset_index(drop=True), why), why

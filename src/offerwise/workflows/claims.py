@@ -126,10 +126,12 @@ def dr_estimate(
     held, rows_note = held_out_exposures(lm, ds, ex)
     if held is None:
         return None, rows_note
-    ex = held
     arms = [NO_OFFER, *res.offer_ids]
     index = {a: i for i, a in enumerate(arms)}
-    ex = ex[ex["offer_id"].isin(index) & ex["customer_id"].isin(set(ids))].reset_index(drop=True)
+    ex = held.rows
+    keep = (ex["offer_id"].isin(index) & ex["customer_id"].isin(set(ids))).to_numpy()
+    q_oof = held.rewards(arms)
+    ex = ex[keep].reset_index(drop=True)
     if len(ex) < 50:
         return None, f"too few exposures to check the plan on ({len(ex)}; {rows_note})"
     pos = pd.Series(np.arange(len(ids)), index=ids.to_numpy()).reindex(ex["customer_id"]).to_numpy()
@@ -148,7 +150,7 @@ def dr_estimate(
     plan_arm = np.where(res.holdout, -1, res.assignment) + 1  # 0 = none
     by_customer = pd.Series(plan_arm, index=pd.Index(res.customer_ids.astype(str)))
     plan_action = by_customer.reindex(ex["customer_id"]).fillna(0).to_numpy(dtype=np.int64)
-    q = lm.model.predict_net_profit(Xr, arms)
+    q = lm.model.predict_net_profit(Xr, arms) if q_oof is None else q_oof[keep]
     est = incremental_value_dr(
         ex["customer_id"].to_numpy(),
         reward,

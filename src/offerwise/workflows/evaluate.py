@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from offerwise._io import read_table
@@ -45,6 +46,19 @@ def read_decisions(path: str | Path) -> pd.DataFrame:
     return df.astype({"customer_id": "str", "offer_id": "str"})
 
 
+def oof_rewards(customer_id: pd.Series, q: np.ndarray, arms: list[str]) -> pd.DataFrame:
+    """Long frame (customer_id, offer_id, expected_net_profit): each customer's mean out-of-fold
+    expected net profit per arm over its rounds (q: (n, len(arms)), rows as ``customer_id``)."""
+    g = pd.DataFrame(q, columns=arms).groupby(customer_id.astype(str).to_numpy()).mean()
+    return pd.DataFrame(
+        {
+            "customer_id": np.repeat(g.index.to_numpy(dtype=object), len(arms)),
+            "offer_id": np.tile(np.asarray(arms, dtype=object), len(g)),
+            "expected_net_profit": g.to_numpy().reshape(-1),
+        }
+    )
+
+
 def evaluate_plan(
     decisions: str | Path | pd.DataFrame,
     data: DataArg,
@@ -81,12 +95,18 @@ def evaluate_plan(
     if model is not None:
         lm = model if isinstance(model, LoadedModel) else load_model(model)
         held, why = held_out_exposures(lm, ds, ex)
+        arms = [NO_OFFER, *offers]
+        q = None
         if held is not None:
-            ex, rows = held, why
-        note(progress, "predicting rewards")
-        ids, X, _ = customer_features(ds, lm.features, settings=settings)
-        keep = ids.isin(set(ex["customer_id"])).to_numpy()
-        rewards = expected_rewards(lm, X[keep], ids[keep], [NO_OFFER, *offers])
+            ex, rows = held.rows, why
+            q = held.rewards(arms)
+        if q is not None:  # out-of-fold: each customer's mean over its own rounds
+            rewards = oof_rewards(ex["customer_id"], q, arms)
+        else:
+            note(progress, "predicting rewards")
+            ids, X, _ = customer_features(ds, lm.features, settings=settings)
+            keep = ids.isin(set(ex["customer_id"])).to_numpy()
+            rewards = expected_rewards(lm, X[keep], ids[keep], arms)
     if len(ex) == 0:
         raise InputError("exposures: no rows to evaluate the plan on")
     note(progress, f"off-policy estimates over {len(ex)} logged rounds")

@@ -1,9 +1,10 @@
 """``offerwise train``: learn each offer's incremental effect from the logged exposures.
 
 Exposures get features as of their own ``ts`` (point in time, from transactions before ``ts`` plus
-customer attributes); a seeded random ``holdout_fraction`` of exposures is held out for the model
-card's metrics; the model is fitted on the rest and saved with
-:func:`offerwise.models.persist.save_model`.
+customer attributes). The candidate configurations of ``--tune`` are cross-fitted (3 folds by
+customer) and one is chosen by its out-of-fold plan value (:mod:`offerwise.workflows.tune`); it is
+refitted on every exposure and saved with :func:`offerwise.models.persist.save_model`, with its
+out-of-fold predictions (``oof.parquet``: the card's metrics and the plan's honest value check).
 """
 
 from __future__ import annotations
@@ -21,23 +22,18 @@ import pandas as pd
 
 from offerwise.config import Settings, default_settings
 from offerwise.data.exposures import load_exposures
-from offerwise.errors import InputError
 from offerwise.evaluation.identification import Identification
 from offerwise.evaluation.model_metrics import holdout_metrics
 from offerwise.features.model_inputs import build_features
-from offerwise.models.defaults import (
-    DEFAULT_BAGS,
-    DEFAULT_LEARNER,
-    DEFAULT_MIN_CHILD_SAMPLES,
-    DEFAULT_PROFIT,
-)
+from offerwise.models.defaults import DEFAULT_BAGS, DEFAULT_PROFIT
 from offerwise.models.introspect import feature_importance
 from offerwise.models.persist import save_model
-from offerwise.models.response import POOLED, OfferResponseModel
+from offerwise.models.response import POOLED
 from offerwise.report.tables import curves_table
 from offerwise.vocab import NO_OFFER
 from offerwise.workflows._common import DataArg, Progress, note, open_data
 from offerwise.workflows.identify import identify
+from offerwise.workflows.tune import CrossFit, TuneResult, fit_model, tune
 
 __all__ = ["CUSTOMER_SAMPLE", "TrainResult", "customer_sample", "train"]
 
@@ -52,8 +48,24 @@ class TrainResult:
     model_dir: Path
     card: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
-    holdout: pd.DataFrame | None = None  # the held-out exposure rows (contract columns)
     identification: Identification | None = None  # can the logs identify the effects?
+    tuning: TuneResult | None = None  # the candidates tried, the choice, out-of-fold predictions
+
+
+def oof_table(ex: pd.DataFrame, oof: CrossFit) -> pd.DataFrame:
+    """The exposures' out-of-fold predictions as saved (``oof.parquet``): ``row`` (position in the
+    exposures table), ``customer_id``, ``fold`` and ``q:<arm>`` (expected net profit of each arm,
+    ``none`` first, from a model that never saw that customer)."""
+    out = pd.DataFrame(
+        {
+            "row": np.arange(len(ex), dtype=np.int64),
+            "customer_id": ex["customer_id"].astype(str).to_numpy(),
+            "fold": oof.fold,
+        }
+    )
+    for j, a in enumerate(oof.arms):
+        out[f"q:{a}"] = oof.q[:, j]
+    return out
 
 
 def hash_id(customer_id: str) -> str:
@@ -75,21 +87,28 @@ def train(
     profit: str | None = None,
     seed: int | None = None,
     settings: Settings | None = None,
-    holdout_fraction: float = 0.2,
+    tune_mode: str = "fast",
     min_treated: int = 50,
     propensity_clip: tuple[float, float] = (0.01, 0.99),
-    n_estimators: int = 150,
-    min_child_samples: int = DEFAULT_MIN_CHILD_SAMPLES,
+    n_estimators: int | None = None,
+    min_child_samples: int | None = None,
     n_bags: int | None = None,
     progress: Progress | None = None,
 ) -> TrainResult:
-    """Fit the response model on ``data``'s exposures and save it to ``out`` (a model directory)."""
+    """Fit the response model on ``data``'s exposures and save it to ``out`` (a model directory).
+
+    ``tune_mode``: ``off`` | ``fast`` | ``full`` (:mod:`offerwise.workflows.tune`); ``learner``,
+    ``min_child_samples`` and ``n_estimators`` pin those settings (the rest is still tuned).
+    """
     settings = settings or default_settings()
     seed = settings.seed if seed is None else int(seed)
-    learner = (learner or DEFAULT_LEARNER).lower()
+    learner = learner.lower() if learner else None
     profit = profit or DEFAULT_PROFIT
-    if not 0 <= holdout_fraction < 1:
-        raise InputError(f"holdout_fraction must be in [0, 1); got {holdout_fraction}")
+    pin = {
+        k: v
+        for k, v in (("min_child_samples", min_child_samples), ("n_estimators", n_estimators))
+        if v is not None
+    }
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     note(progress, "validating data")
@@ -112,49 +131,41 @@ def train(
     ident = identify(ds, ex, X, spec, menu, settings=settings, seed=seed)
     timings["diagnostics"] = time.perf_counter() - t1
 
-    rng = np.random.default_rng(seed)
-    hold = rng.random(len(ex)) < holdout_fraction
-    if holdout_fraction > 0 and (hold.all() or not hold.any()):
-        hold[:] = False
-    fit_rows = ~hold
     prop = ex["propensity"].to_numpy(dtype=np.float64) if "propensity" in ex.columns else None
+    model_kwargs: dict[str, Any] = {
+        "profit": profit,
+        "min_treated": min_treated,
+        "n_bags": DEFAULT_BAGS if n_bags is None else n_bags,
+        "propensity_clip": propensity_clip,
+        "n_jobs": settings.threads,
+        "random_state": seed,
+    }
+    t2 = time.perf_counter()
+    ex = ex.reset_index(drop=True)
+    tuned = tune(
+        tune_mode,
+        X,
+        ex,
+        menu,
+        model_kwargs=model_kwargs,
+        propensity=prop,
+        seed=seed,
+        threads=settings.threads,
+        learner=learner,
+        progress=progress,
+        pin=pin,
+    )
+    timings["cross_fit"] = time.perf_counter() - t2
+    chosen = tuned.chosen
 
     t2 = time.perf_counter()
-    note(progress, f"fitting {learner.upper()}-learner models ({profit} profit)")
-    model = OfferResponseModel(
-        learner=learner,
-        profit=profit,
-        n_estimators=n_estimators,
-        min_treated=min_treated,
-        min_child_samples=min_child_samples,
-        n_bags=DEFAULT_BAGS if n_bags is None else n_bags,
-        propensity_clip=propensity_clip,
-        n_jobs=settings.threads,
-        random_state=seed,
-    )
-    exf = ex[fit_rows]
-    model.fit(
-        X[fit_rows],
-        exf["offer_id"],
-        exf["converted"],
-        exf["revenue"],
-        exf["discount_cost"],
-        exf["gross_profit"],
-        menu=menu,
-        propensity=None if prop is None else prop[fit_rows],
-        feature_names=spec.columns,
-    )
+    note(progress, f"fitting {chosen.label} on all {len(ex):,} exposures ({profit} profit)")
+    model = fit_model(chosen, X, ex, menu, model_kwargs, prop, feature_names=spec.columns)
     timings["fit"] = time.perf_counter() - t2
 
     t3 = time.perf_counter()
-    metrics: dict[str, Any] = {}
-    if hold.any():
-        note(progress, f"holdout metrics on {int(hold.sum())} exposures")
-        metrics = holdout_metrics(
-            model.predict(X[hold]),
-            ex[hold].reset_index(drop=True),
-            propensity=None if prop is None else prop[hold],
-        )
+    note(progress, f"out-of-fold metrics on {len(ex):,} exposures")
+    metrics: dict[str, Any] = holdout_metrics(tuned.oof.scores, ex, propensity=prop)
     timings["metrics"] = time.perf_counter() - t3
     extra_tables = {"feature_importance": feature_importance(model, list(spec.columns))}
     curve_src = metrics.pop("_curves", {})
@@ -167,14 +178,21 @@ def train(
         warnings.warn(w, stacklevel=2)
     card = {
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "learner": learner,
+        "learner": chosen.learner,
         "profit": profit,
-        "n_bags": int(model.n_bags) if learner == POOLED else None,
+        "n_bags": int(model.n_bags) if chosen.learner == POOLED else None,
+        "min_child_samples": chosen.min_child_samples,
+        "num_leaves": chosen.num_leaves,
+        "n_estimators": chosen.n_estimators,
         "seed": seed,
         "n_exposures": int(len(ex)),
-        "n_train": int(fit_rows.sum()),
-        "n_holdout": int(hold.sum()),
-        "holdout_fraction": holdout_fraction,
+        "n_train": int(len(ex)),
+        "n_holdout": int(len(ex)),
+        "metrics_source": (
+            f"out of fold: {tuned.n_folds} folds by customer, each predicted by a model fitted "
+            "on the other folds; the saved model is refit on all exposures"
+        ),
+        "tuning": tuned.to_dict(),
         "features": spec.columns,
         "offers": menu,
         "scored_offers": list(model.offers_),
@@ -202,15 +220,9 @@ def train(
         card=card,
         extra={
             "seed": seed,
-            "holdout_fraction": holdout_fraction,
             "customer_sample": customer_sample(ex["customer_id"]),
         },
-        tables={
-            "holdout": ex.loc[hold, ["customer_id", "offer_id", "ts"]].assign(
-                row=np.flatnonzero(hold)
-            ),
-            **extra_tables,
-        },
+        tables={"oof": oof_table(ex, tuned.oof), **extra_tables},
     )
     timings["total"] = time.perf_counter() - t0
     card["timings"] = timings
@@ -218,6 +230,6 @@ def train(
         model_dir=out_path,
         card=card,
         timings=timings,
-        holdout=ex[hold].reset_index(drop=True),
         identification=ident,
+        tuning=tuned,
     )

@@ -1,0 +1,382 @@
+"""Cross-fitting and selection by held-out plan value (``offerwise train --tune off|fast|full``).
+
+Exposures are split into ``N_FOLDS`` folds **by customer** (all rows of a customer in one fold,
+seeded). For every candidate configuration (learner, min rows per leaf, leaves, rounds) the
+response model is fitted K times, each time on the other folds, and predicts its own fold: the
+out-of-fold (OOF) expected net profit ``q̂(x_i, a)`` (n, A) of every arm a ∈ [none, *menu].
+
+A candidate is scored by the doubly-robust value of the plans it would make, on rows it did not
+see: for each share s in :data:`SHARES` the plan gives the top s of the rows (by predicted
+incremental profit, when positive) their best offer, and the DR increment over "no offer" is
+``c_i(plan) − c_i(none)`` with ``c_i(π) = q̂(x_i, π_i) + 1{a_i = π_i}(r_i − q̂(x_i, a_i)) / p_i``
+(p: logged propensities, or out-of-fold estimates when none were logged). The score is the mean
+increment per customer over the shares. Never the simulator's truth: only what the logs show.
+
+Rule: the candidate with the best score is chosen only when it beats the default by more than one
+standard error of the paired, per-customer difference (the default stays otherwise: a noisy
+win is not a win). The chosen configuration is then refitted on every exposure (the saved model);
+its OOF predictions give the model card's metrics and the plan's honest value check.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from offerwise.errors import InputError
+from offerwise.evaluation.identification import arm_propensities
+from offerwise.evaluation.plan_value import dr_increments, per_customer_mean, top_share_policy
+from offerwise.models.defaults import DEFAULT_LEARNER, default_min_child_samples
+from offerwise.models.response import OfferResponseModel, ResponseScores
+from offerwise.vocab import NO_OFFER
+from offerwise.workflows._common import Progress, note
+
+__all__ = [
+    "N_FOLDS",
+    "SHARES",
+    "TUNE_MODES",
+    "Candidate",
+    "CandidateScore",
+    "CrossFit",
+    "TuneResult",
+    "candidates",
+    "choose",
+    "cross_fit",
+    "customer_folds",
+    "tune",
+]
+
+TUNE_MODES = ("off", "fast", "full")
+#: Folds of the cross-fitting (by customer).
+N_FOLDS = 3
+#: Shares of customers reached by the plans a candidate is scored on (budgets, as reach).
+SHARES = (0.1, 0.3, 0.6)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One configuration of the response model."""
+
+    learner: str
+    min_child_samples: int
+    num_leaves: int = 15
+    n_estimators: int = 150
+
+    @property
+    def label(self) -> str:
+        return (
+            f"{self.learner} leaves={self.num_leaves} min_leaf={self.min_child_samples} "
+            f"rounds={self.n_estimators}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "learner": self.learner,
+            "min_child_samples": self.min_child_samples,
+            "num_leaves": self.num_leaves,
+            "n_estimators": self.n_estimators,
+        }
+
+
+@dataclass(slots=True)
+class CandidateScore:
+    """A candidate's out-of-fold DR plan value (currency per customer) and its paired difference
+    to the default (mean and standard error over customers)."""
+
+    candidate: Candidate
+    value: float
+    by_share: dict[str, float]
+    diff_vs_default: float
+    se_vs_default: float
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.candidate.to_dict(),
+            "label": self.candidate.label,
+            "value_per_customer": self.value,
+            "value_by_share": dict(self.by_share),
+            "diff_vs_default": self.diff_vs_default,
+            "se_vs_default": self.se_vs_default,
+            "seconds": self.seconds,
+        }
+
+
+@dataclass(slots=True)
+class CrossFit:
+    """Out-of-fold predictions of one candidate for the n exposures.
+
+    ``scores``: (n, K) predictions for the offers modelled in every fold; ``q``: (n, A) expected
+    net profit of ``arms`` (``none`` first; an offer a fold could not model gets the ``none``
+    value, i.e. no effect); ``fold``: (n,) fold of each row.
+    """
+
+    fold: np.ndarray
+    arms: list[str]
+    q: np.ndarray
+    scores: ResponseScores
+
+
+@dataclass(slots=True)
+class TuneResult:
+    """What tuning tried and chose; ``oof`` are the chosen candidate's out-of-fold predictions."""
+
+    mode: str
+    n_folds: int
+    default: Candidate
+    chosen: Candidate
+    scores: list[CandidateScore]
+    oof: CrossFit
+    pscore_source: str
+    rule: str = field(
+        default="the best out-of-fold DR plan value, if it beats the default by > 1 standard error"
+    )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "n_folds": self.n_folds,
+            "folds_by": "customer",
+            "shares": list(SHARES),
+            "score": "doubly-robust incremental net profit per customer of the plans reaching "
+            + ", ".join(f"{s:.0%}" for s in SHARES)
+            + " of the customers, out of fold",
+            "propensities": self.pscore_source,
+            "rule": self.rule,
+            "default": self.default.to_dict(),
+            "chosen": self.chosen.to_dict(),
+            "candidates": [c.to_dict() for c in self.scores],
+        }
+
+
+def customer_folds(customer_id: pd.Series, k: int, seed: int) -> np.ndarray:
+    """Fold (n,) in [0, k) of each row: a seeded hash of its customer id (a customer's rows share
+    a fold, so no customer is both fitted and predicted)."""
+    ids = customer_id.astype(str)
+    uniq = pd.unique(ids)
+    h = np.array(
+        [int(hashlib.sha256(f"{seed}:{c}".encode()).hexdigest()[:8], 16) % k for c in uniq],
+        dtype=np.int64,
+    )
+    out: np.ndarray = pd.Series(h, index=uniq).reindex(ids).to_numpy(dtype=np.int64)
+    return out
+
+
+def _pinned(c: Candidate, pin: dict[str, int] | None) -> Candidate:
+    """``c`` with the settings in ``pin`` (``min_child_samples``, ``n_estimators``) fixed."""
+    pin = pin or {}
+    return replace(
+        c,
+        min_child_samples=int(pin.get("min_child_samples", c.min_child_samples)),
+        n_estimators=int(pin.get("n_estimators", c.n_estimators)),
+    )
+
+
+def candidates(
+    mode: str, n_rows: int, learner: str | None = None, pin: dict[str, int] | None = None
+) -> list[Candidate]:
+    """The configurations ``mode`` tries, the default first.
+
+    ``off``: the default only; ``fast``: the default, the pooled model with 4x smaller leaves and
+    the shared-base and plain T-learners; ``full``: every learner x two leaf sizes x two tree sizes
+    (and 300 rounds for the default). ``learner`` pins the learner and ``pin`` any of
+    ``min_child_samples`` / ``n_estimators`` (the rest is still tuned).
+    """
+    if mode not in TUNE_MODES:
+        raise InputError(f"--tune must be one of {', '.join(TUNE_MODES)}; got {mode!r}")
+    mcs = default_min_child_samples(n_rows)
+    small = max(10, mcs // 4)
+    base = _pinned(Candidate(learner or DEFAULT_LEARNER, mcs), pin)
+    if mode == "off":
+        return [base]
+    if mode == "fast":
+        learners = [learner] if learner else [DEFAULT_LEARNER, "tb", "t"]
+        out = [base, replace(base, min_child_samples=small)]
+        out += [Candidate(lr, mcs) for lr in learners if lr != base.learner]
+    else:
+        learners = [learner] if learner else [DEFAULT_LEARNER, "tb", "t", "x", "dr"]
+        out = [base]
+        for lr in learners:
+            for m in (mcs, small):
+                for leaves in (7, 15, 31):
+                    out.append(Candidate(lr, m, leaves))
+        out.append(replace(base, n_estimators=300))
+    seen: list[Candidate] = []
+    for c in out:
+        c = _pinned(c, pin)
+        if c not in seen:
+            seen.append(c)
+    return seen
+
+
+def _stack_scores(parts: list[tuple[np.ndarray, ResponseScores]], n: int) -> ResponseScores:
+    """(n, K) scores from per-fold predictions, over the offers modelled in every fold."""
+    common = [o for o in parts[0][1].offers if all(o in sc.offers for _, sc in parts)]
+    cols = [
+        "p_convert",
+        "p_convert_none",
+        "incremental_conversion",
+        "expected_revenue",
+        "incremental_revenue",
+        "expected_cost",
+        "incremental_profit",
+        "incremental_profit_sd",
+    ]
+    out = {c: np.zeros((n, len(common))) for c in cols}
+    for rows, sc in parts:
+        idx = [sc.offers.index(o) for o in common]
+        for c in cols:
+            out[c][rows] = getattr(sc, c)[:, idx]
+    return ResponseScores(offers=common, **out)
+
+
+def cross_fit(
+    cand: Candidate,
+    X: np.ndarray,
+    ex: pd.DataFrame,
+    menu: list[str],
+    fold: np.ndarray,
+    *,
+    model_kwargs: dict[str, Any],
+    propensity: np.ndarray | None,
+) -> CrossFit:
+    """Out-of-fold predictions of ``cand`` for every exposure (see :class:`CrossFit`)."""
+    arms = [NO_OFFER, *menu]
+    q = np.zeros((len(ex), len(arms)))
+    parts: list[tuple[np.ndarray, ResponseScores]] = []
+    for f in np.unique(fold):
+        te = np.flatnonzero(fold == f)
+        tr = np.flatnonzero(fold != f)
+        m = fit_model(cand, X[tr], ex.iloc[tr], menu, model_kwargs, propensity, tr)
+        sc, base = m._predict(X[te])
+        col = {o: j for j, o in enumerate(sc.offers)}
+        q[te, 0] = base
+        for a, o in enumerate(menu, start=1):
+            q[te, a] = base + (sc.incremental_profit[:, col[o]] if o in col else 0.0)
+        parts.append((te, sc))
+    return CrossFit(fold=fold, arms=arms, q=q, scores=_stack_scores(parts, len(ex)))
+
+
+def fit_model(
+    cand: Candidate,
+    X: np.ndarray,
+    ex: pd.DataFrame,
+    menu: list[str],
+    model_kwargs: dict[str, Any],
+    propensity: np.ndarray | None,
+    rows: np.ndarray | None = None,
+    *,
+    feature_names: list[str] | None = None,
+) -> OfferResponseModel:
+    """``cand``'s response model fitted on the exposures ``ex`` (features ``X``, same rows)."""
+    model = OfferResponseModel(
+        learner=cand.learner,
+        min_child_samples=cand.min_child_samples,
+        num_leaves=cand.num_leaves,
+        n_estimators=cand.n_estimators,
+        **model_kwargs,
+    )
+    p = None if propensity is None else (propensity if rows is None else propensity[rows])
+    return model.fit(
+        X,
+        ex["offer_id"],
+        ex["converted"],
+        ex["revenue"],
+        ex["discount_cost"],
+        ex["gross_profit"],
+        menu=menu,
+        propensity=p,
+        feature_names=feature_names,
+    )
+
+
+def _pscores(
+    X: np.ndarray,
+    action: np.ndarray,
+    n_arms: int,
+    propensity: np.ndarray | None,
+    seed: int,
+    threads: int,
+) -> tuple[np.ndarray, str]:
+    if propensity is not None:
+        return np.clip(propensity, 0.01, 1.0), "logged"
+    p = arm_propensities(np.nan_to_num(X, nan=0.0), action, n_arms, seed=seed, threads=threads)
+    return np.clip(p, 0.01, 1.0), "estimated out of fold (none were logged)"
+
+
+def choose(scores: list[CandidateScore]) -> int:
+    """Index of the chosen candidate (``scores[0]`` is the default): the best value, if it beats
+    the default by more than one standard error of the paired difference; else the default."""
+    best = max(range(len(scores)), key=lambda j: scores[j].value)
+    return best if scores[best].diff_vs_default > scores[best].se_vs_default else 0
+
+
+def tune(
+    mode: str,
+    X: np.ndarray,
+    ex: pd.DataFrame,
+    menu: list[str],
+    *,
+    model_kwargs: dict[str, Any],
+    propensity: np.ndarray | None,
+    seed: int,
+    threads: int,
+    learner: str | None = None,
+    progress: Progress | None = None,
+    pin: dict[str, int] | None = None,
+) -> TuneResult:
+    """Cross-fit every candidate of ``mode`` and choose one (see the module docstring)."""
+    cands = candidates(mode, len(ex), learner, pin)
+    fold = customer_folds(ex["customer_id"], N_FOLDS, seed)
+    if len(np.unique(fold)) < 2:
+        raise InputError("exposures: cross-fitting needs at least 2 customers")
+    arms = [NO_OFFER, *menu]
+    action = ex["offer_id"].astype(str).map({a: i for i, a in enumerate(arms)}).to_numpy()
+    reward = pd.to_numeric(ex["gross_profit"]).to_numpy(dtype=np.float64) - pd.to_numeric(
+        ex["discount_cost"]
+    ).to_numpy(dtype=np.float64)
+    pscore, how = _pscores(X, action, len(arms), propensity, seed, threads)
+    customer = ex["customer_id"].astype(str).to_numpy()
+    fits: list[CrossFit] = []
+    per: list[np.ndarray] = []  # (m, len(SHARES)) per-customer DR increments of each candidate
+    secs: list[float] = []
+    for i, c in enumerate(cands, start=1):
+        note(progress, f"cross-fitting candidate {i}/{len(cands)}: {c.label}")
+        t0 = time.perf_counter()
+        cf = cross_fit(c, X, ex, menu, fold, model_kwargs=model_kwargs, propensity=propensity)
+        secs.append(time.perf_counter() - t0)
+        d = dr_increments(reward, action, pscore, top_share_policy(cf.q, SHARES), cf.q)
+        per.append(per_customer_mean(customer, d))
+        fits.append(cf)
+    base = per[0].mean(axis=1)
+    scores: list[CandidateScore] = []
+    for c, p, s in zip(cands, per, secs, strict=True):
+        diff = p.mean(axis=1) - base
+        se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else float("inf")
+        scores.append(
+            CandidateScore(
+                candidate=c,
+                value=float(p.mean()),
+                by_share={
+                    f"{sh:.0%}": float(v) for sh, v in zip(SHARES, p.mean(axis=0), strict=True)
+                },
+                diff_vs_default=float(diff.mean()),
+                se_vs_default=se,
+                seconds=s,
+            )
+        )
+    pick = choose(scores)
+    return TuneResult(
+        mode=mode,
+        n_folds=N_FOLDS,
+        default=cands[0],
+        chosen=cands[pick],
+        scores=scores,
+        oof=fits[pick],
+        pscore_source=how,
+    )

@@ -1,0 +1,97 @@
+"""Cross-fitting and selection by out-of-fold plan value (``train --tune``)."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from offerwise.errors import InputError
+from offerwise.evaluation.plan_value import dr_increments, top_share_policy
+from offerwise.workflows.train import train
+from offerwise.workflows.tune import (
+    Candidate,
+    CandidateScore,
+    candidates,
+    choose,
+    customer_folds,
+)
+
+
+def test_customer_folds_keep_a_customer_together_and_are_seeded():
+    ids = pd.Series([f"c{i % 40}" for i in range(400)])
+    f = customer_folds(ids, 3, seed=1)
+    assert set(f) == {0, 1, 2}
+    assert pd.DataFrame({"c": ids, "f": f}).groupby("c")["f"].nunique().max() == 1
+    assert (customer_folds(ids, 3, seed=1) == f).all()
+    assert not (customer_folds(ids, 3, seed=2) == f).all()
+
+
+def test_top_share_policy_reaches_the_share_with_positive_gain_only():
+    q = np.array([[0.0, 1.0, 2.0], [0.0, -1.0, -2.0], [0.0, 3.0, 0.5], [0.0, 0.2, 0.1]])
+    pol = top_share_policy(q, (0.25, 0.5, 1.0))
+    assert pol[:, 0].tolist() == [0, 0, 1, 0]  # the top quarter: row 2 (gain 3) with its best arm
+    assert pol[:, 1].tolist() == [2, 0, 1, 0]
+    assert pol[:, 2].tolist() == [2, 0, 1, 1]  # everyone with a positive gain; row 1 never
+
+
+def test_dr_increments_are_unbiased_under_random_logging():
+    rng = np.random.default_rng(0)
+    n = 200_000
+    tau = rng.normal(0.5, 1.0, n)  # the true effect of arm 1
+    action = rng.integers(0, 2, n)
+    reward = rng.normal(0, 1, n) + tau * action
+    q = np.zeros((n, 2))  # a useless reward model: DR must still be right with the propensities
+    plan = (tau > 0).astype(np.int64)
+    d = dr_increments(reward, action, np.full(n, 0.5), plan, q)
+    assert d.mean() == pytest.approx((tau * plan).mean(), abs=0.02)
+    both = dr_increments(reward, action, np.full(n, 0.5), np.stack([plan, plan], axis=1), q)
+    assert both.shape == (n, 2) and np.allclose(both[:, 0], d)
+
+
+def _score(label: str, value: float, diff: float, se: float) -> CandidateScore:
+    return CandidateScore(Candidate(label, 20), value, {}, diff, se, 0.0)
+
+
+def test_choose_keeps_the_default_unless_the_win_exceeds_one_standard_error():
+    assert choose([_score("ptb", 1.0, 0, 0), _score("t", 1.05, 0.05, 0.1)]) == 0
+    assert choose([_score("ptb", 1.0, 0, 0), _score("t", 1.2, 0.2, 0.1)]) == 1
+    assert choose([_score("ptb", 1.0, 0, 0), _score("t", 0.5, -0.5, 0.1)]) == 0
+
+
+def test_candidates_by_mode_and_pins():
+    assert len(candidates("off", 10_000)) == 1
+    fast = candidates("fast", 10_000)
+    assert fast[0] == Candidate("ptb", 100) and len(fast) == 4
+    assert {c.learner for c in fast} == {"ptb", "tb", "t"}
+    assert candidates("fast", 100_000)[0].min_child_samples == 300  # capped
+    assert candidates("fast", 1_000)[0].min_child_samples == 20  # floor
+    assert all(c.learner == "x" for c in candidates("full", 10_000, learner="x"))
+    assert all(c.n_estimators == 40 for c in candidates("full", 10_000, pin={"n_estimators": 40}))
+    with pytest.raises(InputError, match="--tune must be one of"):
+        candidates("fastest", 10)
+
+
+def test_train_cross_fits_saves_oof_and_records_the_choice(data_dir, logs, tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = train(data_dir, tmp_path / "m", seed=3, n_estimators=40, tune_mode="fast")
+    card = json.loads((res.model_dir / "model_card.json").read_text())
+    t = card["tuning"]
+    assert t["mode"] == "fast" and len(t["candidates"]) == 4 and t["n_folds"] == 3
+    values = [c["value_per_customer"] for c in t["candidates"]]
+    assert all(np.isfinite(values))
+    chosen = next(c for c in t["candidates"] if c["label"] == res.tuning.chosen.label)
+    if res.tuning.chosen != res.tuning.default:  # a switch needs a win beyond one standard error
+        assert chosen["diff_vs_default"] > chosen["se_vs_default"]
+    assert card["learner"] == res.tuning.chosen.learner
+    assert card["n_train"] == card["n_holdout"] == len(logs.exposures)  # refit on all, OOF on all
+    oof = pd.read_parquet(res.model_dir / "oof.parquet")
+    assert len(oof) == len(logs.exposures) and {"q:none", "q:p10", "q:p20"} <= set(oof.columns)
+    assert oof.groupby("customer_id")["fold"].nunique().max() == 1
+    md = (res.model_dir / "model_card.md").read_text()
+    assert "## Model selection (`--tune fast`)" in md and "(chosen)" in md
+    assert "Out-of-fold metrics" in md
