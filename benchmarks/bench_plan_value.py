@@ -88,8 +88,8 @@ def run(args: argparse.Namespace) -> dict:
     for r in range(args.model_seeds):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            res = train(data_dir, tmp / f"model{r}", learner=DEFAULT_LEARNER, profit=DEFAULT_PROFIT,
-                        seed=args.seed + r, settings=settings)
+            res = train(data_dir, tmp / f"model{r}", seed=args.seed + r, settings=settings,
+                        tune_mode=args.tune)  # as `offerwise train` runs by default
         lm = load_model(res.model_dir)
         if r == 0:
             ids, X_cust, _ = customer_features(ds, lm.features, settings=settings)
@@ -195,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--min-gains", type=float, nargs="*", default=[],
                     help="also plan with the first model only allowing a predicted gain above each value")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--tune", default="fast", help="train --tune mode (default: fast, as the CLI)")
     ap.add_argument("--write-plans", type=Path, default=None,
                     help="write every plan as Parquet into this folder and print the sha256 of its rows")
     return run_cli(ap, argv, run, _print)

@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
     from offerwise.config import Settings
+    from offerwise.evaluation.cost import CostInterval
     from offerwise.evaluation.identification import Identification
     from offerwise.workflows.analyze import AnalyzeResult
     from offerwise.workflows.claims import PlanClaims
@@ -377,7 +378,7 @@ def train(
         str,
         typer.Option(
             "--tune",
-            help="off: the default settings; fast: 4 candidates; full: a grid of learners and "
+            help="off: the default settings; fast: 3 candidates; full: a grid of learners and "
             "tree sizes - each cross-fitted and chosen by its out-of-fold plan value",
         ),
     ] = "fast",
@@ -802,7 +803,7 @@ def plan(
             "--risk",
             min=0,
             help=(
-                "maximise incremental_profit - RISK x its spread over the model's seed bags "
+                "maximise incremental profit - RISK x its spread over the model's seed bags "
                 "(0: the estimate itself; 3 keeps a slack budget off uncertain gains)"
             ),
         ),
@@ -819,6 +820,16 @@ def plan(
             ),
         ),
     ] = 0.0,
+    overspend_risk: Annotated[
+        float,
+        typer.Option(
+            "--overspend-risk",
+            help=(
+                "the largest chance that the true discount cost exceeds the budget (the model's "
+                "cost calibrated out of fold, with its interval); 0 plans on the costs as predicted"
+            ),
+        ),
+    ] = 0.1,
     seed: SeedOpt = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
@@ -842,6 +853,7 @@ def plan(
             progress=progress,
             risk=risk,
             explore=explore,
+            overspend_risk=overspend_risk or None,
         )
     res = run.result
     if as_json:
@@ -852,6 +864,8 @@ def plan(
                 "warnings": run.warnings,
                 **res.summary(),
                 "claims": None if run.claims is None else run.claims.to_dict(),
+                "cost": None if run.cost is None else run.cost.to_dict(),
+                "planning_budget": run.planning_budget,
             }
         )
         return
@@ -864,9 +878,34 @@ def plan(
         f"holdout {int(res.holdout.sum()):,} customers ({res.holdout_fraction:.0%})",
         soft_wrap=True,
     )
+    if run.cost is not None:
+        print_cost(run.cost, run.planning_budget, overspend_risk)
     if run.claims is not None:
         print_claims(run.claims)
     console.print("written: " + ", ".join(str(p) for p in run.written), soft_wrap=True)
+
+
+def print_cost(c: CostInterval, planning_budget: float, risk: float) -> None:
+    """The plan's true discount cost: calibrated expectation, interval, chance of overspending."""
+    cal = c.calibration
+    how = (
+        f"model cost x {cal.ratio:.2f} (calibrated on {cal.n_rows:,} {cal.scope})"
+        if cal.n_rows
+        else "the model's cost as predicted (no calibration)"
+    )
+    shrunk = (
+        f"; planned on {planning_budget:,.2f} of the budget to keep that chance at most {risk:.0%}"
+        if planning_budget < c.budget - 1e-9
+        else ""
+    )
+    console.print(
+        f"true discount cost: expected {c.expected:,.2f}, {c.level:.0%} interval "
+        f"[{c.ci_low:,.2f}, {c.ci_high:,.2f}] ({how}); chance of exceeding the budget "
+        f"{c.p_over_budget:.0%}{shrunk}",
+        highlight=False,
+        soft_wrap=True,
+        markup=False,
+    )
 
 
 def print_claims(c: PlanClaims) -> None:

@@ -83,6 +83,9 @@ def test_plan_with_the_simulated_shop_rules(shop: dict[str, Path]) -> None:
     # logged propensities, verdict ok: the profit is checked on held-out exposures, no label
     assert "checked on" in r.stdout and "exposures the model did not fit" in r.stdout
     assert "UNVERIFIED" not in r.stdout and "holdout detects" in r.stdout
+    # the true cost's interval and the chance of overspending (default --overspend-risk 0.1)
+    assert "true discount cost: expected" in r.stdout and "90% interval" in r.stdout
+    assert "chance of exceeding the budget" in r.stdout
     plan = pd.read_parquet(out)
     assert plan.loc[plan["group"] == "treatment", "expected_cost"].sum() <= 600 + 1e-6
     assert not plan["offer_id"].eq("amt5").any() or plan.loc[plan["offer_id"] == "amt5", "segment"].eq("new").all()
@@ -90,6 +93,7 @@ def test_plan_with_the_simulated_shop_rules(shop: dict[str, Path]) -> None:
     assert not loyal["offer_id"].isin(["pct20", "pct30", "fresh20"]).any()
     summary = json.loads((shop["root"] / "plan.summary.json").read_text())
     assert summary["budget"] == 600 and summary["holdout_fraction"] == 0.1
+    assert summary["cost"]["p_over_budget"] <= 0.1 and summary["cost"]["planning_budget"] <= 600
     est = summary["claims"]["estimate"]
     assert summary["claims"]["verdict"] == "ok" and est["ci_low"] <= est["value"] <= est["ci_high"]
     # evaluate: off-policy estimates on the logged exposures (which carry propensities)
@@ -99,6 +103,7 @@ def test_plan_with_the_simulated_shop_rules(shop: dict[str, Path]) -> None:
     html = shop["root"] / "report.html"
     r = ow("report", "--model", shop["model"], "--plan", out, "--out", html)
     assert f"report written to {html}" in r.stdout and html.stat().st_size > 10_000
+    assert "The plan's true discount cost: expected" in html.read_text()
     assert stat.S_IMODE(html.stat().st_mode) & 0o044 == 0o044
 
 

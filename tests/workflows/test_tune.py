@@ -18,6 +18,7 @@ from offerwise.workflows.tune import (
     candidates,
     choose,
     customer_folds,
+    switch_z,
 )
 
 
@@ -56,17 +57,24 @@ def _score(label: str, value: float, diff: float, se: float) -> CandidateScore:
     return CandidateScore(Candidate(label, 20), value, {}, diff, se, 0.0)
 
 
-def test_choose_keeps_the_default_unless_the_win_exceeds_one_standard_error():
-    assert choose([_score("ptb", 1.0, 0, 0), _score("t", 1.05, 0.05, 0.1)]) == 0
-    assert choose([_score("ptb", 1.0, 0, 0), _score("t", 1.2, 0.2, 0.1)]) == 1
-    assert choose([_score("ptb", 1.0, 0, 0), _score("t", 0.5, -0.5, 0.1)]) == 0
+def test_choose_keeps_the_default_unless_the_win_is_significant():
+    assert switch_z(2) == pytest.approx(1.645, abs=1e-3)  # one challenger: one-sided 5 %
+    assert switch_z(3) == pytest.approx(1.960, abs=1e-3)  # fast: two challengers, Bonferroni
+    d = _score("ptb", 1.0, 0, 0)
+    assert choose([d, _score("t", 1.15, 0.15, 0.1)]) == 0  # 1.5 s.e.: noise could explain it
+    assert choose([d, _score("t", 1.2, 0.2, 0.1)]) == 1
+    # 1.9 s.e. passes against one challenger, not against two (Bonferroni)
+    assert choose([d, _score("t", 1.19, 0.19, 0.1)]) == 1
+    assert choose([d, _score("t", 1.19, 0.19, 0.1), _score("x", 1.1, 0.1, 0.01)]) == 0
+    assert choose([d, _score("t", 0.5, -0.5, 0.1)]) == 0
 
 
 def test_candidates_by_mode_and_pins():
     assert len(candidates("off", 10_000)) == 1
     fast = candidates("fast", 10_000)
-    assert fast[0] == Candidate("ptb", 100) and len(fast) == 4
-    assert {c.learner for c in fast} == {"ptb", "tb", "t"}
+    assert fast[0] == Candidate("ptb", 100) and len(fast) == 3
+    assert {c.learner for c in fast} == {"ptb", "tb"} and fast[1].min_child_samples == 25
+    assert {c.learner for c in candidates("full", 10_000)} == {"ptb", "tb", "t", "x", "dr"}
     assert candidates("fast", 100_000)[0].min_child_samples == 300  # capped
     assert candidates("fast", 1_000)[0].min_child_samples == 20  # floor
     assert all(c.learner == "x" for c in candidates("full", 10_000, learner="x"))
@@ -81,12 +89,12 @@ def test_train_cross_fits_saves_oof_and_records_the_choice(data_dir, logs, tmp_p
         res = train(data_dir, tmp_path / "m", seed=3, n_estimators=40, tune_mode="fast")
     card = json.loads((res.model_dir / "model_card.json").read_text())
     t = card["tuning"]
-    assert t["mode"] == "fast" and len(t["candidates"]) == 4 and t["n_folds"] == 3
+    assert t["mode"] == "fast" and len(t["candidates"]) == 3 and t["n_folds"] == 3
     values = [c["value_per_customer"] for c in t["candidates"]]
     assert all(np.isfinite(values))
     chosen = next(c for c in t["candidates"] if c["label"] == res.tuning.chosen.label)
-    if res.tuning.chosen != res.tuning.default:  # a switch needs a win beyond one standard error
-        assert chosen["diff_vs_default"] > chosen["se_vs_default"]
+    if res.tuning.chosen != res.tuning.default:  # a switch needs a significant win
+        assert chosen["diff_vs_default"] > switch_z(3) * chosen["se_vs_default"]
     assert card["learner"] == res.tuning.chosen.learner
     assert card["n_train"] == card["n_holdout"] == len(logs.exposures)  # refit on all, OOF on all
     oof = pd.read_parquet(res.model_dir / "oof.parquet")

@@ -312,6 +312,10 @@ class TLearner(_BaseLearner):
         mu0, mu1 = self.predict_outcomes(X)
         return mu1 - mu0
 
+    def predict_mu1(self, X: Any) -> np.ndarray:
+        """The treated arm's mean ``mu1(x)`` (n,) alone (when ``mu0`` is known already)."""
+        return self._pred(self.boosters_["mu1"], self._check_X(X))
+
 
 class XLearner(_BaseLearner):
     """X-learner: imputed effects regressed per arm, blended by the propensity model ``g(x)``.

@@ -209,7 +209,7 @@ def _identification_lines(ident: dict[str, Any] | None) -> list[str]:
 
 
 def _tuning_lines(t: Any) -> list[str]:
-    """The card's "Model selection" section: the candidates ``train --tune`` tried and the choice."""
+    """The card's "Model selection" section: what ``train --tune`` tried and chose."""
     if not isinstance(t, dict):
         return []
     lines = [

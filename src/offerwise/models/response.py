@@ -151,7 +151,11 @@ class OfferResponseModel(BaseEstimator):
     Parameters: ``learner`` one of ``"t"``, ``"x"``, ``"dr"``; ``profit`` ``"direct"`` or
     ``"composed"`` (see module docstring); LightGBM settings shared by all base models;
     ``min_treated`` exposures an offer needs to be modelled; ``propensity_clip`` overlap bounds;
-    ``n_bags`` seed bags averaged in the pooled conversion model (learner ``"ptb"`` only).
+    ``n_bags`` seed bags averaged in the pooled conversion model (learner ``"ptb"`` only);
+    ``revenue=False`` skips the revenue models (``expected_revenue`` and ``incremental_revenue``
+    are then NaN; profit and cost do not use them unless ``profit`` is ``"composed"`` or
+    ``"direct"``, which still fit their own profit learners): the cross-fitting of candidates
+    (:mod:`offerwise.workflows.tune`) needs only profit.
     """
 
     def __init__(
@@ -169,6 +173,7 @@ class OfferResponseModel(BaseEstimator):
         n_jobs: int = 2,
         random_state: int = 0,
         n_bags: int = 1,
+        revenue: bool = True,
     ):
         self.learner = learner
         self.profit = profit
@@ -182,6 +187,7 @@ class OfferResponseModel(BaseEstimator):
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.n_bags = n_bags
+        self.revenue = revenue
 
     # ------------------------------------------------------------------ helpers
     def _base_kwargs(self, seed: int) -> dict[str, Any]:
@@ -319,12 +325,6 @@ class OfferResponseModel(BaseEstimator):
             "control/conversion": fit_booster(
                 Xc, conv[is_ctrl], self._params("binary", self.random_state), self.n_estimators
             ),
-            "control/revenue": fit_booster(
-                Xc,
-                rev[is_ctrl],
-                self._params("regression", self.random_state + 1),
-                self.n_estimators,
-            ),
             "control/profit": fit_booster(
                 Xc,
                 (gp if self.profit == "composed" else gp - cost)[is_ctrl],
@@ -332,6 +332,13 @@ class OfferResponseModel(BaseEstimator):
                 self.n_estimators,
             ),
         }
+        if self.revenue:
+            boosters["control/revenue"] = fit_booster(
+                Xc,
+                rev[is_ctrl],
+                self._params("regression", self.random_state + 1),
+                self.n_estimators,
+            )
         pooled = self.learner == POOLED
         if pooled:  # one conversion model over all arms: shared responsiveness across offers
             boosters.update(self._fit_pooled_conversion(X, action, conv, len(offers)))
@@ -339,6 +346,8 @@ class OfferResponseModel(BaseEstimator):
         targets = {"conversion": conv, "revenue": rev, "profit": profit_y}
         if pooled:
             del targets["conversion"]
+        if not self.revenue:
+            del targets["revenue"]
         if self.profit == "hurdle":
             del targets["profit"]
             bought = conv > 0
@@ -453,8 +462,10 @@ class OfferResponseModel(BaseEstimator):
             raise InputError(f"X must have {self.n_features_in_} feature columns; got {X.shape}")
         n, K = len(X), len(self.offers_)
         cb = self.control_boosters_
-        p0 = np.clip(predict_booster(cb["control/conversion"], X, self.n_jobs), 0, 1)
-        r0 = predict_booster(cb["control/revenue"], X, self.n_jobs)
+        p0_raw = predict_booster(cb["control/conversion"], X, self.n_jobs)
+        p0 = np.clip(p0_raw, 0, 1)
+        has_rev = "control/revenue" in cb
+        r0 = predict_booster(cb["control/revenue"], X, self.n_jobs) if has_rev else None
         out = {c: np.empty((n, K)) for c in SCORE_COLUMNS[2:]}
         hurdle = self.profit == "hurdle"
         pooled = self.learner == POOLED
@@ -481,10 +492,12 @@ class OfferResponseModel(BaseEstimator):
                     for b, (_, _, n1) in enumerate(bags)
                 ]
                 dconv = sum(per_bag) / len(per_bag)
+            elif self.learner == "t":  # its mu0 is the shared control model: predicted once
+                dconv = per["conversion"].predict_mu1(X) - p0_raw
             else:
                 dconv = per["conversion"].predict(X)
             pk = np.clip(p0 + dconv, 0.0, 1.0)
-            drev = per["revenue"].predict(X)
+            drev = per["revenue"].predict(X) if "revenue" in per else np.full(n, np.nan)
             sd = 0.0
             if hurdle:
                 assert Z is not None
@@ -501,7 +514,9 @@ class OfferResponseModel(BaseEstimator):
             out["p_convert"][:, j] = pk
             out["p_convert_none"][:, j] = p0
             out["incremental_conversion"][:, j] = pk - p0
-            out["expected_revenue"][:, j] = np.maximum(r0 + drev, 0.0)
+            out["expected_revenue"][:, j] = (
+                np.maximum(r0 + drev, 0.0) if r0 is not None else np.full(n, np.nan)
+            )
             out["incremental_revenue"][:, j] = drev
             out["expected_cost"][:, j] = ecost
             out["incremental_profit"][:, j] = dprof

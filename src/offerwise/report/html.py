@@ -825,6 +825,18 @@ def _trust(inp: ReportInputs) -> str:
             )
         if claims.get("experiment"):
             parts.append(f"<p>{esc(claims.get('experiment'))}.</p>")
+    cost = (inp.plan_summary or {}).get("cost")
+    if isinstance(cost, dict):
+        cal = cost.get("calibration") or {}
+        parts.append(
+            f"<p>The plan's true discount cost: expected <b>{esc(num()(cost.get('expected')))}</b>"
+            f", {esc(pct(0)(cost.get('level')))} interval {esc(num()(cost.get('ci_low')))} to "
+            f"{esc(num()(cost.get('ci_high')))} against a budget of "
+            f"{esc(num()(cost.get('budget')))}; chance of exceeding it "
+            f"{esc(pct(0)(cost.get('p_over_budget')))} (the model's cost x "
+            f"{esc(num(2)(cal.get('ratio')))}, calibrated on {esc(num()(cal.get('n_rows')))} "
+            f"{esc(cal.get('scope'))}).</p>"
+        )
     return "".join(parts)
 
 

@@ -10,11 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+from scipy.stats import norm
 
 from offerwise.config import Settings, default_settings
 from offerwise.data.contract import DataSet
 from offerwise.errors import InputError
+from offerwise.evaluation.cost import UNCALIBRATED, CostCalibration, CostInterval, cost_interval
 from offerwise.features.engine import profile
 from offerwise.models.persist import LoadedModel, load_model
 from offerwise.policy.frontier import plan_frontier, write_frontier
@@ -25,11 +28,21 @@ from offerwise.workflows._common import DataArg, Progress, note, open_data
 from offerwise.workflows.claims import PlanClaims, model_identification, plan_claims
 from offerwise.workflows.score import ScoreResult, score
 
-__all__ = ["OBJECTIVES", "PlanRun", "customer_table", "make_plan"]
+__all__ = [
+    "OBJECTIVES",
+    "OVERSPEND_RISK",
+    "PlanRun",
+    "customer_table",
+    "make_plan",
+    "model_cost_calibration",
+    "plan_cost",
+]
 
 #: Default random holdout share, and the one when the model's identification verdict is not ok.
 HOLDOUT = 0.10
 HOLDOUT_UNVERIFIED = 0.30
+#: Default chance that the plan's true discount cost may exceed the budget.
+OVERSPEND_RISK = 0.10
 #: What a plan maximises: incremental profit, or incremental revenue (the budget still bounds cost).
 OBJECTIVES = ("profit", "revenue")
 
@@ -44,6 +57,8 @@ class PlanRun:
     profiles: pd.DataFrame
     warnings: list[str] = field(default_factory=list)
     claims: PlanClaims | None = None  # what the plan may claim about its profit
+    cost: CostInterval | None = None  # the interval of the plan's true discount cost
+    planning_budget: float = 0.0  # the budget the allocation was given (<= budget)
 
 
 def customer_table(profiles: pd.DataFrame, ds: DataSet) -> pd.DataFrame:
@@ -76,6 +91,7 @@ def make_plan(
     scored: ScoreResult | None = None,
     risk: float = 0.0,
     explore: float = 0.0,
+    overspend_risk: float | None = OVERSPEND_RISK,
 ) -> PlanRun:
     """Score ``data`` with ``model`` (unless ``scored`` is given), segment, solve, and write the
     plan, its ``.summary.json`` and (with ``frontier``) its ``.frontier.parquet``/``.png``.
@@ -84,7 +100,11 @@ def make_plan(
     :func:`~offerwise.policy.plan.solve_plan`); every row records its offer's ``propensity``.
     ``holdout``: the random holdout share; by default :data:`HOLDOUT` or, when the model's
     identification verdict is not ``ok``, :data:`HOLDOUT_UNVERIFIED` (its profit needs checking).
-    The summary's ``claims`` (:mod:`offerwise.workflows.claims`) say what the profit rests on."""
+    The summary's ``claims`` (:mod:`offerwise.workflows.claims`) say what the profit rests on.
+    ``overspend_risk``: the plan is re-solved with a smaller planning budget until its true cost
+    (the model's cost calibrated on out-of-fold rows, with its interval:
+    :mod:`offerwise.evaluation.cost`) exceeds ``budget`` with probability at most this; ``None``
+    plans on the model's costs as predicted. The summary's ``cost`` states the interval."""
     if objective not in OBJECTIVES:
         raise InputError(f"--objective must be 'profit' or 'revenue', not {objective!r}")
     if not 0.0 <= float(explore) <= 1.0:
@@ -108,22 +128,38 @@ def make_plan(
     if scored is None:
         note(progress, "scoring customers")
         scored = score(lm, ds, as_of=ts, settings=settings, computed=prof)
+    if overspend_risk is not None and not 0.0 < float(overspend_risk) < 0.5:
+        raise InputError(
+            f"--overspend-risk must be a probability in (0, 0.5); got {overspend_risk}"
+        )
     note(progress, "solving the allocation")
     arrays = scores_to_arrays(scored.scores, objective, risk)
-    res = solve_plan(
-        arrays,
-        customer_table(prof, ds),
-        budget,
-        rules=parsed,
-        holdout=holdout,
-        seed=seed,
-        objective=objective,
-        offers=ds.frame("offers") if ds.has("offers") else None,
-        as_of=pd.Timestamp(ts),
-        threads=settings.threads,
-        risk=risk,
-        explore=explore,
-    )
+    cust = customer_table(prof, ds)
+    offers = ds.frame("offers") if ds.has("offers") else None
+    cal = model_cost_calibration(lm) if overspend_risk is not None else UNCALIBRATED
+    p_conv = _pivot(scored.scores, "p_convert", arrays.customer_ids, arrays.offer_ids)
+    planning_budget = float(budget)
+    for _ in range(8):  # shrink the planning budget until the overspend risk is met
+        res = solve_plan(
+            arrays,
+            cust,
+            planning_budget,
+            rules=parsed,
+            holdout=holdout,
+            seed=seed,
+            objective=objective,
+            offers=offers,
+            as_of=pd.Timestamp(ts),
+            threads=settings.threads,
+            risk=risk,
+            explore=explore,
+        )
+        cost = plan_cost(res, p_conv, budget, cal)
+        if overspend_risk is None or cost.p_over_budget <= overspend_risk or cost.predicted == 0:
+            break
+        need = cost.expected + float(norm.isf(overspend_risk)) * cost.sd
+        planning_budget *= 0.995 * budget / need
+    res.budget = float(budget)
     claims = None
     if scored.features is not None and scored.customer_ids is not None:
         note(progress, "checking the plan's profit on held-out exposures")
@@ -144,7 +180,14 @@ def make_plan(
             out,
             campaign_id=out.stem,
             data_fingerprint=ds.fingerprint,
-            extra=None if claims is None else {"claims": claims.to_dict()},
+            extra={
+                "cost": {
+                    **cost.to_dict(),
+                    "overspend_risk": overspend_risk,
+                    "planning_budget": planning_budget,
+                },
+                **({} if claims is None else {"claims": claims.to_dict()}),
+            },
         )
     )
     if frontier:
@@ -157,4 +200,33 @@ def make_plan(
         profiles=prof,
         warnings=list(scored.warnings),
         claims=claims,
+        cost=cost,
+        planning_budget=planning_budget,
     )
+
+
+def _pivot(scores: pd.DataFrame, col: str, ids: pd.Index, offers: list[str]) -> np.ndarray:
+    """(n, K) ``col`` of the long scores frame for ``ids`` x ``offers`` (NaN where absent)."""
+    if col not in scores.columns:
+        return np.full((len(ids), len(offers)), np.nan)
+    wide = scores.astype({"customer_id": str, "offer_id": str}).pivot(
+        index="customer_id", columns="offer_id", values=col
+    )
+    out: np.ndarray = wide.reindex(index=ids.astype(str), columns=offers).to_numpy(np.float64)
+    return out
+
+
+def plan_cost(
+    res: PlanResult, p_conv: np.ndarray, budget: float, cal: CostCalibration
+) -> CostInterval:
+    """The interval of ``res``'s true cost; ``p_conv`` (n, K) aligned with ``res``'s customers and
+    offers (:func:`offerwise.evaluation.cost.cost_interval`)."""
+    on = np.flatnonzero(res.assignment >= 0)
+    p = p_conv[on, res.assignment[on]] if len(on) else np.zeros(0)
+    return cost_interval(res.expected_cost[on], np.nan_to_num(p, nan=1.0), budget, cal)
+
+
+def model_cost_calibration(lm: LoadedModel) -> CostCalibration:
+    """The cost calibration in the model's card (none for a model trained without one)."""
+    d = lm.card.get("cost_calibration") if isinstance(lm.card, dict) else None
+    return CostCalibration.from_dict(d) if isinstance(d, dict) else UNCALIBRATED

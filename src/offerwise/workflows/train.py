@@ -33,7 +33,7 @@ from offerwise.report.tables import curves_table
 from offerwise.vocab import NO_OFFER
 from offerwise.workflows._common import DataArg, Progress, note, open_data
 from offerwise.workflows.identify import identify
-from offerwise.workflows.tune import CrossFit, TuneResult, fit_model, tune
+from offerwise.workflows.tune import CrossFit, TuneResult, fit_model, oof_cost_calibration, tune
 
 __all__ = ["CUSTOMER_SAMPLE", "TrainResult", "customer_sample", "train"]
 
@@ -166,6 +166,7 @@ def train(
     t3 = time.perf_counter()
     note(progress, f"out-of-fold metrics on {len(ex):,} exposures")
     metrics: dict[str, Any] = holdout_metrics(tuned.oof.scores, ex, propensity=prop)
+    cost_cal = oof_cost_calibration(ex, tuned, seed)
     timings["metrics"] = time.perf_counter() - t3
     extra_tables = {"feature_importance": feature_importance(model, list(spec.columns))}
     curve_src = metrics.pop("_curves", {})
@@ -193,6 +194,7 @@ def train(
             "on the other folds; the saved model is refit on all exposures"
         ),
         "tuning": tuned.to_dict(),
+        "cost_calibration": cost_cal.to_dict(),
         "features": spec.columns,
         "offers": menu,
         "scored_offers": list(model.offers_),
