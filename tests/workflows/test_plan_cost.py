@@ -59,3 +59,20 @@ def test_bad_overspend_risk_is_an_input_error(model, data_dir, tmp_path):
 
     with pytest.raises(InputError, match="--overspend-risk must be a probability"):
         _plan(model, data_dir, tmp_path / "p.parquet", 0.7)
+
+
+def test_the_plan_is_checked_by_the_audit_model_on_customers_it_never_saw(model, data_dir, tmp_path):
+    from offerwise.models.persist import load_model
+
+    audit = load_model(model / "audit")  # a full model directory inside the model
+    assert audit.meta["audit_fold"] == 0 and audit.meta["data_fingerprint"]
+    run = _plan(model, data_dir, tmp_path / "p.parquet", 0.1)
+    c = run.claims
+    assert c is not None and c.estimate is not None
+    assert "re-made by a model fitted without" in c.estimate_note
+    assert c.estimate.ci_low <= c.estimate.value <= c.estimate.ci_high
+    # the audit fold's exposures only: about a third of them
+    import pandas as pd
+
+    oof = pd.read_parquet(model / "oof.parquet")
+    assert c.estimate.n_rounds <= int((oof["fold"] == 0).sum()) < len(oof)

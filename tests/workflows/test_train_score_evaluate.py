@@ -137,7 +137,8 @@ def test_evaluate_plan_uses_out_of_fold_rewards(trained, data_dir, logs):
     plan = best.assign(offer_id=np.where(best["incremental_profit"] > 0, best["offer_id"], "none"))
     res = evaluate_plan(plan[["customer_id", "offer_id"]], data_dir, model=trained.model_dir,
                         n_bootstrap=50)
-    assert res.rows.startswith("every exposure, predicted out of fold")
+    assert res.rows.startswith("every exposure, rewards predicted out of fold")
+    assert "estimated optimistically" in res.rows  # the saved model saw these exposures
     assert res.n_rounds == trained.card["n_holdout"] == len(logs.exposures)
     names = {e.estimator.lower() for e in res.estimates}
     assert {"ipw", "dr"} <= names

@@ -10,6 +10,8 @@ Layout (written atomically with :func:`offerwise._io.atomic_dir`)::
       oof.parquet         every exposure's out-of-fold expected net profit per arm (row position,
                           customer id, fold, ``q:<arm>``; older models: holdout.parquet)
       boosters/NNN.txt    LightGBM boosters as text (booster.save_model format)
+      audit/              the same layout: the model of cross-fitting fold 0 (fitted without
+                          that fold's customers), which checks the plans on them
 
 No pickle is used: boosters are LightGBM text, everything else JSON/Parquet. :func:`load_model`
 checks the format version and that the feature list matches the boosters.
@@ -65,11 +67,37 @@ def save_model(
     card: dict[str, Any],
     extra: dict[str, Any] | None = None,
     tables: dict[str, pd.DataFrame] | None = None,
+    audit: tuple[OfferResponseModel, dict[str, Any]] | None = None,
 ) -> Path:
     """Write the model directory atomically (replacing any previous one) and return its path.
 
-    ``tables``: extra Parquet files by stem (e.g. ``{"holdout": keys}`` -> ``holdout.parquet``).
+    ``tables``: extra Parquet files by stem (e.g. ``{"oof": keys}`` -> ``oof.parquet``).
+    ``audit``: a second model and its extra metadata, written as the model directory
+    ``audit/`` inside (a model fitted without some customers, that checks the plans on them).
     """
+    out_dir = Path(out_dir)
+    with atomic_dir(out_dir) as tmp:
+        _write_model(tmp, model, features, offers, data_fingerprint, card, extra, tables)
+        if audit is not None:
+            sub = tmp / "audit"
+            sub.mkdir()
+            a_model, a_extra = audit
+            a_card = {"learner": card.get("learner"), "profit": card.get("profit"), **a_extra}
+            _write_model(sub, a_model, features, offers, data_fingerprint, a_card, a_extra, None)
+    return out_dir
+
+
+def _write_model(
+    tmp: Path,
+    model: OfferResponseModel,
+    features: FeatureSpec,
+    offers: pd.DataFrame,
+    data_fingerprint: str,
+    card: dict[str, Any],
+    extra: dict[str, Any] | None,
+    tables: dict[str, pd.DataFrame] | None,
+) -> None:
+    """The files of one model directory, written into the (temporary) folder ``tmp``."""
     state, boosters = model.to_state()
     if len(features.columns) != state["n_features_in"]:
         raise ModelError(
@@ -90,19 +118,16 @@ def save_model(
         "booster_files": files,
         **(extra or {}),
     }
-    out_dir = Path(out_dir)
-    with atomic_dir(out_dir) as tmp:
-        (tmp / "boosters").mkdir()
-        for name in names:
-            write_text(boosters[name].model_to_string(), tmp / files[name])
-        write_table(offers.reset_index(drop=True), tmp / "offers.parquet")
-        for stem, df in (tables or {}).items():
-            write_table(df.reset_index(drop=True), tmp / f"{stem}.parquet")
-        write_json(meta, tmp / "model.json")
-        full_card = {"version": __version__, "data_fingerprint": data_fingerprint, **card}
-        write_json(full_card, tmp / "model_card.json")
-        write_text(render_card(full_card), tmp / "model_card.md")
-    return out_dir
+    (tmp / "boosters").mkdir()
+    for name in names:
+        write_text(boosters[name].model_to_string(), tmp / files[name])
+    write_table(offers.reset_index(drop=True), tmp / "offers.parquet")
+    for stem, df in (tables or {}).items():
+        write_table(df.reset_index(drop=True), tmp / f"{stem}.parquet")
+    write_json(meta, tmp / "model.json")
+    full_card = {"version": __version__, "data_fingerprint": data_fingerprint, **card}
+    write_json(full_card, tmp / "model_card.json")
+    write_text(render_card(full_card), tmp / "model_card.md")
 
 
 def load_model(model_dir: str | Path) -> LoadedModel:

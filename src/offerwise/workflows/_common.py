@@ -89,7 +89,10 @@ def held_out_exposures(
         if not _rows_match(ex, keys) or len(keys) != len(ex):
             return None, "the model's out-of-fold rows do not match the data"
         cols = [c for c in keys.columns if c.startswith("q:")]
-        why = "every exposure, predicted out of fold (by a model that never saw the customer)"
+        why = (
+            "every exposure, rewards predicted out of fold (by a model that never saw the "
+            "customer); the saved model saw them all, so a plan it made is estimated optimistically"
+        )
         return HeldOut(
             ex.reset_index(drop=True),
             why,

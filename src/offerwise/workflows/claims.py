@@ -4,7 +4,8 @@ model's identification verdict, and whether the plan's holdout can detect the ex
 ``offerwise plan`` states, beside the model's own expected incremental profit (the sum of its
 predictions for the customers it picked):
 
-- a doubly-robust estimate of the plan's incremental profit on the model's held-out exposures, with
+- a doubly-robust estimate of the plan's incremental profit on exposures its model did not fit
+  (on the model's own data: the plan re-made by its audit model, on the audit fold), with
   a 90 % interval (:func:`offerwise.evaluation.plan_value.incremental_value_dr`); with logged
   propensities those are used, otherwise propensities estimated from the customers' features;
 - the identification verdict of the model (``model_card.json``); when it is not ``ok`` the profit
@@ -15,6 +16,7 @@ predictions for the customers it picked):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -30,7 +32,7 @@ from offerwise.evaluation.identification import (
 )
 from offerwise.evaluation.plan_value import PlanValueEstimate, incremental_value_dr
 from offerwise.evaluation.power import holdout_to_detect, minimum_detectable_effect
-from offerwise.models.persist import LoadedModel
+from offerwise.models.persist import LoadedModel, load_model
 from offerwise.policy.plan import PlanResult
 from offerwise.vocab import NO_OFFER
 from offerwise.workflows._common import held_out_exposures
@@ -107,6 +109,10 @@ def outcome_sd(ds: DataSet, as_of: pd.Timestamp, days: int, margin_rate: float) 
     return float("nan") if row is None or row[0] is None else float(row[0])
 
 
+#: Re-solves the plan (same budget, rules, holdout, seed) on another model's long scores frame.
+Resolver = Callable[[pd.DataFrame], PlanResult]
+
+
 def dr_estimate(
     res: PlanResult,
     lm: LoadedModel,
@@ -116,22 +122,53 @@ def dr_estimate(
     *,
     settings: Settings,
     seed: int,
+    resolve: Resolver | None = None,
 ) -> tuple[PlanValueEstimate | None, str]:
-    """DR estimate of the plan's incremental profit on held-out exposures, or (None, why not)."""
+    """DR estimate of the plan's incremental profit on exposures its model did not fit, or
+    (None, why not).
+
+    On the model's own training data the saved model saw every exposure, so its plan picks
+    customers partly for their own logged outcomes and a DR estimate on them is optimistic. The
+    check then uses the model's ``audit/`` model (cross-fitting fold 0's, fitted without that
+    fold's customers): it re-makes the plan with ``resolve`` (same budget, rules and holdout) and
+    the estimate is that plan's, on the fold's exposures — an honest, slightly conservative proxy
+    (the audit model saw 2/3 of the data). On other data: the plan itself, on every exposure.
+    """
     if not ds.has("exposures"):
         return None, "the data has no exposures to check the plan against"
     ex = ds.frame("exposures")
     ex["customer_id"] = ex["customer_id"].astype(str)
     ex["offer_id"] = ex["offer_id"].astype(str)
-    held, rows_note = held_out_exposures(lm, ds, ex)
-    if held is None:
-        return None, rows_note
-    arms = [NO_OFFER, *res.offer_ids]
+    model, plan = lm.model, res
+    if lm.meta.get("data_fingerprint") == ds.fingerprint and (lm.path / "audit").exists():
+        if resolve is None:
+            return None, "no plan to re-make with the audit model"
+        audit = load_model(lm.path / "audit")
+        keys = pd.read_parquet(lm.path / "oof.parquet")
+        if (
+            len(keys) != len(ex)
+            or not (
+                keys["customer_id"].astype(str).to_numpy() == ex["customer_id"].to_numpy()
+            ).all()
+        ):
+            return None, "the model's out-of-fold rows do not match the data"
+        fold = int(audit.meta.get("audit_fold", 0))
+        ex = ex[keys["fold"].to_numpy() == fold].reset_index(drop=True)
+        sc = audit.model.predict_frame(X, ids)
+        plan = resolve(sc.drop(columns=["expected_revenue", "incremental_revenue"]))
+        model = audit.model
+        rows_note = (
+            f"the plan re-made by a model fitted without {ex['customer_id'].nunique():,} "
+            "customers (same budget and rules), checked on their exposures"
+        )
+    else:
+        held, rows_note = held_out_exposures(lm, ds, ex)
+        if held is None:
+            return None, rows_note
+        ex = held.rows
+    arms = [NO_OFFER, *plan.offer_ids]
     index = {a: i for i, a in enumerate(arms)}
-    ex = held.rows
-    keep = (ex["offer_id"].isin(index) & ex["customer_id"].isin(set(ids))).to_numpy()
-    q_oof = held.rewards(arms)
-    ex = ex[keep].reset_index(drop=True)
+    ex = ex[ex["offer_id"].isin(index) & ex["customer_id"].isin(set(ids))].reset_index(drop=True)
     if len(ex) < 50:
         return None, f"too few exposures to check the plan on ({len(ex)}; {rows_note})"
     pos = pd.Series(np.arange(len(ids)), index=ids.to_numpy()).reindex(ex["customer_id"]).to_numpy()
@@ -147,10 +184,10 @@ def dr_estimate(
             np.nan_to_num(Xr, nan=0.0), action, len(arms), seed=seed, threads=settings.threads
         )
         how = "propensities estimated from the features (none were logged)"
-    plan_arm = np.where(res.holdout, -1, res.assignment) + 1  # 0 = none
-    by_customer = pd.Series(plan_arm, index=pd.Index(res.customer_ids.astype(str)))
+    plan_arm = np.where(plan.holdout, -1, plan.assignment) + 1  # 0 = none
+    by_customer = pd.Series(plan_arm, index=pd.Index(plan.customer_ids.astype(str)))
     plan_action = by_customer.reindex(ex["customer_id"]).fillna(0).to_numpy(dtype=np.int64)
-    q = lm.model.predict_net_profit(Xr, arms) if q_oof is None else q_oof[keep]
+    q = model.predict_net_profit(Xr, arms)
     est = incremental_value_dr(
         ex["customer_id"].to_numpy(),
         reward,
@@ -213,6 +250,7 @@ def plan_claims(
     seed: int,
     as_of: pd.Timestamp,
     scores: pd.DataFrame | None = None,
+    resolve: Resolver | None = None,
 ) -> PlanClaims:
     """Everything the plan may state about its profit (see the module docstring).
 
@@ -221,7 +259,7 @@ def plan_claims(
     ident = model_identification(lm)
     verdict = None if ident is None else ident.verdict
     reasons = [] if ident is None else list(ident.reasons)
-    est, note = dr_estimate(res, lm, ds, ids, X, settings=settings, seed=seed)
+    est, note = dr_estimate(res, lm, ds, ids, X, settings=settings, seed=seed, resolve=resolve)
     n_t = int((~res.holdout).sum())
     n_h = int(res.holdout.sum())
     per = res.total_incremental_profit / n_t if n_t else float("nan")

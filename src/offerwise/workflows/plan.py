@@ -160,6 +160,24 @@ def make_plan(
         need = cost.expected + float(norm.isf(overspend_risk)) * cost.sd
         planning_budget *= 0.995 * budget / need
     res.budget = float(budget)
+
+    def resolve(sc: pd.DataFrame) -> PlanResult:
+        """The same plan (budget, rules, holdout, seed, exploration) on other scores."""
+        return solve_plan(
+            scores_to_arrays(sc, objective, risk),
+            cust,
+            planning_budget,
+            rules=parsed,
+            holdout=holdout,
+            seed=seed,
+            objective=objective,
+            offers=offers,
+            as_of=pd.Timestamp(ts),
+            threads=settings.threads,
+            risk=risk,
+            explore=explore,
+        )
+
     claims = None
     if scored.features is not None and scored.customer_ids is not None:
         note(progress, "checking the plan's profit on held-out exposures")
@@ -173,6 +191,7 @@ def make_plan(
             seed=seed,
             as_of=pd.Timestamp(ts),
             scores=scored.scores,
+            resolve=None if objective != "profit" else resolve,
         )
     written = list(
         write_plan(

@@ -225,6 +225,14 @@ def train(
             "customer_sample": customer_sample(ex["customer_id"]),
         },
         tables={"oof": oof_table(ex, tuned.oof), **extra_tables},
+        audit=(
+            tuned.oof.audit,
+            {
+                "audit_fold": int(tuned.oof.fold.min()),
+                "role": "audit: fitted without the "
+                "customers of its fold, it re-makes a plan and checks it on their exposures",
+            },
+        ),
     )
     timings["total"] = time.perf_counter() - t0
     card["timings"] = timings

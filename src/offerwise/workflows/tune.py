@@ -130,6 +130,7 @@ class CrossFit:
     arms: list[str]
     q: np.ndarray
     scores: ResponseScores
+    audit: OfferResponseModel  # the model that predicted fold 0 (fitted on the other folds)
 
 
 @dataclass(slots=True)
@@ -262,6 +263,7 @@ def cross_fit(
     arms = [NO_OFFER, *menu]
     q = np.zeros((len(ex), len(arms)))
     parts: list[tuple[np.ndarray, ResponseScores]] = []
+    audit: OfferResponseModel | None = None
     for f in np.unique(fold):
         te = np.flatnonzero(fold == f)
         tr = np.flatnonzero(fold != f)
@@ -274,7 +276,10 @@ def cross_fit(
         for a, o in enumerate(menu, start=1):
             q[te, a] = base + (sc.incremental_profit[:, col[o]] if o in col else 0.0)
         parts.append((te, sc))
-    return CrossFit(fold=fold, arms=arms, q=q, scores=_stack_scores(parts, len(ex)))
+        if audit is None:
+            audit = m
+    assert audit is not None
+    return CrossFit(fold=fold, arms=arms, q=q, scores=_stack_scores(parts, len(ex)), audit=audit)
 
 
 def fit_model(
