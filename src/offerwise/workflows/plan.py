@@ -21,7 +21,13 @@ from offerwise.evaluation.cost import UNCALIBRATED, CostCalibration, CostInterva
 from offerwise.features.engine import profile
 from offerwise.models.persist import LoadedModel, load_model
 from offerwise.policy.frontier import plan_frontier, write_frontier
-from offerwise.policy.plan import PlanResult, scores_to_arrays, solve_plan, write_plan
+from offerwise.policy.plan import (
+    PlanResult,
+    ScoreArrays,
+    scores_to_arrays,
+    solve_plan,
+    write_plan,
+)
 from offerwise.policy.rules import load_rules
 from offerwise.vocab import default_as_of, frontier_path, parse_as_of
 from offerwise.workflows._common import DataArg, Progress, note, open_data
@@ -138,10 +144,11 @@ def make_plan(
     offers = ds.frame("offers") if ds.has("offers") else None
     cal = model_cost_calibration(lm) if overspend_risk is not None else UNCALIBRATED
     p_conv = _pivot(scored.scores, "p_convert", arrays.customer_ids, arrays.offer_ids)
-    planning_budget = float(budget)
-    for _ in range(8):  # shrink the planning budget until the overspend risk is met
-        res = solve_plan(
-            arrays,
+
+    def solve(arr: ScoreArrays, planning_budget: float) -> PlanResult:
+        """The plan (rules, holdout, seed, exploration) of ``arr`` within ``planning_budget``."""
+        return solve_plan(
+            arr,
             cust,
             planning_budget,
             rules=parsed,
@@ -154,6 +161,10 @@ def make_plan(
             risk=risk,
             explore=explore,
         )
+
+    planning_budget = float(budget)
+    for _ in range(8):  # shrink the planning budget until the overspend risk is met
+        res = solve(arrays, planning_budget)
         cost = plan_cost(res, p_conv, budget, cal)
         if overspend_risk is None or cost.p_over_budget <= overspend_risk or cost.predicted == 0:
             break
@@ -162,21 +173,8 @@ def make_plan(
     res.budget = float(budget)
 
     def resolve(sc: pd.DataFrame) -> PlanResult:
-        """The same plan (budget, rules, holdout, seed, exploration) on other scores."""
-        return solve_plan(
-            scores_to_arrays(sc, objective, risk),
-            cust,
-            planning_budget,
-            rules=parsed,
-            holdout=holdout,
-            seed=seed,
-            objective=objective,
-            offers=offers,
-            as_of=pd.Timestamp(ts),
-            threads=settings.threads,
-            risk=risk,
-            explore=explore,
-        )
+        """The same plan on another model's long scores frame (the audit model's)."""
+        return solve(scores_to_arrays(sc, objective, risk), planning_budget)
 
     claims = None
     if scored.features is not None and scored.customer_ids is not None:
