@@ -52,10 +52,10 @@ def _market(seed: int, logging: str, n: int, m: int, record: bool = True):  # no
                                     record_propensity=record))
 
 
-def _train(data: Path, out: Path, seed: int, settings):  # noqa: ANN001, ANN202
+def _train(data: Path, out: Path, seed: int, settings, tune_mode: str = "fast"):  # noqa: ANN001, ANN202
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return train(data, out, seed=seed, settings=settings)
+        return train(data, out, seed=seed, settings=settings, tune_mode=tune_mode)
 
 
 def _budget(model: Path, data: Path, settings, share: float = 0.3) -> tuple[float, object]:  # noqa: ANN001
@@ -133,10 +133,14 @@ def completejourney(args: argparse.Namespace, tmp: Path, settings) -> list[dict]
 def timing(args: argparse.Namespace, tmp: Path, settings) -> list[dict]:  # noqa: ANN001
     mk = _market(7, "legacy", 50_000, 100_000)
     d = write_market(mk, tmp / "t")
-    t0 = time.perf_counter()
-    tr = _train(d, tmp / "tm", 7, settings)
-    return [{"part": "timing", "exposures": 100_000, "train_s": time.perf_counter() - t0,
-             **{f"{k}_s": v for k, v in tr.timings.items()}}]
+    rows = []
+    for mode in args.tune:
+        t0 = time.perf_counter()
+        tr = _train(d, tmp / f"tm-{mode}", 7, settings, mode)
+        rows.append({"part": "timing", "tune": mode, "exposures": 100_000,
+                     "train_s": time.perf_counter() - t0, "chosen": tr.tuning.chosen.label,
+                     **{f"{k}_s": v for k, v in tr.timings.items()}})
+    return rows
 
 
 def explore(args: argparse.Namespace, tmp: Path, settings) -> list[dict]:  # noqa: ANN001
@@ -248,8 +252,10 @@ def _print(out: dict) -> None:
             print(f"  - {reason}")
     tm = rows[rows["part"] == "timing"]
     for r in tm.to_dict("records"):
-        parts = ", ".join(f"{k[:-2]} {v:.1f}" for k, v in r.items() if k.endswith("_s") and k != "train_s")
-        print(f"\ntraining on {r['exposures']:,} exposures with diagnostics: {r['train_s']:.1f} s ({parts})")
+        parts = ", ".join(f"{k[:-2]} {v:.1f}" for k, v in r.items()
+                          if k.endswith("_s") and k != "train_s" and v == v)
+        print(f"\ntraining on {int(r['exposures']):,} exposures with diagnostics, --tune {r['tune']}: "
+              f"{r['train_s']:.1f} s ({parts}); chosen {r['chosen']}")
     print("timings (s): " + ", ".join(f"{k} {v:.0f}" for k, v in out["timings"].items()))
 
 
@@ -262,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--coverage-seeds", type=int, default=20)
     ap.add_argument("--explore-seeds", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--tune", nargs="+", default=["fast"], choices=["off", "fast", "full"],
+                    help="train --tune modes the timing part measures (default: fast)")
     return run_cli(ap, argv, run, _print)  # --quick: 5k customers, 10k exposures, 3 seeds each
 
 

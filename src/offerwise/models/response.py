@@ -67,7 +67,7 @@ from offerwise.vocab import SCORE_COLUMNS as VOCAB_SCORE_COLUMNS
 if TYPE_CHECKING:  # pragma: no cover
     import lightgbm as lgb
 
-__all__ = ["CONTROL", "SCORE_COLUMNS", "OfferResponseModel", "ResponseScores"]
+__all__ = ["CONTROL", "SCORE_COLUMNS", "OfferResponseModel", "ResponseScores", "net_profit_matrix"]
 
 CONTROL = NO_OFFER
 #: learner name of the pooled shared-base conversion model (per-offer "tb" learners for revenue)
@@ -137,6 +137,17 @@ class ResponseScores:
         df["customer_id"] = df["customer_id"].astype("string")
         df["offer_id"] = df["offer_id"].astype("string")
         return df
+
+
+def net_profit_matrix(sc: ResponseScores, base: np.ndarray, actions: list[str]) -> np.ndarray:
+    """(n, A) expected net profit of each action: ``base`` (n,) = E[NP | x, none] plus the
+    offer's incremental profit; an action ``sc`` has no column for (``none``, a skipped offer)
+    gets ``base`` (no effect)."""
+    col = {o: j for j, o in enumerate(sc.offers)}
+    out = np.empty((len(base), len(actions)))
+    for a, o in enumerate(actions):
+        out[:, a] = base + (sc.incremental_profit[:, col[o]] if o in col else 0.0)
+    return out
 
 
 @dataclass(slots=True)
@@ -578,11 +589,7 @@ class OfferResponseModel(BaseEstimator):
         self._check_fitted()
         actions = [CONTROL, *self.menu_] if actions is None else list(actions)
         sc, base = self._predict(X)
-        col = {o: j for j, o in enumerate(sc.offers)}
-        out = np.empty((len(base), len(actions)))
-        for a, o in enumerate(actions):
-            out[:, a] = base + (sc.incremental_profit[:, col[o]] if o in col else 0.0)
-        return out
+        return net_profit_matrix(sc, base, actions)
 
     def predict_frame(self, X: Any, customer_ids: Any) -> pd.DataFrame:
         """:meth:`predict` as a long frame with :data:`SCORE_COLUMNS`."""

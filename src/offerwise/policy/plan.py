@@ -60,6 +60,9 @@ class ScoreArrays:
     present: np.ndarray
     objective: str = "profit"
     risk: float = 0.0
+    #: (n, K) P(convert | offer) where the scores have it (NaN where unknown): the plan's cost
+    #: interval needs it (:func:`offerwise.evaluation.cost.cost_interval`)
+    p_convert: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         shape = (len(self.customer_ids), len(self.offer_ids))
@@ -262,12 +265,15 @@ def scores_to_arrays(
             f"e.g. ({cid[j]}, {oid[j]})"
         )
     out = {}
-    for col in ("expected_cost", "incremental_profit", "incremental_revenue", SCORE_SD_COLUMN):
-        if col not in sc.columns or (col == SCORE_SD_COLUMN and risk == 0):
+    used = ["expected_cost", "incremental_profit"]
+    used += ["incremental_revenue"] if objective == "revenue" else []
+    used += [SCORE_SD_COLUMN] if risk > 0 else []
+    for col in [*used, "p_convert"]:
+        if col not in sc.columns:
             continue
         vals = pd.to_numeric(sc[col], errors="coerce").to_numpy(np.float64)
         nan = np.isnan(vals)
-        if nan.any():
+        if nan.any() and col != "p_convert":
             per = np.bincount(ki[nan], minlength=K)
             k = int(np.argmax(per))
             raise InputError(f"scores: {col} is NaN for offer '{offers[k]}' ({int(per[k])} rows)")
@@ -302,6 +308,7 @@ def scores_to_arrays(
         present,
         objective=objective,
         risk=float(risk),
+        p_convert=out.get("p_convert"),
     )
 
 

@@ -49,6 +49,7 @@ class HeldOut:
     note: str
     arms: list[str] = field(default_factory=list)
     q: np.ndarray | None = None
+    fold: np.ndarray | None = None  # (n,) cross-fitting fold of each row (oof.parquet)
 
     def rewards(self, arms: list[str]) -> np.ndarray | None:
         """(n, len(arms)) columns of ``q`` for ``arms``, or None if some arm has no column."""
@@ -98,6 +99,7 @@ def held_out_exposures(
             why,
             arms=[c[2:] for c in cols],
             q=keys[cols].to_numpy(dtype=np.float64),
+            fold=keys["fold"].to_numpy(dtype=np.int64),
         ), why
     hp = lm.path / "holdout.parquet"
     if not hp.exists():

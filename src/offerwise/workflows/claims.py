@@ -139,33 +139,21 @@ def dr_estimate(
     ex = ds.frame("exposures")
     ex["customer_id"] = ex["customer_id"].astype(str)
     ex["offer_id"] = ex["offer_id"].astype(str)
-    model, plan = lm.model, res
-    if lm.meta.get("data_fingerprint") == ds.fingerprint and (lm.path / "audit").exists():
-        if resolve is None:
-            return None, "no plan to re-make with the audit model"
+    held, rows_note = held_out_exposures(lm, ds, ex)
+    if held is None:
+        return None, rows_note
+    model, plan, ex = lm.model, res, held.rows
+    if held.fold is not None:  # the model's own data: the saved model was fitted on every row
+        if not (lm.path / "audit").exists() or resolve is None:
+            return None, "the model saw every exposure and there is no audit plan to check"
         audit = load_model(lm.path / "audit")
-        keys = pd.read_parquet(lm.path / "oof.parquet")
-        if (
-            len(keys) != len(ex)
-            or not (
-                keys["customer_id"].astype(str).to_numpy() == ex["customer_id"].to_numpy()
-            ).all()
-        ):
-            return None, "the model's out-of-fold rows do not match the data"
-        fold = int(audit.meta.get("audit_fold", 0))
-        ex = ex[keys["fold"].to_numpy() == fold].reset_index(drop=True)
-        sc = audit.model.predict_frame(X, ids)
-        plan = resolve(sc.drop(columns=["expected_revenue", "incremental_revenue"]))
+        ex = ex[held.fold == int(audit.meta.get("audit_fold", 0))].reset_index(drop=True)
+        plan = resolve(audit.model.predict_frame(X, ids))  # NaN revenue: profit plans only
         model = audit.model
         rows_note = (
             f"the plan re-made by a model fitted without {ex['customer_id'].nunique():,} "
             "customers (same budget and rules), checked on their exposures"
         )
-    else:
-        held, rows_note = held_out_exposures(lm, ds, ex)
-        if held is None:
-            return None, rows_note
-        ex = held.rows
     arms = [NO_OFFER, *plan.offer_ids]
     index = {a: i for i, a in enumerate(arms)}
     ex = ex[ex["offer_id"].isin(index) & ex["customer_id"].isin(set(ids))].reset_index(drop=True)

@@ -143,7 +143,6 @@ def make_plan(
     cust = customer_table(prof, ds)
     offers = ds.frame("offers") if ds.has("offers") else None
     cal = model_cost_calibration(lm) if overspend_risk is not None else UNCALIBRATED
-    p_conv = _pivot(scored.scores, "p_convert", arrays.customer_ids, arrays.offer_ids)
 
     def solve(arr: ScoreArrays, planning_budget: float) -> PlanResult:
         """The plan (rules, holdout, seed, exploration) of ``arr`` within ``planning_budget``."""
@@ -165,7 +164,7 @@ def make_plan(
     planning_budget = float(budget)
     for _ in range(8):  # shrink the planning budget until the overspend risk is met
         res = solve(arrays, planning_budget)
-        cost = plan_cost(res, p_conv, budget, cal)
+        cost = plan_cost(res, arrays, budget, cal)
         if overspend_risk is None or cost.p_over_budget <= overspend_risk or cost.predicted == 0:
             break
         need = cost.expected + float(norm.isf(overspend_risk)) * cost.sd
@@ -222,24 +221,18 @@ def make_plan(
     )
 
 
-def _pivot(scores: pd.DataFrame, col: str, ids: pd.Index, offers: list[str]) -> np.ndarray:
-    """(n, K) ``col`` of the long scores frame for ``ids`` x ``offers`` (NaN where absent)."""
-    if col not in scores.columns:
-        return np.full((len(ids), len(offers)), np.nan)
-    wide = scores.astype({"customer_id": str, "offer_id": str}).pivot(
-        index="customer_id", columns="offer_id", values=col
-    )
-    out: np.ndarray = wide.reindex(index=ids.astype(str), columns=offers).to_numpy(np.float64)
-    return out
-
-
 def plan_cost(
-    res: PlanResult, p_conv: np.ndarray, budget: float, cal: CostCalibration
+    res: PlanResult, arrays: ScoreArrays, budget: float, cal: CostCalibration
 ) -> CostInterval:
-    """The interval of ``res``'s true cost; ``p_conv`` (n, K) aligned with ``res``'s customers and
-    offers (:func:`offerwise.evaluation.cost.cost_interval`)."""
+    """The interval of ``res``'s true cost (:func:`offerwise.evaluation.cost.cost_interval`);
+    ``arrays``: the scores ``res`` was solved on (a conversion probability the scores lack
+    counts as 1: the offer's whole expected cost is then certain)."""
     on = np.flatnonzero(res.assignment >= 0)
-    p = p_conv[on, res.assignment[on]] if len(on) else np.zeros(0)
+    p = (
+        arrays.p_convert[on, res.assignment[on]]
+        if arrays.p_convert is not None
+        else np.ones(len(on))
+    )
     return cost_interval(res.expected_cost[on], np.nan_to_num(p, nan=1.0), budget, cal)
 
 

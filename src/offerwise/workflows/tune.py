@@ -37,7 +37,12 @@ from offerwise.evaluation.cost import CostCalibration, calibrate_cost
 from offerwise.evaluation.identification import arm_propensities
 from offerwise.evaluation.plan_value import dr_increments, per_customer_mean, top_share_policy
 from offerwise.models.defaults import DEFAULT_LEARNER, default_min_child_samples
-from offerwise.models.response import OfferResponseModel, ResponseScores
+from offerwise.models.response import (
+    SCORE_COLUMNS,
+    OfferResponseModel,
+    ResponseScores,
+    net_profit_matrix,
+)
 from offerwise.vocab import NO_OFFER
 from offerwise.workflows._common import Progress, note
 
@@ -231,16 +236,7 @@ def candidates(
 def _stack_scores(parts: list[tuple[np.ndarray, ResponseScores]], n: int) -> ResponseScores:
     """(n, K) scores from per-fold predictions, over the offers modelled in every fold."""
     common = [o for o in parts[0][1].offers if all(o in sc.offers for _, sc in parts)]
-    cols = [
-        "p_convert",
-        "p_convert_none",
-        "incremental_conversion",
-        "expected_revenue",
-        "incremental_revenue",
-        "expected_cost",
-        "incremental_profit",
-        "incremental_profit_sd",
-    ]
+    cols = SCORE_COLUMNS[2:]  # the ResponseScores fields, (n, K) each
     out = {c: np.zeros((n, len(common))) for c in cols}
     for rows, sc in parts:
         idx = [sc.offers.index(o) for o in common]
@@ -267,14 +263,10 @@ def cross_fit(
     for f in np.unique(fold):
         te = np.flatnonzero(fold == f)
         tr = np.flatnonzero(fold != f)
-        m = fit_model(
-            cand, X[tr], ex.iloc[tr], menu, {**model_kwargs, "revenue": False}, propensity, tr
-        )
+        p = None if propensity is None else propensity[tr]
+        m = fit_model(cand, X[tr], ex.iloc[tr], menu, {**model_kwargs, "revenue": False}, p)
         sc, base = m._predict(X[te])
-        col = {o: j for j, o in enumerate(sc.offers)}
-        q[te, 0] = base
-        for a, o in enumerate(menu, start=1):
-            q[te, a] = base + (sc.incremental_profit[:, col[o]] if o in col else 0.0)
+        q[te] = net_profit_matrix(sc, base, arms)
         parts.append((te, sc))
         if audit is None:
             audit = m
@@ -289,7 +281,6 @@ def fit_model(
     menu: list[str],
     model_kwargs: dict[str, Any],
     propensity: np.ndarray | None,
-    rows: np.ndarray | None = None,
     *,
     feature_names: list[str] | None = None,
 ) -> OfferResponseModel:
@@ -301,7 +292,6 @@ def fit_model(
         n_estimators=cand.n_estimators,
         **model_kwargs,
     )
-    p = None if propensity is None else (propensity if rows is None else propensity[rows])
     return model.fit(
         X,
         ex["offer_id"],
@@ -310,7 +300,7 @@ def fit_model(
         ex["discount_cost"],
         ex["gross_profit"],
         menu=menu,
-        propensity=p,
+        propensity=propensity,
         feature_names=feature_names,
     )
 
