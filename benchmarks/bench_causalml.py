@@ -27,6 +27,11 @@ each treatment vs control by its predicted conversion uplift; the score is causa
 (offerwise: both CLI processes, including start-up and writing the shop).
 
     .venv/bin/python benchmarks/bench_causalml.py --protocol multiarm [--repeats 10] [--json]
+
+The same protocol against an older offerwise (the CLI subprocesses import it from PYTHONPATH):
+
+    git worktree add /tmp/ow-old f97733c && PYTHONPATH=/tmp/ow-old/src \
+        .venv/bin/python benchmarks/bench_causalml.py --protocol multiarm
 """
 
 from __future__ import annotations
@@ -189,10 +194,12 @@ def run_multiarm(args: argparse.Namespace, seed: int, tmp) -> list[dict]:  # noq
     sc = pd.read_parquet(d / "s.parquet").pivot(index="customer_id", columns="offer_id",
                                                  values="incremental_conversion")
     pred = sc.reindex(np.array([f"c{i}" for i in range(len(df))])[test])[list(ARMS)].to_numpy()
-    chosen = json.loads((d / "model" / "model_card.json").read_text())["tuning"]["chosen"]
+    card = json.loads((d / "model" / "model_card.json").read_text())
+    chosen = card.get("tuning", {}).get("chosen")  # older versions (before --tune) have none
     rows.append({"learner": "offerwise CLI defaults", "auuc": mean_auuc(pred),
                  "seconds": time.perf_counter() - t0,
-                 "chosen": f"{chosen['learner']} min_leaf={chosen['min_child_samples']}"})
+                 "chosen": f"{chosen['learner']} min_leaf={chosen['min_child_samples']}" if chosen
+                 else card.get("learner", "?")})
     kw = {"n_jobs": 2, "verbose": -1, "random_state": seed}
     X_tr, X_te = df.loc[~test, x_names].to_numpy(), df.loc[test, x_names].to_numpy()
     for name, make in (
