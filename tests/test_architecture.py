@@ -19,7 +19,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "offerwise"
 LAYERS: list[set[str]] = [
     {"", "errors", "_version", "_lazy", "vocab", "config", "_io"},
     {"data"},
-    {"features", "simulator", "policy", "serving"},
+    {"features", "simulator", "policy", "serving", "recommend", "demand"},
     {"models"},
     {"evaluation"},
     {"report"},
