@@ -1119,6 +1119,152 @@ def export_exposures_cmd(
 
 
 # --------------------------------------------------------------------------------------------
+# demand: forecasts and price elasticities
+# --------------------------------------------------------------------------------------------
+
+
+@app.command()
+@handle_errors
+def forecast(
+    data: DataOpt,
+    level: Annotated[str, typer.Option("--level", help="category or product")],
+    horizon: Annotated[int, typer.Option("--horizon", help="weeks to forecast")],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="forecast file (.parquet or .csv); optional with --evaluate"),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="use only sales before this date (default: midnight after the last transaction)",
+        ),
+    ] = None,
+    target: Annotated[
+        str, typer.Option("--target", help="amount (paid) or units (quantity)")
+    ] = "amount",
+    top: Annotated[
+        int, typer.Option("--top", help="products level: the N best-selling products")
+    ] = 200,
+    evaluate: Annotated[
+        bool,
+        typer.Option(
+            "--evaluate", help="backtest on the last --holdout-weeks weeks: MASE and coverage"
+        ),
+    ] = False,
+    holdout_weeks: Annotated[int, typer.Option("--holdout-weeks")] = 12,
+    models: Annotated[
+        str,
+        typer.Option(
+            "--models",
+            help="candidate models, comma-separated, or all (Naive, SeasonalNaive, AutoETS, "
+            "AutoTheta, AutoARIMA); AutoARIMA is by far the slowest",
+        ),
+    ] = "all",
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Weekly sales forecasts per category or product (statsforecast, model chosen per series by
+    backtest) with 80 % and 95 % prediction intervals."""
+    from offerwise.workflows.forecast import run_forecast
+
+    with _status(as_json, "forecasting") as progress:
+        run = run_forecast(
+            data,
+            level=level,
+            horizon=horizon,
+            out=out,
+            as_of=as_of,
+            target=target,
+            top=top,
+            evaluate=evaluate,
+            holdout_weeks=holdout_weeks,
+            models=None if models == "all" else tuple(m.strip() for m in models.split(",")),
+            settings=_settings(config),
+            progress=progress,
+        )
+    if as_json:
+        print_json({"ok": True, **run.to_dict()})
+        return
+    warn(run.warnings)
+    day = run.as_of.date() if run.as_of == run.as_of.normalize() else run.as_of
+    what = f"{run.n_series:,} {run.level} series ({run.target}), {run.n_weeks} weeks of history"
+    console.print(f"{what} before {day}; {run.seasonality}", soft_wrap=True)
+    if run.backtest is not None:
+        bt = run.backtest
+        console.print(
+            frame_table(
+                bt.metrics,
+                title=f"backtest: last {bt.holdout_weeks} weeks held out, models fitted on "
+                f"{bt.train_weeks} weeks ({run.timings.get('backtest', 0.0):.1f} s)",
+                floatfmt="{:,.3f}",
+            )
+        )
+    if out is not None:
+        import pandas as pd
+
+        counts = pd.DataFrame(
+            {"model": list(run.model_counts()), "series": list(run.model_counts().values())}
+        )
+        console.print(frame_table(counts, title="model chosen per series", floatfmt="{:,.0f}"))
+        console.print(
+            f"{run.horizon}-week forecast written to [bold]{out}[/] "
+            f"({run.timings.get('forecast', 0.0):.1f} s, {run.series_per_second:,.0f} series/s)",
+            soft_wrap=True,
+        )
+
+
+@app.command()
+@handle_errors
+def elasticity(
+    data: DataOpt,
+    out: Annotated[Path, typer.Option("--out", help="elasticity file (.parquet or .csv)")],
+    level: Annotated[str, typer.Option("--level", help="category (the only level)")] = "category",
+    min_weeks: Annotated[
+        int, typer.Option("--min-weeks", help="a product enters with sales in at least N weeks")
+    ] = 8,
+    min_obs: Annotated[
+        int, typer.Option("--min-obs", help="a category needs at least N product-weeks")
+    ] = 100,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Own-price elasticity of units per category (double ML with product and week effects),
+    with 90 % and 95 % intervals; NaN and a reason where the data cannot tell."""
+    from offerwise.workflows.elasticity import run_elasticity
+
+    with _status(as_json, "estimating elasticities") as progress:
+        run = run_elasticity(
+            data,
+            out=out,
+            level=level,
+            min_weeks=min_weeks,
+            min_obs=min_obs,
+            settings=_settings(config),
+            progress=progress,
+        )
+    if as_json:
+        print_json({"ok": True, **run.to_dict()})
+        return
+    warn(run.warnings)
+    cols = ["category", "elasticity", "ci_low", "ci_high", "n_obs", "n_products", "reason"]
+    console.print(
+        frame_table(
+            run.table[cols],
+            title=f"own-price elasticity of units, 90 % intervals ({run.n_estimated} of "
+            f"{len(run.table)} categories estimated; largest sales first)",
+            max_rows=25,
+        )
+    )
+    console.print(
+        f"written to [bold]{out}[/]; lines with quantity 0 left out: "
+        f"{run.dropped_zero_quantity:,}; product-weeks sold only for free left out: "
+        f"{run.free_product_weeks:,}",
+        soft_wrap=True,
+    )
+
+
+# --------------------------------------------------------------------------------------------
 # demo: the whole pipeline on the bundled real data
 # --------------------------------------------------------------------------------------------
 
@@ -1216,6 +1362,140 @@ def demo(
         f"{res.campaign.true_lift['net_profit']:,.3f}"
     )
     console.print(f"everything is in [bold]{out}/[/]; open [bold]{res.report}[/]", soft_wrap=True)
+
+
+# --------------------------------------------------------------------------------------------
+# recommend: categories or products each customer is likely to buy next
+# --------------------------------------------------------------------------------------------
+
+
+@app.command()
+@handle_errors
+def recommend(
+    data: DataOpt,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="recommendations file (.parquet or .csv)")
+    ] = None,
+    level: Annotated[
+        str, typer.Option("--level", help="what to recommend: category or product")
+    ] = "category",
+    k: Annotated[int, typer.Option("--k", help="items per customer")] = 10,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="use only transactions before this date YYYY-MM-DD (default: the day after the "
+            "last transaction or exposure); with --evaluate, the end of the held-out weeks",
+        ),
+    ] = None,
+    method: Annotated[
+        str | None,
+        typer.Option("--method", help="als, bpr, popular, buy-again or blend (default: blend)"),
+    ] = None,
+    evaluate: Annotated[
+        bool,
+        typer.Option(
+            "--evaluate", help="score every method on the last --holdout-weeks; writes nothing"
+        ),
+    ] = False,
+    holdout_weeks: Annotated[
+        int | None,
+        typer.Option("--holdout-weeks", help="weeks held out by --evaluate (e.g. 8)"),
+    ] = None,
+    seed: SeedOpt = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Top-k categories or products per customer (ALS/BPR, buy-again, popularity, blend);
+    --evaluate compares the methods on held-out weeks."""
+    from offerwise.errors import InputError
+    from offerwise.recommend.methods import DEFAULT_METHOD, METHODS
+    from offerwise.workflows.recommend import evaluate_recommenders
+    from offerwise.workflows.recommend import recommend as run_recommend
+
+    settings = _settings(config, seed=seed)
+    if evaluate:
+        if holdout_weeks is None:
+            raise InputError("--evaluate needs --holdout-weeks N (the weeks to hold out)")
+        if out is not None:
+            raise InputError("--evaluate writes nothing: drop --out")
+        if method is not None and method not in METHODS:
+            raise InputError(
+                f"--method {method!r}: unknown method (use one of {', '.join(METHODS)})"
+            )
+        with _status(as_json, "evaluating recommenders") as progress:
+            ev = evaluate_recommenders(
+                data,
+                holdout_weeks=holdout_weeks,
+                level=level,
+                k=k,
+                as_of=as_of,
+                settings=settings,
+                progress=progress,
+            )
+        if as_json:
+            print_json({"ok": True, **ev.to_dict()})
+            return
+        warn(ev.warnings)
+        table = ev.frame().rename(
+            columns={
+                "recall": f"recall@{k}",
+                "ndcg": f"NDCG@{k}",
+                "explore_recall": f"explore recall@{k}",
+                "explore_ndcg": f"explore NDCG@{k}",
+                "fit_seconds": "fit s",
+                "n_users": "customers",
+                "n_explore_users": "explore customers",
+            }
+        )
+        console.print(
+            frame_table(
+                table,
+                title=f"{ev.level} recommendations: fitted before {ev.cutoff.date()}, scored on "
+                f"{ev.holdout_weeks} held-out weeks to {ev.end.date()} ({ev.n_items:,} items)",
+                floatfmt="{:,.4f}",
+            )
+        )
+        console.print(
+            f"default method: {ev.default_method}; explore = items the customer had not bought "
+            "before the cutoff; coverage = share of items in any list",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return
+    if holdout_weeks is not None:
+        raise InputError("--holdout-weeks is used only with --evaluate")
+    if out is None:
+        raise InputError("--out is required (or use --evaluate)")
+    with _status(as_json, "recommending") as progress:
+        res = run_recommend(
+            data,
+            out=out,
+            level=level,
+            k=k,
+            as_of=as_of,
+            method=method or DEFAULT_METHOD,
+            settings=settings,
+            progress=progress,
+        )
+    if as_json:
+        print_json({"ok": True, **res.to_dict()})
+        return
+    warn(res.warnings)
+    console.print(
+        frame_table(
+            res.recs.head(min(res.k, 10) * 2),
+            title=f"top {res.k} {res.level} recommendations by {res.method} "
+            f"(first customers of {res.n_customers:,})",
+            floatfmt="{:,.4f}",
+        )
+    )
+    console.print(
+        f"recommendations written to [bold]{out}[/]: {res.n_customers:,} customers x "
+        f"{res.k} {res.level} items as of {res.as_of.date()} ({res.n_fallback:,} without history "
+        f"got the popularity list); {res.timings['total']:.1f} s",
+        soft_wrap=True,
+    )
 
 
 # --------------------------------------------------------------------------------------------
