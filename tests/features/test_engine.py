@@ -241,9 +241,11 @@ def test_sql_is_portable_text():
     duck = feature_sql(load_settings())
     spark = feature_sql(load_settings(), dialect="spark")
     assert "DAYS_BETWEEN" not in duck and "DAYS_BETWEEN" not in spark
-    assert "epoch(" in duck and "unix_timestamp(" in spark and "epoch(" not in spark
+    assert "epoch(" in duck and "unix_micros(" in spark and "epoch(" not in spark
     # one dialect-specific expression: the texts differ only there
-    assert duck.replace("epoch(", "unix_timestamp(") == spark
+    assert duck.replace("epoch(", "unix_micros(").replace(
+        "/ 86400.0)", "/ 86400000000.0D)"
+    ) == spark
     with pytest.raises(InputError, match="dialect"):
         feature_sql(load_settings(), dialect="oracle")
 

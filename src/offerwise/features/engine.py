@@ -15,6 +15,7 @@ contract tables, or empty stand-ins for absent optional tables). The one piece o
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -51,7 +52,8 @@ STEPS = (
 #: Dialect-specific SQL: the only place with date arithmetic. ``{a}``, ``{b}``: timestamps.
 DIALECTS: dict[str, dict[str, str]] = {
     "duckdb": {"DAYS_BETWEEN": "((epoch({b}) - epoch({a})) / 86400.0)"},
-    "spark": {"DAYS_BETWEEN": "((unix_timestamp({b}) - unix_timestamp({a})) / 86400.0)"},
+    # microseconds, as a DOUBLE literal (``86400.0`` would be a DECIMAL and lose digits in Spark)
+    "spark": {"DAYS_BETWEEN": "((unix_micros({b}) - unix_micros({a})) / 86400000000.0D)"},
 }
 
 #: Spend trend compares the last TREND_DAYS days with the TREND_DAYS days before.
@@ -244,13 +246,15 @@ def profile(
     *,
     segments: bool = True,
     clusters: int | None = None,
+    features: Callable[[datetime], pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
     """One row per customer at ``as_of``: features, customer attributes and (by default) segments.
 
     ``source``: a validated :class:`~offerwise.data.contract.DataSet`, or a DuckDB connection with
     the contract's tables as views. ``as_of`` defaults to :func:`offerwise.vocab.default_as_of`.
     ``clusters``: add a KMeans ``cluster`` column with that many clusters (seeded by
-    ``settings.seed``).
+    ``settings.seed``). ``features``: computes every customer's features at the decision date
+    elsewhere (e.g. on Spark), returning what :func:`compute_features` would; default DuckDB.
     """
     from offerwise.data.contract import DataSet
 
@@ -266,7 +270,10 @@ def profile(
         f"CREATE OR REPLACE TEMP VIEW ow_profile_cutoffs AS "
         f"SELECT customer_id, TIMESTAMP '{lit}' AS as_of FROM customers"
     )
-    feats = compute_features(con, "ow_profile_cutoffs", settings=settings)
+    if features is None:
+        feats = compute_features(con, "ow_profile_cutoffs", settings=settings)
+    else:
+        feats = features(ts)
     attrs = con.execute("SELECT * FROM customers").df()
     attrs["customer_id"] = attrs["customer_id"].astype(str)
     attrs = attrs.drop_duplicates("customer_id")

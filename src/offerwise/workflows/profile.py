@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -16,6 +17,9 @@ from offerwise.features.engine import profile
 from offerwise.features.segments import segment_summary
 from offerwise.vocab import default_as_of, parse_as_of
 from offerwise.workflows._common import DataArg, open_data
+
+if TYPE_CHECKING:  # pragma: no cover
+    from offerwise.spark.session import SparkConfig
 
 __all__ = ["ProfileReport", "run_profile", "write_profile"]
 
@@ -30,6 +34,7 @@ class ProfileReport:
     fingerprint: str
     warnings: list[Problem] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    engine: str = "duckdb"  # what computed the features: "duckdb" or "spark"
 
     @property
     def seconds(self) -> float:
@@ -45,6 +50,7 @@ class ProfileReport:
             "segments": self.summary.to_dict("records"),
             "warnings": [w.to_dict() for w in self.warnings],
             "seconds": self.timings,  # per step, and "total"
+            "engine": self.engine,
         }
 
 
@@ -54,14 +60,30 @@ def run_profile(
     as_of: object = None,
     settings: Settings | None = None,
     clusters: int | None = None,
+    engine: str = "duckdb",
+    spark: SparkConfig | None = None,
 ) -> ProfileReport:
     """Validate ``data``, compute features and segments at ``as_of`` (default: the day after the
-    last transaction or exposure, :func:`offerwise.vocab.default_as_of`)."""
+    last transaction or exposure, :func:`offerwise.vocab.default_as_of`).
+
+    ``engine="spark"``: the data is validated by DuckDB as always (same errors, exit 2), then the
+    features are computed by Spark SQL (session from ``spark``); attributes and segments as usual.
+    """
+    from offerwise.spark.session import check_engine
+
     settings = settings or default_settings()
+    engine = check_engine(engine)
     t0 = time.perf_counter()
     ds = open_data(data, settings, ("customers",))
     t1 = time.perf_counter()
-    profiles = profile(ds, as_of, settings, clusters=clusters)
+    features = None
+    if engine == "spark":
+        from offerwise.spark.features import spark_profile_features
+
+        def features(ts: datetime) -> pd.DataFrame:
+            return spark_profile_features(ds, ts, settings=settings, config=spark)
+
+    profiles = profile(ds, as_of, settings, clusters=clusters, features=features)
     t2 = time.perf_counter()
     summary = segment_summary(profiles)
     t3 = time.perf_counter()
@@ -78,6 +100,7 @@ def run_profile(
             "summary": round(t3 - t2, 3),
             "total": round(t3 - t0, 3),
         },
+        engine=engine,
     )
 
 

@@ -1,0 +1,81 @@
+"""``offerwise profile --engine spark`` as a user runs it (a subprocess, stdout a pipe)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+
+def ow(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    e = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    e.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "offerwise.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=e,
+        timeout=600,
+    )
+
+
+def test_profile_engine_spark_human_output(shop: Path, tmp_path: Path) -> None:
+    out = tmp_path / "profiles.parquet"
+    r = ow(
+        "profile", "--data", shop, "--engine", "spark", "--spark-master", "local[2]", "--out", out
+    )
+    assert r.returncode == 0, r.stderr
+    assert "segments as of " in r.stdout and "300 customers" in r.stdout
+    assert "features by spark)" in r.stdout and "…" not in r.stdout
+    assert f"profiles written to {out}" in r.stdout
+    assert "internal error" not in r.stderr
+    duck = tmp_path / "duck.parquet"
+    r = ow("profile", "--data", shop, "--out", duck, "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["engine"] == "duckdb"
+    a, b = pd.read_parquet(duck), pd.read_parquet(out)
+    assert list(a.columns) == list(b.columns) and (a["segment"] == b["segment"]).all()
+    num = [c for c in a.columns if a[c].dtype.kind == "f"]
+    assert ((a[num] - b[num]).abs().max() <= 1e-9).all()
+
+
+def test_bad_input_gives_the_same_exit_2_on_both_engines(shop: Path, tmp_path: Path) -> None:
+    """The data is validated by DuckDB before Spark starts: same errors, same exit code."""
+    bad = tmp_path / "bad"
+    shutil.copytree(shop, bad)
+    tx = pd.read_parquet(bad / "transactions.parquet")
+    tx.loc[: len(tx) // 2, "customer_id"] = "ghost"  # far too many orphans: fatal
+    tx.to_parquet(bad / "transactions.parquet", index=False)
+    spark = ow("profile", "--data", bad, "--json", env={"OFFERWISE_ENGINE": "spark"})
+    duck = ow("profile", "--data", bad, "--json", "--engine", "duckdb")
+    assert spark.returncode == duck.returncode == 2
+    assert json.loads(spark.stdout) == json.loads(duck.stdout)
+    assert "customer_id not found in customers" in spark.stderr
+
+
+def test_unknown_engine_is_a_usage_error(shop: Path) -> None:
+    r = ow("profile", "--data", shop, "--engine", "polars")
+    assert r.returncode == 2 and "unknown engine 'polars' (known: duckdb, spark)" in r.stderr
+
+
+def test_score_and_plan_engine_spark(shop: Path, model_dir: Path, tmp_path: Path) -> None:
+    """``score --engine spark`` and ``plan`` with OFFERWISE_ENGINE=spark write DuckDB's files."""
+    for engine in ("duckdb", "spark"):
+        r = ow("score", "--model", model_dir, "--data", shop, "--out", tmp_path / f"s_{engine}.parquet",
+               "--engine", engine)
+        assert r.returncode == 0, r.stderr
+        assert "mean scores per offer as of" in r.stdout and "…" not in r.stdout
+        r = ow("plan", "--model", model_dir, "--data", shop, "--budget", "300", "--no-frontier",
+               "--out", tmp_path / f"p_{engine}.parquet", env={"OFFERWISE_ENGINE": engine})
+        assert r.returncode == 0, r.stderr
+        assert "internal error" not in r.stderr
+    a, b = pd.read_parquet(tmp_path / "s_duckdb.parquet"), pd.read_parquet(tmp_path / "s_spark.parquet")
+    num = [c for c in a.columns if a[c].dtype.kind == "f"]
+    assert (a[["customer_id", "offer_id"]] == b[["customer_id", "offer_id"]]).all().all()
+    assert ((a[num] - b[num]).abs().max().fillna(0) <= 1e-9).all()
+    a, b = pd.read_parquet(tmp_path / "p_duckdb.parquet"), pd.read_parquet(tmp_path / "p_spark.parquet")
+    assert (a[["customer_id", "offer_id"]] == b[["customer_id", "offer_id"]]).all().all()
