@@ -21,6 +21,7 @@ __all__ = [
     "NO_OFFER",
     "OFFER_KINDS",
     "PLAN_COLUMNS",
+    "REC_SCOPE_PREFIX",
     "SCORE_COLUMNS",
     "SEGMENTS",
     "SCORE_INPUT_COLUMNS",
@@ -35,6 +36,10 @@ __all__ = [
 
 #: Offer id meaning "no offer" (the control arm of the logs, the plan's empty choice).
 NO_OFFER = "none"
+
+#: An ``offers.category`` starting with this is a template scoped by recommendation (``rec:1``:
+#: the customer's top recommended category; :mod:`offerwise.data.templates`).
+REC_SCOPE_PREFIX = "rec:"
 
 #: Offer kinds of the data contract's ``offers.kind``.
 OFFER_KINDS = ("percent_off", "amount_off", "spend_threshold", "free_shipping", "gift", "bogo")
@@ -79,6 +84,7 @@ PLAN_COLUMNS = (
     "reason",
     "planned_offer_id",
     "propensity",
+    "category",
 )
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from offerwise.config import Settings, default_settings
+from offerwise.data.templates import RecScope, is_template, parse_scope
 from offerwise.errors import InputError, ModelError
 from offerwise.vocab import default_as_of, parse_as_of
 
@@ -145,6 +146,14 @@ def category_share_features(
     """
     if not categories or not (ds.has("transactions") and ds.has("products")):
         return pd.DataFrame(columns=["customer_id", "as_of"])
+    ranked = [c for c in categories if is_template(c)]
+    categories = [c for c in categories if not is_template(c)]
+    if ranked:
+        out = _ranked_shares(ds, cutoffs, ranked, window_days)
+        if not categories:
+            return out
+        rest = category_share_features(ds, cutoffs, categories, window_days)
+        return rest.merge(out, on=["customer_id", "as_of"], how="outer")
     con = ds.con
     con.register("ow_share_cutoffs", cutoffs[["customer_id", "as_of"]])
     sums = ", ".join(
@@ -164,6 +173,51 @@ def category_share_features(
         out = con.execute(sql, list(categories)).df()
     finally:
         con.unregister("ow_share_cutoffs")
+    out["customer_id"] = out["customer_id"].astype(str)
+    out["as_of"] = pd.to_datetime(out["as_of"])
+    return out
+
+
+def _ranked_shares(
+    ds: DataSet, cutoffs: pd.DataFrame, templates: list[str], window_days: int
+) -> pd.DataFrame:
+    """``category_share=rec:N``: the share of spend in the customer's N-th category by spend over
+    ``window_days`` before each as_of (ties by category name), for the template scopes in
+    ``templates`` (``rec:N..M`` uses rank N: the category a full list instantiates it to).
+
+    The point-in-time stand-in for the share in a template's recommended category: the
+    recommendations themselves are not refitted at every logged exposure's date."""
+    ranks = {t: (parse_scope(t) or RecScope(1, 1)).first for t in templates}
+    con = ds.con
+    con.register("ow_rank_cutoffs", cutoffs[["customer_id", "as_of"]].drop_duplicates())
+    cols = ", ".join(
+        f"COALESCE(MAX(CASE WHEN rk = {r} THEN amt END) / NULLIF(MAX(tot), 0), 0) "
+        f'AS "category_share={t}"'
+        for t, r in ranks.items()
+    )
+    sql = f"""
+        WITH s AS (
+            SELECT c.customer_id, c.as_of, p.category, SUM(t.amount) AS amt
+            FROM ow_rank_cutoffs c
+            JOIN transactions t ON t.customer_id = c.customer_id AND t.ts < c.as_of
+                 AND t.ts >= c.as_of - INTERVAL '{int(window_days)} days'
+            LEFT JOIN products p ON p.product_id = t.product_id
+            GROUP BY c.customer_id, c.as_of, p.category
+        ), r AS (
+            SELECT customer_id, as_of, amt,
+                   SUM(amt) OVER (PARTITION BY customer_id, as_of) AS tot,
+                   CASE WHEN category IS NULL OR CAST(category AS VARCHAR) = '' THEN NULL
+                        ELSE ROW_NUMBER() OVER (PARTITION BY customer_id, as_of,
+                            category IS NULL OR CAST(category AS VARCHAR) = ''
+                            ORDER BY amt DESC, CAST(category AS VARCHAR)) END AS rk
+            FROM s
+        )
+        SELECT customer_id, as_of, {cols} FROM r GROUP BY customer_id, as_of
+    """
+    try:
+        out = con.execute(sql).df()
+    finally:
+        con.unregister("ow_rank_cutoffs")
     out["customer_id"] = out["customer_id"].astype(str)
     out["as_of"] = pd.to_datetime(out["as_of"])
     return out

@@ -8,6 +8,7 @@ eligibility mask so that :func:`~offerwise.policy.frontier.plan_frontier` sees w
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -122,6 +123,9 @@ class PlanResult:
     explore: float = 0.0  # share of the non-holdout customers drawn to explore
     explored: np.ndarray | None = None  # (n,) bool: the row's offer is the explore draw
     propensity: np.ndarray | None = None  # (n,) P(this row's offer) under the plan's randomization
+    #: (n, K) object: the category each offer is scoped to for each customer (a template's
+    #: concrete category, a fixed category; None: site-wide); None when no offer is scoped
+    categories: np.ndarray | None = None
 
     @property
     def total_cost(self) -> float:
@@ -154,8 +158,17 @@ class PlanResult:
                 "propensity": (
                     np.ones(len(self.assignment)) if self.propensity is None else self.propensity
                 ),
+                "category": pd.array(self.assigned_categories(), dtype="string"),
             }
         )
+
+    def assigned_categories(self) -> np.ndarray:
+        """(n,) object: the category of each customer's assigned offer (None: site-wide or none)."""
+        out = np.full(len(self.assignment), None, dtype=object)
+        if self.categories is not None:
+            on = np.flatnonzero(self.assignment >= 0)
+            out[on] = self.categories[on, self.assignment[on]]
+        return out
 
     def summary(self, *, campaign_id: str = "", data_fingerprint: str = "") -> dict:
         """The ``PLAN.summary.json`` sidecar."""
@@ -327,6 +340,7 @@ def solve_plan(
     threads: int | None = 2,
     risk: float = 0.0,
     explore: float = 0.0,
+    allocator: Callable[..., Allocation] | None = None,
 ) -> PlanResult:
     """Plan the campaign: holdout, rules, exploration, budgeted allocation, reasons.
 
@@ -344,7 +358,8 @@ def solve_plan(
     :mod:`offerwise.policy.explore`); the draw comes first and spends its expected cost (and the
     caps it uses) from the budget, then the allocation runs on the other customers with the rest.
     Every row gets the probability of its offer under that mixture (``propensity``; 1 without
-    exploration and on holdout rows).
+    exploration and on holdout rows). ``allocator``: called instead of :func:`allocate` with the
+    same arguments (e.g. ``offerwise.spark.allocate.spark_allocator``).
     """
     if objective not in ("profit", "revenue"):
         raise InputError(f"objective must be 'profit' or 'revenue', not {objective!r}")
@@ -419,7 +434,7 @@ def solve_plan(
         codes = f.codes.copy()
         codes[hold | explored] = -1
         fair.append(type(f)(f.name, codes, f.labels, f.min_ratio))
-    alloc = allocate(
+    alloc = (allocator or allocate)(
         value,
         cost,
         left[0],

@@ -31,7 +31,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, overload
 
@@ -55,7 +55,7 @@ from offerwise.serving.schemas import (
 )
 from offerwise.serving.settings import ServeSettings
 from offerwise.serving.storage import RawSQL, Tables, new_coupon_codes, read_tx, write_tx
-from offerwise.vocab import NO_OFFER
+from offerwise.vocab import NO_OFFER, REC_SCOPE_PREFIX
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine, Table
@@ -120,7 +120,7 @@ def request_hash(code: str, body: dict[str, Any]) -> str:
 _DECISION_SQL = RawSQL(
     "SELECT d.decision_id, d.offer_id, d.grp, d.propensity, d.explored, d.coupon_code, d.ts, "
     "c.expires_ts, c.max_uses, c.uses, a.offer_id AS plan_offer_id, a.grp AS plan_grp, "
-    "a.coupon_code AS reserved_code, a.propensity AS plan_propensity "
+    "a.coupon_code AS reserved_code, a.propensity AS plan_propensity, a.category AS plan_category "
     "FROM (SELECT 1 AS one) k "
     "LEFT JOIN decisions d ON d.campaign_id = :cid AND d.customer_id = :cust "
     "LEFT JOIN coupons c ON c.code = d.coupon_code "
@@ -150,9 +150,11 @@ _INSERT_USAGE = RawSQL(
 #: A coupon with its campaign's budget and the customer's usage. Columns = ``_CouponRow``.
 _COUPON_SQL = RawSQL(
     "SELECT k.code, k.campaign_id, k.customer_id, k.offer_id, k.issued_ts, k.expires_ts, "
-    "k.max_uses, k.uses, c.budget_cents, c.spent_cents, u.uses AS customer_uses FROM coupons k "
+    "k.max_uses, k.uses, c.budget_cents, c.spent_cents, u.uses AS customer_uses, "
+    "CASE WHEN a.offer_id = k.offer_id THEN a.category END AS scope FROM coupons k "
     "JOIN campaigns c ON c.campaign_id = k.campaign_id "
     "LEFT JOIN customer_usage u ON u.campaign_id = k.campaign_id AND u.customer_id = k.customer_id "
+    "LEFT JOIN assignments a ON a.campaign_id = k.campaign_id AND a.customer_id = k.customer_id "
     "WHERE k.code = :code"
 )
 _CLAIM_KEY = RawSQL(
@@ -191,6 +193,11 @@ _INSERT_REDEMPTION = RawSQL(
 )
 
 
+def _is_template(terms: OfferTerms) -> bool:
+    """A menu offer scoped by recommendation (``rec:N``): its category comes from the plan."""
+    return terms.category is not None and terms.category.startswith(REC_SCOPE_PREFIX)
+
+
 @dataclass(frozen=True, slots=True)
 class _CouponRow:
     """A :data:`_COUPON_SQL` row."""
@@ -206,6 +213,7 @@ class _CouponRow:
     budget_cents: int
     spent_cents: int
     customer_uses: int | None
+    scope: str | None = None  # the plan's category for this customer's offer (None: the offer's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +234,7 @@ class _DecisionRow:
     plan_grp: str | None
     reserved_code: str | None = None
     plan_propensity: float | None = None  # the plan's probability of its offer (None: 1)
+    plan_category: str | None = None  # the plan's category for its offer (None: the offer's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -530,7 +539,11 @@ class OfferService:
         return _DecisionRow(*_DECISION_SQL.run(conn, {"cid": cid, "cust": customer_id}).fetchone())
 
     def _decision_out(self, row: _DecisionRow, cid: str, customer_id: str) -> OfferDecision:
-        offer = None if row.offer_id == NO_OFFER else self.offer_out(self._offer(row.offer_id))
+        offer = None
+        if row.offer_id != NO_OFFER:
+            offer = self.offer_out(self._offer(row.offer_id))
+            if row.plan_category is not None and row.offer_id == row.plan_offer_id:
+                offer = offer.model_copy(update={"category": row.plan_category})
         coupon = (
             CouponOut(code=row.coupon_code, expires_at=dt(row.expires_ts), max_uses=row.max_uses)
             if row.coupon_code
@@ -604,10 +617,12 @@ class OfferService:
         if grp == "holdout":
             offer_id, propensity, explored = NO_OFFER, 1.0, False
         else:
-            eligible = sorted(
+            eligible = sorted(  # a template needs the plan's category: not explored
                 o
                 for o, terms in menu.items()
-                if terms.active_at(now) and (not terms.members_only or o == choice)
+                if terms.active_at(now)
+                and (not terms.members_only or o == choice)
+                and (not _is_template(terms) or o == choice)
             )
             u1, u2 = exploration_draws(s.seed, cid, customer_id)
             offer_id, propensity, explored = choose_offer(choice, eligible, s.epsilon, u1, u2)
@@ -644,6 +659,7 @@ class OfferService:
             read.plan_grp,
             read.reserved_code,
             read.plan_propensity,
+            read.plan_category,
         )
 
     def _decide(
@@ -735,6 +751,14 @@ class OfferService:
     ) -> tuple[OfferTerms, int, int]:
         """Checks that need no lock; returns (offer, discount cents, eligible cents) or raises."""
         offer = self._offer(row.offer_id)
+        if row.scope is not None:  # the plan scoped the offer to this customer's category
+            offer = replace(offer, category=row.scope)
+        elif _is_template(offer):
+            raise Rejection(
+                "wrong_category",
+                f"offer '{offer.offer_id}' is scoped to {offer.category} and the plan gives this "
+                "customer no category for it",
+            )
         if now > row.expires_ts:
             raise Rejection("expired", f"coupon expired at {dt(row.expires_ts).isoformat()}")
         if offer.starts_ts is not None and now < offer.starts_ts:

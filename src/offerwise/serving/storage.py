@@ -356,6 +356,7 @@ class Tables:
             C("segment", txt),
             C("coupon_code", txt),
             C("propensity", f),
+            C("category", txt),
         )
         self.decisions = T(
             "decisions",
@@ -642,7 +643,8 @@ _PLAN_NEEDS = ("customer_id", "offer_id", "group")
 
 
 def read_plan(plan: Path, menu_ids: set[str]) -> pd.DataFrame:
-    """The plan frame (customer_id, offer_id, grp, segment, propensity) after contract checks."""
+    """The plan frame (customer_id, offer_id, grp, segment, propensity, category) after contract
+    checks; ``category`` (the offer's concrete scope for the customer) is None where absent."""
     import pandas as pd
 
     df = _read_frame(
@@ -662,6 +664,10 @@ def read_plan(plan: Path, menu_ids: set[str]) -> pd.DataFrame:
         pd.to_numeric(df["propensity"], errors="coerce").astype(float)
         if "propensity" in df.columns
         else 1.0
+    )
+    raw = df["category"] if "category" in df.columns else pd.Series(None, index=df.index)
+    out["category"] = pd.Series(
+        [None if pd.isna(c) or str(c) == "" else str(c) for c in raw], index=df.index, dtype=object
     )
     dup = out["customer_id"].duplicated()
     if dup.any():
@@ -732,7 +738,10 @@ def load_plan(
     plan = Path(plan)
     menu = read_menu(Path(model_dir))
     frame = read_plan(plan, {r["offer_id"] for r in menu})
-    fp = frame_fingerprint(frame[["customer_id", "offer_id", "grp"]])
+    keys = ["customer_id", "offer_id", "grp"] + (
+        ["category"] if frame["category"].notna().any() else []
+    )
+    fp = frame_fingerprint(frame[keys])
     summary: dict[str, Any] = {}
     sp = summary_path(plan)
     if sp.exists():

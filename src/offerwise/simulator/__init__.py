@@ -35,7 +35,13 @@ from offerwise.simulator.config import (
     offers_from_frame,
 )
 from offerwise.simulator.exposures import legacy_logits, logging_probabilities
-from offerwise.simulator.market import SimulatedMarket, market_summary, simulate, write_market
+from offerwise.simulator.market import (
+    SimulatedMarket,
+    instantiated_truth,
+    market_summary,
+    simulate,
+    write_market,
+)
 from offerwise.simulator.truth import (
     oracle_policy,
     oracle_value,
@@ -55,6 +61,7 @@ __all__ = [
     "SimulatedMarket",
     "SimulatorConfig",
     "default_campaign_start",
+    "instantiated_truth",
     "legacy_logits",
     "logging_probabilities",
     "market_summary",

@@ -9,6 +9,7 @@ from typing import Literal, cast
 import pandas as pd
 
 from offerwise._io import frame_fingerprint
+from offerwise.data.templates import is_template, parse_scope
 from offerwise.errors import ConfigError, InputError
 from offerwise.vocab import NO_OFFER
 
@@ -195,7 +196,14 @@ class SimulatorConfig:
                 raise ConfigError(
                     f"simulator config: offer {o.offer_id!r}: value must be > 0, min_spend >= 0"
                 )
-            if o.category is not None and o.category not in CATEGORIES:
+            if is_template(o.category):
+                scope = parse_scope(o.category, o.offer_id)
+                if scope is not None and scope.first > len(CATEGORIES):
+                    raise ConfigError(
+                        f"simulator config: offer {o.offer_id!r}: template {o.category!r} "
+                        f"names a rank beyond the {len(CATEGORIES)} categories"
+                    )
+            elif o.category is not None and o.category not in CATEGORIES:
                 raise ConfigError(
                     f"simulator config: offer {o.offer_id!r}: category {o.category!r} not in "
                     f"{', '.join(CATEGORIES)}"

@@ -26,6 +26,7 @@ from offerwise.simulator.population import (
     _strings,
 )
 from offerwise.simulator.response import _response_types, _Truth, _truth_arrays, _truth_frame
+from offerwise.simulator.templates import history_scopes, scope_key, with_scopes
 from offerwise.simulator.truth import (
     oracle_value,
     true_policy_value,
@@ -110,6 +111,7 @@ def simulate(config: SimulatorConfig | None = None, **overrides: object) -> Simu
     t = _draw_traits(cfg, r_traits)
     products = _products(r_products, cfg.margin_rate)
     tx, snap = _history(t, cfg, r_hist, products)
+    t.update(history_scopes(cfg, tx, products))  # template offers: the history's top categories
     customers = _customers(t, cfg, r_cust)
     tr = _truth_arrays(t, cfg)
     action_ids = [NO_OFFER] + [o.offer_id for o in cfg.offers]
@@ -168,6 +170,29 @@ def simulate(config: SimulatorConfig | None = None, **overrides: object) -> Simu
         _MarketState(t, tr),
         exposure_truth,
     )
+
+
+def instantiated_truth(market: SimulatedMarket, concrete: pd.DataFrame) -> pd.DataFrame:
+    """The market's truth with its template offers (``rec:N``) scoped to the categories of
+    ``concrete`` (customer_id, offer_id, category: e.g. a plan's instantiation,
+    :func:`offerwise.data.templates.instantiate`) instead of the market's own; the rows of a
+    customer without a category for a template are dropped (not eligible)."""
+    if market.state is None:
+        raise InputError("instantiated_truth: the market has no in-memory state (re-simulate it)")
+    cfg = market.config
+    ids = pd.Index(market.latent["customer_id"].astype(str))
+    t = with_scopes(market.state.traits, concrete, ids)
+    action_ids = [NO_OFFER] + [o.offer_id for o in cfg.offers]
+    truth = _truth_frame(
+        _customer_ids(cfg.n_customers), action_ids, _truth_arrays(t, cfg), cfg.margin_rate
+    )
+    keep = np.ones(len(truth), dtype=bool)
+    for o in cfg.offers:
+        key = scope_key(o.offer_id)
+        if key in t:
+            none = np.repeat(t[key] < 0, len(action_ids))
+            keep &= ~(none & (truth["offer_id"] == o.offer_id).to_numpy())
+    return truth[keep].reset_index(drop=True)
 
 
 def write_market(market: SimulatedMarket, out_dir: str | Path) -> Path:

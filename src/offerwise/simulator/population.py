@@ -289,7 +289,8 @@ def _offers_frame(cfg: SimulatorConfig) -> pd.DataFrame:
             "kind": pd.array([o.kind for o in cfg.offers], dtype="str"),
             "value": np.array([float(o.value) for o in cfg.offers]),
             "min_spend": np.array([float(o.min_spend) for o in cfg.offers]),
-            "category": pd.array([o.category for o in cfg.offers], dtype="str"),
+            # "string", not "str": with pandas < 3 "str" writes a site-wide None as "None"
+            "category": pd.array([o.category for o in cfg.offers], dtype="string"),
             "description": pd.array([o.description for o in cfg.offers], dtype="str"),
         }
     )

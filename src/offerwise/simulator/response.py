@@ -24,8 +24,9 @@ import pandas as pd
 import pyarrow as pa
 from scipy.special import expit, logit, ndtr
 
-from offerwise.simulator.config import CATEGORIES, OfferSpec, SimulatorConfig
+from offerwise.simulator.config import OfferSpec, SimulatorConfig
 from offerwise.simulator.population import _strings
+from offerwise.simulator.templates import category_share
 
 _R_MAX = 5.0  # peak responsiveness (logit units per unit of appeal)
 _APPEAL_CAP = 1.6
@@ -78,7 +79,7 @@ def _offer_terms(
     if o is None:
         return _OfferTerms(zero, mu, mu, zero)
     if o.kind == "percent_off":
-        share = t["pref"][:, CATEGORIES.index(o.category)] if o.category else np.ones_like(mu)
+        share = category_share(o, t, np.arange(len(mu)))
         eff = o.value * np.minimum(1.0, 1.5 * share) if o.category else o.value * np.ones_like(mu)
         appeal = _appeal(eff)
         m = mu * (1 + _PRICE_PULL * o.value * share * sens)
@@ -216,7 +217,7 @@ def _draw_orders(
         if not sel.any():
             continue
         if o.kind == "percent_off":
-            share = t["pref"][cust[sel], CATEGORIES.index(o.category)] if o.category else 1.0
+            share = category_share(o, t, cust[sel])
             disc[sel] = o.value * share * g[sel]
         elif o.kind in ("amount_off", "spend_threshold"):
             T = max(o.min_spend, o.value)
