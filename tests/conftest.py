@@ -5,6 +5,10 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("OFFERWISE_THREADS", "1")
+# pytest-xdist workers inherit COLUMNS=80 from the controller's terminal; a user piping offerwise's
+# output has no COLUMNS (the CLI then prints 200 columns wide), and that is what the human-output
+# tests check — so the variable goes before anything imports offerwise.cli
+os.environ.pop("COLUMNS", None)
 
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402

@@ -20,9 +20,9 @@ LAYERS: list[set[str]] = [
     {"", "errors", "_version", "_lazy", "vocab", "config", "_io"},
     {"data"},
     {"features", "simulator", "policy", "serving", "recommend", "demand"},
-    {"models"},
+    {"models", "spark"},
     {"evaluation"},
-    {"report"},
+    {"report", "assistant"},
     {"workflows"},
     {"cli"},
 ]

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperOption
 
@@ -91,6 +92,26 @@ AsOfOpt = Annotated[
         help="decision date YYYY-MM-DD (default: the day after the last transaction or exposure)",
     ),
 ]
+EngineOpt = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        envvar="OFFERWISE_ENGINE",
+        show_envvar=False,  # a long unbreakable token: the help column is narrow in pipes
+        help="what computes the features (and scores, budget price): duckdb (this process) or "
+        "spark (PySpark, extra 'spark'; data still validated by DuckDB); env OFFERWISE_ENGINE",
+    ),
+]
+SparkMasterOpt = Annotated[
+    str,
+    typer.Option(
+        "--spark-master",
+        envvar="OFFERWISE_SPARK_MASTER",
+        show_envvar=False,
+        help="Spark master for --engine spark: local[N], a spark:// or k8s:// URL, yarn "
+        "(docs/spark.md; also from the environment)",
+    ),
+]
 
 
 def _settings(config: Path | None = None, **overrides: Any) -> Settings:
@@ -117,7 +138,10 @@ def handle_errors(fn: F) -> F:
                     payload["problems"] = [p.to_dict() for p in exc.problems]
                 print(json.dumps(payload, indent=2, default=str))
             err_console.print(
-                f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True, markup=True
+                f"[bold red]error:[/] {escape(str(exc))}",
+                highlight=False,
+                soft_wrap=True,
+                markup=True,
             )
             raise typer.Exit(exc.exit_code) from None
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
@@ -267,12 +291,22 @@ def profile(
     ] = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
+    engine: EngineOpt = "duckdb",
+    spark_master: SparkMasterOpt = "local[2]",
 ) -> None:
     """Customer profiles (RFM, trend, discount sensitivity, loyalty, churn, CLV) and segments."""
+    from offerwise.spark.session import SparkConfig
     from offerwise.workflows.profile import run_profile, write_profile
 
     with _status(as_json, "profiling customers"):
-        rep = run_profile(data, as_of=as_of, settings=_settings(config), clusters=clusters)
+        rep = run_profile(
+            data,
+            as_of=as_of,
+            settings=_settings(config),
+            clusters=clusters,
+            engine=engine,
+            spark=SparkConfig(master=spark_master),
+        )
         if out is not None:
             write_profile(rep, out)
     if as_json:
@@ -283,7 +317,7 @@ def profile(
         frame_table(
             rep.summary,
             title=f"segments as of {rep.as_of.date()} "
-            f"({len(rep.profiles):,} customers, {rep.seconds:.1f} s)",
+            f"({len(rep.profiles):,} customers, {rep.seconds:.1f} s, features by {rep.engine})",
         )
     )
     if out is not None:
@@ -523,13 +557,23 @@ def score(
     as_of: AsOfOpt = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
+    engine: EngineOpt = "duckdb",
+    spark_master: SparkMasterOpt = "local[2]",
 ) -> None:
     """Score every customer x menu offer: conversion, revenue, cost and incremental profit."""
+    from offerwise.spark.session import SparkConfig
     from offerwise.workflows.score import score as run_score
 
     with _status(as_json, "scoring") as progress:
         res = run_score(
-            model, data, out=out, as_of=as_of, settings=_settings(config), progress=progress
+            model,
+            data,
+            out=out,
+            as_of=as_of,
+            settings=_settings(config),
+            progress=progress,
+            engine=engine,
+            spark=SparkConfig(master=spark_master),
         )
     df = res.scores
     if as_json:
@@ -830,11 +874,24 @@ def plan(
             ),
         ),
     ] = 0.1,
+    recs: Annotated[
+        Path | None,
+        typer.Option(
+            "--recs",
+            help=(
+                "recommendations (`offerwise recommend --out`) that instantiate the menu's "
+                "template offers (category rec:N); default: computed (blend, k 10) at --as-of"
+            ),
+        ),
+    ] = None,
     seed: SeedOpt = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
+    engine: EngineOpt = "duckdb",
+    spark_master: SparkMasterOpt = "local[2]",
 ) -> None:
     """One offer (or none) per customer maximising incremental profit under a budget and rules."""
+    from offerwise.spark.session import SparkConfig
     from offerwise.workflows.plan import make_plan
 
     with _status(as_json, "planning") as progress:
@@ -854,6 +911,9 @@ def plan(
             risk=risk,
             explore=explore,
             overspend_risk=overspend_risk or None,
+            recs=recs,
+            engine=engine,
+            spark=SparkConfig(master=spark_master),
         )
     res = run.result
     if as_json:
@@ -866,6 +926,7 @@ def plan(
                 "claims": None if run.claims is None else run.claims.to_dict(),
                 "cost": None if run.cost is None else run.cost.to_dict(),
                 "planning_budget": run.planning_budget,
+                "templates": None if run.templates is None else run.templates.to_dict(),
             }
         )
         return
@@ -878,11 +939,24 @@ def plan(
         f"holdout {int(res.holdout.sum()):,} customers ({res.holdout_fraction:.0%})",
         soft_wrap=True,
     )
+    if run.templates is not None:
+        print_templates(run.templates.to_dict())
     if run.cost is not None:
         print_cost(run.cost, run.planning_budget, overspend_risk)
     if run.claims is not None:
         print_claims(run.claims)
     console.print("written: " + ", ".join(str(p) for p in run.written), soft_wrap=True)
+
+
+def print_templates(t: dict[str, Any]) -> None:
+    """The menu's recommendation-scoped templates: scopes, recommendations, who has none."""
+    scopes = t["templates"]
+    missing = t["n_ineligible"]
+    parts = [f"{o} = {s} ({missing.get(o, 0):,} without)" for o, s in scopes.items()]
+    console.print(
+        f"templates: {'; '.join(parts)}; recommendations {t['source']}, {t['k']} ranks",
+        soft_wrap=True,
+    )
 
 
 def print_cost(c: CostInterval, planning_budget: float, risk: float) -> None:
@@ -992,6 +1066,200 @@ def report(
         print_json({"ok": True, "out": str(res.path), "bytes": res.bytes, "inputs": res.sources})
         return
     console.print(f"report written to [bold]{res.path}[/] ({res.bytes / 1e6:.1f} MB)")
+
+
+# --------------------------------------------------------------------------------------------
+# assistant (language model; every text checked; docs/assistant.md)
+# --------------------------------------------------------------------------------------------
+
+LlmUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--llm-url",
+        help="OpenAI-compatible endpoint (env OFFERWISE_LLM_URL; key: OFFERWISE_LLM_API_KEY)",
+    ),
+]
+LlmModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--llm-model",
+        help="model at --llm-url, or 'smollm2' / a .gguf file for a local model (env "
+        "OFFERWISE_LLM_MODEL; default: no model, templates)",
+    ),
+]
+
+
+@app.command()
+@handle_errors
+def brief(
+    text: Annotated[str, typer.Argument(help="the campaign brief, in plain words")],
+    data: Annotated[
+        Path | None, typer.Option("--data", help="the shop's data: offer ids, segments, columns")
+    ] = None,
+    rules_out: Annotated[
+        Path, typer.Option("--rules-out", help="rules file to diff against and to --write")
+    ] = Path("rules.toml"),
+    write: Annotated[
+        bool, typer.Option("--write", help="write the draft (only if every check passed)")
+    ] = False,
+    llm_url: LlmUrlOpt = None,
+    llm_model: LlmModelOpt = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Draft a rules file from a brief with a language model; show it as a diff (checked by the
+    rules schema; nothing it rejects is applied)."""
+    import tomllib
+
+    from offerwise.assistant.backends import make_backend
+    from offerwise.workflows.assistant import draft_brief
+
+    with _status(as_json, "drafting rules"):
+        run = draft_brief(
+            text,
+            data=data,
+            rules_out=rules_out,
+            write=write,
+            backend=make_backend(llm_url, llm_model),
+            settings=_settings(config),
+        )
+    d = run.draft
+    if as_json:
+        print_json(
+            {
+                "ok": d.ok,
+                "backend": d.backend,
+                "refused": d.refused,
+                "problems": d.problems,
+                "not_expressible": d.not_expressible,
+                "rules": None if d.toml is None else tomllib.loads(d.toml),
+                "toml": d.toml,
+                "diff": run.diff,
+                "written": None if run.written is None else str(run.written),
+                "model_output": d.raw,
+            }
+        )
+    else:
+        console.print(f"backend: {d.backend}", highlight=False, markup=False)
+        if d.refused:
+            err_console.print(f"[bold red]refused:[/] {escape(d.problems[0])}", soft_wrap=True)
+        elif not d.ok:
+            err_console.print("[bold red]rejected:[/] the drafted rules fail the checks:")
+            for p in d.problems:
+                err_console.print(f"  - {p}", highlight=False, soft_wrap=True, markup=False)
+            if d.raw:
+                err_console.print("model output:", highlight=False)
+                err_console.print(d.raw, highlight=False, soft_wrap=True, markup=False)
+        else:
+            diff = run.diff or f"no change to {run.rules_out}"
+            console.print(diff, highlight=False, markup=False)
+        for n in d.not_expressible:
+            console.print(f"not in the rules: {n}", highlight=False, soft_wrap=True, markup=False)
+        if run.written is not None:
+            console.print(f"written: {run.written}", highlight=False)
+        elif d.ok:
+            console.print(f"not written: pass --write to save it to {run.rules_out}")
+    if not d.ok:
+        raise typer.Exit(2)
+
+
+@app.command("copy")
+@handle_errors
+def copy_cmd(
+    plan: Annotated[Path, typer.Option("--plan", help="plan file from `offerwise plan`")],
+    out: Annotated[Path, typer.Option("--out", help="messages file (.csv or .parquet)")] = Path(
+        "copy.csv"
+    ),
+    data: Annotated[
+        Path | None, typer.Option("--data", help="the shop's data (its offers table)")
+    ] = None,
+    model: Annotated[
+        Path | None, typer.Option("--model", help="model directory (its offer menu)")
+    ] = None,
+    llm_url: LlmUrlOpt = None,
+    llm_model: LlmModelOpt = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """One message per (offer, segment) of a plan; every number and category checked against the
+    offer (a failing message is replaced by the template)."""
+    from offerwise.assistant.backends import make_backend
+    from offerwise.workflows.assistant import copy_plan
+
+    with _status(as_json, "writing messages"):
+        run = copy_plan(
+            plan,
+            out,
+            data=data,
+            model=model,
+            backend=make_backend(llm_url, llm_model),
+            settings=_settings(config),
+        )
+    if as_json:
+        print_json(
+            {
+                "ok": True,
+                "out": str(run.out),
+                "backend": run.backend,
+                "n_messages": len(run.messages),
+                "n_model": run.n_model,
+                "n_fallback": run.n_fallback,
+                "messages": [
+                    {k: getattr(m, k) for k in ("offer_id", "segment", "message", "source")}
+                    | {"fallback_reason": m.fallback}
+                    for m in run.messages
+                ],
+            }
+        )
+        return
+    t = Table(title=f"messages (backend: {run.backend})", header_style="bold")
+    for c in ("offer", "segment", "customers", "message", "by"):
+        t.add_column(c, justify="right" if c == "customers" else "left")
+    for m in run.messages:
+        t.add_row(m.offer_id, m.segment, f"{m.n_customers:,}", m.message, m.source)
+    console.print(t)
+    console.print(
+        f"{len(run.messages)} messages: {run.n_model} by the model, "
+        f"{len(run.messages) - run.n_model} by the template ({run.n_fallback} fallbacks after a "
+        "failed check or backend error); every message states its offer's terms",
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print(f"written: {run.out}", highlight=False)
+
+
+@app.command()
+@handle_errors
+def explain(
+    plan: Annotated[Path, typer.Option("--plan", help="plan file (its .summary.json is read)")],
+    llm_url: LlmUrlOpt = None,
+    llm_model: LlmModelOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The plan and its caveats in plain words; every figure is checked against its summary."""
+    from offerwise.assistant.backends import make_backend
+    from offerwise.workflows.assistant import explain as explain_run
+
+    with _status(as_json, "explaining the plan"):
+        run = explain_run(plan, backend=make_backend(llm_url, llm_model))
+    e = run.explanation
+    if as_json:
+        print_json(
+            {
+                "ok": True,
+                "text": e.text,
+                "source": e.source,
+                "backend": e.backend,
+                "fallback_reason": e.fallback,
+                "unverified": run.facts.unverified,
+            }
+        )
+        return
+    console.print(e.text, highlight=False, soft_wrap=True, markup=False)
+    how = "written by the model; every figure checked against the plan's summary"
+    if e.source == "template":
+        how = "template summary" + (f" ({e.fallback})" if e.fallback else "")
+    console.print(f"\n[dim]{e.backend}: {how}[/]", highlight=False, soft_wrap=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1123,6 +1391,18 @@ def export_exposures_cmd(
 # --------------------------------------------------------------------------------------------
 
 
+def _forecast_models(spec: str) -> tuple[str, ...] | None:
+    """``--models``: ``default`` → None (the workflow's default), ``all`` → every model, else the
+    comma-separated names (checked by the workflow)."""
+    from offerwise.demand.forecast import MODEL_NAMES
+
+    if spec.strip() == "default":
+        return None
+    if spec.strip() == "all":
+        return MODEL_NAMES
+    return tuple(m.strip() for m in spec.split(","))
+
+
 @app.command()
 @handle_errors
 def forecast(
@@ -1157,10 +1437,10 @@ def forecast(
         str,
         typer.Option(
             "--models",
-            help="candidate models, comma-separated, or all (Naive, SeasonalNaive, AutoETS, "
-            "AutoTheta, AutoARIMA); AutoARIMA is by far the slowest",
+            help="candidate models, comma-separated (Naive, SeasonalNaive, AutoETS, AutoTheta, "
+            "AutoARIMA), 'default' (all but AutoARIMA, the slowest by far) or 'all'",
         ),
-    ] = "all",
+    ] = "default",
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -1179,7 +1459,7 @@ def forecast(
             top=top,
             evaluate=evaluate,
             holdout_weeks=holdout_weeks,
-            models=None if models == "all" else tuple(m.strip() for m in models.split(",")),
+            models=_forecast_models(models),
             settings=_settings(config),
             progress=progress,
         )

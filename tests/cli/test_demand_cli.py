@@ -76,7 +76,7 @@ def test_forecast_uses_only_history_before_as_of(shop: Path, tmp_path: Path) -> 
 
 def test_forecast_evaluate_json_compares_with_naive_baselines(shop: Path) -> None:
     res = runner.invoke(app, ["forecast", "--data", str(shop), "--level", "product", "--top", "3", "--horizon", "4",
-                              "--evaluate", "--holdout-weeks", "4", "--json"])
+                              "--evaluate", "--holdout-weeks", "4", "--models", "all", "--json"])
     assert res.exit_code == 0, res.output
     d = _json(res.stdout)
     assert d["ok"] and d["n_series"] == 3 and d["out"] is None

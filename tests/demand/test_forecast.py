@@ -53,6 +53,21 @@ def test_select_models_by_mean_absolute_error_ties_to_the_first() -> None:
     assert select_models(cv, ["Naive", "AutoETS"]).to_dict() == {"a": "AutoETS", "b": "Naive"}
 
 
+def test_select_models_keeps_the_level_model_unless_clearly_beaten() -> None:
+    # AutoETS is the level's model (relative MAE 1, 1, 1.05 vs Naive 1.5, 1.3, 1)
+    cv = pd.DataFrame({
+        "unique_id": ["a", "b", "c", "d"],
+        "y": [10.0, 10.0, 10.0, 10.0],
+        "Naive": [13.0, 11.3, 10.95, 8.0],  # MAE 3, 1.3, 0.95, 2
+        "AutoETS": [12.0, 11.0, 11.0, 11.0],  # MAE 2, 1, 1, 1
+    })
+    got = select_models(cv, ["Naive", "AutoETS"], margin=0.1).to_dict()
+    assert got == {"a": "AutoETS", "b": "AutoETS", "c": "AutoETS", "d": "AutoETS"}  # c: 5 % < 10 %
+    cv.loc[2, "Naive"] = 10.5  # c: MAE 0.5, half of AutoETS's
+    assert select_models(cv, ["Naive", "AutoETS"], margin=0.1)["c"] == "Naive"
+    assert select_models(cv, ["Naive", "AutoETS"], margin=0.0).to_dict()["c"] == "Naive"
+
+
 def test_score_backtest_by_hand() -> None:
     w = pd.to_datetime(["2024-01-01", "2024-01-08", "2024-01-15", "2024-01-22"])
     train = pd.DataFrame({"series": "s", "week": w[:3], "y": [1.0, 3.0, 2.0]})  # scale 1.5

@@ -5,10 +5,17 @@ The candidates are statsforecast's ``Naive``, ``SeasonalNaive``, ``AutoETS``, ``
 with less, a yearly season cannot be estimated, so the automatic models are non-seasonal and
 ``SeasonalNaive`` repeats the last 4 weeks (a month: pay-day and benefit cycles).
 
-Per series the model with the lowest mean absolute error over a rolling-origin backtest on the
+Per series a model is chosen by its mean absolute error over a rolling-origin backtest on the
 history (``cross_validation``: up to 3 origins, ``horizon`` weeks each, parameters fitted at the
-first origin) is chosen, then refitted on the whole history for the forecast with 80 % and 95 %
-prediction intervals. Sales are never negative: forecasts and bounds are clipped at 0.
+first origin): the level's best model unless another beats it on that series by more than
+:data:`SWITCH_MARGIN` (:func:`select_models`). It is then refitted on the whole history for the
+forecast with 80 % and 95 % prediction intervals. Sales are never negative: forecasts and bounds
+are clipped at 0.
+
+Default candidates: :data:`DEFAULT_MODELS`, without ``AutoARIMA``: statsforecast's AutoARIMA fits
+each candidate order by numerical optimisation, about 0.1 s per weekly series on one core, 15x
+slower than the other four together, for a small gain in the Complete Journey backtest
+(docs/demand.md); ``--models all`` adds it.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from offerwise.errors import InputError, require
 __all__ = [
     "FORECAST_COLUMNS",
     "MIN_TRAIN_WEEKS",
+    "DEFAULT_MODELS",
     "MODEL_NAMES",
     "Backtest",
     "BacktestPlan",
@@ -40,11 +48,14 @@ __all__ = [
     "naive_scale",
     "score_backtest",
     "seasonality",
+    "SWITCH_MARGIN",
     "select_models",
 ]
 
 #: Candidate models, simplest first (ties in the backtest go to the simpler model).
 MODEL_NAMES: tuple[str, ...] = ("Naive", "SeasonalNaive", "AutoETS", "AutoTheta", "AutoARIMA")
+#: Candidates when none are named (AutoARIMA is slow; see the module docstring).
+DEFAULT_MODELS: tuple[str, ...] = ("Naive", "SeasonalNaive", "AutoETS", "AutoTheta")
 #: Columns of a forecast file.
 FORECAST_COLUMNS = ("series", "week", "model", "yhat", "lo80", "hi80", "lo95", "hi95")
 #: Fewest weeks a model is fitted on in the backtest.
@@ -137,15 +148,34 @@ def _long(sales: pd.DataFrame) -> pd.DataFrame:
     return sales.rename(columns={"series": "unique_id", "week": "ds"})[["unique_id", "ds", "y"]]
 
 
-def select_models(cv: pd.DataFrame, names: Sequence[str]) -> pd.Series:
-    """Per series (``unique_id``) the model of ``names`` (columns of ``cv``, a
-    ``cross_validation`` frame with ``y``) with the lowest mean absolute error; ties go to the
-    first in ``names``."""
+#: A series leaves the level's best model only for one whose backtest error is this much lower.
+SWITCH_MARGIN = 0.10
+
+
+def select_models(
+    cv: pd.DataFrame, names: Sequence[str], margin: float = SWITCH_MARGIN
+) -> pd.Series:
+    """Per series (``unique_id``) a model of ``names`` (columns of ``cv``, a ``cross_validation``
+    frame with ``y``) by mean absolute error (MAE) in the backtest.
+
+    The level's model ``G`` is the one with the lowest mean over series of MAE / (the series'
+    smallest MAE); a series keeps ``G`` unless another model's MAE is lower by more than
+    ``margin`` (a share) — a few backtest origins pick noisily, and a small win there does not
+    carry to the future. Ties go to the first in ``names``.
+    """
     err = cv[list(names)].sub(cv["y"], axis=0).abs()
     err["unique_id"] = cv["unique_id"].to_numpy()
-    mae = err.groupby("unique_id", sort=True)[list(names)].mean()
-    best = np.nanargmin(mae.fillna(np.inf).to_numpy(), axis=1)
-    return pd.Series(np.asarray(names, dtype=object)[best], index=mae.index.astype(str))
+    mae = err.groupby("unique_id", sort=True)[list(names)].mean().fillna(np.inf).to_numpy()
+    best = np.argmin(mae, axis=1)
+    low = mae[np.arange(len(mae)), best]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.where(low[:, None] > 0, mae / low[:, None], np.where(mae > 0, np.inf, 1.0))
+    rel = np.where(np.isfinite(rel), rel, np.nan)
+    g = int(np.nanargmin(np.nanmean(rel, axis=0))) if np.isfinite(rel).any() else 0
+    keep = low >= (1.0 - margin) * mae[:, g]
+    pick = np.where(keep, g, best)
+    index = pd.Index(sorted(cv["unique_id"].unique()), dtype=object).astype(str)
+    return pd.Series(np.asarray(names, dtype=object)[pick], index=index)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +214,7 @@ def fit_forecast(
     sales: pd.DataFrame,
     horizon: int,
     *,
-    models: Sequence[str] = MODEL_NAMES,
+    models: Sequence[str] = DEFAULT_MODELS,
     n_jobs: int = 1,
     keep_all: bool = False,
 ) -> ForecastFit:

@@ -14,7 +14,7 @@ from offerwise._io import write_table
 from offerwise.config import Settings, default_settings
 from offerwise.data.contract import DataSet
 from offerwise.demand.forecast import (
-    MODEL_NAMES,
+    DEFAULT_MODELS,
     Backtest,
     check_models,
     fit_forecast,
@@ -135,9 +135,9 @@ def run_forecast(
     (categories, or the ``top`` products by sales) from the history before ``as_of`` (default:
     midnight after the last transaction) and write it atomically to ``out``; with ``evaluate``
     also (or only, without ``out``) backtest on the last ``holdout_weeks`` weeks. ``models``: the
-    candidates (default: all of :data:`~offerwise.demand.forecast.MODEL_NAMES`)."""
+    candidates (default: :data:`~offerwise.demand.forecast.DEFAULT_MODELS`, without AutoARIMA)."""
     settings = settings or default_settings()
-    names = MODEL_NAMES if models is None else check_models(models)
+    names = DEFAULT_MODELS if models is None else check_models(models)
     lvl, tgt = check_level(level), check_target(target)
     if horizon < 1:
         raise InputError(f"--horizon {horizon}: must be at least 1 week")

@@ -8,7 +8,9 @@ allocation and the frontier share the same arrays, so the frontier obeys rules a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -33,6 +35,16 @@ from offerwise.vocab import default_as_of, frontier_path, parse_as_of
 from offerwise.workflows._common import DataArg, Progress, note, open_data
 from offerwise.workflows.claims import PlanClaims, model_identification, plan_claims
 from offerwise.workflows.score import ScoreResult, score
+from offerwise.workflows.templates import (
+    RecsArg,
+    TemplateCategories,
+    category_matrix,
+    drop_ineligible,
+    template_categories,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from offerwise.spark.session import SparkConfig
 
 __all__ = [
     "OBJECTIVES",
@@ -65,6 +77,7 @@ class PlanRun:
     claims: PlanClaims | None = None  # what the plan may claim about its profit
     cost: CostInterval | None = None  # the interval of the plan's true discount cost
     planning_budget: float = 0.0  # the budget the allocation was given (<= budget)
+    templates: TemplateCategories | None = None  # the menu's templates, instantiated
 
 
 def customer_table(profiles: pd.DataFrame, ds: DataSet) -> pd.DataFrame:
@@ -98,6 +111,9 @@ def make_plan(
     risk: float = 0.0,
     explore: float = 0.0,
     overspend_risk: float | None = OVERSPEND_RISK,
+    recs: RecsArg = None,
+    engine: str = "duckdb",
+    spark: SparkConfig | None = None,
 ) -> PlanRun:
     """Score ``data`` with ``model`` (unless ``scored`` is given), segment, solve, and write the
     plan, its ``.summary.json`` and (with ``frontier``) its ``.frontier.parquet``/``.png``.
@@ -110,7 +126,15 @@ def make_plan(
     ``overspend_risk``: the plan is re-solved with a smaller planning budget until its true cost
     (the model's cost calibrated on out-of-fold rows, with its interval:
     :mod:`offerwise.evaluation.cost`) exceeds ``budget`` with probability at most this; ``None``
-    plans on the model's costs as predicted. The summary's ``cost`` states the interval."""
+    plans on the model's costs as predicted. The summary's ``cost`` states the interval.
+    ``recs``: recommendations (file or frame) for the menu's template offers (``rec:N``;
+    :mod:`offerwise.workflows.templates`); computed at the decision date when not given.
+    ``engine="spark"``: features and scores as ``score(engine="spark")`` does, and the budget
+    price by bisection on Spark (:func:`offerwise.spark.allocate.spark_allocator`; with rules
+    that set caps, segment budgets or fairness the allocation runs on the driver)."""
+    from offerwise.spark.session import check_engine
+
+    engine = check_engine(engine)
     if objective not in OBJECTIVES:
         raise InputError(f"--objective must be 'profit' or 'revenue', not {objective!r}")
     if not 0.0 <= float(explore) <= 1.0:
@@ -130,19 +154,38 @@ def make_plan(
     else:
         ts = parse_as_of(as_of) if as_of is not None else default_as_of(ds)
     note(progress, "profiling and segmenting customers")
-    prof = profile(ds, ts, settings)
+    features = None
+    if engine == "spark":
+        from offerwise.spark.features import spark_profile_features
+
+        def features(when: datetime) -> pd.DataFrame:
+            return spark_profile_features(ds, when, settings=settings, config=spark)
+
+    prof = profile(ds, ts, settings, features=features)
+    ids = ds.frame("customers")["customer_id"].astype(str).to_numpy()
+    tc = template_categories(ds, ids, pd.Timestamp(ts), recs=recs, settings=settings, seed=seed)
     if scored is None:
         note(progress, "scoring customers")
-        scored = score(lm, ds, as_of=ts, settings=settings, computed=prof)
+        scored = score(
+            lm, ds, as_of=ts, settings=settings, computed=prof, engine=engine, spark=spark
+        )
     if overspend_risk is not None and not 0.0 < float(overspend_risk) < 0.5:
         raise InputError(
             f"--overspend-risk must be a probability in (0, 0.5); got {overspend_risk}"
         )
     note(progress, "solving the allocation")
-    arrays = scores_to_arrays(scored.scores, objective, risk)
+    plan_scores = scored.scores if tc is None else drop_ineligible(scored.scores, tc)
+    arrays = scores_to_arrays(plan_scores, objective, risk)
     cust = customer_table(prof, ds)
     offers = ds.frame("offers") if ds.has("offers") else None
+    categories = category_matrix(arrays, offers, tc)
     cal = model_cost_calibration(lm) if overspend_risk is not None else UNCALIBRATED
+    allocator = None
+    if engine == "spark":
+        from offerwise.spark.allocate import spark_allocator
+        from offerwise.spark.session import spark_session
+
+        allocator = spark_allocator(spark_session(spark))
 
     def solve(arr: ScoreArrays, planning_budget: float) -> PlanResult:
         """The plan (rules, holdout, seed, exploration) of ``arr`` within ``planning_budget``."""
@@ -159,6 +202,7 @@ def make_plan(
             threads=settings.threads,
             risk=risk,
             explore=explore,
+            allocator=allocator,
         )
 
     planning_budget = float(budget)
@@ -170,9 +214,11 @@ def make_plan(
         need = cost.expected + float(norm.isf(overspend_risk)) * cost.sd
         planning_budget *= 0.995 * budget / need
     res.budget = float(budget)
+    res.categories = categories
 
     def resolve(sc: pd.DataFrame) -> PlanResult:
         """The same plan on another model's long scores frame (the audit model's)."""
+        sc = sc if tc is None else drop_ineligible(sc, tc)
         return solve(scores_to_arrays(sc, objective, risk), planning_budget)
 
     claims = None
@@ -187,7 +233,7 @@ def make_plan(
             settings=settings,
             seed=seed,
             as_of=pd.Timestamp(ts),
-            scores=scored.scores,
+            scores=plan_scores,
             resolve=None if objective != "profit" else resolve,
         )
     written = list(
@@ -203,6 +249,7 @@ def make_plan(
                     "planning_budget": planning_budget,
                 },
                 **({} if claims is None else {"claims": claims.to_dict()}),
+                **({} if tc is None else {"templates": tc.to_dict()}),
             },
         )
     )
@@ -218,6 +265,7 @@ def make_plan(
         claims=claims,
         cost=cost,
         planning_budget=planning_budget,
+        templates=tc,
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -20,9 +21,12 @@ from offerwise.config import Settings, default_settings
 from offerwise.data.contract import DataSet
 from offerwise.features.model_inputs import customer_features
 from offerwise.models.persist import LoadedModel, load_model
-from offerwise.vocab import SCORE_COLUMNS
+from offerwise.vocab import SCORE_COLUMNS, default_as_of, parse_as_of
 from offerwise.workflows._common import DataArg, Progress, note, open_data
 from offerwise.workflows.train import hash_id
+
+if TYPE_CHECKING:  # pragma: no cover
+    from offerwise.spark.session import SparkConfig
 
 __all__ = ["ScoreResult", "score", "shop_mismatch"]
 
@@ -81,23 +85,47 @@ def score(
     settings: Settings | None = None,
     progress: Progress | None = None,
     computed: pd.DataFrame | None = None,
+    engine: str = "duckdb",
+    spark: SparkConfig | None = None,
 ) -> ScoreResult:
     """Score every customer of ``data`` with ``model``; write Parquet/CSV to ``out`` if given.
 
     ``computed``: transaction features of every customer at ``as_of`` already computed (a profile
-    of the same date, as ``plan`` has), reused instead of recomputed.
+    of the same date, as ``plan`` has), reused instead of recomputed. ``engine="spark"``: after
+    DuckDB's validation, the features are computed by Spark SQL and the customers scored on Spark
+    (the model broadcast as LightGBM model strings, one ``mapInPandas`` pass; session from
+    ``spark``); the feature matrix is assembled on the driver.
     """
+    from offerwise.spark.session import check_engine
+
     settings = settings or default_settings()
+    engine = check_engine(engine)
     lm = model if isinstance(model, LoadedModel) else load_model(model)
     note(progress, "validating data")
     ds = open_data(data, settings, ("customers",))
     note(progress, "computing customer features")
+    if engine == "spark" and computed is None:
+        from offerwise.spark.features import spark_profile_features
+
+        when = parse_as_of(as_of, "as_of") if as_of is not None else default_as_of(ds)
+        computed = spark_profile_features(ds, when.to_pydatetime(), settings=settings, config=spark)
+        as_of = when
     ids, X, ts = customer_features(
         ds, lm.features, as_of=as_of, settings=settings, computed=computed
     )
     warns = shop_mismatch(lm, ds, ids)
     note(progress, f"scoring {len(ids)} customers as of {ts.date()}")
-    df = lm.model.predict_frame(X, ids) if len(X) else pd.DataFrame(columns=list(SCORE_COLUMNS))
+    if not len(X):
+        df = pd.DataFrame(columns=list(SCORE_COLUMNS))
+    elif engine == "spark":
+        from offerwise.models.response import OfferResponseModel
+        from offerwise.spark.scoring import ModelText, score_on_spark
+        from offerwise.spark.session import spark_session
+
+        text = ModelText.from_state(*lm.model.to_state())
+        df = score_on_spark(spark_session(spark), ids, X, text, OfferResponseModel.from_state)
+    else:
+        df = lm.model.predict_frame(X, ids)
     if out is not None:
         write_table(df, out)
     return ScoreResult(
