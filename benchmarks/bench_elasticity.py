@@ -76,6 +76,10 @@ def synthetic(draws: int) -> None:
 
 
 def completejourney(data: str, top: int) -> None:
+    if not Path(data).exists():  # `make bench` on a fresh machine: import it first
+        from offerwise.data.completejourney import import_completejourney
+
+        import_completejourney(Path(data))
     with tempfile.TemporaryDirectory() as tmp:
         run = run_elasticity(data, out=Path(tmp) / "el.parquet", settings=load_settings(None))
     t = run.table

@@ -44,6 +44,10 @@ pd.set_option("display.max_columns", 20)
 
 def main() -> int:
     settings = load_settings(None, threads=args.threads)
+    if not Path(args.data).exists():  # `make bench` on a fresh machine: import it first
+        from offerwise.data.completejourney import import_completejourney
+
+        import_completejourney(Path(args.data))
     t = time.perf_counter()
     ds = load_data(args.data, settings=settings, required=("transactions",))
     print(f"data {args.data}: loaded in {time.perf_counter() - t:.1f} s; {args.threads} threads "

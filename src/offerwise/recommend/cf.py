@@ -10,11 +10,16 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 
 from offerwise.errors import InputError, require
+
+if TYPE_CHECKING:  # pragma: no cover
+    from implicit.cpu.als import AlternatingLeastSquares
+    from implicit.cpu.bpr import BayesianPersonalizedRanking
 
 __all__ = ["CF_KINDS", "WEIGHTINGS", "CFParams", "Factors", "confidence", "fit_cf"]
 
@@ -111,10 +116,23 @@ def fit_cf(
         raise InputError(f"unknown collaborative-filtering model {kind!r} (use als or bpr)")
     params = params or CFParams()
     require("implicit", "recommend")
+    weights = confidence(counts, params)
+    with _blas_threads(1):  # implicit checks the BLAS threads when the model is built
+        model = _build(kind, params, seed, threads)
+        model.fit(weights, show_progress=False)
+    return Factors(
+        np.asarray(model.user_factors, dtype=np.float32),
+        np.asarray(model.item_factors, dtype=np.float32),
+    )
+
+
+def _build(
+    kind: str, params: CFParams, seed: int, threads: int
+) -> AlternatingLeastSquares | BayesianPersonalizedRanking:
+    """The unfitted ``implicit`` model of ``kind``."""
     from implicit.cpu.als import AlternatingLeastSquares
     from implicit.cpu.bpr import BayesianPersonalizedRanking
 
-    weights = confidence(counts, params)
     model: AlternatingLeastSquares | BayesianPersonalizedRanking
     if kind == "als":
         model = AlternatingLeastSquares(
@@ -134,9 +152,4 @@ def fit_cf(
             random_state=seed,
             num_threads=threads,
         )
-    with _blas_threads(1):
-        model.fit(weights, show_progress=False)
-    return Factors(
-        np.asarray(model.user_factors, dtype=np.float32),
-        np.asarray(model.item_factors, dtype=np.float32),
-    )
+    return model
