@@ -1281,6 +1281,33 @@ def serve(
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port")] = 8000,
     workers: Annotated[int, typer.Option("--workers", min=1)] = 1,
+    rate_limit: Annotated[
+        float | None,
+        typer.Option(
+            "--rate-limit",
+            min=0.001,
+            help="requests/s per API key and worker, for keys without their own (`apikey "
+            "--rate-limit`); default 50 (env OFFERWISE_SERVE_RATE_PER_S)",
+        ),
+    ] = None,
+    burst: Annotated[
+        int | None,
+        typer.Option(
+            "--burst",
+            min=1,
+            help="requests a key may send at once before --rate-limit applies; default 100",
+        ),
+    ] = None,
+    explore: Annotated[
+        float | None,
+        typer.Option(
+            "--explore",
+            min=0.0,
+            max=1.0,
+            help="share of decisions drawn at random among the customer's offers, with the "
+            "propensity logged; default 0 (env OFFERWISE_SERVE_EPSILON)",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Serve offers, coupons and redemptions over HTTP (OpenAPI at /openapi.json).
@@ -1300,6 +1327,9 @@ def serve(
             "host": s.host,
             "port": s.port,
             "workers": s.workers,
+            "rate_limit": s.rate_per_s,
+            "burst": s.rate_burst,
+            "explore": s.epsilon,
             "db": redact_url(s.db_url),
             "plan": str(s.plan),
             "model": str(s.model_dir),
@@ -1309,7 +1339,9 @@ def serve(
         else:
             console.print(
                 f"offerwise serving on [bold]{info['url']}[/] ({s.workers} worker(s), "
-                f"db {info['db']}; OpenAPI at {info['url']}/docs); Ctrl+C stops it",
+                f"db {info['db']}; OpenAPI at {info['url']}/docs); Ctrl+C stops it\n"
+                f"rate limit {s.rate_per_s:g}/s per key and worker (burst {s.rate_burst}) "
+                f"unless the key has its own; exploration {s.epsilon:.0%} of decisions",
                 highlight=False,
                 soft_wrap=True,
             )
@@ -1324,6 +1356,15 @@ def serve(
             host=host,
             port=port,
             workers=workers,
+            **{
+                k: v
+                for k, v in (
+                    ("rate_per_s", rate_limit),
+                    ("rate_burst", burst),
+                    ("epsilon", explore),
+                )
+                if v is not None
+            },
         ),
         on_ready=ready,
     )
@@ -1335,14 +1376,36 @@ def apikey(
     db: Annotated[str, typer.Option("--db", help="the service's database URL")],
     name: Annotated[str, typer.Option("--name", help="who the key is for")],
     scope: Annotated[list[str], typer.Option("--scope", help="decide and/or admin (repeatable)")],
+    rate_limit: Annotated[
+        float | None,
+        typer.Option(
+            "--rate-limit",
+            min=0.001,
+            help="this key's requests/s per worker (a checkout POS may need more); default: "
+            "the server's --rate-limit",
+        ),
+    ] = None,
+    burst: Annotated[
+        int | None,
+        typer.Option("--burst", min=1, help="this key's burst; default: the server's --burst"),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Create an API key (printed once; stored hashed)."""
     from offerwise.serving import create_api_key
 
-    key = create_api_key(db, name, scope)
+    key = create_api_key(db, name, scope, rate_per_s=rate_limit, burst=burst)
     if as_json:
-        print_json({"ok": True, "name": name, "scopes": list(dict.fromkeys(scope)), "key": key})
+        print_json(
+            {
+                "ok": True,
+                "name": name,
+                "scopes": list(dict.fromkeys(scope)),
+                "rate_limit": rate_limit,
+                "burst": burst,
+                "key": key,
+            }
+        )
         return
     print(key)
 

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from offerwise.cli import app
 from offerwise.errors import InputError
 from offerwise.serving import ServeSettings
-from offerwise.serving.security import KeyVerifier
+from offerwise.serving.security import KeyVerifier, create_api_key
 from offerwise.serving.storage import load_plan, make_engine, migrate, redact_url
 
 runner = CliRunner()
@@ -64,6 +64,23 @@ def test_apikey_json(tmp_path: Path) -> None:
         assert p is not None and p.scopes == frozenset({"admin", "decide"})
     finally:
         engine.dispose()
+
+
+def test_apikey_with_its_own_rate_limit(tmp_path: Path) -> None:
+    db = _db(tmp_path)
+    res = runner.invoke(app, ["apikey", "--db", db, "--name", "pos", "--scope", "decide", "--rate-limit", "500",
+                              "--burst", "1000", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["rate_limit"] == 500.0 and out["burst"] == 1000
+    engine = make_engine(db, pool_size=1)
+    try:
+        p = KeyVerifier(engine, 0).verify(out["key"])
+        assert p is not None and (p.rate_per_s, p.burst) == (500.0, 1000)
+    finally:
+        engine.dispose()
+    res = runner.invoke(app, ["apikey", "--db", db, "--name", "x", "--scope", "decide", "--rate-limit", "0"])
+    assert res.exit_code == 2
 
 
 def test_apikey_json_error(tmp_path: Path) -> None:
@@ -201,7 +218,8 @@ def test_serve_json_prints_one_line_then_serves(tmp_path: Path) -> None:
         line = _first_line(proc, 30)
         info = json.loads(line)
         assert info == {"ok": True, "url": f"http://127.0.0.1:{port}", "host": "127.0.0.1", "port": port,
-                        "workers": 1, "db": _db(tmp_path), "plan": str(tmp_path / "plan.parquet"),
+                        "workers": 1, "rate_limit": 50.0, "burst": 100, "explore": 0.0,
+                        "db": _db(tmp_path), "plan": str(tmp_path / "plan.parquet"),
                         "model": str(tmp_path / "model")}
         assert _wait_healthy(info["url"])["campaign_id"] == "camp-1"
     finally:
@@ -214,7 +232,23 @@ def test_serve_human_prints_where_it_listens(tmp_path: Path) -> None:
         line = _first_line(proc, 30)
         assert f"serving on http://127.0.0.1:{port}" in line and "1 worker" in line
         assert not line.lstrip().startswith("{")
+        assert "rate limit 50/s per key and worker (burst 100)" in _first_line(proc, 10)
         _wait_healthy(f"http://127.0.0.1:{port}")
+    finally:
+        _stop(proc)
+
+
+def test_serve_flags_set_the_rate_limit_and_exploration(tmp_path: Path) -> None:
+    proc, port = _serve(tmp_path, "--rate-limit", "2", "--burst", "3", "--explore", "0.25", "--json")
+    try:
+        info = json.loads(_first_line(proc, 30))
+        assert (info["rate_limit"], info["burst"], info["explore"]) == (2.0, 3, 0.25)
+        url = info["url"]
+        _wait_healthy(url)
+        key = create_api_key(_db(tmp_path), "pos", ["decide"])
+        codes = [httpx.get(f"{url}/v1/customers/c1/offer", headers={"X-API-Key": key}, timeout=5).status_code
+                 for _ in range(6)]
+        assert codes[:3] == [200, 200, 200] and 429 in codes[3:], codes  # burst 3, then 2/s
     finally:
         _stop(proc)
 
