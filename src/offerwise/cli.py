@@ -1347,6 +1347,8 @@ def serve(
             )
             console.file.flush()
 
+    flags = (("rate_per_s", rate_limit), ("rate_burst", burst), ("epsilon", explore))
+    given: dict[str, Any] = {k: v for k, v in flags if v is not None}  # else env or default
     run_server(
         ServeSettings(
             plan=plan,
@@ -1356,15 +1358,7 @@ def serve(
             host=host,
             port=port,
             workers=workers,
-            **{
-                k: v
-                for k, v in (
-                    ("rate_per_s", rate_limit),
-                    ("rate_burst", burst),
-                    ("epsilon", explore),
-                )
-                if v is not None
-            },
+            **given,
         ),
         on_ready=ready,
     )
