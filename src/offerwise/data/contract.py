@@ -179,13 +179,13 @@ class DataSet:
             if cs is None:
                 parts.append(_q(col))
             elif name == "exposures" and col == "gross_profit":  # fill gaps with the default rule
-                default = _default_expr(name, cs, cols, self.settings)
+                default = default_expr(name, cs, self.settings)
                 parts.append(f"COALESCE({_cast_expr(cs, col, typ)}, {default}) AS {_q(col)}")
             else:
                 parts.append(f"{_cast_expr(cs, col, typ)} AS {_q(col)}")
         for cs in spec.columns:  # optional columns absent from the file
             if cs.name not in cols:
-                parts.append(f"{_default_expr(name, cs, cols, self.settings)} AS {_q(cs.name)}")
+                parts.append(f"{default_expr(name, cs, self.settings)} AS {_q(cs.name)}")
         where = self._exclude.get(name)
         sql = f"SELECT {', '.join(parts)} FROM raw_{name}"
         if where:
@@ -251,17 +251,20 @@ def _cast_expr(cs: ColumnSpec, col: str, typ: str) -> str:
     return q
 
 
-def _default_expr(table: str, cs: ColumnSpec, cols: dict[str, str], settings: Settings) -> str:
+def default_expr(table: str, cs: ColumnSpec, settings: Settings) -> str:
+    """SQL for an optional column absent from ``table``'s file, valid in DuckDB and Spark SQL
+    (``STRING`` is DuckDB's alias of ``VARCHAR``): 0 minimum spend, not members-only, gross
+    profit = ``margin_rate`` × (revenue + discount cost), else a typed NULL."""
     if table == "offers" and cs.name == "min_spend":
         return "CAST(0 AS DOUBLE)"
     if table == "offers" and cs.name == "members_only":
         return "FALSE"
     if table == "exposures" and cs.name == "gross_profit":
         return (
-            f"{settings.margin_rate!r} * "
-            f"(TRY_CAST(revenue AS DOUBLE) + TRY_CAST(discount_cost AS DOUBLE))"
+            f"CAST({settings.margin_rate!r} AS DOUBLE) * "
+            "(TRY_CAST(revenue AS DOUBLE) + TRY_CAST(discount_cost AS DOUBLE))"
         )
-    return f"CAST(NULL AS {_SQL_TYPE.get(cs.kind, 'VARCHAR')})"
+    return f"CAST(NULL AS {_SQL_TYPE.get(cs.kind, 'STRING')})"
 
 
 # --------------------------------------------------------------------------------------------

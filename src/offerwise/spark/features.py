@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from offerwise.config import Settings, default_settings
-from offerwise.data.contract import TABLES, ColumnSpec, DataSet
+from offerwise.data.contract import TABLES, ColumnSpec, DataSet, default_expr
 from offerwise.errors import InputError
 from offerwise.features.columns import EXTRA_COLUMNS, FEATURE_COLUMNS
 from offerwise.features.engine import feature_sql
@@ -85,21 +85,6 @@ def _cast(cs: ColumnSpec, col: str, typ: str) -> str:
     return q
 
 
-def _default(table: str, cs: ColumnSpec, settings: Settings) -> str:
-    """An optional column absent from the file (``offerwise.data.contract._default_expr``)."""
-    if table == "offers" and cs.name == "min_spend":
-        return "CAST(0 AS DOUBLE)"
-    if table == "offers" and cs.name == "members_only":
-        return "FALSE"
-    if table == "exposures" and cs.name == "gross_profit":
-        return (
-            f"CAST({settings.margin_rate!r} AS DOUBLE) * "
-            "(TRY_CAST(revenue AS DOUBLE) + TRY_CAST(discount_cost AS DOUBLE))"
-        )
-    typ = {"timestamp": "TIMESTAMP", "number": "DOUBLE", "binary": "DOUBLE", "bool": "BOOLEAN"}
-    return f"CAST(NULL AS {typ.get(cs.kind, 'STRING')})"
-
-
 def _parquet_files(ds: DataSet) -> dict[str, str]:
     if ds.source.kind != "dir":
         raise InputError(
@@ -136,13 +121,13 @@ def register_contract(spark: SparkSession, ds: DataSet) -> list[str]:
             if cs is None:
                 parts.append(_q(col))
             elif t == "exposures" and col == "gross_profit":  # gaps: the default rule
-                expr = f"COALESCE({_cast(cs, col, typ)}, {_default(t, cs, ds.settings)})"
+                expr = f"COALESCE({_cast(cs, col, typ)}, {default_expr(t, cs, ds.settings)})"
                 parts.append(f"{expr} AS {_q(col)}")
             else:
                 parts.append(f"{_cast(cs, col, typ)} AS {_q(col)}")
         for cs in spec.columns:  # optional columns absent from the file
             if cs.name not in cols:
-                parts.append(f"{_default(t, cs, ds.settings)} AS {_q(cs.name)}")
+                parts.append(f"{default_expr(t, cs, ds.settings)} AS {_q(cs.name)}")
         sql = f"SELECT {', '.join(parts)} FROM raw_{t}"
         where = ds._exclude.get(t)
         if where:  # the same predicate text as DuckDB's: `col IN (SELECT col FROM parent)`
