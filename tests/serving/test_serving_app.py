@@ -50,10 +50,12 @@ def test_offer_is_stable_and_coupon_issued_once(api) -> None:
     assert r1.status_code == 200 and r1.json() == r2.json()
     body = r1.json()
     assert body["offer"]["offer_id"] == "save10" and body["coupon"]["code"] and body["propensity"] == 1.0
+    assert body["reason"] == "test"  # the plan row's reason code
     # holdout (c0), plan 'none' (c1) and unknown customers: 200 with offer null
-    for cid, grp in (("c0", "holdout"), ("c1", "treatment"), ("zz-new", "cold_start")):
+    for cid, grp, why in (("c0", "holdout", "holdout"), ("c1", "treatment", "test"),
+                          ("zz-new", "cold_start", "cold_start")):
         b = client.get(f"/v1/customers/{cid}/offer", headers=H(keys["decide"])).json()
-        assert b["offer"] is None and b["coupon"] is None and b["group"] == grp
+        assert b["offer"] is None and b["coupon"] is None and b["group"] == grp and b["reason"] == why
     # first asks are recorded behind the answer (write-behind, 20 ms linger): wait for the records
     import time
 

@@ -82,6 +82,12 @@ class OfferDecision(BaseModel):
     coupon: CouponOut | None
     propensity: float = Field(description="probability the service chose this offer (logged)")
     explored: bool = Field(description="chosen by the exploration draw, not the plan")
+    reason: str | None = Field(
+        None,
+        description="why: the plan's reason code (best_net_of_budget_price, budget_exhausted, "
+        "no_positive_offer, ineligible, cooldown, cap_reached, ...), holdout, cold_start or "
+        "explore",
+    )
     decided_at: datetime
 
 

@@ -120,7 +120,8 @@ def request_hash(code: str, body: dict[str, Any]) -> str:
 _DECISION_SQL = RawSQL(
     "SELECT d.decision_id, d.offer_id, d.grp, d.propensity, d.explored, d.coupon_code, d.ts, "
     "c.expires_ts, c.max_uses, c.uses, a.offer_id AS plan_offer_id, a.grp AS plan_grp, "
-    "a.coupon_code AS reserved_code, a.propensity AS plan_propensity, a.category AS plan_category "
+    "a.coupon_code AS reserved_code, a.propensity AS plan_propensity, a.category AS plan_category, "
+    "a.reason AS plan_reason "
     "FROM (SELECT 1 AS one) k "
     "LEFT JOIN decisions d ON d.campaign_id = :cid AND d.customer_id = :cust "
     "LEFT JOIN coupons c ON c.code = d.coupon_code "
@@ -193,6 +194,14 @@ _INSERT_REDEMPTION = RawSQL(
 )
 
 
+def decision_reason(group: str, explored: bool, plan_reason: str | None) -> str | None:
+    """Why the customer got this answer: ``holdout``, ``cold_start`` (no plan row), ``explore``
+    (the service's ε draw), else the plan's reason code (None for a plan loaded without one)."""
+    if group in ("holdout", "cold_start"):
+        return group
+    return "explore" if explored else plan_reason
+
+
 def _is_template(terms: OfferTerms) -> bool:
     """A menu offer scoped by recommendation (``rec:N``): its category comes from the plan."""
     return terms.category is not None and terms.category.startswith(REC_SCOPE_PREFIX)
@@ -235,6 +244,7 @@ class _DecisionRow:
     reserved_code: str | None = None
     plan_propensity: float | None = None  # the plan's probability of its offer (None: 1)
     plan_category: str | None = None  # the plan's category for its offer (None: the offer's)
+    plan_reason: str | None = None  # the plan's reason code for this customer
 
 
 @dataclass(frozen=True, slots=True)
@@ -557,6 +567,7 @@ class OfferService:
             coupon=coupon,
             propensity=row.propensity,
             explored=bool(row.explored),
+            reason=decision_reason(row.grp, bool(row.explored), row.plan_reason),
             decided_at=dt(row.ts),
         )
 
@@ -660,6 +671,7 @@ class OfferService:
             read.reserved_code,
             read.plan_propensity,
             read.plan_category,
+            read.plan_reason,
         )
 
     def _decide(

@@ -357,6 +357,7 @@ class Tables:
             C("coupon_code", txt),
             C("propensity", f),
             C("category", txt),
+            C("reason", txt),
         )
         self.decisions = T(
             "decisions",
@@ -643,8 +644,9 @@ _PLAN_NEEDS = ("customer_id", "offer_id", "group")
 
 
 def read_plan(plan: Path, menu_ids: set[str]) -> pd.DataFrame:
-    """The plan frame (customer_id, offer_id, grp, segment, propensity, category) after contract
-    checks; ``category`` (the offer's concrete scope for the customer) is None where absent."""
+    """The plan frame (customer_id, offer_id, grp, segment, propensity, category, reason) after
+    contract checks; ``category`` (the offer's concrete scope for the customer) and ``reason``
+    (the plan's reason code) are None where absent."""
     import pandas as pd
 
     df = _read_frame(
@@ -668,6 +670,12 @@ def read_plan(plan: Path, menu_ids: set[str]) -> pd.DataFrame:
     raw = df["category"] if "category" in df.columns else pd.Series(None, index=df.index)
     out["category"] = pd.Series(
         [None if pd.isna(c) or str(c) == "" else str(c) for c in raw], index=df.index, dtype=object
+    )
+    why = df["reason"] if "reason" in df.columns else pd.Series(None, index=df.index)
+    out["reason"] = pd.Series(
+        [None if pd.isna(c) or str(c) == "" else str(c)[:64] for c in why],
+        index=df.index,
+        dtype=object,
     )
     dup = out["customer_id"].duplicated()
     if dup.any():
