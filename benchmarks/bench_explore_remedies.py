@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_identification import _budget, _market, _train  # noqa: E402
+from bench_identification import _budget, _market, _train, explore_round  # noqa: E402
 
 from offerwise.config import load_settings  # noqa: E402
 from offerwise.evaluation.plan_value import (  # noqa: E402
@@ -42,7 +42,7 @@ from offerwise.evaluation.plan_value import (  # noqa: E402
     top_share_policy,
 )
 from offerwise.models.persist import load_model  # noqa: E402
-from offerwise.simulator import run_campaign, write_market  # noqa: E402
+from offerwise.simulator import write_market  # noqa: E402
 from offerwise.workflows.plan import make_plan  # noqa: E402
 from offerwise.workflows.score import score  # noqa: E402
 
@@ -118,18 +118,7 @@ def main() -> int:
             return mk.true_policy_value(t) / oracle
 
         before = value(tr.model_dir, sc)
-        eb, _ = _budget(tr.model_dir, d, settings, share=1.0)
-        exr = make_plan(load_model(tr.model_dir), d, eb, tmp / "ex.parquet", seed=seed,
-                        settings=settings, scored=sc, frontier=False, explore=0.2)
-        camp = run_campaign(mk, exr.result.to_frame(), seed=seed, start=exr.result.as_of or None)
-        logs = mk.tables()
-        logs["exposures"] = camp.exposures
-        logs["transactions"] = pd.concat([mk.transactions, camp.transactions], ignore_index=True)
-        d2 = tmp / f"c-{s}"
-        d2.mkdir()
-        for k, df in logs.items():
-            if len(df):
-                df.to_parquet(d2 / f"{k}.parquet", index=False)
+        exr, camp, d2 = explore_round(mk, d, tr.model_dir, sc, seed, settings, tmp / f"c-{s}")
         tr2 = _train(d2, tmp / f"cm-{s}", seed, settings)
         as_of = exr.result.as_of
         sc2 = score(tr2.model_dir, d, settings=settings, as_of=as_of)

@@ -143,9 +143,28 @@ def timing(args: argparse.Namespace, tmp: Path, settings) -> list[dict]:  # noqa
     return rows
 
 
-def explore(args: argparse.Namespace, tmp: Path, settings) -> list[dict]:  # noqa: ANN001
+def explore_round(mk, d: Path, model: Path, sc, seed: int, settings, out: Path):  # noqa: ANN001, ANN201
+    """One exploring campaign (``plan --explore 0.2`` with a budget that pays for the random draw
+    too: the best-offer cost) run in the simulator; returns (plan run, campaign, ``out``: a data
+    directory with the campaign's exposures, logged with the plan's propensities as the service
+    would export them — holdout rows: none, 1 — and every transaction so far)."""
     from offerwise.simulator import run_campaign
 
+    explore_budget, _ = _budget(model, d, settings, share=1.0)
+    ex_run = make_plan(load_model(model), d, explore_budget, out.with_suffix(".plan.parquet"),
+                       seed=seed, settings=settings, scored=sc, frontier=False, explore=0.2)
+    camp = run_campaign(mk, ex_run.result.to_frame(), seed=seed, start=ex_run.result.as_of or None)
+    logs = mk.tables()
+    logs["exposures"] = camp.exposures
+    logs["transactions"] = pd.concat([mk.transactions, camp.transactions], ignore_index=True)
+    out.mkdir()
+    for name, df in logs.items():
+        if len(df):
+            df.to_parquet(out / f"{name}.parquet", index=False)
+    return ex_run, camp, out
+
+
+def explore(args: argparse.Namespace, tmp: Path, settings) -> list[dict]:  # noqa: ANN001
     rows = []
     for s in range(args.explore_seeds):
         seed = 300 + s
@@ -158,23 +177,8 @@ def explore(args: argparse.Namespace, tmp: Path, settings) -> list[dict]:  # noq
                            settings=settings, scored=sc, frontier=False)
         p0 = before.result.to_frame()
         v0 = mk.true_policy_value(p0[p0["group"] == "treatment"][["customer_id", "offer_id"]])
-        # one exploring campaign (a budget that pays for the random draw too: the best-offer cost),
-        # run in the simulator; its customers' outcomes logged with the plan's propensities
-        explore_budget, _ = _budget(tr.model_dir, d, settings, share=1.0)
-        ex_run = make_plan(load_model(tr.model_dir), d, explore_budget, tmp / f"ex-{s}.parquet",
-                           seed=seed, settings=settings, scored=sc, frontier=False, explore=0.2)
-        served = ex_run.result.to_frame()
-        camp = run_campaign(mk, served, seed=seed, start=ex_run.result.as_of or None)
-        # every plan customer's outcome as the service would export it (holdout rows: none, 1)
-        new_ex = camp.exposures
-        logs = mk.tables()
-        logs["exposures"] = new_ex
-        logs["transactions"] = pd.concat([mk.transactions, camp.transactions], ignore_index=True)
-        d2 = tmp / f"e2-{s}"
-        d2.mkdir()
-        for name, df in logs.items():
-            if len(df):
-                df.to_parquet(d2 / f"{name}.parquet", index=False)
+        ex_run, camp, d2 = explore_round(mk, d, tr.model_dir, sc, seed, settings, tmp / f"e2-{s}")
+        explore_budget = ex_run.result.budget
         tr2 = _train(d2, tmp / f"em2-{s}", seed, settings)
         after = make_plan(load_model(tr2.model_dir), d, budget, tmp / f"ep1-{s}.parquet",
                           seed=seed, settings=settings, frontier=False, as_of=ex_run.result.as_of)

@@ -221,34 +221,40 @@ def _is_numeric(typ: str) -> bool:
     return any(t in typ for t in ("INT", "DOUBLE", "FLOAT", "DECIMAL", "REAL", "NUMERIC"))
 
 
-def _cast_expr(cs: ColumnSpec, col: str, typ: str) -> str:
-    """SQL turning raw column ``col`` of type ``typ`` into the contract type (NULL when it
-    can't)."""
-    q = _q(col)
+def cast_expr(cs: ColumnSpec, q: str, typ: str) -> str:
+    """SQL turning the raw column ``q`` (already quoted for the dialect) of database type ``typ``
+    into the contract type, NULL when it can't. Valid in DuckDB and Spark SQL (``typ`` compared
+    upper-case; ``STRING`` is DuckDB's alias of ``VARCHAR``)."""
+    typ = typ.upper()
     if cs.kind == "id":
         if _is_numeric(typ) and "INT" not in typ:
             # 105.0 -> '105'; non-integral floats stay NULL (reported as wrong type)
-            return f"CASE WHEN {q} = FLOOR({q}) THEN CAST(CAST({q} AS BIGINT) AS VARCHAR) END"
-        return f"NULLIF(TRIM(CAST({q} AS VARCHAR)), '')"
+            return f"CASE WHEN {q} = FLOOR({q}) THEN CAST(CAST({q} AS BIGINT) AS STRING) END"
+        return f"NULLIF(TRIM(CAST({q} AS STRING)), '')"
     if cs.kind == "text":
-        return f"NULLIF(TRIM(CAST({q} AS VARCHAR)), '')"
+        return f"NULLIF(TRIM(CAST({q} AS STRING)), '')"
     if cs.kind == "timestamp":
         if "TIMESTAMP" in typ or typ == "DATE":
             return f"CAST({q} AS TIMESTAMP)"
-        return f"TRY_CAST(NULLIF(TRIM(CAST({q} AS VARCHAR)), '') AS TIMESTAMP)"
+        return f"TRY_CAST(NULLIF(TRIM(CAST({q} AS STRING)), '') AS TIMESTAMP)"
     if cs.kind == "bool":
         if typ == "BOOLEAN":
             return q
         return (
-            f"CASE LOWER(TRIM(CAST({q} AS VARCHAR))) WHEN 'true' THEN TRUE WHEN '1' THEN TRUE "
+            f"CASE LOWER(TRIM(CAST({q} AS STRING))) WHEN 'true' THEN TRUE WHEN '1' THEN TRUE "
             f"WHEN 'yes' THEN TRUE WHEN 'false' THEN FALSE WHEN '0' THEN FALSE "
             f"WHEN 'no' THEN FALSE END"
         )
     if cs.kind in ("number", "binary"):
         if _is_numeric(typ):
             return f"CAST({q} AS DOUBLE)"
-        return f"TRY_CAST(NULLIF(TRIM(CAST({q} AS VARCHAR)), '') AS DOUBLE)"
+        return f"TRY_CAST(NULLIF(TRIM(CAST({q} AS STRING)), '') AS DOUBLE)"
     return q
+
+
+def _cast_expr(cs: ColumnSpec, col: str, typ: str) -> str:
+    """:func:`cast_expr` of DuckDB column ``col``."""
+    return cast_expr(cs, _q(col), typ)
 
 
 def default_expr(table: str, cs: ColumnSpec, settings: Settings) -> str:

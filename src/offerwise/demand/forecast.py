@@ -49,6 +49,8 @@ __all__ = [
     "score_backtest",
     "seasonality",
     "SWITCH_MARGIN",
+    "backtest_mae",
+    "choose_models",
     "select_models",
 ]
 
@@ -152,30 +154,39 @@ def _long(sales: pd.DataFrame) -> pd.DataFrame:
 SWITCH_MARGIN = 0.10
 
 
+def backtest_mae(cv: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
+    """(series x model) mean absolute error of each model of ``names`` (columns of ``cv``, a
+    ``cross_validation`` frame with ``y``) over its backtest points; index ``unique_id`` as
+    strings, sorted."""
+    err = cv[list(names)].sub(cv["y"], axis=0).abs()
+    err["unique_id"] = cv["unique_id"].astype(str).to_numpy()
+    return err.groupby("unique_id", sort=True)[list(names)].mean()
+
+
 def select_models(
     cv: pd.DataFrame, names: Sequence[str], margin: float = SWITCH_MARGIN
 ) -> pd.Series:
-    """Per series (``unique_id``) a model of ``names`` (columns of ``cv``, a ``cross_validation``
-    frame with ``y``) by mean absolute error (MAE) in the backtest.
+    """Per series (``unique_id``) a model of ``names`` by :func:`backtest_mae`."""
+    return choose_models(backtest_mae(cv, names), margin)
+
+
+def choose_models(mae_frame: pd.DataFrame, margin: float = SWITCH_MARGIN) -> pd.Series:
+    """Per series (rows of the :func:`backtest_mae` frame) a model (its columns).
 
     The level's model ``G`` is the one with the lowest mean over series of MAE / (the series'
     smallest MAE); a series keeps ``G`` unless another model's MAE is lower by more than
     ``margin`` (a share) — a few backtest origins pick noisily, and a small win there does not
-    carry to the future. Ties go to the first in ``names``.
+    carry to the future. Ties go to the first column.
     """
-    err = cv[list(names)].sub(cv["y"], axis=0).abs()
-    err["unique_id"] = cv["unique_id"].to_numpy()
-    mae = err.groupby("unique_id", sort=True)[list(names)].mean().fillna(np.inf).to_numpy()
+    mae = mae_frame.fillna(np.inf).to_numpy()
     best = np.argmin(mae, axis=1)
     low = mae[np.arange(len(mae)), best]
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = np.where(low[:, None] > 0, mae / low[:, None], np.where(mae > 0, np.inf, 1.0))
     rel = np.where(np.isfinite(rel), rel, np.nan)
     g = int(np.nanargmin(np.nanmean(rel, axis=0))) if np.isfinite(rel).any() else 0
-    keep = low >= (1.0 - margin) * mae[:, g]
-    pick = np.where(keep, g, best)
-    index = pd.Index(sorted(cv["unique_id"].unique()), dtype=object).astype(str)
-    return pd.Series(np.asarray(names, dtype=object)[pick], index=index)
+    pick = np.where(low >= (1.0 - margin) * mae[:, g], g, best)
+    return pd.Series(np.asarray(mae_frame.columns, dtype=object)[pick], index=mae_frame.index)
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,10 +245,8 @@ def fit_forecast(
         cv = _sf(_models(names, seas), n_jobs).cross_validation(  # type: ignore[attr-defined]
             h=horizon, df=df, n_windows=plan.n_windows, step_size=plan.step, refit=False
         )
-        chosen = select_models(cv, names)
-        err = cv[list(names)].sub(cv["y"], axis=0).abs()
-        err["unique_id"] = cv["unique_id"].astype(str).to_numpy()
-        mae = err.groupby("unique_id", sort=True)[list(names)].mean()
+        mae = backtest_mae(cv, names)
+        chosen = choose_models(mae)
         all_frame: pd.DataFrame | None = None
         if keep_all:
             fc = _sf(_models(names, seas), n_jobs).forecast(  # type: ignore[attr-defined]

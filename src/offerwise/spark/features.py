@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from offerwise.config import Settings, default_settings
-from offerwise.data.contract import TABLES, ColumnSpec, DataSet, default_expr
+from offerwise.data.contract import TABLES, ColumnSpec, DataSet, cast_expr, default_expr
 from offerwise.errors import InputError
 from offerwise.features.columns import EXTRA_COLUMNS, FEATURE_COLUMNS
 from offerwise.features.engine import feature_sql
@@ -48,7 +48,6 @@ INPUT_SPECS: dict[str, list[tuple[str, str]]] = {
 }
 
 _TEXT_COLUMNS = ("customer_id", "top_brand", "top_category", "top_category_2", "top_category_3")
-_NUMERIC = ("int", "bigint", "smallint", "tinyint", "double", "float", "decimal")
 
 
 def _q(col: str) -> str:
@@ -56,33 +55,9 @@ def _q(col: str) -> str:
 
 
 def _cast(cs: ColumnSpec, col: str, typ: str) -> str:
-    """Spark SQL turning raw ``col`` of Spark type ``typ`` into the contract type, NULL when it
-    can't (the same rules as ``offerwise.data.contract._cast_expr`` for DuckDB)."""
-    q = _q(col)
-    numeric = typ.startswith(_NUMERIC)
-    if cs.kind == "id":
-        if numeric and "int" not in typ:  # 105.0 -> '105'; non-integral stays NULL
-            return f"CASE WHEN {q} = FLOOR({q}) THEN CAST(CAST({q} AS BIGINT) AS STRING) END"
-        return f"NULLIF(TRIM(CAST({q} AS STRING)), '')"
-    if cs.kind == "text":
-        return f"NULLIF(TRIM(CAST({q} AS STRING)), '')"
-    if cs.kind == "timestamp":
-        if typ.startswith("timestamp") or typ == "date":
-            return f"CAST({q} AS TIMESTAMP)"
-        return f"TRY_CAST(NULLIF(TRIM(CAST({q} AS STRING)), '') AS TIMESTAMP)"
-    if cs.kind in ("number", "binary"):
-        if numeric:
-            return f"CAST({q} AS DOUBLE)"
-        return f"TRY_CAST(NULLIF(TRIM(CAST({q} AS STRING)), '') AS DOUBLE)"
-    if cs.kind == "bool":
-        if typ == "boolean":
-            return q
-        return (
-            f"CASE LOWER(TRIM(CAST({q} AS STRING))) WHEN 'true' THEN TRUE WHEN '1' THEN TRUE "
-            f"WHEN 'yes' THEN TRUE WHEN 'false' THEN FALSE WHEN '0' THEN FALSE "
-            f"WHEN 'no' THEN FALSE END"
-        )
-    return q
+    """Spark SQL turning raw ``col`` of Spark type ``typ`` into the contract type: the data
+    contract's own rules (:func:`offerwise.data.contract.cast_expr`)."""
+    return cast_expr(cs, _q(col), typ)
 
 
 def _parquet_files(ds: DataSet) -> dict[str, str]:
