@@ -129,7 +129,7 @@ def main() -> int:
         low = (S["offer_id"] != "none") & (S["incremental_profit"] < thr)
         S.loc[low, "incremental_profit"] = -1e-6 - S.loc[low, "incremental_profit"].abs()
         capped = value(tr2.model_dir, _with_scores(sc2, S), as_of)
-        rows.append({"seed": seed, "before": before, "after": after, "hist+blp": hist_blp,
+        rows.append({"seed": seed, "oracle": oracle, "before": before, "after": after, "hist+blp": hist_blp,
                      "after+cap": capped, "cap_threshold": thr})
         print(pd.DataFrame(rows[-1:]).to_string(index=False, float_format=lambda v: f"{v:+.3f}"),
               flush=True)
