@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from offerwise.config import Settings
     from offerwise.evaluation.cost import CostInterval
     from offerwise.evaluation.identification import Identification
+    from offerwise.spark.session import SparkConfig
     from offerwise.workflows.analyze import AnalyzeResult
     from offerwise.workflows.claims import PlanClaims
     from offerwise.workflows.tune import TuneResult
@@ -112,6 +113,21 @@ SparkMasterOpt = Annotated[
         "(docs/spark.md; also from the environment)",
     ),
 ]
+SparkConfOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--spark-conf",
+        metavar="KEY=VALUE",
+        help="a Spark setting for --engine spark (repeatable; docs/spark.md)",
+    ),
+]
+
+
+def _spark(master: str, conf: list[str] | None) -> SparkConfig:
+    """The Spark session settings of ``--spark-master`` and ``--spark-conf``."""
+    from offerwise.spark.session import SparkConfig, parse_spark_conf
+
+    return SparkConfig(master=master, conf=parse_spark_conf(conf or []))
 
 
 def _settings(config: Path | None = None, **overrides: Any) -> Settings:
@@ -293,9 +309,9 @@ def profile(
     as_json: JsonOpt = False,
     engine: EngineOpt = "duckdb",
     spark_master: SparkMasterOpt = "local[2]",
+    spark_conf: SparkConfOpt = None,
 ) -> None:
     """Customer profiles (RFM, trend, discount sensitivity, loyalty, churn, CLV) and segments."""
-    from offerwise.spark.session import SparkConfig
     from offerwise.workflows.profile import run_profile, write_profile
 
     with _status(as_json, "profiling customers"):
@@ -305,7 +321,7 @@ def profile(
             settings=_settings(config),
             clusters=clusters,
             engine=engine,
-            spark=SparkConfig(master=spark_master),
+            spark=_spark(spark_master, spark_conf),
         )
         if out is not None:
             write_profile(rep, out)
@@ -419,6 +435,9 @@ def train(
     seed: SeedOpt = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
+    engine: EngineOpt = "duckdb",
+    spark_master: SparkMasterOpt = "local[2]",
+    spark_conf: SparkConfOpt = None,
 ) -> None:
     """Fit the response/uplift models on the logged exposures and write a model directory."""
     import warnings
@@ -438,6 +457,8 @@ def train(
             n_bags=bags,
             tune_mode=tune,
             progress=progress,
+            engine=engine,
+            spark=_spark(spark_master, spark_conf),
         )
     card = res.card
     if as_json:
@@ -489,7 +510,8 @@ def train(
     chosen = res.tuning.chosen.label if res.tuning else card["learner"]
     console.print(
         f"model written to [bold]{res.model_dir}[/] ({chosen}, "
-        f"refit on all {card['n_exposures']:,} exposures, {res.timings['total']:.1f} s); "
+        f"refit on all {card['n_exposures']:,} exposures, {res.timings['total']:.1f} s; "
+        f"training rows' features by {card['features_engine']}); "
         f"card: {res.model_dir / 'model_card.md'}",
         soft_wrap=True,
     )
@@ -559,9 +581,9 @@ def score(
     as_json: JsonOpt = False,
     engine: EngineOpt = "duckdb",
     spark_master: SparkMasterOpt = "local[2]",
+    spark_conf: SparkConfOpt = None,
 ) -> None:
     """Score every customer x menu offer: conversion, revenue, cost and incremental profit."""
-    from offerwise.spark.session import SparkConfig
     from offerwise.workflows.score import score as run_score
 
     with _status(as_json, "scoring") as progress:
@@ -573,7 +595,7 @@ def score(
             settings=_settings(config),
             progress=progress,
             engine=engine,
-            spark=SparkConfig(master=spark_master),
+            spark=_spark(spark_master, spark_conf),
         )
     df = res.scores
     if as_json:
@@ -889,9 +911,9 @@ def plan(
     as_json: JsonOpt = False,
     engine: EngineOpt = "duckdb",
     spark_master: SparkMasterOpt = "local[2]",
+    spark_conf: SparkConfOpt = None,
 ) -> None:
     """One offer (or none) per customer maximising incremental profit under a budget and rules."""
-    from offerwise.spark.session import SparkConfig
     from offerwise.workflows.plan import make_plan
 
     with _status(as_json, "planning") as progress:
@@ -913,7 +935,7 @@ def plan(
             overspend_risk=overspend_risk or None,
             recs=recs,
             engine=engine,
-            spark=SparkConfig(master=spark_master),
+            spark=_spark(spark_master, spark_conf),
         )
     res = run.result
     if as_json:

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 
 def ow(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -43,18 +44,30 @@ def test_profile_engine_spark_human_output(shop: Path, tmp_path: Path) -> None:
     assert ((a[num] - b[num]).abs().max() <= 1e-9).all()
 
 
-def test_bad_input_gives_the_same_exit_2_on_both_engines(shop: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("fault", ["orphans", "missing column", "wrong type"])
+def test_bad_input_gives_the_same_exit_2_on_both_engines(shop: Path, tmp_path: Path,
+                                                         fault: str) -> None:
     """The data is validated by DuckDB before Spark starts: same errors, same exit code."""
     bad = tmp_path / "bad"
     shutil.copytree(shop, bad)
     tx = pd.read_parquet(bad / "transactions.parquet")
-    tx.loc[: len(tx) // 2, "customer_id"] = "ghost"  # far too many orphans: fatal
+    if fault == "orphans":
+        tx.loc[: len(tx) // 2, "customer_id"] = "ghost"  # far too many orphans: fatal
+        expect = "customer_id not found in customers"
+    elif fault == "missing column":
+        tx = tx.drop(columns=["amount"])
+        expect = "amount"
+    else:
+        tx["amount"] = "lots"
+        expect = "amount"
     tx.to_parquet(bad / "transactions.parquet", index=False)
-    spark = ow("profile", "--data", bad, "--json", env={"OFFERWISE_ENGINE": "spark"})
-    duck = ow("profile", "--data", bad, "--json", "--engine", "duckdb")
-    assert spark.returncode == duck.returncode == 2
-    assert json.loads(spark.stdout) == json.loads(duck.stdout)
-    assert "customer_id not found in customers" in spark.stderr
+    for cmd in (["profile"], ["train", "--out", str(tmp_path / "m"), "--tune", "off"]):
+        spark = ow(*cmd, "--data", bad, "--json", env={"OFFERWISE_ENGINE": "spark"})
+        duck = ow(*cmd, "--data", bad, "--json", "--engine", "duckdb")
+        assert spark.returncode == duck.returncode == 2, (spark.stderr, duck.stderr)
+        assert json.loads(spark.stdout) == json.loads(duck.stdout)
+        assert expect in spark.stderr and "transactions" in spark.stderr
+        assert not (tmp_path / "m").exists()  # nothing half-written
 
 
 def test_unknown_engine_is_a_usage_error(shop: Path) -> None:
@@ -79,3 +92,25 @@ def test_score_and_plan_engine_spark(shop: Path, model_dir: Path, tmp_path: Path
     assert ((a[num] - b[num]).abs().max().fillna(0) <= 1e-9).all()
     a, b = pd.read_parquet(tmp_path / "p_duckdb.parquet"), pd.read_parquet(tmp_path / "p_spark.parquet")
     assert (a[["customer_id", "offer_id"]] == b[["customer_id", "offer_id"]]).all().all()
+
+
+def test_train_engine_spark_builds_the_same_training_rows(shop: Path, tmp_path: Path) -> None:
+    """``train --engine spark``: the exposures' features by Spark SQL; the same model."""
+    for engine in ("duckdb", "spark"):
+        r = ow("train", "--data", shop, "--out", tmp_path / f"m_{engine}", "--tune", "off",
+               "--learner", "t", "--engine", engine, "--spark-conf", "spark.driver.memory=2g")
+        assert r.returncode == 0, r.stderr
+        assert f"training rows' features by {engine})" in r.stdout and "…" not in r.stdout
+        r = ow("score", "--model", tmp_path / f"m_{engine}", "--data", shop,
+               "--out", tmp_path / f"s_{engine}.parquet")
+        assert r.returncode == 0, r.stderr
+    card = json.loads((tmp_path / "m_spark" / "model_card.json").read_text())
+    assert card["features_engine"] == "spark"
+    a, b = pd.read_parquet(tmp_path / "s_duckdb.parquet"), pd.read_parquet(tmp_path / "s_spark.parquet")
+    num = [c for c in a.columns if a[c].dtype.kind == "f"]
+    assert ((a[num] - b[num]).abs().max().fillna(0) <= 1e-9).all()
+
+
+def test_spark_conf_must_be_key_value(shop: Path) -> None:
+    r = ow("profile", "--data", shop, "--engine", "spark", "--spark-conf", "driver.memory=8g")
+    assert r.returncode == 2 and "expected KEY=VALUE with a spark.* key" in r.stderr

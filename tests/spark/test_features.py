@@ -79,3 +79,22 @@ def test_csv_sources_are_refused_with_the_engine_to_use(spark, shop: Path, tmp_p
     (d / "customers.parquet").unlink()
     with pytest.raises(InputError, match="Parquet only.*--engine duckdb"):
         register_contract(spark, load_data(d))
+
+
+def test_nanosecond_timestamps_read_like_duckdb(spark, shop: Path, tmp_path: Path) -> None:
+    """Parquet timestamps in nanoseconds (pandas' default unit), which Spark reads only as longs."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ns = tmp_path / "ns"
+    shutil.copytree(shop, ns)
+    for t in ("transactions", "exposures", "customers"):
+        tab = pq.read_table(ns / f"{t}.parquet")
+        fields = [pa.field(f.name, pa.timestamp("ns")) if pa.types.is_timestamp(f.type) else f
+                  for f in tab.schema]
+        pq.write_table(tab.cast(pa.schema(fields)), ns / f"{t}.parquet")
+    assert pq.read_schema(ns / "transactions.parquet").field("ts").type == pa.timestamp("ns")
+    ds = load_data(ns)
+    duck, sp = _both(spark, ds, "SELECT customer_id, ts AS as_of FROM exposures")
+    assert len(duck) > 300 and duck["frequency"].gt(0).any()
+    assert_same_features(duck, sp)

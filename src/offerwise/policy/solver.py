@@ -34,7 +34,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -45,7 +45,17 @@ from offerwise.policy._kernels import kernel_name, screen_rows
 from offerwise.policy._validate import _validate, _vec, _work_dtype
 from offerwise.policy.allocation import NONE, Allocation, FairnessGroups
 
-__all__ = ["Allocation", "FairnessGroups", "allocate", "kernel_name"]
+__all__ = ["Allocation", "FairnessGroups", "ScreenPass", "allocate", "kernel_name"]
+
+#: The screening pass over all n rows, given the multipliers at the centre of the box and the
+#: box's half-widths ``(lam, dlam, mu_count, dmu_count, mu_spend, dmu_spend)`` ((S,), (S,), (K,)
+#: x 4): returns ``(choice (n,) int8, active (n,) bool, totals of the decided rows (S + 3K + 1,)
+#: float64)``, what ``_kernels.screen_rows`` returns. ``offerwise.spark`` passes one that runs on
+#: Spark partitions.
+ScreenPass = Callable[
+    [np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    tuple[np.ndarray, np.ndarray, np.ndarray],
+]
 
 _log = logging.getLogger(__name__)
 _SCREEN_MIN = 1 << 18  # n*K from which allocate screens (sample, one pass, solve the undecided)
@@ -71,6 +81,7 @@ def allocate(
     max_rounds: int = 20,
     fill: bool = True,
     screen: str | bool = "auto",
+    screen_pass: ScreenPass | None = None,
 ) -> Allocation:
     """Assign each of n customers one of K offers or none, maximising total value within budget.
 
@@ -86,6 +97,10 @@ def allocate(
     fairness guardrails), True or False: solve a row sample first, keep the rows whose choice is
     settled by the sample's multipliers and solve the rest exactly (see ``_solve_screened``); the
     result is the same plan, usually from one pass over the inputs and no copy of them.
+    screen_pass: who makes that pass over all rows (see :data:`ScreenPass`; default: a numba or
+    numpy kernel here); given, the top-level problem is screened whenever it can be (finite
+    budget, no fairness guardrail, n >= 1024), and only the sample and the undecided rows are
+    solved here.
 
     Hard constraints (budget, caps, segment budgets, fairness) always hold in the result.
     Raises InputError for NaN scores or negative cost, InfeasibleError when a rule cannot be met
@@ -172,19 +187,25 @@ def allocate(
     opts = _Options(kernel, threads, precision, max_rounds, fill)
     if screen not in ("auto", True, False):
         raise InputError(f"screen must be 'auto', True or False, not {screen!r}")
-    out = _solve(prob, opts, screen)
+    if screen_pass is not None and screen is not False:
+        screen = True
+    out = _solve(prob, opts, screen, screen_pass=screen_pass)
     out.seconds = time.perf_counter() - t0
     return out
 
 
 def _solve(
-    prob: _Problem, opts: _Options, screen: str | bool = "auto", depth: int = 0
+    prob: _Problem,
+    opts: _Options,
+    screen: str | bool = "auto",
+    depth: int = 0,
+    screen_pass: ScreenPass | None = None,
 ) -> Allocation:
     use = screen is True or (
         screen == "auto" and prob.n * prob.value.shape[1] >= _SCREEN_MIN and depth < 4
     )
     if use and not prob.fairness and 0 < prob.budget < np.inf and prob.n >= 1024:
-        out = _solve_screened(prob, opts, depth=depth)
+        out = _solve_screened(prob, opts, depth=depth, screen_pass=screen_pass)
         if out is not None:
             return out
     return _solve_direct(prob, opts)
@@ -198,7 +219,11 @@ def _strat_sample(n: int, m: int, seed: int = 0) -> np.ndarray:
 
 
 def _solve_screened(
-    prob: _Problem, opts: _Options, attempts: int = 3, depth: int = 0
+    prob: _Problem,
+    opts: _Options,
+    attempts: int = 3,
+    depth: int = 0,
+    screen_pass: ScreenPass | None = None,
 ) -> Allocation | None:
     """Solve on a row sample, screen every row once, solve exactly on the undecided rows.
 
@@ -209,6 +234,7 @@ def _solve_screened(
        around them (relative half-width ``delta`` ~ 1.5 / sqrt(m) for the prices of cost, 30 x
        that, at least 10%, for the per-offer cap prices, which a sample estimates less well);
        the decided rows' totals are summed.
+       ``screen_pass``, when given, makes this pass (e.g. on Spark partitions).
     3. The undecided rows form a smaller problem of the same kind with the budget and the side
        bounds reduced by the decided totals; it is solved (recursively) with the full method.
     4. When its multipliers lie inside the box, every decided row's choice is also its choice at
@@ -243,20 +269,23 @@ def _solve_screened(
         dlam = delta * np.abs(lam)
         wmu = max(30 * delta, 0.1)
         dmu_c, dmu_s = wmu * mu_c, wmu * mu_s
-        choice8, active, base = screen_rows(
-            prob.value,
-            prob.cost,
-            prob.mask,
-            prob.seg,
-            lam,
-            dlam,
-            mu_c,
-            dmu_c,
-            mu_s,
-            dmu_s,
-            opts.kernel,
-            opts.threads,
-        )
+        if screen_pass is not None:
+            choice8, active, base = screen_pass(lam, dlam, mu_c, dmu_c, mu_s, dmu_s)
+        else:
+            choice8, active, base = screen_rows(
+                prob.value,
+                prob.cost,
+                prob.mask,
+                prob.seg,
+                lam,
+                dlam,
+                mu_c,
+                dmu_c,
+                mu_s,
+                dmu_s,
+                opts.kernel,
+                opts.threads,
+            )
         passes += 1.0
         act = np.flatnonzero(active)
         _log.debug(

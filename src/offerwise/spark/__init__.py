@@ -19,6 +19,7 @@ _EXPORTS = {
     "spark_session": "session",
     "register_contract": "features",
     "spark_features": "features",
+    "spark_cutoff_features": "features",
     "spark_profile_features": "features",
     "ModelText": "scoring",
     "score_on_spark": "scoring",

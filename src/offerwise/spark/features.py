@@ -54,10 +54,24 @@ def _q(col: str) -> str:
     return "`" + col.replace("`", "``") + "`"
 
 
-def _cast(cs: ColumnSpec, col: str, typ: str) -> str:
+def _cast(cs: ColumnSpec, col: str, typ: str, nanos: bool = False) -> str:
     """Spark SQL turning raw ``col`` of Spark type ``typ`` into the contract type: the data
-    contract's own rules (:func:`offerwise.data.contract.cast_expr`)."""
+    contract's own rules (:func:`offerwise.data.contract.cast_expr`). ``nanos``: the column is a
+    Parquet timestamp in nanoseconds, which Spark reads as a long (``nanosAsLong``): it becomes a
+    microsecond timestamp first, as DuckDB reads it."""
+    if nanos:
+        return cast_expr(cs, f"timestamp_micros({_q(col)} DIV 1000)", "timestamp")
     return cast_expr(cs, _q(col), typ)
+
+
+def _nanos_columns(path: str) -> set[str]:
+    """Columns of the Parquet file ``path`` stored as timestamps in nanoseconds (pandas' and
+    pyarrow's default unit), which Spark cannot read as timestamps."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(path)
+    return {f.name for f in schema if pa.types.is_timestamp(f.type) and f.type.unit == "ns"}
 
 
 def _parquet_files(ds: DataSet) -> dict[str, str]:
@@ -85,21 +99,29 @@ def register_contract(spark: SparkSession, ds: DataSet) -> list[str]:
     ``ds`` must be validated (``load_data``): its dropped rows (rare orphans) are dropped here too.
     """
     files = _parquet_files(ds)
+    # nanosecond timestamps (pandas' default) are read as longs and converted in the views
+    spark.conf.set("spark.sql.legacy.parquet.nanosAsLong", "true")
     for t, path in files.items():
         spark.read.parquet(path).createOrReplaceTempView(f"raw_{t}")
     for t in files:
         spec = TABLES[t]
+        nanos = _nanos_columns(files[t])
         cols = {f.name: f.dataType.simpleString() for f in spark.table(f"raw_{t}").schema.fields}
         parts = []
         for col, typ in cols.items():
             cs = spec.column(col)
-            if cs is None:
-                parts.append(_q(col))
+            if cs is None:  # not a contract column: passed through (nanoseconds converted)
+                parts.append(
+                    f"timestamp_micros({_q(col)} DIV 1000) AS {_q(col)}"
+                    if col in nanos
+                    else _q(col)
+                )
             elif t == "exposures" and col == "gross_profit":  # gaps: the default rule
-                expr = f"COALESCE({_cast(cs, col, typ)}, {default_expr(t, cs, ds.settings)})"
+                cast = _cast(cs, col, typ, col in nanos)
+                expr = f"COALESCE({cast}, {default_expr(t, cs, ds.settings)})"
                 parts.append(f"{expr} AS {_q(col)}")
             else:
-                parts.append(f"{_cast(cs, col, typ)} AS {_q(col)}")
+                parts.append(f"{_cast(cs, col, typ, col in nanos)} AS {_q(col)}")
         for cs in spec.columns:  # optional columns absent from the file
             if cs.name not in cols:
                 parts.append(f"{default_expr(t, cs, ds.settings)} AS {_q(cs.name)}")
@@ -169,10 +191,36 @@ def spark_profile_features(
     return spark_features(spark, "ow_profile_cutoffs", settings=settings or ds.settings)
 
 
+def spark_cutoff_features(
+    ds: DataSet,
+    cutoffs: pd.DataFrame,
+    *,
+    settings: Settings | None = None,
+    config: SparkConfig | None = None,
+) -> pd.DataFrame:
+    """Features for each distinct ``(customer_id, as_of)`` row of ``cutoffs`` (e.g. every
+    exposure at its own ``ts``: the training rows), computed on Spark and collected.
+
+    The cutoffs go to Spark as a frame (as_of: wall-clock times, read as UTC like the contract
+    tables); returns what ``compute_features`` returns for them.
+    """
+    from offerwise.spark.session import spark_session
+
+    spark = spark_session(config)
+    register_contract(spark, ds)
+    cut = cutoffs[["customer_id", "as_of"]].drop_duplicates().copy()
+    cut["customer_id"] = cut["customer_id"].astype(str)
+    cut["as_of"] = pd.to_datetime(cut["as_of"]).astype("datetime64[us]")
+    schema = "customer_id string, as_of timestamp_ntz"
+    spark.createDataFrame(cut, schema=schema).createOrReplaceTempView("ow_given_cutoffs")
+    return spark_features(spark, "ow_given_cutoffs", settings=settings or ds.settings)
+
+
 __all__ = [
     "FEATURE_TABLES",
     "INPUT_SPECS",
     "register_contract",
+    "spark_cutoff_features",
     "spark_features",
     "spark_profile_features",
 ]

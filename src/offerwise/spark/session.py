@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -77,6 +78,22 @@ class SparkConfig:
         return out
 
 
+def parse_spark_conf(pairs: Sequence[str]) -> dict[str, str]:
+    """``["spark.driver.memory=8g", ...]`` (``--spark-conf``) as a dict; :class:`InputError`
+    naming the pair when one has no ``=`` or its key does not start with ``spark.``."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        key, value = key.strip(), value.strip()
+        if not eq or not key.startswith("spark.") or not value:
+            raise InputError(
+                f"--spark-conf {pair!r}: expected KEY=VALUE with a spark.* key, "
+                "e.g. spark.driver.memory=8g"
+            )
+        out[key] = value
+    return out
+
+
 def check_engine(engine: str) -> str:
     """``engine`` lower-cased, or :class:`InputError` naming the known engines."""
     name = engine.strip().lower()
@@ -120,4 +137,11 @@ def spark_session(config: SparkConfig | None = None) -> SparkSession:
     return spark
 
 
-__all__ = ["BASE_CONF", "ENGINES", "SparkConfig", "check_engine", "spark_session"]
+__all__ = [
+    "BASE_CONF",
+    "ENGINES",
+    "SparkConfig",
+    "check_engine",
+    "parse_spark_conf",
+    "spark_session",
+]

@@ -15,7 +15,7 @@ import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -34,6 +34,9 @@ from offerwise.vocab import NO_OFFER
 from offerwise.workflows._common import DataArg, Progress, note, open_data
 from offerwise.workflows.identify import identify
 from offerwise.workflows.tune import CrossFit, TuneResult, fit_model, oof_cost_calibration, tune
+
+if TYPE_CHECKING:  # pragma: no cover
+    from offerwise.spark.session import SparkConfig
 
 __all__ = ["CUSTOMER_SAMPLE", "TrainResult", "customer_sample", "train"]
 
@@ -94,12 +97,19 @@ def train(
     min_child_samples: int | None = None,
     n_bags: int | None = None,
     progress: Progress | None = None,
+    engine: str = "duckdb",
+    spark: SparkConfig | None = None,
 ) -> TrainResult:
     """Fit the response model on ``data``'s exposures and save it to ``out`` (a model directory).
 
     ``tune_mode``: ``off`` | ``fast`` | ``full`` (:mod:`offerwise.workflows.tune`); ``learner``,
     ``min_child_samples`` and ``n_estimators`` pin those settings (the rest is still tuned).
+    ``engine="spark"``: the training rows' transaction features (every exposure at its own
+    ``ts``) are computed by Spark SQL (session from ``spark``) and collected; the fit runs here.
     """
+    from offerwise.spark.session import check_engine
+
+    engine = check_engine(engine)
     settings = settings or default_settings()
     seed = settings.seed if seed is None else int(seed)
     learner = learner.lower() if learner else None
@@ -120,10 +130,14 @@ def train(
     timings["load"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
-    note(progress, f"computing features for {len(ex)} exposures")
-    X, spec = build_features(
-        ds, ex[["customer_id", "ts"]].rename(columns={"ts": "as_of"}), settings
-    )
+    note(progress, f"computing features for {len(ex)} exposures ({engine})")
+    cutoffs = ex[["customer_id", "ts"]].rename(columns={"ts": "as_of"})
+    computed = None
+    if engine == "spark" and ds.has("transactions"):
+        from offerwise.spark.features import spark_cutoff_features
+
+        computed = spark_cutoff_features(ds, cutoffs, settings=settings, config=spark)
+    X, spec = build_features(ds, cutoffs, settings, computed=computed)
     timings["features"] = time.perf_counter() - t1
 
     t1 = time.perf_counter()
@@ -196,6 +210,7 @@ def train(
         "tuning": tuned.to_dict(),
         "cost_calibration": cost_cal.to_dict(),
         "features": spec.columns,
+        "features_engine": engine,
         "offers": menu,
         "scored_offers": list(model.offers_),
         "skipped_offers": list(model.skipped_),
