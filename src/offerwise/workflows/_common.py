@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from offerwise.config import Settings
 from offerwise.data.contract import DataSet, load_data
-from offerwise.models.persist import LoadedModel
+
+if TYPE_CHECKING:  # pragma: no cover
+    from offerwise.models.persist import LoadedModel
 
 __all__ = ["DataArg", "HeldOut", "Progress", "held_out_exposures", "note", "open_data"]
 
