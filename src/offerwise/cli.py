@@ -237,26 +237,41 @@ def _status(as_json: bool, first: str) -> Iterator[Callable[[str], None]]:
 
 @app.command()
 @handle_errors
-def validate(data: DataOpt, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
-    """Check a data source against the data contract; exit 2 on fatal problems."""
-    from offerwise.data.contract import load_data, summarize
+def validate(
+    data: DataOpt,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+    engine: EngineOpt = "duckdb",
+    spark_master: SparkMasterOpt = "local[2]",
+    spark_conf: SparkConfOpt = None,
+) -> None:
+    """Check a data source against the data contract; exit 2 on fatal problems.
 
-    ds = load_data(data, settings=_settings(config), required=())
-    summary = summarize(ds)
+    With --engine spark, also check that Spark reads every table to the same rows."""
+    from offerwise.workflows.validate import run_validate
+
+    rep = run_validate(
+        data, _settings(config), engine=engine, spark=_spark(spark_master, spark_conf)
+    )
+    ds, summary = rep.ds, rep.summary
     if as_json:
         print_json(
             {
                 "ok": True,
                 "fingerprint": ds.fingerprint,
+                "engine": rep.engine,
                 "tables": summary.to_dict("records"),
                 "warnings": [p.to_dict() for p in ds.warnings],
             }
         )
         return
     warn(ds.warnings)
+    read = " (and read by Spark to the same rows)" if rep.engine == "spark" else ""
     console.print(
         frame_table(
-            summary, title=f"{data}: valid (fingerprint {ds.fingerprint})", floatfmt="{:,.0f}"
+            summary,
+            title=f"{data}: valid{read} (fingerprint {ds.fingerprint})",
+            floatfmt="{:,.0f}",
         )
     )
 

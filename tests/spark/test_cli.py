@@ -114,3 +114,14 @@ def test_train_engine_spark_builds_the_same_training_rows(shop: Path, tmp_path: 
 def test_spark_conf_must_be_key_value(shop: Path) -> None:
     r = ow("profile", "--data", shop, "--engine", "spark", "--spark-conf", "driver.memory=8g")
     assert r.returncode == 2 and "expected KEY=VALUE with a spark.* key" in r.stderr
+
+
+def test_validate_engine_spark_reads_every_table(shop: Path) -> None:
+    r = ow("validate", "--data", shop, "--engine", "spark")
+    assert r.returncode == 0, r.stderr
+    assert "valid (and read by Spark to the same rows)" in r.stdout and "rows_spark" in r.stdout
+    assert "…" not in r.stdout
+    r = ow("validate", "--data", shop, "--engine", "spark", "--json")
+    got = json.loads(r.stdout)
+    assert got["engine"] == "spark" and {t["table"] for t in got["tables"]} >= {"customers", "transactions"}
+    assert all(t["rows_spark"] == t["rows_used"] > 0 for t in got["tables"])

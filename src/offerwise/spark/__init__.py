@@ -21,6 +21,7 @@ _EXPORTS = {
     "spark_features": "features",
     "spark_cutoff_features": "features",
     "spark_profile_features": "features",
+    "spark_row_counts": "features",
     "ModelText": "scoring",
     "score_on_spark": "scoring",
     "SparkAllocation": "allocate",

@@ -216,6 +216,22 @@ def spark_cutoff_features(
     return spark_features(spark, "ow_given_cutoffs", settings=settings or ds.settings)
 
 
+def spark_row_counts(ds: DataSet, config: SparkConfig | None = None) -> dict[str, int]:
+    """Rows of each contract table's typed view as Spark reads it (after the same dropped rows
+    as DuckDB's view). A file Spark cannot read is an :class:`InputError` naming it."""
+    from offerwise.spark.session import spark_session
+
+    spark = spark_session(config)
+    try:
+        tables = register_contract(spark, ds)
+        return {t: int(spark.table(t).count()) for t in tables}
+    except InputError:
+        raise
+    except Exception as e:  # Spark's AnalysisException / Py4JJavaError: name the data
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise InputError(f"{ds.root}: Spark cannot read the data: {first[:300]}") from e
+
+
 __all__ = [
     "FEATURE_TABLES",
     "INPUT_SPECS",
@@ -223,4 +239,5 @@ __all__ = [
     "spark_cutoff_features",
     "spark_features",
     "spark_profile_features",
+    "spark_row_counts",
 ]
