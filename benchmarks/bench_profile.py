@@ -89,7 +89,7 @@ def child_profile(data: str, threads: int, memory_limit: str) -> dict[str, objec
 
     settings = load_settings(threads=threads)
     report = run_profile(data, settings=settings)
-    return {"seconds": report.seconds, "n_customers": len(report.profiles),
+    return {"seconds": report.timings, "n_customers": len(report.profiles),
             "in_process_s": round(time.perf_counter() - t0, 3),
             "segments": dict(zip(report.summary["segment"], report.summary["customers"].astype(int), strict=True))}
 
