@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # pandas is imported where used: the offer service's workers 
 __all__ = [
     "NO_OFFER",
     "OFFER_KINDS",
+    "ELIGIBLE_SEP",
     "PLAN_COLUMNS",
     "REC_SCOPE_PREFIX",
     "SCORE_COLUMNS",
@@ -85,7 +86,11 @@ PLAN_COLUMNS = (
     "planned_offer_id",
     "propensity",
     "category",
+    "eligible_offers",
 )
+
+#: Separator of the offer ids in a plan's ``eligible_offers`` column.
+ELIGIBLE_SEP = "|"
 
 
 def summary_path(plan: str | Path) -> Path:

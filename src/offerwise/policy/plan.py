@@ -23,6 +23,7 @@ from offerwise.policy.holdout import assign_holdout
 from offerwise.policy.rules import Rules, compile_rules
 from offerwise.policy.solver import allocate
 from offerwise.vocab import (
+    ELIGIBLE_SEP,
     NO_OFFER,
     PLAN_COLUMNS,
     SCORE_INPUT_COLUMNS,
@@ -126,6 +127,10 @@ class PlanResult:
     #: (n, K) object: the category each offer is scoped to for each customer (a template's
     #: concrete category, a fixed category; None: site-wide); None when no offer is scoped
     categories: np.ndarray | None = None
+    #: (n, K) bool: the offers the planner's rules allow each customer and the model scored (the
+    #: eligibility of the allocation and of the explore draw, before holdout); the plan file's
+    #: ``eligible_offers``, which the offer service's exploration draws from
+    rules_eligible: np.ndarray | None = None
 
     @property
     def total_cost(self) -> float:
@@ -159,8 +164,17 @@ class PlanResult:
                     np.ones(len(self.assignment)) if self.propensity is None else self.propensity
                 ),
                 "category": pd.array(self.assigned_categories(), dtype="string"),
+                "eligible_offers": pd.array(self.eligible_offers(), dtype="string"),
             }
         )
+
+    def eligible_offers(self) -> np.ndarray:
+        """(n,) object: each customer's eligible offer ids joined by ``ELIGIBLE_SEP`` in menu
+        order (``""``: none); None for every row when the plan does not know them."""
+        n = len(self.assignment)
+        if self.rules_eligible is None:
+            return np.full(n, None, dtype=object)
+        return join_offer_sets(self.rules_eligible, self.offer_ids)
 
     def assigned_categories(self) -> np.ndarray:
         """(n,) object: the category of each customer's assigned offer (None: site-wide or none)."""
@@ -526,10 +540,27 @@ def solve_plan(
         risk=float(risk),
         arrays=arrays,
         eligible=mask,
+        rules_eligible=eligible,
         explore=explore,
         explored=explored,
         propensity=propensity,
     )
+
+
+def join_offer_sets(mask: np.ndarray, offer_ids: list[str]) -> np.ndarray:
+    """(n,) object: the ids of each row's True columns of ``mask`` (n, K), joined by
+    ``ELIGIBLE_SEP`` in column order; computed once per distinct row pattern."""
+    n, K = mask.shape
+    if K == 0:
+        return np.full(n, "", dtype=object)
+    packed = np.packbits(np.asarray(mask, dtype=bool), axis=1, bitorder="little")
+    pats, inv = np.unique(packed, axis=0, return_inverse=True)
+    bits = np.unpackbits(pats, axis=1, count=K, bitorder="little").astype(bool)
+    names = np.array(
+        [ELIGIBLE_SEP.join(o for o, b in zip(offer_ids, row, strict=True) if b) for row in bits],
+        dtype=object,
+    )
+    return names[np.asarray(inv).reshape(-1)]
 
 
 def _would_get(elig: np.ndarray, value: np.ndarray, cost: np.ndarray, lam: float) -> np.ndarray:

@@ -177,6 +177,17 @@ class CampaignOut(BaseModel):
     exposures: int
     customers_in_plan: int
     created_at: datetime
+    explore_plan: float = Field(
+        0.0,
+        description="share of the plan's customers given a random eligible offer by the plan's "
+        "own draw (`offerwise plan --explore`)",
+    )
+    epsilon: float = Field(
+        0.0,
+        description="the service's exploration rate (`serve --explore`): the share of new "
+        "decisions drawn uniformly over the customer's eligible offers and none",
+    )
+    explored: int = Field(0, description="decisions made by the service's exploration draw")
 
 
 __all__ = [

@@ -55,7 +55,7 @@ from offerwise.serving.schemas import (
 )
 from offerwise.serving.settings import ServeSettings
 from offerwise.serving.storage import RawSQL, Tables, new_coupon_codes, read_tx, write_tx
-from offerwise.vocab import NO_OFFER, REC_SCOPE_PREFIX
+from offerwise.vocab import ELIGIBLE_SEP, NO_OFFER, REC_SCOPE_PREFIX
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine, Table
@@ -107,6 +107,34 @@ def choose_offer(
     return chosen, min(1.0, propensity), explored
 
 
+def explore_arms(
+    menu: dict[str, OfferTerms], choice: str, plan_eligible: str | None, now: float
+) -> list[str]:
+    """The offers the exploration draw may serve a customer (besides ``none``), sorted.
+
+    ``plan_eligible``: the offers the planner's rules allowed this customer (the plan file's
+    ``eligible_offers``, the planner's own eligibility: segment limits, depth, new-customer-only,
+    cooldown, members-only, ...); of those, the ones active at ``now``, and the plan's own choice.
+    A template offer needs the plan's category for the customer, so only the plan's own choice
+    is explored among them.
+    ``None`` (a customer without a plan row, or a plan without the column): the active menu,
+    members-only offers excluded unless they are the plan's choice.
+    """
+    allowed = None if plan_eligible is None else set(plan_eligible.split(ELIGIBLE_SEP))
+    return sorted(
+        o
+        for o, terms in menu.items()
+        if terms.active_at(now)
+        and (
+            o == choice
+            or (
+                (o in allowed if allowed is not None else not terms.members_only)
+                and not _is_template(terms)
+            )
+        )
+    )
+
+
 def request_hash(code: str, body: dict[str, Any]) -> str:
     return hashlib.sha256(
         json.dumps({"code": code, "body": body}, sort_keys=True, separators=(",", ":")).encode()
@@ -121,7 +149,7 @@ _DECISION_SQL = RawSQL(
     "SELECT d.decision_id, d.offer_id, d.grp, d.propensity, d.explored, d.coupon_code, d.ts, "
     "c.expires_ts, c.max_uses, c.uses, a.offer_id AS plan_offer_id, a.grp AS plan_grp, "
     "a.coupon_code AS reserved_code, a.propensity AS plan_propensity, a.category AS plan_category, "
-    "a.reason AS plan_reason "
+    "a.reason AS plan_reason, a.eligible AS plan_eligible "
     "FROM (SELECT 1 AS one) k "
     "LEFT JOIN decisions d ON d.campaign_id = :cid AND d.customer_id = :cust "
     "LEFT JOIN coupons c ON c.code = d.coupon_code "
@@ -245,6 +273,7 @@ class _DecisionRow:
     plan_propensity: float | None = None  # the plan's probability of its offer (None: 1)
     plan_category: str | None = None  # the plan's category for its offer (None: the offer's)
     plan_reason: str | None = None  # the plan's reason code for this customer
+    plan_eligible: str | None = None  # offers the planner's rules allowed ('|'-joined; None: ?)
 
 
 @dataclass(frozen=True, slots=True)
@@ -628,13 +657,7 @@ class OfferService:
         if grp == "holdout":
             offer_id, propensity, explored = NO_OFFER, 1.0, False
         else:
-            eligible = sorted(  # a template needs the plan's category: not explored
-                o
-                for o, terms in menu.items()
-                if terms.active_at(now)
-                and (not terms.members_only or o == choice)
-                and (not _is_template(terms) or o == choice)
-            )
+            eligible = explore_arms(menu, choice, read.plan_eligible, now)
             u1, u2 = exploration_draws(s.seed, cid, customer_id)
             offer_id, propensity, explored = choose_offer(choice, eligible, s.epsilon, u1, u2)
             q = read.plan_propensity
@@ -672,6 +695,7 @@ class OfferService:
             read.plan_propensity,
             read.plan_category,
             read.plan_reason,
+            read.plan_eligible,
         )
 
     def _decide(
@@ -1141,6 +1165,17 @@ class OfferService:
                 count(t.decisions),
                 count(t.assignments),
             )
+            explored = int(
+                conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(t.decisions)
+                    .where(t.decisions.c.campaign_id == campaign_id, t.decisions.c.explored == 1)
+                ).scalar_one()
+            )
+        try:
+            plan_explore = float(json.loads(row.summary_json or "{}").get("explore") or 0.0)
+        except (ValueError, TypeError, AttributeError):
+            plan_explore = 0.0
         return CampaignOut(
             campaign_id=row.campaign_id,
             active=bool(row.active),
@@ -1152,6 +1187,9 @@ class OfferService:
             exposures=exposures,
             customers_in_plan=customers,
             created_at=dt(row.created_ts),
+            explore_plan=plan_explore,
+            epsilon=self.settings.epsilon,
+            explored=explored,
         )
 
 

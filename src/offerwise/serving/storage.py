@@ -24,7 +24,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from offerwise.errors import ConfigError, DataContractError, Problem
-from offerwise.vocab import NO_OFFER, OFFER_KINDS, PLAN_COLUMNS, summary_path, to_cents
+from offerwise.vocab import (
+    ELIGIBLE_SEP,
+    NO_OFFER,
+    OFFER_KINDS,
+    PLAN_COLUMNS,
+    summary_path,
+    to_cents,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -358,6 +365,7 @@ class Tables:
             C("propensity", f),
             C("category", txt),
             C("reason", txt),
+            C("eligible", txt),
         )
         self.decisions = T(
             "decisions",
@@ -644,9 +652,10 @@ _PLAN_NEEDS = ("customer_id", "offer_id", "group")
 
 
 def read_plan(plan: Path, menu_ids: set[str]) -> pd.DataFrame:
-    """The plan frame (customer_id, offer_id, grp, segment, propensity, category, reason) after
-    contract checks; ``category`` (the offer's concrete scope for the customer) and ``reason``
-    (the plan's reason code) are None where absent."""
+    """The plan frame (customer_id, offer_id, grp, segment, propensity, category, reason,
+    eligible) after contract checks; ``category`` (the offer's concrete scope for the customer),
+    ``reason`` (the plan's reason code) and ``eligible`` (the offers the planner's rules allowed,
+    joined by ``ELIGIBLE_SEP``; ``""``: none) are None where absent."""
     import pandas as pd
 
     df = _read_frame(
@@ -677,6 +686,35 @@ def read_plan(plan: Path, menu_ids: set[str]) -> pd.DataFrame:
         index=df.index,
         dtype=object,
     )
+    elig = (
+        df["eligible_offers"]
+        if "eligible_offers" in df.columns
+        else pd.Series(None, index=df.index)
+    )
+    out["eligible"] = pd.Series(
+        [
+            None if c is None or (isinstance(c, float) and c != c) or c is pd.NA else str(c)
+            for c in elig
+        ],
+        index=df.index,
+        dtype=object,
+    )
+    known = {str(e) for e in out["eligible"].dropna().unique()}
+    unknown = sorted({o for e in known for o in e.split(ELIGIBLE_SEP) if o} - menu_ids)
+    if unknown:
+        badr = out["eligible"].map(
+            lambda e: e is not None and any(o in unknown for o in e.split(ELIGIBLE_SEP))
+        )
+        problems.append(
+            Problem(
+                "plan",
+                "eligible_offers",
+                "offer ids not in the model's offer menu",
+                int(badr.sum()),
+                unknown[0],
+                file=str(plan),
+            )
+        )
     dup = out["customer_id"].duplicated()
     if dup.any():
         problems.append(
