@@ -597,6 +597,14 @@ def score(
     engine: EngineOpt = "duckdb",
     spark_master: SparkMasterOpt = "local[2]",
     spark_conf: SparkConfOpt = None,
+    partitioned: Annotated[
+        bool,
+        typer.Option(
+            "--partitioned",
+            help="with --engine spark: Spark writes --out as a Parquet folder partitioned by "
+            "offer_id; only the per-offer summary comes back to this process",
+        ),
+    ] = False,
 ) -> None:
     """Score every customer x menu offer: conversion, revenue, cost and incremental profit."""
     from offerwise.workflows.score import score as run_score
@@ -611,17 +619,30 @@ def score(
             progress=progress,
             engine=engine,
             spark=_spark(spark_master, spark_conf),
+            partitioned=partitioned,
         )
     df = res.scores
+    cols = ["p_convert", "incremental_conversion", "expected_cost", "incremental_profit"]
+    if res.by_offer is not None:  # Spark wrote a partitioned folder: its per-offer summary
+        summ = res.by_offer[["offer_id", *cols]]
+        n_rows = int(res.by_offer["rows"].sum())
+        n_cust = 0 if res.customer_ids is None else len(res.customer_ids)
+        offers = sorted(res.by_offer["offer_id"].tolist())
+    else:
+        summ = df.groupby("offer_id", sort=False)[cols].mean().reset_index()
+        n_rows = len(df)
+        n_cust = int(df["customer_id"].nunique()) if len(df) else 0
+        offers = sorted(df["offer_id"].unique().tolist()) if len(df) else []
     if as_json:
         print_json(
             {
                 "ok": True,
                 "out": str(out),
                 "as_of": res.as_of.isoformat(),
-                "rows": int(len(df)),
-                "customers": int(df["customer_id"].nunique()) if len(df) else 0,
-                "offers": sorted(df["offer_id"].unique().tolist()) if len(df) else [],
+                "rows": n_rows,
+                "customers": n_cust,
+                "offers": offers,
+                "partitioned": res.by_offer is not None,
                 "skipped_offers": res.skipped_offers,
                 "warnings": res.warnings,
             }
@@ -629,14 +650,13 @@ def score(
         return
     warn([f"offer {s['offer_id']} not scored: {s['reason']}" for s in res.skipped_offers])
     warn(res.warnings)
-    cols = ["p_convert", "incremental_conversion", "expected_cost", "incremental_profit"]
-    summ = df.groupby("offer_id", sort=False)[cols].mean().reset_index()
     console.print(
         frame_table(
             summ, title=f"mean scores per offer as of {res.as_of.date()}", floatfmt="{:,.3f}"
         )
     )
-    console.print(f"{len(df):,} rows written to [bold]{out}[/]")
+    kind = " (a Parquet folder partitioned by offer_id, written by Spark)" if partitioned else ""
+    console.print(f"{n_rows:,} rows written to [bold]{out}[/]{kind}")
 
 
 @app.command()

@@ -125,3 +125,32 @@ def test_validate_engine_spark_reads_every_table(shop: Path) -> None:
     got = json.loads(r.stdout)
     assert got["engine"] == "spark" and {t["table"] for t in got["tables"]} >= {"customers", "transactions"}
     assert all(t["rows_spark"] == t["rows_used"] > 0 for t in got["tables"])
+
+
+def test_score_partitioned_folder_written_by_spark(shop: Path, model_dir: Path, tmp_path: Path) -> None:
+    """``score --engine spark --partitioned``: Spark writes the scores as a Parquet folder by offer;
+    read back, they are the single-node scores."""
+    out = tmp_path / "scores.parquet"
+    r = ow("score", "--model", model_dir, "--data", shop, "--out", out, "--engine", "spark",
+           "--partitioned")
+    assert r.returncode == 0, r.stderr
+    assert "mean scores per offer as of" in r.stdout and "partitioned by offer_id" in r.stdout
+    assert out.is_dir() and any(p.name.startswith("offer_id=") for p in out.iterdir())
+    assert not any(p.name.startswith(".scores.parquet") for p in tmp_path.iterdir())  # no temp left
+    ref = tmp_path / "duck.parquet"
+    assert ow("score", "--model", model_dir, "--data", shop, "--out", ref).returncode == 0
+    a = pd.read_parquet(ref)
+    b = pd.read_parquet(out)
+    b["offer_id"] = b["offer_id"].astype(str)
+    b = b.sort_values(["customer_id", "offer_id"]).reset_index(drop=True)
+    a = a.sort_values(["customer_id", "offer_id"]).reset_index(drop=True)
+    assert len(a) == len(b) and (a["customer_id"].astype(str) == b["customer_id"].astype(str)).all()
+    num = [c for c in a.columns if a[c].dtype.kind == "f"]
+    assert ((a[num] - b[num]).abs().max().fillna(0) <= 1e-9).all()
+    j = ow("score", "--model", model_dir, "--data", shop, "--out", out, "--engine", "spark",
+           "--partitioned", "--json")
+    got = json.loads(j.stdout)
+    assert got["partitioned"] and got["rows"] == len(a) and got["customers"] == a["customer_id"].nunique()
+    bad = ow("score", "--model", model_dir, "--data", shop, "--out", tmp_path / "x.parquet",
+             "--partitioned")
+    assert bad.returncode == 2 and "use --engine spark" in bad.stderr

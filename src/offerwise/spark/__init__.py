@@ -24,6 +24,7 @@ _EXPORTS = {
     "spark_row_counts": "features",
     "ModelText": "scoring",
     "score_on_spark": "scoring",
+    "write_scores_on_spark": "scoring",
     "SparkAllocation": "allocate",
     "allocate_on_spark": "allocate",
     "spark_allocator": "allocate",

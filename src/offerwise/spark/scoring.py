@@ -16,7 +16,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import numpy as np
 import pandas as pd
@@ -25,9 +26,15 @@ from offerwise.errors import InputError, require
 from offerwise.vocab import SCORE_COLUMNS
 
 if TYPE_CHECKING:  # pragma: no cover
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
-__all__ = ["ModelText", "Scorer", "score_on_spark"]
+__all__ = [
+    "SUMMARY_COLUMNS",
+    "ModelText",
+    "Scorer",
+    "score_on_spark",
+    "write_scores_on_spark",
+]
 
 
 class Scorer(Protocol):
@@ -76,21 +83,15 @@ def _schema() -> str:
     return f"_row long, customer_id string, offer_id string, {num}"
 
 
-def score_on_spark(
+def _scores_frame(
     spark: SparkSession,
     customer_ids: pd.Series,
     X: np.ndarray,
     model: ModelText,
     build: Builder,
-    *,
-    partitions: int | None = None,
-) -> pd.DataFrame:
-    """Scores of the n customers ``customer_ids`` with features ``X`` (n, p), computed on Spark.
-
-    Rows are split into ``partitions`` partitions (default: the session's default parallelism).
-    Returns what ``build(...).predict_frame(X, customer_ids)`` returns on one machine: one row per
-    customer x scored offer, :data:`~offerwise.vocab.SCORE_COLUMNS`, ordered by customer then offer.
-    """
+    partitions: int | None,
+) -> tuple[DataFrame, Any]:
+    """The lazy Spark frame of scores (``_row`` + ``SCORE_COLUMNS``) and the model's broadcast."""
     require("pyspark", "spark")
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2 or len(X) != len(customer_ids):
@@ -116,11 +117,84 @@ def score_on_spark(
             out["offer_id"] = out["offer_id"].astype(object)
             yield out
 
+    return sdf.mapInPandas(score_batches, _schema()), shared
+
+
+def score_on_spark(
+    spark: SparkSession,
+    customer_ids: pd.Series,
+    X: np.ndarray,
+    model: ModelText,
+    build: Builder,
+    *,
+    partitions: int | None = None,
+) -> pd.DataFrame:
+    """Scores of the n customers ``customer_ids`` with features ``X`` (n, p), computed on Spark.
+
+    Rows are split into ``partitions`` partitions (default: the session's default parallelism).
+    Returns what ``build(...).predict_frame(X, customer_ids)`` returns on one machine: one row per
+    customer x scored offer, :data:`~offerwise.vocab.SCORE_COLUMNS`, ordered by customer then offer.
+    """
+    scores, shared = _scores_frame(spark, customer_ids, X, model, build, partitions)
     try:
-        got = sdf.mapInPandas(score_batches, _schema()).toPandas()
+        got = scores.toPandas()
     finally:
         shared.unpersist()
     return _in_order(got)
+
+
+#: Columns of :func:`write_scores_on_spark`'s summary: per offer, rows and mean scores.
+SUMMARY_COLUMNS = (
+    "offer_id",
+    "rows",
+    "p_convert",
+    "incremental_conversion",
+    "expected_cost",
+    "incremental_profit",
+)
+
+
+def write_scores_on_spark(
+    spark: SparkSession,
+    customer_ids: pd.Series,
+    X: np.ndarray,
+    model: ModelText,
+    build: Builder,
+    out: str | Path,
+    *,
+    partitions: int | None = None,
+) -> pd.DataFrame:
+    """Score on Spark and let Spark write the scores to ``out``: a Parquet dataset folder
+    partitioned by ``offer_id`` (``out/offer_id=X/part-*.parquet``, ``SCORE_COLUMNS`` without
+    ``offer_id`` in the files), written to a temporary folder beside ``out`` and renamed whole.
+    Nothing but the per-offer summary (``SUMMARY_COLUMNS``) comes back to the driver.
+    """
+    from pyspark.sql import functions as F
+
+    from offerwise._io import atomic_dir
+
+    scores, shared = _scores_frame(spark, customer_ids, X, model, build, partitions)
+    out = Path(out)
+    try:
+        with atomic_dir(out) as tmp:
+            target = tmp / "data"
+            scores.drop("_row").write.partitionBy("offer_id").parquet(str(target))
+            for f in target.iterdir():  # Spark's folder content moves up into the dataset folder
+                f.rename(tmp / f.name)
+            target.rmdir()
+            summ = (
+                spark.read.parquet(str(tmp))
+                .groupBy("offer_id")
+                .agg(
+                    F.count(F.lit(1)).alias("rows"),
+                    *[F.avg(c).alias(c) for c in SUMMARY_COLUMNS[2:]],
+                )
+            )
+            got = cast(pd.DataFrame, summ.toPandas())
+    finally:
+        shared.unpersist()
+    got["rows"] = got["rows"].astype(np.int64)
+    return got.sort_values("offer_id").reset_index(drop=True)[list(SUMMARY_COLUMNS)]
 
 
 def _in_order(got: pd.DataFrame) -> pd.DataFrame:

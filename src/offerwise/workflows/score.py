@@ -19,6 +19,7 @@ import pandas as pd
 from offerwise._io import write_table
 from offerwise.config import Settings, default_settings
 from offerwise.data.contract import DataSet
+from offerwise.errors import InputError
 from offerwise.features.model_inputs import customer_features
 from offerwise.models.persist import LoadedModel, load_model
 from offerwise.vocab import SCORE_COLUMNS, default_as_of, parse_as_of
@@ -45,6 +46,9 @@ class ScoreResult:
     warnings: list[str] = field(default_factory=list)
     customer_ids: pd.Series | None = None  # (n,) every customer scored, in the order of features
     features: np.ndarray | None = None  # (n, p) the model's features as of ``as_of``
+    #: per offer: rows and mean scores (``spark.scoring.SUMMARY_COLUMNS``) when Spark wrote a
+    #: partitioned scores folder (``scores`` is then empty); None otherwise
+    by_offer: pd.DataFrame | None = None
 
 
 def shop_mismatch(lm: LoadedModel, ds: DataSet, customer_ids: pd.Series) -> list[str]:
@@ -87,8 +91,13 @@ def score(
     computed: pd.DataFrame | None = None,
     engine: str = "duckdb",
     spark: SparkConfig | None = None,
+    partitioned: bool = False,
 ) -> ScoreResult:
     """Score every customer of ``data`` with ``model``; write Parquet/CSV to ``out`` if given.
+
+    ``partitioned`` (Spark only): Spark writes ``out`` as a Parquet dataset folder partitioned by
+    ``offer_id`` and only the per-offer summary (``ScoreResult.by_offer``) comes back; ``scores``
+    is then empty.
 
     ``computed``: transaction features of every customer at ``as_of`` already computed (a profile
     of the same date, as ``plan`` has), reused instead of recomputed. ``engine="spark"``: after
@@ -100,6 +109,8 @@ def score(
 
     settings = settings or default_settings()
     engine = check_engine(engine)
+    if partitioned and (engine != "spark" or out is None):
+        raise InputError("a partitioned scores folder is written by Spark: use --engine spark")
     lm = model if isinstance(model, LoadedModel) else load_model(model)
     note(progress, "validating data")
     ds = open_data(data, settings, ("customers",))
@@ -115,6 +126,7 @@ def score(
     )
     warns = shop_mismatch(lm, ds, ids)
     note(progress, f"scoring {len(ids)} customers as of {ts.date()}")
+    by_offer: pd.DataFrame | None = None
     if not len(X):
         df = pd.DataFrame(columns=list(SCORE_COLUMNS))
     elif engine == "spark":
@@ -123,10 +135,17 @@ def score(
         from offerwise.spark.session import spark_session
 
         text = ModelText.from_state(*lm.model.to_state())
-        df = score_on_spark(spark_session(spark), ids, X, text, OfferResponseModel.from_state)
+        session, build = spark_session(spark), OfferResponseModel.from_state
+        if partitioned and out is not None:
+            from offerwise.spark.scoring import write_scores_on_spark
+
+            by_offer = write_scores_on_spark(session, ids, X, text, build, out)
+            df = pd.DataFrame(columns=list(SCORE_COLUMNS))
+        else:
+            df = score_on_spark(session, ids, X, text, build)
     else:
         df = lm.model.predict_frame(X, ids)
-    if out is not None:
+    if out is not None and by_offer is None:
         write_table(df, out)
     return ScoreResult(
         scores=df,
@@ -136,4 +155,5 @@ def score(
         warnings=warns,
         customer_ids=ids,
         features=X,
+        by_offer=by_offer,
     )
