@@ -1461,6 +1461,83 @@ def apikey(
     print(key)
 
 
+@app.command()
+@handle_errors
+def cycle(
+    data: DataOpt,
+    db: Annotated[str, typer.Option("--db", help="the service's database URL")],
+    budget: Annotated[float, typer.Option("--budget", min=0, help="next campaign's budget")],
+    work: Annotated[
+        Path, typer.Option("--work", help="folder for this cycle's data, model and plan")
+    ] = Path("cycles"),
+    server: Annotated[
+        str | None,
+        typer.Option("--server", help="swap through the running service at this URL"),
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key", envvar="OFFERWISE_API_KEY", show_envvar=False, help="an admin API key"
+        ),
+    ] = None,
+    holdout: Annotated[float | None, typer.Option("--holdout", min=0, max=0.99)] = None,
+    tune: Annotated[str, typer.Option("--tune", help="off | fast | full")] = "fast",
+    attribution_days: Annotated[float, typer.Option("--attribution-days", min=0)] = 14.0,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Relearn and swap: export what the service served, merge it with the history, train,
+    plan the next campaign and make it live (via --server, or in the database)."""
+    from offerwise.workflows.cycle import run_cycle
+
+    with _status(as_json, "cycle") as progress:
+        res = run_cycle(
+            data,
+            db,
+            work,
+            budget,
+            server=server,
+            api_key=api_key,
+            holdout=holdout,
+            tune=tune,
+            attribution_days=attribution_days,
+            settings=_settings(config),
+            progress=progress,
+        )
+    if as_json:
+        print_json(
+            {
+                "ok": True,
+                "data_dir": str(res.data_dir),
+                "model_dir": str(res.model_dir),
+                "plan": str(res.plan),
+                "campaign_id": res.campaign_id,
+                "previous_campaign_id": res.previous_campaign_id,
+                "exposures_history": res.exposures_history,
+                "exposures_served": res.exposures_served,
+                "verdict": res.verdict,
+                "swapped_via": res.swapped_via,
+                "timings": res.timings,
+            }
+        )
+        return
+    console.print(
+        f"merged {res.exposures_served:,} served exposures with {res.exposures_history:,} logged "
+        f"into [bold]{res.data_dir}[/]",
+        soft_wrap=True,
+    )
+    console.print(
+        f"model [bold]{res.model_dir}[/] (identification verdict: {res.verdict or 'n/a'}); "
+        f"plan [bold]{res.plan}[/]",
+        soft_wrap=True,
+    )
+    console.print(
+        f"live campaign: {res.previous_campaign_id or 'none'} -> [bold]{res.campaign_id}[/] "
+        f"(swapped via the {res.swapped_via}; {res.timings['total']:.1f} s)",
+        soft_wrap=True,
+    )
+
+
 @app.command("export-exposures")
 @handle_errors
 def export_exposures_cmd(

@@ -43,7 +43,15 @@ def create_app(settings: ServeSettings | None = None) -> Any:
 
     from offerwise import __version__
     from offerwise.serving.problems import PROBLEM_MEDIA_TYPE, ApiProblem, problem_body
-    from offerwise.serving.routes import campaigns, coupons, customers, events, health
+    from offerwise.serving.routes import (
+        campaigns,
+        console,
+        coupons,
+        customers,
+        events,
+        health,
+        plans,
+    )
     from offerwise.serving.security import KeyVerifier, RateLimiter
     from offerwise.serving.service import OfferService
 
@@ -121,7 +129,7 @@ def create_app(settings: ServeSettings | None = None) -> Any:
             500, problem_body(500, "internal-error", "internal error", instance=request.url.path)
         )
 
-    for module in (health, customers, coupons, events, campaigns):
+    for module in (health, customers, coupons, events, campaigns, console, plans):
         app.include_router(module.router)
 
     def openapi() -> dict[str, Any]:

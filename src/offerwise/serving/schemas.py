@@ -190,6 +190,32 @@ class CampaignOut(BaseModel):
     explored: int = Field(0, description="decisions made by the service's exploration draw")
 
 
+class PlanSwap(_Strict):
+    """A plan to load and make the active campaign (paths on the server's machine)."""
+
+    plan: Annotated[str, Field(min_length=1, max_length=4096)] = Field(
+        description="plan file written by `offerwise plan` (its .summary.json beside it)"
+    )
+    model_dir: Annotated[str, Field(min_length=1, max_length=4096)] = Field(
+        description="model directory of the plan (its offers.parquet is the menu)"
+    )
+    budget: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = Field(
+        None, description="campaign budget (default: the plan summary's)"
+    )
+
+
+class PlanLoaded(BaseModel):
+    """The campaign now active; ``created``: False when that plan was already loaded."""
+
+    campaign_id: str
+    budget: float
+    customers_in_plan: int
+    offers: int
+    created: bool
+    plan_fingerprint: str
+    previous_campaign_id: str | None
+
+
 __all__ = [
     "Cart",
     "CartLine",
@@ -201,6 +227,8 @@ __all__ = [
     "OfferDecision",
     "OfferOut",
     "OrderEvent",
+    "PlanLoaded",
+    "PlanSwap",
     "Problem",
     "Reason",
     "RedeemRequest",

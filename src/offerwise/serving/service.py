@@ -33,6 +33,7 @@ import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
 import sqlalchemy as sa
@@ -47,6 +48,8 @@ from offerwise.serving.schemas import (
     EventsAccepted,
     OfferDecision,
     OfferOut,
+    PlanLoaded,
+    PlanSwap,
     RedeemRequest,
     Redemption,
     RollbackRequest,
@@ -311,6 +314,9 @@ class OfferService:
 
     #: Recheck a cached answer whose coupon cannot be renewed this often (seconds).
     RECHECK_S = 60.0
+    #: Re-read which campaign is active this often (seconds): a plan swapped in by another worker
+    #: (``POST /v1/admin/plan``, ``offerwise cycle``) is served by every worker within this time.
+    CAMPAIGN_TTL_S = 1.0
     #: The write-behind writer gathers records this long per transaction (seconds).
     RECORD_LINGER_S = 0.02
 
@@ -322,6 +328,7 @@ class OfferService:
         self.t = Tables.get()
         self.menu: dict[str, OfferTerms] = {}
         self.campaign_id: str | None = None
+        self._refreshed = 0.0  # time.monotonic() of the last refresh
         self._answers: dict[tuple[str, str], tuple[bytes, float]] = {}
         self._lock = threading.Lock()
         self._dialect = engine.dialect.name
@@ -379,6 +386,7 @@ class OfferService:
             ).scalar()
         self.menu = menu
         self.campaign_id = cid
+        self._refreshed = time.monotonic()
 
     def _offer(self, offer_id: str) -> OfferTerms:
         if offer_id not in self.menu:
@@ -386,7 +394,7 @@ class OfferService:
         return self.menu[offer_id]
 
     def _require_campaign(self) -> str:
-        if self.campaign_id is None:
+        if self.campaign_id is None or time.monotonic() - self._refreshed > self.CAMPAIGN_TTL_S:
             self.refresh()
         if self.campaign_id is None:
             raise ApiProblem(
@@ -425,8 +433,8 @@ class OfferService:
     def cached_offer_json(self, customer_id: str, now: float | None = None) -> bytes | None:
         """The cached ``GET offer`` answer (JSON bytes) while it is still valid, else None."""
         cid = self.campaign_id
-        if cid is None:
-            return None
+        if cid is None or time.monotonic() - self._refreshed > self.CAMPAIGN_TTL_S:
+            return None  # the active campaign is re-read first (a plan may have been swapped)
         hit = self._answers.get((cid, customer_id))
         if hit is None or (time.time() if now is None else now) >= hit[1]:
             return None
@@ -1142,6 +1150,29 @@ class OfferService:
                     stmt = sqlite.insert(ev).on_conflict_do_nothing(index_elements=["order_id"])
                 conn.execute(stmt, new)
         return EventsAccepted(accepted=len(new), duplicates=len(batch.events) - len(new))
+
+    def swap_plan(self, req: PlanSwap) -> PlanLoaded:
+        """Load ``req.plan`` as the active campaign (one transaction: the old campaign stops being
+        active as the new one starts); every worker serves it within ``CAMPAIGN_TTL_S``. Coupons
+        already issued keep their campaign and its budget, so nothing in flight is lost."""
+        from offerwise.errors import OfferwiseError
+        from offerwise.serving.storage import load_plan
+
+        before = self.campaign_id
+        try:
+            got = load_plan(self.engine, Path(req.plan), Path(req.model_dir), req.budget)
+        except (OfferwiseError, OSError) as exc:
+            raise ApiProblem(422, "plan-not-loaded", str(exc)[:2000]) from exc
+        self.refresh()
+        return PlanLoaded(
+            campaign_id=got.campaign_id,
+            budget=got.budget_cents / 100,
+            customers_in_plan=got.n_customers,
+            offers=got.n_offers,
+            created=got.created,
+            plan_fingerprint=got.fingerprint,
+            previous_campaign_id=before,
+        )
 
     def campaign(self, campaign_id: str) -> CampaignOut:
         t = self.t

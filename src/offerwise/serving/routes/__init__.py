@@ -1,4 +1,4 @@
-"""One router per resource: health, customers (offers), coupons, events, campaigns."""
+"""One router per resource: health, customers (offers), coupons, events, campaigns, console."""
 
 from __future__ import annotations
 

@@ -1,0 +1,193 @@
+"""``offerwise cycle``: relearn from what the service served and swap the live plan.
+
+One pass of the loop: export the service's decisions as exposures (with their outcomes and logged
+propensities), merge them with the shop's history into a new data directory, train a model on it,
+plan the next campaign, and make that plan the live campaign — through the running service's
+``POST /v1/admin/plan`` (``server``) or straight into its database (every worker serves it within
+a second). Coupons already issued keep their campaign and its budget. The new model's
+identification verdict travels in its card and in the plan's summary.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from offerwise._io import atomic_dir, write_table
+from offerwise.config import Settings, default_settings
+from offerwise.errors import ConfigError, InputError, require
+from offerwise.workflows._common import Progress, note
+
+__all__ = ["CycleResult", "merge_exposures", "run_cycle"]
+
+
+@dataclass(slots=True)
+class CycleResult:
+    """What one cycle did: the merged data, the model, the plan and the campaign now live."""
+
+    data_dir: Path
+    model_dir: Path
+    plan: Path
+    campaign_id: str
+    previous_campaign_id: str | None
+    exposures_history: int
+    exposures_served: int
+    verdict: str | None
+    swapped_via: str  # "server" or "database"
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def merge_exposures(history: pd.DataFrame, served: pd.DataFrame) -> pd.DataFrame:
+    """History's exposures followed by the served ones (rows already in the history, same
+    customer, offer and ts, are not added twice); the columns of both, in history's order."""
+    if not len(served):
+        return history.copy()
+    served = served.copy()
+    served["ts"] = pd.to_datetime(served["ts"])
+    hist = history.copy()
+    hist["ts"] = pd.to_datetime(hist["ts"])
+    key = ["customer_id", "offer_id", "ts"]
+    seen = hist[key].astype(str).agg("|".join, axis=1)
+    new = served[~served[key].astype(str).agg("|".join, axis=1).isin(set(seen))]
+    cols = list(hist.columns) + [c for c in new.columns if c not in hist.columns]
+    return pd.concat([hist, new], ignore_index=True)[cols]
+
+
+def run_cycle(
+    data: str | Path,
+    db_url: str,
+    work: str | Path,
+    budget: float,
+    *,
+    server: str | None = None,
+    api_key: str | None = None,
+    holdout: float | None = None,
+    tune: str = "fast",
+    attribution_days: float = 14.0,
+    settings: Settings | None = None,
+    progress: Progress | None = None,
+) -> CycleResult:
+    """Export, merge, train, plan and swap (see the module docstring).
+
+    ``data``: the shop's data directory (Parquet or CSV contract tables); ``work``: a folder for
+    this cycle's data, model and plan (``work/cycle-<UTC time>/``); ``server`` + ``api_key`` (an
+    admin key): swap through the running service, else load the plan into ``db_url`` directly.
+    """
+    from offerwise.data.contract import load_data
+    from offerwise.serving.ledger import export_exposures
+    from offerwise.workflows.plan import make_plan
+    from offerwise.workflows.train import train
+
+    require("sqlalchemy", "serve")
+    settings = settings or default_settings()
+    if server and not api_key:
+        raise ConfigError("--server needs --api-key (a key with the admin scope)")
+    src = load_data(data, settings=settings, required=("customers", "offers", "exposures"))
+    if src.source.kind != "dir":
+        raise InputError(f"{data}: cycle needs a data directory (got {src.source.describe()})")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    root = Path(work) / f"cycle-{stamp}"
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    note(progress, "exporting the service's decisions")
+    export_dir = root / "served"
+    served = pd.read_parquet(export_exposures(db_url, export_dir, attribution_days))
+    history = src.frame("exposures")
+    merged = merge_exposures(history, served)
+    note(progress, f"merging {len(served):,} served exposures with {len(history):,} logged")
+    data_dir = root / "data"
+    with atomic_dir(data_dir) as tmp:
+        for table in src.source.tables:
+            if src.has(table) and table != "exposures":
+                shutil.copy2(src.files[table], tmp / src.files[table].name)
+        write_table(merged, tmp / "exposures.parquet")
+    timings["export_merge"] = time.perf_counter() - t0
+
+    t1 = time.perf_counter()
+    note(progress, "training on the merged exposures")
+    trained = train(data_dir, root / "model", tune_mode=tune, settings=settings, progress=progress)
+    timings["train"] = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    note(progress, "planning the next campaign")
+    plan_path = root / f"cycle-{stamp}.parquet"
+    make_plan(
+        trained.model_dir,
+        data_dir,
+        budget,
+        plan_path,
+        holdout=holdout,
+        settings=settings,
+        progress=progress,
+        frontier=False,
+    )
+    timings["plan"] = time.perf_counter() - t2
+    t3 = time.perf_counter()
+    note(progress, "swapping the live plan")
+    if server:
+        previous, campaign = _swap_via_server(server, api_key or "", plan_path, trained.model_dir)
+        via = "server"
+    else:
+        previous, campaign = _swap_in_database(db_url, plan_path, trained.model_dir)
+        via = "database"
+    timings["swap"] = time.perf_counter() - t3
+    timings["total"] = time.perf_counter() - t0
+    ident = trained.identification
+    return CycleResult(
+        data_dir=data_dir,
+        model_dir=trained.model_dir,
+        plan=plan_path,
+        campaign_id=campaign,
+        previous_campaign_id=previous,
+        exposures_history=len(history),
+        exposures_served=len(merged) - len(history),
+        verdict=None if ident is None else ident.verdict,
+        swapped_via=via,
+        timings=timings,
+    )
+
+
+def _swap_via_server(
+    server: str, api_key: str, plan: Path, model_dir: Path
+) -> tuple[str | None, str]:
+    """``POST /v1/admin/plan`` on the running service; returns (previous, new) campaign ids."""
+    import httpx
+
+    try:
+        r = httpx.post(
+            server.rstrip("/") + "/v1/admin/plan",
+            headers={"X-API-Key": api_key},
+            json={"plan": str(plan.resolve()), "model_dir": str(model_dir.resolve())},
+            timeout=600,
+        )
+    except httpx.HTTPError as exc:
+        raise ConfigError(f"{server}: the service did not answer ({exc})") from exc
+    if r.status_code != 200:
+        raise ConfigError(f"{server}: the plan swap was refused ({r.status_code}: {r.text[:500]})")
+    body = r.json()
+    return body.get("previous_campaign_id"), str(body["campaign_id"])
+
+
+def _swap_in_database(db_url: str, plan: Path, model_dir: Path) -> tuple[str | None, str]:
+    """Load the plan into the service's database as the active campaign (the running workers
+    read it within a second); returns (previous, new) campaign ids."""
+    import sqlalchemy as sa
+
+    from offerwise.serving.storage import Tables, load_plan, make_engine, migrate, read_tx
+
+    engine = make_engine(db_url, pool_size=1)
+    try:
+        migrate(engine)
+        t = Tables.get()
+        with read_tx(engine) as conn:
+            previous = conn.execute(
+                sa.select(t.campaigns.c.campaign_id).where(t.campaigns.c.active == 1)
+            ).scalar()
+        got = load_plan(engine, plan, model_dir)
+    finally:
+        engine.dispose()
+    return previous, got.campaign_id
