@@ -1517,13 +1517,14 @@ def cycle(
                 "exposures_served": res.exposures_served,
                 "verdict": res.verdict,
                 "swapped_via": res.swapped_via,
+                "propensities": res.propensities,
                 "timings": res.timings,
             }
         )
         return
     console.print(
         f"merged {res.exposures_served:,} served exposures with {res.exposures_history:,} logged "
-        f"into [bold]{res.data_dir}[/]",
+        f"into [bold]{res.data_dir}[/] ({res.propensities})",
         soft_wrap=True,
     )
     console.print(

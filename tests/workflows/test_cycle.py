@@ -106,3 +106,23 @@ def test_cycle_refuses_a_server_without_a_key(live: dict) -> None:
            "--work", live["root"] / "c", "--server", live["srv"].url)
     assert r.returncode == 2 and "--server needs --api-key" in r.stderr
     assert not (live["root"] / "c").exists()
+
+
+def test_merge_keeps_propensities_all_or_none() -> None:
+    """Served rows carry logged propensities; a history without any (observational) drops them,
+    so the merged file passes the all-or-none check of ``train``."""
+    from offerwise.workflows.cycle import merge_exposures, propensity_note
+
+    ts = pd.to_datetime(["2024-01-01", "2024-01-02"])
+    hist = pd.DataFrame({"customer_id": ["a", "b"], "offer_id": ["x", "none"], "ts": ts,
+                         "converted": [1, 0]})
+    served = pd.DataFrame({"customer_id": ["a", "c"], "offer_id": ["x", "y"],
+                           "ts": pd.to_datetime(["2024-01-01", "2024-01-03"]),
+                           "converted": [1, 1], "propensity": [0.5, 0.2]})
+    m = merge_exposures(hist, served)
+    assert list(m["customer_id"]) == ["a", "b", "c"] and "propensity" not in m.columns
+    assert "left out" in propensity_note(hist, served)
+    logged = hist.assign(propensity=[0.9, 0.4])
+    m = merge_exposures(logged, served)
+    assert list(m["propensity"]) == [0.9, 0.4, 0.2]
+    assert propensity_note(logged, served).startswith("logged propensities kept")

@@ -23,7 +23,7 @@ from offerwise.config import Settings, default_settings
 from offerwise.errors import ConfigError, InputError, require
 from offerwise.workflows._common import Progress, note
 
-__all__ = ["CycleResult", "merge_exposures", "run_cycle"]
+__all__ = ["CycleResult", "merge_exposures", "propensity_note", "run_cycle"]
 
 
 @dataclass(slots=True)
@@ -39,23 +39,51 @@ class CycleResult:
     exposures_served: int
     verdict: str | None
     swapped_via: str  # "server" or "database"
+    propensities: str = ""  # how the merged exposures carry propensities (propensity_note)
     timings: dict[str, float] = field(default_factory=dict)
 
 
 def merge_exposures(history: pd.DataFrame, served: pd.DataFrame) -> pd.DataFrame:
     """History's exposures followed by the served ones (rows already in the history, same
-    customer, offer and ts, are not added twice); the columns of both, in history's order."""
+    customer, offer and ts, are not added twice); the columns of both, in history's order.
+
+    Propensities must be all or none (``data.exposures``): when the history has none (a shop's
+    own targeted campaigns), the served rows' logged propensities are left out too, and the
+    merged logs are treated as observational (see :func:`propensity_note`).
+    """
     if not len(served):
         return history.copy()
     served = served.copy()
+    if not _has_propensities(history) and "propensity" in served.columns:
+        served = served.drop(columns="propensity")
     served["ts"] = pd.to_datetime(served["ts"])
     hist = history.copy()
     hist["ts"] = pd.to_datetime(hist["ts"])
     key = ["customer_id", "offer_id", "ts"]
-    seen = hist[key].astype(str).agg("|".join, axis=1)
-    new = served[~served[key].astype(str).agg("|".join, axis=1).isin(set(seen))]
+    for f in (hist, served):
+        f["customer_id"] = f["customer_id"].astype(str)
+        f["offer_id"] = f["offer_id"].astype(str)
+    known = hist[key].drop_duplicates().assign(_known=True)
+    flag = served[key].merge(known, on=key, how="left")["_known"].notna().to_numpy()
+    new = served[~flag]
     cols = list(hist.columns) + [c for c in new.columns if c not in hist.columns]
     return pd.concat([hist, new], ignore_index=True)[cols]
+
+
+def _has_propensities(ex: pd.DataFrame) -> bool:
+    return "propensity" in ex.columns and bool(ex["propensity"].notna().all())
+
+
+def propensity_note(history: pd.DataFrame, served: pd.DataFrame) -> str:
+    """How the merged exposures carry propensities, in words."""
+    if _has_propensities(history):
+        return "logged propensities kept (history and served)"
+    if len(served):
+        return (
+            "the history has no logged propensities, so the served rows' propensities were "
+            "left out: the merged logs are treated as observational"
+        )
+    return "no logged propensities"
 
 
 def run_cycle(
@@ -147,6 +175,7 @@ def run_cycle(
         exposures_served=len(merged) - len(history),
         verdict=None if ident is None else ident.verdict,
         swapped_via=via,
+        propensities=propensity_note(history, served),
         timings=timings,
     )
 
