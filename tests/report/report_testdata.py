@@ -26,6 +26,8 @@ def make_profiles(n: int = 400, seed: int = 0) -> pd.DataFrame:
             "clv_expected": rng.gamma(2.0, 200.0, n),
             "age": rng.choice(["19-24", "25-34", "35-44", "45-54", "65+"], size=n),
             "income": rng.integers(15, 200, n) * 1000.0,
+            "top_category": rng.choice(["dairy", "bakery", "produce", "drinks"], size=n,
+                                       p=[0.4, 0.3, 0.2, 0.1]),
         }
     )
 
@@ -41,6 +43,8 @@ def make_plan(profiles: pd.DataFrame, seed: int = 1) -> pd.DataFrame:
     cost = np.where(offer == "none", 0.0, rng.gamma(2.0, 3.0, n))
     profit = np.where(offer == "none", 0.0, cost * rng.uniform(0.5, 3.0, n))
     reason = np.where(offer == "none", "no offer pays off", "highest incremental profit")
+    # a template's concrete category on some offered rows (site-wide elsewhere)
+    category = np.where((offer != "none") & (rng.random(n) < 0.3), "dairy", None)
     return pd.DataFrame(
         {
             "customer_id": profiles["customer_id"],
@@ -50,6 +54,7 @@ def make_plan(profiles: pd.DataFrame, seed: int = 1) -> pd.DataFrame:
             "group": group,
             "segment": profiles["segment"],
             "reason": reason,
+            "category": category,
         }
     )
 

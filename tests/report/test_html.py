@@ -10,6 +10,7 @@ import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from report_testdata import make_card
@@ -31,7 +32,7 @@ PLOTS = {
     "campaign_results",
     "campaign_breakdown",
 }
-SECTIONS = ["summary", "trust", "segments", "model", "frontier", "mix", "fairness", "drivers", "results"]
+SECTIONS = ["summary", "trust", "segments", "model", "frontier", "mix", "categories", "fairness", "drivers", "results"]
 
 
 class _Collect(HTMLParser):
@@ -351,3 +352,23 @@ def test_load_inputs_takes_the_typed_analysis(report_files: dict[str, Path]):
         load_inputs(None, analysis={"results": []}, settings=Settings())  # type: ignore[arg-type]
     text = " ".join(parse(render_html(inp)).text)
     assert "Realised ROI" in text and "Could not be drawn" not in text
+
+
+def test_category_section_matches_the_plan_and_profiles(full_report: Path, report_files: dict[str, Path]):
+    """#14 item 6: the plan's targeted-category mix and each segment's top categories."""
+    from offerwise.report.tables import category_mix, top_categories_by_segment
+
+    text = " ".join(parse(full_report.read_text()).text)
+    assert "What is discounted: categories" in text and "The plan's targeted categories" in text
+    plan = pd.read_parquet(report_files["plan"])
+    mix = category_mix(plan)
+    treated = plan[(plan["group"] == "treatment") & (plan["offer_id"] != "none")]
+    assert set(mix["category"]) == {"dairy", "site-wide"}
+    assert int(mix["customers"].sum()) == len(treated)
+    dairy = int(mix.loc[mix["category"] == "dairy", "customers"].iloc[0])
+    assert dairy == int((treated["category"] == "dairy").sum()) and f"{dairy:,}" in text
+    top = top_categories_by_segment(pd.read_parquet(report_files["profiles"]))
+    assert (top.groupby("segment")["rank"].max() <= 3).all()
+    assert np.allclose(top.groupby("segment")["share"].sum().clip(upper=1), top.groupby("segment")["share"].sum())
+    first = top[top["rank"] == 1].iloc[0]
+    assert "Top categories per segment" in text and f"{first['share']:.1%}" in text

@@ -28,12 +28,14 @@ from offerwise.report import plots
 from offerwise.report.inputs import ReportInputs
 from offerwise.report.tables import (
     campaign_results,
+    category_mix,
     expected_vs_measured,
     fairness_audit,
     four_fifths_summary,
     id_overlap,
     key_numbers,
     offer_colors,
+    top_categories_by_segment,
     treated_rows,
 )
 from offerwise.vocab import NO_OFFER
@@ -432,6 +434,48 @@ def _mix(inp: ReportInputs, colors: dict[str, str]) -> str:
     if "incremental_profit" in t.columns:
         cols.append(("incremental_profit", f"expected incremental profit ({cur})", money(cur)))
     return image(fig, "offer_mix", "Share of customers per offer in each segment") + table(t, cols)
+
+
+def _categories(inp: ReportInputs) -> str:
+    """The plan's category mix and each segment's top categories (from the profiles)."""
+    parts = []
+    cur = inp.currency
+    if inp.plan is None:
+        parts.append(note(f"Not available: the plan's category mix (no plan). {HINTS['plan']}."))
+    else:
+        mix = category_mix(inp.plan)
+        cols: list[tuple[str, str, Fmt]] = [
+            ("category", "category the offer is scoped to", text),
+            ("customers", "customers", num()),
+            ("share", "share of offers", pct(1)),
+        ]
+        if "expected_cost" in mix.columns:
+            cols.append(("expected_cost", f"expected cost ({cur})", money(cur)))
+        cols.append(("offers", "offers", text))
+        parts.append(
+            "<h3>The plan's targeted categories</h3><p>Treated customers given an offer, by the "
+            "category the offer is scoped to (a recommendation template's concrete category, a "
+            "fixed category, or site-wide).</p>" + table(mix, cols)
+        )
+    if inp.profiles is None:
+        parts.append(note(f"Not available: top categories (no profiles). {HINTS['profiles']}."))
+    else:
+        top = top_categories_by_segment(inp.profiles)
+        if not len(top):
+            parts.append(note("Not available: the profiles have no top_category column."))
+        else:
+            cols2: list[tuple[str, str, Fmt]] = [
+                ("segment", "segment", text),
+                ("rank", "rank", num()),
+                ("category", "top category of the customer", text),
+                ("customers", "customers", num()),
+                ("share", "share of the segment", pct(1)),
+            ]
+            parts.append(
+                "<h3>Top categories per segment</h3><p>The categories most often a customer's "
+                "largest share of spend, per segment (profiles).</p>" + table(top, cols2)
+            )
+    return "".join(parts)
 
 
 def _fairness(inp: ReportInputs) -> str:
@@ -850,6 +894,7 @@ def sections(inp: ReportInputs) -> list[Section]:
         ("model", "Model quality: uplift and Qini curves", lambda: _model(inp, colors)),
         ("frontier", "Budget frontier", lambda: _frontier(inp)),
         ("mix", "Offer mix by segment", lambda: _mix(inp, colors)),
+        ("categories", "What is discounted: categories", lambda: _categories(inp)),
         ("fairness", "Fairness audit", lambda: _fairness(inp)),
         ("drivers", "Feature importance and reason codes", lambda: _drivers(inp, colors)),
         ("results", "Campaign results", lambda: _results(inp)),

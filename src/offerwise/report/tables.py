@@ -29,6 +29,7 @@ __all__ = [
     "Overlap",
     "campaign_of",
     "campaign_results",
+    "category_mix",
     "curves_table",
     "expected_vs_measured",
     "fairness_audit",
@@ -40,6 +41,7 @@ __all__ = [
     "parse_analysis",
     "require_columns",
     "sd_from_se",
+    "top_categories_by_segment",
     "treated_rows",
 ]
 
@@ -94,6 +96,50 @@ def treated_rows(plan: pd.DataFrame) -> pd.DataFrame:
     if "group" in plan.columns and (plan["group"].astype(str) == "treatment").any():
         return plan[plan["group"].astype(str) == "treatment"]
     return plan
+
+
+def top_categories_by_segment(profiles: pd.DataFrame, n: int = 3) -> pd.DataFrame:
+    """Per segment, the ``n`` categories most often a customer's top category (profile column
+    ``top_category``): columns segment, rank (1..n), category, customers, share (of the segment's
+    customers with a top category). Empty when the profiles lack those columns."""
+    cols = ["segment", "rank", "category", "customers", "share"]
+    if not {"segment", "top_category"} <= set(profiles.columns):
+        return pd.DataFrame(columns=cols)
+    p = profiles[["segment", "top_category"]].dropna()
+    p = p.assign(segment=p["segment"].astype(str), top_category=p["top_category"].astype(str))
+    counts = p.groupby(["segment", "top_category"]).size().rename("customers").reset_index()
+    totals = p.groupby("segment").size()
+    counts["share"] = counts["customers"] / counts["segment"].map(totals)
+    counts = counts.sort_values(
+        ["segment", "customers", "top_category"], ascending=[True, False, True]
+    )
+    counts["rank"] = counts.groupby("segment").cumcount() + 1
+    out = counts[counts["rank"] <= n].rename(columns={"top_category": "category"})
+    return out[cols].reset_index(drop=True)
+
+
+def category_mix(plan: pd.DataFrame) -> pd.DataFrame:
+    """What the plan discounts: treated customers with an offer per category scope (the plan's
+    ``category`` column: a template's concrete category or a fixed category; missing or empty:
+    ``site-wide``). Columns category, customers, share, expected_cost (when the plan has it),
+    offers (the offer ids, comma-separated); the largest first."""
+    p = treated_rows(plan)
+    p = p[_offered(p)]
+    cat = (
+        p["category"].astype("string").fillna("").replace("", "site-wide")
+        if "category" in p.columns
+        else pd.Series("site-wide", index=p.index)
+    )
+    d = pd.DataFrame({"category": cat.astype(str), "offer_id": p["offer_id"].astype(str)})
+    if "expected_cost" in p.columns:
+        d["expected_cost"] = pd.to_numeric(p["expected_cost"], errors="coerce")
+    g = d.groupby("category")
+    out = pd.DataFrame({"customers": g.size()})
+    out["share"] = out["customers"] / max(int(out["customers"].sum()), 1)
+    if "expected_cost" in d.columns:
+        out["expected_cost"] = g["expected_cost"].sum()
+    out["offers"] = g["offer_id"].agg(lambda s: ", ".join(sorted(set(s))))
+    return out.sort_values(["customers"], ascending=False).reset_index()
 
 
 def _offered(plan: pd.DataFrame) -> pd.Series:
