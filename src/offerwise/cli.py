@@ -1330,7 +1330,7 @@ def serve(
     plan: Annotated[Path, typer.Option("--plan", help="plan file from `offerwise plan`")],
     model: Annotated[Path, typer.Option("--model", help="model directory (holds the offer menu)")],
     db: Annotated[
-        str, typer.Option("--db", help="sqlite:///FILE or postgresql://user@host:port/db")
+        str, typer.Option("--db", help="database URL: sqlite:///FILE or postgresql://HOST/DB")
     ] = "sqlite:///offerwise.db",
     budget: Annotated[
         float | None, typer.Option("--budget", min=0, help="override the plan's budget")
@@ -1344,7 +1344,7 @@ def serve(
             "--rate-limit",
             min=0.001,
             help="requests/s per API key and worker, for keys without their own (`apikey "
-            "--rate-limit`); default 50 (env OFFERWISE_SERVE_RATE_PER_S)",
+            "--rate-limit`); default 50 (docs/serving.md: also from the environment)",
         ),
     ] = None,
     burst: Annotated[

@@ -207,3 +207,21 @@ def test_score_warns_on_another_shops_data(shop: dict[str, Path], cj: Path, tmp_
     r = ow("score", "--model", shop["model"], "--data", cj, "--out", tmp_path / "s.parquet")
     assert "looks like another shop" in r.stderr
     assert "not in the model's menu" in r.stderr
+
+
+def test_every_commands_help_fits_a_pipe() -> None:
+    """Every command's --help, piped (80 columns): nothing cut, no <bool>, the --json flag."""
+    import typer
+
+    from offerwise.cli import app
+
+    group = typer.main.get_command(app)
+    names = []
+    for name, cmd in group.commands.items():  # type: ignore[attr-defined]
+        subs = getattr(cmd, "commands", None)
+        names += [[name, s] for s in subs] if subs else [[name]]
+    assert {"cycle", "validate", "score", "serve"} <= {n[0] for n in names}
+    for n in names:
+        r = ow(*n, "--help")
+        assert "<bool>" not in r.stdout, n
+        assert "--json" in r.stdout, n
