@@ -1175,6 +1175,8 @@ class OfferService:
         )
 
     def campaign(self, campaign_id: str) -> CampaignOut:
+        from offerwise.serving.stats import plan_explore_share
+
         t = self.t
         c = t.campaigns
         with read_tx(self.engine) as conn:
@@ -1203,10 +1205,6 @@ class OfferService:
                     .where(t.decisions.c.campaign_id == campaign_id, t.decisions.c.explored == 1)
                 ).scalar_one()
             )
-        try:
-            plan_explore = float(json.loads(row.summary_json or "{}").get("explore") or 0.0)
-        except (ValueError, TypeError, AttributeError):
-            plan_explore = 0.0
         return CampaignOut(
             campaign_id=row.campaign_id,
             active=bool(row.active),
@@ -1218,7 +1216,7 @@ class OfferService:
             exposures=exposures,
             customers_in_plan=customers,
             created_at=dt(row.created_ts),
-            explore_plan=plan_explore,
+            explore_plan=plan_explore_share(row.summary_json),
             epsilon=self.settings.epsilon,
             explored=explored,
         )

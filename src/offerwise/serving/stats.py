@@ -252,6 +252,12 @@ def _share(v: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
+def plan_explore_share(summary_json: str | None) -> float:
+    """The share of customers the plan's own draw explored (`plan --explore`): its summary's
+    ``explore``; 0 when the summary has none."""
+    return _share((_summary(summary_json) or {}).get("explore")) or 0.0
+
+
 def list_campaigns(engine: Engine) -> CampaignList:
     k = Tables.get().campaigns
     with read_tx(engine) as conn:
@@ -410,7 +416,7 @@ def campaign_stats(
         explored=explored,
         exploration_share=explored / not_holdout if not_holdout else None,
         epsilon=epsilon,
-        explore_plan=_share(summary.get("explore")) or 0.0,
+        explore_plan=plan_explore_share(row.summary_json),
         burn=burn,
         by_offer=[
             OfferStats(offer_id=oid, **{**o, "spent": o["spent"] / 100})
@@ -440,5 +446,6 @@ __all__ = [
     "chi2_sf_1df",
     "identification_info",
     "list_campaigns",
+    "plan_explore_share",
     "srm_check",
 ]
