@@ -70,6 +70,14 @@ def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
         raise
 
 
+def _remove(path: Path) -> None:
+    """Remove ``path`` whether it is a folder or a file; nothing when it does not exist."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def atomic_dir(dest: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary folder beside ``dest``; on success it replaces ``dest`` whole."""
@@ -81,10 +89,10 @@ def atomic_dir(dest: str | os.PathLike[str]) -> Iterator[Path]:
         yield tmp
         if dest.exists():
             old = dest.with_name(f".{dest.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
+            _remove(old)
             os.replace(dest, old)
             os.replace(tmp, dest)
-            shutil.rmtree(old, ignore_errors=True)
+            _remove(old)
         else:
             os.replace(tmp, dest)
     except BaseException:
