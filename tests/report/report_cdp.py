@@ -67,6 +67,19 @@ def find_chromium() -> str | None:
     return None
 
 
+def chromium_or_skip() -> str:
+    """The Chromium binary, or skip the test (fail under ``CI=true``: CI installs Chromium)."""
+    import pytest
+
+    path = find_chromium()
+    if path is None:
+        msg = "headless Chromium not found (apt-get install -y chromium, or set OFFERWISE_CHROMIUM)"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(msg + " -- required in CI")
+        pytest.skip(msg)
+    return path
+
+
 class CDPError(RuntimeError):
     """The browser returned an error, closed the pipe or did not answer in time."""
 

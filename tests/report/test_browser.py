@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import base64
 import io
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
-from report_cdp import find_chromium, render
+from report_cdp import chromium_or_skip, render
 
 pytestmark = pytest.mark.browser
 
@@ -33,13 +32,7 @@ EXPECTED_PLOTS = {
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    path = find_chromium()
-    if path is None:
-        msg = "headless Chromium not found (apt-get install -y chromium, or set OFFERWISE_CHROMIUM)"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(msg + " -- required in CI")
-        pytest.skip(msg)
-    return path
+    return chromium_or_skip()
 
 
 def _region_stats(screenshot: bytes, box: dict[str, float]) -> tuple[float, float]:

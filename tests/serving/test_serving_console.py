@@ -9,7 +9,6 @@ Without a Chromium the browser test skips, except under CI (``CI=true``), where 
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -32,7 +31,7 @@ from offerwise.serving.stats import (
 from offerwise.serving.storage import load_plan, make_engine, migrate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "report"))
-from report_cdp import Browser, _errors, find_chromium  # noqa: E402  (the report tests' driver)
+from report_cdp import Browser, _errors, chromium_or_skip  # noqa: E402  (the report tests' driver)
 
 CART = {"total": 40.0, "lines": [{"product_id": "p1", "category": "X", "quantity": 1, "unit_price": 40.0}]}
 N_ASKED, N_REDEEM = 40, 6
@@ -256,13 +255,7 @@ def _shown(field: str, v: Any) -> str:
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    path = find_chromium()
-    if path is None:
-        msg = "headless Chromium not found (apt-get install -y chromium, or set OFFERWISE_CHROMIUM)"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(msg + " -- required in CI")
-        pytest.skip(msg)
-    return path
+    return chromium_or_skip()
 
 
 def _open(url: str, binary: str, timeout: float = 40.0) -> tuple[dict[str, Any], list[str], list[str]]:
