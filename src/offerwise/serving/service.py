@@ -1158,7 +1158,6 @@ class OfferService:
         from offerwise.errors import OfferwiseError
         from offerwise.serving.storage import load_plan
 
-        before = self.campaign_id
         try:
             got = load_plan(self.engine, Path(req.plan), Path(req.model_dir), req.budget)
         except (OfferwiseError, OSError) as exc:
@@ -1171,7 +1170,7 @@ class OfferService:
             offers=got.n_offers,
             created=got.created,
             plan_fingerprint=got.fingerprint,
-            previous_campaign_id=before,
+            previous_campaign_id=got.previous_campaign_id,
         )
 
     def campaign(self, campaign_id: str) -> CampaignOut:

@@ -473,6 +473,7 @@ class LoadedPlan:
     n_offers: int
     created: bool
     fingerprint: str
+    previous_campaign_id: str | None = None  # the campaign that was active before this load
 
 
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -818,6 +819,9 @@ def load_plan(
             ).rowcount
             if not n:
                 conn.execute(t.offers.insert().values(**row))
+        previous = conn.execute(
+            sa.select(t.campaigns.c.campaign_id).where(t.campaigns.c.active == 1)
+        ).scalar()
         existing = conn.execute(
             sa.select(
                 t.campaigns.c.plan_fingerprint,
@@ -869,7 +873,7 @@ def load_plan(
                 active=sa.case((t.campaigns.c.campaign_id == campaign_id, 1), else_=0)
             )
         )
-    return LoadedPlan(campaign_id, budget_cents, len(frame), len(menu), created, fp)
+    return LoadedPlan(campaign_id, budget_cents, len(frame), len(menu), created, fp, previous)
 
 
 __all__ = [

@@ -138,14 +138,15 @@ def run_cycle(
 
     t1 = time.perf_counter()
     note(progress, "training on the merged exposures")
-    trained = train(data_dir, root / "model", tune_mode=tune, settings=settings, progress=progress)
+    merged_ds = load_data(data_dir, settings=settings)  # validated once, for train and plan
+    trained = train(merged_ds, root / "model", tune_mode=tune, settings=settings, progress=progress)
     timings["train"] = time.perf_counter() - t1
     t2 = time.perf_counter()
     note(progress, "planning the next campaign")
     plan_path = root / f"cycle-{stamp}.parquet"
     make_plan(
         trained.model_dir,
-        data_dir,
+        merged_ds,
         budget,
         plan_path,
         holdout=holdout,
@@ -204,19 +205,12 @@ def _swap_via_server(
 def _swap_in_database(db_url: str, plan: Path, model_dir: Path) -> tuple[str | None, str]:
     """Load the plan into the service's database as the active campaign (the running workers
     read it within a second); returns (previous, new) campaign ids."""
-    import sqlalchemy as sa
-
-    from offerwise.serving.storage import Tables, load_plan, make_engine, migrate, read_tx
+    from offerwise.serving.storage import load_plan, make_engine, migrate
 
     engine = make_engine(db_url, pool_size=1)
     try:
         migrate(engine)
-        t = Tables.get()
-        with read_tx(engine) as conn:
-            previous = conn.execute(
-                sa.select(t.campaigns.c.campaign_id).where(t.campaigns.c.active == 1)
-            ).scalar()
         got = load_plan(engine, plan, model_dir)
     finally:
         engine.dispose()
-    return previous, got.campaign_id
+    return got.previous_campaign_id, got.campaign_id
