@@ -19,6 +19,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "offerwise"
 LAYERS: list[set[str]] = [
     {"", "errors", "_version", "_lazy", "vocab", "config", "_io"},
     {"data"},
+    {"embed"},
     {"features", "simulator", "policy", "serving", "recommend", "demand"},
     {"models", "spark"},
     {"evaluation"},

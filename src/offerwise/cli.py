@@ -447,6 +447,14 @@ def train(
             "tree sizes - each cross-fitted and chosen by its out-of-fold plan value",
         ),
     ] = "fast",
+    embeddings: Annotated[
+        str,
+        typer.Option(
+            "--embeddings",
+            help="none, or seq: add a customer embedding learned from the order sequences "
+            "(extra 'deep'; docs/embeddings.md)",
+        ),
+    ] = "none",
     seed: SeedOpt = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
@@ -474,6 +482,7 @@ def train(
             progress=progress,
             engine=engine,
             spark=_spark(spark_master, spark_conf),
+            embeddings=embeddings,
         )
     card = res.card
     if as_json:
@@ -490,6 +499,7 @@ def train(
                 "holdout": {k: v for k, v in card["holdout"].items() if k != "calibration"},
                 "metrics_source": card["metrics_source"],
                 "tuning": card["tuning"],
+                "embeddings": card["embeddings"],
                 "warnings": card["warnings"],
                 "timings": res.timings,
             }
@@ -523,6 +533,15 @@ def train(
         )
     )
     chosen = res.tuning.chosen.label if res.tuning else card["learner"]
+    emb = card.get("embeddings")
+    if emb:
+        console.print(
+            f"sequence embeddings: {emb['dim']} dimensions from a GRU over each customer's last "
+            f"{emb['max_len']} orders, learned on orders before {emb['fit_before'][:10]} "
+            f"(next-order categories: {emb['loss']:.3f} nats vs {emb['baseline_loss']:.3f} "
+            f"without history; {emb['seconds']:.1f} s)",
+            soft_wrap=True,
+        )
     console.print(
         f"model written to [bold]{res.model_dir}[/] ({chosen}, "
         f"refit on all {card['n_exposures']:,} exposures, {res.timings['total']:.1f} s; "
@@ -941,6 +960,15 @@ def plan(
             ),
         ),
     ] = None,
+    drivers: Annotated[
+        int,
+        typer.Option(
+            "--drivers",
+            min=0,
+            help="top-3 value drivers (column drivers) for at most this many treated customers; "
+            "0: none",
+        ),
+    ] = 5_000,
     seed: SeedOpt = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
@@ -949,7 +977,7 @@ def plan(
     spark_conf: SparkConfOpt = None,
 ) -> None:
     """One offer (or none) per customer maximising incremental profit under a budget and rules."""
-    from offerwise.workflows.plan import make_plan
+    from offerwise.workflows.plan import drivers_summary, make_plan
 
     with _status(as_json, "planning") as progress:
         run = make_plan(
@@ -971,6 +999,7 @@ def plan(
             recs=recs,
             engine=engine,
             spark=_spark(spark_master, spark_conf),
+            drivers=drivers,
         )
     res = run.result
     if as_json:
@@ -1002,7 +1031,24 @@ def plan(
         print_cost(run.cost, run.planning_budget, overspend_risk)
     if run.claims is not None:
         print_claims(run.claims)
+    if res.drivers is not None:
+        print_drivers(drivers_summary(res.drivers))
     console.print("written: " + ", ".join(str(p) for p in run.written), soft_wrap=True)
+
+
+def print_drivers(d: dict[str, Any]) -> None:
+    """The plan's value drivers: how many customers have them, the most common first driver."""
+    first = "; ".join(
+        f"{f['feature']} ({f['n']:,}, mean {f['mean_effect']:+,.2f})" for f in d["first"]
+    )
+    console.print(
+        f"value drivers (column drivers: what makes each offer worth more or less than for a "
+        f"typical customer) for {d['n_customers']:,} treated customers; most often first: "
+        f"{first or 'none'}",
+        highlight=False,
+        soft_wrap=True,
+        markup=False,
+    )
 
 
 def print_templates(t: dict[str, Any]) -> None:
@@ -1874,6 +1920,22 @@ def recommend(
         int | None,
         typer.Option("--holdout-weeks", help="weeks held out by --evaluate (e.g. 8)"),
     ] = None,
+    text_embeddings: Annotated[
+        bool,
+        typer.Option(
+            "--text-embeddings",
+            help="product level: products never bought get CF vectors from their nearest "
+            "products by description (extra 'deep'; docs/embeddings.md)",
+        ),
+    ] = False,
+    similar_to: Annotated[
+        str | None,
+        typer.Option(
+            "--similar-to",
+            metavar="PRODUCT_ID",
+            help="list the --k products nearest to this one by description; writes nothing",
+        ),
+    ] = None,
     seed: SeedOpt = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
@@ -1886,6 +1948,9 @@ def recommend(
     from offerwise.workflows.recommend import recommend as run_recommend
 
     settings = _settings(config, seed=seed)
+    if similar_to is not None:
+        _similar_products(data, similar_to, k, settings, as_json, evaluate or out is not None)
+        return
     if evaluate:
         if holdout_weeks is None:
             raise InputError("--evaluate needs --holdout-weeks N (the weeks to hold out)")
@@ -1902,6 +1967,7 @@ def recommend(
                 level=level,
                 k=k,
                 as_of=as_of,
+                text_embeddings=text_embeddings,
                 settings=settings,
                 progress=progress,
             )
@@ -1909,8 +1975,14 @@ def recommend(
             print_json({"ok": True, **ev.to_dict()})
             return
         warn(ev.warnings)
-        table = ev.frame().rename(
+        frame = ev.frame()
+        frame["method"] = frame["method"].where(
+            ~frame["text_embeddings"], frame["method"] + "+text"
+        )
+        table = frame.drop(columns=["text_embeddings"]).rename(
             columns={
+                "new_recall": f"new recall@{k}",
+                "n_new_users": "new customers",
                 "recall": f"recall@{k}",
                 "ndcg": f"NDCG@{k}",
                 "explore_recall": f"explore recall@{k}",
@@ -1930,7 +2002,14 @@ def recommend(
         )
         console.print(
             f"default method: {ev.default_method}; explore = items the customer had not bought "
-            "before the cutoff; coverage = share of items in any list",
+            "before the cutoff; new recall = a list of only the products not bought before the "
+            "cutoff, scored on those first bought after it"
+            + (
+                f" (+text: {ev.n_new_items:,} products without purchases added by description)"
+                if text_embeddings
+                else ""
+            )
+            + "; coverage = share of items in any list",
             highlight=False,
             soft_wrap=True,
         )
@@ -1947,6 +2026,7 @@ def recommend(
             k=k,
             as_of=as_of,
             method=method or DEFAULT_METHOD,
+            text_embeddings=text_embeddings,
             settings=settings,
             progress=progress,
         )
@@ -1966,6 +2046,41 @@ def recommend(
         f"recommendations written to [bold]{out}[/]: {res.n_customers:,} customers x "
         f"{res.k} {res.level} items as of {res.as_of.date()} ({res.n_fallback:,} without history "
         f"got the popularity list); {res.timings['total']:.1f} s",
+        soft_wrap=True,
+    )
+    if res.text_embeddings:
+        console.print(
+            f"text embeddings: {res.n_new_items:,} products without purchases could be "
+            f"recommended; {res.n_new_recommended:,} list entries are such products "
+            f"(embedding {res.timings['embed']:.1f} s)",
+            soft_wrap=True,
+        )
+
+
+def _similar_products(
+    data: Path, product_id: str, k: int, settings: Settings, as_json: bool, other: bool
+) -> None:
+    """``recommend --similar-to``: the products nearest to one by description."""
+    from offerwise.errors import InputError
+    from offerwise.workflows.recommend import similar_products
+
+    if other:
+        raise InputError("--similar-to writes nothing and evaluates nothing: drop --out/--evaluate")
+    with _status(as_json, "finding similar products") as progress:
+        res = similar_products(data, product_id, k=k, settings=settings, progress=progress)
+    if as_json:
+        print_json({"ok": True, **res.to_dict()})
+        return
+    console.print(
+        frame_table(
+            res.frame,
+            title=f"products nearest to {res.product_id} ({res.text}) by description",
+            floatfmt="{:,.3f}",
+        )
+    )
+    console.print(
+        f"cosine similarity of text embeddings; {res.n_products:,} products, {res.n_texts:,} "
+        f"distinct descriptions encoded in {res.seconds:.1f} s",
         soft_wrap=True,
     )
 

@@ -68,6 +68,9 @@ class Settings(BaseSettings):
         365, ge=1, description="look-back window of the profile features"
     )
     segments: SegmentThresholds = Field(default_factory=SegmentThresholds)
+    embedding_steps: int = Field(
+        1500, ge=1, description="Adam steps of the customer sequence encoder (--embeddings seq)"
+    )
 
 
 def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # pandas is imported where used: the offer service's workers 
     import pandas as pd  # module for its names and must not pay for pandas
 
 __all__ = [
+    "EMBEDDINGS",
     "NO_OFFER",
     "OFFER_KINDS",
     "ELIGIBLE_SEP",
@@ -41,6 +42,10 @@ NO_OFFER = "none"
 #: An ``offers.category`` starting with this is a template scoped by recommendation (``rec:1``:
 #: the customer's top recommended category; :mod:`offerwise.data.templates`).
 REC_SCOPE_PREFIX = "rec:"
+
+#: Learned customer representations ``train --embeddings`` can add to the features: ``seq`` is a
+#: GRU over each customer's orders (:mod:`offerwise.embed.seq`).
+EMBEDDINGS = ("none", "seq")
 
 #: Offer kinds of the data contract's ``offers.kind``.
 OFFER_KINDS = ("percent_off", "amount_off", "spend_threshold", "free_shipping", "gift", "bogo")
@@ -87,6 +92,7 @@ PLAN_COLUMNS = (
     "propensity",
     "category",
     "eligible_offers",
+    "drivers",
 )
 
 #: Separator of the offer ids in a plan's ``eligible_offers`` column.

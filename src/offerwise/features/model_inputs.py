@@ -14,8 +14,9 @@ import pandas as pd
 
 from offerwise.config import Settings, default_settings
 from offerwise.data.templates import RecScope, is_template, parse_scope
+from offerwise.embed.seq import SeqEncoder
 from offerwise.errors import InputError, ModelError
-from offerwise.vocab import default_as_of, parse_as_of
+from offerwise.vocab import EMBEDDINGS, default_as_of, parse_as_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from offerwise.data.contract import DataSet
@@ -26,7 +27,9 @@ __all__ = [
     "build_features",
     "category_share_features",
     "customer_features",
+    "fit_sequence_encoder",
     "menu_categories",
+    "sequence_features",
 ]
 
 #: Categorical customer attributes keep at most this many one-hot levels (most frequent first).
@@ -43,6 +46,8 @@ class FeatureSpec:
     ``tenure``: whether ``tenure_days`` (as_of - signup_date) is a column;
     ``category_shares``: categories scoped by menu offers; column ``category_share={c}`` is the
     customer's share of spend in category c over the feature window before as_of.
+    ``sequence``: the fitted customer sequence encoder (columns ``seq_emb_i``,
+    :mod:`offerwise.embed`) when the model was trained with ``--embeddings seq``.
     """
 
     columns: list[str]
@@ -51,9 +56,11 @@ class FeatureSpec:
     categorical: dict[str, list[str]] = field(default_factory=dict)
     tenure: bool = False
     category_shares: list[str] = field(default_factory=list)
+    sequence: SeqEncoder | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            **({"sequence": self.sequence.to_dict()} if self.sequence is not None else {}),
             "columns": list(self.columns),
             "transaction_features": list(self.transaction_features),
             "numeric": list(self.numeric),
@@ -71,6 +78,7 @@ class FeatureSpec:
             categorical={k: list(v) for k, v in d.get("categorical", {}).items()},
             tenure=bool(d.get("tenure", False)),
             category_shares=list(d.get("category_shares", [])),
+            sequence=SeqEncoder.from_dict(d["sequence"]) if d.get("sequence") else None,
         )
 
 
@@ -229,6 +237,7 @@ def build_features(
     settings: Settings,
     spec: FeatureSpec | None = None,
     computed: pd.DataFrame | None = None,
+    embeddings: str = "none",
 ) -> tuple[np.ndarray, FeatureSpec]:
     """Feature matrix (n, p) float for the rows of ``cutoffs`` (customer_id, as_of), in order.
 
@@ -238,8 +247,12 @@ def build_features(
     With ``spec`` (from a saved model) the same columns are rebuilt; otherwise a spec is derived:
     transaction features (when the source has ``transactions``) + numeric customer attributes +
     one-hot categorical attributes + ``tenure_days``; protected attributes are excluded unless
-    ``settings.allow_protected_features``.
+    ``settings.allow_protected_features``. ``embeddings="seq"`` (when deriving) also fits a
+    customer sequence encoder on the orders before the earliest cutoff and adds its embedding
+    (:func:`sequence_features`).
     """
+    if embeddings not in EMBEDDINGS:
+        raise InputError(f"--embeddings {embeddings!r}: use one of {', '.join(EMBEDDINGS)}")
     cutoffs = cutoffs[["customer_id", "as_of"]].copy()
     cutoffs["customer_id"] = cutoffs["customer_id"].astype(str)
     cutoffs["as_of"] = pd.to_datetime(cutoffs["as_of"])
@@ -307,6 +320,12 @@ def build_features(
             )
         else:
             cols["tenure_days"] = np.full(len(cust), np.nan)
+    if derive and embeddings == "seq":
+        spec.sequence = fit_sequence_encoder(ds, cutoffs["as_of"].min(), settings)
+    if spec.sequence is not None:
+        emb = sequence_features(ds, spec.sequence, cutoffs)
+        for i, c in enumerate(spec.sequence.columns()):
+            cols[c] = emb[:, i]
     if derive:
         spec.columns = list(cols)
     if not spec.columns:
@@ -320,6 +339,36 @@ def build_features(
         else np.empty((0, len(spec.columns)))
     )
     return X, spec
+
+
+def fit_sequence_encoder(ds: DataSet, fit_before: pd.Timestamp, settings: Settings) -> SeqEncoder:
+    """The customer sequence encoder fitted on ``ds``'s orders before ``fit_before`` (the earliest
+    training cutoff, so no training row's embedding saw orders after its own exposure).
+    InputError without transactions."""
+    from offerwise.embed.seq import SeqParams, fit_seq_encoder
+    from offerwise.embed.sequences import load_orders
+
+    if not ds.has("transactions"):
+        raise InputError("--embeddings seq needs the transactions table (the customers' orders)")
+    return fit_seq_encoder(
+        load_orders(ds),
+        pd.Timestamp(fit_before),
+        params=SeqParams(steps=settings.embedding_steps),
+        seed=settings.seed,
+        threads=settings.threads,
+    )
+
+
+def sequence_features(ds: DataSet, encoder: SeqEncoder, cutoffs: pd.DataFrame) -> np.ndarray:
+    """(n, H) embeddings of the rows of ``cutoffs`` (customer_id, as_of): the encoder's state after
+    each customer's orders before as_of (0 without any)."""
+    from offerwise.embed.sequences import load_orders
+
+    return encoder.embed(
+        load_orders(ds),
+        cutoffs["customer_id"].astype(str).to_numpy(),
+        pd.to_datetime(cutoffs["as_of"]).to_numpy(),
+    )
 
 
 def customer_features(

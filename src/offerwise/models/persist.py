@@ -259,6 +259,18 @@ def _tuning_lines(t: Any) -> list[str]:
     return lines
 
 
+def _embedding_lines(emb: dict[str, Any] | None) -> list[str]:
+    """The card's line on sequence embeddings (none without them)."""
+    if not emb:
+        return []
+    return [
+        f"- sequence embeddings: {emb.get('dim')} columns `seq_emb_*`, {emb.get('note')} "
+        f"(before {emb.get('fit_before')}; {emb.get('categories')} categories, last "
+        f"{emb.get('max_len')} orders; next-order loss {_fmt(emb.get('loss'))} nats vs "
+        f"{_fmt(emb.get('baseline_loss'))} without history)"
+    ]
+
+
 def render_card(card: dict[str, Any]) -> str:
     """The model card as Markdown."""
     bags = f", {card['n_bags']} seed bags in the conversion model" if card.get("n_bags") else ""
@@ -273,6 +285,7 @@ def render_card(card: dict[str, Any]) -> str:
         f"- exposures: {card.get('n_exposures')} (the saved model is fitted on "
         f"{card.get('n_train')})",
         f"- features ({len(card.get('features', []))}): {', '.join(card.get('features', []))}",
+        *_embedding_lines(card.get("embeddings")),
         "",
         "## Propensities",
         "",

@@ -1,7 +1,8 @@
 """Recommendations: which categories or products each customer is likely to buy next.
 
 Implicit-feedback collaborative filtering with ``implicit`` (ALS, BPR; extra ``recommend``),
-popularity and buy-again baselines, their blend, and ranking metrics. Pure functions on a users x
+popularity and buy-again baselines, their blend, ranking metrics, and cold start of products
+nobody bought yet from text embeddings (:mod:`.coldstart`). Pure functions on a users x
 items purchase matrix (:mod:`.interactions`); the workflow is
 :mod:`offerwise.workflows.recommend`.
 """
@@ -21,6 +22,12 @@ _EXPORTS = {
     "Factors": "cf",
     "confidence": "cf",
     "fit_cf": "cf",
+    "Neighbours": "coldstart",
+    "NewOnly": "coldstart",
+    "impute_factors": "coldstart",
+    "nearest": "coldstart",
+    "text_neighbours": "coldstart",
+    "with_cold_items": "coldstart",
     "DEFAULT_METHOD": "methods",
     "METHODS": "methods",
     "MethodParams": "methods",

@@ -5,6 +5,12 @@ top-k items; customers with no purchase before ``as_of`` get the popularity list
 (``fallback``). ``evaluate_recommenders``: fit every method on the history before the last
 ``holdout_weeks`` weeks and score their lists against what each customer bought in those weeks
 (:mod:`offerwise.recommend.metrics`). Both load the data once and build the matrix once.
+
+``text_embeddings`` (product level): products nobody bought before the cutoff join the catalogue
+with CF vectors from their nearest products by description (:mod:`offerwise.recommend.coldstart`,
+embeddings by :mod:`offerwise.embed.text`, extra ``deep``); the evaluation then also scores each
+CF method with them, and reports recall on *new* items (first bought after the cutoff).
+``similar_products``: the products whose descriptions are nearest to one product's.
 """
 
 from __future__ import annotations
@@ -15,11 +21,19 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from offerwise._io import write_table
 from offerwise.config import Settings, default_settings
 from offerwise.data.contract import DataSet
 from offerwise.errors import InputError, Problem
+from offerwise.recommend.coldstart import (
+    Neighbours,
+    NewOnly,
+    nearest,
+    text_neighbours,
+    with_cold_items,
+)
 from offerwise.recommend.interactions import (
     LEVELS,
     Interactions,
@@ -32,6 +46,7 @@ from offerwise.recommend.methods import (
     DEFAULT_METHOD,
     METHODS,
     PopularScorer,
+    Scorer,
     TopK,
     check_method,
     default_params,
@@ -48,9 +63,14 @@ __all__ = [
     "MethodEvaluation",
     "RecommendEvaluation",
     "RecommendResult",
+    "SimilarProducts",
     "evaluate_recommenders",
     "recommend",
+    "similar_products",
 ]
+
+#: Methods whose scores text embeddings change (new items get CF vectors).
+TEXT_METHODS = ("als", "bpr", "blend")
 
 #: Columns of a recommendations file, in order (one row per customer x rank).
 RECOMMEND_COLUMNS = ("customer_id", "item", "rank", "score", "method", "fallback")
@@ -72,6 +92,9 @@ class RecommendResult:
     out: Path | None = None
     warnings: list[Problem] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    text_embeddings: bool = False
+    n_new_items: int = 0  # products without purchases added by text embeddings
+    n_new_recommended: int = 0  # list entries that are such products
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready summary (not the rows)."""
@@ -84,6 +107,9 @@ class RecommendResult:
             "n_customers": self.n_customers,
             "n_fallback": self.n_fallback,
             "n_items": self.n_items,
+            "text_embeddings": self.text_embeddings,
+            "n_new_items": self.n_new_items,
+            "n_new_recommended": self.n_new_recommended,
             "rows": int(len(self.recs)),
             "data_fingerprint": self.fingerprint,
             "warnings": [w.to_dict() for w in self.warnings],
@@ -95,7 +121,10 @@ class RecommendResult:
 class MethodEvaluation:
     """One method's held-out scores: mean recall@k and NDCG@k over ``n_users`` customers who
     bought something in the held-out weeks, the same on explore items over ``n_explore_users``,
-    catalogue coverage and fit time (s)."""
+    catalogue coverage and fit time (s); ``new_recall``: recall@k of a list of new items only
+    (those without purchases before the cutoff, by the method's scores) on the items first bought
+    in the held-out weeks, over the ``n_new_users`` who bought one (0 without
+    ``text_embeddings``: no purchase, no column, no score)."""
 
     method: str
     recall: float
@@ -106,10 +135,14 @@ class MethodEvaluation:
     fit_seconds: float
     n_users: int
     n_explore_users: int
+    new_recall: float = float("nan")
+    n_new_users: int = 0
+    text_embeddings: bool = False
 
     def to_dict(self) -> dict[str, object]:
         return {
             "method": self.method,
+            "text_embeddings": self.text_embeddings,
             "recall": self.recall,
             "ndcg": self.ndcg,
             "explore_recall": self.explore_recall,
@@ -118,6 +151,8 @@ class MethodEvaluation:
             "fit_seconds": self.fit_seconds,
             "n_users": self.n_users,
             "n_explore_users": self.n_explore_users,
+            "new_recall": self.new_recall,
+            "n_new_users": self.n_new_users,
         }
 
 
@@ -135,6 +170,7 @@ class RecommendEvaluation:
     fingerprint: str
     default_method: str = DEFAULT_METHOD
     warnings: list[Problem] = field(default_factory=list)
+    n_new_items: int = 0  # products without purchases before the cutoff added by text
 
     def frame(self) -> pd.DataFrame:
         """One row per method (the :class:`MethodEvaluation` fields)."""
@@ -148,6 +184,7 @@ class RecommendEvaluation:
             "cutoff": self.cutoff.isoformat(),
             "end": self.end.isoformat(),
             "n_items": self.n_items,
+            "n_new_items": self.n_new_items,
             "default_method": self.default_method,
             "data_fingerprint": self.fingerprint,
             "methods": [r.to_dict() for r in self.rows],
@@ -155,7 +192,7 @@ class RecommendEvaluation:
         }
 
 
-def _check_args(level: str, k: int, methods: tuple[str, ...]) -> None:
+def _check_args(level: str, k: int, methods: tuple[str, ...], text: bool = False) -> None:
     """Bad arguments, found before any data is read."""
     if k < 1:
         raise InputError(f"--k {k}: the list length must be at least 1")
@@ -163,6 +200,10 @@ def _check_args(level: str, k: int, methods: tuple[str, ...]) -> None:
         raise InputError(f"--level {level!r}: unknown level (use {' or '.join(LEVELS)})")
     for m in methods:
         check_method(m)
+    if text and level != "product":
+        raise InputError(
+            "--text-embeddings works at --level product (new products, not categories)"
+        )
 
 
 def _open(data: DataArg, settings: Settings, level: str) -> DataSet:
@@ -180,11 +221,74 @@ def _matrix(
     return build_interactions(purchases, users), purchases
 
 
-def _with_fallback(tk: TopK, inter: Interactions, pop_top: TopK) -> tuple[TopK, np.ndarray]:
-    """``tk`` with the popularity list for users without history; (lists, fallback (n,))."""
+@dataclass(frozen=True, slots=True)
+class _NewItems:
+    """Products with a description and no purchase in the matrix: ``ids`` (n,) and their text
+    ``neighbours`` among the matrix's items; ``n_texts`` distinct texts encoded in ``seconds``."""
+
+    ids: np.ndarray
+    neighbours: Neighbours
+    n_texts: int
+    seconds: float
+
+
+def _products(ds: DataSet, what: str) -> pd.DataFrame:
+    if not ds.has("products"):
+        raise InputError(
+            f"{ds.root}: {what} needs the products table (product_id and descriptive columns "
+            "such as category, product_type, brand)"
+        )
+    return ds.frame("products")
+
+
+def _new_items(
+    ds: DataSet, inter: Interactions, threads: int, progress: Progress | None
+) -> _NewItems:
+    """Every product of the products table that ``inter`` has no column for, with its text
+    neighbours among ``inter``'s items."""
+    from offerwise.embed.text import embed_products
+
+    t0 = time.perf_counter()
+    products = _products(ds, "--text-embeddings")
+    note(progress, "embedding product descriptions")
+    emb = embed_products(products, threads=threads)
+    row = emb.rows(inter.items)  # (n_items,) embedding row of each known item, -1: no text
+    known = np.flatnonzero(row >= 0)
+    new = np.flatnonzero(~pd.Index(emb.product_ids).isin(pd.Index(inter.items)))
+    new = new[np.argsort(emb.product_ids[new].astype(str), kind="stable")]
+    note(progress, f"text neighbours of {len(new):,} products without purchases")
+    nb = text_neighbours(emb.vectors[new], emb.vectors[row[known]], known)
+    return _NewItems(emb.product_ids[new], nb, emb.n_unique, time.perf_counter() - t0)
+
+
+def _extended(inter: Interactions, new_ids: np.ndarray) -> Interactions:
+    """``inter`` with empty columns for ``new_ids`` appended (nobody bought them yet)."""
+    pad = sp.csr_matrix((inter.shape[0], len(new_ids)), dtype=np.float32)
+    return Interactions(
+        inter.users,
+        np.concatenate([inter.items, new_ids]),
+        sp.hstack([inter.counts, pad], format="csr"),
+        sp.hstack([inter.decayed, pad], format="csr"),
+    )
+
+
+def _new_only(scorer: Scorer, n_users: int, n_known: int, n_items: int, k: int) -> np.ndarray:
+    """(n_users, k) top-k lists of the new item columns ``n_known..n_items-1`` only, as item
+    columns; -1 (empty) when there are none."""
+    if n_items <= n_known:
+        return np.full((n_users, k), -1, dtype=np.int64)
+    return top_k(NewOnly(scorer, n_known), n_users, n_items - n_known, k).items + n_known
+
+
+def _with_fallback(tk: TopK, inter: Interactions, n_items: int) -> tuple[TopK, np.ndarray]:
+    """``tk`` (lists over ``n_items`` columns, ``inter``'s first) with the popularity list for
+    users without history (columns beyond ``inter``'s last); (lists, fallback (n_users,))."""
     cold = ~inter.has_history()
+    pop = np.zeros(n_items, dtype=np.float32)
+    pop[: inter.shape[1]] = popularity(inter.counts)
+    one = top_k(PopularScorer(pop), 1, n_items, tk.items.shape[1])
     items, scores = tk.items.copy(), tk.scores.copy()
-    items[cold], scores[cold] = pop_top.items[cold], pop_top.scores[cold]
+    items[cold], scores[cold] = one.items[0], one.scores[0]
     return TopK(items, scores), cold
 
 
@@ -198,13 +302,15 @@ def recommend(
     method: str = DEFAULT_METHOD,
     seed: int | None = None,
     threads: int = 1,
+    text_embeddings: bool = False,
     settings: Settings | None = None,
     progress: Progress | None = None,
 ) -> RecommendResult:
     """Top-``k`` items per customer of ``data`` by ``method``, fitted on the transactions before
     ``as_of`` (default: :func:`offerwise.vocab.default_as_of`); written atomically to ``out``
-    (Parquet/CSV by suffix) when given."""
-    _check_args(level, k, (method,))
+    (Parquet/CSV by suffix) when given. ``text_embeddings``: products without purchases can be
+    recommended too (module docstring)."""
+    _check_args(level, k, (method,), text_embeddings)
     settings = settings or default_settings()
     seed = settings.seed if seed is None else seed
     t0 = time.perf_counter()
@@ -219,16 +325,21 @@ def recommend(
     t1 = time.perf_counter()
     note(progress, f"fitting {method}")
     fitted = fit_methods(inter, (method,), params, seed=seed, threads=threads)[method]
+    scorer: Scorer = fitted.scorer
+    items = inter.items
+    new = _new_items(ds, inter, threads, progress) if text_embeddings else None
+    if new is not None:
+        scorer = with_cold_items(scorer, new.neighbours)
+        items = np.concatenate([inter.items, new.ids])
     t2 = time.perf_counter()
     note(progress, f"top {k} for {inter.shape[0]:,} customers")
-    n_users, n_items = inter.shape
-    pop_top = top_k(PopularScorer(popularity(inter.counts)), n_users, n_items, k)
-    lists, cold = _with_fallback(top_k(fitted.scorer, n_users, n_items, k), inter, pop_top)
+    n_users, n_items = len(inter.users), len(items)
+    lists, cold = _with_fallback(top_k(scorer, n_users, n_items, k), inter, n_items)
     kk = lists.items.shape[1]
     recs = pd.DataFrame(
         {
             "customer_id": np.repeat(inter.users, kk),
-            "item": inter.items[lists.items.reshape(-1)],
+            "item": items[lists.items.reshape(-1)],
             "rank": np.tile(np.arange(1, kk + 1, dtype=np.int64), n_users),
             "score": lists.scores.reshape(-1).astype(np.float64),
             "method": np.where(np.repeat(cold, kk), "popular", method),
@@ -251,9 +362,13 @@ def recommend(
         fingerprint=ds.fingerprint,
         out=None if out is None else Path(out),
         warnings=list(ds.warnings),
+        text_embeddings=text_embeddings,
+        n_new_items=0 if new is None else len(new.ids),
+        n_new_recommended=int((lists.items >= inter.shape[1]).sum()),
         timings={
             "load_matrix": round(t1 - t0, 3),
-            "fit": round(t2 - t1, 3),
+            "fit": round(t2 - t1 - (0.0 if new is None else new.seconds), 3),
+            "embed": round(0.0 if new is None else new.seconds, 3),
             "top_k": round(t3 - t2, 3),
             "write": round(t4 - t3, 3),
             "total": round(t4 - t0, 3),
@@ -271,13 +386,16 @@ def evaluate_recommenders(
     methods: tuple[str, ...] = METHODS,
     seed: int | None = None,
     threads: int = 1,
+    text_embeddings: bool = False,
     settings: Settings | None = None,
     progress: Progress | None = None,
 ) -> RecommendEvaluation:
     """Fit ``methods`` on the transactions before ``end - holdout_weeks`` (``end``: ``as_of``,
     default the end of the data) and score their top-``k`` lists on the purchases in the held-out
-    weeks; customers without history get the popularity list, as in :func:`recommend`."""
-    _check_args(level, k, methods)
+    weeks; customers without history get the popularity list, as in :func:`recommend`.
+    ``text_embeddings``: each CF method (:data:`TEXT_METHODS`) is scored a second time with the
+    products not bought before the cutoff added by text (a row with ``text_embeddings=True``)."""
+    _check_args(level, k, methods, text_embeddings)
     if holdout_weeks < 1:
         raise InputError(f"--holdout-weeks {holdout_weeks}: hold out at least 1 week")
     settings = settings or default_settings()
@@ -295,18 +413,28 @@ def evaluate_recommenders(
             f"{ds.root}: --holdout-weeks {holdout_weeks} leaves no purchases "
             f"{'before' if inter.shape[1] == 0 else 'after'} the cutoff {cutoff.date()}"
         )
-    relevant, n_rel = relevant_matrix(held, inter)
-    explore, n_explore = explore_relevant(relevant, n_rel, inter.counts)
-    n_users, n_items = inter.shape
-    pop_top = top_k(PopularScorer(popularity(inter.counts)), n_users, n_items, k)
+    new = _new_items(ds, inter, threads, progress) if text_embeddings else None
+    n_users, n_known = inter.shape
+    ext = inter if new is None else _extended(inter, new.ids)
+    relevant, n_rel = relevant_matrix(held, ext)
+    explore, n_explore = explore_relevant(relevant, n_rel, ext.counts)
+    # new items: first bought in the held-out weeks (no column without text embeddings)
+    fresh, n_fresh = relevant_matrix(held[~held["item"].isin(pd.Index(inter.items))], ext)
     rows: list[MethodEvaluation] = []
     note(progress, f"fitting {', '.join(methods)}")
     fitted = fit_methods(inter, methods, params, seed=seed, threads=threads)
+    runs: list[tuple[str, Scorer, bool]] = []
     for m in methods:
-        note(progress, f"scoring {m}")
-        lists, _ = _with_fallback(top_k(fitted[m].scorer, n_users, n_items, k), inter, pop_top)
+        runs.append((m, fitted[m].scorer, False))
+        if new is not None and m in TEXT_METHODS:
+            runs.append((m, with_cold_items(fitted[m].scorer, new.neighbours), True))
+    for m, scorer, text in runs:
+        note(progress, f"scoring {m}{' + text' if text else ''}")
+        n_items = ext.shape[1] if text else n_known
+        lists, _ = _with_fallback(top_k(scorer, n_users, n_items, k), inter, n_items)
         a = ranking_scores(lists.items, relevant, n_rel)
         b = ranking_scores(lists.items, explore, n_explore)
+        c = ranking_scores(_new_only(scorer, n_users, n_known, n_items, k), fresh, n_fresh)
         rows.append(
             MethodEvaluation(
                 method=m,
@@ -315,9 +443,14 @@ def evaluate_recommenders(
                 explore_recall=b.recall,
                 explore_ndcg=b.ndcg,
                 coverage=coverage(lists.items, n_items),
-                fit_seconds=round(fitted[m].seconds, 3),
+                fit_seconds=round(
+                    fitted[m].seconds + (new.seconds if new is not None and text else 0.0), 3
+                ),
                 n_users=a.n_users,
                 n_explore_users=b.n_users,
+                new_recall=c.recall,
+                n_new_users=c.n_users,
+                text_embeddings=text,
             )
         )
     return RecommendEvaluation(
@@ -326,8 +459,81 @@ def evaluate_recommenders(
         holdout_weeks=holdout_weeks,
         cutoff=cutoff,
         end=end,
-        n_items=n_items,
+        n_items=n_known,
         rows=rows,
         fingerprint=ds.fingerprint,
         warnings=list(ds.warnings),
+        n_new_items=0 if new is None else len(new.ids),
+    )
+
+
+@dataclass(slots=True)
+class SimilarProducts:
+    """The ``k`` products whose descriptions are nearest to ``product_id``'s: ``frame`` with
+    columns rank, product_id, similarity (cosine), text."""
+
+    product_id: str
+    text: str
+    frame: pd.DataFrame
+    n_products: int
+    n_texts: int
+    seconds: float
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "product_id": self.product_id,
+            "text": self.text,
+            "n_products": self.n_products,
+            "n_texts": self.n_texts,
+            "similar": self.frame.to_dict(orient="records"),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def similar_products(
+    data: DataArg,
+    product_id: str,
+    *,
+    k: int = 10,
+    threads: int = 1,
+    settings: Settings | None = None,
+    progress: Progress | None = None,
+) -> SimilarProducts:
+    """The ``k`` products of ``data``'s products table nearest to ``product_id`` by text
+    embedding (:mod:`offerwise.embed.text`; every distinct description is encoded once)."""
+    from offerwise.embed.text import embed_products
+
+    if k < 1:
+        raise InputError(f"--k {k}: the list length must be at least 1")
+    t0 = time.perf_counter()
+    settings = settings or default_settings()
+    note(progress, "validating data")
+    ds = open_data(data, settings, ("customers", "transactions"))
+    products = _products(ds, "--similar-to")
+    pid = str(product_id)
+    note(progress, "embedding product descriptions")
+    emb = embed_products(products, threads=threads)
+    row = int(emb.rows([pid])[0])
+    if row < 0:
+        known = products["product_id"].astype(str).isin([pid]).any()
+        raise InputError(
+            f"--similar-to {pid!r}: "
+            + ("the product has no description" if known else "no such product_id in products")
+        )
+    idx, sims = nearest(emb.vectors, emb.vectors[row], k, exclude=row)
+    frame = pd.DataFrame(
+        {
+            "rank": np.arange(1, len(idx) + 1, dtype=np.int64),
+            "product_id": emb.product_ids[idx],
+            "similarity": sims.astype(np.float64),
+            "text": emb.texts[idx],
+        }
+    )
+    return SimilarProducts(
+        pid,
+        str(emb.texts[row]),
+        frame,
+        len(emb.product_ids),
+        emb.n_unique,
+        time.perf_counter() - t0,
     )

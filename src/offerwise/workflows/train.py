@@ -24,7 +24,7 @@ from offerwise.config import Settings, default_settings
 from offerwise.data.exposures import load_exposures
 from offerwise.evaluation.identification import Identification
 from offerwise.evaluation.model_metrics import holdout_metrics
-from offerwise.features.model_inputs import build_features
+from offerwise.features.model_inputs import FeatureSpec, build_features
 from offerwise.models.defaults import DEFAULT_BAGS, DEFAULT_PROFIT
 from offerwise.models.introspect import feature_importance
 from offerwise.models.persist import save_model
@@ -82,6 +82,25 @@ def customer_sample(ids: pd.Series, k: int = CUSTOMER_SAMPLE) -> list[str]:
     return hashes[:k]
 
 
+def _embeddings_card(spec: FeatureSpec) -> dict[str, Any] | None:
+    """What the card says about the sequence embeddings (None without them)."""
+    enc = spec.sequence
+    if enc is None:
+        return None
+    return {
+        "kind": "seq",
+        "dim": enc.dim,
+        "fit_before": enc.fit_before,
+        "categories": len(enc.vocab),
+        "max_len": enc.max_len,
+        "loss": enc.loss,
+        "baseline_loss": enc.baseline_loss,
+        "seconds": enc.seconds,
+        "note": "a GRU over each customer's orders, trained to predict the next order's "
+        "categories on orders before the first exposure only",
+    }
+
+
 def train(
     data: DataArg,
     out: str | Path,
@@ -99,6 +118,7 @@ def train(
     progress: Progress | None = None,
     engine: str = "duckdb",
     spark: SparkConfig | None = None,
+    embeddings: str = "none",
 ) -> TrainResult:
     """Fit the response model on ``data``'s exposures and save it to ``out`` (a model directory).
 
@@ -106,6 +126,8 @@ def train(
     ``min_child_samples`` and ``n_estimators`` pin those settings (the rest is still tuned).
     ``engine="spark"``: the training rows' transaction features (every exposure at its own
     ``ts``) are computed by Spark SQL (session from ``spark``) and collected; the fit runs here.
+    ``embeddings="seq"``: a customer sequence encoder is fitted on the orders before the first
+    exposure and its embedding added to the features (:mod:`offerwise.embed`; extra ``deep``).
     """
     from offerwise.spark.session import check_engine
 
@@ -137,7 +159,9 @@ def train(
         from offerwise.spark.features import spark_cutoff_features
 
         computed = spark_cutoff_features(ds, cutoffs, settings=settings, config=spark)
-    X, spec = build_features(ds, cutoffs, settings, computed=computed)
+    if embeddings != "none":
+        note(progress, f"fitting {embeddings} embeddings on the orders before the first exposure")
+    X, spec = build_features(ds, cutoffs, settings, computed=computed, embeddings=embeddings)
     timings["features"] = time.perf_counter() - t1
 
     t1 = time.perf_counter()
@@ -211,6 +235,7 @@ def train(
         "cost_calibration": cost_cal.to_dict(),
         "features": spec.columns,
         "features_engine": engine,
+        "embeddings": _embeddings_card(spec),
         "offers": menu,
         "scored_offers": list(model.offers_),
         "skipped_offers": list(model.skipped_),
