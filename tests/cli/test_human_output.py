@@ -88,11 +88,21 @@ def test_plan_with_the_simulated_shop_rules(shop: dict[str, Path]) -> None:
     assert "chance of exceeding the budget" in r.stdout
     plan = pd.read_parquet(out)
     assert plan.loc[plan["group"] == "treatment", "expected_cost"].sum() <= 600 + 1e-6
+    # value drivers: every treated customer with an offer has them (fewer than --drivers 5,000),
+    # nobody else; the line names how many and the most common first driver
+    offered = (plan["group"] == "treatment") & (plan["offer_id"] != "none")
+    assert plan.loc[offered, "drivers"].notna().all() and plan.loc[~offered, "drivers"].isna().all()
+    first = json.loads(plan.loc[offered, "drivers"].iloc[0])
+    assert 1 <= len(first) <= 3 and {"feature", "value", "effect"} <= set(first[0])
+    assert "value drivers (column drivers: " in r.stdout
+    assert f"for {int(offered.sum()):,} treated customers; most often first: " in r.stdout
     assert not plan["offer_id"].eq("amt5").any() or plan.loc[plan["offer_id"] == "amt5", "segment"].eq("new").all()
     loyal = plan[(plan["segment"] == "loyal-high-value")]
     assert not loyal["offer_id"].isin(["pct20", "pct30", "fresh20"]).any()
     summary = json.loads((shop["root"] / "plan.summary.json").read_text())
     assert summary["budget"] == 600 and summary["holdout_fraction"] == 0.1
+    assert summary["drivers"]["n_customers"] == int(offered.sum())
+    assert summary["drivers"]["first"][0]["feature"] in r.stdout
     assert summary["cost"]["p_over_budget"] <= 0.1 and summary["cost"]["planning_budget"] <= 600
     est = summary["claims"]["estimate"]
     assert summary["claims"]["verdict"] == "ok" and est["ci_low"] <= est["value"] <= est["ci_high"]

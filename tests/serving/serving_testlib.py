@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -24,6 +25,11 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+#: A plan row's ``drivers`` (JSON), as ``offerwise plan`` writes it.
+DRIVERS = json.dumps([{"feature": "recency_days", "value": "12", "effect": 3.5},
+                      {"feature": "region", "value": "north", "effect": -1.25}])
 
 
 def make_inputs(folder: Path, n_customers: int = 50, budget: float = 1000.0, campaign_id: str = "camp-1",
@@ -49,6 +55,8 @@ def make_inputs(folder: Path, n_customers: int = 50, budget: float = 1000.0, cam
         "segment": "all", "reason": "test",
     })
     plan.loc[1, "offer_id"] = "none"
+    # the plan's value drivers (offerwise plan writes them for treated customers with an offer)
+    plan["drivers"] = np.where(plan["offer_id"] != "none", DRIVERS, None)
     path = folder / "plan.parquet"
     plan.to_parquet(path, index=False)
     (folder / "plan.summary.json").write_text(json.dumps({"campaign_id": campaign_id, "budget": budget}))

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from serving_testlib import make_inputs
+from serving_testlib import DRIVERS, make_inputs
 
 from offerwise.errors import ConfigError, DataContractError
 from offerwise.serving import ServeSettings, create_api_key, create_app, export_exposures
@@ -51,11 +51,13 @@ def test_offer_is_stable_and_coupon_issued_once(api) -> None:
     body = r1.json()
     assert body["offer"]["offer_id"] == "save10" and body["coupon"]["code"] and body["propensity"] == 1.0
     assert body["reason"] == "test"  # the plan row's reason code
+    assert body["drivers"] == json.loads(DRIVERS)  # the plan row's value drivers
     # holdout (c0), plan 'none' (c1) and unknown customers: 200 with offer null
     for cid, grp, why in (("c0", "holdout", "holdout"), ("c1", "treatment", "test"),
                           ("zz-new", "cold_start", "cold_start")):
         b = client.get(f"/v1/customers/{cid}/offer", headers=H(keys["decide"])).json()
         assert b["offer"] is None and b["coupon"] is None and b["group"] == grp and b["reason"] == why
+        assert b["drivers"] is None
     # first asks are recorded behind the answer (write-behind, 20 ms linger): wait for the records
     import time
 
@@ -233,6 +235,17 @@ def test_plan_load_idempotent_and_checked(tmp_path: Path) -> None:
     (tmp_path / "other.summary.json").write_text(json.dumps({"campaign_id": "camp-1", "budget": 1}))
     with pytest.raises(ConfigError, match="different plan"):
         load_plan(eng, tmp_path / "other.parquet", model)
+    # malformed value drivers: refused, naming the column, the rows and an example; nothing loaded
+    df.loc[2, "offer_id"] = "save10"
+    df["drivers"] = df["drivers"].astype(object)
+    df.loc[[3, 4], "drivers"] = '{"feature": "x"}'
+    df.to_parquet(tmp_path / "drv.parquet")
+    (tmp_path / "drv.summary.json").write_text(json.dumps({"campaign_id": "drv", "budget": 1}))
+    with pytest.raises(DataContractError, match=r"drivers.*2 row") as err:
+        load_plan(eng, tmp_path / "drv.parquet", model)
+    assert "feature" in str(err.value)
+    with eng.connect() as c:
+        assert c.exec_driver_sql("SELECT COUNT(*) FROM campaigns WHERE campaign_id = 'drv'").scalar() == 0
 
 
 def test_plan_propensities_are_served_logged_and_exported(tmp_path: Path) -> None:

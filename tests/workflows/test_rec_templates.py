@@ -61,7 +61,7 @@ def test_plan_instantiates_templates_from_the_recommendations(shop: dict[str, Pa
             want = ["fresh"] * len(ids)
         assert res.categories[:, j].tolist() == want, offer
     plan = pd.read_parquet(out)  # the file carries the assigned offer's category
-    assert list(plan.columns)[-2:] == ["category", "eligible_offers"]
+    assert list(plan.columns)[-3:] == ["category", "eligible_offers", "drivers"]
     j = {o: i for i, o in enumerate(res.arrays.offer_ids)}
     for cid, oid, cat in plan[["customer_id", "offer_id", "category"]].itertuples(index=False):
         row = ids.get_loc(cid)

@@ -131,6 +131,10 @@ class PlanResult:
     #: eligibility of the allocation and of the explore draw, before holdout); the plan file's
     #: ``eligible_offers``, which the offer service's exploration draws from
     rules_eligible: np.ndarray | None = None
+    #: (n,) object: the top value drivers of each row's offer as JSON text (feature, value,
+    #: effect on the expected incremental profit), None where not computed; set by the plan
+    #: workflow from the model (:func:`offerwise.models.introspect.value_drivers`)
+    drivers: np.ndarray | None = None
 
     @property
     def total_cost(self) -> float:
@@ -165,6 +169,12 @@ class PlanResult:
                 ),
                 "category": pd.array(self.assigned_categories(), dtype="string"),
                 "eligible_offers": pd.array(self.eligible_offers(), dtype="string"),
+                "drivers": pd.array(
+                    np.full(len(self.assignment), None, dtype=object)
+                    if self.drivers is None
+                    else self.drivers,
+                    dtype="string",
+                ),
             }
         )
 

@@ -72,6 +72,17 @@ class CouponOut(BaseModel):
     max_uses: int
 
 
+class DriverOut(BaseModel):
+    """One value driver of the customer's offer (from the plan)."""
+
+    feature: str = Field(description="a feature or a group of features (one-hot levels, embedding)")
+    value: str | None = Field(description="the customer's value of it (null for a group)")
+    effect: float = Field(
+        description="the offer's expected incremental profit with the customer's value minus with "
+        "a typical customer's (currency)"
+    )
+
+
 class OfferDecision(BaseModel):
     """The customer's offer in the active campaign; ``offer`` is null for "no offer"."""
 
@@ -87,6 +98,12 @@ class OfferDecision(BaseModel):
         description="why: the plan's reason code (best_net_of_budget_price, budget_exhausted, "
         "no_positive_offer, ineligible, cooldown, cap_reached, ...), holdout, cold_start or "
         "explore",
+    )
+    drivers: list[DriverOut] | None = Field(
+        None,
+        description="the top value drivers of the plan's offer for this customer (what makes it "
+        "worth more or less than for a typical customer); null when not computed or not the "
+        "plan's offer",
     )
     decided_at: datetime
 

@@ -44,6 +44,7 @@ from offerwise.serving.schemas import (
     CampaignOut,
     Cart,
     CouponOut,
+    DriverOut,
     EventBatch,
     EventsAccepted,
     OfferDecision,
@@ -57,7 +58,14 @@ from offerwise.serving.schemas import (
     Validation,
 )
 from offerwise.serving.settings import ServeSettings
-from offerwise.serving.storage import RawSQL, Tables, new_coupon_codes, read_tx, write_tx
+from offerwise.serving.storage import (
+    RawSQL,
+    Tables,
+    new_coupon_codes,
+    parse_drivers,
+    read_tx,
+    write_tx,
+)
 from offerwise.vocab import ELIGIBLE_SEP, NO_OFFER, REC_SCOPE_PREFIX
 
 if TYPE_CHECKING:
@@ -138,6 +146,20 @@ def explore_arms(
     )
 
 
+def _drivers_out(row: _DecisionRow) -> list[DriverOut] | None:
+    """The plan's value drivers, when the customer got the plan's own offer (not a holdout, an
+    exploration draw or another offer)."""
+    if (
+        row.plan_drivers is None
+        or row.grp != "treatment"
+        or row.explored
+        or row.offer_id != row.plan_offer_id
+    ):
+        return None
+    items = parse_drivers(row.plan_drivers)
+    return None if items is None else [DriverOut(**d) for d in items]
+
+
 def request_hash(code: str, body: dict[str, Any]) -> str:
     return hashlib.sha256(
         json.dumps({"code": code, "body": body}, sort_keys=True, separators=(",", ":")).encode()
@@ -152,7 +174,7 @@ _DECISION_SQL = RawSQL(
     "SELECT d.decision_id, d.offer_id, d.grp, d.propensity, d.explored, d.coupon_code, d.ts, "
     "c.expires_ts, c.max_uses, c.uses, a.offer_id AS plan_offer_id, a.grp AS plan_grp, "
     "a.coupon_code AS reserved_code, a.propensity AS plan_propensity, a.category AS plan_category, "
-    "a.reason AS plan_reason, a.eligible AS plan_eligible "
+    "a.reason AS plan_reason, a.eligible AS plan_eligible, a.drivers AS plan_drivers "
     "FROM (SELECT 1 AS one) k "
     "LEFT JOIN decisions d ON d.campaign_id = :cid AND d.customer_id = :cust "
     "LEFT JOIN coupons c ON c.code = d.coupon_code "
@@ -277,6 +299,7 @@ class _DecisionRow:
     plan_category: str | None = None  # the plan's category for its offer (None: the offer's)
     plan_reason: str | None = None  # the plan's reason code for this customer
     plan_eligible: str | None = None  # offers the planner's rules allowed ('|'-joined; None: ?)
+    plan_drivers: str | None = None  # the plan's value drivers for this customer (JSON)
 
 
 @dataclass(frozen=True, slots=True)
@@ -605,6 +628,7 @@ class OfferService:
             propensity=row.propensity,
             explored=bool(row.explored),
             reason=decision_reason(row.grp, bool(row.explored), row.plan_reason),
+            drivers=_drivers_out(row),
             decided_at=dt(row.ts),
         )
 
@@ -704,6 +728,7 @@ class OfferService:
             read.plan_category,
             read.plan_reason,
             read.plan_eligible,
+            read.plan_drivers,
         )
 
     def _decide(

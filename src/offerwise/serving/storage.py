@@ -366,6 +366,7 @@ class Tables:
             C("category", txt),
             C("reason", txt),
             C("eligible", txt),
+            C("drivers", txt),
         )
         self.decisions = T(
             "decisions",
@@ -652,11 +653,33 @@ def read_menu(model_dir: Path) -> list[dict[str, Any]]:
 _PLAN_NEEDS = ("customer_id", "offer_id", "group")
 
 
+def parse_drivers(text: str) -> list[dict[str, Any]] | None:
+    """A plan row's ``drivers`` JSON as a list of {feature, value, effect}; None when malformed."""
+    try:
+        items = json.loads(text)
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(items, list):
+        return None
+    out = []
+    for d in items:
+        if not (
+            isinstance(d, dict)
+            and isinstance(d.get("feature"), str)
+            and isinstance(d.get("effect"), int | float)
+            and (d.get("value") is None or isinstance(d.get("value"), str))
+        ):
+            return None
+        out.append({"feature": d["feature"], "value": d.get("value"), "effect": float(d["effect"])})
+    return out
+
+
 def read_plan(plan: Path, menu_ids: set[str]) -> pd.DataFrame:
     """The plan frame (customer_id, offer_id, grp, segment, propensity, category, reason,
-    eligible) after contract checks; ``category`` (the offer's concrete scope for the customer),
-    ``reason`` (the plan's reason code) and ``eligible`` (the offers the planner's rules allowed,
-    joined by ``ELIGIBLE_SEP``; ``""``: none) are None where absent."""
+    eligible, drivers) after contract checks; ``category`` (the offer's concrete scope for the
+    customer), ``reason`` (the plan's reason code), ``eligible`` (the offers the planner's rules
+    allowed, joined by ``ELIGIBLE_SEP``; ``""``: none) and ``drivers`` (JSON text,
+    :func:`parse_drivers`) are None where absent."""
     import pandas as pd
 
     df = _read_frame(
@@ -700,6 +723,27 @@ def read_plan(plan: Path, menu_ids: set[str]) -> pd.DataFrame:
         index=df.index,
         dtype=object,
     )
+    drv = df["drivers"] if "drivers" in df.columns else pd.Series(None, index=df.index)
+    out["drivers"] = pd.Series(
+        [
+            None if c is None or c is pd.NA or (isinstance(c, float) and c != c) else str(c)
+            for c in drv
+        ],
+        index=df.index,
+        dtype=object,
+    )
+    badd = out["drivers"].map(lambda d: d is not None and parse_drivers(d) is None)
+    if badd.any():
+        problems.append(
+            Problem(
+                "plan",
+                "drivers",
+                "not a JSON list of {feature, value, effect}",
+                int(badd.sum()),
+                str(out.loc[badd, "drivers"].iloc[0])[:60],
+                file=str(plan),
+            )
+        )
     known = {str(e) for e in out["eligible"].dropna().unique()}
     unknown = sorted({o for e in known for o in e.split(ELIGIBLE_SEP) if o} - menu_ids)
     if unknown:

@@ -21,6 +21,7 @@ from offerwise.data.contract import DataSet
 from offerwise.errors import InputError
 from offerwise.evaluation.cost import UNCALIBRATED, CostCalibration, CostInterval, cost_interval
 from offerwise.features.engine import profile
+from offerwise.models.introspect import drivers_json, value_drivers
 from offerwise.models.persist import LoadedModel, load_model
 from offerwise.policy.frontier import plan_frontier, write_frontier
 from offerwise.policy.plan import (
@@ -61,6 +62,9 @@ HOLDOUT = 0.10
 HOLDOUT_UNVERIFIED = 0.30
 #: Default chance that the plan's true discount cost may exceed the budget.
 OVERSPEND_RISK = 0.10
+#: Value drivers (``drivers`` column) are computed for at most this many treated customers, the
+#: highest incremental profit first: each costs (feature groups + 1) model predictions.
+DRIVERS_MAX = 5_000
 #: What a plan maximises: incremental profit, or incremental revenue (the budget still bounds cost).
 OBJECTIVES = ("profit", "revenue")
 
@@ -114,6 +118,7 @@ def make_plan(
     recs: RecsArg = None,
     engine: str = "duckdb",
     spark: SparkConfig | None = None,
+    drivers: int = DRIVERS_MAX,
 ) -> PlanRun:
     """Score ``data`` with ``model`` (unless ``scored`` is given), segment, solve, and write the
     plan, its ``.summary.json`` and (with ``frontier``) its ``.frontier.parquet``/``.png``.
@@ -127,6 +132,9 @@ def make_plan(
     (the model's cost calibrated on out-of-fold rows, with its interval:
     :mod:`offerwise.evaluation.cost`) exceeds ``budget`` with probability at most this; ``None``
     plans on the model's costs as predicted. The summary's ``cost`` states the interval.
+    ``drivers``: the plan's ``drivers`` column (each customer's top 3 value drivers,
+    :func:`~offerwise.models.introspect.value_drivers`) for at most this many treated customers;
+    0 skips them.
     ``recs``: recommendations (file or frame) for the menu's template offers (``rec:N``;
     :mod:`offerwise.workflows.templates`); computed at the decision date when not given.
     ``engine="spark"``: features and scores as ``score(engine="spark")`` does, and the budget
@@ -236,6 +244,9 @@ def make_plan(
             scores=plan_scores,
             resolve=None if objective != "profit" else resolve,
         )
+    if drivers > 0 and scored.features is not None and scored.customer_ids is not None:
+        note(progress, "value drivers of the treated customers' offers")
+        res.drivers = plan_drivers(res, lm, scored.customer_ids, scored.features, drivers)
     written = list(
         write_plan(
             res,
@@ -250,6 +261,7 @@ def make_plan(
                 },
                 **({} if claims is None else {"claims": claims.to_dict()}),
                 **({} if tc is None else {"templates": tc.to_dict()}),
+                **({} if res.drivers is None else {"drivers": drivers_summary(res.drivers)}),
             },
         )
     )
@@ -267,6 +279,48 @@ def make_plan(
         planning_budget=planning_budget,
         templates=tc,
     )
+
+
+def plan_drivers(
+    res: PlanResult, lm: LoadedModel, customer_ids: pd.Series, X: np.ndarray, limit: int
+) -> np.ndarray:
+    """(n,) object: each plan row's value drivers as JSON text (:func:`drivers_json`), for the
+    ``limit`` treated customers with an offer and the highest incremental profit; None elsewhere."""
+    out = np.full(len(res.customer_ids), None, dtype=object)
+    on = np.flatnonzero((res.assignment >= 0) & ~res.holdout)
+    on = on[np.argsort(-res.incremental_profit[on], kind="stable")][:limit]
+    if len(on) == 0:
+        return out
+    pos = pd.Index(np.asarray(customer_ids).astype(str)).get_indexer(
+        res.customer_ids[on].astype(str)
+    )
+    on, pos = on[pos >= 0], pos[pos >= 0]
+    names = np.asarray(res.offer_ids, dtype=object)
+    found = value_drivers(lm.model, X[pos], names[res.assignment[on]], list(lm.features.columns))
+    for i, d in zip(on, found, strict=True):
+        out[i] = drivers_json(d)
+    return out
+
+
+def drivers_summary(drivers: np.ndarray, top: int = 5) -> dict[str, object]:
+    """How many rows have value drivers, and the features most often each row's first driver:
+    ``{"n_customers": int, "first": [{"feature", "n", "mean_effect"}]}``."""
+    import json
+
+    firsts: dict[str, list[float]] = {}
+    n = 0
+    for d in drivers:
+        if d is None:
+            continue
+        n += 1
+        items = json.loads(d)
+        if items:
+            firsts.setdefault(items[0]["feature"], []).append(float(items[0]["effect"]))
+    ranked = sorted(firsts.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:top]
+    return {
+        "n_customers": n,
+        "first": [{"feature": f, "n": len(v), "mean_effect": float(np.mean(v))} for f, v in ranked],
+    }
 
 
 def plan_cost(
