@@ -1013,6 +1013,7 @@ def plan(
                 "cost": None if run.cost is None else run.cost.to_dict(),
                 "planning_budget": run.planning_budget,
                 "templates": None if run.templates is None else run.templates.to_dict(),
+                "newcomer": None if run.newcomer is None else run.newcomer.to_dict(),
             }
         )
         return
@@ -1033,6 +1034,21 @@ def plan(
         print_claims(run.claims)
     if res.drivers is not None:
         print_drivers(drivers_summary(res.drivers))
+    if run.newcomer is not None:
+        n = run.newcomer
+        what = (
+            f"{n.offer_id} (expected incremental profit {n.value:,.2f}, cost {n.expected_cost:,.2f}"
+            f", best net of the budget price {n.lam:.3f})"
+            if n.offer_id != "none"
+            else f"no offer ({n.reason})"
+        )
+        console.print(
+            f"customers not in the plan (e.g. new sign-ups): {what}; eligible for them: "
+            f"{', '.join(n.eligible) or 'none'}; the offer service serves this as cold start",
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
+        )
     console.print("written: " + ", ".join(str(p) for p in run.written), soft_wrap=True)
 
 

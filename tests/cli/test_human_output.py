@@ -103,6 +103,14 @@ def test_plan_with_the_simulated_shop_rules(shop: dict[str, Path]) -> None:
     assert summary["budget"] == 600 and summary["holdout_fraction"] == 0.1
     assert summary["drivers"]["n_customers"] == int(offered.sum())
     assert summary["drivers"]["first"][0]["feature"] in r.stdout
+    # customers not in the plan: the model's decision for a customer without history, under the
+    # rules for segment new (rules-simulated.toml keeps pct30 from new customers)
+    nc = summary["newcomer"]
+    assert nc["segment"] == "new" and "pct30" not in nc["eligible"]
+    assert nc["offer_id"] in [*nc["eligible"], "none"]
+    assert nc["offer_id"] == "none" or nc["value"] - nc["lambda"] * nc["expected_cost"] > 0
+    assert "customers not in the plan (e.g. new sign-ups): " in r.stdout
+    assert "the offer service serves this as cold start" in r.stdout
     assert summary["cost"]["p_over_budget"] <= 0.1 and summary["cost"]["planning_budget"] <= 600
     est = summary["claims"]["estimate"]
     assert summary["claims"]["verdict"] == "ok" and est["ci_low"] <= est["value"] <= est["ci_high"]

@@ -282,3 +282,56 @@ def test_plan_propensities_are_served_logged_and_exported(tmp_path: Path) -> Non
     migrate(eng)
     with pytest.raises(DataContractError, match="propensit"):
         load_plan(eng, plan, model)
+
+
+def _newcomer_client(tmp_path: Path, **kw) -> tuple[TestClient, dict[str, str]]:
+    plan, model = make_inputs(tmp_path)
+    side = tmp_path / "plan.summary.json"
+    summary = json.loads(side.read_text())
+    summary["newcomer"] = {"offer_id": "pct10", "eligible": ["pct10", "save10"], "value": 3.0,
+                           "expected_cost": 1.0, "lambda": 0.5, "reason": "best_net_of_budget_price"}
+    side.write_text(json.dumps(summary))
+    db = f"sqlite:///{tmp_path}/ow.db"
+    client = TestClient(create_app(ServeSettings(plan=plan, model_dir=model, db_url=db, **kw)))
+    client.__enter__()
+    return client, {"decide": create_api_key(db, "checkout", ["decide"])}
+
+
+def test_customers_without_a_plan_row_get_the_plans_newcomer_decision(tmp_path: Path) -> None:
+    client, keys = _newcomer_client(tmp_path)
+    try:
+        b = client.get("/v1/customers/signed-up-today/offer", headers=H(keys["decide"])).json()
+        assert b["group"] == "cold_start" and b["reason"] == "cold_start"
+        assert b["offer"]["offer_id"] == "pct10" and b["coupon"]["code"] and b["propensity"] == 1.0
+        # a plan customer still gets the plan's own offer
+        assert client.get("/v1/customers/c2/offer", headers=H(keys["decide"])).json()["offer"]["offer_id"] == "save10"
+    finally:
+        client.__exit__(None, None, None)
+
+
+def test_newcomer_exploration_stays_inside_the_newcomers_eligible_offers(tmp_path: Path) -> None:
+    """ε = 0.6: newcomers are drawn among none + their eligible offers only, propensities exact."""
+    eps = 0.6
+    client, keys = _newcomer_client(tmp_path, epsilon=eps, rate_per_s=1e6, rate_burst=1_000_000)
+    try:
+        seen: dict[str, list[float]] = {}
+        for i in range(300):
+            b = client.get(f"/v1/customers/new-{i}/offer", headers=H(keys["decide"])).json()
+            oid = b["offer"]["offer_id"] if b["offer"] else "none"
+            seen.setdefault(oid, []).append(b["propensity"])
+        assert set(seen) <= {"pct10", "save10", "none"} and set(seen) >= {"pct10", "save10", "none"}
+        k = 3  # none + 2 eligible
+        assert all(abs(p - ((1 - eps) + eps / k)) < 1e-9 for p in seen["pct10"])
+        assert all(abs(p - eps / k) < 1e-9 for p in seen["save10"] + seen["none"])
+        assert abs(len(seen["pct10"]) / 300 - ((1 - eps) + eps / k)) < 0.1
+    finally:
+        client.__exit__(None, None, None)
+
+
+def test_cold_start_offer_none_overrides_the_plan(tmp_path: Path) -> None:
+    client, keys = _newcomer_client(tmp_path, cold_start_offer="none")
+    try:
+        b = client.get("/v1/customers/signed-up-today/offer", headers=H(keys["decide"])).json()
+        assert b["group"] == "cold_start" and b["offer"] is None
+    finally:
+        client.__exit__(None, None, None)

@@ -247,6 +247,25 @@ _INSERT_REDEMPTION = RawSQL(
 )
 
 
+#: ``cold_start_offer`` value: customers without a plan row get the plan's newcomer decision.
+COLD_START_FROM_PLAN = "plan"
+
+
+def newcomer_of(summary_json: str | None) -> tuple[str, str | None]:
+    """(offer_id, eligible offers joined by ``ELIGIBLE_SEP``) of a plan summary's ``newcomer``
+    (:mod:`offerwise.workflows.newcomer`); (``none``, None) for a summary without one."""
+    try:
+        d = json.loads(summary_json) if summary_json else {}
+    except ValueError:
+        return NO_OFFER, None
+    n = d.get("newcomer") if isinstance(d, dict) else None
+    if not isinstance(n, dict) or not isinstance(n.get("offer_id"), str):
+        return NO_OFFER, None
+    elig = n.get("eligible")
+    joined = ELIGIBLE_SEP.join(str(o) for o in elig) if isinstance(elig, list) else None
+    return n["offer_id"], joined
+
+
 def decision_reason(group: str, explored: bool, plan_reason: str | None) -> str | None:
     """Why the customer got this answer: ``holdout``, ``cold_start`` (no plan row), ``explore``
     (the service's ε draw), else the plan's reason code (None for a plan loaded without one)."""
@@ -351,6 +370,9 @@ class OfferService:
         self.t = Tables.get()
         self.menu: dict[str, OfferTerms] = {}
         self.campaign_id: str | None = None
+        #: the active plan's newcomer decision (offer, eligible offers) for customers it lacks
+        self.newcomer: tuple[str, str | None] = (NO_OFFER, None)
+        self._newcomer_of: str | None = None
         self._refreshed = 0.0  # time.monotonic() of the last refresh
         self._answers: dict[tuple[str, str], tuple[bytes, float]] = {}
         self._lock = threading.Lock()
@@ -407,9 +429,25 @@ class OfferService:
             cid = conn.execute(
                 sa.select(t.campaigns.c.campaign_id).where(t.campaigns.c.active == 1)
             ).scalar()
+        if cid != self.campaign_id or (cid is not None and self._newcomer_of != cid):
+            self.newcomer = self._read_newcomer(cid)
+            self._newcomer_of = cid
         self.menu = menu
         self.campaign_id = cid
         self._refreshed = time.monotonic()
+
+    def _read_newcomer(self, cid: str | None) -> tuple[str, str | None]:
+        """The active plan's decision for customers without a plan row (its summary's
+        ``newcomer``): (offer_id, eligible offers joined by ``ELIGIBLE_SEP``; None = unknown)."""
+        if cid is None:
+            return NO_OFFER, None
+        with read_tx(self.engine) as conn:
+            raw = conn.execute(
+                sa.select(self.t.campaigns.c.summary_json).where(
+                    self.t.campaigns.c.campaign_id == cid
+                )
+            ).scalar()
+        return newcomer_of(raw)
 
     def _offer(self, offer_id: str) -> OfferTerms:
         if offer_id not in self.menu:
@@ -680,8 +718,11 @@ class OfferService:
         """The decision for a customer without one (pure given the menu): plan group and offer,
         the exploration draw, and the coupon code to issue (the reserved one, if any)."""
         s = self.settings
+        plan_eligible = read.plan_eligible
         if read.plan_grp is not None:
             grp, plan_offer = read.plan_grp, read.plan_offer_id
+        elif s.cold_start_offer == COLD_START_FROM_PLAN:
+            grp, (plan_offer, plan_eligible) = "cold_start", self.newcomer
         else:
             grp, plan_offer = "cold_start", s.cold_start_offer
         menu = self.menu
@@ -689,7 +730,7 @@ class OfferService:
         if grp == "holdout":
             offer_id, propensity, explored = NO_OFFER, 1.0, False
         else:
-            eligible = explore_arms(menu, choice, read.plan_eligible, now)
+            eligible = explore_arms(menu, choice, plan_eligible, now)
             u1, u2 = exploration_draws(s.seed, cid, customer_id)
             offer_id, propensity, explored = choose_offer(choice, eligible, s.epsilon, u1, u2)
             q = read.plan_propensity

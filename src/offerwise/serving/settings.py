@@ -51,7 +51,9 @@ class ServeSettings(BaseSettings):
         42, description="seed of the exploration draws (hash of seed, campaign, customer)"
     )
     cold_start_offer: str = Field(
-        "none", description="offer_id for customers not in the plan, or 'none'"
+        "plan",
+        description="customers not in the plan get: 'plan' (the plan's decision for a customer "
+        "without history, its summary's newcomer), 'none', or this offer_id",
     )
     coupon_ttl_days: float = Field(
         14.0, gt=0, description="coupon lifetime from issue (capped by offer end)"

@@ -35,6 +35,7 @@ from offerwise.policy.rules import load_rules
 from offerwise.vocab import default_as_of, frontier_path, parse_as_of
 from offerwise.workflows._common import DataArg, Progress, note, open_data
 from offerwise.workflows.claims import PlanClaims, model_identification, plan_claims
+from offerwise.workflows.newcomer import NewcomerDecision, newcomer_decision
 from offerwise.workflows.score import ScoreResult, score
 from offerwise.workflows.templates import (
     RecsArg,
@@ -82,6 +83,8 @@ class PlanRun:
     cost: CostInterval | None = None  # the interval of the plan's true discount cost
     planning_budget: float = 0.0  # the budget the allocation was given (<= budget)
     templates: TemplateCategories | None = None  # the menu's templates, instantiated
+    #: the decision for customers without a plan row (the offer service's cold start)
+    newcomer: NewcomerDecision | None = None
 
 
 def customer_table(profiles: pd.DataFrame, ds: DataSet) -> pd.DataFrame:
@@ -247,6 +250,10 @@ def make_plan(
     if drivers > 0 and scored.features is not None and scored.customer_ids is not None:
         note(progress, "value drivers of the treated customers' offers")
         res.drivers = plan_drivers(res, lm, scored.customer_ids, scored.features, drivers)
+    note(progress, "the decision for customers the plan does not list")
+    newcomer = newcomer_decision(
+        lm, ds, res, cust, rules=parsed, offers=offers, as_of=pd.Timestamp(ts), settings=settings
+    )
     written = list(
         write_plan(
             res,
@@ -262,6 +269,7 @@ def make_plan(
                 **({} if claims is None else {"claims": claims.to_dict()}),
                 **({} if tc is None else {"templates": tc.to_dict()}),
                 **({} if res.drivers is None else {"drivers": drivers_summary(res.drivers)}),
+                "newcomer": newcomer.to_dict(),
             },
         )
     )
@@ -278,6 +286,7 @@ def make_plan(
         cost=cost,
         planning_budget=planning_budget,
         templates=tc,
+        newcomer=newcomer,
     )
 
 
