@@ -176,3 +176,18 @@ def test_unknown_embeddings_value_is_a_clear_error(market: Path, tmp_path: Path)
     assert r.returncode == 2
     assert "--embeddings 'bert'" in r.stderr + r.stdout and "none, seq" in r.stderr + r.stdout
     assert not (tmp_path / "m").exists()
+
+
+def test_orders_of_some_customers_equal_their_slice_of_all(orders, market: Path) -> None:  # noqa: ANN001
+    ds = open_data(market, load_settings(threads=1), ("transactions",))
+    some = np.array([orders.customers[3], orders.customers[10], "not-a-customer"])
+    sub = load_orders(ds, customers=some)
+    assert list(sub.customers) == sorted(some[:2])
+    for i, c in enumerate(sub.customers):
+        j = int(np.searchsorted(orders.customers, c))
+        full = slice(orders.start[j], orders.start[j + 1])
+        mine = slice(sub.start[i], sub.start[i + 1])
+        np.testing.assert_array_equal(sub.seconds[mine], orders.seconds[full])
+        np.testing.assert_array_equal(sub.numeric[mine], orders.numeric[full])
+        assert sub.categories[mine].tolist() == orders.categories[full].tolist()
+    assert load_orders(ds, customers=np.array(["nobody"])).n_orders == 0

@@ -93,9 +93,9 @@ def windows_before(
     return idx, mask
 
 
-def load_orders(ds: DataSet) -> OrderTable:
-    """Every order of ``ds.transactions`` (see the module docstring); an empty table without
-    transactions."""
+def load_orders(ds: DataSet, customers: np.ndarray | None = None) -> OrderTable:
+    """Every order of ``ds.transactions`` (see the module docstring), or only those of
+    ``customers`` (ids); an empty table without transactions."""
     if not ds.has("transactions"):
         empty = np.empty(0)
         return OrderTable(
@@ -106,15 +106,19 @@ def load_orders(ds: DataSet) -> OrderTable:
             categories=np.empty((0, MAX_TOKENS), object),
         )
     con = ds.con
+    where = ""
+    if customers is not None:
+        con.register("ow_seq_ids", pd.DataFrame({"cid": np.asarray(customers).astype(str)}))
+        where = "WHERE CAST(customer_id AS VARCHAR) IN (SELECT cid FROM ow_seq_ids)"
     con.execute(
-        """
+        f"""
         CREATE OR REPLACE TEMP TABLE ow_seq_orders AS
         SELECT ROW_NUMBER() OVER (ORDER BY cid, ts, oid) - 1 AS row, *
         FROM (
             SELECT CAST(customer_id AS VARCHAR) AS cid, CAST(order_id AS VARCHAR) AS oid,
                    MIN(ts) AS ts, SUM(amount) AS amount, SUM(discount) AS discount,
                    COUNT(*) AS n_lines
-            FROM transactions GROUP BY 1, 2
+            FROM transactions {where} GROUP BY 1, 2
         )
         """
     )
@@ -144,6 +148,8 @@ def load_orders(ds: DataSet) -> OrderTable:
         )
     finally:
         con.execute("DROP TABLE IF EXISTS ow_seq_orders")
+        if customers is not None:
+            con.unregister("ow_seq_ids")
     n = len(orders)
     secs = pd.to_datetime(orders["ts"]).to_numpy("datetime64[s]").astype(np.int64)
     cid = orders["cid"].to_numpy(dtype=object)

@@ -15,6 +15,7 @@ import pandas as pd
 from offerwise.config import Settings, default_settings
 from offerwise.data.templates import RecScope, is_template, parse_scope
 from offerwise.embed.seq import SeqEncoder
+from offerwise.embed.sequences import OrderTable, load_orders
 from offerwise.errors import InputError, ModelError
 from offerwise.vocab import EMBEDDINGS, default_as_of, parse_as_of
 
@@ -320,10 +321,16 @@ def build_features(
             )
         else:
             cols["tenure_days"] = np.full(len(cust), np.nan)
+    orders = None
     if derive and embeddings == "seq":
-        spec.sequence = fit_sequence_encoder(ds, cutoffs["as_of"].min(), settings)
+        if not ds.has("transactions"):
+            raise InputError(
+                "--embeddings seq needs the transactions table (the customers' orders)"
+            )
+        orders = load_orders(ds)  # every customer's: the encoder learns from all of them
+        spec.sequence = fit_sequence_encoder(orders, cutoffs["as_of"].min(), settings)
     if spec.sequence is not None:
-        emb = sequence_features(ds, spec.sequence, cutoffs)
+        emb = sequence_features(ds, spec.sequence, cutoffs, orders)
         for i, c in enumerate(spec.sequence.columns()):
             cols[c] = emb[:, i]
     if derive:
@@ -341,17 +348,15 @@ def build_features(
     return X, spec
 
 
-def fit_sequence_encoder(ds: DataSet, fit_before: pd.Timestamp, settings: Settings) -> SeqEncoder:
-    """The customer sequence encoder fitted on ``ds``'s orders before ``fit_before`` (the earliest
-    training cutoff, so no training row's embedding saw orders after its own exposure).
-    InputError without transactions."""
+def fit_sequence_encoder(
+    orders: OrderTable, fit_before: pd.Timestamp, settings: Settings
+) -> SeqEncoder:
+    """The customer sequence encoder fitted on the orders before ``fit_before`` (the earliest
+    training cutoff, so no training row's embedding saw orders after its own exposure)."""
     from offerwise.embed.seq import SeqParams, fit_seq_encoder
-    from offerwise.embed.sequences import load_orders
 
-    if not ds.has("transactions"):
-        raise InputError("--embeddings seq needs the transactions table (the customers' orders)")
     return fit_seq_encoder(
-        load_orders(ds),
+        orders,
         pd.Timestamp(fit_before),
         params=SeqParams(steps=settings.embedding_steps),
         seed=settings.seed,
@@ -359,16 +364,16 @@ def fit_sequence_encoder(ds: DataSet, fit_before: pd.Timestamp, settings: Settin
     )
 
 
-def sequence_features(ds: DataSet, encoder: SeqEncoder, cutoffs: pd.DataFrame) -> np.ndarray:
+def sequence_features(
+    ds: DataSet, encoder: SeqEncoder, cutoffs: pd.DataFrame, orders: OrderTable | None = None
+) -> np.ndarray:
     """(n, H) embeddings of the rows of ``cutoffs`` (customer_id, as_of): the encoder's state after
-    each customer's orders before as_of (0 without any)."""
-    from offerwise.embed.sequences import load_orders
-
-    return encoder.embed(
-        load_orders(ds),
-        cutoffs["customer_id"].astype(str).to_numpy(),
-        pd.to_datetime(cutoffs["as_of"]).to_numpy(),
-    )
+    each customer's orders before as_of (0 without any). ``orders``: already loaded (else the
+    orders of the cutoffs' customers are read)."""
+    ids = cutoffs["customer_id"].astype(str).to_numpy()
+    if orders is None:
+        orders = load_orders(ds, customers=np.unique(ids))
+    return encoder.embed(orders, ids, pd.to_datetime(cutoffs["as_of"]).to_numpy())
 
 
 def customer_features(
