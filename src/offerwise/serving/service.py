@@ -429,7 +429,7 @@ class OfferService:
             cid = conn.execute(
                 sa.select(t.campaigns.c.campaign_id).where(t.campaigns.c.active == 1)
             ).scalar()
-        if cid != self.campaign_id or (cid is not None and self._newcomer_of != cid):
+        if cid != self._newcomer_of:  # another plan is live: read its newcomer decision once
             self.newcomer = self._read_newcomer(cid)
             self._newcomer_of = cid
         self.menu = menu
