@@ -335,3 +335,71 @@ def test_cold_start_offer_none_overrides_the_plan(tmp_path: Path) -> None:
         assert b["group"] == "cold_start" and b["offer"] is None
     finally:
         client.__exit__(None, None, None)
+
+
+def _ledger_rows(db_url: str) -> dict[str, object]:
+    from sqlalchemy import create_engine
+
+    eng = create_engine(db_url)
+    with eng.connect() as c:
+        out = {
+            "uses": dict(c.exec_driver_sql("SELECT customer_id, SUM(uses) FROM coupons GROUP BY customer_id").fetchall()),
+            "customer_uses": dict(c.exec_driver_sql("SELECT customer_id, uses FROM customer_usage").fetchall()),
+            "spent": c.exec_driver_sql("SELECT spent_cents, redemptions FROM campaigns").fetchone(),
+            "redeemed": c.exec_driver_sql("SELECT COUNT(*), SUM(discount_cents) FROM redemptions").fetchone(),
+        }
+    eng.dispose()
+    return out
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_every_refusal_leaves_the_ledger_as_it_was(tmp_path: Path, backend: str, request) -> None:
+    """The ledger's steps (coupon use, customer use, budget, redemption row) are all or nothing:
+    a refusal at any step (PostgreSQL books them in one statement) leaves no trace."""
+    from serving_testlib import pg_fresh_db
+
+    def url(name: str) -> str:
+        if backend == "sqlite":
+            return f"sqlite:///{tmp_path}/{name}.db"
+        return pg_fresh_db(request.getfixturevalue("postgres_url"), name)
+
+    plan, model = make_inputs(tmp_path, budget=15.0, holdout_every=0)
+    # coupons with 2 uses, customers with 1: the second use of a coupon is the customer's limit
+    db = url("limits")
+    client = TestClient(create_app(ServeSettings(plan=plan, model_dir=model, db_url=db,
+                                                 max_uses_per_coupon=2, max_uses_per_customer=1)))
+    client.__enter__()
+    try:
+        key = create_api_key(db, "k", ["decide"])
+        codes = {c: client.get(f"/v1/customers/{c}/offer", headers=H(key)).json()["coupon"]["code"]
+                 for c in ("c2", "c3")}
+        ok = client.post(f"/v1/coupons/{codes['c2']}/redeem", json=CART, headers=H(key, **{"Idempotency-Key": "1"}))
+        assert ok.status_code == 200 and ok.json()["remaining_budget"] == 5.0
+        before = _ledger_rows(db)
+        lim = client.post(f"/v1/coupons/{codes['c2']}/redeem", json=CART, headers=H(key, **{"Idempotency-Key": "2"}))
+        assert lim.status_code == 409 and lim.json()["reason"] == "customer_limit_reached"
+        broke = client.post(f"/v1/coupons/{codes['c3']}/redeem", json=CART, headers=H(key, **{"Idempotency-Key": "3"}))
+        assert broke.status_code == 409 and broke.json()["reason"] == "budget_exhausted"
+        assert broke.json()["remaining_budget"] == 5.0
+        after = _ledger_rows(db)  # the coupon uses of both refusals were rolled back
+        assert after["spent"] == before["spent"] == (1000, 1)
+        assert after["redeemed"] == before["redeemed"] == (1, 1000)
+        assert after["uses"]["c2"] == after["customer_uses"]["c2"] == 1
+        assert after["uses"].get("c3", 0) == after["customer_uses"].get("c3", 0) == 0
+    finally:
+        client.__exit__(None, None, None)
+    # coupons with 1 use, customers with 2: the second use is the coupon's
+    db = url("coupon")
+    client = TestClient(create_app(ServeSettings(plan=plan, model_dir=model, db_url=db,
+                                                 max_uses_per_customer=2)))
+    client.__enter__()
+    try:
+        key = create_api_key(db, "k", ["decide"])
+        code = client.get("/v1/customers/c2/offer", headers=H(key)).json()["coupon"]["code"]
+        assert client.post(f"/v1/coupons/{code}/redeem", json=CART, headers=H(key, **{"Idempotency-Key": "1"})).status_code == 200
+        before = _ledger_rows(db)
+        used = client.post(f"/v1/coupons/{code}/redeem", json=CART, headers=H(key, **{"Idempotency-Key": "2"}))
+        assert used.status_code == 409 and used.json()["reason"] == "already_redeemed"
+        assert _ledger_rows(db) == before
+    finally:
+        client.__exit__(None, None, None)

@@ -236,6 +236,29 @@ _SPEND = RawSQL(
     "WHERE campaign_id = :campaign_id AND spent_cents + :d <= budget_cents "
     "RETURNING budget_cents - spent_cents"
 )
+#: PostgreSQL: the four ledger steps of a redemption in one statement (one round trip instead of
+#: four): the coupon's use, the customer's use, the budget check-and-spend and the redemption row,
+#: each step only when the one before it went through (a data-modifying CTE reads the previous
+#: one's RETURNING rows). Returns (coupon used, customer used, budget left or NULL, redemption
+#: rows). A failed step leaves the earlier ones applied: the caller's savepoint rolls them back.
+_BOOK_PG = RawSQL(
+    "WITH c AS (UPDATE coupons SET uses = uses + 1 WHERE code = :coupon_code "
+    "AND uses < max_uses RETURNING 1 AS ok), "
+    "u AS (UPDATE customer_usage SET uses = uses + 1 WHERE campaign_id = :campaign_id "
+    "AND customer_id = :customer_id AND uses < :max_uses AND EXISTS (SELECT 1 FROM c) "
+    "RETURNING 1 AS ok), "
+    "s AS (UPDATE campaigns SET spent_cents = spent_cents + :discount_cents, "
+    "redemptions = redemptions + 1 WHERE campaign_id = :campaign_id "
+    "AND spent_cents + :discount_cents <= budget_cents AND EXISTS (SELECT 1 FROM u) "
+    "RETURNING budget_cents - spent_cents AS left_cents), "
+    "r AS (INSERT INTO redemptions (redemption_id, coupon_code, campaign_id, customer_id, "
+    "offer_id, order_id, discount_cents, status, api_key_id, idem_key, redeemed_ts, "
+    "rolled_back_ts) SELECT :redemption_id, :coupon_code, :campaign_id, :customer_id, :offer_id, "
+    ":order_id, :discount_cents, 'redeemed', :api_key_id, :idem_key, :redeemed_ts, NULL FROM s "
+    "RETURNING 1 AS ok) "
+    "SELECT (SELECT COUNT(*) FROM c), (SELECT COUNT(*) FROM u), (SELECT left_cents FROM s), "
+    "(SELECT COUNT(*) FROM r)"
+)
 _REMAINING = RawSQL(
     "SELECT budget_cents - spent_cents FROM campaigns WHERE campaign_id = :campaign_id"
 )
@@ -1043,43 +1066,23 @@ class OfferService:
         now: float,
     ) -> RedeemOutcome:
         _, discount, _ = self._static_checks(row, req, now)
-        if _USE_COUPON.run(conn, {"code": row.code}).fetchone() is None:
-            raise Rejection("already_redeemed", "the coupon has no uses left")
-        if (
-            _USE_CUSTOMER.run(
-                conn,
-                {
-                    "campaign_id": row.campaign_id,
-                    "customer_id": row.customer_id,
-                    "max_uses": self.settings.max_uses_per_customer,
-                },
-            ).fetchone()
-            is None
-        ):
-            raise Rejection(
-                "customer_limit_reached", "the customer has used this campaign's offers"
-            )
-        left = _SPEND.run(conn, {"d": discount, "campaign_id": row.campaign_id}).fetchone()
-        if left is None:
-            raise Rejection(
-                "budget_exhausted", f"the campaign budget cannot cover {discount / 100:.2f}"
-            )
         rid = uuid.uuid4().hex
-        _INSERT_REDEMPTION.run(
-            conn,
-            dict(
-                redemption_id=rid,
-                coupon_code=row.code,
-                campaign_id=row.campaign_id,
-                customer_id=row.customer_id,
-                offer_id=row.offer_id,
-                order_id=req.order_id,
-                discount_cents=discount,
-                api_key_id=api_key_id,
-                idem_key=idem_key,
-                redeemed_ts=now,
-            ),
+        booking = dict(
+            redemption_id=rid,
+            coupon_code=row.code,
+            campaign_id=row.campaign_id,
+            customer_id=row.customer_id,
+            offer_id=row.offer_id,
+            order_id=req.order_id,
+            discount_cents=discount,
+            api_key_id=api_key_id,
+            idem_key=idem_key,
+            redeemed_ts=now,
         )
+        if self._dialect == "postgresql":
+            left = self._book_pg(conn, booking)
+        else:
+            left = self._book(conn, booking)
         body = Redemption(
             redemption_id=rid,
             code=row.code,
@@ -1088,10 +1091,57 @@ class OfferService:
             offer_id=row.offer_id,
             order_id=req.order_id,
             discount=discount / 100,
-            remaining_budget=left[0] / 100,
+            remaining_budget=left / 100,
             redeemed_at=dt(now),
         )
         return RedeemOutcome(200, body.model_dump(mode="json"))
+
+    def _book_pg(self, conn: Connection, b: dict[str, Any]) -> int:
+        """The ledger steps in one statement (:data:`_BOOK_PG`); the budget left (cents), or
+        :class:`Rejection` naming the first step that did not go through."""
+        used, cust, left, booked = _BOOK_PG.run(
+            conn, {**b, "max_uses": self.settings.max_uses_per_customer}
+        ).fetchone()
+        if not used:
+            raise Rejection("already_redeemed", "the coupon has no uses left")
+        if not cust:
+            raise Rejection(
+                "customer_limit_reached", "the customer has used this campaign's offers"
+            )
+        if left is None or not booked:
+            raise Rejection(
+                "budget_exhausted",
+                f"the campaign budget cannot cover {b['discount_cents'] / 100:.2f}",
+            )
+        return int(left)
+
+    def _book(self, conn: Connection, b: dict[str, Any]) -> int:
+        """The ledger steps one statement each (SQLite: no data-modifying CTEs; in-process, so
+        no round trips to save); the budget left (cents), or :class:`Rejection`."""
+        row_code, discount = b["coupon_code"], b["discount_cents"]
+        if _USE_COUPON.run(conn, {"code": row_code}).fetchone() is None:
+            raise Rejection("already_redeemed", "the coupon has no uses left")
+        if (
+            _USE_CUSTOMER.run(
+                conn,
+                {
+                    "campaign_id": b["campaign_id"],
+                    "customer_id": b["customer_id"],
+                    "max_uses": self.settings.max_uses_per_customer,
+                },
+            ).fetchone()
+            is None
+        ):
+            raise Rejection(
+                "customer_limit_reached", "the customer has used this campaign's offers"
+            )
+        left = _SPEND.run(conn, {"d": discount, "campaign_id": b["campaign_id"]}).fetchone()
+        if left is None:
+            raise Rejection(
+                "budget_exhausted", f"the campaign budget cannot cover {discount / 100:.2f}"
+            )
+        _INSERT_REDEMPTION.run(conn, b)
+        return int(left[0])
 
     def rollback(self, code: str, req: RollbackRequest, now: float | None = None) -> RollbackResult:
         """Undo a redemption (refund/cancel): the budget, the coupon use and the customer use
