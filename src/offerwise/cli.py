@@ -977,7 +977,7 @@ def plan(
     spark_conf: SparkConfOpt = None,
 ) -> None:
     """One offer (or none) per customer maximising incremental profit under a budget and rules."""
-    from offerwise.workflows.plan import drivers_summary, make_plan
+    from offerwise.workflows.plan import make_plan
 
     with _status(as_json, "planning") as progress:
         run = make_plan(
@@ -1032,8 +1032,8 @@ def plan(
         print_cost(run.cost, run.planning_budget, overspend_risk)
     if run.claims is not None:
         print_claims(run.claims)
-    if res.drivers is not None:
-        print_drivers(drivers_summary(res.drivers))
+    if run.drivers is not None:
+        print_drivers(run.drivers)
     if run.newcomer is not None:
         n = run.newcomer
         what = (

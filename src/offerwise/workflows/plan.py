@@ -85,6 +85,8 @@ class PlanRun:
     templates: TemplateCategories | None = None  # the menu's templates, instantiated
     #: the decision for customers without a plan row (the offer service's cold start)
     newcomer: NewcomerDecision | None = None
+    #: the summary's ``drivers`` (:func:`drivers_summary`); None when none were computed
+    drivers: dict[str, object] | None = None
 
 
 def customer_table(profiles: pd.DataFrame, ds: DataSet) -> pd.DataFrame:
@@ -250,6 +252,7 @@ def make_plan(
     if drivers > 0 and scored.features is not None and scored.customer_ids is not None:
         note(progress, "value drivers of the treated customers' offers")
         res.drivers = plan_drivers(res, lm, scored.customer_ids, scored.features, drivers)
+    drivers_sum = None if res.drivers is None else drivers_summary(res.drivers)
     note(progress, "the decision for customers the plan does not list")
     newcomer = newcomer_decision(
         lm, ds, res, cust, rules=parsed, offers=offers, as_of=pd.Timestamp(ts), settings=settings
@@ -268,7 +271,7 @@ def make_plan(
                 },
                 **({} if claims is None else {"claims": claims.to_dict()}),
                 **({} if tc is None else {"templates": tc.to_dict()}),
-                **({} if res.drivers is None else {"drivers": drivers_summary(res.drivers)}),
+                **({} if drivers_sum is None else {"drivers": drivers_sum}),
                 "newcomer": newcomer.to_dict(),
             },
         )
@@ -287,6 +290,7 @@ def make_plan(
         planning_budget=planning_budget,
         templates=tc,
         newcomer=newcomer,
+        drivers=drivers_sum,
     )
 
 
