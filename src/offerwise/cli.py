@@ -1427,6 +1427,22 @@ def serve(
             "propensity logged; default 0 (env OFFERWISE_SERVE_EPSILON)",
         ),
     ] = None,
+    online: Annotated[
+        bool,
+        typer.Option(
+            "--online/--no-online",
+            help="score customers without a plan row from the orders the service records "
+            "(POST /v1/events) with the plan's model and rules, as the orders arrive",
+        ),
+    ] = True,
+    data: Annotated[
+        str | None,
+        typer.Option(
+            "--data",
+            help="the shop's data source: customers it holds are scored online with their "
+            "history and attributes too (default: recorded orders only)",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Serve offers, coupons and redemptions over HTTP (OpenAPI at /openapi.json).
@@ -1438,7 +1454,17 @@ def serve(
     from offerwise.serving.settings import ServeSettings
     from offerwise.serving.storage import redact_url
 
+    source = None
+    if online and data is not None:
+        from offerwise.workflows._common import open_data
+
+        source = open_data(data, _settings(), ("customers",))
+
     def ready(s: ServeSettings) -> None:
+        if online:
+            from offerwise.workflows.online import start_online_scoring
+
+            start_online_scoring(s, source)
         url_host = f"[{s.host}]" if ":" in s.host else s.host
         info = {
             "ok": True,
@@ -1452,6 +1478,8 @@ def serve(
             "db": redact_url(s.db_url),
             "plan": str(s.plan),
             "model": str(s.model_dir),
+            "online": online,
+            "data": None if source is None else str(data),
         }
         if as_json:  # one line, so that a supervisor can read it before the server's own output
             print(json.dumps(info, default=str), flush=True)
@@ -1460,7 +1488,15 @@ def serve(
                 f"offerwise serving on [bold]{info['url']}[/] ({s.workers} worker(s), "
                 f"db {info['db']}; OpenAPI at {info['url']}/docs); Ctrl+C stops it\n"
                 f"rate limit {s.rate_per_s:g}/s per key and worker (burst {s.rate_burst}) "
-                f"unless the key has its own; exploration {s.epsilon:.0%} of decisions",
+                f"unless the key has its own; exploration {s.epsilon:.0%} of decisions\n"
+                + (
+                    "online decisions on: customers without a plan row are scored from the "
+                    "orders the service records"
+                    + (f" and their history in {data}" if source is not None else "")
+                    if online
+                    else "online decisions off: customers without a plan row get the plan's "
+                    "newcomer decision"
+                ),
                 highlight=False,
                 soft_wrap=True,
             )

@@ -220,7 +220,7 @@ def test_serve_json_prints_one_line_then_serves(tmp_path: Path) -> None:
         assert info == {"ok": True, "url": f"http://127.0.0.1:{port}", "host": "127.0.0.1", "port": port,
                         "workers": 1, "rate_limit": 50.0, "burst": 100, "explore": 0.0,
                         "db": _db(tmp_path), "plan": str(tmp_path / "plan.parquet"),
-                        "model": str(tmp_path / "model")}
+                        "model": str(tmp_path / "model"), "online": True, "data": None}
         assert _wait_healthy(info["url"])["campaign_id"] == "camp-1"
     finally:
         _stop(proc)
@@ -233,6 +233,9 @@ def test_serve_human_prints_where_it_listens(tmp_path: Path) -> None:
         assert f"serving on http://127.0.0.1:{port}" in line and "1 worker" in line
         assert not line.lstrip().startswith("{")
         assert "rate limit 50/s per key and worker (burst 100)" in _first_line(proc, 10)
+        assert _first_line(proc, 10).startswith(
+            "online decisions on: customers without a plan row are scored from the orders the "
+            "service records")
         _wait_healthy(f"http://127.0.0.1:{port}")
     finally:
         _stop(proc)

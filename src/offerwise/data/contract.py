@@ -18,7 +18,7 @@ import duckdb
 import pandas as pd
 
 from offerwise.config import Settings, default_settings
-from offerwise.data.readers import Source, open_source
+from offerwise.data.readers import Source, frames_source, open_source
 from offerwise.errors import DataContractError, Problem
 from offerwise.vocab import NO_OFFER, OFFER_KINDS
 
@@ -309,6 +309,23 @@ def load_data(
         warnings=[p for p in problems if not p.fatal],
         row_counts=counts,
         _exclude=exclude,
+    )
+
+
+def dataset_from_frames(
+    frames: dict[str, pd.DataFrame], *, settings: Settings | None = None, label: str = "memory"
+) -> DataSet:
+    """A :class:`DataSet` over in-memory tables the caller built to the contract (no validation
+    pass: the caller owns their shape; columns are typed like any source's)."""
+    settings = settings or default_settings()
+    source = frames_source(frames, settings, label)
+    return DataSet(
+        root=label,
+        source=source,
+        files={},
+        fingerprint=source.fingerprint(),
+        settings=settings,
+        row_counts={t: len(f) for t, f in frames.items() if t in source.tables},
     )
 
 

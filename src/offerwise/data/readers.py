@@ -5,7 +5,9 @@ Three kinds of source, one interface (:class:`Source`):
 * a directory with ``<table>.parquet`` or ``<table>.csv`` files (CSV read as text, typed later);
 * a DuckDB database file (``*.duckdb`` / ``*.db``) with tables of the contract's names;
 * a PostgreSQL URL (``postgresql://user@host:port/db``) with tables of the contract's names
-  (read through psycopg, extra ``serve``).
+  (read through psycopg, extra ``serve``);
+* in-memory tables (:func:`frames_source`): pandas DataFrames of the contract's names, e.g. the
+  orders the offer service recorded for the customers it scores online.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ TABLE_NAMES = ("customers", "products", "transactions", "offers", "exposures")
 class Source:
     """Where the tables live. ``tables`` lists the contract tables present."""
 
-    kind: str  # "dir" | "duckdb" | "postgres"
+    kind: str  # "dir" | "duckdb" | "postgres" | "frames"
     location: str
     settings: Settings
     tables: list[str] = field(default_factory=list)
@@ -37,9 +39,12 @@ class Source:
     _frames: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     def describe(self) -> str:
-        return {"dir": "data directory", "duckdb": "DuckDB file", "postgres": "PostgreSQL"}[
-            self.kind
-        ] + f" {self.location}"
+        return {
+            "dir": "data directory",
+            "duckdb": "DuckDB file",
+            "postgres": "PostgreSQL",
+            "frames": "in-memory tables",
+        }[self.kind] + f" {self.location}"
 
     def file_label(self, table: str) -> str:
         if table in self.files:
@@ -109,6 +114,17 @@ def open_source(path: str | Path, settings: Settings) -> Source:
             src.files[t] = found[0]
     for f in found_unreadable(src):
         src.problems.append(f)
+    return src
+
+
+def frames_source(frames: dict[str, pd.DataFrame], settings: Settings, label: str) -> Source:
+    """A source over in-memory tables (contract names only; others are ignored), typed and read
+    like the other kinds (:class:`offerwise.data.contract.DataSet`)."""
+    src = Source("frames", label, settings)
+    for t in TABLE_NAMES:
+        if t in frames:
+            src._frames[t] = frames[t]
+            src.tables.append(t)
     return src
 
 

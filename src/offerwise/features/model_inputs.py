@@ -256,7 +256,8 @@ def build_features(
         raise InputError(f"--embeddings {embeddings!r}: use one of {', '.join(EMBEDDINGS)}")
     cutoffs = cutoffs[["customer_id", "as_of"]].copy()
     cutoffs["customer_id"] = cutoffs["customer_id"].astype(str)
-    cutoffs["as_of"] = pd.to_datetime(cutoffs["as_of"])
+    # DuckDB's timestamps are microseconds: a finer cutoff would not find its own features
+    cutoffs["as_of"] = pd.to_datetime(cutoffs["as_of"]).dt.floor("us")
     customers = ds.frame("customers")
     customers["customer_id"] = customers["customer_id"].astype(str)
     derive = spec is None

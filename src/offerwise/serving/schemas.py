@@ -96,8 +96,9 @@ class OfferDecision(BaseModel):
     reason: str | None = Field(
         None,
         description="why: the plan's reason code (best_net_of_budget_price, budget_exhausted, "
-        "no_positive_offer, ineligible, cooldown, cap_reached, ...), holdout, cold_start or "
-        "explore",
+        "no_positive_offer, ineligible, cooldown, cap_reached, ...), holdout, explore, online "
+        "(no plan row: the model scored the customer's recorded orders) or cold_start (no plan "
+        "row, not scored: the plan's newcomer decision)",
     )
     drivers: list[DriverOut] | None = Field(
         None,
@@ -205,6 +206,11 @@ class CampaignOut(BaseModel):
         "decisions drawn uniformly over the customer's eligible offers and none",
     )
     explored: int = Field(0, description="decisions made by the service's exploration draw")
+    online_scored: int = Field(
+        0,
+        description="customers without a plan row the model has scored from their recorded "
+        "orders (`serve --online`)",
+    )
 
 
 class PlanSwap(_Strict):

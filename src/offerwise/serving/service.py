@@ -174,16 +174,19 @@ _DECISION_SQL = RawSQL(
     "SELECT d.decision_id, d.offer_id, d.grp, d.propensity, d.explored, d.coupon_code, d.ts, "
     "c.expires_ts, c.max_uses, c.uses, a.offer_id AS plan_offer_id, a.grp AS plan_grp, "
     "a.coupon_code AS reserved_code, a.propensity AS plan_propensity, a.category AS plan_category, "
-    "a.reason AS plan_reason, a.eligible AS plan_eligible, a.drivers AS plan_drivers "
+    "a.reason AS plan_reason, a.eligible AS plan_eligible, a.drivers AS plan_drivers, "
+    "d.reason AS reason, o.offer_id AS online_offer_id, o.eligible AS online_eligible "
     "FROM (SELECT 1 AS one) k "
     "LEFT JOIN decisions d ON d.campaign_id = :cid AND d.customer_id = :cust "
     "LEFT JOIN coupons c ON c.code = d.coupon_code "
-    "LEFT JOIN assignments a ON a.campaign_id = :cid AND a.customer_id = :cust"
+    "LEFT JOIN assignments a ON a.campaign_id = :cid AND a.customer_id = :cust "
+    "LEFT JOIN online_scores o ON o.campaign_id = :cid AND o.customer_id = :cust"
 )
 _INSERT_DECISION = RawSQL(
     "INSERT INTO decisions (decision_id, campaign_id, customer_id, offer_id, plan_offer_id, grp, "
-    "propensity, explored, coupon_code, ts) VALUES (:decision_id, :campaign_id, :customer_id, "
-    ":offer_id, :plan_offer_id, :grp, :propensity, :explored, :coupon_code, :ts) "
+    "propensity, explored, coupon_code, ts, reason) VALUES (:decision_id, :campaign_id, "
+    ":customer_id, :offer_id, :plan_offer_id, :grp, :propensity, :explored, :coupon_code, :ts, "
+    ":reason) "
     "ON CONFLICT DO NOTHING RETURNING decision_id"
 )
 _INSERT_COUPON = RawSQL(
@@ -270,8 +273,12 @@ _INSERT_REDEMPTION = RawSQL(
 )
 
 
-#: ``cold_start_offer`` value: customers without a plan row get the plan's newcomer decision.
+#: ``cold_start_offer`` value: customers without a plan row get the model's decision: their online
+#: score (:mod:`offerwise.serving.online`) when the service has scored their recorded orders, else
+#: the plan's newcomer decision.
 COLD_START_FROM_PLAN = "plan"
+#: The reason of a decision taken from a customer's online score.
+ONLINE_REASON = "online"
 
 
 def newcomer_of(summary_json: str | None) -> tuple[str, str | None]:
@@ -289,12 +296,20 @@ def newcomer_of(summary_json: str | None) -> tuple[str, str | None]:
     return n["offer_id"], joined
 
 
-def decision_reason(group: str, explored: bool, plan_reason: str | None) -> str | None:
-    """Why the customer got this answer: ``holdout``, ``cold_start`` (no plan row), ``explore``
-    (the service's ε draw), else the plan's reason code (None for a plan loaded without one)."""
-    if group in ("holdout", "cold_start"):
+def decision_reason(
+    group: str, explored: bool, plan_reason: str | None, own: str | None = None
+) -> str | None:
+    """Why the customer got this answer: ``holdout``; ``explore`` (the service's ε draw);
+    ``online`` (no plan row: the model scored the customer's recorded orders); ``cold_start`` (no
+    plan row, no online score); else the plan's reason code (None for a plan loaded without
+    one). ``own``: the reason stored with the decision (None for decisions stored before it was)."""
+    if group == "holdout":
         return group
-    return "explore" if explored else plan_reason
+    if explored:
+        return "explore"
+    if group == "cold_start":
+        return own or group
+    return plan_reason
 
 
 def _is_template(terms: OfferTerms) -> bool:
@@ -342,6 +357,9 @@ class _DecisionRow:
     plan_reason: str | None = None  # the plan's reason code for this customer
     plan_eligible: str | None = None  # offers the planner's rules allowed ('|'-joined; None: ?)
     plan_drivers: str | None = None  # the plan's value drivers for this customer (JSON)
+    reason: str | None = None  # the reason stored with the decision (None: from the plan's)
+    online_offer_id: str | None = None  # the customer's online score (None: not scored)
+    online_eligible: str | None = None  # offers the rules allow them ('|'-joined)
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,6 +372,7 @@ class _Choice:
     propensity: float
     explored: bool
     code: str | None  # the coupon to issue (None: no offer, or no reserved code for it)
+    reason: str | None = None  # stored with the decision: ``online`` / ``cold_start`` (no plan row)
 
 
 @dataclass(frozen=True, slots=True)
@@ -688,7 +707,7 @@ class OfferService:
             coupon=coupon,
             propensity=row.propensity,
             explored=bool(row.explored),
-            reason=decision_reason(row.grp, bool(row.explored), row.plan_reason),
+            reason=decision_reason(row.grp, bool(row.explored), row.plan_reason, row.reason),
             drivers=_drivers_out(row),
             decided_at=dt(row.ts),
         )
@@ -744,6 +763,9 @@ class OfferService:
         plan_eligible = read.plan_eligible
         if read.plan_grp is not None:
             grp, plan_offer = read.plan_grp, read.plan_offer_id
+        elif s.cold_start_offer == COLD_START_FROM_PLAN and read.online_offer_id is not None:
+            grp, plan_offer = "cold_start", read.online_offer_id
+            plan_eligible = read.online_eligible
         elif s.cold_start_offer == COLD_START_FROM_PLAN:
             grp, (plan_offer, plan_eligible) = "cold_start", self.newcomer
         else:
@@ -762,7 +784,11 @@ class OfferService:
                 # P(served) = (1−ε)·q + ε/K (exact with ε = 0, the default)
                 propensity = propensity - (1 - s.epsilon) * (1 - q)
         code = None if offer_id == NO_OFFER else read.reserved_code
-        return _Choice(grp, choice, offer_id, propensity, explored, code)
+        reason = None
+        if grp == "cold_start":
+            online = s.cold_start_offer == COLD_START_FROM_PLAN and read.online_offer_id is not None
+            reason = ONLINE_REASON if online else "cold_start"
+        return _Choice(grp, choice, offer_id, propensity, explored, code, reason)
 
     def _choice_row(
         self, c: _Choice, read: _DecisionRow, decision_id: str, now: float
@@ -793,6 +819,9 @@ class OfferService:
             read.plan_reason,
             read.plan_eligible,
             read.plan_drivers,
+            c.reason,
+            read.online_offer_id,
+            read.online_eligible,
         )
 
     def _decide(
@@ -802,14 +831,7 @@ class OfferService:
         ``read`` is the :data:`_DECISION_SQL` row (its plan columns); returns the decision row."""
         choice = self._choose(cid, customer_id, read, now)
         if choice.offer_id != NO_OFFER and choice.code is None:  # no reserved code (cold start)
-            choice = _Choice(
-                choice.grp,
-                choice.plan_offer_id,
-                choice.offer_id,
-                choice.propensity,
-                choice.explored,
-                new_coupon_code(),
-            )
+            choice = replace(choice, code=new_coupon_code())
         return self._insert_decision(conn, cid, customer_id, read, choice, now)
 
     def _insert_decision(
@@ -837,6 +859,7 @@ class OfferService:
                 explored=int(choice.explored),
                 coupon_code=choice.code,
                 ts=now,
+                reason=choice.reason,
             ),
         ).fetchone()
         if inserted is None:  # another worker decided first (and committed): take its decision
@@ -1308,10 +1331,11 @@ class OfferService:
                     ).scalar_one()
                 )
 
-            issued, exposures, customers = (
+            issued, exposures, customers, online = (
                 count(t.coupons),
                 count(t.decisions),
                 count(t.assignments),
+                count(t.online_scores),
             )
             explored = int(
                 conn.execute(
@@ -1334,6 +1358,7 @@ class OfferService:
             explore_plan=plan_explore_share(row.summary_json),
             epsilon=self.settings.epsilon,
             explored=explored,
+            online_scored=online,
         )
 
 

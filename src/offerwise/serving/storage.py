@@ -339,6 +339,7 @@ class Tables:
             C("summary_json", txt),
             C("active", i),
             C("created_ts", f),
+            C("model_dir", txt),
         )
         self.offers = T(
             "offers",
@@ -381,6 +382,7 @@ class Tables:
             C("explored", i),
             C("coupon_code", txt),
             C("ts", f),
+            C("reason", txt),
         )
         self.coupons = T(
             "coupons",
@@ -437,6 +439,18 @@ class Tables:
             C("discount_cents", big),
             C("coupon_code", txt),
             C("received_ts", f),
+        )
+        self.online_scores = T(
+            "online_scores",
+            md,
+            C("campaign_id", txt, primary_key=True),
+            C("customer_id", txt, primary_key=True),
+            C("offer_id", txt),
+            C("eligible", txt),
+            C("segment", txt),
+            C("reason", txt),
+            C("n_orders", big),
+            C("scored_ts", f),
         )
         self.api_keys = T(
             "api_keys",
@@ -905,6 +919,7 @@ def load_plan(
                     summary_json=json.dumps(summary, default=str),
                     active=0,
                     created_ts=time.time(),
+                    model_dir=str(Path(model_dir).resolve()),
                 )
             )
             codes = new_coupon_codes(len(frame))

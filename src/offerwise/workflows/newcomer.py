@@ -13,6 +13,7 @@ positive, else none. The plan's summary carries it (``newcomer``); the service s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,10 +24,19 @@ from offerwise.data.templates import is_template
 from offerwise.features.model_inputs import build_features
 from offerwise.models.persist import LoadedModel
 from offerwise.policy.plan import PlanResult
-from offerwise.policy.rules import Rules, compile_rules
+from offerwise.policy.rules import Rules, compile_rules, parse_rules
 from offerwise.vocab import NO_OFFER
 
-__all__ = ["NEWCOMER_ID", "NewcomerDecision", "newcomer_decision"]
+__all__ = [
+    "NEWCOMER_ID",
+    "NEW_SEGMENT",
+    "DecisionContext",
+    "NewcomerDecision",
+    "best_offers",
+    "decision_context",
+    "newcomer_decision",
+    "newcomer_rows",
+]
 
 #: The id the newcomer's features are computed for (no customer has it).
 NEWCOMER_ID = "\x00newcomer"
@@ -44,6 +54,7 @@ class NewcomerDecision:
 
     offer_id: str
     eligible: list[str] = field(default_factory=list)
+    segment: str = NEW_SEGMENT
     value: float = 0.0
     expected_cost: float = 0.0
     lam: float = 0.0
@@ -57,98 +68,200 @@ class NewcomerDecision:
             "expected_cost": self.expected_cost,
             "lambda": self.lam,
             "reason": self.reason,
-            "segment": NEW_SEGMENT,
+            "segment": self.segment,
         }
 
 
-def _newcomer_row(customers: pd.DataFrame) -> pd.DataFrame:
-    """One customer row with the plan's customer-table columns: segment ``new``, ``is_new`` true,
-    not a member, never offered, other attributes missing."""
-    row: dict[str, object] = {c: None for c in customers.columns}
-    row["customer_id"] = NEWCOMER_ID
-    row["segment"] = NEW_SEGMENT
-    if "is_new" in customers.columns:
-        row["is_new"] = True
-    if "member" in customers.columns:
-        row["member"] = False
-    if "last_offer_ts" in customers.columns:
-        row["last_offer_ts"] = pd.NaT
-    return pd.DataFrame([row], columns=list(customers.columns) or ["customer_id", "segment"])
+@dataclass(frozen=True, slots=True)
+class DecisionContext:
+    """What a plan decided with, enough to decide for customers it does not list: its offers
+    (``offer_ids``, the columns of the allocation), ``objective``, ``risk`` (z of the profit lower
+    bound), ``budget``, the budget price ``lam``, the ``rules``, the menu ``offers`` (kind,
+    dates, categories; None: none given), the decision date ``as_of``, the plan's segment names
+    and its customer table's ``customer_columns`` (what the rules read). Stored in the plan
+    summary (``online``) so that the offer service scores customers online the plan's way."""
+
+    offer_ids: list[str]
+    objective: str
+    budget: float
+    lam: float
+    rules: Rules | None
+    offers: pd.DataFrame | None
+    as_of: pd.Timestamp
+    segments: list[str]
+    customer_columns: list[str]
+    risk: float = 0.0
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready (``offers`` is not stored: the model directory holds the menu)."""
+        return {
+            "offer_ids": list(self.offer_ids),
+            "objective": self.objective,
+            "risk": self.risk,
+            "budget": self.budget,
+            "lambda": self.lam,
+            "rules": None if self.rules is None else self.rules.model_dump(mode="json"),
+            "as_of": pd.Timestamp(self.as_of).isoformat(),
+            "segments": list(self.segments),
+            "customer_columns": list(self.customer_columns),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], offers: pd.DataFrame | None) -> DecisionContext:
+        """The context a plan summary's ``online`` holds (:meth:`to_dict`), with the menu."""
+        rules = d.get("rules")
+        lam = float(d.get("lambda") or 0.0)
+        return cls(
+            offer_ids=[str(o) for o in d["offer_ids"]],
+            objective=str(d.get("objective", "profit")),
+            budget=float(d.get("budget") or 0.0),
+            lam=lam if np.isfinite(lam) else 0.0,
+            rules=parse_rules(rules, "plan summary rules") if isinstance(rules, dict) else None,
+            offers=offers,
+            as_of=pd.Timestamp(str(d["as_of"])),
+            segments=[str(x) for x in d.get("segments", [])],
+            customer_columns=[str(c) for c in d.get("customer_columns", [])],
+            risk=float(d.get("risk") or 0.0),
+        )
 
 
-def newcomer_decision(
-    lm: LoadedModel,
-    ds: DataSet,
+def newcomer_rows(ids: list[str], columns: list[str]) -> pd.DataFrame:
+    """Customer rows with a plan's customer-table ``columns`` for customers the data does not
+    hold: segment ``new``, ``is_new`` true, not a member, never offered, other attributes
+    missing."""
+    cols = list(dict.fromkeys(["customer_id", "segment", *columns]))
+    rows = pd.DataFrame({c: pd.Series([None] * len(ids), dtype=object) for c in cols})
+    rows["customer_id"] = list(ids)
+    rows["segment"] = NEW_SEGMENT
+    if "is_new" in cols:
+        rows["is_new"] = True
+    if "member" in cols:
+        rows["member"] = False
+    if "last_offer_ts" in cols:
+        rows["last_offer_ts"] = pd.NaT
+    return rows
+
+
+def _templates(offers: pd.DataFrame | None) -> set[str]:
+    """Menu offers scoped by recommendations (``rec:N``): never decided without a plan row."""
+    if offers is None or "category" not in offers.columns:
+        return set()
+    return {
+        str(o)
+        for o, c in zip(offers["offer_id"], offers["category"], strict=True)
+        if isinstance(c, str) and is_template(c)
+    }
+
+
+def best_offers(
+    lm: LoadedModel, X: np.ndarray, rows: pd.DataFrame, ctx: DecisionContext
+) -> list[NewcomerDecision]:
+    """The plan's decision for each of the n customers of ``rows`` (customer-table columns with
+    ``segment``) with features ``X`` (n, p): the planner's rules for that customer, then
+    ``argmax_k value_k − λ · cost_k`` over the eligible offers the model scored, when positive.
+    Rule limits that bind the whole plan (counts, spends, fairness) are not re-checked: one
+    customer at a time, the budget price λ stands in for them."""
+    n = len(rows)
+    if n == 0:
+        return []
+    sc = lm.model.predict(X)
+    scored = {o: k for k, o in enumerate(sc.offers)}
+    offer_ids = list(ctx.offer_ids)
+    K = len(offer_ids)
+    profit = np.zeros((n, K))
+    cost = np.zeros((n, K))
+    value = np.zeros((n, K))
+    present = np.zeros(K, dtype=bool)
+    templates = _templates(ctx.offers)
+    for j, o in enumerate(offer_ids):
+        k = scored.get(o)
+        if k is None or o in templates:
+            continue
+        present[j] = True
+        profit[:, j] = sc.incremental_profit[:, k]
+        cost[:, j] = np.maximum(sc.expected_cost[:, k], 0.0)
+        if ctx.objective == "revenue":
+            value[:, j] = sc.incremental_revenue[:, k]
+        else:
+            value[:, j] = profit[:, j] - ctx.risk * sc.incremental_profit_sd[:, k]
+    seg = rows["segment"].astype(str).to_numpy()
+    names = sorted(set(ctx.segments) | set(seg) | {NEW_SEGMENT})
+    comp = compile_rules(
+        ctx.rules,
+        offer_ids=offer_ids,
+        customers=rows.reset_index(drop=True),
+        segment_codes=np.array([names.index(s) for s in seg], dtype=np.int64),
+        segment_names=names,
+        profit=profit,
+        cost=cost,
+        budget=ctx.budget,
+        offers=ctx.offers,
+        as_of=ctx.as_of,
+    )
+    eligible = comp.mask & present[None, :] & ~comp.cooldown[:, None]
+    net = np.where(eligible, value - ctx.lam * cost, -np.inf)
+    out = []
+    for i in range(n):
+        elig_ids = [o for o, e in zip(offer_ids, eligible[i], strict=True) if e]
+        if not eligible[i].any():
+            out.append(
+                NewcomerDecision(NO_OFFER, elig_ids, seg[i], lam=ctx.lam, reason="ineligible")
+            )
+            continue
+        j = int(np.argmax(net[i]))
+        if net[i, j] <= 0:
+            out.append(
+                NewcomerDecision(
+                    NO_OFFER, elig_ids, seg[i], lam=ctx.lam, reason="no_positive_offer"
+                )
+            )
+            continue
+        out.append(
+            NewcomerDecision(
+                offer_ids[j],
+                elig_ids,
+                seg[i],
+                value=float(value[i, j]),
+                expected_cost=float(cost[i, j]),
+                lam=ctx.lam,
+                reason="best_net_of_budget_price",
+            )
+        )
+    return out
+
+
+def decision_context(
     res: PlanResult,
     customers: pd.DataFrame,
     *,
     rules: Rules | None,
     offers: pd.DataFrame | None,
     as_of: pd.Timestamp,
-    settings: Settings,
-) -> NewcomerDecision:
-    """The newcomer's decision under the plan ``res`` (its offers, objective, budget and λ).
+) -> DecisionContext:
+    """The :class:`DecisionContext` of plan ``res`` over its customer table ``customers``."""
+    return DecisionContext(
+        offer_ids=list(res.offer_ids),
+        objective=res.objective,
+        budget=float(res.budget),
+        lam=float(res.lam) if np.isfinite(res.lam) else 0.0,
+        rules=rules,
+        offers=offers,
+        as_of=pd.Timestamp(as_of),
+        segments=sorted({str(s) for s in customers["segment"].dropna()}),
+        customer_columns=[c for c in customers.columns if c not in ("customer_id", "segment")],
+        risk=float(res.risk),
+    )
 
-    ``customers``: the plan's customer table (segment + the customers table's columns), whose
-    columns the newcomer's row copies so the same rules compile."""
+
+def newcomer_decision(
+    lm: LoadedModel, ds: DataSet, ctx: DecisionContext, settings: Settings
+) -> NewcomerDecision:
+    """The decision under the plan of ``ctx`` for a customer without history: features as of the
+    plan's date for an id with no transactions and no attributes."""
     X, _ = build_features(
         ds,
-        pd.DataFrame({"customer_id": [NEWCOMER_ID], "as_of": [pd.Timestamp(as_of)]}),
+        pd.DataFrame({"customer_id": [NEWCOMER_ID], "as_of": [pd.Timestamp(ctx.as_of)]}),
         settings,
         spec=lm.features,
     )
-    sc = lm.model.predict(X)
-    scored = {o: k for k, o in enumerate(sc.offers)}
-    offer_ids = list(res.offer_ids)
-    K = len(offer_ids)
-    profit = np.zeros((1, K))
-    cost = np.zeros((1, K))
-    present = np.zeros(K, dtype=bool)
-    revenue_objective = res.objective == "revenue"
-    value = np.zeros(K)
-    templates: set[str] = set()
-    if offers is not None and "category" in offers.columns:
-        templates = {
-            str(o)
-            for o, c in zip(offers["offer_id"], offers["category"], strict=True)
-            if isinstance(c, str) and is_template(c)
-        }
-    for j, o in enumerate(offer_ids):
-        k = scored.get(o)
-        if k is None or o in templates:  # skipped by the model, or scoped by recommendations a
-            continue  # newcomer does not have: never given to a newcomer
-        present[j] = True
-        profit[0, j] = sc.incremental_profit[0, k]
-        cost[0, j] = max(float(sc.expected_cost[0, k]), 0.0)
-        value[j] = sc.incremental_revenue[0, k] if revenue_objective else profit[0, j]
-    row = _newcomer_row(customers)
-    names = sorted({str(s) for s in customers["segment"].dropna()} | {NEW_SEGMENT})
-    comp = compile_rules(
-        rules,
-        offer_ids=offer_ids,
-        customers=row,
-        segment_codes=np.array([names.index(NEW_SEGMENT)], dtype=np.int64),
-        segment_names=names,
-        profit=profit,
-        cost=cost,
-        budget=res.budget,
-        offers=offers,
-        as_of=as_of,
-    )
-    eligible = comp.mask[0] & present & ~comp.cooldown[0]
-    lam = float(res.lam) if np.isfinite(res.lam) else 0.0
-    net = np.where(eligible, value - lam * cost[0], -np.inf)
-    elig_ids = [o for o, e in zip(offer_ids, eligible, strict=True) if e]
-    if not eligible.any():
-        return NewcomerDecision(NO_OFFER, elig_ids, lam=lam, reason="ineligible")
-    j = int(np.argmax(net))
-    if net[j] <= 0:
-        return NewcomerDecision(NO_OFFER, elig_ids, lam=lam, reason="no_positive_offer")
-    return NewcomerDecision(
-        offer_ids[j],
-        elig_ids,
-        value=float(value[j]),
-        expected_cost=float(cost[0, j]),
-        lam=lam,
-        reason="best_net_of_budget_price",
-    )
+    return best_offers(lm, X, newcomer_rows([NEWCOMER_ID], ctx.customer_columns), ctx)[0]

@@ -35,7 +35,7 @@ from offerwise.policy.rules import load_rules
 from offerwise.vocab import default_as_of, frontier_path, parse_as_of
 from offerwise.workflows._common import DataArg, Progress, note, open_data
 from offerwise.workflows.claims import PlanClaims, model_identification, plan_claims
-from offerwise.workflows.newcomer import NewcomerDecision, newcomer_decision
+from offerwise.workflows.newcomer import NewcomerDecision, decision_context, newcomer_decision
 from offerwise.workflows.score import ScoreResult, score
 from offerwise.workflows.templates import (
     RecsArg,
@@ -254,9 +254,8 @@ def make_plan(
         res.drivers = plan_drivers(res, lm, scored.customer_ids, scored.features, drivers)
     drivers_sum = None if res.drivers is None else drivers_summary(res.drivers)
     note(progress, "the decision for customers the plan does not list")
-    newcomer = newcomer_decision(
-        lm, ds, res, cust, rules=parsed, offers=offers, as_of=pd.Timestamp(ts), settings=settings
-    )
+    ctx = decision_context(res, cust, rules=parsed, offers=offers, as_of=pd.Timestamp(ts))
+    newcomer = newcomer_decision(lm, ds, ctx, settings)
     written = list(
         write_plan(
             res,
@@ -273,6 +272,7 @@ def make_plan(
                 **({} if tc is None else {"templates": tc.to_dict()}),
                 **({} if drivers_sum is None else {"drivers": drivers_sum}),
                 "newcomer": newcomer.to_dict(),
+                "online": ctx.to_dict(),
             },
         )
     )
