@@ -1427,14 +1427,14 @@ def serve(
             "propensity logged; default 0 (env OFFERWISE_SERVE_EPSILON)",
         ),
     ] = None,
-    online: Annotated[
+    no_online: Annotated[
         bool,
         typer.Option(
-            "--online/--no-online",
-            help="score customers without a plan row from the orders the service records "
-            "(POST /v1/events) with the plan's model and rules, as the orders arrive",
+            "--no-online",
+            help="do not score customers without a plan row from the orders the service "
+            "records (by default they are, with the plan's model and rules, as orders arrive)",
         ),
-    ] = True,
+    ] = False,
     data: Annotated[
         str | None,
         typer.Option(
@@ -1454,6 +1454,7 @@ def serve(
     from offerwise.serving.settings import ServeSettings
     from offerwise.serving.storage import redact_url
 
+    online = not no_online
     source = None
     if online and data is not None:
         from offerwise.workflows._common import open_data

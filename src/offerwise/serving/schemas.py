@@ -209,7 +209,7 @@ class CampaignOut(BaseModel):
     online_scored: int = Field(
         0,
         description="customers without a plan row the model has scored from their recorded "
-        "orders (`serve --online`)",
+        "orders (`offerwise serve`; off with `--no-online`)",
     )
 
 

@@ -189,6 +189,23 @@ _INSERT_DECISION = RawSQL(
     ":reason) "
     "ON CONFLICT DO NOTHING RETURNING decision_id"
 )
+#: PostgreSQL: a decision, its coupon and the customer's usage row in one statement (one round trip
+#: instead of three): the coupon and usage rows only when the decision went in (none stored
+#: first) and it has a coupon. Returns the number of decisions inserted (0 or 1).
+_DECIDE_PG = RawSQL(
+    "WITH d AS (INSERT INTO decisions (decision_id, campaign_id, customer_id, offer_id, "
+    "plan_offer_id, grp, propensity, explored, coupon_code, ts, reason) VALUES (:decision_id, "
+    ":campaign_id, :customer_id, :offer_id, :plan_offer_id, :grp, :propensity, :explored, "
+    ":coupon_code, :ts, :reason) ON CONFLICT DO NOTHING RETURNING decision_id), "
+    "k AS (INSERT INTO coupons (code, campaign_id, customer_id, offer_id, issued_ts, expires_ts, "
+    "max_uses, uses) SELECT :coupon_code, :campaign_id, :customer_id, :offer_id, :ts, "
+    ":expires_ts, :max_uses, 0 FROM d WHERE CAST(:coupon_code AS TEXT) IS NOT NULL "
+    "RETURNING 1 AS ok), "
+    "u AS (INSERT INTO customer_usage (campaign_id, customer_id, uses) SELECT :campaign_id, "
+    ":customer_id, 0 FROM d WHERE CAST(:coupon_code AS TEXT) IS NOT NULL "
+    "ON CONFLICT DO NOTHING RETURNING 1 AS ok) "
+    "SELECT (SELECT COUNT(*) FROM d), (SELECT COUNT(*) FROM k), (SELECT COUNT(*) FROM u)"
+)
 _INSERT_COUPON = RawSQL(
     "INSERT INTO coupons (code, campaign_id, customer_id, offer_id, issued_ts, expires_ts, "
     "max_uses, uses) VALUES (:code, :campaign_id, :customer_id, :offer_id, :issued_ts, "
@@ -844,27 +861,30 @@ class OfferService:
         now: float,
     ) -> _DecisionRow:
         """Insert ``choice`` as the customer's decision (+ coupon + usage row) unless one exists;
-        returns the stored decision row."""
+        returns the stored decision row. One statement on PostgreSQL (:data:`_DECIDE_PG`)."""
         decision_id = uuid.uuid4().hex
-        inserted = _INSERT_DECISION.run(
-            conn,
-            dict(
-                decision_id=decision_id,
-                campaign_id=cid,
-                customer_id=customer_id,
-                offer_id=choice.offer_id,
-                plan_offer_id=choice.plan_offer_id,
-                grp=choice.grp,
-                propensity=choice.propensity,
-                explored=int(choice.explored),
-                coupon_code=choice.code,
-                ts=now,
-                reason=choice.reason,
-            ),
-        ).fetchone()
+        params = dict(
+            decision_id=decision_id,
+            campaign_id=cid,
+            customer_id=customer_id,
+            offer_id=choice.offer_id,
+            plan_offer_id=choice.plan_offer_id,
+            grp=choice.grp,
+            propensity=choice.propensity,
+            explored=int(choice.explored),
+            coupon_code=choice.code,
+            ts=now,
+            reason=choice.reason,
+        )
+        row = self._choice_row(choice, read, decision_id, now)
+        if conn.dialect.name == "postgresql":
+            params.update(expires_ts=row.expires_ts, max_uses=row.max_uses)
+            if not _DECIDE_PG.run(conn, params).fetchone()[0]:  # another worker decided first
+                return self._read_decision(conn, cid, customer_id)
+            return row
+        inserted = _INSERT_DECISION.run(conn, params).fetchone()
         if inserted is None:  # another worker decided first (and committed): take its decision
             return self._read_decision(conn, cid, customer_id)
-        row = self._choice_row(choice, read, decision_id, now)
         if choice.code is not None:
             _INSERT_COUPON.run(
                 conn,

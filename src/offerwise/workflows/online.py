@@ -5,7 +5,7 @@ the plan's decision for them: their features as of now, from those orders (and f
 source, for a customer it holds), scored by the campaign's model, the planner's rules applied and
 the best eligible offer net of the plan's budget price chosen (:func:`best_offers`, the same code
 as the plan's newcomer decision). ``offerwise serve`` runs it on a thread of the server's main
-process (``--online``, default on).
+process (unless ``--no-online``).
 """
 
 from __future__ import annotations
