@@ -1026,6 +1026,16 @@ def plan(
         f"holdout {int(res.holdout.sum()):,} customers ({res.holdout_fraction:.0%})",
         soft_wrap=True,
     )
+    if res.margin is not None:
+        m = res.margin
+        console.print(
+            f"margin target {m.target:.1%} (gross margin before discounts {m.rate:.1%}): the "
+            f"plan's expected margin after discounts {m.expected:.1%}; without the target "
+            f"{m.unconstrained:.1%}; value given up {m.value_given_up:,.2f}"
+            + (" (the target did not bind)" if m.mu == 0 else ""),
+            highlight=False,
+            soft_wrap=True,
+        )
     if run.templates is not None:
         print_templates(run.templates.to_dict())
     if run.cost is not None:

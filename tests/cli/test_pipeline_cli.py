@@ -102,3 +102,37 @@ def test_profile_bad_input_writes_nothing(tmp_path: Path) -> None:
     assert res.exit_code == 2
     assert "transactions.csv" in res.output and "ts" in res.output and "not a date" in res.output
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_plan_with_a_margin_target_prints_and_states_it(trained: tuple[Path, Path], tmp_path: Path) -> None:
+    """rules margin.target: the plan's expected margin after discounts holds it, in the summary
+    and in the human output; a target of 1 or more is refused (exit 2) naming the key."""
+    shop, model = trained
+    rules = tmp_path / "rules.toml"
+    free = tmp_path / "free.parquet"
+    res = runner.invoke(app, ["plan", "--model", str(model), "--data", str(shop), "--budget", "500",
+                              "--out", str(free), "--no-frontier", "--json"])
+    assert res.exit_code == 0, res.output
+    # a target just above what the plan would do without one, so that it binds
+    rules.write_text("[margin]\ntarget = 0.2\n")
+    res = runner.invoke(app, ["plan", "--model", str(model), "--data", str(shop), "--budget", "500",
+                              "--out", str(tmp_path / "probe.parquet"), "--no-frontier", "--rules", str(rules),
+                              "--json"])
+    assert res.exit_code == 0, res.output
+    free_margin = _json(res)["margin"]["unconstrained"]
+    target = round(min(free_margin + 0.01, 0.29), 3)
+    rules.write_text(f"[margin]\ntarget = {target}\n")
+    out = tmp_path / "plan.parquet"
+    res = runner.invoke(app, ["plan", "--model", str(model), "--data", str(shop), "--budget", "500",
+                              "--out", str(out), "--no-frontier", "--rules", str(rules)])
+    assert res.exit_code == 0, res.output
+    m = json.loads((tmp_path / "plan.summary.json").read_text())["margin"]
+    assert m["target"] == target and m["expected"] >= target - 1e-9 and m["value_given_up"] >= 0
+    line = next(ln for ln in res.stdout.splitlines() if ln.startswith("margin target"))
+    assert f"margin target {target:.1%}" in line and f"expected margin after discounts {m['expected']:.1%}" in line
+    assert f"without the target {free_margin:.1%}" in line and "value given up" in line
+    rules.write_text("[margin]\ntarget = 1.5\n")
+    res = runner.invoke(app, ["plan", "--model", str(model), "--data", str(shop), "--budget", "500",
+                              "--out", str(tmp_path / "bad.parquet"), "--rules", str(rules)])
+    assert res.exit_code == 2 and "margin.target" in res.output and not (tmp_path / "bad.parquet").exists()

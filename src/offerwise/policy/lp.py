@@ -37,6 +37,8 @@ def solve_lp(
     max_count: np.ndarray | None = None,
     max_spend: np.ndarray | None = None,
     fairness: Sequence[FairnessGroups] = (),
+    side: np.ndarray | None = None,
+    side_min: float = 0.0,
     integer: bool = False,
     time_limit: float = 120.0,
     method: str = "milp",
@@ -44,7 +46,9 @@ def solve_lp(
     """Exact optimum of the same problem with HiGHS: LP relaxation, or the MILP when ``integer``.
 
     Meant for small instances (tests, optimality gaps): builds a sparse model with n*K variables.
-    Fairness is linearised as ``r_g >= rho * r_h`` for every ordered pair of groups.
+    Fairness is linearised as ``r_g >= rho * r_h`` for every ordered pair of groups. ``side``
+    (n, K): one more row ``Σ side[i,k] x[i,k] >= side_min`` (the margin target,
+    :mod:`offerwise.policy.margin`).
     ``method``: 'milp' (HiGHS through ``scipy.optimize.milp``, also for the relaxation) or, for the
     relaxation only, a ``scipy.optimize.linprog`` method: 'highs-ipm' (interior point, about 10x
     faster than the simplex on these problems: 4 s at 20k x 8), 'highs-ds', 'highs'.
@@ -118,6 +122,8 @@ def solve_lp(
                         0.0,
                         np.inf,
                     )
+    if side is not None:
+        add(sparse.csr_matrix(np.asarray(side, np.float64)[ii, kk][None, :]), side_min, np.inf)
     A = sparse.vstack(rows).tocsr()
     lb_all, ub_all = np.concatenate(lbs), np.concatenate(ubs)
     if not integer and method != "milp":

@@ -17,13 +17,20 @@ import numpy as np
 import pandas as pd
 
 from offerwise.errors import ConfigError, InputError
+from offerwise.policy._rows import customer_rows, join_offer_sets, would_get
 from offerwise.policy.allocation import DROP_CAP, DROP_FAIRNESS, DROP_SEGMENT, Allocation
 from offerwise.policy.explore import draw_explore, explore_usage, plan_propensity
 from offerwise.policy.holdout import assign_holdout
+from offerwise.policy.margin import (
+    MarginResult,
+    margin_coefficients,
+    margin_result,
+    price_cut_offers,
+    solve_with_margin,
+)
 from offerwise.policy.rules import Rules, compile_rules
 from offerwise.policy.solver import allocate
 from offerwise.vocab import (
-    ELIGIBLE_SEP,
     NO_OFFER,
     PLAN_COLUMNS,
     SCORE_INPUT_COLUMNS,
@@ -65,6 +72,9 @@ class ScoreArrays:
     #: (n, K) P(convert | offer) where the scores have it (NaN where unknown): the plan's cost
     #: interval needs it (:func:`offerwise.evaluation.cost.cost_interval`)
     p_convert: np.ndarray | None = None
+    #: (n, K) expected revenue with the offer (``expected_revenue``) where the scores have it:
+    #: the margin target needs it (:mod:`offerwise.policy.margin`)
+    revenue: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         shape = (len(self.customer_ids), len(self.offer_ids))
@@ -135,6 +145,8 @@ class PlanResult:
     #: effect on the expected incremental profit), None where not computed; set by the plan
     #: workflow from the model (:func:`offerwise.models.introspect.value_drivers`)
     drivers: np.ndarray | None = None
+    #: how a margin target (rules ``margin.target``) shaped the plan; None without one
+    margin: MarginResult | None = None
 
     @property
     def total_cost(self) -> float:
@@ -217,6 +229,7 @@ class PlanResult:
             "risk": self.risk,
             "explore": self.explore,
             "n_explore": 0 if self.explored is None else int(self.explored.sum()),
+            **({} if self.margin is None else {"margin": self.margin.to_dict()}),
         }
 
 
@@ -236,34 +249,6 @@ def write_plan(
     write_table(result.to_frame(), path)
     write_json({**result.summary(**summary_kw), **(extra or {})}, side)
     return path, side
-
-
-def _customer_table(customers_segment: pd.Series | pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
-    if isinstance(customers_segment, pd.Series):
-        df = customers_segment.rename("segment").rename_axis("customer_id").reset_index()
-    else:
-        df = customers_segment.copy()
-        if "customer_id" not in df.columns:
-            df = df.rename_axis("customer_id").reset_index()
-    if "segment" not in df.columns:
-        raise InputError("customers: column 'segment' is missing")
-    df["customer_id"] = df["customer_id"].astype(str)
-    dup = df["customer_id"].duplicated()
-    if dup.any():
-        raise InputError(
-            f"customers: duplicate customer_id ({int(dup.sum())} rows); "
-            f"e.g. {df['customer_id'][dup].iloc[0]}"
-        )
-    df = df.set_index("customer_id")
-    missing = ~ids.isin(df.index)
-    if missing.any():
-        raise InputError(
-            f"customers: {int(missing.sum())} scored customers have no row in the "
-            f"customer table; e.g. {ids[missing][0]}"
-        )
-    out = df.reindex(ids)
-    out["segment"] = out["segment"].astype("string").fillna("unknown")
-    return out
 
 
 def scores_to_arrays(
@@ -305,12 +290,12 @@ def scores_to_arrays(
     used = ["expected_cost", "incremental_profit"]
     used += ["incremental_revenue"] if objective == "revenue" else []
     used += [SCORE_SD_COLUMN] if risk > 0 else []
-    for col in [*used, "p_convert"]:
-        if col not in sc.columns:
+    for col in [*used, "p_convert", "expected_revenue"]:
+        if col not in sc.columns or col in out:
             continue
         vals = pd.to_numeric(sc[col], errors="coerce").to_numpy(np.float64)
         nan = np.isnan(vals)
-        if nan.any() and col != "p_convert":
+        if nan.any() and col not in ("p_convert", "expected_revenue"):
             per = np.bincount(ki[nan], minlength=K)
             k = int(np.argmax(per))
             raise InputError(f"scores: {col} is NaN for offer '{offers[k]}' ({int(per[k])} rows)")
@@ -346,6 +331,7 @@ def scores_to_arrays(
         objective=objective,
         risk=float(risk),
         p_convert=out.get("p_convert"),
+        revenue=out.get("expected_revenue"),
     )
 
 
@@ -365,6 +351,8 @@ def solve_plan(
     risk: float = 0.0,
     explore: float = 0.0,
     allocator: Callable[..., Allocation] | None = None,
+    margin_rate: float = 0.30,
+    margin_cost_ratio: float = 1.0,
 ) -> PlanResult:
     """Plan the campaign: holdout, rules, exploration, budgeted allocation, reasons.
 
@@ -383,7 +371,10 @@ def solve_plan(
     caps it uses) from the budget, then the allocation runs on the other customers with the rest.
     Every row gets the probability of its offer under that mixture (``propensity``; 1 without
     exploration and on holdout rows). ``allocator``: called instead of :func:`allocate` with the
-    same arguments (e.g. ``offerwise.spark.allocate.spark_allocator``).
+    same arguments (e.g. ``offerwise.spark.allocate.spark_allocator``). ``rules.margin``: the
+    target as a side constraint (:mod:`offerwise.policy.margin`; gross margin before discounts
+    ``rules.margin.rate`` or ``margin_rate``; the expected discount cost scaled by
+    ``margin_cost_ratio``, e.g. a calibrated upper bound), reported in ``PlanResult.margin``.
     """
     if objective not in ("profit", "revenue"):
         raise InputError(f"objective must be 'profit' or 'revenue', not {objective!r}")
@@ -401,7 +392,7 @@ def solve_plan(
         arrays = scores_to_arrays(scores, objective, risk)
     ids, offer_ids = arrays.customer_ids, arrays.offer_ids
     value, profit, cost, present = arrays.value, arrays.profit, arrays.cost, arrays.present
-    cust = _customer_table(customers_segment, ids)
+    cust = customer_rows(customers_segment, ids)
     seg_codes, seg_names = pd.factorize(cust["segment"], sort=True)
     seg_codes = np.asarray(seg_codes, np.int64)
     seg_names = [str(s) for s in seg_names]
@@ -458,22 +449,42 @@ def solve_plan(
         codes = f.codes.copy()
         codes[hold | explored] = -1
         fair.append(type(f)(f.name, codes, f.labels, f.min_ratio))
-    alloc = (allocator or allocate)(
-        value,
-        cost,
-        left[0],
-        mask,
-        segment=seg_codes,
-        segment_max_spend=left[3],
-        segment_min_spend=left[4],
-        segment_names=seg_names,
-        max_count=left[1],
-        max_spend=left[2],
-        fairness=fair,
-        offer_names=offer_ids,
-        kernel=kernel,
-        threads=threads,
-    )
+
+    def run(v: np.ndarray) -> Allocation:
+        return (allocator or allocate)(
+            v,
+            cost,
+            left[0],
+            mask,
+            segment=seg_codes,
+            segment_max_spend=left[3],
+            segment_min_spend=left[4],
+            segment_names=seg_names,
+            max_count=left[1],
+            max_spend=left[2],
+            fairness=fair,
+            offer_names=offer_ids,
+            kernel=kernel,
+            threads=threads,
+        )
+
+    mrule = None if rules is None else rules.margin
+    if mrule is None:
+        alloc = free = run(value)
+        mu, rate, cut = 0.0, margin_rate, None
+    else:
+        if arrays.revenue is None:
+            raise ConfigError("rules: margin.target needs expected_revenue in the scores")
+        rate = margin_rate if mrule.rate is None else mrule.rate
+        kinds = None if offers is None or "kind" not in offers else offers.set_index("offer_id")
+        cut = price_cut_offers(offer_ids, None if kinds is None else kinds["kind"].to_dict())
+        a_all = margin_coefficients(
+            arrays.revenue, cost * margin_cost_ratio, rate, mrule.target, cut
+        )
+        a = np.where(mask, a_all, 0.0)
+        xr = np.flatnonzero(explored)
+        off = float(a_all[xr, x_arm[xr]].sum())
+        alloc, mu, free = solve_with_margin(run, value, a, offset=off)
     ch = alloc.choice.astype(np.int64)
     ch = np.where(ch >= 0, ch, -1)
     ch[explored] = x_arm[explored]
@@ -501,13 +512,29 @@ def solve_plan(
     # budget price λ (side-constraint prices ignored), so per-offer results compare like with like
     planned = assignment.copy()
     if hold.any() and value.shape[1]:
-        planned[hold] = _would_get(eligible[hold], value[hold], cost[hold], alloc.lam)
+        planned[hold] = would_get(eligible[hold], value[hold], cost[hold], alloc.lam)
     exploit = assignment.copy()
     if explored.any() and value.shape[1]:
-        exploit[explored] = _would_get(
+        exploit[explored] = would_get(
             eligible[explored], value[explored], cost[explored], alloc.lam
         )
     propensity = plan_propensity(assignment, exploit, eligible, explored, hold, explore)
+    margin = None
+    if mrule is not None and arrays.revenue is not None:
+        fch = np.where(free.choice >= 0, free.choice, -1).astype(np.int64)
+        fch[explored] = x_arm[explored]
+        margin = margin_result(
+            assignment,
+            fch,
+            mu,
+            value=value,
+            revenue=arrays.revenue,
+            cost=cost * margin_cost_ratio,
+            rate=rate,
+            target=mrule.target,
+            cut=cut,
+            cost_ratio=margin_cost_ratio,
+        )
     frame = pd.DataFrame(
         {
             "offer": np.array(offer_ids + [NO_OFFER], dtype=object)[assignment],
@@ -554,27 +581,5 @@ def solve_plan(
         explore=explore,
         explored=explored,
         propensity=propensity,
+        margin=margin,
     )
-
-
-def join_offer_sets(mask: np.ndarray, offer_ids: list[str]) -> np.ndarray:
-    """(n,) object: the ids of each row's True columns of ``mask`` (n, K), joined by
-    ``ELIGIBLE_SEP`` in column order; computed once per distinct row pattern."""
-    n, K = mask.shape
-    if K == 0:
-        return np.full(n, "", dtype=object)
-    packed = np.packbits(np.asarray(mask, dtype=bool), axis=1, bitorder="little")
-    pats, inv = np.unique(packed, axis=0, return_inverse=True)
-    bits = np.unpackbits(pats, axis=1, count=K, bitorder="little").astype(bool)
-    names = np.array(
-        [ELIGIBLE_SEP.join(o for o, b in zip(offer_ids, row, strict=True) if b) for row in bits],
-        dtype=object,
-    )
-    return names[np.asarray(inv).reshape(-1)]
-
-
-def _would_get(elig: np.ndarray, value: np.ndarray, cost: np.ndarray, lam: float) -> np.ndarray:
-    """The best eligible offer net of the budget price ``lam`` per row, -1 (none) when none pays."""
-    net = np.where(elig, value - lam * cost, -np.inf)
-    best = net.argmax(axis=1)
-    return np.where(net[np.arange(len(best)), best] > 0, best, -1)

@@ -79,6 +79,34 @@ class FairnessRule(_Strict):
     min_ratio: float = Field(0.8, gt=0, le=1, description="min group offer rate / max group rate")
 
 
+class MarginRule(_Strict):
+    """The campaign's expected gross margin after discounts stays at or above ``target``."""
+
+    target: float = Field(
+        ...,
+        ge=0,
+        lt=1,
+        description="minimum of (gross profit - discounts) / revenue over the offered customers' "
+        "expected orders, e.g. 0.2",
+    )
+    rate: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="the shop's gross margin before discounts (gross profit / gross sales); "
+        "default: the settings' margin_rate",
+    )
+
+    @model_validator(mode="after")
+    def _below_rate(self) -> MarginRule:
+        if self.rate is not None and self.target >= self.rate:
+            raise ValueError(
+                f"target {self.target:g} must be below rate {self.rate:g}: discounts only lower "
+                "the margin"
+            )
+        return self
+
+
 class Rules(_Strict):
     """A whole rules file. Every section is optional."""
 
@@ -87,6 +115,7 @@ class Rules(_Strict):
     roi: RoiRule | None = None
     contact: ContactRule = Field(default_factory=ContactRule)
     fairness: list[FairnessRule] = Field(default_factory=list)
+    margin: MarginRule | None = None
 
     @model_validator(mode="after")
     def _sum_min_shares(self) -> Rules:

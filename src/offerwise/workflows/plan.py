@@ -216,6 +216,7 @@ def make_plan(
             risk=risk,
             explore=explore,
             allocator=allocator,
+            margin_rate=settings.margin_rate,
         )
 
     planning_budget = float(budget)
@@ -230,8 +231,17 @@ def make_plan(
     res.categories = categories
 
     def resolve(sc: pd.DataFrame) -> PlanResult:
-        """The same plan on another model's long scores frame (the audit model's)."""
+        """The same plan on another model's long scores frame (the audit model's). Where its
+        expected revenue is unknown (NaN), the plan model's stands in (a margin target needs it)."""
         sc = sc if tc is None else drop_ineligible(sc, tc)
+        margin = parsed is not None and parsed.margin is not None
+        if margin and arrays.revenue is not None and sc["expected_revenue"].isna().any():
+            own = plan_scores[["customer_id", "offer_id", "expected_revenue"]].astype(
+                {"customer_id": str, "offer_id": str}
+            )
+            sc = sc.drop(columns="expected_revenue").merge(
+                own, on=["customer_id", "offer_id"], how="left", validate="one_to_one"
+            )
         return solve(scores_to_arrays(sc, objective, risk), planning_budget)
 
     claims = None

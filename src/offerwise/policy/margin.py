@@ -1,0 +1,195 @@
+"""A margin target as a side constraint of the allocation (rules ``margin.target``).
+
+The campaign's expected gross margin after discounts, over the offered customers' expected
+orders, with gross profit = ``rate`` × gross sales and gross sales = revenue + the part of the
+discount that lowered the price (all of it for a price cut; none for free shipping or a gift,
+which leave the order's revenue as it was)::
+
+    margin = Σ_offered (rate·(R + s·C) − C) / Σ_offered R  >= target
+    ⇔      Σ_ik a[i,k] x[i,k] >= 0,   a = (rate − target)·R − (1 − s·rate)·C
+
+R (n, K): expected revenue with the offer, C (n, K): its expected discount cost (currency),
+s (K,): 1 for an offer whose discount cuts the price, 0 otherwise (:func:`price_cut_offers`). The
+constraint is linear, so the allocation enforces it with one more Lagrange multiplier μ >= 0: it
+maximises ``V + μ·a`` under its other constraints, μ found by bisection on Σ a x, keeping the
+feasible end of the bracket (the plan returned always meets the target in expectation; no offer
+at all meets it trivially). :func:`offerwise.policy.lp.solve_lp` takes the same row (``side``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from offerwise.policy.allocation import Allocation
+
+__all__ = [
+    "NOT_PRICE_CUTS",
+    "MarginResult",
+    "margin_coefficients",
+    "price_cut_offers",
+    "margin_result",
+    "plan_margin",
+    "solve_with_margin",
+]
+
+
+#: Offer kinds whose discount does not lower the order's price (revenue stays; gross = revenue).
+NOT_PRICE_CUTS = frozenset({"free_shipping", "gift"})
+
+
+def price_cut_offers(offer_ids: list[str], kinds: dict[str, str] | None) -> np.ndarray:
+    """(K,) 1.0 where the offer's discount cuts the price (unknown kind: assumed), 0.0 for
+    :data:`NOT_PRICE_CUTS` kinds."""
+    kinds = kinds or {}
+    return np.array([0.0 if kinds.get(o) in NOT_PRICE_CUTS else 1.0 for o in offer_ids])
+
+
+def _s(cut: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
+    return np.ones(shape[-1]) if cut is None else np.asarray(cut, np.float64)
+
+
+def margin_coefficients(
+    revenue: np.ndarray,
+    cost: np.ndarray,
+    rate: float,
+    target: float,
+    cut: np.ndarray | None = None,
+) -> np.ndarray:
+    """(n, K) ``a = (rate − target)·R − (1 − s·rate)·C``: an offer's contribution to the margin
+    constraint ``Σ a x >= 0`` (currency); ``cut`` (K,) = s (None: every offer a price cut)."""
+    R, C = np.asarray(revenue, np.float64), np.asarray(cost, np.float64)
+    return (rate - target) * R - (1.0 - _s(cut, R.shape)[None, :] * rate) * C
+
+
+def plan_margin(
+    choice: np.ndarray,
+    revenue: np.ndarray,
+    cost: np.ndarray,
+    rate: float,
+    cut: np.ndarray | None = None,
+) -> float:
+    """Expected gross margin after discounts of the customers with an offer (``choice`` (n,)
+    index into the K offers, < 0 none): ``Σ (rate·(R + s·C) − C) / Σ R``; NaN with no offer."""
+    rows = np.flatnonzero(choice >= 0)
+    if len(rows) == 0:
+        return float("nan")
+    k = choice[rows]
+    r, c, s = revenue[rows, k], cost[rows, k], _s(cut, revenue.shape)[k]
+    rev = float(r.sum())
+    return float((rate * (r + s * c) - c).sum() / rev) if rev > 0 else float("nan")
+
+
+@dataclass(frozen=True, slots=True)
+class MarginResult:
+    """How the margin target shaped the plan: ``target`` and ``rate``; ``expected`` the plan's
+    expected margin (NaN: no offer), ``unconstrained`` the margin and ``unconstrained_value`` the
+    objective of the plan without the target, ``value`` the plan's objective (currency), ``mu``
+    the constraint's price (0: the target did not bind), ``side`` = Σ a x (currency, >= 0) and
+    ``cost_ratio`` the factor the expected discount costs were scaled by (a calibration)."""
+
+    target: float
+    rate: float
+    expected: float
+    unconstrained: float
+    value: float
+    unconstrained_value: float
+    mu: float
+    side: float
+    cost_ratio: float = 1.0
+
+    @property
+    def value_given_up(self) -> float:
+        """The objective the target costs (currency, >= 0 up to the solver's tolerance)."""
+        return self.unconstrained_value - self.value
+
+    def to_dict(self) -> dict[str, float]:
+        return {
+            "target": self.target,
+            "rate": self.rate,
+            "expected": self.expected,
+            "unconstrained": self.unconstrained,
+            "value": self.value,
+            "unconstrained_value": self.unconstrained_value,
+            "value_given_up": self.value_given_up,
+            "mu": self.mu,
+            "cost_ratio": self.cost_ratio,
+        }
+
+
+def _side(alloc: Allocation, a: np.ndarray) -> float:
+    ch = np.asarray(alloc.choice, np.int64)
+    rows = np.flatnonzero(ch >= 0)
+    return float(a[rows, ch[rows]].sum())
+
+
+def solve_with_margin(
+    run: Callable[[np.ndarray], Allocation],
+    value: np.ndarray,
+    a: np.ndarray,
+    *,
+    offset: float = 0.0,
+    iterations: int = 40,
+) -> tuple[Allocation, float, Allocation]:
+    """Allocate under ``Σ a x + offset >= 0``: ``run(values)`` allocates with the other
+    constraints fixed; returns (the allocation, its μ, the allocation without the target).
+
+    ``offset``: the side of rows decided outside ``run`` (e.g. the exploration draw's offers).
+    Bisection on μ over [0, μ_hi], μ_hi doubled from 1 until the side holds; the allocation
+    returned is the feasible end's (the side holds), within ``iterations`` halvings of μ.
+    """
+    free = run(value)
+    if _side(free, a) + offset >= 0:
+        return free, 0.0, free
+    lo, hi = 0.0, 1.0
+    best = run(value + hi * a)
+    while _side(best, a) + offset < 0 and hi < 1e9:
+        lo, hi = hi, hi * 4.0
+        best = run(value + hi * a)
+    for _ in range(iterations):
+        if hi - lo <= 1e-6 * max(hi, 1e-9):
+            break
+        mid = 0.5 * (lo + hi)
+        got = run(value + mid * a)
+        if _side(got, a) + offset >= 0:
+            hi, best = mid, got
+        else:
+            lo = mid
+    return best, hi, free
+
+
+def margin_result(
+    choice: np.ndarray,
+    free_choice: np.ndarray,
+    mu: float,
+    *,
+    value: np.ndarray,
+    revenue: np.ndarray,
+    cost: np.ndarray,
+    rate: float,
+    target: float,
+    cut: np.ndarray | None = None,
+    cost_ratio: float = 1.0,
+) -> MarginResult:
+    """The :class:`MarginResult` of the plan ``choice`` (n,) (with the target) vs
+    ``free_choice`` (without); both index the K offers, < 0 none. ``cost``: as the constraint
+    saw it (already scaled by ``cost_ratio``, which is recorded)."""
+
+    def total(ch: np.ndarray, m: np.ndarray) -> float:
+        rows = np.flatnonzero(ch >= 0)
+        return float(m[rows, ch[rows]].sum())
+
+    a = margin_coefficients(revenue, cost, rate, target, cut)
+    return MarginResult(
+        target=target,
+        rate=rate,
+        expected=plan_margin(choice, revenue, cost, rate, cut),
+        unconstrained=plan_margin(free_choice, revenue, cost, rate, cut),
+        value=total(choice, value),
+        unconstrained_value=total(free_choice, value),
+        mu=mu,
+        side=total(choice, a),
+        cost_ratio=cost_ratio,
+    )

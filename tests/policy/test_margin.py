@@ -1,0 +1,86 @@
+"""A margin target (rules ``margin.target``) as a side constraint of the allocation (issue #15)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from offerwise.errors import ConfigError
+from offerwise.policy.lp import solve_lp
+from offerwise.policy.margin import margin_coefficients, plan_margin
+from offerwise.policy.plan import solve_plan
+from offerwise.policy.rules import parse_rules
+
+RATE = 0.3
+
+
+def _scores(n: int = 3000, seed: int = 0, revenue: bool = True) -> pd.DataFrame:
+    """Four offers of growing depth: deeper ones pay more incremental profit but cost margin."""
+    rng = np.random.default_rng(seed)
+    depth = np.array([0.05, 0.1, 0.2, 0.3])
+    base = rng.gamma(2, 20, size=n)
+    R = base[:, None] * (1 + depth * rng.uniform(0.5, 2, size=(n, 4)))
+    C = R * depth * rng.uniform(0.3, 0.8, size=(n, 4))
+    V = rng.normal(2, 3, size=(n, 4)) + depth * 10
+    ids = [f"c{i}" for i in range(n)]
+    df = pd.DataFrame({"customer_id": np.repeat(ids, 4), "offer_id": np.tile([f"o{k}" for k in range(4)], n),
+                       "expected_cost": C.ravel(), "incremental_profit": V.ravel()})
+    if revenue:
+        df["expected_revenue"] = R.ravel()
+    return df
+
+
+def _plan(sc: pd.DataFrame, target: float | None, budget: float = 1e5):
+    rules = parse_rules({} if target is None else {"margin": {"target": target}})
+    seg = pd.Series("all", index=sc["customer_id"].unique())
+    return solve_plan(sc, seg, budget=budget, rules=rules, holdout=0.0, margin_rate=RATE)
+
+
+def test_plan_margin_is_gross_profit_less_discounts_over_revenue() -> None:
+    R, C = np.array([[100.0, 50.0]]), np.array([[10.0, 5.0]])
+    assert plan_margin(np.array([0]), R, C, RATE) == pytest.approx((0.3 * 110 - 10) / 100)
+    assert np.isnan(plan_margin(np.array([-1]), R, C, RATE))
+    a = margin_coefficients(R, C, RATE, 0.23)  # exactly at the target: a = 0
+    assert a[0, 0] == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize("target", [0.25, 0.27, 0.28])
+def test_a_binding_target_holds_gives_up_value_and_matches_the_lp(target: float) -> None:
+    sc = _scores()
+    free = _plan(sc, None)
+    res = _plan(sc, target)
+    arr = res.arrays
+    m = res.margin
+    assert m is not None and m.unconstrained < target <= m.expected + 1e-9  # it binds and holds
+    assert m.expected == pytest.approx(plan_margin(res.assignment, arr.revenue, arr.cost, RATE))
+    assert m.mu > 0 and m.value_given_up > 0
+    assert m.unconstrained_value == pytest.approx(free.incremental_profit.sum())
+    assert res.incremental_profit.sum() == pytest.approx(m.value)
+    # the LP relaxation of the same problem (budget, eligibility, the margin row) bounds the plan
+    side = np.where(res.eligible, margin_coefficients(arr.revenue, arr.cost, RATE, target), 0.0)
+    lp = solve_lp(arr.value, arr.cost, 1e5, res.eligible, side=side, method="highs-ipm")
+    assert lp.value >= m.value - 1e-6
+    assert (lp.value - m.value) / lp.value < 1e-3  # within 0.1 %
+
+
+def test_a_target_that_does_not_bind_changes_nothing() -> None:
+    sc = _scores(seed=1)
+    free, res = _plan(sc, None), _plan(sc, 0.1)
+    assert res.margin is not None and res.margin.mu == 0 and res.margin.value_given_up == 0
+    np.testing.assert_array_equal(free.assignment, res.assignment)
+    assert "margin" in res.summary() and "margin" not in free.summary()
+
+
+def test_margin_rule_is_validated() -> None:
+    with pytest.raises(ConfigError, match="margin.target"):
+        parse_rules({"margin": {"target": 1.2}})
+    with pytest.raises(ConfigError, match="below rate"):
+        parse_rules({"margin": {"target": 0.3, "rate": 0.25}})
+    with pytest.raises(ConfigError, match="margin"):
+        parse_rules({"margin": {"goal": 0.2}})
+
+
+def test_a_margin_target_needs_expected_revenue() -> None:
+    with pytest.raises(ConfigError, match="expected_revenue"):
+        _plan(_scores(n=50, revenue=False), 0.2)
