@@ -112,7 +112,8 @@ class ModelScorer:
             if ds.has("products"):
                 frames["products"] = ds.frame("products")
         first = tx.groupby("customer_id")["ts"].min()
-        new_ids = [c for c in ids if c not in set(known["customer_id"].astype(str))]
+        held = set(known["customer_id"].astype(str))
+        new_ids = [c for c in ids if c not in held]
         new = pd.DataFrame(
             {"customer_id": new_ids, "signup_date": [first.get(c, pd.NaT) for c in new_ids]}
         )
