@@ -194,3 +194,51 @@ def test_offerwise_serve_scores_recorded_orders_while_serving(planned: dict[str,
 
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(15)
+
+
+def test_a_swapped_plan_is_scored_anew_by_its_own_model(planned: dict[str, Path], tmp_path: Path) -> None:
+    """After POST /v1/admin/plan, the scorer scores the recorded customers again for the new
+    campaign (with the model directory the campaign was loaded with); the old scores stay."""
+    db = f"sqlite:///{tmp_path}/swap.db"
+    client, key = _client(planned, db)
+    H = {"X-API-Key": key}
+    try:
+        orders = _orders(6, seed=11, prefix="sw")
+        assert client.post("/v1/events", json={"events": orders}, headers=H).status_code == 200
+        scoring = OnlineScoring(make_engine(db), ModelScorer(None))
+        assert scoring.run_once(now=NOW) == 6
+        second = tmp_path / "second.parquet"
+        shutil.copy(planned["plan"], second)
+        summary = json.loads((planned["plan"].parent / "plan.summary.json").read_text())
+        (tmp_path / "second.summary.json").write_text(json.dumps({**summary, "campaign_id": "second"}))
+        r = client.post("/v1/admin/plan", json={"plan": str(second), "model_dir": str(planned["model"])},
+                        headers=H)
+        assert r.status_code == 200 and r.json()["campaign_id"] == "second"
+        assert scoring.run_once(now=NOW) == 6 and scoring.run_once(now=NOW) == 0
+        got = _scores(db)
+        assert sorted(got["campaign_id"].unique()) == [summary["campaign_id"], "second"]
+        assert (got.groupby("campaign_id").size() == 6).all()
+        b = client.get("/v1/customers/sw-2/offer", headers=H).json()
+        assert b["campaign_id"] == "second" and b["reason"] == "online"
+    finally:
+        client.__exit__(None, None, None)
+
+
+def test_a_plan_without_an_online_context_is_left_to_the_newcomer_decision(tmp_path: Path) -> None:
+    """A plan made before online decisions (no `online` in its summary): the scorer says why once
+    and stops trying for that campaign; GET offer keeps answering (cold start)."""
+    from serving_testlib import make_inputs
+
+    plan, model = make_inputs(tmp_path)
+    db = f"sqlite:///{tmp_path}/old.db"
+    client, key = _client({"plan": plan, "model": model}, db)
+    H = {"X-API-Key": key}
+    try:
+        assert client.post("/v1/events", json={"events": _orders(3, prefix="old")}, headers=H).status_code == 200
+        scoring = OnlineScoring(make_engine(db), ModelScorer(None))
+        assert scoring.run_once(now=NOW) == 0 and "no 'online' decision context" in scoring.stats.last_error
+        assert scoring.run_once(now=NOW) == 0 and _scores(db).empty
+        b = client.get("/v1/customers/old-1/offer", headers=H).json()
+        assert b["group"] == "cold_start" and b["reason"] == "cold_start"
+    finally:
+        client.__exit__(None, None, None)

@@ -26,6 +26,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from offerwise.errors import ConfigError
 from offerwise.serving.storage import Tables, read_tx, write_tx
 from offerwise.vocab import ELIGIBLE_SEP
 
@@ -130,6 +131,7 @@ class OnlineScoring:
         self.fallback_model_dir = fallback_model_dir
         self.stats = ScoringStats()
         self._campaign: str | None = None
+        self._unscorable: str | None = None  # a campaign its scorer cannot score (logged once)
         self._watermark = float("-inf")
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -150,7 +152,7 @@ class OnlineScoring:
         """Score the stale customers of the live campaign; returns how many were scored."""
         t0 = time.perf_counter()
         camp = self._live()
-        if camp is None:
+        if camp is None or camp.campaign_id == self._unscorable:
             return 0
         if camp.campaign_id != self._campaign:  # another plan is live: its own scores, all anew
             self._campaign, self._watermark = camp.campaign_id, float("-inf")
@@ -162,7 +164,13 @@ class OnlineScoring:
         done = 0
         for i in range(0, len(stale), self.batch):
             part = stale[i : i + self.batch]
-            done += self._score(camp, [r.customer_id for r in part], now)
+            try:
+                done += self._score(camp, [r.customer_id for r in part], now)
+            except ConfigError as exc:  # e.g. a plan made before online decisions: not retried
+                self._unscorable = camp.campaign_id
+                self.stats.last_error = str(exc)[:500]
+                log.warning("online scoring off for campaign %s: %s", camp.campaign_id, exc)
+                return done
         self._watermark = max(self._watermark, newest - self.lookback_s)
         self.stats.scored += done
         self.stats.passes += 1
