@@ -52,7 +52,7 @@ def truth_of(plan: pd.DataFrame, truth: pd.DataFrame) -> tuple[float, float, int
     return margin, float(t["incremental_profit"].sum()), len(t)
 
 
-def lp_gap(root: Path, plan: pd.DataFrame, summary: dict, target: float, rate: float, budget: float) -> float:
+def lp_gap(root: Path, plan: pd.DataFrame, target: float, rate: float, budget: float) -> float:
     """(LP relaxation − plan objective) / LP on the plan's own scores, eligibility and budget."""
     scores = pd.read_parquet(root / "scores.parquet")
     arr = scores_to_arrays(scores)
@@ -98,7 +98,7 @@ def one_seed(seed: int, args: argparse.Namespace, tmp: Path) -> dict:
                      "stated_value": summary["expected_incremental_profit"]}
         if name == "target":
             mg = summary["margin"]
-            out["lp_gap"] = lp_gap(root, plan, summary, args.target, mg["rate"], args.budget)
+            out["lp_gap"] = lp_gap(root, plan, args.target, mg["rate"], args.budget)
             out["stated_free_margin"] = mg["unconstrained"]
     return out
 

@@ -687,10 +687,22 @@ def bench_online(label: str, db_url: str, shop: OnlineShop, args: argparse.Names
         n = runs * 2 * args.block + 200
         n_orders = post_orders(port, key, ONLINE_BASE, n, seed=7)
         engine = make_engine(db_url)
+        scorer = ModelScorer(load_data(shop.data))
         t0 = time.perf_counter()
-        scored = OnlineScoring(engine, ModelScorer(load_data(shop.data))).run_once()
+        scored = OnlineScoring(engine, scorer).run_once()
         took = time.perf_counter() - t0
         engine.dispose()
+        # one customer scored alone (what scoring inside the request would cost): median of 7
+        from offerwise.serving.online import CampaignModel
+
+        camp = CampaignModel("bench", (shop.plan.parent / "oplan.summary.json").read_text(), shop.model)
+        one = pd.DataFrame({"customer_id": ["solo"], "order_id": ["s1"], "ts": [time.time() - 86400.0],
+                            "revenue": [40.0], "discount": [0.0]})
+        alone = []
+        for _ in range(7):
+            t1 = time.perf_counter()
+            scorer.score(camp, one, time.time())
+            alone.append(1000 * (time.perf_counter() - t1))
         reasons, offered = [], 0
         for k in range(ONLINE_BASE, ONLINE_BASE + 200):
             req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/customers/c{k}/offer",
@@ -700,7 +712,8 @@ def bench_online(label: str, db_url: str, shop: OnlineShop, args: argparse.Names
             reasons.append(b["reason"])
             offered += b["offer"] is not None
         notes.append(f"online ({label}): one scoring pass scored {scored:,} customers from {n_orders:,} "
-                     f"recorded orders in {took:.1f} s ({scored / took:,.0f} customers/s); "
+                     f"recorded orders in {took:.1f} s ({scored / took:,.0f} customers/s), one customer "
+                     f"scored alone in {statistics.median(alone):.0f} ms (median of 7); "
                      f"{reasons.count('online') / len(reasons):.0%} of 200 answers checked have reason "
                      f"'online', {offered / len(reasons):.0%} an offer (a coupon issued on the first ask)")
         draw = CustomerDraw(ONLINE_BASE + n, args.block, seed=5)

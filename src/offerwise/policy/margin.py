@@ -87,8 +87,7 @@ class MarginResult:
     """How the margin target shaped the plan: ``target`` and ``rate``; ``expected`` the plan's
     expected margin (NaN: no offer), ``unconstrained`` the margin and ``unconstrained_value`` the
     objective of the plan without the target, ``value`` the plan's objective (currency), ``mu``
-    the constraint's price (0: the target did not bind), ``side`` = Σ a x (currency, >= 0) and
-    ``cost_ratio`` the factor the expected discount costs were scaled by (a calibration)."""
+    the constraint's price (0: the target did not bind) and ``side`` = Σ a x (currency, >= 0)."""
 
     target: float
     rate: float
@@ -98,7 +97,6 @@ class MarginResult:
     unconstrained_value: float
     mu: float
     side: float
-    cost_ratio: float = 1.0
 
     @property
     def value_given_up(self) -> float:
@@ -115,7 +113,6 @@ class MarginResult:
             "unconstrained_value": self.unconstrained_value,
             "value_given_up": self.value_given_up,
             "mu": self.mu,
-            "cost_ratio": self.cost_ratio,
         }
 
 
@@ -171,11 +168,9 @@ def margin_result(
     rate: float,
     target: float,
     cut: np.ndarray | None = None,
-    cost_ratio: float = 1.0,
 ) -> MarginResult:
     """The :class:`MarginResult` of the plan ``choice`` (n,) (with the target) vs
-    ``free_choice`` (without); both index the K offers, < 0 none. ``cost``: as the constraint
-    saw it (already scaled by ``cost_ratio``, which is recorded)."""
+    ``free_choice`` (without); both index the K offers, < 0 none."""
 
     def total(ch: np.ndarray, m: np.ndarray) -> float:
         rows = np.flatnonzero(ch >= 0)
@@ -191,5 +186,4 @@ def margin_result(
         unconstrained_value=total(free_choice, value),
         mu=mu,
         side=total(choice, a),
-        cost_ratio=cost_ratio,
     )

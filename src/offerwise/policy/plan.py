@@ -352,7 +352,6 @@ def solve_plan(
     explore: float = 0.0,
     allocator: Callable[..., Allocation] | None = None,
     margin_rate: float = 0.30,
-    margin_cost_ratio: float = 1.0,
 ) -> PlanResult:
     """Plan the campaign: holdout, rules, exploration, budgeted allocation, reasons.
 
@@ -373,8 +372,7 @@ def solve_plan(
     exploration and on holdout rows). ``allocator``: called instead of :func:`allocate` with the
     same arguments (e.g. ``offerwise.spark.allocate.spark_allocator``). ``rules.margin``: the
     target as a side constraint (:mod:`offerwise.policy.margin`; gross margin before discounts
-    ``rules.margin.rate`` or ``margin_rate``; the expected discount cost scaled by
-    ``margin_cost_ratio``, e.g. a calibrated upper bound), reported in ``PlanResult.margin``.
+    ``rules.margin.rate`` or ``margin_rate``), reported in ``PlanResult.margin``.
     """
     if objective not in ("profit", "revenue"):
         raise InputError(f"objective must be 'profit' or 'revenue', not {objective!r}")
@@ -478,9 +476,7 @@ def solve_plan(
         rate = margin_rate if mrule.rate is None else mrule.rate
         kinds = None if offers is None or "kind" not in offers else offers.set_index("offer_id")
         cut = price_cut_offers(offer_ids, None if kinds is None else kinds["kind"].to_dict())
-        a_all = margin_coefficients(
-            arrays.revenue, cost * margin_cost_ratio, rate, mrule.target, cut
-        )
+        a_all = margin_coefficients(arrays.revenue, cost, rate, mrule.target, cut)
         a = np.where(mask, a_all, 0.0)
         xr = np.flatnonzero(explored)
         off = float(a_all[xr, x_arm[xr]].sum())
@@ -529,11 +525,10 @@ def solve_plan(
             mu,
             value=value,
             revenue=arrays.revenue,
-            cost=cost * margin_cost_ratio,
+            cost=cost,
             rate=rate,
             target=mrule.target,
             cut=cut,
-            cost_ratio=margin_cost_ratio,
         )
     frame = pd.DataFrame(
         {

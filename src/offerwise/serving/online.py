@@ -8,9 +8,10 @@ recorded orders changed since their last score, hands their orders to a :class:`
 and upserts the answers into ``online_scores``. ``GET offer`` reads a customer's score in the same
 round trip as their plan row, so an online decision costs what a plan decision costs.
 
-Why not score inside the request: the features of one customer take ~25 ms (the feature SQL) and
-the model ~3 ms, over the 10 ms a decision may take at p99; scored as the orders arrive, the
-request path stays a lookup, and the score is as fresh as the poll (``docs/serving.md``).
+Why not score inside the request: one customer scored alone takes about 150 ms on 2 cores (the
+feature SQL, the model; ``benchmarks/bench_serving.py`` prints it), over the 10 ms a decision may
+take at p99; scored as the orders arrive, the request path stays a lookup, and the score is as
+fresh as the poll (``docs/serving.md``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -27,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from offerwise.errors import ConfigError
-from offerwise.serving.storage import Tables, read_tx, write_tx
+from offerwise.serving.storage import Tables, read_tx, upsert, write_tx
 from offerwise.vocab import ELIGIBLE_SEP
 
 log = logging.getLogger("offerwise.serving.online")
@@ -87,7 +88,6 @@ class ScoringStats:
     last_pass_s: float = 0.0
     last_error: str | None = None
     errors: int = 0
-    lags_s: list[float] = field(default_factory=list)  # received -> scored, last 10,000
 
 
 #: Customers without a plan row whose recorded orders changed since their score (or who have
@@ -187,7 +187,6 @@ class OnlineScoring:
                     ev.c.ts,
                     ev.c.revenue_cents,
                     ev.c.discount_cents,
-                    ev.c.received_ts,
                 ).where(ev.c.customer_id.in_(ids))
             ).all()
         orders = pd.DataFrame(
@@ -198,13 +197,11 @@ class OnlineScoring:
                 "ts",
                 "revenue_cents",
                 "discount_cents",
-                "received_ts",
             ],
         )
         orders["revenue"] = orders.pop("revenue_cents").astype(float) / 100
         orders["discount"] = orders.pop("discount_cents").astype(float) / 100
         counts = orders.groupby("customer_id").size().to_dict()
-        received = orders.groupby("customer_id")["received_ts"].max().to_dict()
         when = time.time() if now is None else now
         scores = self.scorer.score(camp, orders[list(ORDER_COLUMNS)], when)
         scored_ts = time.time()
@@ -222,9 +219,10 @@ class OnlineScoring:
             for s in scores
         ]
         if records:
-            _upsert(self.engine, records)
-            lags = [scored_ts - float(received[s.customer_id]) for s in scores]
-            self.stats.lags_s = (self.stats.lags_s + lags)[-10_000:]
+            with write_tx(self.engine) as conn:
+                stmt = upsert(conn, Tables.get().online_scores, ["campaign_id", "customer_id"])
+                for i in range(0, len(records), 1000):
+                    conn.execute(stmt, records[i : i + 1000])
         return len(records)
 
     # ------------------------------------------------------------------ thread
@@ -249,29 +247,3 @@ class OnlineScoring:
                 self._stop.wait(min(30.0, self.poll_s * 2 ** min(self.stats.errors, 8)))
                 continue
             self._stop.wait(self.poll_s)
-
-
-def _upsert(engine: Engine, records: list[dict[str, object]]) -> None:
-    """Insert or replace the scores (one transaction)."""
-    o = Tables.get().online_scores
-    keys = ("offer_id", "eligible", "segment", "reason", "n_orders", "scored_ts")
-    with write_tx(engine) as conn:
-        stmt: sa.Insert
-        if conn.dialect.name == "postgresql":
-            from sqlalchemy.dialects import postgresql
-
-            ins = postgresql.insert(o)
-            stmt = ins.on_conflict_do_update(
-                index_elements=["campaign_id", "customer_id"],
-                set_={k: ins.excluded[k] for k in keys},
-            )
-        else:
-            from sqlalchemy.dialects import sqlite
-
-            ins_s = sqlite.insert(o)
-            stmt = ins_s.on_conflict_do_update(
-                index_elements=["campaign_id", "customer_id"],
-                set_={k: ins_s.excluded[k] for k in keys},
-            )
-        for i in range(0, len(records), 1000):
-            conn.execute(stmt, records[i : i + 1000])

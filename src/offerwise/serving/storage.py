@@ -214,6 +214,22 @@ def insert_ignore(conn: Connection, table: Table) -> Any:
     return sqlite.insert(table).on_conflict_do_nothing()
 
 
+def upsert(conn: Connection, table: Table, keys: list[str]) -> Any:
+    """``INSERT … ON CONFLICT (keys) DO UPDATE`` of ``table`` for the connection's dialect: a row
+    whose ``keys`` exist replaces that row's other columns."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        pg = postgresql.insert(table)
+        rest = {c.name: pg.excluded[c.name] for c in table.columns if c.name not in keys}
+        return pg.on_conflict_do_update(index_elements=keys, set_=rest)
+    from sqlalchemy.dialects import sqlite
+
+    lite = sqlite.insert(table)
+    rest = {c.name: lite.excluded[c.name] for c in table.columns if c.name not in keys}
+    return lite.on_conflict_do_update(index_elements=keys, set_=rest)
+
+
 @contextlib.contextmanager
 def read_tx(engine: Engine) -> Iterator[Connection]:
     """A read-only transaction (``BEGIN DEFERRED`` on SQLite: never waits for writers in WAL)."""
@@ -945,6 +961,7 @@ __all__ = [
     "make_engine",
     "migrate",
     "insert_ignore",
+    "upsert",
     "new_coupon_codes",
     "normalize_url",
     "read_menu",

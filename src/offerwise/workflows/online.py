@@ -54,6 +54,10 @@ class ModelScorer:
         self.data = data
         self.settings = settings or default_settings()
         self._loaded: dict[str, _Campaign] = {}
+        #: the source's products (categories, brands of its lines), read once
+        self._products = (
+            data.frame("products") if data is not None and data.has("products") else None
+        )
         self._lock = threading.Lock()
 
     def _campaign(self, camp: CampaignModel) -> _Campaign:
@@ -109,8 +113,8 @@ class ModelScorer:
                     "SELECT * FROM transactions WHERE customer_id IN (SELECT unnest(?))", [ids]
                 ).df()
                 tx = pd.concat([hist, tx], ignore_index=True)
-            if ds.has("products"):
-                frames["products"] = ds.frame("products")
+            if self._products is not None:
+                frames["products"] = self._products
         first = tx.groupby("customer_id")["ts"].min()
         held = set(known["customer_id"].astype(str))
         new_ids = [c for c in ids if c not in held]
