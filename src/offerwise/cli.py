@@ -248,6 +248,7 @@ def validate(
     """Check a data source against the data contract; exit 2 on fatal problems.
 
     With --engine spark, also check that Spark reads every table to the same rows."""
+    from offerwise.data.contract import CONTRACT_VERSION
     from offerwise.workflows.validate import run_validate
 
     rep = run_validate(
@@ -258,6 +259,7 @@ def validate(
         print_json(
             {
                 "ok": True,
+                "contract_version": CONTRACT_VERSION,
                 "fingerprint": ds.fingerprint,
                 "engine": rep.engine,
                 "tables": summary.to_dict("records"),
@@ -270,7 +272,8 @@ def validate(
     console.print(
         frame_table(
             summary,
-            title=f"{data}: valid{read} (fingerprint {ds.fingerprint})",
+            title=f"{data}: valid against data contract v{CONTRACT_VERSION}{read} "
+            f"(fingerprint {ds.fingerprint})",
             floatfmt="{:,.0f}",
         )
     )
@@ -969,6 +972,14 @@ def plan(
             "0: none",
         ),
     ] = 5_000,
+    forecast: Annotated[
+        Path | None,
+        typer.Option(
+            "--forecast",
+            help="category units forecast (`offerwise forecast --level category --target "
+            "units`): demand for stock cover; default: the last 4 weeks of sales",
+        ),
+    ] = None,
     seed: SeedOpt = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
@@ -977,7 +988,7 @@ def plan(
     spark_conf: SparkConfOpt = None,
 ) -> None:
     """One offer (or none) per customer maximising incremental profit under a budget and rules."""
-    from offerwise.workflows.plan import make_plan
+    from offerwise.workflows.plan import categories_dict, make_plan
 
     with _status(as_json, "planning") as progress:
         run = make_plan(
@@ -1000,6 +1011,7 @@ def plan(
             engine=engine,
             spark=_spark(spark_master, spark_conf),
             drivers=drivers,
+            forecast=forecast,
         )
     res = run.result
     if as_json:
@@ -1014,6 +1026,9 @@ def plan(
                 "planning_budget": run.planning_budget,
                 "templates": None if run.templates is None else run.templates.to_dict(),
                 "newcomer": None if run.newcomer is None else run.newcomer.to_dict(),
+                "categories": None
+                if run.categories is None
+                else categories_dict(run.categories, run.outlook, run.stock_weights),
             }
         )
         return
@@ -1038,6 +1053,12 @@ def plan(
         )
     if run.templates is not None:
         print_templates(run.templates.to_dict())
+    if (
+        run.categories is not None
+        and len(run.categories)
+        and (run.outlook is not None or (run.categories["category"] != "(site-wide)").any())
+    ):
+        print_plan_categories(run.categories, run.outlook, rules_stock=_stock_weighed(run))
     if run.cost is not None:
         print_cost(run.cost, run.planning_budget, overspend_risk)
     if run.claims is not None:
@@ -1060,6 +1081,38 @@ def plan(
             markup=False,
         )
     console.print("written: " + ", ".join(str(p) for p in run.written), soft_wrap=True)
+
+
+def _stock_weighed(run: Any) -> bool:
+    """Whether the plan's allocation weighed offers by stock (rules [stock])."""
+    return bool(run.stock_weights)
+
+
+def print_plan_categories(cats: Any, outlook: Any, *, rules_stock: bool, top: int = 10) -> None:
+    """The plan's per-category table (top ``top`` by expected cost) and where demand came from."""
+    cols = ["category", "customers", "expected_cost", "incremental_profit", "expected_margin"]
+    cols += [c for c in ("demand_per_week", "weeks_of_cover", "weight") if c in cats.columns]
+    t = cats[cols].head(top)
+    title = "per category the offers are scoped to"
+    if len(cats) > top:
+        title += f" (top {top} of {len(cats)} by expected cost)"
+    console.print(frame_table(t, title=title))
+    if outlook is not None:
+        src = (
+            f"forecast {outlook.forecast}"
+            if outlook.demand_source == "forecast"
+            else "the last 4 weeks of sales"
+        )
+        how = (
+            "offers weighed by stock cover (rules [stock]: scarce below "
+            f"{outlook.policy.scarce_weeks:g} weeks, overstock above "
+            f"{outlook.policy.overstock_weeks:g})"
+            if rules_stock
+            else "stock did not weigh the offers (no [stock] rules)"
+        )
+        console.print(
+            f"demand per week from {src}; {how}", highlight=False, soft_wrap=True, markup=False
+        )
 
 
 def print_drivers(d: dict[str, Any]) -> None:
@@ -1174,10 +1227,22 @@ def report(
     currency: Annotated[
         str, typer.Option("--currency", help="currency sign on axes and in tables")
     ] = "$",
+    forecast: Annotated[
+        Path | None, typer.Option("--forecast", help="forecast file (`offerwise forecast`)")
+    ] = None,
+    elasticity: Annotated[
+        Path | None,
+        typer.Option("--elasticity", help="elasticity file (`offerwise elasticity`)"),
+    ] = None,
+    categories: Annotated[
+        Path | None,
+        typer.Option("--categories", help="price index and stock (`offerwise categories`)"),
+    ] = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Write a one-file HTML report: segments, uplift, frontier, offer mix, fairness, results."""
+    """Write a one-file HTML report: segments, uplift, frontier, offer mix, categories, demand,
+    prices and margin, fairness, results."""
     from offerwise.workflows.report import write_report
 
     with _status(as_json, "writing the report"):
@@ -1190,6 +1255,9 @@ def report(
             data=data,
             settings=_settings(config),
             currency=currency,
+            forecast=forecast,
+            elasticity=elasticity,
+            categories=categories,
         )
     if as_json:
         print_json({"ok": True, "out": str(res.path), "bytes": res.bytes, "inputs": res.sources})
@@ -1842,6 +1910,78 @@ def elasticity(
         f"{run.dropped_zero_quantity:,}; product-weeks sold only for free left out: "
         f"{run.free_product_weeks:,}",
         soft_wrap=True,
+    )
+
+
+@app.command()
+@handle_errors
+def categories(
+    data: DataOpt,
+    out: Annotated[Path, typer.Option("--out", help="per-category file (.parquet or .csv)")],
+    forecast: Annotated[
+        Path | None,
+        typer.Option(
+            "--forecast",
+            help="category units forecast (`offerwise forecast --level category --target "
+            "units`); default: demand = the last 4 weeks of sales",
+        ),
+    ] = None,
+    as_of: AsOfOpt = None,
+    window_days: Annotated[
+        float, typer.Option("--window-days", help="days of prices behind the price index")
+    ] = 28.0,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Per category: price index vs competitors, stock on hand, demand, weeks of cover and the
+    weight a plan with rules [stock] gives its offers."""
+    from offerwise.workflows.categories import category_outlook, write_outlook
+
+    with _status(as_json, "reading prices and stock") as progress:
+        run = category_outlook(
+            data,
+            as_of=as_of,
+            forecast=forecast,
+            window_days=window_days,
+            settings=_settings(config),
+            progress=progress,
+        )
+        write_outlook(run, out)
+    if as_json:
+        print_json({"ok": True, "out": str(out), **run.to_dict()})
+        return
+    warn(run.warnings)
+    cols = ["category", "revenue", "price_index", "n_competitors", "on_hand"]
+    cols += ["demand_per_week", "weeks_of_cover", "stock_status", "weight"]
+    console.print(
+        frame_table(
+            run.frame[cols],
+            title=f"categories as of {run.as_of.date()} (largest revenue in the last "
+            f"{run.window_days:g} days first)",
+            max_rows=25,
+        )
+    )
+    src = (
+        f"forecast {run.forecast}"
+        if run.demand_source == "forecast"
+        else ("the last 4 weeks of sales")
+    )
+    missing = [
+        what
+        for what, has in (
+            ("competitor_prices (no price index)", run.has_competitor_prices),
+            ("inventory (no stock cover)", run.has_inventory),
+        )
+        if not has
+    ]
+    console.print(
+        f"price index = our shelf price / the competitors' median, weighted by units sold "
+        f"(1.10: 10 % dearer); demand per week from {src}"
+        + (f"; tables not in the data: {', '.join(missing)}" if missing else "")
+        + f"; written to {out}",
+        highlight=False,
+        soft_wrap=True,
+        markup=False,
     )
 
 

@@ -58,7 +58,8 @@ def test_help_has_no_bool_placeholder_and_states_defaults() -> None:
 
 def test_validate_profile_score(shop: dict[str, Path]) -> None:
     r = ow("validate", "--data", shop["data"])
-    assert "valid (fingerprint" in r.stdout and "transactions" in r.stdout
+    assert "valid against data contract v2 (fingerprint" in r.stdout
+    assert "transactions" in r.stdout
     out = shop["root"] / "profiles.parquet"
     r = ow("profile", "--data", shop["data"], "--out", out)
     assert "segments as of" in r.stdout and "1,500 customers" in r.stdout

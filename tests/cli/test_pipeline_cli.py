@@ -136,3 +136,64 @@ def test_plan_with_a_margin_target_prints_and_states_it(trained: tuple[Path, Pat
     res = runner.invoke(app, ["plan", "--model", str(model), "--data", str(shop), "--budget", "500",
                               "--out", str(tmp_path / "bad.parquet"), "--rules", str(rules)])
     assert res.exit_code == 2 and "margin.target" in res.output and not (tmp_path / "bad.parquet").exists()
+
+
+def _with_inventory(shop: Path, dest: Path, fresh_on_hand: float) -> Path:
+    """A copy of ``shop`` with an inventory table: fresh products hold ``fresh_on_hand`` units
+    each, every other product a normal 4 weeks of its sales."""
+    import shutil
+
+    shutil.copytree(shop, dest)
+    products = pd.read_parquet(shop / "products.parquet")
+    tx = pd.read_parquet(shop / "transactions.parquet")
+    last = tx["ts"].max()
+    weekly = tx[tx["ts"] > last - pd.Timedelta(days=28)].groupby("product_id")["quantity"].sum() / 4
+    on_hand = products["product_id"].map(weekly).fillna(1.0) * 4
+    on_hand[products["category"] == "fresh"] = fresh_on_hand
+    pd.DataFrame({"product_id": products["product_id"], "ts": last - pd.Timedelta(days=1),
+                  "on_hand": on_hand.round()}).to_parquet(dest / "inventory.parquet", index=False)
+    return dest
+
+
+@pytest.mark.slow
+def test_plan_weighs_category_offers_by_stock(trained: tuple[Path, Path], tmp_path: Path) -> None:
+    """rules [stock]: fresh food out of stock -> nobody gets the fresh-food offer; overstocked ->
+    at least as many as without weights. The stated profit stays the model's (unweighted) and the
+    summary and human output give the per-category table and where demand came from."""
+    shop, model = trained
+    rules = tmp_path / "rules.toml"
+    rules.write_text("[stock]\nscarce_weeks = 2\noverstock_weeks = 8\n")
+    base = ["--model", str(model), "--budget", "800", "--no-frontier", "--drivers", "0"]
+    res = runner.invoke(app, ["plan", *base, "--data", str(shop), "--out", str(tmp_path / "free.parquet")])
+    assert res.exit_code == 0, res.output
+    n_free = int((pd.read_parquet(tmp_path / "free.parquet")["offer_id"] == "fresh20").sum())
+    assert "per category the offers are scoped to" in res.stdout
+    assert "stock did not weigh the offers (no [stock] rules)" in res.stdout
+    # without an inventory table the [stock] rules are refused, nothing written
+    res = runner.invoke(app, ["plan", *base, "--data", str(shop), "--rules", str(rules),
+                              "--out", str(tmp_path / "no.parquet")])
+    assert res.exit_code == 2 and "no inventory table" in res.output
+    assert not (tmp_path / "no.parquet").exists()
+
+    scarce = _with_inventory(shop, tmp_path / "scarce", fresh_on_hand=0.0)
+    out = tmp_path / "scarce.parquet"
+    res = runner.invoke(app, ["plan", *base, "--data", str(scarce), "--rules", str(rules), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    plan = pd.read_parquet(out)
+    assert not (plan["offer_id"] == "fresh20").any()
+    summary = json.loads((tmp_path / "scarce.summary.json").read_text())
+    cats = summary["categories"]
+    assert cats["stock_weights"] is True and cats["demand_source"] == "history"
+    assert summary["expected_incremental_profit"] == pytest.approx(plan["incremental_profit"].sum())
+    assert "offers weighed by stock cover (rules [stock]: scarce below 2 weeks" in res.stdout
+
+    over = _with_inventory(shop, tmp_path / "over", fresh_on_hand=1e6)
+    out = tmp_path / "over.parquet"
+    res = runner.invoke(app, ["plan", *base, "--data", str(over), "--rules", str(rules), "--out", str(out),
+                              "--json"])
+    assert res.exit_code == 0, res.output
+    rows = {r["category"]: r for r in _json(res)["categories"]["rows"]}
+    n_over = int((pd.read_parquet(out)["offer_id"] == "fresh20").sum())
+    assert n_over >= n_free and n_over > 0
+    assert rows["fresh"]["weight"] == 2.0 and rows["fresh"]["stock_status"] == "overstock"
+    assert rows["fresh"]["customers"] == n_over

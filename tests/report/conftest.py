@@ -44,13 +44,32 @@ def report_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     make_frontier().to_parquet(root / "plan.frontier.parquet", index=False)
     (root / "analysis.json").write_text(json.dumps(make_analysis()))
     prof.to_parquet(root / "profiles.parquet", index=False)
+    demand = make_demand_files(root)
     return {
         "model": model,
         "plan": root / "plan.parquet",
         "analysis": root / "analysis.json",
         "profiles": root / "profiles.parquet",
         "root": root,
+        **demand,
     }
+
+
+def make_demand_files(root: Path) -> dict[str, Path]:
+    """Forecast, elasticity and categories files made by the real commands' workflows on the
+    synthetic shop with known elasticities, rivals and a stock room."""
+    from offerwise.demand.synthetic import DemandConfig, simulate_demand
+    from offerwise.workflows.categories import category_outlook, write_outlook
+    from offerwise.workflows.elasticity import run_elasticity
+    from offerwise.workflows.forecast import run_forecast
+
+    shop = root / "demand_shop"
+    simulate_demand(DemandConfig(competitors=3, seed=2)).write(str(shop))
+    out = {k: root / f"{k}.parquet" for k in ("forecast", "elasticity", "categories")}
+    run_forecast(shop, level="category", horizon=8, target="units", out=out["forecast"])
+    run_elasticity(shop, out=out["elasticity"])
+    write_outlook(category_outlook(shop, forecast=out["forecast"]), out["categories"])
+    return {**out, "demand_shop": shop}
 
 
 @pytest.fixture(scope="session")
@@ -65,5 +84,8 @@ def full_report(report_files: dict[str, Path], tmp_path_factory: pytest.TempPath
         analysis=report_files["analysis"],
         profiles=report_files["profiles"],
         settings=Settings(protected_attributes=["age", "income", "marital_status"]),
+        forecast=report_files["forecast"],
+        elasticity=report_files["elasticity"],
+        categories=report_files["categories"],
     )
     return build_report(inp, tmp_path_factory.mktemp("report_out") / "report.html")

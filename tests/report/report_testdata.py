@@ -75,6 +75,32 @@ def make_summary(plan: pd.DataFrame) -> dict[str, Any]:
         "data_fingerprint": "abcdef0123456789",
         "created_at": "2026-11-23T12:00:00Z",
         "seed": 42,
+        "margin": {
+            "target": 0.22,
+            "rate": 0.3,
+            "expected": 0.2231,
+            "unconstrained": 0.2105,
+            "value": 880.0,
+            "unconstrained_value": 912.5,
+            "value_given_up": 32.5,
+            "mu": 0.8,
+        },
+        "categories": {
+            "demand_source": "history",
+            "forecast": None,
+            "stock_weights": True,
+            "rows": [
+                {"category": "dairy", "customers": 41, "expected_cost": 120.0,
+                 "incremental_profit": 95.5, "expected_revenue": 900.0, "expected_margin": 0.1934,
+                 "demand_per_week": 310.0, "on_hand": 4650.0, "weeks_of_cover": 15.0,
+                 "weight": 1.875, "stock_status": "overstock", "price_index": 1.04},
+                {"category": "(site-wide)", "customers": 120, "expected_cost": 700.0,
+                 "incremental_profit": 410.0, "expected_revenue": 5200.0,
+                 "expected_margin": 0.2277, "demand_per_week": None, "on_hand": None,
+                 "weeks_of_cover": None, "weight": None, "stock_status": None,
+                 "price_index": None},
+            ],
+        },
     }
 
 

@@ -27,6 +27,9 @@ EXPECTED_PLOTS = {
     "feature_importance",
     "campaign_results",
     "campaign_breakdown",
+    "price_index",
+    "forecasts",
+    "elasticities",
 }
 
 

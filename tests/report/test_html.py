@@ -31,8 +31,12 @@ PLOTS = {
     "feature_importance",
     "campaign_results",
     "campaign_breakdown",
+    "price_index",
+    "forecasts",
+    "elasticities",
 }
-SECTIONS = ["summary", "trust", "segments", "model", "frontier", "mix", "categories", "fairness", "drivers", "results"]
+SECTIONS = ["summary", "trust", "segments", "model", "frontier", "mix", "categories", "demand", "fairness", "drivers",
+            "results"]
 
 
 class _Collect(HTMLParser):
@@ -372,3 +376,33 @@ def test_category_section_matches_the_plan_and_profiles(full_report: Path, repor
     assert np.allclose(top.groupby("segment")["share"].sum().clip(upper=1), top.groupby("segment")["share"].sum())
     first = top[top["rank"] == 1].iloc[0]
     assert "Top categories per segment" in text and f"{first['share']:.1%}" in text
+
+
+def test_demand_section_matches_its_inputs(full_report: Path, report_files: dict[str, Path]):
+    """#15 item 6: margin vs target (plan summary), price index and stock (categories file),
+    forecasts with intervals, elasticities with intervals: figures equal the files'."""
+    doc = parse(full_report.read_text())
+    text = " ".join(doc.text)
+    plots = {a.get("data-plot") for t, a in doc.tags if t == "img"}
+    assert {"price_index", "forecasts", "elasticities"} <= plots
+    assert "Demand, prices and margin" in text and "Margin against the target" in text
+    assert "22.0%" in text and "22.3%" in text and "21.1%" in text and "$32" in text
+    assert "offers were weighed by stock cover (rules [stock])" in text and "19.3%" in text
+    cat = pd.read_parquet(report_files["categories"])
+    top = cat.iloc[0]
+    assert f"{top['price_index']:.3f}" in text and str(top["stock_status"]) in text
+    fc = pd.read_parquet(report_files["forecast"])
+    first = fc.sort_values("week").groupby("series").first()
+    s = first["yhat"].idxmax()
+    assert f"{first.loc[s, 'yhat']:,.1f}" in text and f"{first.loc[s, 'hi80']:,.1f}" in text
+    el = pd.read_parquet(report_files["elasticity"])
+    row = el.iloc[0]
+    assert f"{row['elasticity']:+.2f}" in text and f"{row['ci_low']:+.2f}" in text
+    assert f"{row['competitor_effect']:+.2f}" in text
+
+
+def test_demand_section_says_what_is_missing(tmp_path: Path):
+    out = build_report(ReportInputs(), tmp_path / "none.html")
+    text = " ".join(parse(out.read_text()).text)
+    for hint in ("forecast", "elasticity", "categories"):
+        assert HINTS[hint] in text

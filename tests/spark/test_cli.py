@@ -119,7 +119,7 @@ def test_spark_conf_must_be_key_value(shop: Path) -> None:
 def test_validate_engine_spark_reads_every_table(shop: Path) -> None:
     r = ow("validate", "--data", shop, "--engine", "spark")
     assert r.returncode == 0, r.stderr
-    assert "valid (and read by Spark to the same rows)" in r.stdout and "rows_spark" in r.stdout
+    assert "valid against data contract v2 (and read by Spark to the same rows)" in r.stdout and "rows_spark" in r.stdout
     assert "…" not in r.stdout
     r = ow("validate", "--data", shop, "--engine", "spark", "--json")
     got = json.loads(r.stdout)

@@ -1,4 +1,4 @@
-"""Data contract v1: table specifications, validation and typed access.
+"""Data contract v2: table specifications, validation and typed access.
 
 A *data source* is a directory holding ``<table>.parquet`` or ``<table>.csv`` files, a DuckDB
 database file (``*.duckdb``) or a PostgreSQL URL (``postgresql://…``) with tables of those names.
@@ -26,6 +26,8 @@ ColumnKind = Literal["id", "timestamp", "number", "binary", "text", "bool", "any
 
 #: Orphan rows (unknown customer/product) are dropped when at most this share of a table.
 ORPHAN_TOLERANCE = 0.01
+#: The contract's version: 2 added the optional ``competitor_prices`` and ``inventory`` tables.
+CONTRACT_VERSION = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +115,19 @@ TABLES: dict[str, TableSpec] = {
             C("discount_cost", "number", non_negative=True),
             C("gross_profit", "number", required=False, nullable=True),
         ),
+    ),
+    "competitor_prices": TableSpec(
+        "competitor_prices",
+        (
+            C("product_id", "id"),
+            C("ts", "timestamp"),
+            C("competitor", "text"),
+            C("price", "number", non_negative=True),
+        ),
+    ),
+    "inventory": TableSpec(
+        "inventory",
+        (C("product_id", "id"), C("ts", "timestamp"), C("on_hand", "number", non_negative=True)),
     ),
 }
 
@@ -482,6 +497,8 @@ def _check_columns(
     if name == "exposures" and "propensity" in cols:
         p = _cast_expr(spec.column_spec("propensity"), "propensity", cols["propensity"])
         checks.append(("propensity", f"{p} <= 0 OR {p} > 1", "propensities outside (0, 1]", True))
+    if name == "competitor_prices":
+        checks.append(("price", "TRY_CAST(price AS DOUBLE) = 0", "zero prices", True))
     if name == "transactions":
         checks.append(
             (
@@ -529,6 +546,25 @@ def _check_columns(
                     file=file,
                 )
             )
+    if name == "inventory" and {"product_id", "ts"} <= set(cols):
+        pid = _cast_expr(spec.column_spec("product_id"), "product_id", cols["product_id"])
+        ts = _cast_expr(spec.column_spec("ts"), "ts", cols["ts"])
+        dup = _fetch_row(
+            con,
+            f"SELECT COUNT(*), MIN(p), MIN(t) FROM (SELECT {pid} AS p, {ts} AS t FROM raw_{name} "
+            f"WHERE {pid} IS NOT NULL AND {ts} IS NOT NULL GROUP BY 1, 2 HAVING COUNT(*) > 1)",
+        )
+        if dup[0]:
+            out.append(
+                Problem(
+                    name,
+                    "ts",
+                    "more than one on_hand for the same product and time",
+                    int(dup[0]),
+                    f"product_id={dup[1]!r}, ts={str(dup[2])!r}",
+                    file=file,
+                )
+            )
     return out
 
 
@@ -548,6 +584,8 @@ def _check_cross(
         ("transactions", "customer_id", "customers", "customer_id"),
         ("exposures", "customer_id", "customers", "customer_id"),
         ("transactions", "product_id", "products", "product_id"),
+        ("competitor_prices", "product_id", "products", "product_id"),
+        ("inventory", "product_id", "products", "product_id"),
     ]
     for child, col, parent, pcol in refs:
         if child not in ok or parent not in ok:

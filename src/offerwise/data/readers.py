@@ -23,7 +23,15 @@ from offerwise._io import file_fingerprint, frame_fingerprint
 from offerwise.config import Settings
 from offerwise.errors import InputError, Problem, require
 
-TABLE_NAMES = ("customers", "products", "transactions", "offers", "exposures")
+TABLE_NAMES = (
+    "customers",
+    "products",
+    "transactions",
+    "offers",
+    "exposures",
+    "competitor_prices",
+    "inventory",
+)
 
 
 @dataclass

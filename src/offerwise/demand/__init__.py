@@ -1,4 +1,5 @@
-"""Demand: weekly sales forecasts (statsforecast) and own-price elasticities (double ML).
+"""Demand: weekly sales forecasts (statsforecast), own-price elasticities (double ML), the price
+index against competitors and stock cover.
 
 Layer 2: imports only ``data`` and the base modules. statsforecast is imported on use; a missing
 one names the extra to install (``pip install 'offerwise[demand]'``).
@@ -23,6 +24,11 @@ _EXPORTS = {
     "price_panel": "elasticity",
     "dml_elasticity": "elasticity",
     "category_elasticities": "elasticity",
+    "StockPolicy": "competition",
+    "category_price_index": "competition",
+    "category_stock": "competition",
+    "stock_weight": "competition",
+    "add_competitor_prices": "elasticity",
     "DemandConfig": "synthetic",
     "DemandMarket": "synthetic",
     "simulate_demand": "synthetic",

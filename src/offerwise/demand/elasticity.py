@@ -17,6 +17,14 @@ Student's ``t`` quantile on ``G - 1`` degrees of freedom (1.645 / 1.96 for many 
 
 A category gets NaN and a ``reason`` instead of a number when it has too few observations,
 products or weeks, or too little price variation left after the fixed effects.
+
+**Competitor prices** (optional table ``competitor_prices``): ``C = log(median competitor
+price)`` of the product-week (each rival's mean price that week, median over rivals) is a second
+treatment, partialled out the same way; ``(theta, gamma)`` solve ``R'R b = R'Y~`` with
+``R = [T~, C~]`` and the clustered sandwich ``(R'R)^-1 B (R'R)^-1`` gives both intervals.
+``gamma`` is the cross-price elasticity: d log units / d log competitor price (> 0: a rival's
+price rise sends us customers). A category uses it when at least 90 % of its product-weeks have a
+competitor price (those rows only); otherwise ``competitor_effect`` is NaN.
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ __all__ = [
     "Elasticity",
     "ElasticitySpec",
     "PricePanel",
+    "add_competitor_prices",
     "category_elasticities",
     "dml_elasticity",
     "price_panel",
@@ -57,7 +66,13 @@ ELASTICITY_COLUMNS = (
     "discount_depth",
     "dropped_zero_quantity",
     "reason",
+    "competitor_effect",
+    "competitor_ci_low",
+    "competitor_ci_high",
 )
+
+#: A category's competitor effect needs a competitor price on at least this share of its rows.
+COMPETITOR_COVERAGE = 0.9
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +169,9 @@ class Elasticity:
     n_weeks: int
     price_sd: float
     reason: str = ""
+    #: the cross-price elasticity to the competitors' median price and its 90 % interval
+    competitor: float = math.nan
+    competitor_ci90: tuple[float, float] = (math.nan, math.nan)
 
 
 def _nan(n_obs: int, n_products: int, n_weeks: int, price_sd: float, why: str) -> Elasticity:
@@ -187,9 +205,11 @@ def dml_elasticity(
     product: np.ndarray,
     week: np.ndarray,
     spec: ElasticitySpec | None = None,
+    log_comp: np.ndarray | None = None,
 ) -> Elasticity:
     """Partialling-out estimate of d log units / d log price with product and week fixed effects
-    (arrays of one length: ``product``, ``week`` integer or string labels)."""
+    (arrays of one length: ``product``, ``week`` integer or string labels); with ``log_comp``
+    (log competitor price) also the cross-price elasticity (module doc)."""
     spec = spec or ElasticitySpec()
     y = np.asarray(log_units, dtype=np.float64)
     t = np.asarray(log_price, dtype=np.float64)
@@ -203,9 +223,9 @@ def dml_elasticity(
     W = sp.hstack([_one_hot(p_codes, n_p), _one_hot(w_codes, n_w)]).tocsr()
     rng = np.random.default_rng(spec.seed)
     folds = rng.permutation(np.arange(n) % spec.folds)
-    res = _residuals(W, np.column_stack([y, t]), folds, spec.folds, spec.alpha)
-    ry, rt = res[:, 0], res[:, 1]
-    price_sd = float(np.std(rt))
+    cols = [y, t] if log_comp is None else [y, t, np.asarray(log_comp, dtype=np.float64)]
+    res = _residuals(W, np.column_stack(cols), folds, spec.folds, spec.alpha)
+    price_sd = float(np.std(res[:, 1]))
     if price_sd < spec.min_price_sd:
         return _nan(
             n,
@@ -215,26 +235,52 @@ def dml_elasticity(
             f"too little price variation (log-price sd {price_sd:.4f} < {spec.min_price_sd} "
             "after product and week effects)",
         )
-    sxx = float(rt @ rt)
-    theta = float(rt @ ry) / sxx
-    e = ry - theta * rt
-    score = np.bincount(p_codes, weights=rt * e, minlength=n_p)
     if n_p < 2:
         return _nan(n, n_p, n_w, price_sd, "one product only (no clusters for the interval)")
-    se = math.sqrt(n_p / (n_p - 1) * float(score @ score)) / sxx
     from scipy.stats import t as student
 
     z90, z95 = (float(student.ppf(q, n_p - 1)) for q in (0.95, 0.975))
+    fit = _partialled_ols(res, p_codes, n_p)
+    if fit is None:
+        return _nan(n, n_p, n_w, price_sd, "own and competitor prices move together")
+    b, se = fit
+    theta = float(b[0])
+    comp, comp_ci = math.nan, (math.nan, math.nan)
+    if len(b) > 1:
+        comp = float(b[1])
+        comp_ci = (comp - z90 * float(se[1]), comp + z90 * float(se[1]))
     return Elasticity(
         theta,
-        se,
-        (theta - z90 * se, theta + z90 * se),
-        (theta - z95 * se, theta + z95 * se),
+        float(se[0]),
+        (theta - z90 * float(se[0]), theta + z90 * float(se[0])),
+        (theta - z95 * float(se[0]), theta + z95 * float(se[0])),
         n,
         n_p,
         n_w,
         price_sd,
+        competitor=comp,
+        competitor_ci90=comp_ci,
     )
+
+
+def _partialled_ols(
+    res: np.ndarray, p_codes: np.ndarray, n_p: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Coefficients and product-clustered standard errors of ``Y~`` on the treatment residuals:
+    ``res`` (n, 1 + m) = (Y~, T~ [, C~]); ``b = (R'R)^-1 R'Y~``, ``V = (R'R)^-1 B (R'R)^-1``,
+    ``B = G/(G-1) Σ_g s_g s_g'``, ``s_g = Σ_{i in g} R_i e_i``. None when ``R'R`` is singular."""
+    ry, R = res[:, 0], res[:, 1:]
+    A = R.T @ R
+    if np.linalg.cond(A) > 1e10:
+        return None
+    b = np.linalg.solve(A, R.T @ ry)
+    e = ry - R @ b
+    g = np.column_stack(
+        [np.bincount(p_codes, weights=R[:, j] * e, minlength=n_p) for j in range(R.shape[1])]
+    )
+    Ainv = np.linalg.inv(A)
+    V = Ainv @ (n_p / (n_p - 1) * (g.T @ g)) @ Ainv
+    return b, np.sqrt(np.diag(V))
 
 
 def category_elasticities(panel: PricePanel, spec: ElasticitySpec | None = None) -> pd.DataFrame:
@@ -249,6 +295,10 @@ def category_elasticities(panel: PricePanel, spec: ElasticitySpec | None = None)
     for cat in sales.index:
         g = df[(df["category"] == cat) & (weeks_per_product >= spec.min_weeks)]
         depth = 1.0 - float(g["paid"].sum() / g["shelf"].sum()) if len(g) else math.nan
+        comp = None
+        if "comp" in g.columns and len(g) and g["comp"].notna().mean() >= COMPETITOR_COVERAGE:
+            g = g[g["comp"].notna()]
+            comp = np.log(g["comp"].to_numpy(dtype=np.float64))
         if g.empty:
             est = _nan(0, 0, 0, math.nan, f"no product with sales in >= {spec.min_weeks} weeks")
         else:
@@ -258,6 +308,7 @@ def category_elasticities(panel: PricePanel, spec: ElasticitySpec | None = None)
                 g["product_id"].to_numpy(),
                 g["week"].to_numpy(),
                 spec,
+                log_comp=comp,
             )
         rows.append(
             {
@@ -275,6 +326,25 @@ def category_elasticities(panel: PricePanel, spec: ElasticitySpec | None = None)
                 "discount_depth": depth,
                 "dropped_zero_quantity": panel.dropped_zero_quantity.get(str(cat), 0),
                 "reason": est.reason,
+                "competitor_effect": est.competitor,
+                "competitor_ci_low": est.competitor_ci90[0],
+                "competitor_ci_high": est.competitor_ci90[1],
             }
         )
     return pd.DataFrame(rows, columns=list(ELASTICITY_COLUMNS))
+
+
+def add_competitor_prices(
+    panel: PricePanel, competitor_prices: pd.DataFrame, as_of: pd.Timestamp
+) -> PricePanel:
+    """``panel`` with column ``comp``: per product-week the median over competitors of each
+    one's mean price that week (NaN where no competitor priced the product that week)."""
+    cp = competitor_prices.loc[pd.to_datetime(competitor_prices["ts"]) < as_of]
+    if not len(cp):
+        return panel
+    cp = cp.assign(week=week_index(cp["ts"], as_of), product_id=cp["product_id"].astype(str))
+    per = cp.groupby(["product_id", "week", "competitor"], observed=True)["price"].mean()
+    med = per.groupby(level=["product_id", "week"]).median().rename("comp").reset_index()
+    frame = panel.frame.assign(product_id=panel.frame["product_id"].astype(str))
+    frame = frame.merge(med, on=["product_id", "week"], how="left")
+    return PricePanel(frame, panel.dropped_zero_quantity, panel.free_product_weeks)

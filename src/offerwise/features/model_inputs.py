@@ -30,8 +30,12 @@ __all__ = [
     "customer_features",
     "fit_sequence_encoder",
     "menu_categories",
+    "price_index_features",
     "sequence_features",
 ]
+
+#: Days of competitor prices behind the price index feature (each rival's latest in the window).
+PRICE_INDEX_DAYS = 28
 
 #: Categorical customer attributes keep at most this many one-hot levels (most frequent first).
 MAX_LEVELS = 20
@@ -49,6 +53,9 @@ class FeatureSpec:
     customer's share of spend in category c over the feature window before as_of.
     ``sequence``: the fitted customer sequence encoder (columns ``seq_emb_i``,
     :mod:`offerwise.embed`) when the model was trained with ``--embeddings seq``.
+    ``price_index``: whether column ``price_index`` (the customer's basket price against
+    competitors, :func:`price_index_features`) is a feature: the training data had competitor
+    prices.
     """
 
     columns: list[str]
@@ -58,6 +65,7 @@ class FeatureSpec:
     tenure: bool = False
     category_shares: list[str] = field(default_factory=list)
     sequence: SeqEncoder | None = None
+    price_index: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -68,6 +76,7 @@ class FeatureSpec:
             "categorical": {k: list(v) for k, v in self.categorical.items()},
             "tenure": self.tenure,
             "category_shares": list(self.category_shares),
+            "price_index": self.price_index,
         }
 
     @classmethod
@@ -79,6 +88,7 @@ class FeatureSpec:
             categorical={k: list(v) for k, v in d.get("categorical", {}).items()},
             tenure=bool(d.get("tenure", False)),
             category_shares=list(d.get("category_shares", [])),
+            price_index=bool(d.get("price_index", False)),
             sequence=SeqEncoder.from_dict(d["sequence"]) if d.get("sequence") else None,
         )
 
@@ -182,6 +192,52 @@ def category_share_features(
         out = con.execute(sql, list(categories)).df()
     finally:
         con.unregister("ow_share_cutoffs")
+    out["customer_id"] = out["customer_id"].astype(str)
+    out["as_of"] = pd.to_datetime(out["as_of"])
+    return out
+
+
+def price_index_features(ds: DataSet, cutoffs: pd.DataFrame, window_days: int) -> pd.DataFrame:
+    """``price_index`` per distinct (customer_id, as_of) of ``cutoffs``: what the customer's
+    basket over ``window_days`` before as_of costs at our shelf prices over what it costs at the
+    competitors' (products with a rival's price only)::
+
+        price_index = Σ_lines (amount + discount) / Σ_lines quantity · comp(product, day)
+
+    ``comp`` is the median over rivals of each one's latest price in the
+    :data:`PRICE_INDEX_DAYS` days before the decision's day (prices of the decision day itself are
+    not used: point in time). NaN when no product bought has a rival's price (the model reads NaN
+    as missing). Needs ``transactions`` and ``competitor_prices``; empty frame otherwise.
+    """
+    if not (ds.has("transactions") and ds.has("competitor_prices")):
+        return pd.DataFrame(columns=["customer_id", "as_of", "price_index"])
+    con = ds.con
+    con.register("ow_pi_cutoffs", cutoffs[["customer_id", "as_of"]].drop_duplicates())
+    sql = f"""
+        WITH c AS (SELECT customer_id, as_of, date_trunc('day', as_of) AS day FROM ow_pi_cutoffs),
+        d AS (SELECT DISTINCT day FROM c),
+        latest AS (
+            SELECT d.day, cp.product_id, cp.competitor, arg_max(cp.price, cp.ts) AS price
+            FROM d JOIN competitor_prices cp
+              ON cp.ts < d.day AND cp.ts >= d.day - INTERVAL '{PRICE_INDEX_DAYS} days'
+            GROUP BY 1, 2, 3
+        ),
+        ref AS (SELECT day, product_id, median(price) AS comp FROM latest GROUP BY 1, 2),
+        bought AS (
+            SELECT c.customer_id, c.as_of, c.day, t.product_id,
+                   SUM(t.amount + t.discount) AS shelf, SUM(t.quantity) AS q
+            FROM c JOIN transactions t ON t.customer_id = c.customer_id AND t.ts < c.as_of
+                 AND t.ts >= c.as_of - INTERVAL '{int(window_days)} days' AND t.quantity > 0
+            GROUP BY 1, 2, 3, 4
+        )
+        SELECT b.customer_id, b.as_of, SUM(b.shelf) / NULLIF(SUM(b.q * r.comp), 0) AS price_index
+        FROM bought b JOIN ref r ON r.product_id = b.product_id AND r.day = b.day
+        GROUP BY 1, 2
+    """
+    try:
+        out = con.execute(sql).df()
+    finally:
+        con.unregister("ow_pi_cutoffs")
     out["customer_id"] = out["customer_id"].astype(str)
     out["as_of"] = pd.to_datetime(out["as_of"])
     return out
@@ -303,6 +359,14 @@ def build_features(
                 merged[col].to_numpy(dtype=np.float64) if col in merged else np.zeros(len(merged))
             )
             cols[col] = np.nan_to_num(vals, nan=0.0)
+    if derive and tx is not None:
+        spec.price_index = ds.has("competitor_prices")
+    if spec.price_index:
+        pi = price_index_features(ds, uniq, settings.feature_window_days)
+        merged = cutoffs.merge(pi, on=["customer_id", "as_of"], how="left", validate="many_to_one")
+        cols["price_index"] = pd.to_numeric(merged["price_index"], errors="coerce").to_numpy(
+            dtype=np.float64
+        )
     cust = cutoffs[["customer_id", "as_of"]].merge(
         customers, on="customer_id", how="left", validate="many_to_one"
     )

@@ -107,6 +107,26 @@ class MarginRule(_Strict):
         return self
 
 
+class StockRule(_Strict):
+    """Weigh category-scoped offers by their category's stock cover (weeks of demand on hand):
+    below ``scarce_weeks`` the weight falls to 0 (protect scarce stock), above
+    ``overstock_weeks`` it rises to at most ``max_weight`` (push overstock). Needs an
+    ``inventory`` table; demand from ``plan --forecast`` or the last 4 weeks of sales."""
+
+    scarce_weeks: float = Field(2.0, gt=0, description="cover below this is scarce")
+    overstock_weeks: float = Field(8.0, gt=0, description="cover above this is overstock")
+    max_weight: float = Field(2.0, ge=1, description="the largest weight of an overstock")
+
+    @model_validator(mode="after")
+    def _order(self) -> StockRule:
+        if self.scarce_weeks >= self.overstock_weeks:
+            raise ValueError(
+                f"scarce_weeks ({self.scarce_weeks:g}) must be below overstock_weeks "
+                f"({self.overstock_weeks:g})"
+            )
+        return self
+
+
 class Rules(_Strict):
     """A whole rules file. Every section is optional."""
 
@@ -116,6 +136,7 @@ class Rules(_Strict):
     contact: ContactRule = Field(default_factory=ContactRule)
     fairness: list[FairnessRule] = Field(default_factory=list)
     margin: MarginRule | None = None
+    stock: StockRule | None = None
 
     @model_validator(mode="after")
     def _sum_min_shares(self) -> Rules:

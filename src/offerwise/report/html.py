@@ -57,6 +57,12 @@ HINTS: dict[str, str] = {
         "analyse the campaign once outcomes are in (`offerwise analyze ... --out ANALYSIS.json`) "
         "and pass --analysis ANALYSIS.json"
     ),
+    "forecast": "run `offerwise forecast --data DATA --level category --horizon 12 --out "
+    "FC.parquet` and pass --forecast FC.parquet",
+    "elasticity": "run `offerwise elasticity --data DATA --out EL.parquet` and pass "
+    "--elasticity EL.parquet",
+    "categories": "run `offerwise categories --data DATA --out CAT.parquet` (with "
+    "competitor_prices and inventory tables in the data) and pass --categories CAT.parquet",
 }
 
 PNG_DPI = 110
@@ -884,6 +890,156 @@ def _trust(inp: ReportInputs) -> str:
     return "".join(parts)
 
 
+def _plan_margin(inp: ReportInputs) -> str:
+    """The plan's margin against its target and its per-category table (plan summary)."""
+    cur = inp.currency
+    if inp.plan is None:
+        return note(f"Not available: the plan's margin (no plan). {HINTS['plan']}.")
+    s = inp.plan_summary or {}
+    parts = []
+    m = s.get("margin")
+    if isinstance(m, dict):
+        bind = "the target did not bind" if not m.get("mu") else "the target binds"
+        parts.append(
+            f"<h3>Margin against the target</h3><p>Target gross margin after discounts "
+            f"<b>{esc(pct(1)(m.get('target')))}</b> (gross margin before discounts "
+            f"{esc(pct(1)(m.get('rate')))}): the plan's expected margin is "
+            f"<b>{esc(pct(1)(m.get('expected')))}</b>, {esc(pct(1)(m.get('unconstrained')))} "
+            f"without the target; value given up {esc(money(cur)(m.get('value_given_up')))} "
+            f"({esc(bind)}). Expected figures of the model; the measured margin comes with the "
+            "campaign's results.</p>"
+        )
+    else:
+        parts.append(note("The plan has no margin target (rules [margin] target = 0.2)."))
+    cats = s.get("categories")
+    cats = cats if isinstance(cats, dict) else {}
+    rows = cats.get("rows")
+    if rows:
+        t = pd.DataFrame(rows)
+        cols: list[tuple[str, str, Fmt]] = [
+            ("category", "category the offers are scoped to", text),
+            ("customers", "customers", num()),
+            ("expected_cost", f"expected cost ({cur})", money(cur)),
+            ("incremental_profit", f"expected incremental profit ({cur})", money(cur)),
+            ("expected_margin", "expected margin after discounts", pct(1)),
+        ]
+        extra = [
+            ("demand_per_week", "demand (units / week)", num()),
+            ("weeks_of_cover", "weeks of cover", num(1)),
+            ("weight", "stock weight", num(2)),
+        ]
+        cols += [c for c in extra if c[0] in t.columns and t[c[0]].notna().any()]
+        how = (
+            "offers were weighed by stock cover (rules [stock])"
+            if cats.get("stock_weights")
+            else "stock did not weigh the offers"
+        )
+        src = (
+            f"the forecast {cats.get('forecast')}"
+            if cats.get("demand_source") == "forecast"
+            else "the last 4 weeks of sales"
+        )
+        parts.append(
+            f"<h3>The plan per category</h3><p>Demand per week from {esc(src)}; "
+            f"{esc(how)}.</p>" + table(t, cols)
+        )
+    return "".join(parts)
+
+
+def _demand(inp: ReportInputs) -> str:
+    """Margin vs target, the price index against competitors, forecasts, elasticities."""
+    from offerwise.report import demand_plots
+
+    cur = inp.currency
+    parts = [_plan_margin(inp)]
+    parts.append("<h3>Prices against competitors and stock</h3>")
+    o = inp.categories
+    if o is None:
+        parts.append(note(f"Not available: price index and stock. {HINTS['categories']}."))
+    else:
+        if (
+            "price_index" in o.columns
+            and pd.to_numeric(o["price_index"], errors="coerce").notna().any()
+        ):
+            parts.append(
+                image(
+                    demand_plots.plot_price_index(o),
+                    "price_index",
+                    "Price index against competitors per category",
+                    "Our shelf price over the competitors' median price, weighted by the units we "
+                    "sold (the largest categories by revenue). Red: dearer than the market.",
+                )
+            )
+        else:
+            parts.append(note("No competitor prices in the data (table competitor_prices)."))
+        cols: list[tuple[str, str, Fmt]] = [
+            ("category", "category", text),
+            ("revenue", f"revenue, last weeks ({cur})", money(cur)),
+            ("price_index", "price index", num(3)),
+            ("n_competitors", "competitors", num()),
+            ("on_hand", "on hand (units)", num()),
+            ("demand_per_week", "demand (units / week)", num()),
+            ("weeks_of_cover", "weeks of cover", num(1)),
+            ("stock_status", "stock", text),
+            ("weight", "weight in a plan with [stock]", num(2)),
+        ]
+        parts.append(table(o.head(20), [c for c in cols if c[0] in o.columns]))
+    parts.append("<h3>Demand forecast</h3>")
+    f = inp.forecast
+    if f is None:
+        parts.append(note(f"Not available: forecast. {HINTS['forecast']}."))
+    else:
+        parts.append(
+            image(
+                demand_plots.plot_forecasts(f),
+                "forecasts",
+                "Weekly sales forecast with prediction intervals",
+                "The six largest series; each with the model its backtest chose. Shaded: 80 % "
+                "and 95 % prediction intervals.",
+            )
+        )
+        g = f.assign(yhat=pd.to_numeric(f["yhat"], errors="coerce")).sort_values("week")
+        first = g.groupby("series", sort=False).first()
+        tot = g.groupby("series")["yhat"].agg(["sum", "size"])
+        t = first.join(tot).reset_index().sort_values("sum", ascending=False).head(20)
+        fc_cols: list[tuple[str, str, Fmt]] = [
+            ("series", "series", text),
+            ("model", "model", text),
+            ("yhat", "next week", num(1)),
+            ("lo80", "80 % low", num(1)),
+            ("hi80", "80 % high", num(1)),
+            ("sum", "total over the horizon", num()),
+            ("size", "weeks", num()),
+        ]
+        parts.append(table(t, [c for c in fc_cols if c[0] in t.columns]))
+    parts.append("<h3>Price elasticity</h3>")
+    e = inp.elasticity
+    if e is None:
+        parts.append(note(f"Not available: elasticities. {HINTS['elasticity']}."))
+    else:
+        if pd.to_numeric(e.get("elasticity"), errors="coerce").notna().any():
+            parts.append(
+                image(
+                    demand_plots.plot_elasticities(e),
+                    "elasticities",
+                    "Own-price elasticity per category with 90 % intervals",
+                    "Double ML with product and week effects (largest sales first). Left of −1: "
+                    "a price cut raises revenue.",
+                )
+            )
+        el_cols: list[tuple[str, str, Fmt]] = [
+            ("category", "category", text),
+            ("elasticity", "elasticity", num(2, signed=True)),
+            ("ci_low", "90 % low", num(2, signed=True)),
+            ("ci_high", "90 % high", num(2, signed=True)),
+            ("competitor_effect", "competitor price effect", num(2, signed=True)),
+            ("n_obs", "product-weeks", num()),
+            ("reason", "why no estimate", text),
+        ]
+        parts.append(table(e.head(20), [c for c in el_cols if c[0] in e.columns]))
+    return "".join(parts)
+
+
 def sections(inp: ReportInputs) -> list[Section]:
     """The report's sections in order."""
     colors = offer_colors(_all_offers(inp))
@@ -895,6 +1051,7 @@ def sections(inp: ReportInputs) -> list[Section]:
         ("frontier", "Budget frontier", lambda: _frontier(inp)),
         ("mix", "Offer mix by segment", lambda: _mix(inp, colors)),
         ("categories", "What is discounted: categories", lambda: _categories(inp)),
+        ("demand", "Demand, prices and margin", lambda: _demand(inp)),
         ("fairness", "Fairness audit", lambda: _fairness(inp)),
         ("drivers", "Feature importance and reason codes", lambda: _drivers(inp, colors)),
         ("results", "Campaign results", lambda: _results(inp)),

@@ -18,6 +18,9 @@ Files read (all optional)::
     ANALYSIS.json                      ``offerwise analyze --out``: parsed once into
                                        :class:`~offerwise.evaluation.analyze.AnalyzeResult`
     PROFILES.parquet | .csv            customer_id, segment, profile features, attributes
+    FORECAST.parquet | .csv            ``offerwise forecast``: series, week, model, yhat, lo/hi
+    ELASTICITY.parquet | .csv          ``offerwise elasticity``: category, elasticity, ci_low, ...
+    CATEGORIES.parquet | .csv          ``offerwise categories``: category, price_index, stock, ...
 """
 
 from __future__ import annotations
@@ -69,6 +72,11 @@ class ReportInputs:
     sources: dict[str, str] = field(default_factory=dict)
     # other models' identification reports to show beside this one (label -> card's report)
     other_identifications: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: demand and prices (section "Demand, prices and margin"): the forecast, elasticity and
+    #: per-category (``offerwise categories``) files
+    forecast: pd.DataFrame | None = None
+    elasticity: pd.DataFrame | None = None
+    categories: pd.DataFrame | None = None
 
     @property
     def data_fingerprint(self) -> str | None:
@@ -164,6 +172,9 @@ def load_inputs(
     *,
     currency: str = "$",
     compare_models: dict[str, str | Path] | None = None,
+    forecast: str | Path | None = None,
+    elasticity: str | Path | None = None,
+    categories: str | Path | None = None,
 ) -> ReportInputs:
     """Read the report inputs from files (see the module docstring for the layout).
 
@@ -231,4 +242,12 @@ def load_inputs(
     inp.customers = _ids_as_str(cust)
     if src:
         inp.sources["customers"] = src
+    for key, path, what in (
+        ("forecast", forecast, "forecast"),
+        ("elasticity", elasticity, "elasticity"),
+        ("categories", categories, "categories"),
+    ):
+        if path is not None:
+            setattr(inp, key, read_frame(path, what))
+            inp.sources[key] = str(path)
     return inp

@@ -11,7 +11,12 @@ import pandas as pd
 
 from offerwise._io import write_table
 from offerwise.config import Settings, default_settings
-from offerwise.demand.elasticity import ElasticitySpec, category_elasticities, price_panel
+from offerwise.demand.elasticity import (
+    ElasticitySpec,
+    add_competitor_prices,
+    category_elasticities,
+    price_panel,
+)
 from offerwise.demand.weekly import check_level
 from offerwise.errors import Problem
 from offerwise.workflows._common import DataArg, Progress, note, open_data
@@ -67,7 +72,8 @@ def run_elasticity(
     progress: Progress | None = None,
 ) -> ElasticityRun:
     """Estimate every category's own-price elasticity of units from ``data``'s transactions and
-    write the table atomically to ``out``."""
+    write the table atomically to ``out``; with a ``competitor_prices`` table also each
+    category's cross-price elasticity to the competitors' median price."""
     settings = settings or default_settings()
     check_level(level, ("category",))
     spec = ElasticitySpec(min_weeks=min_weeks, min_obs=min_obs, seed=settings.seed)
@@ -78,6 +84,8 @@ def run_elasticity(
     lines = load_lines(ds, with_category=True)
     file = str(ds.files.get("transactions", "transactions"))
     panel = price_panel(lines, as_of, file=file)
+    if ds.has("competitor_prices"):
+        panel = add_competitor_prices(panel, ds.frame("competitor_prices"), as_of)
     t1 = time.perf_counter()
     note(progress, "double ML per category")
     table = category_elasticities(panel, spec)

@@ -26,7 +26,11 @@ from offerwise.errors import InputError, Problem
 from offerwise.vocab import parse_as_of
 from offerwise.workflows._common import DataArg, Progress, note, open_data
 
-__all__ = ["ForecastRun", "load_lines", "run_forecast", "transactions_as_of"]
+__all__ = ["FORECAST_ATTRS_KEYS", "ForecastRun", "load_lines", "run_forecast", "transactions_as_of"]
+
+#: Marks a forecast file written by ``offerwise forecast`` (Parquet metadata; with level, target,
+#: as_of).
+FORECAST_ATTRS_KEYS: dict[str, str] = {"offerwise": "forecast"}
 
 
 @dataclass(slots=True)
@@ -179,6 +183,9 @@ def run_forecast(
         fit = fit_forecast(sales.frame, horizon, models=names, n_jobs=n_jobs)
         timings["forecast"] = round(time.perf_counter() - t2, 3)
         frame, chosen = fit.frame, fit.chosen
+        # what the rows are, kept in the Parquet file's metadata (``offerwise plan --forecast``
+        # checks that it reads category units)
+        frame.attrs = {**FORECAST_ATTRS_KEYS, "level": lvl, "target": tgt, "as_of": ts.isoformat()}
         write_table(frame, out)
     elif backtest is not None:
         chosen = fit.chosen

@@ -18,12 +18,13 @@ from scipy.stats import norm
 
 from offerwise.config import Settings, default_settings
 from offerwise.data.contract import DataSet
-from offerwise.errors import InputError
+from offerwise.errors import ConfigError, InputError
 from offerwise.evaluation.cost import UNCALIBRATED, CostCalibration, CostInterval, cost_interval
 from offerwise.features.engine import profile
 from offerwise.models.introspect import drivers_json, value_drivers
 from offerwise.models.persist import LoadedModel, load_model
 from offerwise.policy.frontier import plan_frontier, write_frontier
+from offerwise.policy.margin import price_cut_offers
 from offerwise.policy.plan import (
     PlanResult,
     ScoreArrays,
@@ -31,9 +32,11 @@ from offerwise.policy.plan import (
     solve_plan,
     write_plan,
 )
-from offerwise.policy.rules import load_rules
+from offerwise.policy.rules import Rules, load_rules
+from offerwise.policy.stock import category_summary, stock_weight_matrix, weighted
 from offerwise.vocab import default_as_of, frontier_path, parse_as_of
 from offerwise.workflows._common import DataArg, Progress, note, open_data
+from offerwise.workflows.categories import CategoryOutlook, category_outlook
 from offerwise.workflows.claims import PlanClaims, model_identification, plan_claims
 from offerwise.workflows.newcomer import NewcomerDecision, decision_context, newcomer_decision
 from offerwise.workflows.score import ScoreResult, score
@@ -87,6 +90,61 @@ class PlanRun:
     newcomer: NewcomerDecision | None = None
     #: the summary's ``drivers`` (:func:`drivers_summary`); None when none were computed
     drivers: dict[str, object] | None = None
+    #: per category of the treated customers' offers: customers, cost, profit, revenue, margin
+    #: and, where the data tells, demand per week, stock and its weight (:func:`plan_categories`)
+    categories: pd.DataFrame | None = None
+    #: the per-category outlook the plan read (demand, stock, price index); None without
+    #: transactions and products
+    outlook: CategoryOutlook | None = None
+    #: whether rules ``[stock]`` weighed the allocation's values by stock cover
+    stock_weights: bool = False
+
+
+def plan_outlook(
+    ds: DataSet,
+    as_of: pd.Timestamp,
+    rules: Rules | None,
+    forecast: str | Path | None,
+    settings: Settings,
+) -> CategoryOutlook | None:
+    """The per-category outlook at the decision date (None when the data has no transactions or
+    products, unless rules ``[stock]`` need it: then a :class:`ConfigError`)."""
+    stock = None if rules is None else rules.stock
+    if not (ds.has("transactions") and ds.has("products")):
+        if stock is not None or forecast is not None:
+            raise ConfigError(
+                f"{ds.root}: rules [stock] and --forecast need the transactions and products tables"
+            )
+        return None
+    from offerwise.demand.competition import StockPolicy
+
+    policy = StockPolicy() if stock is None else StockPolicy(**stock.model_dump())
+    out = category_outlook(ds, as_of=as_of, forecast=forecast, policy=policy, settings=settings)
+    if stock is not None and not out.has_inventory:
+        raise ConfigError(
+            f"rules: [stock] weighs offers by stock cover, but {ds.root} has no inventory table "
+            "(inventory.parquet or .csv: product_id, ts, on_hand; docs/data-contract.md)"
+        )
+    return out
+
+
+def plan_categories(
+    res: PlanResult,
+    outlook: CategoryOutlook | None,
+    rate: float,
+    offers: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """The summary's per-category table: :func:`~offerwise.policy.stock.category_summary` with
+    the outlook's demand per week, stock on hand, weeks of cover, stock weight, price index."""
+    kinds = None if offers is None else dict(zip(offers["offer_id"], offers["kind"], strict=True))
+    cut = price_cut_offers(res.offer_ids, kinds)
+    t = category_summary(res, rate, cut)
+    t["category"] = t["category"].astype(object)
+    if outlook is not None:
+        cols = ["category", "demand_per_week", "on_hand", "weeks_of_cover", "weight"]
+        cols += ["stock_status", "price_index"]
+        t = t.merge(outlook.frame[cols], on="category", how="left")
+    return t.reset_index(drop=True)
 
 
 def customer_table(profiles: pd.DataFrame, ds: DataSet) -> pd.DataFrame:
@@ -124,6 +182,7 @@ def make_plan(
     engine: str = "duckdb",
     spark: SparkConfig | None = None,
     drivers: int = DRIVERS_MAX,
+    forecast: str | Path | None = None,
 ) -> PlanRun:
     """Score ``data`` with ``model`` (unless ``scored`` is given), segment, solve, and write the
     plan, its ``.summary.json`` and (with ``frontier``) its ``.frontier.parquet``/``.png``.
@@ -144,7 +203,10 @@ def make_plan(
     :mod:`offerwise.workflows.templates`); computed at the decision date when not given.
     ``engine="spark"``: features and scores as ``score(engine="spark")`` does, and the budget
     price by bisection on Spark (:func:`offerwise.spark.allocate.spark_allocator`; with rules
-    that set caps, segment budgets or fairness the allocation runs on the driver)."""
+    that set caps, segment budgets or fairness the allocation runs on the driver).
+    ``forecast``: an ``offerwise forecast --level category --target units`` file, the demand
+    behind stock cover (default: the last 4 weeks of sales); rules ``[stock]`` weigh
+    category-scoped offers by it (:mod:`offerwise.policy.stock`)."""
     from offerwise.spark.session import check_engine
 
     engine = check_engine(engine)
@@ -192,6 +254,11 @@ def make_plan(
     cust = customer_table(prof, ds)
     offers = ds.frame("offers") if ds.has("offers") else None
     categories = category_matrix(arrays, offers, tc)
+    outlook = plan_outlook(ds, pd.Timestamp(ts), parsed, forecast, settings)
+    stock_w = None
+    if parsed is not None and parsed.stock is not None and outlook is not None:
+        stock_w = outlook.weights()
+        arrays = weighted(arrays, stock_weight_matrix(categories, stock_w))
     cal = model_cost_calibration(lm) if overspend_risk is not None else UNCALIBRATED
     allocator = None
     if engine == "spark":
@@ -242,7 +309,10 @@ def make_plan(
             sc = sc.drop(columns="expected_revenue").merge(
                 own, on=["customer_id", "offer_id"], how="left", validate="one_to_one"
             )
-        return solve(scores_to_arrays(sc, objective, risk), planning_budget)
+        arr = scores_to_arrays(sc, objective, risk)
+        if stock_w is not None:
+            arr = weighted(arr, stock_weight_matrix(category_matrix(arr, offers, tc), stock_w))
+        return solve(arr, planning_budget)
 
     claims = None
     if scored.features is not None and scored.customer_ids is not None:
@@ -266,6 +336,10 @@ def make_plan(
     note(progress, "the decision for customers the plan does not list")
     ctx = decision_context(res, cust, rules=parsed, offers=offers, as_of=pd.Timestamp(ts))
     newcomer = newcomer_decision(lm, ds, ctx, settings)
+    rate = settings.margin_rate
+    if parsed is not None and parsed.margin is not None and parsed.margin.rate is not None:
+        rate = parsed.margin.rate
+    cats = plan_categories(res, outlook, rate, offers)
     written = list(
         write_plan(
             res,
@@ -283,6 +357,7 @@ def make_plan(
                 **({} if drivers_sum is None else {"drivers": drivers_sum}),
                 "newcomer": newcomer.to_dict(),
                 "online": ctx.to_dict(),
+                "categories": categories_dict(cats, outlook, stock_w is not None),
             },
         )
     )
@@ -301,7 +376,24 @@ def make_plan(
         templates=tc,
         newcomer=newcomer,
         drivers=drivers_sum,
+        categories=cats,
+        outlook=outlook,
+        stock_weights=stock_w is not None,
     )
+
+
+def categories_dict(
+    cats: pd.DataFrame, outlook: CategoryOutlook | None, stock_weights: bool
+) -> dict[str, object]:
+    """The summary's ``categories``: where demand came from, whether stock weighed the offers,
+    and the rows (NaN as null)."""
+    rows = cats.astype(object).where(cats.notna(), None).to_dict("records")
+    return {
+        "demand_source": None if outlook is None else outlook.demand_source,
+        "forecast": None if outlook is None else outlook.forecast,
+        "stock_weights": stock_weights,
+        "rows": rows,
+    }
 
 
 def plan_drivers(

@@ -31,6 +31,9 @@ def write_report(
     data: str | Path | None = None,
     settings: Settings | None = None,
     currency: str = "$",
+    forecast: str | Path | None = None,
+    elasticity: str | Path | None = None,
+    categories: str | Path | None = None,
 ) -> ReportRun:
     """Build the report from files and write it atomically to ``out``."""
     inputs = load_inputs(
@@ -41,6 +44,9 @@ def write_report(
         customers=data,
         settings=settings or default_settings(),
         currency=currency,
+        forecast=forecast,
+        elasticity=elasticity,
+        categories=categories,
     )
     path = build_report(inputs, out)
     return ReportRun(path=path, bytes=path.stat().st_size, sources=dict(inputs.sources))
