@@ -7,7 +7,9 @@ customers (the truth table's expected net profit ÷ expected revenue of each cus
 offer; net profit = margin × gross − discount, the simulator's accounting), its stated margin,
 its true incremental profit (the truth's ``incremental_profit`` of the assigned offers) and the
 value given up vs the plan without the target. The LP check: the LP relaxation (HiGHS) of the
-same allocation with the margin row, on the plan's own estimates, vs the plan's objective.
+same allocation with the margin row, on the plan's own estimates and within the budget the
+allocation was given (the summary's ``cost.planning_budget``: ``plan`` shrinks the budget until the
+overspend risk is met), vs the plan's objective.
 
 Targets (issue #15): true margin >= target on 10 of 10 seeds; the LP agrees within 0.1 %.
 
@@ -98,7 +100,9 @@ def one_seed(seed: int, args: argparse.Namespace, tmp: Path) -> dict:
                      "stated_value": summary["expected_incremental_profit"]}
         if name == "target":
             mg = summary["margin"]
-            out["lp_gap"] = lp_gap(root, plan, args.target, mg["rate"], args.budget)
+            # the allocation's own budget: `plan` shrinks it until the overspend risk is met
+            planning = (summary.get("cost") or {}).get("planning_budget") or args.budget
+            out["lp_gap"] = lp_gap(root, plan, args.target, mg["rate"], float(planning))
             out["stated_free_margin"] = mg["unconstrained"]
     return out
 

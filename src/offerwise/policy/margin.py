@@ -19,7 +19,7 @@ at all meets it trivially). :func:`offerwise.policy.lp.solve_lp` takes the same 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -32,6 +32,7 @@ __all__ = [
     "price_cut_offers",
     "margin_result",
     "plan_margin",
+    "fill_slack",
     "solve_with_margin",
 ]
 
@@ -129,13 +130,18 @@ def solve_with_margin(
     *,
     offset: float = 0.0,
     iterations: int = 40,
+    cost: np.ndarray | None = None,
+    budget: float | None = None,
+    eligible: np.ndarray | None = None,
 ) -> tuple[Allocation, float, Allocation]:
     """Allocate under ``Σ a x + offset >= 0``: ``run(values)`` allocates with the other
     constraints fixed; returns (the allocation, its μ, the allocation without the target).
 
     ``offset``: the side of rows decided outside ``run`` (e.g. the exploration draw's offers).
     Bisection on μ over [0, μ_hi], μ_hi doubled from 1 until the side holds; the allocation
-    returned is the feasible end's (the side holds), within ``iterations`` halvings of μ.
+    returned is the feasible end's (the side holds), within ``iterations`` halvings of μ. With
+    ``cost``, ``budget`` and ``eligible`` (n, K) (only the budget binds besides the target), the
+    slack the feasible end leaves is then filled (:func:`fill_slack`).
     """
     free = run(value)
     if _side(free, a) + offset >= 0:
@@ -154,7 +160,67 @@ def solve_with_margin(
             hi, best = mid, got
         else:
             lo = mid
+    if cost is not None and budget is not None and eligible is not None:
+        best = fill_slack(best, value, a, cost, eligible, budget=budget, offset=offset)
     return best, hi, free
+
+
+def fill_slack(
+    feasible: Allocation,
+    value: np.ndarray,
+    a: np.ndarray,
+    cost: np.ndarray,
+    eligible: np.ndarray,
+    *,
+    budget: float,
+    offset: float = 0.0,
+) -> Allocation:
+    """``feasible`` (``Σ a x + offset >= 0``) improved by moving customers to another eligible
+    offer (or none) worth more ``value``, greedily by value gained per unit of the side used, at
+    most one move per customer, while the side holds and the cost stays within ``budget``. At the
+    bisection's feasible end every such move uses side (otherwise μ's allocation would have made
+    it); the slack it leaves is what the LP relaxation fills with a fractional customer."""
+    ch = np.asarray(feasible.choice, np.int64).copy()
+    n, k = value.shape
+    rows = np.arange(n)
+    on = ch >= 0
+    cur_v = np.where(on, value[rows, np.maximum(ch, 0)], 0.0)
+    cur_a = np.where(on, a[rows, np.maximum(ch, 0)], 0.0)
+    cur_c = np.where(on, cost[rows, np.maximum(ch, 0)], 0.0)
+    # moves to offer j (columns 0..k-1) or to none (column k)
+    dv = np.column_stack([value, np.zeros(n)]) - cur_v[:, None]
+    da = np.column_stack([a, np.zeros(n)]) - cur_a[:, None]
+    dc = np.column_stack([cost, np.zeros(n)]) - cur_c[:, None]
+    ok = np.column_stack([eligible, np.ones(n, bool)]) & (dv > 1e-12)
+    ok[rows, np.where(on, ch, k)] = False
+    ri, cj = np.nonzero(ok)
+    if len(ri) == 0:
+        return feasible
+    side = float(cur_a.sum()) + offset
+    spent = float(cur_c.sum())
+    ratio = dv[ri, cj] / np.maximum(-da[ri, cj], 1e-12)
+    moved = np.zeros(n, bool)
+    for m in np.argsort(-ratio, kind="stable"):
+        i, j = ri[m], cj[m]
+        if moved[i] or side + da[i, j] < 0 or spent + dc[i, j] > budget * (1 + 1e-12):
+            continue
+        ch[i] = j if j < k else -1
+        side += float(da[i, j])
+        spent += float(dc[i, j])
+        moved[i] = True
+    if not moved.any():
+        return feasible
+    idx = np.flatnonzero(ch >= 0)
+    return replace(
+        feasible,
+        choice=ch.astype(feasible.choice.dtype),
+        value=float(value[idx, ch[idx]].sum()),
+        cost=spent,
+        n_treated=int(len(idx)),
+        count_by_offer=np.bincount(ch[idx], minlength=k).astype(np.int64),
+        spend_by_offer=np.bincount(ch[idx], weights=cost[idx, ch[idx]], minlength=k),
+        value_by_offer=np.bincount(ch[idx], weights=value[idx, ch[idx]], minlength=k),
+    )
 
 
 def margin_result(

@@ -480,7 +480,17 @@ def solve_plan(
         a = np.where(mask, a_all, 0.0)
         xr = np.flatnonzero(explored)
         off = float(a_all[xr, x_arm[xr]].sum())
-        alloc, mu, free = solve_with_margin(run, value, a, offset=off)
+        only_budget = not fair and not np.isfinite(np.r_[left[1], left[2], left[3]]).any()
+        only_budget = only_budget and not (np.asarray(left[4]) > 0).any()
+        alloc, mu, free = solve_with_margin(
+            run,
+            value,
+            a,
+            offset=off,
+            cost=cost,
+            budget=left[0] if only_budget else None,
+            eligible=mask,
+        )
     ch = alloc.choice.astype(np.int64)
     ch = np.where(ch >= 0, ch, -1)
     ch[explored] = x_arm[explored]
