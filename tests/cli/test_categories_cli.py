@@ -99,3 +99,17 @@ def test_categories_without_rivals_or_stock_says_so(market: tuple[DemandMarket, 
     assert "tables not in the data: competitor_prices (no price index), inventory (no stock cover)" in res.stdout
     df = pd.read_parquet(tmp_path / "c.parquet")
     assert df["price_index"].isna().all() and (df["stock_status"] == "unknown").all() and (df["weight"] == 1).all()
+
+
+def test_categories_as_of_before_any_rival_price(market: tuple[DemandMarket, Path], tmp_path: Path) -> None:
+    """A decision date before the first competitor price: no index (NaN), stock from the one
+    snapshot before it, nothing after it read."""
+    _, shop = market
+    res = runner.invoke(app, ["categories", "--data", str(shop), "--as-of", "2024-01-02",
+                              "--out", str(tmp_path / "c.parquet"), "--json"])
+    assert res.exit_code == 0, res.output
+    rows = _json(res.stdout)["categories"]
+    assert all(r["price_index"] is None for r in rows)
+    inv = pd.read_parquet(shop / "inventory.parquet")
+    first = inv[inv["ts"] < "2024-01-02"]["on_hand"].sum()
+    assert sum(r["on_hand"] for r in rows) == pytest.approx(first)

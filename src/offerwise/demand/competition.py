@@ -113,7 +113,13 @@ def competitor_reference(
     ``window_days`` before ``as_of``) and ``n_competitors``."""
     cp = _window(competitor_prices, as_of, window_days)
     if not len(cp):
-        return pd.DataFrame({"product_id": [], "comp_price": [], "n_competitors": []})
+        return pd.DataFrame(
+            {
+                "product_id": pd.Series(dtype=object),
+                "comp_price": pd.Series(dtype=np.float64),
+                "n_competitors": pd.Series(dtype=np.int64),
+            }
+        )
     latest = cp.sort_values("ts").groupby(["product_id", "competitor"], as_index=False).last()
     return latest.groupby("product_id", as_index=False).agg(
         comp_price=("price", "median"), n_competitors=("competitor", "nunique")
@@ -186,7 +192,13 @@ def category_stock(
     ``categories``: category by product_id."""
     inv = _window(inventory, as_of, None)
     if not len(inv):
-        return pd.DataFrame({"category": [], "on_hand": [], "snapshot": []})
+        return pd.DataFrame(
+            {
+                "category": pd.Series(dtype=object),
+                "on_hand": pd.Series(dtype=np.float64),
+                "snapshot": pd.Series(dtype="datetime64[ns]"),
+            }
+        )
     last = inv.sort_values("ts").groupby("product_id", as_index=False).last()
     cat = last["product_id"].map(categories).fillna(NO_CATEGORY).astype(str)
     return (

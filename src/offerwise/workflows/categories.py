@@ -118,6 +118,31 @@ def _lines(ds: DataSet, as_of: pd.Timestamp, days: float) -> pd.DataFrame:
     return df
 
 
+def _window_rows(ds: DataSet, table: str, as_of: pd.Timestamp, days: float) -> pd.DataFrame | None:
+    """The rows of ``table`` with ``as_of - days <= ts < as_of`` (None without the table)."""
+    if not ds.has(table):
+        return None
+    df = ds.con.execute(
+        f"SELECT * FROM {table} WHERE ts >= ? AND ts < ?",
+        [(as_of - pd.Timedelta(days=days)).to_pydatetime(), as_of.to_pydatetime()],
+    ).df()
+    df["product_id"] = df["product_id"].astype(str)
+    return df
+
+
+def _latest_snapshots(ds: DataSet, as_of: pd.Timestamp) -> pd.DataFrame | None:
+    """Each product's latest inventory row before ``as_of`` (None without the table)."""
+    if not ds.has("inventory"):
+        return None
+    df = ds.con.execute(
+        "SELECT product_id, max(ts) AS ts, arg_max(on_hand, ts) AS on_hand FROM inventory "
+        "WHERE ts < ? GROUP BY product_id",
+        [as_of.to_pydatetime()],
+    ).df()
+    df["product_id"] = df["product_id"].astype(str)
+    return df
+
+
 def category_outlook(
     data: DataArg,
     *,
@@ -140,9 +165,7 @@ def category_outlook(
     ts = transactions_as_of(ds, as_of)
     note(progress, "price index and stock cover per category")
     lines = _lines(ds, ts, max(window_days, 7.0 * HISTORY_WEEKS))
-    cp = ds.frame("competitor_prices") if ds.has("competitor_prices") else None
-    if cp is not None:
-        cp["product_id"] = cp["product_id"].astype(str)
+    cp = _window_rows(ds, "competitor_prices", ts, window_days)
     out = category_price_index(lines, cp, ts, window_days)
     if forecast is not None:
         demand, source = load_demand_forecast(forecast), "forecast"
@@ -151,9 +174,8 @@ def category_outlook(
     products = ds.frame("products")
     cats = products.set_index(products["product_id"].astype(str))["category"]
     names = set(out["category"]) | set(demand.index)
-    if ds.has("inventory"):
-        inv = ds.frame("inventory")
-        inv["product_id"] = inv["product_id"].astype(str)
+    inv = _latest_snapshots(ds, ts)
+    if inv is not None:
         stock = category_stock(inv, cats, ts)
         names |= set(stock["category"])
     else:
