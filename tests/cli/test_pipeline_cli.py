@@ -184,6 +184,9 @@ def test_plan_weighs_category_offers_by_stock(trained: tuple[Path, Path], tmp_pa
     summary = json.loads((tmp_path / "scarce.summary.json").read_text())
     cats = summary["categories"]
     assert cats["stock_weights"] is True and cats["demand_source"] == "history"
+    # customers without a plan row (cold start, online) are decided with the same weights
+    assert summary["online"]["offer_weights"] == {"fresh20": 0.0}
+    assert summary["newcomer"]["offer_id"] != "fresh20"
     assert summary["expected_incremental_profit"] == pytest.approx(plan["incremental_profit"].sum())
     assert "offers weighed by stock cover (rules [stock]: scarce below 2 weeks" in res.stdout
 

@@ -20,7 +20,7 @@ import pandas as pd
 
 from offerwise.config import Settings
 from offerwise.data.contract import DataSet
-from offerwise.data.templates import is_template
+from offerwise.data.templates import fixed_category, is_template
 from offerwise.features.model_inputs import build_features
 from offerwise.models.persist import LoadedModel
 from offerwise.policy.plan import PlanResult
@@ -78,8 +78,9 @@ class DecisionContext:
     (``offer_ids``, the columns of the allocation), ``objective``, ``risk`` (z of the profit lower
     bound), ``budget``, the budget price ``lam``, the ``rules``, the menu ``offers`` (kind,
     dates, categories; None: none given), the decision date ``as_of``, the plan's segment names
-    and its customer table's ``customer_columns`` (what the rules read). Stored in the plan
-    summary (``online``) so that the offer service scores customers online the plan's way."""
+    and its customer table's ``customer_columns`` (what the rules read); ``weights``: the stock
+    weight of each offer scoped to a fixed category (rules ``[stock]``; absent: 1). Stored in the
+    plan summary (``online``) so that the offer service scores customers online the plan's way."""
 
     offer_ids: list[str]
     objective: str
@@ -91,6 +92,7 @@ class DecisionContext:
     segments: list[str]
     customer_columns: list[str]
     risk: float = 0.0
+    weights: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready (``offers`` is not stored: the model directory holds the menu)."""
@@ -104,6 +106,7 @@ class DecisionContext:
             "as_of": pd.Timestamp(self.as_of).isoformat(),
             "segments": list(self.segments),
             "customer_columns": list(self.customer_columns),
+            "offer_weights": dict(self.weights),
         }
 
     @classmethod
@@ -122,6 +125,7 @@ class DecisionContext:
             segments=[str(x) for x in d.get("segments", [])],
             customer_columns=[str(c) for c in d.get("customer_columns", [])],
             risk=float(d.get("risk") or 0.0),
+            weights={str(k): float(v) for k, v in (d.get("offer_weights") or {}).items()},
         )
 
 
@@ -158,7 +162,8 @@ def best_offers(
 ) -> list[NewcomerDecision]:
     """The plan's decision for each of the n customers of ``rows`` (customer-table columns with
     ``segment``) with features ``X`` (n, p): the planner's rules for that customer, then
-    ``argmax_k value_k − λ · cost_k`` over the eligible offers the model scored, when positive.
+    ``argmax_k w_k · value_k − λ · cost_k`` over the eligible offers the model scored, when
+    positive (``w_k`` the plan's stock weight of the offer, 1 without one).
     Rule limits that bind the whole plan (counts, spends, fairness) are not re-checked: one
     customer at a time, the budget price λ stands in for them."""
     n = len(rows)
@@ -199,7 +204,8 @@ def best_offers(
         as_of=ctx.as_of,
     )
     eligible = comp.mask & present[None, :] & ~comp.cooldown[:, None]
-    net = np.where(eligible, value - ctx.lam * cost, -np.inf)
+    w = np.array([ctx.weights.get(o, 1.0) for o in offer_ids])
+    net = np.where(eligible, w[None, :] * value - ctx.lam * cost, -np.inf)
     out = []
     for i in range(n):
         elig_ids = [o for o, e in zip(offer_ids, eligible[i], strict=True) if e]
@@ -237,8 +243,17 @@ def decision_context(
     rules: Rules | None,
     offers: pd.DataFrame | None,
     as_of: pd.Timestamp,
+    stock_weights: dict[str, float] | None = None,
 ) -> DecisionContext:
-    """The :class:`DecisionContext` of plan ``res`` over its customer table ``customers``."""
+    """The :class:`DecisionContext` of plan ``res`` over its customer table ``customers``;
+    ``stock_weights`` (category -> weight, rules ``[stock]``) weigh the offers scoped to a fixed
+    category."""
+    weights: dict[str, float] = {}
+    if stock_weights and offers is not None and "category" in offers.columns:
+        for o, c in zip(offers["offer_id"].astype(str), offers["category"], strict=True):
+            cat = fixed_category(c)
+            if cat is not None and o in res.offer_ids:
+                weights[o] = float(stock_weights.get(cat, 1.0))
     return DecisionContext(
         offer_ids=list(res.offer_ids),
         objective=res.objective,
@@ -250,6 +265,7 @@ def decision_context(
         segments=sorted({str(s) for s in customers["segment"].dropna()}),
         customer_columns=[c for c in customers.columns if c not in ("customer_id", "segment")],
         risk=float(res.risk),
+        weights=weights,
     )
 
 

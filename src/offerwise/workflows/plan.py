@@ -334,7 +334,9 @@ def make_plan(
         res.drivers = plan_drivers(res, lm, scored.customer_ids, scored.features, drivers)
     drivers_sum = None if res.drivers is None else drivers_summary(res.drivers)
     note(progress, "the decision for customers the plan does not list")
-    ctx = decision_context(res, cust, rules=parsed, offers=offers, as_of=pd.Timestamp(ts))
+    ctx = decision_context(
+        res, cust, rules=parsed, offers=offers, as_of=pd.Timestamp(ts), stock_weights=stock_w
+    )
     newcomer = newcomer_decision(lm, ds, ctx, settings)
     rate = settings.margin_rate
     if parsed is not None and parsed.margin is not None and parsed.margin.rate is not None:
