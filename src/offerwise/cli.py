@@ -1029,6 +1029,7 @@ def plan(
                 "categories": None
                 if run.categories is None
                 else categories_dict(run.categories, run.outlook, run.stock_weights),
+                "margin_check": run.margin_check,
             }
         )
         return
@@ -1051,6 +1052,8 @@ def plan(
             highlight=False,
             soft_wrap=True,
         )
+    if run.margin_check is not None:
+        print_margin_check(run.margin_check)
     if run.templates is not None:
         print_templates(run.templates.to_dict())
     if (
@@ -1081,6 +1084,26 @@ def plan(
             markup=False,
         )
     console.print("written: " + ", ".join(str(p) for p in run.written), soft_wrap=True)
+
+
+def print_margin_check(c: dict[str, Any]) -> None:
+    """The margin target's plan at each offer's realised cost per unit of revenue."""
+    at = c.get("at_realised_ratios")
+    if at is None or at != at:
+        return
+    ratios = ", ".join(f"{o} {r:.1%}" for o, r in c["realised_cost_ratio"].items())
+    head = (
+        f"check: at each offer's realised discount cost per unit of revenue on the logged "
+        f"exposures ({ratios}), the plan's margin would be {at:.1%}"
+    )
+    tail = (
+        f", below the target {c['target']:.1%}: the plan meets the target on the model's "
+        "per-customer costs (it picks customers it predicts cheaper than their offer's "
+        "average); the campaign's holdout measures which is right"
+        if c.get("below_target")
+        else f", at or above the target {c['target']:.1%}"
+    )
+    console.print(head + tail, highlight=False, soft_wrap=True, markup=False)
 
 
 def _stock_weighed(run: Any) -> bool:

@@ -132,6 +132,16 @@ def test_plan_with_a_margin_target_prints_and_states_it(trained: tuple[Path, Pat
     line = next(ln for ln in res.stdout.splitlines() if ln.startswith("margin target"))
     assert f"margin target {target:.1%}" in line and f"expected margin after discounts {m['expected']:.1%}" in line
     assert f"without the target {free_margin:.1%}" in line and "value given up" in line
+    # the plan at each offer's realised cost per unit of revenue on the logged exposures
+    mc = json.loads((tmp_path / "plan.summary.json").read_text())["margin_check"]
+    ex = pd.read_parquet(shop / "exposures.parquet")
+    ex = ex[ex["revenue"] > 0].assign(w=lambda d: 1 / d["propensity"])
+    for o, r in mc["realised_cost_ratio"].items():
+        e = ex[ex["offer_id"] == o]
+        assert r == pytest.approx((e["w"] * e["discount_cost"]).sum() / (e["w"] * e["revenue"]).sum())
+    check = next(ln for ln in res.stdout.splitlines() if ln.startswith("check: at each offer's realised"))
+    assert f"the plan's margin would be {mc['at_realised_ratios']:.1%}" in check
+    assert ("below the target" in check) == mc["below_target"] and 0 < mc["at_realised_ratios"] < 0.3
     rules.write_text("[margin]\ntarget = 1.5\n")
     res = runner.invoke(app, ["plan", "--model", str(model), "--data", str(shop), "--budget", "500",
                               "--out", str(tmp_path / "bad.parquet"), "--rules", str(rules)])

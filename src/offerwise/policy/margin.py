@@ -30,6 +30,7 @@ __all__ = [
     "MarginResult",
     "margin_coefficients",
     "price_cut_offers",
+    "realised_cost_ratios",
     "margin_result",
     "plan_margin",
     "fill_slack",
@@ -221,6 +222,26 @@ def fill_slack(
         spend_by_offer=np.bincount(ch[idx], weights=cost[idx, ch[idx]], minlength=k),
         value_by_offer=np.bincount(ch[idx], weights=value[idx, ch[idx]], minlength=k),
     )
+
+
+def realised_cost_ratios(
+    offer: np.ndarray,
+    revenue: np.ndarray,
+    cost: np.ndarray,
+    weight: np.ndarray,
+    offer_ids: list[str],
+    *,
+    min_rows: int = 30,
+) -> np.ndarray:
+    """(K,) each offer's realised discount cost per unit of revenue on logged exposures:
+    ``Σ w·cost / Σ w·revenue`` over the exposures (n,) of ``offer`` k with revenue > 0 (``w``
+    e.g. 1 / propensity); NaN with fewer than ``min_rows`` of them."""
+    out = np.full(len(offer_ids), np.nan)
+    for j, o in enumerate(offer_ids):
+        m = (offer == o) & (revenue > 0)
+        if m.sum() >= min_rows:
+            out[j] = float((weight[m] * cost[m]).sum() / (weight[m] * revenue[m]).sum())
+    return out
 
 
 def margin_result(

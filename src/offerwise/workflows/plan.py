@@ -24,7 +24,7 @@ from offerwise.features.engine import profile
 from offerwise.models.introspect import drivers_json, value_drivers
 from offerwise.models.persist import LoadedModel, load_model
 from offerwise.policy.frontier import plan_frontier, write_frontier
-from offerwise.policy.margin import price_cut_offers
+from offerwise.policy.margin import plan_margin, price_cut_offers, realised_cost_ratios
 from offerwise.policy.plan import (
     PlanResult,
     ScoreArrays,
@@ -98,6 +98,9 @@ class PlanRun:
     outlook: CategoryOutlook | None = None
     #: whether rules ``[stock]`` weighed the allocation's values by stock cover
     stock_weights: bool = False
+    #: a margin target's plan at each offer's realised cost per unit of revenue
+    #: (:func:`margin_check`); None without a target
+    margin_check: dict[str, object] | None = None
 
 
 def plan_outlook(
@@ -126,6 +129,44 @@ def plan_outlook(
             "(inventory.parquet or .csv: product_id, ts, on_hand; docs/data-contract.md)"
         )
     return out
+
+
+def margin_check(
+    ds: DataSet, res: PlanResult, rate: float, offers: pd.DataFrame | None
+) -> dict[str, object] | None:
+    """With a margin target: the plan's margin if each offer cost what it did on the logged
+    exposures per unit of revenue (``realised_cost_ratios``, weighted by 1 / propensity where
+    logged) instead of the model's per-customer costs. Below the target: the plan meets it only
+    by the model picking customers it believes cheaper than their offer's average, an estimate
+    to check with the holdout. None without a target, revenue or exposures."""
+    arr = res.arrays
+    if res.margin is None or arr is None or arr.revenue is None or not ds.has("exposures"):
+        return None
+    ex = ds.con.execute("SELECT offer_id, revenue, discount_cost, propensity FROM exposures").df()
+    p = pd.to_numeric(ex["propensity"], errors="coerce").fillna(1.0).to_numpy(float)
+    ratio = realised_cost_ratios(
+        ex["offer_id"].astype(str).to_numpy(),
+        ex["revenue"].to_numpy(float),
+        ex["discount_cost"].to_numpy(float),
+        1.0 / p,
+        res.offer_ids,
+    )
+    kinds = None if offers is None else dict(zip(offers["offer_id"], offers["kind"], strict=True))
+    cut = price_cut_offers(res.offer_ids, kinds)
+    known = np.isfinite(ratio)
+    choice = np.where(
+        (res.assignment >= 0) & known[np.maximum(res.assignment, 0)], res.assignment, -1
+    )
+    at = plan_margin(choice, arr.revenue, np.nan_to_num(ratio)[None, :] * arr.revenue, rate, cut)
+    return {
+        "realised_cost_ratio": {
+            o: float(r) for o, r in zip(res.offer_ids, ratio) if np.isfinite(r)
+        },
+        "at_realised_ratios": at,
+        "target": res.margin.target,
+        "below_target": bool(np.isfinite(at) and at < res.margin.target),
+        "customers_checked": int((choice >= 0).sum()),
+    }
 
 
 def plan_categories(
@@ -342,6 +383,7 @@ def make_plan(
     if parsed is not None and parsed.margin is not None and parsed.margin.rate is not None:
         rate = parsed.margin.rate
     cats = plan_categories(res, outlook, rate, offers)
+    mcheck = margin_check(ds, res, rate, offers)
     written = list(
         write_plan(
             res,
@@ -360,6 +402,7 @@ def make_plan(
                 "newcomer": newcomer.to_dict(),
                 "online": ctx.to_dict(),
                 "categories": categories_dict(cats, outlook, stock_w is not None),
+                **({} if mcheck is None else {"margin_check": mcheck}),
             },
         )
     )
@@ -381,6 +424,7 @@ def make_plan(
         categories=cats,
         outlook=outlook,
         stock_weights=stock_w is not None,
+        margin_check=mcheck,
     )
 
 
