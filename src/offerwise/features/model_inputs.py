@@ -155,6 +155,26 @@ def menu_categories(ds: DataSet) -> list[str]:
     return sorted(str(c[0]) for c in cats if c[0] is not None and str(c[0]) != "")
 
 
+def _per_cutoff(
+    ds: DataSet,
+    cutoffs: pd.DataFrame,
+    name: str,
+    sql: str,
+    params: list[object] | None = None,
+) -> pd.DataFrame:
+    """Run ``sql`` over the distinct (customer_id, as_of) of ``cutoffs`` registered as view
+    ``name``; the result keyed by str customer_id and datetime as_of."""
+    con = ds.con
+    con.register(name, cutoffs[["customer_id", "as_of"]].drop_duplicates())
+    try:
+        out = con.execute(sql, params or []).df()
+    finally:
+        con.unregister(name)
+    out["customer_id"] = out["customer_id"].astype(str)
+    out["as_of"] = pd.to_datetime(out["as_of"])
+    return out
+
+
 def category_share_features(
     ds: DataSet, cutoffs: pd.DataFrame, categories: list[str], window_days: int
 ) -> pd.DataFrame:
@@ -173,8 +193,6 @@ def category_share_features(
             return out
         rest = category_share_features(ds, cutoffs, categories, window_days)
         return rest.merge(out, on=["customer_id", "as_of"], how="outer")
-    con = ds.con
-    con.register("ow_share_cutoffs", cutoffs[["customer_id", "as_of"]])
     sums = ", ".join(
         f"SUM(CASE WHEN p.category = ? THEN t.amount ELSE 0 END) / NULLIF(SUM(t.amount), 0) "
         f'AS "category_share={c}"'
@@ -188,13 +206,7 @@ def category_share_features(
         LEFT JOIN products p ON p.product_id = t.product_id
         GROUP BY c.customer_id, c.as_of
     """
-    try:
-        out = con.execute(sql, list(categories)).df()
-    finally:
-        con.unregister("ow_share_cutoffs")
-    out["customer_id"] = out["customer_id"].astype(str)
-    out["as_of"] = pd.to_datetime(out["as_of"])
-    return out
+    return _per_cutoff(ds, cutoffs, "ow_share_cutoffs", sql, list(categories))
 
 
 def price_index_features(ds: DataSet, cutoffs: pd.DataFrame, window_days: int) -> pd.DataFrame:
@@ -211,8 +223,6 @@ def price_index_features(ds: DataSet, cutoffs: pd.DataFrame, window_days: int) -
     """
     if not (ds.has("transactions") and ds.has("competitor_prices")):
         return pd.DataFrame(columns=["customer_id", "as_of", "price_index"])
-    con = ds.con
-    con.register("ow_pi_cutoffs", cutoffs[["customer_id", "as_of"]].drop_duplicates())
     sql = f"""
         WITH c AS (SELECT customer_id, as_of, date_trunc('day', as_of) AS day FROM ow_pi_cutoffs),
         d AS (SELECT DISTINCT day FROM c),
@@ -234,13 +244,7 @@ def price_index_features(ds: DataSet, cutoffs: pd.DataFrame, window_days: int) -
         FROM bought b JOIN ref r ON r.product_id = b.product_id AND r.day = b.day
         GROUP BY 1, 2
     """
-    try:
-        out = con.execute(sql).df()
-    finally:
-        con.unregister("ow_pi_cutoffs")
-    out["customer_id"] = out["customer_id"].astype(str)
-    out["as_of"] = pd.to_datetime(out["as_of"])
-    return out
+    return _per_cutoff(ds, cutoffs, "ow_pi_cutoffs", sql)
 
 
 def _ranked_shares(
@@ -253,8 +257,6 @@ def _ranked_shares(
     The point-in-time stand-in for the share in a template's recommended category: the
     recommendations themselves are not refitted at every logged exposure's date."""
     ranks = {t: (parse_scope(t) or RecScope(1, 1)).first for t in templates}
-    con = ds.con
-    con.register("ow_rank_cutoffs", cutoffs[["customer_id", "as_of"]].drop_duplicates())
     cols = ", ".join(
         f"COALESCE(MAX(CASE WHEN rk = {r} THEN amt END) / NULLIF(MAX(tot), 0), 0) "
         f'AS "category_share={t}"'
@@ -279,13 +281,7 @@ def _ranked_shares(
         )
         SELECT customer_id, as_of, {cols} FROM r GROUP BY customer_id, as_of
     """
-    try:
-        out = con.execute(sql).df()
-    finally:
-        con.unregister("ow_rank_cutoffs")
-    out["customer_id"] = out["customer_id"].astype(str)
-    out["as_of"] = pd.to_datetime(out["as_of"])
-    return out
+    return _per_cutoff(ds, cutoffs, "ow_rank_cutoffs", sql)
 
 
 def build_features(
