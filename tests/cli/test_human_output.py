@@ -213,6 +213,9 @@ def test_completejourney_slice_end_to_end(cj: Path, tmp_path: Path) -> None:
     assert "per segment" in r.stdout and "expected incremental profit" in r.stdout
     # observational logs: the profit is labelled unverified and the verifying experiment printed
     assert "UNVERIFIED" in r.stdout and "to verify:" in r.stdout and "holdout detects" in r.stdout
+    need = json.loads((tmp_path / "plan.summary.json").read_text())["claims"]["holdout_to_detect"]
+    if need is not None:  # a share below 1 % is not printed as "0%"
+        assert f"a random holdout of {need:.1%} (" in r.stdout.replace("\n", " ")
     p = pd.read_parquet(plan)
     assert (p["offer_id"] == "cj_a_pct20").sum() <= 300
     loyal = p[p["segment"] == "loyal-high-value"]

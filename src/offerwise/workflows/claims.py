@@ -263,7 +263,7 @@ def plan_claims(
         )
     else:
         detect = (
-            f"a random holdout of {need:.0%} ({int(np.ceil(need * (n_t + n_h))):,} "
+            f"a random holdout of {need:.1%} ({int(np.ceil(need * (n_t + n_h))):,} "
             f"customers) detects the expected {per:+,.2f} per customer with 80 % power"
         )
     if verified:
