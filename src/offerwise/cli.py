@@ -1028,7 +1028,13 @@ def plan(
                 "newcomer": None if run.newcomer is None else run.newcomer.to_dict(),
                 "categories": None
                 if run.categories is None
-                else categories_dict(run.categories, run.outlook, run.stock_weights),
+                else categories_dict(
+                    run.categories,
+                    run.outlook,
+                    run.stock_weights,
+                    res.total_incremental_profit,
+                    run.stock_free_profit,
+                ),
                 "margin_check": run.margin_check,
             }
         )
@@ -1061,7 +1067,14 @@ def plan(
         and len(run.categories)
         and (run.outlook is not None or (run.categories["category"] != "(site-wide)").any())
     ):
-        print_plan_categories(run.categories, run.outlook, rules_stock=_stock_weighed(run))
+        print_plan_categories(
+            run.categories,
+            run.outlook,
+            rules_stock=run.stock_weights,
+            given_up=None
+            if run.stock_free_profit is None
+            else run.stock_free_profit - res.total_incremental_profit,
+        )
     if run.cost is not None:
         print_cost(run.cost, run.planning_budget, overspend_risk)
     if run.claims is not None:
@@ -1106,12 +1119,9 @@ def print_margin_check(c: dict[str, Any]) -> None:
     console.print(head + tail, highlight=False, soft_wrap=True, markup=False)
 
 
-def _stock_weighed(run: Any) -> bool:
-    """Whether the plan's allocation weighed offers by stock (rules [stock])."""
-    return bool(run.stock_weights)
-
-
-def print_plan_categories(cats: Any, outlook: Any, *, rules_stock: bool, top: int = 10) -> None:
+def print_plan_categories(
+    cats: Any, outlook: Any, *, rules_stock: bool, given_up: float | None = None, top: int = 10
+) -> None:
     """The plan's per-category table (top ``top`` by expected cost) and where demand came from."""
     cols = ["category", "customers", "expected_cost", "incremental_profit", "expected_margin"]
     cols += [c for c in ("demand_per_week", "weeks_of_cover", "weight") if c in cats.columns]
@@ -1133,6 +1143,8 @@ def print_plan_categories(cats: Any, outlook: Any, *, rules_stock: bool, top: in
             if rules_stock
             else "stock did not weigh the offers (no [stock] rules)"
         )
+        if rules_stock and given_up is not None:
+            how += f"; expected incremental profit given up for it {given_up:,.2f}"
         console.print(
             f"demand per week from {src}; {how}", highlight=False, soft_wrap=True, markup=False
         )

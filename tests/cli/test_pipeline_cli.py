@@ -199,6 +199,11 @@ def test_plan_weighs_category_offers_by_stock(trained: tuple[Path, Path], tmp_pa
     assert summary["newcomer"]["offer_id"] != "fresh20"
     assert summary["expected_incremental_profit"] == pytest.approx(plan["incremental_profit"].sum())
     assert "offers weighed by stock cover (rules [stock]: scarce below 2 weeks" in res.stdout
+    # what protecting the scarce stock costs: the same plan without the weights, stated
+    sc = cats["stock_cost"]
+    assert sc["expected_incremental_profit"] == pytest.approx(summary["expected_incremental_profit"])
+    assert sc["value_given_up"] == pytest.approx(sc["without_weights"] - sc["expected_incremental_profit"])
+    assert sc["value_given_up"] >= -1e-6 and f"given up for it {sc['value_given_up']:,.2f}" in res.stdout
 
     over = _with_inventory(shop, tmp_path / "over", fresh_on_hand=1e6)
     out = tmp_path / "over.parquet"

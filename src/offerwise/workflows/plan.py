@@ -98,6 +98,9 @@ class PlanRun:
     outlook: CategoryOutlook | None = None
     #: whether rules ``[stock]`` weighed the allocation's values by stock cover
     stock_weights: bool = False
+    #: with rules ``[stock]``: the expected incremental profit of the same plan without the
+    #: weights (what pushing overstock and protecting scarce stock costs)
+    stock_free_profit: float | None = None
     #: a margin target's plan at each offer's realised cost per unit of revenue
     #: (:func:`margin_check`); None without a target
     margin_check: dict[str, object] | None = None
@@ -297,6 +300,7 @@ def make_plan(
     categories = category_matrix(arrays, offers, tc)
     outlook = plan_outlook(ds, pd.Timestamp(ts), parsed, forecast, settings)
     stock_w = None
+    unweighted = arrays
     if parsed is not None and parsed.stock is not None and outlook is not None:
         stock_w = outlook.weights()
         arrays = weighted(arrays, stock_weight_matrix(categories, stock_w))
@@ -337,6 +341,9 @@ def make_plan(
         planning_budget *= 0.995 * budget / need
     res.budget = float(budget)
     res.categories = categories
+    stock_free = None
+    if stock_w is not None:  # what the weights cost: the same plan without them
+        stock_free = solve(unweighted, planning_budget).total_incremental_profit
 
     def resolve(sc: pd.DataFrame) -> PlanResult:
         """The same plan on another model's long scores frame (the audit model's). Where its
@@ -401,7 +408,9 @@ def make_plan(
                 **({} if drivers_sum is None else {"drivers": drivers_sum}),
                 "newcomer": newcomer.to_dict(),
                 "online": ctx.to_dict(),
-                "categories": categories_dict(cats, outlook, stock_w is not None),
+                "categories": categories_dict(
+                    cats, outlook, stock_w is not None, res.total_incremental_profit, stock_free
+                ),
                 **({} if mcheck is None else {"margin_check": mcheck}),
             },
         )
@@ -425,19 +434,33 @@ def make_plan(
         outlook=outlook,
         stock_weights=stock_w is not None,
         margin_check=mcheck,
+        stock_free_profit=stock_free,
     )
 
 
 def categories_dict(
-    cats: pd.DataFrame, outlook: CategoryOutlook | None, stock_weights: bool
+    cats: pd.DataFrame,
+    outlook: CategoryOutlook | None,
+    stock_weights: bool,
+    profit: float | None = None,
+    free_profit: float | None = None,
 ) -> dict[str, object]:
-    """The summary's ``categories``: where demand came from, whether stock weighed the offers,
-    and the rows (NaN as null)."""
+    """The summary's ``categories``: where demand came from, whether stock weighed the offers
+    (and then the plan's expected incremental ``profit`` against ``free_profit`` without the
+    weights), and the rows (NaN as null)."""
     rows = cats.astype(object).where(cats.notna(), None).to_dict("records")
+    given_up = None
+    if stock_weights and profit is not None and free_profit is not None:
+        given_up = {
+            "expected_incremental_profit": profit,
+            "without_weights": free_profit,
+            "value_given_up": free_profit - profit,
+        }
     return {
         "demand_source": None if outlook is None else outlook.demand_source,
         "forecast": None if outlook is None else outlook.forecast,
         "stock_weights": stock_weights,
+        "stock_cost": given_up,
         "rows": rows,
     }
 
