@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -207,10 +208,16 @@ def test_plan_weighs_category_offers_by_stock(trained: tuple[Path, Path], tmp_pa
 
     over = _with_inventory(shop, tmp_path / "over", fresh_on_hand=1e6)
     out = tmp_path / "over.parquet"
-    res = runner.invoke(app, ["plan", *base, "--data", str(over), "--rules", str(rules), "--out", str(out),
-                              "--json"])
+    res = runner.invoke(app, ["plan", *[b for b in base if b != "--no-frontier"], "--data", str(over),
+                              "--rules", str(rules), "--out", str(out), "--json"])
     assert res.exit_code == 0, res.output
     rows = {r["category"]: r for r in _json(res)["categories"]["rows"]}
+    # the frontier stays in money: the LP of the unweighted values bounds the plan without the
+    # weights from above and sits near it (weighted values, fresh food counted twice, would not)
+    free_profit = _json(res)["categories"]["stock_cost"]["without_weights"]
+    fr = pd.read_parquet(tmp_path / "over.frontier.parquet")
+    at = float(np.interp(_json(res)["planning_budget"], fr["budget"], fr["value"]))
+    assert free_profit - 1e-6 <= at <= 1.1 * free_profit
     n_over = int((pd.read_parquet(out)["offer_id"] == "fresh20").sum())
     assert n_over >= n_free and n_over > 0
     assert rows["fresh"]["weight"] == 2.0 and rows["fresh"]["stock_status"] == "overstock"

@@ -7,7 +7,7 @@ allocation and the frontier share the same arrays, so the frontier obeys rules a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -417,7 +417,10 @@ def make_plan(
     )
     if frontier:
         note(progress, "budget frontier")
-        written += list(write_frontier(plan_frontier(res), frontier_path(out)))
+        # the frontier is money: with stock weights, the model's unweighted values (the plan's
+        # own point then sits below the curve by what the weights give up)
+        front = res if stock_w is None else replace(res, arrays=unweighted)
+        written += list(write_frontier(plan_frontier(front), frontier_path(out)))
     return PlanRun(
         result=res,
         written=written,
