@@ -104,6 +104,8 @@ def one_seed(seed: int, args: argparse.Namespace, tmp: Path) -> dict:
             planning = (summary.get("cost") or {}).get("planning_budget") or args.budget
             out["lp_gap"] = lp_gap(root, plan, args.target, mg["rate"], float(planning))
             out["stated_free_margin"] = mg["unconstrained"]
+            # the plan's margin at each offer's realised cost per unit of revenue (plan output)
+            out["margin_check"] = (summary.get("margin_check") or {}).get("at_realised_ratios")
     return out
 
 
@@ -128,7 +130,8 @@ def main() -> int:
     print(f"margin target {args.target:.1%}; {args.customers:,} simulated customers, budget {args.budget:,.0f}; "
           "CLI defaults (offerwise simulate/train/plan)")
     hdr = (f"{'seed':>4s} {'true m, free':>12s} {'true m, tgt':>11s} {'stated':>7s} {'>= tgt':>6s} "
-           f"{'true value free':>15s} {'true value tgt':>14s} {'given up':>9s} {'offered':>8s} {'LP gap':>8s}")
+           f"{'true value free':>15s} {'true value tgt':>14s} {'given up':>9s} {'offered':>8s} {'LP gap':>8s} "
+           f"{'check':>6s}")
     print(hdr)
     print("-" * len(hdr))
     for r in rows:
@@ -136,7 +139,7 @@ def main() -> int:
         ok = "yes" if t["true_margin"] >= args.target else "NO"
         print(f"{r['seed']:4d} {f['true_margin']:12.3f} {t['true_margin']:11.3f} {t['stated_margin']:7.3f} {ok:>6s} "
               f"{f['true_value']:15,.0f} {t['true_value']:14,.0f} {f['true_value'] - t['true_value']:9,.0f} "
-              f"{t['offered']:8,d} {r['lp_gap']:8.4%}")
+              f"{t['offered']:8,d} {r['lp_gap']:8.4%} {r.get('margin_check') or float('nan'):6.3f}")
     met = sum(r["target"]["true_margin"] >= args.target for r in rows)
     gaps = [r["lp_gap"] for r in rows]
     given = [r["free"]["true_value"] - r["target"]["true_value"] for r in rows]

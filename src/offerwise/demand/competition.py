@@ -138,7 +138,8 @@ def category_price_index(
     indices where no product sold in the window has a competitor price)."""
     ln = _window(lines, as_of, window_days)
     ln = ln.loc[ln["quantity"] > 0]
-    cat = ln["category"].fillna(NO_CATEGORY).astype(str)
+    # object dtype even when empty (a merge on an empty frame's float column fails)
+    cat = ln["category"].fillna(NO_CATEGORY).astype(str).astype(object)
     per = (
         ln.assign(category=cat, shelf=ln["amount"] + ln["discount"])
         .groupby(["category", "product_id"], as_index=False)

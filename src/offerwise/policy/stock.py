@@ -87,4 +87,5 @@ def category_summary(res: PlanResult, rate: float, cut: np.ndarray | None = None
         "expected_revenue",
         "expected_margin",
     ]
-    return pd.DataFrame(rows, columns=cols).sort_values("expected_cost", ascending=False)
+    out = pd.DataFrame(rows, columns=cols).astype({"category": object})
+    return out.sort_values("expected_cost", ascending=False)

@@ -179,10 +179,8 @@ def category_outlook(
         stock = category_stock(inv, cats, ts)
         names |= set(stock["category"])
     else:
-        stock = pd.DataFrame({"category": [], "on_hand": []})
+        stock = pd.DataFrame({"category": pd.Series(dtype=object), "on_hand": []})
     full = pd.DataFrame({"category": pd.Series(sorted(names), dtype=object)})
-    out["category"] = out["category"].astype(object)  # an empty frame's column is float
-    stock["category"] = stock["category"].astype(object)
     full = full.merge(out, on="category", how="left").merge(
         stock[["category", "on_hand"]], on="category", how="left"
     )

@@ -183,7 +183,6 @@ def plan_categories(
     kinds = None if offers is None else dict(zip(offers["offer_id"], offers["kind"], strict=True))
     cut = price_cut_offers(res.offer_ids, kinds)
     t = category_summary(res, rate, cut)
-    t["category"] = t["category"].astype(object)
     if outlook is not None:
         cols = ["category", "demand_per_week", "on_hand", "weeks_of_cover", "weight"]
         cols += ["stock_status", "price_index"]
