@@ -1051,7 +1051,9 @@ def plan(
     if res.margin is not None:
         m = res.margin
         console.print(
-            f"margin target {m.target:.1%} (gross margin before discounts {m.rate:.1%}): the "
+            f"margin target {m.target:.1%} "
+            + ("for every offered customer" if m.per == "customer" else "for the campaign")
+            + f" (gross margin before discounts {m.rate:.1%}): the "
             f"plan's expected margin after discounts {m.expected:.1%}; without the target "
             f"{m.unconstrained:.1%}; value given up {m.value_given_up:,.2f}"
             + (" (the target did not bind)" if m.mu == 0 else ""),
@@ -1110,9 +1112,9 @@ def print_margin_check(c: dict[str, Any]) -> None:
         f"exposures ({ratios}), the plan's margin would be {at:.1%}"
     )
     tail = (
-        f", below the target {c['target']:.1%}: the plan meets the target on the model's "
-        "per-customer costs (it picks customers it predicts cheaper than their offer's "
-        "average); the campaign's holdout measures which is right"
+        f", below the target {c['target']:.1%}: the plan counts percent-off offers at each "
+        "customer's share of spend in the offer's scope, and the logged exposures' average "
+        "cost differs; the campaign's holdout measures which is right"
         if c.get("below_target")
         else f", at or above the target {c['target']:.1%}"
     )

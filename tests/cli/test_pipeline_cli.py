@@ -131,7 +131,8 @@ def test_plan_with_a_margin_target_prints_and_states_it(trained: tuple[Path, Pat
     m = json.loads((tmp_path / "plan.summary.json").read_text())["margin"]
     assert m["target"] == target and m["expected"] >= target - 1e-9 and m["value_given_up"] >= 0
     line = next(ln for ln in res.stdout.splitlines() if ln.startswith("margin target"))
-    assert f"margin target {target:.1%}" in line and f"expected margin after discounts {m['expected']:.1%}" in line
+    assert f"margin target {target:.1%} for every offered customer" in line and m["per"] == "customer"
+    assert f"expected margin after discounts {m['expected']:.1%}" in line
     assert f"without the target {free_margin:.1%}" in line and "value given up" in line
     # the plan at each offer's realised cost per unit of revenue on the logged exposures
     mc = json.loads((tmp_path / "plan.summary.json").read_text())["margin_check"]
@@ -147,6 +148,11 @@ def test_plan_with_a_margin_target_prints_and_states_it(trained: tuple[Path, Pat
     res = runner.invoke(app, ["plan", "--model", str(model), "--data", str(shop), "--budget", "500",
                               "--out", str(tmp_path / "bad.parquet"), "--rules", str(rules)])
     assert res.exit_code == 2 and "margin.target" in res.output and not (tmp_path / "bad.parquet").exists()
+    rules.write_text('[margin]\ntarget = 0.2\nper = "store"\n')
+    res = runner.invoke(app, ["plan", "--model", str(model), "--data", str(shop), "--budget", "500",
+                              "--out", str(tmp_path / "bad.parquet"), "--rules", str(rules)])
+    assert res.exit_code == 2 and "margin.per" in res.output and "campaign" in res.output
+    assert not (tmp_path / "bad.parquet").exists()
 
 
 def _with_inventory(shop: Path, dest: Path, fresh_on_hand: float) -> Path:

@@ -1,4 +1,5 @@
-"""A margin target (rules ``margin.target``) as a side constraint of the allocation (issue #15)."""
+"""A margin target (rules ``margin.target``): per offered customer (an eligibility rule, the
+default) or for the campaign (a side constraint of the allocation) (issue #15)."""
 
 from __future__ import annotations
 
@@ -31,10 +32,38 @@ def _scores(n: int = 3000, seed: int = 0, revenue: bool = True) -> pd.DataFrame:
     return df
 
 
-def _plan(sc: pd.DataFrame, target: float | None, budget: float = 1e5):
-    rules = parse_rules({} if target is None else {"margin": {"target": target}})
+def _plan(sc: pd.DataFrame, target: float | None, budget: float = 1e5, per: str = "campaign", **kw):
+    rules = parse_rules({} if target is None else {"margin": {"target": target, "per": per}})
     seg = pd.Series("all", index=sc["customer_id"].unique())
-    return solve_plan(sc, seg, budget=budget, rules=rules, holdout=0.0, margin_rate=RATE)
+    return solve_plan(sc, seg, budget=budget, rules=rules, margin_rate=RATE, **{"holdout": 0.0, **kw})
+
+
+@pytest.mark.parametrize("target", [0.25, 0.27])
+def test_per_customer_every_offered_customer_meets_the_target(target: float) -> None:
+    """The default: each offered customer's own expected margin meets the target, so the
+    campaign's does whatever the revenue weights; explored customers draw among those offers
+    only; 'without the target' is the plan with every other rule and no margin rule."""
+    sc = _scores()
+    free = _plan(sc, None)
+    res = _plan(sc, target, per="customer")
+    assert parse_rules({"margin": {"target": target}}).margin.per == "customer"  # the default
+    arr = res.arrays
+    m = res.margin
+    assert m is not None and m.per == "customer" and m.unconstrained < target <= m.expected
+    a = margin_coefficients(arr.revenue, arr.cost, RATE, target)
+    on = np.flatnonzero(res.assignment >= 0)
+    assert len(on) > 100 and (a[on, res.assignment[on]] >= -1e-9).all()
+    assert not (res.eligible & (a < -1e-6)).any()  # the rule is part of the one eligibility
+    assert m.unconstrained_value == pytest.approx(free.incremental_profit.sum())
+    assert m.value_given_up > 0 and m.value == pytest.approx(res.incremental_profit.sum())
+    assert res.summary()["margin"]["per"] == "customer"
+    # the LP on the same eligibility (the margin row then never binds) bounds the plan
+    lp = solve_lp(arr.value, arr.cost, 1e5, res.eligible, method="highs-ipm")
+    assert (lp.value - m.value) / lp.value < 1e-3
+    # exploration draws among offers that meet the target only
+    ex = _plan(sc, target, per="customer", explore=0.3)
+    xr = np.flatnonzero(ex.explored & (ex.assignment >= 0))
+    assert len(xr) > 100 and (a[xr, ex.assignment[xr]] >= -1e-9).all()
 
 
 def test_plan_margin_is_gross_profit_less_discounts_over_revenue() -> None:

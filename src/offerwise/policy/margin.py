@@ -22,15 +22,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
+import pandas as pd
 
+from offerwise.errors import ConfigError
 from offerwise.policy.allocation import Allocation
+from offerwise.policy.rules import MarginRule
 
 __all__ = [
     "NOT_PRICE_CUTS",
     "MarginResult",
     "margin_coefficients",
     "price_cut_offers",
+    "MarginTerms",
+    "margin_terms",
     "realised_cost_ratios",
+    "terms_cost",
     "margin_result",
     "plan_margin",
     "fill_slack",
@@ -99,13 +105,14 @@ class MarginResult:
     unconstrained_value: float
     mu: float
     side: float
+    per: str = "campaign"
 
     @property
     def value_given_up(self) -> float:
         """The objective the target costs (currency, >= 0 up to the solver's tolerance)."""
         return self.unconstrained_value - self.value
 
-    def to_dict(self) -> dict[str, float]:
+    def to_dict(self) -> dict[str, float | str]:
         return {
             "target": self.target,
             "rate": self.rate,
@@ -115,7 +122,47 @@ class MarginResult:
             "unconstrained_value": self.unconstrained_value,
             "value_given_up": self.value_given_up,
             "mu": self.mu,
+            "per": self.per,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class MarginTerms:
+    """A margin rule compiled for one plan: ``cost`` (n, K) the discount cost it counts,
+    ``a`` (n, K) each offer's contribution to ``Σ a x >= 0`` (:func:`margin_coefficients`),
+    ``meets`` (n, K) a >= 0 (the offer's own margin meets the target), ``rate``, ``cut`` (K,)."""
+
+    cost: np.ndarray
+    a: np.ndarray
+    meets: np.ndarray
+    rate: float
+    cut: np.ndarray
+    target: float
+    per_customer: bool
+
+
+def margin_terms(
+    revenue: np.ndarray | None,
+    cost: np.ndarray,
+    margin_cost: np.ndarray | None,
+    offer_ids: list[str],
+    rule: MarginRule,
+    margin_rate: float,
+    offers: pd.DataFrame | None,
+) -> MarginTerms:
+    """Compile ``rule`` for the plan's (n, K) arrays; ``margin_cost`` (None: ``cost``) from
+    :func:`terms_cost`; ``offers`` the menu (kinds: which offers cut the price)."""
+    if revenue is None:
+        raise ConfigError("rules: margin.target needs expected_revenue in the scores")
+    rate = margin_rate if rule.rate is None else rule.rate
+    kinds = None
+    if offers is not None and "kind" in offers:
+        kinds = dict(zip(offers["offer_id"].astype(str), offers["kind"].astype(str), strict=True))
+    cut = price_cut_offers(offer_ids, kinds)
+    mc = cost if margin_cost is None else margin_cost
+    a = margin_coefficients(revenue, mc, rate, rule.target, cut)
+    tol = 1e-9 * np.maximum(np.abs(np.asarray(revenue, np.float64)), 1.0)
+    return MarginTerms(mc, a, a >= -tol, rate, cut, rule.target, rule.per == "customer")
 
 
 def _side(alloc: Allocation, a: np.ndarray) -> float:
@@ -224,6 +271,37 @@ def fill_slack(
     )
 
 
+def terms_cost(
+    revenue: np.ndarray,
+    cost: np.ndarray,
+    depth: np.ndarray,
+    share: np.ndarray,
+    ratio: np.ndarray | None = None,
+) -> np.ndarray:
+    """(n, K) the discount cost the margin target counts, from what fixes it per unit of revenue
+    rather than the model's per-customer cost (which a plan that seeks cheap customers selects
+    for its errors):
+
+    * ``percent_off`` of depth d (K,) on the share s (n, K) of the order's gross sales it applies
+      to (1 site-wide; the customer's share of spend in the scoped category):
+      ``C = R·d·s / (1 − d·s)`` (R is after the discount: R = G·(1 − d·s), C = G·d·s); with
+      orders in the window that do not use the offer, an upper bound;
+    * other offers with a realised ``ratio`` (K,) of cost to revenue on the logged exposures
+      (:func:`realised_cost_ratios`): ``C = ratio·R``;
+    * else (d and ratio NaN, or s NaN: no history) the model's ``cost``."""
+    R = np.asarray(revenue, np.float64)
+    C = np.asarray(cost, np.float64)
+    ds = np.asarray(depth, np.float64)[None, :] * np.asarray(share, np.float64)
+    ok = np.isfinite(ds) & (ds >= 0) & (ds < 1) & np.isfinite(R)
+    bound = R * np.where(ok, ds, 0.0) / (1.0 - np.where(ok, ds, 0.0))
+    out = np.where(ok, bound, C)
+    if ratio is not None:
+        r = np.asarray(ratio, np.float64)
+        use = ~np.isfinite(np.asarray(depth, np.float64)) & np.isfinite(r)
+        out[:, use] = (r[use][None, :] * R[:, use]).astype(np.float64)
+    return out
+
+
 def realised_cost_ratios(
     offer: np.ndarray,
     revenue: np.ndarray,
@@ -255,6 +333,7 @@ def margin_result(
     rate: float,
     target: float,
     cut: np.ndarray | None = None,
+    per: str = "campaign",
 ) -> MarginResult:
     """The :class:`MarginResult` of the plan ``choice`` (n,) (with the target) vs
     ``free_choice`` (without); both index the K offers, < 0 none."""
@@ -273,4 +352,5 @@ def margin_result(
         unconstrained_value=total(free_choice, value),
         mu=mu,
         side=total(choice, a),
+        per=per,
     )

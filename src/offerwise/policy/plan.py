@@ -21,13 +21,7 @@ from offerwise.policy._rows import customer_rows, join_offer_sets, would_get
 from offerwise.policy.allocation import DROP_CAP, DROP_FAIRNESS, DROP_SEGMENT, Allocation
 from offerwise.policy.explore import draw_explore, explore_usage, plan_propensity
 from offerwise.policy.holdout import assign_holdout
-from offerwise.policy.margin import (
-    MarginResult,
-    margin_coefficients,
-    margin_result,
-    price_cut_offers,
-    solve_with_margin,
-)
+from offerwise.policy.margin import MarginResult, margin_result, margin_terms, solve_with_margin
 from offerwise.policy.rules import Rules, compile_rules
 from offerwise.policy.solver import allocate
 from offerwise.vocab import (
@@ -75,6 +69,9 @@ class ScoreArrays:
     #: (n, K) expected revenue with the offer (``expected_revenue``) where the scores have it:
     #: the margin target needs it (:mod:`offerwise.policy.margin`)
     revenue: np.ndarray | None = None
+    #: (n, K) the discount cost a margin target counts (:func:`~offerwise.policy.margin.terms_cost`;
+    #: None: ``cost``)
+    margin_cost: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         shape = (len(self.customer_ids), len(self.offer_ids))
@@ -415,6 +412,14 @@ def solve_plan(
         as_of=as_of,
     )
     eligible = comp.mask & present  # the one eligibility: the allocation's and the explore draw's
+    mrule = None if rules is None else rules.margin
+    mg = None
+    if mrule is not None:
+        r, mc = arrays.revenue, arrays.margin_cost
+        mg = margin_terms(r, cost, mc, offer_ids, mrule, margin_rate, offers)
+    free_mask = eligible & ~hold[:, None]
+    if mg is not None and mg.per_customer:  # each offered customer's margin meets the target
+        eligible = eligible & mg.meets
     mask = eligible.copy()
     mask[hold] = False
     n = len(ids)
@@ -442,18 +447,19 @@ def solve_plan(
             np.maximum(comp.segment_min_spend - use.segment_spend, 0.0),
         )
         mask[explored] = False
+        free_mask[explored] = False
     fair = []
     for f in comp.fairness:
         codes = f.codes.copy()
         codes[hold | explored] = -1
         fair.append(type(f)(f.name, codes, f.labels, f.min_ratio))
 
-    def run(v: np.ndarray) -> Allocation:
+    def run(v: np.ndarray, m: np.ndarray | None = None) -> Allocation:
         return (allocator or allocate)(
             v,
             cost,
             left[0],
-            mask,
+            mask if m is None else m,
             segment=seg_codes,
             segment_max_spend=left[3],
             segment_min_spend=left[4],
@@ -466,20 +472,13 @@ def solve_plan(
             threads=threads,
         )
 
-    mrule = None if rules is None else rules.margin
-    if mrule is None:
+    if mg is None:
         alloc = free = run(value)
         mu, rate, cut = 0.0, margin_rate, None
     else:
-        if arrays.revenue is None:
-            raise ConfigError("rules: margin.target needs expected_revenue in the scores")
-        rate = margin_rate if mrule.rate is None else mrule.rate
-        kinds = None if offers is None or "kind" not in offers else offers.set_index("offer_id")
-        cut = price_cut_offers(offer_ids, None if kinds is None else kinds["kind"].to_dict())
-        a_all = margin_coefficients(arrays.revenue, cost, rate, mrule.target, cut)
-        a = np.where(mask, a_all, 0.0)
-        xr = np.flatnonzero(explored)
-        off = float(a_all[xr, x_arm[xr]].sum())
+        rate, cut = mg.rate, mg.cut
+        a = np.where(mask, mg.a, 0.0)
+        off = float(mg.a[explored, x_arm[explored]].sum())
         only_budget = not fair and not np.isfinite(np.r_[left[1], left[2], left[3]]).any()
         only_budget = only_budget and not (np.asarray(left[4]) > 0).any()
         alloc, mu, free = solve_with_margin(
@@ -491,6 +490,8 @@ def solve_plan(
             budget=left[0] if only_budget else None,
             eligible=mask,
         )
+        if mg.per_customer:  # without the target: the eligibility without the margin rule
+            free = run(value, free_mask)
     ch = alloc.choice.astype(np.int64)
     ch = np.where(ch >= 0, ch, -1)
     ch[explored] = x_arm[explored]
@@ -526,7 +527,7 @@ def solve_plan(
         )
     propensity = plan_propensity(assignment, exploit, eligible, explored, hold, explore)
     margin = None
-    if mrule is not None and arrays.revenue is not None:
+    if mg is not None and arrays.revenue is not None:
         fch = np.where(free.choice >= 0, free.choice, -1).astype(np.int64)
         fch[explored] = x_arm[explored]
         margin = margin_result(
@@ -535,10 +536,11 @@ def solve_plan(
             mu,
             value=value,
             revenue=arrays.revenue,
-            cost=cost,
+            cost=mg.cost,
             rate=rate,
-            target=mrule.target,
+            target=mg.target,
             cut=cut,
+            per="customer" if mg.per_customer else "campaign",
         )
     frame = pd.DataFrame(
         {

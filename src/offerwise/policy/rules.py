@@ -10,7 +10,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -80,7 +80,9 @@ class FairnessRule(_Strict):
 
 
 class MarginRule(_Strict):
-    """The campaign's expected gross margin after discounts stays at or above ``target``."""
+    """The expected gross margin after discounts stays at or above ``target``: of every offered
+    customer's order (``per = "customer"``, the default) or of the campaign as a whole
+    (``per = "campaign"``: a side constraint of the allocation)."""
 
     target: float = Field(
         ...,
@@ -95,6 +97,13 @@ class MarginRule(_Strict):
         lt=1,
         description="the shop's gross margin before discounts (gross profit / gross sales); "
         "default: the settings' margin_rate",
+    )
+
+    per: Literal["customer", "campaign"] = Field(
+        "customer",
+        description="'customer': every offered customer's expected margin meets the target (an "
+        "eligibility rule: it holds in truth where the costs are right, whatever the revenue "
+        "errors); 'campaign': the offered customers' total margin does (a side constraint)",
     )
 
     @model_validator(mode="after")

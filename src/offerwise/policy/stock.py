@@ -68,7 +68,8 @@ def category_summary(res: PlanResult, rate: float, cut: np.ndarray | None = None
         if arr is not None and arr.revenue is not None:
             choice = np.full(arr.shape[0], -1, dtype=np.int64)
             choice[on[idx]] = k[idx]
-            margin = plan_margin(choice, arr.revenue, arr.cost, rate, cut)
+            mc = arr.cost if arr.margin_cost is None else arr.margin_cost
+            margin = plan_margin(choice, arr.revenue, mc, rate, cut)
         rows.append(
             {
                 "category": str(cat),

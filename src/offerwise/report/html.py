@@ -899,10 +899,15 @@ def _plan_margin(inp: ReportInputs) -> str:
     parts = []
     m = s.get("margin")
     if isinstance(m, dict):
-        bind = "the target did not bind" if not m.get("mu") else "the target binds"
+        if m.get("per", "campaign") == "customer":
+            bind = "every offered customer's own expected margin meets it"
+            scope = " for every offered customer"
+        else:
+            bind = "the target did not bind" if not m.get("mu") else "the target binds"
+            scope = " for the campaign"
         parts.append(
             f"<h3>Margin against the target</h3><p>Target gross margin after discounts "
-            f"<b>{esc(pct(1)(m.get('target')))}</b> (gross margin before discounts "
+            f"<b>{esc(pct(1)(m.get('target')))}</b>{esc(scope)} (gross margin before discounts "
             f"{esc(pct(1)(m.get('rate')))}): the plan's expected margin is "
             f"<b>{esc(pct(1)(m.get('expected')))}</b>, {esc(pct(1)(m.get('unconstrained')))} "
             f"without the target; value given up {esc(money(cur)(m.get('value_given_up')))} "

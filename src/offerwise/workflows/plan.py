@@ -24,7 +24,7 @@ from offerwise.features.engine import profile
 from offerwise.models.introspect import drivers_json, value_drivers
 from offerwise.models.persist import LoadedModel, load_model
 from offerwise.policy.frontier import plan_frontier, write_frontier
-from offerwise.policy.margin import plan_margin, price_cut_offers, realised_cost_ratios
+from offerwise.policy.margin import price_cut_offers
 from offerwise.policy.plan import (
     PlanResult,
     ScoreArrays,
@@ -38,6 +38,7 @@ from offerwise.vocab import default_as_of, frontier_path, parse_as_of
 from offerwise.workflows._common import DataArg, Progress, note, open_data
 from offerwise.workflows.categories import CategoryOutlook, category_outlook
 from offerwise.workflows.claims import PlanClaims, model_identification, plan_claims
+from offerwise.workflows.margin import margin_check, offer_terms, with_terms
 from offerwise.workflows.newcomer import NewcomerDecision, decision_context, newcomer_decision
 from offerwise.workflows.score import ScoreResult, score
 from offerwise.workflows.templates import (
@@ -132,44 +133,6 @@ def plan_outlook(
             "(inventory.parquet or .csv: product_id, ts, on_hand; docs/data-contract.md)"
         )
     return out
-
-
-def margin_check(
-    ds: DataSet, res: PlanResult, rate: float, offers: pd.DataFrame | None
-) -> dict[str, object] | None:
-    """With a margin target: the plan's margin if each offer cost what it did on the logged
-    exposures per unit of revenue (``realised_cost_ratios``, weighted by 1 / propensity where
-    logged) instead of the model's per-customer costs. Below the target: the plan meets it only
-    by the model picking customers it believes cheaper than their offer's average, an estimate
-    to check with the holdout. None without a target, revenue or exposures."""
-    arr = res.arrays
-    if res.margin is None or arr is None or arr.revenue is None or not ds.has("exposures"):
-        return None
-    ex = ds.con.execute("SELECT offer_id, revenue, discount_cost, propensity FROM exposures").df()
-    p = pd.to_numeric(ex["propensity"], errors="coerce").fillna(1.0).to_numpy(float)
-    ratio = realised_cost_ratios(
-        ex["offer_id"].astype(str).to_numpy(),
-        ex["revenue"].to_numpy(float),
-        ex["discount_cost"].to_numpy(float),
-        1.0 / p,
-        res.offer_ids,
-    )
-    kinds = None if offers is None else dict(zip(offers["offer_id"], offers["kind"], strict=True))
-    cut = price_cut_offers(res.offer_ids, kinds)
-    known = np.isfinite(ratio)
-    choice = np.where(
-        (res.assignment >= 0) & known[np.maximum(res.assignment, 0)], res.assignment, -1
-    )
-    at = plan_margin(choice, arr.revenue, np.nan_to_num(ratio)[None, :] * arr.revenue, rate, cut)
-    return {
-        "realised_cost_ratio": {
-            o: float(r) for o, r in zip(res.offer_ids, ratio) if np.isfinite(r)
-        },
-        "at_realised_ratios": at,
-        "target": res.margin.target,
-        "below_target": bool(np.isfinite(at) and at < res.margin.target),
-        "customers_checked": int((choice >= 0).sum()),
-    }
 
 
 def plan_categories(
@@ -296,6 +259,10 @@ def make_plan(
     arrays = scores_to_arrays(plan_scores, objective, risk)
     cust = customer_table(prof, ds)
     offers = ds.frame("offers") if ds.has("offers") else None
+    terms = None
+    if parsed is not None and parsed.margin is not None:  # what the margin target counts
+        terms = offer_terms(ds, offers, arrays, pd.Timestamp(ts), settings)
+        arrays = with_terms(arrays, terms)
     categories = category_matrix(arrays, offers, tc)
     outlook = plan_outlook(ds, pd.Timestamp(ts), parsed, forecast, settings)
     stock_w = None
@@ -356,7 +323,7 @@ def make_plan(
             sc = sc.drop(columns="expected_revenue").merge(
                 own, on=["customer_id", "offer_id"], how="left", validate="one_to_one"
             )
-        arr = scores_to_arrays(sc, objective, risk)
+        arr = with_terms(scores_to_arrays(sc, objective, risk), terms)
         if stock_w is not None:
             arr = weighted(arr, stock_weight_matrix(category_matrix(arr, offers, tc), stock_w))
         return solve(arr, planning_budget)
