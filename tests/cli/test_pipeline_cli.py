@@ -144,6 +144,28 @@ def test_plan_with_a_margin_target_prints_and_states_it(trained: tuple[Path, Pat
     check = next(ln for ln in res.stdout.splitlines() if ln.startswith("check: at each offer's realised"))
     assert f"the plan's margin would be {mc['at_realised_ratios']:.1%}" in check
     assert ("below the target" in check) == mc["below_target"] and 0 < mc["at_realised_ratios"] < 0.3
+    # customers the plan does not list (the service's online and newcomer decisions) get the same
+    # per-customer margin rule: the same customers, decided online, have the plan's eligibility
+    from offerwise.config import default_settings
+    from offerwise.features.model_inputs import build_features
+    from offerwise.models.persist import load_model
+    from offerwise.workflows._common import open_data
+    from offerwise.workflows.newcomer import DecisionContext, best_offers, newcomer_rows
+
+    summary = json.loads((tmp_path / "plan.summary.json").read_text())
+    plan = pd.read_parquet(out).sample(300, random_state=0)
+    ds = open_data(shop, default_settings(), ("customers",))
+    lm = load_model(model)
+    ctx = DecisionContext.from_dict(summary["online"], ds.frame("offers"))
+    assert ctx.rules is not None and ctx.rules.margin is not None and ctx.margin_ratios
+    ids = plan["customer_id"].astype(str).tolist()
+    X, _ = build_features(ds, pd.DataFrame({"customer_id": ids, "as_of": ctx.as_of}), default_settings(),
+                          spec=lm.features)
+    rows = newcomer_rows(ids, ctx.customer_columns).assign(segment=plan["segment"].to_numpy())
+    online = [sorted(d.eligible) for d in best_offers(lm, X, rows, ctx)]
+    planned = [sorted(e.split("|")) if isinstance(e, str) and e else [] for e in plan["eligible_offers"]]
+    assert online == planned
+    assert len({len(e) for e in planned}) > 1  # the rule left different offers to different customers
     rules.write_text("[margin]\ntarget = 1.5\n")
     res = runner.invoke(app, ["plan", "--model", str(model), "--data", str(shop), "--budget", "500",
                               "--out", str(tmp_path / "bad.parquet"), "--rules", str(rules)])

@@ -368,7 +368,8 @@ def solve_plan(
     Every row gets the probability of its offer under that mixture (``propensity``; 1 without
     exploration and on holdout rows). ``allocator``: called instead of :func:`allocate` with the
     same arguments (e.g. ``offerwise.spark.allocate.spark_allocator``). ``rules.margin``: the
-    target as a side constraint (:mod:`offerwise.policy.margin`; gross margin before discounts
+    target per offered customer (eligibility) or for the campaign (a side constraint), on
+    ``arrays.margin_cost`` (:mod:`offerwise.policy.margin`; gross margin before discounts
     ``rules.margin.rate`` or ``margin_rate``), reported in ``PlanResult.margin``.
     """
     if objective not in ("profit", "revenue"):

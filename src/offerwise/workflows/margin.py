@@ -23,10 +23,25 @@ from offerwise.config import Settings
 from offerwise.data.contract import DataSet
 from offerwise.data.templates import is_template
 from offerwise.features.model_inputs import category_share_features
-from offerwise.policy.margin import plan_margin, price_cut_offers, realised_cost_ratios, terms_cost
+from offerwise.policy.margin import (
+    margin_terms,
+    plan_margin,
+    price_cut_offers,
+    realised_cost_ratios,
+    terms_cost,
+)
 from offerwise.policy.plan import PlanResult, ScoreArrays
+from offerwise.policy.rules import MarginRule
 
-__all__ = ["OfferTerms", "logged_cost_ratios", "margin_check", "offer_terms", "with_terms"]
+__all__ = [
+    "OfferTerms",
+    "customer_margin_meets",
+    "logged_cost_ratios",
+    "margin_check",
+    "menu_terms",
+    "offer_terms",
+    "with_terms",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +59,33 @@ class OfferTerms:
     ratio: np.ndarray
 
 
+def menu_terms(
+    offers: pd.DataFrame | None, offer_ids: list[str]
+) -> tuple[np.ndarray, np.ndarray, dict[str, list[int]]]:
+    """Of each of the K ``offer_ids``: ``depth`` (K,) (NaN unless a ``percent_off`` offer with a
+    depth in (0, 1) and not a template), ``site`` (K,) bool (such an offer without a category),
+    and the columns of those scoped to each category."""
+    K = len(offer_ids)
+    depth, site = np.full(K, np.nan), np.zeros(K, dtype=bool)
+    scoped: dict[str, list[int]] = {}
+    if offers is None or "kind" not in offers or "value" not in offers:
+        return depth, site, scoped
+    menu = offers.astype({"offer_id": str}).drop_duplicates("offer_id").set_index("offer_id")
+    for j, oid in enumerate(offer_ids):
+        if oid not in menu.index or str(menu.at[oid, "kind"]) != "percent_off":
+            continue
+        d = float(pd.to_numeric(menu.at[oid, "value"], errors="coerce"))
+        cat = menu.at[oid, "category"] if "category" in menu else None
+        if not 0.0 < d < 1.0 or is_template(cat):
+            continue
+        depth[j] = d
+        if cat is None or pd.isna(cat) or str(cat) == "":
+            site[j] = True
+        else:
+            scoped.setdefault(str(cat), []).append(j)
+    return depth, site, scoped
+
+
 def offer_terms(
     ds: DataSet,
     offers: pd.DataFrame | None,
@@ -54,23 +96,10 @@ def offer_terms(
     """The :class:`OfferTerms` of ``arr``'s customers and offers; None without an offers table."""
     if offers is None or "kind" not in offers or "value" not in offers:
         return None
-    menu = offers.astype({"offer_id": str}).drop_duplicates("offer_id").set_index("offer_id")
     n, K = arr.shape
-    depth = np.full(K, np.nan)
+    depth, site, scoped = menu_terms(offers, arr.offer_ids)
     share = np.full((n, K), np.nan)
-    scoped: dict[str, list[int]] = {}
-    for j, oid in enumerate(arr.offer_ids):
-        if oid not in menu.index or str(menu.at[oid, "kind"]) != "percent_off":
-            continue
-        d = float(pd.to_numeric(menu.at[oid, "value"], errors="coerce"))
-        cat = menu.at[oid, "category"] if "category" in menu else None
-        if not 0.0 < d < 1.0 or is_template(cat):
-            continue
-        depth[j] = d
-        if cat is None or pd.isna(cat) or str(cat) == "":
-            share[:, j] = 1.0
-        else:
-            scoped.setdefault(str(cat), []).append(j)
+    share[:, site] = 1.0
     if scoped:
         cut = pd.DataFrame({"customer_id": arr.customer_ids.astype(str), "as_of": as_of})
         cut["as_of"] = pd.to_datetime(cut["as_of"])
@@ -83,6 +112,38 @@ def offer_terms(
             share[:, cols] = v[:, None]
     ids = pd.Index(arr.customer_ids.astype(str))
     return OfferTerms(ids, list(arr.offer_ids), depth, share, logged_cost_ratios(ds, arr.offer_ids))
+
+
+def customer_margin_meets(
+    columns: list[str],
+    X: np.ndarray,
+    revenue: np.ndarray,
+    cost: np.ndarray,
+    offer_ids: list[str],
+    rule: MarginRule,
+    margin_rate: float,
+    offers: pd.DataFrame | None,
+    ratios: dict[str, float],
+) -> np.ndarray:
+    """(n, K) whether each offer's own expected margin for each customer meets ``rule`` (the
+    per-customer margin target), for customers the plan does not list: the same costs as the
+    plan's (:func:`offer_terms`), the category shares read from the model's feature matrix ``X``
+    (n, p) with ``columns`` (``category_share={c}``; no spend in the window, ``monetary`` 0: the
+    model's cost), ``ratios`` the plan's logged cost ratios per offer."""
+    n, K = revenue.shape
+    depth, site, scoped = menu_terms(offers, offer_ids)
+    share = np.full((n, K), np.nan)
+    share[:, site] = 1.0
+    col = {c: i for i, c in enumerate(columns)}
+    spent = X[:, col["monetary"]] > 0 if "monetary" in col else np.ones(n, dtype=bool)
+    for c, cols in scoped.items():
+        i = col.get(f"category_share={c}")
+        if i is not None:
+            share[:, cols] = np.where(spent, X[:, i], np.nan)[:, None]
+    ratio = np.array([ratios.get(o, np.nan) for o in offer_ids], dtype=np.float64)
+    mc = terms_cost(revenue, cost, depth, share, ratio)
+    mt = margin_terms(revenue, cost, mc, offer_ids, rule, margin_rate, offers)
+    return np.asarray(mt.meets & np.isfinite(mt.a), dtype=bool)
 
 
 def logged_cost_ratios(ds: DataSet, offer_ids: list[str]) -> np.ndarray:

@@ -26,6 +26,7 @@ from offerwise.models.persist import LoadedModel
 from offerwise.policy.plan import PlanResult
 from offerwise.policy.rules import Rules, compile_rules, parse_rules
 from offerwise.vocab import NO_OFFER
+from offerwise.workflows.margin import customer_margin_meets
 
 __all__ = [
     "NEWCOMER_ID",
@@ -93,6 +94,10 @@ class DecisionContext:
     customer_columns: list[str]
     risk: float = 0.0
     weights: dict[str, float] = field(default_factory=dict)
+    #: the gross margin before discounts and each offer's logged discount cost per unit of
+    #: revenue the plan's margin target counted (rules ``[margin]``, per customer)
+    margin_rate: float = 0.3
+    margin_ratios: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready (``offers`` is not stored: the model directory holds the menu)."""
@@ -107,6 +112,8 @@ class DecisionContext:
             "segments": list(self.segments),
             "customer_columns": list(self.customer_columns),
             "offer_weights": dict(self.weights),
+            "margin_rate": self.margin_rate,
+            "margin_ratios": dict(self.margin_ratios),
         }
 
     @classmethod
@@ -126,6 +133,8 @@ class DecisionContext:
             customer_columns=[str(c) for c in d.get("customer_columns", [])],
             risk=float(d.get("risk") or 0.0),
             weights={str(k): float(v) for k, v in (d.get("offer_weights") or {}).items()},
+            margin_rate=float(d.get("margin_rate") or 0.3),
+            margin_ratios={str(k): float(v) for k, v in (d.get("margin_ratios") or {}).items()},
         )
 
 
@@ -204,6 +213,23 @@ def best_offers(
         as_of=ctx.as_of,
     )
     eligible = comp.mask & present[None, :] & ~comp.cooldown[:, None]
+    mrule = None if ctx.rules is None else ctx.rules.margin
+    if mrule is not None and mrule.per == "customer":  # the plan's per-customer margin target
+        revenue = np.full((n, K), np.nan)
+        for j, o in enumerate(offer_ids):
+            if present[j]:
+                revenue[:, j] = sc.expected_revenue[:, scored[o]]
+        eligible &= customer_margin_meets(
+            lm.features.columns,
+            X,
+            revenue,
+            cost,
+            offer_ids,
+            mrule,
+            ctx.margin_rate,
+            ctx.offers,
+            ctx.margin_ratios,
+        )
     w = np.array([ctx.weights.get(o, 1.0) for o in offer_ids])
     net = np.where(eligible, w[None, :] * value - ctx.lam * cost, -np.inf)
     out = []
@@ -244,10 +270,12 @@ def decision_context(
     offers: pd.DataFrame | None,
     as_of: pd.Timestamp,
     stock_weights: dict[str, float] | None = None,
+    margin_rate: float = 0.3,
+    margin_ratios: dict[str, float] | None = None,
 ) -> DecisionContext:
     """The :class:`DecisionContext` of plan ``res`` over its customer table ``customers``;
     ``stock_weights`` (category -> weight, rules ``[stock]``) weigh the offers scoped to a fixed
-    category."""
+    category; ``margin_rate`` and ``margin_ratios``: what the plan's margin target counted."""
     weights: dict[str, float] = {}
     if stock_weights and offers is not None and "category" in offers.columns:
         for o, c in zip(offers["offer_id"].astype(str), offers["category"], strict=True):
@@ -266,6 +294,8 @@ def decision_context(
         customer_columns=[c for c in customers.columns if c not in ("customer_id", "segment")],
         risk=float(res.risk),
         weights=weights,
+        margin_rate=float(margin_rate),
+        margin_ratios=dict(margin_ratios or {}),
     )
 
 

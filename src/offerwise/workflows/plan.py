@@ -348,8 +348,16 @@ def make_plan(
         res.drivers = plan_drivers(res, lm, scored.customer_ids, scored.features, drivers)
     drivers_sum = None if res.drivers is None else drivers_summary(res.drivers)
     note(progress, "the decision for customers the plan does not list")
+    ratios = {} if terms is None else dict(zip(terms.offer_ids, terms.ratio.tolist(), strict=True))
     ctx = decision_context(
-        res, cust, rules=parsed, offers=offers, as_of=pd.Timestamp(ts), stock_weights=stock_w
+        res,
+        cust,
+        rules=parsed,
+        offers=offers,
+        as_of=pd.Timestamp(ts),
+        stock_weights=stock_w,
+        margin_rate=settings.margin_rate,
+        margin_ratios={o: r for o, r in ratios.items() if np.isfinite(r)},
     )
     newcomer = newcomer_decision(lm, ds, ctx, settings)
     rate = settings.margin_rate
