@@ -150,3 +150,35 @@ def test_filling_the_slack_keeps_the_target_and_budget_and_closes_the_lp_gap(bud
     assert (lp.value - total(filled)) / lp.value < 2e-4
     again = fill_slack(filled, arr.value, a, arr.cost, mask, budget=budget)
     assert total(again) >= total(filled) - 1e-9
+
+
+def test_shares_resting_on_few_orders_are_pulled_to_the_mean() -> None:
+    """Empirical Bayes on category shares: (μ, τ²) recovered from noisy observed shares, the
+    shrunk shares closer to the truth than the observed ones, most for customers with few orders."""
+    from offerwise.policy.margin import share_prior, shrink_share
+
+    rng = np.random.default_rng(0)
+    n = 20000
+    p = rng.beta(2, 8, size=n)  # mean 0.2, variance 0.0145
+    orders = rng.integers(1, 30, size=n)
+    seen = rng.binomial(orders, p) / orders
+    mu, tau2 = share_prior(seen, orders)
+    assert mu == pytest.approx(0.2, abs=0.005) and tau2 == pytest.approx(2 * 8 / (10**2 * 11), rel=0.1)
+    got = shrink_share(seen, orders, mu, tau2)
+    few = orders <= 5
+    assert np.mean((got - p) ** 2) < 0.7 * np.mean((seen - p) ** 2)
+    assert np.mean((got - p)[few] ** 2) < 0.5 * np.mean((seen - p)[few] ** 2)
+    # no orders or no share: NaN; too few customers to estimate the prior: unchanged
+    out = shrink_share(np.array([0.5, np.nan]), np.array([0, 3]), mu, tau2)
+    assert np.isnan(out).all()
+    m, t = share_prior(seen[:10], orders[:10])
+    assert np.isnan(m) and np.array_equal(shrink_share(seen[:10], orders[:10], m, t), seen[:10])
+
+
+def test_an_offer_without_expected_revenue_does_not_meet_a_per_customer_target() -> None:
+    """No expected revenue, no margin: with costs counted per unit of revenue (0 here) the margin
+    row is 0, but the offer is not eligible under a per-customer target."""
+    sc = pd.DataFrame({"customer_id": ["a", "b"], "offer_id": ["o0", "o0"], "expected_cost": [0.0, 0.0],
+                       "incremental_profit": [5.0, 5.0], "expected_revenue": [0.0, 50.0]})
+    res = _plan(sc, 0.2, per="customer")
+    assert res.assignment.tolist() == [-1, 0] and not res.eligible[0].any()

@@ -36,6 +36,8 @@ __all__ = [
     "MarginTerms",
     "margin_terms",
     "realised_cost_ratios",
+    "share_prior",
+    "shrink_share",
     "terms_cost",
     "margin_result",
     "plan_margin",
@@ -130,7 +132,8 @@ class MarginResult:
 class MarginTerms:
     """A margin rule compiled for one plan: ``cost`` (n, K) the discount cost it counts,
     ``a`` (n, K) each offer's contribution to ``Σ a x >= 0`` (:func:`margin_coefficients`),
-    ``meets`` (n, K) a >= 0 (the offer's own margin meets the target), ``rate``, ``cut`` (K,)."""
+    ``meets`` (n, K) a >= 0 and R > 0 (the offer's own margin meets the target), ``rate``,
+    ``cut`` (K,)."""
 
     cost: np.ndarray
     a: np.ndarray
@@ -161,8 +164,11 @@ def margin_terms(
     cut = price_cut_offers(offer_ids, kinds)
     mc = cost if margin_cost is None else margin_cost
     a = margin_coefficients(revenue, mc, rate, rule.target, cut)
-    tol = 1e-9 * np.maximum(np.abs(np.asarray(revenue, np.float64)), 1.0)
-    return MarginTerms(mc, a, a >= -tol, rate, cut, rule.target, rule.per == "customer")
+    R = np.asarray(revenue, np.float64)
+    tol = 1e-9 * np.maximum(np.abs(R), 1.0)
+    # an order the model expects no revenue from has no margin to meet the target with
+    meets = (a >= -tol) & (R > 0)
+    return MarginTerms(mc, a, meets, rate, cut, rule.target, rule.per == "customer")
 
 
 def _side(alloc: Allocation, a: np.ndarray) -> float:
@@ -269,6 +275,35 @@ def fill_slack(
         spend_by_offer=np.bincount(ch[idx], weights=cost[idx, ch[idx]], minlength=k),
         value_by_offer=np.bincount(ch[idx], weights=value[idx, ch[idx]], minlength=k),
     )
+
+
+def share_prior(
+    share: np.ndarray, orders: np.ndarray, *, min_rows: int = 30
+) -> tuple[float, float]:
+    """(μ, τ²): mean and variance of customers' true category shares, from their observed shares
+    ``share`` (n,) over ``orders`` (n,) orders each. Method of moments for binomial noise around
+    a share p: ``Var(observed) = τ² + (μ(1 − μ) − τ²)·mean(1/orders)``. NaN with fewer than
+    ``min_rows`` customers with orders."""
+    s, o = np.asarray(share, np.float64), np.asarray(orders, np.float64)
+    ok = np.isfinite(s) & np.isfinite(o) & (o > 0)
+    if ok.sum() < min_rows:
+        return float("nan"), float("nan")
+    mu = float(s[ok].mean())
+    m = float(np.mean(1.0 / o[ok]))
+    tau2 = (float(s[ok].var()) - mu * (1.0 - mu) * m) / max(1.0 - m, 1e-9)
+    return mu, float(np.clip(tau2, 1e-6, mu * (1.0 - mu)))
+
+
+def shrink_share(share: np.ndarray, orders: np.ndarray, mu: float, tau2: float) -> np.ndarray:
+    """Observed shares (n,) pulled towards μ by their noise (empirical Bayes):
+    ``w·share + (1 − w)·μ``, ``w = τ² / (τ² + (μ(1 − μ) − τ²)/orders)``; unchanged where μ or
+    τ² is NaN, NaN where the share is (or orders <= 0)."""
+    s, o = np.asarray(share, np.float64), np.asarray(orders, np.float64)
+    if not (np.isfinite(mu) and np.isfinite(tau2)):
+        return s
+    noise = max(mu * (1.0 - mu) - tau2, 0.0) / np.where(o > 0, o, np.nan)
+    w = tau2 / (tau2 + noise)
+    return np.where(np.isfinite(s) & (o > 0), w * s + (1.0 - w) * mu, np.nan)
 
 
 def terms_cost(

@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
@@ -28,6 +28,8 @@ from offerwise.policy.margin import (
     plan_margin,
     price_cut_offers,
     realised_cost_ratios,
+    share_prior,
+    shrink_share,
     terms_cost,
 )
 from offerwise.policy.plan import PlanResult, ScoreArrays
@@ -49,14 +51,17 @@ class OfferTerms:
     """``depth`` (K,) of each ``percent_off`` offer of ``offer_ids`` (NaN for other kinds and
     templates) and ``share`` (n, K): the share of customer i's gross sales offer k applies to —
     1 site-wide, the customer's share of spend in the scoped category over the feature window
-    (NaN: no spend in the window); ``ratio`` (K,): each offer's realised discount cost per unit
-    of revenue on the logged exposures (NaN: fewer than 30 with revenue, or no exposures)."""
+    (NaN: no spend in the window), pulled towards the category's mean by how few orders it rests
+    on (:func:`~offerwise.policy.margin.shrink_share`; ``prior``: category -> (μ, τ²));
+    ``ratio`` (K,): each offer's realised discount cost per unit of revenue on the logged
+    exposures (NaN: fewer than 30 with revenue, or no exposures)."""
 
     customer_ids: pd.Index
     offer_ids: list[str]
     depth: np.ndarray
     share: np.ndarray
     ratio: np.ndarray
+    prior: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 def menu_terms(
@@ -92,26 +97,36 @@ def offer_terms(
     arr: ScoreArrays,
     as_of: datetime | pd.Timestamp,
     settings: Settings,
+    orders: pd.Series | None = None,
 ) -> OfferTerms | None:
-    """The :class:`OfferTerms` of ``arr``'s customers and offers; None without an offers table."""
+    """The :class:`OfferTerms` of ``arr``'s customers and offers; None without an offers table.
+    ``orders``: customer_id -> orders in the feature window (the profile's ``frequency``), what
+    each share rests on (None: shares as observed)."""
     if offers is None or "kind" not in offers or "value" not in offers:
         return None
     n, K = arr.shape
     depth, site, scoped = menu_terms(offers, arr.offer_ids)
     share = np.full((n, K), np.nan)
     share[:, site] = 1.0
+    ids = pd.Index(arr.customer_ids.astype(str))
+    prior: dict[str, tuple[float, float]] = {}
     if scoped:
-        cut = pd.DataFrame({"customer_id": arr.customer_ids.astype(str), "as_of": as_of})
+        cut = pd.DataFrame({"customer_id": ids, "as_of": as_of})
         cut["as_of"] = pd.to_datetime(cut["as_of"])
         sh = category_share_features(ds, cut, list(scoped), settings.feature_window_days)
-        sh = sh.drop_duplicates("customer_id").set_index("customer_id")
-        sh = sh.reindex(pd.Index(arr.customer_ids.astype(str)))
+        sh = sh.drop_duplicates("customer_id").set_index("customer_id").reindex(ids)
+        o = None
+        if orders is not None:
+            o = pd.to_numeric(orders.set_axis(orders.index.astype(str)).reindex(ids))
         for c, cols in scoped.items():
             col = f"category_share={c}"
             v = sh[col].to_numpy(np.float64) if col in sh else np.full(n, np.nan)
+            if o is not None:
+                prior[c] = share_prior(v, o.to_numpy(np.float64))
+                v = shrink_share(v, o.to_numpy(np.float64), *prior[c])
             share[:, cols] = v[:, None]
-    ids = pd.Index(arr.customer_ids.astype(str))
-    return OfferTerms(ids, list(arr.offer_ids), depth, share, logged_cost_ratios(ds, arr.offer_ids))
+    ratio = logged_cost_ratios(ds, arr.offer_ids)
+    return OfferTerms(ids, list(arr.offer_ids), depth, share, ratio, prior)
 
 
 def customer_margin_meets(
@@ -124,22 +139,28 @@ def customer_margin_meets(
     margin_rate: float,
     offers: pd.DataFrame | None,
     ratios: dict[str, float],
+    prior: dict[str, tuple[float, float]] | None = None,
 ) -> np.ndarray:
     """(n, K) whether each offer's own expected margin for each customer meets ``rule`` (the
     per-customer margin target), for customers the plan does not list: the same costs as the
     plan's (:func:`offer_terms`), the category shares read from the model's feature matrix ``X``
     (n, p) with ``columns`` (``category_share={c}``; no spend in the window, ``monetary`` 0: the
-    model's cost), ``ratios`` the plan's logged cost ratios per offer."""
+    model's cost), shrunk by ``prior`` (category -> (μ, τ²)) over the ``frequency`` column's
+    orders, ``ratios`` the plan's logged cost ratios per offer."""
     n, K = revenue.shape
     depth, site, scoped = menu_terms(offers, offer_ids)
     share = np.full((n, K), np.nan)
     share[:, site] = 1.0
     col = {c: i for i, c in enumerate(columns)}
     spent = X[:, col["monetary"]] > 0 if "monetary" in col else np.ones(n, dtype=bool)
+    orders = X[:, col["frequency"]] if "frequency" in col else None
     for c, cols in scoped.items():
         i = col.get(f"category_share={c}")
         if i is not None:
-            share[:, cols] = np.where(spent, X[:, i], np.nan)[:, None]
+            v = np.where(spent, X[:, i], np.nan)
+            if orders is not None and prior and c in prior:
+                v = shrink_share(v, orders, *prior[c])
+            share[:, cols] = v[:, None]
     ratio = np.array([ratios.get(o, np.nan) for o in offer_ids], dtype=np.float64)
     mc = terms_cost(revenue, cost, depth, share, ratio)
     mt = margin_terms(revenue, cost, mc, offer_ids, rule, margin_rate, offers)

@@ -98,6 +98,7 @@ class DecisionContext:
     #: revenue the plan's margin target counted (rules ``[margin]``, per customer)
     margin_rate: float = 0.3
     margin_ratios: dict[str, float] = field(default_factory=dict)
+    margin_prior: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready (``offers`` is not stored: the model directory holds the menu)."""
@@ -114,6 +115,7 @@ class DecisionContext:
             "offer_weights": dict(self.weights),
             "margin_rate": self.margin_rate,
             "margin_ratios": dict(self.margin_ratios),
+            "margin_prior": {c: list(p) for c, p in self.margin_prior.items()},
         }
 
     @classmethod
@@ -135,6 +137,9 @@ class DecisionContext:
             weights={str(k): float(v) for k, v in (d.get("offer_weights") or {}).items()},
             margin_rate=float(d.get("margin_rate") or 0.3),
             margin_ratios={str(k): float(v) for k, v in (d.get("margin_ratios") or {}).items()},
+            margin_prior={
+                str(k): (float(v[0]), float(v[1])) for k, v in (d.get("margin_prior") or {}).items()
+            },
         )
 
 
@@ -229,6 +234,7 @@ def best_offers(
             ctx.margin_rate,
             ctx.offers,
             ctx.margin_ratios,
+            ctx.margin_prior,
         )
     w = np.array([ctx.weights.get(o, 1.0) for o in offer_ids])
     net = np.where(eligible, w[None, :] * value - ctx.lam * cost, -np.inf)
@@ -272,10 +278,12 @@ def decision_context(
     stock_weights: dict[str, float] | None = None,
     margin_rate: float = 0.3,
     margin_ratios: dict[str, float] | None = None,
+    margin_prior: dict[str, tuple[float, float]] | None = None,
 ) -> DecisionContext:
     """The :class:`DecisionContext` of plan ``res`` over its customer table ``customers``;
     ``stock_weights`` (category -> weight, rules ``[stock]``) weigh the offers scoped to a fixed
-    category; ``margin_rate`` and ``margin_ratios``: what the plan's margin target counted."""
+    category; ``margin_rate``, ``margin_ratios`` and ``margin_prior``: what the plan's margin
+    target counted."""
     weights: dict[str, float] = {}
     if stock_weights and offers is not None and "category" in offers.columns:
         for o, c in zip(offers["offer_id"].astype(str), offers["category"], strict=True):
@@ -296,6 +304,7 @@ def decision_context(
         weights=weights,
         margin_rate=float(margin_rate),
         margin_ratios=dict(margin_ratios or {}),
+        margin_prior=dict(margin_prior or {}),
     )
 
 

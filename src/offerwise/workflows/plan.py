@@ -261,7 +261,8 @@ def make_plan(
     offers = ds.frame("offers") if ds.has("offers") else None
     terms = None
     if parsed is not None and parsed.margin is not None:  # what the margin target counts
-        terms = offer_terms(ds, offers, arrays, pd.Timestamp(ts), settings)
+        orders = prof.set_index(prof["customer_id"].astype(str))["frequency"]
+        terms = offer_terms(ds, offers, arrays, pd.Timestamp(ts), settings, orders)
         arrays = with_terms(arrays, terms)
     categories = category_matrix(arrays, offers, tc)
     outlook = plan_outlook(ds, pd.Timestamp(ts), parsed, forecast, settings)
@@ -358,6 +359,9 @@ def make_plan(
         stock_weights=stock_w,
         margin_rate=settings.margin_rate,
         margin_ratios={o: r for o, r in ratios.items() if np.isfinite(r)},
+        margin_prior={}
+        if terms is None
+        else {c: p for c, p in terms.prior.items() if np.isfinite(p).all()},
     )
     newcomer = newcomer_decision(lm, ds, ctx, settings)
     rate = settings.margin_rate
