@@ -32,6 +32,7 @@ __all__ = [
     "menu_categories",
     "price_index_features",
     "sequence_features",
+    "stable_values",
 ]
 
 #: Days of competitor prices behind the price index feature (each rival's latest in the window).
@@ -402,11 +403,22 @@ def build_features(
             "attribute columns besides protected ones"
         )
     X = (
-        np.column_stack([cols[c] for c in spec.columns])
+        stable_values(np.column_stack([cols[c] for c in spec.columns]))
         if len(cutoffs)
         else np.empty((0, len(spec.columns)))
     )
     return X, spec
+
+
+def stable_values(X: np.ndarray) -> np.ndarray:
+    """``X`` rounded to float32 precision (about 7 significant digits), as float64. DuckDB sums
+    in parallel in no fixed order, so a share or an average can differ in its last bits from one
+    run to the next; those bits moved LightGBM's split thresholds and, now and then, a split and
+    a plan. Rounded, two runs see the same features (unless a value sits within a last-bit
+    difference of a float32 rounding boundary: about 1e-9 of values)."""
+    with np.errstate(over="ignore"):
+        r = np.asarray(X, np.float64).astype(np.float32).astype(np.float64)
+    return np.where(np.isfinite(r) | ~np.isfinite(X), r, X)
 
 
 def fit_sequence_encoder(
