@@ -476,6 +476,9 @@ def solve_plan(
     if mg is None:
         alloc = free = run(value)
         mu, rate, cut = 0.0, margin_rate, None
+    elif mg.per_customer:  # the eligibility holds it; without the target: the rule left out
+        rate, cut, mu = mg.rate, mg.cut, 0.0
+        alloc, free = run(value), run(value, free_mask)
     else:
         rate, cut = mg.rate, mg.cut
         a = np.where(mask, mg.a, 0.0)
@@ -491,8 +494,6 @@ def solve_plan(
             budget=left[0] if only_budget else None,
             eligible=mask,
         )
-        if mg.per_customer:  # without the target: the eligibility without the margin rule
-            free = run(value, free_mask)
     ch = alloc.choice.astype(np.int64)
     ch = np.where(ch >= 0, ch, -1)
     ch[explored] = x_arm[explored]

@@ -204,7 +204,11 @@ def with_terms(arr: ScoreArrays, terms: OfferTerms | None) -> ScoreArrays:
 
 
 def margin_check(
-    ds: DataSet, res: PlanResult, rate: float, offers: pd.DataFrame | None
+    ds: DataSet,
+    res: PlanResult,
+    rate: float,
+    offers: pd.DataFrame | None,
+    ratio: np.ndarray | None = None,
 ) -> dict[str, object] | None:
     """With a margin target: the plan's margin if each offer cost what it did on the logged
     exposures per unit of revenue (``realised_cost_ratios``, weighted by 1 / propensity where
@@ -214,7 +218,8 @@ def margin_check(
     arr = res.arrays
     if res.margin is None or arr is None or arr.revenue is None or not ds.has("exposures"):
         return None
-    ratio = logged_cost_ratios(ds, res.offer_ids)
+    if ratio is None:  # (K,) of res.offer_ids; the plan's terms have read them already
+        ratio = logged_cost_ratios(ds, res.offer_ids)
     kinds = None if offers is None else dict(zip(offers["offer_id"], offers["kind"], strict=True))
     cut = price_cut_offers(res.offer_ids, kinds)
     known = np.isfinite(ratio)

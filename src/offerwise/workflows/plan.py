@@ -368,7 +368,8 @@ def make_plan(
     if parsed is not None and parsed.margin is not None and parsed.margin.rate is not None:
         rate = parsed.margin.rate
     cats = plan_categories(res, outlook, rate, offers)
-    mcheck = margin_check(ds, res, rate, offers)
+    same = terms is not None and terms.offer_ids == list(res.offer_ids)
+    mcheck = margin_check(ds, res, rate, offers, terms.ratio if same and terms else None)
     written = list(
         write_plan(
             res,
