@@ -41,6 +41,7 @@ from offerwise.data.contract import load_data
 from offerwise.features.model_inputs import customer_features
 from offerwise.models.defaults import DEFAULT_LEARNER, DEFAULT_PROFIT
 from offerwise.models.persist import load_model
+from offerwise.policy.plan import gain_floor
 from offerwise.simulator import (
     SimulatorConfig,
     oracle_policy,
@@ -92,6 +93,7 @@ def run(args: argparse.Namespace) -> dict:
                         tune_mode=args.tune)  # as `offerwise train` runs by default
         lm = load_model(res.model_dir)
         if r == 0:
+            mg = res.card.get("min_gain") or {}
             ids, X_cust, _ = customer_features(ds, lm.features, settings=settings)
         scores.append(lm.model.predict(X_cust))
     sc = scores[0]
@@ -120,6 +122,16 @@ def run(args: argparse.Namespace) -> dict:
             **{f"{PLANS[1]}, predicted gain > {c:g}": plan_frame(ids, sc.offers, allocate_choice(
                 np.where(sc.incremental_profit > c, sc.incremental_profit, -1.0), sc.expected_cost,
                 budget, settings.threads)) for c in args.min_gains},
+            # the minimum gain `offerwise train` chose out of fold (first model seed), as
+            # `offerwise plan --min-gain auto` applies it (gain_floor), its raw threshold and z
+            **{f"{PLANS[1]}, tuned min gain ({floor:.3g}; raw {mg['threshold']:.3g}, "
+               f"z {mg.get('z_vs_full', float('nan')):.2f})": plan_frame(
+                ids, sc.offers, allocate_choice(
+                    np.where(sc.incremental_profit >= floor, sc.incremental_profit, -1.0),
+                    sc.expected_cost, budget, settings.threads))
+               for floor in ([gain_floor(sc.incremental_profit,
+                                         np.ones(sc.incremental_profit.shape, bool),
+                                         mg["threshold"], mg["share"])] if mg else [])},
             # the lower bound gain - z * spread over the seed bags (`offerwise plan --risk z`), per seed
             **{f"{PLANS[1]}, --risk {z:g}, model seed {args.seed + r}": plan_frame(
                 ids, s.offers, allocate_choice(s.incremental_profit - z * s.incremental_profit_sd,

@@ -498,6 +498,7 @@ def train(
                 "profit": card["profit"],
                 "scored_offers": card["scored_offers"],
                 "skipped_offers": card["skipped_offers"],
+                "extrapolated_offers": card.get("extrapolated_offers", []),
                 "propensity": card["propensity"],
                 "holdout": {k: v for k, v in card["holdout"].items() if k != "calibration"},
                 "metrics_source": card["metrics_source"],
@@ -666,12 +667,25 @@ def score(
                 "offers": offers,
                 "partitioned": res.by_offer is not None,
                 "skipped_offers": res.skipped_offers,
+                "extrapolated_offers": res.extrapolated_offers,
                 "warnings": res.warnings,
             }
         )
         return
     warn([f"offer {s['offer_id']} not scored: {s['reason']}" for s in res.skipped_offers])
+    warn(
+        [
+            f"offer {s['offer_id']} extrapolated ({s['reason']}): column 'extrapolated' is true; "
+            "plan offers it only with the rule allow_extrapolated_offers = true"
+            for s in res.extrapolated_offers
+        ]
+    )
     warn(res.warnings)
+    ext = {s["offer_id"] for s in res.extrapolated_offers}
+    if ext:
+        summ = summ.assign(
+            offer_id=[f"{o} (extrapolated)" if o in ext else o for o in summ["offer_id"]]
+        )
     console.print(
         frame_table(
             summ, title=f"mean scores per offer as of {res.as_of.date()}", floatfmt="{:,.3f}"
@@ -980,6 +994,14 @@ def plan(
             "units`): demand for stock cover; default: the last 4 weeks of sales",
         ),
     ] = None,
+    min_gain: Annotated[
+        str,
+        typer.Option(
+            "--min-gain",
+            help="smallest predicted gain an offer needs: auto (chosen out of fold by train), "
+            "off, or an amount",
+        ),
+    ] = "auto",
     seed: SeedOpt = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
@@ -1012,6 +1034,7 @@ def plan(
             spark=_spark(spark_master, spark_conf),
             drivers=drivers,
             forecast=forecast,
+            min_gain=min_gain,
         )
     res = run.result
     if as_json:
@@ -1048,6 +1071,15 @@ def plan(
         f"holdout {int(res.holdout.sum()):,} customers ({res.holdout_fraction:.0%})",
         soft_wrap=True,
     )
+    if res.min_gain > 0:
+        n_low = int((res.reason == "below_min_gain").sum())
+        console.print(
+            f"minimum predicted gain {res.min_gain:,.2f} per offer ({run.min_gain_source}): "
+            f"{n_low:,} customers whose best offer gains less get none (reason below_min_gain)",
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
+        )
     if res.margin is not None:
         m = res.margin
         console.print(
@@ -1076,6 +1108,18 @@ def plan(
             given_up=None
             if run.stock_free_profit is None
             else run.stock_free_profit - res.total_incremental_profit,
+        )
+    if run.extrapolated:
+        console.print(
+            f"extrapolated offers (scored from their attributes): {', '.join(run.extrapolated)}: "
+            + (
+                "planned like the others (rules: allow_extrapolated_offers = true)"
+                if run.extrapolated_allowed
+                else "not offered; set allow_extrapolated_offers = true in the rules to plan them"
+            ),
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
         )
     if run.cost is not None:
         print_cost(run.cost, run.planning_budget, overspend_risk)

@@ -22,6 +22,7 @@ __all__ = [
     "NO_OFFER",
     "OFFER_KINDS",
     "ELIGIBLE_SEP",
+    "EXTRAPOLATED_COLUMN",
     "PLAN_COLUMNS",
     "REC_SCOPE_PREFIX",
     "SCORE_COLUMNS",
@@ -76,6 +77,8 @@ SCORE_COLUMNS = (
 )
 #: The score columns the planner needs (a subset of :data:`SCORE_COLUMNS`).
 SCORE_INPUT_COLUMNS = ("customer_id", "offer_id", "expected_cost", "incremental_profit")
+#: Score column (bool): the offer was scored from its attributes (too few exposures of its own).
+EXTRAPOLATED_COLUMN = "extrapolated"
 #: Optional score column: spread of ``incremental_profit`` over the model's seed bags.
 SCORE_SD_COLUMN = "incremental_profit_sd"
 

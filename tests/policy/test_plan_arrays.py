@@ -190,3 +190,34 @@ def test_best_offer_cost_counts_each_customers_best_positive_offer() -> None:
     })
     # a: best is y (cost 5); b: nothing positive; c: x (cost 7)
     assert scores_to_arrays(scores).best_offer_cost() == 12.0
+
+
+def test_extrapolated_offers_are_eligible_only_when_the_rules_allow() -> None:
+    scores, cust, menu = _data(60)
+    flagged = scores.assign(extrapolated=scores["offer_id"] == OFFERS[0])
+    arr = scores_to_arrays(flagged)
+    assert arr.extrapolated == [OFFERS[0]] and scores_to_arrays(scores).extrapolated == []
+    k = arr.offer_ids.index(OFFERS[0])
+    res = _solve(flagged, cust, menu, budget=1e9)
+    assert not res.eligible[:, k].any() and res.eligible.any()
+    assert not (res.assignment == k).any()
+    allowed = _solve(flagged, cust, menu, rules=parse_rules({"allow_extrapolated_offers": True}),
+                     budget=1e9)
+    assert allowed.eligible[:, k].sum() == _solve(scores, cust, menu, budget=1e9).eligible[:, k].sum()
+
+
+def test_min_gain_keeps_small_gains_out_of_the_allocation_only() -> None:
+    scores, cust, menu = _data(300)
+    arr = scores_to_arrays(scores)
+    best = np.where(arr.present, arr.value, -np.inf).max(axis=1)
+    thr = float(np.quantile(best[best > 0], 0.5))
+    res = _solve(scores, cust, menu, budget=1e9, min_gain=thr)
+    base = _solve(scores, cust, menu, budget=1e9)
+    on = res.assignment >= 0
+    assert on.any() and (arr.value[np.flatnonzero(on), res.assignment[on]] >= thr).all()
+    assert ((res.reason == "below_min_gain") == ((best > 0) & (best < thr))).all()
+    assert (res.rules_eligible == base.rules_eligible).all()  # what exploration draws from
+    assert res.summary()["min_gain"] == thr and base.summary()["min_gain"] == 0.0
+    assert on.sum() < (base.assignment >= 0).sum()
+    with pytest.raises(InputError, match="min_gain"):
+        _solve(scores, cust, menu, min_gain=-1.0)

@@ -57,7 +57,8 @@ def test_score_rows_and_round_trip(trained, data_dir, logs, tmp_path):
     out = tmp_path / "scores.parquet"
     res = score(trained.model_dir, data_dir, out=out)
     df = pd.read_parquet(out)
-    assert list(df.columns) == SCORE_COLUMNS
+    assert list(df.columns) == [*SCORE_COLUMNS, "extrapolated"]
+    assert not df["extrapolated"].any()
     assert len(df) == 2 * len(logs.customers) and set(df["offer_id"]) == {"p10", "p20"}
     assert res.as_of == pd.Timestamp(logs.exposures["ts"].max()).normalize() + pd.Timedelta(days=1)
     m = df.merge(logs.truth, on=["customer_id", "offer_id"], suffixes=("", "_true"))
@@ -77,16 +78,87 @@ def test_train_is_reproducible(data_dir, trained, tmp_path):
     pd.testing.assert_frame_equal(a, b)
 
 
-def test_menu_offer_without_exposures_is_skipped(logs, tmp_path):
-    offers = pd.concat([logs.offers, pd.DataFrame({"offer_id": ["p30"], "kind": ["percent_off"],
-                                                   "value": [0.3], "min_spend": [0.0]})])
-    d = write_dir(logs, tmp_path / "d", offers=offers)
-    with pytest.warns(UserWarning, match="p30 skipped"):
+def test_menu_offer_without_exposures_is_extrapolated(logs, tmp_path):
+    """Offers the logs never show are scored from their attributes, flagged, and kept out of a
+    plan unless the rules allow them; a deeper discount converts and costs at least as much."""
+    from offerwise.cli import app
+
+    new = pd.DataFrame({"offer_id": ["p30", "p40"], "kind": "percent_off", "value": [0.3, 0.4],
+                        "min_spend": 0.0})
+    d = write_dir(logs, tmp_path / "d", offers=pd.concat([logs.offers, new]))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         res = train(d, tmp_path / "m", **KW)
-    assert res.card["skipped_offers"] == [{"offer_id": "p30",
-                                           "reason": "no exposures of this offer in the logs"}]
-    assert "p30" not in set(score(res.model_dir, d).scores["offer_id"])
-    assert "p30" in (res.model_dir / "model_card.md").read_text()
+    assert {"p30", "p40"} <= {str(w.message).split()[1] for w in caught
+                              if "extrapolated" in str(w.message)}
+    assert [e["offer_id"] for e in res.card["extrapolated_offers"]] == ["p30", "p40"]
+    assert "no exposures of this offer" in res.card["extrapolated_offers"][0]["reason"]
+    assert res.card["skipped_offers"] == []
+    assert "Extrapolated offers" in (res.model_dir / "model_card.md").read_text()
+    sc = score(res.model_dir, d).scores
+    assert sc.groupby("offer_id")["extrapolated"].all().to_dict() == {
+        "p10": False, "p20": False, "p30": True, "p40": True}
+    p30, p40 = (sc[sc["offer_id"] == o].set_index("customer_id") for o in ("p30", "p40"))
+    assert (p40["incremental_conversion"] >= p30["incremental_conversion"] - 1e-12).all()
+    assert (p40["expected_cost"] >= p30["expected_cost"] - 1e-12).all()
+    assert p30["expected_cost"].mean() > 0 and p30["incremental_conversion"].mean() > 0
+    # the same model loaded again gives the same scores (the attribute model is saved)
+    again = score(load_model(res.model_dir), d).scores
+    pd.testing.assert_frame_equal(sc, again)
+
+    r = CliRunner()
+    out = r.invoke(app, ["score", "--model", str(tmp_path / "m"), "--data", str(d),
+                         "--out", str(tmp_path / "s.parquet")])
+    assert out.exit_code == 0, out.output
+    assert "p30 (extrapolated)" in out.output and "allow_extrapolated_offers" in out.output
+    plan = r.invoke(app, ["plan", "--model", str(tmp_path / "m"), "--data", str(d),
+                          "--budget", "1000000", "--out", str(tmp_path / "p.parquet")])
+    assert plan.exit_code == 0, plan.output
+    assert "extrapolated offers (scored from their attributes): p30, p40: not offered" in (
+        " ".join(plan.output.split()))
+    p = pd.read_parquet(tmp_path / "p.parquet")
+    assert not p["offer_id"].isin(["p30", "p40"]).any()
+    assert not p["eligible_offers"].fillna("").str.contains("p30|p40").any()
+    summary = json.loads((tmp_path / "p.summary.json").read_text())
+    assert summary["extrapolated_offers"] == {"offers": ["p30", "p40"], "allowed": False}
+    (tmp_path / "rules.toml").write_text("allow_extrapolated_offers = true\n")
+    plan = r.invoke(app, ["plan", "--model", str(tmp_path / "m"), "--data", str(d),
+                          "--budget", "1000000", "--out", str(tmp_path / "p2.parquet"),
+                          "--rules", str(tmp_path / "rules.toml")])
+    assert plan.exit_code == 0, plan.output
+    assert "planned like the others" in plan.output
+    p2 = pd.read_parquet(tmp_path / "p2.parquet")
+    assert p2["eligible_offers"].fillna("").str.contains("p40").any()
+
+
+def test_plan_min_gain_option(data_dir, tmp_path):
+    """``plan --min-gain``: auto reads the model card's out-of-fold choice; an amount keeps
+    smaller gains out and says how many customers that left without an offer."""
+    from offerwise.cli import app
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = train(data_dir, tmp_path / "m", **KW)
+    mg = res.card["min_gain"]
+    assert mg["share"] in (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0)
+    r = CliRunner()
+    base = ["plan", "--model", str(tmp_path / "m"), "--data", str(data_dir), "--budget", "1e9"]
+    auto = r.invoke(app, [*base, "--out", str(tmp_path / "a.parquet"), "--json"])
+    assert auto.exit_code == 0, auto.output
+    assert json.loads(auto.stdout[auto.stdout.index("{"):])["min_gain"] == mg["threshold"]
+    summary = json.loads((tmp_path / "a.summary.json").read_text())
+    assert summary["min_gain_source"].startswith(("the model's out-of-fold choice", "none"))
+    out = r.invoke(app, [*base, "--out", str(tmp_path / "b.parquet"), "--min-gain", "5"])
+    assert out.exit_code == 0, out.output
+    text = " ".join(out.output.split())
+    p = pd.read_parquet(tmp_path / "b.parquet")
+    n_low = int((p["reason"] == "below_min_gain").sum())
+    assert n_low > 0 and f"minimum predicted gain 5.00 per offer (--min-gain): {n_low:,} " in text
+    off = r.invoke(app, [*base, "--out", str(tmp_path / "c.parquet"), "--min-gain", "off"])
+    assert off.exit_code == 0 and "minimum predicted gain" not in off.output
+    bad = r.invoke(app, [*base, "--out", str(tmp_path / "d.parquet"), "--min-gain", "lots"])
+    assert bad.exit_code == 2 and "--min-gain must be auto, off or a number" in bad.output
+    assert not (tmp_path / "d.parquet").exists()
 
 
 def test_bad_inputs(logs, tmp_path):

@@ -18,6 +18,7 @@ from offerwise.workflows.tune import (
     candidates,
     choose,
     customer_folds,
+    min_gain,
     switch_z,
 )
 
@@ -83,6 +84,31 @@ def test_candidates_by_mode_and_pins():
         candidates("fastest", 10)
 
 
+def test_min_gain_stops_where_the_predicted_gains_stop_paying():
+    """The top 20 % of predicted gains truly gain +2, the rest (still predicted positive) lose 1:
+    the DR value by reach peaks at 20 % and the threshold is the smallest gain of that reach."""
+    rng = np.random.default_rng(0)
+    n = 20_000
+    pred = np.linspace(1.0, 0.01, n)  # predicted gain, best first
+    true_gain = np.where(np.arange(n) < 0.2 * n, 2.0, -1.0)
+    action = rng.integers(0, 2, n)  # random logging, p = 0.5
+    reward = 5.0 + action * true_gain + rng.normal(0, 1, n)
+    q = np.column_stack([np.full(n, 5.0), 5.0 + pred])
+    mg = min_gain(np.arange(n).astype(str), reward, action, np.full(n, 0.5), q)
+    assert mg.share == 0.2 and mg.value_by_share["20%"] > mg.value_by_share["100%"]
+    assert mg.threshold == pytest.approx(pred[int(0.2 * n) - 1])
+    assert mg.share_1se >= mg.share and mg.threshold_1se <= mg.threshold
+    assert mg.significant and mg.z_vs_full > 1.645
+    # predicted gains that say nothing about the truth: the z says so (the card shows it)
+    flat = 5.0 + rng.normal(0, 3, n)  # no offer changes anything
+    noise = min_gain(np.arange(n).astype(str), flat, action, np.full(n, 0.5), q)
+    assert not noise.significant and noise.z_vs_full < 1.645
+    # everybody gains: full reach, no threshold beyond a positive gain
+    everyone = min_gain(np.arange(n).astype(str), 5.0 + action * 2.0 + rng.normal(0, 1, n),
+                        action, np.full(n, 0.5), q)
+    assert everyone.share == 1.0 and everyone.threshold == 0.0
+
+
 def test_train_cross_fits_saves_oof_and_records_the_choice(data_dir, logs, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -103,3 +129,5 @@ def test_train_cross_fits_saves_oof_and_records_the_choice(data_dir, logs, tmp_p
     md = (res.model_dir / "model_card.md").read_text()
     assert "## Model selection (`--tune fast`)" in md and "(chosen)" in md
     assert "Out-of-fold metrics" in md
+    assert set(card["min_gain"]["value_by_share"]) >= {"10%", "100%"}
+    assert card["min_gain"]["threshold"] >= 0

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from offerwise.models.offer_attributes import ATTR_PREFIX, ATTRIBUTE_NAMES
 from offerwise.models.persist import LoadedModel
 from offerwise.models.response import OfferResponseModel
 from offerwise.vocab import NO_OFFER
@@ -185,11 +186,12 @@ def feature_importance(model: OfferResponseModel, features: list[str]) -> pd.Dat
         extra = len(gain) - len(
             features
         )  # pooled models add offer indicator inputs after the features
-        names = (
-            features + [f"offer indicator {i + 1}" for i in range(extra)]
-            if extra >= 0
-            else b.feature_name()
-        )
+        if parts[0] == ATTR_PREFIX.rstrip("/") and extra == len(ATTRIBUTE_NAMES):
+            names = features + list(ATTRIBUTE_NAMES)  # the attribute model's offer structure
+        elif extra >= 0:
+            names = features + [f"offer indicator {i + 1}" for i in range(extra)]
+        else:
+            names = b.feature_name()
         frames.append(pd.DataFrame({"offer_id": offer, "feature": names, "importance": gain}))
     if not frames:
         return pd.DataFrame(columns=["offer_id", "feature", "importance"])

@@ -30,6 +30,7 @@ from offerwise import __version__
 from offerwise._io import atomic_dir, write_json, write_table, write_text
 from offerwise.errors import ModelError
 from offerwise.features.model_inputs import FeatureSpec
+from offerwise.models.offer_attributes import ATTR_PREFIX, ATTRIBUTE_NAMES
 from offerwise.models.response import OfferResponseModel
 
 __all__ = [
@@ -113,7 +114,9 @@ def _write_model(
         "features": features.to_dict(),
         "feature_list": list(features.columns),
         "offers": [str(o) for o in offers["offer_id"]],
-        "scored_offers": list(state["offers"][i]["offer_id"] for i in range(len(state["offers"]))),
+        "scored_offers": list(
+            state.get("scored_offers") or [e["offer_id"] for e in state["offers"]]
+        ),
         "response_model": state,
         "booster_files": files,
         **(extra or {}),
@@ -163,9 +166,11 @@ def load_model(model_dir: str | Path) -> LoadedModel:
         if not p.exists():
             raise ModelError(f"{d}: booster file {rel} is missing")
         b = lgb.Booster(model_file=str(p))
-        n_expected = len(features.columns) + (
-            len(state["menu"]) if name.startswith("pooled/") else 0
-        )
+        n_expected = len(features.columns)
+        if name.startswith("pooled/"):
+            n_expected += len(state["menu"])
+        elif name.startswith(ATTR_PREFIX) and name != f"{ATTR_PREFIX}conv_base":
+            n_expected += 0 if name == f"{ATTR_PREFIX}conv_r0" else len(ATTRIBUTE_NAMES)
         if b.num_feature() != n_expected:
             raise ModelError(f"{p}: booster has {b.num_feature()} features, expected {n_expected}")
         boosters[name] = b
@@ -298,6 +303,15 @@ def render_card(card: dict[str, Any]) -> str:
     )
     lines += _identification_lines(card.get("identification"))
     lines += _tuning_lines(card.get("tuning"))
+    mg = card.get("min_gain")
+    if isinstance(mg, dict) and "threshold" in mg:
+        lines += [
+            "",
+            f"Minimum predicted gain for `plan --min-gain auto`: {_fmt(mg['threshold'])} per "
+            f"offer (the out-of-fold DR plan value is best when reaching {mg.get('share', 1.0):.0%}"
+            f" of the customers; z = {_fmt(mg.get('z_vs_full'))} against reaching every positive "
+            "gain).",
+        ]
     src = card.get("metrics_source")
     title = "Out-of-fold metrics" if src else "Holdout metrics"
     lines += ["", f"## {title} (per offer vs `none`, outcome: net profit)", ""]
@@ -331,6 +345,19 @@ def render_card(card: dict[str, Any]) -> str:
                     f"{_fmt(r.get('predicted'))} vs {_fmt(r.get('observed'))}" for r in rows
                 )
             )
+    extrapolated = card.get("extrapolated_offers", [])
+    if extrapolated:
+        lines += [
+            "",
+            "## Extrapolated offers (scored from their attributes, flagged `extrapolated`)",
+            "",
+            "Too few logged exposures for a model of their own: their scores come from a model "
+            "of what offers are (kind, depth, threshold, scope, duration) fitted on every "
+            "exposure. `plan` leaves them out unless the rules say "
+            "`allow_extrapolated_offers = true`.",
+            "",
+        ]
+        lines += [f"- {s['offer_id']}: {s['reason']}" for s in extrapolated]
     skipped = card.get("skipped_offers", [])
     lines += ["", "## Skipped offers (no score rows)", ""]
     lines += [f"- {s['offer_id']}: {s['reason']}" for s in skipped] or ["none"]

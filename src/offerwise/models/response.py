@@ -28,8 +28,11 @@ For every menu offer k with at least ``min_treated`` exposures, on rows with off
   of k (cost exists only under treatment), except in ``"hurdle"`` mode (above).
 
 Control levels ``P(conv | x, none)`` and ``E[revenue | x, none]`` come from models fitted once on
-all control rows. Offers with fewer than ``min_treated`` exposures, or none, are skipped and
-listed in ``skipped_`` with the reason (the scores then have no rows for them).
+all control rows. Offers with fewer than ``min_treated`` exposures, or none, have no learner of
+their own. Given the menu's structure (``offer_specs``), they are scored by the attribute model
+of :mod:`offerwise.models.offer_attributes` (fitted on every exposure, the offers described by
+kind, depth, threshold, scope and duration) and listed in ``extrapolated_`` with the reason;
+without it they are skipped and listed in ``skipped_`` (the scores then have no rows for them).
 """
 
 from __future__ import annotations
@@ -52,6 +55,12 @@ from offerwise.models.metalearners import (
     lgb_params,
     make_learner,
     predict_booster,
+)
+from offerwise.models.offer_attributes import (
+    ATTR_PREFIX,
+    OfferSpec,
+    fit_attribute_model,
+    predict_attribute_model,
 )
 from offerwise.models.propensity import (
     PropensityReport,
@@ -250,8 +259,12 @@ class OfferResponseModel(BaseEstimator):
         menu: list[str],
         propensity: Any = None,
         feature_names: list[str] | None = None,
+        offer_specs: list[OfferSpec] | None = None,
     ) -> OfferResponseModel:
-        """Fit on n logged exposures; ``menu`` lists the offer ids (``none`` may be included)."""
+        """Fit on n logged exposures; ``menu`` lists the offer ids (``none`` may be included).
+
+        ``offer_specs``: the menu's structure; offers with too few exposures are then scored by
+        the attribute model (``extrapolated_``) instead of skipped."""
         self._validate()
         X = np.asarray(X, dtype=np.float64)
         offer = np.asarray(pd.Series(offer, dtype="string").to_numpy(dtype=object))
@@ -440,9 +453,36 @@ class OfferResponseModel(BaseEstimator):
                 f"(min_treated={self.min_treated}): "
                 + "; ".join(f"{s.offer_id}: {s.reason}" for s in skipped)
             )
-        self.offers_ = [o for o in offers if o in learners]
+        specs = {s.offer_id: s for s in offer_specs or []}
+        extra = [s for s in skipped if s.offer_id in specs]
+        self.offer_specs_ = [specs[o] for o in offers if o in specs]
+        if extra:  # offers as attributes: score the offers without a learner of their own
+            params = self._params("binary", self.random_state + 900)
+            params["min_data_in_leaf"] = int(min(self.min_child_samples, max(20, n // 100)))
+            boosters.update(
+                fit_attribute_model(
+                    X,
+                    action,
+                    [None, *(specs.get(o) for o in offers)],
+                    conv,
+                    rev + cost,
+                    gp,
+                    cost,
+                    feature_names=feature_names,
+                    params=params,
+                    n_estimators=self.n_estimators,
+                )
+            )
+        self.extrapolated_ = [
+            {"offer_id": s.offer_id, "reason": f"{s.reason}: scored from its attributes"}
+            for s in extra
+        ]
+        ext = {s.offer_id for s in extra}
+        self.offers_ = [o for o in offers if o in learners or o in ext]
         self.menu_ = offers
-        self.skipped_ = [{"offer_id": s.offer_id, "reason": s.reason} for s in skipped]
+        self.skipped_ = [
+            {"offer_id": s.offer_id, "reason": s.reason} for s in skipped if s.offer_id not in ext
+        ]
         self.control_boosters_ = boosters
         self.learners_ = learners
         self.n_features_in_ = X.shape[1]
@@ -491,7 +531,23 @@ class OfferResponseModel(BaseEstimator):
                 expit(rb[b] + predict_booster(cb[n0], X, self.n_jobs, raw=True))
                 for b, (_, n0, _) in enumerate(bags)
             ]
+        ext = self._extrapolated_scores(X)
         for j, o in enumerate(self.offers_):
+            if o in ext:
+                a = ext[o]
+                pk = np.clip(p0 + a.dconv, 0.0, 1.0)
+                out["p_convert"][:, j] = pk
+                out["p_convert_none"][:, j] = p0
+                out["incremental_conversion"][:, j] = pk - p0
+                drev = pk * a.revenue - p0 * a.revenue_none
+                out["expected_revenue"][:, j] = (
+                    np.maximum(r0 + drev, 0.0) if r0 is not None else np.full(n, np.nan)
+                )
+                out["incremental_revenue"][:, j] = drev
+                out["expected_cost"][:, j] = pk * a.cost
+                out["incremental_profit"][:, j] = pk * a.value - p0 * a.value_none
+                out["incremental_profit_sd"][:, j] = 0.0
+                continue
             per = self.learners_[o]
             k = self.menu_.index(o) + 1
             Z = self._inputs(X, k) if hurdle or pooled else None
@@ -533,6 +589,26 @@ class OfferResponseModel(BaseEstimator):
             out["incremental_profit"][:, j] = dprof
             out["incremental_profit_sd"][:, j] = sd
         return ResponseScores(offers=list(self.offers_), **out), base_profit
+
+    def extrapolated_offers(self) -> list[str]:
+        """The scored offers whose scores come from the attribute model (too few exposures)."""
+        return [e["offer_id"] for e in getattr(self, "extrapolated_", [])]
+
+    def _extrapolated_scores(self, X: np.ndarray) -> dict[str, Any]:
+        """offer id -> :class:`~offerwise.models.offer_attributes.AttributeScores` of every
+        extrapolated offer for the rows of ``X``."""
+        ids = self.extrapolated_offers()
+        if not ids:
+            return {}
+        specs = {s.offer_id: s for s in self.offer_specs_}
+        got = predict_attribute_model(
+            self.control_boosters_,
+            X,
+            self.feature_names_in_,
+            [specs[o] for o in ids],
+            self.n_jobs,
+        )
+        return dict(zip(ids, got, strict=True))
 
     def _fit_pooled_conversion(
         self, X: np.ndarray, action: np.ndarray, conv: np.ndarray, k: int
@@ -602,6 +678,8 @@ class OfferResponseModel(BaseEstimator):
         boosters = dict(self.control_boosters_)
         offers_meta = []
         for j, o in enumerate(self.offers_):
+            if o not in self.learners_:  # extrapolated: the attribute model's boosters
+                continue
             per = self.learners_[o]
             entry: dict[str, Any] = {"offer_id": o, "index": j, "targets": {}}
             for tname in [t for t in _TARGETS if t in per]:
@@ -627,6 +705,9 @@ class OfferResponseModel(BaseEstimator):
             "offers": offers_meta,
             "menu": list(self.menu_),
             "skipped": list(self.skipped_),
+            "scored_offers": list(self.offers_),
+            "extrapolated": list(getattr(self, "extrapolated_", [])),
+            "offer_specs": [sp.to_dict() for sp in getattr(self, "offer_specs_", [])],
             "n_features_in": int(self.n_features_in_),
             "feature_names": self.feature_names_in_,
             "n_treated": dict(self.n_treated_),
@@ -654,7 +735,7 @@ class OfferResponseModel(BaseEstimator):
         params["propensity_clip"] = tuple(params["propensity_clip"])
         obj = cls(**params)
         obj.control_boosters_ = {
-            k: v for k, v in boosters.items() if k.startswith(("control/", "pooled/"))
+            k: v for k, v in boosters.items() if k.startswith(("control/", "pooled/", ATTR_PREFIX))
         }
         learners: dict[str, dict[str, Any]] = {}
         for entry in meta["offers"]:
@@ -669,9 +750,11 @@ class OfferResponseModel(BaseEstimator):
                 per["cost"] = boosters[f"offer/{j}/cost"]
             learners[o] = per
         obj.learners_ = learners
-        obj.offers_ = [e["offer_id"] for e in meta["offers"]]
+        obj.offers_ = list(meta.get("scored_offers") or [e["offer_id"] for e in meta["offers"]])
         obj.menu_ = list(meta["menu"])
         obj.skipped_ = list(meta["skipped"])
+        obj.extrapolated_ = list(meta.get("extrapolated") or [])
+        obj.offer_specs_ = [OfferSpec.from_dict(d) for d in meta.get("offer_specs") or []]
         obj.n_features_in_ = int(meta["n_features_in"])
         obj.feature_names_in_ = meta["feature_names"]
         obj.n_treated_ = dict(meta["n_treated"])

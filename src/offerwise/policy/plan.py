@@ -23,76 +23,19 @@ from offerwise.policy.explore import draw_explore, explore_usage, plan_propensit
 from offerwise.policy.holdout import assign_holdout
 from offerwise.policy.margin import MarginResult, margin_result, margin_terms, solve_with_margin
 from offerwise.policy.rules import Rules, compile_rules
+from offerwise.policy.score_arrays import ScoreArrays, scores_to_arrays
 from offerwise.policy.solver import allocate
-from offerwise.vocab import (
-    NO_OFFER,
-    PLAN_COLUMNS,
-    SCORE_INPUT_COLUMNS,
-    SCORE_SD_COLUMN,
-    summary_path,
-)
+from offerwise.vocab import NO_OFFER, PLAN_COLUMNS, summary_path
 
 __all__ = [
     "PLAN_COLUMNS",
+    "gain_floor",
     "PlanResult",
     "ScoreArrays",
     "scores_to_arrays",
     "solve_plan",
     "write_plan",
 ]
-
-
-@dataclass(frozen=True, eq=False)
-class ScoreArrays:
-    """The long scores frame pivoted to (n, K): n customers (rows) x K offers (columns).
-
-    ``customer_ids`` (n,) str ids in order of first appearance; ``offer_ids`` the K scored offers,
-    sorted, without the no-offer id. ``value``, ``profit``, ``cost``: (n, K) float64 in currency:
-    what the allocation maximises (``incremental_profit``, ``incremental_revenue`` for the revenue
-    objective, or ``incremental_profit - risk * incremental_profit_sd``), the estimated
-    incremental profit itself, and the expected discount cost (>= 0). ``present`` (n, K) bool:
-    the pair was scored; the float arrays hold 0 where it was not. ``objective`` and ``risk``
-    record how ``value`` was built. Treat the arrays as read-only (they are shared, not copied).
-    """
-
-    customer_ids: pd.Index
-    offer_ids: list[str]
-    value: np.ndarray
-    profit: np.ndarray
-    cost: np.ndarray
-    present: np.ndarray
-    objective: str = "profit"
-    risk: float = 0.0
-    #: (n, K) P(convert | offer) where the scores have it (NaN where unknown): the plan's cost
-    #: interval needs it (:func:`offerwise.evaluation.cost.cost_interval`)
-    p_convert: np.ndarray | None = None
-    #: (n, K) expected revenue with the offer (``expected_revenue``) where the scores have it:
-    #: the margin target needs it (:mod:`offerwise.policy.margin`)
-    revenue: np.ndarray | None = None
-    #: (n, K) the discount cost a margin target counts (:func:`~offerwise.policy.margin.terms_cost`;
-    #: None: ``cost``)
-    margin_cost: np.ndarray | None = None
-
-    def __post_init__(self) -> None:
-        shape = (len(self.customer_ids), len(self.offer_ids))
-        for name in ("value", "profit", "cost", "present"):
-            if getattr(self, name).shape != shape:
-                raise InputError(
-                    f"ScoreArrays.{name} must have shape {shape} (customers x offers); "
-                    f"got {getattr(self, name).shape}"
-                )
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        """(n customers, K offers)."""
-        return self.value.shape
-
-    def best_offer_cost(self) -> float:
-        """Expected cost of giving every customer their best offer by ``value``, where it is
-        positive: the budget beyond which a plan has nothing left to buy."""
-        best = np.where(self.present, self.value, -np.inf).argmax(axis=1)
-        rows = np.arange(len(best))
-        return float(np.where(self.value[rows, best] > 0, self.cost[rows, best], 0.0).sum())
 
 
 @dataclass
@@ -144,6 +87,8 @@ class PlanResult:
     drivers: np.ndarray | None = None
     #: how a margin target (rules ``margin.target``) shaped the plan; None without one
     margin: MarginResult | None = None
+    #: the smallest value (currency) the allocation offered (0: any positive value)
+    min_gain: float = 0.0
 
     @property
     def total_cost(self) -> float:
@@ -226,6 +171,7 @@ class PlanResult:
             "risk": self.risk,
             "explore": self.explore,
             "n_explore": 0 if self.explored is None else int(self.explored.sum()),
+            "min_gain": self.min_gain,
             **({} if self.margin is None else {"margin": self.margin.to_dict()}),
         }
 
@@ -248,88 +194,22 @@ def write_plan(
     return path, side
 
 
-def scores_to_arrays(
-    scores: pd.DataFrame, objective: str = "profit", risk: float = 0.0
-) -> ScoreArrays:
-    """Pivot the long scores frame to (n, K) arrays (see :class:`ScoreArrays`).
-
-    Rows of the no-offer id (``none``) are ignored. Missing (customer, offer) pairs are not
-    offered. With ``risk`` z > 0 the value is the lower bound
-    ``incremental_profit - z * incremental_profit_sd`` (profit objective only; ``profit`` stays
-    the estimate itself).
-    """
-    if risk < 0 or not np.isfinite(risk):
-        raise InputError(f"risk must be a number >= 0; got {risk}")
-    if risk > 0 and objective != "profit":
-        raise InputError(
-            "risk applies to the profit objective only (the spread is of incremental profit)"
-        )
-    need = list(SCORE_INPUT_COLUMNS) + (["incremental_revenue"] if objective == "revenue" else [])
-    if risk > 0:
-        need.append(SCORE_SD_COLUMN)
-    miss = [c for c in need if c not in scores.columns]
-    if miss:
-        raise InputError(f"scores: missing column(s) {', '.join(miss)}")
-    sc = scores[scores["offer_id"].astype(str) != NO_OFFER]
-    cid = sc["customer_id"].astype(str).to_numpy()
-    oid = sc["offer_id"].astype(str).to_numpy()
-    ci, ids = pd.factorize(cid)
-    ki, offers = pd.factorize(oid, sort=True)
-    n, K = len(ids), len(offers)
-    dup = pd.Series(ci.astype(np.int64) * max(K, 1) + ki).duplicated()
-    if dup.any():
-        j = int(np.flatnonzero(dup.to_numpy())[0])
-        raise InputError(
-            f"scores: duplicate (customer_id, offer_id) rows ({int(dup.sum())}); "
-            f"e.g. ({cid[j]}, {oid[j]})"
-        )
-    out = {}
-    used = ["expected_cost", "incremental_profit"]
-    used += ["incremental_revenue"] if objective == "revenue" else []
-    used += [SCORE_SD_COLUMN] if risk > 0 else []
-    for col in [*used, "p_convert", "expected_revenue"]:
-        if col not in sc.columns or col in out:
-            continue
-        vals = pd.to_numeric(sc[col], errors="coerce").to_numpy(np.float64)
-        nan = np.isnan(vals)
-        if nan.any() and col not in ("p_convert", "expected_revenue"):
-            per = np.bincount(ki[nan], minlength=K)
-            k = int(np.argmax(per))
-            raise InputError(f"scores: {col} is NaN for offer '{offers[k]}' ({int(per[k])} rows)")
-        arr = np.zeros((n, K))
-        arr[ci, ki] = vals
-        out[col] = arr
-    present = np.zeros((n, K), dtype=bool)
-    present[ci, ki] = True
-    cost = out["expected_cost"]
-    neg = (cost < 0) & present
-    if neg.any():
-        k = int(np.argmax(neg.sum(axis=0)))
-        raise InputError(
-            f"scores: expected_cost is negative for offer '{offers[k]}' "
-            f"({int(neg[:, k].sum())} rows)"
-        )
-    value = out["incremental_revenue"] if objective == "revenue" else out["incremental_profit"]
-    if risk > 0:
-        sd = out[SCORE_SD_COLUMN]
-        if not (sd[present] > 0).any():
-            raise InputError(
-                f"scores: {SCORE_SD_COLUMN} is 0 for every row, so risk has nothing to act on; "
-                "score with a model trained by the ptb learner with --bags 2 or more"
-            )
-        value = value - risk * np.maximum(sd, 0.0)
-    return ScoreArrays(
-        pd.Index(ids),
-        [str(o) for o in offers],
-        value,
-        out["incremental_profit"],
-        cost,
-        present,
-        objective=objective,
-        risk=float(risk),
-        p_convert=out.get("p_convert"),
-        revenue=out.get("expected_revenue"),
-    )
+def gain_floor(value: np.ndarray, present: np.ndarray, threshold: float, share: float) -> float:
+    """The smallest value (currency) a plan over ``value`` (n, K; ``present`` (n, K) bool: scored
+    pairs) offers, from a model's out-of-fold
+    choice (``threshold``, and the ``share`` of customers its best plan reached): the threshold,
+    but never above the value of the customer at that reach among these customers (their best
+    positive offer, ranked), so that a shift between the training rows' predicted gains and these
+    customers' does not leave the plan short of the reach the held-out value chose."""
+    if threshold <= 0 or share >= 1:
+        return 0.0
+    best = np.where(present, value, -np.inf).max(axis=1, initial=-np.inf)
+    pos = np.sort(best[best > 0])[::-1]
+    if not len(pos):
+        return float(threshold)
+    reachable = int(present.any(axis=1).sum())
+    k = min(max(int(round(share * reachable)), 1), len(pos))
+    return float(min(threshold, pos[k - 1]))
 
 
 def solve_plan(
@@ -349,6 +229,8 @@ def solve_plan(
     explore: float = 0.0,
     allocator: Callable[..., Allocation] | None = None,
     margin_rate: float = 0.30,
+    min_gain: float = 0.0,
+    min_gain_reach: float | None = None,
 ) -> PlanResult:
     """Plan the campaign: holdout, rules, exploration, budgeted allocation, reasons.
 
@@ -370,10 +252,16 @@ def solve_plan(
     same arguments (e.g. ``offerwise.spark.allocate.spark_allocator``). ``rules.margin``: the
     target per offered customer (eligibility) or for the campaign (a side constraint), on
     ``arrays.margin_cost`` (:mod:`offerwise.policy.margin`; gross margin before discounts
-    ``rules.margin.rate`` or ``margin_rate``), reported in ``PlanResult.margin``.
+    ``rules.margin.rate`` or ``margin_rate``), reported in ``PlanResult.margin``. ``min_gain``
+    (currency, >= 0): the allocation offers only pairs whose value reaches it (the exploration
+    draw and ``eligible_offers`` do not change; reason ``below_min_gain``); with
+    ``min_gain_reach`` (a model's out-of-fold choice: the threshold and the share of customers its
+    best plan reached) the floor is :func:`gain_floor` over the eligible pairs.
     """
     if objective not in ("profit", "revenue"):
         raise InputError(f"objective must be 'profit' or 'revenue', not {objective!r}")
+    if not (np.isfinite(min_gain) and min_gain >= 0):
+        raise InputError(f"min_gain must be a number >= 0; got {min_gain}")
     if not 0.0 <= float(explore) <= 1.0:
         raise InputError(f"explore must be a share in [0, 1]; got {explore}")
     explore = float(explore)
@@ -411,6 +299,7 @@ def solve_plan(
         budget=budget,
         offers=offers,
         as_of=as_of,
+        extrapolated=arrays.extrapolated,
     )
     eligible = comp.mask & present  # the one eligibility: the allocation's and the explore draw's
     mrule = None if rules is None else rules.margin
@@ -449,6 +338,12 @@ def solve_plan(
         )
         mask[explored] = False
         free_mask[explored] = False
+    if min_gain_reach is not None:
+        min_gain = gain_floor(value, mask, min_gain, min_gain_reach)
+    # only gains the model's out-of-fold plan value says are worth it: every offer given costs
+    # the floor in the allocation's objective (a fairness or segment-floor bonus may still reach
+    # a smaller gain where the rules need one)
+    v_alloc = value - min_gain if min_gain > 0 else value
     fair = []
     for f in comp.fairness:
         codes = f.codes.copy()
@@ -474,11 +369,11 @@ def solve_plan(
         )
 
     if mg is None:
-        alloc = free = run(value)
+        alloc = free = run(v_alloc)
         mu, rate, cut = 0.0, margin_rate, None
     elif mg.per_customer:  # the eligibility holds it; without the target: the rule left out
         rate, cut, mu = mg.rate, mg.cut, 0.0
-        alloc, free = run(value), run(value, free_mask)
+        alloc, free = run(v_alloc), run(v_alloc, free_mask)
     else:
         rate, cut = mg.rate, mg.cut
         a = np.where(mask, mg.a, 0.0)
@@ -487,7 +382,7 @@ def solve_plan(
         only_budget = only_budget and not (np.asarray(left[4]) > 0).any()
         alloc, mu, free = solve_with_margin(
             run,
-            value,
+            v_alloc,
             a,
             offset=off,
             cost=cost,
@@ -505,9 +400,11 @@ def solve_plan(
     e_prof[rows] = profit[rows, ch[rows]]
     # reasons
     any_elig = mask.any(axis=1)
-    best_pos = np.where(mask, value, -np.inf).max(axis=1, initial=-np.inf) > 0
+    best = np.where(mask, value, -np.inf).max(axis=1, initial=-np.inf)
+    best_pos = best > 0
     reason = np.full(len(ch), "budget_exhausted", dtype=object)
     reason[~best_pos] = "no_positive_offer"
+    reason[best_pos & (best < min_gain)] = "below_min_gain"
     reason[~any_elig] = "ineligible"
     reason[comp.cooldown & ~any_elig] = "cooldown"
     reason[alloc.dropped == DROP_CAP] = "cap_reached"
@@ -521,11 +418,11 @@ def solve_plan(
     # budget price λ (side-constraint prices ignored), so per-offer results compare like with like
     planned = assignment.copy()
     if hold.any() and value.shape[1]:
-        planned[hold] = would_get(eligible[hold], value[hold], cost[hold], alloc.lam)
+        planned[hold] = would_get(eligible[hold], v_alloc[hold], cost[hold], alloc.lam)
     exploit = assignment.copy()
     if explored.any() and value.shape[1]:
         exploit[explored] = would_get(
-            eligible[explored], value[explored], cost[explored], alloc.lam
+            eligible[explored], v_alloc[explored], cost[explored], alloc.lam
         )
     propensity = plan_propensity(assignment, exploit, eligible, explored, hold, explore)
     margin = None
@@ -591,4 +488,5 @@ def solve_plan(
         explored=explored,
         propensity=propensity,
         margin=margin,
+        min_gain=float(min_gain),
     )

@@ -146,6 +146,11 @@ class Rules(_Strict):
     fairness: list[FairnessRule] = Field(default_factory=list)
     margin: MarginRule | None = None
     stock: StockRule | None = None
+    allow_extrapolated_offers: bool = Field(
+        False,
+        description="plan offers scored from their attributes only (too few logged exposures "
+        "for a model of their own; scores column 'extrapolated')",
+    )
 
     @model_validator(mode="after")
     def _sum_min_shares(self) -> Rules:
@@ -220,9 +225,12 @@ def compile_rules(
     budget: float,
     offers: pd.DataFrame | None = None,
     as_of: pd.Timestamp | None = None,
+    extrapolated: list[str] | tuple[str, ...] = (),
 ) -> CompiledRules:
     """Compile ``rules`` for customers (rows aligned with ``profit``/``cost``, with attribute
-    columns) and ``offer_ids`` (columns). ``offers`` is the menu (kind, value, members_only)."""
+    columns) and ``offer_ids`` (columns). ``offers`` is the menu (kind, value, members_only);
+    ``extrapolated`` offers (scored from their attributes) are not eligible unless the rules
+    allow them."""
     n, K = profit.shape
     S = len(segment_names)
     mask = np.ones((n, K), dtype=bool)
@@ -245,6 +253,8 @@ def compile_rules(
                         "offers menu: members_only offers need a customer column 'member'"
                     )
                 mask[:, flag] &= _truthy(customers["member"])[:, None]
+    if rules is None or not rules.allow_extrapolated_offers:
+        mask[:, [kidx[o] for o in extrapolated if o in kidx]] = False
     if rules is None:
         return CompiledRules(mask, cool, cap_n, cap_s, smax, smin, fair)
     for name, r in rules.offers.items():

@@ -99,6 +99,8 @@ class DecisionContext:
     margin_rate: float = 0.3
     margin_ratios: dict[str, float] = field(default_factory=dict)
     margin_prior: dict[str, tuple[float, float]] = field(default_factory=dict)
+    #: the plan's minimum value per offer (currency; 0: any positive value)
+    min_gain: float = 0.0
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready (``offers`` is not stored: the model directory holds the menu)."""
@@ -116,6 +118,7 @@ class DecisionContext:
             "margin_rate": self.margin_rate,
             "margin_ratios": dict(self.margin_ratios),
             "margin_prior": {c: list(p) for c, p in self.margin_prior.items()},
+            "min_gain": self.min_gain,
         }
 
     @classmethod
@@ -140,6 +143,7 @@ class DecisionContext:
             margin_prior={
                 str(k): (float(v[0]), float(v[1])) for k, v in (d.get("margin_prior") or {}).items()
             },
+            min_gain=float(d.get("min_gain") or 0.0),
         )
 
 
@@ -216,6 +220,7 @@ def best_offers(
         budget=ctx.budget,
         offers=ctx.offers,
         as_of=ctx.as_of,
+        extrapolated=lm.model.extrapolated_offers(),
     )
     eligible = comp.mask & present[None, :] & ~comp.cooldown[:, None]
     mrule = None if ctx.rules is None else ctx.rules.margin
@@ -238,6 +243,8 @@ def best_offers(
         )
     w = np.array([ctx.weights.get(o, 1.0) for o in offer_ids])
     net = np.where(eligible, w[None, :] * value - ctx.lam * cost, -np.inf)
+    low = value < ctx.min_gain  # the plan's minimum gain (0: any positive value)
+    net[low] = np.minimum(net[low], 0.0)
     out = []
     for i in range(n):
         elig_ids = [o for o, e in zip(offer_ids, eligible[i], strict=True) if e]
@@ -305,6 +312,7 @@ def decision_context(
         margin_rate=float(margin_rate),
         margin_ratios=dict(margin_ratios or {}),
         margin_prior=dict(margin_prior or {}),
+        min_gain=float(res.min_gain),
     )
 
 

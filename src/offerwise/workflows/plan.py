@@ -105,6 +105,12 @@ class PlanRun:
     #: a margin target's plan at each offer's realised cost per unit of revenue
     #: (:func:`margin_check`); None without a target
     margin_check: dict[str, object] | None = None
+    #: offers scored from their attributes (too few exposures) and whether the rules let the
+    #: plan offer them (``allow_extrapolated_offers``)
+    extrapolated: list[str] = field(default_factory=list)
+    extrapolated_allowed: bool = False
+    #: where the plan's minimum gain (``result.min_gain``) comes from
+    min_gain_source: str = ""
 
 
 def plan_outlook(
@@ -189,6 +195,7 @@ def make_plan(
     spark: SparkConfig | None = None,
     drivers: int = DRIVERS_MAX,
     forecast: str | Path | None = None,
+    min_gain: str | float = "auto",
 ) -> PlanRun:
     """Score ``data`` with ``model`` (unless ``scored`` is given), segment, solve, and write the
     plan, its ``.summary.json`` and (with ``frontier``) its ``.frontier.parquet``/``.png``.
@@ -205,6 +212,9 @@ def make_plan(
     ``drivers``: the plan's ``drivers`` column (each customer's top 3 value drivers,
     :func:`~offerwise.models.introspect.value_drivers`) for at most this many treated customers;
     0 skips them.
+    ``min_gain``: the smallest value (currency) an offer must have to be given: ``"auto"`` the
+    model's (chosen out of fold at ``train``: card ``min_gain.threshold``, 0 without one),
+    ``"off"`` (0: any positive value) or a number.
     ``recs``: recommendations (file or frame) for the menu's template offers (``rec:N``;
     :mod:`offerwise.workflows.templates`); computed at the decision date when not given.
     ``engine="spark"``: features and scores as ``score(engine="spark")`` does, and the budget
@@ -296,8 +306,11 @@ def make_plan(
             explore=explore,
             allocator=allocator,
             margin_rate=settings.margin_rate,
+            min_gain=min_value,
+            min_gain_reach=min_reach,
         )
 
+    min_value, min_reach, gain_source = plan_min_gain(lm, min_gain)
     planning_budget = float(budget)
     for _ in range(8):  # shrink the planning budget until the overspend risk is met
         res = solve(arrays, planning_budget)
@@ -370,6 +383,8 @@ def make_plan(
     cats = plan_categories(res, outlook, rate, offers)
     same = terms is not None and terms.offer_ids == list(res.offer_ids)
     mcheck = margin_check(ds, res, rate, offers, terms.ratio if same and terms else None)
+    ext = list(arrays.extrapolated)
+    ext_ok = parsed is not None and parsed.allow_extrapolated_offers
     written = list(
         write_plan(
             res,
@@ -391,6 +406,8 @@ def make_plan(
                     cats, outlook, stock_w is not None, res.total_incremental_profit, stock_free
                 ),
                 **({} if mcheck is None else {"margin_check": mcheck}),
+                "extrapolated_offers": {"offers": ext, "allowed": ext_ok},
+                "min_gain_source": gain_source,
             },
         )
     )
@@ -417,6 +434,9 @@ def make_plan(
         stock_weights=stock_w is not None,
         margin_check=mcheck,
         stock_free_profit=stock_free,
+        extrapolated=ext,
+        extrapolated_allowed=ext_ok,
+        min_gain_source=gain_source,
     )
 
 
@@ -487,6 +507,35 @@ def drivers_summary(drivers: np.ndarray, top: int = 5) -> dict[str, object]:
         "n_customers": n,
         "first": [{"feature": f, "n": len(v), "mean_effect": float(np.mean(v))} for f, v in ranked],
     }
+
+
+def plan_min_gain(lm: LoadedModel, setting: str | float) -> tuple[float, float | None, str]:
+    """(minimum value per offer in currency, the reach it came with or None, where it comes from)
+    for ``plan --min-gain``: ``auto`` (the model card's out-of-fold choice, made a floor over the
+    plan's eligible pairs by :func:`~offerwise.policy.plan.gain_floor`), ``off`` or an amount."""
+    text = str(setting).strip().lower()
+    if text == "off":
+        return 0.0, None, "off (--min-gain off): any positive value"
+    if text == "auto":
+        mg = lm.card.get("min_gain") or {}
+        if "threshold" not in mg:
+            return 0.0, None, "none: the model card has no out-of-fold choice (trained before it)"
+        share = float(mg.get("share", 1.0))
+        return (
+            float(mg["threshold"]),
+            share,
+            (
+                "the model's out-of-fold choice: the best doubly-robust plan value reaches "
+                f"{share:.0%} of the customers"
+            ),
+        )
+    try:
+        v = float(text)
+    except ValueError:
+        v = float("nan")
+    if not (np.isfinite(v) and v >= 0):
+        raise InputError(f"--min-gain must be auto, off or a number >= 0; got {setting!r}")
+    return v, None, "--min-gain"
 
 
 def plan_cost(

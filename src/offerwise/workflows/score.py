@@ -3,7 +3,9 @@ profit.
 
 Every customer of the ``customers`` table gets features as of ``as_of`` (default: the day after the
 last transaction or exposure) and one row per scored menu offer (not ``none``). Menu offers without
-enough exposures to be modelled are *skipped*: the model card lists them with the reason and the
+enough exposures for a model of their own are scored from their attributes when the model has
+the menu's structure (column ``extrapolated`` True; a plan offers them only when the rules allow
+extrapolated offers), otherwise *skipped*: the model card lists them with the reason and the
 scores have no rows for them (a planner then never assigns them).
 """
 
@@ -22,7 +24,7 @@ from offerwise.data.contract import DataSet
 from offerwise.errors import InputError
 from offerwise.features.model_inputs import customer_features
 from offerwise.models.persist import LoadedModel, load_model
-from offerwise.vocab import SCORE_COLUMNS, default_as_of, parse_as_of
+from offerwise.vocab import EXTRAPOLATED_COLUMN, SCORE_COLUMNS, default_as_of, parse_as_of
 from offerwise.workflows._common import DataArg, Progress, note, open_data
 from offerwise.workflows.train import hash_id
 
@@ -43,6 +45,8 @@ class ScoreResult:
     as_of: pd.Timestamp
     skipped_offers: list[dict[str, str]]
     out: Path | None = None
+    #: offers scored from their attributes (too few exposures): id and reason
+    extrapolated_offers: list[dict[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     customer_ids: pd.Series | None = None  # (n,) every customer scored, in the order of features
     features: np.ndarray | None = None  # (n, p) the model's features as of ``as_of``
@@ -145,12 +149,15 @@ def score(
             df = score_on_spark(session, ids, X, text, build)
     else:
         df = lm.model.predict_frame(X, ids)
+    if by_offer is None:
+        df[EXTRAPOLATED_COLUMN] = df["offer_id"].isin(lm.model.extrapolated_offers())
     if out is not None and by_offer is None:
         write_table(df, out)
     return ScoreResult(
         scores=df,
         as_of=ts,
         skipped_offers=list(lm.model.skipped_),
+        extrapolated_offers=list(getattr(lm.model, "extrapolated_", [])),
         out=None if out is None else Path(out),
         warnings=warns,
         customer_ids=ids,

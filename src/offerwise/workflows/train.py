@@ -27,13 +27,21 @@ from offerwise.evaluation.model_metrics import holdout_metrics
 from offerwise.features.model_inputs import FeatureSpec, build_features
 from offerwise.models.defaults import DEFAULT_BAGS, DEFAULT_PROFIT
 from offerwise.models.introspect import feature_importance
+from offerwise.models.offer_attributes import offer_specs
 from offerwise.models.persist import save_model
 from offerwise.models.response import POOLED
 from offerwise.report.tables import curves_table
 from offerwise.vocab import NO_OFFER
 from offerwise.workflows._common import DataArg, Progress, note, open_data
 from offerwise.workflows.identify import identify
-from offerwise.workflows.tune import CrossFit, TuneResult, fit_model, oof_cost_calibration, tune
+from offerwise.workflows.tune import (
+    CrossFit,
+    TuneResult,
+    fit_model,
+    oof_cost_calibration,
+    oof_min_gain,
+    tune,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from offerwise.spark.session import SparkConfig
@@ -198,13 +206,23 @@ def train(
 
     t2 = time.perf_counter()
     note(progress, f"fitting {chosen.label} on all {len(ex):,} exposures ({profit} profit)")
-    model = fit_model(chosen, X, ex, menu, model_kwargs, prop, feature_names=spec.columns)
+    model = fit_model(
+        chosen,
+        X,
+        ex,
+        menu,
+        model_kwargs,
+        prop,
+        feature_names=spec.columns,
+        offer_specs=offer_specs(offers),
+    )
     timings["fit"] = time.perf_counter() - t2
 
     t3 = time.perf_counter()
     note(progress, f"out-of-fold metrics on {len(ex):,} exposures")
     metrics: dict[str, Any] = holdout_metrics(tuned.oof.scores, ex, propensity=prop)
     cost_cal = oof_cost_calibration(ex, tuned, seed)
+    min_gain = oof_min_gain(ex, tuned)
     timings["metrics"] = time.perf_counter() - t3
     extra_tables = {"feature_importance": feature_importance(model, list(spec.columns))}
     curve_src = metrics.pop("_curves", {})
@@ -213,6 +231,11 @@ def train(
 
     warns = [p.render() for p in getattr(ds, "warnings", [])]
     warns += [f"offer {s['offer_id']} skipped: {s['reason']}" for s in model.skipped_]
+    warns += [
+        f"offer {s['offer_id']} extrapolated ({s['reason']}); plan offers it only with the rule "
+        "allow_extrapolated_offers = true"
+        for s in model.extrapolated_
+    ]
     for w in warns:
         warnings.warn(w, stacklevel=2)
     card = {
@@ -233,12 +256,14 @@ def train(
         ),
         "tuning": tuned.to_dict(),
         "cost_calibration": cost_cal.to_dict(),
+        "min_gain": min_gain.to_dict(),
         "features": spec.columns,
         "features_engine": engine,
         "embeddings": _embeddings_card(spec),
         "offers": menu,
         "scored_offers": list(model.offers_),
         "skipped_offers": list(model.skipped_),
+        "extrapolated_offers": list(model.extrapolated_),
         "n_treated": dict(model.n_treated_),
         "n_control": int(model.n_control_),
         "propensity": {

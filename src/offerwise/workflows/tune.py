@@ -18,7 +18,8 @@ challengers); the default stays otherwise. On the project simulator (100k exposu
 one-standard-error rule switched to a candidate whose plans were worse (41.5 % -> 18.3 % of the
 oracle at a 10 % budget on market seed 9): the DR score's noise is of the size of the differences.
 The chosen configuration is then refitted on every exposure (the saved model); its OOF
-predictions give the model card's metrics and the plan's honest value check.
+predictions give the model card's metrics, the plan's honest value check and the minimum
+predicted gain a plan offers (:func:`min_gain`: the reach with the best OOF DR plan value).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from offerwise.evaluation.cost import CostCalibration, calibrate_cost
 from offerwise.evaluation.identification import arm_propensities
 from offerwise.evaluation.plan_value import dr_increments, per_customer_mean, top_share_policy
 from offerwise.models.defaults import DEFAULT_LEARNER, default_min_child_samples
+from offerwise.models.offer_attributes import OfferSpec
 from offerwise.models.response import (
     SCORE_COLUMNS,
     OfferResponseModel,
@@ -60,6 +62,10 @@ __all__ = [
     "customer_folds",
     "fit_model",
     "oof_cost_calibration",
+    "oof_min_gain",
+    "min_gain",
+    "GAIN_SHARES",
+    "MinGain",
     "switch_z",
     "tune",
 ]
@@ -283,8 +289,10 @@ def fit_model(
     propensity: np.ndarray | None,
     *,
     feature_names: list[str] | None = None,
+    offer_specs: list[OfferSpec] | None = None,
 ) -> OfferResponseModel:
-    """``cand``'s response model fitted on the exposures ``ex`` (features ``X``, same rows)."""
+    """``cand``'s response model fitted on the exposures ``ex`` (features ``X``, same rows);
+    ``offer_specs`` (the menu's structure): offers with too few exposures are extrapolated."""
     model = OfferResponseModel(
         learner=cand.learner,
         min_child_samples=cand.min_child_samples,
@@ -302,6 +310,7 @@ def fit_model(
         menu=menu,
         propensity=propensity,
         feature_names=feature_names,
+        offer_specs=offer_specs,
     )
 
 
@@ -428,4 +437,102 @@ def oof_cost_calibration(ex: pd.DataFrame, t: TuneResult, seed: int) -> CostCali
         1.0 / t.pscore[use],
         scope=scope,
         seed=seed,
+    )
+
+
+#: Reach grid of the minimum-gain choice (:func:`oof_min_gain`): shares of the customers.
+GAIN_SHARES = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class MinGain:
+    """The smallest predicted incremental profit worth an offer, chosen out of fold.
+
+    ``value_by_share`` (currency per customer): the DR value of the plan giving the top s of the
+    rows their best offer, for s in :data:`GAIN_SHARES`; ``se`` its standard error over
+    customers; ``share`` the best reach (the largest within one standard error of the best value
+    is ``share_1se``); ``threshold``
+    (currency): the smallest predicted gain in the top ``share`` of the out-of-fold rows (0 at
+    full reach: every positive gain). ``threshold_1se`` likewise."""
+
+    value_by_share: dict[str, float]
+    se_by_share: dict[str, float]
+    share: float
+    threshold: float
+    share_1se: float
+    threshold_1se: float
+    #: one-sided z of the paired difference between the best reach and full reach (100 %):
+    #: information (the threshold is used either way; see docs/models.md for why)
+    z_vs_full: float = 0.0
+    significant: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "value_by_share": dict(self.value_by_share),
+            "se_by_share": dict(self.se_by_share),
+            "share": self.share,
+            "threshold": self.threshold,
+            "share_1se": self.share_1se,
+            "threshold_1se": self.threshold_1se,
+            "z_vs_full": self.z_vs_full,
+            "significant": self.significant,
+            "rule": "the reach with the best out-of-fold DR plan value; the threshold is the "
+            "smallest predicted gain that reach includes (z: that value against reaching every "
+            "positive gain, paired over customers)",
+        }
+
+
+def oof_min_gain(ex: pd.DataFrame, t: TuneResult) -> MinGain:
+    """:class:`MinGain` of the chosen candidate's out-of-fold predictions ``t.oof`` on the
+    exposures ``ex`` (rewards: net profit; propensities ``t.pscore``)."""
+    arm_of = {a: i for i, a in enumerate(t.oof.arms)}
+    reward = pd.to_numeric(ex["gross_profit"]).to_numpy(np.float64) - pd.to_numeric(
+        ex["discount_cost"]
+    ).to_numpy(np.float64)
+    return min_gain(
+        ex["customer_id"].astype(str).to_numpy(),
+        reward,
+        ex["offer_id"].astype(str).map(arm_of).to_numpy(dtype=np.int64),
+        t.pscore,
+        t.oof.q,
+    )
+
+
+def min_gain(
+    customer: np.ndarray,
+    reward: np.ndarray,
+    action: np.ndarray,
+    pscore: np.ndarray,
+    q: np.ndarray,
+) -> MinGain:
+    """:class:`MinGain` from n logged rounds: ``customer`` (n,) ids, ``reward`` (n,) net profit,
+    ``action`` (n,) logged arm (0 = none), ``pscore`` (n,) its probability, ``q`` (n, A)
+    out-of-fold expected net profit of each arm."""
+    d = dr_increments(reward, action, pscore, top_share_policy(q, GAIN_SHARES), q)
+    per = per_customer_mean(customer, d)
+    mean = per.mean(axis=0)
+    se = per.std(axis=0, ddof=1) / np.sqrt(len(per)) if len(per) > 1 else np.zeros_like(mean)
+    gain = np.sort(q[:, 1:].max(axis=1) - q[:, 0])[::-1] if q.shape[1] > 1 else np.zeros(len(q))
+
+    def threshold(s: float) -> float:
+        if s >= 1.0 or not len(gain):
+            return 0.0
+        return float(max(gain[max(0, int(round(s * len(gain))) - 1)], 0.0))
+
+    best = int(np.argmax(mean))
+    one_se = int(np.flatnonzero(mean >= mean[best] - se[best]).max())
+    diff = per[:, best] - per[:, -1]  # best reach vs full reach, paired per customer
+    sd = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else 0.0
+    z = float(diff.mean() / sd) if sd > 0 else 0.0
+    significant = bool(z > norm.isf(0.05))
+    keys = [f"{s:.0%}" for s in GAIN_SHARES]
+    return MinGain(
+        value_by_share=dict(zip(keys, map(float, mean), strict=True)),
+        se_by_share=dict(zip(keys, map(float, se), strict=True)),
+        share=GAIN_SHARES[best],
+        threshold=threshold(GAIN_SHARES[best]),
+        share_1se=GAIN_SHARES[one_se],
+        threshold_1se=threshold(GAIN_SHARES[one_se]),
+        z_vs_full=z,
+        significant=significant,
     )
