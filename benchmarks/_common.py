@@ -17,8 +17,12 @@ fits the budget.
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,6 +33,17 @@ from offerwise.models.metalearners import fit_booster, lgb_params, predict_boost
 from offerwise.policy import allocate
 
 NONE = "none"
+
+
+def ow(*args: str | Path) -> str:
+    """Run ``offerwise ARGS`` as a user does (its own process, ``OFFERWISE_THREADS`` 2 unless
+    set); its stdout, or exit with its stderr when it fails."""
+    env = {**os.environ, "OFFERWISE_THREADS": os.environ.get("OFFERWISE_THREADS", "2")}
+    out = subprocess.run([sys.executable, "-m", "offerwise.cli", *map(str, args)], capture_output=True,
+                         text=True, env=env, timeout=1800)
+    if out.returncode != 0:
+        raise SystemExit(f"offerwise {' '.join(map(str, args[:1]))} failed:\n{out.stderr[-2000:]}")
+    return out.stdout
 
 
 def plan_frame(ids: pd.Series, offers: list[str], choice: np.ndarray) -> pd.DataFrame:

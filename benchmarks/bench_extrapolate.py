@@ -16,9 +16,7 @@ and the mean incremental profit of each (how far the level is off, in currency p
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,14 +26,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-
-def ow(*args: str | Path) -> str:
-    env = {**os.environ, "OFFERWISE_THREADS": os.environ.get("OFFERWISE_THREADS", "2")}
-    out = subprocess.run([sys.executable, "-m", "offerwise.cli", *map(str, args)], capture_output=True,
-                         text=True, env=env, timeout=1800)
-    if out.returncode != 0:
-        raise SystemExit(f"offerwise {' '.join(map(str, args[:1]))} failed:\n{out.stderr[-2000:]}")
-    return out.stdout
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import ow  # noqa: E402
 
 
 def rho(a: pd.Series, b: pd.Series) -> float:

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,14 +36,8 @@ from offerwise.policy.plan import scores_to_arrays
 from offerwise.workflows._common import open_data
 from offerwise.workflows.margin import offer_terms, with_terms
 
-
-def ow(*args: str | Path) -> str:
-    env = {**os.environ, "OFFERWISE_THREADS": os.environ.get("OFFERWISE_THREADS", "2")}
-    out = subprocess.run([sys.executable, "-m", "offerwise.cli", *map(str, args)], capture_output=True,
-                         text=True, env=env, timeout=1800)
-    if out.returncode != 0:
-        raise SystemExit(f"offerwise {' '.join(map(str, args[:1]))} failed:\n{out.stderr[-2000:]}")
-    return out.stdout
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import ow  # noqa: E402
 
 
 def truth_of(plan: pd.DataFrame, truth: pd.DataFrame) -> tuple[float, float, int]:
@@ -58,9 +50,11 @@ def truth_of(plan: pd.DataFrame, truth: pd.DataFrame) -> tuple[float, float, int
     return margin, float(t["incremental_profit"].sum()), len(t)
 
 
-def lp_gap(root: Path, plan: pd.DataFrame, target: float, rate: float, budget: float, as_of: str) -> float:
+def lp_gap(root: Path, plan: pd.DataFrame, target: float, rate: float, budget: float, as_of: str,
+           min_gain: float = 0.0) -> float:
     """(LP relaxation − plan objective) / LP on the plan's own scores, eligibility and budget; the
-    margin row counts what the plan's does (the offers' terms where they fix the cost)."""
+    margin row counts what the plan's does (the offers' terms where they fix the cost); the
+    objective counts what the plan's does (each offer given costs the plan's ``min_gain``)."""
     scores = pd.read_parquet(root / "scores.parquet")
     settings = default_settings()
     ds = open_data(root / "shop", settings, ("customers",))
@@ -80,11 +74,12 @@ def lp_gap(root: Path, plan: pd.DataFrame, target: float, rate: float, budget: f
     cut = price_cut_offers(arr.offer_ids, kinds)
     mcost = arr.cost if arr.margin_cost is None else arr.margin_cost
     side = np.where(elig, margin_coefficients(arr.revenue, mcost, rate, target, cut), 0.0)
-    lp = solve_lp(arr.value, arr.cost, budget, elig, side=side, method="highs-ipm")
+    value = arr.value - min_gain
+    lp = solve_lp(value, arr.cost, budget, elig, side=side, method="highs-ipm")
     k = {o: j for j, o in enumerate(arr.offer_ids)}
     ch = np.array([k.get(o, -1) for o in p["offer_id"]])
     rows = np.flatnonzero(ch >= 0)
-    mine = float(arr.value[rows, ch[rows]].sum())
+    mine = float(value[rows, ch[rows]].sum())
     return (lp.value - mine) / lp.value if lp.value else float("nan")
 
 
@@ -113,7 +108,8 @@ def one_seed(seed: int, args: argparse.Namespace, tmp: Path) -> dict:
             mg = summary["margin"]
             # the allocation's own budget: `plan` shrinks it until the overspend risk is met
             planning = (summary.get("cost") or {}).get("planning_budget") or args.budget
-            out["lp_gap"] = lp_gap(root, plan, args.target, mg["rate"], float(planning), summary["as_of"])
+            out["lp_gap"] = lp_gap(root, plan, args.target, mg["rate"], float(planning), summary["as_of"],
+                                   float(summary.get("min_gain") or 0.0))
             out["stated_free_margin"] = mg["unconstrained"]
             out["per"] = mg.get("per", "campaign")
             # the plan's margin at each offer's realised cost per unit of revenue (plan output)
