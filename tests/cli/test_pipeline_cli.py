@@ -165,6 +165,13 @@ def test_plan_with_a_margin_target_prints_and_states_it(trained: tuple[Path, Pat
     online = [sorted(d.eligible) for d in best_offers(lm, X, rows, ctx)]
     planned = [sorted(e.split("|")) if isinstance(e, str) and e else [] for e in plan["eligible_offers"]]
     assert online == planned
+    # the plan's minimum gain travels with it: an offer decided online must be worth more than it
+    from dataclasses import replace
+
+    assert ctx.min_gain == summary["min_gain"]
+    decided = best_offers(lm, X, rows, ctx)
+    assert all(d.value > ctx.min_gain for d in decided if d.offer_id != "none")
+    assert {d.offer_id for d in best_offers(lm, X, rows, replace(ctx, min_gain=1e9))} == {"none"}
     assert len({len(e) for e in planned}) > 1  # the rule left different offers to different customers
     rules.write_text("[margin]\ntarget = 1.5\n")
     res = runner.invoke(app, ["plan", "--model", str(model), "--data", str(shop), "--budget", "500",

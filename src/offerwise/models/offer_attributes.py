@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from offerwise.models.metalearners import fit_booster, lgb_params, predict_booster
+from offerwise.models.metalearners import fit_booster, predict_booster
 from offerwise.vocab import NO_OFFER, OFFER_KINDS, REC_SCOPE_PREFIX
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -198,7 +198,8 @@ def fit_attribute_model(
     """Boosters (``attr/conv_base``, ``attr/conv_r0``, ``attr/conv_r1``, ``attr/gross_sales``,
     ``attr/gross_profit``, ``attr/cost``) fitted on n exposures: ``X`` (n, p), ``action`` (n,) codes
     into ``specs`` (code 0 = control, ``specs[0]`` None), outcomes (n,) each in currency except
-    ``converted`` (0/1). ``params``: LightGBM parameters (:func:`lgb_params`), seeded."""
+    ``converted`` (0/1). ``params``: LightGBM parameters
+    (:func:`~offerwise.models.metalearners.lgb_params`), seeded."""
     p = X.shape[1]
     A = np.zeros((len(X), len(ATTRIBUTE_NAMES)))
     for k, spec in enumerate(specs):
@@ -287,8 +288,3 @@ def predict_attribute_model(
             )
         )
     return out
-
-
-def default_params(seed: int, n_jobs: int, min_child_samples: int) -> dict[str, Any]:
-    """LightGBM parameters of the attribute model's boosters (15 leaves, learning rate 0.05)."""
-    return lgb_params("binary", min_child_samples=min_child_samples, n_jobs=n_jobs, seed=seed)

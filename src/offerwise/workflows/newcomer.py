@@ -180,8 +180,9 @@ def best_offers(
 ) -> list[NewcomerDecision]:
     """The plan's decision for each of the n customers of ``rows`` (customer-table columns with
     ``segment``) with features ``X`` (n, p): the planner's rules for that customer, then
-    ``argmax_k w_k · value_k − λ · cost_k`` over the eligible offers the model scored, when
-    positive (``w_k`` the plan's stock weight of the offer, 1 without one).
+    ``argmax_k w_k · value_k − g − λ · cost_k`` over the eligible offers the model scored, when
+    positive (``w_k`` the plan's stock weight of the offer, 1 without one; ``g`` the plan's
+    minimum gain, ``ctx.min_gain``).
     Rule limits that bind the whole plan (counts, spends, fairness) are not re-checked: one
     customer at a time, the budget price λ stands in for them."""
     n = len(rows)
@@ -242,9 +243,8 @@ def best_offers(
             ctx.margin_prior,
         )
     w = np.array([ctx.weights.get(o, 1.0) for o in offer_ids])
-    net = np.where(eligible, w[None, :] * value - ctx.lam * cost, -np.inf)
-    low = value < ctx.min_gain  # the plan's minimum gain (0: any positive value)
-    net[low] = np.minimum(net[low], 0.0)
+    # the plan's objective: each offer given costs the plan's minimum gain (0: none)
+    net = np.where(eligible, w[None, :] * value - ctx.min_gain - ctx.lam * cost, -np.inf)
     out = []
     for i in range(n):
         elig_ids = [o for o, e in zip(offer_ids, eligible[i], strict=True) if e]
