@@ -458,6 +458,15 @@ def train(
             "(extra 'deep'; docs/embeddings.md)",
         ),
     ] = "none",
+    affinity: Annotated[
+        str,
+        typer.Option(
+            "--affinity",
+            help="share: category-scoped offers see the customer's past share of spend there; "
+            "cf: also a collaborative-filtering (ALS) affinity for the category (extra "
+            "'recommend'; docs/models.md)",
+        ),
+    ] = "share",
     seed: SeedOpt = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
@@ -486,6 +495,7 @@ def train(
             engine=engine,
             spark=_spark(spark_master, spark_conf),
             embeddings=embeddings,
+            affinity=affinity,
         )
     card = res.card
     if as_json:
@@ -504,6 +514,7 @@ def train(
                 "metrics_source": card["metrics_source"],
                 "tuning": card["tuning"],
                 "embeddings": card["embeddings"],
+                "affinity": card["affinity"],
                 "warnings": card["warnings"],
                 "timings": res.timings,
             }
@@ -544,6 +555,14 @@ def train(
             f"{emb['max_len']} orders, learned on orders before {emb['fit_before'][:10]} "
             f"(next-order categories: {emb['loss']:.3f} nats vs {emb['baseline_loss']:.3f} "
             f"without history; {emb['seconds']:.1f} s)",
+            soft_wrap=True,
+        )
+    aff = card.get("affinity") or {}
+    if aff.get("kind") == "cf" and aff.get("categories"):
+        console.print(
+            f"category affinity: ALS over {aff['n_categories']} categories ({aff['n_factors']} "
+            f"factors, orders of the {aff['window_days']} days before "
+            f"{aff['fitted_before'][:10]}) for {', '.join(aff['categories'])}",
             soft_wrap=True,
         )
     console.print(

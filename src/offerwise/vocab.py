@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # pandas is imported where used: the offer service's workers 
     import pandas as pd  # module for its names and must not pay for pandas
 
 __all__ = [
+    "AFFINITY",
     "EMBEDDINGS",
     "NO_OFFER",
     "OFFER_KINDS",
@@ -47,6 +48,11 @@ REC_SCOPE_PREFIX = "rec:"
 #: Learned customer representations ``train --embeddings`` can add to the features: ``seq`` is a
 #: GRU over each customer's orders (:mod:`offerwise.embed.seq`).
 EMBEDDINGS = ("none", "seq")
+
+#: Customer x category affinity features ``train --affinity`` adds for category-scoped offers:
+#: ``share`` is the past share of spend (``category_share=<c>``, always there); ``cf`` adds the
+#: collaborative-filtering score ``category_affinity=<c>`` (:mod:`offerwise.features.affinity`).
+AFFINITY = ("share", "cf")
 
 #: Offer kinds of the data contract's ``offers.kind``.
 OFFER_KINDS = ("percent_off", "amount_off", "spend_threshold", "free_shipping", "gift", "bogo")

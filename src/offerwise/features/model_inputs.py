@@ -17,6 +17,7 @@ from offerwise.data.templates import RecScope, is_template, parse_scope
 from offerwise.embed.seq import SeqEncoder
 from offerwise.embed.sequences import OrderTable, load_orders
 from offerwise.errors import InputError, ModelError
+from offerwise.features.affinity import AFFINITY_PREFIX, CategoryFactors, affinity_features
 from offerwise.vocab import EMBEDDINGS, default_as_of, parse_as_of
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -57,6 +58,9 @@ class FeatureSpec:
     ``price_index``: whether column ``price_index`` (the customer's basket price against
     competitors, :func:`price_index_features`) is a feature: the training data had competitor
     prices.
+    ``affinity``: ALS item factors of the categories when the model was trained with
+    ``--affinity cf``: column ``category_affinity={c}`` for every named category of
+    ``category_shares`` (:mod:`offerwise.features.affinity`).
     """
 
     columns: list[str]
@@ -67,10 +71,18 @@ class FeatureSpec:
     category_shares: list[str] = field(default_factory=list)
     sequence: SeqEncoder | None = None
     price_index: bool = False
+    affinity: CategoryFactors | None = None
+
+    def affinity_categories(self) -> list[str]:
+        """The categories with a ``category_affinity`` column (named, not ``rec:N``)."""
+        if self.affinity is None:
+            return []
+        return [c for c in self.category_shares if not is_template(c)]
 
     def to_dict(self) -> dict[str, Any]:
         return {
             **({"sequence": self.sequence.to_dict()} if self.sequence is not None else {}),
+            **({"affinity": self.affinity.to_dict()} if self.affinity is not None else {}),
             "columns": list(self.columns),
             "transaction_features": list(self.transaction_features),
             "numeric": list(self.numeric),
@@ -91,6 +103,7 @@ class FeatureSpec:
             category_shares=list(d.get("category_shares", [])),
             price_index=bool(d.get("price_index", False)),
             sequence=SeqEncoder.from_dict(d["sequence"]) if d.get("sequence") else None,
+            affinity=CategoryFactors.from_dict(d["affinity"]) if d.get("affinity") else None,
         )
 
 
@@ -292,6 +305,7 @@ def build_features(
     spec: FeatureSpec | None = None,
     computed: pd.DataFrame | None = None,
     embeddings: str = "none",
+    affinity: CategoryFactors | None = None,
 ) -> tuple[np.ndarray, FeatureSpec]:
     """Feature matrix (n, p) float for the rows of ``cutoffs`` (customer_id, as_of), in order.
 
@@ -303,7 +317,9 @@ def build_features(
     one-hot categorical attributes + ``tenure_days``; protected attributes are excluded unless
     ``settings.allow_protected_features``. ``embeddings="seq"`` (when deriving) also fits a
     customer sequence encoder on the orders before the earliest cutoff and adds its embedding
-    (:func:`sequence_features`).
+    (:func:`sequence_features`). ``affinity`` (when deriving): ALS item factors of the categories
+    (fitted by the caller on the history before the earliest cutoff); adds
+    ``category_affinity={c}`` next to each named ``category_share={c}``.
     """
     if embeddings not in EMBEDDINGS:
         raise InputError(f"--embeddings {embeddings!r}: use one of {', '.join(EMBEDDINGS)}")
@@ -356,6 +372,16 @@ def build_features(
                 merged[col].to_numpy(dtype=np.float64) if col in merged else np.zeros(len(merged))
             )
             cols[col] = np.nan_to_num(vals, nan=0.0)
+    if derive and tx is not None:
+        spec.affinity = affinity if spec.category_shares else None
+    aff_cats = spec.affinity_categories()
+    if spec.affinity is not None and aff_cats:
+        aff = affinity_features(ds, uniq, spec.affinity, aff_cats)
+        at = pd.MultiIndex.from_frame(uniq).get_indexer(
+            pd.MultiIndex.from_frame(cutoffs[["customer_id", "as_of"]])
+        )
+        for j, c in enumerate(aff_cats):
+            cols[f"{AFFINITY_PREFIX}{c}"] = aff[at, j]
     if derive and tx is not None:
         spec.price_index = ds.has("competitor_prices")
     if spec.price_index:

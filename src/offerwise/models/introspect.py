@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from offerwise.features.affinity import AFFINITY_PREFIX
 from offerwise.models.offer_attributes import ATTR_PREFIX, ATTRIBUTE_NAMES
 from offerwise.models.persist import LoadedModel
 from offerwise.models.response import OfferResponseModel
@@ -27,6 +28,8 @@ __all__ = [
 _ONE_HOT = "="
 #: Columns of the customer sequence embedding (one driver: they mean nothing one by one).
 _SEQ_PREFIX = "seq_emb_"
+#: Numeric columns named ``<kind>=<category>``: one per category, not one-hot levels.
+_PER_CATEGORY = ("category_share=", AFFINITY_PREFIX)
 SEQ_GROUP = "order history (sequence embedding)"
 
 
@@ -46,13 +49,14 @@ class Driver:
 
 def feature_groups(columns: list[str]) -> list[tuple[str, list[int]]]:
     """Columns grouped as a user reads them: one-hot levels ``attr=level`` of an attribute are one
-    group ``attr`` (category shares ``category_share=c`` stay one per category), the sequence
+    group ``attr`` (category shares ``category_share=c`` and affinities ``category_affinity=c``
+    stay one per category), the sequence
     embedding's ``seq_emb_*`` are one group; every other column is its own group."""
     groups: dict[str, list[int]] = {}
     for j, c in enumerate(columns):
         if c.startswith(_SEQ_PREFIX):
             name = SEQ_GROUP
-        elif _ONE_HOT in c and not c.startswith("category_share"):
+        elif _ONE_HOT in c and not c.startswith(_PER_CATEGORY):
             name = c.split(_ONE_HOT, 1)[0]
         else:
             name = c
@@ -64,7 +68,7 @@ def _display(columns: list[str], idx: list[int], x: np.ndarray, name: str) -> st
     """The customer's value of a group as text: the number, the one-hot level set, or None."""
     if name == SEQ_GROUP:
         return None
-    if len(idx) == 1 and _ONE_HOT not in columns[idx[0]]:
+    if len(idx) == 1 and (_ONE_HOT not in columns[idx[0]] or name.startswith(_PER_CATEGORY)):
         v = float(x[idx[0]])
         return "missing" if np.isnan(v) else f"{v:.4g}"
     on = [columns[j].split(_ONE_HOT, 1)[1] for j in idx if x[j] == 1]

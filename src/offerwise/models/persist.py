@@ -276,6 +276,18 @@ def _embedding_lines(emb: dict[str, Any] | None) -> list[str]:
     ]
 
 
+def _affinity_lines(aff: dict[str, Any] | None) -> list[str]:
+    """The card's line on the collaborative-filtering category affinity (none without it)."""
+    if not aff or aff.get("kind") != "cf" or not aff.get("categories"):
+        return []
+    cols = ", ".join(f"`category_affinity={c}`" for c in aff["categories"])
+    return [
+        f"- category affinity: {cols}: {aff.get('note')} ({aff.get('n_categories')} categories, "
+        f"{aff.get('n_factors')} factors, orders of the {aff.get('window_days')} days before "
+        f"{aff.get('fitted_before')})"
+    ]
+
+
 def render_card(card: dict[str, Any]) -> str:
     """The model card as Markdown."""
     bags = f", {card['n_bags']} seed bags in the conversion model" if card.get("n_bags") else ""
@@ -291,6 +303,7 @@ def render_card(card: dict[str, Any]) -> str:
         f"{card.get('n_train')})",
         f"- features ({len(card.get('features', []))}): {', '.join(card.get('features', []))}",
         *_embedding_lines(card.get("embeddings")),
+        *_affinity_lines(card.get("affinity")),
         "",
         "## Propensities",
         "",

@@ -56,7 +56,7 @@ class SparkConfig:
     master: str = "local[2]"
     app_name: str = "offerwise"
     shuffle_partitions: int = 2
-    driver_memory: str | None = "2g"
+    driver_memory: str | None = "4g"
     conf: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,8 +22,10 @@ import pandas as pd
 
 from offerwise.config import Settings, default_settings
 from offerwise.data.exposures import load_exposures
+from offerwise.errors import InputError
 from offerwise.evaluation.identification import Identification
 from offerwise.evaluation.model_metrics import holdout_metrics
+from offerwise.features.affinity import CategoryFactors, category_counts
 from offerwise.features.model_inputs import FeatureSpec, build_features
 from offerwise.models.defaults import DEFAULT_BAGS, DEFAULT_PROFIT
 from offerwise.models.introspect import feature_importance
@@ -31,7 +33,7 @@ from offerwise.models.offer_attributes import offer_specs
 from offerwise.models.persist import save_model
 from offerwise.models.response import POOLED
 from offerwise.report.tables import curves_table
-from offerwise.vocab import NO_OFFER
+from offerwise.vocab import AFFINITY, NO_OFFER
 from offerwise.workflows._common import DataArg, Progress, note, open_data
 from offerwise.workflows.identify import identify
 from offerwise.workflows.tune import (
@@ -44,6 +46,7 @@ from offerwise.workflows.tune import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
+    from offerwise.data.contract import DataSet
     from offerwise.spark.session import SparkConfig
 
 __all__ = ["CUSTOMER_SAMPLE", "TrainResult", "customer_sample", "train"]
@@ -109,6 +112,64 @@ def _embeddings_card(spec: FeatureSpec) -> dict[str, Any] | None:
     }
 
 
+def _affinity_card(spec: FeatureSpec) -> dict[str, Any]:
+    """What the card says about the customer x category affinity features."""
+    f = spec.affinity
+    if f is None:
+        return {"kind": "share", "categories": [c for c in spec.category_shares]}
+    return {
+        "kind": "cf",
+        "categories": spec.affinity_categories(),
+        "n_factors": f.n_factors,
+        "n_categories": len(f.categories),
+        "fitted_before": f.fitted_before,
+        "window_days": f.window_days,
+        "note": "ALS (implicit) on every customer's orders per category in the window before the "
+        "first exposure; each row's user factor folded in from its own orders before its as_of",
+    }
+
+
+def category_factors(
+    ds: DataSet, before: pd.Timestamp, window_days: int, seed: int
+) -> CategoryFactors | None:
+    """ALS item factors of every product category, fitted on all customers' orders per category
+    in ``[before - window_days, before)`` (``offerwise recommend``'s category-level ALS settings);
+    None when no order in that window has a category."""
+    from offerwise.recommend.cf import fit_cf
+    from offerwise.recommend.methods import default_params
+
+    if not (ds.has("transactions") and ds.has("products")):
+        raise InputError(
+            f"{ds.root}: --affinity cf needs the transactions and products tables (the orders "
+            "per product category)"
+        )
+    cats = sorted(
+        str(r[0])
+        for r in ds.con.execute(
+            "SELECT DISTINCT CAST(category AS VARCHAR) FROM products "
+            "WHERE NULLIF(TRIM(CAST(category AS VARCHAR)), '') IS NOT NULL"
+        ).fetchall()
+    )
+    ids = ds.frame("customers")["customer_id"].astype(str)
+    cut = pd.DataFrame({"customer_id": ids, "as_of": before})
+    counts = category_counts(ds, cut, cats, window_days)
+    if not cats or counts.nnz == 0:
+        return None
+    # at most half as many factors as categories: a simulated shop has only a handful, and as
+    # many factors as categories would only reproduce each customer's own counts
+    base = default_params("category").als
+    params = replace(base, factors=max(1, min(base.factors, len(cats) // 2)))
+    fac = fit_cf("als", counts.tocsr(), params, seed=seed, threads=1)
+    return CategoryFactors(
+        categories=cats,
+        item=fac.item,
+        alpha=params.alpha,
+        regularization=params.regularization,
+        fitted_before=pd.Timestamp(before).isoformat(),
+        window_days=int(window_days),
+    )
+
+
 def train(
     data: DataArg,
     out: str | Path,
@@ -127,6 +188,7 @@ def train(
     engine: str = "duckdb",
     spark: SparkConfig | None = None,
     embeddings: str = "none",
+    affinity: str = "share",
 ) -> TrainResult:
     """Fit the response model on ``data``'s exposures and save it to ``out`` (a model directory).
 
@@ -136,7 +198,11 @@ def train(
     ``ts``) are computed by Spark SQL (session from ``spark``) and collected; the fit runs here.
     ``embeddings="seq"``: a customer sequence encoder is fitted on the orders before the first
     exposure and its embedding added to the features (:mod:`offerwise.embed`; extra ``deep``).
+    ``affinity="cf"``: category-scoped offers also get the collaborative-filtering affinity of
+    the customer for the category (:mod:`offerwise.features.affinity`; extra ``recommend``).
     """
+    if affinity not in AFFINITY:
+        raise InputError(f"--affinity {affinity!r}: use one of {', '.join(AFFINITY)}")
     from offerwise.spark.session import check_engine
 
     engine = check_engine(engine)
@@ -169,7 +235,15 @@ def train(
         computed = spark_cutoff_features(ds, cutoffs, settings=settings, config=spark)
     if embeddings != "none":
         note(progress, f"fitting {embeddings} embeddings on the orders before the first exposure")
-    X, spec = build_features(ds, cutoffs, settings, computed=computed, embeddings=embeddings)
+    factors = None
+    if affinity == "cf":
+        note(progress, "fitting category affinity (ALS) on the orders before the first exposure")
+        factors = category_factors(
+            ds, pd.Timestamp(cutoffs["as_of"].min()), settings.feature_window_days, seed
+        )
+    X, spec = build_features(
+        ds, cutoffs, settings, computed=computed, embeddings=embeddings, affinity=factors
+    )
     timings["features"] = time.perf_counter() - t1
 
     t1 = time.perf_counter()
@@ -230,6 +304,11 @@ def train(
         extra_tables["uplift_curves"] = curves_table(curve_src)
 
     warns = [p.render() for p in getattr(ds, "warnings", [])]
+    if affinity == "cf" and not spec.affinity_categories():
+        warns.append(
+            "--affinity cf: no offer of the menu is scoped to a named category (rec:N templates "
+            "use the past share only), so no affinity feature was added"
+        )
     warns += [f"offer {s['offer_id']} skipped: {s['reason']}" for s in model.skipped_]
     warns += [
         f"offer {s['offer_id']} extrapolated ({s['reason']}); plan offers it only with the rule "
@@ -260,6 +339,7 @@ def train(
         "features": spec.columns,
         "features_engine": engine,
         "embeddings": _embeddings_card(spec),
+        "affinity": _affinity_card(spec),
         "offers": menu,
         "scored_offers": list(model.offers_),
         "skipped_offers": list(model.skipped_),
