@@ -2211,7 +2211,11 @@ def recommend(
     ] = None,
     method: Annotated[
         str | None,
-        typer.Option("--method", help="als, bpr, popular, buy-again or blend (default: blend)"),
+        typer.Option(
+            "--method",
+            help="als, bpr, popular, buy-again, blend or ranker (default: ranker; blend when "
+            "the history is too short to fit it)",
+        ),
     ] = None,
     evaluate: Annotated[
         bool,
@@ -2246,7 +2250,7 @@ def recommend(
     """Top-k categories or products per customer (ALS/BPR, buy-again, popularity, blend);
     --evaluate compares the methods on held-out weeks."""
     from offerwise.errors import InputError
-    from offerwise.recommend.methods import DEFAULT_METHOD, METHODS
+    from offerwise.recommend.methods import METHODS
     from offerwise.workflows.recommend import evaluate_recommenders
     from offerwise.workflows.recommend import recommend as run_recommend
 
@@ -2328,7 +2332,7 @@ def recommend(
             level=level,
             k=k,
             as_of=as_of,
-            method=method or DEFAULT_METHOD,
+            method=method,
             text_embeddings=text_embeddings,
             settings=settings,
             progress=progress,

@@ -35,6 +35,7 @@ def test_recommend_writes_the_file_and_prints_a_table(shop: Path, tmp_path: Path
     recs = pd.read_csv(out)
     assert len(recs) == 62 * 2 and set(recs["item"]) <= {"dairy", "snacks"}
     assert "top 2 category recommendations by blend" in res.output
+    assert "the default method fell back to blend" in res.output
     assert "62 customers x 2 category items" in res.output
     assert "1 without history got the popularity list" in res.output
 
@@ -54,11 +55,11 @@ def test_evaluate_table_and_json(shop: Path) -> None:
             "--level", "product", "--k", "2"]
     res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output
-    for text in ("held-out weeks", "NDCG@2", "explore NDCG@2", "buy-again", "blend",
-                 "default method: blend"):
+    for text in ("held-out weeks", "NDCG@2", "explore NDCG@2", "buy-again", "blend", "ranker",
+                 "default method: ranker"):
         assert text in res.output
     d = _json(runner.invoke(app, [*args, "--json"]).stdout)
-    assert [m["method"] for m in d["methods"]] == ["als", "bpr", "popular", "buy-again", "blend"]
+    assert [m["method"] for m in d["methods"]] == ["als", "bpr", "popular", "buy-again", "blend", "ranker"]
     assert d["holdout_weeks"] == 4 and d["k"] == 2
 
 

@@ -338,6 +338,14 @@ def test_cli_human_output_of_the_text_flags(shop: Path, tmp_path: Path) -> None:
     assert r.returncode == 2 and "no such product_id" in r.stderr
     r = ow("recommend", "--data", shop, "--text-embeddings", "--out", out, ok=False)
     assert r.returncode == 2 and "--level product" in r.stderr
+    # the default method with text embeddings is the blend (the ranker cannot add new products)
+    r = ow("recommend", "--data", shop, "--out", out, "--level", "product", "--text-embeddings",
+           "--as-of", "2024-04-22")
+    assert "recommendations by blend" in r.stdout and "text embeddings: 3 products" in r.stdout
+    r = ow("recommend", "--data", shop, "--out", tmp_path / "r2.csv", "--level", "product",
+           "--method", "ranker", "--text-embeddings", ok=False)
+    assert r.returncode == 2 and "cannot add new products to --method ranker" in r.stderr
+    assert not (tmp_path / "r2.csv").exists()
 
 
 @needs_model

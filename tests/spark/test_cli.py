@@ -145,6 +145,8 @@ def test_score_partitioned_folder_written_by_spark(shop: Path, model_dir: Path, 
     b = b.sort_values(["customer_id", "offer_id"]).reset_index(drop=True)
     a = a.sort_values(["customer_id", "offer_id"]).reset_index(drop=True)
     assert len(a) == len(b) and (a["customer_id"].astype(str) == b["customer_id"].astype(str)).all()
+    assert set(a.columns) == set(b.columns)  # the same columns as a single-node file, extrapolated too
+    assert (a["extrapolated"] == b["extrapolated"].astype(bool)).all()
     num = [c for c in a.columns if a[c].dtype.kind == "f"]
     assert ((a[num] - b[num]).abs().max().fillna(0) <= 1e-9).all()
     j = ow("score", "--model", model_dir, "--data", shop, "--out", out, "--engine", "spark",

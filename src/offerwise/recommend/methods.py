@@ -7,14 +7,18 @@ better); :func:`top_k` walks the users in batches, so no (n_users, n_items) matr
 * ``buy-again``: the user's recency-weighted orders of the item (``Interactions.decayed``);
   items the user never bought follow, by popularity (scores below ``PAD``);
 * ``als`` / ``bpr``: user . item factors of ``implicit``'s models (:mod:`.cf`);
-* ``blend`` (the default): buy-again and ALS mixed per user (:class:`BlendScorer`).
+* ``blend``: buy-again and ALS mixed per user (:class:`BlendScorer`); the fallback of the default
+  when the history is too short for the ranker;
+* ``ranker`` (the default): a LightGBM classifier of the next weeks' purchases over candidate
+  items, fitted on an earlier window (:mod:`.ranker`; needs the data source,
+  :class:`~.ranker.RankerSource`).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -23,9 +27,11 @@ import scipy.sparse as sp
 from offerwise.errors import InputError
 from offerwise.recommend.cf import CFParams, Factors, fit_cf
 from offerwise.recommend.interactions import Interactions
+from offerwise.recommend.ranker import RankerParams, RankerSource, fit_ranker
 
 __all__ = [
     "DEFAULT_METHOD",
+    "FALLBACK_METHOD",
     "METHODS",
     "PAD",
     "BlendScorer",
@@ -44,9 +50,11 @@ __all__ = [
 ]
 
 #: Every method, the default last.
-METHODS = ("als", "bpr", "popular", "buy-again", "blend")
+METHODS = ("als", "bpr", "popular", "buy-again", "blend", "ranker")
 #: The method used when none is given (chosen by measurement: docs/recommend.md).
-DEFAULT_METHOD = "blend"
+DEFAULT_METHOD = "ranker"
+#: What the default falls back to when the history is too short to fit the ranker.
+FALLBACK_METHOD = "blend"
 #: Scale of the popularity tie-break behind a user's own items (buy-again).
 PAD = 1e-6
 
@@ -165,6 +173,7 @@ class MethodParams:
     als: CFParams
     bpr: CFParams
     blend_weight: float
+    ranker: RankerParams = field(default_factory=RankerParams)
 
 
 def default_params(level: str) -> MethodParams:
@@ -188,8 +197,10 @@ def fit_methods(
     *,
     seed: int = 42,
     threads: int = 1,
+    source: RankerSource | None = None,
 ) -> dict[str, Fitted]:
-    """Fit each of ``methods`` on ``inter`` once (a blend reuses the ALS fit); by method name."""
+    """Fit each of ``methods`` on ``inter`` once (a blend reuses the ALS fit); by method name.
+    ``ranker`` also needs ``source``: the data and the cutoff ``inter`` was built at."""
     for m in methods:
         check_method(m)
     out: dict[str, Fitted] = {}
@@ -205,7 +216,22 @@ def fit_methods(
             fac = fit_cf(kind, inter.counts, cfp, seed=seed, threads=threads)
             factors[kind] = Fitted(kind, FactorScorer(fac), time.perf_counter() - t0 + t_pop)
     for m in methods:
-        if m == "popular":
+        if m == "ranker":
+            if source is None:
+                raise InputError("the ranker needs the data source and the cutoff (RankerSource)")
+            t0 = time.perf_counter()
+            rk = fit_ranker(
+                source.ds,
+                source.level,
+                source.cutoff,
+                inter,
+                params.ranker,
+                params.als,
+                seed=seed,
+                threads=threads,
+            )
+            out[m] = Fitted(m, rk, time.perf_counter() - t0)
+        elif m == "popular":
             out[m] = Fitted(m, PopularScorer(pop), t_pop)
         elif m == "buy-again":
             out[m] = Fitted(m, ba, t_pop)

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from offerwise.errors import InputError, require
-from offerwise.vocab import SCORE_COLUMNS
+from offerwise.vocab import EXTRAPOLATED_COLUMN, SCORE_COLUMNS
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
@@ -163,10 +163,12 @@ def write_scores_on_spark(
     out: str | Path,
     *,
     partitions: int | None = None,
+    extrapolated: list[str] | None = None,
 ) -> pd.DataFrame:
     """Score on Spark and let Spark write the scores to ``out``: a Parquet dataset folder
     partitioned by ``offer_id`` (``out/offer_id=X/part-*.parquet``, ``SCORE_COLUMNS`` without
-    ``offer_id`` in the files), written to a temporary folder beside ``out`` and renamed whole.
+    ``offer_id`` in the files, then ``extrapolated``: the offer is one of ``extrapolated``, as in
+    a single-node scores file), written to a temporary folder beside ``out`` and renamed whole.
     Nothing but the per-offer summary (``SUMMARY_COLUMNS``) comes back to the driver.
     """
     from pyspark.sql import functions as F
@@ -174,6 +176,9 @@ def write_scores_on_spark(
     from offerwise._io import atomic_dir
 
     scores, shared = _scores_frame(spark, customer_ids, X, model, build, partitions)
+    scores = scores.withColumn(
+        EXTRAPOLATED_COLUMN, F.col("offer_id").isin(list(extrapolated or [])).cast("boolean")
+    )
     out = Path(out)
     try:
         with atomic_dir(out) as tmp:

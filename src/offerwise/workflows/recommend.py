@@ -44,6 +44,7 @@ from offerwise.recommend.interactions import (
 )
 from offerwise.recommend.methods import (
     DEFAULT_METHOD,
+    FALLBACK_METHOD,
     METHODS,
     PopularScorer,
     Scorer,
@@ -55,6 +56,7 @@ from offerwise.recommend.methods import (
     top_k,
 )
 from offerwise.recommend.metrics import coverage, explore_relevant, ranking_scores
+from offerwise.recommend.ranker import RankerSource, ShortHistory
 from offerwise.vocab import default_as_of, parse_as_of
 from offerwise.workflows._common import DataArg, Progress, note, open_data
 
@@ -204,6 +206,11 @@ def _check_args(level: str, k: int, methods: tuple[str, ...], text: bool = False
         raise InputError(
             "--text-embeddings works at --level product (new products, not categories)"
         )
+    if text and len(methods) == 1 and methods[0] == "ranker":
+        raise InputError(
+            "--text-embeddings cannot add new products to --method ranker (it ranks the items "
+            f"bought before): use one of {', '.join(TEXT_METHODS)}"
+        )
 
 
 def _open(data: DataArg, settings: Settings, level: str) -> DataSet:
@@ -299,7 +306,7 @@ def recommend(
     level: str = "category",
     k: int = 10,
     as_of: object = None,
-    method: str = DEFAULT_METHOD,
+    method: str | None = None,
     seed: int | None = None,
     threads: int = 1,
     text_embeddings: bool = False,
@@ -309,8 +316,12 @@ def recommend(
     """Top-``k`` items per customer of ``data`` by ``method``, fitted on the transactions before
     ``as_of`` (default: :func:`offerwise.vocab.default_as_of`); written atomically to ``out``
     (Parquet/CSV by suffix) when given. ``text_embeddings``: products without purchases can be
-    recommended too (module docstring)."""
-    _check_args(level, k, (method,), text_embeddings)
+    recommended too (module docstring). ``method=None``: :data:`DEFAULT_METHOD`, or
+    :data:`FALLBACK_METHOD` with a warning when the history is too short to fit it (and always
+    with ``text_embeddings``, which adds new products through the CF factors)."""
+    # products nobody bought yet come in through the CF factors: the default is then the blend
+    chosen = method or (FALLBACK_METHOD if text_embeddings else DEFAULT_METHOD)
+    _check_args(level, k, (chosen,), text_embeddings)
     settings = settings or default_settings()
     seed = settings.seed if seed is None else seed
     t0 = time.perf_counter()
@@ -323,9 +334,27 @@ def recommend(
     if inter.shape[1] == 0:
         raise InputError(f"{ds.root}: no purchases before {ts.date()} to recommend from")
     t1 = time.perf_counter()
-    note(progress, f"fitting {method}")
-    fitted = fit_methods(inter, (method,), params, seed=seed, threads=threads)[method]
-    scorer: Scorer = fitted.scorer
+    note(progress, f"fitting {chosen}")
+    warns = list(ds.warnings)
+    source = RankerSource(ds, level, ts)
+    try:
+        fitted = fit_methods(inter, (chosen,), params, seed=seed, threads=threads, source=source)
+    except ShortHistory as e:
+        if method is not None:
+            raise
+        warns.append(
+            Problem(
+                "transactions",
+                "ts",
+                f"{e.reason}; the default method fell back to {FALLBACK_METHOD}",
+                fatal=False,
+            )
+        )
+        chosen = FALLBACK_METHOD
+        note(progress, f"fitting {chosen}")
+        fitted = fit_methods(inter, (chosen,), params, seed=seed, threads=threads, source=source)
+    method = chosen
+    scorer: Scorer = fitted[method].scorer
     items = inter.items
     new = _new_items(ds, inter, threads, progress) if text_embeddings else None
     if new is not None:
@@ -361,7 +390,7 @@ def recommend(
         n_items=n_items,
         fingerprint=ds.fingerprint,
         out=None if out is None else Path(out),
-        warnings=list(ds.warnings),
+        warnings=warns,
         text_embeddings=text_embeddings,
         n_new_items=0 if new is None else len(new.ids),
         n_new_recommended=int((lists.items >= inter.shape[1]).sum()),
@@ -422,7 +451,18 @@ def evaluate_recommenders(
     fresh, n_fresh = relevant_matrix(held[~held["item"].isin(pd.Index(inter.items))], ext)
     rows: list[MethodEvaluation] = []
     note(progress, f"fitting {', '.join(methods)}")
-    fitted = fit_methods(inter, methods, params, seed=seed, threads=threads)
+    warns = list(ds.warnings)
+    source = RankerSource(ds, level, cutoff)
+    try:
+        fitted = fit_methods(inter, methods, params, seed=seed, threads=threads, source=source)
+    except ShortHistory as e:
+        if "ranker" not in methods or len(methods) == 1:
+            raise
+        warns.append(
+            Problem("transactions", "ts", f"{e.reason}; the ranker is left out", fatal=False)
+        )
+        methods = tuple(m for m in methods if m != "ranker")
+        fitted = fit_methods(inter, methods, params, seed=seed, threads=threads, source=source)
     runs: list[tuple[str, Scorer, bool]] = []
     for m in methods:
         runs.append((m, fitted[m].scorer, False))
@@ -462,7 +502,7 @@ def evaluate_recommenders(
         n_items=n_known,
         rows=rows,
         fingerprint=ds.fingerprint,
-        warnings=list(ds.warnings),
+        warnings=warns,
         n_new_items=0 if new is None else len(new.ids),
     )
 

@@ -143,7 +143,9 @@ def score(
         if partitioned and out is not None:
             from offerwise.spark.scoring import write_scores_on_spark
 
-            by_offer = write_scores_on_spark(session, ids, X, text, build, out)
+            by_offer = write_scores_on_spark(
+                session, ids, X, text, build, out, extrapolated=lm.model.extrapolated_offers()
+            )
             df = pd.DataFrame(columns=list(SCORE_COLUMNS))
         else:
             df = score_on_spark(session, ids, X, text, build)
