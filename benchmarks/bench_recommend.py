@@ -7,8 +7,9 @@ the default method >= buy-again on NDCG@10 and > popularity on explore NDCG@10 a
 fit on the full history < 30 s on 2 cores. Threads: implicit 1, BLAS 1.
 
 Then the trade-off between the two acceptance rows, with the ranker's calibrated probabilities:
-the items a customer has not bought before get their probability multiplied by ``boost`` (1 = the
-ranker as shipped); for each boost, NDCG@10 and explore NDCG@10 on the same held-out weeks.
+the items a customer has not bought before get their probability multiplied by ``boost``
+(``offerwise recommend --explore-boost``; 1 = the default); for each boost, NDCG@10 and explore
+NDCG@10 on the same held-out weeks.
 
 Usage::
 
@@ -26,11 +27,7 @@ from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from dataclasses import dataclass  # noqa: E402
-
-import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import scipy.sparse as sp  # noqa: E402
 
 from offerwise.data.contract import DataSet, load_data  # noqa: E402
 from offerwise.recommend import (  # noqa: E402
@@ -52,20 +49,6 @@ HOLDOUT_WEEKS, K, RUNS, FIT_TARGET_S = 8, 10, 3, 30.0
 BOOSTS = (1.0, 1.25, 1.5, 1.75, 2.0, 3.0)
 
 
-@dataclass(frozen=True)
-class Boosted:
-    """The ranker with the probabilities of items a customer never bought times ``boost``."""
-
-    base: RankerScorer
-    history: sp.csr_matrix
-    boost: float
-
-    def scores(self, rows: np.ndarray) -> np.ndarray:
-        s = self.base.scores(rows)
-        new = np.asarray(self.history[rows].toarray() == 0)
-        return np.where(new, s * np.float32(self.boost), s)
-
-
 def frontier(ds: DataSet, level: str) -> list[tuple[float, float, float]]:
     """(boost, NDCG@K, explore NDCG@K) of the boosted ranker on the held-out weeks."""
     end = default_as_of(ds)
@@ -81,7 +64,7 @@ def frontier(ds: DataSet, level: str) -> list[tuple[float, float, float]]:
     cold = ~inter.has_history()
     out = []
     for b in BOOSTS:
-        lists = top_k(Boosted(rk.scorer, inter.counts, b), *inter.shape, K).items
+        lists = top_k(rk.scorer.with_boost(b, inter.counts), *inter.shape, K).items
         pop = top_k(PopularScorer(popularity(inter.counts)), 1, inter.shape[1], K).items
         lists[cold] = pop[0]  # as in the product: no history, the popularity list
         out.append((b, ranking_scores(lists, rel, n_rel).ndcg, ranking_scores(lists, x, n_x).ndcg))

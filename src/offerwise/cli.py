@@ -2235,6 +2235,15 @@ def recommend(
             "products by description (extra 'deep'; docs/embeddings.md)",
         ),
     ] = False,
+    explore_boost: Annotated[
+        float,
+        typer.Option(
+            "--explore-boost",
+            help="ranker: multiply the probability of items a customer never bought by this, "
+            "to list more new items at a cost in predicted purchases (1: calibrated; "
+            "docs/recommend.md shows the trade-off)",
+        ),
+    ] = 1.0,
     similar_to: Annotated[
         str | None,
         typer.Option(
@@ -2275,6 +2284,7 @@ def recommend(
                 k=k,
                 as_of=as_of,
                 text_embeddings=text_embeddings,
+                explore_boost=explore_boost,
                 settings=settings,
                 progress=progress,
             )
@@ -2286,6 +2296,10 @@ def recommend(
         frame["method"] = frame["method"].where(
             ~frame["text_embeddings"], frame["method"] + "+text"
         )
+        if ev.explore_boost != 1.0:
+            frame["method"] = frame["method"].where(
+                frame["method"] != "ranker", f"ranker x{ev.explore_boost:g}"
+            )
         table = frame.drop(columns=["text_embeddings"]).rename(
             columns={
                 "new_recall": f"new recall@{k}",
@@ -2334,6 +2348,7 @@ def recommend(
             as_of=as_of,
             method=method,
             text_embeddings=text_embeddings,
+            explore_boost=explore_boost,
             settings=settings,
             progress=progress,
         )
@@ -2344,7 +2359,9 @@ def recommend(
     console.print(
         frame_table(
             res.recs.head(min(res.k, 10) * 2),
-            title=f"top {res.k} {res.level} recommendations by {res.method} "
+            title=f"top {res.k} {res.level} recommendations by {res.method}"
+            + (f" (explore boost {res.explore_boost:g})" if res.explore_boost != 1.0 else "")
+            + " "
             f"(first customers of {res.n_customers:,})",
             floatfmt="{:,.4f}",
         )

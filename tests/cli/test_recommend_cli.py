@@ -61,6 +61,21 @@ def test_evaluate_table_and_json(shop: Path) -> None:
     d = _json(runner.invoke(app, [*args, "--json"]).stdout)
     assert [m["method"] for m in d["methods"]] == ["als", "bpr", "popular", "buy-again", "blend", "ranker"]
     assert d["holdout_weeks"] == 4 and d["k"] == 2
+    # the ranker's explore boost shows in the table's method name and in the JSON
+    res = runner.invoke(app, [*args, "--explore-boost", "2"])
+    assert res.exit_code == 0, res.output
+    assert "ranker x2" in res.output
+    d = _json(runner.invoke(app, [*args, "--explore-boost", "2", "--json"]).stdout)
+    assert d["explore_boost"] == 2.0
+
+
+def test_explore_boost_with_a_too_short_history_is_said(shop: Path, tmp_path: Path) -> None:
+    out = tmp_path / "recs.csv"
+    res = runner.invoke(app, ["recommend", "--data", str(shop), "--out", str(out), "--k", "2",
+                              "--explore-boost", "2"])
+    assert res.exit_code == 0, res.output
+    assert "recommendations by blend" in res.output and "(explore boost" not in res.output
+    assert "fell back to blend (--explore-boost applies to the ranker only)" in res.output
 
 
 @pytest.mark.parametrize(
@@ -70,6 +85,9 @@ def test_evaluate_table_and_json(shop: Path) -> None:
         (["--level", "brand"], "--level 'brand'"),
         (["--method", "svd"], "--method 'svd'"),
         (["--holdout-weeks", "4"], "only with --evaluate"),
+        (["--explore-boost", "0"], "--explore-boost 0.0: use a number > 0"),
+        (["--method", "blend", "--explore-boost", "2"], "works with --method ranker, not blend"),
+        (["--method", "ranker"], "it needs at least 200"),
     ],
 )
 def test_bad_arguments_exit_2_and_write_nothing(

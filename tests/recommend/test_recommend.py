@@ -234,6 +234,18 @@ def test_ranker_reads_nothing_at_or_after_its_cutoff(tmp_path: Path) -> None:
     top = a[a["rank"] == 1].set_index("customer_id")
     assert top.loc["c1", "item"] == "dairy" and top.loc["c0", "item"] == "snacks"
     assert ((top["score"] > 0.5) & (top["score"] <= 1.0)).loc[[f"c{i}" for i in range(400)]].all()
+    # the explore boost multiplies the probability of the category a customer never bought only
+    boosted = recommend(shop, level="category", k=2, as_of=cut, seed=3, explore_boost=50.0)
+    assert boosted.method == "ranker" and boosted.explore_boost == 50.0
+    both = a.merge(boosted.recs, on=["customer_id", "item"], suffixes=("", "_b"))
+    c1 = both[both["customer_id"] == "c1"].set_index("item")
+    assert c1.loc["dairy", "score_b"] == pytest.approx(c1.loc["dairy", "score"], rel=1e-6)
+    # (50 x the probability; the popularity tie-break below 1e-6 is not multiplied)
+    assert c1.loc["snacks", "score_b"] == pytest.approx(50 * c1.loc["snacks", "score"], abs=5e-5)
+    with pytest.raises(InputError, match="--explore-boost works with --method ranker, not blend"):
+        recommend(shop, level="category", method="blend", explore_boost=2.0)
+    with pytest.raises(InputError, match="--explore-boost 0.0: use a number > 0"):
+        recommend(shop, level="category", explore_boost=0.0)
     # on the 60-customer shop the label window has too few purchases: the ranker refuses
     with pytest.raises(InputError, match=r"--method ranker learns .*it needs at least 200"):
         recommend(_shop(tmp_path / "small"), level="category", k=2, as_of=cut, method="ranker")

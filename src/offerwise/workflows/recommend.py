@@ -56,7 +56,7 @@ from offerwise.recommend.methods import (
     top_k,
 )
 from offerwise.recommend.metrics import coverage, explore_relevant, ranking_scores
-from offerwise.recommend.ranker import RankerSource, ShortHistory
+from offerwise.recommend.ranker import RankerScorer, RankerSource, ShortHistory
 from offerwise.vocab import default_as_of, parse_as_of
 from offerwise.workflows._common import DataArg, Progress, note, open_data
 
@@ -97,6 +97,7 @@ class RecommendResult:
     text_embeddings: bool = False
     n_new_items: int = 0  # products without purchases added by text embeddings
     n_new_recommended: int = 0  # list entries that are such products
+    explore_boost: float = 1.0  # the ranker's factor on items a customer never bought
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready summary (not the rows)."""
@@ -112,6 +113,7 @@ class RecommendResult:
             "text_embeddings": self.text_embeddings,
             "n_new_items": self.n_new_items,
             "n_new_recommended": self.n_new_recommended,
+            "explore_boost": self.explore_boost,
             "rows": int(len(self.recs)),
             "data_fingerprint": self.fingerprint,
             "warnings": [w.to_dict() for w in self.warnings],
@@ -173,6 +175,7 @@ class RecommendEvaluation:
     default_method: str = DEFAULT_METHOD
     warnings: list[Problem] = field(default_factory=list)
     n_new_items: int = 0  # products without purchases before the cutoff added by text
+    explore_boost: float = 1.0  # the ranker's factor on items a customer never bought
 
     def frame(self) -> pd.DataFrame:
         """One row per method (the :class:`MethodEvaluation` fields)."""
@@ -188,6 +191,7 @@ class RecommendEvaluation:
             "n_items": self.n_items,
             "n_new_items": self.n_new_items,
             "default_method": self.default_method,
+            "explore_boost": self.explore_boost,
             "data_fingerprint": self.fingerprint,
             "methods": [r.to_dict() for r in self.rows],
             "warnings": [w.to_dict() for w in self.warnings],
@@ -211,6 +215,21 @@ def _check_args(level: str, k: int, methods: tuple[str, ...], text: bool = False
             "--text-embeddings cannot add new products to --method ranker (it ranks the items "
             f"bought before): use one of {', '.join(TEXT_METHODS)}"
         )
+
+
+def _check_boost(boost: float, method: str | None) -> None:
+    """``--explore-boost`` must be > 0 and is for the ranker (``method`` None: the default)."""
+    if not boost > 0 or not np.isfinite(boost):
+        raise InputError(f"--explore-boost {boost}: use a number > 0 (1 = the calibrated ranking)")
+    if boost != 1.0 and method not in (None, "ranker"):
+        raise InputError(f"--explore-boost works with --method ranker, not {method}")
+
+
+def _boosted(scorer: Scorer, boost: float, inter: Interactions) -> Scorer:
+    """The ranker with new items' probabilities times ``boost`` (other scorers unchanged)."""
+    if boost != 1.0 and isinstance(scorer, RankerScorer):
+        return scorer.with_boost(boost, inter.counts)
+    return scorer
 
 
 def _open(data: DataArg, settings: Settings, level: str) -> DataSet:
@@ -310,6 +329,7 @@ def recommend(
     seed: int | None = None,
     threads: int = 1,
     text_embeddings: bool = False,
+    explore_boost: float = 1.0,
     settings: Settings | None = None,
     progress: Progress | None = None,
 ) -> RecommendResult:
@@ -322,6 +342,7 @@ def recommend(
     # products nobody bought yet come in through the CF factors: the default is then the blend
     chosen = method or (FALLBACK_METHOD if text_embeddings else DEFAULT_METHOD)
     _check_args(level, k, (chosen,), text_embeddings)
+    _check_boost(explore_boost, chosen if method is not None else None)
     settings = settings or default_settings()
     seed = settings.seed if seed is None else seed
     t0 = time.perf_counter()
@@ -346,7 +367,8 @@ def recommend(
             Problem(
                 "transactions",
                 "ts",
-                f"{e.reason}; the default method fell back to {FALLBACK_METHOD}",
+                f"{e.reason}; the default method fell back to {FALLBACK_METHOD}"
+                + ("" if explore_boost == 1.0 else " (--explore-boost applies to the ranker only)"),
                 fatal=False,
             )
         )
@@ -354,7 +376,7 @@ def recommend(
         note(progress, f"fitting {chosen}")
         fitted = fit_methods(inter, (chosen,), params, seed=seed, threads=threads, source=source)
     method = chosen
-    scorer: Scorer = fitted[method].scorer
+    scorer: Scorer = _boosted(fitted[method].scorer, explore_boost, inter)
     items = inter.items
     new = _new_items(ds, inter, threads, progress) if text_embeddings else None
     if new is not None:
@@ -392,6 +414,7 @@ def recommend(
         out=None if out is None else Path(out),
         warnings=warns,
         text_embeddings=text_embeddings,
+        explore_boost=explore_boost if method == "ranker" else 1.0,
         n_new_items=0 if new is None else len(new.ids),
         n_new_recommended=int((lists.items >= inter.shape[1]).sum()),
         timings={
@@ -416,6 +439,7 @@ def evaluate_recommenders(
     seed: int | None = None,
     threads: int = 1,
     text_embeddings: bool = False,
+    explore_boost: float = 1.0,
     settings: Settings | None = None,
     progress: Progress | None = None,
 ) -> RecommendEvaluation:
@@ -425,6 +449,7 @@ def evaluate_recommenders(
     ``text_embeddings``: each CF method (:data:`TEXT_METHODS`) is scored a second time with the
     products not bought before the cutoff added by text (a row with ``text_embeddings=True``)."""
     _check_args(level, k, methods, text_embeddings)
+    _check_boost(explore_boost, None)
     if holdout_weeks < 1:
         raise InputError(f"--holdout-weeks {holdout_weeks}: hold out at least 1 week")
     settings = settings or default_settings()
@@ -465,7 +490,7 @@ def evaluate_recommenders(
         fitted = fit_methods(inter, methods, params, seed=seed, threads=threads, source=source)
     runs: list[tuple[str, Scorer, bool]] = []
     for m in methods:
-        runs.append((m, fitted[m].scorer, False))
+        runs.append((m, _boosted(fitted[m].scorer, explore_boost, inter), False))
         if new is not None and m in TEXT_METHODS:
             runs.append((m, with_cold_items(fitted[m].scorer, new.neighbours), True))
     for m, scorer, text in runs:
@@ -504,6 +529,7 @@ def evaluate_recommenders(
         fingerprint=ds.fingerprint,
         warnings=warns,
         n_new_items=0 if new is None else len(new.ids),
+        explore_boost=explore_boost,
     )
 
 
