@@ -49,9 +49,12 @@ HOLDOUT_WEEKS, K, RUNS, FIT_TARGET_S = 8, 10, 3, 30.0
 BOOSTS = (1.0, 1.25, 1.5, 1.75, 2.0, 3.0)
 
 
-def frontier(ds: DataSet, level: str) -> list[tuple[float, float, float]]:
-    """(boost, NDCG@K, explore NDCG@K) of the boosted ranker on the held-out weeks."""
-    end = default_as_of(ds)
+def frontier(
+    ds: DataSet, level: str, as_of: pd.Timestamp | None = None
+) -> list[tuple[float, float, float]]:
+    """(boost, NDCG@K, explore NDCG@K) of the boosted ranker on the held-out weeks before
+    ``as_of`` (default: the end of the data)."""
+    end = default_as_of(ds) if as_of is None else as_of
     cut = end - pd.Timedelta(weeks=HOLDOUT_WEEKS)
     params = default_params(level)
     users = ds.frame("customers")["customer_id"].astype(str).to_numpy(dtype=object)
@@ -75,6 +78,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=None, help="a Complete Journey import")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--as-of", default=None,
+                    help="end of the held-out weeks (default: the end of the data); the "
+                    "validation window of docs/recommend.md is --as-of 2017-11-07")
     args = ap.parse_args()
     data = args.data
     if data is None:
@@ -86,10 +92,11 @@ def main() -> None:
     out: dict[str, object] = {"data": str(data), "holdout_weeks": HOLDOUT_WEEKS, "k": K}
     lines = []
     for level in ("category", "product"):
-        ev = evaluate_recommenders(ds, holdout_weeks=HOLDOUT_WEEKS, level=level, k=K)
+        ev = evaluate_recommenders(ds, holdout_weeks=HOLDOUT_WEEKS, level=level, k=K,
+                                   as_of=args.as_of)
         fits, totals = [], []
         for _ in range(RUNS):
-            r = recommend(ds, level=level, k=K)
+            r = recommend(ds, level=level, k=K, as_of=args.as_of)
             fits.append(r.timings["fit"])
             totals.append(r.timings["total"])
         by = {m.method: m for m in ev.rows}
@@ -126,7 +133,7 @@ def main() -> None:
         )
         for name, ok in checks.items():
             lines.append(f"  [{'met' if ok else 'NOT met'}] {name}")
-        fr = frontier(ds, level)
+        fr = frontier(ds, level, None if args.as_of is None else pd.Timestamp(args.as_of))
         out[level]["frontier"] = fr  # type: ignore[index]
         lines.append(
             f"the ranker with new items' probabilities x boost (buy-again NDCG {ba.ndcg:.4f}, "

@@ -23,6 +23,7 @@ so repeat and new items are ranked on one calibrated scale.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -39,7 +40,9 @@ __all__ = [
     "RankerParams",
     "RankerScorer",
     "RankerSource",
+    "boosted",
     "candidate_features",
+    "check_boost",
     "fit_ranker",
 ]
 
@@ -70,6 +73,8 @@ class ShortHistory(InputError):
         super().__init__(f"{root}: {reason}")
         self.reason = reason
 
+
+S = TypeVar("S")
 
 _RECENT_DAYS = 56  # "the last 8 weeks" of the features
 _BLOCK = 256  # customers per dense block of ALS scores (block x n_items float32)
@@ -332,3 +337,19 @@ def fit_ranker(
     )
     pop = np.bincount(inter.counts.indices, minlength=inter.shape[1]) / max(inter.shape[0], 1)
     return RankerScorer(prob, pop.astype(np.float32))
+
+
+def check_boost(boost: float, method: str | None) -> None:
+    """``--explore-boost`` must be > 0 and is for the ranker (``method`` None: the default)."""
+    if not boost > 0 or not np.isfinite(boost):
+        raise InputError(f"--explore-boost {boost}: use a number > 0 (1 = the calibrated ranking)")
+    if boost != 1.0 and method not in (None, "ranker"):
+        raise InputError(f"--explore-boost works with --method ranker, not {method}")
+
+
+def boosted(scorer: S, boost: float, history: sp.csr_matrix) -> S | RankerScorer:
+    """The ranker with new items' probabilities times ``boost`` (``history``: the users'
+    purchase counts before the cutoff); any other scorer unchanged."""
+    if boost != 1.0 and isinstance(scorer, RankerScorer):
+        return scorer.with_boost(boost, history)
+    return scorer

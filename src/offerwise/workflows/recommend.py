@@ -56,7 +56,7 @@ from offerwise.recommend.methods import (
     top_k,
 )
 from offerwise.recommend.metrics import coverage, explore_relevant, ranking_scores
-from offerwise.recommend.ranker import RankerScorer, RankerSource, ShortHistory
+from offerwise.recommend.ranker import RankerSource, ShortHistory, boosted, check_boost
 from offerwise.vocab import default_as_of, parse_as_of
 from offerwise.workflows._common import DataArg, Progress, note, open_data
 
@@ -217,21 +217,6 @@ def _check_args(level: str, k: int, methods: tuple[str, ...], text: bool = False
         )
 
 
-def _check_boost(boost: float, method: str | None) -> None:
-    """``--explore-boost`` must be > 0 and is for the ranker (``method`` None: the default)."""
-    if not boost > 0 or not np.isfinite(boost):
-        raise InputError(f"--explore-boost {boost}: use a number > 0 (1 = the calibrated ranking)")
-    if boost != 1.0 and method not in (None, "ranker"):
-        raise InputError(f"--explore-boost works with --method ranker, not {method}")
-
-
-def _boosted(scorer: Scorer, boost: float, inter: Interactions) -> Scorer:
-    """The ranker with new items' probabilities times ``boost`` (other scorers unchanged)."""
-    if boost != 1.0 and isinstance(scorer, RankerScorer):
-        return scorer.with_boost(boost, inter.counts)
-    return scorer
-
-
 def _open(data: DataArg, settings: Settings, level: str) -> DataSet:
     ds = open_data(data, settings, ("customers", "transactions"))
     check_level(ds, level)
@@ -342,7 +327,7 @@ def recommend(
     # products nobody bought yet come in through the CF factors: the default is then the blend
     chosen = method or (FALLBACK_METHOD if text_embeddings else DEFAULT_METHOD)
     _check_args(level, k, (chosen,), text_embeddings)
-    _check_boost(explore_boost, chosen if method is not None else None)
+    check_boost(explore_boost, chosen if method is not None else None)
     settings = settings or default_settings()
     seed = settings.seed if seed is None else seed
     t0 = time.perf_counter()
@@ -376,7 +361,7 @@ def recommend(
         note(progress, f"fitting {chosen}")
         fitted = fit_methods(inter, (chosen,), params, seed=seed, threads=threads, source=source)
     method = chosen
-    scorer: Scorer = _boosted(fitted[method].scorer, explore_boost, inter)
+    scorer: Scorer = boosted(fitted[method].scorer, explore_boost, inter.counts)
     items = inter.items
     new = _new_items(ds, inter, threads, progress) if text_embeddings else None
     if new is not None:
@@ -449,7 +434,7 @@ def evaluate_recommenders(
     ``text_embeddings``: each CF method (:data:`TEXT_METHODS`) is scored a second time with the
     products not bought before the cutoff added by text (a row with ``text_embeddings=True``)."""
     _check_args(level, k, methods, text_embeddings)
-    _check_boost(explore_boost, None)
+    check_boost(explore_boost, None)
     if holdout_weeks < 1:
         raise InputError(f"--holdout-weeks {holdout_weeks}: hold out at least 1 week")
     settings = settings or default_settings()
@@ -490,7 +475,7 @@ def evaluate_recommenders(
         fitted = fit_methods(inter, methods, params, seed=seed, threads=threads, source=source)
     runs: list[tuple[str, Scorer, bool]] = []
     for m in methods:
-        runs.append((m, _boosted(fitted[m].scorer, explore_boost, inter), False))
+        runs.append((m, boosted(fitted[m].scorer, explore_boost, inter.counts), False))
         if new is not None and m in TEXT_METHODS:
             runs.append((m, with_cold_items(fitted[m].scorer, new.neighbours), True))
     for m, scorer, text in runs:
