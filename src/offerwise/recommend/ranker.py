@@ -93,8 +93,9 @@ class RankerSource:
 @dataclass(frozen=True, slots=True)
 class RankerParams:
     """Settings of the ranker: the label window, the candidates and the LightGBM classifier
-    (chosen on the Complete Journey validation window, docs/recommend.md: 200 trees at a rate of
-    0.05 and 60 + 30 candidates scored within 0.0015 NDCG@10 of these, 30 % slower)."""
+    (chosen on the Complete Journey validation window, ``benchmarks/bench_ranker_settings.py``:
+    200 trees at a rate of 0.05 and 60 + 30 candidates scored within 0.0015 NDCG@10 of these, in
+    20-70 % more time)."""
 
     label_weeks: int = 8
     n_popular: int = 30
