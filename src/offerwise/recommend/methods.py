@@ -190,6 +190,11 @@ class Fitted:
     seconds: float
 
 
+def _factors_of(fitted: Fitted | None) -> Factors | None:
+    """The ALS factors of a fitted ``als`` method (None when it was not fitted)."""
+    return fitted.scorer.factors if fitted and isinstance(fitted.scorer, FactorScorer) else None
+
+
 def fit_methods(
     inter: Interactions,
     methods: tuple[str, ...],
@@ -229,6 +234,7 @@ def fit_methods(
                 params.als,
                 seed=seed,
                 threads=threads,
+                als=_factors_of(factors.get("als")),
             )
             out[m] = Fitted(m, rk, time.perf_counter() - t0)
         elif m == "popular":

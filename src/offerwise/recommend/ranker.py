@@ -31,7 +31,7 @@ import scipy.sparse as sp
 
 from offerwise.data.contract import DataSet
 from offerwise.errors import InputError
-from offerwise.recommend.cf import CFParams, fit_cf
+from offerwise.recommend.cf import CFParams, Factors, fit_cf
 from offerwise.recommend.interactions import Interactions, item_purchases
 
 __all__ = [
@@ -159,10 +159,12 @@ def candidate_features(
     *,
     seed: int,
     threads: int,
+    factors: Factors | None = None,
 ) -> pd.DataFrame:
     """Candidate pairs at ``cutoff`` with their :data:`FEATURES`: columns ``u`` (row of
     ``users``), ``i`` (column of ``items``) and the features. Items outside ``items`` are left
-    out."""
+    out. ``factors``: ALS already fitted with ``cf`` and ``seed`` on these users' orders before
+    ``cutoff`` (the ``als`` method's own fit), used instead of fitting again."""
     st = _item_stats(ds, level, cutoff)
     if not len(st):
         raise ShortHistory(ds.root, f"--method ranker: no purchases before {cutoff.date()}")
@@ -181,7 +183,7 @@ def candidate_features(
     again = np.bincount(i[old & recent], minlength=ni)
     repeat = np.divide(again, n_old, out=np.zeros(ni), where=n_old > 0)
     if counts.nnz:
-        fac = fit_cf("als", counts, cf, seed=seed, threads=threads)
+        fac = factors or fit_cf("als", counts, cf, seed=seed, threads=threads)
         user_f, item_f = fac.user, fac.item
     else:
         user_f = np.zeros((nu, 1), np.float32)
@@ -284,11 +286,13 @@ def fit_ranker(
     seed: int = 42,
     threads: int = 1,
     tree_threads: int = 2,
+    als: Factors | None = None,
 ) -> RankerScorer:
     """Fit on the window before ``cutoff`` (module docstring) and score ``inter``'s users x items
     at ``cutoff``. InputError when the history before ``cutoff − label_weeks`` has no purchases
     or the label window none. ``threads``: the ALS fits'; ``tree_threads``: LightGBM's
-    (deterministic with any count)."""
+    (deterministic with any count). ``als``: ``inter``'s ALS fit with ``cf`` and ``seed``, when
+    already made (the scoring-time candidates reuse it)."""
     import lightgbm as lgb
 
     c0 = cutoff - pd.Timedelta(weeks=params.label_weeks)
@@ -328,7 +332,7 @@ def fit_ranker(
     )
     clf.fit(train[list(FEATURES)].to_numpy(np.float64), y.astype(np.int8))
     now = candidate_features(
-        ds, level, cutoff, users, items, params, cf, seed=seed, threads=threads
+        ds, level, cutoff, users, items, params, cf, seed=seed, threads=threads, factors=als
     )
     p = np.asarray(clf.predict_proba(now[list(FEATURES)].to_numpy(np.float64)))[:, 1]
     prob = sp.csr_matrix(

@@ -116,7 +116,7 @@ def _affinity_card(spec: FeatureSpec) -> dict[str, Any]:
     """What the card says about the customer x category affinity features."""
     f = spec.affinity
     if f is None:
-        return {"kind": "share", "categories": [c for c in spec.category_shares]}
+        return {"kind": "share", "categories": list(spec.category_shares)}
     return {
         "kind": "cf",
         "categories": spec.affinity_categories(),
