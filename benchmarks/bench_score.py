@@ -3,9 +3,11 @@ customers x 8 offers in < 40 s on 2 cores (200,000 scored rows per second).
 
 Per run, through the CLI with default settings: ``offerwise simulate --customers N`` (the
 default menu: 7 offers), ``offerwise train``, then ``offerwise score`` ``--runs`` times (median
-wall time, the whole command: start-up, validation, features, model, writing). Baseline in the
-same run: ``offerwise profile`` on the same data (the features of every customer, no model), the
-part of a score no model speed-up removes.
+wall time, the whole command: start-up, validation, features, model, writing). Baselines in the
+same run: the same command with the compiled tree kernels switched off (``OFFERWISE_FAST_TREES=0``:
+LightGBM's own ``predict`` for every booster, ``--baseline-runs`` times), and ``offerwise
+profile`` on the same data (the features of every customer, no model), the part of a score no
+model speed-up removes.
 
     .venv/bin/python benchmarks/bench_score.py [--customers 1000000] [--runs 3] [--work DIR]
 
@@ -28,12 +30,21 @@ import pandas as pd
 TARGET_ROWS_PER_S = 1_000_000 * 8 / 40.0
 
 
-def ow(*args: str | Path) -> float:
+def ow(*args: str | Path, fast_trees: bool = True) -> float:
     """Seconds `offerwise ARGS` took (wall clock); exits on failure."""
-    env = {**os.environ, "OFFERWISE_THREADS": os.environ.get("OFFERWISE_THREADS", "2")}
+    env = {
+        **os.environ,
+        "OFFERWISE_THREADS": os.environ.get("OFFERWISE_THREADS", "2"),
+        "OFFERWISE_FAST_TREES": "1" if fast_trees else "0",
+    }
     t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "offerwise.cli", *map(str, args)], capture_output=True,
-                         text=True, env=env, timeout=3600)
+    out = subprocess.run(
+        [sys.executable, "-m", "offerwise.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=3600,
+    )
     if out.returncode != 0:
         raise SystemExit(f"offerwise {args[0]} failed:\n{out.stderr[-2000:]}")
     return time.perf_counter() - t0
@@ -44,6 +55,7 @@ def main() -> int:
     ap.add_argument("--customers", type=int, default=1_000_000)
     ap.add_argument("--exposures", type=int, default=20_000)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--baseline-runs", type=int, default=1)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--work", type=Path, default=None)
     args = ap.parse_args()
@@ -51,31 +63,71 @@ def main() -> int:
     shop, model = work / "shop", work / "model"
     setup = {}
     if not (shop / "customers.parquet").exists():
-        setup["simulate"] = ow("simulate", "--out", shop, "--customers", args.customers, "--exposures",
-                               args.exposures, "--seed", args.seed)
+        setup["simulate"] = ow(
+            "simulate",
+            "--out",
+            shop,
+            "--customers",
+            args.customers,
+            "--exposures",
+            args.exposures,
+            "--seed",
+            args.seed,
+        )
     if not (model / "model.json").exists():
         setup["train"] = ow("train", "--data", shop, "--out", model, "--seed", args.seed)
     n = len(pd.read_parquet(shop / "customers.parquet", columns=["customer_id"]))
     scores = work / "scores.parquet"
-    score_s = [ow("score", "--model", model, "--data", shop, "--out", scores) for _ in range(args.runs)]
+    score_s = [
+        ow("score", "--model", model, "--data", shop, "--out", scores) for _ in range(args.runs)
+    ]
     rows = len(pd.read_parquet(scores, columns=["offer_id"]))
+    slow_s = [
+        ow(
+            "score",
+            "--model",
+            model,
+            "--data",
+            shop,
+            "--out",
+            work / "scores_lgb.parquet",
+            fast_trees=False,
+        )
+        for _ in range(args.baseline_runs)
+    ]
     k = rows // n
-    prof_s = [ow("profile", "--data", shop, "--out", work / "profiles.parquet") for _ in range(args.runs)]
-    print(f"offerwise score: {n:,} customers x {k} offers = {rows:,} rows; {args.runs} runs each, "
-          f"OFFERWISE_THREADS={os.environ.get('OFFERWISE_THREADS', '2')}; setup "
-          + ", ".join(f"{s} {t:.0f} s" for s, t in setup.items()))
+    prof_s = [
+        ow("profile", "--data", shop, "--out", work / "profiles.parquet") for _ in range(args.runs)
+    ]
+    print(
+        f"offerwise score: {n:,} customers x {k} offers = {rows:,} rows; {args.runs} runs each, "
+        f"OFFERWISE_THREADS={os.environ.get('OFFERWISE_THREADS', '2')}; setup "
+        + ", ".join(f"{s} {t:.0f} s" for s, t in setup.items())
+    )
     hdr = f"{'command':<34s} {'median s':>9s} {'runs (s)':>24s} {'rows/s':>10s} {'target rows/s':>14s} {'met':>4s}"
     print(hdr)
     print("-" * len(hdr))
-    for name, ts, target in (("offerwise score (CLI defaults)", score_s, TARGET_ROWS_PER_S),
-                             ("offerwise profile (baseline)", prof_s, None)):
+    for name, ts, target in (
+        ("offerwise score (CLI defaults)", score_s, TARGET_ROWS_PER_S),
+        ("score, LightGBM predict (baseline)", slow_s, None),
+        ("offerwise profile (baseline)", prof_s, None),
+    ):
         med = statistics.median(ts)
         rate = rows / med
         met = "" if target is None else ("yes" if rate >= target else "NO")
         tgt = "" if target is None else f"{target:,.0f}"
-        print(f"{name:<34s} {med:9.1f} {' '.join(f'{t:.1f}' for t in ts):>24s} {rate:10,.0f} {tgt:>14s} {met:>4s}")
-    print(f"at the measured rate, 1,000,000 x 8 offers would take {8e6 / (rows / statistics.median(score_s)):.0f} s "
-          "(bar: 40 s)")
+        print(
+            f"{name:<34s} {med:9.1f} {' '.join(f'{t:.1f}' for t in ts):>24s} {rate:10,.0f} {tgt:>14s} {met:>4s}"
+        )
+    if slow_s:
+        a, b = pd.read_parquet(scores), pd.read_parquet(work / "scores_lgb.parquet")
+        num = [c for c in a.columns if a[c].dtype.kind == "f"]
+        diff = max(float((a[c] - b[c]).abs().max()) for c in num)
+        print(f"largest difference of a score with the kernels off: {diff:.2e}")
+    print(
+        f"at the measured rate, 1,000,000 x 8 offers would take {8e6 / (rows / statistics.median(score_s)):.0f} s "
+        "(bar: 40 s)"
+    )
     return 0
 
 

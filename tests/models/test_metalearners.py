@@ -146,3 +146,13 @@ def test_shared_base_bags_average_seeds_and_lower_variance():
         SharedBaseTLearner(n_bags=0, **FAST).fit(X, t, y)
     with pytest.raises(InputError, match="lacks boosters"):
         SharedBaseTLearner.from_boosters(three[0].get_params(), one[0].boosters(), one[0].fitted_state())
+
+
+def test_shared_base_continuous_effect_skips_the_base():
+    """With the identity link the base cancels in mu1 - mu0: predict() reads only the residuals
+    and still equals the difference of the predicted outcomes."""
+    X, t, y, tau, e = _data(n=2000)
+    m = SharedBaseTLearner(n_bags=2, **FAST).fit(X, t, y)
+    mu0, mu1 = m.predict_outcomes(X)
+    np.testing.assert_allclose(m.predict(X), mu1 - mu0, rtol=0, atol=1e-9)
+    assert spearmanr(m.predict(X), tau)[0] >= 0.5

@@ -150,3 +150,22 @@ def test_bag_spread_of_incremental_profit(logs):
     # the spread is small next to the gains it qualifies
     assert np.median(two.incremental_profit_sd) < np.median(np.abs(two.incremental_profit))
     assert "incremental_profit_sd" in two.to_frame(logs.customers["customer_id"]).columns
+
+
+@pytest.mark.parametrize(("learner", "profit"), [("ptb", "hurdle"), ("tb", "composed")])
+def test_compiled_tree_kernels_give_lightgbm_scores(logs, monkeypatch, learner, profit):
+    pytest.importorskip("numba")
+    from offerwise.models import forest
+
+    m = _fit(logs, learner=learner, profit=profit, n_bags=2)
+    X = logs.customers[["x1", "x2", "x3"]].to_numpy()
+    X[::7, 1] = np.nan  # rows with a missing feature take the splits' NaN side
+    monkeypatch.setattr(forest, "MIN_ROWS", 0)
+    assert forest._kernels() is not None
+    fast, fast_np = m.predict(X), m.predict_net_profit(X)
+    monkeypatch.setenv("OFFERWISE_FAST_TREES", "0")
+    assert forest._kernels() is None
+    slow, slow_np = m.predict(X), m.predict_net_profit(X)
+    for c in SCORE_COLUMNS[2:]:
+        np.testing.assert_allclose(getattr(fast, c), getattr(slow, c), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(fast_np, slow_np, rtol=1e-12, atol=1e-12)

@@ -34,6 +34,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
 from offerwise.errors import InputError
+from offerwise.models import forest
 
 if TYPE_CHECKING:  # pragma: no cover
     import lightgbm as lgb
@@ -122,9 +123,10 @@ def fit_booster(
 def predict_booster(
     booster: lgb.Booster, X: np.ndarray, n_jobs: int = 2, raw: bool = False
 ) -> np.ndarray:
-    """Predictions (n,) of ``booster`` on ``X`` (n, p) with ``n_jobs`` threads (``raw``: logits)."""
-    out = booster.predict(np.asarray(X, dtype=np.float64), raw_score=raw, num_threads=int(n_jobs))
-    return np.asarray(out, dtype=np.float64)
+    """Predictions (n,) of ``booster`` on ``X`` (n, p) with ``n_jobs`` threads (``raw``: logits);
+    LightGBM's values, by the compiled kernels of :mod:`offerwise.models.forest` where they
+    apply."""
+    return forest.predict(booster, X, n_jobs, raw=raw)
 
 
 def dr_pseudo_outcome(
@@ -564,8 +566,18 @@ class SharedBaseTLearner(_BaseLearner):
         return mu0, mu1
 
     def predict(self, X: Any) -> np.ndarray:
-        mu0, mu1 = self.predict_outcomes(X)
-        return mu1 - mu0
+        """tau (n,) = mu1 - mu0; for a continuous outcome (identity link) the base cancels: the
+        mean over the bags of ``r1 - r0``, without predicting the base."""
+        if self.outcome == "binary":
+            mu0, mu1 = self.predict_outcomes(X)
+            return mu1 - mu0
+        X = self._check_X(X)
+        n_bags = int(self.n_bags)
+        tau = np.zeros(len(X))
+        for bag in range(n_bags):
+            sfx = bag_suffix(bag)
+            tau += (self._raw(f"r1{sfx}", X) - self._raw(f"r0{sfx}", X)) / n_bags
+        return tau
 
 
 def bag_suffix(bag: int) -> str:

@@ -46,6 +46,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
 from offerwise.errors import InputError
+from offerwise.models.forest import predict_arms
 from offerwise.models.metalearners import (
     LEARNERS,
     TLearner,
@@ -520,8 +521,17 @@ class OfferResponseModel(BaseEstimator):
         out = {c: np.empty((n, K)) for c in SCORE_COLUMNS[2:]}
         hurdle = self.profit == "hurdle"
         pooled = self.learner == POOLED
+        ext = self._extrapolated_scores(X)
+        # the pooled boosters (inputs: X and the action's indicators) score every modelled arm
+        # in one pass: column col[k] of their (n, arms) predictions is action code k
+        codes = np.array(
+            [self.menu_.index(o) + 1 for o in self.offers_ if o not in ext], dtype=np.int64
+        )
+        col = {int(k): a for a, k in enumerate(codes)}
         if hurdle:
-            base_profit = p0 * self._arm("net_profit", self._inputs(X, 0), 0)
+            values = self._arms("net_profit", X, np.concatenate([[0], codes]))
+            base_profit = p0 * values[:, 0]
+            costs = self._arms("cost", X, codes)
         else:
             base_profit = predict_booster(cb["control/profit"], X, self.n_jobs)
         if pooled:  # shared parts of the pooled conversion model (see _fit_pooled_conversion)
@@ -531,7 +541,10 @@ class OfferResponseModel(BaseEstimator):
                 expit(rb[b] + predict_booster(cb[n0], X, self.n_jobs, raw=True))
                 for b, (_, n0, _) in enumerate(bags)
             ]
-        ext = self._extrapolated_scores(X)
+            r1b = [
+                predict_arms(cb[n1], X, codes - 1, len(self.menu_), self.n_jobs, raw=True)
+                for _, _, n1 in bags
+            ]
         for j, o in enumerate(self.offers_):
             if o in ext:
                 a = ext[o]
@@ -550,14 +563,9 @@ class OfferResponseModel(BaseEstimator):
                 continue
             per = self.learners_[o]
             k = self.menu_.index(o) + 1
-            Z = self._inputs(X, k) if hurdle or pooled else None
             per_bag = None
             if pooled:
-                assert Z is not None
-                per_bag = [
-                    expit(rb[b] + predict_booster(cb[n1], Z, self.n_jobs, raw=True)) - q0b[b]
-                    for b, (_, _, n1) in enumerate(bags)
-                ]
+                per_bag = [expit(rb[b] + r1b[b][:, col[k]]) - q0b[b] for b in range(len(bags))]
                 dconv = sum(per_bag) / len(per_bag)
             elif self.learner == "t":  # its mu0 is the shared control model: predicted once
                 dconv = per["conversion"].predict_mu1(X) - p0_raw
@@ -567,9 +575,8 @@ class OfferResponseModel(BaseEstimator):
             drev = per["revenue"].predict(X) if "revenue" in per else np.full(n, np.nan)
             sd = 0.0
             if hurdle:
-                assert Z is not None
-                ecost = pk * np.maximum(self._arm("cost", Z, k), 0.0)
-                value = self._arm("net_profit", Z, k)
+                ecost = pk * np.maximum(costs[:, col[k]], 0.0)
+                value = values[:, 1 + col[k]]
                 dprof = pk * value - base_profit
                 if per_bag is not None and len(per_bag) > 1:
                     sd = np.abs(value) * np.std(per_bag, axis=0, ddof=1)
@@ -643,17 +650,13 @@ class OfferResponseModel(BaseEstimator):
                 )
         return out
 
-    def _inputs(self, X: np.ndarray, k: int) -> np.ndarray:
-        """Inputs (n, p + menu) of the pooled boosters: ``X`` with every row given action code
-        ``k``."""
-        return np.hstack([X, _onehot(np.full(len(X), k), len(self.menu_))])
-
-    def _arm(self, target: str, Z: np.ndarray, k: int) -> np.ndarray:
-        """E[target | converted, x, action k] (n,): the arm's mean plus the pooled booster on
-        ``Z``."""
-        return self.arm_levels_[target][k] + predict_booster(
-            self.control_boosters_[f"pooled/{target}"], Z, self.n_jobs
-        )
+    def _arms(self, target: str, X: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        """E[target | converted, x, action k] (n, len(codes)) for every action code k in
+        ``codes``: the arm's mean plus the pooled booster on ``[X, onehot(k)]``, every code in one
+        pass (code 0, ``none``: no indicator set)."""
+        levels = np.asarray(self.arm_levels_[target], dtype=np.float64)[codes]
+        booster = self.control_boosters_[f"pooled/{target}"]
+        return levels + predict_arms(booster, X, codes - 1, len(self.menu_), self.n_jobs)
 
     def predict_net_profit(self, X: Any, actions: list[str] | None = None) -> np.ndarray:
         """Expected net profit (n, A) of each action in ``actions`` (default ``none`` + menu).

@@ -1,0 +1,124 @@
+"""Compiled (numba) tree-ensemble kernels of :mod:`offerwise.models.forest`; imported only when
+numba is installed.
+
+Module-level functions with ``cache=True`` so that later processes load the machine code from
+``__pycache__`` instead of compiling it again. Node layout: see :class:`FlatForest`.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+_BLOCK = (
+    1024  # rows per parallel block: the block's rows stay in cache while every tree visits them
+)
+_LANES = 16  # rows that walk a tree together in sum_trees
+_STACK = 256  # (node, offer set) pairs pending in one tree walk; a tree of 2**15 leaves fits
+
+
+@njit(parallel=True, cache=True)
+def sum_trees(X, feature, threshold, children, nan_right, value, roots, depths):  # noqa: ANN001, ANN201
+    """(n,) sum over trees of the leaf value each row of ``X`` (n, p) reaches.
+
+    Rows walk a tree in lockstep, ``_LANES`` at a time, for the tree's depth (a leaf is its own
+    child, so a row that reached one stays there): the lanes' walks are independent, so the
+    processor overlaps them instead of waiting on each node's memory reads in turn.
+    """
+    n = X.shape[0]
+    out = np.zeros(n)
+    n_blocks = (n + _BLOCK - 1) // _BLOCK
+    for b in prange(n_blocks):
+        lo = b * _BLOCK
+        hi = min(n, lo + _BLOCK)
+        nodes = np.empty(_LANES, np.int64)
+        for t in range(roots.shape[0]):
+            root = roots[t]
+            for r0 in range(lo, hi, _LANES):
+                m = min(_LANES, hi - r0)
+                for j in range(m):
+                    nodes[j] = root
+                for _ in range(depths[t]):
+                    for j in range(m):
+                        nd = nodes[j]
+                        x = X[r0 + j, max(feature[nd], 0)]
+                        go = np.int64(x > threshold[nd]) | (np.int64(x != x) & nan_right[nd])
+                        nodes[j] = children[2 * nd + go]
+                for j in range(m):
+                    out[r0 + j] += value[nodes[j]]
+    return out
+
+
+@njit(parallel=True, cache=True)
+def sum_trees_arms(X, arm_cols, feature, threshold, children, nan_right, value, roots):  # noqa: ANN001, ANN201
+    """(n, A): the sums of :func:`sum_trees` on ``[X, onehot(arm_cols[a])]`` for every arm a.
+
+    ``X`` is (n, p); a feature index ``f >= p`` is the indicator column ``f - p``, equal to 1 for
+    arm a when ``arm_cols[a] == f - p`` (``arm_cols[a] = -1``: every indicator is 0). One walk per
+    row and tree carries the set of arms (a bit mask) that reach each node, so the arms part only
+    where a split is on an indicator: the work is about one walk, not A walks.
+    """
+    n, p = X.shape
+    A = arm_cols.shape[0]
+    out = np.zeros((n, A))
+    n_blocks = (n + _BLOCK - 1) // _BLOCK
+    full = (1 << A) - 1
+    for b in prange(n_blocks):
+        lo = b * _BLOCK
+        hi = min(n, lo + _BLOCK)
+        st_node = np.empty(_STACK, np.int64)
+        st_mask = np.empty(_STACK, np.int64)
+        for t in range(roots.shape[0]):
+            root = roots[t]
+            for r in range(lo, hi):
+                top = 0
+                st_node[0] = root
+                st_mask[0] = full
+                top = 1
+                while top > 0:
+                    top -= 1
+                    node = st_node[top]
+                    mask = st_mask[top]
+                    f = feature[node]
+                    while f >= 0:
+                        if f < p:
+                            x = X[r, f]
+                            go = 1 if x > threshold[node] else 0
+                            if x != x:
+                                go = nan_right[node]
+                            node = children[2 * node + go]
+                        else:
+                            c = f - p
+                            ones = 0
+                            for a in range(A):
+                                if arm_cols[a] == c:
+                                    ones |= 1 << a
+                            ones &= mask
+                            zeros = mask & ~ones
+                            go1 = 1 if 1.0 > threshold[node] else 0
+                            go0 = 1 if 0.0 > threshold[node] else 0
+                            if ones == 0 or go1 == go0:
+                                node = children[2 * node + go0]
+                            elif zeros == 0:
+                                node = children[2 * node + go1]
+                            else:  # the arms part: follow the zeros, keep the ones for later
+                                st_node[top] = children[2 * node + go1]
+                                st_mask[top] = ones
+                                top += 1
+                                mask = zeros
+                                node = children[2 * node + go0]
+                        f = feature[node]
+                    v = value[node]
+                    for a in range(A):
+                        if (mask >> a) & 1:
+                            out[r, a] += v
+    return out
+
+
+def set_threads(threads: int | None) -> None:
+    """Use at most ``threads`` numba threads (None = leave as is)."""
+    if threads:
+        # numba.core.config sets its settings as module globals at run time: no static type
+        max_threads: int = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
+        numba.set_num_threads(max(1, min(int(threads), max_threads)))

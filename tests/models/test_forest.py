@@ -1,0 +1,125 @@
+"""The compiled tree kernels give LightGBM's own predictions, and fall back to LightGBM where they
+do not apply."""
+
+from __future__ import annotations
+
+import lightgbm as lgb
+import numpy as np
+import pytest
+
+from offerwise.models import forest
+
+pytest.importorskip("numba")
+
+
+@pytest.fixture(autouse=True)
+def _kernels_for_every_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(forest, "MIN_ROWS", 0)  # the tests' small inputs use the kernels too
+
+
+def _booster(X: np.ndarray, y: np.ndarray, objective: str, **extra: object) -> lgb.Booster:
+    params = {
+        "objective": objective,
+        "num_leaves": 15,
+        "min_data_in_leaf": 5,
+        "verbose": -1,
+        "seed": 3,
+        "num_threads": 1,
+        **extra,
+    }
+    return lgb.train(params, lgb.Dataset(X, label=y), num_boost_round=40)
+
+
+def _data(n: int = 3000, p: int = 6, nan_share: float = 0.1, seed: int = 0):  # noqa: ANN202
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, p))
+    X[:, 0] = rng.integers(0, 4, n)  # ties on integer values: thresholds between them
+    y = X[:, 1] - 0.5 * X[:, 2] * (X[:, 0] > 1) + rng.normal(scale=0.5, size=n)
+    X[rng.random((n, p)) < nan_share] = np.nan
+    return X, y
+
+
+@pytest.mark.parametrize("objective", ["regression", "binary"])
+@pytest.mark.parametrize("raw", [True, False])
+def test_predict_equals_lightgbm_with_and_without_nan_handling(objective: str, raw: bool) -> None:
+    X, y = _data()
+    yy = (y > 0).astype(float) if objective == "binary" else y
+    with_nan = _booster(X, yy, objective)  # NaN seen in training: missing type NaN
+    X_clean = np.nan_to_num(X)
+    no_nan = _booster(X_clean, yy, objective)  # no NaN in training: NaN is read as 0
+    X_new, _ = _data(n=2500, seed=1)
+    for b in (with_nan, no_nan):
+        assert forest.flatten(b) is not None
+        want = b.predict(X_new, raw_score=raw)
+        got = forest.predict(b, X_new, n_jobs=2, raw=raw)
+        if raw:  # the same leaf values summed in the same order: bit for bit
+            np.testing.assert_array_equal(got, want)
+        else:
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+
+
+def test_arms_equal_one_lightgbm_call_per_arm() -> None:
+    rng = np.random.default_rng(5)
+    n, p, m = 4000, 5, 4
+    X = rng.normal(size=(n, p))
+    X[rng.random((n, p)) < 0.05] = np.nan
+    arm = rng.integers(0, m + 1, n)  # 0: no indicator set
+    ind = np.zeros((n, m))
+    ind[arm > 0, arm[arm > 0] - 1] = 1.0
+    y = X[:, 0] * (arm == 2) + 0.7 * (arm == 3) - 0.3 * np.nan_to_num(X[:, 1]) * (arm == 1)
+    y = y + rng.normal(scale=0.3, size=n)
+    b = _booster(np.hstack([X, ind]), y, "regression")
+    assert forest.flatten(b) is not None
+    # the trees do split on the indicators, so arms part inside the walk
+    used = {t.get("split_feature") for t in _splits(b.dump_model())}
+    assert used & set(range(p, p + m))
+    cols = np.array([-1, 0, 1, 2, 3, 1])
+    X_new = rng.normal(size=(1500, p))
+    X_new[rng.random((1500, p)) < 0.05] = np.nan
+    got = forest.predict_arms(b, X_new, cols, m, n_jobs=2, raw=True)
+    for a, c in enumerate(cols):
+        ind_new = np.zeros((len(X_new), m))
+        if c >= 0:
+            ind_new[:, c] = 1.0
+        want = b.predict(np.hstack([X_new, ind_new]), raw_score=True)
+        np.testing.assert_array_equal(got[:, a], want)
+
+
+def _splits(node: dict) -> list[dict]:  # type: ignore[type-arg]
+    out: list[dict] = []  # type: ignore[type-arg]
+    stack = [t["tree_structure"] for t in node["tree_info"]]
+    while stack:
+        s = stack.pop()
+        if "split_index" in s:
+            out.append(s)
+            stack += [s["left_child"], s["right_child"]]
+    return out
+
+
+def test_unsupported_boosters_fall_back_to_lightgbm(monkeypatch: pytest.MonkeyPatch) -> None:
+    X, y = _data(nan_share=0.0)
+    X[:, 0] = np.where(X[:, 0] == 0, 0.0, X[:, 0])
+    zero = _booster(X, y, "regression", zero_as_missing=True)
+    cat = lgb.train(
+        {"objective": "regression", "verbose": -1, "num_leaves": 7, "min_data_in_leaf": 5},
+        lgb.Dataset(
+            X, label=y + 3.0 * (X[:, 0] == 1) - 2.0 * (X[:, 0] == 3), categorical_feature=[0]
+        ),
+        num_boost_round=10,
+    )
+    pois = _booster(X, np.abs(y), "poisson")
+    for b in (zero, cat, pois):
+        assert forest.flatten(b) is None
+        np.testing.assert_allclose(forest.predict(b, X), b.predict(X), rtol=1e-12)
+    # a constant booster (one leaf per tree) and an empty input
+    const = lgb.train(
+        {"objective": "regression", "verbose": -1},
+        lgb.Dataset(X, label=np.ones(len(X))),
+        num_boost_round=2,
+    )
+    np.testing.assert_array_equal(forest.predict(const, X), const.predict(X))
+    assert forest.predict(const, X[:0]).shape == (0,)
+    # switched off: LightGBM's own predict, same values
+    monkeypatch.setenv("OFFERWISE_FAST_TREES", "0")
+    b = _booster(X, y, "regression")
+    np.testing.assert_array_equal(forest.predict(b, X), b.predict(X))
