@@ -76,63 +76,97 @@ def _transform(objective: str) -> tuple[Transform, float]:
     raise _Unsupported(objective)
 
 
+def _tree_fields(block: str) -> dict[str, str]:
+    out = {}
+    for line in block.splitlines():
+        key, sep, val = line.partition("=")
+        if sep:
+            out[key] = val
+    return out
+
+
 def flatten(booster: lgb.Booster) -> FlatForest | None:
-    """``booster``'s trees as a :class:`FlatForest`; None when the kernels do not cover it."""
-    dump = booster.dump_model()
-    try:
-        transform, scale = _transform(str(dump.get("objective", "")))
-        if dump.get("average_output"):
-            raise _Unsupported("average_output")
-        feature: list[int] = []
-        threshold: list[float] = []
-        children: list[int] = []
-        nan_right: list[int] = []
-        value: list[float] = []
+    """``booster``'s trees as a :class:`FlatForest`; None when the kernels do not cover it.
 
-        def add(node: dict[str, object]) -> tuple[int, int]:
-            """(index of ``node``, depth of its subtree)."""
-            i = len(feature)
-            feature.append(-1)
-            threshold.append(0.0)
-            children.extend((i, i))
-            nan_right.append(0)
-            value.append(0.0)
-            if "leaf_coeff" in node:
-                raise _Unsupported("linear tree")
-            if "split_index" not in node:
-                value[i] = float(node["leaf_value"])  # type: ignore[arg-type]
-                return i, 0
-            if node.get("decision_type") != "<=" or node.get("missing_type") == "Zero":
-                raise _Unsupported("categorical or zero-as-missing split")
-            thr = float(node["threshold"])  # type: ignore[arg-type]
-            feature[i], threshold[i] = int(node["split_feature"]), thr  # type: ignore[call-overload]
-            if node.get("missing_type") == "NaN":
-                nan_right[i] = 0 if node.get("default_left") else 1
-            else:  # LightGBM reads the NaN as 0
-                nan_right[i] = 1 if 0.0 > thr else 0
-            left, d_left = add(node["left_child"])  # type: ignore[arg-type]
-            right, d_right = add(node["right_child"])  # type: ignore[arg-type]
-            children[2 * i], children[2 * i + 1] = left, right
-            return i, 1 + max(d_left, d_right)
-
-        roots: list[int] = []
-        depths: list[int] = []
-        for tree in dump["tree_info"]:
-            if tree.get("num_cat", 0):
-                raise _Unsupported("categorical tree")
-            root, depth = add(tree["tree_structure"])
-            roots.append(root)
-            depths.append(depth)
-    except _Unsupported:
+    Read from LightGBM's model text (``model_to_string``: per tree ``split_feature``,
+    ``threshold``, ``decision_type`` — bit 1 categorical, bit 2 default left, bits 3-4 the missing
+    type —, ``left_child``/``right_child`` with leaf ``j`` written ``~j``, and ``leaf_value``;
+    numbers written with 17 significant digits, so they read back exactly). Node layout per tree:
+    its splits, then its leaves.
+    """
+    text = booster.model_to_string()
+    head, sep, rest = text.partition("\nTree=")
+    if not sep:
         return None
+    header = _tree_fields(head)
+    try:
+        if header.get("num_class", "1") != "1" or header.get("num_tree_per_iteration", "1") != "1":
+            raise _Unsupported("several trees per iteration")
+        if "average_output" in head.split():
+            raise _Unsupported("average_output")
+        transform, scale = _transform(header.get("objective", ""))
+        trees = [_tree_fields(b) for b in rest.split("end of trees", 1)[0].split("\nTree=")]
+        if any(int(f.get("num_cat", "0")) or f.get("is_linear", "0") != "0" for f in trees):
+            raise _Unsupported("categorical or linear tree")
+
+        def column(key: str, dtype: type) -> np.ndarray:  # every tree's values of ``key``
+            return np.array(" ".join(f[key] for f in trees).split(), dtype=dtype)
+
+        n_leaves = np.array([int(f["num_leaves"]) for f in trees], dtype=np.int64)
+        n_split = n_leaves - 1
+        sf, thr = column("split_feature", np.int64), column("threshold", np.float64)
+        dt, leaf = column("decision_type", np.int64), column("leaf_value", np.float64)
+        kids = np.stack([column("left_child", np.int64), column("right_child", np.int64)], axis=1)
+        if len(sf) != n_split.sum() or len(leaf) != n_leaves.sum() or len(kids) != len(sf):
+            raise _Unsupported("unexpected model text")
+    except (_Unsupported, KeyError, ValueError):
+        return None
+    missing = (dt >> 2) & 3
+    if (dt & 1).any() or (missing == 1).any():
+        return None  # categorical or zero-as-missing splits
+    # tree t's nodes: its splits, then its leaves, from base[t]
+    size = n_split + n_leaves
+    base = np.concatenate([[0], np.cumsum(size)[:-1]])
+    split_tree = np.repeat(np.arange(len(trees)), n_split)
+    leaf_tree = np.repeat(np.arange(len(trees)), n_leaves)
+    split_start = np.concatenate([[0], np.cumsum(n_split)[:-1]])
+    leaf_start = np.concatenate([[0], np.cumsum(n_leaves)[:-1]])
+    split_node = base[split_tree] + np.arange(len(sf)) - split_start[split_tree]
+    leaf_node = base[leaf_tree] + n_split[leaf_tree] + np.arange(len(leaf)) - leaf_start[leaf_tree]
+    b = base[split_tree][:, None]
+    child = np.where(kids >= 0, b + kids, b + n_split[split_tree][:, None] + ~kids)  # leaf j: ~j
+    m = int(size.sum())
+    feature = np.full(m, -1, np.int32)
+    threshold = np.zeros(m)
+    nan_right = np.zeros(m, np.int8)
+    value = np.zeros(m)
+    children = np.repeat(np.arange(m), 2).astype(np.int32)  # a leaf is its own child
+    feature[split_node] = sf
+    threshold[split_node] = thr
+    # where a NaN goes: the default side (missing type NaN), else as 0 (LightGBM's rule)
+    nan_right[split_node] = np.where(missing == 2, (dt & 2) == 0, 0.0 > thr)
+    value[leaf_node] = leaf
+    children[2 * split_node] = child[:, 0]
+    children[2 * split_node + 1] = child[:, 1]
+    # depth: a node's children come after it in its tree, so one sweep per level suffices
+    depth = np.zeros(m, np.int64)
+    for _ in range(int(n_leaves.max(initial=1))):
+        new = depth.copy()
+        new[child[:, 0]] = np.maximum(new[child[:, 0]], depth[split_node] + 1)
+        new[child[:, 1]] = np.maximum(new[child[:, 1]], depth[split_node] + 1)
+        if np.array_equal(new, depth):
+            break
+        depth = new
+    depths = np.zeros(len(trees), np.int64)
+    np.maximum.at(depths, leaf_tree, depth[leaf_node])
     return FlatForest(
-        feature=np.asarray(feature, dtype=np.int32),
-        threshold=np.asarray(threshold, dtype=np.float64),
-        children=np.asarray(children, dtype=np.int32),
-        nan_right=np.asarray(nan_right, dtype=np.int8),
-        value=np.asarray(value, dtype=np.float64),
-        roots=np.asarray(roots, dtype=np.int32),
-        depths=np.asarray(depths, dtype=np.int32),
+        feature=feature,
+        threshold=threshold,
+        children=children,
+        nan_right=nan_right,
+        value=value,
+        roots=base.astype(np.int32),
+        depths=depths.astype(np.int32),
         n_features=int(booster.num_feature()),
         transform=transform,
         sigmoid_scale=scale,
