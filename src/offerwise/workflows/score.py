@@ -64,7 +64,7 @@ def shop_mismatch(lm: LoadedModel, ds: DataSet, customer_ids: pd.Series) -> list
     out: list[str] = []
     sample = lm.meta.get("customer_sample") or []
     if sample:
-        known = {hash_id(str(c)) for c in customer_ids}
+        known = {hash_id(c) for c in customer_ids.astype(str).tolist()}
         share = sum(h in known for h in sample) / len(sample)
         if share < MIN_KNOWN_SHARE:
             out.append(
