@@ -123,3 +123,15 @@ def test_unsupported_boosters_fall_back_to_lightgbm(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("OFFERWISE_FAST_TREES", "0")
     b = _booster(X, y, "regression")
     np.testing.assert_array_equal(forest.predict(b, X), b.predict(X))
+
+
+def test_concurrent_calls_from_threads() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    X, y = _data()
+    b = _booster(X, y, "regression")
+    want = b.predict(X, raw_score=True)
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda _: forest.predict(b, X, n_jobs=2, raw=True), range(8)))
+    for g in got:
+        np.testing.assert_array_equal(g, want)

@@ -17,6 +17,7 @@ loading the kernels and flattening the trees) and machines without numba use Lig
 from __future__ import annotations
 
 import os
+import threading
 import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
@@ -173,6 +174,9 @@ def flatten(booster: lgb.Booster) -> FlatForest | None:
     )
 
 
+# one kernel call at a time per process: each uses all its threads, and numba's fallback
+# threading layer (workqueue, where OpenMP is missing) aborts on concurrent launches
+_LOCK = threading.Lock()
 _CACHE: weakref.WeakKeyDictionary[object, FlatForest | None] = weakref.WeakKeyDictionary()
 
 
@@ -207,8 +211,9 @@ def predict(booster: lgb.Booster, X: np.ndarray, n_jobs: int = 2, raw: bool = Fa
     if k is None or forest is None or X.shape[1] != forest.n_features:
         out = booster.predict(X, raw_score=raw, num_threads=int(n_jobs))
         return np.asarray(out, dtype=np.float64)
-    k.set_threads(n_jobs)
-    s = k.sum_trees(X, *forest.arrays(), forest.depths)
+    with _LOCK:
+        k.set_threads(n_jobs)
+        s = k.sum_trees(X, *forest.arrays(), forest.depths)
     return s if raw else _link(s, forest)
 
 
@@ -246,6 +251,7 @@ def predict_arms(
                 dtype=np.float64,
             )
         return out
-    k.set_threads(n_jobs)
-    s = k.sum_trees_arms(X, cols, *forest.arrays())
+    with _LOCK:
+        k.set_threads(n_jobs)
+        s = k.sum_trees_arms(X, cols, *forest.arrays())
     return s if raw else _link(s, forest)
