@@ -7,9 +7,10 @@ Module-level functions with ``cache=True`` so that later processes load the mach
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 from numba import njit, prange
+
+from offerwise._numba import set_threads as set_threads  # the callers' entry point
 
 _BLOCK = (
     1024  # rows per parallel block: the block's rows stay in cache while every tree visits them
@@ -114,11 +115,3 @@ def sum_trees_arms(X, arm_cols, feature, threshold, children, nan_right, value, 
                         if (mask >> a) & 1:
                             out[r, a] += v
     return out
-
-
-def set_threads(threads: int | None) -> None:
-    """Use at most ``threads`` numba threads (None = leave as is)."""
-    if threads:
-        # numba.core.config sets its settings as module globals at run time: no static type
-        max_threads: int = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
-        numba.set_num_threads(max(1, min(int(threads), max_threads)))

@@ -8,9 +8,10 @@ See :mod:`offerwise.policy._kernels` for the meaning of the evaluation kernels.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 from numba import njit, prange
+
+from offerwise._numba import set_threads as set_threads  # the callers' entry point
 
 
 @njit(inline="always", cache=True)
@@ -258,11 +259,3 @@ def screen(V, C, M, use_mask, seg, lam, dlam, mu_cnt, dmu_cnt, mu_spend, dmu_spe
                 acc[ch, S + 2 * K + bk] += V[i, bk]
                 acc[ch, S + 3 * K] += 1.0
     return acc.sum(axis=0)
-
-
-def set_threads(threads: int | None) -> None:
-    """Use at most ``threads`` numba threads (None = leave as is)."""
-    if threads:
-        # numba.core.config sets its settings as module globals at run time: no static type
-        max_threads: int = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
-        numba.set_num_threads(max(1, min(int(threads), max_threads)))
