@@ -197,6 +197,16 @@ def _flat(booster: lgb.Booster) -> FlatForest | None:
     return _CACHE[booster]
 
 
+def _compiled(booster: lgb.Booster, n_rows: int, n_features: int):  # noqa: ANN202
+    """(kernels module, :class:`FlatForest`) when the kernels apply to ``n_rows`` rows of
+    ``n_features`` inputs of ``booster``; None where LightGBM predicts instead."""
+    k = _kernels() if n_rows >= max(MIN_ROWS, 1) else None
+    forest = _flat(booster) if k is not None else None
+    if k is None or forest is None or forest.n_features != n_features:
+        return None
+    return k, forest
+
+
 def _link(raw: np.ndarray, forest: FlatForest) -> np.ndarray:
     if forest.transform == "sigmoid":
         return 1.0 / (1.0 + np.exp(-forest.sigmoid_scale * raw))
@@ -206,11 +216,11 @@ def _link(raw: np.ndarray, forest: FlatForest) -> np.ndarray:
 def predict(booster: lgb.Booster, X: np.ndarray, n_jobs: int = 2, raw: bool = False) -> np.ndarray:
     """Predictions (n,) of ``booster`` on ``X`` (n, p) float64 (``raw``: before the link)."""
     X = np.ascontiguousarray(X, dtype=np.float64)
-    k = _kernels() if len(X) >= max(MIN_ROWS, 1) else None
-    forest = _flat(booster) if k is not None else None
-    if k is None or forest is None or X.shape[1] != forest.n_features:
+    got = _compiled(booster, len(X), X.shape[1])
+    if got is None:
         out = booster.predict(X, raw_score=raw, num_threads=int(n_jobs))
         return np.asarray(out, dtype=np.float64)
+    k, forest = got
     with _LOCK:
         k.set_threads(n_jobs)
         s = k.sum_trees(X, *forest.arrays(), forest.depths)
@@ -233,14 +243,8 @@ def predict_arms(
     """
     X = np.ascontiguousarray(X, dtype=np.float64)
     cols = np.asarray(arm_cols, dtype=np.int64)
-    k = _kernels() if len(X) >= max(MIN_ROWS, 1) else None
-    forest = _flat(booster) if k is not None else None
-    if (
-        k is None
-        or forest is None
-        or X.shape[1] + n_columns != forest.n_features
-        or not 0 < len(cols) <= 62
-    ):
+    got = _compiled(booster, len(X), X.shape[1] + n_columns) if 0 < len(cols) <= 62 else None
+    if got is None:
         out = np.empty((len(X), len(cols)))
         for a, c in enumerate(cols):
             ind = np.zeros((len(X), n_columns))
@@ -251,6 +255,7 @@ def predict_arms(
                 dtype=np.float64,
             )
         return out
+    k, forest = got
     with _LOCK:
         k.set_threads(n_jobs)
         s = k.sum_trees_arms(X, cols, *forest.arrays())
