@@ -41,7 +41,10 @@ def _data(n: int = 3000, p: int = 6, nan_share: float = 0.1, seed: int = 0):  # 
 
 @pytest.mark.parametrize("objective", ["regression", "binary"])
 @pytest.mark.parametrize("raw", [True, False])
-def test_predict_equals_lightgbm_with_and_without_nan_handling(objective: str, raw: bool) -> None:
+@pytest.mark.parametrize("n_jobs", [1, 2])  # the serial kernel and the parallel one
+def test_predict_equals_lightgbm_with_and_without_nan_handling(
+    objective: str, raw: bool, n_jobs: int
+) -> None:
     X, y = _data()
     yy = (y > 0).astype(float) if objective == "binary" else y
     with_nan = _booster(X, yy, objective)  # NaN seen in training: missing type NaN
@@ -51,14 +54,15 @@ def test_predict_equals_lightgbm_with_and_without_nan_handling(objective: str, r
     for b in (with_nan, no_nan):
         assert forest.flatten(b) is not None
         want = b.predict(X_new, raw_score=raw)
-        got = forest.predict(b, X_new, n_jobs=2, raw=raw)
+        got = forest.predict(b, X_new, n_jobs=n_jobs, raw=raw)
         if raw:  # the same leaf values summed in the same order: bit for bit
             np.testing.assert_array_equal(got, want)
         else:
             np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
 
 
-def test_arms_equal_one_lightgbm_call_per_arm() -> None:
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_arms_equal_one_lightgbm_call_per_arm(n_jobs: int) -> None:
     rng = np.random.default_rng(5)
     n, p, m = 4000, 5, 4
     X = rng.normal(size=(n, p))
@@ -76,7 +80,7 @@ def test_arms_equal_one_lightgbm_call_per_arm() -> None:
     cols = np.array([-1, 0, 1, 2, 3, 1])
     X_new = rng.normal(size=(1500, p))
     X_new[rng.random((1500, p)) < 0.05] = np.nan
-    got = forest.predict_arms(b, X_new, cols, m, n_jobs=2, raw=True)
+    got = forest.predict_arms(b, X_new, cols, m, n_jobs=n_jobs, raw=True)
     for a, c in enumerate(cols):
         ind_new = np.zeros((len(X_new), m))
         if c >= 0:
@@ -125,13 +129,14 @@ def test_unsupported_boosters_fall_back_to_lightgbm(monkeypatch: pytest.MonkeyPa
     np.testing.assert_array_equal(forest.predict(b, X), b.predict(X))
 
 
-def test_concurrent_calls_from_threads() -> None:
+@pytest.mark.parametrize("n_jobs", [1, 2])  # serial kernels at once; parallel ones in turn
+def test_concurrent_calls_from_threads(n_jobs: int) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     X, y = _data()
     b = _booster(X, y, "regression")
     want = b.predict(X, raw_score=True)
     with ThreadPoolExecutor(4) as pool:
-        got = list(pool.map(lambda _: forest.predict(b, X, n_jobs=2, raw=True), range(8)))
+        got = list(pool.map(lambda _: forest.predict(b, X, n_jobs=n_jobs, raw=True), range(8)))
     for g in got:
         np.testing.assert_array_equal(g, want)

@@ -126,16 +126,24 @@ def test_dr_pseudo_outcome_is_unbiased_under_known_propensity():
 
 def test_shared_base_bags_average_seeds_and_lower_variance():
     X, t, y, tau, e = _data(n=3000, binary=True)
-    one = [SharedBaseTLearner(outcome="binary", random_state=s, **FAST).fit(X, t, y) for s in range(4)]
-    three = [SharedBaseTLearner(outcome="binary", n_bags=3, random_state=s, **FAST).fit(X, t, y)
-             for s in range(4)]
+    one = [
+        SharedBaseTLearner(outcome="binary", random_state=s, **FAST).fit(X, t, y) for s in range(4)
+    ]
+    three = [
+        SharedBaseTLearner(outcome="binary", n_bags=3, random_state=s, **FAST).fit(X, t, y)
+        for s in range(4)
+    ]
     assert sorted(three[0].boosters()) == sorted(
-        f"{n}{sfx}" for n in ("base", "r0", "r1") for sfx in ("", "@1", "@2"))
+        f"{n}{sfx}" for n in ("base", "r0", "r1") for sfx in ("", "@1", "@2")
+    )
     # bag 0 of a bagged model is the one-bag model with the same seed
     b0 = SharedBaseTLearner.from_boosters(
         {**three[0].get_params(), "n_bags": 1},
-        {k: v for k, v in three[0].boosters().items() if "@" not in k}, three[0].fitted_state())
+        {k: v for k, v in three[0].boosters().items() if "@" not in k},
+        three[0].fitted_state(),
+    )
     np.testing.assert_allclose(b0.predict(X), one[0].predict(X), rtol=0, atol=1e-12)
+
     # averaging seed bags lowers the spread of the effect estimates across model seeds
     def spread(ms: list) -> float:
         return float(np.mean(np.std([m.predict(X) for m in ms], axis=0)))
@@ -145,7 +153,9 @@ def test_shared_base_bags_average_seeds_and_lower_variance():
     with pytest.raises(InputError, match="n_bags"):
         SharedBaseTLearner(n_bags=0, **FAST).fit(X, t, y)
     with pytest.raises(InputError, match="lacks boosters"):
-        SharedBaseTLearner.from_boosters(three[0].get_params(), one[0].boosters(), one[0].fitted_state())
+        SharedBaseTLearner.from_boosters(
+            three[0].get_params(), one[0].boosters(), one[0].fitted_state()
+        )
 
 
 def test_shared_base_continuous_effect_skips_the_base():
@@ -156,3 +166,68 @@ def test_shared_base_continuous_effect_skips_the_base():
     mu0, mu1 = m.predict_outcomes(X)
     np.testing.assert_allclose(m.predict(X), mu1 - mu0, rtol=0, atol=1e-9)
     assert spearmanr(m.predict(X), tau)[0] >= 0.5
+
+
+@pytest.mark.parametrize(
+    ("objective", "constant", "with_init"),
+    [
+        ("binary", False, False),
+        ("binary", False, True),
+        ("regression", False, True),
+        ("binary", True, False),
+    ],
+)
+def test_fit_booster_scored_returns_the_training_rows_raw_scores(objective, constant, with_init):
+    """The training scores LightGBM keeps (bagged-out rows included) are the raw predictions of
+    the rows plus their init score: a fit need not predict its own rows again."""
+    from offerwise.models.metalearners import fit_booster, fit_booster_scored, lgb_params
+
+    X, t, y, _, _ = _data(n=2500, seed=3, binary=objective == "binary")
+    if constant:
+        y = np.zeros_like(y)  # one class: fitted as a constant regression
+    init = np.random.default_rng(1).normal(scale=0.5, size=len(y)) if with_init else None
+    params = lgb_params(
+        objective, learning_rate=0.1, num_leaves=7, min_child_samples=20, n_jobs=1, seed=5
+    )
+    b, raw = fit_booster_scored(X, y, params, 40, 1, init_score=init)
+    want = b.predict(X, raw_score=True) + (0.0 if init is None else init)
+    np.testing.assert_allclose(raw, want, rtol=0, atol=1e-9)
+    # the same booster as fit_booster's (the same trees)
+    same = fit_booster(X, y, params, 40, init_score=init)
+    assert same.model_to_string() == b.model_to_string()
+
+
+def test_shared_rows_fit_the_boosters_separate_copies_fit():
+    """Boosters fitted in turn on one SharedRows (other labels, init scores, weights, seeds, a
+    one-class label, another min rows per leaf) are the boosters of separate Datasets."""
+    from offerwise.models.metalearners import (
+        SharedRows,
+        fit_booster,
+        fit_booster_scored,
+        lgb_params,
+    )
+
+    X, t, y, _, _ = _data(n=2500, seed=4, binary=True)
+    rng = np.random.default_rng(2)
+    init = rng.normal(scale=0.5, size=len(y))
+    w = rng.uniform(0.5, 2.0, size=len(y))
+    yr = X[:, 0] + rng.normal(size=len(y))
+    shared = SharedRows(X)
+    fits = [  # (objective, label, init score, weight, seed, min rows per leaf)
+        ("binary", y, None, None, 1, 20),
+        ("binary", y, init, None, 2, 20),
+        ("regression", yr, None, w, 3, 20),
+        ("binary", y, None, None, 4, 20),  # init score and weight cleared again
+        ("binary", np.zeros_like(y), None, None, 5, 20),
+        ("regression", yr, init, None, 6, 60),  # rebinned
+        ("binary", y, None, np.ones_like(y), 7, 60),
+    ]
+    for objective, label, i, wt, seed, leaf in fits:
+        params = lgb_params(
+            objective, learning_rate=0.1, num_leaves=7, min_child_samples=leaf, n_jobs=1, seed=seed
+        )
+        got = fit_booster(shared, label, params, 25, weight=wt, init_score=i)
+        want = fit_booster(X, label, params, 25, weight=wt, init_score=i)
+        assert got.model_to_string() == want.model_to_string(), (objective, seed)
+    b, raw = fit_booster_scored(shared, y, params, 25, 1, init_score=init)
+    np.testing.assert_allclose(raw, b.predict(X, raw_score=True) + init, rtol=0, atol=1e-9)

@@ -11,13 +11,12 @@ import pytest
 
 from offerwise.errors import InputError
 from offerwise.evaluation.plan_value import dr_increments, top_share_policy
+from offerwise.workflows.crossfit import Candidate, customer_folds
 from offerwise.workflows.train import train
 from offerwise.workflows.tune import (
-    Candidate,
     CandidateScore,
     candidates,
     choose,
-    customer_folds,
     min_gain,
     switch_z,
 )
@@ -104,8 +103,13 @@ def test_min_gain_stops_where_the_predicted_gains_stop_paying():
     noise = min_gain(np.arange(n).astype(str), flat, action, np.full(n, 0.5), q)
     assert not noise.significant and noise.z_vs_full < 1.645
     # everybody gains: full reach, no threshold beyond a positive gain
-    everyone = min_gain(np.arange(n).astype(str), 5.0 + action * 2.0 + rng.normal(0, 1, n),
-                        action, np.full(n, 0.5), q)
+    everyone = min_gain(
+        np.arange(n).astype(str),
+        5.0 + action * 2.0 + rng.normal(0, 1, n),
+        action,
+        np.full(n, 0.5),
+        q,
+    )
     assert everyone.share == 1.0 and everyone.threshold == 0.0
 
 
@@ -131,3 +135,51 @@ def test_train_cross_fits_saves_oof_and_records_the_choice(data_dir, logs, tmp_p
     assert "Out-of-fold metrics" in md
     assert set(card["min_gain"]["value_by_share"]) >= {"10%", "100%"}
     assert card["min_gain"]["threshold"] >= 0
+
+
+def _exposures(n: int = 2400, seed: int = 0) -> tuple[np.ndarray, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 4))
+    offer = rng.choice(["none", "a", "b"], n)
+    p = 1 / (1 + np.exp(-(X[:, 0] - 1 + 0.8 * (offer == "a") * (X[:, 1] > 0) + 0.4 * (offer == "b"))))
+    conv = (rng.random(n) < p).astype(float)
+    rev = conv * rng.gamma(4.0, 10.0, n)
+    cost = conv * np.where(offer == "a", 5.0, np.where(offer == "b", 2.0, 0.0))
+    ex = pd.DataFrame({
+        "customer_id": [f"c{i // 2}" for i in range(n)], "offer_id": offer, "converted": conv,
+        "revenue": rev, "discount_cost": cost, "gross_profit": 0.3 * rev,
+    })
+    return X, ex
+
+
+def test_parallel_cross_fitting_equals_one_fit_after_another(monkeypatch):
+    """The (candidate, fold) fits and the default's refit on 2 workers of 1 thread give what they
+    give one after the other on 1 thread (each fit depends only on its own rows and seeds), and
+    the refit predicts with the model's threads again."""
+    from offerwise.models import forest
+    from offerwise.workflows.crossfit import Refit, cross_fit_all, fold_workers
+
+    monkeypatch.setattr(forest, "MIN_ROWS", 0)  # the serial kernels run on both threads at once
+    assert fold_workers(2, 10) == (2, 1) and fold_workers(1, 10) == (1, 1)
+    assert fold_workers(8, 3) == (3, 2) and fold_workers(2, 1) == (1, 2)
+    X, ex = _exposures()
+    fold = customer_folds(ex["customer_id"], 3, seed=1)
+    cands = [Candidate("ptb", 40, n_estimators=30), Candidate("tb", 40, n_estimators=30)]
+    kw = {"profit": "hurdle", "min_treated": 50, "n_bags": 2, "random_state": 4}
+    runs = {
+        threads: cross_fit_all(
+            cands, X, ex, ["a", "b"], fold, model_kwargs={**kw, "n_jobs": threads},
+            propensity=None, threads=threads, refit=Refit(),
+        )
+        for threads in (1, 2)
+    }
+    one, two = runs[1], runs[2]
+    for a, b in zip(one.fits, two.fits, strict=True):
+        np.testing.assert_array_equal(a.q, b.q)
+        np.testing.assert_array_equal(a.scores.expected_cost, b.scores.expected_cost)
+    assert one.default_model is not None and two.default_model is not None
+    np.testing.assert_array_equal(
+        one.default_model.predict_net_profit(X), two.default_model.predict_net_profit(X)
+    )
+    assert two.default_model.n_jobs == 2  # fitted on 1 thread, predicts on the model's 2
+    assert len(two.seconds) == 2 and min(two.seconds) > 0 and two.default_model_seconds > 0

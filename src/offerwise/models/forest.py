@@ -174,10 +174,12 @@ def flatten(booster: lgb.Booster) -> FlatForest | None:
     )
 
 
-# one kernel call at a time per process: each uses all its threads, and numba's fallback
-# threading layer (workqueue, where OpenMP is missing) aborts on concurrent launches
+# one parallel kernel call at a time per process: each uses all its threads, and numba's fallback
+# threading layer (workqueue, where OpenMP is missing) aborts on concurrent launches; the serial
+# kernels (one thread asked for) release the GIL and need no lock
 _LOCK = threading.Lock()
 _CACHE: weakref.WeakKeyDictionary[object, FlatForest | None] = weakref.WeakKeyDictionary()
+_CACHE_LOCK = threading.Lock()  # fits on several threads (cross-fitting) share the cache
 
 
 def _kernels():  # noqa: ANN202
@@ -192,9 +194,13 @@ def _kernels():  # noqa: ANN202
 
 
 def _flat(booster: lgb.Booster) -> FlatForest | None:
-    if booster not in _CACHE:
-        _CACHE[booster] = flatten(booster)
-    return _CACHE[booster]
+    with _CACHE_LOCK:
+        if booster in _CACHE:
+            return _CACHE[booster]
+    flat = flatten(booster)
+    with _CACHE_LOCK:
+        _CACHE[booster] = flat
+    return flat
 
 
 def _compiled(booster: lgb.Booster, n_rows: int, n_features: int):  # noqa: ANN202
@@ -221,9 +227,12 @@ def predict(booster: lgb.Booster, X: np.ndarray, n_jobs: int = 2, raw: bool = Fa
         out = booster.predict(X, raw_score=raw, num_threads=int(n_jobs))
         return np.asarray(out, dtype=np.float64)
     k, forest = got
-    with _LOCK:
-        k.set_threads(n_jobs)
-        s = k.sum_trees(X, *forest.arrays(), forest.depths)
+    if int(n_jobs) <= 1:  # the calling thread only: no pool, other threads may run kernels too
+        s = k.sum_trees_serial(X, *forest.arrays(), forest.depths)
+    else:
+        with _LOCK:
+            k.set_threads(n_jobs)
+            s = k.sum_trees(X, *forest.arrays(), forest.depths)
     return s if raw else _link(s, forest)
 
 
@@ -256,7 +265,10 @@ def predict_arms(
             )
         return out
     k, forest = got
-    with _LOCK:
-        k.set_threads(n_jobs)
-        s = k.sum_trees_arms(X, cols, *forest.arrays())
+    if int(n_jobs) <= 1:
+        s = k.sum_trees_arms_serial(X, cols, *forest.arrays())
+    else:
+        with _LOCK:
+            k.set_threads(n_jobs)
+            s = k.sum_trees_arms(X, cols, *forest.arrays())
     return s if raw else _link(s, forest)

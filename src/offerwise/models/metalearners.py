@@ -43,10 +43,12 @@ __all__ = [
     "DRLearner",
     "LEARNERS",
     "SharedBaseTLearner",
+    "SharedRows",
     "TLearner",
     "XLearner",
     "dr_pseudo_outcome",
     "fit_booster",
+    "fit_booster_scored",
     "lgb_params",
     "make_learner",
     "predict_booster",
@@ -86,8 +88,105 @@ def lgb_params(
     }
 
 
+class SharedRows:
+    """Rows ``X`` (n, p) that several boosters are fitted on (bags, targets): LightGBM bins them
+    once and each fit sets its own label, weight and init score on the binned rows.
+
+    The boosters are the ones separate copies would give (the bins depend on ``X`` and
+    ``min_data_in_leaf`` only; a fit with another ``min_data_in_leaf`` bins again). Used by one
+    thread at a time."""
+
+    __slots__ = ("X", "_ds", "_min_leaf")
+
+    def __init__(self, X: np.ndarray):
+        self.X = np.asarray(X, dtype=np.float64)
+        self._ds: lgb.Dataset | None = None
+        self._min_leaf: object = None
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+    def dataset(
+        self,
+        params: dict[str, Any],
+        y: np.ndarray,
+        weight: np.ndarray | None,
+        init_score: np.ndarray | None,
+    ) -> lgb.Dataset:
+        """The binned rows with ``y``, ``weight`` and ``init_score`` (None: none) set."""
+        import lightgbm as lgb
+
+        leaf = params.get("min_data_in_leaf")
+        if self._ds is None or leaf != self._min_leaf:
+            self._ds = lgb.Dataset(
+                self.X, params={"verbose": -1, "max_bin": 63}, free_raw_data=False
+            )
+            self._min_leaf = leaf
+        ds = self._ds
+        ds.set_label(np.asarray(y, dtype=np.float64))
+        if weight is not None and np.all(np.asarray(weight) == 1):
+            weight = None  # LightGBM's setter drops unit weights without clearing the old ones
+        for name, v in (("weight", weight), ("init_score", init_score)):
+            if v is not None:
+                getattr(ds, f"set_{name}")(np.asarray(v, dtype=np.float64))
+            elif getattr(ds, name, None) is not None:  # a setter's None keeps the binned value
+                ds.set_field(name, None)
+                setattr(ds, name, None)
+        return ds
+
+
+def _train_plain(
+    X: np.ndarray | SharedRows,
+    y: np.ndarray,
+    p: dict[str, Any],
+    n_estimators: int,
+    init_score: np.ndarray | None = None,
+    weight: np.ndarray | None = None,
+    keep_training: bool = False,
+) -> lgb.Booster:
+    """``lgb.train(p, Dataset(X, y, ...), max(1, n_estimators) rounds)``, on the binned
+    :class:`SharedRows` where ``X`` is one."""
+    import lightgbm as lgb
+
+    if isinstance(X, SharedRows):
+        ds = X.dataset(p, y, weight, init_score)
+    else:
+        ds = lgb.Dataset(
+            np.asarray(X, dtype=np.float64),
+            label=np.asarray(y, dtype=np.float64),
+            weight=None if weight is None else np.asarray(weight, dtype=np.float64),
+            init_score=None if init_score is None else np.asarray(init_score, dtype=np.float64),
+            params={"verbose": -1, "max_bin": 63},
+            free_raw_data=True,
+        )
+    rounds = max(1, int(n_estimators))
+    return lgb.train(p, ds, num_boost_round=rounds, keep_training_booster=keep_training)
+
+
+def _train(
+    X: np.ndarray | SharedRows,
+    y: np.ndarray,
+    params: dict[str, Any],
+    n_estimators: int,
+    weight: np.ndarray | None,
+    init_score: np.ndarray | None,
+    keep_training: bool,
+) -> tuple[lgb.Booster, str]:
+    """The trained booster and its objective (``regression`` where ``y`` has one class only)."""
+    p = dict(params)
+    if p["objective"] == "binary":
+        ybar = float(np.mean(y)) if len(y) else 0.5
+        if ybar in (0.0, 1.0):  # one class only: a constant logit
+            p["objective"] = "regression"
+            y = np.full(len(y), ybar)
+            p["boost_from_average"] = True
+            n_estimators = 1
+    b = _train_plain(X, y, p, n_estimators, init_score, weight, keep_training)
+    return b, str(p["objective"])
+
+
 def fit_booster(
-    X: np.ndarray,
+    X: np.ndarray | SharedRows,
     y: np.ndarray,
     params: dict[str, Any],
     n_estimators: int,
@@ -99,25 +198,45 @@ def fit_booster(
     With fewer than 2 rows, or a constant target, the booster is trained on the target mean
     only (LightGBM still returns a valid model that predicts the constant).
     """
-    import lightgbm as lgb
+    return _train(X, y, params, n_estimators, weight, init_score, keep_training=False)[0]
 
-    p = dict(params)
-    if p["objective"] == "binary":
-        ybar = float(np.mean(y)) if len(y) else 0.5
-        if ybar in (0.0, 1.0):  # one class only: a constant logit
-            p["objective"] = "regression"
-            y = np.full(len(y), ybar)
-            p["boost_from_average"] = True
-            n_estimators = 1
-    ds = lgb.Dataset(
-        np.asarray(X, dtype=np.float64),
-        label=np.asarray(y, dtype=np.float64),
-        weight=None if weight is None else np.asarray(weight, dtype=np.float64),
-        init_score=None if init_score is None else np.asarray(init_score, dtype=np.float64),
-        params={"verbose": -1, "max_bin": 63},
-        free_raw_data=True,
-    )
-    return lgb.train(p, ds, num_boost_round=max(1, int(n_estimators)))
+
+def fit_booster_scored(
+    X: np.ndarray | SharedRows,
+    y: np.ndarray,
+    params: dict[str, Any],
+    n_estimators: int,
+    n_jobs: int = 2,
+    init_score: np.ndarray | None = None,
+) -> tuple[lgb.Booster, np.ndarray]:
+    """:func:`fit_booster` and the raw score (n,) of every training row: the booster's sum plus
+    ``init_score``, i.e. ``predict_booster(b, X, raw=True) + init_score``.
+
+    The scores are LightGBM's own training scores (kept for boosting, bagged-out rows included),
+    so the rows are not predicted a second time; a binary objective's probabilities are turned
+    back into logits (within ~1e-15 of a prediction for |logit| < 30). Other objectives, or
+    probabilities of exactly 0 or 1, are predicted instead.
+    """
+    b, objective = _train(X, y, params, n_estimators, None, init_score, keep_training=True)
+    got: list[np.ndarray] = []
+
+    def grab(preds: np.ndarray, _data: object) -> tuple[str, float, bool]:
+        got.append(np.array(preds, dtype=np.float64, copy=True))
+        return "scores", 0.0, True
+
+    b.eval_train(feval=grab)
+    b.model_from_string(b.model_to_string()).free_dataset()  # as lgb.train does: drop the data
+    s = got[0] if got and len(got[0]) == len(X) else None
+    if s is not None and objective == "binary" and "sigmoid" not in params:
+        with np.errstate(divide="ignore"):
+            s = np.log(s) - np.log1p(-s)
+    elif objective != "regression":
+        s = None
+    if s is None or not np.isfinite(s).all():
+        s = predict_booster(b, X.X if isinstance(X, SharedRows) else X, n_jobs, raw=True)
+        if init_score is not None:
+            s = s + np.asarray(init_score, dtype=np.float64)
+    return b, s
 
 
 def predict_booster(
@@ -517,30 +636,24 @@ class SharedBaseTLearner(_BaseLearner):
         )
 
     def fit(self, X: Any, t: Any, y: Any, propensity: Any = None) -> SharedBaseTLearner:
-        import lightgbm as lgb
-
         X, t, y = _check_xty(X, t, y)
         if int(self.n_bags) < 1:
             raise InputError(f"n_bags must be at least 1; got {self.n_bags}")
         obj = self._outcome_objective()
         boosters = {}
+        Xs = SharedRows(X)  # the bags' rows, binned once
+        arms = {arm: (t == arm, SharedRows(X[t == arm])) for arm in (0, 1)}
         for bag in range(int(self.n_bags)):
             sfx, off = bag_suffix(bag), bag_seed_offset(bag)
-            base = fit_booster(X, y, self._params(obj, off), self.n_estimators)
-            raw = predict_booster(base, X, self.n_jobs, raw=True)
+            base, raw = fit_booster_scored(
+                Xs, y, self._params(obj, off), self.n_estimators, self.n_jobs
+            )
             boosters[f"base{sfx}"] = base
-            for arm in (0, 1):
-                rows = t == arm
+            for arm, (rows, Xa) in arms.items():
                 p = self._params(obj, off + 1 + arm)
                 p["num_leaves"] = 7
-                ds = lgb.Dataset(
-                    X[rows],
-                    label=y[rows],
-                    init_score=raw[rows],
-                    params={"verbose": -1, "max_bin": 63},
-                )
-                boosters[f"r{arm}{sfx}"] = lgb.train(
-                    p, ds, num_boost_round=max(1, self.residual_estimators)
+                boosters[f"r{arm}{sfx}"] = _train_plain(
+                    Xa, y[rows], p, self.residual_estimators, raw[rows]
                 )
         self.boosters_ = boosters
         self.n_features_in_ = X.shape[1]

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from offerwise.models.metalearners import fit_booster, predict_booster
+from offerwise.models.metalearners import fit_booster, fit_booster_scored, predict_booster
 from offerwise.vocab import NO_OFFER, OFFER_KINDS, REC_SCOPE_PREFIX
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -212,8 +212,9 @@ def fit_attribute_model(
     seed = int(params.get("seed", 0))
     out: dict[str, lgb.Booster] = {}
     base_p = dict(params, objective="binary", seed=seed + 901)
-    base = fit_booster(X, converted, base_p, n_estimators)
-    raw = predict_booster(base, X, int(params.get("num_threads", 2)), raw=True)
+    base, raw = fit_booster_scored(
+        X, converted, base_p, n_estimators, int(params.get("num_threads", 2))
+    )
     out[f"{ATTR_PREFIX}conv_base"] = base
     rounds = max(20, n_estimators // 3)
     for j, (name, rows, inputs, mc) in enumerate(

@@ -49,10 +49,12 @@ from offerwise.errors import InputError
 from offerwise.models.forest import predict_arms
 from offerwise.models.metalearners import (
     LEARNERS,
+    SharedRows,
     TLearner,
     bag_seed_offset,
     bag_suffix,
     fit_booster,
+    fit_booster_scored,
     lgb_params,
     make_learner,
     predict_booster,
@@ -210,6 +212,16 @@ class OfferResponseModel(BaseEstimator):
         self.n_bags = n_bags
         self.revenue = revenue
 
+    def set_threads(self, n_jobs: int) -> OfferResponseModel:
+        """Predict with ``n_jobs`` threads from now on (the model and its per-offer learners,
+        saved with it); the fitted boosters are unchanged."""
+        self.n_jobs = int(n_jobs)
+        for per in getattr(self, "learners_", {}).values():
+            for est in per.values():
+                if hasattr(est, "set_params"):
+                    est.set_params(n_jobs=int(n_jobs))
+        return self
+
     # ------------------------------------------------------------------ helpers
     def _base_kwargs(self, seed: int) -> dict[str, Any]:
         kw: dict[str, Any] = {
@@ -344,8 +356,8 @@ class OfferResponseModel(BaseEstimator):
             who = f"{self.learner.upper()}-learner"
             source = f"not used ({who})" if logged is None else f"logged (not used by the {who})"
 
-        # control levels, fitted once on all control rows
-        Xc = X[is_ctrl]
+        # control levels, fitted once on all control rows (binned once for every control booster)
+        Xc = SharedRows(X[is_ctrl])
         boosters: dict[str, lgb.Booster] = {
             "control/conversion": fit_booster(
                 Xc, conv[is_ctrl], self._params("binary", self.random_state), self.n_estimators
@@ -366,7 +378,7 @@ class OfferResponseModel(BaseEstimator):
             )
         pooled = self.learner == POOLED
         if pooled:  # one conversion model over all arms: shared responsiveness across offers
-            boosters.update(self._fit_pooled_conversion(X, action, conv, len(offers)))
+            boosters.update(self._fit_pooled_conversion(X, action, conv, len(offers), Xc))
         profit_y = gp if self.profit == "composed" else gp - cost
         targets = {"conversion": conv, "revenue": rev, "profit": profit_y}
         if pooled:
@@ -378,7 +390,7 @@ class OfferResponseModel(BaseEstimator):
             bought = conv > 0
             if bought.sum() < 2:
                 raise InputError("exposures: fewer than 2 converted rows; cannot model order value")
-            Z = np.hstack([X, _onehot(action, len(offers))])[bought]
+            Z = SharedRows(np.hstack([X, _onehot(action, len(offers))])[bought])
             a_b = action[bought]
             self.arm_levels_ = {}
             for j, (tname, y) in enumerate(
@@ -618,7 +630,7 @@ class OfferResponseModel(BaseEstimator):
         return dict(zip(ids, got, strict=True))
 
     def _fit_pooled_conversion(
-        self, X: np.ndarray, action: np.ndarray, conv: np.ndarray, k: int
+        self, X: np.ndarray, action: np.ndarray, conv: np.ndarray, k: int, Xc: SharedRows
     ) -> dict[str, Any]:
         """Shared-base conversion model over all arms (learner ``"ptb"``).
 
@@ -634,15 +646,18 @@ class OfferResponseModel(BaseEstimator):
         ``control/conv_r0``, ``pooled/conv_r1`` (bag 0) and the same names with ``@b`` for bag b.
         """
         ctrl = action == 0
-        Z1 = np.hstack([X[~ctrl], _onehot(action[~ctrl], k)])
+        # each of the rows the bags fit on is binned once (``Xc``: the control rows, X[ctrl])
+        Z1 = SharedRows(np.hstack([X[~ctrl], _onehot(action[~ctrl], k)]))
+        Xs = SharedRows(X)
         out: dict[str, Any] = {}
         for bag in range(int(self.n_bags)):
             seed = self.random_state + 7 + bag_seed_offset(bag)
             n_base, n_r0, n_r1 = _bag_names(bag)
-            base = fit_booster(X, conv, self._params("binary", seed), self.n_estimators)
-            raw = predict_booster(base, X, self.n_jobs, raw=True)
+            base, raw = fit_booster_scored(
+                Xs, conv, self._params("binary", seed), self.n_estimators, self.n_jobs
+            )
             out[n_base] = base
-            for j, (name, rows, Z) in enumerate(((n_r0, ctrl, X[ctrl]), (n_r1, ~ctrl, Z1))):
+            for j, (name, rows, Z) in enumerate(((n_r0, ctrl, Xc), (n_r1, ~ctrl, Z1))):
                 p = self._params("binary", seed + 1 + j)
                 p["num_leaves"] = POOLED_RESIDUAL_LEAVES
                 out[name] = fit_booster(

@@ -35,11 +35,10 @@ from offerwise.models.response import POOLED
 from offerwise.report.tables import curves_table
 from offerwise.vocab import AFFINITY, NO_OFFER
 from offerwise.workflows._common import DataArg, Progress, note, open_data
+from offerwise.workflows.crossfit import CrossFit, Refit
 from offerwise.workflows.identify import identify
 from offerwise.workflows.tune import (
-    CrossFit,
     TuneResult,
-    fit_model,
     oof_cost_calibration,
     oof_min_gain,
     tune,
@@ -262,6 +261,8 @@ def train(
     }
     t2 = time.perf_counter()
     ex = ex.reset_index(drop=True)
+    # the saved model: the chosen candidate refitted on every exposure (the default's refit runs
+    # beside the cross-fitting, see tune)
     tuned = tune(
         tune_mode,
         X,
@@ -274,23 +275,13 @@ def train(
         learner=learner,
         progress=progress,
         pin=pin,
+        refit=Refit(feature_names=list(spec.columns), offer_specs=offer_specs(offers)),
     )
-    timings["cross_fit"] = time.perf_counter() - t2
+    assert tuned.model is not None
+    model = tuned.model
     chosen = tuned.chosen
-
-    t2 = time.perf_counter()
-    note(progress, f"fitting {chosen.label} on all {len(ex):,} exposures ({profit} profit)")
-    model = fit_model(
-        chosen,
-        X,
-        ex,
-        menu,
-        model_kwargs,
-        prop,
-        feature_names=spec.columns,
-        offer_specs=offer_specs(offers),
-    )
-    timings["fit"] = time.perf_counter() - t2
+    timings["cross_fit"] = time.perf_counter() - t2  # with the refit of the saved model
+    timings["fit"] = tuned.refit_seconds  # that refit's own time (beside the folds, or after)
 
     t3 = time.perf_counter()
     note(progress, f"out-of-fold metrics on {len(ex):,} exposures")

@@ -1,8 +1,8 @@
-"""Cross-fitting and selection by held-out plan value (``offerwise train --tune off|fast|full``).
+"""Selection by held-out plan value (``offerwise train --tune off|fast|full``).
 
-Exposures are split into ``N_FOLDS`` folds **by customer** (all rows of a customer in one fold,
-seeded). For every candidate configuration (learner, min rows per leaf, leaves, rounds) the
-response model is fitted K times, each time on the other folds, and predicts its own fold: the
+Exposures are split into ``N_FOLDS`` folds **by customer**. For every candidate configuration
+(learner, min rows per leaf, leaves, rounds) the response model is fitted K times, each time on
+the other folds, and predicts its own fold (:mod:`offerwise.workflows.crossfit`): the
 out-of-fold (OOF) expected net profit ``q̂(x_i, a)`` (n, A) of every arm a ∈ [none, *menu].
 
 A candidate is scored by the doubly-robust value of the plans it would make, on rows it did not
@@ -24,7 +24,6 @@ predicted gain a plan offers (:func:`min_gain`: the reach with the best OOF DR p
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -38,29 +37,26 @@ from offerwise.evaluation.cost import CostCalibration, calibrate_cost
 from offerwise.evaluation.identification import arm_propensities
 from offerwise.evaluation.plan_value import dr_increments, per_customer_mean, top_share_policy
 from offerwise.models.defaults import DEFAULT_LEARNER, default_min_child_samples
-from offerwise.models.offer_attributes import OfferSpec
-from offerwise.models.response import (
-    SCORE_COLUMNS,
-    OfferResponseModel,
-    ResponseScores,
-    net_profit_matrix,
-)
+from offerwise.models.response import OfferResponseModel
 from offerwise.vocab import NO_OFFER
 from offerwise.workflows._common import Progress, note
+from offerwise.workflows.crossfit import (
+    Candidate,
+    CrossFit,
+    Refit,
+    cross_fit_all,
+    customer_folds,
+    fit_model,
+)
 
 __all__ = [
     "N_FOLDS",
     "SHARES",
     "TUNE_MODES",
-    "Candidate",
     "CandidateScore",
-    "CrossFit",
     "TuneResult",
     "candidates",
     "choose",
-    "cross_fit",
-    "customer_folds",
-    "fit_model",
     "oof_cost_calibration",
     "oof_min_gain",
     "min_gain",
@@ -77,31 +73,6 @@ N_FOLDS = 3
 SHARES = (0.1, 0.3, 0.6)
 #: Level of the test a challenger must pass to replace the default (one-sided, Bonferroni).
 ALPHA = 0.05
-
-
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """One configuration of the response model."""
-
-    learner: str
-    min_child_samples: int
-    num_leaves: int = 15
-    n_estimators: int = 150
-
-    @property
-    def label(self) -> str:
-        return (
-            f"{self.learner} leaves={self.num_leaves} min_leaf={self.min_child_samples} "
-            f"rounds={self.n_estimators}"
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "learner": self.learner,
-            "min_child_samples": self.min_child_samples,
-            "num_leaves": self.num_leaves,
-            "n_estimators": self.n_estimators,
-        }
 
 
 @dataclass(slots=True)
@@ -129,22 +100,6 @@ class CandidateScore:
 
 
 @dataclass(slots=True)
-class CrossFit:
-    """Out-of-fold predictions of one candidate for the n exposures.
-
-    ``scores``: (n, K) predictions for the offers modelled in every fold; ``q``: (n, A) expected
-    net profit of ``arms`` (``none`` first; an offer a fold could not model gets the ``none``
-    value, i.e. no effect); ``fold``: (n,) fold of each row.
-    """
-
-    fold: np.ndarray
-    arms: list[str]
-    q: np.ndarray
-    scores: ResponseScores
-    audit: OfferResponseModel  # the model that predicted fold 0 (fitted on the other folds)
-
-
-@dataclass(slots=True)
 class TuneResult:
     """What tuning tried and chose; ``oof`` are the chosen candidate's out-of-fold predictions."""
 
@@ -156,6 +111,9 @@ class TuneResult:
     oof: CrossFit
     pscore_source: str
     pscore: np.ndarray  # (n,) probability of each exposure's logged arm (logged or estimated)
+    # the chosen candidate fitted on every exposure (``tune(..., refit=...)``), and its seconds
+    model: OfferResponseModel | None = None
+    refit_seconds: float = 0.0
     rule: str = field(
         default="the best out-of-fold DR plan value, if it beats the default at the 5 % level "
         "(one-sided, Bonferroni over the challengers)"
@@ -176,19 +134,6 @@ class TuneResult:
             "chosen": self.chosen.to_dict(),
             "candidates": [c.to_dict() for c in self.scores],
         }
-
-
-def customer_folds(customer_id: pd.Series, k: int, seed: int) -> np.ndarray:
-    """Fold (n,) in [0, k) of each row: a seeded hash of its customer id (a customer's rows share
-    a fold, so no customer is both fitted and predicted)."""
-    ids = customer_id.astype(str)
-    uniq = pd.unique(ids)
-    h = np.array(
-        [int(hashlib.sha256(f"{seed}:{c}".encode()).hexdigest()[:8], 16) % k for c in uniq],
-        dtype=np.int64,
-    )
-    out: np.ndarray = pd.Series(h, index=uniq).reindex(ids).to_numpy(dtype=np.int64)
-    return out
 
 
 def _pinned(c: Candidate, pin: dict[str, int] | None) -> Candidate:
@@ -239,81 +184,6 @@ def candidates(
     return seen
 
 
-def _stack_scores(parts: list[tuple[np.ndarray, ResponseScores]], n: int) -> ResponseScores:
-    """(n, K) scores from per-fold predictions, over the offers modelled in every fold."""
-    common = [o for o in parts[0][1].offers if all(o in sc.offers for _, sc in parts)]
-    cols = SCORE_COLUMNS[2:]  # the ResponseScores fields, (n, K) each
-    out = {c: np.zeros((n, len(common))) for c in cols}
-    for rows, sc in parts:
-        idx = [sc.offers.index(o) for o in common]
-        for c in cols:
-            out[c][rows] = getattr(sc, c)[:, idx]
-    return ResponseScores(offers=common, **out)
-
-
-def cross_fit(
-    cand: Candidate,
-    X: np.ndarray,
-    ex: pd.DataFrame,
-    menu: list[str],
-    fold: np.ndarray,
-    *,
-    model_kwargs: dict[str, Any],
-    propensity: np.ndarray | None,
-) -> CrossFit:
-    """Out-of-fold predictions of ``cand`` for every exposure (see :class:`CrossFit`)."""
-    arms = [NO_OFFER, *menu]
-    q = np.zeros((len(ex), len(arms)))
-    parts: list[tuple[np.ndarray, ResponseScores]] = []
-    audit: OfferResponseModel | None = None
-    for f in np.unique(fold):
-        te = np.flatnonzero(fold == f)
-        tr = np.flatnonzero(fold != f)
-        p = None if propensity is None else propensity[tr]
-        m = fit_model(cand, X[tr], ex.iloc[tr], menu, {**model_kwargs, "revenue": False}, p)
-        sc, base = m._predict(X[te])
-        q[te] = net_profit_matrix(sc, base, arms)
-        parts.append((te, sc))
-        if audit is None:
-            audit = m
-    assert audit is not None
-    return CrossFit(fold=fold, arms=arms, q=q, scores=_stack_scores(parts, len(ex)), audit=audit)
-
-
-def fit_model(
-    cand: Candidate,
-    X: np.ndarray,
-    ex: pd.DataFrame,
-    menu: list[str],
-    model_kwargs: dict[str, Any],
-    propensity: np.ndarray | None,
-    *,
-    feature_names: list[str] | None = None,
-    offer_specs: list[OfferSpec] | None = None,
-) -> OfferResponseModel:
-    """``cand``'s response model fitted on the exposures ``ex`` (features ``X``, same rows);
-    ``offer_specs`` (the menu's structure): offers with too few exposures are extrapolated."""
-    model = OfferResponseModel(
-        learner=cand.learner,
-        min_child_samples=cand.min_child_samples,
-        num_leaves=cand.num_leaves,
-        n_estimators=cand.n_estimators,
-        **model_kwargs,
-    )
-    return model.fit(
-        X,
-        ex["offer_id"],
-        ex["converted"],
-        ex["revenue"],
-        ex["discount_cost"],
-        ex["gross_profit"],
-        menu=menu,
-        propensity=propensity,
-        feature_names=feature_names,
-        offer_specs=offer_specs,
-    )
-
-
 def _pscores(
     X: np.ndarray,
     action: np.ndarray,
@@ -357,8 +227,13 @@ def tune(
     learner: str | None = None,
     progress: Progress | None = None,
     pin: dict[str, int] | None = None,
+    refit: Refit | None = None,
 ) -> TuneResult:
-    """Cross-fit every candidate of ``mode`` and choose one (see the module docstring)."""
+    """Cross-fit every candidate of ``mode`` and choose one (see the module docstring).
+
+    With ``refit``, the chosen candidate is also fitted on every exposure (``TuneResult.model``):
+    the default's fit runs beside the cross-fitting, since the default is kept unless a
+    challenger beats it; a chosen challenger is fitted afterwards."""
     cands = candidates(mode, len(ex), learner, pin)
     fold = customer_folds(ex["customer_id"], N_FOLDS, seed)
     if len(np.unique(fold)) < 2:
@@ -370,17 +245,23 @@ def tune(
     ).to_numpy(dtype=np.float64)
     pscore, how = _pscores(X, action, len(arms), propensity, seed, threads)
     customer = ex["customer_id"].astype(str).to_numpy()
-    fits: list[CrossFit] = []
+    run = cross_fit_all(
+        cands,
+        X,
+        ex,
+        menu,
+        fold,
+        model_kwargs=model_kwargs,
+        propensity=propensity,
+        threads=threads,
+        progress=progress,
+        refit=refit,
+    )
+    fits, secs = run.fits, run.seconds
     per: list[np.ndarray] = []  # (m, len(SHARES)) per-customer DR increments of each candidate
-    secs: list[float] = []
-    for i, c in enumerate(cands, start=1):
-        note(progress, f"cross-fitting candidate {i}/{len(cands)}: {c.label}")
-        t0 = time.perf_counter()
-        cf = cross_fit(c, X, ex, menu, fold, model_kwargs=model_kwargs, propensity=propensity)
-        secs.append(time.perf_counter() - t0)
+    for cf in fits:
         d = dr_increments(reward, action, pscore, top_share_policy(cf.q, SHARES), cf.q)
         per.append(per_customer_mean(customer, d))
-        fits.append(cf)
     base = per[0].mean(axis=1)
     scores: list[CandidateScore] = []
     for c, p, s in zip(cands, per, secs, strict=True):
@@ -399,6 +280,21 @@ def tune(
             )
         )
     pick = choose(scores)
+    model, refit_s = run.default_model, run.default_model_seconds
+    if refit is not None and pick != 0:
+        note(progress, f"fitting {cands[pick].label} on all {len(ex):,} exposures")
+        t0 = time.perf_counter()
+        model = fit_model(
+            cands[pick],
+            X,
+            ex,
+            menu,
+            model_kwargs,
+            propensity,
+            feature_names=refit.feature_names,
+            offer_specs=refit.offer_specs,
+        )
+        refit_s = time.perf_counter() - t0
     return TuneResult(
         mode=mode,
         n_folds=N_FOLDS,
@@ -408,6 +304,8 @@ def tune(
         oof=fits[pick],
         pscore_source=how,
         pscore=pscore,
+        model=model,
+        refit_seconds=refit_s,
     )
 
 
