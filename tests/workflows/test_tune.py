@@ -182,4 +182,5 @@ def test_parallel_cross_fitting_equals_one_fit_after_another(monkeypatch):
         one.default_model.predict_net_profit(X), two.default_model.predict_net_profit(X)
     )
     assert two.default_model.n_jobs == 2  # fitted on 1 thread, predicts on the model's 2
+    assert all(cf.audit.n_jobs == 2 for cf in two.fits)  # the audit models too
     assert len(two.seconds) == 2 and min(two.seconds) > 0 and two.default_model_seconds > 0

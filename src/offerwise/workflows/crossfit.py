@@ -248,7 +248,8 @@ def cross_fit_all(
                 arms=arms,
                 q=q,
                 scores=_stack_scores([(ff.rows, ff.scores) for ff in parts], len(ex)),
-                audit=parts[0].model,
+                # saved as the audit model: it predicts with the configured threads
+                audit=parts[0].model.set_threads(int(model_kwargs.get("n_jobs", per))),
             )
         )
         out.seconds.append(sum(done[(c, f)][1] for f in folds))
