@@ -138,8 +138,8 @@ def _fit_fold(
 def fold_workers(threads: int, jobs: int) -> tuple[int, int]:
     """(workers, threads per worker) for ``jobs`` independent fits on ``threads`` threads: the
     fits run side by side with one thread each rather than one after the other with all of them
-    (LightGBM's boosting on ~70k rows gains only ~1.3x from a second thread; two fits at once
-    gain ~1.9x)."""
+    (on 2 cores, one 150-round fit on ~67k rows took 0.73 s on 2 threads and 0.97 s on 1; four
+    such fits took 3.19 s one after another on 2 threads and 2.22 s two at a time on 1 thread)."""
     workers = max(1, min(int(threads), int(jobs)))
     return workers, max(1, int(threads) // workers)
 
