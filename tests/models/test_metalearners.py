@@ -175,6 +175,7 @@ def test_shared_base_continuous_effect_skips_the_base():
         ("binary", False, True),
         ("regression", False, True),
         ("binary", True, False),
+        ("binary", False, "extreme"),  # logits near 20: 1 - p has lost its digits
     ],
 )
 def test_fit_booster_scored_returns_the_training_rows_raw_scores(objective, constant, with_init):
@@ -186,6 +187,8 @@ def test_fit_booster_scored_returns_the_training_rows_raw_scores(objective, cons
     if constant:
         y = np.zeros_like(y)  # one class: fitted as a constant regression
     init = np.random.default_rng(1).normal(scale=0.5, size=len(y)) if with_init else None
+    if with_init == "extreme":  # log p - log1p(-p) would be off by ~1e-16 e^20 = 5e-8 here
+        init = np.where(np.arange(len(y)) % 2 == 0, 20.0, 0.0)
     params = lgb_params(
         objective, learning_rate=0.1, num_leaves=7, min_child_samples=20, n_jobs=1, seed=5
     )

@@ -213,6 +213,19 @@ def _compiled(booster: lgb.Booster, n_rows: int, n_features: int):  # noqa: ANN2
     return k, forest
 
 
+def _run(k, kernel: str, n_jobs: int, *args: np.ndarray) -> np.ndarray:  # noqa: ANN001
+    """Kernel ``kernel`` of module ``k`` on ``args``: its ``_serial`` twin on the calling thread
+    for one thread (no pool: other threads may run kernels at the same time), else the parallel
+    one on ``n_jobs`` threads, one call at a time (:data:`_LOCK`)."""
+    if int(n_jobs) <= 1:
+        out: np.ndarray = getattr(k, f"{kernel}_serial")(*args)
+        return out
+    with _LOCK:
+        k.set_threads(n_jobs)
+        out = getattr(k, kernel)(*args)
+    return out
+
+
 def _link(raw: np.ndarray, forest: FlatForest) -> np.ndarray:
     if forest.transform == "sigmoid":
         return 1.0 / (1.0 + np.exp(-forest.sigmoid_scale * raw))
@@ -227,12 +240,7 @@ def predict(booster: lgb.Booster, X: np.ndarray, n_jobs: int = 2, raw: bool = Fa
         out = booster.predict(X, raw_score=raw, num_threads=int(n_jobs))
         return np.asarray(out, dtype=np.float64)
     k, forest = got
-    if int(n_jobs) <= 1:  # the calling thread only: no pool, other threads may run kernels too
-        s = k.sum_trees_serial(X, *forest.arrays(), forest.depths)
-    else:
-        with _LOCK:
-            k.set_threads(n_jobs)
-            s = k.sum_trees(X, *forest.arrays(), forest.depths)
+    s = _run(k, "sum_trees", n_jobs, X, *forest.arrays(), forest.depths)
     return s if raw else _link(s, forest)
 
 
@@ -265,10 +273,5 @@ def predict_arms(
             )
         return out
     k, forest = got
-    if int(n_jobs) <= 1:
-        s = k.sum_trees_arms_serial(X, cols, *forest.arrays())
-    else:
-        with _LOCK:
-            k.set_threads(n_jobs)
-            s = k.sum_trees_arms(X, cols, *forest.arrays())
+    s = _run(k, "sum_trees_arms", n_jobs, X, cols, *forest.arrays())
     return s if raw else _link(s, forest)

@@ -148,17 +148,8 @@ def _train_plain(
     :class:`SharedRows` where ``X`` is one."""
     import lightgbm as lgb
 
-    if isinstance(X, SharedRows):
-        ds = X.dataset(p, y, weight, init_score)
-    else:
-        ds = lgb.Dataset(
-            np.asarray(X, dtype=np.float64),
-            label=np.asarray(y, dtype=np.float64),
-            weight=None if weight is None else np.asarray(weight, dtype=np.float64),
-            init_score=None if init_score is None else np.asarray(init_score, dtype=np.float64),
-            params={"verbose": -1, "max_bin": 63},
-            free_raw_data=True,
-        )
+    rows = X if isinstance(X, SharedRows) else SharedRows(X)
+    ds = rows.dataset(p, y, weight, init_score)
     rounds = max(1, int(n_estimators))
     return lgb.train(p, ds, num_boost_round=rounds, keep_training_booster=keep_training)
 
@@ -201,6 +192,10 @@ def fit_booster(
     return _train(X, y, params, n_estimators, weight, init_score, keep_training=False)[0]
 
 
+#: Largest training probability turned back into a logit by :func:`fit_booster_scored`.
+_MAX_P = 1 - 1e-6
+
+
 def fit_booster_scored(
     X: np.ndarray | SharedRows,
     y: np.ndarray,
@@ -213,9 +208,10 @@ def fit_booster_scored(
     ``init_score``, i.e. ``predict_booster(b, X, raw=True) + init_score``.
 
     The scores are LightGBM's own training scores (kept for boosting, bagged-out rows included),
-    so the rows are not predicted a second time; a binary objective's probabilities are turned
-    back into logits (within ~1e-15 of a prediction for |logit| < 30). Other objectives, or
-    probabilities of exactly 0 or 1, are predicted instead.
+    so the rows are not predicted a second time. A binary objective's probabilities p are turned
+    back into logits, ``log p - log1p(-p)``, whose error is about 1e-16 / (1 - p): the rows are
+    predicted instead when some p exceeds :data:`_MAX_P` (a logit above ~13.8; the error stays
+    below ~1e-10), and for other objectives.
     """
     b, objective = _train(X, y, params, n_estimators, None, init_score, keep_training=True)
     got: list[np.ndarray] = []
@@ -228,11 +224,10 @@ def fit_booster_scored(
     b.model_from_string(b.model_to_string()).free_dataset()  # as lgb.train does: drop the data
     s = got[0] if got and len(got[0]) == len(X) else None
     if s is not None and objective == "binary" and "sigmoid" not in params:
-        with np.errstate(divide="ignore"):
-            s = np.log(s) - np.log1p(-s)
+        s = np.log(s) - np.log1p(-s) if 0 < s.min() and s.max() <= _MAX_P else None
     elif objective != "regression":
         s = None
-    if s is None or not np.isfinite(s).all():
+    if s is None:
         s = predict_booster(b, X.X if isinstance(X, SharedRows) else X, n_jobs, raw=True)
         if init_score is not None:
             s = s + np.asarray(init_score, dtype=np.float64)

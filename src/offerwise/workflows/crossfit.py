@@ -152,6 +152,27 @@ class Refit:
     feature_names: list[str] | None = None
     offer_specs: list[OfferSpec] | None = None
 
+    def fit(
+        self,
+        cand: Candidate,
+        X: np.ndarray,
+        ex: pd.DataFrame,
+        menu: list[str],
+        model_kwargs: dict[str, Any],
+        propensity: np.ndarray | None,
+    ) -> OfferResponseModel:
+        """``cand`` fitted on every exposure: the model ``train`` saves."""
+        return fit_model(
+            cand,
+            X,
+            ex,
+            menu,
+            model_kwargs,
+            propensity,
+            feature_names=self.feature_names,
+            offer_specs=self.offer_specs,
+        )
+
 
 @dataclass(slots=True)
 class CrossFitRun:
@@ -192,22 +213,14 @@ def cross_fit_all(
     jobs = ([(-1, -1)] if refit is not None else []) + [(c, f) for c in order for f in folds]
     workers, per = fold_workers(threads, len(jobs))
     kw = {**model_kwargs, "n_jobs": per}
+    predict_threads = int(model_kwargs.get("n_jobs", per))  # the kept models predict with these
 
     def run(job: tuple[int, int]) -> tuple[_FoldFit | OfferResponseModel, float]:
         t0 = time.perf_counter()
         got: _FoldFit | OfferResponseModel
         if job[0] < 0:
             assert refit is not None
-            got = fit_model(
-                cands[0],
-                X,
-                ex,
-                menu,
-                kw,
-                propensity,
-                feature_names=refit.feature_names,
-                offer_specs=refit.offer_specs,
-            ).set_threads(int(model_kwargs.get("n_jobs", per)))
+            got = refit.fit(cands[0], X, ex, menu, kw, propensity).set_threads(predict_threads)
         else:
             got = _fit_fold(cands[job[0]], X, ex, menu, fold, job[1], kw, propensity)
         return got, time.perf_counter() - t0
@@ -224,17 +237,12 @@ def cross_fit_all(
         + f" ({workers} at a time, {per} thread(s) each)",
     )
     done: dict[tuple[int, int], tuple[_FoldFit | OfferResponseModel, float]] = {}
-    if workers == 1:
-        for j in jobs:
-            done[j] = run(j)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="crossfit") as pool:
+        futures = {pool.submit(run, j): j for j in jobs}
+        for fut in as_completed(futures):
+            j = futures[fut]
+            done[j] = fut.result()
             note(progress, what(j))
-    else:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="crossfit") as pool:
-            futures = {pool.submit(run, j): j for j in jobs}
-            for fut in as_completed(futures):
-                j = futures[fut]
-                done[j] = fut.result()
-                note(progress, what(j))
     arms = [NO_OFFER, *menu]
     out = CrossFitRun(fits=[], seconds=[])
     for c in range(len(cands)):
@@ -248,8 +256,7 @@ def cross_fit_all(
                 arms=arms,
                 q=q,
                 scores=_stack_scores([(ff.rows, ff.scores) for ff in parts], len(ex)),
-                # saved as the audit model: it predicts with the configured threads
-                audit=parts[0].model.set_threads(int(model_kwargs.get("n_jobs", per))),
+                audit=parts[0].model.set_threads(predict_threads),  # saved as the audit model
             )
         )
         out.seconds.append(sum(done[(c, f)][1] for f in folds))

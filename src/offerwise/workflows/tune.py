@@ -46,7 +46,6 @@ from offerwise.workflows.crossfit import (
     Refit,
     cross_fit_all,
     customer_folds,
-    fit_model,
 )
 
 __all__ = [
@@ -284,16 +283,7 @@ def tune(
     if refit is not None and pick != 0:
         note(progress, f"fitting {cands[pick].label} on all {len(ex):,} exposures")
         t0 = time.perf_counter()
-        model = fit_model(
-            cands[pick],
-            X,
-            ex,
-            menu,
-            model_kwargs,
-            propensity,
-            feature_names=refit.feature_names,
-            offer_specs=refit.offer_specs,
-        )
+        model = refit.fit(cands[pick], X, ex, menu, model_kwargs, propensity)
         refit_s = time.perf_counter() - t0
     return TuneResult(
         mode=mode,
