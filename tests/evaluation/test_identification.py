@@ -12,6 +12,7 @@ from offerwise.evaluation.identification import (
     PlaceboResult,
     arm_propensities,
     balance,
+    cross_fitted_propensity,
     e_value,
     logging_kind,
     overlap,
@@ -114,3 +115,22 @@ def test_dr_plan_value_covers_the_truth() -> None:
                                    level=0.9, seed=seed, n_bootstrap=300)
         hits += est.ci_low <= truth <= est.ci_high
     assert hits >= 15
+
+
+def test_randomized_logs_without_propensities_get_flat_estimates() -> None:
+    """Nothing in x predicts the arm: the estimates are the arm shares (the classifier alone put
+    them anywhere from 0.1 to 0.5), for the placebo's multiclass and for the overlap's binary
+    propensity; a real targeting still shows."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(2400, 8))
+    arm = rng.integers(0, 4, 2400)
+    p = arm_propensities(x, arm, 4, seed=4)
+    share = np.bincount(arm, minlength=4)[arm] / len(arm)
+    assert np.abs(p - share).max() < 0.05
+    t = (arm == 1).astype(int)
+    e = cross_fitted_propensity(x, t, seed=4, folds=3)
+    assert np.abs(e - t.mean()).max() < 0.05
+    assert not overlap("a", e, t == 1).poor
+    x, t, _, _ = _logs(2400, 0.0, 5)
+    e = cross_fitted_propensity(x, t, seed=5, folds=3)
+    assert np.corrcoef(e, x[:, 0])[0, 1] > 0.8

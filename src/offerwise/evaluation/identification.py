@@ -34,6 +34,8 @@ from typing import Any
 
 import numpy as np
 
+from offerwise.models.propensity import shrink_to_frequencies
+
 __all__ = [
     "LOGGING_KINDS",
     "OVERLAP_BOUNDS",
@@ -282,7 +284,10 @@ def cross_fitted_propensity(
     out = _out_of_fold(
         X, t, out, objective="binary", rounds=100, folds=folds, seed=seed, threads=threads
     )
-    return np.clip(out, 0.001, 0.999)
+    P = shrink_to_frequencies(
+        np.column_stack([1.0 - out, out]), t, np.array([1 - t.mean(), t.mean()])
+    )
+    return np.clip(P[:, 1], 0.001, 0.999)
 
 
 def effective_sample_size(w: np.ndarray) -> float:
@@ -372,6 +377,7 @@ def arm_propensities(
         threads=threads,
         num_class=n_arms,
     )
+    P = shrink_to_frequencies(P, arm, freq)
     return np.clip(P[np.arange(n), arm], 0.001, 1.0)
 
 

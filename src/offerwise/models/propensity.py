@@ -27,6 +27,7 @@ __all__ = [
     "complete_logged_propensities",
     "estimate_propensities",
     "pairwise_propensity",
+    "shrink_to_frequencies",
 ]
 
 
@@ -74,6 +75,32 @@ def _folds(n: int, n_folds: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).permutation(n) % n_folds
 
 
+def shrink_to_frequencies(
+    P: np.ndarray, label: np.ndarray, freq: np.ndarray, grid: int = 101
+) -> np.ndarray:
+    """Out-of-fold class probabilities ``P`` (n, C) blended with the class frequencies ``freq``
+    (C,): ``λ·P + (1 − λ)·freq`` (n, C), with the λ ∈ [0, 1] (a grid of ``grid`` values) that
+    minimises the out-of-fold log-loss ``−mean log(·)`` of the observed labels ``label`` (n,).
+
+    A stacked blend with the no-information model. Where the features do not predict the logged
+    arm (randomized logs without their probabilities), a classifier's out-of-fold probabilities
+    are only noise and λ is near 0: on causalml's 4-arm generator they ranged 0.08 to 0.54 around
+    a true 0.25 (mean inverse propensity 4.9 instead of 4.0), which biased every inverse-propensity
+    weight. Where the features predict the arm, λ is near 1.
+    """
+    P = np.asarray(P, dtype=np.float64)
+    label = np.asarray(label, dtype=np.int64)
+    f = np.asarray(freq, dtype=np.float64)
+    if len(label) == 0:
+        return P
+    own = np.clip(P[np.arange(len(label)), label], 1e-6, 1.0)
+    f_own = f[label]
+    lam = np.linspace(0.0, 1.0, grid)
+    loss = [float(-np.log(v * own + (1.0 - v) * f_own).mean()) for v in lam]
+    best = float(lam[int(np.argmin(loss))])
+    return best * P + (1.0 - best) * f[None, :]
+
+
 def estimate_propensities(
     X: np.ndarray,
     action: np.ndarray,
@@ -86,7 +113,8 @@ def estimate_propensities(
 ) -> np.ndarray:
     """Cross-fitted multinomial LightGBM classifier of ``action`` on ``X``: (n, n_actions).
 
-    Each row's probabilities come from a model fitted on the other folds.
+    Each row's probabilities come from a model fitted on the other folds, blended with the
+    action frequencies by :func:`shrink_to_frequencies`.
     """
     X = np.asarray(X, dtype=np.float64)
     action = np.asarray(action, dtype=np.int64)
@@ -98,7 +126,8 @@ def estimate_propensities(
         tr, te = fold != f, fold == f
         b = fit_booster(X[tr], action[tr], params, n_estimators)
         P[te] = predict_booster(b, X[te], n_jobs).reshape(int(te.sum()), n_actions)
-    return P
+    freq = np.bincount(action, minlength=n_actions) / max(len(action), 1)
+    return shrink_to_frequencies(P, action, freq)
 
 
 def complete_logged_propensities(
