@@ -10,6 +10,8 @@ they add seconds, not minutes, to training.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pandas as pd
 
@@ -97,12 +99,18 @@ def identify(
     none = off == NO_OFFER
     threads = settings.threads
     ov, bal = [], []
-    for o in offers:
+    checked = [o for o in offers if (off == o).sum() >= 20 and none.sum() >= 20]
+
+    def propensity_of(o: str) -> np.ndarray:
         arm = (off == o) | none
-        if (off == o).sum() < 20 or none.sum() < 20:
-            continue
+        return cross_fitted_propensity(Xs[arm], off[arm] == o, seed=seed, threads=1, folds=3)
+
+    # one offer's fits per worker, one thread each: small fits gain little from a second thread
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        estimates = list(pool.map(propensity_of, checked))
+    for o, e in zip(checked, estimates, strict=True):
+        arm = (off == o) | none
         t = off[arm] == o
-        e = cross_fitted_propensity(Xs[arm], t, seed=seed, threads=threads, folds=3)
         ov.append(overlap(o, e, t, None if prop is None else prop[rows][arm]))
         bal += balance(o, Xs[arm], list(spec.columns), t, e, top=5)
     placebo = None
