@@ -112,6 +112,8 @@ def main() -> int:
         ("score, LightGBM predict (baseline)", slow_s, None),
         ("offerwise profile (baseline)", prof_s, None),
     ):
+        if not ts:  # --baseline-runs 0
+            continue
         med = statistics.median(ts)
         rate = rows / med
         met = "" if target is None else ("yes" if rate >= target else "NO")
