@@ -12,8 +12,9 @@ settings) on the project simulator, whose truth is known:
   incremental profit of the plan's treated customers; coverage, median width, and the model's
   own in-sample expected profit vs the truth;
 * ``explore``: ``--explore-seeds`` confounded markets without propensities: the default plan's true
-  value as % of the oracle, then one campaign planned with ``--explore 0.2`` run in the simulator,
-  its served offers (with the plan's propensities) appended to the logs, retrain, replan;
+  value as % of the oracle, then one campaign planned with ``--explore 0.2`` run in the simulator;
+  retrain on its served offers (with the plan's propensities) alone, and on the history merged
+  with them (mixed logs, as ``offerwise cycle`` merges them), replan;
 * ``completejourney``: the verdict and placebo on the real Complete Journey import;
 * ``timing``: training on 100k exposures with the diagnostics on.
 
@@ -149,6 +150,7 @@ def explore_round(mk, d: Path, model: Path, sc, seed: int, settings, out: Path):
     directory with the campaign's exposures, logged with the plan's propensities as the service
     would export them — holdout rows: none, 1 — and every transaction so far)."""
     from offerwise.simulator import run_campaign
+    from offerwise.workflows.cycle import merge_exposures
 
     explore_budget, _ = _budget(model, d, settings, share=1.0)
     ex_run = make_plan(load_model(model), d, explore_budget, out.with_suffix(".plan.parquet"),
@@ -161,6 +163,13 @@ def explore_round(mk, d: Path, model: Path, sc, seed: int, settings, out: Path):
     for name, df in logs.items():
         if len(df):
             df.to_parquet(out / f"{name}.parquet", index=False)
+    # the history merged with the campaign as ``offerwise cycle`` merges them: mixed logs
+    mixed = out.with_name(out.name + "-mixed")
+    mixed.mkdir()
+    logs["exposures"] = merge_exposures(mk.exposures, camp.exposures)
+    for name, df in logs.items():
+        if len(df):
+            df.to_parquet(mixed / f"{name}.parquet", index=False)
     return ex_run, camp, out
 
 
@@ -184,8 +193,24 @@ def explore(args: argparse.Namespace, tmp: Path, settings) -> list[dict]:  # noq
                           seed=seed, settings=settings, frontier=False, as_of=ex_run.result.as_of)
         p1 = after.result.to_frame()
         v1 = mk.true_policy_value(p1[p1["group"] == "treatment"][["customer_id", "offer_id"]])
+        d3 = d2.with_name(d2.name + "-mixed")
+        tr3 = _train(d3, tmp / f"em3-{s}", seed, settings)
+        # planned on its own training data, as a user would: the plan's DR check then uses the
+        # audit model on the served exposures with logged propensities
+        mixed = make_plan(load_model(tr3.model_dir), d3, budget, tmp / f"ep2-{s}.parquet",
+                          seed=seed, settings=settings, frontier=False, as_of=ex_run.result.as_of)
+        p2 = mixed.result.to_frame()
+        v2 = mk.true_policy_value(p2[p2["group"] == "treatment"][["customer_id", "offer_id"]])
+        est = None if mixed.claims is None else mixed.claims.estimate
         rows.append({"part": "explore", "seed": seed, "oracle": oracle, "before": v0, "after": v1,
                      "before_pct": v0 / oracle, "after_pct": v1 / oracle,
+                     "mixed": v2, "mixed_pct": v2 / oracle,
+                     "mixed_stated": mixed.result.total_incremental_profit,
+                     "mixed_dr": None if est is None else est.value,
+                     "mixed_lo": None if est is None else est.ci_low,
+                     "mixed_hi": None if est is None else est.ci_high,
+                     "mixed_note": None if mixed.claims is None else mixed.claims.estimate_note,
+                     "verdict_mixed": tr3.identification.verdict if tr3.identification else None,
                      "explored": int(ex_run.result.summary()["n_explore"]),
                      "explore_budget": explore_budget,
                      "verdict_before": tr.identification.verdict if tr.identification else None,
@@ -242,10 +267,22 @@ def _print(out: dict) -> None:
     ex = rows[rows["part"] == "explore"]
     if len(ex):
         print("\nexploration (confounded logs, no propensities): true plan value as % of the oracle")
+        print("  after one --explore 0.2 round, retrained on the campaign's exposures alone, and on "
+              "the history merged with them (mixed logs, as `offerwise cycle` merges them)")
         for r in ex.itertuples():
-            print(f"  seed {r.seed}: before {r.before_pct:6.1%} ({r.verdict_before}) -> after one "
-                  f"--explore 0.2 round {r.after_pct:6.1%} ({r.verdict_after})")
-        print(f"  median before {ex['before_pct'].median():.1%}, after {ex['after_pct'].median():.1%}")
+            print(f"  seed {r.seed}: before {r.before_pct:6.1%} ({r.verdict_before}) -> campaign "
+                  f"alone {r.after_pct:6.1%} ({r.verdict_after}); history + campaign "
+                  f"{r.mixed_pct:6.1%} ({r.verdict_mixed})")
+        print("  the history + campaign plan's claims: the model's expected profit, and the DR check "
+              "on the served exposures with logged propensities (90 % interval), vs the truth")
+        for r in ex.itertuples():
+            cov = "covered" if r.mixed_lo <= r.mixed <= r.mixed_hi else "MISSED"
+            print(f"  seed {r.seed}: true {r.mixed:8,.0f}  model {r.mixed_stated:8,.0f}  DR "
+                  f"{r.mixed_dr:8,.0f} [{r.mixed_lo:8,.0f}, {r.mixed_hi:8,.0f}] {cov}")
+        print(f"  median before {ex['before_pct'].median():.1%}, campaign alone "
+              f"{ex['after_pct'].median():.1%}, history + campaign {ex['mixed_pct'].median():.1%}; "
+              f"better than before: {int((ex['after'] > ex['before']).sum())}/{len(ex)} and "
+              f"{int((ex['mixed'] > ex['before']).sum())}/{len(ex)}")
     cj = rows[rows["part"] == "completejourney"]
     for r in cj.itertuples():
         print(f"\nComplete Journey: verdict {r.verdict} ({r.kind}); placebo {r.placebo:+.2f} "

@@ -14,6 +14,8 @@ from offerwise.evaluation.identification import (
     balance,
     cross_fitted_propensity,
     e_value,
+    fill_propensities,
+    logged_rows,
     logging_kind,
     overlap,
     placebo_aipw,
@@ -29,6 +31,27 @@ def test_logging_kind() -> None:
     assert logging_kind(np.array([0.5, 0.5, 0.5, 0.5]), offer)[0] == "randomized"
     kind, why = logging_kind(np.array([0.5, 0.2, 0.7, 0.5]), offer)
     assert kind == "logged_propensities" and "0.30" in why
+    kind, why = logging_kind(np.array([np.nan, 0.2, np.nan, 0.5]), offer)
+    assert kind == "mixed" and why.startswith("2 of 4 exposures")
+
+
+def test_mixed_logs_keep_the_logged_values_and_value_on_them() -> None:
+    """Mixed logs: the logged propensities stay, the missing ones are estimated (targeting on
+    x[:, 0] shows), and the value rows are the logged ones once there are enough of them."""
+    rng = np.random.default_rng(0)
+    n = 3000
+    X = rng.normal(size=(n, 3))
+    arm = (rng.random(n) < 1 / (1 + np.exp(-2 * X[:, 0]))).astype(np.int64)
+    logged = np.where(np.arange(n) < 1000, 0.5, np.nan)  # a randomized test, then targeting
+    p, filled = fill_propensities(logged, X, arm, 2, seed=0)
+    assert filled == 2000 and np.all(p[:1000] == 0.5) and np.isfinite(p).all()
+    own = np.where(arm == 1, 1 / (1 + np.exp(-2 * X[:, 0])), 1 / (1 + np.exp(2 * X[:, 0])))
+    assert np.corrcoef(p[1000:], own[1000:])[0, 1] > 0.8
+    rows = logged_rows(logged)
+    assert rows is not None and rows.sum() == 1000 and not rows[1000:].any()
+    assert logged_rows(np.where(np.arange(n) < 50, 0.5, np.nan)) is None  # too few to value on
+    assert logged_rows(np.full(n, 0.5)) is None and logged_rows(None) is None
+    assert fill_propensities(None, X, arm, 2, seed=0) == (None, 0)
 
 
 def test_e_value() -> None:
@@ -84,6 +107,9 @@ def test_verdict_levels_and_round_trip() -> None:
     level, reasons = verdict("observational", [], [], bad)
     assert level == "unreliable" and any("placebo failed" in r for r in reasons)
     assert verdict("logged_propensities", [], [], bad)[0] == "warning"
+    mixed, why = verdict("mixed", [], [], ok)
+    assert mixed == "warning" and any("logged rows alone" in r for r in why)
+    assert verdict("mixed", [], [], bad)[0] == "unreliable"
     ident = Identification("observational", "why", placebo=bad, verdict=level, reasons=reasons)
     back = Identification.from_dict(ident.to_dict())
     assert back.placebo == bad and back.verdict == "unreliable"

@@ -108,9 +108,9 @@ def test_cycle_refuses_a_server_without_a_key(live: dict) -> None:
     assert not (live["root"] / "c").exists()
 
 
-def test_merge_keeps_propensities_all_or_none() -> None:
-    """Served rows carry logged propensities; a history without any (observational) drops them,
-    so the merged file passes the all-or-none check of ``train``."""
+def test_merge_keeps_the_served_propensities() -> None:
+    """Served rows keep their logged propensities; a history without any (observational) gets
+    empty ones, so the merged logs are mixed (``train`` values plans on the served rows)."""
     from offerwise.workflows.cycle import merge_exposures, propensity_note
 
     ts = pd.to_datetime(["2024-01-01", "2024-01-02"])
@@ -120,8 +120,10 @@ def test_merge_keeps_propensities_all_or_none() -> None:
                            "ts": pd.to_datetime(["2024-01-01", "2024-01-03"]),
                            "converted": [1, 1], "propensity": [0.5, 0.2]})
     m = merge_exposures(hist, served)
-    assert list(m["customer_id"]) == ["a", "b", "c"] and "propensity" not in m.columns
-    assert "left out" in propensity_note(hist, served)
+    assert list(m["customer_id"]) == ["a", "b", "c"]
+    assert m["propensity"].isna().tolist() == [True, True, False] and m["propensity"].iloc[2] == 0.2
+    assert "mixed" in propensity_note(hist, served)
+    assert "observational" in propensity_note(hist, served.drop(columns="propensity"))
     logged = hist.assign(propensity=[0.9, 0.4])
     m = merge_exposures(logged, served)
     assert list(m["propensity"]) == [0.9, 0.4, 0.2]

@@ -16,7 +16,11 @@ __all__ = ["load_exposures"]
 
 
 def load_exposures(ds: DataSet, menu: list[str]) -> pd.DataFrame:
-    """The exposures table checked for training: offers on the menu, propensities usable."""
+    """The exposures table checked for training: offers on the menu, propensities usable.
+
+    Propensities may be given on every row, on none (the column is dropped) or on some: the
+    rows without one are observational and the logs are ``mixed`` (served rows with their
+    logged probabilities merged with a shop's own targeted history)."""
     if not ds.has("exposures"):
         raise InputError("training needs an 'exposures' table (logged offers and outcomes)")
     ex = ds.frame("exposures")
@@ -45,17 +49,8 @@ def load_exposures(ds: DataSet, menu: list[str]) -> pd.DataFrame:
         p = pd.to_numeric(ex["propensity"], errors="coerce")
         if p.isna().all():
             ex = ex.drop(columns="propensity")
-        elif p.isna().any():
-            miss = p.isna()
-            by_offer = ex.loc[miss, "offer_id"].value_counts()
-            offers = ", ".join(f"{o} ({n})" for o, n in by_offer.head(5).items())
-            raise InputError(
-                f"{where}: {int(miss.sum())} of {len(p)} rows are missing (offers: {offers}; e.g. "
-                f"customer {ex.loc[miss, 'customer_id'].iloc[0]!r}); give every row the logging "
-                "policy's probability of its offer, or leave the column out (then the logs are "
-                "treated as observational and the propensities are estimated)"
-            )
         else:
+            ex["propensity"] = p  # rows without one are observational (mixed logs)
             bad = (p <= 0) | (p > 1)
             if bad.any():
                 raise InputError(
@@ -63,11 +58,12 @@ def load_exposures(ds: DataSet, menu: list[str]) -> pd.DataFrame:
                     f"{p[bad].iloc[0]!r} (customer {ex.loc[bad, 'customer_id'].iloc[0]!r}); a "
                     "propensity of 0 means the logged offer could never have been chosen"
                 )
+            p = p.dropna()
             if (p >= 1).all():
                 raise InputError(
-                    f"{where}: all {len(p)} rows are 1: the logging policy chose every offer for "
-                    "certain, so no customer could have got another one and the offers' effects "
-                    "cannot be learned from these logs (leave the column out if it is not the "
-                    "logging policy's probability)"
+                    f"{where}: all {len(p)} rows with a propensity are 1: the logging policy "
+                    "chose every offer for certain, so no customer could have got another one "
+                    "and the offers' effects cannot be learned from these logs (leave the "
+                    "column out if it is not the logging policy's probability)"
                 )
     return ex.reset_index(drop=True)

@@ -50,12 +50,16 @@ __all__ = [
     "cross_fitted_propensity",
     "e_value",
     "effective_sample_size",
+    "fill_propensities",
+    "logged_rows",
     "logging_kind",
     "overlap",
     "verdict",
 ]
 
-LOGGING_KINDS = ("randomized", "logged_propensities", "observational")
+LOGGING_KINDS = ("randomized", "logged_propensities", "mixed", "observational")
+#: Fewest rows with logged propensities that the value checks of mixed logs use on their own.
+MIN_LOGGED_ROWS = 200
 #: Estimated propensities outside these bounds count as poor overlap.
 OVERLAP_BOUNDS = (0.05, 0.95)
 #: Overlap is poor for an offer when more than ``POOR_OVERLAP_SHARE`` of its rows (and of none's)
@@ -203,6 +207,15 @@ def logging_kind(propensity: np.ndarray | None, offer: np.ndarray) -> tuple[str,
             "observational",
             "the exposures carry no propensities: who got which offer was "
             "decided by a policy whose probabilities were not logged (a targeted campaign)",
+        )
+    logged = np.isfinite(propensity)
+    if not logged.all():
+        return (
+            "mixed",
+            f"{int(logged.sum()):,} of {len(logged):,} exposures carry the logging policy's "
+            "probability (e.g. offers served with exploration); the other "
+            f"{int((~logged).sum()):,} were decided by a policy whose probabilities were not "
+            "logged (a targeted campaign)",
         )
     spread = 0.0
     for o in np.unique(offer):
@@ -381,6 +394,41 @@ def arm_propensities(
     return np.clip(P[np.arange(n), arm], 0.001, 1.0)
 
 
+def logged_rows(propensity: np.ndarray | None) -> np.ndarray | None:
+    """(n,) bool: the rows of mixed logs whose propensity was logged, when there are at least
+    :data:`MIN_LOGGED_ROWS` of them; None otherwise (every row is used: all logged, none, or too
+    few to check a value on). Off-policy values on these rows alone are identified."""
+    if propensity is None:
+        return None
+    logged = np.isfinite(np.asarray(propensity, dtype=np.float64))
+    if logged.all() or logged.sum() < MIN_LOGGED_ROWS:
+        return None
+    return logged
+
+
+def fill_propensities(
+    propensity: np.ndarray | None,
+    X: np.ndarray,
+    arm: np.ndarray,
+    n_arms: int,
+    *,
+    seed: int,
+    threads: int = 1,
+) -> tuple[np.ndarray | None, int]:
+    """The logged propensities (n,) with the missing rows of mixed logs filled by
+    :func:`arm_propensities` (out-of-fold, fitted on every row), and how many were filled.
+    ``propensity`` None (observational logs) or complete: returned as it is."""
+    if propensity is None:
+        return None, 0
+    p = np.asarray(propensity, dtype=np.float64).copy()
+    miss = ~np.isfinite(p)
+    if not miss.any():
+        return p, 0
+    est = arm_propensities(np.nan_to_num(X, nan=0.0), arm, n_arms, seed=seed, threads=threads)
+    p[miss] = est[miss]
+    return p, int(miss.sum())
+
+
 def placebo_aipw(
     y: np.ndarray,
     arm: np.ndarray,
@@ -443,9 +491,9 @@ def verdict(
     """``ok`` | ``warning`` | ``unreliable`` and the reasons, in plain sentences.
 
     - observational logs are never ``ok`` (nothing in the data can show that the offered and the
-      not-offered customers were alike): ``warning``;
+      not-offered customers were alike): ``warning``; nor are ``mixed`` logs (partly logged);
     - a failed placebo (p < :data:`PLACEBO_ALPHA` and the interval excluding 0) makes the verdict
-      ``unreliable`` for observational logs and ``warning`` with logged propensities;
+      ``unreliable`` for observational and mixed logs and ``warning`` with logged propensities;
     - poor overlap (:attr:`OverlapStats.poor`) adds a warning; for observational logs, features
       still imbalanced after weighting (|SMD| > 0.1) are named.
     """
@@ -457,12 +505,19 @@ def verdict(
             "no propensities were logged, so the effects rest on the assumption that the "
             "features capture why customers were offered; the data cannot check it"
         )
+    elif kind == "mixed":
+        level = 1
+        reasons.append(
+            "only part of the exposures carry logged propensities: the model also learns from "
+            "the others, so its effects rest on the features capturing why those customers were "
+            "offered; the plan's value check and `offerwise evaluate` use the logged rows alone"
+        )
     if (
         placebo is not None
         and placebo.p_value < PLACEBO_ALPHA
         and not (placebo.ci_low <= 0 <= placebo.ci_high)
     ):
-        level = max(level, 2 if kind == "observational" else 1)
+        level = max(level, 2 if kind in ("observational", "mixed") else 1)
         reasons.append(
             f"placebo failed: offered customers differed from the others already in the "
             f"{placebo.window_days} days before the offer ({placebo.outcome} "
@@ -481,7 +536,7 @@ def verdict(
             f"{MIN_ESS_SHARE:.0%} of them effective; effects there are extrapolated"
         )
     imbalanced = sorted({b.feature for b in bal if abs(b.smd_after) > SMD_LIMIT})
-    if imbalanced and kind == "observational":
+    if imbalanced and kind in ("observational", "mixed"):
         reasons.append(
             f"features still imbalanced after weighting (|SMD| > {SMD_LIMIT}): "
             f"{', '.join(imbalanced[:5])}"

@@ -29,6 +29,7 @@ from offerwise.evaluation.identification import (
     Sensitivity,
     arm_propensities,
     e_value,
+    logged_rows,
 )
 from offerwise.evaluation.plan_value import PlanValueEstimate, incremental_value_dr
 from offerwise.evaluation.power import holdout_to_detect, minimum_detectable_effect
@@ -164,14 +165,36 @@ def dr_estimate(
     action = ex["offer_id"].map(index).to_numpy(dtype=np.int64)
     gp = pd.to_numeric(ex["gross_profit"], errors="coerce").to_numpy(dtype=np.float64)
     reward = np.nan_to_num(gp) - pd.to_numeric(ex["discount_cost"]).to_numpy(dtype=np.float64)
-    if "propensity" in ex.columns and ex["propensity"].notna().all():
-        pscore = ex["propensity"].to_numpy(dtype=np.float64)
+    prop = (
+        pd.to_numeric(ex["propensity"], errors="coerce").to_numpy(dtype=np.float64)
+        if "propensity" in ex.columns
+        else None
+    )
+    logged = logged_rows(prop)  # mixed logs: the identified rows alone
+    if prop is not None and np.isfinite(prop).all():
+        pscore = prop
         how = "logged propensities"
+    elif logged is not None:
+        keep = np.flatnonzero(logged)
+        ex, Xr, action, reward = (
+            ex.iloc[keep].reset_index(drop=True),
+            Xr[keep],
+            action[keep],
+            reward[keep],
+        )
+        pscore = ex["propensity"].to_numpy(dtype=np.float64)
+        how = (
+            f"on the {len(ex):,} exposures with logged propensities only (mixed logs: the "
+            f"other {int((~logged).sum()):,} are observational)"
+        )
     else:
         pscore = arm_propensities(
             np.nan_to_num(Xr, nan=0.0), action, len(arms), seed=seed, threads=settings.threads
         )
-        how = "propensities estimated from the features (none were logged)"
+        n_logged = 0 if prop is None else int(np.isfinite(prop).sum())
+        how = "propensities estimated from the features " + (
+            f"(too few were logged: {n_logged:,})" if n_logged else "(none were logged)"
+        )
     plan_arm = np.where(plan.holdout, -1, plan.assignment) + 1  # 0 = none
     by_customer = pd.Series(plan_arm, index=pd.Index(plan.customer_ids.astype(str)))
     plan_action = by_customer.reindex(ex["customer_id"]).fillna(0).to_numpy(dtype=np.int64)

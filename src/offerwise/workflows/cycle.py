@@ -47,15 +47,14 @@ def merge_exposures(history: pd.DataFrame, served: pd.DataFrame) -> pd.DataFrame
     """History's exposures followed by the served ones (rows already in the history, same
     customer, offer and ts, are not added twice); the columns of both, in history's order.
 
-    Propensities must be all or none (``data.exposures``): when the history has none (a shop's
-    own targeted campaigns), the served rows' logged propensities are left out too, and the
-    merged logs are treated as observational (see :func:`propensity_note`).
+    The served rows keep their logged propensities. When the history has none (a shop's own
+    targeted campaigns) its rows' propensity is empty and the merged logs are ``mixed``: training
+    fits on every row and values the plans on the served rows alone (see
+    :func:`propensity_note`).
     """
     if not len(served):
         return history.copy()
     served = served.copy()
-    if not _has_propensities(history) and "propensity" in served.columns:
-        served = served.drop(columns="propensity")
     served["ts"] = pd.to_datetime(served["ts"])
     hist = history.copy()
     hist["ts"] = pd.to_datetime(hist["ts"])
@@ -78,11 +77,14 @@ def propensity_note(history: pd.DataFrame, served: pd.DataFrame) -> str:
     """How the merged exposures carry propensities, in words."""
     if _has_propensities(history):
         return "logged propensities kept (history and served)"
-    if len(served):
+    if len(served) and "propensity" in served.columns and served["propensity"].notna().any():
         return (
-            "the history has no logged propensities, so the served rows' propensities were "
-            "left out: the merged logs are treated as observational"
+            "the history has no logged propensities and the served rows keep theirs: mixed "
+            "logs (the model learns from every row; its tuning and the plan's value check use "
+            "the served rows)"
         )
+    if len(served):
+        return "no logged propensities (the served rows carry none): observational"
     return "no logged propensities"
 
 

@@ -86,9 +86,14 @@ def evaluate_plan(
     ex = ds.frame("exposures")
     ex["customer_id"] = ex["customer_id"].astype(str)
     ex["offer_id"] = ex["offer_id"].astype(str)
-    check_propensities(
-        ex
-    )  # before any model work: without logged propensities nothing can be estimated
+    logged = (
+        pd.to_numeric(ex["propensity"], errors="coerce").notna()
+        if "propensity" in ex.columns
+        else pd.Series(False, index=ex.index)
+    )
+    mixed = bool(logged.any() and not logged.all())  # mixed logs: the logged rows alone
+    # before any model work: without logged propensities nothing can be estimated
+    check_propensities(ex[logged] if mixed else ex)
     rows = "all exposures"
     rewards = None
     lm = None
@@ -107,6 +112,13 @@ def evaluate_plan(
             ids, X, _ = customer_features(ds, lm.features, settings=settings)
             keep = ids.isin(set(ex["customer_id"])).to_numpy()
             rewards = expected_rewards(lm, X[keep], ids[keep], arms)
+    if mixed:
+        keep = pd.to_numeric(ex["propensity"], errors="coerce").notna().to_numpy()
+        rows = (
+            f"{rows}; the {int(keep.sum()):,} with logged propensities (mixed logs: "
+            f"{int((~keep).sum()):,} observational exposures left out)"
+        )
+        ex = ex[keep].reset_index(drop=True)
     if len(ex) == 0:
         raise InputError("exposures: no rows to evaluate the plan on")
     note(progress, f"off-policy estimates over {len(ex)} logged rounds")

@@ -23,6 +23,7 @@ from offerwise.evaluation.identification import (
     arm_propensities,
     balance,
     cross_fitted_propensity,
+    fill_propensities,
     logging_kind,
     overlap,
     placebo_aipw,
@@ -111,15 +112,18 @@ def identify(
     for o, e in zip(checked, estimates, strict=True):
         arm = (off == o) | none
         t = off[arm] == o
-        ov.append(overlap(o, e, t, None if prop is None else prop[rows][arm]))
+        ov.append(overlap(o, e, t, None if prop is None or kind == "mixed" else prop[rows][arm]))
         bal += balance(o, Xs[arm], list(spec.columns), t, e, top=5)
     placebo = None
     if ds.has("transactions") and (~none).sum() >= 50 and none.sum() >= 50:
         arms = [NO_OFFER, *sorted(set(off) - {NO_OFFER})]
         arm = pd.Series(off).map({a: i for i, a in enumerate(arms)}).to_numpy(dtype=np.int64)
-        if prop is not None:  # the logging policy's own probability of each logged arm
-            p_arm = prop[rows]
-        else:  # estimated from what the policy could see at the exposure
+        # the logging policy's own probability of each logged arm; estimated from what the
+        # policy could see at the exposure where it was not logged
+        p_arm, _ = fill_propensities(
+            None if prop is None else prop[rows], Xs, arm, len(arms), seed=seed, threads=threads
+        )
+        if p_arm is None:
             p_arm = arm_propensities(
                 np.nan_to_num(Xs, nan=0.0), arm, len(arms), seed=seed, threads=threads
             )

@@ -23,7 +23,7 @@ import pandas as pd
 from offerwise.config import Settings, default_settings
 from offerwise.data.exposures import load_exposures
 from offerwise.errors import InputError
-from offerwise.evaluation.identification import Identification
+from offerwise.evaluation.identification import Identification, fill_propensities
 from offerwise.evaluation.model_metrics import holdout_metrics
 from offerwise.features.affinity import CategoryFactors, category_counts
 from offerwise.features.model_inputs import FeatureSpec, build_features
@@ -251,6 +251,17 @@ def train(
     timings["diagnostics"] = time.perf_counter() - t1
 
     prop = ex["propensity"].to_numpy(dtype=np.float64) if "propensity" in ex.columns else None
+    # mixed logs: the rows without a logged propensity get an estimate (the learners that weight
+    # by it and the tuning's DR values use every row; the plan's check uses the logged rows)
+    arm_code = {a: i for i, a in enumerate([NO_OFFER, *menu])}
+    prop, n_filled = fill_propensities(
+        prop,
+        X,
+        ex["offer_id"].astype(str).map(arm_code).to_numpy(dtype=np.int64),
+        len(arm_code),
+        seed=seed,
+        threads=settings.threads,
+    )
     model_kwargs: dict[str, Any] = {
         "profit": profit,
         "min_treated": min_treated,
@@ -279,6 +290,10 @@ def train(
     )
     assert tuned.model is not None
     model = tuned.model
+    if n_filled:
+        mixed = f"logged on {len(ex) - n_filled:,} rows, estimated on {n_filled:,} (mixed logs)"
+        model.propensity_ = replace(model.propensity_, source=mixed)
+        tuned.pscore_source = f"{mixed}; estimates out of fold"
     chosen = tuned.chosen
     timings["cross_fit"] = time.perf_counter() - t2  # with the refit of the saved model
     timings["fit"] = tuned.refit_seconds  # that refit's own time (beside the folds, or after)
