@@ -118,7 +118,7 @@ def main() -> int:
             return mk.true_policy_value(t) / oracle
 
         before = value(tr.model_dir, sc)
-        exr, camp, d2 = explore_round(mk, d, tr.model_dir, sc, seed, settings, tmp / f"c-{s}")
+        exr, camp, d2, _ = explore_round(mk, d, tr.model_dir, sc, seed, settings, tmp / f"c-{s}")
         tr2 = _train(d2, tmp / f"cm-{s}", seed, settings)
         as_of = exr.result.as_of
         sc2 = score(tr2.model_dir, d, settings=settings, as_of=as_of)

@@ -148,7 +148,8 @@ def explore_round(mk, d: Path, model: Path, sc, seed: int, settings, out: Path):
     """One exploring campaign (``plan --explore 0.2`` with a budget that pays for the random draw
     too: the best-offer cost) run in the simulator; returns (plan run, campaign, ``out``: a data
     directory with the campaign's exposures, logged with the plan's propensities as the service
-    would export them — holdout rows: none, 1 — and every transaction so far)."""
+    would export them — holdout rows: none, 1 — and every transaction so far; ``out-mixed``: the
+    same with the history's exposures merged in as ``offerwise cycle`` merges them)."""
     from offerwise.simulator import run_campaign
     from offerwise.workflows.cycle import merge_exposures
 
@@ -170,7 +171,7 @@ def explore_round(mk, d: Path, model: Path, sc, seed: int, settings, out: Path):
     for name, df in logs.items():
         if len(df):
             df.to_parquet(mixed / f"{name}.parquet", index=False)
-    return ex_run, camp, out
+    return ex_run, camp, out, mixed
 
 
 def explore(args: argparse.Namespace, tmp: Path, settings) -> list[dict]:  # noqa: ANN001
@@ -186,14 +187,14 @@ def explore(args: argparse.Namespace, tmp: Path, settings) -> list[dict]:  # noq
                            settings=settings, scored=sc, frontier=False)
         p0 = before.result.to_frame()
         v0 = mk.true_policy_value(p0[p0["group"] == "treatment"][["customer_id", "offer_id"]])
-        ex_run, camp, d2 = explore_round(mk, d, tr.model_dir, sc, seed, settings, tmp / f"e2-{s}")
+        ex_run, camp, d2, d3 = explore_round(mk, d, tr.model_dir, sc, seed, settings,
+                                             tmp / f"e2-{s}")
         explore_budget = ex_run.result.budget
         tr2 = _train(d2, tmp / f"em2-{s}", seed, settings)
         after = make_plan(load_model(tr2.model_dir), d, budget, tmp / f"ep1-{s}.parquet",
                           seed=seed, settings=settings, frontier=False, as_of=ex_run.result.as_of)
         p1 = after.result.to_frame()
         v1 = mk.true_policy_value(p1[p1["group"] == "treatment"][["customer_id", "offer_id"]])
-        d3 = d2.with_name(d2.name + "-mixed")
         tr3 = _train(d3, tmp / f"em3-{s}", seed, settings)
         # planned on its own training data, as a user would: the plan's DR check then uses the
         # audit model on the served exposures with logged propensities

@@ -29,6 +29,7 @@ from offerwise.evaluation.identification import (
     Sensitivity,
     arm_propensities,
     e_value,
+    fill_propensities,
     logged_rows,
 )
 from offerwise.evaluation.plan_value import PlanValueEstimate, incremental_value_dr
@@ -171,10 +172,7 @@ def dr_estimate(
         else None
     )
     logged = logged_rows(prop)  # mixed logs: the identified rows alone
-    if prop is not None and np.isfinite(prop).all():
-        pscore = prop
-        how = "logged propensities"
-    elif logged is not None:
+    if logged is not None:
         keep = np.flatnonzero(logged)
         ex, Xr, action, reward = (
             ex.iloc[keep].reset_index(drop=True),
@@ -187,14 +185,23 @@ def dr_estimate(
             f"on the {len(ex):,} exposures with logged propensities only (mixed logs: the "
             f"other {int((~logged).sum()):,} are observational)"
         )
-    else:
-        pscore = arm_propensities(
-            np.nan_to_num(Xr, nan=0.0), action, len(arms), seed=seed, threads=settings.threads
+    else:  # logged everywhere, nowhere, or on too few rows to check on alone: filled
+        filled, n_filled = fill_propensities(
+            prop, Xr, action, len(arms), seed=seed, threads=settings.threads
         )
-        n_logged = 0 if prop is None else int(np.isfinite(prop).sum())
-        how = "propensities estimated from the features " + (
-            f"(too few were logged: {n_logged:,})" if n_logged else "(none were logged)"
-        )
+        if filled is None:
+            pscore = arm_propensities(
+                np.nan_to_num(Xr, nan=0.0), action, len(arms), seed=seed, threads=settings.threads
+            )
+            how = "propensities estimated from the features (none were logged)"
+        elif n_filled == 0:
+            pscore, how = filled, "logged propensities"
+        else:
+            pscore = filled
+            how = (
+                f"propensities logged on {len(ex) - n_filled:,} exposures (too few to check on "
+                f"alone) and estimated from the features on {n_filled:,}"
+            )
     plan_arm = np.where(plan.holdout, -1, plan.assignment) + 1  # 0 = none
     by_customer = pd.Series(plan_arm, index=pd.Index(plan.customer_ids.astype(str)))
     plan_action = by_customer.reindex(ex["customer_id"]).fillna(0).to_numpy(dtype=np.int64)
