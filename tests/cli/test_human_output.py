@@ -223,6 +223,15 @@ def test_completejourney_slice_end_to_end(cj: Path, tmp_path: Path) -> None:
     # Complete Journey logs carry no propensities: evaluate says so at once, exit 2
     r = ow("evaluate", "--decisions", plan, "--data", cj, ok=False)
     assert r.returncode == 2 and "propensity" in r.stderr
+    err = " ".join(r.stderr.split())
+    assert "labelled unverified" in err and "--explore 0.2" in err  # what the user can do instead
+    # the verifying experiment is sized for what the held-out check vouches for, not the claim
+    summary = json.loads((tmp_path / "plan.summary.json").read_text())
+    claims, est = summary["claims"], summary["claims"]["estimate"]
+    if claims["verify_effect_per_customer"] is not None:
+        low, mid = (est[k] / summary["n_treatment"] for k in ("ci_low", "value"))
+        assert claims["verify_effect_per_customer"] == pytest.approx(low if low > 0 else mid)
+        assert "held-out check" in claims["verify_basis"]
 
 
 def test_score_warns_on_another_shops_data(shop: dict[str, Path], cj: Path, tmp_path: Path) -> None:

@@ -392,8 +392,11 @@ def check_propensities(exposures: pd.DataFrame) -> np.ndarray:
     Raises :class:`InputError` naming the column, the number of bad rows and an example.
     """
     hint = (
-        "supply the logging policy's probability of each logged offer in column 'propensity', "
-        "or estimate them from the logs with a propensity model first"
+        "supply the logging policy's probability of each logged offer in column 'propensity'. "
+        "Logs without them (a shop's own targeted campaigns) cannot identify a plan's value "
+        "off-policy: `offerwise plan` states a doubly-robust check with propensities estimated "
+        "from the features, labelled unverified, and the experiment that would verify it; "
+        "`offerwise plan --explore 0.2` logs propensities for the next round"
     )
     if "propensity" not in exposures.columns:
         raise InputError(

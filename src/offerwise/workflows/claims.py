@@ -39,12 +39,23 @@ from offerwise.policy.plan import PlanResult
 from offerwise.vocab import NO_OFFER
 from offerwise.workflows._common import held_out_exposures
 
-__all__ = ["OUTCOME_DAYS", "PlanClaims", "model_identification", "plan_claims"]
+__all__ = [
+    "MIN_HOLDOUT_CUSTOMERS",
+    "OUTCOME_DAYS",
+    "PlanClaims",
+    "model_identification",
+    "plan_claims",
+    "verification_holdout",
+    "verify_target",
+]
 
 #: The outcome window of the power calculation (days of net profit per customer), as `analyze`.
 OUTCOME_DAYS = 14
 #: Interval level of the stated profit.
 LEVEL = 0.9
+#: Fewest customers a verifying holdout is sized at: below it the normal approximation behind the
+#: power calculation (and `analyze`'s interval) is poor for skewed profits, whatever the effect.
+MIN_HOLDOUT_CUSTOMERS = 200
 
 
 @dataclass(slots=True)
@@ -60,7 +71,9 @@ class PlanClaims:
     outcome_days: int = OUTCOME_DAYS  # the outcome window of the power calculation
     outcome_sd: float = float("nan")  # sd of net profit per customer over outcome_days
     mde: float = float("nan")  # minimum detectable effect per customer at the plan's holdout
-    holdout_to_detect: float | None = None  # holdout share that would detect the expected effect
+    holdout_to_detect: float | None = None  # holdout share that detects ``verify_effect``
+    verify_effect: float = float("nan")  # the lift per customer the experiment is sized for
+    verify_basis: str = ""  # where ``verify_effect`` comes from (see :func:`verify_target`)
     experiment: str = ""
     sensitivity: Sensitivity | None = None
 
@@ -76,6 +89,8 @@ class PlanClaims:
             "outcome_sd": _num(self.outcome_sd),
             "mde_per_customer": _num(self.mde),
             "holdout_to_detect": self.holdout_to_detect,
+            "verify_effect_per_customer": _num(self.verify_effect),
+            "verify_basis": self.verify_basis,
             "experiment": self.experiment,
             "sensitivity": None
             if self.sensitivity is None
@@ -257,6 +272,46 @@ def sensitivity(res: PlanResult, scores: pd.DataFrame) -> Sensitivity | None:
     )
 
 
+def verify_target(
+    per: float, est: PlanValueEstimate | None, n_treated: int, verified: bool
+) -> tuple[float | None, str]:
+    """The lift per treated customer (currency) the verifying experiment is sized for, and where
+    it comes from.
+
+    Verified (verdict ``ok``): the model's expected lift ``per``. Unverified: the model's lift
+    is the claim to be checked, and sizing the holdout for it would size it for a possible
+    over-claim (on Complete Journey the model expected +23.63 per customer and 8 customers would
+    have been "enough"). It is sized instead for the lower end of the held-out DR check's
+    interval when that is positive, else for the check's estimate when positive; None when the
+    check finds no positive effect (or there is none).
+    """
+    if verified:
+        if np.isfinite(per) and per > 0:
+            return per, "the expected effect"
+        return None, f"the expected effect is {per:+,.2f} per customer"
+    if est is None or n_treated <= 0:
+        return None, "no held-out check of the profit could be made"
+    low, mid = est.ci_low / n_treated, est.value / n_treated
+    pct = f"{est.level:.0%}"
+    if low > 0:
+        return low, f"the lower end of the held-out check's {pct} interval"
+    if mid > 0:
+        return mid, f"the held-out check's estimate (its {pct} interval includes 0)"
+    return None, f"its estimate is {mid:+,.2f} per customer"
+
+
+def verification_holdout(target: float | None, sd: float, n_customers: int) -> float | None:
+    """The holdout share of ``n_customers`` that detects ``target`` per customer (80 % power, 5 %
+    level; :func:`~offerwise.evaluation.power.holdout_to_detect`), at least
+    :data:`MIN_HOLDOUT_CUSTOMERS` customers; None when no split of them detects it."""
+    if target is None or not np.isfinite(target) or target <= 0:
+        return None
+    need = holdout_to_detect(target, sd, n_customers)
+    if need is None:
+        return None
+    return float(min(0.5, max(need, MIN_HOLDOUT_CUSTOMERS / max(n_customers, 1))))
+
+
 def plan_claims(
     res: PlanResult,
     lm: LoadedModel,
@@ -283,18 +338,25 @@ def plan_claims(
     per = res.total_incremental_profit / n_t if n_t else float("nan")
     sd = outcome_sd(ds, as_of, OUTCOME_DAYS, settings.margin_rate)
     mde = minimum_detectable_effect(sd, n_t, n_h) if n_h else float("nan")
-    need = holdout_to_detect(per, sd, n_t + n_h) if np.isfinite(per) and per > 0 else None
     verified = verdict in (None, "ok")
-    if need is None:
+    target, basis = verify_target(per, est, n_t, verified)
+    need = verification_holdout(target, sd, n_t + n_h)
+    if target is None:
         detect = (
-            f"no holdout of these {n_t + n_h:,} customers can detect the expected "
-            f"{per:+,.2f} per customer (net profit over {OUTCOME_DAYS} days varies by "
+            f"there is no positive effect to size a holdout for ({basis}); "
+            f"a random holdout of at least {MIN_HOLDOUT_CUSTOMERS:,} customers measures what "
+            "the plan really earns"
+        )
+    elif need is None:
+        detect = (
+            f"no holdout of these {n_t + n_h:,} customers can detect {basis} "
+            f"({target:+,.2f} per customer; net profit over {OUTCOME_DAYS} days varies by "
             f"{sd:,.2f} per customer): run it longer or on more customers"
         )
     else:
         detect = (
             f"a random holdout of {need:.1%} ({int(np.ceil(need * (n_t + n_h))):,} "
-            f"customers) detects the expected {per:+,.2f} per customer with 80 % power"
+            f"customers) detects {basis} ({target:+,.2f} per customer) with 80 % power"
         )
     if verified:
         experiment = detect
@@ -314,6 +376,8 @@ def plan_claims(
         outcome_sd=sd,
         mde=mde,
         holdout_to_detect=need,
+        verify_effect=float("nan") if target is None else target,
+        verify_basis=basis,
         experiment=experiment,
         sensitivity=None if scores is None else sensitivity(res, scores),
     )

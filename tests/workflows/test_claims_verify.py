@@ -1,0 +1,62 @@
+"""The experiment a plan prints to verify its profit: sized for what the held-out check vouches
+for when the model's verdict is not ``ok``, never below a minimum holdout."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from offerwise.evaluation.plan_value import PlanValueEstimate
+from offerwise.evaluation.power import holdout_to_detect, minimum_detectable_effect
+from offerwise.workflows.claims import (
+    MIN_HOLDOUT_CUSTOMERS,
+    verification_holdout,
+    verify_target,
+)
+
+
+def _est(value: float, low: float, high: float) -> PlanValueEstimate:
+    return PlanValueEstimate(
+        method="dr", value=value, ci_low=low, ci_high=high, level=0.9, n_rounds=5_000,
+        n_customers_logged=2_000, n_customers=2_500,
+    )
+
+
+def test_verified_plan_is_sized_for_its_expected_effect() -> None:
+    target, basis = verify_target(5.0, _est(1_000.0, -500.0, 2_000.0), 1_000, verified=True)
+    assert target == 5.0 and basis == "the expected effect"
+    assert verify_target(-1.0, None, 1_000, verified=True)[0] is None
+
+
+def test_unverified_plan_is_sized_for_the_checks_lower_end() -> None:
+    # the model claims +23.6 per customer; the held-out check says 24,232 [11,325, 38,510] over
+    # 1,729 treated customers (Complete Journey): the experiment is sized for +6.55, not +23.6
+    target, basis = verify_target(23.63, _est(24_232.0, 11_325.0, 38_510.0), 1_729, verified=False)
+    assert target == pytest.approx(11_325.0 / 1_729) and "lower end" in basis and "90%" in basis
+    # interval includes 0: the check's point estimate
+    target, basis = verify_target(23.63, _est(2_000.0, -100.0, 4_000.0), 1_000, verified=False)
+    assert target == pytest.approx(2.0) and "includes 0" in basis
+    # no positive estimate, or no check at all: nothing to size for
+    assert verify_target(23.63, _est(-10.0, -900.0, 800.0), 1_000, verified=False)[0] is None
+    assert verify_target(23.63, None, 1_000, verified=False)[0] is None
+
+
+def test_verification_holdout_detects_its_target_with_at_least_the_minimum() -> None:
+    sd, n = 24.0, 2_469
+    f = verification_holdout(6.55, sd, n)
+    assert f is not None and f * n >= MIN_HOLDOUT_CUSTOMERS - 1e-9
+    # the share detects the target: its MDE is at most the target
+    assert minimum_detectable_effect(sd, round((1 - f) * n), round(f * n)) <= 6.55 + 1e-6
+    # an effect large enough for 8 customers still gets the minimum
+    tiny = holdout_to_detect(23.63, sd, n)
+    assert tiny is not None and tiny * n < 10
+    assert verification_holdout(23.63, sd, n) == pytest.approx(MIN_HOLDOUT_CUSTOMERS / n)
+    # where the power calculation alone asks for more than the minimum, it is kept
+    big = verification_holdout(1.0, sd, 200_000)
+    assert big == pytest.approx(holdout_to_detect(1.0, sd, 200_000))
+    assert big * 200_000 > MIN_HOLDOUT_CUSTOMERS
+    # not detectable at all, or nothing to detect
+    assert verification_holdout(0.01, sd, 1_000) is None
+    assert verification_holdout(None, sd, 1_000) is None
+    assert verification_holdout(math.nan, sd, 1_000) is None
