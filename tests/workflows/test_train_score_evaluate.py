@@ -267,3 +267,32 @@ def test_simulated_market_with_transactions(tmp_path):
     sc = score(res.model_dir, d).scores
     assert sc["customer_id"].nunique() == len(market.customers)
     assert np.isfinite(sc[SCORE_COLUMNS[2:]].to_numpy()).all()
+
+
+def test_known_share_matches_the_cards_hashes(trained, data_dir, logs):
+    """The vectorized check of the model's customer sample gives what hashing every id does,
+    also for ids outside ASCII and for a sample only partly found."""
+    from offerwise.data.contract import load_data
+    from offerwise.workflows.score import known_share
+    from offerwise.workflows.train import customer_sample, hash_id
+
+    ds = load_data(data_dir)
+    ids = pd.Series(["c1", "Kundé-7", "客户42", "c 9", *[f"x{i}" for i in range(50)]])
+    sample = [*customer_sample(ids.iloc[:20]), hash_id("not-a-customer")]
+    expected = sum(h in {hash_id(c) for c in ids} for h in sample) / len(sample)
+    assert known_share(ds, ids, sample) == pytest.approx(expected)
+    assert 0 < expected < 1
+    meta = json.loads((trained.model_dir / "model.json").read_text())
+    scored = pd.Series(logs.customers["customer_id"].astype(str))
+    assert known_share(ds, scored, meta["customer_sample"]) == 1.0
+
+
+def test_join_unique_names_a_repeated_key():
+    from offerwise.features._join import join_unique
+
+    left = pd.DataFrame({"customer_id": ["a", "b", "a"]})
+    right = pd.DataFrame({"customer_id": ["a", "b"], "v": [1.0, 2.0]})
+    out = join_unique(left, right, ["customer_id"], "features")
+    assert out["v"].tolist() == [1.0, 2.0, 1.0]
+    with pytest.raises(ModelError, match="features: 1 extra rows.*'customer_id': 'b'"):
+        join_unique(left, pd.concat([right, right.iloc[[1]]]), ["customer_id"], "features")

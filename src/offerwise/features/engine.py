@@ -27,6 +27,7 @@ import pandas as pd
 
 from offerwise.config import Settings, default_settings
 from offerwise.errors import InputError
+from offerwise.features._join import join_unique
 from offerwise.features.columns import EXTRA_COLUMNS, FEATURE_COLUMNS
 from offerwise.vocab import default_as_of, parse_as_of
 
@@ -279,7 +280,7 @@ def profile(
     attrs = attrs.drop_duplicates("customer_id")
     clash = [c for c in attrs.columns if c != "customer_id" and c in feats.columns]
     attrs = attrs.rename(columns={c: f"{c}_attr" for c in clash})  # features keep their names
-    out = feats.merge(attrs, on="customer_id", how="left", validate="one_to_one")
+    out = join_unique(feats, attrs, ["customer_id"], "customers")
     if segments:
         from offerwise.features.segments import assign_segments, cluster_customers
 

@@ -17,6 +17,7 @@ from offerwise.data.templates import RecScope, is_template, parse_scope
 from offerwise.embed.seq import SeqEncoder
 from offerwise.embed.sequences import OrderTable, load_orders
 from offerwise.errors import InputError, ModelError
+from offerwise.features._join import join_unique
 from offerwise.features.affinity import AFFINITY_PREFIX, CategoryFactors, affinity_features
 from offerwise.vocab import EMBEDDINGS, default_as_of, parse_as_of
 
@@ -354,7 +355,7 @@ def build_features(
             raise ModelError(
                 f"the data's transaction features differ from the model's (missing: {missing[:5]})"
             )
-        merged = cutoffs.merge(tx, on=["customer_id", "as_of"], how="left", validate="many_to_one")
+        merged = join_unique(cutoffs, tx, ["customer_id", "as_of"], "transaction features")
         for c in spec.transaction_features:
             cols[c] = pd.to_numeric(merged[c], errors="coerce").to_numpy(dtype=np.float64)
     elif spec.transaction_features:
@@ -365,7 +366,7 @@ def build_features(
         spec.category_shares = menu_categories(ds)
     if spec.category_shares:
         sh = category_share_features(ds, uniq, spec.category_shares, settings.feature_window_days)
-        merged = cutoffs.merge(sh, on=["customer_id", "as_of"], how="left", validate="many_to_one")
+        merged = join_unique(cutoffs, sh, ["customer_id", "as_of"], "category shares")
         for c in spec.category_shares:
             col = f"category_share={c}"
             vals = (
@@ -386,13 +387,11 @@ def build_features(
         spec.price_index = ds.has("competitor_prices")
     if spec.price_index:
         pi = price_index_features(ds, uniq, settings.feature_window_days)
-        merged = cutoffs.merge(pi, on=["customer_id", "as_of"], how="left", validate="many_to_one")
+        merged = join_unique(cutoffs, pi, ["customer_id", "as_of"], "price index")
         cols["price_index"] = pd.to_numeric(merged["price_index"], errors="coerce").to_numpy(
             dtype=np.float64
         )
-    cust = cutoffs[["customer_id", "as_of"]].merge(
-        customers, on="customer_id", how="left", validate="many_to_one"
-    )
+    cust = join_unique(cutoffs[["customer_id", "as_of"]], customers, ["customer_id"], "customers")
     for c in spec.numeric:
         if c not in cust.columns:
             raise ModelError(f"customers: column '{c}' used by the model is missing")

@@ -26,7 +26,6 @@ from offerwise.features.model_inputs import customer_features
 from offerwise.models.persist import LoadedModel, load_model
 from offerwise.vocab import EXTRAPOLATED_COLUMN, SCORE_COLUMNS, default_as_of, parse_as_of
 from offerwise.workflows._common import DataArg, Progress, note, open_data
-from offerwise.workflows.train import hash_id
 
 if TYPE_CHECKING:  # pragma: no cover
     from offerwise.spark.session import SparkConfig
@@ -55,6 +54,23 @@ class ScoreResult:
     by_offer: pd.DataFrame | None = None
 
 
+def known_share(ds: DataSet, customer_ids: pd.Series, sample: list[str]) -> float:
+    """Share of the hashes in ``sample`` (:func:`~offerwise.workflows.train.hash_id`) that are
+    hashes of ``customer_ids``: SHA-256 in DuckDB, vectorized (hashing 1M ids in Python took
+    3.5 s of a score)."""
+    con = ds.con.cursor()  # its own connection: a result pending on ``ds.con`` stays untouched
+    con.register("ow_scored_ids", pd.DataFrame({"id": customer_ids.astype(str).to_numpy()}))
+    con.register("ow_sample", pd.DataFrame({"h": pd.Series(sample, dtype=str)}))
+    try:
+        row = con.execute(
+            "SELECT COUNT(*) FROM ow_sample WHERE h IN "
+            "(SELECT substr(sha256(id), 1, 8) FROM ow_scored_ids)"
+        ).fetchone()
+    finally:
+        con.close()
+    return float(row[0] if row else 0) / len(sample)
+
+
 def shop_mismatch(lm: LoadedModel, ds: DataSet, customer_ids: pd.Series) -> list[str]:
     """Warnings when ``ds`` does not look like the shop ``lm`` was trained on.
 
@@ -64,8 +80,7 @@ def shop_mismatch(lm: LoadedModel, ds: DataSet, customer_ids: pd.Series) -> list
     out: list[str] = []
     sample = lm.meta.get("customer_sample") or []
     if sample:
-        known = {hash_id(c) for c in customer_ids.astype(str).tolist()}
-        share = sum(h in known for h in sample) / len(sample)
+        share = known_share(ds, customer_ids, sample)
         if share < MIN_KNOWN_SHARE:
             out.append(
                 f"{ds.root}: only {share:.0%} of the customers {lm.path} was trained on are in "
