@@ -103,7 +103,8 @@ def coverage(args: argparse.Namespace, tmp: Path, settings) -> list[dict]:  # no
                      "dr": None if est is None else est.value,
                      "lo": None if est is None else est.ci_low,
                      "hi": None if est is None else est.ci_high,
-                     "covered": None if est is None else bool(est.ci_low <= true <= est.ci_high)})
+                     "covered": None if est is None else bool(est.ci_low <= true <= est.ci_high),
+                     "mismatch": None if c is None or c.support is None else c.support.mismatch})
     return rows
 
 
@@ -203,6 +204,10 @@ def explore(args: argparse.Namespace, tmp: Path, settings) -> list[dict]:  # noq
         p2 = mixed.result.to_frame()
         v2 = mk.true_policy_value(p2[p2["group"] == "treatment"][["customer_id", "offer_id"]])
         est = None if mixed.claims is None else mixed.claims.estimate
+
+        def mismatch(r) -> bool | None:  # noqa: ANN001
+            c = r.claims
+            return None if c is None or c.support is None else c.support.mismatch
         rows.append({"part": "explore", "seed": seed, "oracle": oracle, "before": v0, "after": v1,
                      "before_pct": v0 / oracle, "after_pct": v1 / oracle,
                      "mixed": v2, "mixed_pct": v2 / oracle,
@@ -211,7 +216,10 @@ def explore(args: argparse.Namespace, tmp: Path, settings) -> list[dict]:  # noq
                      "mixed_lo": None if est is None else est.ci_low,
                      "mixed_hi": None if est is None else est.ci_high,
                      "mixed_note": None if mixed.claims is None else mixed.claims.estimate_note,
+                     "mixed_support": None if mixed.claims is None or mixed.claims.support is None
+                     else mixed.claims.support.to_dict(),
                      "verdict_mixed": tr3.identification.verdict if tr3.identification else None,
+                     "mismatch_before": mismatch(before), "mismatch_after": mismatch(after),
                      "explored": int(ex_run.result.summary()["n_explore"]),
                      "explore_budget": explore_budget,
                      "verdict_before": tr.identification.verdict if tr.identification else None,
@@ -264,7 +272,10 @@ def _print(out: dict) -> None:
               f"in-sample sum / true {np.median(ok['stated_model'] / ok['true']):.2f}")
         for r in cv.itertuples():
             print(f"  seed {r.seed}: true {r.true:8,.0f}  DR {r.dr:8,.0f} [{r.lo:8,.0f}, {r.hi:8,.0f}]"
-                  f"  model {r.stated_model:8,.0f}  {'covered' if r.covered else 'MISSED'}  ({r.verdict})")
+                  f"  model {r.stated_model:8,.0f}  {'covered' if r.covered else 'MISSED'}  ({r.verdict})"
+                  f"{'  IPW mass mismatch' if r.mismatch else ''}")
+        print(f"  the check said the exposures do not bear the plan out (IPW mass) on "
+              f"{int(cv['mismatch'].fillna(False).sum())}/{len(cv)} seeds")
     ex = rows[rows["part"] == "explore"]
     if len(ex):
         print("\nexploration (confounded logs, no propensities): true plan value as % of the oracle")
@@ -278,8 +289,16 @@ def _print(out: dict) -> None:
               "on the served exposures with logged propensities (90 % interval), vs the truth")
         for r in ex.itertuples():
             cov = "covered" if r.mixed_lo <= r.mixed <= r.mixed_hi else "MISSED"
+            sup = r.mixed_support
+            cover = ("" if not sup else f"; IPW mass offer {sup['offer']:.2f}±{sup['offer_se']:.2f}"
+                     f", none {sup['none']:.2f}±{sup['none_se']:.2f}"
+                     f"{' (mismatch: the check says so)' if sup['mismatch'] else ''}")
             print(f"  seed {r.seed}: true {r.mixed:8,.0f}  model {r.mixed_stated:8,.0f}  DR "
-                  f"{r.mixed_dr:8,.0f} [{r.mixed_lo:8,.0f}, {r.mixed_hi:8,.0f}] {cov}")
+                  f"{r.mixed_dr:8,.0f} [{r.mixed_lo:8,.0f}, {r.mixed_hi:8,.0f}] {cov}{cover}")
+        print("  the plans' DR checks said the exposures do not bear the plan out (IPW mass): "
+              f"before {int(ex['mismatch_before'].fillna(False).sum())}/{len(ex)}, campaign alone "
+              f"{int(ex['mismatch_after'].fillna(False).sum())}/{len(ex)}, history + campaign "
+              f"{sum(bool(r and r['mismatch']) for r in ex['mixed_support'])}/{len(ex)}")
         print(f"  median before {ex['before_pct'].median():.1%}, campaign alone "
               f"{ex['after_pct'].median():.1%}, history + campaign {ex['mixed_pct'].median():.1%}; "
               f"better than before: {int((ex['after'] > ex['before']).sum())}/{len(ex)} and "

@@ -21,7 +21,10 @@ import pandas as pd
 from offerwise.errors import InputError
 
 __all__ = [
+    "SUPPORT_TOLERANCE",
+    "PlanSupport",
     "PlanValueEstimate",
+    "plan_support",
     "dr_increments",
     "incremental_value_dr",
     "per_customer_mean",
@@ -44,6 +47,69 @@ class PlanValueEstimate:
 
     def to_dict(self) -> dict[str, object]:
         return {k: getattr(self, k) for k in self.__slots__}
+
+
+#: How far from 1 (see :class:`PlanSupport`) an inverse-propensity mass may be, at the one-sided
+#: 95 % level, before the plan's check says its exposures do not bear it out.
+SUPPORT_TOLERANCE = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class PlanSupport:
+    """Whether the checked exposures look drawn by their logged propensities for the customers a
+    plan treats.
+
+    Over the rounds whose customer the plan gives an offer, the inverse-propensity mass of the
+    planned offer, ``mean(1{a_i = π_i} / p_i)``, and of ``none``, ``mean(1{a_i = none} / p_i)``
+    (customers equally weighted, standard errors over customers). When the propensities are the
+    logging policy's, the policy could take the planned action for every such customer, and the
+    plan's choice does not depend on the logged action, each is 1 in expectation. A mass below 1
+    means planned actions the logs (almost) never took for these customers (a customer once held
+    out, logged ``none`` with probability 1), or customers picked partly for what their logged
+    offer did to them (features computed after the exposures); with estimated propensities, also
+    a propensity model that misses why these customers were offered. The DR estimate then rests
+    on the model for part of the plan.
+    """
+
+    offer: float
+    offer_se: float
+    none: float
+    none_se: float
+    n_customers: int
+
+    @property
+    def mismatch(self) -> bool:
+        """Either mass differs from 1 by more than :data:`SUPPORT_TOLERANCE` at the one-sided
+        95 % level."""
+        return any(
+            m + 1.645 * se < 1 - SUPPORT_TOLERANCE or m - 1.645 * se > 1 + SUPPORT_TOLERANCE
+            for m, se in ((self.offer, self.offer_se), (self.none, self.none_se))
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        return {k: getattr(self, k) for k in self.__slots__} | {"mismatch": self.mismatch}
+
+
+def plan_support(
+    customer: np.ndarray, action: np.ndarray, pscore: np.ndarray, plan_action: np.ndarray
+) -> PlanSupport | None:
+    """:class:`PlanSupport` of a plan on logged rounds (shapes as in
+    :func:`incremental_value_dr`); None when the plan treats none of their customers."""
+    on = np.asarray(plan_action) > 0
+    if not on.any():
+        return None
+    a, p, pa = np.asarray(action)[on], np.asarray(pscore, dtype=np.float64)[on], plan_action[on]
+    w = np.stack([(a == pa) / p, (a == 0) / p], axis=1)
+    per = per_customer_mean(np.asarray(customer)[on], w)
+    m = len(per)
+    se = per.std(axis=0, ddof=1) / np.sqrt(m) if m > 1 else np.full(2, np.inf)
+    return PlanSupport(
+        offer=float(per[:, 0].mean()),
+        offer_se=float(se[0]),
+        none=float(per[:, 1].mean()),
+        none_se=float(se[1]),
+        n_customers=int(m),
+    )
 
 
 def dr_increments(

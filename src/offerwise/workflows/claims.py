@@ -32,7 +32,12 @@ from offerwise.evaluation.identification import (
     fill_propensities,
     logged_rows,
 )
-from offerwise.evaluation.plan_value import PlanValueEstimate, incremental_value_dr
+from offerwise.evaluation.plan_value import (
+    PlanSupport,
+    PlanValueEstimate,
+    incremental_value_dr,
+    plan_support,
+)
 from offerwise.evaluation.power import holdout_to_detect, minimum_detectable_effect
 from offerwise.models.persist import LoadedModel, load_model
 from offerwise.policy.plan import PlanResult
@@ -67,6 +72,7 @@ class PlanClaims:
     reasons: list[str] = field(default_factory=list)
     estimate: PlanValueEstimate | None = None
     estimate_note: str = ""
+    support: PlanSupport | None = None  # how much of the plan the checked exposures support
     expected_per_customer: float = float("nan")  # model's expected lift per treatment customer
     outcome_days: int = OUTCOME_DAYS  # the outcome window of the power calculation
     outcome_sd: float = float("nan")  # sd of net profit per customer over outcome_days
@@ -84,6 +90,7 @@ class PlanClaims:
             "reasons": list(self.reasons),
             "estimate": None if self.estimate is None else self.estimate.to_dict(),
             "estimate_note": self.estimate_note,
+            "support": None if self.support is None else self.support.to_dict(),
             "expected_per_customer": _num(self.expected_per_customer),
             "outcome_days": self.outcome_days,
             "outcome_sd": _num(self.outcome_sd),
@@ -126,6 +133,16 @@ def outcome_sd(ds: DataSet, as_of: pd.Timestamp, days: int, margin_rate: float) 
     return float("nan") if row is None or row[0] is None else float(row[0])
 
 
+@dataclass(frozen=True, slots=True)
+class HeldOutCheck:
+    """The plan's DR check: the estimate (None: no check, ``note`` says why), how it was made,
+    and how much of the plan the checked exposures support."""
+
+    estimate: PlanValueEstimate | None
+    note: str
+    support: PlanSupport | None = None
+
+
 #: Re-solves the plan (same budget, rules, holdout, seed) on another model's long scores frame.
 Resolver = Callable[[pd.DataFrame], PlanResult]
 
@@ -140,9 +157,9 @@ def dr_estimate(
     settings: Settings,
     seed: int,
     resolve: Resolver | None = None,
-) -> tuple[PlanValueEstimate | None, str]:
-    """DR estimate of the plan's incremental profit on exposures its model did not fit, or
-    (None, why not).
+) -> HeldOutCheck:
+    """DR estimate of the plan's incremental profit on exposures its model did not fit (with how
+    much of the plan those exposures support), or None and why not.
 
     On the model's own training data the saved model saw every exposure, so its plan picks
     customers partly for their own logged outcomes and a DR estimate on them is optimistic. The
@@ -152,17 +169,19 @@ def dr_estimate(
     (the audit model saw 2/3 of the data). On other data: the plan itself, on every exposure.
     """
     if not ds.has("exposures"):
-        return None, "the data has no exposures to check the plan against"
+        return HeldOutCheck(None, "the data has no exposures to check the plan against")
     ex = ds.frame("exposures")
     ex["customer_id"] = ex["customer_id"].astype(str)
     ex["offer_id"] = ex["offer_id"].astype(str)
     held, rows_note = held_out_exposures(lm, ds, ex)
     if held is None:
-        return None, rows_note
+        return HeldOutCheck(None, rows_note)
     model, plan, ex = lm.model, res, held.rows
     if held.fold is not None:  # the model's own data: the saved model was fitted on every row
         if not (lm.path / "audit").exists() or resolve is None:
-            return None, "the model saw every exposure and there is no audit plan to check"
+            return HeldOutCheck(
+                None, "the model saw every exposure and there is no audit plan to check"
+            )
         audit = load_model(lm.path / "audit")
         ex = ex[held.fold == int(audit.meta.get("audit_fold", 0))].reset_index(drop=True)
         plan = resolve(audit.model.predict_frame(X, ids))  # NaN revenue: profit plans only
@@ -175,7 +194,9 @@ def dr_estimate(
     index = {a: i for i, a in enumerate(arms)}
     ex = ex[ex["offer_id"].isin(index) & ex["customer_id"].isin(set(ids))].reset_index(drop=True)
     if len(ex) < 50:
-        return None, f"too few exposures to check the plan on ({len(ex)}; {rows_note})"
+        return HeldOutCheck(
+            None, f"too few exposures to check the plan on ({len(ex)}; {rows_note})"
+        )
     pos = pd.Series(np.arange(len(ids)), index=ids.to_numpy()).reindex(ex["customer_id"]).to_numpy()
     Xr = X[pos]
     action = ex["offer_id"].map(index).to_numpy(dtype=np.int64)
@@ -232,7 +253,19 @@ def dr_estimate(
         level=LEVEL,
         seed=seed,
     )
-    return est, f"{rows_note}; {how}"
+    support = plan_support(
+        ex["customer_id"].to_numpy(), action, np.clip(pscore, 0.01, 1), plan_action
+    )
+    if support is not None and support.mismatch:
+        how += (
+            "; for the customers this plan treats the exposures do not look drawn by their "
+            f"propensities (inverse-propensity mass of the planned offer {support.offer:.2f} ± "
+            f"{support.offer_se:.2f}, of none {support.none:.2f} ± {support.none_se:.2f}; 1 "
+            "expected): planned actions the logs rarely took, customers picked partly on what "
+            "their logged offer did, or propensities that miss why they were offered; the "
+            "interval rests partly on the model"
+        )
+    return HeldOutCheck(est, f"{rows_note}; {how}", support)
 
 
 def model_identification(lm: LoadedModel) -> Identification | None:
@@ -332,7 +365,8 @@ def plan_claims(
     ident = model_identification(lm)
     verdict = None if ident is None else ident.verdict
     reasons = [] if ident is None else list(ident.reasons)
-    est, note = dr_estimate(res, lm, ds, ids, X, settings=settings, seed=seed, resolve=resolve)
+    check = dr_estimate(res, lm, ds, ids, X, settings=settings, seed=seed, resolve=resolve)
+    est, note = check.estimate, check.note
     n_t = int((~res.holdout).sum())
     n_h = int(res.holdout.sum())
     per = res.total_incremental_profit / n_t if n_t else float("nan")
@@ -372,6 +406,7 @@ def plan_claims(
         reasons=reasons,
         estimate=est,
         estimate_note=note,
+        support=check.support,
         expected_per_customer=per,
         outcome_sd=sd,
         mde=mde,
