@@ -205,7 +205,7 @@ def test_evaluate_decisions_reward_from_profit_columns():
 
 def test_evaluate_decisions_errors():
     decisions, exposures, est, _ = _tables(n=100)
-    with pytest.raises(InputError, match="column 'propensity' is missing; .*estimate them"):
+    with pytest.raises(InputError, match="column 'propensity' is missing; .*propensities estimated from the features, labelled unverified"):
         evaluate_decisions(decisions, exposures.drop(columns="propensity"), None, ["a", "b"])
     ex = exposures.copy()
     ex.loc[[3, 7], "propensity"] = np.nan
