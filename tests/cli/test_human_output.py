@@ -213,6 +213,7 @@ def test_completejourney_slice_end_to_end(cj: Path, tmp_path: Path) -> None:
     assert "per segment" in r.stdout and "expected incremental profit" in r.stdout
     # observational logs: the profit is labelled unverified and the verifying experiment printed
     assert "UNVERIFIED" in r.stdout and "to verify:" in r.stdout and "holdout detects" in r.stdout
+    plan_out = " ".join(r.stdout.split())
     need = json.loads((tmp_path / "plan.summary.json").read_text())["claims"]["holdout_to_detect"]
     if need is not None:  # a share below 1 % is not printed as "0%"
         assert f"a random holdout of {need:.1%} (" in r.stdout.replace("\n", " ")
@@ -228,10 +229,19 @@ def test_completejourney_slice_end_to_end(cj: Path, tmp_path: Path) -> None:
     # the verifying experiment is sized for what the held-out check vouches for, not the claim
     summary = json.loads((tmp_path / "plan.summary.json").read_text())
     claims, est = summary["claims"], summary["claims"]["estimate"]
-    if claims["verify_effect_per_customer"] is not None:
+    if claims["verify_effect_per_customer"] is not None and est is not None:
         low, mid = (est[k] / summary["n_treatment"] for k in ("ci_low", "value"))
         assert claims["verify_effect_per_customer"] == pytest.approx(low if low > 0 else mid)
         assert "held-out check" in claims["verify_basis"]
+    # whether the checked exposures bear the plan out: stated in the summary, said when they do not
+    sup = claims["support"]
+    if est is None:  # the re-made plan offers nothing to the customers it could be checked on
+        assert sup is None and "no held-out check:" in plan_out
+        assert "offers nothing to any of the" in claims["estimate_note"]
+        assert "propensities logged on 0" not in plan_out  # a column without values: none logged
+    else:
+        assert sup["n_customers"] > 0 and sup["offer"] >= 0 and sup["none"] >= 0
+        assert ("do not look drawn by their propensities" in plan_out) == sup["mismatch"]
 
 
 def test_score_warns_on_another_shops_data(shop: dict[str, Path], cj: Path, tmp_path: Path) -> None:

@@ -51,6 +51,27 @@ def test_mixed_logs_train_and_plan_value_on_the_logged_rows(mixed_dir, tmp_path)
     claims = json.loads((tmp_path / "p.summary.json").read_text())["claims"]
     assert claims["verified"] is False and np.isfinite(claims["estimate"]["value"])
     assert "logged propensities only" in claims["estimate_note"]
+    # the logged rows carry the simulator's exact (uniform) propensities: no false alarm
+    sup = claims["support"]
+    assert sup is not None and not sup["mismatch"], sup
+    assert "do not look drawn by their propensities" not in " ".join(plan.output.split())
+
+    # the same logs with every logged propensity halved (a logging bug): the check says so
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for f in d.glob("*.parquet"):
+        df = pd.read_parquet(f)
+        if f.name == "exposures.parquet":
+            df["propensity"] = df["propensity"] / 2
+        df.to_parquet(bad / f.name, index=False)
+    plan2 = r.invoke(app, ["plan", "--model", str(tmp_path / "m"), "--data", str(bad),
+                           "--budget", "2000", "--out", str(tmp_path / "p2.parquet")])
+    assert plan2.exit_code == 0, plan2.output
+    sup2 = json.loads((tmp_path / "p2.summary.json").read_text())["claims"]["support"]
+    assert sup2["mismatch"] and sup2["offer"] > 1.5, sup2
+    text2 = " ".join(plan2.output.split())
+    assert "do not look drawn by their propensities" in text2
+    assert "the interval rests partly on the model" in text2
 
     ev = r.invoke(app, ["evaluate", "--decisions", str(tmp_path / "p.parquet"), "--data", str(d)])
     assert ev.exit_code == 0, ev.output

@@ -232,6 +232,8 @@ def dr_estimate(
             how = "propensities estimated from the features (none were logged)"
         elif n_filled == 0:
             pscore, how = filled, "logged propensities"
+        elif n_filled == len(ex):  # a propensity column with no value in it
+            pscore, how = filled, "propensities estimated from the features (none were logged)"
         else:
             pscore = filled
             how = (
@@ -241,6 +243,11 @@ def dr_estimate(
     plan_arm = np.where(plan.holdout, -1, plan.assignment) + 1  # 0 = none
     by_customer = pd.Series(plan_arm, index=pd.Index(plan.customer_ids.astype(str)))
     plan_action = by_customer.reindex(ex["customer_id"]).fillna(0).to_numpy(dtype=np.int64)
+    if not (plan_action > 0).any():  # d_i = 0 on every round: an interval [0, 0] would mislead
+        n_c = ex["customer_id"].nunique()
+        return HeldOutCheck(
+            None, f"{rows_note}: the plan offers nothing to any of the {n_c:,} customers checked"
+        )
     q = model.predict_net_profit(Xr, arms)
     est = incremental_value_dr(
         ex["customer_id"].to_numpy(),
@@ -377,7 +384,7 @@ def plan_claims(
     need = verification_holdout(target, sd, n_t + n_h)
     if target is None:
         detect = (
-            f"there is no positive effect to size a holdout for ({basis}); "
+            f"nothing to size a holdout for ({basis}); "
             f"a random holdout of at least {MIN_HOLDOUT_CUSTOMERS:,} customers measures what "
             "the plan really earns"
         )
