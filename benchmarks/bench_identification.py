@@ -275,7 +275,7 @@ def _print(out: dict) -> None:
                   f"  model {r.stated_model:8,.0f}  {'covered' if r.covered else 'MISSED'}  ({r.verdict})"
                   f"{'  IPW mass mismatch' if r.mismatch else ''}")
         print(f"  the check said the exposures do not bear the plan out (IPW mass) on "
-              f"{int(cv['mismatch'].fillna(False).sum())}/{len(cv)} seeds")
+              f"{int(cv['mismatch'].eq(True).sum())}/{len(cv)} seeds")
     ex = rows[rows["part"] == "explore"]
     if len(ex):
         print("\nexploration (confounded logs, no propensities): true plan value as % of the oracle")
@@ -296,8 +296,8 @@ def _print(out: dict) -> None:
             print(f"  seed {r.seed}: true {r.mixed:8,.0f}  model {r.mixed_stated:8,.0f}  DR "
                   f"{r.mixed_dr:8,.0f} [{r.mixed_lo:8,.0f}, {r.mixed_hi:8,.0f}] {cov}{cover}")
         print("  the plans' DR checks said the exposures do not bear the plan out (IPW mass): "
-              f"before {int(ex['mismatch_before'].fillna(False).sum())}/{len(ex)}, campaign alone "
-              f"{int(ex['mismatch_after'].fillna(False).sum())}/{len(ex)}, history + campaign "
+              f"before {int(ex['mismatch_before'].eq(True).sum())}/{len(ex)}, campaign alone "
+              f"{int(ex['mismatch_after'].eq(True).sum())}/{len(ex)}, history + campaign "
               f"{sum(bool(r and r['mismatch']) for r in ex['mixed_support'])}/{len(ex)}")
         print(f"  median before {ex['before_pct'].median():.1%}, campaign alone "
               f"{ex['after_pct'].median():.1%}, history + campaign {ex['mixed_pct'].median():.1%}; "

@@ -64,11 +64,13 @@ def test_mixed_logs_train_and_plan_value_on_the_logged_rows(mixed_dir, tmp_path)
         if f.name == "exposures.parquet":
             df["propensity"] = df["propensity"] / 2
         df.to_parquet(bad / f.name, index=False)
+    # (every positive gain and a large budget: the mismatch is judged on >= 200 treated customers)
     plan2 = r.invoke(app, ["plan", "--model", str(tmp_path / "m"), "--data", str(bad),
-                           "--budget", "2000", "--out", str(tmp_path / "p2.parquet")])
+                           "--budget", "20000", "--min-gain", "off", "--holdout", "0.05",
+                           "--out", str(tmp_path / "p2.parquet")])
     assert plan2.exit_code == 0, plan2.output
     sup2 = json.loads((tmp_path / "p2.summary.json").read_text())["claims"]["support"]
-    assert sup2["mismatch"] and sup2["offer"] > 1.5, sup2
+    assert sup2["mismatch"] and sup2["offer"] > 1.5, (sup2["n_customers"], sup2["mismatch"])
     text2 = " ".join(plan2.output.split())
     assert "do not look drawn by their propensities" in text2
     assert "the interval rests partly on the model" in text2
