@@ -8,10 +8,14 @@ predictions for the customers it picked):
   (on the model's own data: the plan re-made by its audit model, on the audit fold), with
   a 90 % interval (:func:`offerwise.evaluation.plan_value.incremental_value_dr`); with logged
   propensities those are used, otherwise propensities estimated from the customers' features;
+  and whether those exposures look drawn by their propensities for the customers the plan treats
+  (:func:`offerwise.evaluation.plan_value.plan_support`);
 - the identification verdict of the model (``model_card.json``); when it is not ``ok`` the profit
   is *unverified* and the plan says which experiment would verify it;
 - the holdout's minimum detectable effect on net profit per customer (80 % power, 5 % level) next
-  to the expected effect, and the holdout share that would detect it.
+  to the expected effect, and the holdout share that would detect the effect worth verifying
+  (:func:`verify_target`: the expected effect when the verdict is ``ok``, else what the held-out
+  check vouches for), at least :data:`MIN_HOLDOUT_CUSTOMERS` customers.
 """
 
 from __future__ import annotations
@@ -72,7 +76,7 @@ class PlanClaims:
     reasons: list[str] = field(default_factory=list)
     estimate: PlanValueEstimate | None = None
     estimate_note: str = ""
-    support: PlanSupport | None = None  # how much of the plan the checked exposures support
+    support: PlanSupport | None = None  # do the checked exposures look drawn by their propensities
     expected_per_customer: float = float("nan")  # model's expected lift per treatment customer
     outcome_days: int = OUTCOME_DAYS  # the outcome window of the power calculation
     outcome_sd: float = float("nan")  # sd of net profit per customer over outcome_days
@@ -136,7 +140,7 @@ def outcome_sd(ds: DataSet, as_of: pd.Timestamp, days: int, margin_rate: float) 
 @dataclass(frozen=True, slots=True)
 class HeldOutCheck:
     """The plan's DR check: the estimate (None: no check, ``note`` says why), how it was made,
-    and how much of the plan the checked exposures support."""
+    and whether its exposures look drawn by their propensities (:class:`PlanSupport`)."""
 
     estimate: PlanValueEstimate | None
     note: str
@@ -158,8 +162,8 @@ def dr_estimate(
     seed: int,
     resolve: Resolver | None = None,
 ) -> HeldOutCheck:
-    """DR estimate of the plan's incremental profit on exposures its model did not fit (with how
-    much of the plan those exposures support), or None and why not.
+    """DR estimate of the plan's incremental profit on exposures its model did not fit (with
+    whether they look drawn by their propensities for the plan's customers), or None and why.
 
     On the model's own training data the saved model saw every exposure, so its plan picks
     customers partly for their own logged outcomes and a DR estimate on them is optimistic. The
@@ -337,7 +341,7 @@ def verify_target(
         return low, f"the lower end of the held-out check's {pct} interval"
     if mid > 0:
         return mid, f"the held-out check's estimate (its {pct} interval includes 0)"
-    return None, f"its estimate is {mid:+,.2f} per customer"
+    return None, f"the held-out check's estimate is {mid:+,.2f} per customer"
 
 
 def verification_holdout(target: float | None, sd: float, n_customers: int) -> float | None:
