@@ -175,6 +175,12 @@ def explore_round(mk, d: Path, model: Path, sc, seed: int, settings, out: Path):
     return ex_run, camp, out, mixed
 
 
+def _mismatch(run) -> bool | None:  # noqa: ANN001 - a make_plan result
+    """Whether the plan's DR check said its exposures do not bear the plan out (None: no check)."""
+    c = run.claims
+    return None if c is None or c.support is None else c.support.mismatch
+
+
 def explore(args: argparse.Namespace, tmp: Path, settings) -> list[dict]:  # noqa: ANN001
     rows = []
     for s in range(args.explore_seeds):
@@ -204,10 +210,6 @@ def explore(args: argparse.Namespace, tmp: Path, settings) -> list[dict]:  # noq
         p2 = mixed.result.to_frame()
         v2 = mk.true_policy_value(p2[p2["group"] == "treatment"][["customer_id", "offer_id"]])
         est = None if mixed.claims is None else mixed.claims.estimate
-
-        def mismatch(r) -> bool | None:  # noqa: ANN001
-            c = r.claims
-            return None if c is None or c.support is None else c.support.mismatch
         rows.append({"part": "explore", "seed": seed, "oracle": oracle, "before": v0, "after": v1,
                      "before_pct": v0 / oracle, "after_pct": v1 / oracle,
                      "mixed": v2, "mixed_pct": v2 / oracle,
@@ -219,7 +221,7 @@ def explore(args: argparse.Namespace, tmp: Path, settings) -> list[dict]:  # noq
                      "mixed_support": None if mixed.claims is None or mixed.claims.support is None
                      else mixed.claims.support.to_dict(),
                      "verdict_mixed": tr3.identification.verdict if tr3.identification else None,
-                     "mismatch_before": mismatch(before), "mismatch_after": mismatch(after),
+                     "mismatch_before": _mismatch(before), "mismatch_after": _mismatch(after),
                      "explored": int(ex_run.result.summary()["n_explore"]),
                      "explore_budget": explore_budget,
                      "verdict_before": tr.identification.verdict if tr.identification else None,

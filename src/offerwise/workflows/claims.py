@@ -253,20 +253,19 @@ def dr_estimate(
             None, f"{rows_note}: the plan offers nothing to any of the {n_c:,} customers checked"
         )
     q = model.predict_net_profit(Xr, arms)
+    pscore = np.clip(pscore, 0.01, 1)
     est = incremental_value_dr(
         ex["customer_id"].to_numpy(),
         reward,
         action,
-        np.clip(pscore, 0.01, 1),
+        pscore,
         plan_action,
         q,
         len(res.customer_ids),
         level=LEVEL,
         seed=seed,
     )
-    support = plan_support(
-        ex["customer_id"].to_numpy(), action, np.clip(pscore, 0.01, 1), plan_action
-    )
+    support = plan_support(ex["customer_id"].to_numpy(), action, pscore, plan_action)
     if support is not None and support.mismatch:
         how += (
             "; for the customers this plan treats the exposures do not look drawn by their "
