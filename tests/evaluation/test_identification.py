@@ -15,6 +15,7 @@ from offerwise.evaluation.identification import (
     cross_fitted_propensity,
     e_value,
     fill_propensities,
+    logged_or_estimated,
     logged_rows,
     logging_kind,
     overlap,
@@ -52,6 +53,10 @@ def test_mixed_logs_keep_the_logged_values_and_value_on_them() -> None:
     assert logged_rows(np.where(np.arange(n) < 50, 0.5, np.nan)) is None  # too few to value on
     assert logged_rows(np.full(n, 0.5)) is None and logged_rows(None) is None
     assert fill_propensities(None, X, arm, 2, seed=0) == (None, 0)
+    # the checks' variant: observational logs (None) get an estimate on every row
+    est, n_est = logged_or_estimated(None, X, arm, 2, seed=0)
+    assert n_est == n and np.allclose(est[1000:], p[1000:])
+    assert logged_or_estimated(np.full(n, 0.5), X, arm, 2, seed=0)[1] == 0
 
 
 def test_e_value() -> None:

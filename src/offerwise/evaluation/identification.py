@@ -51,6 +51,7 @@ __all__ = [
     "e_value",
     "effective_sample_size",
     "fill_propensities",
+    "logged_or_estimated",
     "logged_rows",
     "logging_kind",
     "overlap",
@@ -406,6 +407,28 @@ def logged_rows(propensity: np.ndarray | None) -> np.ndarray | None:
     return logged
 
 
+def logged_or_estimated(
+    propensity: np.ndarray | None,
+    X: np.ndarray,
+    arm: np.ndarray,
+    n_arms: int,
+    *,
+    seed: int,
+    threads: int = 1,
+) -> tuple[np.ndarray, int]:
+    """Each row's probability of its logged arm (n,): the logged propensity where there is one,
+    else :func:`arm_propensities`' out-of-fold estimate (fitted on every row; every row when
+    ``propensity`` is None), and how many rows were estimated (0: all logged, n: none)."""
+    n = len(arm)
+    p = np.full(n, np.nan) if propensity is None else np.asarray(propensity, np.float64).copy()
+    miss = ~np.isfinite(p)
+    if not miss.any():
+        return p, 0
+    est = arm_propensities(np.nan_to_num(X, nan=0.0), arm, n_arms, seed=seed, threads=threads)
+    p[miss] = est[miss]
+    return p, int(miss.sum())
+
+
 def fill_propensities(
     propensity: np.ndarray | None,
     X: np.ndarray,
@@ -415,18 +438,11 @@ def fill_propensities(
     seed: int,
     threads: int = 1,
 ) -> tuple[np.ndarray | None, int]:
-    """The logged propensities (n,) with the missing rows of mixed logs filled by
-    :func:`arm_propensities` (out-of-fold, fitted on every row), and how many were filled.
-    ``propensity`` None (observational logs) or complete: returned as it is."""
+    """:func:`logged_or_estimated` for logs with propensities (complete or mixed); None for
+    observational logs (``propensity`` None), whose learners estimate their own."""
     if propensity is None:
         return None, 0
-    p = np.asarray(propensity, dtype=np.float64).copy()
-    miss = ~np.isfinite(p)
-    if not miss.any():
-        return p, 0
-    est = arm_propensities(np.nan_to_num(X, nan=0.0), arm, n_arms, seed=seed, threads=threads)
-    p[miss] = est[miss]
-    return p, int(miss.sum())
+    return logged_or_estimated(propensity, X, arm, n_arms, seed=seed, threads=threads)
 
 
 def placebo_aipw(

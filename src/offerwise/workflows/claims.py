@@ -31,9 +31,8 @@ from offerwise.data.contract import DataSet
 from offerwise.evaluation.identification import (
     Identification,
     Sensitivity,
-    arm_propensities,
     e_value,
-    fill_propensities,
+    logged_or_estimated,
     logged_rows,
 )
 from offerwise.evaluation.plan_value import (
@@ -226,23 +225,17 @@ def dr_estimate(
             f"other {int((~logged).sum()):,} are observational)"
         )
     else:  # logged everywhere, nowhere, or on too few rows to check on alone: filled
-        filled, n_filled = fill_propensities(
+        pscore, n_est = logged_or_estimated(
             prop, Xr, action, len(arms), seed=seed, threads=settings.threads
         )
-        if filled is None:
-            pscore = arm_propensities(
-                np.nan_to_num(Xr, nan=0.0), action, len(arms), seed=seed, threads=settings.threads
-            )
+        if n_est == 0:
+            how = "logged propensities"
+        elif n_est == len(ex):
             how = "propensities estimated from the features (none were logged)"
-        elif n_filled == 0:
-            pscore, how = filled, "logged propensities"
-        elif n_filled == len(ex):  # a propensity column with no value in it
-            pscore, how = filled, "propensities estimated from the features (none were logged)"
         else:
-            pscore = filled
             how = (
-                f"propensities logged on {len(ex) - n_filled:,} exposures (too few to check on "
-                f"alone) and estimated from the features on {n_filled:,}"
+                f"propensities logged on {len(ex) - n_est:,} exposures (too few to check on "
+                f"alone) and estimated from the features on {n_est:,}"
             )
     plan_arm = np.where(plan.holdout, -1, plan.assignment) + 1  # 0 = none
     by_customer = pd.Series(plan_arm, index=pd.Index(plan.customer_ids.astype(str)))

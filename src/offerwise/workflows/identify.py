@@ -20,10 +20,9 @@ from offerwise.data.contract import DataSet
 from offerwise.evaluation.identification import (
     Identification,
     PlaceboResult,
-    arm_propensities,
     balance,
     cross_fitted_propensity,
-    fill_propensities,
+    logged_or_estimated,
     logging_kind,
     overlap,
     placebo_aipw,
@@ -120,13 +119,9 @@ def identify(
         arm = pd.Series(off).map({a: i for i, a in enumerate(arms)}).to_numpy(dtype=np.int64)
         # the logging policy's own probability of each logged arm; estimated from what the
         # policy could see at the exposure where it was not logged
-        p_arm, _ = fill_propensities(
+        p_arm, _ = logged_or_estimated(
             None if prop is None else prop[rows], Xs, arm, len(arms), seed=seed, threads=threads
         )
-        if p_arm is None:
-            p_arm = arm_propensities(
-                np.nan_to_num(Xs, nan=0.0), arm, len(arms), seed=seed, threads=threads
-            )
         keys = ex.iloc[rows][["customer_id", "ts"]]
         y = pre_period_net_profit(ds, keys, PLACEBO_DAYS, settings.margin_rate)
         lagged = pd.DataFrame(
