@@ -99,6 +99,7 @@ PLAN_COLUMNS = (
     "reason",
     "planned_offer_id",
     "propensity",
+    "holdout_probability",
     "category",
     "eligible_offers",
     "drivers",
