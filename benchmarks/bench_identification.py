@@ -149,7 +149,7 @@ def explore_round(mk, d: Path, model: Path, sc, seed: int, settings, out: Path):
     """One exploring campaign (``plan --explore 0.2`` with a budget that pays for the random draw
     too: the best-offer cost) run in the simulator; returns (plan run, campaign, ``out``: a data
     directory with the campaign's exposures, logged with the plan's propensities as the service
-    would export them — holdout rows: none, with the design's probability — and every transaction so far; ``out-mixed``: the
+    would export them — holdout rows: none, 1 — and every transaction so far; ``out-mixed``: the
     same with the history's exposures merged in as ``offerwise cycle`` merges them)."""
     from offerwise.simulator import run_campaign
     from offerwise.workflows.cycle import merge_exposures

@@ -99,7 +99,6 @@ PLAN_COLUMNS = (
     "reason",
     "planned_offer_id",
     "propensity",
-    "holdout_probability",
     "category",
     "eligible_offers",
     "drivers",

@@ -14,7 +14,6 @@ import pytest
 
 from offerwise.errors import InputError
 from offerwise.policy.explore import draw_explore, plan_propensity
-from offerwise.policy.holdout import holdout_probability
 from offerwise.policy.plan import solve_plan
 from offerwise.policy.rules import parse_rules
 from offerwise.vocab import PLAN_COLUMNS
@@ -88,12 +87,7 @@ def test_explore_zero_is_the_plan_without_exploration():
     fa, fb = a.to_frame(), b.to_frame()
     assert list(fb.columns) == list(PLAN_COLUMNS)
     pd.testing.assert_frame_equal(fa, fb)
-    # no exploration: the holdout draw is the only randomness; P(held out) = 10 % per segment
-    h = holdout_probability(fb["segment"], 0.1)  # the planned customers' segments
-    none = (fb["offer_id"] == "none").to_numpy()
-    planned_none = (fb["planned_offer_id"] == "none").to_numpy()
-    np.testing.assert_allclose(fb["propensity"], np.where(none, h + (1 - h) * planned_none, 1 - h))
-    assert (fb.loc[fb["group"] == "treatment", "propensity"] < 1).any()
+    assert (fb["propensity"] == 1.0).all()
     assert b.summary()["explore"] == 0.0 and b.summary()["n_explore"] == 0
 
 
@@ -129,11 +123,7 @@ def test_budget_and_rules_hold_and_no_ineligible_offer_is_explored(case):
         if "max_count" in r:
             assert (df["offer_id"] == o).sum() <= r["max_count"]
     assert (df.loc[df["group"] == "holdout", "offer_id"] == "none").all()
-    hold = df[df["group"] == "holdout"]
-    arms = 1 + hold["eligible_offers"].fillna("").map(lambda e: len([o for o in e.split("|") if o]))
-    h = pd.Series(holdout_probability(df["segment"], 0.1), index=df.index)[hold.index]
-    p_t = explore / arms + (1 - explore) * (hold["planned_offer_id"] == "none")
-    np.testing.assert_allclose(hold["propensity"], h + (1 - h) * p_t)
+    assert (df.loc[df["group"] == "holdout", "propensity"] == 1.0).all()
     assert df["propensity"].between(0, 1).all() and (df["propensity"] > 0).all()
     # the explored arms include none and every offer
     assert set(ex["offer_id"]) == {"none", *OFFERS} or len(ex) < 50
@@ -195,15 +185,16 @@ def test_draw_explore_and_propensity_units():
     explored, arm = draw_explore(mask, cand, 1.0, seed=1)
     assert explored.tolist() == [True, True, False]
     assert arm[1] == -1 and arm[2] == -1 and arm[0] in (-1, 0, 2)
-    p = plan_propensity(np.array([0, -1, 1]), np.array([0, -1, 1]), mask, np.zeros(3), 0.25)
+    p = plan_propensity(
+        np.array([0, -1, 1]), np.array([0, -1, 1]), mask, np.array([True, False, False]),
+        np.array([False, False, False]), 0.25,
+    )  # fmt: skip
     np.testing.assert_allclose(p, [0.25 / 3 + 0.75, 0.75 + 0.25, 0.75 + 0.25 / 4])
-    p = plan_propensity(np.array([2, -1, 1]), np.array([0, -1, 1]), mask, np.zeros(3), 0.25)
-    np.testing.assert_allclose(p, [0.25 / 3, 1.0, 0.75 + 0.25 / 4])
-    # held out with probability h: none gets h + (1 - h) P_t(none), an offer (1 - h) P_t(offer);
-    # row 2 is held out and would have got offer 1: P_t(none) = 0.25 / 4 (explored, drew none)
-    h = np.array([0.1, 0.1, 0.3])
-    p = plan_propensity(np.array([2, -1, -1]), np.array([0, -1, 1]), mask, h, 0.25)
-    np.testing.assert_allclose(p, [0.9 * 0.25 / 3, 0.1 + 0.9 * 1.0, 0.3 + 0.7 * 0.25 / 4])
+    p = plan_propensity(
+        np.array([2, -1, 1]), np.array([0, -1, 1]), mask, np.array([True, True, False]),
+        np.array([False, False, True]), 0.25,
+    )  # fmt: skip
+    np.testing.assert_allclose(p, [0.25 / 3, 1.0, 1.0])
     with pytest.raises(InputError, match="explore"):
         draw_explore(mask, cand, 1.5, seed=1)
     scores, cust, menu = _data(200)
@@ -240,37 +231,12 @@ def test_cli_plan_explore(tmp_path):
     ex = df[df["reason"] == "explore"]
     assert 0.1 < len(ex) / (df["group"] == "treatment").sum() < 0.3
     assert set(df["group"]) == {"treatment", "holdout"}
-    h = df["holdout_probability"]
-    assert h.between(0.05, 0.5).all()  # the holdout share of the customer's segment
-    hold = df["group"] == "holdout"  # h + (1 - h) P(none | not held out)
-    assert (df.loc[hold, "propensity"] >= h[hold]).all() and (df.loc[hold, "propensity"] < 1).any()
-    exploit = (df["group"] == "treatment") & (df["reason"] != "explore") & (df["offer_id"] != "none")
-    q = df.loc[exploit, "propensity"] / (1 - h[exploit])  # 0.8 + 0.2 / arms when not held out
-    assert q.between(0.8, 1.0).all()
+    assert (df.loc[df["group"] == "holdout", "propensity"] == 1.0).all()
+    exploit = df[(df["group"] == "treatment") & (df["reason"] != "explore")]
+    assert exploit["propensity"].between(0.8, 1.0).all()  # 0.8 + 0.2 / arms
     assert ex["propensity"].between(0, 1, inclusive="right").all()
     assert json.loads(plan.with_suffix(".summary.json").read_text())["explore"] == 0.2
     r = _ow("plan", "--model", model, "--data", data, "--budget", "5", "--out", tmp_path / "q.parquet",
             "--explore", "0.5", "--no-frontier")  # fmt: skip
     assert r.returncode == 2 and "lower --explore" in r.stderr
     assert not (tmp_path / "q.parquet").exists()
-
-
-def test_logged_propensities_are_the_draw_frequencies_holdout_included():
-    """Over many seeds (a new holdout and exploration draw each), each customer's share of plans
-    giving them arm a equals the propensity logged with a: the holdout draw is part of it."""
-    scores, cust, menu = _data(300, seed=5)
-    runs = 300
-    seen: dict[tuple[str, str], list[float]] = {}
-    for seed in range(runs):
-        df = solve_plan(
-            scores, cust, np.inf, holdout=0.2, seed=seed, offers=menu, kernel="numpy", explore=0.3
-        ).to_frame()
-        for c, o, p in zip(df["customer_id"], df["offer_id"], df["propensity"], strict=True):
-            seen.setdefault((c, o), []).append(p)
-    worst = 0.0
-    for ps in seen.values():
-        p = ps[0]
-        assert np.allclose(ps, p)  # no budget: a customer's arm has one propensity
-        worst = max(worst, abs(len(ps) / runs - p) / np.sqrt(p * (1 - p) / runs + 1e-12))
-    assert worst < 5.0, worst
-    assert any(o == "none" and 0.2 < ps[0] < 1 for (_, o), ps in seen.items())

@@ -70,10 +70,9 @@ class PlanSupport:
     (customers equally weighted, standard errors over customers). When the propensities are the
     logging policy's, the policy could take the planned action for every such customer, and the
     plan's choice does not depend on the logged action, each is 1 in expectation. A mass below 1
-    means planned actions the logs (almost) never took for these customers (a customer held out
-    by a plan from before ``holdout_probability``, logged ``none`` with probability 1), or
-    customers picked partly for what their logged offer did to them (features computed after the
-    exposures); with estimated propensities, also
+    means planned actions the logs (almost) never took for these customers (a customer once held
+    out, logged ``none`` with probability 1), or customers picked partly for what their logged
+    offer did to them (features computed after the exposures); with estimated propensities, also
     a propensity model that misses why these customers were offered. The DR estimate then rests
     on the model for part of the plan.
     """

@@ -126,25 +126,21 @@ def plan_propensity(
     assignment: np.ndarray,
     exploit_choice: np.ndarray,
     mask: np.ndarray,
-    holdout_p: np.ndarray,
+    explored: np.ndarray,
+    holdout: np.ndarray,
     fraction: float,
 ) -> np.ndarray:
-    """(n,) probability of each row's offer under the whole design: the holdout draw, then the
-    exploration mixture for the customers not held out.
+    """(n,) probability of each row's offer under the mixture.
 
     ``assignment`` (n,) the row's offer (-1 none); ``exploit_choice`` (n,) what the planner gives
-    (or, for a held-out or explored customer, would give) the row; ``mask`` (n, K) its eligible
-    offers (``none`` is always an arm); ``holdout_p`` (n,) each customer's probability h of being
-    held out (:func:`~offerwise.policy.holdout.holdout_probability`). Not held out, the mixture
-    gives arm a with ``P_t(a) = fraction / (1 + eligible offers) + (1 − fraction) · [a = exploit
-    choice]``; so ``P(a) = h · [a = none] + (1 − h) · P_t(a)``. A held-out customer's ``none``
-    thus gets ``h + (1 − h) · P_t(none)``, not 1: the probability an off-policy estimate needs
-    (conditional on the draw, ``none`` is certain, and a policy that treats held-out customers
-    would get no weight from them).
+    (or would give) the row; ``mask`` (n, K) its eligible offers (``none`` is always an arm).
+    P = fraction / (1 + number of eligible offers) + (1 − fraction) · [assignment = exploit choice]
+    — for a row that exploits, ``(1 − fraction) + fraction / arms``. Holdout rows get 1: given
+    that a customer is held out (a stratified draw before anything else), ``none`` is certain.
     """
     f = _check_fraction(fraction)
     n_arms = 1 + mask.sum(axis=1)
-    a = np.asarray(assignment)
-    p_t = f / n_arms + (1.0 - f) * (a == np.asarray(exploit_choice))
-    h = np.asarray(holdout_p, dtype=np.float64)
-    return h * (a < 0) + (1.0 - h) * p_t
+    same = np.asarray(assignment) == np.asarray(exploit_choice)
+    p = f / n_arms + (1.0 - f) * same
+    p = np.where(explored, p, (1.0 - f) + f / n_arms)
+    return np.where(holdout, 1.0, p)

@@ -38,22 +38,6 @@ def assign_holdout(
     sizes = np.bincount(codes)
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     pos = np.arange(m) - np.repeat(starts, sizes)
-    out[order[pos < np.repeat(_takes(sizes, fraction), sizes)]] = True
+    take = np.floor(fraction * sizes + 0.5).astype(np.int64)
+    out[order[pos < np.repeat(take, sizes)]] = True
     return out
-
-
-def _takes(sizes: np.ndarray, fraction: float) -> np.ndarray:
-    """Customers held out per stratum of ``sizes`` customers: ``round(fraction * n_s)``."""
-    return np.floor(float(fraction) * sizes + 0.5).astype(np.int64)
-
-
-def holdout_probability(segment: np.ndarray | pd.Series, fraction: float) -> np.ndarray:
-    """(n,) each customer's probability of being held out by :func:`assign_holdout` (any seed):
-    ``round(fraction * n_s) / n_s`` for a customer of a stratum of ``n_s`` customers (the draw
-    takes that many, uniformly at random)."""
-    codes, _ = pd.factorize(pd.Series(np.asarray(segment, dtype=object)), use_na_sentinel=False)
-    codes = np.asarray(codes, dtype=np.int64)
-    if len(codes) == 0 or float(fraction) == 0:
-        return np.zeros(len(codes))
-    sizes = np.bincount(codes)
-    return (_takes(sizes, fraction) / sizes)[codes]

@@ -20,7 +20,7 @@ from offerwise.errors import ConfigError, InputError
 from offerwise.policy._rows import customer_rows, join_offer_sets, would_get
 from offerwise.policy.allocation import DROP_CAP, DROP_FAIRNESS, DROP_SEGMENT, Allocation
 from offerwise.policy.explore import draw_explore, explore_usage, plan_propensity
-from offerwise.policy.holdout import assign_holdout, holdout_probability
+from offerwise.policy.holdout import assign_holdout
 from offerwise.policy.margin import MarginResult, margin_result, margin_terms, solve_with_margin
 from offerwise.policy.rules import Rules, compile_rules
 from offerwise.policy.score_arrays import ScoreArrays, scores_to_arrays
@@ -74,7 +74,6 @@ class PlanResult:
     explore: float = 0.0  # share of the non-holdout customers drawn to explore
     explored: np.ndarray | None = None  # (n,) bool: the row's offer is the explore draw
     propensity: np.ndarray | None = None  # (n,) P(this row's offer) under the plan's randomization
-    holdout_p: np.ndarray | None = None  # (n,) P(the customer is held out): the stratum's share
     #: (n, K) object: the category each offer is scoped to for each customer (a template's
     #: concrete category, a fixed category; None: site-wide); None when no offer is scoped
     categories: np.ndarray | None = None
@@ -121,9 +120,6 @@ class PlanResult:
                 ),
                 "propensity": (
                     np.ones(len(self.assignment)) if self.propensity is None else self.propensity
-                ),
-                "holdout_probability": (
-                    np.zeros(len(self.assignment)) if self.holdout_p is None else self.holdout_p
                 ),
                 "category": pd.array(self.assigned_categories(), dtype="string"),
                 "eligible_offers": pd.array(self.eligible_offers(), dtype="string"),
@@ -428,9 +424,7 @@ def solve_plan(
         exploit[explored] = would_get(
             eligible[explored], v_alloc[explored], cost[explored], alloc.lam
         )
-    exploit[hold] = planned[hold]
-    h = holdout_probability(cust["segment"].to_numpy(), holdout)
-    propensity = plan_propensity(assignment, exploit, eligible, h, explore)
+    propensity = plan_propensity(assignment, exploit, eligible, explored, hold, explore)
     margin = None
     if mg is not None and arrays.revenue is not None:
         fch = np.where(free.choice >= 0, free.choice, -1).astype(np.int64)
@@ -493,7 +487,6 @@ def solve_plan(
         explore=explore,
         explored=explored,
         propensity=propensity,
-        holdout_p=h,
         margin=margin,
         min_gain=float(min_gain),
     )

@@ -118,26 +118,6 @@ def choose_offer(
     return chosen, min(1.0, propensity), explored
 
 
-def treated_share(q: float | None, h: float | None, none: bool) -> float | None:
-    """The plan's probability of its offer for a customer not held out, from ``q``, its
-    probability under the plan's whole design (``h``: the customer's holdout probability; ``none``:
-    the plan's offer is ``none``): ``(q − h·[none]) / (1 − h)``. ``q`` itself when ``h`` is None (a
-    plan from before the holdout probability was written)."""
-    if q is None or h is None:
-        return q
-    return min(1.0, max(0.0, (q - h * none) / (1.0 - h)))
-
-
-def held_out_propensity(q: float | None, h: float, epsilon: float, k: int) -> float:
-    """P(none) for a held-out customer under the whole design: ``h + (1 − h)·P_t(none)``, where a
-    customer not held out gets none with the plan's probability ``(q − h)/(1 − h)`` (``q``: the
-    plan's probability of none, holdout included) mixed with the service's ε-draw over ``k``
-    arms: ``P_t(none) = (1 − ε)·(q − h)/(1 − h) + ε/k``."""
-    p_t = treated_share(q if q is not None else 1.0, h, True)
-    assert p_t is not None
-    return min(1.0, h + (1.0 - h) * ((1.0 - epsilon) * p_t + epsilon / k))
-
-
 def explore_arms(
     menu: dict[str, OfferTerms], choice: str, plan_eligible: str | None, now: float
 ) -> list[str]:
@@ -195,8 +175,7 @@ _DECISION_SQL = RawSQL(
     "c.expires_ts, c.max_uses, c.uses, a.offer_id AS plan_offer_id, a.grp AS plan_grp, "
     "a.coupon_code AS reserved_code, a.propensity AS plan_propensity, a.category AS plan_category, "
     "a.reason AS plan_reason, a.eligible AS plan_eligible, a.drivers AS plan_drivers, "
-    "d.reason AS reason, o.offer_id AS online_offer_id, o.eligible AS online_eligible, "
-    "a.holdout_p AS plan_holdout_p "
+    "d.reason AS reason, o.offer_id AS online_offer_id, o.eligible AS online_eligible "
     "FROM (SELECT 1 AS one) k "
     "LEFT JOIN decisions d ON d.campaign_id = :cid AND d.customer_id = :cust "
     "LEFT JOIN coupons c ON c.code = d.coupon_code "
@@ -398,7 +377,6 @@ class _DecisionRow:
     reason: str | None = None  # the reason stored with the decision (None: from the plan's)
     online_offer_id: str | None = None  # the customer's online score (None: not scored)
     online_eligible: str | None = None  # offers the rules allow them ('|'-joined)
-    plan_holdout_p: float | None = None  # P(held out) in the plan (None: a plan without it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -811,30 +789,17 @@ class OfferService:
             grp, plan_offer = "cold_start", s.cold_start_offer
         menu = self.menu
         choice = plan_offer if plan_offer in menu and menu[plan_offer].active_at(now) else NO_OFFER
-        h = read.plan_holdout_p
         if grp == "holdout":
-            offer_id, explored = NO_OFFER, False
-            propensity = (
-                1.0
-                if h is None
-                else held_out_propensity(
-                    read.plan_propensity,
-                    h,
-                    s.epsilon,
-                    1 + len(explore_arms(menu, NO_OFFER, plan_eligible, now)),
-                )
-            )
+            offer_id, propensity, explored = NO_OFFER, 1.0, False
         else:
             eligible = explore_arms(menu, choice, plan_eligible, now)
             u1, u2 = exploration_draws(s.seed, cid, customer_id)
             offer_id, propensity, explored = choose_offer(choice, eligible, s.epsilon, u1, u2)
-            q = treated_share(read.plan_propensity, h, read.plan_offer_id == NO_OFFER)
+            q = read.plan_propensity
             if q is not None and q < 1 and offer_id == choice:
                 # the plan's own draw (`plan --explore`) chose this offer with probability q:
                 # P(served) = (1−ε)·q + ε/K (exact with ε = 0, the default)
                 propensity = propensity - (1 - s.epsilon) * (1 - q)
-            if h is not None:  # the plan's holdout draw came first: P = h·[none] + (1−h)·P_t
-                propensity = h * (offer_id == NO_OFFER) + (1 - h) * propensity
         code = None if offer_id == NO_OFFER else read.reserved_code
         reason = None
         if grp == "cold_start":
@@ -874,7 +839,6 @@ class OfferService:
             c.reason,
             read.online_offer_id,
             read.online_eligible,
-            read.plan_holdout_p,
         )
 
     def _decide(

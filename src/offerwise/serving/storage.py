@@ -380,7 +380,6 @@ class Tables:
             C("segment", txt),
             C("coupon_code", txt),
             C("propensity", f),
-            C("holdout_p", f),
             C("category", txt),
             C("reason", txt),
             C("eligible", txt),
@@ -706,9 +705,8 @@ def parse_drivers(text: str) -> list[dict[str, Any]] | None:
 
 
 def read_plan(plan: Path, menu_ids: set[str]) -> pd.DataFrame:
-    """The plan frame (customer_id, offer_id, grp, segment, propensity, holdout_p, category,
-    reason, eligible, drivers) after contract checks; ``holdout_p`` (the customer's probability of
-    being held out), ``category`` (the offer's concrete scope for the
+    """The plan frame (customer_id, offer_id, grp, segment, propensity, category, reason,
+    eligible, drivers) after contract checks; ``category`` (the offer's concrete scope for the
     customer), ``reason`` (the plan's reason code), ``eligible`` (the offers the planner's rules
     allowed, joined by ``ELIGIBLE_SEP``; ``""``: none) and ``drivers`` (JSON text,
     :func:`parse_drivers`) are None where absent."""
@@ -731,13 +729,6 @@ def read_plan(plan: Path, menu_ids: set[str]) -> pd.DataFrame:
         pd.to_numeric(df["propensity"], errors="coerce").astype(float)
         if "propensity" in df.columns
         else 1.0
-    )
-    # each customer's probability of being held out (the plan's stratified draw); None: a plan
-    # from before the column, whose holdout rows logged none with probability 1
-    out["holdout_p"] = (
-        pd.to_numeric(df["holdout_probability"], errors="coerce").astype(float)
-        if "holdout_probability" in df.columns
-        else float("nan")
     )
     raw = df["category"] if "category" in df.columns else pd.Series(None, index=df.index)
     out["category"] = pd.Series(
@@ -835,19 +826,6 @@ def read_plan(plan: Path, menu_ids: set[str]) -> pd.DataFrame:
                 file=str(plan),
             )
         )
-    badh = out["holdout_p"].notna() & ~out["holdout_p"].between(0, 1, inclusive="left")
-    if badh.any():
-        problems.append(
-            Problem(
-                "plan",
-                "holdout_probability",
-                "holdout probabilities must lie in [0, 1)",
-                int(badh.sum()),
-                str(out.loc[badh, "holdout_p"].iloc[0]),
-                file=str(plan),
-            )
-        )
-    out["holdout_p"] = out["holdout_p"].astype(object).where(out["holdout_p"].notna(), None)
     badg = ~out["grp"].isin(["treatment", "holdout"])
     if badg.any():
         problems.append(

@@ -33,8 +33,7 @@ class CampaignRun:
     customers of the simulator's true incremental profit. ``exposures``: one contract exposure per
     plan customer (the arm served — ``none`` for holdout rows —, ``ts`` = start, the drawn outcome
     accounted as the logged exposures are: revenue, discount cost, gross profit = margin · gross
-    order value) with the plan's ``propensity`` when the plan has one (a holdout row: the
-    probability of ``none`` under the plan's whole design, holdout draw included): what
+    order value) with the plan's ``propensity`` when the plan has one (holdout rows: 1): what
     ``offerwise export-exposures`` returns after a served campaign.
     """
 
@@ -161,7 +160,9 @@ def run_campaign(
         }
     )
     if "propensity" in plan.columns:
-        exposures["propensity"] = pd.to_numeric(plan["propensity"]).to_numpy(dtype=np.float64)
+        exposures["propensity"] = np.where(
+            treated, pd.to_numeric(plan["propensity"]).to_numpy(dtype=np.float64), 1.0
+        )
     return CampaignRun(
         tx, start, end, lift, inc, int(treated.sum()), int((~treated).sum()), exposures
     )
