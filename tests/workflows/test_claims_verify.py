@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
 import pytest
 
 from offerwise.evaluation.plan_value import PlanValueEstimate
@@ -60,3 +61,20 @@ def test_verification_holdout_detects_its_target_with_at_least_the_minimum() -> 
     assert verification_holdout(0.01, sd, 1_000) is None
     assert verification_holdout(None, sd, 1_000) is None
     assert verification_holdout(math.nan, sd, 1_000) is None
+
+
+def test_check_date_is_a_campaigns_first_day_before_the_plan():
+    """One campaign's exposures (a few days) are checked against the plan re-made as of their
+    first day; a longer history, or exposures on or after the plan's date, keep the plan's own."""
+    from offerwise.workflows.claims import CHECK_WINDOW_DAYS, check_date
+
+    plan_day = pd.Timestamp("2026-06-01")
+    camp = pd.Series(pd.to_datetime(["2026-05-03 10:00", "2026-05-01 08:00", "2026-05-09 00:00"]))
+    assert check_date(camp, plan_day) == pd.Timestamp("2026-05-01 08:00")
+    aware = camp.dt.tz_localize("UTC")  # served exports carry UTC times
+    assert check_date(aware, plan_day) == pd.Timestamp("2026-05-01 08:00")
+    long = pd.Series(pd.to_datetime(["2026-01-01", f"2026-01-{CHECK_WINDOW_DAYS:02d}", "2026-02-02"]))
+    assert check_date(long, plan_day) is None
+    assert check_date(camp, pd.Timestamp("2026-05-01")) is None  # the plan is not later
+    assert check_date(pd.Series([], dtype="datetime64[ns]"), plan_day) is None
+    assert check_date(pd.Series(["2026-05-01", "not a date"]), plan_day) is None

@@ -51,6 +51,10 @@ def test_mixed_logs_train_and_plan_value_on_the_logged_rows(mixed_dir, tmp_path)
     claims = json.loads((tmp_path / "p.summary.json").read_text())["claims"]
     assert claims["verified"] is False and np.isfinite(claims["estimate"]["value"])
     assert "logged propensities only" in claims["estimate_note"]
+    # the logged rows span about 17 days: the plan is re-made as of their first day's features
+    first = pd.to_datetime(pd.read_parquet(d / "exposures.parquet").dropna(subset=["propensity"])["ts"]).min()
+    assert f"re-made from the features as of {first.date()}" in claims["estimate_note"]
+    assert f"as of {first.date()}" in " ".join(plan.output.split())
     # the logged rows carry the simulator's exact (uniform) propensities: no false alarm
     sup = claims["support"]
     assert sup is not None and not sup["mismatch"], sup

@@ -42,6 +42,7 @@ from offerwise.evaluation.plan_value import (
     plan_support,
 )
 from offerwise.evaluation.power import holdout_to_detect, minimum_detectable_effect
+from offerwise.features.model_inputs import customer_features
 from offerwise.models.persist import LoadedModel, load_model
 from offerwise.policy.plan import PlanResult
 from offerwise.vocab import NO_OFFER
@@ -64,6 +65,9 @@ LEVEL = 0.9
 #: Fewest customers a verifying holdout is sized at: below it the normal approximation behind the
 #: power calculation (and `analyze`'s interval) is poor for skewed profits, whatever the effect.
 MIN_HOLDOUT_CUSTOMERS = 200
+#: Checked exposures that span at most this many days (a campaign) are checked against the plan
+#: re-made as of the first of them (:func:`check_date`).
+CHECK_WINDOW_DAYS = 31
 
 
 @dataclass(slots=True)
@@ -150,6 +154,30 @@ class HeldOutCheck:
 Resolver = Callable[[pd.DataFrame], PlanResult]
 
 
+def check_date(ts: pd.Series, as_of: pd.Timestamp | None) -> pd.Timestamp | None:
+    """The date to re-make a plan as of to check it on exposures at ``ts``: the first of them, when
+    they span at most :data:`CHECK_WINDOW_DAYS` days (a campaign) and precede the plan's date
+    ``as_of``; else None.
+
+    A plan made from features as of its own date may pick customers partly for what happened after
+    the exposures it is checked on (a customer the last campaign's offer made buy looks different
+    now), and a DR estimate needs the plan's choice not to depend on the logged offer. Made from
+    the features as of the first exposure, the plan's choice cannot depend on the offers the rows
+    record. Over a longer span (a shop's history) one date would be stale for
+    most rows, so the check keeps the plan's own features and its support statement says how far
+    the exposures bear the plan out."""
+    t = pd.to_datetime(ts, errors="coerce", utc=True)
+    if not len(t) or t.isna().any():
+        return None
+    first, last = t.min(), t.max()
+    if last - first > pd.Timedelta(days=CHECK_WINDOW_DAYS):
+        return None
+    first = first.tz_localize(None)
+    if as_of is not None and first >= pd.Timestamp(as_of).tz_localize(None):
+        return None
+    return first
+
+
 def dr_estimate(
     res: PlanResult,
     lm: LoadedModel,
@@ -160,6 +188,7 @@ def dr_estimate(
     settings: Settings,
     seed: int,
     resolve: Resolver | None = None,
+    as_of: pd.Timestamp | None = None,
 ) -> HeldOutCheck:
     """DR estimate of the plan's incremental profit on exposures its model did not fit (with
     whether they look drawn by their propensities for the plan's customers), or None and why.
@@ -170,6 +199,9 @@ def dr_estimate(
     fold's customers): it re-makes the plan with ``resolve`` (same budget, rules and holdout) and
     the estimate is that plan's, on the fold's exposures — an honest, slightly conservative proxy
     (the audit model saw 2/3 of the data). On other data: the plan itself, on every exposure.
+    When the checked exposures are one campaign's (:func:`check_date`), the plan is re-made (same
+    budget and rules) from every customer's features as of the campaign's first day, so its choice
+    does not depend on what the campaign did to them.
     """
     if not ds.has("exposures"):
         return HeldOutCheck(None, "the data has no exposures to check the plan against")
@@ -187,12 +219,33 @@ def dr_estimate(
             )
         audit = load_model(lm.path / "audit")
         ex = ex[held.fold == int(audit.meta.get("audit_fold", 0))].reset_index(drop=True)
-        plan = resolve(audit.model.predict_frame(X, ids))  # NaN revenue: profit plans only
         model = audit.model
         rows_note = (
             f"the plan re-made by a model fitted without {ex['customer_id'].nunique():,} "
             "customers (same budget and rules), checked on their exposures"
         )
+    prop_all = (
+        pd.to_numeric(ex["propensity"], errors="coerce").to_numpy(dtype=np.float64)
+        if "propensity" in ex.columns
+        else None
+    )
+    mask = logged_rows(prop_all)
+    when = None
+    if resolve is not None and "ts" in ex.columns:
+        when = check_date(ex["ts"] if mask is None else ex.loc[mask, "ts"], as_of)
+    if when is not None:
+        ids_w, X_w, _ = customer_features(ds, lm.features, as_of=when, settings=settings)
+        if np.array_equal(ids_w.astype(str).to_numpy(), ids.astype(str).to_numpy()):
+            X = X_w
+            rows_note += (
+                f"; the plan re-made from the features as of {when.date()}, the checked "
+                "exposures' first day (so it cannot pick customers for what those offers did)"
+            )
+        else:
+            when = None
+    if held.fold is not None or when is not None:
+        assert resolve is not None
+        plan = resolve(model.predict_frame(X, ids))  # NaN revenue: profit plans only
     arms = [NO_OFFER, *plan.offer_ids]
     index = {a: i for i, a in enumerate(arms)}
     ex = ex[ex["offer_id"].isin(index) & ex["customer_id"].isin(set(ids))].reset_index(drop=True)
@@ -368,7 +421,9 @@ def plan_claims(
     ident = model_identification(lm)
     verdict = None if ident is None else ident.verdict
     reasons = [] if ident is None else list(ident.reasons)
-    check = dr_estimate(res, lm, ds, ids, X, settings=settings, seed=seed, resolve=resolve)
+    check = dr_estimate(
+        res, lm, ds, ids, X, settings=settings, seed=seed, resolve=resolve, as_of=as_of
+    )
     est, note = check.estimate, check.note
     n_t = int((~res.holdout).sum())
     n_h = int(res.holdout.sum())
