@@ -248,7 +248,7 @@ def run(args: argparse.Namespace) -> dict:
     return {"config": {"customers": args.customers, "exposures": args.exposures,
                        "seeds": args.seeds, "coverage_seeds": args.coverage_seeds,
                        "explore_seeds": args.explore_seeds, "threads": args.threads,
-                       "explore_plan_date": getattr(args, "explore_plan_date", "start")},
+                       "explore_plan_date": args.explore_plan_date},
             "rows": rows, "timings": timings}
 
 
