@@ -140,3 +140,42 @@ def test_concurrent_calls_from_threads(n_jobs: int) -> None:
         got = list(pool.map(lambda _: forest.predict(b, X, n_jobs=n_jobs, raw=True), range(8)))
     for g in got:
         np.testing.assert_array_equal(g, want)
+
+
+def test_trees_of_up_to_64_leaves_use_the_kernels_and_larger_ones_lightgbm() -> None:
+    """A tree's leaves are the bits of one 64-bit word: 64 leaves (a left subtree of up to 63,
+    masks reaching the word's last bit) still give LightGBM's sums bit for bit; 65 go to
+    LightGBM's own predict."""
+    X, y = _data(n=6000, p=8, nan_share=0.05)
+    X_new, _ = _data(n=3000, p=8, nan_share=0.05, seed=2)
+    for leaves, covered in ((64, True), (65, False)):
+        b = _booster(X, y, "regression", num_leaves=leaves, min_data_in_leaf=2)
+        sizes = [t["num_leaves"] for t in b.dump_model()["tree_info"]]
+        assert max(sizes) == leaves  # the trees do grow to the limit
+        assert (forest.flatten(b) is not None) is covered
+        np.testing.assert_array_equal(
+            forest.predict(b, X_new, raw=True), b.predict(X_new, raw_score=True)
+        )
+
+
+def test_arms_beyond_one_word_of_arms() -> None:
+    """Any number of arms (the earlier walk kept the arms in a 62-bit set): 70 arms, repeats
+    included, each equal to its own LightGBM call."""
+    rng = np.random.default_rng(8)
+    n, p, m = 3000, 4, 3
+    X = rng.normal(size=(n, p))
+    arm = rng.integers(0, m + 1, n)
+    ind = np.zeros((n, m))
+    ind[arm > 0, arm[arm > 0] - 1] = 1.0
+    y = X[:, 0] * (arm == 1) + 0.5 * (arm == 2) + rng.normal(scale=0.3, size=n)
+    b = _booster(np.hstack([X, ind]), y, "regression")
+    cols = np.resize(np.arange(-1, m), 70)
+    got = forest.predict_arms(b, X[:500], cols, m, raw=True)
+    assert got.shape == (500, 70)
+    for a, c in enumerate(cols[: m + 1]):
+        ind_new = np.zeros((500, m))
+        if c >= 0:
+            ind_new[:, c] = 1.0
+        want = b.predict(np.hstack([X[:500], ind_new]), raw_score=True)
+        np.testing.assert_array_equal(got[:, a], want)
+        np.testing.assert_array_equal(got[:, a + m + 1], want)

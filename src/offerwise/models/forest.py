@@ -1,17 +1,19 @@
 """Fast prediction of the response model's LightGBM boosters.
 
-A booster's trees are flattened once into node arrays (:class:`FlatForest`) and summed by compiled
-(numba) kernels, with LightGBM's decision rule for numerical splits (``x <= threshold`` goes left; a
-NaN goes to the default side, or is read as 0 when the split has no missing-value handling). The
-sums are bit-for-bit LightGBM's raw scores: the same leaf values added in the same tree order.
+A booster's trees are flattened once into QuickScorer's layout (:class:`FlatForest`: each tree's
+leaves are the bits of a word, each split a mask) and summed by compiled (numba) kernels, with
+LightGBM's decision rule for numerical splits (``x <= threshold`` goes left; a NaN goes to the
+default side, or is read as 0 when the split has no missing-value handling). The sums are
+bit-for-bit LightGBM's raw scores: the same leaf values added in the same tree order.
 
 :func:`predict_arms` scores every arm of a pooled booster, whose last columns are the offer
-indicators, in one walk per row and tree instead of one LightGBM call per arm.
+indicators, in one pass per row instead of one LightGBM call per arm.
 
 Boosters the kernels do not cover (categorical splits, zero-as-missing, linear trees, other
-objectives), inputs of fewer than :data:`MIN_ROWS` rows (a served decision: no first-call cost of
-loading the kernels and flattening the trees) and machines without numba use LightGBM's own
-``predict``; so does everything when ``OFFERWISE_FAST_TREES=0``.
+objectives, trees of more than 64 leaves), inputs of fewer than :data:`MIN_ROWS` rows (a served
+decision: no first-call cost of loading the kernels and flattening the trees) and machines
+without numba use LightGBM's own ``predict``; so does everything when
+``OFFERWISE_FAST_TREES=0``.
 """
 
 from __future__ import annotations
@@ -29,35 +31,54 @@ if TYPE_CHECKING:
 
 Transform = Literal["identity", "sigmoid"]
 MIN_ROWS = 4096  # smaller inputs go to LightGBM
+MAX_LEAVES = 64  # a tree's leaves are the bits of one 64-bit word
 _IDENTITY_OBJECTIVES = ("regression", "regression_l2", "regression_l1", "huber", "fair", "quantile")
 
 
 @dataclass(frozen=True)
 class FlatForest:
-    """The trees of one booster as node arrays (m nodes over all trees, T trees).
+    """The trees of one booster in QuickScorer's layout (Lucchese et al., SIGIR 2015).
 
-    ``feature`` (m,) int32: the split column, -1 at a leaf; ``threshold`` (m,) float64;
-    ``children`` (2m,) int32: left child at ``2i``, right at ``2i + 1``; ``nan_right`` (m,) int8:
-    1 where a NaN goes right; ``value`` (m,) float64: the leaf value (0 at a split); ``roots`` (T,)
-    int32; ``depths`` (T,) int32: each tree's depth (a leaf is its own child, so a walk of
-    ``depth`` steps ends on the leaf). ``transform``: ``sigmoid`` (binary:
-    ``1 / (1 + exp(-sigmoid_scale * raw))``) or ``identity``.
+    A tree's leaves are numbered left to right (bit ``j`` of a 64-bit word: leaf ``j``). A split
+    a row sends right rules out the leaves of its left subtree; the leaf a row reaches is the
+    leftmost one that no split of the tree rules out, whichever path the row takes. So a row
+    starts with every bit set in every tree, then, feature by feature, ANDs the ``mask`` of each
+    split it sends right (``threshold < x``: a prefix of that feature's splits sorted by
+    threshold), and sums ``leaf_value[t, lowest set bit]`` over the trees in order.
+
+    ``threshold`` (s,) float64, ``tree`` (s,) int32, ``mask`` (s,) uint64: the s splits sorted by
+    feature then threshold; feature f's are ``starts[f]:starts[f + 1]`` (``starts``: (p + 1,)
+    int64). ``nan_tree``, ``nan_mask``, ``nan_starts``: the same for the splits that send a NaN
+    right (the default side, or as 0 when the split has no missing-value handling).
+    ``leaf_value`` (T, L) float64: tree t's leaf values left to right (L: the most leaves of a
+    tree, at most 64). ``transform``: ``sigmoid`` (binary: ``1 / (1 + exp(-sigmoid_scale *
+    raw))``) or ``identity``.
     """
 
-    feature: np.ndarray
     threshold: np.ndarray
-    children: np.ndarray
-    nan_right: np.ndarray
-    value: np.ndarray
-    roots: np.ndarray
-    depths: np.ndarray
+    tree: np.ndarray
+    mask: np.ndarray
+    starts: np.ndarray
+    nan_tree: np.ndarray
+    nan_mask: np.ndarray
+    nan_starts: np.ndarray
+    leaf_value: np.ndarray
     n_features: int
     transform: Transform
     sigmoid_scale: float = 1.0
 
     def arrays(self) -> tuple[np.ndarray, ...]:
-        """The kernels' node arguments, in order."""
-        return (self.feature, self.threshold, self.children, self.nan_right, self.value, self.roots)
+        """The kernels' forest arguments, in order."""
+        return (
+            self.threshold,
+            self.tree,
+            self.mask,
+            self.starts,
+            self.nan_tree,
+            self.nan_mask,
+            self.nan_starts,
+            self.leaf_value,
+        )
 
 
 class _Unsupported(Exception):
@@ -92,8 +113,8 @@ def flatten(booster: lgb.Booster) -> FlatForest | None:
     Read from LightGBM's model text (``model_to_string``: per tree ``split_feature``,
     ``threshold``, ``decision_type`` — bit 1 categorical, bit 2 default left, bits 3-4 the missing
     type —, ``left_child``/``right_child`` with leaf ``j`` written ``~j``, and ``leaf_value``;
-    numbers written with 17 significant digits, so they read back exactly). Node layout per tree:
-    its splits, then its leaves.
+    numbers written with 17 significant digits, so they read back exactly). None also when a tree
+    has more than :data:`MAX_LEAVES` leaves.
     """
     text = booster.model_to_string()
     head, sep, rest = text.partition("\nTree=")
@@ -123,52 +144,61 @@ def flatten(booster: lgb.Booster) -> FlatForest | None:
     except (_Unsupported, KeyError, ValueError):
         return None
     missing = (dt >> 2) & 3
-    if (dt & 1).any() or (missing == 1).any():
-        return None  # categorical or zero-as-missing splits
-    # tree t's nodes: its splits, then its leaves, from base[t]
+    if (dt & 1).any() or (missing == 1).any() or n_leaves.max(initial=1) > MAX_LEAVES:
+        return None  # categorical or zero-as-missing splits, or too many leaves for a word
+    T = len(trees)
+    # per tree: its splits (LightGBM's index i >= 0), then its leaves (index ~j), from base[t]
     size = n_split + n_leaves
     base = np.concatenate([[0], np.cumsum(size)[:-1]])
-    split_tree = np.repeat(np.arange(len(trees)), n_split)
-    leaf_tree = np.repeat(np.arange(len(trees)), n_leaves)
+    split_tree = np.repeat(np.arange(T), n_split)
     split_start = np.concatenate([[0], np.cumsum(n_split)[:-1]])
-    leaf_start = np.concatenate([[0], np.cumsum(n_leaves)[:-1]])
     split_node = base[split_tree] + np.arange(len(sf)) - split_start[split_tree]
-    leaf_node = base[leaf_tree] + n_split[leaf_tree] + np.arange(len(leaf)) - leaf_start[leaf_tree]
     b = base[split_tree][:, None]
-    child = np.where(kids >= 0, b + kids, b + n_split[split_tree][:, None] + ~kids)  # leaf j: ~j
+    child = np.where(kids >= 0, b + kids, b + n_split[split_tree][:, None] + ~kids)
     m = int(size.sum())
-    feature = np.full(m, -1, np.int32)
-    threshold = np.zeros(m)
-    nan_right = np.zeros(m, np.int8)
-    value = np.zeros(m)
-    children = np.repeat(np.arange(m), 2).astype(np.int32)  # a leaf is its own child
-    feature[split_node] = sf
-    threshold[split_node] = thr
-    # where a NaN goes: the default side (missing type NaN), else as 0 (LightGBM's rule)
-    nan_right[split_node] = np.where(missing == 2, (dt & 2) == 0, 0.0 > thr)
-    value[leaf_node] = leaf
-    children[2 * split_node] = child[:, 0]
-    children[2 * split_node + 1] = child[:, 1]
-    # depth: a node's children come after it in its tree, so one sweep per level suffices
-    depth = np.zeros(m, np.int64)
+    # leaves under each node, then the left-to-right number of its first leaf: a split's children
+    # come after it in its tree (LightGBM numbers a split after its parent), so repeating each
+    # sweep over all splits settles one level per pass
+    count = np.ones(m, np.int64)
+    count[split_node] = 0
     for _ in range(int(n_leaves.max(initial=1))):
-        new = depth.copy()
-        new[child[:, 0]] = np.maximum(new[child[:, 0]], depth[split_node] + 1)
-        new[child[:, 1]] = np.maximum(new[child[:, 1]], depth[split_node] + 1)
-        if np.array_equal(new, depth):
+        new = count.copy()
+        new[split_node] = count[child[:, 0]] + count[child[:, 1]]
+        if np.array_equal(new, count):
             break
-        depth = new
-    depths = np.zeros(len(trees), np.int64)
-    np.maximum.at(depths, leaf_tree, depth[leaf_node])
+        count = new
+    first = np.zeros(m, np.int64)
+    for _ in range(int(n_leaves.max(initial=1))):
+        new = first.copy()
+        new[child[:, 0]] = first[split_node]
+        new[child[:, 1]] = first[split_node] + count[child[:, 0]]
+        if np.array_equal(new, first):
+            break
+        first = new
+    leaf_tree = np.repeat(np.arange(T), n_leaves)
+    leaf_start = np.concatenate([[0], np.cumsum(n_leaves)[:-1]])
+    leaf_node = base[leaf_tree] + n_split[leaf_tree] + np.arange(len(leaf)) - leaf_start[leaf_tree]
+    leaf_value = np.zeros((T, int(n_leaves.max(initial=1))))
+    leaf_value[leaf_tree, first[leaf_node]] = leaf
+    # a split sent right rules out its left subtree's leaves: bits first .. first + count - 1
+    left = child[:, 0]
+    width = count[left].astype(np.uint64)  # < 64: the right subtree has a leaf too
+    mask = ~(((np.uint64(1) << width) - np.uint64(1)) << first[left].astype(np.uint64))
+    # where a NaN goes: the default side (missing type NaN), else as 0 (LightGBM's rule)
+    nan_right = np.where(missing == 2, (dt & 2) == 0, 0.0 > thr)
+    p = int(booster.num_feature())
+    order = np.lexsort((thr, sf))
+    on_nan = order[nan_right[order]]
     return FlatForest(
-        feature=feature,
-        threshold=threshold,
-        children=children,
-        nan_right=nan_right,
-        value=value,
-        roots=base.astype(np.int32),
-        depths=depths.astype(np.int32),
-        n_features=int(booster.num_feature()),
+        threshold=thr[order],
+        tree=split_tree[order].astype(np.int32),
+        mask=mask[order],
+        starts=np.searchsorted(sf[order], np.arange(p + 1)).astype(np.int64),
+        nan_tree=split_tree[on_nan].astype(np.int32),
+        nan_mask=mask[on_nan],
+        nan_starts=np.searchsorted(sf[on_nan], np.arange(p + 1)).astype(np.int64),
+        leaf_value=leaf_value,
+        n_features=p,
         transform=transform,
         sigmoid_scale=scale,
     )
@@ -240,7 +270,7 @@ def predict(booster: lgb.Booster, X: np.ndarray, n_jobs: int = 2, raw: bool = Fa
         out = booster.predict(X, raw_score=raw, num_threads=int(n_jobs))
         return np.asarray(out, dtype=np.float64)
     k, forest = got
-    s = _run(k, "sum_trees", n_jobs, X, *forest.arrays(), forest.depths)
+    s = _run(k, "sum_trees", n_jobs, X, *forest.arrays())
     return s if raw else _link(s, forest)
 
 
@@ -256,11 +286,12 @@ def predict_arms(
     indicator columns), for every arm a: indicator ``arm_cols[a]`` set (-1: none set).
 
     Equal to ``predict(booster, hstack([X, onehot(arm_cols[a])]))`` column by column, in about the
-    time of one such call.
+    time of one such call: a row's splits on ``X`` are applied once, an arm's indicator splits
+    are fixed masks per arm and tree.
     """
     X = np.ascontiguousarray(X, dtype=np.float64)
     cols = np.asarray(arm_cols, dtype=np.int64)
-    got = _compiled(booster, len(X), X.shape[1] + n_columns) if 0 < len(cols) <= 62 else None
+    got = _compiled(booster, len(X), X.shape[1] + n_columns) if len(cols) else None
     if got is None:
         out = np.empty((len(X), len(cols)))
         for a, c in enumerate(cols):
