@@ -109,6 +109,8 @@ BAD_CASES = {
     "reserved_offer_id": (_edit_csv("offers", _set("offer_id", 0, "none")), "offers.csv", "offer_id", "reserved", "none"),
     "percent_not_fraction": (_edit_csv("offers", _set("value", 0, "10")), "offers.csv", "value", "fraction", "10"),
     "missing_id_values": (_edit_csv("transactions", _set("customer_id", 0, "")), "transactions.csv", "customer_id", "missing values", None),
+    "blank_id_values": (_edit_csv("transactions", _set("order_id", 1, "   ")), "transactions.csv", "order_id", "missing values", None),
+    "fractional_id": (_edit_parquet("exposures", lambda df: df.assign(customer_id=[1.0, 2.5, 3.0])), "exposures.parquet", "customer_id", "neither strings nor integers", "2.5"),
     "both_formats": (lambda d: pd.read_csv(d / "offers.csv").to_parquet(d / "offers.parquet"), "offers", None, "both offers.parquet and offers.csv", None),
     "corrupt_parquet": (lambda d: (d / "exposures.parquet").write_bytes(b"PAR1 not really"), "exposures.parquet", None, "cannot read file", None),
 }
