@@ -74,9 +74,10 @@ def sum_trees_serial(X, thr, tree, mask, starts, nan_tree, nan_mask, nan_starts,
 
 
 @njit(cache=True, nogil=True)
-def _arm_masks(p, arm_cols, thr, tree, mask, starts, n_trees):  # noqa: ANN001, ANN201
-    """(A, T): for arm a, the AND of the masks of the indicator splits (columns ``p`` on) it sends
-    right; indicator column c is 1 for arm a when ``arm_cols[a] == c``, else 0."""
+def arm_masks(p, arm_cols, thr, tree, mask, starts, n_trees):  # noqa: ANN001, ANN201
+    """(A, T) uint64: for arm a, the AND of the masks of the indicator splits (columns ``p`` on)
+    it sends right; indicator column c is 1 for arm a when ``arm_cols[a] == c``, else 0 (-1:
+    every indicator 0)."""
     A = arm_cols.shape[0]
     out = np.full((A, n_trees), _ALL)
     for a in range(A):
@@ -103,51 +104,29 @@ def _arms_block(X, forest, leaf_value, arm_mask, lo, hi, out):  # noqa: ANN001, 
 
 
 @njit(parallel=True, cache=True)
-def sum_trees_arms(  # noqa: ANN201, PLR0913
-    X,
-    arm_cols,
-    thr,
-    tree,
-    mask,
-    starts,
-    nan_tree,
-    nan_mask,
-    nan_starts,
-    leaf_value,  # noqa: ANN001
-):
-    """(n, A): the sums of :func:`sum_trees` on ``[X, onehot(arm_cols[a])]`` for every arm a.
+def sum_trees_arms(
+    X, arm_mask, thr, tree, mask, starts, nan_tree, nan_mask, nan_starts, leaf_value
+):  # noqa: ANN001, ANN201
+    """(n, A): the sums of :func:`sum_trees` on ``[X, onehot(arm a)]`` for every arm a.
 
-    ``X`` is (n, p); a feature index ``f >= p`` is the indicator column ``f - p``, equal to 1 for
-    arm a when ``arm_cols[a] == f - p`` (``arm_cols[a] = -1``: every indicator is 0). A row's
-    splits on ``X`` are applied once; each arm then adds its fixed indicator masks, so the work
-    is about one row's, not A rows'.
+    ``X`` is (n, p); the features from ``p`` on are the indicators, whose splits are the fixed
+    masks ``arm_mask`` (:func:`arm_masks`). A row's splits on ``X`` are applied once; each arm
+    then adds its masks, so the work is about one row's, not A rows'.
     """
     forest = (thr, tree, mask, starts, nan_tree, nan_mask, nan_starts)
-    n, T = X.shape[0], leaf_value.shape[0]
-    arm_mask = _arm_masks(X.shape[1], arm_cols, thr, tree, mask, starts, T)
-    out = np.zeros((n, arm_cols.shape[0]))
+    n = X.shape[0]
+    out = np.zeros((n, arm_mask.shape[0]))
     for b in prange((n + _BLOCK - 1) // _BLOCK):
         _arms_block(X, forest, leaf_value, arm_mask, b * _BLOCK, min(n, (b + 1) * _BLOCK), out)
     return out
 
 
 @njit(cache=True, nogil=True)
-def sum_trees_arms_serial(  # noqa: ANN201, PLR0913
-    X,
-    arm_cols,
-    thr,
-    tree,
-    mask,
-    starts,
-    nan_tree,
-    nan_mask,
-    nan_starts,
-    leaf_value,  # noqa: ANN001
-):
+def sum_trees_arms_serial(
+    X, arm_mask, thr, tree, mask, starts, nan_tree, nan_mask, nan_starts, leaf_value
+):  # noqa: ANN001, ANN201
     """:func:`sum_trees_arms` on the calling thread only (see :func:`sum_trees_serial`)."""
     forest = (thr, tree, mask, starts, nan_tree, nan_mask, nan_starts)
-    T = leaf_value.shape[0]
-    arm_mask = _arm_masks(X.shape[1], arm_cols, thr, tree, mask, starts, T)
-    out = np.zeros((X.shape[0], arm_cols.shape[0]))
+    out = np.zeros((X.shape[0], arm_mask.shape[0]))
     _arms_block(X, forest, leaf_value, arm_mask, 0, X.shape[0], out)
     return out

@@ -304,5 +304,9 @@ def predict_arms(
             )
         return out
     k, forest = got
-    s = _run(k, "sum_trees_arms", n_jobs, X, cols, *forest.arrays())
+    T = forest.leaf_value.shape[0]
+    arm_mask = k.arm_masks(
+        X.shape[1], cols, forest.threshold, forest.tree, forest.mask, forest.starts, T
+    )
+    s = _run(k, "sum_trees_arms", n_jobs, X, arm_mask, *forest.arrays())
     return s if raw else _link(s, forest)
