@@ -248,7 +248,9 @@ def dr_estimate(
         plan = resolve(model.predict_frame(X, ids))  # NaN revenue: profit plans only
     arms = [NO_OFFER, *plan.offer_ids]
     index = {a: i for i, a in enumerate(arms)}
-    ex = ex[ex["offer_id"].isin(index) & ex["customer_id"].isin(set(ids))].reset_index(drop=True)
+    keep_rows = (ex["offer_id"].isin(index) & ex["customer_id"].isin(set(ids))).to_numpy()
+    ex = ex[keep_rows].reset_index(drop=True)
+    prop = None if prop_all is None else prop_all[keep_rows]
     if len(ex) < 50:
         return HeldOutCheck(
             None, f"too few exposures to check the plan on ({len(ex)}; {rows_note})"
@@ -258,13 +260,9 @@ def dr_estimate(
     action = ex["offer_id"].map(index).to_numpy(dtype=np.int64)
     gp = pd.to_numeric(ex["gross_profit"], errors="coerce").to_numpy(dtype=np.float64)
     reward = np.nan_to_num(gp) - pd.to_numeric(ex["discount_cost"]).to_numpy(dtype=np.float64)
-    prop = (
-        pd.to_numeric(ex["propensity"], errors="coerce").to_numpy(dtype=np.float64)
-        if "propensity" in ex.columns
-        else None
-    )
-    logged = logged_rows(prop)  # mixed logs: the identified rows alone
+    logged = logged_rows(prop)  # mixed logs: the identified rows alone (of the rows kept)
     if logged is not None:
+        assert prop is not None  # a mask comes only from logged propensities
         keep = np.flatnonzero(logged)
         ex, Xr, action, reward = (
             ex.iloc[keep].reset_index(drop=True),
@@ -272,7 +270,7 @@ def dr_estimate(
             action[keep],
             reward[keep],
         )
-        pscore = ex["propensity"].to_numpy(dtype=np.float64)
+        pscore = prop[keep]
         how = (
             f"on the {len(ex):,} exposures with logged propensities only (mixed logs: the "
             f"other {int((~logged).sum()):,} are observational)"
