@@ -12,12 +12,18 @@ model speed-up removes.
     .venv/bin/python benchmarks/bench_score.py [--customers 1000000] [--runs 3] [--work DIR]
 
 ``--work DIR`` keeps the shop and model there and reuses them on the next run.
+
+Validation results are remembered per data version (docs/data-contract.md): the score runs use
+an empty cache folder of their own, so the first run validates the data (as a user's first
+command on new data does) and the later ones reuse it (as ``score`` after ``train`` on the same
+data does). The table shows both; the target is checked on both.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -30,10 +36,12 @@ import pandas as pd
 TARGET_ROWS_PER_S = 1_000_000 * 8 / 40.0
 
 
-def ow(*args: str | Path, fast_trees: bool = True) -> float:
-    """Seconds `offerwise ARGS` took (wall clock); exits on failure."""
+def ow(*args: str | Path, fast_trees: bool = True, cache: Path | None = None) -> float:
+    """Seconds `offerwise ARGS` took (wall clock); exits on failure. ``cache``: the validation
+    cache folder (default: the environment's)."""
     env = {
         **os.environ,
+        **({"OFFERWISE_CACHE_DIR": str(cache)} if cache is not None else {}),
         "OFFERWISE_THREADS": os.environ.get("OFFERWISE_THREADS", "2"),
         "OFFERWISE_FAST_TREES": "1" if fast_trees else "0",
     }
@@ -78,8 +86,10 @@ def main() -> int:
         setup["train"] = ow("train", "--data", shop, "--out", model, "--seed", args.seed)
     n = len(pd.read_parquet(shop / "customers.parquet", columns=["customer_id"]))
     scores = work / "scores.parquet"
+    cache = Path(tempfile.mkdtemp(prefix="ow-score-cache-"))  # empty: the first run validates
     score_s = [
-        ow("score", "--model", model, "--data", shop, "--out", scores) for _ in range(args.runs)
+        ow("score", "--model", model, "--data", shop, "--out", scores, cache=cache)
+        for _ in range(args.runs)
     ]
     rows = len(pd.read_parquet(scores, columns=["offer_id"]))
     slow_s = [
@@ -97,7 +107,8 @@ def main() -> int:
     ]
     k = rows // n
     prof_s = [
-        ow("profile", "--data", shop, "--out", work / "profiles.parquet") for _ in range(args.runs)
+        ow("profile", "--data", shop, "--out", work / "profiles.parquet", cache=cache)
+        for _ in range(args.runs)
     ]
     print(
         f"offerwise score: {n:,} customers x {k} offers = {rows:,} rows; {args.runs} runs each, "
@@ -109,6 +120,8 @@ def main() -> int:
     print("-" * len(hdr))
     for name, ts, target in (
         ("offerwise score (CLI defaults)", score_s, TARGET_ROWS_PER_S),
+        ("  first run (validates the data)", score_s[:1], TARGET_ROWS_PER_S),
+        ("  later runs (validation cached)", score_s[1:], TARGET_ROWS_PER_S),
         ("score, LightGBM predict (baseline)", slow_s, None),
         ("offerwise profile (baseline)", prof_s, None),
     ):
@@ -128,8 +141,9 @@ def main() -> int:
         print(f"largest difference of a score with the kernels off: {diff:.2e}")
     print(
         f"at the measured rate, 1,000,000 x 8 offers would take {8e6 / (rows / statistics.median(score_s)):.0f} s "
-        "(bar: 40 s)"
+        f"(first run {8e6 / (rows / score_s[0]):.0f} s; bar: 40 s)"
     )
+    shutil.rmtree(cache, ignore_errors=True)
     return 0
 
 

@@ -673,7 +673,8 @@ def score(
     else:
         summ = df.groupby("offer_id", sort=False)[cols].mean().reset_index()
         n_rows = len(df)
-        n_cust = int(df["customer_id"].nunique()) if len(df) else 0
+        # every scored customer has a row per scored offer (counting 1M x 8 ids took a second)
+        n_cust = 0 if not len(df) or res.customer_ids is None else len(res.customer_ids)
         offers = sorted(df["offer_id"].unique().tolist()) if len(df) else []
     if as_json:
         print_json(

@@ -27,6 +27,7 @@ __all__ = [
     "PLAN_COLUMNS",
     "REC_SCOPE_PREFIX",
     "SCORE_COLUMNS",
+    "SCORE_ID_DTYPE",
     "SEGMENTS",
     "SCORE_INPUT_COLUMNS",
     "SCORE_SD_COLUMN",
@@ -81,6 +82,9 @@ SCORE_COLUMNS = (
     "incremental_profit",
     "incremental_profit_sd",
 )
+#: dtype of a scores frame's ``customer_id`` and ``offer_id`` in memory: Arrow-backed strings
+#: (written to Parquet without converting n·K Python strings; read back they are ``string``).
+SCORE_ID_DTYPE = "string[pyarrow]"
 #: The score columns the planner needs (a subset of :data:`SCORE_COLUMNS`).
 SCORE_INPUT_COLUMNS = ("customer_id", "offer_id", "expected_cost", "incremental_profit")
 #: Score column (bool): the offer was scored from its attributes (too few exposures of its own).

@@ -18,6 +18,7 @@ import duckdb
 import pandas as pd
 
 from offerwise.config import Settings, default_settings
+from offerwise.data import validation_cache
 from offerwise.data.readers import Source, frames_source, open_source
 from offerwise.errors import DataContractError, Problem
 from offerwise.vocab import NO_OFFER, OFFER_KINDS
@@ -305,11 +306,22 @@ def load_data(
     """
     settings = settings or default_settings()
     source = open_source(path, settings)
-    con = new_connection(settings)
     try:
-        problems, exclude, counts = validate_source(source, con, required=required)
-    finally:
-        con.close()
+        fingerprint: str | None = source.fingerprint()
+    except OSError:  # an unreadable file: validation reports it
+        fingerprint = None
+    key = None if fingerprint is None else validation_cache.cache_key(source, fingerprint, settings)
+    needed = {n for n, s in TABLES.items() if s.required} | set(required)
+    # unchanged files validated before: not again
+    found = validation_cache.load(key) if validation_cache.usable(source, needed) else None
+    if found is None:
+        con = new_connection(settings)
+        try:
+            found = validation_cache.Validation(*validate_source(source, con, required=required))
+        finally:
+            con.close()
+        validation_cache.store(key, found)
+    problems, exclude, counts = found.problems, found.exclude, found.counts
     fatal = [p for p in problems if p.fatal]
     if fatal:
         raise DataContractError(
@@ -319,7 +331,7 @@ def load_data(
         root=str(path),
         source=source,
         files=dict(source.files),
-        fingerprint=source.fingerprint(),
+        fingerprint=source.fingerprint() if fingerprint is None else fingerprint,
         settings=settings,
         warnings=[p for p in problems if not p.fatal],
         row_counts=counts,

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from offerwise.errors import InputError, require
-from offerwise.vocab import EXTRAPOLATED_COLUMN, SCORE_COLUMNS
+from offerwise.vocab import EXTRAPOLATED_COLUMN, SCORE_COLUMNS, SCORE_ID_DTYPE
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
@@ -209,5 +209,5 @@ def _in_order(got: pd.DataFrame) -> pd.DataFrame:
     got = got.sort_values(["_row", "_k"], kind="stable").drop(columns=["_row", "_k"])
     got = got.reset_index(drop=True)
     for c in ("customer_id", "offer_id"):
-        got[c] = got[c].astype("string")
+        got[c] = got[c].astype(SCORE_ID_DTYPE)
     return got[list(SCORE_COLUMNS)]
