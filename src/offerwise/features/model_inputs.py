@@ -135,19 +135,28 @@ def _transaction_features(
     settings: Settings,
     names: list[str] | None,
     computed: pd.DataFrame | None = None,
-) -> pd.DataFrame | None:
-    """Point-in-time transaction features keyed (customer_id, as_of), or None without them.
+    categories: list[str] | None = None,
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """Point-in-time transaction features keyed (customer_id, as_of), or None without them; and
+    the share of spend in each of ``categories`` (plain names) computed by the same query, keyed
+    the same way (None when none were asked for, or the features were ``computed`` already).
 
     ``computed``: the output of :func:`~offerwise.features.engine.compute_features` for these
     cutoffs when the caller already has it (a profile at the same date), so it is not recomputed.
     """
     if not ds.has("transactions"):
-        return None
-    from offerwise.features.engine import compute_features, decision_feature_columns
+        return None, None
+    from offerwise.features.engine import SHARE_PREFIX, compute_features, decision_feature_columns
 
-    feats = (
-        computed if computed is not None else compute_features(ds.con, cutoffs, settings=settings)
-    )
+    shares = None
+    if computed is not None:
+        feats = computed
+    else:
+        feats = compute_features(ds.con, cutoffs, settings=settings, categories=categories)
+        if categories:
+            cols = [f"{SHARE_PREFIX}{c}" for c in categories]
+            shares = feats[["customer_id", "as_of", *cols]]
+            feats = feats.drop(columns=cols)
     if names is None:
         names = list(decision_feature_columns(list(feats.columns), settings=settings))
         names = [c for c in names if c not in ("customer_id", "as_of")]
@@ -157,7 +166,7 @@ def _transaction_features(
             "the model uses transaction features this offerwise version does not compute: "
             f"{missing[:5]}"
         )
-    return feats[["customer_id", "as_of", *names]]
+    return feats[["customer_id", "as_of", *names]], shares
 
 
 def menu_categories(ds: DataSet) -> list[str]:
@@ -334,9 +343,13 @@ def build_features(
     if spec is None:
         spec = _customer_attribute_spec(customers, settings)
     uniq = cutoffs.drop_duplicates().reset_index(drop=True)
+    # the menu's plain categories: their shares come with the transaction features (one query)
+    wanted = menu_categories(ds) if derive and ds.has("transactions") else spec.category_shares
+    plain = [c for c in wanted if not is_template(c)]
+    fused: pd.DataFrame | None = None
     if derive or spec.transaction_features:
-        tx = _transaction_features(
-            ds, uniq, settings, None if derive else spec.transaction_features, computed
+        tx, fused = _transaction_features(
+            ds, uniq, settings, None if derive else spec.transaction_features, computed, plain
         )
     else:  # the model was trained without transaction features: ignore any transactions
         tx = None
@@ -365,7 +378,15 @@ def build_features(
     if derive and tx is not None:
         spec.category_shares = menu_categories(ds)
     if spec.category_shares:
-        sh = category_share_features(ds, uniq, spec.category_shares, settings.feature_window_days)
+        sh = fused
+        if sh is None or len(plain) != len(spec.category_shares):  # templates, or precomputed
+            rest = [c for c in spec.category_shares if sh is None or c not in plain]
+            sh_rest = category_share_features(ds, uniq, rest, settings.feature_window_days)
+            sh = (
+                sh_rest
+                if sh is None
+                else sh.merge(sh_rest, on=["customer_id", "as_of"], how="outer")
+            )
         merged = join_unique(cutoffs, sh, ["customer_id", "as_of"], "category shares")
         for c in spec.category_shares:
             col = f"category_share={c}"
