@@ -39,3 +39,13 @@ def test_fused_shares_equal_the_separate_query(tmp_path: Path) -> None:
     # a saved spec rebuilds the same matrix (the features' own path, not deriving)
     X2, _ = build_features(ds, cut, ds.settings, spec=spec)
     assert np.array_equal(X, X2, equal_nan=True)
+
+
+def test_the_separate_query_takes_any_category_name(tmp_path: Path) -> None:
+    ds = load_data(write_market(simulate(n_customers=300, n_exposures=600, seed=5), tmp_path / "s"))
+    cut = pd.DataFrame({"customer_id": ["nobody"], "as_of": default_as_of(ds)})
+    names = ['a "quoted" name', "it's"]
+    got = category_share_features(ds, cut, names, 365)  # right after default_as_of on ds.con
+    assert [c for c in got.columns if c.startswith("category_share=")] == [
+        f"category_share={c}" for c in names
+    ]

@@ -136,8 +136,10 @@ _SQL_TYPE = {"timestamp": "TIMESTAMP", "number": "DOUBLE", "binary": "DOUBLE", "
 
 
 def max_ts(con: duckdb.DuckDBPyConnection, table: str) -> datetime | None:
-    """The latest ``ts`` of ``table`` on ``con`` (None when it is empty)."""
-    v = con.execute(f"SELECT MAX(CAST(ts AS TIMESTAMP)) FROM {table}").fetchone()
+    """The latest ``ts`` of ``table`` on ``con`` (None when it is empty). The result is read to
+    its end: a pending one makes DuckDB refuse ``register`` on the connection."""
+    rows = con.execute(f"SELECT MAX(CAST(ts AS TIMESTAMP)) FROM {table}").fetchall()
+    v = rows[0] if rows else None
     return None if v is None or v[0] is None else pd.Timestamp(v[0]).to_pydatetime()
 
 

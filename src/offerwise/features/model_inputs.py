@@ -217,10 +217,10 @@ def category_share_features(
             return out
         rest = category_share_features(ds, cutoffs, categories, window_days)
         return rest.merge(out, on=["customer_id", "as_of"], how="outer")
+    names = ['"' + f"category_share={c}".replace('"', '""') + '"' for c in categories]
     sums = ", ".join(
-        f"SUM(CASE WHEN p.category = ? THEN t.amount ELSE 0 END) / NULLIF(SUM(t.amount), 0) "
-        f'AS "category_share={c}"'
-        for c in categories
+        f"SUM(CASE WHEN p.category = ? THEN t.amount ELSE 0 END) / NULLIF(SUM(t.amount), 0) AS {n}"
+        for n in names
     )
     sql = f"""
         SELECT c.customer_id, c.as_of, {sums}
