@@ -60,14 +60,8 @@ def _shop(tmp_path: Path) -> Path:
             "customer_id": ["1", "1", "1", "2", "2", "2"],
             "order_id": ["o1", "o1", "o3", "o2", "o4", "o5"],
             "product_id": ["p1", "p2", "p1", "p1", "p3", "p3"],
-            "ts": [
-                "2024-03-01 10:00",
-                "2024-03-01 10:00",
-                "2024-03-05 09:00",
-                "2024-03-02 11:00",
-                "2024-03-09 12:00",
-                "2024-03-20 12:00",
-            ],
+            "ts": ["2024-03-01 10:00", "2024-03-01 10:00", "2024-03-05 09:00",
+                   "2024-03-02 11:00", "2024-03-09 12:00", "2024-03-20 12:00"],
             "quantity": [1, 2, 1, 1, 1, 1],
             "amount": [2.0, 6.0, 2.0, 1.5, 1.0, 1.0],
             "discount": [0.0] * 6,
@@ -85,9 +79,7 @@ def test_counts_are_orders_per_category_before_each_cutoff_only(tmp_path: Path) 
     cut = pd.DataFrame(
         {
             "customer_id": ["1", "1", "2", "3"],
-            "as_of": pd.to_datetime(
-                ["2024-03-05 09:00", "2024-03-06 00:00", "2024-03-10 00:00", "2024-03-10 00:00"]
-            ),
+            "as_of": pd.to_datetime(["2024-03-05 09:00", "2024-03-06 00:00", "2024-03-10 00:00", "2024-03-10 00:00"]),
         }
     )
     m = category_counts(ds, cut, cats, window_days=365).toarray()
@@ -104,14 +96,8 @@ def test_affinity_column_is_built_and_rebuilt_from_a_saved_spec(tmp_path: Path) 
     ds = load_data(_shop(tmp_path))
     cats = ["BAKERY", "DAIRY", "SNACKS"]
     item = np.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]], dtype=np.float32)
-    fac = CategoryFactors(
-        cats,
-        item,
-        alpha=10.0,
-        regularization=1.0,
-        fitted_before="2024-03-01T00:00:00",
-        window_days=365,
-    )
+    fac = CategoryFactors(cats, item, alpha=10.0, regularization=1.0,
+                          fitted_before="2024-03-01T00:00:00", window_days=365)
     cut = pd.DataFrame({"customer_id": ["1", "2", "3"], "as_of": pd.Timestamp("2024-03-10")})
     X, spec = build_features(ds, cut, Settings(), affinity=fac)
     assert spec.affinity_categories() == ["DAIRY"]
@@ -120,11 +106,7 @@ def test_affinity_column_is_built_and_rebuilt_from_a_saved_spec(tmp_path: Path) 
     assert col == pytest.approx(expect, abs=1e-6)
     # by hand for customer 2 (one dairy order, one bakery order: c = 10 log 2 each)
     c = 10 * np.log(2)
-    A = (
-        item.T @ item
-        + np.eye(2)
-        + (c - 1) * (np.outer(item[0], item[0]) + np.outer(item[1], item[1]))
-    )
+    A = item.T @ item + np.eye(2) + (c - 1) * (np.outer(item[0], item[0]) + np.outer(item[1], item[1]))
     x = np.linalg.solve(A, c * (item[0] + item[1]))
     assert col[1] == pytest.approx(float(x @ item[1]), rel=1e-5)
     assert col[2] == 0.0  # no orders: no affinity

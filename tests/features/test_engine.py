@@ -34,62 +34,29 @@ def churn(recency: float, gap: float) -> float:
 def tables() -> dict[str, pd.DataFrame]:
     """Customer a: 3 orders in the window, 1 before it, 2 at/after the cutoff; b: nothing;
     c: new, one order of an unknown product plus a zero line."""
-    customers = pd.DataFrame(
-        {
-            "customer_id": ["a", "b", "c"],
-            "signup_date": pd.to_datetime(["2023-01-01", None, "2024-06-16"]),
-            "age": [34.0, 51.0, 27.0],  # protected by default
-            "loyalty_points": [10.0, 0.0, 5.0],  # an ordinary numeric attribute
-            "home_region": ["n", "s", "e"],  # text attribute
-        }
-    )
-    products = pd.DataFrame(
-        {
-            "product_id": ["p1", "p2"],
-            "category": ["X", "Y"],
-            "brand": ["Private", "B1"],
-        }
-    )
+    customers = pd.DataFrame({
+        "customer_id": ["a", "b", "c"],
+        "signup_date": pd.to_datetime(["2023-01-01", None, "2024-06-16"]),
+        "age": [34.0, 51.0, 27.0],          # protected by default
+        "loyalty_points": [10.0, 0.0, 5.0],  # an ordinary numeric attribute
+        "home_region": ["n", "s", "e"],     # text attribute
+    })
+    products = pd.DataFrame({
+        "product_id": ["p1", "p2"], "category": ["X", "Y"], "brand": ["Private", "B1"],
+    })
     rows = [
         # customer, order, product, ts, qty, amount, discount
-        (
-            "a",
-            "o1",
-            "p1",
-            "2024-06-21 00:00",
-            1,
-            30.0,
-            10.0,
-        ),  # 10 days before: X/Private, discounted
-        ("a", "o1", "p2", "2024-06-21 00:00", 1, 20.0, 0.0),  # 10 days before: Y/B1
-        ("a", "o2", "p1", "2024-05-02 10:00", 2, 40.0, 0.0),  # 59.58 days before
-        (
-            "a",
-            "o3",
-            "p2",
-            "2024-02-02 00:00",
-            1,
-            10.0,
-            0.0,
-        ),  # 150 days before (previous 90-day block)
-        (
-            "a",
-            "o4",
-            "p1",
-            "2023-03-01 00:00",
-            1,
-            1000.0,
-            0.0,
-        ),  # 488 days: outside the 365-day window
+        ("a", "o1", "p1", "2024-06-21 00:00", 1, 30.0, 10.0),  # 10 days before: X/Private, discounted
+        ("a", "o1", "p2", "2024-06-21 00:00", 1, 20.0, 0.0),   # 10 days before: Y/B1
+        ("a", "o2", "p1", "2024-05-02 10:00", 2, 40.0, 0.0),   # 59.58 days before
+        ("a", "o3", "p2", "2024-02-02 00:00", 1, 10.0, 0.0),   # 150 days before (previous 90-day block)
+        ("a", "o4", "p1", "2023-03-01 00:00", 1, 1000.0, 0.0),  # 488 days: outside the 365-day window
         ("a", "o5", "p1", "2024-07-01 00:00", 1, 500.0, 0.0),  # at the cutoff: ignored
         ("a", "o6", "p2", "2024-08-01 00:00", 1, 700.0, 0.0),  # after the cutoff: ignored
-        ("c", "o7", "p9", "2024-06-26 00:00", 1, 20.0, 0.0),  # unknown product, 5 days before
-        ("c", "o8", "p1", "2024-06-01 00:00", 0, 0.0, 0.0),  # zero line: ignored
+        ("c", "o7", "p9", "2024-06-26 00:00", 1, 20.0, 0.0),   # unknown product, 5 days before
+        ("c", "o8", "p1", "2024-06-01 00:00", 0, 0.0, 0.0),    # zero line: ignored
     ]
-    tx = pd.DataFrame(
-        rows,
-        columns=["customer_id", "order_id", "product_id", "ts", "quantity", "amount", "discount"],
-    )
+    tx = pd.DataFrame(rows, columns=["customer_id", "order_id", "product_id", "ts", "quantity", "amount", "discount"])
     tx["ts"] = pd.to_datetime(tx["ts"])
     return {"customers": customers, "products": products, "transactions": tx}
 
@@ -134,12 +101,8 @@ def test_spend_trend(feats):
 
 
 def test_tenure_days(feats):
-    assert feats.loc["a"].tenure_days == pytest.approx(
-        547.0
-    )  # signup 2023-01-01 is before o4 (488 d)
-    assert feats.loc["c"].tenure_days == pytest.approx(
-        15.0
-    )  # signup 2024-06-16, first order 5 d ago
+    assert feats.loc["a"].tenure_days == pytest.approx(547.0)  # signup 2023-01-01 is before o4 (488 d)
+    assert feats.loc["c"].tenure_days == pytest.approx(15.0)  # signup 2024-06-16, first order 5 d ago
 
 
 def test_discount_features(feats):
@@ -182,12 +145,8 @@ def test_churn_and_clv(feats):
 
 def test_churn_grows_with_recency():
     t = tables()
-    cut = pd.DataFrame(
-        {
-            "customer_id": ["a"] * 3,
-            "as_of": pd.to_datetime(["2024-06-22", "2024-07-01", "2024-09-30"]),
-        }
-    )
+    cut = pd.DataFrame({"customer_id": ["a"] * 3,
+                        "as_of": pd.to_datetime(["2024-06-22", "2024-07-01", "2024-09-30"])})
     f = compute_features(connect(t), cut, settings=load_settings())
     assert f["churn_risk"].is_monotonic_increasing
     assert f["churn_risk"].iloc[-1] > f["churn_risk"].iloc[0]
@@ -214,17 +173,11 @@ def test_window_setting():
 
 def test_point_in_time_per_cutoff():
     """Two cutoffs for one customer: each sees only what happened strictly before it."""
-    cut = pd.DataFrame(
-        {
-            "customer_id": ["a", "a"],
-            "as_of": pd.to_datetime(["2024-05-02 10:00:00", "2024-05-02 10:00:01"]),
-        }
-    )
+    cut = pd.DataFrame({"customer_id": ["a", "a"],
+                        "as_of": pd.to_datetime(["2024-05-02 10:00:00", "2024-05-02 10:00:01"])})
     f = compute_features(connect(), cut, settings=load_settings())
     early, late = f.iloc[0], f.iloc[1]
-    assert early.frequency == 1 and early.monetary == pytest.approx(
-        10.0
-    )  # o2 is AT the cutoff: ignored
+    assert early.frequency == 1 and early.monetary == pytest.approx(10.0)  # o2 is AT the cutoff: ignored
     assert late.frequency == 2 and late.monetary == pytest.approx(50.0)
     assert late.recency_days == pytest.approx(1 / 86400)
 
@@ -232,13 +185,8 @@ def test_point_in_time_per_cutoff():
 def test_future_rows_never_change_features():
     t = tables()
     base = compute_features(connect(t), pd.DataFrame({"customer_id": ["a"], "as_of": [AS_OF]}))
-    extra = pd.DataFrame(
-        [
-            ("a", "o9", "p1", AS_OF + pd.Timedelta(seconds=s), 1, 9999.0, 50.0)
-            for s in (0, 1, 86400)
-        ],
-        columns=t["transactions"].columns,
-    )
+    extra = pd.DataFrame([("a", "o9", "p1", AS_OF + pd.Timedelta(seconds=s), 1, 9999.0, 50.0) for s in (0, 1, 86400)],
+                         columns=t["transactions"].columns)
     t["transactions"] = pd.concat([t["transactions"], extra], ignore_index=True)
     after = compute_features(connect(t), pd.DataFrame({"customer_id": ["a"], "as_of": [AS_OF]}))
     pd.testing.assert_frame_equal(base, after)
@@ -246,23 +194,16 @@ def test_future_rows_never_change_features():
 
 def test_cutoffs_as_relation_name_and_duplicates():
     con = connect()
-    con.execute(
-        "CREATE TABLE cuts AS SELECT * FROM (VALUES ('a', TIMESTAMP '2024-07-01'), "
-        "('a', TIMESTAMP '2024-07-01'), ('zz', TIMESTAMP '2024-07-01')) v(customer_id, as_of)"
-    )
+    con.execute("CREATE TABLE cuts AS SELECT * FROM (VALUES ('a', TIMESTAMP '2024-07-01'), "
+                "('a', TIMESTAMP '2024-07-01'), ('zz', TIMESTAMP '2024-07-01')) v(customer_id, as_of)")
     f = compute_features(con, "cuts")
-    assert list(f["customer_id"]) == [
-        "a",
-        "zz",
-    ]  # duplicates collapse; unknown customers get defaults
+    assert list(f["customer_id"]) == ["a", "zz"]  # duplicates collapse; unknown customers get defaults
     assert f.set_index("customer_id").loc["zz", "frequency"] == 0
 
 
 def test_optional_tables_absent():
     t = tables()
-    con = connect(
-        {"customers": t["customers"], "transactions": t["transactions"].drop(columns=["discount"])}
-    )
+    con = connect({"customers": t["customers"], "transactions": t["transactions"].drop(columns=["discount"])})
     f = compute_features(con, pd.DataFrame({"customer_id": ["a"], "as_of": [AS_OF]})).iloc[0]
     assert f.frequency == 3 and f.discount_share == 0
     assert f.n_categories == 0 and f.private_label_share == 0 and pd.isna(f.top_brand)
@@ -302,9 +243,9 @@ def test_sql_is_portable_text():
     assert "DAYS_BETWEEN" not in duck and "DAYS_BETWEEN" not in spark
     assert "epoch(" in duck and "unix_micros(" in spark and "epoch(" not in spark
     # one dialect-specific expression: the texts differ only there
-    assert (
-        duck.replace("epoch(", "unix_micros(").replace("/ 86400.0)", "/ 86400000000.0D)") == spark
-    )
+    assert duck.replace("epoch(", "unix_micros(").replace(
+        "/ 86400.0)", "/ 86400000000.0D)"
+    ) == spark
     with pytest.raises(InputError, match="dialect"):
         feature_sql(load_settings(), dialect="oracle")
 
@@ -312,14 +253,8 @@ def test_sql_is_portable_text():
 def test_many_cutoffs_match_single_cutoff_runs():
     """Training rows (many cutoffs at once) equal one-cutoff-at-a-time computations."""
     dates = pd.to_datetime(["2024-03-01", "2024-06-01", "2024-07-01", "2024-09-01"])
-    cut = pd.DataFrame(
-        {"customer_id": np.repeat(["a", "b", "c"], len(dates)), "as_of": np.tile(dates, 3)}
-    )
-    together = (
-        compute_features(connect(), cut)
-        .sort_values(["customer_id", "as_of"])
-        .reset_index(drop=True)
-    )
+    cut = pd.DataFrame({"customer_id": np.repeat(["a", "b", "c"], len(dates)), "as_of": np.tile(dates, 3)})
+    together = compute_features(connect(), cut).sort_values(["customer_id", "as_of"]).reset_index(drop=True)
     single = pd.concat([compute_features(connect(), cut.iloc[[i]]) for i in range(len(cut))])
     single = single.sort_values(["customer_id", "as_of"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(together, single)

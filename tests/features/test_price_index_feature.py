@@ -24,9 +24,7 @@ def test_price_index_feature_is_point_in_time_and_hand_computable(tmp_path: Path
     cp.loc[len(cp)] = ["p1", "2024-03-10 08:00:00", "rivalC", 100.0]
     cp.to_csv(d / "competitor_prices.csv", index=False)
     ds = load_data(d)
-    cutoffs = pd.DataFrame(
-        {"customer_id": ["1", "2", "3"], "as_of": pd.Timestamp("2024-03-10 20:00")}
-    )
+    cutoffs = pd.DataFrame({"customer_id": ["1", "2", "3"], "as_of": pd.Timestamp("2024-03-10 20:00")})
     X, spec = build_features(ds, cutoffs, Settings())
     assert spec.price_index and "price_index" in spec.columns
     col = X[:, spec.columns.index("price_index")]
@@ -40,8 +38,6 @@ def test_price_index_feature_is_point_in_time_and_hand_computable(tmp_path: Path
     assert spec2.price_index
     (d / "competitor_prices.csv").unlink()
     X2, _ = build_features(load_data(d), cutoffs, Settings(), spec=spec2)
-    assert X2.shape == X.shape and all(
-        math.isnan(v) for v in X2[:, spec.columns.index("price_index")]
-    )
+    assert X2.shape == X.shape and all(math.isnan(v) for v in X2[:, spec.columns.index("price_index")])
     _, spec3 = build_features(load_data(d), cutoffs, Settings())
     assert not spec3.price_index and "price_index" not in spec3.columns

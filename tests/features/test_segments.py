@@ -15,17 +15,8 @@ from offerwise.features.segments import (
     segment_summary,
 )
 
-BASE = {
-    "tenure_days": 400.0,
-    "recency_days": 5.0,
-    "churn_risk": 0.1,
-    "frequency": 5.0,
-    "monetary": 100.0,
-    "discount_share": 0.05,
-    "top_brand_share": 0.3,
-    "top_brand": "B1",
-    "clv_expected": 50.0,
-}
+BASE = {"tenure_days": 400.0, "recency_days": 5.0, "churn_risk": 0.1, "frequency": 5.0, "monetary": 100.0,
+        "discount_share": 0.05, "top_brand_share": 0.3, "top_brand": "B1", "clv_expected": 50.0}
 
 
 def crafted() -> pd.DataFrame:
@@ -34,15 +25,8 @@ def crafted() -> pd.DataFrame:
         "new": {"tenure_days": 20.0},
         "dormant": {"recency_days": 143.0, "churn_risk": 0.9},  # also at-risk: dormant wins
         "at-risk": {"churn_risk": 0.72},
-        "loyal-high-value": {
-            "frequency": 12.0,
-            "monetary": 5000.0,
-            "discount_share": 0.5,
-        },  # also deal-seeker
-        "deal-seeker": {
-            "discount_share": 0.31,
-            "top_brand_share": 0.9,
-        },  # also brand-loyal: deal wins
+        "loyal-high-value": {"frequency": 12.0, "monetary": 5000.0, "discount_share": 0.5},  # also deal-seeker
+        "deal-seeker": {"discount_share": 0.31, "top_brand_share": 0.9},  # also brand-loyal: deal wins
         "brand-loyal": {"top_brand_share": 0.72, "top_brand": "Private"},
         "regular": {},
     }
@@ -79,23 +63,12 @@ def test_thresholds_come_from_settings():
 
 
 def test_no_orders_is_dormant_and_quantile_ignores_non_buyers():
-    df = pd.DataFrame(
-        [
-            {
-                **BASE,
-                "customer_id": "none",
-                "frequency": 0.0,
-                "monetary": 0.0,
-                "recency_days": 365.0,
-                "churn_risk": 1.0,
-            },
-            {**BASE, "customer_id": "big", "frequency": 10.0, "monetary": 100.0},
-            {**BASE, "customer_id": "small", "frequency": 10.0, "monetary": 10.0},
-        ]
-    )
-    out = assign_segments(df, load_settings(segments={"high_value_quantile": 0.5})).set_index(
-        "customer_id"
-    )
+    df = pd.DataFrame([
+        {**BASE, "customer_id": "none", "frequency": 0.0, "monetary": 0.0, "recency_days": 365.0, "churn_risk": 1.0},
+        {**BASE, "customer_id": "big", "frequency": 10.0, "monetary": 100.0},
+        {**BASE, "customer_id": "small", "frequency": 10.0, "monetary": 10.0},
+    ])
+    out = assign_segments(df, load_settings(segments={"high_value_quantile": 0.5})).set_index("customer_id")
     assert out.loc["none", "segment"] == "dormant"
     assert out.loc["none", "segment_reason"] == "no order in the look-back window"
     # median over the two buyers = 55: big qualifies, small not
