@@ -376,7 +376,7 @@ def build_features(
             "the model was trained with transaction features but the data has no transactions table"
         )
     if derive and tx is not None:
-        spec.category_shares = menu_categories(ds)
+        spec.category_shares = wanted
     if spec.category_shares:
         sh = fused
         if sh is None or len(plain) != len(spec.category_shares):  # templates, or precomputed
