@@ -8,9 +8,12 @@ os.environ.setdefault("OFFERWISE_THREADS", "1")
 # validation results are remembered per data version in a cache folder: the tests' own, empty at
 # the start of every run (the tests of the cache set their own folder)
 if "OFFERWISE_CACHE_DIR" not in os.environ:
+    import atexit
+    import shutil
     import tempfile
 
     os.environ["OFFERWISE_CACHE_DIR"] = tempfile.mkdtemp(prefix="offerwise-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["OFFERWISE_CACHE_DIR"], ignore_errors=True)
 # pytest-xdist workers inherit COLUMNS=80 from the controller's terminal; a user piping offerwise's
 # output has no COLUMNS (the CLI then prints 200 columns wide), and that is what the human-output
 # tests check — so the variable goes before anything imports offerwise.cli
