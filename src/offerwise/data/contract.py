@@ -296,6 +296,11 @@ def default_expr(table: str, cs: ColumnSpec, settings: Settings) -> str:
 # --------------------------------------------------------------------------------------------
 
 
+def needed_tables(required: Iterable[str] = ()) -> set[str]:
+    """The contract's required tables plus the ones a command requires (``required``)."""
+    return {n for n, s in TABLES.items() if s.required} | set(required)
+
+
 def load_data(
     path: str | Path,
     *,
@@ -313,7 +318,7 @@ def load_data(
     except OSError:  # an unreadable file: validation reports it
         fingerprint = None
     key = None if fingerprint is None else validation_cache.cache_key(source, fingerprint, settings)
-    needed = {n for n, s in TABLES.items() if s.required} | set(required)
+    needed = needed_tables(required)
     # unchanged files validated before: not again
     found = validation_cache.load(key) if validation_cache.usable(source, needed) else None
     if found is None:
@@ -366,7 +371,7 @@ def validate_source(
     Returns (problems, row filters for tolerable problems, row counts).
     """
     problems: list[Problem] = list(source.problems)
-    needed = {n for n, s in TABLES.items() if s.required} | set(required)
+    needed = needed_tables(required)
     for name in sorted(needed):
         if name not in source.tables:
             problems.append(

@@ -1,11 +1,12 @@
 """Validation results remembered per data version, so unchanged files are checked once.
 
 A user runs several commands on the same folder (``profile``, ``train``, ``score``, ``plan``);
-each validated every table again: 7 of the 74 s a score of 1M customers (20M transaction lines)
-took. The result of :func:`offerwise.data.contract.validate_source` (problems, row filters, row
-counts) depends only on the files' bytes, the location (problems name the file), the settings and
-the offerwise version, so it is stored under a hash of those in the user's cache folder and
-reused when all of them match.
+each validated every table again: about 7 of the 74 s a score of 1M customers (20M transaction
+lines) took in an ad-hoc profile. The result of
+:func:`offerwise.data.contract.validate_source` (problems, row filters, row counts) depends only
+on the files' bytes, the location (problems name the file), the settings and the offerwise
+version, so it is stored under a hash of those in the user's cache folder and reused when all of
+them match.
 
 * Only sources whose fingerprint hashes every byte (a folder of files, a DuckDB file) are
   cached; PostgreSQL and in-memory tables are validated every time.
