@@ -8,6 +8,7 @@ millions of rows. See ``docs/data-contract.md`` for the tables and the handling 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -158,6 +159,7 @@ class DataSet:
     warnings: list[Problem] = field(default_factory=list)
     row_counts: dict[str, int] = field(default_factory=dict)
     _exclude: dict[str, str] = field(default_factory=dict)  # table -> SQL predicate of kept rows
+    _verbatim: dict[str, list[str]] = field(default_factory=dict)  # table -> columns as stored
     _con: duckdb.DuckDBPyConnection | None = None
 
     def has(self, name: str) -> bool:
@@ -182,15 +184,18 @@ class DataSet:
         for name in self.source.tables:
             con.execute(f"CREATE OR REPLACE VIEW {name} AS {self._typed_select(con, name)}")
 
-    def frame(self, name: str) -> pd.DataFrame:
-        """The typed table as a pandas DataFrame (ids as str, timestamps as datetime64)."""
+    def frame(self, name: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """The typed table as a pandas DataFrame (ids as str, timestamps as datetime64); only
+        ``columns`` when given."""
         if not self.has(name):
             raise KeyError(name)
-        return self.con.execute(f"SELECT * FROM {name}").df()
+        sel = "*" if columns is None else ", ".join(_q(c) for c in columns)
+        return self.con.execute(f"SELECT {sel} FROM {name}").df()
 
     def _typed_select(self, con: duckdb.DuckDBPyConnection, name: str) -> str:
         spec = TABLES[name]
         cols = _columns(con, f"raw_{name}")
+        as_is = set(self._verbatim.get(name, ()))
         parts = []
         for col, typ in cols.items():
             cs = spec.column(col)
@@ -200,7 +205,8 @@ class DataSet:
                 default = default_expr(name, cs, self.settings)
                 parts.append(f"COALESCE({_cast_expr(cs, col, typ)}, {default}) AS {_q(col)}")
             else:
-                parts.append(f"{_cast_expr(cs, col, typ)} AS {_q(col)}")
+                typed = cast_expr(cs, _q(col), typ, verbatim=col in as_is)
+                parts.append(f"{typed} AS {_q(col)}")
         for cs in spec.columns:  # optional columns absent from the file
             if cs.name not in cols:
                 parts.append(f"{default_expr(name, cs, self.settings)} AS {_q(cs.name)}")
@@ -235,16 +241,35 @@ def _fetch_row(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[Any, ...]:
     return row
 
 
+def _is_text(typ: str) -> bool:
+    return typ in ("VARCHAR", "STRING") or typ.startswith("VARCHAR(")
+
+
 def _is_numeric(typ: str) -> bool:
     return any(t in typ for t in ("INT", "DOUBLE", "FLOAT", "DECIMAL", "REAL", "NUMERIC"))
 
 
-def cast_expr(cs: ColumnSpec, q: str, typ: str) -> str:
+def _is_integer(typ: str) -> bool:
+    return _INTEGER_TYPE.fullmatch(typ) is not None
+
+
+_INTEGER_TYPE = re.compile(r"U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?")
+
+
+def cast_expr(cs: ColumnSpec, q: str, typ: str, *, verbatim: bool = False) -> str:
     """SQL turning the raw column ``q`` (already quoted for the dialect) of database type ``typ``
     into the contract type, NULL when it can't. Valid in DuckDB and Spark SQL (``typ`` compared
-    upper-case; ``STRING`` is DuckDB's alias of ``VARCHAR``)."""
+    upper-case; ``STRING`` is DuckDB's alias of ``VARCHAR``).
+
+    ``verbatim``: validation found no value of this text column that trimming or blank-to-NULL
+    would change (:func:`validate_source`), so the column is taken as it is; trimming the three
+    ids of 20M transaction lines cost about 4 s of every command's feature query (ad hoc)."""
     typ = typ.upper()
+    if verbatim and cs.kind in ("id", "text") and _is_text(typ):
+        return q
     if cs.kind == "id":
+        if _is_integer(typ):  # an integer's digits: never blank, never padded
+            return f"CAST({q} AS STRING)"
         if _is_numeric(typ) and "INT" not in typ:
             # 105.0 -> '105'; non-integral floats stay NULL (reported as wrong type)
             return f"CASE WHEN {q} = FLOOR({q}) THEN CAST(CAST({q} AS BIGINT) AS STRING) END"
@@ -324,7 +349,7 @@ def load_data(
     if found is None:
         con = new_connection(settings)
         try:
-            found = validation_cache.Validation(*validate_source(source, con, required=required))
+            found = validate_source(source, con, required=required)
         finally:
             con.close()
         validation_cache.store(key, found)
@@ -343,6 +368,7 @@ def load_data(
         warnings=[p for p in problems if not p.fatal],
         row_counts=counts,
         _exclude=exclude,
+        _verbatim=found.verbatim,
     )
 
 
@@ -365,10 +391,11 @@ def dataset_from_frames(
 
 def validate_source(
     source: Source, con: duckdb.DuckDBPyConnection, *, required: Sequence[str] = ()
-) -> tuple[list[Problem], dict[str, str], dict[str, int]]:
+) -> validation_cache.Validation:
     """Run every contract check.
 
-    Returns (problems, row filters for tolerable problems, row counts).
+    Returns the problems, the row filters of the tolerable ones, the row counts and the text
+    columns taken as stored (see :func:`cast_expr`).
     """
     problems: list[Problem] = list(source.problems)
     needed = needed_tables(required)
@@ -386,6 +413,7 @@ def validate_source(
         source.register_raw(con, name, f"raw_{name}")
 
     counts: dict[str, int] = {}
+    verbatim: dict[str, list[str]] = {}
     typed_ok: set[str] = set()
     for name in source.tables:
         spec = TABLES[name]
@@ -409,16 +437,24 @@ def validate_source(
             )
         if missing:
             continue
-        problems.extend(_check_columns(con, name, spec, cols, file, n))
+        verbatim[name] = []
+        problems.extend(_check_columns(con, name, spec, cols, file, n, verbatim[name]))
         typed_ok.add(name)  # values that failed to cast are NULL in the typed view
 
     # typed views of the tables with all required columns, for the cross-table checks
-    ds = DataSet(root="", source=source, files={}, fingerprint="", settings=source.settings)
+    ds = DataSet(
+        root="",
+        source=source,
+        files={},
+        fingerprint="",
+        settings=source.settings,
+        _verbatim=verbatim,
+    )
     for name in typed_ok:
         con.execute(f"CREATE OR REPLACE VIEW {name} AS {ds._typed_select(con, name)}")
     exclude: dict[str, str] = {}
     problems.extend(_check_cross(con, typed_ok, source, counts, exclude))
-    return problems, exclude, counts
+    return validation_cache.Validation(problems, exclude, counts, verbatim)
 
 
 def _example(
@@ -438,17 +474,31 @@ def _check_columns(
     cols: dict[str, str],
     file: str,
     n: int,
+    verbatim: list[str],
 ) -> list[Problem]:
     """Per-column checks, computed in one aggregate pass: nulls, types, signs, domain,
-    duplicates."""
+    duplicates. Appends to ``verbatim`` the text columns stored as text whose typed values are
+    the stored ones (no value blank or with spaces around it: see :func:`cast_expr`)."""
     checks: list[tuple[str, str, str, bool]] = []  # (column, condition, message, fatal)
+    # each text column trimmed once, in the relation the checks read (``ow_trim_<j>``)
+    prefix = "ow_trim_"
+    while any(c.startswith(prefix) for c in cols):  # a name the file does not use
+        prefix = "_" + prefix
+    trims = {
+        cs.name: f"{prefix}{j}"
+        for j, cs in enumerate(spec.columns)
+        if cs.name in cols and cols[cs.name].startswith("VARCHAR")
+    }
+    rel = f"raw_{name}"
+    if trims:
+        sel = ", ".join(f"TRIM(CAST({_q(c)} AS VARCHAR)) AS {t}" for c, t in trims.items())
+        rel = f"(SELECT *, {sel} FROM raw_{name}) ow_checked"
     for cs in spec.columns:
         if cs.name not in cols:
             continue
         raw, typed = _q(cs.name), _cast_expr(cs, cs.name, cols[cs.name])
         # a column stored as text can hold blanks and unparseable values; a typed one cannot
-        text = cols[cs.name].startswith("VARCHAR")
-        blank = f"TRIM(CAST({raw} AS VARCHAR)) = ''" if text else "FALSE"
+        blank = f"{trims[cs.name]} = ''" if cs.name in trims else "FALSE"
         if not cs.nullable:
             checks.append((cs.name, f"{raw} IS NULL OR {blank}", "missing values", True))
         # a cast that may give NULL on a non-blank value (a text id is any non-blank string, so
@@ -530,12 +580,20 @@ def _check_columns(
             )
         )
 
-    if not checks:
+    # the values that trimming, or blank-to-NULL, would change
+    as_is = [
+        cs.name
+        for cs in spec.columns
+        if cs.name in trims and cs.kind in ("id", "text") and _is_text(cols[cs.name])
+    ]
+    changed = [f"{_q(c)} <> {trims[c]} OR {_q(c)} = ''" for c in as_is]
+    if not checks and not as_is:
         return []
-    agg = ", ".join(f"COUNT(*) FILTER (WHERE {cond})" for _, cond, _, _ in checks)
-    row = _fetch_row(con, f"SELECT {agg} FROM raw_{name}")
+    agg = ", ".join(f"COUNT(*) FILTER (WHERE {cond})" for cond in [c[1] for c in checks] + changed)
+    row = _fetch_row(con, f"SELECT {agg} FROM {rel}")
+    verbatim.extend(c for c, k in zip(as_is, row[len(checks) :], strict=True) if k == 0)
     out: list[Problem] = []
-    for (col, cond, msg, fatal), bad in zip(checks, row, strict=True):
+    for (col, cond, msg, fatal), bad in zip(checks, row[: len(checks)], strict=True):
         if bad:
             ex_cols = [col] + ([spec.key] if spec.key and spec.key != col else [])
             out.append(
@@ -544,7 +602,7 @@ def _check_columns(
                     col,
                     msg,
                     int(bad),
-                    _example(con, f"raw_{name}", cond, ex_cols),
+                    _example(con, rel, cond, ex_cols),
                     fatal=fatal,
                     file=file,
                 )

@@ -2,11 +2,10 @@
 
 A user runs several commands on the same folder (``profile``, ``train``, ``score``, ``plan``);
 each validated every table again: about 7 of the 74 s a score of 1M customers (20M transaction
-lines) took in an ad-hoc profile. The result of
-:func:`offerwise.data.contract.validate_source` (problems, row filters, row counts) depends only
-on the files' bytes, the location (problems name the file), the settings and the offerwise
-version, so it is stored under a hash of those in the user's cache folder and reused when all of
-them match.
+lines) took in an ad-hoc profile. The result of :func:`offerwise.data.contract.validate_source`
+(problems, row filters, row counts, the text columns taken as stored) depends only on the files'
+bytes, the location (problems name the file), the settings and the offerwise version, so it is
+stored under a hash of those in the user's cache folder and reused when all of them match.
 
 * Only sources whose fingerprint hashes every byte (a folder of files, a DuckDB file) are
   cached; PostgreSQL and in-memory tables are validated every time.
@@ -21,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,11 +43,14 @@ CACHED_KINDS = ("dir", "duckdb")
 @dataclass(frozen=True, slots=True)
 class Validation:
     """What validating a source found: every problem (fatal or not), the row filters of the
-    tolerable ones (table -> SQL predicate of the kept rows) and each table's row count."""
+    tolerable ones (table -> SQL predicate of the kept rows), each table's row count and the
+    text columns whose values need no cleaning (table -> columns; see
+    :func:`offerwise.data.contract.cast_expr`)."""
 
     problems: list[Problem]
     exclude: dict[str, str]
     counts: dict[str, int]
+    verbatim: dict[str, list[str]] = field(default_factory=dict)
 
 
 def cache_dir() -> Path | None:
@@ -105,6 +107,8 @@ def load(key: str | None) -> Validation | None:
             problems=[Problem(**p) for p in raw["problems"]],
             exclude={str(k): str(v) for k, v in raw["exclude"].items()},
             counts={str(k): int(v) for k, v in raw["counts"].items()},
+            # a record written before this field: every column cleaned, as it was then
+            verbatim={str(k): [str(c) for c in v] for k, v in raw.get("verbatim", {}).items()},
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -122,6 +126,7 @@ def store(key: str | None, found: Validation) -> None:
         "problems": [p.to_dict() for p in found.problems],
         "exclude": found.exclude,
         "counts": found.counts,
+        "verbatim": found.verbatim,
     }
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -511,7 +511,7 @@ def customer_features(
     """
     settings = settings or default_settings()
     ts = parse_as_of(as_of, "as_of") if as_of is not None else default_as_of(ds)
-    customers = ds.frame("customers")
+    customers = ds.frame("customers", ["customer_id"])
     ids = customers["customer_id"].astype(str).reset_index(drop=True)
     cutoffs = pd.DataFrame({"customer_id": ids, "as_of": ts})
     X, _ = build_features(ds, cutoffs, settings, spec=spec, computed=computed)
