@@ -179,3 +179,41 @@ def test_arms_beyond_one_word_of_arms() -> None:
         want = b.predict(np.hstack([X[:500], ind_new]), raw_score=True)
         np.testing.assert_array_equal(got[:, a], want)
         np.testing.assert_array_equal(got[:, a + m + 1], want)
+
+
+@pytest.mark.parametrize("n", [1, 15, 16, 127, 128, 129, 300])
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_blocks_of_rows_any_size_with_infinities(n: int, n_jobs: int) -> None:
+    """Rows go through the splits in blocks (``block_rows``): a last partial block, a block that
+    is all NaN or all -inf in a feature, and ±inf values give LightGBM's sums bit for bit."""
+    X, y = _data(seed=4)
+    boosters = [_booster(X, y, "regression"), _booster(X, y, "regression", num_leaves=63)]
+    rng = np.random.default_rng(n)
+    X_new, _ = _data(n=n, seed=n)
+    X_new[rng.random(X_new.shape) < 0.1] = np.inf
+    X_new[rng.random(X_new.shape) < 0.1] = -np.inf
+    X_new[:, 3] = np.nan  # every row NaN in one feature
+    X_new[:, 4] = -np.inf  # and -inf in another
+    for b in boosters:
+        want = b.predict(X_new, raw_score=True)
+        np.testing.assert_array_equal(forest.predict(b, X_new, n_jobs=n_jobs, raw=True), want)
+        arms = forest.predict_arms(b, X_new[:, :4], np.array([-1, 0, 1]), 2, n_jobs, raw=True)
+        for a, c in enumerate([-1, 0, 1]):
+            Z = np.hstack([X_new[:, :4], np.zeros((n, 2))])
+            if c >= 0:
+                Z[:, 4 + c] = 1.0
+            np.testing.assert_array_equal(arms[:, a], b.predict(Z, raw_score=True))
+
+
+def test_many_trees_use_smaller_blocks() -> None:
+    from offerwise.models import _forest_kernels as k
+
+    assert [k.block_rows(t) for t in (50, 128, 129, 300, 1100, 5000)] == [128, 128, 64, 32, 16, 16]
+    X, y = _data(n=600, seed=2)
+    params = {"objective": "regression", "num_leaves": 4, "verbose": -1, "num_threads": 1}
+    b = lgb.train(params, lgb.Dataset(X, label=y), num_boost_round=1100)
+    assert b.num_trees() == 1100 and forest.flatten(b) is not None
+    X_new, _ = _data(n=333, seed=3)
+    for n_jobs in (1, 2):
+        got = forest.predict(b, X_new, n_jobs=n_jobs, raw=True)
+        np.testing.assert_array_equal(got, b.predict(X_new, raw_score=True))

@@ -14,52 +14,80 @@ from numba.cpython.unsafe.numbers import trailing_zeros  # the tzcnt instruction
 
 from offerwise._numba import set_threads as set_threads  # the callers' entry point
 
-_BLOCK = 256  # rows per parallel block
 _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)  # every leaf still possible
+_STATE_WORDS = 16384  # a block's leaf state (trees x rows words): 128 KiB, in the L2 cache
+
+
+@njit(cache=True, nogil=True)
+def block_rows(n_trees: int) -> int:
+    """Rows per block for a forest of ``n_trees`` trees: a power of two in [16, 128] whose
+    state (``n_trees`` x rows words) fits :data:`_STATE_WORDS` where it can."""
+    b = 128
+    while b > 16 and b * n_trees > _STATE_WORDS:
+        b //= 2
+    return b
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _exits(X, r, p, forest, v):  # noqa: ANN001, ANN201
-    """Sets ``v`` (T,) to the leaves row ``r`` of ``X`` can still reach in each tree after the
-    splits on its first ``p`` columns: every bit, ANDed with the mask of each split the row sends
-    right (a NaN: the splits that send NaN right)."""
+def _exits(X, lo, hi, forest, v, xb):  # noqa: ANN001, ANN201
+    """Sets ``v[t, j]`` ((T, B)) to the leaves row ``lo + j`` of ``X`` can still reach in tree t
+    (rows ``lo:hi``, at most B): every bit, ANDed with the mask of each split the row sends right
+    (a NaN: the splits that send NaN right).
+
+    The rows of a block go through each split together (V-QuickScorer, Lucchese et al., SIGIR
+    2016): for a feature, its splits in threshold order up to the block's largest value, each
+    one a branch-free AND over the block's rows (the compiler vectorizes it), instead of each
+    row's own chain of scattered updates: about 4x faster on 150 trees of 15 leaves."""
     thr, tree, mask, starts, nan_tree, nan_mask, nan_starts = forest
-    for t in range(v.shape[0]):
-        v[t] = _ALL
-    for f in range(p):
-        x = X[r, f]
-        if x != x:
-            for k in range(nan_starts[f], nan_starts[f + 1]):
-                v[nan_tree[k]] &= nan_mask[k]
-        else:  # this feature's splits with threshold < x: a prefix of them
-            k, end = starts[f], starts[f + 1]
-            while k < end and thr[k] < x:
-                v[tree[k]] &= mask[k]
-                k += 1
+    T, B = v.shape
+    m = hi - lo
+    for t in range(T):
+        for j in range(B):
+            v[t, j] = _ALL
+    for f in range(X.shape[1]):
+        top = -np.inf
+        for j in range(B):
+            x = X[lo + j, f] if j < m else -np.inf  # a row past the end: no split sends it right
+            xb[j] = x
+            if x > top:  # False for NaN
+                top = x
+        k, end = starts[f], starts[f + 1]
+        while k < end and thr[k] < top:  # the later splits send no row of the block right
+            tk, mk, th = tree[k], mask[k], thr[k]
+            for j in range(B):  # NaN < th and th < NaN are False: a NaN row is untouched here
+                v[tk, j] &= mk if th < xb[j] else _ALL
+            k += 1
+        for j in range(m):
+            if xb[j] != xb[j]:
+                for k in range(nan_starts[f], nan_starts[f + 1]):
+                    v[nan_tree[k], j] &= nan_mask[k]
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _trees_block(X, forest, leaf_value, lo, hi, out):  # noqa: ANN001, ANN201
+def _trees_block(X, forest, leaf_value, lo, hi, out, v, xb, s):  # noqa: ANN001, ANN201
     """``out[lo:hi]``: the sums of :func:`sum_trees` for rows ``lo:hi`` of ``X``."""
-    T = leaf_value.shape[0]
-    v = np.empty(T, np.uint64)
-    for r in range(lo, hi):
-        _exits(X, r, X.shape[1], forest, v)
-        s = 0.0
-        for t in range(T):  # tree order, as LightGBM adds them
-            s += leaf_value[t, trailing_zeros(v[t])]  # type: ignore[call-arg]
-        out[r] = s
+    _exits(X, lo, hi, forest, v, xb)
+    T, B = v.shape
+    for j in range(B):
+        s[j] = 0.0
+    for t in range(T):  # tree order, as LightGBM adds them (each row's own sum)
+        for j in range(B):
+            s[j] += leaf_value[t, trailing_zeros(v[t, j])]  # type: ignore[call-arg]
+    for j in range(hi - lo):
+        out[lo + j] = s[j]
 
 
 @njit(parallel=True, cache=True)
 def sum_trees(X, thr, tree, mask, starts, nan_tree, nan_mask, nan_starts, leaf_value):  # noqa: ANN001, ANN201
     """(n,) sum over trees of the leaf value each row of ``X`` (n, p) reaches; blocks of
-    ``_BLOCK`` rows run on numba's threads."""
+    :func:`block_rows` rows run on numba's threads."""
     forest = (thr, tree, mask, starts, nan_tree, nan_mask, nan_starts)
-    n = X.shape[0]
+    n, T = X.shape[0], leaf_value.shape[0]
+    B = block_rows(T)
     out = np.zeros(n)
-    for b in prange((n + _BLOCK - 1) // _BLOCK):
-        _trees_block(X, forest, leaf_value, b * _BLOCK, min(n, (b + 1) * _BLOCK), out)
+    for b in prange((n + B - 1) // B):
+        v, xb, s = np.empty((T, B), np.uint64), np.empty(B), np.empty(B)
+        _trees_block(X, forest, leaf_value, b * B, min(n, (b + 1) * B), out, v, xb, s)
     return out
 
 
@@ -68,8 +96,12 @@ def sum_trees_serial(X, thr, tree, mask, starts, nan_tree, nan_mask, nan_starts,
     """:func:`sum_trees` on the calling thread only (no numba thread pool, the GIL released):
     several Python threads may call it at once."""
     forest = (thr, tree, mask, starts, nan_tree, nan_mask, nan_starts)
-    out = np.zeros(X.shape[0])
-    _trees_block(X, forest, leaf_value, 0, X.shape[0], out)
+    n, T = X.shape[0], leaf_value.shape[0]
+    B = block_rows(T)
+    out = np.zeros(n)
+    v, xb, s = np.empty((T, B), np.uint64), np.empty(B), np.empty(B)
+    for lo in range(0, n, B):
+        _trees_block(X, forest, leaf_value, lo, min(n, lo + B), out, v, xb, s)
     return out
 
 
@@ -90,17 +122,19 @@ def arm_masks(p, arm_cols, thr, tree, mask, starts, n_trees):  # noqa: ANN001, A
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _arms_block(X, forest, leaf_value, arm_mask, lo, hi, out):  # noqa: ANN001, ANN201
+def _arms_block(X, forest, leaf_value, arm_mask, lo, hi, out, v, xb, s):  # noqa: ANN001, ANN201
     """``out[lo:hi]``: the sums of :func:`sum_trees_arms` for rows ``lo:hi`` of ``X``."""
-    T, A = leaf_value.shape[0], arm_mask.shape[0]
-    v = np.empty(T, np.uint64)
-    for r in range(lo, hi):
-        _exits(X, r, X.shape[1], forest, v)
-        for a in range(A):
-            s = 0.0
-            for t in range(T):
-                s += leaf_value[t, trailing_zeros(v[t] & arm_mask[a, t])]  # type: ignore[call-arg]
-            out[r, a] = s
+    _exits(X, lo, hi, forest, v, xb)
+    T, B = v.shape
+    for a in range(arm_mask.shape[0]):
+        for j in range(B):
+            s[j] = 0.0
+        for t in range(T):
+            am = arm_mask[a, t]
+            for j in range(B):
+                s[j] += leaf_value[t, trailing_zeros(v[t, j] & am)]  # type: ignore[call-arg]
+        for j in range(hi - lo):
+            out[lo + j, a] = s[j]
 
 
 @njit(parallel=True, cache=True)
@@ -114,10 +148,12 @@ def sum_trees_arms(
     then adds its masks, so the work is about one row's, not A rows'.
     """
     forest = (thr, tree, mask, starts, nan_tree, nan_mask, nan_starts)
-    n = X.shape[0]
+    n, T = X.shape[0], leaf_value.shape[0]
+    B = block_rows(T)
     out = np.zeros((n, arm_mask.shape[0]))
-    for b in prange((n + _BLOCK - 1) // _BLOCK):
-        _arms_block(X, forest, leaf_value, arm_mask, b * _BLOCK, min(n, (b + 1) * _BLOCK), out)
+    for b in prange((n + B - 1) // B):
+        v, xb, s = np.empty((T, B), np.uint64), np.empty(B), np.empty(B)
+        _arms_block(X, forest, leaf_value, arm_mask, b * B, min(n, (b + 1) * B), out, v, xb, s)
     return out
 
 
@@ -127,6 +163,10 @@ def sum_trees_arms_serial(
 ):  # noqa: ANN001, ANN201
     """:func:`sum_trees_arms` on the calling thread only (see :func:`sum_trees_serial`)."""
     forest = (thr, tree, mask, starts, nan_tree, nan_mask, nan_starts)
-    out = np.zeros((X.shape[0], arm_mask.shape[0]))
-    _arms_block(X, forest, leaf_value, arm_mask, 0, X.shape[0], out)
+    n, T = X.shape[0], leaf_value.shape[0]
+    B = block_rows(T)
+    out = np.zeros((n, arm_mask.shape[0]))
+    v, xb, s = np.empty((T, B), np.uint64), np.empty(B), np.empty(B)
+    for lo in range(0, n, B):
+        _arms_block(X, forest, leaf_value, arm_mask, lo, min(n, lo + B), out, v, xb, s)
     return out

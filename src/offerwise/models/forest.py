@@ -1,7 +1,8 @@
 """Fast prediction of the response model's LightGBM boosters.
 
 A booster's trees are flattened once into QuickScorer's layout (:class:`FlatForest`: each tree's
-leaves are the bits of a word, each split a mask) and summed by compiled (numba) kernels, with
+leaves are the bits of a word, each split a mask) and summed by compiled (numba) kernels, which
+take blocks of rows through the splits together (V-QuickScorer), with
 LightGBM's decision rule for numerical splits (``x <= threshold`` goes left; a NaN goes to the
 default side, or is read as 0 when the split has no missing-value handling). The sums are
 bit-for-bit LightGBM's raw scores: the same leaf values added in the same tree order.
