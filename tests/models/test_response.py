@@ -169,3 +169,28 @@ def test_compiled_tree_kernels_give_lightgbm_scores(logs, monkeypatch, learner, 
     for c in SCORE_COLUMNS[2:]:
         np.testing.assert_allclose(getattr(fast, c), getattr(slow, c), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(fast_np, slow_np, rtol=1e-12, atol=1e-12)
+
+
+def test_scores_frame_from_one_block_equals_the_column_by_column_frame() -> None:
+    """``predict`` lays the score arrays out as planes of one block, which ``to_frame`` uses
+    without a copy; the frame equals the one built from separate arrays, and an array replaced
+    after predicting is not read from the stale block."""
+    import dataclasses
+
+    import pandas as pd
+
+    from offerwise.models.response import ResponseScores
+
+    rng = np.random.default_rng(0)
+    n, k = 7, 3
+    cols = SCORE_COLUMNS[2:]
+    blk = rng.normal(size=(len(cols), n, k))
+    ids = [f"c{i}" for i in range(n)]
+    shared = ResponseScores(["a", "b", "c"], **{c: blk[i] for i, c in enumerate(cols)}, block=blk)
+    apart = ResponseScores(["a", "b", "c"], **{c: blk[i].copy() for i, c in enumerate(cols)})
+    df = shared.to_frame(ids)
+    assert list(df.columns) == list(SCORE_COLUMNS)
+    assert np.shares_memory(df["incremental_profit"].to_numpy(), blk)
+    pd.testing.assert_frame_equal(df, apart.to_frame(ids))
+    changed = dataclasses.replace(shared, expected_cost=blk[5] + 1.0)
+    assert np.array_equal(changed.to_frame(ids)["expected_cost"], blk[5].reshape(-1) + 1.0)
