@@ -249,11 +249,11 @@ def _is_numeric(typ: str) -> bool:
     return any(t in typ for t in ("INT", "DOUBLE", "FLOAT", "DECIMAL", "REAL", "NUMERIC"))
 
 
+_INTEGER_TYPE = re.compile(r"U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?")
+
+
 def _is_integer(typ: str) -> bool:
     return _INTEGER_TYPE.fullmatch(typ) is not None
-
-
-_INTEGER_TYPE = re.compile(r"U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?")
 
 
 def cast_expr(cs: ColumnSpec, q: str, typ: str, *, verbatim: bool = False) -> str:
@@ -487,7 +487,7 @@ def _check_columns(
     trims = {
         cs.name: f"{prefix}{j}"
         for j, cs in enumerate(spec.columns)
-        if cs.name in cols and cols[cs.name].startswith("VARCHAR")
+        if cs.name in cols and _is_text(cols[cs.name])
     }
     rel = f"raw_{name}"
     if trims:
@@ -581,11 +581,7 @@ def _check_columns(
         )
 
     # the values that trimming, or blank-to-NULL, would change
-    as_is = [
-        cs.name
-        for cs in spec.columns
-        if cs.name in trims and cs.kind in ("id", "text") and _is_text(cols[cs.name])
-    ]
+    as_is = [cs.name for cs in spec.columns if cs.name in trims and cs.kind in ("id", "text")]
     changed = [f"{_q(c)} <> {trims[c]} OR {_q(c)} = ''" for c in as_is]
     if not checks and not as_is:
         return []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["EXTRA_COLUMNS", "FEATURE_COLUMNS"]
+__all__ = ["CATEGORY_SHARE_PREFIX", "EXTRA_COLUMNS", "FEATURE_COLUMNS"]
 
 #: Numeric decision features computed from transactions (all defined for every customer).
 FEATURE_COLUMNS: list[str] = [
@@ -31,3 +31,6 @@ EXTRA_COLUMNS: list[str] = [
     "top_category_3",
     "mean_gap_days",
 ]
+#: Prefix of a customer's share of spend in one category (or template scope) over the feature
+#: window: column ``category_share=<category>``.
+CATEGORY_SHARE_PREFIX = "category_share="

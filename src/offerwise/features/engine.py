@@ -28,7 +28,7 @@ import pandas as pd
 from offerwise.config import Settings, default_settings
 from offerwise.errors import InputError
 from offerwise.features._join import join_unique
-from offerwise.features.columns import EXTRA_COLUMNS, FEATURE_COLUMNS
+from offerwise.features.columns import CATEGORY_SHARE_PREFIX, EXTRA_COLUMNS, FEATURE_COLUMNS
 from offerwise.vocab import default_as_of, parse_as_of
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -95,15 +95,12 @@ def render_step(name: str, settings: Settings, dialect: str = "duckdb") -> str:
     return _MACRO.sub(lambda m: days.format(a=m.group(1), b=m.group(2)), sql)
 
 
-#: Prefix of the share-of-spend columns :func:`feature_sql` adds for named categories.
-SHARE_PREFIX = "category_share="
-
-
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _ident(text: str) -> str:
+def quote_ident(text: str) -> str:
+    """``text`` as a double-quoted SQL identifier (DuckDB)."""
     return '"' + text.replace('"', '""') + '"'
 
 
@@ -145,7 +142,7 @@ def feature_sql(
         raise InputError("category shares in the feature query: DuckDB only")
     ctes.append(f"ow_shares AS (\n{_share_step(categories)}\n)")
     shares = ", ".join(
-        f"s.ow_spend_{j} / NULLIF(s.ow_window_spend, 0) AS {_ident(SHARE_PREFIX + c)}"
+        f"s.ow_spend_{j} / NULLIF(s.ow_window_spend, 0) AS {quote_ident(CATEGORY_SHARE_PREFIX + c)}"
         for j, c in enumerate(categories)
     )
     return (

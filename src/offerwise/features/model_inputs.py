@@ -19,6 +19,7 @@ from offerwise.embed.sequences import OrderTable, load_orders
 from offerwise.errors import InputError, ModelError
 from offerwise.features._join import join_unique
 from offerwise.features.affinity import AFFINITY_PREFIX, CategoryFactors, affinity_features
+from offerwise.features.columns import CATEGORY_SHARE_PREFIX
 from offerwise.vocab import EMBEDDINGS, default_as_of, parse_as_of
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -146,7 +147,7 @@ def _transaction_features(
     """
     if not ds.has("transactions"):
         return None, None
-    from offerwise.features.engine import SHARE_PREFIX, compute_features, decision_feature_columns
+    from offerwise.features.engine import compute_features, decision_feature_columns
 
     shares = None
     if computed is not None:
@@ -154,7 +155,7 @@ def _transaction_features(
     else:
         feats = compute_features(ds.con, cutoffs, settings=settings, categories=categories)
         if categories:
-            cols = [f"{SHARE_PREFIX}{c}" for c in categories]
+            cols = [f"{CATEGORY_SHARE_PREFIX}{c}" for c in categories]
             shares = feats[["customer_id", "as_of", *cols]]
             feats = feats.drop(columns=cols)
     if names is None:
@@ -217,7 +218,9 @@ def category_share_features(
             return out
         rest = category_share_features(ds, cutoffs, categories, window_days)
         return rest.merge(out, on=["customer_id", "as_of"], how="outer")
-    names = ['"' + f"category_share={c}".replace('"', '""') + '"' for c in categories]
+    from offerwise.features.engine import quote_ident
+
+    names = [quote_ident(f"{CATEGORY_SHARE_PREFIX}{c}") for c in categories]
     sums = ", ".join(
         f"SUM(CASE WHEN p.category = ? THEN t.amount ELSE 0 END) / NULLIF(SUM(t.amount), 0) AS {n}"
         for n in names
@@ -280,10 +283,12 @@ def _ranked_shares(
 
     The point-in-time stand-in for the share in a template's recommended category: the
     recommendations themselves are not refitted at every logged exposure's date."""
+    from offerwise.features.engine import quote_ident
+
     ranks = {t: (parse_scope(t) or RecScope(1, 1)).first for t in templates}
     cols = ", ".join(
         f"COALESCE(MAX(CASE WHEN rk = {r} THEN amt END) / NULLIF(MAX(tot), 0), 0) "
-        f'AS "category_share={t}"'
+        f"AS {quote_ident(CATEGORY_SHARE_PREFIX + t)}"
         for t, r in ranks.items()
     )
     sql = f"""
@@ -379,8 +384,9 @@ def build_features(
         spec.category_shares = wanted
     if spec.category_shares:
         sh = fused
-        if sh is None or len(plain) != len(spec.category_shares):  # templates, or precomputed
-            rest = [c for c in spec.category_shares if sh is None or c not in plain]
+        # the shares the feature query did not give: templates, or all when it was precomputed
+        rest = [c for c in spec.category_shares if sh is None or c not in plain]
+        if rest:
             sh_rest = category_share_features(ds, uniq, rest, settings.feature_window_days)
             sh = (
                 sh_rest
@@ -389,7 +395,7 @@ def build_features(
             )
         merged = join_unique(cutoffs, sh, ["customer_id", "as_of"], "category shares")
         for c in spec.category_shares:
-            col = f"category_share={c}"
+            col = f"{CATEGORY_SHARE_PREFIX}{c}"
             vals = (
                 merged[col].to_numpy(dtype=np.float64) if col in merged else np.zeros(len(merged))
             )

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from offerwise.features.affinity import AFFINITY_PREFIX
+from offerwise.features.columns import CATEGORY_SHARE_PREFIX
 from offerwise.models.offer_attributes import ATTR_PREFIX, ATTRIBUTE_NAMES
 from offerwise.models.persist import LoadedModel
 from offerwise.models.response import OfferResponseModel
@@ -29,7 +30,7 @@ _ONE_HOT = "="
 #: Columns of the customer sequence embedding (one driver: they mean nothing one by one).
 _SEQ_PREFIX = "seq_emb_"
 #: Numeric columns named ``<kind>=<category>``: one per category, not one-hot levels.
-_PER_CATEGORY = ("category_share=", AFFINITY_PREFIX)
+_PER_CATEGORY = (CATEGORY_SHARE_PREFIX, AFFINITY_PREFIX)
 SEQ_GROUP = "order history (sequence embedding)"
 
 

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from offerwise.features.columns import CATEGORY_SHARE_PREFIX
 from offerwise.models.metalearners import fit_booster, fit_booster_scored, predict_booster
 from offerwise.vocab import NO_OFFER, OFFER_KINDS, REC_SCOPE_PREFIX
 
@@ -162,7 +163,7 @@ def attribute_matrix(
     elif spec.category.startswith(REC_SCOPE_PREFIX):
         share = np.full(n, np.nan)
     else:
-        i = col.get(f"category_share={spec.category}")
+        i = col.get(f"{CATEGORY_SHARE_PREFIX}{spec.category}")
         share = X[:, i] if i is not None else np.full(n, np.nan)
     if spec.kind == "percent_off":
         A[:, j["offer_percent"]] = spec.value

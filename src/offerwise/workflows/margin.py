@@ -22,6 +22,7 @@ import pandas as pd
 from offerwise.config import Settings
 from offerwise.data.contract import DataSet
 from offerwise.data.templates import is_template
+from offerwise.features.columns import CATEGORY_SHARE_PREFIX
 from offerwise.features.model_inputs import category_share_features
 from offerwise.policy.margin import (
     margin_terms,
@@ -119,7 +120,7 @@ def offer_terms(
         if orders is not None:
             o = pd.to_numeric(orders.set_axis(orders.index.astype(str)).reindex(ids))
         for c, cols in scoped.items():
-            col = f"category_share={c}"
+            col = f"{CATEGORY_SHARE_PREFIX}{c}"
             v = sh[col].to_numpy(np.float64) if col in sh else np.full(n, np.nan)
             if o is not None:
                 prior[c] = share_prior(v, o.to_numpy(np.float64))
@@ -155,7 +156,7 @@ def customer_margin_meets(
     spent = X[:, col["monetary"]] > 0 if "monetary" in col else np.ones(n, dtype=bool)
     orders = X[:, col["frequency"]] if "frequency" in col else None
     for c, cols in scoped.items():
-        i = col.get(f"category_share={c}")
+        i = col.get(f"{CATEGORY_SHARE_PREFIX}{c}")
         if i is not None:
             v = np.where(spent, X[:, i], np.nan)
             if orders is not None and prior and c in prior:
