@@ -286,3 +286,44 @@ def test_category_shares_in_the_feature_query():
     pd.testing.assert_frame_equal(got[list(plain.columns)], plain)  # the other features unchanged
     with pytest.raises(InputError, match="DuckDB only"):
         feature_sql(load_settings(), dialect="spark", categories=cats)
+
+
+def random_shop(seed: int, n: int = 120) -> dict[str, pd.DataFrame]:
+    """Random customers and orders over two years: orders whose lines lie on both sides of the
+    window's edge, unknown products and brands, equal spends, customers whose every order is
+    older than the window, and none."""
+    rng = np.random.default_rng(seed)
+    customers = pd.DataFrame({"customer_id": [f"c{i}" for i in range(n)],
+                              "signup_date": pd.Timestamp("2022-01-01")
+                              + pd.to_timedelta(rng.integers(0, 900, n), unit="D")})
+    products = pd.DataFrame({"product_id": [f"p{i}" for i in range(12)],
+                             "category": rng.choice(["X", "Y", "Z", None], 12).tolist(),
+                             "brand": rng.choice(["Private", "B1", "B2", None], 12).tolist()})
+    rows = []
+    for i in range(n):
+        for o in range(int(rng.integers(0, 8))):
+            start = pd.Timestamp("2023-01-01") + pd.Timedelta(days=float(rng.uniform(0, 730)))
+            for _ in range(int(rng.integers(1, 4))):
+                ts = start + pd.Timedelta(days=float(rng.choice([0, 0, 1.5, 40])))
+                prod = f"p{rng.integers(0, 14)}"  # p12, p13: not in products
+                amount = float(rng.choice([10.0, 20.0, rng.uniform(0, 50)]))
+                rows.append((f"c{i}", f"o{i}-{o}", prod, ts, 1, amount, float(rng.choice([0, 0, 2.5]))))
+    tx = pd.DataFrame(rows, columns=["customer_id", "order_id", "product_id", "ts", "quantity", "amount", "discount"])
+    return {"customers": customers, "products": products, "transactions": tx}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_decision_only_query_gives_the_same_numbers(seed):
+    """The query without the text columns (no ranking, no join on the maximum) gives every
+    decision feature and share as the full query does, for many cutoffs per customer."""
+    t = random_shop(seed)
+    dates = pd.to_datetime(["2023-06-01", "2024-03-15", "2024-12-31", "2025-03-01"])
+    ids = t["customers"]["customer_id"]
+    cut = pd.DataFrame({"customer_id": np.repeat(ids, len(dates)), "as_of": np.tile(dates, len(ids))})
+    cats = ["X", "Y", "Z", "W"]
+    full = compute_features(connect(t), cut, categories=cats)
+    fast = compute_features(connect(t), cut, categories=cats, decision_only=True)
+    shares = [f"category_share={c}" for c in cats]
+    assert list(fast.columns) == ["customer_id", "as_of", *FEATURE_COLUMNS, *shares]
+    pd.testing.assert_frame_equal(fast, full[list(fast.columns)], check_exact=False, rtol=1e-12)
+    assert (full["frequency"] == 0).any() and (full["frequency"] > 0).any()

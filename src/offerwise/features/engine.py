@@ -41,14 +41,22 @@ STEPS = (
     "cutoff_ages",
     "lines",
     "orders",
-    "history",
     "rfm",
+    "category_spend",
     "categories",
     "brands",
     "top_categories",
     "top_brands",
     "features",
 )
+#: The steps when only the numeric features are wanted (``text=False``): the same numbers
+#: without the names of the top categories and brand (no ranking window, no join on the
+#: maximum); a step maps to the file that defines it, None leaves it out.
+NUMERIC_STEPS: dict[str, str | None] = {
+    "categories": None,
+    "top_categories": "top_category_shares",
+    "top_brands": "top_brand_shares",
+}
 
 #: Dialect-specific SQL: the only place with date arithmetic. ``{a}``, ``{b}``: timestamps.
 DIALECTS: dict[str, dict[str, str]] = {
@@ -66,7 +74,8 @@ DROPOUT_PER_ORDER = 0.05
 #: Purchase rates use at least this many days of exposure (avoids blow-ups for brand-new customers).
 MIN_OBSERVED_DAYS = 30
 
-_TEXT_COLUMNS = ("top_brand", "top_category", "top_category_2", "top_category_3")
+#: The feature query's text columns (names of the top brand and categories).
+TEXT_COLUMNS = ("top_brand", "top_category", "top_category_2", "top_category_3")
 _TEXT_DTYPE = "str" if int(pd.__version__.split(".")[0]) >= 3 else "string"
 
 _MACRO = re.compile(r"DAYS_BETWEEN\(\s*([^,()]+?)\s*,\s*([^,()]+?)\s*\)")
@@ -78,7 +87,8 @@ def _sql_file(name: str) -> str:
 
 
 def render_step(name: str, settings: Settings, dialect: str = "duckdb") -> str:
-    """The SQL of one step with parameters substituted and macros expanded for ``dialect``."""
+    """The SQL of one step (file ``sql/<name>.sql``) with parameters substituted and macros
+    expanded for ``dialect``."""
     if dialect not in DIALECTS:
         raise InputError(f"unknown SQL dialect {dialect!r} (known: {', '.join(DIALECTS)})")
     params = {
@@ -105,22 +115,30 @@ def quote_ident(text: str) -> str:
 
 
 def _share_step(categories: list[str]) -> str:
-    """Per cutoff, the spend of its window lines (``lines``, ``in_window = 1``) in each of
-    ``categories`` and in all (``ow_window_spend``); DuckDB's identifiers."""
+    """Per cutoff, the spend of its window lines in each of ``categories`` and in all
+    (``ow_window_spend``, unknown categories included), from ``category_spend`` (one row per
+    category: a few per cutoff instead of every line); DuckDB's identifiers."""
     sums = ", ".join(
-        f"SUM(CASE WHEN category = {_literal(c)} THEN amount ELSE 0 END) AS ow_spend_{j}"
+        f"SUM(CASE WHEN category = {_literal(c)} THEN spend ELSE 0 END) AS ow_spend_{j}"
         for j, c in enumerate(categories)
     )
     return (
-        f"SELECT customer_id, as_of, SUM(amount) AS ow_window_spend, {sums}\n"
-        "FROM lines\nWHERE in_window = 1\nGROUP BY customer_id, as_of"
+        f"SELECT customer_id, as_of, SUM(spend) AS ow_window_spend, {sums}\n"
+        "FROM category_spend\nGROUP BY customer_id, as_of"
     )
 
 
 def feature_sql(
-    settings: Settings | None = None, dialect: str = "duckdb", categories: list[str] | None = None
+    settings: Settings | None = None,
+    dialect: str = "duckdb",
+    categories: list[str] | None = None,
+    *,
+    text: bool = True,
 ) -> str:
     """The whole feature query: ``WITH <steps> SELECT * FROM features`` (one row per cutoff).
+
+    ``text=False``: the text columns (:data:`TEXT_COLUMNS`) are NULL and the steps that only
+    name them are left out (:data:`NUMERIC_STEPS`); every number is the same.
 
     ``categories`` (DuckDB only): also the share of each one in the cutoff's spend over the
     window, ``category_share=<c>`` = Σ amount of the window's lines in c / Σ amount of all its
@@ -130,9 +148,12 @@ def feature_sql(
     settings = settings or default_settings()
     ctes = []
     for name in STEPS:
+        file = NUMERIC_STEPS.get(name, name) if not text else name
+        if file is None:
+            continue
         body = "\n".join(
             line
-            for line in render_step(name, settings, dialect).splitlines()
+            for line in render_step(file, settings, dialect).splitlines()
             if not line.lstrip().startswith("--")
         )
         ctes.append(f"{name} AS (\n{body.strip()}\n)")
@@ -242,6 +263,7 @@ def compute_features(
     *,
     settings: Settings | None = None,
     categories: list[str] | None = None,
+    decision_only: bool = False,
 ) -> pd.DataFrame:
     """Features for each distinct cutoff ``(customer_id, as_of)``, as a DataFrame.
 
@@ -249,18 +271,25 @@ def compute_features(
     present); ``cutoffs`` as in :func:`prepare_views`. Columns: customer_id, as_of,
     :data:`FEATURE_COLUMNS`, :data:`EXTRA_COLUMNS`, then ``category_share=<c>`` for each of
     ``categories`` (see :func:`feature_sql`); rows sorted by (as_of, customer_id).
+    ``decision_only``: only customer_id, as_of, :data:`FEATURE_COLUMNS` and the shares (what a
+    model reads), from the query without the text columns (``feature_sql(text=False)``): the
+    same numbers, about 2 of 15 s less for 1M customers (ad hoc).
     """
     settings = settings or default_settings()
     con.execute("SET enable_progress_bar = false")
     try:
         prepare_views(con, cutoffs)
-        sql = feature_sql(settings, categories=categories) + " ORDER BY as_of, customer_id"
-        df = con.execute(sql).df()
+        sql = feature_sql(settings, categories=categories, text=not decision_only)
+        if decision_only:
+            shares = [quote_ident(CATEGORY_SHARE_PREFIX + c) for c in categories or []]
+            keep = ", ".join(["customer_id", "as_of", *FEATURE_COLUMNS, *shares])
+            sql = f"SELECT {keep} FROM ({sql}) ow_f"
+        df = con.execute(sql + " ORDER BY as_of, customer_id").df()
     finally:
         if isinstance(cutoffs, pd.DataFrame):
             con.unregister("ow_cutoffs_df")
-    for c in ("customer_id", *_TEXT_COLUMNS):  # same dtype whether or not any value is present
-        df[c] = df[c].astype(_TEXT_DTYPE)
+    for c in ("customer_id", *(() if decision_only else TEXT_COLUMNS)):
+        df[c] = df[c].astype(_TEXT_DTYPE)  # same dtype whether or not any value is present
     return df
 
 
@@ -383,7 +412,9 @@ __all__ = [
     "EXTRA_COLUMNS",
     "FEATURE_COLUMNS",
     "MIN_OBSERVED_DAYS",
+    "NUMERIC_STEPS",
     "STEPS",
+    "TEXT_COLUMNS",
     "TREND_DAYS",
     "ConnectionTables",
     "compute_features",

@@ -153,7 +153,9 @@ def _transaction_features(
     if computed is not None:
         feats = computed
     else:
-        feats = compute_features(ds.con, cutoffs, settings=settings, categories=categories)
+        feats = compute_features(
+            ds.con, cutoffs, settings=settings, categories=categories, decision_only=True
+        )
         if categories:
             cols = [f"{CATEGORY_SHARE_PREFIX}{c}" for c in categories]
             shares = feats[["customer_id", "as_of", *cols]]

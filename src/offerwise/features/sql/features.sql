@@ -20,7 +20,7 @@ WITH base AS (
            COALESCE(r.spend_recent, 0) AS spend_recent,
            COALESCE(r.spend_previous, 0) AS spend_previous,
            COALESCE(r.discount_orders, 0) AS discount_orders,
-           GREATEST(COALESCE(h.first_purchase_age_days, 0),
+           GREATEST(COALESCE(r.first_purchase_age_days, 0),
                     COALESCE(CASE WHEN c.signup_age_days > 0 THEN c.signup_age_days END, 0)) AS tenure_days,
            tc.top_category, tc.top_category_2, tc.top_category_3,
            COALESCE(tc.top_category_share, 0) AS top_category_share,
@@ -30,7 +30,6 @@ WITH base AS (
            COALESCE(tb.private_label_share, 0) AS private_label_share
     FROM cutoff_ages c
     LEFT JOIN rfm r ON r.customer_id = c.customer_id AND r.as_of = c.as_of
-    LEFT JOIN history h ON h.customer_id = c.customer_id AND h.as_of = c.as_of
     LEFT JOIN top_categories tc ON tc.customer_id = c.customer_id AND tc.as_of = c.as_of
     LEFT JOIN top_brands tb ON tb.customer_id = c.customer_id AND tb.as_of = c.as_of
 ),

@@ -1,10 +1,10 @@
--- top_categories: the three biggest categories by spend, the top one's share of the spend with a
--- known category, and the number of distinct categories bought (breadth).
+-- top_categories: the three biggest categories by spend, the biggest spend's share of the spend
+-- with a known category, and the number of distinct categories bought (breadth).
 SELECT customer_id, as_of,
        MAX(CASE WHEN rank_no = 1 THEN category END) AS top_category,
        MAX(CASE WHEN rank_no = 2 THEN category END) AS top_category_2,
        MAX(CASE WHEN rank_no = 3 THEN category END) AS top_category_3,
-       MAX(CASE WHEN rank_no = 1 THEN spend END) / NULLIF(SUM(spend), 0) AS top_category_share,
+       MAX(spend) / NULLIF(SUM(spend), 0) AS top_category_share,
        COUNT(*) AS n_categories
 FROM categories
 GROUP BY customer_id, as_of
