@@ -171,6 +171,28 @@ def test_compiled_tree_kernels_give_lightgbm_scores(logs, monkeypatch, learner, 
     np.testing.assert_allclose(fast_np, slow_np, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize(("bags", "jobs"), [(1, 1), (3, 1), (3, 2)])
+def test_compiled_pooled_arithmetic_gives_numpys_numbers_bit_for_bit(logs, monkeypatch, bags, jobs):
+    """The pooled hurdle model's arithmetic compiled (one pass over the rows) gives the numpy
+    code's numbers exactly, serial and parallel, one bag and three (the spread), with missing
+    features and rows far outside the training range (clipping: tests/models/test_score_kernels.py)."""
+    pytest.importorskip("numba")
+    from offerwise.models import forest, response
+
+    m = _fit(logs, learner="ptb", profit="hurdle", n_bags=bags)
+    m.n_jobs = jobs
+    X = logs.customers[["x1", "x2", "x3"]].to_numpy()
+    X = np.vstack([X, X * 40.0])  # far outside the training range: probabilities near 0 or 1
+    X[::7, 1] = np.nan
+    monkeypatch.setattr(forest, "MIN_ROWS", 0)
+    assert forest.compiled_arithmetic(len(X)) is not None
+    fast, fast_base = m._predict(X)
+    monkeypatch.setattr(response, "compiled_arithmetic", lambda n: None)  # numpy, same trees
+    slow, slow_base = m._predict(X)
+    np.testing.assert_array_equal(fast.block, slow.block)
+    np.testing.assert_array_equal(fast_base, slow_base)
+
+
 def test_scores_frame_from_one_block_equals_the_column_by_column_frame() -> None:
     """``predict`` lays the score arrays out as planes of one block, which ``to_frame`` uses
     without a copy; the frame equals the one built from separate arrays, and an array replaced

@@ -19,6 +19,7 @@ without numba use LightGBM's own ``predict``; so does everything when
 
 from __future__ import annotations
 
+import importlib
 import os
 import threading
 import weakref
@@ -213,15 +214,23 @@ _CACHE: weakref.WeakKeyDictionary[object, FlatForest | None] = weakref.WeakKeyDi
 _CACHE_LOCK = threading.Lock()  # fits on several threads (cross-fitting) share the cache
 
 
-def _kernels():  # noqa: ANN202
-    """The numba kernels module, or None (numba missing, or ``OFFERWISE_FAST_TREES=0``)."""
+def _kernels(module: str = "_forest_kernels"):  # noqa: ANN202
+    """The numba kernels module ``offerwise.models.<module>``, or None (numba missing, or
+    ``OFFERWISE_FAST_TREES=0``)."""
     if os.environ.get("OFFERWISE_FAST_TREES", "1").strip() in ("0", "false", "no", "off"):
         return None
     try:
-        from offerwise.models import _forest_kernels
+        return importlib.import_module(f"offerwise.models.{module}")
     except ImportError:
         return None
-    return _forest_kernels
+
+
+def compiled_arithmetic(n_rows: int):  # noqa: ANN201
+    """The compiled score arithmetic (:mod:`offerwise.models._score_kernels`) for ``n_rows``
+    rows, or None where numpy computes it (as for the trees: numba missing,
+    ``OFFERWISE_FAST_TREES=0``, fewer than :data:`MIN_ROWS` rows); run it with
+    :func:`run_kernel`."""
+    return _kernels("_score_kernels") if n_rows >= max(MIN_ROWS, 1) else None
 
 
 def _flat(booster: lgb.Booster) -> FlatForest | None:
@@ -244,7 +253,7 @@ def _compiled(booster: lgb.Booster, n_rows: int, n_features: int):  # noqa: ANN2
     return k, forest
 
 
-def _run(k, kernel: str, n_jobs: int, *args: np.ndarray) -> np.ndarray:  # noqa: ANN001
+def run_kernel(k, kernel: str, n_jobs: int, *args: object) -> np.ndarray:  # noqa: ANN001
     """Kernel ``kernel`` of module ``k`` on ``args``: its ``_serial`` twin on the calling thread
     for one thread (no pool: other threads may run kernels at the same time), else the parallel
     one on ``n_jobs`` threads, one call at a time (:data:`_LOCK`)."""
@@ -271,7 +280,7 @@ def predict(booster: lgb.Booster, X: np.ndarray, n_jobs: int = 2, raw: bool = Fa
         out = booster.predict(X, raw_score=raw, num_threads=int(n_jobs))
         return np.asarray(out, dtype=np.float64)
     k, forest = got
-    s = _run(k, "sum_trees", n_jobs, X, *forest.arrays())
+    s = run_kernel(k, "sum_trees", n_jobs, X, *forest.arrays())
     return s if raw else _link(s, forest)
 
 
@@ -309,5 +318,5 @@ def predict_arms(
     arm_mask = k.arm_masks(
         X.shape[1], cols, forest.threshold, forest.tree, forest.mask, forest.starts, T
     )
-    s = _run(k, "sum_trees_arms", n_jobs, X, arm_mask, *forest.arrays())
+    s = run_kernel(k, "sum_trees_arms", n_jobs, X, arm_mask, *forest.arrays())
     return s if raw else _link(s, forest)

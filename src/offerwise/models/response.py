@@ -46,7 +46,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
 from offerwise.errors import InputError
-from offerwise.models.forest import predict_arms
+from offerwise.models.forest import compiled_arithmetic, predict_arms, run_kernel
 from offerwise.models.metalearners import (
     LEARNERS,
     SharedRows,
@@ -89,6 +89,17 @@ POOLED_RESIDUAL_LEAVES = 7
 #: Columns of the scores frame, in order (one row per customer x scored offer).
 SCORE_COLUMNS = list(VOCAB_SCORE_COLUMNS)
 _TARGETS = ("conversion", "revenue", "profit")
+#: plane of each score column in :attr:`ResponseScores.block`
+_PLANE = {c: i for i, c in enumerate(SCORE_COLUMNS[2:])}
+#: the planes the compiled pooled hurdle arithmetic writes (its argument ``c``, in this order)
+_FUSED_PLANES = (
+    "p_convert",
+    "p_convert_none",
+    "incremental_conversion",
+    "expected_cost",
+    "incremental_profit",
+    "incremental_profit_sd",
+)
 #: How incremental profit is modelled (see the module docstring).
 PROFIT_MODES = ("direct", "composed", "hurdle")
 
@@ -590,6 +601,18 @@ class OfferResponseModel(BaseEstimator):
                 predict_arms(cb[n1], X, codes - 1, len(self.menu_), self.n_jobs, raw=True)
                 for _, _, n1 in bags
             ]
+        # the pooled hurdle model's arithmetic, compiled: every modelled offer in one pass
+        fused = compiled_arithmetic(n) if pooled and hurdle else None
+        if fused is not None:
+            modelled = [(j, col[self.menu_.index(o) + 1]) for j, o in enumerate(self.offers_)]
+            modelled = [
+                (j, a) for (j, a), o in zip(modelled, self.offers_, strict=True) if o not in ext
+            ]
+            js = np.array([j for j, _ in modelled], dtype=np.int64)
+            arms = np.array([a for _, a in modelled], dtype=np.int64)
+            planes = np.array([_PLANE[c] for c in _FUSED_PLANES], dtype=np.int64)
+            args = (p0, tuple(rb), tuple(q0b), tuple(r1b), values, costs, js, arms, block, planes)
+            run_kernel(fused, "pooled_hurdle", self.n_jobs, *args)
         for j, o in enumerate(self.offers_):
             if o in ext:
                 a = ext[o]
@@ -608,6 +631,13 @@ class OfferResponseModel(BaseEstimator):
                 continue
             per = self.learners_[o]
             k = self.menu_.index(o) + 1
+            if fused is not None:  # all but the revenue columns are written
+                drev = per["revenue"].predict(X) if "revenue" in per else np.full(n, np.nan)
+                out["expected_revenue"][:, j] = (
+                    np.maximum(r0 + drev, 0.0) if r0 is not None else np.full(n, np.nan)
+                )
+                out["incremental_revenue"][:, j] = drev
+                continue
             per_bag = None
             if pooled:
                 per_bag = [expit(rb[b] + r1b[b][:, col[k]]) - q0b[b] for b in range(len(bags))]
