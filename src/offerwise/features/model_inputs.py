@@ -361,6 +361,7 @@ def build_features(
     else:  # the model was trained without transaction features: ignore any transactions
         tx = None
     cols: dict[str, np.ndarray] = {}
+    with_tx: pd.DataFrame | None = None  # the cutoffs joined with the transaction features
     if tx is not None:
         tx = tx.copy()
         tx["customer_id"] = tx["customer_id"].astype(str)
@@ -375,9 +376,11 @@ def build_features(
             raise ModelError(
                 f"the data's transaction features differ from the model's (missing: {missing[:5]})"
             )
-        merged = join_unique(cutoffs, tx, ["customer_id", "as_of"], "transaction features")
+        if fused is not None:  # the shares came in the same rows: one join for both
+            tx = pd.concat([tx, fused.drop(columns=["customer_id", "as_of"])], axis=1)
+        with_tx = join_unique(cutoffs, tx, ["customer_id", "as_of"], "transaction features")
         for c in spec.transaction_features:
-            cols[c] = pd.to_numeric(merged[c], errors="coerce").to_numpy(dtype=np.float64)
+            cols[c] = pd.to_numeric(with_tx[c], errors="coerce").to_numpy(dtype=np.float64)
     elif spec.transaction_features:
         raise ModelError(
             "the model was trained with transaction features but the data has no transactions table"
@@ -385,22 +388,24 @@ def build_features(
     if derive and tx is not None:
         spec.category_shares = wanted
     if spec.category_shares:
-        sh = fused
         # the shares the feature query did not give: templates, or all when it was precomputed
-        rest = [c for c in spec.category_shares if sh is None or c not in plain]
-        if rest:
-            sh_rest = category_share_features(ds, uniq, rest, settings.feature_window_days)
-            sh = (
-                sh_rest
-                if sh is None
-                else sh.merge(sh_rest, on=["customer_id", "as_of"], how="outer")
+        rest = [c for c in spec.category_shares if fused is None or c not in plain]
+        with_rest = (
+            join_unique(
+                cutoffs,
+                category_share_features(ds, uniq, rest, settings.feature_window_days),
+                ["customer_id", "as_of"],
+                "category shares",
             )
-        merged = join_unique(cutoffs, sh, ["customer_id", "as_of"], "category shares")
+            if rest
+            else None
+        )
+        # a share is in the transaction features' join (the fused ones) or in with_rest
+        frames = [f for f in (with_tx, with_rest) if f is not None]
         for c in spec.category_shares:
             col = f"{CATEGORY_SHARE_PREFIX}{c}"
-            vals = (
-                merged[col].to_numpy(dtype=np.float64) if col in merged else np.zeros(len(merged))
-            )
+            got = next((f for f in frames if col in f), None)
+            vals = np.zeros(len(cutoffs)) if got is None else got[col].to_numpy(dtype=np.float64)
             cols[col] = np.nan_to_num(vals, nan=0.0)
     if derive and tx is not None:
         spec.affinity = affinity if spec.category_shares else None
@@ -456,11 +461,9 @@ def build_features(
             "no usable features: the data has no transactions and the customers table has no "
             "attribute columns besides protected ones"
         )
-    X = (
-        stable_values(np.column_stack([cols[c] for c in spec.columns]))
-        if len(cutoffs)
-        else np.empty((0, len(spec.columns)))
-    )
+    X = np.empty((len(cutoffs), len(spec.columns)))
+    for j, c in enumerate(spec.columns):  # column by column: no (n, p) temporaries
+        X[:, j] = stable_values(cols[c])
     return X, spec
 
 
