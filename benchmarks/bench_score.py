@@ -1,15 +1,16 @@
 """Benchmark (issue #13): `offerwise score` speed as a user runs it, against the bar of 1M
 customers x 8 offers in < 40 s on 2 cores (200,000 scored rows per second).
 
-Per run, through the CLI with default settings: ``offerwise simulate --customers N`` (the
-default menu: 7 offers), ``offerwise train``, then ``offerwise score`` ``--runs`` times (median
+Per run, through the CLI with default settings: ``offerwise simulate --customers N --offers
+menu.csv`` (``--offers 8``, the default: the simulator's 7 offers and a 15 % one, so 1M x 8 is
+measured, not extrapolated from 7), ``offerwise train``, then ``offerwise score`` ``--runs`` times (median
 wall time, the whole command: start-up, validation, features, model, writing). Baselines in the
 same run: the same command with the compiled tree kernels switched off (``OFFERWISE_FAST_TREES=0``:
 LightGBM's own ``predict`` for every booster, ``--baseline-runs`` times), and ``offerwise
 profile`` on the same data (the features of every customer, no model), the part of a score no
 model speed-up removes.
 
-    .venv/bin/python benchmarks/bench_score.py [--customers 1000000] [--runs 3] [--work DIR]
+    .venv/bin/python benchmarks/bench_score.py [--customers 1000000] [--offers 8] [--runs 3] [--work DIR]
 
 ``--work DIR`` keeps the shop and model there and reuses them on the next run.
 
@@ -33,7 +34,32 @@ from pathlib import Path
 
 import pandas as pd
 
+from offerwise.simulator import DEFAULT_OFFERS
+
 TARGET_ROWS_PER_S = 1_000_000 * 8 / 40.0
+
+#: The simulated menu: the simulator's 7 default offers, then one more (``--offers 8``, the
+#: issue's size: measured, not extrapolated from 7).
+MENU = [
+    {
+        "offer_id": o.offer_id,
+        "kind": o.kind,
+        "value": o.value,
+        "min_spend": o.min_spend,
+        "category": o.category,
+        "description": o.description,
+    }
+    for o in DEFAULT_OFFERS
+] + [
+    {
+        "offer_id": "pct15",
+        "kind": "percent_off",
+        "value": 0.15,
+        "min_spend": 0.0,
+        "category": None,
+        "description": "15% off the next order",
+    }
+]
 
 
 def ow(*args: str | Path, fast_trees: bool = True, cache: Path | None = None) -> float:
@@ -66,11 +92,15 @@ def main() -> int:
     ap.add_argument("--baseline-runs", type=int, default=1)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--work", type=Path, default=None)
+    ap.add_argument("--offers", type=int, default=8, choices=range(1, len(MENU) + 1))
     args = ap.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="ow-score-"))
     shop, model = work / "shop", work / "model"
     setup = {}
     if not (shop / "customers.parquet").exists():
+        work.mkdir(parents=True, exist_ok=True)
+        menu = work / f"menu{args.offers}.csv"
+        pd.DataFrame(MENU[: args.offers]).to_csv(menu, index=False)
         setup["simulate"] = ow(
             "simulate",
             "--out",
@@ -81,6 +111,13 @@ def main() -> int:
             args.exposures,
             "--seed",
             args.seed,
+            "--offers",
+            menu,
+        )
+    have = len(pd.read_parquet(shop / "offers.parquet", columns=["offer_id"]))
+    if have != args.offers:
+        raise SystemExit(
+            f"{shop} has {have} offers, not --offers {args.offers}: use another --work"
         )
     if not (model / "model.json").exists():
         setup["train"] = ow("train", "--data", shop, "--out", model, "--seed", args.seed)
@@ -139,10 +176,11 @@ def main() -> int:
         num = [c for c in a.columns if a[c].dtype.kind == "f"]
         diff = max(float((a[c] - b[c]).abs().max()) for c in num)
         print(f"largest difference of a score with the kernels off: {diff:.2e}")
-    print(
-        f"at the measured rate, 1,000,000 x 8 offers would take {8e6 / (rows / statistics.median(score_s)):.0f} s "
-        f"(first run {8e6 / (rows / score_s[0]):.0f} s; bar: 40 s)"
-    )
+    if (n, k) != (1_000_000, 8):  # the bar's size was not the one measured
+        print(
+            f"at the measured rate, 1,000,000 x 8 offers would take {8e6 / (rows / statistics.median(score_s)):.0f} s "
+            f"(first run {8e6 / (rows / score_s[0]):.0f} s; bar: 40 s)"
+        )
     shutil.rmtree(cache, ignore_errors=True)
     return 0
 

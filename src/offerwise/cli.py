@@ -391,6 +391,16 @@ def simulate(
     profiles: Annotated[
         Path | None, typer.Option("--profiles", help="bootstrap customers from a profiles file")
     ] = None,
+    offers: Annotated[
+        Path | None,
+        typer.Option(
+            "--offers",
+            help=(
+                "the menu to simulate: an offers table (CSV/Parquet: offer_id, kind, value, "
+                "optional min_spend, category, description); default: 7 demo offers"
+            ),
+        ),
+    ] = None,
     seed: SeedOpt = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
@@ -408,6 +418,7 @@ def simulate(
             seed=seed,
             record_propensity=propensity,
             settings=_settings(config),
+            offers=offers,
         )
     info = res.to_dict()
     if as_json:
@@ -415,7 +426,8 @@ def simulate(
         return
     console.print(
         f"simulated shop written to [bold]{out}[/]: {info['customers']:,} customers, "
-        f"{info['transactions']:,} transaction lines, {info['exposures']:,} exposures ({logging} "
+        f"{info['transactions']:,} transaction lines, {info['offers']} offers, "
+        f"{info['exposures']:,} exposures ({logging} "
         f"logging{'' if propensity else ', no propensities recorded'}); true optimum (no budget) "
         f"= {info['oracle_value']:,.0f}",
         soft_wrap=True,

@@ -9,7 +9,15 @@ from typing import Literal, cast
 
 from offerwise._io import read_table
 from offerwise.config import Settings, default_settings
-from offerwise.simulator import SimulatorConfig, simulate, write_market
+from offerwise.errors import InputError
+from offerwise.simulator import (
+    DEFAULT_OFFERS,
+    OfferSpec,
+    SimulatorConfig,
+    offers_from_frame,
+    simulate,
+    write_market,
+)
 
 __all__ = ["SimulateResult", "simulate_shop"]
 
@@ -25,9 +33,21 @@ class SimulateResult:
     logging: str
     propensity: bool
     oracle_value: float
+    offers: int = 0  # offers on the menu
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
+
+
+def _menu(path: str | Path) -> tuple[OfferSpec, ...]:
+    """The menu in offers table ``path``; an error names the file and its row count."""
+    table = read_table(path, "offers")
+    try:
+        menu = offers_from_frame(table)
+        SimulatorConfig(n_customers=10, n_exposures=0, offers=menu)  # checks the kinds
+    except InputError as e:
+        raise InputError(f"{path} ({len(table):,} rows): {e}") from None
+    return menu
 
 
 def simulate_shop(
@@ -40,10 +60,14 @@ def simulate_shop(
     seed: int | None = None,
     record_propensity: bool = True,
     settings: Settings | None = None,
+    offers: str | Path | None = None,
 ) -> SimulateResult:
     """Simulate a shop (``logging``: random, legacy or confounded; the config checks it), optionally
-    bootstrapping customers from a profiles file, and write it atomically to ``out``."""
+    bootstrapping customers from a profiles file, and write it atomically to ``out``.
+    ``offers``: the menu, a contract offers table (CSV/Parquet; columns offer_id, kind, value and
+    optionally min_spend, category, description); default: the simulator's 7-offer menu."""
     settings = settings or default_settings()
+    menu = DEFAULT_OFFERS if offers is None else _menu(offers)
     cfg = SimulatorConfig(
         n_customers=customers,
         n_exposures=exposures,
@@ -52,6 +76,7 @@ def simulate_shop(
         profiles=read_table(profiles, "profiles") if profiles is not None else None,
         margin_rate=settings.margin_rate,
         record_propensity=record_propensity,
+        offers=menu,
     )
     market = simulate(cfg)
     write_market(market, out)
@@ -63,4 +88,5 @@ def simulate_shop(
         logging=logging,
         propensity=record_propensity,
         oracle_value=float(market.oracle_value()),
+        offers=len(cfg.offers),
     )
