@@ -78,7 +78,7 @@ def test_train_is_reproducible(data_dir, trained, tmp_path):
     pd.testing.assert_frame_equal(a, b)
 
 
-def test_menu_offer_without_exposures_is_extrapolated(logs, tmp_path):
+def test_menu_offer_without_exposures_is_extrapolated(logs, tmp_path, monkeypatch):
     """Offers the logs never show are scored from their attributes, flagged, and kept out of a
     plan unless the rules allow them; a deeper discount converts and costs at least as much."""
     from offerwise.cli import app
@@ -105,6 +105,12 @@ def test_menu_offer_without_exposures_is_extrapolated(logs, tmp_path):
     # the same model loaded again gives the same scores (the attribute model is saved)
     again = score(load_model(res.model_dir), d).scores
     pd.testing.assert_frame_equal(sc, again)
+    # the compiled trees and arithmetic (used from 4,096 rows) next to extrapolated offers
+    from offerwise.models import forest
+
+    monkeypatch.setattr(forest, "MIN_ROWS", 0)
+    pd.testing.assert_frame_equal(score(res.model_dir, d).scores, sc, rtol=1e-12, atol=1e-12)
+    monkeypatch.undo()
 
     r = CliRunner()
     out = r.invoke(app, ["score", "--model", str(tmp_path / "m"), "--data", str(d),

@@ -604,12 +604,11 @@ class OfferResponseModel(BaseEstimator):
         # the pooled hurdle model's arithmetic, compiled: every modelled offer in one pass
         fused = compiled_arithmetic(n) if pooled and hurdle else None
         if fused is not None:
-            modelled = [(j, col[self.menu_.index(o) + 1]) for j, o in enumerate(self.offers_)]
-            modelled = [
-                (j, a) for (j, a), o in zip(modelled, self.offers_, strict=True) if o not in ext
-            ]
-            js = np.array([j for j, _ in modelled], dtype=np.int64)
-            arms = np.array([a for _, a in modelled], dtype=np.int64)
+            modelled = [j for j, o in enumerate(self.offers_) if o not in ext]
+            js = np.array(modelled, dtype=np.int64)
+            arms = np.array(
+                [col[self.menu_.index(self.offers_[j]) + 1] for j in modelled], dtype=np.int64
+            )
             planes = np.array([_PLANE[c] for c in _FUSED_PLANES], dtype=np.int64)
             args = (p0, tuple(rb), tuple(q0b), tuple(r1b), values, costs, js, arms, block, planes)
             run_kernel(fused, "pooled_hurdle", self.n_jobs, *args)
@@ -631,12 +630,12 @@ class OfferResponseModel(BaseEstimator):
                 continue
             per = self.learners_[o]
             k = self.menu_.index(o) + 1
-            if fused is not None:  # all but the revenue columns are written
-                drev = per["revenue"].predict(X) if "revenue" in per else np.full(n, np.nan)
-                out["expected_revenue"][:, j] = (
-                    np.maximum(r0 + drev, 0.0) if r0 is not None else np.full(n, np.nan)
-                )
-                out["incremental_revenue"][:, j] = drev
+            drev = per["revenue"].predict(X) if "revenue" in per else np.full(n, np.nan)
+            out["expected_revenue"][:, j] = (
+                np.maximum(r0 + drev, 0.0) if r0 is not None else np.full(n, np.nan)
+            )
+            out["incremental_revenue"][:, j] = drev
+            if fused is not None:  # it wrote the other columns
                 continue
             per_bag = None
             if pooled:
@@ -647,7 +646,6 @@ class OfferResponseModel(BaseEstimator):
             else:
                 dconv = per["conversion"].predict(X)
             pk = np.clip(p0 + dconv, 0.0, 1.0)
-            drev = per["revenue"].predict(X) if "revenue" in per else np.full(n, np.nan)
             sd = 0.0
             if hurdle:
                 ecost = pk * np.maximum(costs[:, col[k]], 0.0)
@@ -663,10 +661,6 @@ class OfferResponseModel(BaseEstimator):
             out["p_convert"][:, j] = pk
             out["p_convert_none"][:, j] = p0
             out["incremental_conversion"][:, j] = pk - p0
-            out["expected_revenue"][:, j] = (
-                np.maximum(r0 + drev, 0.0) if r0 is not None else np.full(n, np.nan)
-            )
-            out["incremental_revenue"][:, j] = drev
             out["expected_cost"][:, j] = ecost
             out["incremental_profit"][:, j] = dprof
             out["incremental_profit_sd"][:, j] = sd
