@@ -30,35 +30,23 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
 
-from offerwise.simulator import DEFAULT_OFFERS
+from offerwise.simulator import DEFAULT_OFFERS, OfferSpec
 
 TARGET_ROWS_PER_S = 1_000_000 * 8 / 40.0
 
 #: The simulated menu: the simulator's 7 default offers, then one more (``--offers 8``, the
 #: issue's size: measured, not extrapolated from 7).
 MENU = [
-    {
-        "offer_id": o.offer_id,
-        "kind": o.kind,
-        "value": o.value,
-        "min_spend": o.min_spend,
-        "category": o.category,
-        "description": o.description,
-    }
-    for o in DEFAULT_OFFERS
-] + [
-    {
-        "offer_id": "pct15",
-        "kind": "percent_off",
-        "value": 0.15,
-        "min_spend": 0.0,
-        "category": None,
-        "description": "15% off the next order",
-    }
+    asdict(o)
+    for o in (
+        *DEFAULT_OFFERS,
+        OfferSpec("pct15", "percent_off", 0.15, description="15% off the next order"),
+    )
 ]
 
 

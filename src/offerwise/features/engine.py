@@ -142,7 +142,7 @@ def feature_sql(
 
     ``categories`` (DuckDB only): also the share of each one in the cutoff's spend over the
     window, ``category_share=<c>`` = Σ amount of the window's lines in c / Σ amount of all its
-    lines (NULL without spend), from the same ``lines`` as the other features (the separate
+    lines (NULL without spend), from the feature query's ``category_spend`` (the separate
     query of :func:`offerwise.features.model_inputs.category_share_features` read the 20M
     transaction lines of a 1M-customer shop again: 4.3 s)."""
     settings = settings or default_settings()

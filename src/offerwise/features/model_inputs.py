@@ -137,39 +137,37 @@ def _transaction_features(
     names: list[str] | None,
     computed: pd.DataFrame | None = None,
     categories: list[str] | None = None,
-) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
-    """Point-in-time transaction features keyed (customer_id, as_of), or None without them; and
-    the share of spend in each of ``categories`` (plain names) computed by the same query, keyed
-    the same way (None when none were asked for, or the features were ``computed`` already).
+) -> tuple[pd.DataFrame | None, list[str]]:
+    """Point-in-time transaction features keyed (customer_id, as_of), or None without them,
+    with the share of spend in each of ``categories`` (plain names) computed by the same query;
+    and the names of those share columns (none when none were asked for, or the features were
+    ``computed`` already).
 
     ``computed``: the output of :func:`~offerwise.features.engine.compute_features` for these
     cutoffs when the caller already has it (a profile at the same date), so it is not recomputed.
     """
     if not ds.has("transactions"):
-        return None, None
+        return None, []
     from offerwise.features.engine import compute_features, decision_feature_columns
 
-    shares = None
+    shares: list[str] = []
     if computed is not None:
         feats = computed
     else:
         feats = compute_features(
             ds.con, cutoffs, settings=settings, categories=categories, decision_only=True
         )
-        if categories:
-            cols = [f"{CATEGORY_SHARE_PREFIX}{c}" for c in categories]
-            shares = feats[["customer_id", "as_of", *cols]]
-            feats = feats.drop(columns=cols)
+        shares = [f"{CATEGORY_SHARE_PREFIX}{c}" for c in categories or []]
     if names is None:
         names = list(decision_feature_columns(list(feats.columns), settings=settings))
-        names = [c for c in names if c not in ("customer_id", "as_of")]
+        names = [c for c in names if c not in ("customer_id", "as_of", *shares)]
     missing = [c for c in names if c not in feats.columns]
     if missing:
         raise ModelError(
             "the model uses transaction features this offerwise version does not compute: "
             f"{missing[:5]}"
         )
-    return feats[["customer_id", "as_of", *names]], shares
+    return feats[["customer_id", "as_of", *names, *shares]], shares
 
 
 def menu_categories(ds: DataSet) -> list[str]:
@@ -353,7 +351,7 @@ def build_features(
     # the menu's plain categories: their shares come with the transaction features (one query)
     wanted = menu_categories(ds) if derive and ds.has("transactions") else spec.category_shares
     plain = [c for c in wanted if not is_template(c)]
-    fused: pd.DataFrame | None = None
+    fused: list[str] = []  # share columns that came with the transaction features
     if derive or spec.transaction_features:
         tx, fused = _transaction_features(
             ds, uniq, settings, None if derive else spec.transaction_features, computed, plain
@@ -366,7 +364,7 @@ def build_features(
         tx = tx.copy()
         tx["customer_id"] = tx["customer_id"].astype(str)
         tx["as_of"] = pd.to_datetime(tx["as_of"])
-        names = [c for c in tx.columns if c not in ("customer_id", "as_of")]
+        names = [c for c in tx.columns if c not in ("customer_id", "as_of", *fused)]
         if derive:
             spec.transaction_features = names
             if "tenure_days" in names:
@@ -376,8 +374,6 @@ def build_features(
             raise ModelError(
                 f"the data's transaction features differ from the model's (missing: {missing[:5]})"
             )
-        if fused is not None:  # the shares came in the same rows: one join for both
-            tx = pd.concat([tx, fused.drop(columns=["customer_id", "as_of"])], axis=1)
         with_tx = join_unique(cutoffs, tx, ["customer_id", "as_of"], "transaction features")
         for c in spec.transaction_features:
             cols[c] = pd.to_numeric(with_tx[c], errors="coerce").to_numpy(dtype=np.float64)
@@ -389,7 +385,7 @@ def build_features(
         spec.category_shares = wanted
     if spec.category_shares:
         # the shares the feature query did not give: templates, or all when it was precomputed
-        rest = [c for c in spec.category_shares if fused is None or c not in plain]
+        rest = [c for c in spec.category_shares if f"{CATEGORY_SHARE_PREFIX}{c}" not in fused]
         with_rest = (
             join_unique(
                 cutoffs,
@@ -400,7 +396,7 @@ def build_features(
             if rest
             else None
         )
-        # a share is in the transaction features' join (the fused ones) or in with_rest
+        # a share is in the transaction features' join (``fused``) or in with_rest
         frames = [f for f in (with_tx, with_rest) if f is not None]
         for c in spec.category_shares:
             col = f"{CATEGORY_SHARE_PREFIX}{c}"

@@ -40,11 +40,10 @@ def _rows(lo, hi, p0, rb, q0b, r1b, values, costs, offer_cols, arm_cols, out, c,
                 cost = 0.0
             value = values[i, 1 + a]
             sd = 0.0
-            if n_bags > 1:
-                mean = pb[0]
-                for b in range(1, n_bags):
-                    mean += pb[b]
-                mean = mean / n_bags
+            if (
+                n_bags > 1
+            ):  # numpy's std: the same mean (0 + pb[0] is pb[0] but for its zero's sign)
+                mean = total / n_bags
                 d = pb[0] - mean
                 ss = d * d
                 for b in range(1, n_bags):
