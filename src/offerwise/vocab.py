@@ -23,6 +23,8 @@ __all__ = [
     "NO_OFFER",
     "OFFER_KINDS",
     "ELIGIBLE_SEP",
+    "EXACT_DECIMAL",
+    "exact_sum",
     "EXTRAPOLATED_COLUMN",
     "PLAN_COLUMNS",
     "REC_SCOPE_PREFIX",
@@ -110,6 +112,18 @@ PLAN_COLUMNS = (
 
 #: Separator of the offer ids in a plan's ``eligible_offers`` column.
 ELIGIBLE_SEP = "|"
+
+#: SQL sums of money are taken over this exact decimal type (4 places), then turned into doubles:
+#: a sum of doubles depends on the order a parallel aggregation adds them in (the same data gave
+#: a spend trend of 0 in one run and 8e-17 in the next, on either side of a tree's split at 0),
+#: and files written from such sums would differ from run to run. Values up to 10^14.
+EXACT_DECIMAL = "DECIMAL(18, 4)"
+
+
+def exact_sum(expr: str) -> str:
+    """SQL (DuckDB, Spark) for the exact sum of ``expr`` as a double: the same bits whatever the
+    order of the rows."""
+    return f"CAST(SUM(CAST({expr} AS {EXACT_DECIMAL})) AS DOUBLE)"
 
 
 def summary_path(plan: str | Path) -> Path:

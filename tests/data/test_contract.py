@@ -96,6 +96,7 @@ BAD_CASES = {
     "bad_timestamp": (_edit_csv("transactions", _set("ts", 2, "yesterday")), "transactions.csv", "ts", "unparseable timestamps", "'yesterday'"),
     "negative_amount": (_edit_csv("transactions", _set("amount", 0, "-3.5")), "transactions.csv", "amount", "negative values", "-3.5"),
     "negative_discount": (_edit_csv("transactions", _set("discount", 0, "-1")), "transactions.csv", "discount", "negative values", "-1"),
+    "amount_too_large": (_edit_csv("transactions", _set("amount", 1, "2e15")), "transactions.csv", "amount", "values above 1,000,000,000,000", "2e15"),
     "duplicate_customer": (_edit_parquet("customers", lambda df: pd.concat([df, df.iloc[[0]]])), "customers.parquet", "customer_id", "duplicate ids", "customer_id='1'"),
     "duplicate_offer": (_edit_csv("offers", lambda df: pd.concat([df, df.iloc[[1]]])), "offers.csv", "offer_id", "duplicate ids", "amt5"),
     "unknown_customer_fk": (_edit_parquet("exposures", _set("customer_id", 1, "ghost")), "exposures.parquet", "customer_id", "not found in customers", "ghost"),

@@ -327,3 +327,43 @@ def test_decision_only_query_gives_the_same_numbers(seed):
     assert list(fast.columns) == ["customer_id", "as_of", *FEATURE_COLUMNS, *shares]
     pd.testing.assert_frame_equal(fast, full[list(fast.columns)], check_exact=False, rtol=1e-12)
     assert (full["frequency"] == 0).any() and (full["frequency"] > 0).any()
+
+
+def test_sums_are_exact():
+    """Amounts are summed as exact decimals: three orders of 0.1 in the last 90 days and one of 0.3
+    in the 90 before are a spend trend of exactly 0 (summed as doubles, in any order, 0.1 + 0.1 +
+    0.1 is 0.30000000000000004: a trend of 9e-17, which a tree's split at 0 reads as a rise)."""
+    t = tables()
+    rows = [("d", f"r{k}", "p1", f"2024-0{k + 4}-15 00:00", 1, v, 0.0)
+            for k, v in enumerate([0.1, 0.1, 0.1])]
+    rows.append(("d", "q1", "p2", "2024-02-20 00:00", 1, 0.3, 0.0))  # 132 days before the cutoff
+    extra = pd.DataFrame(rows, columns=list(t["transactions"].columns))
+    extra["ts"] = pd.to_datetime(extra["ts"])
+    t["transactions"] = pd.concat([t["transactions"], extra], ignore_index=True)
+    t["customers"] = pd.concat([t["customers"], pd.DataFrame({"customer_id": ["d"]})], ignore_index=True)
+    cut = pd.DataFrame({"customer_id": ["d"], "as_of": [AS_OF]})
+    f = compute_features(connect(t), cut, settings=load_settings()).iloc[0]
+    assert f["spend_recent"] == 0.3 and f["spend_previous"] == 0.3
+    assert f["spend_trend"] == 0.0
+    assert f["monetary"] == 0.6 and f["avg_basket"] == 0.15
+
+
+def test_features_do_not_depend_on_the_order_of_the_lines():
+    """The same transactions in another row order, on 2 threads: every feature, share and top
+    name bit for bit the same (sums of doubles depend on the order they are added in: a spend
+    trend of 0 in one run and 8e-17 in the next scored a customer differently)."""
+    t = random_shop(3, n=400)
+    dates = pd.to_datetime(["2024-03-15", "2024-12-31"])
+    ids = t["customers"]["customer_id"]
+    cut = pd.DataFrame({"customer_id": np.repeat(ids, len(dates)), "as_of": np.tile(dates, len(ids))})
+    got = []
+    for seed in (0, 1):
+        s = dict(t)
+        s["transactions"] = t["transactions"].sample(frac=1.0, random_state=seed).reset_index(drop=True)
+        con = duckdb.connect(config={"threads": 2})
+        for name, df in s.items():
+            con.register(name, df)
+        f = compute_features(con, cut, categories=["X", "Y", "Z"])
+        got.append(f.sort_values(["customer_id", "as_of"]).reset_index(drop=True))
+    pd.testing.assert_frame_equal(got[0], got[1], check_exact=True)
+    assert (got[0]["frequency"] > 0).sum() > 300

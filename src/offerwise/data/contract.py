@@ -28,6 +28,9 @@ ColumnKind = Literal["id", "timestamp", "number", "binary", "text", "bool", "any
 
 #: Orphan rows (unknown customer/product) are dropped when at most this share of a table.
 ORPHAN_TOLERANCE = 0.01
+#: The largest quantity, amount or discount of a transaction line (a trillion: any currency's
+#: real line is far below; the features' exact sums hold up to 10^14).
+LINE_LIMIT = 1e12
 #: The contract's version: 2 added the optional ``competitor_prices`` and ``inventory`` tables.
 CONTRACT_VERSION = 2
 
@@ -39,6 +42,9 @@ class ColumnSpec:
     required: bool = True
     nullable: bool = False
     non_negative: bool = False
+    #: the largest value allowed (numbers): features sum amounts as exact decimals
+    #: (``offerwise.vocab.EXACT_DECIMAL``, up to 10^14)
+    at_most: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,9 +91,9 @@ TABLES: dict[str, TableSpec] = {
             C("order_id", "id"),
             C("product_id", "id"),
             C("ts", "timestamp"),
-            C("quantity", "number", non_negative=True),
-            C("amount", "number", non_negative=True),
-            C("discount", "number", non_negative=True),
+            C("quantity", "number", non_negative=True, at_most=LINE_LIMIT),
+            C("amount", "number", non_negative=True, at_most=LINE_LIMIT),
+            C("discount", "number", non_negative=True, at_most=LINE_LIMIT),
         ),
     ),
     "offers": TableSpec(
@@ -532,6 +538,10 @@ def _check_columns(
             )
         if cs.non_negative:
             checks.append((cs.name, f"{typed} < 0", "negative values", True))
+        if cs.at_most is not None:
+            checks.append(
+                (cs.name, f"{typed} > {cs.at_most!r}", f"values above {cs.at_most:,.0f}", True)
+            )
         if cs.kind == "binary":
             checks.append((cs.name, f"{typed} NOT IN (0, 1)", "values other than 0/1", True))
     if name == "offers":

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from offerwise.data.contract import DataSet
+from offerwise.vocab import exact_sum
 
 __all__ = ["MAX_TOKENS", "ORDER_NUMERIC", "OrderTable", "load_orders", "windows_before"]
 
@@ -116,7 +117,8 @@ def load_orders(ds: DataSet, customers: np.ndarray | None = None) -> OrderTable:
         SELECT ROW_NUMBER() OVER (ORDER BY cid, ts, oid) - 1 AS row, *
         FROM (
             SELECT CAST(customer_id AS VARCHAR) AS cid, CAST(order_id AS VARCHAR) AS oid,
-                   MIN(ts) AS ts, SUM(amount) AS amount, SUM(discount) AS discount,
+                   MIN(ts) AS ts, {exact_sum("amount")} AS amount,
+                   {exact_sum("discount")} AS discount,
                    COUNT(*) AS n_lines
             FROM transactions {where} GROUP BY 1, 2
         )
@@ -135,7 +137,8 @@ def load_orders(ds: DataSet, customers: np.ndarray | None = None) -> OrderTable:
                     FROM (
                         SELECT CAST(t.customer_id AS VARCHAR) AS cid,
                                CAST(t.order_id AS VARCHAR) AS oid,
-                               CAST(p.category AS VARCHAR) AS cat, SUM(t.amount) AS spend
+                               CAST(p.category AS VARCHAR) AS cat,
+                               {exact_sum("t.amount")} AS spend
                         FROM transactions t JOIN products p ON p.product_id = t.product_id
                         WHERE NULLIF(TRIM(CAST(p.category AS VARCHAR)), '') IS NOT NULL
                         GROUP BY 1, 2, 3

@@ -29,7 +29,7 @@ from offerwise.config import Settings, default_settings
 from offerwise.errors import InputError
 from offerwise.features._join import join_unique
 from offerwise.features.columns import CATEGORY_SHARE_PREFIX, EXTRA_COLUMNS, FEATURE_COLUMNS
-from offerwise.vocab import default_as_of, parse_as_of
+from offerwise.vocab import EXACT_DECIMAL, default_as_of, parse_as_of
 
 if TYPE_CHECKING:  # pragma: no cover
     import duckdb
@@ -94,6 +94,7 @@ def render_step(name: str, settings: Settings, dialect: str = "duckdb") -> str:
     params = {
         "window_days": str(int(settings.feature_window_days)),
         "trend_days": str(TREND_DAYS),
+        "exact": EXACT_DECIMAL,
         "clv_horizon_days": str(CLV_HORIZON_DAYS),
         "min_observed_days": str(MIN_OBSERVED_DAYS),
         "margin_rate": repr(float(settings.margin_rate)),
@@ -117,13 +118,15 @@ def quote_ident(text: str) -> str:
 def _share_step(categories: list[str]) -> str:
     """Per cutoff, the spend of its window lines in each of ``categories`` and in all
     (``ow_window_spend``, unknown categories included), from ``category_spend`` (one row per
-    category: a few per cutoff instead of every line); DuckDB's identifiers."""
+    category: a few per cutoff instead of every line; exact decimal sums, as doubles);
+    DuckDB's identifiers."""
     sums = ", ".join(
-        f"SUM(CASE WHEN category = {_literal(c)} THEN spend ELSE 0 END) AS ow_spend_{j}"
+        f"CAST(SUM(CASE WHEN category = {_literal(c)} THEN spend ELSE 0 END) AS DOUBLE) "
+        f"AS ow_spend_{j}"
         for j, c in enumerate(categories)
     )
     return (
-        f"SELECT customer_id, as_of, SUM(spend) AS ow_window_spend, {sums}\n"
+        f"SELECT customer_id, as_of, CAST(SUM(spend) AS DOUBLE) AS ow_window_spend, {sums}\n"
         "FROM category_spend\nGROUP BY customer_id, as_of"
     )
 

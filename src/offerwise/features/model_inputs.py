@@ -20,7 +20,7 @@ from offerwise.errors import InputError, ModelError
 from offerwise.features._join import join_unique
 from offerwise.features.affinity import AFFINITY_PREFIX, CategoryFactors, affinity_features
 from offerwise.features.columns import CATEGORY_SHARE_PREFIX
-from offerwise.vocab import EMBEDDINGS, default_as_of, parse_as_of
+from offerwise.vocab import EMBEDDINGS, EXACT_DECIMAL, default_as_of, exact_sum, parse_as_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from offerwise.data.contract import DataSet
@@ -40,6 +40,9 @@ __all__ = [
 
 #: Days of competitor prices behind the price index feature (each rival's latest in the window).
 PRICE_INDEX_DAYS = 28
+#: A line's amount as an exact decimal: sums that do not depend on the order of a parallel
+#: aggregation (:data:`offerwise.vocab.EXACT_DECIMAL`).
+EXACT_AMOUNT = f"CAST(t.amount AS {EXACT_DECIMAL})"
 
 #: Categorical customer attributes keep at most this many one-hot levels (most frequent first).
 MAX_LEVELS = 20
@@ -222,7 +225,8 @@ def category_share_features(
 
     names = [quote_ident(f"{CATEGORY_SHARE_PREFIX}{c}") for c in categories]
     sums = ", ".join(
-        f"SUM(CASE WHEN p.category = ? THEN t.amount ELSE 0 END) / NULLIF(SUM(t.amount), 0) AS {n}"
+        f"{exact_sum('CASE WHEN p.category = ? THEN t.amount ELSE 0 END')} "
+        f"/ NULLIF({exact_sum('t.amount')}, 0) AS {n}"
         for n in names
     )
     sql = f"""
@@ -245,8 +249,9 @@ def price_index_features(ds: DataSet, cutoffs: pd.DataFrame, window_days: int) -
 
     ``comp`` is the median over rivals of each one's latest price in the
     :data:`PRICE_INDEX_DAYS` days before the decision's day (prices of the decision day itself are
-    not used: point in time). NaN when no product bought has a rival's price (the model reads NaN
-    as missing). Needs ``transactions`` and ``competitor_prices``; empty frame otherwise.
+    not used: point in time; the sums are exact, over amounts, quantities and prices to 4
+    decimals). NaN when no product bought has a rival's price (the model reads NaN as missing).
+    Needs ``transactions`` and ``competitor_prices``; empty frame otherwise.
     """
     if not (ds.has("transactions") and ds.has("competitor_prices")):
         return pd.DataFrame(columns=["customer_id", "as_of", "price_index"])
@@ -262,12 +267,16 @@ def price_index_features(ds: DataSet, cutoffs: pd.DataFrame, window_days: int) -
         ref AS (SELECT day, product_id, median(price) AS comp FROM latest GROUP BY 1, 2),
         bought AS (
             SELECT c.customer_id, c.as_of, c.day, t.product_id,
-                   SUM(t.amount + t.discount) AS shelf, SUM(t.quantity) AS q
+                   SUM({EXACT_AMOUNT} + CAST(t.discount AS {EXACT_DECIMAL})) AS shelf,
+                   SUM(CAST(t.quantity AS {EXACT_DECIMAL})) AS q
             FROM c JOIN transactions t ON t.customer_id = c.customer_id AND t.ts < c.as_of
                  AND t.ts >= c.as_of - INTERVAL '{int(window_days)} days' AND t.quantity > 0
             GROUP BY 1, 2, 3, 4
         )
-        SELECT b.customer_id, b.as_of, SUM(b.shelf) / NULLIF(SUM(b.q * r.comp), 0) AS price_index
+        SELECT b.customer_id, b.as_of,
+               CAST(SUM(b.shelf) AS DOUBLE)
+               / NULLIF(CAST(SUM(b.q * CAST(r.comp AS {EXACT_DECIMAL})) AS DOUBLE), 0)
+               AS price_index
         FROM bought b JOIN ref r ON r.product_id = b.product_id AND r.day = b.day
         GROUP BY 1, 2
     """
@@ -287,13 +296,14 @@ def _ranked_shares(
 
     ranks = {t: (parse_scope(t) or RecScope(1, 1)).first for t in templates}
     cols = ", ".join(
-        f"COALESCE(MAX(CASE WHEN rk = {r} THEN amt END) / NULLIF(MAX(tot), 0), 0) "
+        f"COALESCE(CAST(MAX(CASE WHEN rk = {r} THEN amt END) AS DOUBLE) "
+        f"/ NULLIF(CAST(MAX(tot) AS DOUBLE), 0), 0) "
         f"AS {quote_ident(CATEGORY_SHARE_PREFIX + t)}"
         for t, r in ranks.items()
     )
     sql = f"""
         WITH s AS (
-            SELECT c.customer_id, c.as_of, p.category, SUM(t.amount) AS amt
+            SELECT c.customer_id, c.as_of, p.category, SUM({EXACT_AMOUNT}) AS amt
             FROM ow_rank_cutoffs c
             JOIN transactions t ON t.customer_id = c.customer_id AND t.ts < c.as_of
                  AND t.ts >= c.as_of - INTERVAL '{int(window_days)} days'

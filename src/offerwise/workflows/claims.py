@@ -45,7 +45,7 @@ from offerwise.evaluation.power import holdout_to_detect, minimum_detectable_eff
 from offerwise.features.model_inputs import customer_features
 from offerwise.models.persist import LoadedModel, load_model
 from offerwise.policy.plan import PlanResult
-from offerwise.vocab import NO_OFFER
+from offerwise.vocab import NO_OFFER, exact_sum
 from offerwise.workflows._common import held_out_exposures
 
 __all__ = [
@@ -128,7 +128,8 @@ def outcome_sd(ds: DataSet, as_of: pd.Timestamp, days: int, margin_rate: float) 
         f"""
         WITH per AS (
             SELECT c.customer_id,
-                   COALESCE(SUM(? * (t.amount + t.discount) - t.discount), 0) AS y
+                   COALESCE(? * {exact_sum("t.amount + t.discount")}
+                            - {exact_sum("t.discount")}, 0) AS y
             FROM customers c
             LEFT JOIN transactions t ON t.customer_id = c.customer_id
              AND t.ts < ? AND t.ts >= ? - INTERVAL '{int(days)} days'

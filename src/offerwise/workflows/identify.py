@@ -29,7 +29,7 @@ from offerwise.evaluation.identification import (
     verdict,
 )
 from offerwise.features.model_inputs import FeatureSpec, build_features
-from offerwise.vocab import NO_OFFER
+from offerwise.vocab import NO_OFFER, exact_sum
 
 __all__ = ["MAX_ROWS", "PLACEBO_DAYS", "identify", "pre_period_net_profit"]
 
@@ -57,7 +57,8 @@ def pre_period_net_profit(
     try:
         out = con.execute(
             f"""
-            SELECT k.row, SUM(? * (t.amount + t.discount) - t.discount) AS y
+            SELECT k.row,
+                   ? * {exact_sum("t.amount + t.discount")} - {exact_sum("t.discount")} AS y
             FROM ow_placebo_keys k
             JOIN transactions t ON t.customer_id = k.customer_id
              AND t.ts < k.ts AND t.ts >= k.ts - INTERVAL '{int(days)} days'

@@ -1,6 +1,6 @@
--- categories: the known categories of category_spend, ranked by spend (ties, to 6 decimals so
--- that the order of floating-point sums cannot flip them, broken by category name).
+-- categories: the known categories of category_spend, ranked by spend (exact sums; ties broken
+-- by category name).
 SELECT customer_id, as_of, category, spend,
-       ROW_NUMBER() OVER (PARTITION BY customer_id, as_of ORDER BY ROUND(spend, 6) DESC, category) AS rank_no
+       ROW_NUMBER() OVER (PARTITION BY customer_id, as_of ORDER BY spend DESC, category) AS rank_no
 FROM category_spend
 WHERE category IS NOT NULL

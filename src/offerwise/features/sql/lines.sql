@@ -3,11 +3,14 @@
 -- nothing and are ignored. age_days = (as_of - ts) in days (> 0). DAYS_BETWEEN is expanded by
 -- the engine into the dialect's expression (offerwise.features.engine.DIALECTS).
 -- in_window = 1 when the line lies in the look-back window: age_days <= ${window_days}.
+-- amount and discount are exact decimals (${exact}): their sums do not depend on the order a
+-- parallel aggregation adds them in (sums of doubles do: a customer's spend trend came out 0 in
+-- one run and 8e-17 in the next, and a tree's split at 0 scored the customer differently).
 SELECT c.customer_id,
        c.as_of,
        t.order_id,
-       t.amount,
-       t.discount,
+       CAST(t.amount AS ${exact}) AS amount,
+       CAST(t.discount AS ${exact}) AS discount,
        p.category,
        p.brand,
        DAYS_BETWEEN(t.ts, c.as_of) AS age_days,

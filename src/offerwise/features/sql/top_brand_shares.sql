@@ -3,7 +3,8 @@
 -- spend with a known brand.
 SELECT customer_id, as_of,
        CAST(NULL AS STRING) AS top_brand,
-       MAX(spend) / NULLIF(SUM(spend), 0) AS top_brand_share,
-       SUM(CASE WHEN brand = 'Private' THEN spend ELSE 0 END) / NULLIF(SUM(spend), 0) AS private_label_share
+       CAST(MAX(spend) AS DOUBLE) / NULLIF(CAST(SUM(spend) AS DOUBLE), 0) AS top_brand_share,
+       CAST(SUM(CASE WHEN brand = 'Private' THEN spend ELSE 0 END) AS DOUBLE)
+           / NULLIF(CAST(SUM(spend) AS DOUBLE), 0) AS private_label_share
 FROM brands
 GROUP BY customer_id, as_of

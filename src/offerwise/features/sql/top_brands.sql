@@ -3,8 +3,8 @@
 -- A join on the maximum instead of a window function: several times faster on many brands.
 SELECT t.customer_id, t.as_of,
        tb.top_brand,
-       t.top_spend / NULLIF(t.known_spend, 0) AS top_brand_share,
-       t.private_spend / NULLIF(t.known_spend, 0) AS private_label_share
+       CAST(t.top_spend AS DOUBLE) / NULLIF(CAST(t.known_spend AS DOUBLE), 0) AS top_brand_share,
+       CAST(t.private_spend AS DOUBLE) / NULLIF(CAST(t.known_spend AS DOUBLE), 0) AS private_label_share
 FROM (
     SELECT customer_id, as_of,
            SUM(spend) AS known_spend,

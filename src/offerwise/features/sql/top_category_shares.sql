@@ -5,7 +5,7 @@ SELECT customer_id, as_of,
        CAST(NULL AS STRING) AS top_category,
        CAST(NULL AS STRING) AS top_category_2,
        CAST(NULL AS STRING) AS top_category_3,
-       MAX(spend) / NULLIF(SUM(spend), 0) AS top_category_share,
+       CAST(MAX(spend) AS DOUBLE) / NULLIF(CAST(SUM(spend) AS DOUBLE), 0) AS top_category_share,
        COUNT(*) AS n_categories
 FROM category_spend
 WHERE category IS NOT NULL
