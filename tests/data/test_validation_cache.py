@@ -79,6 +79,14 @@ def test_the_key_covers_location_settings_and_bytes(tmp_path: Path, cache: Path)
     assert key == validation_cache.cache_key(open_source(a, threads), "f" * 16, threads)
 
 
+def test_new_checks_make_stored_results_stale(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    a = make_valid(tmp_path / "a")
+    s = Settings()
+    key = validation_cache.cache_key(open_source(a, s), "f" * 16, s)
+    monkeypatch.setattr(validation_cache, "CHECKS_VERSION", validation_cache.CHECKS_VERSION + 1)
+    assert key != validation_cache.cache_key(open_source(a, s), "f" * 16, s)
+
+
 def test_a_missing_required_table_is_reported_not_hidden(tmp_path: Path, cache: Path) -> None:
     d = make_valid(tmp_path / "d")
     (d / "exposures.parquet").unlink()

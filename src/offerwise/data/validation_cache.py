@@ -4,7 +4,8 @@ A user runs several commands on the same folder (``profile``, ``train``, ``score
 each validated every table again: about 7 of the 74 s a score of 1M customers (20M transaction
 lines) took in an ad-hoc profile. The result of :func:`offerwise.data.contract.validate_source`
 (problems, row filters, row counts, the text columns taken as stored) depends only on the files'
-bytes, the location (problems name the file), the settings and the offerwise version, so it is
+bytes, the location (problems name the file), the settings, the offerwise version and the
+checks' own (:data:`CHECKS_VERSION`), so it is
 stored under a hash of those in the user's cache folder and reused when all of them match.
 
 * Only sources whose fingerprint hashes every byte (a folder of files, a DuckDB file) are
@@ -38,6 +39,9 @@ __all__ = ["Validation", "cache_dir", "cache_key", "load", "store", "usable"]
 
 #: Source kinds whose fingerprint is a hash of every byte (see ``Source.fingerprint``).
 CACHED_KINDS = ("dir", "duckdb")
+#: The checks' own version, part of the key: raise it when validation checks something new (a
+#: result stored before would pass data the new check refuses). 2: line amounts above 10^12.
+CHECKS_VERSION = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +77,7 @@ def cache_key(source: Source, fingerprint: str, settings: Settings) -> str | Non
         return None
     parts = {
         "version": __version__,
+        "checks": CHECKS_VERSION,
         "kind": source.kind,
         "location": str(Path(source.location).resolve()),
         "tables": sorted(source.tables),
