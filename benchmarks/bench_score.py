@@ -17,7 +17,9 @@ model speed-up removes.
 Validation results are remembered per data version (docs/data-contract.md): the score runs use
 an empty cache folder of their own, so the first run validates the data (as a user's first
 command on new data does) and the later ones reuse it (as ``score`` after ``train`` on the same
-data does). The table shows both; the target is checked on both.
+data does). The table shows both; the target is checked on both. The last lines say how many
+score rows of runs 2.. differ from the first run's (a row hash over every column: the scores of
+the same model and data must not change from run to run).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from offerwise.simulator import DEFAULT_OFFERS, OfferSpec
@@ -70,6 +73,11 @@ def ow(*args: str | Path, fast_trees: bool = True, cache: Path | None = None) ->
     if out.returncode != 0:
         raise SystemExit(f"offerwise {args[0]} failed:\n{out.stderr[-2000:]}")
     return time.perf_counter() - t0
+
+
+def _row_hashes(path: Path) -> np.ndarray:
+    """One 64-bit hash per row of the scores file (every column, in order)."""
+    return pd.util.hash_pandas_object(pd.read_parquet(path), index=False).to_numpy()
 
 
 def main() -> int:
@@ -112,10 +120,10 @@ def main() -> int:
     n = len(pd.read_parquet(shop / "customers.parquet", columns=["customer_id"]))
     scores = work / "scores.parquet"
     cache = Path(tempfile.mkdtemp(prefix="ow-score-cache-"))  # empty: the first run validates
-    score_s = [
-        ow("score", "--model", model, "--data", shop, "--out", scores, cache=cache)
-        for _ in range(args.runs)
-    ]
+    score_s, row_hashes = [], []
+    for _ in range(args.runs):
+        score_s.append(ow("score", "--model", model, "--data", shop, "--out", scores, cache=cache))
+        row_hashes.append(_row_hashes(scores))  # outside the timed command
     rows = len(pd.read_parquet(scores, columns=["offer_id"]))
     slow_s = [
         ow(
@@ -159,6 +167,12 @@ def main() -> int:
         print(
             f"{name:<34s} {med:9.1f} {' '.join(f'{t:.1f}' for t in ts):>24s} {rate:10,.0f} {tgt:>14s} {met:>4s}"
         )
+    differ = [int((h != row_hashes[0]).sum()) for h in row_hashes[1:]]
+    print(
+        f"score rows that differ from the first run's, in runs 2..{args.runs}: "
+        + (", ".join(f"{d:,}" for d in differ) or "-")
+        + (" (every run wrote the same scores)" if not any(differ) else "")
+    )
     if slow_s:
         a, b = pd.read_parquet(scores), pd.read_parquet(work / "scores_lgb.parquet")
         num = [c for c in a.columns if a[c].dtype.kind == "f"]
