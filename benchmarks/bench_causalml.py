@@ -27,6 +27,12 @@ each treatment vs control by its predicted conversion uplift; the score is causa
 (offerwise: both CLI processes, including start-up and writing the shop).
 
     .venv/bin/python benchmarks/bench_causalml.py --protocol multiarm [--repeats 10] [--json]
+        [--learners x:10 dr:10 t:28]
+
+``--learners`` adds rows for offerwise's response model with other learners and leaf sizes,
+fitted in-process on the same training rows (what the product could rank with another default;
+the CLI row is what it ranks now), each with its count of seeds at or above the best causalml
+learner.
 
 The same protocol against an older offerwise (the CLI subprocesses import it from PYTHONPATH):
 
@@ -156,6 +162,25 @@ def _write_shop(df, x_names: list[str], train: np.ndarray, d) -> None:  # noqa: 
                                                                         index=False)
 
 
+def _in_process(spec: str, X_tr: np.ndarray, X_te: np.ndarray, g: np.ndarray,
+                y: np.ndarray) -> np.ndarray:
+    """Predicted conversion uplift (n_test, 3) of offerwise's response model with learner and
+    min rows per leaf ``spec`` (``x:10``), fitted in-process on the training rows with the
+    product's other defaults (hurdle profit, bags, 15 leaves, 150 rounds)."""
+    import pandas as pd
+
+    from offerwise.workflows.crossfit import Candidate, fit_model
+
+    learner, mcs = spec.split(":")
+    offer = np.where(g == "control", "none", g)
+    ex = pd.DataFrame({"customer_id": [f"c{i}" for i in range(len(g))], "offer_id": offer,
+                       "converted": y, "revenue": y, "discount_cost": 0.0, "gross_profit": y})
+    kwargs = {"profit": "hurdle", "min_treated": 50, "n_bags": DEFAULT_BAGS,
+              "propensity_clip": (0.01, 0.99), "n_jobs": 2, "random_state": 42}
+    sc = fit_model(Candidate(learner, int(mcs)), X_tr, ex, list(ARMS), kwargs, None).predict(X_te)
+    return sc.incremental_conversion[:, [sc.offers.index(a) for a in ARMS]]
+
+
 def run_multiarm(args: argparse.Namespace, seed: int, tmp) -> list[dict]:  # noqa: ANN001
     import subprocess
     from pathlib import Path
@@ -200,8 +225,13 @@ def run_multiarm(args: argparse.Namespace, seed: int, tmp) -> list[dict]:  # noq
                  "seconds": time.perf_counter() - t0,
                  "chosen": f"{chosen['learner']} min_leaf={chosen['min_child_samples']}" if chosen
                  else card.get("learner", "?")})
-    kw = {"n_jobs": 2, "verbose": -1, "random_state": seed}
     X_tr, X_te = df.loc[~test, x_names].to_numpy(), df.loc[test, x_names].to_numpy()
+    for spec in args.learners:  # other offerwise learners on the same rows, fitted in-process
+        t0 = time.perf_counter()
+        pred = _in_process(spec, X_tr, X_te, g[~test], y[~test])
+        rows.append({"learner": f"offerwise {spec} (in-process)", "auuc": mean_auuc(pred),
+                     "seconds": time.perf_counter() - t0, "chosen": ""})
+    kw = {"n_jobs": 2, "verbose": -1, "random_state": seed}
     for name, make in (
         ("causalml BaseTClassifier", lambda: meta.BaseTClassifier(lgb.LGBMClassifier(**kw),
                                                                   control_name="control")),
@@ -257,6 +287,10 @@ def main_multiarm(args: argparse.Namespace) -> int:
     print(f"offerwise CLI defaults >= best causalml by mean ({best}) on {wins}/{args.repeats} seeds; "
           f"mean {out['rows'][0]['mean_auuc']:.3f} vs {statistics.fmean(per[best]):.3f}; "
           f"time ratio vs X-learner {out['time_ratio_vs_x']:.1f}x")
+    for n in names[1:]:
+        if n.startswith("offerwise"):
+            w = sum(a >= b for a, b in zip(per[n], per[best], strict=True))
+            print(f"{n} >= {best} on {w}/{args.repeats} seeds; mean {statistics.fmean(per[n]):.3f}")
     print("chosen by --tune fast, per seed: " + ", ".join(out["chosen_per_seed"]))
     return 0
 
@@ -274,6 +308,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--protocol", choices=["binary", "multiarm"], default="binary",
                     help="binary: library learners, one treatment; multiarm: CLI defaults, 3 "
                          "treatments, causalml's default generator (issue #13)")
+    ap.add_argument("--learners", nargs="*", default=[], metavar="LEARNER:MIN_LEAF",
+                    help="multiarm: also offerwise's response model with these learners and min "
+                         "rows per leaf (e.g. x:10 dr:10 t:28), fitted in-process on the same rows")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     if args.protocol == "multiarm":
