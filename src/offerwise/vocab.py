@@ -24,6 +24,7 @@ __all__ = [
     "OFFER_KINDS",
     "ELIGIBLE_SEP",
     "EXACT_DECIMAL",
+    "exact",
     "exact_sum",
     "EXTRAPOLATED_COLUMN",
     "PLAN_COLUMNS",
@@ -120,10 +121,15 @@ ELIGIBLE_SEP = "|"
 EXACT_DECIMAL = "DECIMAL(18, 4)"
 
 
+def exact(expr: str) -> str:
+    """SQL (DuckDB, Spark): ``expr`` as :data:`EXACT_DECIMAL`, for sums that stay exact."""
+    return f"CAST({expr} AS {EXACT_DECIMAL})"
+
+
 def exact_sum(expr: str) -> str:
     """SQL (DuckDB, Spark) for the exact sum of ``expr`` as a double: the same bits whatever the
     order of the rows."""
-    return f"CAST(SUM(CAST({expr} AS {EXACT_DECIMAL})) AS DOUBLE)"
+    return f"CAST(SUM({exact(expr)}) AS DOUBLE)"
 
 
 def summary_path(plan: str | Path) -> Path:

@@ -20,7 +20,7 @@ from offerwise.errors import InputError, ModelError
 from offerwise.features._join import join_unique
 from offerwise.features.affinity import AFFINITY_PREFIX, CategoryFactors, affinity_features
 from offerwise.features.columns import CATEGORY_SHARE_PREFIX
-from offerwise.vocab import EMBEDDINGS, EXACT_DECIMAL, default_as_of, exact_sum, parse_as_of
+from offerwise.vocab import EMBEDDINGS, default_as_of, exact, exact_sum, parse_as_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from offerwise.data.contract import DataSet
@@ -40,9 +40,6 @@ __all__ = [
 
 #: Days of competitor prices behind the price index feature (each rival's latest in the window).
 PRICE_INDEX_DAYS = 28
-#: A line's amount as an exact decimal: sums that do not depend on the order of a parallel
-#: aggregation (:data:`offerwise.vocab.EXACT_DECIMAL`).
-EXACT_AMOUNT = f"CAST(t.amount AS {EXACT_DECIMAL})"
 
 #: Categorical customer attributes keep at most this many one-hot levels (most frequent first).
 MAX_LEVELS = 20
@@ -267,15 +264,15 @@ def price_index_features(ds: DataSet, cutoffs: pd.DataFrame, window_days: int) -
         ref AS (SELECT day, product_id, median(price) AS comp FROM latest GROUP BY 1, 2),
         bought AS (
             SELECT c.customer_id, c.as_of, c.day, t.product_id,
-                   SUM({EXACT_AMOUNT} + CAST(t.discount AS {EXACT_DECIMAL})) AS shelf,
-                   SUM(CAST(t.quantity AS {EXACT_DECIMAL})) AS q
+                   SUM({exact("t.amount")} + {exact("t.discount")}) AS shelf,
+                   SUM({exact("t.quantity")}) AS q
             FROM c JOIN transactions t ON t.customer_id = c.customer_id AND t.ts < c.as_of
                  AND t.ts >= c.as_of - INTERVAL '{int(window_days)} days' AND t.quantity > 0
             GROUP BY 1, 2, 3, 4
         )
         SELECT b.customer_id, b.as_of,
                CAST(SUM(b.shelf) AS DOUBLE)
-               / NULLIF(CAST(SUM(b.q * CAST(r.comp AS {EXACT_DECIMAL})) AS DOUBLE), 0)
+               / NULLIF(CAST(SUM(b.q * {exact("r.comp")}) AS DOUBLE), 0)
                AS price_index
         FROM bought b JOIN ref r ON r.product_id = b.product_id AND r.day = b.day
         GROUP BY 1, 2
@@ -303,7 +300,7 @@ def _ranked_shares(
     )
     sql = f"""
         WITH s AS (
-            SELECT c.customer_id, c.as_of, p.category, SUM({EXACT_AMOUNT}) AS amt
+            SELECT c.customer_id, c.as_of, p.category, SUM({exact("t.amount")}) AS amt
             FROM ow_rank_cutoffs c
             JOIN transactions t ON t.customer_id = c.customer_id AND t.ts < c.as_of
                  AND t.ts >= c.as_of - INTERVAL '{int(window_days)} days'
