@@ -26,6 +26,7 @@ __all__ = [
     "EXACT_DECIMAL",
     "exact",
     "exact_sum",
+    "net_profit_sum",
     "EXTRAPOLATED_COLUMN",
     "PLAN_COLUMNS",
     "REC_SCOPE_PREFIX",
@@ -130,6 +131,15 @@ def exact_sum(expr: str) -> str:
     """SQL (DuckDB, Spark) for the exact sum of ``expr`` as a double: the same bits whatever the
     order of the rows."""
     return f"CAST(SUM({exact(expr)}) AS DOUBLE)"
+
+
+def net_profit_sum(lines: str = "t") -> str:
+    """SQL (DuckDB) for ``Σ margin_rate·(amount + discount) − discount`` over the transaction
+    lines aliased ``lines``, as a double (exact sums): the analysis' net profit without unit costs.
+    The margin rate is the expression's one ``?`` parameter."""
+    return (
+        f"? * {exact_sum(f'{lines}.amount + {lines}.discount')} - {exact_sum(f'{lines}.discount')}"
+    )
 
 
 def summary_path(plan: str | Path) -> Path:

@@ -20,6 +20,7 @@ predictions for the customers it picked):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
@@ -45,7 +46,7 @@ from offerwise.evaluation.power import holdout_to_detect, minimum_detectable_eff
 from offerwise.features.model_inputs import customer_features
 from offerwise.models.persist import LoadedModel, load_model
 from offerwise.policy.plan import PlanResult
-from offerwise.vocab import NO_OFFER, exact_sum
+from offerwise.vocab import NO_OFFER, net_profit_sum
 from offerwise.workflows._common import held_out_exposures
 
 __all__ = [
@@ -121,24 +122,27 @@ def _num(v: float) -> float | None:
 
 
 def outcome_sd(ds: DataSet, as_of: pd.Timestamp, days: int, margin_rate: float) -> float:
-    """Standard deviation over all customers of net profit in ``[as_of − days, as_of)``."""
+    """Standard deviation (ddof 1) over all customers of net profit in ``[as_of − days, as_of)``.
+
+    The sums are exact (:func:`math.fsum`), so the result does not depend on the order DuckDB
+    returns the customers in."""
     if not ds.has("transactions"):
         return float("nan")
-    row = ds.con.execute(
+    y = ds.con.execute(
         f"""
-        WITH per AS (
-            SELECT c.customer_id,
-                   COALESCE(? * {exact_sum("t.amount + t.discount")}
-                            - {exact_sum("t.discount")}, 0) AS y
-            FROM customers c
-            LEFT JOIN transactions t ON t.customer_id = c.customer_id
-             AND t.ts < ? AND t.ts >= ? - INTERVAL '{int(days)} days'
-            GROUP BY c.customer_id)
-        SELECT STDDEV_SAMP(y) FROM per
+        SELECT COALESCE({net_profit_sum("t")}, 0) AS y
+        FROM customers c
+        LEFT JOIN transactions t ON t.customer_id = c.customer_id
+         AND t.ts < ? AND t.ts >= ? - INTERVAL '{int(days)} days'
+        GROUP BY c.customer_id
         """,
         [float(margin_rate), as_of.to_pydatetime(), as_of.to_pydatetime()],
-    ).fetchone()
-    return float("nan") if row is None or row[0] is None else float(row[0])
+    ).fetchnumpy()["y"]
+    y = np.asarray(y, dtype=np.float64)
+    if len(y) < 2:
+        return float("nan")
+    mean = math.fsum(y) / len(y)
+    return math.sqrt(math.fsum((y - mean) ** 2) / (len(y) - 1))
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,7 @@ from offerwise.evaluation.identification import (
     verdict,
 )
 from offerwise.features.model_inputs import FeatureSpec, build_features
-from offerwise.vocab import NO_OFFER, exact_sum
+from offerwise.vocab import NO_OFFER, net_profit_sum
 
 __all__ = ["MAX_ROWS", "PLACEBO_DAYS", "identify", "pre_period_net_profit"]
 
@@ -58,7 +58,7 @@ def pre_period_net_profit(
         out = con.execute(
             f"""
             SELECT k.row,
-                   ? * {exact_sum("t.amount + t.discount")} - {exact_sum("t.discount")} AS y
+                   {net_profit_sum("t")} AS y
             FROM ow_placebo_keys k
             JOIN transactions t ON t.customer_id = k.customer_id
              AND t.ts < k.ts AND t.ts >= k.ts - INTERVAL '{int(days)} days'
