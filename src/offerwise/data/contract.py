@@ -241,10 +241,13 @@ def _columns(con: duckdb.DuckDBPyConnection, rel: str) -> dict[str, str]:
 
 
 def _fetch_row(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[Any, ...]:
-    """The row of a query that returns exactly one (an aggregate without GROUP BY)."""
-    row = con.execute(sql).fetchone()
-    assert row is not None
-    return row
+    """The row of a query that returns exactly one (an aggregate without GROUP BY).
+
+    Fetched whole: a result left pending after ``fetchone`` makes DuckDB refuse the connection's
+    next ``register`` (ResourceInUseException)."""
+    rows = con.execute(sql).fetchall()
+    assert len(rows) == 1
+    return tuple(rows[0])
 
 
 def _is_text(typ: str) -> bool:
@@ -467,9 +470,10 @@ def _example(
     con: duckdb.DuckDBPyConnection, rel: str, cond: str, cols: Iterable[str]
 ) -> str | None:
     sel = ", ".join(_q(c) for c in cols)
-    row = con.execute(f"SELECT {sel} FROM {rel} WHERE {cond} LIMIT 1").fetchone()
-    if row is None:
+    rows = con.execute(f"SELECT {sel} FROM {rel} WHERE {cond} LIMIT 1").fetchall()
+    if not rows:
         return None
+    row = rows[0]
     return ", ".join(f"{c}={v!r}" for c, v in zip(cols, row, strict=True))
 
 

@@ -54,8 +54,8 @@ def check_level(ds: DataSet, level: str) -> None:
         WHERE NULLIF(TRIM(category), '') IS NULL
           AND product_id IN (SELECT DISTINCT product_id FROM transactions)
         """
-    ).fetchone()
-    n, example, lines = row if row is not None else (0, None, 0)
+    ).fetchall()  # whole: a pending result would block the connection's next register
+    n, example, lines = row[0] if row else (0, None, 0)
     if n:
         raise DataContractError(
             [

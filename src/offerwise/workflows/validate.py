@@ -32,8 +32,8 @@ class ValidateReport:
 
 def _count(ds: DataSet, table: str) -> int:
     """Rows of DuckDB's typed view of ``table``."""
-    row = ds.con.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()
-    return int(row[0]) if row else 0
+    rows = ds.con.execute(f'SELECT COUNT(*) FROM "{table}"').fetchall()  # whole: none pending
+    return int(rows[0][0]) if rows else 0
 
 
 def run_validate(
