@@ -1,4 +1,5 @@
-"""Atomic output: a folder replaces whatever was at its path, leaving nothing behind."""
+"""Atomic output: a folder replaces an earlier output of its kind whole, leaving nothing behind;
+a user's folder, a file, or another kind of output is never replaced."""
 
 from __future__ import annotations
 
@@ -6,29 +7,78 @@ from pathlib import Path
 
 import pytest
 
-from offerwise._io import atomic_dir
+from offerwise._io import OWNED, atomic_dir, atomic_path
+from offerwise.errors import InputError
 
 
-@pytest.mark.parametrize("before", ["nothing", "file", "folder"])
-def test_atomic_dir_replaces_a_file_or_folder_whole(tmp_path: Path, before: str) -> None:
+def _names(d: Path) -> list[str]:
+    return sorted(p.name for p in d.iterdir())
+
+
+@pytest.mark.parametrize("before", ["nothing", "empty folder", "same kind", "legacy marker"])
+def test_atomic_dir_replaces_an_earlier_output_whole(tmp_path: Path, before: str) -> None:
     dest = tmp_path / "out.parquet"
-    if before == "file":
-        dest.write_text("old")
-    elif before == "folder":
+    if before != "nothing":
         dest.mkdir()
+    if before == "same kind":
+        with atomic_dir(dest, "scores") as tmp:
+            (tmp / "part-0").write_text("old")
+    elif before == "legacy marker":  # written before .offerwise existed
+        (dest / "_SUCCESS").write_text("")
         (dest / "part-0").write_text("old")
-    with atomic_dir(dest) as tmp:
+    with atomic_dir(dest, "scores", replaces=("_SUCCESS",)) as tmp:
         (tmp / "part-1").write_text("new")
-    assert dest.is_dir() and [p.name for p in dest.iterdir()] == ["part-1"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.parquet"]  # no temp, no .old
+    assert _names(dest) == [OWNED, "part-1"]
+    assert (dest / OWNED).read_text().strip() == "scores"
+    assert _names(tmp_path) == ["out.parquet"]  # no temp, no .old
+
+
+@pytest.mark.parametrize("before", ["file", "user folder", "other kind"])
+def test_atomic_dir_never_replaces_what_it_did_not_write(tmp_path: Path, before: str) -> None:
+    dest = tmp_path / "shop"
+    if before == "file":
+        dest.write_text("my notes")
+    elif before == "user folder":
+        dest.mkdir()
+        (dest / "customers.parquet").write_text("data")
+        (dest / "notes.txt").write_text("mine")
+    else:
+        with atomic_dir(dest, "simulated shop") as tmp:
+            (tmp / "customers.parquet").write_text("data")
+    snapshot = {p.name: p.read_text() for p in tmp_path.rglob("*") if p.is_file()}
+    ran = False
+    with pytest.raises(InputError) as err, atomic_dir(dest, "model", replaces=("model.json",)):
+        ran = True
+    assert not ran  # refused before the caller's work
+    assert str(dest) in str(err.value)
+    msg = {"file": "is a file", "user folder": "did not write", "other kind": "simulated shop"}
+    assert msg[before] in str(err.value)
+    assert "nothing was written" in str(err.value)
+    assert {p.name: p.read_text() for p in tmp_path.rglob("*") if p.is_file()} == snapshot
 
 
 def test_atomic_dir_keeps_the_old_output_when_writing_fails(tmp_path: Path) -> None:
     dest = tmp_path / "out"
-    dest.mkdir()
-    (dest / "keep").write_text("old")
-    with pytest.raises(RuntimeError), atomic_dir(dest) as tmp:
+    with atomic_dir(dest, "model") as tmp:
+        (tmp / "keep").write_text("old")
+    with pytest.raises(RuntimeError), atomic_dir(dest, "model") as tmp:
         (tmp / "half").write_text("x")
         raise RuntimeError("disk full")
-    assert [p.name for p in dest.iterdir()] == ["keep"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert _names(dest) == [OWNED, "keep"]
+    assert _names(tmp_path) == ["out"]
+
+
+def test_atomic_path_refuses_a_folder_or_a_path_through_a_file(tmp_path: Path) -> None:
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "afile").write_text("mine")
+    with (
+        pytest.raises(InputError, match="is a folder: give a file path"),
+        atomic_path(tmp_path / "dir"),
+    ):
+        pass
+    with (
+        pytest.raises(InputError, match="afile is a file, not a folder"),
+        atomic_path(tmp_path / "afile" / "sub" / "p.parquet"),
+    ):
+        pass
+    assert _names(tmp_path) == ["afile", "dir"] and (tmp_path / "afile").read_text() == "mine"

@@ -52,12 +52,35 @@ def read_table(
     return df
 
 
+#: The file :func:`atomic_dir` writes into every folder it makes, holding the folder's kind
+#: (``model``, ``simulated shop``, ...): a later run writing the same kind may replace it whole.
+OWNED = ".offerwise"
+
+
+def _make_parent(dest: Path) -> None:
+    """Create ``dest``'s folder; InputError when a part of that path is a file."""
+    from offerwise.errors import InputError
+
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next((a for a in reversed(dest.parents) if a.exists() and not a.is_dir()), None)
+        raise InputError(
+            f"{dest}: cannot write there: {blocker or dest.parent} is a file, not a folder"
+        ) from None
+
+
 @contextlib.contextmanager
 def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``dest``; on success rename it onto ``dest``, else delete
-    it."""
+    it. InputError (nothing written) when ``dest`` is a folder or its folder path holds a file."""
+    from offerwise.errors import InputError
+
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.is_dir():
+        example = dest / ("out" + (dest.suffix or ".parquet"))
+        raise InputError(f"{dest} is a folder: give a file path (e.g. {example})")
+    _make_parent(dest)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     os.close(fd)
     tmp_path = Path(tmp)
@@ -78,14 +101,53 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+def _kind(folder: Path) -> str | None:
+    try:
+        return (folder / OWNED).read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+
+
+def check_replaceable(dest: Path, kind: str, replaces: tuple[str, ...] = ()) -> None:
+    """InputError unless ``dest`` is absent, an empty folder, or an earlier output of the same
+    ``kind`` (its :data:`OWNED` file says so, or it holds one of ``replaces``: the files that mark
+    that output as written before :data:`OWNED` existed). A user's data, notes, another kind of
+    output or any file are never replaced."""
+    from offerwise.errors import InputError
+
+    if not dest.exists() and not dest.is_symlink():
+        return
+    if not dest.is_dir() or dest.is_symlink():
+        raise InputError(f"{dest} is a file: give a folder path (nothing was written)")
+    if _kind(dest) == kind or any((dest / m).exists() for m in replaces):
+        return
+    names = sorted(p.name for p in dest.iterdir())
+    if names:
+        other = _kind(dest)
+        what = f"a {other} folder" if other else "a folder offerwise did not write"
+        raise InputError(
+            f"{dest} is {what} ({', '.join(names[:3])}{', ...' if len(names) > 3 else ''}); "
+            f"writing the {kind} there would replace it whole, so nothing was written: give a "
+            "new folder, or empty this one"
+        )
+
+
 @contextlib.contextmanager
-def atomic_dir(dest: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary folder beside ``dest``; on success it replaces ``dest`` whole."""
+def atomic_dir(
+    dest: str | os.PathLike[str], kind: str, *, replaces: tuple[str, ...] = ()
+) -> Iterator[Path]:
+    """Yield a temporary folder beside ``dest``; on success it replaces ``dest`` whole.
+
+    ``dest`` must be absent, empty or an earlier output of the same ``kind``
+    (:func:`check_replaceable`), checked before anything is written; the new folder's
+    :data:`OWNED` file holds ``kind``."""
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    check_replaceable(dest, kind, replaces)
+    _make_parent(dest)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700: give the folder the usual mode
     try:
+        (tmp / OWNED).write_text(kind + "\n", encoding="utf-8")
         yield tmp
         if dest.exists():
             old = dest.with_name(f".{dest.name}.old")

@@ -122,7 +122,7 @@ def test_offers_and_exposures(cj):
 
 def test_refuses_foreign_directory(tmp_path: Path):
     (tmp_path / "notes.txt").write_text("mine")
-    with pytest.raises(InputError, match="not empty"):
+    with pytest.raises(InputError, match="folder offerwise did not write .notes.txt."):
         import_completejourney(tmp_path)
     assert (tmp_path / "notes.txt").read_text() == "mine"
 

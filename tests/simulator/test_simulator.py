@@ -63,6 +63,7 @@ def test_written_directory_is_a_valid_contract_data_directory(market, tmp_path):
         "latent.parquet",
         "exposure_truth.parquet",
         "simulator.json",
+        ".offerwise",  # marks the folder as a simulated shop (a rerun may replace it)
     }
     ds = load_data(out, required=("customers", "products", "transactions", "offers", "exposures"))
     assert ds.warnings == []

@@ -13,13 +13,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from offerwise._io import atomic_dir, write_json
+from offerwise._io import atomic_dir, check_replaceable, write_json
 from offerwise.config import Settings, default_settings
 from offerwise.errors import InputError, require
 
 #: Marker written into every import directory; an existing non-empty directory without it is
 #: never replaced (protects a user's files from ``--out .``).
 MARKER = "completejourney_import.json"
+KIND = "Complete Journey import"
 
 #: Campaign type → offer on the menu. The real campaigns hand out product-level coupons; the
 #: menu is a stylised contract version of them (documented in docs/completejourney.md).
@@ -87,16 +88,6 @@ def _lit(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
-def _check_out_dir(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out}: exists and is not a directory")
-    if out.exists() and any(out.iterdir()) and not (out / MARKER).exists():
-        raise InputError(
-            f"--out {out}: directory is not empty and was not written by 'offerwise import "
-            f"completejourney'; choose a new or empty directory (it is replaced whole)"
-        )
-
-
 def import_completejourney(
     out_dir: str | Path,
     *,
@@ -112,7 +103,8 @@ def import_completejourney(
     settings = settings or default_settings()
     t0 = time.perf_counter()
     out = Path(out_dir)
-    _check_out_dir(out)
+    # before the import's work: a user's folder (or another kind of output) is never replaced
+    check_replaceable(out, KIND, (MARKER,))
     src = Path(source) if source is not None else source_dir()
     for name in (
         "transactions",
@@ -143,7 +135,7 @@ def import_completejourney(
                 f"FROM read_parquet({_lit(src / f'{name}.parquet')})"
             )
         stats = _build(con, settings)
-        with atomic_dir(out) as tmp:
+        with atomic_dir(out, KIND, replaces=(MARKER,)) as tmp:
             for table in ("customers", "products", "transactions", "offers", "exposures"):
                 con.execute(
                     f"COPY (SELECT * FROM {table}_out) TO {_lit(tmp / f'{table}.parquet')} "

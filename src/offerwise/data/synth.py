@@ -148,7 +148,8 @@ def generate_synthetic(
             ("discount", pa.float64()),
         ]
     )
-    with atomic_dir(out_dir) as tmp:
+    # the benchmarks' shops; ``transactions.parquet`` marks one written before ``.offerwise``
+    with atomic_dir(out_dir, "synthetic shop", replaces=("transactions.parquet",)) as tmp:
         writer = pq.ParquetWriter(tmp / "transactions.parquet", schema, compression="zstd")
         try:
             while written < n_rows:

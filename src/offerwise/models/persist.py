@@ -33,8 +33,16 @@ from offerwise.features.model_inputs import FeatureSpec
 from offerwise.models.offer_attributes import ATTR_PREFIX, ATTRIBUTE_NAMES
 from offerwise.models.response import OfferResponseModel
 
+#: The model folder's metadata file (booster files, features, offers); it marks the folder as a
+#: model, which a later ``train --out`` may replace.
+MODEL_FILE = "model.json"
+#: What a model folder is called in messages, and in its ``.offerwise`` file.
+MODEL_KIND = "model"
+
 __all__ = [
     "FORMAT_VERSION",
+    "MODEL_FILE",
+    "MODEL_KIND",
     "FeatureSpec",
     "LoadedModel",
     "load_model",
@@ -77,7 +85,7 @@ def save_model(
     ``audit/`` inside (a model fitted without some customers, that checks the plans on them).
     """
     out_dir = Path(out_dir)
-    with atomic_dir(out_dir) as tmp:
+    with atomic_dir(out_dir, MODEL_KIND, replaces=(MODEL_FILE,)) as tmp:
         _write_model(tmp, model, features, offers, data_fingerprint, card, extra, tables)
         if audit is not None:
             sub = tmp / "audit"
@@ -127,7 +135,7 @@ def _write_model(
     write_table(offers.reset_index(drop=True), tmp / "offers.parquet")
     for stem, df in (tables or {}).items():
         write_table(df.reset_index(drop=True), tmp / f"{stem}.parquet")
-    write_json(meta, tmp / "model.json")
+    write_json(meta, tmp / MODEL_FILE)
     full_card = {"version": __version__, "data_fingerprint": data_fingerprint, **card}
     write_json(full_card, tmp / "model_card.json")
     write_text(render_card(full_card), tmp / "model_card.md")
@@ -138,7 +146,7 @@ def load_model(model_dir: str | Path) -> LoadedModel:
     import lightgbm as lgb
 
     d = Path(model_dir)
-    mj = d / "model.json"
+    mj = d / MODEL_FILE
     if not mj.exists():
         raise ModelError(f"{d}: not a model directory (model.json missing); run `offerwise train`")
     try:

@@ -36,6 +36,8 @@ from offerwise.simulator.config import (
 )
 from offerwise.simulator.exposures import legacy_logits, logging_probabilities
 from offerwise.simulator.market import (
+    META_FILE,
+    SHOP_KIND,
     SimulatedMarket,
     instantiated_truth,
     market_summary,
@@ -51,6 +53,8 @@ from offerwise.simulator.truth import (
 from offerwise.vocab import NO_OFFER
 
 __all__ = [
+    "META_FILE",
+    "SHOP_KIND",
     "CAMPAIGN_METRICS",
     "CATEGORIES",
     "DEFAULT_OFFERS",

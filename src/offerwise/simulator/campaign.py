@@ -174,7 +174,9 @@ def write_campaign_data(market: SimulatedMarket, run: CampaignRun, out_dir: str 
     out = Path(out_dir)
     tables = market.tables()
     tables["transactions"] = pd.concat([market.transactions, run.transactions], ignore_index=True)
-    with atomic_dir(out) as tmp:
+    # the demo's own folder; ``transactions.parquet`` marks one written before ``.offerwise``
+    kind = "shop after a simulated campaign"
+    with atomic_dir(out, kind, replaces=("transactions.parquet",)) as tmp:
         for name, df in tables.items():
             if len(df):  # an empty optional table (no logged exposures) is left out
                 df.to_parquet(tmp / f"{name}.parquet", index=False)

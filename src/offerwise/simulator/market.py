@@ -35,6 +35,11 @@ from offerwise.simulator.truth import (
 from offerwise.vocab import NO_OFFER
 
 SIMULATOR_VERSION = 1
+#: The shop folder's simulation settings; it marks the folder as a simulated shop, which a
+#: later ``simulate --out`` may replace.
+META_FILE = "simulator.json"
+#: What a simulated shop folder is called in messages, and in its ``.offerwise`` file.
+SHOP_KIND = "simulated shop"
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +207,7 @@ def write_market(market: SimulatedMarket, out_dir: str | Path) -> Path:
     extra = {"truth": market.truth, "latent": market.latent}
     if market.exposure_truth is not None:
         extra["exposure_truth"] = market.exposure_truth
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, SHOP_KIND, replaces=(META_FILE,)) as tmp:
         for name, df in {**market.tables(), **extra}.items():
             df.to_parquet(tmp / f"{name}.parquet", index=False)
         meta = {
@@ -214,7 +219,7 @@ def write_market(market: SimulatedMarket, out_dir: str | Path) -> Path:
             "rows": {k: len(v) for k, v in market.tables().items()} | {"truth": len(market.truth)},
             "summary": market_summary(market),
         }
-        (tmp / "simulator.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
+        (tmp / META_FILE).write_text(json.dumps(meta, indent=2, default=str) + "\n")
     return out
 
 

@@ -181,7 +181,7 @@ def write_scores_on_spark(
     )
     out = Path(out)
     try:
-        with atomic_dir(out) as tmp:
+        with atomic_dir(out, "scores", replaces=("_SUCCESS",)) as tmp:
             target = tmp / "data"
             scores.drop("_row").write.partitionBy("offer_id").parquet(str(target))
             for f in target.iterdir():  # Spark's folder content moves up into the dataset folder

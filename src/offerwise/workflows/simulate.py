@@ -7,11 +7,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal, cast
 
-from offerwise._io import read_table
+from offerwise._io import check_replaceable, read_table
 from offerwise.config import Settings, default_settings
 from offerwise.errors import InputError
 from offerwise.simulator import (
     DEFAULT_OFFERS,
+    META_FILE,
+    SHOP_KIND,
     OfferSpec,
     SimulatorConfig,
     offers_from_frame,
@@ -67,6 +69,8 @@ def simulate_shop(
     ``offers``: the menu, a contract offers table (CSV/Parquet; columns offer_id, kind, value and
     optionally min_spend, category, description); default: the simulator's 7-offer menu."""
     settings = settings or default_settings()
+    # before the work: a user's folder (or another kind of output) is never replaced
+    check_replaceable(Path(out), SHOP_KIND, (META_FILE,))
     menu = DEFAULT_OFFERS if offers is None else _menu(offers)
     cfg = SimulatorConfig(
         n_customers=customers,

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from offerwise._io import check_replaceable
 from offerwise.config import Settings, default_settings
 from offerwise.data.exposures import load_exposures
 from offerwise.errors import InputError
@@ -30,7 +31,7 @@ from offerwise.features.model_inputs import FeatureSpec, build_features
 from offerwise.models.defaults import DEFAULT_BAGS, DEFAULT_PROFIT
 from offerwise.models.introspect import feature_importance
 from offerwise.models.offer_attributes import offer_specs
-from offerwise.models.persist import save_model
+from offerwise.models.persist import MODEL_FILE, MODEL_KIND, save_model
 from offerwise.models.response import POOLED
 from offerwise.report.tables import curves_table
 from offerwise.vocab import AFFINITY, NO_OFFER
@@ -202,6 +203,8 @@ def train(
     """
     if affinity not in AFFINITY:
         raise InputError(f"--affinity {affinity!r}: use one of {', '.join(AFFINITY)}")
+    # before the work: a user's folder (or another kind of output) is never replaced
+    check_replaceable(Path(out), MODEL_KIND, (MODEL_FILE,))
     from offerwise.spark.session import check_engine
 
     engine = check_engine(engine)

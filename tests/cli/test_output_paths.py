@@ -1,0 +1,61 @@
+"""Where a command writes: it never replaces a user's folder or file, or another command's
+output (exit 2, the path and what is there named, nothing written); a bad ``--out`` is an error,
+not a crash."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.cli.test_human_output import ow
+
+
+def _files(d: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(d)): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
+
+
+def test_outputs_never_replace_what_they_did_not_write(tmp_path: Path) -> None:
+    shop = tmp_path / "shop"
+    ow("simulate", "--customers", "300", "--exposures", "600", "--seed", "4", "--out", shop)
+    (shop / "notes.txt").write_text("my notes")
+    (tmp_path / "notes.txt").write_text("mine")
+    before = _files(tmp_path)
+
+    r = ow("train", "--data", shop, "--out", shop, "--tune", "off", ok=False)
+    assert r.returncode == 2
+    assert f"{shop} is a simulated shop folder" in r.stderr
+    assert "nothing was written" in r.stderr and "Traceback" not in r.stderr
+
+    r = ow("train", "--data", shop, "--out", tmp_path / "notes.txt", "--tune", "off", ok=False)
+    assert r.returncode == 2 and "notes.txt is a file: give a folder path" in r.stderr
+    assert _files(tmp_path) == before  # the shop, its notes and the file are as they were
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "plan.xlsx").write_text("a spreadsheet")
+    before = _files(tmp_path)
+    r = ow("simulate", "--customers", "50", "--exposures", "40", "--out", mine, ok=False)
+    assert r.returncode == 2
+    assert f"{mine} is a folder offerwise did not write (plan.xlsx)" in r.stderr
+    assert _files(tmp_path) == before  # nothing replaced, nothing half-written
+
+    # its own earlier output is replaced as before (a rerun)
+    ow("simulate", "--customers", "300", "--exposures", "600", "--seed", "4", "--out",
+       tmp_path / "shop2")
+    r = ow("simulate", "--customers", "300", "--exposures", "600", "--seed", "5", "--out",
+           tmp_path / "shop2")
+    assert "simulated shop written to" in r.stdout
+
+
+def test_a_file_output_given_a_folder_or_a_path_through_a_file(tmp_path: Path) -> None:
+    shop = tmp_path / "shop"
+    ow("simulate", "--customers", "300", "--exposures", "600", "--seed", "4", "--out", shop)
+    (tmp_path / "existing").mkdir()
+    (tmp_path / "afile").write_text("mine")
+    r = ow("profile", "--data", shop, "--out", tmp_path / "existing", ok=False)
+    assert r.returncode == 2
+    assert f"{tmp_path / 'existing'} is a folder: give a file path" in r.stderr
+    r = ow("profile", "--data", shop, "--out", tmp_path / "afile" / "p.parquet", ok=False)
+    assert r.returncode == 2
+    assert f"{tmp_path / 'afile'} is a file, not a folder" in r.stderr
+    assert (tmp_path / "afile").read_text() == "mine"
+    assert list((tmp_path / "existing").iterdir()) == []
