@@ -234,3 +234,14 @@ def test_shared_rows_fit_the_boosters_separate_copies_fit():
         assert got.model_to_string() == want.model_to_string(), (objective, seed)
     b, raw = fit_booster_scored(shared, y, params, 25, 1, init_score=init)
     np.testing.assert_allclose(raw, b.predict(X, raw_score=True) + init, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_fit_booster_with_bagging_on_one_or_two_rows(n: int) -> None:
+    """Bagging 80 % of one row draws none (LightGBM: num_data > 0 failed); too few rows to bag
+    are fitted whole."""
+    from offerwise.models.metalearners import fit_booster
+
+    params = {"objective": "regression", "bagging_fraction": 0.8, "bagging_freq": 1, "verbose": -1}
+    b = fit_booster(np.ones((n, 3)), np.arange(n, dtype=float), params, 5)
+    assert b.predict(np.ones((1, 3))) == pytest.approx([np.arange(n).mean()])

@@ -175,6 +175,11 @@ def test_bad_inputs(logs, tmp_path):
     ex = logs.exposures.assign(offer_id="none")
     with pytest.raises(InputError, match="no treated exposures"):
         train(write_dir(logs, tmp_path / "b", exposures=ex), tmp_path / "mb", **KW)
+    ctrl = logs.exposures.index[logs.exposures["offer_id"] == "none"]
+    ex = logs.exposures.drop(ctrl[3:])  # 3 control rows: a fold would train on one or none
+    with pytest.raises(InputError, match=r"exposures\.parquet: only 3 of [\d,]+ exposures are the control"):
+        train(write_dir(logs, tmp_path / "e", exposures=ex), tmp_path / "me", **KW)
+    assert not (tmp_path / "me").exists()
     ex = logs.exposures.copy()
     ex.loc[7, "propensity"] = 0.0
     with pytest.raises(InputError, match=r"propensit.*\(0, 1\]"):  # contract or model check

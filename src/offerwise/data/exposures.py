@@ -12,7 +12,11 @@ from offerwise.vocab import NO_OFFER
 if TYPE_CHECKING:  # pragma: no cover
     from offerwise.data.contract import DataSet
 
-__all__ = ["load_exposures"]
+__all__ = ["MIN_CONTROL", "load_exposures"]
+
+#: Fewest control exposures (offer ``none``) training accepts: each fold of the cross-fitting
+#: must keep some to learn the baseline every offer's effect is measured against.
+MIN_CONTROL = 10
 
 
 def load_exposures(ds: DataSet, menu: list[str]) -> pd.DataFrame:
@@ -43,6 +47,14 @@ def load_exposures(ds: DataSet, menu: list[str]) -> pd.DataFrame:
     if (ex["offer_id"] == NO_OFFER).all():
         raise InputError(
             "exposures: no treated exposures (every offer_id is 'none'); uplift needs logged offers"
+        )
+    n_control = int((ex["offer_id"] == NO_OFFER).sum())
+    if n_control < MIN_CONTROL:
+        raise InputError(
+            f"{ds.files.get('exposures', 'exposures')}: only {n_control} of {len(ex):,} exposures "
+            f"are the control (offer_id '{NO_OFFER}': customers offered nothing); what an offer "
+            f"adds is measured against them, so training needs at least {MIN_CONTROL} (a plan "
+            "keeps a random holdout for this; add its exposures)"
         )
     if "propensity" in ex.columns:
         where = f"{ds.files.get('exposures', 'exposures')}, column 'propensity'"

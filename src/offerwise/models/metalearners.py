@@ -165,6 +165,8 @@ def _train(
 ) -> tuple[lgb.Booster, str]:
     """The trained booster and its objective (``regression`` where ``y`` has one class only)."""
     p = dict(params)
+    if len(y) * float(p.get("bagging_fraction", 1.0)) < 2:  # bagging would draw no row at all
+        p["bagging_fraction"], p["bagging_freq"] = 1.0, 0
     if p["objective"] == "binary":
         ybar = float(np.mean(y)) if len(y) else 0.5
         if ybar in (0.0, 1.0):  # one class only: a constant logit
