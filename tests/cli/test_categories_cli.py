@@ -113,3 +113,14 @@ def test_categories_as_of_before_any_rival_price(market: tuple[DemandMarket, Pat
     inv = pd.read_parquet(shop / "inventory.parquet")
     first = inv[inv["ts"] < "2024-01-02"]["on_hand"].sum()
     assert sum(r["on_hand"] for r in rows) == pytest.approx(first)
+
+
+@pytest.mark.parametrize("days", ["nan", "inf", "1e12", "0"])
+def test_window_days_out_of_range_is_refused(
+    market: tuple[DemandMarket, Path], tmp_path: Path, days: str
+) -> None:
+    _, shop = market
+    out = tmp_path / "c.parquet"
+    res = runner.invoke(app, ["categories", "--data", str(shop), "--window-days", days, "--out", str(out)])
+    assert res.exit_code == 2, res.output
+    assert "--window-days must be a number of days in (0, 36,500]" in res.output and not out.exists()

@@ -39,6 +39,9 @@ __all__ = [
 #: Without a forecast, demand per week is the mean of this many last weeks of sales.
 HISTORY_WEEKS = 4
 
+#: Longest price window ``--window-days`` takes (a century: any shop's history fits).
+MAX_WINDOW_DAYS = 36_500
+
 
 @dataclass(slots=True)
 class CategoryOutlook:
@@ -158,8 +161,11 @@ def category_outlook(
     ``inventory`` fill their columns when present (NaN otherwise)."""
     settings = settings or default_settings()
     policy = policy or StockPolicy()
-    if window_days <= 0:
-        raise InputError(f"--window-days must be positive; got {window_days:g}")
+    if not (0 < window_days <= MAX_WINDOW_DAYS):  # False for NaN too
+        raise InputError(
+            f"--window-days must be a number of days in (0, {MAX_WINDOW_DAYS:,}]; "
+            f"got {window_days:g}"
+        )
     note(progress, "validating data")
     ds = open_data(data, settings, ("customers", "transactions", "products"))
     ts = transactions_as_of(ds, as_of)
