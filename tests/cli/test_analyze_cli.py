@@ -132,6 +132,13 @@ def test_analyze_degenerate_and_bad_input(campaign: dict, tmp_path: Path) -> Non
     # no summary sidecar and no --start
     res = runner.invoke(app, ["analyze", "--decisions", str(p0), "--data", data])
     assert res.exit_code == 2 and "--start" in res.output
+    # a plan without rows: exit 2 naming the file, nothing written
+    p3 = tmp_path / "empty.parquet"
+    plan.iloc[:0].to_parquet(p3)
+    res = runner.invoke(app, ["analyze", "--decisions", str(p3), "--data", data, "--start", "2026-01-01",
+                              "--out", str(tmp_path / "e.json")])
+    assert res.exit_code == 2 and f"{p3}: the plan has no rows" in res.output
+    assert not (tmp_path / "e.json").exists()
     # bad group values, bad dates, both --end and --days
     p2 = tmp_path / "badgroup.csv"
     plan.assign(group=np.where(plan["group"] == "holdout", "control", "treatment")).to_csv(p2, index=False)

@@ -44,6 +44,8 @@ def _read_plan(path: Path) -> pd.DataFrame:
         ("customer_id", "offer_id", "group"),
         hint=" (analyze compares treatment with holdout: make the plan with --holdout > 0)",
     )
+    if len(df) == 0:
+        raise InputError(f"{path}: the plan has no rows (no customer to compare)")
     g = df["group"].astype(str)
     bad = ~g.isin(["treatment", "holdout"])
     if bad.any():
