@@ -176,6 +176,20 @@ BAD_CASES = {
         "values above 1,000,000,000,000",
         "2e15",
     ),
+    "exposure_revenue_too_large": (
+        _edit_parquet("exposures", _set("revenue", 0, 1e160)),
+        "exposures.parquet",
+        "revenue",
+        "values above 1,000,000,000,000",
+        "1e+160",
+    ),
+    "exposure_loss_too_large": (
+        _edit_parquet("exposures", lambda df: df.assign(gross_profit=[-1e160] + [1.0] * (len(df) - 1))),
+        "exposures.parquet",
+        "gross_profit",
+        "values beyond ±1,000,000,000,000",
+        "-1e+160",
+    ),
     "duplicate_customer": (
         _edit_parquet("customers", lambda df: pd.concat([df, df.iloc[[0]]])),
         "customers.parquet",

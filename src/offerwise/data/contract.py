@@ -28,8 +28,10 @@ ColumnKind = Literal["id", "timestamp", "number", "binary", "text", "bool", "any
 
 #: Orphan rows (unknown customer/product) are dropped when at most this share of a table.
 ORPHAN_TOLERANCE = 0.01
-#: The largest quantity, amount or discount of a transaction line (a trillion: any currency's
-#: real line is far below; the features' exact sums hold up to 10^14).
+#: The largest quantity or money amount of one row: a transaction line's quantity, amount or
+#: discount, an exposure's revenue, discount cost or gross profit (a trillion: any currency's real
+#: row is far below; the features' exact sums hold up to 10^14, and the plan's power arithmetic
+#: overflowed on 10^160).
 LINE_LIMIT = 1e12
 #: The contract's version: 2 added the optional ``competitor_prices`` and ``inventory`` tables.
 CONTRACT_VERSION = 2
@@ -42,8 +44,9 @@ class ColumnSpec:
     required: bool = True
     nullable: bool = False
     non_negative: bool = False
-    #: the largest value allowed (numbers): features sum amounts as exact decimals
-    #: (``offerwise.vocab.EXACT_DECIMAL``, up to 10^14)
+    #: the largest value allowed (numbers; the largest size, ``|value|``, of a column that may be
+    #: negative): features sum amounts as exact decimals (``offerwise.vocab.EXACT_DECIMAL``, up to
+    #: 10^14)
     at_most: float | None = None
 
 
@@ -119,9 +122,9 @@ TABLES: dict[str, TableSpec] = {
             C("ts", "timestamp"),
             C("propensity", "number", required=False, nullable=True),
             C("converted", "binary"),
-            C("revenue", "number", non_negative=True),
-            C("discount_cost", "number", non_negative=True),
-            C("gross_profit", "number", required=False, nullable=True),
+            C("revenue", "number", non_negative=True, at_most=LINE_LIMIT),
+            C("discount_cost", "number", non_negative=True, at_most=LINE_LIMIT),
+            C("gross_profit", "number", required=False, nullable=True, at_most=LINE_LIMIT),
         ),
     ),
     "competitor_prices": TableSpec(
@@ -542,9 +545,18 @@ def _check_columns(
             )
         if cs.non_negative:
             checks.append((cs.name, f"{typed} < 0", "negative values", True))
-        if cs.at_most is not None:
+        if cs.at_most is not None and cs.non_negative:
             checks.append(
                 (cs.name, f"{typed} > {cs.at_most!r}", f"values above {cs.at_most:,.0f}", True)
+            )
+        elif cs.at_most is not None:  # a signed column: its size is bounded
+            checks.append(
+                (
+                    cs.name,
+                    f"ABS({typed}) > {cs.at_most!r}",
+                    f"values beyond ±{cs.at_most:,.0f}",
+                    True,
+                )
             )
         if cs.kind == "binary":
             checks.append((cs.name, f"{typed} NOT IN (0, 1)", "values other than 0/1", True))

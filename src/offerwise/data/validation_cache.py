@@ -40,8 +40,9 @@ __all__ = ["Validation", "cache_dir", "cache_key", "load", "store", "usable"]
 #: Source kinds whose fingerprint is a hash of every byte (see ``Source.fingerprint``).
 CACHED_KINDS = ("dir", "duckdb")
 #: The checks' own version, part of the key: raise it when validation checks something new (a
-#: result stored before would pass data the new check refuses). 2: line amounts above 10^12.
-CHECKS_VERSION = 2
+#: result stored before would pass data the new check refuses). 2: line amounts above 10^12;
+#: 3: exposure revenue, discount cost and gross profit beyond 10^12.
+CHECKS_VERSION = 3
 
 
 @dataclass(frozen=True, slots=True)
