@@ -782,6 +782,7 @@ def evaluate(
             floatfmt="{:,.3f}",
         )
     )
+    warn(res.warnings)
 
 
 @app.command()

@@ -118,6 +118,13 @@ def test_plan_with_the_simulated_shop_rules(shop: dict[str, Path]) -> None:
     # evaluate: off-policy estimates on the logged exposures (which carry propensities)
     r = ow("evaluate", "--decisions", out, "--data", shop["data"], "--model", shop["model"], "--bootstrap", "50")
     assert "net profit per logged round" in r.stdout and "snipw" in r.stdout and "dr" in r.stdout
+    assert "not in the decisions" not in r.stderr  # the plan covers every logged customer
+    # decisions for another shop's ids: valued, but the user is told they match no one
+    other = shop["root"] / "other.csv"
+    pd.read_parquet(out).assign(customer_id=lambda d: "X" + d["customer_id"]).to_csv(other, index=False)
+    r = ow("evaluate", "--decisions", other, "--data", shop["data"], "--bootstrap", "50")
+    assert "warning:" in r.stderr and "(100%) are not in the decisions" in r.stderr
+    assert "they count as offered nothing" in r.stderr
     # report
     html = shop["root"] / "report.html"
     r = ow("report", "--model", shop["model"], "--plan", out, "--out", html)

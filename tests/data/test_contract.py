@@ -350,6 +350,20 @@ def test_rare_orphans_are_dropped_with_a_warning(tmp_path: Path) -> None:
     assert len(ds.frame("transactions")) == 299
 
 
+def test_an_offer_category_no_product_has_is_a_warning(tmp_path: Path) -> None:
+    d = make_valid(tmp_path / "d")
+    offers = pd.read_csv(d / "offers.csv")
+    offers["category"] = ["DAIRYY", "rec:1"][: len(offers)] + [None] * (len(offers) - 2)
+    offers.to_csv(d / "offers.csv", index=False)
+    ds = load_data(d)  # not fatal: the user may add the products later
+    assert [(p.table, p.column, p.n_rows) for p in ds.warnings] == [("offers", "category", 1)]
+    text = ds.warnings[0].render()
+    assert "offers.csv" in text and "categories no product has" in text and "DAIRYY" in text
+    offers["category"] = ["DAIRY", "rec:1"][: len(offers)] + [None] * (len(offers) - 2)
+    offers.to_csv(d / "offers.csv", index=False)
+    assert load_data(d).warnings == []
+
+
 def test_duckdb_file_source(tmp_path: Path) -> None:
     import duckdb
 

@@ -22,7 +22,7 @@ from offerwise.config import Settings, default_settings
 from offerwise.data import validation_cache
 from offerwise.data.readers import Source, frames_source, open_source
 from offerwise.errors import DataContractError, Problem
-from offerwise.vocab import NO_OFFER, OFFER_KINDS
+from offerwise.vocab import NO_OFFER, OFFER_KINDS, REC_SCOPE_PREFIX
 
 ColumnKind = Literal["id", "timestamp", "number", "binary", "text", "bool", "any"]
 
@@ -727,6 +727,26 @@ def _check_cross(
                     int(bad),
                     _example(con, "exposures", cond, ["offer_id", "customer_id"]),
                     file=source.file_label("exposures"),
+                )
+            )
+    if "offers" in ok and "products" in ok:
+        # a category-scoped offer discounts nothing when no product has its category (a typo, or
+        # a category the products table spells differently); ``rec:`` templates name none
+        cond = (
+            f"category IS NOT NULL AND NOT starts_with(category, '{REC_SCOPE_PREFIX}') "
+            "AND category NOT IN (SELECT category FROM products WHERE category IS NOT NULL)"
+        )
+        bad = _fetch_row(con, f"SELECT COUNT(*) FROM offers WHERE {cond}")[0]
+        if bad:
+            out.append(
+                Problem(
+                    "offers",
+                    "category",
+                    "categories no product has (the offer discounts nothing)",
+                    int(bad),
+                    _example(con, "offers", cond, ["category", "offer_id"]),
+                    fatal=False,
+                    file=source.file_label("offers"),
                 )
             )
     return out

@@ -41,7 +41,8 @@ __all__ = ["Validation", "cache_dir", "cache_key", "load", "store", "usable"]
 CACHED_KINDS = ("dir", "duckdb")
 #: The checks' own version, part of the key: raise it when validation checks something new (a
 #: result stored before would pass data the new check refuses). 2: line amounts above 10^12;
-#: 3: exposure revenue, discount cost and gross profit beyond 10^12.
+#: 3: exposure revenue, discount cost and gross profit beyond 10^12; offer categories no product
+#: has (a warning).
 CHECKS_VERSION = 3
 
 

@@ -3,7 +3,7 @@ exposures."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,7 @@ from offerwise.models.persist import LoadedModel, load_model
 from offerwise.vocab import NO_OFFER
 from offerwise.workflows._common import DataArg, Progress, held_out_exposures, note, open_data
 
-__all__ = ["EvaluateResult", "evaluate_plan", "read_decisions"]
+__all__ = ["EvaluateResult", "evaluate_plan", "missing_customers", "read_decisions"]
 
 
 @dataclass(slots=True)
@@ -30,6 +30,7 @@ class EvaluateResult:
     n_rounds: int
     rows: str  # "all exposures" or "held-out exposures of the model"
     model: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -37,12 +38,29 @@ class EvaluateResult:
             "rows": self.rows,
             "model": self.model,
             "estimates": [e.to_dict() for e in self.estimates],
+            "warnings": list(self.warnings),
         }
+
+
+def missing_customers(dec: pd.DataFrame, ex: pd.DataFrame) -> list[str]:
+    """A warning when logged customers are not in the decisions (they count as offered nothing):
+    a plan for another shop, or ids written differently, would otherwise be valued silently."""
+    logged = pd.Series(ex["customer_id"].unique())
+    gone = logged[~logged.isin(set(dec["customer_id"]))]
+    if len(gone) == 0:
+        return []
+    return [
+        f"{len(gone):,} of the {len(logged):,} logged customers ({len(gone) / len(logged):.0%}) "
+        f"are not in the decisions (e.g. {gone.iloc[0]!r}; the decisions have e.g. "
+        f"{dec['customer_id'].iloc[0]!r}): they count as offered nothing"
+    ]
 
 
 def read_decisions(path: str | Path) -> pd.DataFrame:
     """A plan or decisions file (Parquet or CSV) with customer_id and offer_id columns."""
     df = read_table(path, "decisions", ("customer_id", "offer_id"))
+    if len(df) == 0:
+        raise InputError(f"{path}: the decisions have no rows (no customer to value)")
     return df.astype({"customer_id": "str", "offer_id": "str"})
 
 
@@ -133,5 +151,9 @@ def evaluate_plan(
         margin_rate=settings.margin_rate,
     )
     return EvaluateResult(
-        estimates=est, n_rounds=int(len(ex)), rows=rows, model=None if lm is None else str(lm.path)
+        estimates=est,
+        n_rounds=int(len(ex)),
+        rows=rows,
+        model=None if lm is None else str(lm.path),
+        warnings=missing_customers(dec, ex),
     )
