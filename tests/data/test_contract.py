@@ -22,51 +22,22 @@ runner = CliRunner()
 
 def make_valid(d: Path) -> Path:
     d.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(
-        {
-            "customer_id": [1, 2, 3],
-            "signup_date": ["2024-01-01", "2024-02-01", None],
-            "age": ["25-34", "35-44", None],
-        }
-    ).to_parquet(d / "customers.parquet", index=False)
-    pd.DataFrame(
-        {
-            "product_id": ["p1", "p2"],
-            "category": ["DAIRY", "SNACKS"],
-            "brand": ["Private", "National"],
-            "price": [2.0, 3.5],
-        }
-    ).to_csv(d / "products.csv", index=False)
-    pd.DataFrame(
-        {
-            "customer_id": ["1", "1", "2"],
-            "order_id": ["o1", "o1", "o2"],
-            "product_id": ["p1", "p2", "p1"],
-            "ts": ["2024-03-01 10:00:00", "2024-03-01 10:00:00", "2024-03-02 11:00:00"],
-            "quantity": [1, 2, 1],
-            "amount": [2.0, 6.0, 1.5],
-            "discount": [0.0, 1.0, 0.5],
-        }
-    ).to_csv(d / "transactions.csv", index=False)
-    pd.DataFrame(
-        {
-            "offer_id": ["pct10", "amt5"],
-            "kind": ["percent_off", "amount_off"],
-            "value": [0.1, 5.0],
-            "min_spend": [0.0, 20.0],
-        }
-    ).to_csv(d / "offers.csv", index=False)
-    pd.DataFrame(
-        {
-            "customer_id": ["1", "2", "3"],
-            "offer_id": ["pct10", "none", "amt5"],
-            "ts": pd.to_datetime(["2024-04-01"] * 3),
-            "propensity": [0.3, 0.4, 0.3],
-            "converted": [1, 0, 1],
-            "revenue": [20.0, 0.0, 30.0],
-            "discount_cost": [2.0, 0.0, 5.0],
-        }
-    ).to_parquet(d / "exposures.parquet", index=False)
+    pd.DataFrame({"customer_id": [1, 2, 3], "signup_date": ["2024-01-01", "2024-02-01", None],
+                  "age": ["25-34", "35-44", None]}).to_parquet(d / "customers.parquet", index=False)
+    pd.DataFrame({"product_id": ["p1", "p2"], "category": ["DAIRY", "SNACKS"], "brand": ["Private", "National"],
+                  "price": [2.0, 3.5]}).to_csv(d / "products.csv", index=False)
+    pd.DataFrame({
+        "customer_id": ["1", "1", "2"], "order_id": ["o1", "o1", "o2"], "product_id": ["p1", "p2", "p1"],
+        "ts": ["2024-03-01 10:00:00", "2024-03-01 10:00:00", "2024-03-02 11:00:00"],
+        "quantity": [1, 2, 1], "amount": [2.0, 6.0, 1.5], "discount": [0.0, 1.0, 0.5],
+    }).to_csv(d / "transactions.csv", index=False)
+    pd.DataFrame({"offer_id": ["pct10", "amt5"], "kind": ["percent_off", "amount_off"], "value": [0.1, 5.0],
+                  "min_spend": [0.0, 20.0]}).to_csv(d / "offers.csv", index=False)
+    pd.DataFrame({
+        "customer_id": ["1", "2", "3"], "offer_id": ["pct10", "none", "amt5"],
+        "ts": pd.to_datetime(["2024-04-01"] * 3), "propensity": [0.3, 0.4, 0.3],
+        "converted": [1, 0, 1], "revenue": [20.0, 0.0, 30.0], "discount_cost": [2.0, 0.0, 5.0],
+    }).to_parquet(d / "exposures.parquet", index=False)
     return d
 
 
@@ -98,7 +69,6 @@ def _edit_csv(name: str, fn: Callable[[pd.DataFrame], pd.DataFrame]) -> Callable
     def apply(d: Path) -> None:
         df = pd.read_csv(d / f"{name}.csv", dtype=str, keep_default_na=False)
         fn(df).to_csv(d / f"{name}.csv", index=False)
-
     return apply
 
 
@@ -106,209 +76,53 @@ def _edit_parquet(name: str, fn: Callable[[pd.DataFrame], pd.DataFrame]) -> Call
     def apply(d: Path) -> None:
         df = pd.read_parquet(d / f"{name}.parquet")
         fn(df).to_parquet(d / f"{name}.parquet", index=False)
-
     return apply
 
 
 def _set(col: str, row: int, value: object) -> Callable[[pd.DataFrame], pd.DataFrame]:
     def f(df: pd.DataFrame) -> pd.DataFrame:
         df = df.copy()
-        if (
-            value is not None
-            and df[col].dtype.kind in "iuf"
-            and not isinstance(value, (int, float))
-        ):
+        if value is not None and df[col].dtype.kind in "iuf" and not isinstance(value, (int, float)):
             df[col] = df[col].astype(object)
         df.loc[row, col] = value
         return df
-
     return f
 
 
 BAD_CASES = {
     # name: (mutation, expected file fragment, column, message fragment, example fragment)
-    "missing_table": (
-        lambda d: (d / "customers.parquet").unlink(),
-        "customers",
-        None,
-        "required table 'customers' is missing",
-        None,
-    ),
-    "missing_column": (
-        _edit_csv("transactions", lambda df: df.drop(columns=["amount"])),
-        "transactions.csv",
-        "amount",
-        "required column 'amount' is missing",
-        None,
-    ),
-    "wrong_type": (
-        _edit_csv("transactions", _set("quantity", 1, "two")),
-        "transactions.csv",
-        "quantity",
-        "not numbers",
-        "'two'",
-    ),
-    "bad_timestamp": (
-        _edit_csv("transactions", _set("ts", 2, "yesterday")),
-        "transactions.csv",
-        "ts",
-        "unparseable timestamps",
-        "'yesterday'",
-    ),
-    "negative_amount": (
-        _edit_csv("transactions", _set("amount", 0, "-3.5")),
-        "transactions.csv",
-        "amount",
-        "negative values",
-        "-3.5",
-    ),
-    "negative_discount": (
-        _edit_csv("transactions", _set("discount", 0, "-1")),
-        "transactions.csv",
-        "discount",
-        "negative values",
-        "-1",
-    ),
-    "amount_too_large": (
-        _edit_csv("transactions", _set("amount", 1, "2e15")),
-        "transactions.csv",
-        "amount",
-        "values above 1,000,000,000,000",
-        "2e15",
-    ),
+    "missing_table": (lambda d: (d / "customers.parquet").unlink(), "customers", None, "required table 'customers' is missing", None),
+    "missing_column": (_edit_csv("transactions", lambda df: df.drop(columns=["amount"])), "transactions.csv", "amount", "required column 'amount' is missing", None),
+    "wrong_type": (_edit_csv("transactions", _set("quantity", 1, "two")), "transactions.csv", "quantity", "not numbers", "'two'"),
+    "bad_timestamp": (_edit_csv("transactions", _set("ts", 2, "yesterday")), "transactions.csv", "ts", "unparseable timestamps", "'yesterday'"),
+    "negative_amount": (_edit_csv("transactions", _set("amount", 0, "-3.5")), "transactions.csv", "amount", "negative values", "-3.5"),
+    "negative_discount": (_edit_csv("transactions", _set("discount", 0, "-1")), "transactions.csv", "discount", "negative values", "-1"),
+    "amount_too_large": (_edit_csv("transactions", _set("amount", 1, "2e15")), "transactions.csv", "amount", "values above 1,000,000,000,000", "2e15"),
     "exposure_revenue_too_large": (
         _edit_parquet("exposures", _set("revenue", 0, 1e160)),
-        "exposures.parquet",
-        "revenue",
-        "values above 1,000,000,000,000",
-        "1e+160",
+        "exposures.parquet", "revenue", "values above 1,000,000,000,000", "1e+160",
     ),
     "exposure_loss_too_large": (
         _edit_parquet("exposures", lambda df: df.assign(gross_profit=[-1e160] + [1.0] * (len(df) - 1))),
-        "exposures.parquet",
-        "gross_profit",
-        "values beyond ±1,000,000,000,000",
-        "-1e+160",
+        "exposures.parquet", "gross_profit", "values beyond ±1,000,000,000,000", "-1e+160",
     ),
-    "duplicate_customer": (
-        _edit_parquet("customers", lambda df: pd.concat([df, df.iloc[[0]]])),
-        "customers.parquet",
-        "customer_id",
-        "duplicate ids",
-        "customer_id='1'",
-    ),
-    "duplicate_offer": (
-        _edit_csv("offers", lambda df: pd.concat([df, df.iloc[[1]]])),
-        "offers.csv",
-        "offer_id",
-        "duplicate ids",
-        "amt5",
-    ),
-    "unknown_customer_fk": (
-        _edit_parquet("exposures", _set("customer_id", 1, "ghost")),
-        "exposures.parquet",
-        "customer_id",
-        "not found in customers",
-        "ghost",
-    ),
-    "unknown_offer_fk": (
-        _edit_parquet("exposures", _set("offer_id", 0, "pct99")),
-        "exposures.parquet",
-        "offer_id",
-        "not in the offer menu",
-        "pct99",
-    ),
-    "unknown_product_fk": (
-        _edit_csv("transactions", _set("product_id", 2, "p404")),
-        "transactions.csv",
-        "product_id",
-        "not found in products",
-        "p404",
-    ),
-    "empty_table": (
-        _edit_csv("offers", lambda df: df.iloc[0:0]),
-        "offers.csv",
-        None,
-        "table is empty",
-        None,
-    ),
-    "propensity_zero": (
-        _edit_parquet("exposures", _set("propensity", 0, 0.0)),
-        "exposures.parquet",
-        "propensity",
-        "outside (0, 1]",
-        "0.0",
-    ),
-    "propensity_above_one": (
-        _edit_parquet("exposures", _set("propensity", 2, 1.5)),
-        "exposures.parquet",
-        "propensity",
-        "outside (0, 1]",
-        "1.5",
-    ),
-    "converted_not_binary": (
-        _edit_parquet("exposures", _set("converted", 1, 2)),
-        "exposures.parquet",
-        "converted",
-        "other than 0/1",
-        "2",
-    ),
-    "unknown_offer_kind": (
-        _edit_csv("offers", _set("kind", 0, "cashback")),
-        "offers.csv",
-        "kind",
-        "unknown offer kind",
-        "cashback",
-    ),
-    "reserved_offer_id": (
-        _edit_csv("offers", _set("offer_id", 0, "none")),
-        "offers.csv",
-        "offer_id",
-        "reserved",
-        "none",
-    ),
-    "percent_not_fraction": (
-        _edit_csv("offers", _set("value", 0, "10")),
-        "offers.csv",
-        "value",
-        "fraction",
-        "10",
-    ),
-    "missing_id_values": (
-        _edit_csv("transactions", _set("customer_id", 0, "")),
-        "transactions.csv",
-        "customer_id",
-        "missing values",
-        None,
-    ),
-    "blank_id_values": (
-        _edit_csv("transactions", _set("order_id", 1, "   ")),
-        "transactions.csv",
-        "order_id",
-        "missing values",
-        None,
-    ),
-    "fractional_id": (
-        _edit_parquet("exposures", lambda df: df.assign(customer_id=[1.0, 2.5, 3.0])),
-        "exposures.parquet",
-        "customer_id",
-        "neither strings nor integers",
-        "2.5",
-    ),
-    "both_formats": (
-        lambda d: pd.read_csv(d / "offers.csv").to_parquet(d / "offers.parquet"),
-        "offers",
-        None,
-        "both offers.parquet and offers.csv",
-        None,
-    ),
-    "corrupt_parquet": (
-        lambda d: (d / "exposures.parquet").write_bytes(b"PAR1 not really"),
-        "exposures.parquet",
-        None,
-        "cannot read file",
-        None,
-    ),
+    "duplicate_customer": (_edit_parquet("customers", lambda df: pd.concat([df, df.iloc[[0]]])), "customers.parquet", "customer_id", "duplicate ids", "customer_id='1'"),
+    "duplicate_offer": (_edit_csv("offers", lambda df: pd.concat([df, df.iloc[[1]]])), "offers.csv", "offer_id", "duplicate ids", "amt5"),
+    "unknown_customer_fk": (_edit_parquet("exposures", _set("customer_id", 1, "ghost")), "exposures.parquet", "customer_id", "not found in customers", "ghost"),
+    "unknown_offer_fk": (_edit_parquet("exposures", _set("offer_id", 0, "pct99")), "exposures.parquet", "offer_id", "not in the offer menu", "pct99"),
+    "unknown_product_fk": (_edit_csv("transactions", _set("product_id", 2, "p404")), "transactions.csv", "product_id", "not found in products", "p404"),
+    "empty_table": (_edit_csv("offers", lambda df: df.iloc[0:0]), "offers.csv", None, "table is empty", None),
+    "propensity_zero": (_edit_parquet("exposures", _set("propensity", 0, 0.0)), "exposures.parquet", "propensity", "outside (0, 1]", "0.0"),
+    "propensity_above_one": (_edit_parquet("exposures", _set("propensity", 2, 1.5)), "exposures.parquet", "propensity", "outside (0, 1]", "1.5"),
+    "converted_not_binary": (_edit_parquet("exposures", _set("converted", 1, 2)), "exposures.parquet", "converted", "other than 0/1", "2"),
+    "unknown_offer_kind": (_edit_csv("offers", _set("kind", 0, "cashback")), "offers.csv", "kind", "unknown offer kind", "cashback"),
+    "reserved_offer_id": (_edit_csv("offers", _set("offer_id", 0, "none")), "offers.csv", "offer_id", "reserved", "none"),
+    "percent_not_fraction": (_edit_csv("offers", _set("value", 0, "10")), "offers.csv", "value", "fraction", "10"),
+    "missing_id_values": (_edit_csv("transactions", _set("customer_id", 0, "")), "transactions.csv", "customer_id", "missing values", None),
+    "blank_id_values": (_edit_csv("transactions", _set("order_id", 1, "   ")), "transactions.csv", "order_id", "missing values", None),
+    "fractional_id": (_edit_parquet("exposures", lambda df: df.assign(customer_id=[1.0, 2.5, 3.0])), "exposures.parquet", "customer_id", "neither strings nor integers", "2.5"),
+    "both_formats": (lambda d: pd.read_csv(d / "offers.csv").to_parquet(d / "offers.parquet"), "offers", None, "both offers.parquet and offers.csv", None),
+    "corrupt_parquet": (lambda d: (d / "exposures.parquet").write_bytes(b"PAR1 not really"), "exposures.parquet", None, "cannot read file", None),
 }
 
 
@@ -387,23 +201,15 @@ def test_missing_source_is_input_error(tmp_path: Path) -> None:
 
 def test_cli_exit_codes_in_a_real_process(tmp_path: Path) -> None:
     d = make_valid(tmp_path / "d")
-    ok = subprocess.run(
-        [sys.executable, "-m", "offerwise.cli", "validate", "--data", str(d)],
-        capture_output=True,
-        text=True,
-    )
+    ok = subprocess.run([sys.executable, "-m", "offerwise.cli", "validate", "--data", str(d)],
+                        capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     (d / "customers.parquet").unlink()
-    bad = subprocess.run(
-        [sys.executable, "-m", "offerwise.cli", "validate", "--data", str(d)],
-        capture_output=True,
-        text=True,
-    )
+    bad = subprocess.run([sys.executable, "-m", "offerwise.cli", "validate", "--data", str(d)],
+                         capture_output=True, text=True)
     assert bad.returncode == 2
     assert "customers" in bad.stderr and "missing" in bad.stderr
-    usage = subprocess.run(
-        [sys.executable, "-m", "offerwise.cli", "validate"], capture_output=True, text=True
-    )
+    usage = subprocess.run([sys.executable, "-m", "offerwise.cli", "validate"], capture_output=True, text=True)
     assert usage.returncode == 2
 
 
