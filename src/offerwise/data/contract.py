@@ -669,6 +669,34 @@ def _check_columns(
     return out
 
 
+def _rows_where(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    table: str,
+    column: str,
+    cond: str,
+    message: str,
+    example: list[str],
+    *,
+    fatal: bool = True,
+) -> list[Problem]:
+    """One problem naming the rows of ``table`` where ``cond`` holds (none when no row does)."""
+    bad = _fetch_row(con, f"SELECT COUNT(*) FROM {table} WHERE {cond}")[0]
+    if not bad:
+        return []
+    return [
+        Problem(
+            table,
+            column,
+            message,
+            int(bad),
+            _example(con, table, cond, example),
+            fatal=fatal,
+            file=source.file_label(table),
+        )
+    ]
+
+
 def _check_cross(
     con: duckdb.DuckDBPyConnection,
     ok: set[str],
@@ -717,18 +745,15 @@ def _check_cross(
             exclude[child] = f"({prev}) AND {keep}" if prev else keep
     if "exposures" in ok and "offers" in ok:
         cond = f"offer_id <> '{NO_OFFER}' AND offer_id NOT IN (SELECT offer_id FROM offers)"
-        bad = _fetch_row(con, f"SELECT COUNT(*) FROM exposures WHERE {cond}")[0]
-        if bad:
-            out.append(
-                Problem(
-                    "exposures",
-                    "offer_id",
-                    "offer ids not in the offer menu",
-                    int(bad),
-                    _example(con, "exposures", cond, ["offer_id", "customer_id"]),
-                    file=source.file_label("exposures"),
-                )
-            )
+        out += _rows_where(
+            con,
+            source,
+            "exposures",
+            "offer_id",
+            cond,
+            "offer ids not in the offer menu",
+            ["offer_id", "customer_id"],
+        )
     if "offers" in ok and "products" in ok:
         # a category-scoped offer discounts nothing when no product has its category (a typo, or
         # a category the products table spells differently); ``rec:`` templates name none
@@ -736,19 +761,16 @@ def _check_cross(
             f"category IS NOT NULL AND NOT starts_with(category, '{REC_SCOPE_PREFIX}') "
             "AND category NOT IN (SELECT category FROM products WHERE category IS NOT NULL)"
         )
-        bad = _fetch_row(con, f"SELECT COUNT(*) FROM offers WHERE {cond}")[0]
-        if bad:
-            out.append(
-                Problem(
-                    "offers",
-                    "category",
-                    "categories no product has (the offer discounts nothing)",
-                    int(bad),
-                    _example(con, "offers", cond, ["category", "offer_id"]),
-                    fatal=False,
-                    file=source.file_label("offers"),
-                )
-            )
+        out += _rows_where(
+            con,
+            source,
+            "offers",
+            "category",
+            cond,
+            "categories no product has (the offer discounts nothing)",
+            ["category", "offer_id"],
+            fatal=False,
+        )
     return out
 
 
