@@ -125,6 +125,14 @@ def test_plan_with_the_simulated_shop_rules(shop: dict[str, Path]) -> None:
     r = ow("evaluate", "--decisions", other, "--data", shop["data"], "--bootstrap", "50")
     assert "warning:" in r.stderr and "(100%) are not in the decisions" in r.stderr
     assert "they count as offered nothing" in r.stderr
+    # a decision without a customer is named as such (it read as the customer 'None' before)
+    holes = shop["root"] / "holes.csv"
+    pd.read_parquet(out).assign(customer_id=lambda d: d["customer_id"].where(d.index != 2)).to_csv(
+        holes, index=False
+    )
+    r = ow("evaluate", "--decisions", holes, "--data", shop["data"], ok=False)
+    assert r.returncode == 2 and "holes.csv, column 'customer_id': 1 of" in r.stderr
+    assert "rows have no value (e.g. row 3)" in r.stderr
     # report
     html = shop["root"] / "report.html"
     r = ow("report", "--model", shop["model"], "--plan", out, "--out", html)
