@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from offerwise._io import OWNED, atomic_dir, atomic_path
+from offerwise._io import OWNED, FolderKind, atomic_dir, atomic_path
 from offerwise.errors import InputError
 
 
@@ -21,12 +21,12 @@ def test_atomic_dir_replaces_an_earlier_output_whole(tmp_path: Path, before: str
     if before != "nothing":
         dest.mkdir()
     if before == "same kind":
-        with atomic_dir(dest, "scores") as tmp:
+        with atomic_dir(dest, FolderKind("scores")) as tmp:
             (tmp / "part-0").write_text("old")
     elif before == "legacy marker":  # written before .offerwise existed
         (dest / "_SUCCESS").write_text("")
         (dest / "part-0").write_text("old")
-    with atomic_dir(dest, "scores", replaces=("_SUCCESS",)) as tmp:
+    with atomic_dir(dest, FolderKind("scores", ("_SUCCESS",))) as tmp:
         (tmp / "part-1").write_text("new")
     assert _names(dest) == [OWNED, "part-1"]
     assert (dest / OWNED).read_text().strip() == "scores"
@@ -43,11 +43,11 @@ def test_atomic_dir_never_replaces_what_it_did_not_write(tmp_path: Path, before:
         (dest / "customers.parquet").write_text("data")
         (dest / "notes.txt").write_text("mine")
     else:
-        with atomic_dir(dest, "simulated shop") as tmp:
+        with atomic_dir(dest, FolderKind("simulated shop")) as tmp:
             (tmp / "customers.parquet").write_text("data")
     snapshot = {p.name: p.read_text() for p in tmp_path.rglob("*") if p.is_file()}
     ran = False
-    with pytest.raises(InputError) as err, atomic_dir(dest, "model", replaces=("model.json",)):
+    with pytest.raises(InputError) as err, atomic_dir(dest, FolderKind("model", ("model.json",))):
         ran = True
     assert not ran  # refused before the caller's work
     assert str(dest) in str(err.value)
@@ -59,9 +59,9 @@ def test_atomic_dir_never_replaces_what_it_did_not_write(tmp_path: Path, before:
 
 def test_atomic_dir_keeps_the_old_output_when_writing_fails(tmp_path: Path) -> None:
     dest = tmp_path / "out"
-    with atomic_dir(dest, "model") as tmp:
+    with atomic_dir(dest, FolderKind("model")) as tmp:
         (tmp / "keep").write_text("old")
-    with pytest.raises(RuntimeError), atomic_dir(dest, "model") as tmp:
+    with pytest.raises(RuntimeError), atomic_dir(dest, FolderKind("model")) as tmp:
         (tmp / "half").write_text("x")
         raise RuntimeError("disk full")
     assert _names(dest) == [OWNED, "keep"]

@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,15 @@ def read_table(
 #: The file :func:`atomic_dir` writes into every folder it makes, holding the folder's kind
 #: (``model``, ``simulated shop``, ...): a later run writing the same kind may replace it whole.
 OWNED = ".offerwise"
+
+
+@dataclass(frozen=True, slots=True)
+class FolderKind:
+    """What a folder output is: ``name`` (in messages and in its :data:`OWNED` file) and
+    ``legacy``, the files that mark one written before :data:`OWNED` existed."""
+
+    name: str
+    legacy: tuple[str, ...] = ()
 
 
 def _make_parent(dest: Path) -> None:
@@ -108,18 +118,17 @@ def _kind(folder: Path) -> str | None:
         return None
 
 
-def check_replaceable(dest: Path, kind: str, replaces: tuple[str, ...] = ()) -> None:
+def check_replaceable(dest: Path, kind: FolderKind) -> None:
     """InputError unless ``dest`` is absent, an empty folder, or an earlier output of the same
-    ``kind`` (its :data:`OWNED` file says so, or it holds one of ``replaces``: the files that mark
-    that output as written before :data:`OWNED` existed). A user's data, notes, another kind of
-    output or any file are never replaced."""
+    ``kind`` (its :data:`OWNED` file says so, or it holds one of ``kind.legacy``). A user's data,
+    notes, another kind of output or any file are never replaced."""
     from offerwise.errors import InputError
 
     if not dest.exists() and not dest.is_symlink():
         return
     if not dest.is_dir() or dest.is_symlink():
         raise InputError(f"{dest} is a file: give a folder path (nothing was written)")
-    if _kind(dest) == kind or any((dest / m).exists() for m in replaces):
+    if _kind(dest) == kind.name or any((dest / m).exists() for m in kind.legacy):
         return
     names = sorted(p.name for p in dest.iterdir())
     if names:
@@ -127,27 +136,25 @@ def check_replaceable(dest: Path, kind: str, replaces: tuple[str, ...] = ()) -> 
         what = f"a {other} folder" if other else "a folder offerwise did not write"
         raise InputError(
             f"{dest} is {what} ({', '.join(names[:3])}{', ...' if len(names) > 3 else ''}); "
-            f"writing the {kind} there would replace it whole, so nothing was written: give a "
+            f"writing the {kind.name} there would replace it whole, so nothing was written: give a "
             "new folder, or empty this one"
         )
 
 
 @contextlib.contextmanager
-def atomic_dir(
-    dest: str | os.PathLike[str], kind: str, *, replaces: tuple[str, ...] = ()
-) -> Iterator[Path]:
+def atomic_dir(dest: str | os.PathLike[str], kind: FolderKind) -> Iterator[Path]:
     """Yield a temporary folder beside ``dest``; on success it replaces ``dest`` whole.
 
     ``dest`` must be absent, empty or an earlier output of the same ``kind``
     (:func:`check_replaceable`), checked before anything is written; the new folder's
     :data:`OWNED` file holds ``kind``."""
     dest = Path(dest)
-    check_replaceable(dest, kind, replaces)
+    check_replaceable(dest, kind)
     _make_parent(dest)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700: give the folder the usual mode
     try:
-        (tmp / OWNED).write_text(kind + "\n", encoding="utf-8")
+        (tmp / OWNED).write_text(kind.name + "\n", encoding="utf-8")
         yield tmp
         if dest.exists():
             old = dest.with_name(f".{dest.name}.old")

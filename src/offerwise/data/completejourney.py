@@ -13,14 +13,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from offerwise._io import atomic_dir, check_replaceable, write_json
+from offerwise._io import FolderKind, atomic_dir, check_replaceable, write_json
 from offerwise.config import Settings, default_settings
 from offerwise.errors import InputError, require
 
-#: Marker written into every import directory; an existing non-empty directory without it is
-#: never replaced (protects a user's files from ``--out .``).
+#: The import's summary, written into every import folder (it also marks one written before
+#: ``.offerwise`` existed; any other non-empty folder is never replaced: ``--out .`` is safe).
 MARKER = "completejourney_import.json"
-KIND = "Complete Journey import"
+OUTPUT = FolderKind("Complete Journey import", (MARKER,))
 
 #: Campaign type → offer on the menu. The real campaigns hand out product-level coupons; the
 #: menu is a stylised contract version of them (documented in docs/completejourney.md).
@@ -104,7 +104,7 @@ def import_completejourney(
     t0 = time.perf_counter()
     out = Path(out_dir)
     # before the import's work: a user's folder (or another kind of output) is never replaced
-    check_replaceable(out, KIND, (MARKER,))
+    check_replaceable(out, OUTPUT)
     src = Path(source) if source is not None else source_dir()
     for name in (
         "transactions",
@@ -135,7 +135,7 @@ def import_completejourney(
                 f"FROM read_parquet({_lit(src / f'{name}.parquet')})"
             )
         stats = _build(con, settings)
-        with atomic_dir(out, KIND, replaces=(MARKER,)) as tmp:
+        with atomic_dir(out, OUTPUT) as tmp:
             for table in ("customers", "products", "transactions", "offers", "exposures"):
                 con.execute(
                     f"COPY (SELECT * FROM {table}_out) TO {_lit(tmp / f'{table}.parquet')} "

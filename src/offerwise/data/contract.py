@@ -545,18 +545,10 @@ def _check_columns(
             )
         if cs.non_negative:
             checks.append((cs.name, f"{typed} < 0", "negative values", True))
-        if cs.at_most is not None and cs.non_negative:
+        if cs.at_most is not None:  # a signed column bounds its size
+            size, beyond = (typed, "above ") if cs.non_negative else (f"ABS({typed})", "beyond ±")
             checks.append(
-                (cs.name, f"{typed} > {cs.at_most!r}", f"values above {cs.at_most:,.0f}", True)
-            )
-        elif cs.at_most is not None:  # a signed column: its size is bounded
-            checks.append(
-                (
-                    cs.name,
-                    f"ABS({typed}) > {cs.at_most!r}",
-                    f"values beyond ±{cs.at_most:,.0f}",
-                    True,
-                )
+                (cs.name, f"{size} > {cs.at_most!r}", f"values {beyond}{cs.at_most:,.0f}", True)
             )
         if cs.kind == "binary":
             checks.append((cs.name, f"{typed} NOT IN (0, 1)", "values other than 0/1", True))

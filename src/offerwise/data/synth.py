@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from offerwise._io import atomic_dir
+from offerwise._io import FolderKind, atomic_dir
 from offerwise.errors import InputError
 
 #: Expected transaction lines per customer under the default parameters (used for sizing).
@@ -149,7 +149,7 @@ def generate_synthetic(
         ]
     )
     # the benchmarks' shops; ``transactions.parquet`` marks one written before ``.offerwise``
-    with atomic_dir(out_dir, "synthetic shop", replaces=("transactions.parquet",)) as tmp:
+    with atomic_dir(out_dir, FolderKind("synthetic shop", ("transactions.parquet",))) as tmp:
         writer = pq.ParquetWriter(tmp / "transactions.parquet", schema, compression="zstd")
         try:
             while written < n_rows:

@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 
 from offerwise import __version__
-from offerwise._io import atomic_dir, write_json, write_table, write_text
+from offerwise._io import FolderKind, atomic_dir, write_json, write_table, write_text
 from offerwise.errors import ModelError
 from offerwise.features.model_inputs import FeatureSpec
 from offerwise.models.offer_attributes import ATTR_PREFIX, ATTRIBUTE_NAMES
@@ -36,13 +36,13 @@ from offerwise.models.response import OfferResponseModel
 #: The model folder's metadata file (booster files, features, offers); it marks the folder as a
 #: model, which a later ``train --out`` may replace.
 MODEL_FILE = "model.json"
-#: What a model folder is called in messages, and in its ``.offerwise`` file.
-MODEL_KIND = "model"
+#: A model folder (``model.json`` marks one written before ``.offerwise`` existed).
+MODEL_OUTPUT = FolderKind("model", (MODEL_FILE,))
 
 __all__ = [
     "FORMAT_VERSION",
     "MODEL_FILE",
-    "MODEL_KIND",
+    "MODEL_OUTPUT",
     "FeatureSpec",
     "LoadedModel",
     "load_model",
@@ -85,7 +85,7 @@ def save_model(
     ``audit/`` inside (a model fitted without some customers, that checks the plans on them).
     """
     out_dir = Path(out_dir)
-    with atomic_dir(out_dir, MODEL_KIND, replaces=(MODEL_FILE,)) as tmp:
+    with atomic_dir(out_dir, MODEL_OUTPUT) as tmp:
         _write_model(tmp, model, features, offers, data_fingerprint, card, extra, tables)
         if audit is not None:
             sub = tmp / "audit"

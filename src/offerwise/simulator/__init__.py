@@ -37,7 +37,7 @@ from offerwise.simulator.config import (
 from offerwise.simulator.exposures import legacy_logits, logging_probabilities
 from offerwise.simulator.market import (
     META_FILE,
-    SHOP_KIND,
+    SHOP_OUTPUT,
     SimulatedMarket,
     instantiated_truth,
     market_summary,
@@ -54,7 +54,7 @@ from offerwise.vocab import NO_OFFER
 
 __all__ = [
     "META_FILE",
-    "SHOP_KIND",
+    "SHOP_OUTPUT",
     "CAMPAIGN_METRICS",
     "CATEGORIES",
     "DEFAULT_OFFERS",

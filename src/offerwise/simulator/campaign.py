@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from offerwise._io import atomic_dir
+from offerwise._io import FolderKind, atomic_dir
 from offerwise.errors import InputError
 from offerwise.simulator.exposures import _order_lines
 from offerwise.simulator.market import SimulatedMarket
@@ -175,8 +175,8 @@ def write_campaign_data(market: SimulatedMarket, run: CampaignRun, out_dir: str 
     tables = market.tables()
     tables["transactions"] = pd.concat([market.transactions, run.transactions], ignore_index=True)
     # the demo's own folder; ``transactions.parquet`` marks one written before ``.offerwise``
-    kind = "shop after a simulated campaign"
-    with atomic_dir(out, kind, replaces=("transactions.parquet",)) as tmp:
+    kind = FolderKind("shop after a simulated campaign", ("transactions.parquet",))
+    with atomic_dir(out, kind) as tmp:
         for name, df in tables.items():
             if len(df):  # an empty optional table (no logged exposures) is left out
                 df.to_parquet(tmp / f"{name}.parquet", index=False)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from offerwise._io import atomic_dir
+from offerwise._io import FolderKind, atomic_dir
 from offerwise._version import __version__
 from offerwise.errors import InputError
 from offerwise.simulator.config import CATEGORIES, SimulatorConfig
@@ -38,8 +38,8 @@ SIMULATOR_VERSION = 1
 #: The shop folder's simulation settings; it marks the folder as a simulated shop, which a
 #: later ``simulate --out`` may replace.
 META_FILE = "simulator.json"
-#: What a simulated shop folder is called in messages, and in its ``.offerwise`` file.
-SHOP_KIND = "simulated shop"
+#: A simulated shop folder (``simulator.json`` marks one written before ``.offerwise`` existed).
+SHOP_OUTPUT = FolderKind("simulated shop", (META_FILE,))
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +207,7 @@ def write_market(market: SimulatedMarket, out_dir: str | Path) -> Path:
     extra = {"truth": market.truth, "latent": market.latent}
     if market.exposure_truth is not None:
         extra["exposure_truth"] = market.exposure_truth
-    with atomic_dir(out, SHOP_KIND, replaces=(META_FILE,)) as tmp:
+    with atomic_dir(out, SHOP_OUTPUT) as tmp:
         for name, df in {**market.tables(), **extra}.items():
             df.to_parquet(tmp / f"{name}.parquet", index=False)
         meta = {

@@ -173,7 +173,7 @@ def write_scores_on_spark(
     """
     from pyspark.sql import functions as F
 
-    from offerwise._io import atomic_dir
+    from offerwise._io import FolderKind, atomic_dir
 
     scores, shared = _scores_frame(spark, customer_ids, X, model, build, partitions)
     scores = scores.withColumn(
@@ -181,7 +181,7 @@ def write_scores_on_spark(
     )
     out = Path(out)
     try:
-        with atomic_dir(out, "scores", replaces=("_SUCCESS",)) as tmp:
+        with atomic_dir(out, FolderKind("scores", ("_SUCCESS",))) as tmp:
             target = tmp / "data"
             scores.drop("_row").write.partitionBy("offer_id").parquet(str(target))
             for f in target.iterdir():  # Spark's folder content moves up into the dataset folder

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from offerwise._io import atomic_dir, write_table
+from offerwise._io import FolderKind, atomic_dir, write_table
 from offerwise.config import Settings, default_settings
 from offerwise.errors import ConfigError, InputError, require
 from offerwise.workflows._common import Progress, note
@@ -131,7 +131,7 @@ def run_cycle(
     merged = merge_exposures(history, served)
     note(progress, f"merging {len(served):,} served exposures with {len(history):,} logged")
     data_dir = root / "data"
-    with atomic_dir(data_dir, "merged data") as tmp:
+    with atomic_dir(data_dir, FolderKind("merged data")) as tmp:
         for table in src.source.tables:
             if src.has(table) and table != "exposures":
                 shutil.copy2(src.files[table], tmp / src.files[table].name)

@@ -12,8 +12,7 @@ from offerwise.config import Settings, default_settings
 from offerwise.errors import InputError
 from offerwise.simulator import (
     DEFAULT_OFFERS,
-    META_FILE,
-    SHOP_KIND,
+    SHOP_OUTPUT,
     OfferSpec,
     SimulatorConfig,
     offers_from_frame,
@@ -70,7 +69,7 @@ def simulate_shop(
     optionally min_spend, category, description); default: the simulator's 7-offer menu."""
     settings = settings or default_settings()
     # before the work: a user's folder (or another kind of output) is never replaced
-    check_replaceable(Path(out), SHOP_KIND, (META_FILE,))
+    check_replaceable(Path(out), SHOP_OUTPUT)
     menu = DEFAULT_OFFERS if offers is None else _menu(offers)
     cfg = SimulatorConfig(
         n_customers=customers,

@@ -31,7 +31,7 @@ from offerwise.features.model_inputs import FeatureSpec, build_features
 from offerwise.models.defaults import DEFAULT_BAGS, DEFAULT_PROFIT
 from offerwise.models.introspect import feature_importance
 from offerwise.models.offer_attributes import offer_specs
-from offerwise.models.persist import MODEL_FILE, MODEL_KIND, save_model
+from offerwise.models.persist import MODEL_OUTPUT, save_model
 from offerwise.models.response import POOLED
 from offerwise.report.tables import curves_table
 from offerwise.vocab import AFFINITY, NO_OFFER
@@ -204,7 +204,7 @@ def train(
     if affinity not in AFFINITY:
         raise InputError(f"--affinity {affinity!r}: use one of {', '.join(AFFINITY)}")
     # before the work: a user's folder (or another kind of output) is never replaced
-    check_replaceable(Path(out), MODEL_KIND, (MODEL_FILE,))
+    check_replaceable(Path(out), MODEL_OUTPUT)
     from offerwise.spark.session import check_engine
 
     engine = check_engine(engine)
