@@ -3,11 +3,22 @@ a user's folder, a file, or another kind of output is never replaced."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from offerwise._io import OWNED, FolderKind, atomic_dir, atomic_path
+from offerwise._io import (
+    OWNED,
+    FolderKind,
+    atomic_dir,
+    atomic_path,
+    read_table,
+    require_values,
+    table_dest_problem,
+    write_table,
+)
 from offerwise.errors import InputError
 
 
@@ -82,3 +93,26 @@ def test_atomic_path_refuses_a_folder_or_a_path_through_a_file(tmp_path: Path) -
     ):
         pass
     assert _names(tmp_path) == ["afile", "dir"] and (tmp_path / "afile").read_text() == "mine"
+
+
+def test_a_table_is_written_as_parquet_or_csv_only(tmp_path: Path) -> None:
+    df = pd.DataFrame({"customer_id": ["a", "b"], "x": [1.0, 2.0]})
+    for name in ("t.parquet", "t.csv", "T.PARQUET"):
+        assert table_dest_problem(tmp_path / name) is None
+        write_table(df, tmp_path / name)
+    assert pd.read_parquet(tmp_path / "T.PARQUET").equals(df)  # the suffix read as written
+    assert read_table(tmp_path / "T.PARQUET").equals(df)
+    for name, got in (("t.xlsx", "('.xlsx')"), ("scores", "(no suffix)")):
+        with pytest.raises(InputError, match=re.escape(got)):
+            write_table(df, tmp_path / name)
+        assert not (tmp_path / name).exists()
+    (tmp_path / "dir").mkdir()
+    assert "is a folder: give a file path" in str(table_dest_problem(tmp_path / "dir"))
+
+
+def test_require_values_names_the_column_the_count_and_a_row(tmp_path: Path) -> None:
+    df = pd.DataFrame({"customer_id": ["a", None, "c", None], "offer_id": ["x"] * 4})
+    require_values(df, tmp_path / "p.csv", ("offer_id",))
+    with pytest.raises(InputError, match=r"p.csv, column 'customer_id': 2 of 4 rows have no value "
+                                         r"\(e.g. row 2\)"):
+        require_values(df, tmp_path / "p.csv", ("offer_id", "customer_id"))

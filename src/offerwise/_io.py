@@ -41,7 +41,7 @@ def read_table(
     if not p.exists():
         raise InputError(f"{what} file not found: {p}")
     try:
-        df = pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p)
+        df = pd.read_parquet(p) if p.suffix.lower() == ".parquet" else pd.read_csv(p)
     except Exception as exc:  # noqa: BLE001 - any reader failure is bad input
         raise InputError(f"{p}: cannot read the {what}: {exc}") from exc
     missing = [c for c in required if c not in df.columns]
@@ -51,6 +51,41 @@ def read_table(
             f"(found: {', '.join(map(str, df.columns[:12]))}; {len(df)} rows)"
         )
     return df
+
+
+def require_values(
+    df: pd.DataFrame, path: str | os.PathLike[str], columns: tuple[str, ...]
+) -> None:
+    """InputError naming the file, the column, the count and the first row (1-based) when a
+    value of one of ``columns`` is missing."""
+    from offerwise.errors import InputError
+
+    for col in columns:
+        gone = df[col].isna().to_numpy()
+        if gone.any():
+            raise InputError(
+                f"{path}, column {col!r}: {int(gone.sum())} of {len(df):,} rows have no value "
+                f"(e.g. row {int(gone.argmax()) + 1})"
+            )
+
+
+#: The suffixes of the tables offerwise writes: Parquet or CSV.
+TABLE_SUFFIXES = (".parquet", ".csv")
+
+
+def table_dest_problem(dest: str | os.PathLike[str]) -> str | None:
+    """Why ``dest`` cannot be a table output (a folder, or a suffix not in
+    :data:`TABLE_SUFFIXES`), or None when it can."""
+    dest = Path(dest)
+    if dest.is_dir():
+        return _folder_problem(dest)
+    if dest.suffix.lower() in TABLE_SUFFIXES:
+        return None
+    got = f"'{dest.suffix}'" if dest.suffix else "no suffix"
+    return (
+        f"{dest}: a table is written as .parquet or .csv ({got}); e.g. "
+        f"{dest.with_suffix('.parquet')}"
+    )
 
 
 #: The file :func:`atomic_dir` writes into every folder it makes, holding the folder's kind
@@ -80,6 +115,11 @@ def _make_parent(dest: Path) -> None:
         ) from None
 
 
+def _folder_problem(dest: Path) -> str:
+    example = dest / ("out" + (dest.suffix or ".parquet"))
+    return f"{dest} is a folder: give a file path (e.g. {example})"
+
+
 @contextlib.contextmanager
 def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``dest``; on success rename it onto ``dest``, else delete
@@ -88,8 +128,7 @@ def atomic_path(dest: str | os.PathLike[str]) -> Iterator[Path]:
 
     dest = Path(dest)
     if dest.is_dir():
-        example = dest / ("out" + (dest.suffix or ".parquet"))
-        raise InputError(f"{dest} is a folder: give a file path (e.g. {example})")
+        raise InputError(_folder_problem(dest))
     _make_parent(dest)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     os.close(fd)
@@ -170,15 +209,20 @@ def atomic_dir(dest: str | os.PathLike[str], kind: FolderKind) -> Iterator[Path]
 
 
 def write_table(df: pd.DataFrame, dest: str | os.PathLike[str]) -> Path:
-    """Write ``df`` atomically as Parquet (``.parquet``) or CSV (any other suffix).
+    """Write ``df`` atomically as Parquet (``.parquet``) or CSV (``.csv``); InputError, nothing
+    written, for any other suffix (:func:`table_dest_problem`).
 
     Parquet dictionary-encodes every column but the floating-point ones: a float column's
     dictionary is mostly abandoned after its first megabyte of distinct values, and trying cost
     half the time of writing 1M customers' scores (4.1 s against 2.2 s for 7M rows, and the file
     was 4 % larger)."""
+    from offerwise.errors import InputError
+
     dest = Path(dest)
+    if problem := table_dest_problem(dest):
+        raise InputError(problem)
     with atomic_path(dest) as tmp:
-        if dest.suffix == ".parquet":
+        if dest.suffix.lower() == ".parquet":
             words = [str(c) for c, t in df.dtypes.items() if not pd.api.types.is_float_dtype(t)]
             df.to_parquet(tmp, index=False, use_dictionary=words)
         else:

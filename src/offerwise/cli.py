@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import sys
 import traceback
@@ -136,12 +137,44 @@ def _settings(config: Path | None = None, **overrides: Any) -> Settings:
     return load_settings(config, **overrides)
 
 
+def _flag(fn: Callable[..., Any], name: str) -> str:
+    """The option flag of ``fn``'s parameter ``name`` (its first ``param_decls``)."""
+    import inspect
+
+    try:
+        hint = inspect.signature(fn, eval_str=True).parameters[name].annotation
+        decls = [d for m in getattr(hint, "__metadata__", ()) for d in m.param_decls]
+    except (KeyError, NameError, AttributeError, TypeError):
+        decls = []
+    return decls[0] if decls else "--" + name.replace("_", "-")
+
+
+def _finite_options(fn: Callable[..., Any], values: dict[str, Any]) -> None:
+    """InputError when a number option is NaN or infinite (a range without a maximum lets
+    infinity through, and NaN passes every comparison the parser makes)."""
+    from offerwise.errors import InputError
+
+    for name, value in values.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InputError(f"{_flag(fn, name)} must be a finite number (got {value})")
+
+
+def _check_table_out(out: Path | None) -> None:
+    """A table's ``--out`` is a .parquet or .csv file: InputError before any work otherwise."""
+    from offerwise._io import table_dest_problem
+    from offerwise.errors import InputError
+
+    if out is not None and (problem := table_dest_problem(out)):
+        raise InputError(problem)
+
+
 def handle_errors(fn: F) -> F:
     """Map offerwise errors to exit codes and readable messages; no traceback for bad input."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
+            _finite_options(fn, kwargs)
             return fn(*args, **kwargs)
         except OfferwiseError as exc:
             if kwargs.get("as_json"):
@@ -317,7 +350,8 @@ def import_completejourney_cmd(
 def profile(
     data: DataOpt,
     out: Annotated[
-        Path | None, typer.Option("--out", help="profiles file (.parquet or .csv)")
+        Path | None,
+        typer.Option("--out", help="profiles file (.parquet or .csv)"),
     ] = None,
     as_of: AsOfOpt = None,
     clusters: Annotated[
@@ -330,6 +364,7 @@ def profile(
     spark_conf: SparkConfOpt = None,
 ) -> None:
     """Customer profiles (RFM, trend, discount sensitivity, loyalty, churn, CLV) and segments."""
+    _check_table_out(out)
     from offerwise.workflows.profile import run_profile, write_profile
 
     with _status(as_json, "profiling customers"):
@@ -948,7 +983,7 @@ def plan(
     budget: Annotated[
         float, typer.Option("--budget", min=0, help="bound on the summed expected discount cost")
     ],
-    out: Annotated[Path, typer.Option("--out", help="plan file (.parquet)")],
+    out: Annotated[Path, typer.Option("--out", help="plan file (.parquet or .csv)")],
     holdout: Annotated[
         float | None,
         typer.Option(
@@ -1043,6 +1078,7 @@ def plan(
     spark_conf: SparkConfOpt = None,
 ) -> None:
     """One offer (or none) per customer maximising incremental profit under a budget and rules."""
+    _check_table_out(out)
     from offerwise.workflows.plan import categories_dict, make_plan
 
     with _status(as_json, "planning") as progress:
@@ -1494,6 +1530,7 @@ def copy_cmd(
 ) -> None:
     """One message per (offer, segment) of a plan; every number and category checked against the
     offer (a failing message is replaced by the template)."""
+    _check_table_out(out)
     from offerwise.assistant.backends import make_backend
     from offerwise.workflows.assistant import copy_plan
 
@@ -1894,7 +1931,10 @@ def forecast(
     horizon: Annotated[int, typer.Option("--horizon", help="weeks to forecast")],
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="forecast file (.parquet or .csv); optional with --evaluate"),
+        typer.Option(
+            "--out",
+            help="forecast file (.parquet or .csv); optional with --evaluate",
+        ),
     ] = None,
     as_of: Annotated[
         str | None,
@@ -1929,6 +1969,7 @@ def forecast(
 ) -> None:
     """Weekly sales forecasts per category or product (statsforecast, model chosen per series by
     backtest) with 80 % and 95 % prediction intervals."""
+    _check_table_out(out)
     from offerwise.workflows.forecast import run_forecast
 
     with _status(as_json, "forecasting") as progress:
@@ -1994,6 +2035,7 @@ def elasticity(
 ) -> None:
     """Own-price elasticity of units per category (double ML with product and week effects),
     with 90 % and 95 % intervals; NaN and a reason where the data cannot tell."""
+    _check_table_out(out)
     from offerwise.workflows.elasticity import run_elasticity
 
     with _status(as_json, "estimating elasticities") as progress:
@@ -2031,7 +2073,10 @@ def elasticity(
 @handle_errors
 def categories(
     data: DataOpt,
-    out: Annotated[Path, typer.Option("--out", help="per-category file (.parquet or .csv)")],
+    out: Annotated[
+        Path,
+        typer.Option("--out", help="per-category file (.parquet or .csv)"),
+    ],
     forecast: Annotated[
         Path | None,
         typer.Option(
@@ -2049,6 +2094,7 @@ def categories(
 ) -> None:
     """Per category: price index vs competitors, stock on hand, demand, weeks of cover and the
     weight a plan with rules [stock] gives its offers."""
+    _check_table_out(out)
     from offerwise.workflows.categories import category_outlook, write_outlook
 
     with _status(as_json, "reading prices and stock") as progress:
@@ -2209,7 +2255,8 @@ def demo(
 def recommend(
     data: DataOpt,
     out: Annotated[
-        Path | None, typer.Option("--out", help="recommendations file (.parquet or .csv)")
+        Path | None,
+        typer.Option("--out", help="recommendations file (.parquet or .csv)"),
     ] = None,
     level: Annotated[
         str, typer.Option("--level", help="what to recommend: category or product")
@@ -2272,6 +2319,7 @@ def recommend(
 ) -> None:
     """Top-k categories or products per customer (ALS/BPR, buy-again, popularity, blend);
     --evaluate compares the methods on held-out weeks."""
+    _check_table_out(out)
     from offerwise.errors import InputError
     from offerwise.recommend.methods import METHODS
     from offerwise.workflows.recommend import evaluate_recommenders

@@ -139,6 +139,12 @@ def test_analyze_degenerate_and_bad_input(campaign: dict, tmp_path: Path) -> Non
                               "--out", str(tmp_path / "e.json")])
     assert res.exit_code == 2 and f"{p3}: the plan has no rows" in res.output
     assert not (tmp_path / "e.json").exists()
+    # a row without a customer: the column, the count and the row named (it read as 'None')
+    p4 = tmp_path / "holes.csv"
+    plan.assign(customer_id=plan["customer_id"].where(plan.index != 4)).to_csv(p4, index=False)
+    res = runner.invoke(app, ["analyze", "--decisions", str(p4), "--data", data, "--start", "2026-01-01"])
+    assert res.exit_code == 2 and "holes.csv, column 'customer_id': 1 of" in res.output
+    assert "rows have no value (e.g. row 5)" in res.output
     # bad group values, bad dates, both --end and --days
     p2 = tmp_path / "badgroup.csv"
     plan.assign(group=np.where(plan["group"] == "holdout", "control", "treatment")).to_csv(p2, index=False)

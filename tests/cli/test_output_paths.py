@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.cli.test_human_output import ow
 
 
@@ -59,3 +61,42 @@ def test_a_file_output_given_a_folder_or_a_path_through_a_file(tmp_path: Path) -
     assert f"{tmp_path / 'afile'} is a file, not a folder" in r.stderr
     assert (tmp_path / "afile").read_text() == "mine"
     assert list((tmp_path / "existing").iterdir()) == []
+
+
+def test_a_table_output_is_parquet_or_csv_and_number_options_are_finite(tmp_path: Path) -> None:
+    shop = tmp_path / "shop"
+    ow("simulate", "--customers", "300", "--exposures", "600", "--seed", "4", "--out", shop)
+    before = _files(tmp_path)
+    for cmd, dest, got in (
+        ("profile", tmp_path / "p.xlsx", "('.xlsx')"),  # it wrote CSV under that name
+        ("categories", tmp_path / "cats", "(no suffix)"),
+    ):
+        r = ow(cmd, "--data", shop, "--out", dest, ok=False)
+        assert r.returncode == 2 and "Traceback" not in r.stderr
+        assert f"{dest}: a table is written as .parquet or .csv {got}" in r.stderr
+    assert _files(tmp_path) == before  # refused before any work: nothing written
+
+    model = tmp_path / "model"
+    ow("train", "--data", shop, "--out", model, "--tune", "off")
+    plan = ("plan", "--model", model, "--data", shop, "--out", tmp_path / "plan.parquet")
+    for extra, msg in (
+        (("--budget", "inf"), "--budget must be a finite number (got inf)"),  # planned unbounded
+        (("--budget", "100", "--overspend-risk", "nan"), "--overspend-risk must be a finite"),
+    ):
+        r = ow(*plan, *extra, ok=False)
+        assert r.returncode == 2 and msg in r.stderr, r.stderr
+    assert not (tmp_path / "plan.parquet").exists()
+
+
+def test_spark_scores_never_replace_a_users_folder(tmp_path: Path) -> None:
+    pytest.importorskip("pyspark", reason="needs the 'spark' extra")
+    shop = tmp_path / "shop"
+    ow("simulate", "--customers", "300", "--exposures", "600", "--seed", "4", "--out", shop)
+    ow("train", "--data", shop, "--out", tmp_path / "model", "--tune", "off")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    r = ow("score", "--model", tmp_path / "model", "--data", shop, "--out", mine, "--engine",
+           "spark", "--partitioned", ok=False)
+    assert r.returncode == 2 and f"{mine} is a folder offerwise did not write (notes.txt)" in r.stderr
+    assert _files(mine) == {"notes.txt": b"mine"}

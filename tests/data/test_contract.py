@@ -178,6 +178,37 @@ def test_an_offer_category_no_product_has_is_a_warning(tmp_path: Path) -> None:
     assert load_data(d).warnings == []
 
 
+def test_rows_dated_after_today_are_a_warning(tmp_path: Path) -> None:
+    d = make_valid(tmp_path / "d")
+    tx = pd.read_csv(d / "transactions.csv")
+    tx.loc[1, "ts"] = "2099-03-01 10:00:00"  # a typo'd year would become the default --as-of
+    tx.to_csv(d / "transactions.csv", index=False)
+    ex = pd.read_parquet(d / "exposures.parquet")
+    ex.loc[0, "ts"] = pd.Timestamp.now() + pd.Timedelta(days=1)  # tomorrow: a day of slack, kept
+    ex.to_parquet(d / "exposures.parquet", index=False)
+    ds = load_data(d)  # not fatal: the rows are kept
+    assert [(p.table, p.column, p.n_rows) for p in ds.warnings] == [("transactions", "ts", 1)]
+    text = ds.warnings[0].render()
+    assert "transactions.csv" in text and "dated after today" in text and "--as-of" in text
+    assert "ts='2099-03-01 10:00:00'" in text  # the example as the file shows it
+    assert len(ds.frame("transactions")) == 3
+
+
+def test_members_only_offers_without_a_member_column_are_a_warning(tmp_path: Path) -> None:
+    d = make_valid(tmp_path / "d")
+    offers = pd.read_csv(d / "offers.csv")
+    offers["members_only"] = [False, True]
+    offers.to_csv(d / "offers.csv", index=False)
+    ds = load_data(d)  # profile and train need no members; plan refuses such a menu
+    assert [(p.table, p.column, p.n_rows) for p in ds.warnings] == [("offers", "members_only", 1)]
+    text = ds.warnings[0].render()
+    assert "offers.csv" in text and "no 'member' column" in text and "amt5" in text
+    cust = pd.read_parquet(d / "customers.parquet")
+    cust["member"] = [True, False, True]
+    cust.to_parquet(d / "customers.parquet", index=False)
+    assert load_data(d).warnings == []
+
+
 def test_duckdb_file_source(tmp_path: Path) -> None:
     import duckdb
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -477,7 +477,9 @@ def _example(
     if not rows:
         return None
     row = rows[0]
-    return ", ".join(f"{c}={v!r}" for c, v in zip(cols, row, strict=True))
+    # a time stamp as the file would show it, not as Python's repr
+    shown = (repr(str(v)) if isinstance(v, datetime) else repr(v) for v in row)
+    return ", ".join(f"{c}={v}" for c, v in zip(cols, shown, strict=True))
 
 
 def _check_columns(
@@ -588,6 +590,19 @@ def _check_columns(
         checks.append(("propensity", f"{p} <= 0 OR {p} > 1", "propensities outside (0, 1]", True))
     if name == "competitor_prices":
         checks.append(("price", "TRY_CAST(price AS DOUBLE) = 0", "zero prices", True))
+    if name in ("transactions", "exposures") and "ts" in cols:
+        # a typo'd year (2099) would become the default --as-of date, and every recency with it
+        ts = _cast_expr(spec.column_spec("ts"), "ts", cols["ts"])
+        today = datetime.now(UTC).date()
+        checks.append(
+            (
+                "ts",
+                f"{ts} >= TIMESTAMP '{today + timedelta(days=2)}'",
+                f"dated after today ({today}): the default --as-of is the day after the latest "
+                "date; fix the dates, or give --as-of",
+                False,
+            )
+        )
     if name == "transactions":
         checks.append(
             (
@@ -763,6 +778,19 @@ def _check_cross(
             ["category", "offer_id"],
             fatal=False,
         )
+    if "offers" in ok and "customers" in source.tables:
+        if "member" not in _columns(con, "raw_customers"):
+            out += _rows_where(
+                con,
+                source,
+                "offers",
+                "members_only",
+                "members_only",
+                "members-only offers, but customers has no 'member' column (plan refuses the "
+                "menu): add customers.member (true/false)",
+                ["offer_id"],
+                fatal=False,
+            )
     return out
 
 

@@ -42,8 +42,9 @@ CACHED_KINDS = ("dir", "duckdb")
 #: The checks' own version, part of the key: raise it when validation checks something new (a
 #: result stored before would pass data the new check refuses). 2: line amounts above 10^12;
 #: 3: exposure revenue, discount cost and gross profit beyond 10^12; offer categories no product
-#: has (a warning).
-CHECKS_VERSION = 3
+#: has (a warning); 4: transactions or exposures dated after today, members-only offers without a
+#: customers.member column (warnings).
+CHECKS_VERSION = 4
 
 
 @dataclass(frozen=True, slots=True)

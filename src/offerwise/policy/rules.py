@@ -249,8 +249,11 @@ def compile_rules(
             flag = _truthy(menu["members_only"].reindex(offer_ids))
             if flag.any():
                 if "member" not in customers.columns:
+                    only = [o for o, f in zip(offer_ids, flag, strict=True) if f]
                     raise ConfigError(
-                        "offers menu: members_only offers need a customer column 'member'"
+                        f"offers menu: {len(only)} members-only offer(s) (e.g. {only[0]!r}) need "
+                        "a customers column 'member' (true/false), and customers has none: add "
+                        "it, or set the offers' members_only to false"
                     )
                 mask[:, flag] &= _truthy(customers["member"])[:, None]
     if rules is None or not rules.allow_extrapolated_offers:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 import numpy as np
 import pandas as pd
 
+from offerwise._io import FolderKind
 from offerwise.errors import InputError, require
 from offerwise.vocab import EXTRAPOLATED_COLUMN, SCORE_COLUMNS, SCORE_ID_DTYPE
 
@@ -143,6 +144,9 @@ def score_on_spark(
     return _in_order(got)
 
 
+#: What :func:`write_scores_on_spark` writes (an older one is known by Spark's ``_SUCCESS``).
+SCORES_OUTPUT = FolderKind("scores", ("_SUCCESS",))
+
 #: Columns of :func:`write_scores_on_spark`'s summary: per offer, rows and mean scores.
 SUMMARY_COLUMNS = (
     "offer_id",
@@ -173,7 +177,7 @@ def write_scores_on_spark(
     """
     from pyspark.sql import functions as F
 
-    from offerwise._io import FolderKind, atomic_dir
+    from offerwise._io import atomic_dir
 
     scores, shared = _scores_frame(spark, customer_ids, X, model, build, partitions)
     scores = scores.withColumn(
@@ -181,7 +185,7 @@ def write_scores_on_spark(
     )
     out = Path(out)
     try:
-        with atomic_dir(out, FolderKind("scores", ("_SUCCESS",))) as tmp:
+        with atomic_dir(out, SCORES_OUTPUT) as tmp:
             target = tmp / "data"
             scores.drop("_row").write.partitionBy("offer_id").parquet(str(target))
             for f in target.iterdir():  # Spark's folder content moves up into the dataset folder

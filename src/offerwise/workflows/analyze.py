@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from offerwise._io import read_table
+from offerwise._io import read_table, require_values
 from offerwise.config import Settings, default_settings
 from offerwise.errors import InputError
 from offerwise.evaluation.analyze import AnalyzeResult
@@ -46,6 +46,7 @@ def _read_plan(path: Path) -> pd.DataFrame:
     )
     if len(df) == 0:
         raise InputError(f"{path}: the plan has no rows (no customer to compare)")
+    require_values(df, path, ("customer_id", "offer_id", "group"))
     g = df["group"].astype(str)
     bad = ~g.isin(["treatment", "holdout"])
     if bad.any():

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from offerwise._io import read_table
+from offerwise._io import read_table, require_values
 from offerwise.config import Settings, default_settings
 from offerwise.errors import InputError
 from offerwise.evaluation.ope import EstimateResult, check_propensities, evaluate_decisions
@@ -61,13 +61,7 @@ def read_decisions(path: str | Path) -> pd.DataFrame:
     df = read_table(path, "decisions", ("customer_id", "offer_id"))
     if len(df) == 0:
         raise InputError(f"{path}: the decisions have no rows (no customer to value)")
-    for col in ("customer_id", "offer_id"):
-        gone = df[col].isna()
-        if gone.any():
-            raise InputError(
-                f"{path}, column {col!r}: {int(gone.sum())} of {len(df):,} rows have no value "
-                f"(e.g. row {int(np.flatnonzero(gone.to_numpy())[0]) + 1})"
-            )
+    require_values(df, path, ("customer_id", "offer_id"))
     return df.astype({"customer_id": "str", "offer_id": "str"})
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from offerwise._io import write_table
+from offerwise._io import check_replaceable, table_dest_problem, write_table
 from offerwise.config import Settings, default_settings
 from offerwise.data.contract import DataSet
 from offerwise.errors import InputError
@@ -130,6 +130,13 @@ def score(
     engine = check_engine(engine)
     if partitioned and (engine != "spark" or out is None):
         raise InputError("a partitioned scores folder is written by Spark: use --engine spark")
+    if out is not None:  # before any work: a bad destination costs nothing
+        if partitioned:
+            from offerwise.spark.scoring import SCORES_OUTPUT
+
+            check_replaceable(Path(out), SCORES_OUTPUT)
+        elif problem := table_dest_problem(out):
+            raise InputError(problem)
     lm = model if isinstance(model, LoadedModel) else load_model(model)
     note(progress, "validating data")
     ds = open_data(data, settings, ("customers",))
