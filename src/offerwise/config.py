@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from offerwise.errors import ConfigError
@@ -20,6 +20,8 @@ from offerwise.errors import ConfigError
 
 class SegmentThresholds(BaseModel):
     """Thresholds of the named segment rules (see ``docs/segments.md``)."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
 
     new_tenure_days: int = Field(60, ge=1, description="tenure below this many days: 'new'")
     dormant_days: int = Field(90, ge=1, description="no purchase for this many days: 'dormant'")
@@ -42,7 +44,7 @@ class Settings(BaseSettings):
     """All offerwise settings. Every random step takes ``seed``."""
 
     model_config = SettingsConfigDict(
-        env_prefix="OFFERWISE_", env_nested_delimiter="__", extra="forbid"
+        env_prefix="OFFERWISE_", env_nested_delimiter="__", extra="forbid", allow_inf_nan=False
     )
 
     margin_rate: float = Field(

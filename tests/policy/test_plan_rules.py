@@ -179,6 +179,20 @@ def test_rules_errors_name_the_key(tmp_path):
         load_rules(f)
     with pytest.raises(ConfigError, match="offers.ghost"):
         _plan(parse_rules({"offers": {"ghost": {"max_count": 1}}}))
+    # TOML spells NaN and infinity (nan, inf): a bound no comparison obeys is refused, by name
+    f.write_text("[roi]\nmin = nan\n[offers.pct10]\nmax_spend = inf\n")
+    with pytest.raises(ConfigError) as e:
+        load_rules(f)
+    assert "roi.min: Input should be a finite number" in str(e.value)
+    assert "offers.pct10.max_spend: Input should be a finite number" in str(e.value)
+
+
+def test_settings_refuse_nan_and_infinity(monkeypatch):
+    from offerwise.config import load_settings
+
+    monkeypatch.setenv("OFFERWISE_MARGIN_RATE", "nan")  # ge/le let NaN through no comparison
+    with pytest.raises(ConfigError, match="margin_rate: Input should be a finite number"):
+        load_settings()
 
 
 @pytest.mark.parametrize("name", ["rules-simulated.toml", "rules-completejourney.toml"])

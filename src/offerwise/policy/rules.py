@@ -24,7 +24,7 @@ from offerwise.vocab import SEGMENTS
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class OfferRule(_Strict):

@@ -21,7 +21,9 @@ class ServeSettings(BaseSettings):
     Money is in the shop's currency; it is stored as integer cents.
     """
 
-    model_config = SettingsConfigDict(env_prefix="OFFERWISE_SERVE_", extra="forbid")
+    model_config = SettingsConfigDict(
+        env_prefix="OFFERWISE_SERVE_", extra="forbid", allow_inf_nan=False
+    )
 
     plan: Path | None = Field(
         None, description="plan parquet/csv (sidecar PLAN.summary.json beside it)"
