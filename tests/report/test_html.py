@@ -230,6 +230,11 @@ def test_load_inputs_errors_name_the_path(tmp_path: Path):
     (tmp_path / "p.parquet").write_text("not parquet")
     with pytest.raises(InputError, match="plan file .* cannot read"):
         load_inputs(None, plan=tmp_path / "p.parquet")
+    # another table given as the plan: refused (a report of nothing was written before)
+    pd.DataFrame({"a": [1], "b": [2]}).to_csv(tmp_path / "junk.csv", index=False)
+    with pytest.raises(InputError, match=r"plan file .*junk\.csv: required column\(s\) "
+                                         r"\['customer_id', 'offer_id'\] missing .*found: a, b"):
+        load_inputs(None, plan=tmp_path / "junk.csv")
 
 
 def test_build_report_writes_atomically(tmp_path: Path):

@@ -265,6 +265,25 @@ def test_serve_json_bad_plan_prints_only_the_error(tmp_path: Path) -> None:
     assert out["ok"] is False and "missing.parquet" in out["message"]
 
 
+def test_a_database_url_that_cannot_work_is_bad_input(tmp_path: Path) -> None:
+    # another kind of database: named, not a driver's ModuleNotFoundError (exit 1)
+    res = runner.invoke(app, ["apikey", "--db", "mysql://u:pw@h/x", "--name", "x", "--scope", "decide"])
+    assert res.exit_code == 2 and "db_url 'mysql://u:***@h/x'" in res.output
+    assert "SQLite (sqlite:///FILE) or PostgreSQL" in res.output and "pw@" not in res.output
+    # export from a mistyped SQLite path: an error, and no empty database left there
+    gone = tmp_path / "typo.db"
+    res = runner.invoke(app, ["export-exposures", "--db", f"sqlite:///{gone}", "--out", str(tmp_path / "ex")])
+    assert res.exit_code == 2 and f"no such database file ({gone})" in res.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    # a PostgreSQL server that is not there: the URL (password hidden) and the driver's reason
+    port = free_port()
+    res = runner.invoke(app, ["export-exposures", "--db", f"postgresql://svc:s3cret@127.0.0.1:{port}/ow",
+                              "--out", str(tmp_path / "ex")])
+    assert res.exit_code == 2, res.output
+    assert f"cannot connect to the database postgresql+psycopg://svc:***@127.0.0.1:{port}/ow" in res.output
+    assert "s3cret" not in res.output and not (tmp_path / "ex").exists()
+
+
 def test_redact_url() -> None:
     assert redact_url("sqlite:///x/ow.db") == "sqlite:///x/ow.db"
     assert redact_url("postgresql://svc:s3cret@db:5432/ow") == "postgresql://svc:***@db:5432/ow"

@@ -214,7 +214,15 @@ def load_inputs(
             inp.other_identifications[label] = ident
     if plan is not None:
         p = Path(plan)
-        inp.plan = _ids_as_str(read_frame(p, "plan"))
+        frame = read_frame(p, "plan")
+        missing = [c for c in ("customer_id", "offer_id") if c not in frame.columns]
+        if missing:  # another table passed as the plan: refused, not a report of nothing
+            raise InputError(
+                f"plan file {p}: required column(s) {missing} missing (a plan from `offerwise "
+                f"plan` has customer_id, offer_id, group, ...; found: "
+                f"{', '.join(map(str, frame.columns[:12]))}; {len(frame)} rows)"
+            )
+        inp.plan = _ids_as_str(frame)
         inp.sources["plan"] = str(p)
         if summary_path(p).is_file():
             inp.plan_summary = _read_json(summary_path(p), "plan summary")

@@ -98,7 +98,7 @@ def export_exposures(db_url: str, out_dir: str | Path, attribution_days: float =
     from offerwise._io import write_table
     from offerwise.serving.storage import make_engine, migrate
 
-    engine = make_engine(db_url, pool_size=1)
+    engine = make_engine(db_url, pool_size=1, existing=True)
     try:
         migrate(engine)
         df = exposures_frame(engine, attribution_days)

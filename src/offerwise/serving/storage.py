@@ -67,18 +67,34 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def make_engine(db_url: str, *, pool_size: int = 10, busy_timeout_ms: int = 30_000) -> Engine:
-    """A SQLAlchemy engine; SQLite gets WAL, ``busy_timeout`` and ``BEGIN IMMEDIATE`` writes."""
-    from offerwise.errors import require
+def make_engine(
+    db_url: str, *, pool_size: int = 10, busy_timeout_ms: int = 30_000, existing: bool = False
+) -> Engine:
+    """A SQLAlchemy engine; SQLite gets WAL, ``busy_timeout`` and ``BEGIN IMMEDIATE`` writes.
+
+    ConfigError for a URL that is neither SQLite nor PostgreSQL; with ``existing`` (a command
+    that reads what a service wrote), InputError when the SQLite file does not exist, instead of
+    creating an empty database at a mistyped path."""
+    from offerwise.errors import InputError, require
 
     sa = require("sqlalchemy", "serve")
     url = normalize_url(db_url)
+    if not url.startswith(("sqlite:", "sqlite+", "postgresql+psycopg://")):
+        raise ConfigError(
+            f"db_url {redact_url(db_url)!r}: offerwise keeps its ledger in SQLite "
+            "(sqlite:///FILE) or PostgreSQL (postgresql://USER@HOST/DB)"
+        )
     if url.startswith("sqlite"):
         if url in ("sqlite://", "sqlite:///:memory:"):
             raise ConfigError(
                 "db_url: an in-memory SQLite database cannot be shared; use sqlite:///FILE"
             )
         path = url.split(":///", 1)[-1]
+        file = path.split("?", 1)[0]
+        if existing and file and not path.startswith("file:") and not Path(file).is_file():
+            raise InputError(
+                f"{db_url}: no such database file ({file}); give the --db the service used"
+            )
         if path and not path.startswith("file:"):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(
@@ -282,6 +298,24 @@ def list_migrations(dialect: str | None = None) -> list[Migration]:
     return sorted(out, key=lambda m: m.version)
 
 
+def check_reachable(engine: Engine) -> None:
+    """InputError naming the database (password hidden) and the driver's reason when no
+    connection can be opened (a server down, a wrong host, port or password)."""
+    import sqlalchemy as sa
+
+    from offerwise.errors import InputError
+
+    try:
+        with engine.connect():
+            pass
+    except sa.exc.OperationalError as exc:
+        why = str(exc.orig if exc.orig is not None else exc).strip().splitlines()
+        raise InputError(
+            f"cannot connect to the database {engine.url.render_as_string(hide_password=True)}: "
+            f"{why[0] if why else type(exc).__name__}"
+        ) from None
+
+
 def migrate(engine: Engine) -> list[int]:
     """Apply pending migrations in one locked transaction; returns the versions applied.
 
@@ -289,6 +323,7 @@ def migrate(engine: Engine) -> list[int]:
     cannot change inside a transaction) and ``PRAGMA foreign_key_check`` must be clean before the
     commit.
     """
+    check_reachable(engine)
     applied_now: list[int] = []
     sqlite = engine.dialect.name == "sqlite"
     with contextlib.ExitStack() as stack:

@@ -209,7 +209,7 @@ def _swap_in_database(db_url: str, plan: Path, model_dir: Path) -> tuple[str | N
     read it within a second); returns (previous, new) campaign ids."""
     from offerwise.serving.storage import load_plan, make_engine, migrate
 
-    engine = make_engine(db_url, pool_size=1)
+    engine = make_engine(db_url, pool_size=1, existing=True)
     try:
         migrate(engine)
         got = load_plan(engine, plan, model_dir)
