@@ -28,6 +28,10 @@ import pytest  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent / "models"))
 from models_testdata import Logs, make_logs, write_dir  # noqa: E402
 
+# a fresh PostgreSQL cluster for the tests that need one (the data source and the offer service)
+sys.path.insert(0, str(Path(__file__).resolve().parent / "serving"))
+from serving_testlib import postgres_url  # noqa: E402, F401
+
 
 @pytest.fixture(scope="session")
 def logs() -> Logs:

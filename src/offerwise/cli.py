@@ -78,14 +78,18 @@ err_console = _console(stderr=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: A data source: a folder, a .duckdb file or a postgresql:// URL, so a string (a Path would
+#: fold the URL's "//" into "/").
 DataOpt = Annotated[
-    Path, typer.Option("--data", help="data directory, .duckdb file or postgresql:// URL")
+    str, typer.Option("--data", help="data directory, .duckdb file or postgresql:// URL")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print machine-readable JSON on stdout")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="settings file (TOML or YAML)")]
 SeedOpt = Annotated[
     int | None,
-    typer.Option("--seed", help="random seed (default: 42, or `seed` in the --config file)"),
+    typer.Option(
+        "--seed", min=0, help="random seed >= 0 (default: 42, or `seed` in the --config file)"
+    ),
 ]
 AsOfOpt = Annotated[
     str | None,
@@ -1367,7 +1371,7 @@ def report(
         typer.Option("--profiles", help="customer profiles (.parquet/.csv) with a segment column"),
     ] = None,
     data: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--data",
             help="data source whose customers table holds the protected attributes for the "
@@ -1441,7 +1445,7 @@ LlmModelOpt = Annotated[
 def brief(
     text: Annotated[str, typer.Argument(help="the campaign brief, in plain words")],
     data: Annotated[
-        Path | None, typer.Option("--data", help="the shop's data: offer ids, segments, columns")
+        str | None, typer.Option("--data", help="the shop's data: offer ids, segments, columns")
     ] = None,
     rules_out: Annotated[
         Path, typer.Option("--rules-out", help="rules file to diff against and to --write")
@@ -1518,7 +1522,7 @@ def copy_cmd(
         "copy.csv"
     ),
     data: Annotated[
-        Path | None, typer.Option("--data", help="the shop's data (its offers table)")
+        str | None, typer.Option("--data", help="the shop's data (its offers table)")
     ] = None,
     model: Annotated[
         Path | None, typer.Option("--model", help="model directory (its offer menu)")
@@ -1680,7 +1684,7 @@ def serve(
     JSON line) and serves until interrupted.
     """
     from offerwise.serving import run_server
-    from offerwise.serving.settings import ServeSettings
+    from offerwise.serving.settings import ServeSettings, serve_settings
     from offerwise.serving.storage import redact_url
 
     online = not no_online
@@ -1735,7 +1739,7 @@ def serve(
     flags = (("rate_per_s", rate_limit), ("rate_burst", burst), ("epsilon", explore))
     given: dict[str, Any] = {k: v for k, v in flags if v is not None}  # else env or default
     run_server(
-        ServeSettings(
+        serve_settings(
             plan=plan,
             model_dir=model,
             db_url=db,
@@ -2444,7 +2448,7 @@ def recommend(
 
 
 def _similar_products(
-    data: Path, product_id: str, k: int, settings: Settings, as_json: bool, other: bool
+    data: str, product_id: str, k: int, settings: Settings, as_json: bool, other: bool
 ) -> None:
     """``recommend --similar-to``: the products nearest to one by description."""
     from offerwise.errors import InputError

@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     allow_protected_features: bool = Field(
         False, description="explicitly allow protected attributes as features"
     )
-    seed: int = 42
+    seed: int = Field(42, ge=0, description="seed of every random step (numpy needs >= 0)")
     threads: int = Field(default_factory=lambda: max(1, min(2, os.cpu_count() or 1)), ge=1)
     feature_window_days: int = Field(
         365, ge=1, description="look-back window of the profile features"

@@ -77,6 +77,9 @@ def test_a_table_output_is_parquet_or_csv_and_number_options_are_finite(tmp_path
     assert _files(tmp_path) == before  # refused before any work: nothing written
 
     model = tmp_path / "model"
+    r = ow("train", "--data", shop, "--out", model, "--tune", "off", "--seed", "-1", ok=False)
+    assert r.returncode == 2 and "'--seed'" in r.stderr  # numpy's ValueError (exit 1) before
+    assert "greater than or equal to 0" in r.stderr and not model.exists()
     ow("train", "--data", shop, "--out", model, "--tune", "off")
     plan = ("plan", "--model", model, "--data", shop, "--out", tmp_path / "plan.parquet")
     for extra, msg in (

@@ -1,3 +1,4 @@
-"""Fixtures of the offer-service tests (defined in serving_testlib.py)."""
+"""Fixtures of the offer-service tests (defined in serving_testlib.py; ``postgres_url`` is in
+tests/conftest.py, shared with the data-source tests)."""
 
-from serving_testlib import inputs, postgres_url  # noqa: F401
+from serving_testlib import inputs  # noqa: F401

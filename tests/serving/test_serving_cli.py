@@ -284,6 +284,16 @@ def test_a_database_url_that_cannot_work_is_bad_input(tmp_path: Path) -> None:
     assert "s3cret" not in res.output and not (tmp_path / "ex").exists()
 
 
+def test_serve_settings_out_of_range_name_the_key(tmp_path: Path) -> None:
+    plan, model = make_inputs(tmp_path)
+    base = ["serve", "--plan", str(plan), "--model", str(model), "--db", _db(tmp_path)]
+    res = runner.invoke(app, [*base, "--port", "70000"])  # pydantic's ValidationError: exit 1
+    assert res.exit_code == 2 and "port: Input should be less than or equal to 65535" in res.output
+    res = runner.invoke(app, [*base, "--port", str(free_port())], env={"OFFERWISE_SERVE_EPSILON": "3"})
+    assert res.exit_code == 2 and "OFFERWISE_SERVE_* variables" in res.output
+    assert "epsilon: Input should be less than or equal to 1" in res.output
+
+
 def test_redact_url() -> None:
     assert redact_url("sqlite:///x/ow.db") == "sqlite:///x/ow.db"
     assert redact_url("postgresql://svc:s3cret@db:5432/ow") == "postgresql://svc:***@db:5432/ow"

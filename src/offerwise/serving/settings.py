@@ -93,4 +93,20 @@ class ServeSettings(BaseSettings):
         return v
 
 
-__all__ = ["DEFAULT_DB_URL", "ServeSettings"]
+def serve_settings(**values: object) -> ServeSettings:
+    """:class:`ServeSettings` from ``values`` and the ``OFFERWISE_SERVE_*`` environment;
+    ConfigError (exit 2) naming each bad key, e.g. ``port: Input should be less than or equal to
+    65535``, instead of pydantic's ValidationError."""
+    from pydantic import ValidationError
+
+    from offerwise.config import format_validation_error
+    from offerwise.errors import ConfigError
+
+    try:
+        return ServeSettings(**values)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        where = "serve settings (options and OFFERWISE_SERVE_* variables)"
+        raise ConfigError(format_validation_error(exc, where)) from None
+
+
+__all__ = ["DEFAULT_DB_URL", "ServeSettings", "serve_settings"]
