@@ -1140,10 +1140,22 @@ def plan(
     console.print(frame_table(res.by_segment, title="per segment"))
     console.print(
         f"budget {budget:,.2f}; expected cost {res.total_cost:,.2f}; expected incremental profit "
-        f"{res.total_incremental_profit:,.2f}; ROI {res.roi:.2f}; dual price lambda {res.lam:.3f}; "
-        f"holdout {int(res.holdout.sum()):,} customers ({res.holdout_fraction:.0%})",
+        f"{res.total_incremental_profit:,.2f}; ROI "
+        f"{'– (nothing spent)' if math.isnan(res.roi) else f'{res.roi:.2f}'}; dual price lambda "
+        f"{res.lam:.3f}; holdout {int(res.holdout.sum()):,} customers ({res.holdout_fraction:.0%})",
         soft_wrap=True,
     )
+    if not (res.assignment >= 0).any():
+        import pandas as pd
+
+        why = pd.Series(res.reason[~res.holdout]).value_counts()
+        console.print(
+            "nobody is offered anything; why, per customer: "
+            + "; ".join(f"{r} ({n:,})" for r, n in why.items())
+            + " (the plan's column reason)",
+            soft_wrap=True,
+            highlight=False,
+        )
     if res.min_gain > 0:
         n_low = int((res.reason == "below_min_gain").sum())
         console.print(

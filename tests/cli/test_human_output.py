@@ -141,6 +141,23 @@ def test_plan_with_the_simulated_shop_rules(shop: dict[str, Path]) -> None:
     assert stat.S_IMODE(html.stat().st_mode) & 0o044 == 0o044
 
 
+def test_an_as_of_outside_the_history_is_warned(shop: dict[str, Path], tmp_path: Path) -> None:
+    # before the first purchase every customer looks new; years after the last, all look lapsed
+    r = ow("profile", "--data", shop["data"], "--out", tmp_path / "p.parquet", "--as-of", "2000-01-01")
+    assert "warning: as of 2000-01-01, on or before the first transaction" in r.stderr
+    r = ow("plan", "--model", shop["model"], "--data", shop["data"], "--budget", "600", "--out",
+           tmp_path / "plan.parquet", "--as-of", "2099-01-01", "--no-frontier")
+    assert "warning: as of 2099-01-01" in r.stderr and "every customer looks lapsed" in r.stderr
+    # a plan that offers nothing says why per customer, not "ROI nan"
+    r = ow("plan", "--model", shop["model"], "--data", shop["data"], "--budget", "0", "--out",
+           tmp_path / "zero.parquet", "--no-frontier")
+    assert (pd.read_parquet(tmp_path / "zero.parquet")["offer_id"] == "none").all()
+    assert "ROI – (nothing spent)" in r.stdout and "ROI nan" not in r.stdout
+    assert "nobody is offered anything; why, per customer: " in r.stdout
+    r = ow("profile", "--data", shop["data"], "--out", tmp_path / "p.parquet")
+    assert "as of" not in r.stderr  # the default date lies in the history
+
+
 def test_analyze_human_output_labels_the_lift(tmp_path: Path) -> None:
     from offerwise.policy.plan import solve_plan, write_plan
     from offerwise.simulator import SimulatorConfig, run_campaign, simulate, write_campaign_data

@@ -16,7 +16,16 @@ from offerwise.data.contract import DataSet, load_data
 if TYPE_CHECKING:  # pragma: no cover
     from offerwise.models.persist import LoadedModel
 
-__all__ = ["DataArg", "HeldOut", "Progress", "held_out_exposures", "note", "open_data"]
+__all__ = [
+    "STALE_AS_OF_DAYS",
+    "DataArg",
+    "HeldOut",
+    "Progress",
+    "as_of_warnings",
+    "held_out_exposures",
+    "note",
+    "open_data",
+]
 
 #: A progress callback: receives a short text of the step being run.
 Progress = Callable[[str], None]
@@ -40,6 +49,39 @@ def open_data(data: DataArg, settings: Settings, required: Sequence[str] = ()) -
             raise InputError(f"{data.root}: required table(s) missing: {', '.join(missing)}")
         return data
     return load_data(data, settings=settings, required=tuple(required))
+
+
+#: An ``--as-of`` more than this many days after the last transaction is warned about.
+STALE_AS_OF_DAYS = 365
+
+
+def as_of_warnings(ds: DataSet, as_of: pd.Timestamp) -> list[str]:
+    """Warnings when ``as_of`` lies outside the transactions' history: on or before the first
+    one (no customer has bought anything yet: every one looks new, with no history) or more than
+    :data:`STALE_AS_OF_DAYS` after the last (every customer looks lapsed)."""
+    if not ds.has("transactions"):
+        return []
+    rows = ds.con.execute(
+        "SELECT MIN(CAST(ts AS TIMESTAMP)), MAX(CAST(ts AS TIMESTAMP)) FROM transactions"
+    ).fetchall()
+    if not rows or rows[0][0] is None:
+        return []
+    first, last = pd.Timestamp(rows[0][0]), pd.Timestamp(rows[0][1])
+    when = pd.Timestamp(as_of)
+    if when <= first:
+        return [
+            f"as of {when.date()}, on or before the first transaction ({first.date()}): no "
+            "customer has a purchase history then, so every one looks new; give an --as-of "
+            "inside the data's history"
+        ]
+    gap = (when - last).days
+    if gap > STALE_AS_OF_DAYS:
+        return [
+            f"as of {when.date()}, {gap:,} days after the last transaction ({last.date()}): "
+            "every customer looks lapsed then; give an --as-of near the data's end, or newer "
+            "data"
+        ]
+    return []
 
 
 @dataclass(slots=True)

@@ -16,7 +16,7 @@ from offerwise.errors import Problem
 from offerwise.features.engine import profile
 from offerwise.features.segments import segment_summary
 from offerwise.vocab import default_as_of, parse_as_of
-from offerwise.workflows._common import DataArg, open_data
+from offerwise.workflows._common import DataArg, as_of_warnings, open_data
 
 if TYPE_CHECKING:  # pragma: no cover
     from offerwise.spark.session import SparkConfig
@@ -32,7 +32,8 @@ class ProfileReport:
     summary: pd.DataFrame
     as_of: datetime
     fingerprint: str
-    warnings: list[Problem] = field(default_factory=list)
+    #: the data's tolerable problems, then what is odd about the date (``as_of_warnings``)
+    warnings: list[Problem | str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     engine: str = "duckdb"  # what computed the features: "duckdb" or "spark"
 
@@ -48,7 +49,9 @@ class ProfileReport:
             "n_customers": int(len(self.profiles)),
             "data_fingerprint": self.fingerprint,
             "segments": self.summary.to_dict("records"),
-            "warnings": [w.to_dict() for w in self.warnings],
+            "warnings": [
+                w.to_dict() if isinstance(w, Problem) else {"message": w} for w in self.warnings
+            ],
             "seconds": self.timings,  # per step, and "total"
             "engine": self.engine,
         }
@@ -93,7 +96,7 @@ def run_profile(
         summary=summary,
         as_of=ts.to_pydatetime(),
         fingerprint=ds.fingerprint,
-        warnings=list(ds.warnings),
+        warnings=[*ds.warnings, *([] if as_of is None else as_of_warnings(ds, ts))],
         timings={
             "load": round(t1 - t0, 3),
             "features_segments": round(t2 - t1, 3),

@@ -25,7 +25,7 @@ from offerwise.errors import InputError
 from offerwise.features.model_inputs import customer_features
 from offerwise.models.persist import LoadedModel, load_model
 from offerwise.vocab import EXTRAPOLATED_COLUMN, SCORE_COLUMNS, default_as_of, parse_as_of
-from offerwise.workflows._common import DataArg, Progress, note, open_data
+from offerwise.workflows._common import DataArg, Progress, as_of_warnings, note, open_data
 
 if TYPE_CHECKING:  # pragma: no cover
     from offerwise.spark.session import SparkConfig
@@ -150,7 +150,7 @@ def score(
     ids, X, ts = customer_features(
         ds, lm.features, as_of=as_of, settings=settings, computed=computed
     )
-    warns = shop_mismatch(lm, ds, ids)
+    warns = shop_mismatch(lm, ds, ids) + ([] if as_of is None else as_of_warnings(ds, ts))
     note(progress, f"scoring {len(ids)} customers as of {ts.date()}")
     by_offer: pd.DataFrame | None = None
     if not len(X):
