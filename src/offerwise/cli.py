@@ -1353,9 +1353,15 @@ def print_claims(c: PlanClaims) -> None:
         )
     elif c.estimate_note:
         console.print(f"no held-out check: {c.estimate_note}", highlight=False, soft_wrap=True)
+    detects = (
+        f"the holdout detects {c.mde:,.2f} or more (80% power, {c.outcome_days} days)"
+        if math.isfinite(c.mde)
+        else "no holdout, so nothing can measure it (`offerwise analyze` compares treatment with "
+        "the holdout)"
+    )
     console.print(
-        f"expected effect {c.expected_per_customer:+,.2f} net profit per treatment customer; the "
-        f"holdout detects {c.mde:,.2f} or more (80% power, {c.outcome_days} days)",
+        f"expected effect {c.expected_per_customer:+,.2f} net profit per treatment customer; "
+        + detects,
         highlight=False,
         soft_wrap=True,
     )

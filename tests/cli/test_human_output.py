@@ -141,7 +141,7 @@ def test_plan_with_the_simulated_shop_rules(shop: dict[str, Path]) -> None:
     assert stat.S_IMODE(html.stat().st_mode) & 0o044 == 0o044
 
 
-def test_an_as_of_outside_the_history_is_warned(shop: dict[str, Path], tmp_path: Path) -> None:
+def test_an_odd_date_or_an_empty_plan_or_no_holdout_is_said_plainly(shop: dict[str, Path], tmp_path: Path) -> None:
     # before the first purchase every customer looks new; years after the last, all look lapsed
     r = ow("profile", "--data", shop["data"], "--out", tmp_path / "p.parquet", "--as-of", "2000-01-01")
     assert "warning: as of 2000-01-01, on or before the first transaction" in r.stderr
@@ -154,6 +154,10 @@ def test_an_as_of_outside_the_history_is_warned(shop: dict[str, Path], tmp_path:
     assert (pd.read_parquet(tmp_path / "zero.parquet")["offer_id"] == "none").all()
     assert "ROI – (nothing spent)" in r.stdout and "ROI nan" not in r.stdout
     assert "nobody is offered anything; why, per customer: " in r.stdout
+    # without a holdout, the plan says nothing can measure it ("the holdout detects nan" before)
+    r = ow("plan", "--model", shop["model"], "--data", shop["data"], "--budget", "600", "--out",
+           tmp_path / "noh.parquet", "--holdout", "0", "--no-frontier")
+    assert "no holdout, so nothing can measure it" in r.stdout and "nan" not in r.stdout
     r = ow("profile", "--data", shop["data"], "--out", tmp_path / "p.parquet")
     assert "as of" not in r.stderr  # the default date lies in the history
 
