@@ -224,6 +224,16 @@ def test_duckdb_file_source(tmp_path: Path) -> None:
     assert sorted(ds.source.tables) == ["customers", "exposures", "offers"]
     assert len(ds.frame("exposures")) == 3
 
+    # a SQLite file (a common .db) is named as such, with what to do
+    import sqlite3
+
+    lite = tmp_path / "shop.db"
+    with sqlite3.connect(lite) as c:
+        c.execute("CREATE TABLE customers (customer_id TEXT)")
+    with pytest.raises(InputError, match=r"shop\.db: cannot open as a DuckDB database \(it is a SQLite "
+                                         r"database: export its tables to Parquet or CSV"):
+        load_data(lite)
+
 
 def test_missing_source_is_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="not found"):

@@ -161,8 +161,19 @@ def _open_duckdb(p: Path, settings: Settings) -> Source:
     try:
         con = duckdb.connect(str(p), read_only=True)
     except duckdb.Error as exc:
+        try:
+            with p.open("rb") as f:
+                sqlite = f.read(16) == b"SQLite format 3\x00"
+        except OSError:
+            sqlite = False
+        hint = (
+            " (it is a SQLite database: export its tables to Parquet or CSV files in a folder, "
+            "or to a DuckDB file or PostgreSQL)"
+            if sqlite
+            else ""
+        )
         raise InputError(
-            f"{p}: cannot open as a DuckDB database: {str(exc).splitlines()[0]}"
+            f"{p}: cannot open as a DuckDB database{hint}: {str(exc).splitlines()[0]}"
         ) from exc
     try:
         names = {
