@@ -178,6 +178,23 @@ def test_an_offer_category_no_product_has_is_a_warning(tmp_path: Path) -> None:
     assert load_data(d).warnings == []
 
 
+def test_a_csv_that_cannot_be_split_or_decoded_says_why(tmp_path: Path) -> None:
+    d = make_valid(tmp_path / "d")
+    products = pd.read_csv(d / "products.csv")
+    products["category"] = ["CRÈME", "SNACKS"]
+    products.to_csv(d / "products.csv", index=False, encoding="latin-1")  # an old Excel export
+    with pytest.raises(DataContractError) as e:
+        load_data(d)
+    text = str(e.value)
+    assert "products.csv: cannot read file: not UTF-8 text" in text and "'CSV UTF-8'" in text
+    lines = (d / "products.csv").read_text(encoding="latin-1").splitlines()
+    lines[1] += ',"an open quote'  # everything after it is one quoted value: one column
+    (d / "products.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(DataContractError) as e:
+        load_data(d)
+    assert "the file was read as one column: check its separator and its quotes" in str(e.value)
+
+
 def test_rows_dated_after_today_are_a_warning(tmp_path: Path) -> None:
     d = make_valid(tmp_path / "d")
     tx = pd.read_csv(d / "transactions.csv")

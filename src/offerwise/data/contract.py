@@ -437,12 +437,21 @@ def validate_source(
             problems.append(Problem(name, None, "table is empty", file=file))
             continue
         missing = [c.name for c in spec.columns if c.required and c.name not in cols]
+        # one column whose name holds separators: the CSV reader could not split the lines
+        (only,) = list(cols) if len(cols) == 1 else ("",)
+        split = (
+            "; the file was read as one column: check its separator and its quotes (a quote "
+            "left open runs on to the end of the file)"
+            if any(sep in only for sep in ",;\t|")
+            else ""
+        )
+        found = ", ".join(list(cols)[:12])
         for m in missing:
             problems.append(
                 Problem(
                     name,
                     m,
-                    f"required column '{m}' is missing (found: {', '.join(list(cols)[:12])})",
+                    f"required column '{m}' is missing (found: {found}){split}",
                     n_rows=n,
                     file=file,
                 )

@@ -136,6 +136,20 @@ def frames_source(frames: dict[str, pd.DataFrame], settings: Settings, label: st
     return src
 
 
+def _read_error(text: str) -> str:
+    """DuckDB's reader error in one line: its first line and the reason it gives (not its
+    settings dump); a file that is not UTF-8 says how to save it."""
+    lines = [ln.strip() for ln in text.splitlines()]
+    if "not utf-8 encoded" in text:
+        return (
+            f"not UTF-8 text ({lines[0]}): offerwise reads CSV as UTF-8; save the file as UTF-8 "
+            "(in Excel: 'CSV UTF-8')"
+        )
+    skip = ("Original Line", "Possible Solution", "file =", "LINE ")
+    why = [ln for ln in lines[1:] if ln and not ln.startswith(skip) and "=" not in ln][:1]
+    return " ".join(lines[:1] + why)[:300]
+
+
 def found_unreadable(src: Source) -> list[Problem]:
     """Files that DuckDB cannot open at all (corrupt Parquet, binary CSV): fatal, one problem
     each."""
@@ -147,7 +161,7 @@ def found_unreadable(src: Source) -> list[Problem]:
                 src.register_raw(con, t, "probe")
                 con.execute("SELECT * FROM probe LIMIT 1").fetchall()
             except duckdb.Error as exc:
-                msg = str(exc).splitlines()[0][:300]
+                msg = _read_error(str(exc))
                 out.append(Problem(t, None, f"cannot read file: {msg}", file=str(src.files[t])))
                 src.tables.remove(t)
                 src.files.pop(t)
