@@ -354,8 +354,7 @@ def import_completejourney_cmd(
 def profile(
     data: DataOpt,
     out: Annotated[
-        Path | None,
-        typer.Option("--out", help="profiles file (.parquet or .csv)"),
+        Path | None, typer.Option("--out", help="profiles file (.parquet or .csv)")
     ] = None,
     as_of: AsOfOpt = None,
     clusters: Annotated[
@@ -1953,10 +1952,7 @@ def forecast(
     horizon: Annotated[int, typer.Option("--horizon", help="weeks to forecast")],
     out: Annotated[
         Path | None,
-        typer.Option(
-            "--out",
-            help="forecast file (.parquet or .csv); optional with --evaluate",
-        ),
+        typer.Option("--out", help="forecast file (.parquet or .csv); optional with --evaluate"),
     ] = None,
     as_of: Annotated[
         str | None,
@@ -2095,10 +2091,7 @@ def elasticity(
 @handle_errors
 def categories(
     data: DataOpt,
-    out: Annotated[
-        Path,
-        typer.Option("--out", help="per-category file (.parquet or .csv)"),
-    ],
+    out: Annotated[Path, typer.Option("--out", help="per-category file (.parquet or .csv)")],
     forecast: Annotated[
         Path | None,
         typer.Option(
@@ -2277,8 +2270,7 @@ def demo(
 def recommend(
     data: DataOpt,
     out: Annotated[
-        Path | None,
-        typer.Option("--out", help="recommendations file (.parquet or .csv)"),
+        Path | None, typer.Option("--out", help="recommendations file (.parquet or .csv)")
     ] = None,
     level: Annotated[
         str, typer.Option("--level", help="what to recommend: category or product")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -487,7 +487,7 @@ def _example(
         return None
     row = rows[0]
     # a time stamp as the file would show it, not as Python's repr
-    shown = (repr(str(v)) if isinstance(v, datetime) else repr(v) for v in row)
+    shown = (repr(str(v)) if isinstance(v, date) else repr(v) for v in row)
     return ", ".join(f"{c}={v}" for c, v in zip(cols, shown, strict=True))
 
 
