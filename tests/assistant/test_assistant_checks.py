@@ -81,6 +81,11 @@ def test_template_explanation_passes_and_wrong_figures_fail() -> None:
     assert any("UNVERIFIED" in p for p in check_explanation(no_label, facts))
     # a share may be written as a percent, a figure rounded to whole units
     assert check_explanation("UNVERIFIED. 10% held out; cost 1,235; 1,234.5 exactly.", facts) == []
+    # a summary that counts the customers offered says how many (none, here), not "may get"
+    offered = PlanFacts.model_validate({**SUMMARY, "n_offered": 0})
+    text = template_explanation(offered)
+    assert "36 are in the treatment group (0 of them get an offer)" in text
+    assert "may get an offer" not in text and check_explanation(text, offered) == []
 
 
 def test_rules_toml_round_trips_the_examples() -> None:

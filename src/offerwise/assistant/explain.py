@@ -65,6 +65,7 @@ class PlanFacts(_Loose):
     n_customers: int
     n_treatment: int
     n_holdout: int
+    n_offered: int | None = None  # treatment customers given an offer (summaries since 2026-12)
     expected_cost: float
     expected_incremental_profit: float
     holdout_fraction: float = 0.0
@@ -94,8 +95,13 @@ def _pct(x: float) -> str:
 def template_explanation(f: PlanFacts) -> str:
     """The plan in plain words from the summary alone (deterministic)."""
     day = f" as of {f.as_of[:10]}" if f.as_of else ""
+    offered = (
+        f"{f.n_treatment:,} may get an offer"
+        if f.n_offered is None
+        else f"{f.n_treatment:,} are in the treatment group ({f.n_offered:,} of them get an offer)"
+    )
     lines = [
-        f"The plan covers {f.n_customers:,} customers{day}: {f.n_treatment:,} may get an offer "
+        f"The plan covers {f.n_customers:,} customers{day}: {offered} "
         f"and {f.n_holdout:,} ({_pct(f.holdout_fraction)}) are held out at random, so the "
         f"campaign's effect can be measured against them.",
         f"Budget {_money(f.budget)}; the model expects the discounts to cost "

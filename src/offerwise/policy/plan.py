@@ -159,6 +159,7 @@ class PlanResult:
             "lambda": self.lam,
             "n_customers": int(len(self.customer_ids)),
             "n_treatment": int((~self.holdout).sum()),
+            "n_offered": int(((self.assignment >= 0) & ~self.holdout).sum()),
             "n_holdout": int(self.holdout.sum()),
             "expected_cost": self.total_cost,
             "expected_incremental_profit": self.total_incremental_profit,
