@@ -145,12 +145,22 @@ TABLES: dict[str, TableSpec] = {
 _SQL_TYPE = {"timestamp": "TIMESTAMP", "number": "DOUBLE", "binary": "DOUBLE", "bool": "BOOLEAN"}
 
 
+def ts_range(con: duckdb.DuckDBPyConnection, table: str) -> tuple[datetime, datetime] | None:
+    """The earliest and the latest ``ts`` of ``table`` on ``con`` (None when it is empty). The
+    result is read to its end: a pending one makes DuckDB refuse ``register`` on the connection."""
+    rows = con.execute(
+        f"SELECT MIN(CAST(ts AS TIMESTAMP)), MAX(CAST(ts AS TIMESTAMP)) FROM {table}"
+    ).fetchall()
+    if not rows or rows[0][0] is None:
+        return None
+    first, last = (pd.Timestamp(v).to_pydatetime() for v in rows[0])
+    return first, last
+
+
 def max_ts(con: duckdb.DuckDBPyConnection, table: str) -> datetime | None:
-    """The latest ``ts`` of ``table`` on ``con`` (None when it is empty). The result is read to
-    its end: a pending one makes DuckDB refuse ``register`` on the connection."""
-    rows = con.execute(f"SELECT MAX(CAST(ts AS TIMESTAMP)) FROM {table}").fetchall()
-    v = rows[0] if rows else None
-    return None if v is None or v[0] is None else pd.Timestamp(v[0]).to_pydatetime()
+    """The latest ``ts`` of ``table`` on ``con`` (None when it is empty)."""
+    got = ts_range(con, table)
+    return None if got is None else got[1]
 
 
 @dataclass(slots=True)
@@ -177,6 +187,10 @@ class DataSet:
     def last_ts(self, name: str) -> datetime | None:
         """The latest ``ts`` of table ``name`` (None when absent or empty)."""
         return max_ts(self.con, name) if self.has(name) else None
+
+    def ts_range(self, name: str) -> tuple[datetime, datetime] | None:
+        """The earliest and the latest ``ts`` of table ``name`` (None when absent or empty)."""
+        return ts_range(self.con, name) if self.has(name) else None
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
@@ -438,7 +452,7 @@ def validate_source(
             continue
         missing = [c.name for c in spec.columns if c.required and c.name not in cols]
         # one column whose name holds separators: the CSV reader could not split the lines
-        (only,) = list(cols) if len(cols) == 1 else ("",)
+        only = next(iter(cols)) if len(cols) == 1 else ""
         split = (
             "; the file was read as one column: check its separator and its quotes (a quote "
             "left open runs on to the end of the file)"

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from offerwise import __version__
+from offerwise._io import read_table
 from offerwise.errors import InputError, ModelError
 from offerwise.vocab import frontier_path, summary_path
 
@@ -214,15 +215,9 @@ def load_inputs(
             inp.other_identifications[label] = ident
     if plan is not None:
         p = Path(plan)
-        frame = read_frame(p, "plan")
-        missing = [c for c in ("customer_id", "offer_id") if c not in frame.columns]
-        if missing:  # another table passed as the plan: refused, not a report of nothing
-            raise InputError(
-                f"plan file {p}: required column(s) {missing} missing (a plan from `offerwise "
-                f"plan` has customer_id, offer_id, group, ...; found: "
-                f"{', '.join(map(str, frame.columns[:12]))}; {len(frame)} rows)"
-            )
-        inp.plan = _ids_as_str(frame)
+        # another table passed as the plan is refused, not drawn as a report of nothing
+        hint = " (a plan from `offerwise plan` has customer_id, offer_id, group, ...)"
+        inp.plan = _ids_as_str(read_table(p, "plan", ("customer_id", "offer_id"), hint=hint))
         inp.sources["plan"] = str(p)
         if summary_path(p).is_file():
             inp.plan_summary = _read_json(summary_path(p), "plan summary")

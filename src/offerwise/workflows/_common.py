@@ -59,14 +59,10 @@ def as_of_warnings(ds: DataSet, as_of: pd.Timestamp) -> list[str]:
     """Warnings when ``as_of`` lies outside the transactions' history: on or before the first
     one (no customer has bought anything yet: every one looks new, with no history) or more than
     :data:`STALE_AS_OF_DAYS` after the last (every customer looks lapsed)."""
-    if not ds.has("transactions"):
+    got = ds.ts_range("transactions")
+    if got is None:
         return []
-    rows = ds.con.execute(
-        "SELECT MIN(CAST(ts AS TIMESTAMP)), MAX(CAST(ts AS TIMESTAMP)) FROM transactions"
-    ).fetchall()
-    if not rows or rows[0][0] is None:
-        return []
-    first, last = pd.Timestamp(rows[0][0]), pd.Timestamp(rows[0][1])
+    first, last = pd.Timestamp(got[0]), pd.Timestamp(got[1])
     when = pd.Timestamp(as_of)
     if when <= first:
         return [
