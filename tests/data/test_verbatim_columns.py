@@ -19,6 +19,7 @@ import pytest
 from offerwise.data import validation_cache
 from offerwise.data.contract import TABLES, DataSet, cast_expr, load_data, new_connection
 from offerwise.data.readers import open_source
+from offerwise.errors import DataContractError
 
 
 def _shop(d: Path, *, padded: bool) -> Path:
@@ -129,3 +130,55 @@ def test_a_column_named_like_the_checks_helper_is_no_problem(tmp_path: Path) -> 
     ds = load_data(shop)
     assert ds._verbatim["customers"] == []
     assert ds.frame("customers", ["customer_id"])["customer_id"].tolist() == ["c1", "c2", "c3"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "a ",
+        " a",
+        "a\t",  # DuckDB's TRIM keeps tabs: verbatim after the exact pass
+        "\ta",
+        "é",
+        "aé",
+        "a\u3000",  # ideographic space
+        "\u00a0a",  # no-break space
+        "x\u0600 ",  # a Prepend mark joins the trailing space to its grapheme
+        "e\u0301 ",
+        "a\u0301",
+        "",
+        "   ",
+        "日本",
+        "🙂",
+        "a b",
+    ],
+)
+def test_the_cheap_first_pass_decides_as_trimming_would(tmp_path: Path, value: str) -> None:
+    """Validation first looks only at each text value's first and last code points; whatever
+    it decides, the typed values equal the trimming ones and a column is verbatim exactly when
+    no value would change."""
+    shop = _shop(tmp_path / "shop", padded=False)
+    prod = pd.read_parquet(shop / "products.parquet")
+    prod["brand"] = ["Private", value, "National"]
+    prod.to_parquet(shop / "products.parquet", index=False)
+    ds = load_data(shop)
+    con = duckdb.connect()
+    trimmed, changes = con.execute(
+        "SELECT NULLIF(TRIM($1), ''), TRIM($1) <> $1 OR $1 = ''", [value]
+    ).fetchone()
+    assert ("brand" in ds._verbatim["products"]) == (not changes)
+    assert ds.frame("products")["brand"].tolist()[1] == (trimmed if trimmed is not None else None)
+    assert ds.frame("products")["brand"].tolist()[0::2] == ["Private", "National"]
+
+
+def test_a_blank_id_is_missing_after_the_cheap_first_pass(tmp_path: Path) -> None:
+    shop = _shop(tmp_path / "shop", padded=False)
+    tx = pd.read_parquet(shop / "transactions.parquet")
+    tx["order_id"] = ["o1", "\u3000", "o2"]
+    tx.to_parquet(shop / "transactions.parquet", index=False)
+    with pytest.raises(DataContractError) as err:
+        load_data(shop)
+    assert any(
+        p.column == "order_id" and p.message == "missing values" and p.n_rows == 1
+        for p in err.value.problems
+    ), err.value.problems

@@ -9,7 +9,7 @@ millions of rows. See ``docs/data-contract.md`` for the tables and the handling 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -505,78 +505,61 @@ def _example(
     return ", ".join(f"{c}={v}" for c, v in zip(cols, shown, strict=True))
 
 
-def _check_columns(
-    con: duckdb.DuckDBPyConnection,
-    name: str,
-    spec: TableSpec,
-    cols: dict[str, str],
-    file: str,
-    n: int,
-    verbatim: list[str],
-) -> list[Problem]:
-    """Per-column checks, computed in one aggregate pass: nulls, types, signs, domain,
-    duplicates. Appends to ``verbatim`` the text columns stored as text whose typed values are
-    the stored ones (no value blank or with spaces around it: see :func:`cast_expr`)."""
-    checks: list[tuple[str, str, str, bool]] = []  # (column, condition, message, fatal)
-    # each text column trimmed once, in the relation the checks read (``ow_trim_<j>``)
-    prefix = "ow_trim_"
-    while any(c.startswith(prefix) for c in cols):  # a name the file does not use
-        prefix = "_" + prefix
-    trims = {
-        cs.name: f"{prefix}{j}"
-        for j, cs in enumerate(spec.columns)
-        if cs.name in cols and _is_text(cols[cs.name])
-    }
-    rel = f"raw_{name}"
-    if trims:
-        sel = ", ".join(f"TRIM(CAST({_q(c)} AS VARCHAR)) AS {t}" for c, t in trims.items())
-        rel = f"(SELECT *, {sel} FROM raw_{name}) ow_checked"
-    for cs in spec.columns:
-        if cs.name not in cols:
-            continue
-        raw, typed = _q(cs.name), _cast_expr(cs, cs.name, cols[cs.name])
-        # a column stored as text can hold blanks and unparseable values; a typed one cannot
-        blank = f"{trims[cs.name]} = ''" if cs.name in trims else "FALSE"
-        if not cs.nullable:
-            checks.append((cs.name, f"{raw} IS NULL OR {blank}", "missing values", True))
-        # a cast that may give NULL on a non-blank value (a text id is any non-blank string, so
-        # its check would count nothing, at the price of trimming every id once more)
-        can_fail = "CASE" in typed or "TRY_CAST" in typed
-        if can_fail and cs.kind in ("timestamp",):
-            checks.append(
-                (
-                    cs.name,
-                    f"{raw} IS NOT NULL AND NOT {blank} AND {typed} IS NULL",
-                    "unparseable timestamps",
-                    True,
-                )
+def _one_column_checks(
+    cs: ColumnSpec, typed_as: str, blank: str
+) -> list[tuple[str, str, str, bool]]:
+    """The checks of one column: (column, condition, message, fatal); ``typed_as`` its type in
+    the file, ``blank`` the condition of a blank text value (an integer is never NaN)."""
+    raw, typed = _q(cs.name), _cast_expr(cs, cs.name, typed_as)
+    checks: list[tuple[str, str, str, bool]] = []
+    if not cs.nullable:
+        checks.append((cs.name, f"{raw} IS NULL OR {blank}", "missing values", True))
+    # a cast that may give NULL on a non-blank value (a text id is any non-blank string, so
+    # its check would count nothing, at the price of trimming every id once more)
+    can_fail = "CASE" in typed or "TRY_CAST" in typed
+    if can_fail and cs.kind in ("timestamp",):
+        checks.append(
+            (
+                cs.name,
+                f"{raw} IS NOT NULL AND NOT {blank} AND {typed} IS NULL",
+                "unparseable timestamps",
+                True,
             )
-        elif can_fail and cs.kind in ("number", "binary", "bool", "id"):
-            label = {
-                "id": "ids that are neither strings nor integers",
-                "bool": "values that are not true/false",
-            }
-            checks.append(
-                (
-                    cs.name,
-                    f"{raw} IS NOT NULL AND NOT {blank} AND {typed} IS NULL",
-                    label.get(cs.kind, "values that are not numbers"),
-                    True,
-                )
+        )
+    elif can_fail and cs.kind in ("number", "binary", "bool", "id"):
+        label = {
+            "id": "ids that are neither strings nor integers",
+            "bool": "values that are not true/false",
+        }
+        checks.append(
+            (
+                cs.name,
+                f"{raw} IS NOT NULL AND NOT {blank} AND {typed} IS NULL",
+                label.get(cs.kind, "values that are not numbers"),
+                True,
             )
-        if cs.kind in ("number", "binary"):
-            checks.append(
-                (cs.name, f"isnan({typed}) OR isinf({typed})", "NaN or infinite values", True)
-            )
-        if cs.non_negative:
-            checks.append((cs.name, f"{typed} < 0", "negative values", True))
-        if cs.at_most is not None:  # a signed column bounds its size
-            size, beyond = (typed, "above ") if cs.non_negative else (f"ABS({typed})", "beyond ±")
-            checks.append(
-                (cs.name, f"{size} > {cs.at_most!r}", f"values {beyond}{cs.at_most:,.0f}", True)
-            )
-        if cs.kind == "binary":
-            checks.append((cs.name, f"{typed} NOT IN (0, 1)", "values other than 0/1", True))
+        )
+    if cs.kind in ("number", "binary") and not _is_integer(typed_as):
+        checks.append(
+            (cs.name, f"isnan({typed}) OR isinf({typed})", "NaN or infinite values", True)
+        )
+    if cs.non_negative:
+        checks.append((cs.name, f"{typed} < 0", "negative values", True))
+    if cs.at_most is not None:  # a signed column bounds its size
+        size, beyond = (typed, "above ") if cs.non_negative else (f"ABS({typed})", "beyond ±")
+        checks.append(
+            (cs.name, f"{size} > {cs.at_most!r}", f"values {beyond}{cs.at_most:,.0f}", True)
+        )
+    if cs.kind == "binary":
+        checks.append((cs.name, f"{typed} NOT IN (0, 1)", "values other than 0/1", True))
+    return checks
+
+
+def _table_checks(
+    name: str, spec: TableSpec, cols: dict[str, str]
+) -> list[tuple[str, str, str, bool]]:
+    """The checks of table ``name`` across its columns: (column, condition, message, fatal)."""
+    checks: list[tuple[str, str, str, bool]] = []
     if name == "offers":
         checks.append(
             (
@@ -635,15 +618,76 @@ def _check_columns(
                 False,
             )
         )
+    return checks
 
-    # the values that trimming, or blank-to-NULL, would change
+
+def _count_where(con: duckdb.DuckDBPyConnection, rel: str, conds: list[str]) -> tuple[Any, ...]:
+    """The number of rows of ``rel`` where each condition holds, in one pass."""
+    agg = ", ".join(f"COUNT(*) FILTER (WHERE {cond})" for cond in conds)
+    return _fetch_row(con, f"SELECT {agg} FROM {rel}")
+
+
+def _check_columns(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    spec: TableSpec,
+    cols: dict[str, str],
+    file: str,
+    n: int,
+    verbatim: list[str],
+) -> list[Problem]:
+    """Per-column checks, computed in one aggregate pass: nulls, types, signs, domain,
+    duplicates. Appends to ``verbatim`` the text columns stored as text whose typed values are
+    the stored ones (no value blank or with spaces around it: see :func:`cast_expr`)."""
+    # each text column trimmed once, in the relation the checks read (``ow_trim_<j>``)
+    prefix = "ow_trim_"
+    while any(c.startswith(prefix) for c in cols):  # a name the file does not use
+        prefix = "_" + prefix
+    trims = {
+        cs.name: f"{prefix}{j}"
+        for j, cs in enumerate(spec.columns)
+        if cs.name in cols and _is_text(cols[cs.name])
+    }
+
+    def column_checks(blank_of: Callable[[str], str]) -> list[tuple[str, str, str, bool]]:
+        """The checks, with ``blank_of(column)`` the condition of a blank text value."""
+        checks: list[tuple[str, str, str, bool]] = []  # (column, condition, message, fatal)
+        for cs in spec.columns:
+            if cs.name in cols:
+                # a column stored as text can hold blanks and unparseable values; a typed one
+                # cannot
+                checks.extend(_one_column_checks(cs, cols[cs.name], blank_of(cs.name)))
+        return checks + _table_checks(name, spec, cols)
+
+    # the text columns whose values trimming, or blank-to-NULL, would change
     as_is = [cs.name for cs in spec.columns if cs.name in trims and cs.kind in ("id", "text")]
-    changed = [f"{_q(c)} <> {trims[c]} OR {_q(c)} = ''" for c in as_is]
-    if not checks and not as_is:
+    if not trims and not column_checks(lambda c: "FALSE"):
         return []
-    agg = ", ".join(f"COUNT(*) FILTER (WHERE {cond})" for cond in [c[1] for c in checks] + changed)
-    row = _fetch_row(con, f"SELECT {agg} FROM {rel}")
-    verbatim.extend(c for c, k in zip(as_is, row[len(checks) :], strict=True) if k == 0)
+    # First a cheap pass: a value that TRIM could change, or a blank one, is empty or starts or
+    # ends with a space, and DuckDB's TRIM removes only U+0020 and the Unicode space separators
+    # (all >= U+00A0); the first code point of the last grapheme (``reverse`` keeps graphemes
+    # whole) is the space itself or a Prepend mark (>= U+0600). So no value with both ends'
+    # code points in (32, 160) means no blank value and every text column verbatim, and the
+    # checks below are exact with "blank" false. 20M transaction lines: 1.3 s, against 4-5 s
+    # for trimming every id (ad hoc). Otherwise the exact pass with the trims follows.
+    ends = {c: (f"{t}_first", f"{t}_last") for c, t in trims.items()}
+    sel = ", ".join(
+        f"ord(CAST({_q(c)} AS VARCHAR)) AS {f}, ord(reverse(CAST({_q(c)} AS VARCHAR))) AS {la}"
+        for c, (f, la) in ends.items()
+    )
+    rel = f"(SELECT *, {sel} FROM raw_{name}) ow_checked" if trims else f"raw_{name}"
+    checks = column_checks(lambda c: "FALSE")
+    suspect = [f"{f} <= 32 OR {f} >= 160 OR {la} <= 32 OR {la} >= 160" for f, la in ends.values()]
+    row = _count_where(con, rel, [c[1] for c in checks] + suspect)
+    if any(row[len(checks) :]):
+        sel = ", ".join(f"TRIM(CAST({_q(c)} AS VARCHAR)) AS {t}" for c, t in trims.items())
+        rel = f"(SELECT *, {sel} FROM raw_{name}) ow_checked"
+        checks = column_checks(lambda c: f"{trims[c]} = ''" if c in trims else "FALSE")
+        changed = [f"{_q(c)} <> {trims[c]} OR {_q(c)} = ''" for c in as_is]
+        row = _count_where(con, rel, [c[1] for c in checks] + changed)
+        verbatim.extend(c for c, k in zip(as_is, row[len(checks) :], strict=True) if k == 0)
+    else:
+        verbatim.extend(as_is)
     out: list[Problem] = []
     for (col, cond, msg, fatal), bad in zip(checks, row[: len(checks)], strict=True):
         if bad:
@@ -660,7 +704,12 @@ def _check_columns(
                 )
             )
     if spec.key and spec.key in cols:
-        key = _cast_expr(spec.column_spec(spec.key), spec.key, cols[spec.key])
+        key = cast_expr(
+            spec.column_spec(spec.key),
+            _q(spec.key),
+            cols[spec.key],
+            verbatim=spec.key in verbatim,
+        )
         dup = _fetch_row(
             con,
             f"SELECT COUNT(*), MIN(k) FROM (SELECT {key} AS k FROM raw_{name} "
