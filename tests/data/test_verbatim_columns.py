@@ -182,3 +182,17 @@ def test_a_blank_id_is_missing_after_the_cheap_first_pass(tmp_path: Path) -> Non
         p.column == "order_id" and p.message == "missing values" and p.n_rows == 1
         for p in err.value.problems
     ), err.value.problems
+
+
+def test_ids_equal_once_trimmed_are_duplicates(tmp_path: Path) -> None:
+    """The key's duplicate check reads a verbatim key as stored, and trims one that is not."""
+    shop = _shop(tmp_path / "shop", padded=False)
+    cust = pd.read_parquet(shop / "customers.parquet")
+    cust["customer_id"] = ["c1", "c2", "c1\u00a0"]
+    cust.to_parquet(shop / "customers.parquet", index=False)
+    with pytest.raises(DataContractError) as err:
+        load_data(shop)
+    dup = [p for p in err.value.problems if p.message == "duplicate ids"]
+    assert [(p.table, p.column, p.n_rows, p.example) for p in dup] == [
+        ("customers", "customer_id", 1, "customer_id='c1'")
+    ]
