@@ -66,3 +66,48 @@ def test_postgres_source_that_cannot_be_reached(tmp_path: Path) -> None:
     r = ow("validate", "--data", f"postgresql://svc:s3cret@127.0.0.1:{port}/shop", ok=False)
     assert r.returncode == 2 and f"PostgreSQL 127.0.0.1:{port}/shop" in r.stderr
     assert "s3cret" not in r.stderr and "Traceback" not in r.stderr
+
+
+def test_postgres_values_arrive_as_stored(postgres_url: str) -> None:
+    """Tables are copied out of PostgreSQL as CSV text and typed from the columns' types: ids
+    keep their leading zeros, NULL and '' stay apart, quotes, commas and line breaks survive,
+    booleans, numerics and time stamps (with or without a zone) keep their values."""
+    psycopg = pytest.importorskip("psycopg")
+    from serving_testlib import pg_fresh_db
+
+    db = pg_fresh_db(postgres_url, "shop_types")
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE customers (customer_id TEXT, signup_date DATE, member BOOLEAN, "
+            "region TEXT)"
+        )
+        conn.execute(
+            "INSERT INTO customers VALUES ('007', '2024-01-02', true, 'North, \"upper\"'), "
+            "('8', NULL, false, ''), ('9', '2024-02-29', NULL, E'two\\nlines')"
+        )
+        conn.execute(
+            "CREATE TABLE transactions (customer_id TEXT, order_id BIGINT, product_id TEXT, "
+            "ts TIMESTAMPTZ, quantity NUMERIC(10, 3), amount DOUBLE PRECISION, discount REAL)"
+        )
+        conn.execute(
+            "INSERT INTO transactions VALUES "
+            "('007', 1, 'p1', '2024-03-01 10:00:00+02', 1.5, 0.1, 0.25), "
+            "('8', 2, 'p2', '2024-03-02 23:59:59.123456+00', 2, 1e-7, 0)"
+        )
+        conn.execute("CREATE TABLE offers (offer_id TEXT, kind TEXT, value DOUBLE PRECISION)")
+        conn.execute("INSERT INTO offers VALUES ('pct10', 'percent_off', 0.1)")
+    ds = load_data(db)
+    cust = ds.frame("customers").set_index("customer_id")
+    assert cust.index.tolist() == ["007", "8", "9"]
+    assert cust["member"].tolist()[:2] == [True, False] and pd.isna(cust["member"].iloc[2])
+    assert cust.loc["007", "region"] == 'North, "upper"' and cust.loc["9", "region"] == "two\nlines"
+    assert pd.isna(cust.loc["8", "signup_date"])
+    raw = ds.con.execute("SELECT region FROM raw_customers WHERE customer_id = '8'").fetchone()
+    assert raw == ("",)  # an empty string, not NULL, as stored (typed as missing afterwards)
+    tx = ds.frame("transactions").sort_values("order_id")
+    assert tx["order_id"].tolist() == ["1", "2"]
+    assert tx["ts"].tolist() == [pd.Timestamp("2024-03-01 08:00:00"),
+                                 pd.Timestamp("2024-03-02 23:59:59.123456")]
+    assert tx["quantity"].tolist() == [1.5, 2.0]
+    assert tx["amount"].tolist() == [0.1, 1e-7] and tx["discount"].tolist() == [0.25, 0.0]
+    assert ds.fingerprint == load_data(db).fingerprint  # the same bytes, the same fingerprint

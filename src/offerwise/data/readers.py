@@ -5,14 +5,17 @@ Three kinds of source, one interface (:class:`Source`):
 * a directory with ``<table>.parquet`` or ``<table>.csv`` files (CSV read as text, typed later);
 * a DuckDB database file (``*.duckdb`` / ``*.db``) with tables of the contract's names;
 * a PostgreSQL URL (``postgresql://user@host:port/db``) with tables of the contract's names
-  (read through psycopg, extra ``serve``);
+  (copied out through psycopg, extra ``serve``, into temporary Parquet files);
 * in-memory tables (:func:`frames_source`): pandas DataFrames of the contract's names, e.g. the
   orders the offer service recorded for the customers it scores online.
 """
 
 from __future__ import annotations
 
+import atexit
 import hashlib
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,6 +48,9 @@ class Source:
     files: dict[str, Path] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     _frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+    #: PostgreSQL: the tables as read (temporary Parquet files) and SHA-256 of the bytes sent
+    files_read: dict[str, Path] = field(default_factory=dict)
+    _digests: dict[str, str] = field(default_factory=dict)
 
     def describe(self) -> str:
         return {
@@ -77,9 +83,12 @@ class Source:
                 loc = self.location.replace("'", "''")
                 con.execute(f"ATTACH '{loc}' AS src (READ_ONLY)")
             con.execute(f'CREATE OR REPLACE VIEW {view} AS SELECT * FROM src.main."{table}"')
+        elif self.kind == "postgres":
+            path = str(self.files_read[table]).replace("'", "''")
+            con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM read_parquet('{path}')")
         else:
-            con.register(f"_pg_{table}", self._frames[table])
-            con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM _pg_{table}")
+            con.register(f"_frame_{table}", self._frames[table])
+            con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM _frame_{table}")
 
     def fingerprint(self) -> str:
         """Content hash of the source (16 hex digits), stored in every artefact made from it."""
@@ -88,6 +97,9 @@ class Source:
         if self.kind == "duckdb":
             return file_fingerprint([Path(self.location)])
         h = hashlib.sha256()
+        for t in sorted(self._digests):  # PostgreSQL: the bytes the server sent
+            h.update(t.encode())
+            h.update(self._digests[t].encode())
         for t in sorted(self._frames):
             h.update(t.encode())
             h.update(frame_fingerprint(self._frames[t]).encode())
@@ -202,25 +214,75 @@ def _open_duckdb(p: Path, settings: Settings) -> Source:
     return src
 
 
+#: PostgreSQL column types and the DuckDB types their CSV text is read as (others: VARCHAR).
+_PG_TYPES = {
+    "smallint": "SMALLINT",
+    "integer": "INTEGER",
+    "bigint": "BIGINT",
+    "real": "FLOAT",
+    "double precision": "DOUBLE",
+    "numeric": "DOUBLE",
+    "boolean": "BOOLEAN",
+    "date": "DATE",
+    "timestamp without time zone": "TIMESTAMP",
+    "timestamp with time zone": "TIMESTAMPTZ",
+}
+
+
 def _open_postgres(url: str, settings: Settings) -> Source:
+    """Each contract table streamed out of PostgreSQL by ``COPY … TO STDOUT`` (CSV, in chunks: a
+    table never sits in Python objects) into a private temporary folder, then written once as
+    Parquet by DuckDB with the columns' types, and read from there like a folder's files. The
+    fingerprint hashes the bytes the server sent. 1.46M Complete Journey lines: ``validate``
+    went from 11-12 s and 1.6 GB (every row fetched into a pandas frame) to the figures in
+    docs/data-contract.md."""
     psycopg = require("psycopg", "serve")
     dsn = url.replace("postgresql+psycopg://", "postgresql://")
     src = Source("postgres", dsn.split("@")[-1], settings)
+    folder = Path(tempfile.mkdtemp(prefix="offerwise-pg-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
     try:
         with psycopg.connect(dsn, autocommit=True) as conn:
-            names = {
-                r[0]
-                for r in conn.execute(
-                    "SELECT table_name FROM information_schema.tables "
-                    "WHERE table_schema = current_schema()"
-                )
-            }
+            # text the CSV reader parses as written: ISO dates, UTC offsets, exact floats
+            conn.execute("SET DateStyle TO ISO, YMD")
+            conn.execute("SET TimeZone TO 'UTC'")
+            conn.execute("SET extra_float_digits TO 3")
+            cols: dict[str, list[tuple[str, str]]] = {}
+            for table, column, typ in conn.execute(
+                "SELECT table_name, column_name, data_type FROM information_schema.columns "
+                "WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position"
+            ):
+                cols.setdefault(table, []).append((column, _PG_TYPES.get(typ, "VARCHAR")))
             for t in TABLE_NAMES:
-                if t in names:
-                    cur = conn.execute(f'SELECT * FROM "{t}"')
-                    cols = [d.name for d in cur.description]
-                    src._frames[t] = pd.DataFrame(cur.fetchall(), columns=cols)
-                    src.tables.append(t)
+                if t not in cols:
+                    continue
+                csv, h = folder / f"{t}.csv", hashlib.sha256()
+                with conn.cursor() as cur, csv.open("wb") as out:
+                    with cur.copy(f'COPY (SELECT * FROM "{t}") TO STDOUT (FORMAT csv)') as cp:
+                        for chunk in cp:
+                            h.update(chunk)
+                            out.write(chunk)
+                src._digests[t] = h.hexdigest()
+                src.files_read[t] = _csv_to_parquet(csv, cols[t], folder / f"{t}.parquet")
+                csv.unlink()
+                src.tables.append(t)
     except psycopg.Error as exc:
         raise InputError(f"PostgreSQL {src.location}: {str(exc).strip().splitlines()[0]}") from exc
     return src
+
+
+def _csv_to_parquet(csv: Path, columns: list[tuple[str, str]], out: Path) -> Path:
+    """PostgreSQL's CSV (no header; NULL unquoted and empty, an empty string quoted) as Parquet
+    with the given (name, DuckDB type) columns."""
+    spec = ", ".join("'" + name.replace("'", "''") + "': '" + typ + "'" for name, typ in columns)
+    con = duckdb.connect()
+    try:
+        con.execute(
+            f"COPY (SELECT * FROM read_csv('{str(csv).replace(chr(39), chr(39) * 2)}', "
+            f"header = false, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
+            f"allow_quoted_nulls = false, columns = {{{spec}}})) "
+            f"TO '{str(out).replace(chr(39), chr(39) * 2)}' (FORMAT parquet)"
+        )
+    finally:
+        con.close()
+    return out
