@@ -120,3 +120,45 @@ def test_an_unwritable_or_broken_cache_is_ignored(
     record.write_text("{ half a record")
     assert load_data(d).row_counts["customers"] == 3  # validated again
     assert json.loads(record.read_text())["counts"]["customers"] == 3  # and stored whole
+
+
+def test_a_warning_of_dates_after_today_holds_for_the_day_it_was_made(
+    tmp_path: Path, cache: Path
+) -> None:
+    """A stored result warning of transactions dated after today is reused on the same day and
+    made again on a later one (the dates may no longer be in the future)."""
+    from datetime import UTC, datetime, timedelta
+
+    d = make_valid(tmp_path / "d")
+    tx = pd.read_csv(d / "transactions.csv")
+    tx.loc[0, "ts"] = str((datetime.now(UTC) + timedelta(days=30)).date())
+    tx.to_csv(d / "transactions.csv", index=False)
+    first = load_data(d)
+    (warn,) = [p for p in first.warnings if p.message.startswith(validation_cache.FUTURE_DATES)]
+    assert f"({datetime.now(UTC).date()})" in warn.message
+    (record,) = _records(cache)
+    key = json.loads(record.read_text())["key"]
+    assert validation_cache.load(key) is not None  # today: reused
+    stored = json.loads(record.read_text())
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    for p in stored["problems"]:
+        p["message"] = p["message"].replace(f"({datetime.now(UTC).date()})", f"({yesterday})")
+    record.write_text(json.dumps(stored))
+    assert validation_cache.load(key) is None  # made on another day: validated again
+    again = load_data(d)
+    assert [p.message for p in again.warnings] == [p.message for p in first.warnings]
+
+
+def test_a_postgres_source_is_validated_once_per_content(postgres_url: str, cache: Path) -> None:
+    """The fingerprint of a PostgreSQL source hashes the bytes the server sent, so its result is
+    stored and reused like a folder's; a changed row makes a new one."""
+    psycopg = pytest.importorskip("psycopg")
+    from test_postgres_source import _to_postgres
+
+    db = _to_postgres(postgres_url, make_valid(cache.parent / "d"), "shop_cached")
+    first = load_data(db)
+    assert len(_records(cache)) == 1
+    assert load_data(db).fingerprint == first.fingerprint and len(_records(cache)) == 1
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute("UPDATE transactions SET amount = amount + 1 WHERE amount > 0")
+    assert load_data(db).fingerprint != first.fingerprint and len(_records(cache)) == 2

@@ -604,8 +604,8 @@ def _table_checks(
             (
                 "ts",
                 f"{ts} >= TIMESTAMP '{today + timedelta(days=2)}'",
-                f"dated after today ({today}): the default --as-of is the day after the latest "
-                "date; fix the dates, or give --as-of",
+                f"{validation_cache.FUTURE_DATES}{today}): the default --as-of is the day after "
+                "the latest date; fix the dates, or give --as-of",
                 False,
             )
         )

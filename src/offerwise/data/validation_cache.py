@@ -8,8 +8,10 @@ bytes, the location (problems name the file), the settings, the offerwise versio
 checks' own (:data:`CHECKS_VERSION`), so it is
 stored under a hash of those in the user's cache folder and reused when all of them match.
 
-* Only sources whose fingerprint hashes every byte (a folder of files, a DuckDB file) are
-  cached; PostgreSQL and in-memory tables are validated every time.
+* Only sources whose fingerprint hashes every byte (a folder of files, a DuckDB file, the CSV
+  bytes a PostgreSQL server sent) are cached; in-memory tables are validated every time.
+* A result that warns of dates after today is as of the day it was made: on a later day the
+  source is validated again (today's date may have caught up with them).
 * Only results without fatal problems are stored (a fatal one stops the command anyway).
 * Folder: ``$OFFERWISE_CACHE_DIR``, else ``$XDG_CACHE_HOME/offerwise``, else
   ``~/.cache/offerwise``; ``OFFERWISE_VALIDATION_CACHE=0`` turns the cache off. An unreadable or
@@ -22,6 +24,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,10 +38,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from offerwise.config import Settings
     from offerwise.data.readers import Source
 
-__all__ = ["Validation", "cache_dir", "cache_key", "load", "store", "usable"]
+__all__ = ["FUTURE_DATES", "Validation", "cache_dir", "cache_key", "load", "store", "usable"]
 
 #: Source kinds whose fingerprint is a hash of every byte (see ``Source.fingerprint``).
-CACHED_KINDS = ("dir", "duckdb")
+CACHED_KINDS = ("dir", "duckdb", "postgres")
+#: How the warning about dates after today starts; the date follows, then ``)``.
+FUTURE_DATES = "dated after today ("
 #: The checks' own version, part of the key: raise it when validation checks something new (a
 #: result stored before would pass data the new check refuses). 2: line amounts above 10^12;
 #: 3: exposure revenue, discount cost and gross profit beyond 10^12; offer categories no product
@@ -111,8 +116,14 @@ def load(key: str | None) -> Validation | None:
         raw = json.loads(path.read_text())
         if raw.get("key") != key:
             return None
+        problems = [Problem(**p) for p in raw["problems"]]
+        today = f"{FUTURE_DATES}{datetime.now(UTC).date()})"
+        if any(
+            p.message.startswith(FUTURE_DATES) and not p.message.startswith(today) for p in problems
+        ):
+            return None  # warned of dates after another day: today's check may differ
         return Validation(
-            problems=[Problem(**p) for p in raw["problems"]],
+            problems=problems,
             exclude={str(k): str(v) for k, v in raw["exclude"].items()},
             counts={str(k): int(v) for k, v in raw["counts"].items()},
             # a record written before this field: every column cleaned, as it was then
