@@ -111,3 +111,20 @@ def test_postgres_values_arrive_as_stored(postgres_url: str) -> None:
     assert tx["quantity"].tolist() == [1.5, 2.0]
     assert tx["amount"].tolist() == [0.1, 1e-7] and tx["discount"].tolist() == [0.25, 0.0]
     assert ds.fingerprint == load_data(db).fingerprint  # the same bytes, the same fingerprint
+
+
+def test_postgres_value_duckdb_cannot_type_is_reported_not_a_crash(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """A time stamp PostgreSQL holds and DuckDB cannot (year 294276): the table is read as text
+    and validation names the table, the column and the count (exit 2, not an internal error)."""
+    psycopg = pytest.importorskip("psycopg")
+    folder = make_valid(tmp_path / "d")
+    db = _to_postgres(postgres_url, folder, "shop_far")
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute("UPDATE transactions SET ts = '294276-12-31 00:00:00' WHERE ctid IN "
+                     "(SELECT ctid FROM transactions LIMIT 1)")
+    r = ow("validate", "--data", db, ok=False)
+    assert r.returncode == 2, r.stderr
+    assert "transactions" in r.stderr and "'ts'" in r.stderr
+    assert "unparseable timestamps (1 row)" in r.stderr and "internal error" not in r.stderr

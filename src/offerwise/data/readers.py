@@ -263,7 +263,9 @@ def _open_postgres(url: str, settings: Settings) -> Source:
                             h.update(chunk)
                             out.write(chunk)
                 src._digests[t] = h.hexdigest()
-                src.files_read[t] = _csv_to_parquet(csv, cols[t], folder / f"{t}.parquet")
+                src.files_read[t] = _csv_to_parquet(
+                    csv, cols[t], folder / f"{t}.parquet", settings.threads
+                )
                 csv.unlink()
                 src.tables.append(t)
     except psycopg.Error as exc:
@@ -271,18 +273,30 @@ def _open_postgres(url: str, settings: Settings) -> Source:
     return src
 
 
-def _csv_to_parquet(csv: Path, columns: list[tuple[str, str]], out: Path) -> Path:
+def _csv_to_parquet(csv: Path, columns: list[tuple[str, str]], out: Path, threads: int) -> Path:
     """PostgreSQL's CSV (no header; NULL unquoted and empty, an empty string quoted) as Parquet
-    with the given (name, DuckDB type) columns."""
-    spec = ", ".join("'" + name.replace("'", "''") + "': '" + typ + "'" for name, typ in columns)
-    con = duckdb.connect()
+    with the given (name, DuckDB type) columns. Text DuckDB cannot read as the column's type
+    (a year beyond DuckDB's, say) makes every column text instead: validation then counts
+    and names the values the contract cannot type, as for a CSV file."""
+    path = str(csv).replace("'", "''")
+    con = duckdb.connect(config={"threads": threads})
     try:
-        con.execute(
-            f"COPY (SELECT * FROM read_csv('{str(csv).replace(chr(39), chr(39) * 2)}', "
-            f"header = false, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
-            f"allow_quoted_nulls = false, columns = {{{spec}}})) "
-            f"TO '{str(out).replace(chr(39), chr(39) * 2)}' (FORMAT parquet)"
-        )
+        for typed in (True, False):
+            spec = ", ".join(
+                "'" + name.replace("'", "''") + "': '" + (typ if typed else "VARCHAR") + "'"
+                for name, typ in columns
+            )
+            try:
+                con.execute(
+                    f"COPY (SELECT * FROM read_csv('{path}', header = false, "
+                    "auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
+                    f"allow_quoted_nulls = false, columns = {{{spec}}})) "
+                    f"TO '{str(out).replace(chr(39), chr(39) * 2)}' (FORMAT parquet)"
+                )
+                break
+            except duckdb.Error:
+                if not typed:
+                    raise
     finally:
         con.close()
     return out
