@@ -661,7 +661,8 @@ def _check_columns(
 
     # the text columns whose values trimming, or blank-to-NULL, would change
     as_is = [cs.name for cs in spec.columns if cs.name in trims and cs.kind in ("id", "text")]
-    if not trims and not column_checks(lambda c: "FALSE"):
+    checks = column_checks(lambda c: "FALSE")
+    if not trims and not checks:
         return []
     # First a cheap pass: a value that TRIM could change, or a blank one, is empty or starts or
     # ends with a space, and DuckDB's TRIM removes only U+0020 and the Unicode space separators
@@ -676,7 +677,6 @@ def _check_columns(
         for c, (f, la) in ends.items()
     )
     rel = f"(SELECT *, {sel} FROM raw_{name}) ow_checked" if trims else f"raw_{name}"
-    checks = column_checks(lambda c: "FALSE")
     suspect = [f"{f} <= 32 OR {f} >= 160 OR {la} <= 32 OR {la} >= 160" for f, la in ends.values()]
     row = _count_where(con, rel, [c[1] for c in checks] + suspect)
     if any(row[len(checks) :]):
