@@ -636,8 +636,8 @@ def _check_columns(
     n: int,
     verbatim: list[str],
 ) -> list[Problem]:
-    """Per-column checks, computed in one aggregate pass: nulls, types, signs, domain,
-    duplicates. Appends to ``verbatim`` the text columns stored as text whose typed values are
+    """Per-column checks: nulls, types, signs, domain, duplicates, computed in one aggregate pass
+    (two when a text value may be blank or padded: see below). Appends to ``verbatim`` the text columns stored as text whose typed values are
     the stored ones (no value blank or with spaces around it: see :func:`cast_expr`)."""
     # each text column trimmed once, in the relation the checks read (``ow_trim_<j>``)
     prefix = "ow_trim_"

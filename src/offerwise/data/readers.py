@@ -49,7 +49,7 @@ class Source:
     problems: list[Problem] = field(default_factory=list)
     _frames: dict[str, pd.DataFrame] = field(default_factory=dict)
     #: PostgreSQL: the tables as read (temporary Parquet files) and SHA-256 of the bytes sent
-    files_read: dict[str, Path] = field(default_factory=dict)
+    _copies: dict[str, Path] = field(default_factory=dict)
     _digests: dict[str, str] = field(default_factory=dict)
 
     def describe(self) -> str:
@@ -67,8 +67,8 @@ class Source:
 
     def register_raw(self, con: duckdb.DuckDBPyConnection, table: str, view: str) -> None:
         """Create view ``view`` with the untyped rows of ``table``."""
-        if self.kind == "dir":
-            f = self.files[table]
+        if self.kind in ("dir", "postgres"):  # PostgreSQL: its tables' Parquet copies
+            f = self.files[table] if self.kind == "dir" else self._copies[table]
             path = str(f).replace("'", "''")
             if f.suffix == ".parquet":
                 rel = f"read_parquet('{path}')"
@@ -83,9 +83,6 @@ class Source:
                 loc = self.location.replace("'", "''")
                 con.execute(f"ATTACH '{loc}' AS src (READ_ONLY)")
             con.execute(f'CREATE OR REPLACE VIEW {view} AS SELECT * FROM src.main."{table}"')
-        elif self.kind == "postgres":
-            path = str(self.files_read[table]).replace("'", "''")
-            con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM read_parquet('{path}')")
         else:
             con.register(f"_frame_{table}", self._frames[table])
             con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM _frame_{table}")
@@ -263,7 +260,7 @@ def _open_postgres(url: str, settings: Settings) -> Source:
                             h.update(chunk)
                             out.write(chunk)
                 src._digests[t] = h.hexdigest()
-                src.files_read[t] = _csv_to_parquet(
+                src._copies[t] = _csv_to_parquet(
                     csv, cols[t], folder / f"{t}.parquet", settings.threads
                 )
                 csv.unlink()
