@@ -637,8 +637,9 @@ def _check_columns(
     verbatim: list[str],
 ) -> list[Problem]:
     """Per-column checks: nulls, types, signs, domain, duplicates, computed in one aggregate pass
-    (two when a text value may be blank or padded: see below). Appends to ``verbatim`` the text columns stored as text whose typed values are
-    the stored ones (no value blank or with spaces around it: see :func:`cast_expr`)."""
+    (two when a text value may be blank or padded: see below). Appends to ``verbatim`` the text
+    columns stored as text whose typed values are the stored ones (no value blank or with spaces
+    around it: see :func:`cast_expr`)."""
     # each text column trimmed once, in the relation the checks read (``ow_trim_<j>``)
     prefix = "ow_trim_"
     while any(c.startswith(prefix) for c in cols):  # a name the file does not use
