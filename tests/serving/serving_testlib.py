@@ -70,12 +70,14 @@ def inputs(tmp_path: Path) -> tuple[Path, Path]:
 
 @dataclass
 class LiveServer:
-    """A uvicorn subprocess on a free loopback port."""
+    """A uvicorn subprocess on a free loopback port; its stderr goes to a file (a pipe nobody
+    reads would block the server once full), shown by :meth:`log_tail` in failure messages."""
 
     db_url: str
     env: dict[str, str]
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
+    log: Path | None = None
 
     @property
     def url(self) -> str:
@@ -83,15 +85,20 @@ class LiveServer:
 
     def start(self, timeout: float = 30.0) -> LiveServer:
         env = {**os.environ, **self.env, "OFFERWISE_SERVE_DB_URL": self.db_url}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "offerwise.serving.app:create_app", "--factory",
-             "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
-             "--workers", env.get("TEST_WORKERS", "1")],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        if self.log is None:
+            fd, name = tempfile.mkstemp(prefix="ow-server-", suffix=".log")
+            os.close(fd)
+            self.log = Path(name)
+        with self.log.open("ab") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", "offerwise.serving.app:create_app", "--factory",
+                 "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "info",
+                 "--no-access-log", "--workers", env.get("TEST_WORKERS", "1")],
+                env=env, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.proc.stderr.read().decode()[-2000:]}")
+                raise RuntimeError(f"server exited: {self.log_tail()}")
             try:
                 if httpx.get(self.url + "/health", timeout=1).status_code == 200:
                     return self
@@ -100,6 +107,12 @@ class LiveServer:
             time.sleep(0.1)
         self.stop()
         raise RuntimeError("server did not start in time")
+
+    def log_tail(self, n: int = 4000) -> str:
+        """The last ``n`` characters the server wrote to stderr (its log)."""
+        if self.log is None or not self.log.exists():
+            return ""
+        return self.log.read_bytes()[-n:].decode(errors="replace")
 
     def kill9(self) -> None:
         assert self.proc is not None

@@ -248,6 +248,45 @@ def test_plan_load_idempotent_and_checked(tmp_path: Path) -> None:
         assert c.exec_driver_sql("SELECT COUNT(*) FROM campaigns WHERE campaign_id = 'drv'").scalar() == 0
 
 
+def test_a_worker_starting_after_a_swap_does_not_undo_it(tmp_path: Path, caplog) -> None:
+    """Every worker loads its configured plan at startup; one that starts late (or that uvicorn
+    restarts) after ``POST /v1/admin/plan`` must keep the swapped-in campaign active."""
+    p1, model = make_inputs(tmp_path / "one", campaign_id="camp-1")
+    p2, _ = make_inputs(tmp_path / "two", campaign_id="camp-2")
+    p3, _ = make_inputs(tmp_path / "three", campaign_id="camp-3")
+    db = f"sqlite:///{tmp_path}/ow.db"
+
+    def served(client: TestClient, key: str, who: str) -> str:
+        r = client.get(f"/v1/customers/{who}/offer", headers=H(key))
+        assert r.status_code == 200, r.text
+        return r.json()["campaign_id"]
+
+    first = TestClient(create_app(ServeSettings(plan=p1, model_dir=model, db_url=db)))
+    with first:
+        admin = create_api_key(db, "admin", ["admin"])
+        decide = create_api_key(db, "checkout", ["decide"])
+        assert served(first, decide, "c3") == "camp-1"
+        r = first.post("/v1/admin/plan", headers=H(admin), json={"plan": str(p2), "model_dir": str(model)})
+        assert r.status_code == 200 and r.json()["campaign_id"] == "camp-2", r.text
+        late = TestClient(create_app(ServeSettings(plan=p1, model_dir=model, db_url=db)))
+        with caplog.at_level("WARNING", logger="offerwise.serving"), late:
+            assert served(late, decide, "c4") == "camp-2"
+        assert "is not made active again: campaign 'camp-2' was swapped in since" in caplog.text
+        first.app.state.service.refresh()
+        assert served(first, decide, "c5") == "camp-2"
+    # a new plan at a worker's startup is made active; so is any plan loaded explicitly
+    with TestClient(create_app(ServeSettings(plan=p3, model_dir=model, db_url=db))) as third:
+        assert served(third, decide, "c6") == "camp-3"
+    eng = make_engine(db)
+    got = load_plan(eng, p1, model)
+    assert got.active and not got.created and got.previous_campaign_id == "camp-3"
+    got = load_plan(eng, p2, model, take_over=False)
+    assert not got.active and got.previous_campaign_id == "camp-1"
+    with eng.connect() as c:
+        assert c.exec_driver_sql("SELECT campaign_id FROM campaigns WHERE active = 1").scalar() == "camp-1"
+    eng.dispose()
+
+
 def test_plan_propensities_are_served_logged_and_exported(tmp_path: Path) -> None:
     """A plan made with `offerwise plan --explore` carries each row's probability; with the
     service's own ε = 0 the logged propensity is exactly the plan's, and export returns it."""

@@ -101,11 +101,11 @@ def _swap_under_load(tmp_path: Path, db_url: str) -> None:
             return s1 + s2, ok, {"status": r.status_code, "body": r.json()}
 
         statuses, ok, swap = asyncio.run(run())
-        assert swap["status"] == 200, swap
+        assert swap["status"] == 200, (swap, srv.log_tail())
         assert swap["body"]["campaign_id"] == "camp-2" and swap["body"]["created"]
         assert swap["body"]["previous_campaign_id"] == "camp-1"
-        assert not [s for s in statuses if s >= 500], statuses
-        assert set(statuses) <= {200, 409}, sorted(set(statuses))
+        assert not [s for s in statuses if s >= 500], (statuses, srv.log_tail())
+        assert set(statuses) <= {200, 409}, (sorted(set(statuses)), srv.log_tail())
         # every worker serves the new campaign within a few seconds (fresh customers)
         deadline, seen = time.monotonic() + 10, set()
         with httpx.Client(base_url=srv.url, headers={"X-API-Key": decide}) as c:
@@ -117,7 +117,7 @@ def _swap_under_load(tmp_path: Path, db_url: str) -> None:
                     seen.add(i)
                 else:
                     seen.clear()
-            assert len(seen) >= 20, "a worker still serves the old campaign"
+            assert len(seen) >= 20, f"a worker still serves the old campaign:\n{srv.log_tail()}"
             # swapping to the same plan again is idempotent; a bad plan is a 422, nothing changes
             r = c.post("/v1/admin/plan", headers={"X-API-Key": admin},
                        json={"plan": str(p2), "model_dir": str(model)})

@@ -17,8 +17,11 @@ from offerwise.serving.settings import ServeSettings
 log = logging.getLogger("offerwise.serving")
 
 
-def bootstrap(settings: ServeSettings) -> Any:
-    """Engine + migrations + (if configured) the plan load; returns the engine."""
+def bootstrap(settings: ServeSettings, *, take_over: bool = True) -> Any:
+    """Engine + migrations + (if configured) the plan load; returns the engine.
+
+    ``take_over=False`` in a worker's startup: a plan loaded before does not replace a campaign
+    swapped in since (see :func:`offerwise.serving.storage.load_plan`)."""
     from offerwise.serving.storage import load_plan, make_engine, migrate
 
     engine = make_engine(
@@ -30,7 +33,17 @@ def bootstrap(settings: ServeSettings) -> Any:
             from offerwise.errors import ConfigError
 
             raise ConfigError("--model MODEL_DIR is needed with --plan (the offer menu)")
-        load_plan(engine, settings.plan, settings.model_dir, settings.budget)
+        got = load_plan(
+            engine, settings.plan, settings.model_dir, settings.budget, take_over=take_over
+        )
+        if not got.active:
+            log.warning(
+                "plan %s (campaign %r) was loaded before and is not made active again: campaign "
+                "%r was swapped in since (POST /v1/admin/plan swaps plans while serving)",
+                settings.plan,
+                got.campaign_id,
+                got.previous_campaign_id,
+            )
     return engine
 
 
@@ -59,7 +72,7 @@ def create_app(settings: ServeSettings | None = None) -> Any:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = bootstrap(settings)
+        engine = bootstrap(settings, take_over=False)
         app.state.service = OfferService(engine, settings)
         app.state.verifier = KeyVerifier(engine, settings.key_cache_s)
         app.state.limiter = RateLimiter(settings.rate_per_s, settings.rate_burst)

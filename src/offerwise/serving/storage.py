@@ -540,6 +540,7 @@ class LoadedPlan:
     created: bool
     fingerprint: str
     previous_campaign_id: str | None = None  # the campaign that was active before this load
+    active: bool = True  # whether the plan's campaign is the active one after the load
 
 
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -879,13 +880,23 @@ def read_plan(plan: Path, menu_ids: set[str]) -> pd.DataFrame:
 
 
 def load_plan(
-    engine: Engine, plan: Path, model_dir: Path, budget: float | None = None
+    engine: Engine,
+    plan: Path,
+    model_dir: Path,
+    budget: float | None = None,
+    *,
+    take_over: bool = True,
 ) -> LoadedPlan:
     """Load the offer menu and the plan as the active campaign; idempotent.
 
     Re-loading the same plan (same fingerprint) inserts nothing (a ``budget`` override is applied);
     a different plan under an existing ``campaign_id`` is refused. The campaign's budget is
     ``budget`` if given, else ``budget`` of the sidecar summary json.
+
+    ``take_over=False`` (a worker process loading its configured plan at startup): a plan that was
+    loaded before becomes active only while no campaign is; it does not take the place of a
+    campaign swapped in since (a worker started late, or restarted by uvicorn, must not undo
+    ``POST /v1/admin/plan``). A new plan is made active either way.
     """
     import sqlalchemy as sa
 
@@ -978,12 +989,16 @@ def load_plan(
             for i in range(0, len(records), 5000):
                 conn.execute(t.assignments.insert(), records[i : i + 5000])
         _reserve_missing_codes(conn, campaign_id)
-        conn.execute(
-            t.campaigns.update().values(
-                active=sa.case((t.campaigns.c.campaign_id == campaign_id, 1), else_=0)
+        active = take_over or created or previous in (None, campaign_id)
+        if active:
+            conn.execute(
+                t.campaigns.update().values(
+                    active=sa.case((t.campaigns.c.campaign_id == campaign_id, 1), else_=0)
+                )
             )
-        )
-    return LoadedPlan(campaign_id, budget_cents, len(frame), len(menu), created, fp, previous)
+    return LoadedPlan(
+        campaign_id, budget_cents, len(frame), len(menu), created, fp, previous, active
+    )
 
 
 __all__ = [
