@@ -990,7 +990,7 @@ def load_plan(
                 conn.execute(t.assignments.insert(), records[i : i + 5000])
         _reserve_missing_codes(conn, campaign_id)
         active = take_over or created or previous in (None, campaign_id)
-        if active:
+        if active and previous != campaign_id:  # already active: no row to change or lock
             conn.execute(
                 t.campaigns.update().values(
                     active=sa.case((t.campaigns.c.campaign_id == campaign_id, 1), else_=0)
