@@ -101,6 +101,43 @@ def test_cycle_retrains_replans_and_swaps_the_live_plan(live: dict) -> None:
         time.sleep(0.2)
 
 
+def test_cycle_merges_a_duckdb_file_shop_into_a_directory(live: dict) -> None:
+    """The history in a DuckDB file (not a directory): the merged copy is a directory holding
+    its tables row for row plus the served exposures, and the new plan goes live."""
+    import duckdb
+
+    from offerwise.data.contract import load_data
+
+    tables = load_data(live["data"]).source.tables
+    shop = live["root"] / "shop.duckdb"
+    with duckdb.connect(str(shop)) as con:
+        for t in tables:
+            f = next(live["data"].glob(f"{t}.*"))
+            con.execute(f"CREATE TABLE {t} AS SELECT * FROM read_parquet('{f}')")
+    srv, decide = live["srv"], live["decide"]
+    first = [_active(srv, decide, f"c{i}") for i in range(10)][0]
+    time.sleep(0.5)  # the write-behind records reach the database
+    r = ow("cycle", "--data", shop, "--db", live["db"], "--budget", "250",
+           "--work", live["root"] / "cycles", "--tune", "off")
+    assert r.returncode == 0, r.stderr
+    history = len(pd.read_parquet(live["data"] / "exposures.parquet"))
+    assert f"merged 10 served exposures with {history:,} logged" in r.stdout
+    data = next((live["root"] / "cycles").iterdir()) / "data"
+    assert sorted(p.stem for p in data.glob("*.parquet")) == sorted(tables)
+    for t in tables:
+        got, want = pd.read_parquet(data / f"{t}.parquet"), pd.read_parquet(live["data"] / f"{t}.parquet")
+        if t == "exposures":
+            assert len(got) == history + 10
+        else:
+            same = [f.astype(object).where(f.notna(), None) for f in (got, want)]
+            pd.testing.assert_frame_equal(*same)
+    deadline = time.monotonic() + 5
+    while (now := _active(srv, decide, f"late{time.monotonic()}")) == first:
+        assert time.monotonic() < deadline, "the service did not pick up the new plan"
+        time.sleep(0.2)
+    assert now.startswith("cycle-")
+
+
 def test_cycle_refuses_a_server_without_a_key(live: dict) -> None:
     r = ow("cycle", "--data", live["data"], "--db", live["db"], "--budget", "100",
            "--work", live["root"] / "c", "--server", live["srv"].url)

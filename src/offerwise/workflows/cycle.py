@@ -1,8 +1,9 @@
 """``offerwise cycle``: relearn from what the service served and swap the live plan.
 
 One pass of the loop: export the service's decisions as exposures (with their outcomes and logged
-propensities), merge them with the shop's history into a new data directory, train a model on it,
-plan the next campaign, and make that plan the live campaign — through the running service's
+propensities), merge them with the shop's history (a data directory, a DuckDB file or PostgreSQL)
+into a new data directory, train a model on it, plan the next campaign, and make that plan the
+live campaign — through the running service's
 ``POST /v1/admin/plan`` (``server``) or straight into its database (every worker serves it within
 a second). Coupons already issued keep their campaign and its budget. The new model's
 identification verdict travels in its card and in the plan's summary.
@@ -15,15 +16,19 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from offerwise._io import FolderKind, atomic_dir, write_table
 from offerwise.config import Settings, default_settings
-from offerwise.errors import ConfigError, InputError, require
+from offerwise.errors import ConfigError, require
 from offerwise.workflows._common import Progress, note
 
-__all__ = ["CycleResult", "merge_exposures", "propensity_note", "run_cycle"]
+if TYPE_CHECKING:  # pragma: no cover
+    from offerwise.data.contract import DataSet
+
+__all__ = ["CycleResult", "copy_tables", "merge_exposures", "propensity_note", "run_cycle"]
 
 
 @dataclass(slots=True)
@@ -88,6 +93,20 @@ def propensity_note(history: pd.DataFrame, served: pd.DataFrame) -> str:
     return "no logged propensities"
 
 
+def copy_tables(src: DataSet, dest: Path, skip: tuple[str, ...] = ()) -> None:
+    """The source's tables (but ``skip``) into the folder ``dest``, as stored: a data
+    directory's files copied; the tables of a DuckDB file or of PostgreSQL written as
+    ``<table>.parquet`` from their rows as read (DuckDB ``COPY``), so any source can be merged."""
+    for table in src.source.tables:
+        if table in skip:
+            continue
+        if src.source.kind == "dir":
+            shutil.copy2(src.files[table], dest / src.files[table].name)
+            continue
+        path = str(dest / f"{table}.parquet").replace("'", "''")
+        src.con.execute(f"COPY (SELECT * FROM raw_{table}) TO '{path}' (FORMAT parquet)")
+
+
 def run_cycle(
     data: str | Path,
     db_url: str,
@@ -104,7 +123,8 @@ def run_cycle(
 ) -> CycleResult:
     """Export, merge, train, plan and swap (see the module docstring).
 
-    ``data``: the shop's data directory (Parquet or CSV contract tables); ``work``: a folder for
+    ``data``: the shop's data source (a directory of Parquet or CSV contract tables, a DuckDB
+    file or a PostgreSQL URL; the merged copy is a directory); ``work``: a folder for
     this cycle's data, model and plan (``work/cycle-<UTC time>/``); ``server`` + ``api_key`` (an
     admin key): swap through the running service, else load the plan into ``db_url`` directly.
     """
@@ -118,8 +138,6 @@ def run_cycle(
     if server and not api_key:
         raise ConfigError("--server needs --api-key (a key with the admin scope)")
     src = load_data(data, settings=settings, required=("customers", "offers", "exposures"))
-    if src.source.kind != "dir":
-        raise InputError(f"{data}: cycle needs a data directory (got {src.source.describe()})")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     root = Path(work) / f"cycle-{stamp}"
     timings: dict[str, float] = {}
@@ -132,9 +150,7 @@ def run_cycle(
     note(progress, f"merging {len(served):,} served exposures with {len(history):,} logged")
     data_dir = root / "data"
     with atomic_dir(data_dir, FolderKind("merged data")) as tmp:
-        for table in src.source.tables:
-            if src.has(table) and table != "exposures":
-                shutil.copy2(src.files[table], tmp / src.files[table].name)
+        copy_tables(src, tmp, skip=("exposures",))
         write_table(merged, tmp / "exposures.parquet")
     timings["export_merge"] = time.perf_counter() - t0
 
