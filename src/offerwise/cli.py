@@ -1837,9 +1837,12 @@ def cycle(
 ) -> None:
     """Relearn and swap: export what the service served, merge it with the history, train,
     plan the next campaign and make it live (via --server, or in the database)."""
+    import warnings
+
     from offerwise.workflows.cycle import run_cycle
 
-    with _status(as_json, "cycle") as progress:
+    with _status(as_json, "cycle") as progress, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # printed below, once, as warnings of the result
         res = run_cycle(
             data,
             db,
@@ -1868,9 +1871,11 @@ def cycle(
                 "swapped_via": res.swapped_via,
                 "propensities": res.propensities,
                 "timings": res.timings,
+                "warnings": res.warnings,
             }
         )
         return
+    warn(res.warnings)
     console.print(
         f"merged {res.exposures_served:,} served exposures with {res.exposures_history:,} logged "
         f"into [bold]{res.data_dir}[/] ({res.propensities})",

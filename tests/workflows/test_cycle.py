@@ -122,6 +122,9 @@ def test_cycle_merges_a_duckdb_file_shop_into_a_directory(live: dict) -> None:
     assert r.returncode == 0, r.stderr
     history = len(pd.read_parquet(live["data"] / "exposures.parquet"))
     assert f"merged 10 served exposures with {history:,} logged" in r.stdout
+    # c0..c9 are not the shop's customers: said once, as a warning, not as a Python traceback line
+    assert r.stderr.count("warning:") == 1 and "customer_id not found in customers" in r.stderr
+    assert "UserWarning" not in r.stderr
     data = next((live["root"] / "cycles").iterdir()) / "data"
     assert sorted(p.stem for p in data.glob("*.parquet")) == sorted(tables)
     for t in tables:

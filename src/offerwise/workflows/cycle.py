@@ -46,6 +46,8 @@ class CycleResult:
     swapped_via: str  # "server" or "database"
     propensities: str = ""  # how the merged exposures carry propensities (propensity_note)
     timings: dict[str, float] = field(default_factory=dict)
+    #: the merged data's, the model's and the plan's warnings (also issued as Python warnings)
+    warnings: list[str] = field(default_factory=list)
 
 
 def merge_exposures(history: pd.DataFrame, served: pd.DataFrame) -> pd.DataFrame:
@@ -162,7 +164,7 @@ def run_cycle(
     t2 = time.perf_counter()
     note(progress, "planning the next campaign")
     plan_path = root / f"cycle-{stamp}.parquet"
-    make_plan(
+    planned = make_plan(
         trained.model_dir,
         merged_ds,
         budget,
@@ -196,6 +198,9 @@ def run_cycle(
         swapped_via=via,
         propensities=propensity_note(history, served),
         timings=timings,
+        warnings=list(
+            dict.fromkeys([*map(str, trained.card.get("warnings", [])), *planned.warnings])
+        ),
     )
 
 
