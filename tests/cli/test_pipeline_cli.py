@@ -49,7 +49,12 @@ def test_plan_respects_budget_and_holdout(trained: tuple[Path, Path], tmp_path: 
     assert 0.07 < (plan["group"] == "holdout").mean() < 0.13
     summary = json.loads((tmp_path / "plan.summary.json").read_text())
     assert summary["budget"] == 500 and len(summary["data_fingerprint"]) == 16
+    assert summary["model_dir"] == str(model.resolve())
     assert (tmp_path / "plan.frontier.parquet").exists() and (tmp_path / "plan.frontier.png").exists()
+    # the plan's summary names its model: `copy` finds the offer terms there (no --data/--model)
+    res = runner.invoke(app, ["copy", "--plan", str(out), "--out", str(tmp_path / "copy.csv")])
+    assert res.exit_code == 0, res.output
+    assert "every message states its offer's terms" in res.output and (tmp_path / "copy.csv").exists()
     # same seed -> same plan
     out2 = tmp_path / "again.parquet"
     runner.invoke(app, ["plan", "--model", str(model), "--data", str(shop), "--budget", "500",

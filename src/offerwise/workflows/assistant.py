@@ -159,6 +159,16 @@ def draft_brief(
     return run
 
 
+def _plan_model_dir(plan: Path) -> list[str]:
+    """The model directory the plan was made with (its summary's ``model_dir``), if recorded."""
+    side = summary_path(plan)
+    try:
+        got = json.loads(side.read_text()).get("model_dir") if side.exists() else None
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [got] if isinstance(got, str) and got else []
+
+
 def _menu(
     plan: Path, data: DataArg | None, model: Path | None, settings: Settings
 ) -> tuple[list[OfferTerms], DataSet | None]:
@@ -167,6 +177,7 @@ def _menu(
         return offer_terms(ds.frame("offers")), ds
     places = [model / "offers.parquet"] if model is not None else []
     places += [plan.parent / "offers.parquet", plan.parent / "model" / "offers.parquet"]
+    places += [Path(d) / "offers.parquet" for d in _plan_model_dir(plan)]
     for p in places:
         if p.exists():
             return offer_terms(read_table(p, "offer menu", ("offer_id", "kind", "value"))), None

@@ -408,6 +408,7 @@ def make_plan(
                 **({} if mcheck is None else {"margin_check": mcheck}),
                 "extrapolated_offers": {"offers": ext, "allowed": ext_ok},
                 "min_gain_source": gain_source,
+                "model_dir": str(Path(lm.path).resolve()),
             },
         )
     )
