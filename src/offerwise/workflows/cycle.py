@@ -3,10 +3,10 @@
 One pass of the loop: export the service's decisions as exposures (with their outcomes and logged
 propensities), merge them with the shop's history (a data directory, a DuckDB file or PostgreSQL)
 into a new data directory, train a model on it, plan the next campaign, and make that plan the
-live campaign — through the running service's
-``POST /v1/admin/plan`` (``server``) or straight into its database (every worker serves it within
-a second). Coupons already issued keep their campaign and its budget. The new model's
-identification verdict travels in its card and in the plan's summary.
+live campaign — through the running service's ``POST /v1/admin/plan`` (``server``) or straight
+into its database (every worker serves it within a second). Coupons already issued keep their
+campaign and its budget. The new model's identification verdict travels in its card and in the
+plan's summary.
 """
 
 from __future__ import annotations
