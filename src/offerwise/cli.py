@@ -1640,7 +1640,13 @@ def explain(
 @handle_errors
 def serve(
     plan: Annotated[Path, typer.Option("--plan", help="plan file from `offerwise plan`")],
-    model: Annotated[Path, typer.Option("--model", help="model directory (holds the offer menu)")],
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            "--model",
+            help="model directory (holds the offer menu); default: the one the plan was made with",
+        ),
+    ] = None,
     db: Annotated[
         str, typer.Option("--db", help="database URL: sqlite:///FILE or postgresql://HOST/DB")
     ] = "sqlite:///offerwise.db",

@@ -39,6 +39,7 @@ __all__ = [
     "default_as_of",
     "frontier_path",
     "parse_as_of",
+    "plan_model_dir",
     "summary_path",
     "to_cents",
 ]
@@ -146,6 +147,21 @@ def summary_path(plan: str | Path) -> Path:
     """``PLAN.summary.json``: the plan's sidecar with budget, totals and settings."""
     p = Path(plan)
     return p.with_name(p.stem + ".summary.json")
+
+
+def plan_model_dir(plan: str | Path) -> Path | None:
+    """The model directory ``plan`` was made with (``model_dir`` of its summary, written by
+    ``offerwise plan``), when the summary records one that still holds an offer menu; else None."""
+    import json
+
+    side = summary_path(plan)
+    try:
+        got = json.loads(side.read_text()).get("model_dir") if side.exists() else None
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not isinstance(got, str) or not got or not (Path(got) / "offers.parquet").exists():
+        return None
+    return Path(got)
 
 
 def frontier_path(plan: str | Path) -> Path:

@@ -256,6 +256,27 @@ def test_serve_flags_set_the_rate_limit_and_exploration(tmp_path: Path) -> None:
         _stop(proc)
 
 
+def test_serve_without_model_uses_the_one_the_plan_was_made_with(tmp_path: Path) -> None:
+    plan, model = make_inputs(tmp_path)
+    # a summary that names no model (a plan from before it did): exit 2, saying what is needed
+    res = runner.invoke(app, ["serve", "--plan", str(plan), "--db", _db(tmp_path), "--port", str(free_port())])
+    assert res.exit_code == 2, res.output
+    assert "--model MODEL_DIR is needed with --plan" in res.output and "names no model directory" in res.output
+    side = tmp_path / "plan.summary.json"
+    side.write_text(json.dumps({**json.loads(side.read_text()), "model_dir": str(model.resolve())}))
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from offerwise.cli import main; main()", "serve", "--plan", str(plan),
+         "--db", _db(tmp_path), "--host", "127.0.0.1", "--port", str(port), "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        info = json.loads(_first_line(proc, 30))
+        assert info["model"] == str(model.resolve())
+        assert _wait_healthy(info["url"])["campaign_id"] == "camp-1"
+    finally:
+        _stop(proc)
+
+
 def test_serve_json_bad_plan_prints_only_the_error(tmp_path: Path) -> None:
     _, model = make_inputs(tmp_path)
     res = runner.invoke(app, ["serve", "--plan", str(tmp_path / "missing.parquet"), "--model", str(model),

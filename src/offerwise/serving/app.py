@@ -32,7 +32,10 @@ def bootstrap(settings: ServeSettings, *, take_over: bool = True) -> Any:
         if settings.model_dir is None:
             from offerwise.errors import ConfigError
 
-            raise ConfigError("--model MODEL_DIR is needed with --plan (the offer menu)")
+            raise ConfigError(
+                f"--model MODEL_DIR is needed with --plan (the offer menu): {settings.plan}'s "
+                "summary names no model directory that still holds one"
+            )
         got = load_plan(
             engine, settings.plan, settings.model_dir, settings.budget, take_over=take_over
         )

@@ -6,6 +6,7 @@ environment, so every worker sees one configuration.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -94,14 +95,21 @@ class ServeSettings(BaseSettings):
 
 
 def serve_settings(**values: object) -> ServeSettings:
-    """:class:`ServeSettings` from ``values`` and the ``OFFERWISE_SERVE_*`` environment;
+    """:class:`ServeSettings` from ``values`` and the ``OFFERWISE_SERVE_*`` environment (a
+    ``plan`` without ``model_dir``: the model its summary names, ``vocab.plan_model_dir``);
     ConfigError (exit 2) naming each bad key, e.g. ``port: Input should be less than or equal to
     65535``, instead of pydantic's ValidationError."""
     from pydantic import ValidationError
 
     from offerwise.config import format_validation_error
     from offerwise.errors import ConfigError
+    from offerwise.vocab import plan_model_dir
 
+    if values.get("model_dir") is None and values.get("plan") is not None:
+        values.pop("model_dir", None)  # else OFFERWISE_SERVE_MODEL_DIR, else the plan's own model
+        made_with = plan_model_dir(Path(str(values["plan"])))
+        if made_with is not None and "OFFERWISE_SERVE_MODEL_DIR" not in os.environ:
+            values["model_dir"] = made_with
     try:
         return ServeSettings(**values)  # type: ignore[arg-type]
     except ValidationError as exc:

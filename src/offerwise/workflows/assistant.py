@@ -23,7 +23,7 @@ from offerwise.assistant.terms import OfferTerms
 from offerwise.config import Settings, default_settings
 from offerwise.data.contract import DataSet
 from offerwise.errors import InputError
-from offerwise.vocab import NO_OFFER, SEGMENTS, summary_path
+from offerwise.vocab import NO_OFFER, SEGMENTS, plan_model_dir, summary_path
 from offerwise.workflows._common import DataArg, open_data
 
 __all__ = [
@@ -159,16 +159,6 @@ def draft_brief(
     return run
 
 
-def _plan_model_dir(plan: Path) -> list[str]:
-    """The model directory the plan was made with (its summary's ``model_dir``), if recorded."""
-    side = summary_path(plan)
-    try:
-        got = json.loads(side.read_text()).get("model_dir") if side.exists() else None
-    except (OSError, ValueError, AttributeError):
-        return []
-    return [got] if isinstance(got, str) and got else []
-
-
 def _menu(
     plan: Path, data: DataArg | None, model: Path | None, settings: Settings
 ) -> tuple[list[OfferTerms], DataSet | None]:
@@ -177,7 +167,8 @@ def _menu(
         return offer_terms(ds.frame("offers")), ds
     places = [model / "offers.parquet"] if model is not None else []
     places += [plan.parent / "offers.parquet", plan.parent / "model" / "offers.parquet"]
-    places += [Path(d) / "offers.parquet" for d in _plan_model_dir(plan)]
+    made_with = plan_model_dir(plan)
+    places += [made_with / "offers.parquet"] if made_with is not None else []
     for p in places:
         if p.exists():
             return offer_terms(read_table(p, "offer menu", ("offer_id", "kind", "value"))), None
