@@ -1374,7 +1374,13 @@ def print_claims(c: PlanClaims) -> None:
 @app.command()
 @handle_errors
 def report(
-    model: Annotated[Path, typer.Option("--model", help="model directory from `offerwise train`")],
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            "--model",
+            help="model directory from `offerwise train`; default: the one --plan was made with",
+        ),
+    ] = None,
     out: Annotated[Path, typer.Option("--out", help="HTML file to write")] = Path("report.html"),
     plan: Annotated[
         Path | None,

@@ -55,6 +55,11 @@ def test_plan_respects_budget_and_holdout(trained: tuple[Path, Path], tmp_path: 
     res = runner.invoke(app, ["copy", "--plan", str(out), "--out", str(tmp_path / "copy.csv")])
     assert res.exit_code == 0, res.output
     assert "every message states its offer's terms" in res.output and (tmp_path / "copy.csv").exists()
+    res = runner.invoke(app, ["report", "--plan", str(out), "--out", str(tmp_path / "r.html")])
+    assert res.exit_code == 0, res.output
+    assert "report written to" in res.output and (tmp_path / "r.html").stat().st_size > 10_000
+    res = runner.invoke(app, ["report", "--out", str(tmp_path / "r2.html")])
+    assert res.exit_code == 2 and "--model MODEL_DIR is needed" in res.output
     # same seed -> same plan
     out2 = tmp_path / "again.parquet"
     runner.invoke(app, ["plan", "--model", str(model), "--data", str(shop), "--budget", "500",

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from offerwise.config import Settings, default_settings
+from offerwise.errors import InputError
 from offerwise.report import build_report, load_inputs
+from offerwise.vocab import plan_model_dir
 
 __all__ = ["ReportRun", "write_report"]
 
@@ -22,7 +24,7 @@ class ReportRun:
 
 
 def write_report(
-    model: str | Path,
+    model: str | Path | None,
     out: str | Path,
     *,
     plan: str | Path | None = None,
@@ -35,7 +37,16 @@ def write_report(
     elasticity: str | Path | None = None,
     categories: str | Path | None = None,
 ) -> ReportRun:
-    """Build the report from files and write it atomically to ``out``."""
+    """Build the report from files and write it atomically to ``out``; ``model`` None: the
+    model directory ``plan``'s summary names (:func:`offerwise.vocab.plan_model_dir`)."""
+    if model is None:
+        made_with = None if plan is None else plan_model_dir(plan)
+        if made_with is None:
+            raise InputError(
+                "--model MODEL_DIR is needed"
+                + ("" if plan is None else f": {plan}'s summary names no model directory")
+            )
+        model = made_with
     inputs = load_inputs(
         model,
         plan=plan,
