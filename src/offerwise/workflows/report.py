@@ -42,10 +42,8 @@ def write_report(
     if model is None:
         made_with = None if plan is None else plan_model_dir(plan)
         if made_with is None:
-            raise InputError(
-                "--model MODEL_DIR is needed"
-                + ("" if plan is None else f": {plan}'s summary names no model directory")
-            )
+            why = "" if plan is None else f": {plan}'s summary names no model directory still there"
+            raise InputError(f"--model MODEL_DIR is needed{why}")
         model = made_with
     inputs = load_inputs(
         model,
