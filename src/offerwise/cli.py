@@ -1884,6 +1884,7 @@ def cycle(
                 "propensities": res.propensities,
                 "timings": res.timings,
                 "warnings": res.warnings,
+                "customers_added": res.customers_added,
             }
         )
         return
@@ -1893,6 +1894,12 @@ def cycle(
         f"into [bold]{res.data_dir}[/] ({res.propensities})",
         soft_wrap=True,
     )
+    if res.customers_added:
+        console.print(
+            f"{res.customers_added:,} customers first met by the service added to the customers "
+            "table (id and signup date; no other attributes)",
+            soft_wrap=True,
+        )
     console.print(
         f"model [bold]{res.model_dir}[/] (identification verdict: {res.verdict or 'n/a'}); "
         f"plan [bold]{res.plan}[/]",

@@ -103,7 +103,8 @@ def test_cycle_retrains_replans_and_swaps_the_live_plan(live: dict) -> None:
 
 def test_cycle_merges_a_duckdb_file_shop_into_a_directory(live: dict) -> None:
     """The history in a DuckDB file (not a directory): the merged copy is a directory holding
-    its tables row for row plus the served exposures, and the new plan goes live."""
+    its tables row for row plus the served exposures and the customers the service met first,
+    and the new plan goes live."""
     import duckdb
 
     from offerwise.data.contract import load_data
@@ -122,15 +123,24 @@ def test_cycle_merges_a_duckdb_file_shop_into_a_directory(live: dict) -> None:
     assert r.returncode == 0, r.stderr
     history = len(pd.read_parquet(live["data"] / "exposures.parquet"))
     assert f"merged 10 served exposures with {history:,} logged" in r.stdout
-    # c0..c9 are not the shop's customers: said once, as a warning, not as a Python traceback line
-    assert r.stderr.count("warning:") == 1 and "customer_id not found in customers" in r.stderr
-    assert "UserWarning" not in r.stderr
+    # c0..c9 are not the shop's customers: added to the merged customers table (id and the day
+    # first served), so their exposures are kept, not dropped by the data contract
+    assert "10 customers first met by the service added to the customers table" in r.stdout
+    assert "not found in customers" not in r.stderr and "UserWarning" not in r.stderr
     data = next((live["root"] / "cycles").iterdir()) / "data"
     assert sorted(p.stem for p in data.glob("*.parquet")) == sorted(tables)
     for t in tables:
         got, want = pd.read_parquet(data / f"{t}.parquet"), pd.read_parquet(live["data"] / f"{t}.parquet")
         if t == "exposures":
             assert len(got) == history + 10
+        elif t == "customers":
+            new = got.iloc[len(want):]
+            assert len(got) == len(want) + 10 and sorted(new["customer_id"]) == sorted(f"c{i}" for i in range(10))
+            ex = pd.read_parquet(data / "exposures.parquet")
+            first_ts = pd.to_datetime(ex["ts"]).groupby(ex["customer_id"].astype(str)).min()
+            want_day = first_ts.loc[new["customer_id"]].dt.tz_localize(None).dt.normalize()
+            assert (new["signup_date"].to_numpy() == want_day.to_numpy()).all()
+            assert got.iloc[:len(want)]["customer_id"].tolist() == want["customer_id"].astype(str).tolist()
         else:
             same = [f.astype(object).where(f.notna(), None) for f in (got, want)]
             pd.testing.assert_frame_equal(*same)
@@ -168,3 +178,19 @@ def test_merge_keeps_the_served_propensities() -> None:
     m = merge_exposures(logged, served)
     assert list(m["propensity"]) == [0.9, 0.4, 0.2]
     assert propensity_note(logged, served).startswith("logged propensities kept")
+
+
+def test_newcomer_rows_are_the_served_customers_the_table_lacks() -> None:
+    from offerwise.workflows.cycle import newcomer_rows
+
+    customers = pd.DataFrame({"customer_id": ["a", "b"], "signup_date": pd.to_datetime(["2023-01-01", None]),
+                              "region": ["north", "south"]})
+    served = pd.DataFrame({"customer_id": ["a", "n1", "n2", "n1"],
+                           "ts": pd.to_datetime(["2024-03-01 10:00", "2024-03-02 23:00", "2024-03-01 08:00",
+                                                 "2024-03-01 09:30"], utc=True)})
+    got = newcomer_rows(customers, served)
+    assert got["customer_id"].tolist() == ["n1", "n2"]  # once each, in order of first appearance
+    assert got["signup_date"].tolist() == [pd.Timestamp("2024-03-01"), pd.Timestamp("2024-03-01")]
+    assert "region" not in got.columns  # attributes the service does not know stay empty
+    assert newcomer_rows(customers.drop(columns="signup_date"), served).columns.tolist() == ["customer_id"]
+    assert newcomer_rows(customers, served.iloc[:1]).empty and newcomer_rows(customers, served.iloc[:0]).empty

@@ -28,7 +28,14 @@ from offerwise.workflows._common import Progress, note
 if TYPE_CHECKING:  # pragma: no cover
     from offerwise.data.contract import DataSet
 
-__all__ = ["CycleResult", "copy_tables", "merge_exposures", "propensity_note", "run_cycle"]
+__all__ = [
+    "CycleResult",
+    "copy_tables",
+    "merge_exposures",
+    "newcomer_rows",
+    "propensity_note",
+    "run_cycle",
+]
 
 
 @dataclass(slots=True)
@@ -48,6 +55,8 @@ class CycleResult:
     timings: dict[str, float] = field(default_factory=dict)
     #: the merged data's, the model's and the plan's warnings (also issued as Python warnings)
     warnings: list[str] = field(default_factory=list)
+    #: customers first seen by the service (not in the history's customers), added to it
+    customers_added: int = 0
 
 
 def merge_exposures(history: pd.DataFrame, served: pd.DataFrame) -> pd.DataFrame:
@@ -74,6 +83,26 @@ def merge_exposures(history: pd.DataFrame, served: pd.DataFrame) -> pd.DataFrame
     new = served[~flag]
     cols = list(hist.columns) + [c for c in new.columns if c not in hist.columns]
     return pd.concat([hist, new], ignore_index=True)[cols]
+
+
+def newcomer_rows(customers: pd.DataFrame, served: pd.DataFrame) -> pd.DataFrame:
+    """Customer rows for the served customers that ``customers`` lacks (the service decided for
+    them online or with the plan's newcomer decision): their id and, when the table has the
+    column, ``signup_date`` = the day they were first served; their other attributes empty.
+    Without them the data contract drops their exposures and the next model never learns from
+    the customers the service met first."""
+    if not len(served):
+        return customers.iloc[:0]
+    ids = served["customer_id"].astype(str)
+    new = ids[~ids.isin(set(customers["customer_id"].astype(str)))]
+    if not len(new):
+        return customers.iloc[:0]
+    first = pd.to_datetime(served["ts"]).groupby(ids).min().loc[pd.unique(new)]
+    out = pd.DataFrame({"customer_id": first.index.astype(str)})
+    if "signup_date" in customers.columns:
+        day = first.dt.tz_localize(None) if first.dt.tz is not None else first
+        out["signup_date"] = day.dt.normalize().to_numpy()
+    return out
 
 
 def _has_propensities(ex: pd.DataFrame) -> bool:
@@ -149,11 +178,15 @@ def run_cycle(
     served = pd.read_parquet(export_exposures(db_url, export_dir, attribution_days))
     history = src.frame("exposures")
     merged = merge_exposures(history, served)
+    customers = src.frame("customers")
+    added = newcomer_rows(customers, served)
     note(progress, f"merging {len(served):,} served exposures with {len(history):,} logged")
     data_dir = root / "data"
     with atomic_dir(data_dir, FolderKind("merged data")) as tmp:
-        copy_tables(src, tmp, skip=("exposures",))
+        copy_tables(src, tmp, skip=("exposures", "customers") if len(added) else ("exposures",))
         write_table(merged, tmp / "exposures.parquet")
+        if len(added):
+            write_table(pd.concat([customers, added], ignore_index=True), tmp / "customers.parquet")
     timings["export_merge"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
@@ -201,6 +234,7 @@ def run_cycle(
         warnings=list(
             dict.fromkeys([*map(str, trained.card.get("warnings", [])), *planned.warnings])
         ),
+        customers_added=len(added),
     )
 
 
