@@ -183,14 +183,14 @@ def test_merge_keeps_the_served_propensities() -> None:
 def test_newcomer_rows_are_the_served_customers_the_table_lacks() -> None:
     from offerwise.workflows.cycle import newcomer_rows
 
-    customers = pd.DataFrame({"customer_id": ["a", "b"], "signup_date": pd.to_datetime(["2023-01-01", None]),
-                              "region": ["north", "south"]})
+    known = pd.Series(["a", "b"])
     served = pd.DataFrame({"customer_id": ["a", "n1", "n2", "n1"],
                            "ts": pd.to_datetime(["2024-03-01 10:00", "2024-03-02 23:00", "2024-03-01 08:00",
                                                  "2024-03-01 09:30"], utc=True)})
-    got = newcomer_rows(customers, served)
+    got = newcomer_rows(known, served, signup=True)
     assert got["customer_id"].tolist() == ["n1", "n2"]  # once each, in order of first appearance
     assert got["signup_date"].tolist() == [pd.Timestamp("2024-03-01"), pd.Timestamp("2024-03-01")]
-    assert "region" not in got.columns  # attributes the service does not know stay empty
-    assert newcomer_rows(customers.drop(columns="signup_date"), served).columns.tolist() == ["customer_id"]
-    assert newcomer_rows(customers, served.iloc[:1]).empty and newcomer_rows(customers, served.iloc[:0]).empty
+    assert got.columns.tolist() == ["customer_id", "signup_date"]  # other attributes stay empty
+    assert newcomer_rows(known, served, signup=False).columns.tolist() == ["customer_id"]
+    assert newcomer_rows(known, served.iloc[:1], signup=True).empty
+    assert newcomer_rows(known, served.iloc[:0], signup=True).empty

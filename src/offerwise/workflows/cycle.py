@@ -85,21 +85,17 @@ def merge_exposures(history: pd.DataFrame, served: pd.DataFrame) -> pd.DataFrame
     return pd.concat([hist, new], ignore_index=True)[cols]
 
 
-def newcomer_rows(customers: pd.DataFrame, served: pd.DataFrame) -> pd.DataFrame:
-    """Customer rows for the served customers that ``customers`` lacks (the service decided for
-    them online or with the plan's newcomer decision): their id and, when the table has the
-    column, ``signup_date`` = the day they were first served; their other attributes empty.
-    Without them the data contract drops their exposures and the next model never learns from
-    the customers the service met first."""
-    if not len(served):
-        return customers.iloc[:0]
+def newcomer_rows(known: pd.Series, served: pd.DataFrame, signup: bool) -> pd.DataFrame:
+    """Customer rows for the served customers not among the ``known`` customer ids (the service
+    decided for them online or with the plan's newcomer decision): their id and, with
+    ``signup`` (the table has the column), ``signup_date`` = the day they were first served;
+    their other attributes empty. Without them the data contract drops their exposures and the
+    next model never learns from the customers the service met first."""
     ids = served["customer_id"].astype(str)
-    new = ids[~ids.isin(set(customers["customer_id"].astype(str)))]
-    if not len(new):
-        return customers.iloc[:0]
-    first = pd.to_datetime(served["ts"]).groupby(ids).min().loc[pd.unique(new)]
-    out = pd.DataFrame({"customer_id": first.index.astype(str)})
-    if "signup_date" in customers.columns:
+    new = pd.unique(ids[~ids.isin(set(known.astype(str)))])
+    out = pd.DataFrame({"customer_id": pd.Series(new, dtype=object)})
+    if signup:
+        first = pd.to_datetime(served["ts"]).groupby(ids).min().reindex(new)
         day = first.dt.tz_localize(None) if first.dt.tz is not None else first
         out["signup_date"] = day.dt.normalize().to_numpy()
     return out
@@ -178,15 +174,17 @@ def run_cycle(
     served = pd.read_parquet(export_exposures(db_url, export_dir, attribution_days))
     history = src.frame("exposures")
     merged = merge_exposures(history, served)
-    customers = src.frame("customers")
-    added = newcomer_rows(customers, served)
+    columns = {r[0] for r in src.con.execute("DESCRIBE customers").fetchall()}
+    known = src.frame("customers", ["customer_id"])["customer_id"]
+    added = newcomer_rows(known, served, "signup_date" in columns)
     note(progress, f"merging {len(served):,} served exposures with {len(history):,} logged")
     data_dir = root / "data"
     with atomic_dir(data_dir, FolderKind("merged data")) as tmp:
         copy_tables(src, tmp, skip=("exposures", "customers") if len(added) else ("exposures",))
         write_table(merged, tmp / "exposures.parquet")
-        if len(added):
-            write_table(pd.concat([customers, added], ignore_index=True), tmp / "customers.parquet")
+        if len(added):  # the whole table is read only then
+            customers = pd.concat([src.frame("customers"), added], ignore_index=True)
+            write_table(customers, tmp / "customers.parquet")
     timings["export_merge"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
