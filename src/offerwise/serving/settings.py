@@ -6,7 +6,6 @@ environment, so every worker sees one configuration.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -105,16 +104,16 @@ def serve_settings(**values: object) -> ServeSettings:
     from offerwise.errors import ConfigError
     from offerwise.vocab import plan_model_dir
 
-    if values.get("model_dir") is None and values.get("plan") is not None:
-        values.pop("model_dir", None)  # else OFFERWISE_SERVE_MODEL_DIR, else the plan's own model
-        made_with = plan_model_dir(Path(str(values["plan"])))
-        if made_with is not None and "OFFERWISE_SERVE_MODEL_DIR" not in os.environ:
-            values["model_dir"] = made_with
+    if values.get("model_dir", "") is None:
+        del values["model_dir"]  # not given: OFFERWISE_SERVE_MODEL_DIR, else the plan's own
     try:
-        return ServeSettings(**values)  # type: ignore[arg-type]
+        s = ServeSettings(**values)  # type: ignore[arg-type]
     except ValidationError as exc:
         where = "serve settings (options and OFFERWISE_SERVE_* variables)"
         raise ConfigError(format_validation_error(exc, where)) from None
+    if s.model_dir is None and s.plan is not None:
+        s = s.model_copy(update={"model_dir": plan_model_dir(s.plan)})
+    return s
 
 
 __all__ = ["DEFAULT_DB_URL", "ServeSettings", "serve_settings"]
