@@ -105,8 +105,9 @@ class LiveServer:
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
+        tail = self.log_tail()
         self.stop()
-        raise RuntimeError("server did not start in time")
+        raise RuntimeError(f"server did not start in time: {tail}")
 
     def log_tail(self, n: int = 4000) -> str:
         """The last ``n`` characters the server wrote to stderr (its log)."""
@@ -118,8 +119,15 @@ class LiveServer:
         assert self.proc is not None
         os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(10)
+        self._drop_log()
+
+    def _drop_log(self) -> None:
+        if self.log is not None:
+            self.log.unlink(missing_ok=True)
+            self.log = None
 
     def stop(self) -> None:
+        """Stop the server and remove its log (a restart starts a new one)."""
         if self.proc is not None and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
@@ -127,6 +135,7 @@ class LiveServer:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(10)
+        self._drop_log()
 
 
 def serve_env(plan: Path, model: Path, **extra: str) -> dict[str, str]:

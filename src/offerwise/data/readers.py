@@ -275,7 +275,7 @@ def _csv_to_parquet(csv: Path, columns: list[tuple[str, str]], out: Path, thread
     with the given (name, DuckDB type) columns. Text DuckDB cannot read as the column's type
     (a year beyond DuckDB's, say) makes every column text instead: validation then counts
     and names the values the contract cannot type, as for a CSV file."""
-    path = str(csv).replace("'", "''")
+    path, dest = (str(p).replace("'", "''") for p in (csv, out))
     con = duckdb.connect(config={"threads": threads})
     try:
         for typed in (True, False):
@@ -288,7 +288,7 @@ def _csv_to_parquet(csv: Path, columns: list[tuple[str, str]], out: Path, thread
                     f"COPY (SELECT * FROM read_csv('{path}', header = false, "
                     "auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
                     f"allow_quoted_nulls = false, columns = {{{spec}}})) "
-                    f"TO '{str(out).replace(chr(39), chr(39) * 2)}' (FORMAT parquet)"
+                    f"TO '{dest}' (FORMAT parquet)"
                 )
                 break
             except duckdb.Error:
