@@ -442,3 +442,74 @@ def test_every_refusal_leaves_the_ledger_as_it_was(tmp_path: Path, backend: str,
         assert _ledger_rows(db) == before
     finally:
         client.__exit__(None, None, None)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("other", ["coupon", "budget"])
+def test_a_redemption_waits_for_a_concurrent_writer_and_checks_what_it_committed(
+    tmp_path: Path, postgres_url: str, other: str
+) -> None:
+    """PostgreSQL books a redemption in one statement that locks the coupon's, the customer's and
+    the campaign's rows before it checks them. Another transaction holds a write on one of them:
+    the redemption waits, then checks the committed values (not the ones of its snapshot) and,
+    refused, writes nothing. A check read without the lock would pass on the stale values and
+    write a use or a spend the database refuses (or overspend)."""
+    import threading
+
+    from serving_testlib import pg_fresh_db
+    from sqlalchemy import create_engine, text
+
+    plan, model = make_inputs(tmp_path, budget=15.0, holdout_every=0)
+    db = pg_fresh_db(postgres_url, f"ow_wait_{other}")
+    client = TestClient(create_app(ServeSettings(plan=plan, model_dir=model, db_url=db)))
+    client.__enter__()
+    eng = create_engine(db)
+    try:
+        key = create_api_key(db, "k", ["decide"])
+        code = client.get("/v1/customers/c2/offer", headers=H(key)).json()["coupon"]["code"]
+        deadline = time.monotonic() + 20
+        with eng.connect() as c:  # the first ask's coupon and usage rows are written behind
+            while not c.execute(text("SELECT COUNT(*) FROM coupons k JOIN customer_usage u ON "
+                                     "u.customer_id = k.customer_id WHERE k.code = :c"),
+                                {"c": code}).scalar():
+                assert time.monotonic() < deadline, "the coupon was never recorded"
+                time.sleep(0.05)
+                c.rollback()
+        before = _ledger_rows(db)
+        answer: dict[str, object] = {}
+
+        def redeem() -> None:
+            try:
+                r = client.post(f"/v1/coupons/{code}/redeem", json=CART,
+                                headers=H(key, **{"Idempotency-Key": "w1"}))
+                answer.update(status=r.status_code, body=r.json())
+            except Exception as exc:  # noqa: BLE001 - the server's error, shown by the assert
+                answer.update(status=None, body=repr(exc))
+
+        with eng.connect() as other_tx:  # the other writer: a use of the coupon, or a spend
+            if other == "coupon":
+                other_tx.execute(text("UPDATE coupons SET uses = max_uses WHERE code = :c"), {"c": code})
+            else:
+                other_tx.execute(text("UPDATE campaigns SET spent_cents = budget_cents - 100"))
+            t = threading.Thread(target=redeem)
+            t.start()
+            t.join(1.5)
+            assert t.is_alive(), f"the redemption did not wait for the other writer: {answer}"
+            other_tx.commit()
+        t.join(30)
+        assert not t.is_alive()
+        body = answer["body"]
+        assert answer["status"] == 409, body
+        after = _ledger_rows(db)
+        assert after["redeemed"] == before["redeemed"] == (0, None)
+        assert after["customer_uses"] == before["customer_uses"] == {"c2": 0}
+        if other == "coupon":
+            assert body["reason"] == "already_redeemed"
+            assert after["spent"] == before["spent"]
+        else:
+            assert body["reason"] == "budget_exhausted"
+            assert body["remaining_budget"] == 1.0  # the budget left as the other writer left it
+            assert after["uses"] == before["uses"] == {"c2": 0}
+    finally:
+        eng.dispose()
+        client.__exit__(None, None, None)

@@ -75,9 +75,11 @@ def problem_body(
 class Rejection(Exception):
     """A coupon operation refused for a business reason (answered 409 with ``reason``)."""
 
-    def __init__(self, reason: str, detail: str):
+    def __init__(self, reason: str, detail: str, remaining_cents: int | None = None):
         self.reason = reason
         self.detail = detail
+        #: the campaign's budget left (cents) when the refusal read it, else None
+        self.remaining_cents = remaining_cents
         super().__init__(detail)
 
 

@@ -10,15 +10,21 @@ Ledger invariants (kept by the database, never by check-then-act across transact
 
 A redemption is one unit of work (its own savepoint inside a group-committed transaction, see
 :mod:`offerwise.serving.batching`, answered only after the COMMIT): claim the idempotency key
-(``INSERT … ON CONFLICT DO NOTHING``; no row inserted = a replay), then inside a savepoint
-``UPDATE coupons SET uses = uses + 1 WHERE code = :c AND uses < max_uses``, the same for the
-customer's usage, ``UPDATE campaigns SET spent_cents = spent_cents + :d WHERE campaign_id = :id
-AND spent_cents + :d <= budget_cents`` and the redemption INSERT; a conditional UPDATE that
-matches no row rolls the savepoint back and the refusal is stored under the idempotency key.
-On SQLite the transaction starts with ``BEGIN IMMEDIATE`` (writers are serialized); on PostgreSQL
-each redemption batch first locks the active campaign's row (``FOR NO KEY UPDATE``), so the
-batches of several workers queue on it, and the row locks taken by the UPDATEs serialize
-everything else.
+(``INSERT … ON CONFLICT DO NOTHING``; no row inserted = a replay), then book it:
+
+* SQLite, inside a savepoint: ``UPDATE coupons SET uses = uses + 1 WHERE code = :c AND uses <
+  max_uses``, the same for the customer's usage, ``UPDATE campaigns SET spent_cents = spent_cents
+  + :d WHERE campaign_id = :id AND spent_cents + :d <= budget_cents`` and the redemption INSERT; a
+  conditional UPDATE that matches no row rolls the savepoint back.
+* PostgreSQL, one statement (:data:`_BOOK_PG`): the coupon's, the customer's and the campaign's
+  rows locked (``FOR NO KEY UPDATE``), the three checks read from them, and the four writes only
+  when all pass: a refusal writes nothing. The key's claim and the coupon's read are one
+  statement too (:data:`_CLAIM_AND_READ_PG`): 5 round trips per redemption instead of 8.
+
+A refusal is stored under the idempotency key. On SQLite the transaction starts with ``BEGIN
+IMMEDIATE`` (writers are serialized); on PostgreSQL each redemption batch first locks the active
+campaign's row (``FOR NO KEY UPDATE``), so the batches of several workers queue on it, and the
+row locks serialize everything else.
 """
 
 from __future__ import annotations
@@ -256,28 +262,50 @@ _SPEND = RawSQL(
     "WHERE campaign_id = :campaign_id AND spent_cents + :d <= budget_cents "
     "RETURNING budget_cents - spent_cents"
 )
+#: PostgreSQL: the idempotency key's claim and the coupon's read in one statement (one round
+#: trip instead of two): (1 when the key was claimed else 0, then the :data:`_COUPON_SQL` columns,
+#: all NULL when no coupon has the code).
+_CLAIM_AND_READ_PG = RawSQL(
+    "WITH claim AS (INSERT INTO idempotency_keys (api_key_id, idem_key, request_hash, "
+    "status_code, response_json, created_ts) VALUES (:api_key_id, :idem_key, :request_hash, "
+    "NULL, NULL, :created_ts) ON CONFLICT DO NOTHING RETURNING 1) "
+    "SELECT (SELECT COUNT(*) FROM claim), q.* FROM (SELECT 1) AS one LEFT JOIN ("
+    + _COUPON_SQL.sqlite
+    + ") q ON TRUE"
+)
 #: PostgreSQL: the four ledger steps of a redemption in one statement (one round trip instead of
-#: four): the coupon's use, the customer's use, the budget check-and-spend and the redemption row,
-#: each step only when the one before it went through (a data-modifying CTE reads the previous
-#: one's RETURNING rows). Returns (coupon used, customer used, budget left or NULL, redemption
-#: rows). A failed step leaves the earlier ones applied: the caller's savepoint rolls them back.
+#: four), all or nothing: the coupon's, the customer's and the campaign's rows are locked first
+#: (``FOR NO KEY UPDATE``, in the order the UPDATEs used to take them; a lock waits for a
+#: concurrent writer and reads its committed values), the three checks read from them, and the
+#: coupon's use, the customer's use, the budget's spend and the redemption row happen only when
+#: all three pass. A refusal changes nothing, so the redemption needs no savepoint of its own.
+#: Returns (coupon has a use left, customer has a use left, budget covers the discount, budget
+#: left after the spend or NULL, budget left before it, redemption rows).
 _BOOK_PG = RawSQL(
-    "WITH c AS (UPDATE coupons SET uses = uses + 1 WHERE code = :coupon_code "
-    "AND uses < max_uses RETURNING 1 AS ok), "
+    "WITH lc AS (SELECT uses < max_uses AS ok FROM coupons WHERE code = :coupon_code "
+    "FOR NO KEY UPDATE), "
+    "lu AS (SELECT uses < :max_uses AS ok FROM customer_usage WHERE campaign_id = :campaign_id "
+    "AND customer_id = :customer_id FOR NO KEY UPDATE), "
+    "ls AS (SELECT spent_cents + :discount_cents <= budget_cents AS ok, "
+    "budget_cents - spent_cents AS left_cents FROM campaigns WHERE campaign_id = :campaign_id "
+    "FOR NO KEY UPDATE), "
+    "chk AS (SELECT COALESCE((SELECT ok FROM lc), FALSE) AS c_ok, "
+    "COALESCE((SELECT ok FROM lu), FALSE) AS u_ok, COALESCE((SELECT ok FROM ls), FALSE) AS s_ok), "
+    "go AS (SELECT 1 FROM chk WHERE c_ok AND u_ok AND s_ok), "
+    "c AS (UPDATE coupons SET uses = uses + 1 WHERE code = :coupon_code "
+    "AND EXISTS (SELECT 1 FROM go) RETURNING 1), "
     "u AS (UPDATE customer_usage SET uses = uses + 1 WHERE campaign_id = :campaign_id "
-    "AND customer_id = :customer_id AND uses < :max_uses AND EXISTS (SELECT 1 FROM c) "
-    "RETURNING 1 AS ok), "
+    "AND customer_id = :customer_id AND EXISTS (SELECT 1 FROM go) RETURNING 1), "
     "s AS (UPDATE campaigns SET spent_cents = spent_cents + :discount_cents, "
     "redemptions = redemptions + 1 WHERE campaign_id = :campaign_id "
-    "AND spent_cents + :discount_cents <= budget_cents AND EXISTS (SELECT 1 FROM u) "
-    "RETURNING budget_cents - spent_cents AS left_cents), "
+    "AND EXISTS (SELECT 1 FROM go) RETURNING budget_cents - spent_cents AS left_cents), "
     "r AS (INSERT INTO redemptions (redemption_id, coupon_code, campaign_id, customer_id, "
     "offer_id, order_id, discount_cents, status, api_key_id, idem_key, redeemed_ts, "
     "rolled_back_ts) SELECT :redemption_id, :coupon_code, :campaign_id, :customer_id, :offer_id, "
     ":order_id, :discount_cents, 'redeemed', :api_key_id, :idem_key, :redeemed_ts, NULL FROM s "
-    "RETURNING 1 AS ok) "
-    "SELECT (SELECT COUNT(*) FROM c), (SELECT COUNT(*) FROM u), (SELECT left_cents FROM s), "
-    "(SELECT COUNT(*) FROM r)"
+    "RETURNING 1) "
+    "SELECT chk.c_ok, chk.u_ok, chk.s_ok, (SELECT left_cents FROM s), (SELECT left_cents FROM ls), "
+    "(SELECT COUNT(*) FROM c) + (SELECT COUNT(*) FROM u) + (SELECT COUNT(*) FROM r) FROM chk"
 )
 _REMAINING = RawSQL(
     "SELECT budget_cents - spent_cents FROM campaigns WHERE campaign_id = :campaign_id"
@@ -1047,19 +1075,31 @@ class OfferService:
     ) -> RedeemOutcome:
         """Inside a write transaction: claim the key, book the redemption or store the refusal."""
         key = {"api_key_id": api_key_id, "idem_key": idem_key}
-        if _CLAIM_KEY.run(conn, {**key, "request_hash": h, "created_ts": now}).fetchone() is None:
+        claim = {**key, "request_hash": h, "created_ts": now}
+        found: tuple[Any, ...] | None
+        if self._dialect == "postgresql":  # one round trip for both
+            claimed, *cols = _CLAIM_AND_READ_PG.run(conn, {**claim, "code": code}).fetchone()
+            found = None if cols[0] is None else tuple(cols)
+        else:
+            claimed = _CLAIM_KEY.run(conn, claim).fetchone() is not None
+            found = _COUPON_SQL.run(conn, {"code": code}).fetchone() if claimed else None
+        if not claimed:
             return self._replay(_PRIOR_KEY.run(conn, key).fetchone(), h, instance)
-        found = _COUPON_SQL.run(conn, {"code": code}).fetchone()
         if found is None:
             self._materialize_reserved(conn, code, now)  # a reserved code not recorded yet
             row = self._coupon_row(conn, code)  # 404 rolls the claim back with the job's savepoint
         else:
             row = _CouponRow(*found)
         try:
-            with conn.begin_nested():
+            if self._dialect == "postgresql":  # all or nothing in one statement (_BOOK_PG)
                 outcome = self._apply_redeem(conn, row, req, api_key_id, idem_key, now)
+            else:
+                with conn.begin_nested():
+                    outcome = self._apply_redeem(conn, row, req, api_key_id, idem_key, now)
         except Rejection as r:
-            remaining = _REMAINING.run(conn, {"campaign_id": row.campaign_id}).fetchone()[0]
+            remaining = r.remaining_cents
+            if remaining is None:
+                remaining = _REMAINING.run(conn, {"campaign_id": row.campaign_id}).fetchone()[0]
             outcome = RedeemOutcome(
                 409,
                 problem_body(
@@ -1140,22 +1180,28 @@ class OfferService:
         return RedeemOutcome(200, body.model_dump(mode="json"))
 
     def _book_pg(self, conn: Connection, b: dict[str, Any]) -> int:
-        """The ledger steps in one statement (:data:`_BOOK_PG`); the budget left (cents), or
-        :class:`Rejection` naming the first step that did not go through."""
-        used, cust, left, booked = _BOOK_PG.run(
+        """The ledger steps in one statement (:data:`_BOOK_PG`): the budget left (cents), or
+        :class:`Rejection` naming the first check that failed (nothing written, and the budget
+        left read under the lock)."""
+        used, cust, budget, left, before, booked = _BOOK_PG.run(
             conn, {**b, "max_uses": self.settings.max_uses_per_customer}
         ).fetchone()
+        # a refusal changed nothing: the budget left is the one read under the lock
+        was = None if before is None else int(before)
         if not used:
-            raise Rejection("already_redeemed", "the coupon has no uses left")
+            raise Rejection("already_redeemed", "the coupon has no uses left", was)
         if not cust:
             raise Rejection(
-                "customer_limit_reached", "the customer has used this campaign's offers"
+                "customer_limit_reached", "the customer has used this campaign's offers", was
             )
-        if left is None or not booked:
+        if not budget:
             raise Rejection(
                 "budget_exhausted",
                 f"the campaign budget cannot cover {b['discount_cents'] / 100:.2f}",
+                was,
             )
+        if left is None or booked != 3:  # pragma: no cover - the locked rows passed every check
+            raise RuntimeError(f"redemption of {b['coupon_code']}: {booked} of 3 rows written")
         return int(left)
 
     def _book(self, conn: Connection, b: dict[str, Any]) -> int:
