@@ -445,14 +445,14 @@ def test_every_refusal_leaves_the_ledger_as_it_was(tmp_path: Path, backend: str,
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("other", ["coupon", "budget"])
+@pytest.mark.parametrize("other", ["coupon", "customer", "budget"])
 def test_a_redemption_waits_for_a_concurrent_writer_and_checks_what_it_committed(
     tmp_path: Path, postgres_url: str, other: str
 ) -> None:
     """PostgreSQL books a redemption in one statement that locks the coupon's, the customer's and
     the campaign's rows before it checks them. Another transaction holds a write on one of them:
     the redemption waits, then checks the committed values (not the ones of its snapshot) and,
-    refused, writes nothing. A check read without the lock would pass on the stale values and
+    refused, writes nothing (the customer's limit: the default of one use per campaign). A check read without the lock would pass on the stale values and
     write a use or a spend the database refuses (or overspend)."""
     import threading
 
@@ -489,6 +489,8 @@ def test_a_redemption_waits_for_a_concurrent_writer_and_checks_what_it_committed
         with eng.connect() as other_tx:  # the other writer: a use of the coupon, or a spend
             if other == "coupon":
                 other_tx.execute(text("UPDATE coupons SET uses = max_uses WHERE code = :c"), {"c": code})
+            elif other == "customer":  # the customer's one use, taken by another coupon of theirs
+                other_tx.execute(text("UPDATE customer_usage SET uses = uses + 1 WHERE customer_id = 'c2'"))
             else:
                 other_tx.execute(text("UPDATE campaigns SET spent_cents = budget_cents - 100"))
             t = threading.Thread(target=redeem)
@@ -502,6 +504,12 @@ def test_a_redemption_waits_for_a_concurrent_writer_and_checks_what_it_committed
         assert answer["status"] == 409, body
         after = _ledger_rows(db)
         assert after["redeemed"] == before["redeemed"] == (0, None)
+        if other == "customer":
+            assert body["reason"] == "customer_limit_reached"
+            assert after["customer_uses"] == {"c2": 1}  # the other writer's use, not ours
+            assert after["uses"] == before["uses"] == {"c2": 0}
+            assert after["spent"] == before["spent"]
+            return
         assert after["customer_uses"] == before["customer_uses"] == {"c2": 0}
         if other == "coupon":
             assert body["reason"] == "already_redeemed"
