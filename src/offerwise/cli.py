@@ -2132,7 +2132,7 @@ def categories(
     as_json: JsonOpt = False,
 ) -> None:
     """Per category: price index vs competitors, stock on hand, demand, weeks of cover and the
-    weight a plan with rules [stock] gives its offers."""
+    weight a plan with rules \\[stock] gives its offers."""
     _check_table_out(out)
     from offerwise.workflows.categories import category_outlook, write_outlook
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -302,3 +303,10 @@ def test_every_commands_help_fits_a_pipe() -> None:
         r = ow(*n, "--help")
         assert "<bool>" not in r.stdout, n
         assert "--json" in r.stdout, n
+        # a word in brackets ("rules [stock]") is shown, not taken for Rich markup and dropped
+        cmd = group.commands[n[0]]  # type: ignore[attr-defined]
+        cmd = cmd.commands[n[1]] if len(n) > 1 else cmd
+        shown = " ".join(r.stdout.replace("│", " ").split())
+        for text in [cmd.help or "", *(getattr(p, "help", "") or "" for p in cmd.params)]:
+            for tag in re.findall(r"\[[a-z][^\]\s]*\]", text):
+                assert tag in shown, (n, tag)
