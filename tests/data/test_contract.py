@@ -94,6 +94,7 @@ BAD_CASES = {
     "missing_table": (lambda d: (d / "customers.parquet").unlink(), "customers", None, "required table 'customers' is missing", None),
     "missing_column": (_edit_csv("transactions", lambda df: df.drop(columns=["amount"])), "transactions.csv", "amount", "required column 'amount' is missing", None),
     "wrong_type": (_edit_csv("transactions", _set("quantity", 1, "two")), "transactions.csv", "quantity", "not numbers", "'two'"),
+    "decimal_comma": (_edit_csv("transactions", _set("amount", 1, "3,5")), "transactions.csv", "amount", "not numbers (decimal commas? write numbers with a '.' decimal mark)", "'3,5'"),
     "bad_timestamp": (_edit_csv("transactions", _set("ts", 2, "yesterday")), "transactions.csv", "ts", "unparseable timestamps", "'yesterday'"),
     "negative_amount": (_edit_csv("transactions", _set("amount", 0, "-3.5")), "transactions.csv", "amount", "negative values", "-3.5"),
     "negative_discount": (_edit_csv("transactions", _set("discount", 0, "-1")), "transactions.csv", "discount", "negative values", "-1"),
@@ -150,6 +151,15 @@ def test_bad_input_is_fatal_with_clear_message(tmp_path: Path, case: str) -> Non
     payload = json.loads(res.stdout[: res.stdout.rindex("}") + 1])
     assert payload["ok"] is False
     assert any(msg_frag in q["message"] for q in payload["problems"])
+
+
+def test_only_a_number_written_with_a_decimal_comma_gets_the_decimal_comma_hint(tmp_path: Path) -> None:
+    d = make_valid(tmp_path / "d")
+    _edit_csv("transactions", _set("quantity", 1, "two"))(d)
+    with pytest.raises(DataContractError) as ei:
+        load_data(d, required=("transactions", "exposures"))
+    (p,) = [p for p in ei.value.problems if p.column == "quantity"]
+    assert p.message == "values that are not numbers", p.message
 
 
 def test_rare_orphans_are_dropped_with_a_warning(tmp_path: Path) -> None:

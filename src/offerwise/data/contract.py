@@ -492,6 +492,14 @@ def validate_source(
     return validation_cache.Validation(problems, exclude, counts, verbatim)
 
 
+NOT_NUMBERS = "values that are not numbers"
+#: Added to :data:`NOT_NUMBERS` when the example reads like a number with a decimal comma
+#: (``0,05``: a spreadsheet's export in many locales). Not converted: ``1,234`` may as well be a
+#: thousands separator, and guessing wrong would scale the column by 1,000.
+DECIMAL_COMMA_HINT = " (decimal commas? write numbers with a '.' decimal mark)"
+_DECIMAL_COMMA = re.compile(r"^[^=]+='[+-]?\d*,\d+'")
+
+
 def _example(
     con: duckdb.DuckDBPyConnection, rel: str, cond: str, cols: Iterable[str]
 ) -> str | None:
@@ -535,7 +543,7 @@ def _one_column_checks(
             (
                 cs.name,
                 f"{raw} IS NOT NULL AND NOT {blank} AND {typed} IS NULL",
-                label.get(cs.kind, "values that are not numbers"),
+                label.get(cs.kind, NOT_NUMBERS),
                 True,
             )
         )
@@ -693,17 +701,10 @@ def _check_columns(
     for (col, cond, msg, fatal), bad in zip(checks, row[: len(checks)], strict=True):
         if bad:
             ex_cols = [col] + ([spec.key] if spec.key and spec.key != col else [])
-            out.append(
-                Problem(
-                    name,
-                    col,
-                    msg,
-                    int(bad),
-                    _example(con, rel, cond, ex_cols),
-                    fatal=fatal,
-                    file=file,
-                )
-            )
+            example = _example(con, rel, cond, ex_cols)
+            if msg == NOT_NUMBERS and example and _DECIMAL_COMMA.match(example):
+                msg += DECIMAL_COMMA_HINT
+            out.append(Problem(name, col, msg, int(bad), example, fatal=fatal, file=file))
     if spec.key and spec.key in cols:
         key = cast_expr(
             spec.column_spec(spec.key),
