@@ -1352,12 +1352,18 @@ def print_claims(c: PlanClaims) -> None:
         )
     elif c.estimate_note:
         console.print(f"no held-out check: {c.estimate_note}", highlight=False, soft_wrap=True)
-    detects = (
-        f"the holdout detects {c.mde:,.2f} or more (80% power, {c.outcome_days} days)"
-        if math.isfinite(c.mde)
-        else "no holdout, so nothing can measure it (`offerwise analyze` compares treatment with "
-        "the holdout)"
-    )
+    if math.isfinite(c.mde):
+        detects = f"the holdout detects {c.mde:,.2f} or more (80% power, {c.outcome_days} days)"
+    elif c.holdout_customers:
+        detects = (
+            f"what the holdout of {c.holdout_customers:,} customers can detect is unknown: "
+            + c.unsized
+        )
+    else:
+        detects = (
+            "no holdout, so nothing can measure it (`offerwise analyze` compares treatment with "
+            "the holdout)"
+        )
     console.print(
         f"expected effect {c.expected_per_customer:+,.2f} net profit per treatment customer; "
         + detects,

@@ -198,6 +198,45 @@ def test_evaluate_without_propensities_fails_at_once(shop: dict[str, Path], tmp_
     assert r.returncode == 2 and "column 'propensity' is missing" in r.stderr
 
 
+def test_plan_on_a_shop_without_transactions_says_why_its_holdout_cannot_be_sized(
+    tmp_path: Path,
+) -> None:
+    """The shape of a peer's uplift data (customers with attributes, offers, exposures; no
+    transactions): the plan keeps its holdout and says that nothing measures how net profit
+    varies, instead of "no holdout" and a NaN."""
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    n = 1200
+    x = rng.normal(size=(n, 3))
+    d = tmp_path / "peer"
+    d.mkdir()
+    ids = [f"c{i}" for i in range(n)]
+    pd.DataFrame({"customer_id": ids, "x1": x[:, 0], "x2": x[:, 1], "x3": x[:, 2]}).to_parquet(
+        d / "customers.parquet", index=False)
+    pd.DataFrame({"offer_id": ["t1", "t2"], "kind": ["percent_off"] * 2,
+                  "value": [0.05, 0.10]}).to_parquet(d / "offers.parquet", index=False)
+    arm = rng.integers(0, 3, n)
+    y = (rng.random(n) < 0.3 + 0.1 * (arm > 0) * (x[:, 0] > 0)).astype(float)
+    pd.DataFrame({"customer_id": ids, "offer_id": np.array(["none", "t1", "t2"])[arm],
+                  "ts": pd.Timestamp("2024-01-01"), "converted": y, "revenue": 10 * y,
+                  "discount_cost": 0.5 * y * (arm > 0), "gross_profit": 3 * y}).to_parquet(
+        d / "exposures.parquet", index=False)
+    ow("train", "--data", d, "--out", tmp_path / "m", "--tune", "off")
+    r = ow("plan", "--model", tmp_path / "m", "--data", d, "--budget", "200", "--out",
+           tmp_path / "p.parquet")
+    text = " ".join(r.stdout.split())
+    assert "holdout 360 customers (30%)" in text, text
+    assert "no holdout, so nothing can measure it" not in text
+    assert "what the holdout of 360 customers can detect is unknown: the data has no " \
+        "transactions table" in text, text
+    assert not re.search(r"\bnan\b", text, re.IGNORECASE), text
+    summary = json.loads((tmp_path / "p.summary.json").read_text())
+    claims = summary["claims"]
+    assert claims["holdout_customers"] == 360 and claims["mde_per_customer"] is None
+    assert "no transactions table" in claims["unsized"]
+
+
 # --------------------------------------------------------------------------------------------
 # a small Complete Journey slice (real data, real quirks)
 # --------------------------------------------------------------------------------------------

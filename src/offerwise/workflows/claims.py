@@ -85,6 +85,8 @@ class PlanClaims:
     outcome_days: int = OUTCOME_DAYS  # the outcome window of the power calculation
     outcome_sd: float = float("nan")  # sd of net profit per customer over outcome_days
     mde: float = float("nan")  # minimum detectable effect per customer at the plan's holdout
+    holdout_customers: int = 0  # the plan's random holdout
+    unsized: str = ""  # why no holdout can be sized (:func:`unsized_reason`); "" when one can
     holdout_to_detect: float | None = None  # holdout share that detects ``verify_effect``
     verify_effect: float = float("nan")  # the lift per customer the experiment is sized for
     verify_basis: str = ""  # where ``verify_effect`` comes from (see :func:`verify_target`)
@@ -103,6 +105,8 @@ class PlanClaims:
             "outcome_days": self.outcome_days,
             "outcome_sd": _num(self.outcome_sd),
             "mde_per_customer": _num(self.mde),
+            "holdout_customers": self.holdout_customers,
+            "unsized": self.unsized,
             "holdout_to_detect": self.holdout_to_detect,
             "verify_effect_per_customer": _num(self.verify_effect),
             "verify_basis": self.verify_basis,
@@ -119,6 +123,20 @@ class PlanClaims:
 
 def _num(v: float) -> float | None:
     return float(v) if np.isfinite(v) else None
+
+
+def unsized_reason(has_transactions: bool, days: int) -> str:
+    """Why a holdout's power cannot be computed: nothing measures how net profit per customer
+    varies (no ``transactions`` table, or no spend in the ``days`` before the plan date)."""
+    if not has_transactions:
+        return (
+            "the data has no transactions table, so nothing measures how much net profit per "
+            "customer varies"
+        )
+    return (
+        f"no customer's net profit varies in the {days} days before the plan date (no "
+        "transactions in that window)"
+    )
 
 
 def outcome_sd(ds: DataSet, as_of: pd.Timestamp, days: int, margin_rate: float) -> float:
@@ -432,11 +450,18 @@ def plan_claims(
     n_h = int(res.holdout.sum())
     per = res.total_incremental_profit / n_t if n_t else float("nan")
     sd = outcome_sd(ds, as_of, OUTCOME_DAYS, settings.margin_rate)
-    mde = minimum_detectable_effect(sd, n_t, n_h) if n_h else float("nan")
+    sized = bool(np.isfinite(sd) and sd > 0)  # else no spread to size a holdout with
+    mde = minimum_detectable_effect(sd, n_t, n_h) if n_h and sized else float("nan")
     verified = verdict in (None, "ok")
     target, basis = verify_target(per, est, n_t, verified)
-    need = verification_holdout(target, sd, n_t + n_h)
-    if target is None:
+    need = verification_holdout(target, sd, n_t + n_h) if sized else None
+    if target is not None and not sized:
+        detect = (
+            f"no holdout size can be computed for {basis} ({target:+,.2f} per customer): "
+            f"{unsized_reason(ds.has('transactions'), OUTCOME_DAYS)}; a random holdout of at "
+            f"least {MIN_HOLDOUT_CUSTOMERS:,} customers measures what the plan really earns"
+        )
+    elif target is None:
         detect = (
             f"nothing to size a holdout for ({basis}); "
             f"a random holdout of at least {MIN_HOLDOUT_CUSTOMERS:,} customers measures what "
@@ -471,6 +496,8 @@ def plan_claims(
         expected_per_customer=per,
         outcome_sd=sd,
         mde=mde,
+        holdout_customers=n_h,
+        unsized="" if sized else unsized_reason(ds.has("transactions"), OUTCOME_DAYS),
         holdout_to_detect=need,
         verify_effect=float("nan") if target is None else target,
         verify_basis=basis,
