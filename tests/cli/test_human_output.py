@@ -198,12 +198,12 @@ def test_evaluate_without_propensities_fails_at_once(shop: dict[str, Path], tmp_
     assert r.returncode == 2 and "column 'propensity' is missing" in r.stderr
 
 
-def test_plan_on_a_shop_without_transactions_says_why_its_holdout_cannot_be_sized(
+def test_profile_and_plan_on_a_shop_without_transactions_say_what_they_cannot_measure(
     tmp_path: Path,
 ) -> None:
     """The shape of a peer's uplift data (customers with attributes, offers, exposures; no
-    transactions): the plan keeps its holdout and says that nothing measures how net profit
-    varies, instead of "no holdout" and a NaN."""
+    transactions): profile warns that every customer looks new; the plan keeps its holdout and
+    says that nothing measures how net profit varies, instead of "no holdout" and a NaN."""
     import numpy as np
 
     rng = np.random.default_rng(3)
@@ -222,6 +222,9 @@ def test_plan_on_a_shop_without_transactions_says_why_its_holdout_cannot_be_size
                   "ts": pd.Timestamp("2024-01-01"), "converted": y, "revenue": 10 * y,
                   "discount_cost": 0.5 * y * (arm > 0), "gross_profit": 3 * y}).to_parquet(
         d / "exposures.parquet", index=False)
+    r = ow("profile", "--data", d, "--out", tmp_path / "profiles.parquet")
+    assert "1,200 customers" in r.stdout
+    assert "warning: no transactions: recency, frequency, spend" in " ".join(r.stderr.split())
     ow("train", "--data", d, "--out", tmp_path / "m", "--tune", "off")
     r = ow("plan", "--model", tmp_path / "m", "--data", d, "--budget", "200", "--out",
            tmp_path / "p.parquet")

@@ -55,6 +55,18 @@ def open_data(data: DataArg, settings: Settings, required: Sequence[str] = ()) -
 STALE_AS_OF_DAYS = 365
 
 
+NO_HISTORY = (
+    "no transactions: recency, frequency, spend, discount share, churn risk and CLV need a "
+    "purchase history, so every customer is profiled as 'new' (no order yet) with churn risk "
+    "1; the customers' own columns are kept as they are"
+)
+
+
+def history_warnings(ds: DataSet) -> list[str]:
+    """:data:`NO_HISTORY` when ``ds`` has no transaction (no table, or an empty one)."""
+    return [NO_HISTORY] if ds.ts_range("transactions") is None else []
+
+
 def as_of_warnings(ds: DataSet, as_of: pd.Timestamp) -> list[str]:
     """Warnings when ``as_of`` lies outside the transactions' history: on or before the first
     one (no customer has bought anything yet: every one looks new, with no history) or more than

@@ -16,7 +16,7 @@ from offerwise.errors import Problem
 from offerwise.features.engine import profile
 from offerwise.features.segments import segment_summary
 from offerwise.vocab import default_as_of, parse_as_of
-from offerwise.workflows._common import DataArg, as_of_warnings, open_data
+from offerwise.workflows._common import DataArg, as_of_warnings, history_warnings, open_data
 
 if TYPE_CHECKING:  # pragma: no cover
     from offerwise.spark.session import SparkConfig
@@ -96,7 +96,11 @@ def run_profile(
         summary=summary,
         as_of=ts.to_pydatetime(),
         fingerprint=ds.fingerprint,
-        warnings=[*ds.warnings, *([] if as_of is None else as_of_warnings(ds, ts))],
+        warnings=[
+            *ds.warnings,
+            *history_warnings(ds),
+            *([] if as_of is None else as_of_warnings(ds, ts)),
+        ],
         timings={
             "load": round(t1 - t0, 3),
             "features_segments": round(t2 - t1, 3),
