@@ -127,4 +127,4 @@ def test_postgres_value_duckdb_cannot_type_is_reported_not_a_crash(
     r = ow("validate", "--data", db, ok=False)
     assert r.returncode == 2, r.stderr
     assert "transactions" in r.stderr and "'ts'" in r.stderr
-    assert "unparseable timestamps (1 row)" in r.stderr and "internal error" not in r.stderr
+    assert "unparseable timestamps (write them as YYYY-MM-DD or YYYY-MM-DD HH:MM:SS) (1 row)" in r.stderr and "internal error" not in r.stderr

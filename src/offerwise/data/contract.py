@@ -530,7 +530,7 @@ def _one_column_checks(
             (
                 cs.name,
                 f"{raw} IS NOT NULL AND NOT {blank} AND {typed} IS NULL",
-                "unparseable timestamps",
+                "unparseable timestamps (write them as YYYY-MM-DD or YYYY-MM-DD HH:MM:SS)",
                 True,
             )
         )
