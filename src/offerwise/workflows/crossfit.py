@@ -18,6 +18,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
+from offerwise.errors import InputError
 from offerwise.models.offer_attributes import OfferSpec
 from offerwise.models.response import (
     POOLED,
@@ -222,7 +223,14 @@ def cross_fit_all(
             assert refit is not None
             got = refit.fit(cands[0], X, ex, menu, kw, propensity).set_threads(predict_threads)
         else:
-            got = _fit_fold(cands[job[0]], X, ex, menu, fold, job[1], kw, propensity)
+            try:
+                got = _fit_fold(cands[job[0]], X, ex, menu, fold, job[1], kw, propensity)
+            except InputError as exc:  # the fold's rows, not the data's, fell short
+                n_fit = int((fold != job[1]).sum())
+                raise InputError(
+                    f"cross-fitting fold {job[1] + 1}/{len(folds)}, fitted on {n_fit:,} of the "
+                    f"{len(ex):,} exposures (the rest held out to check it): {exc}"
+                ) from exc
         return got, time.perf_counter() - t0
 
     def what(job: tuple[int, int]) -> str:

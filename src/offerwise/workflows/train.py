@@ -39,6 +39,7 @@ from offerwise.workflows._common import DataArg, Progress, note, open_data
 from offerwise.workflows.crossfit import CrossFit, Refit
 from offerwise.workflows.identify import identify
 from offerwise.workflows.tune import (
+    N_FOLDS,
     TuneResult,
     oof_cost_calibration,
     oof_min_gain,
@@ -49,7 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from offerwise.data.contract import DataSet
     from offerwise.spark.session import SparkConfig
 
-__all__ = ["CUSTOMER_SAMPLE", "TrainResult", "customer_sample", "train"]
+__all__ = ["CUSTOMER_SAMPLE", "TrainResult", "check_enough_treated", "customer_sample", "train"]
 
 #: How many (hashed) customer ids a model keeps to recognise its shop when scoring.
 CUSTOMER_SAMPLE = 500
@@ -170,6 +171,29 @@ def category_factors(
     )
 
 
+def check_enough_treated(offer_id: pd.Series, menu: list[str], min_treated: int) -> None:
+    """InputError, before any work, when no offer of ``menu`` has ``min_treated`` exposures in
+    ``offer_id`` (the logged offer of each exposure): no offer would get a model of its own, and
+    every other offer's scores are extrapolated from those. Names each offer's count."""
+    counts = offer_id.astype(str).value_counts()
+    n = {o: int(counts.get(o, 0)) for o in menu}
+    if max(n.values(), default=0) >= min_treated:
+        return
+    shown = ", ".join(f"{o} {k:,}" for o, k in sorted(n.items(), key=lambda kv: -kv[1])[:10])
+    raise InputError(
+        f"exposures: too few to learn from: an offer needs at least {min_treated} logged "
+        f"exposures ({_cross_fit_need(min_treated)} with cross-fitting, whose folds each learn "
+        f"from {N_FOLDS - 1} in {N_FOLDS} of them), and the most logged has "
+        f"{max(n.values(), default=0):,} "
+        f"({shown}; {int(counts.get(NO_OFFER, 0)):,} with no offer). Log more exposures: "
+        "`offerwise plan --explore 0.2` assigns offers at random and logs them"
+    )
+
+
+def _cross_fit_need(min_treated: int) -> int:
+    return int(np.ceil(min_treated * N_FOLDS / (N_FOLDS - 1)))
+
+
 def train(
     data: DataArg,
     out: str | Path,
@@ -225,6 +249,7 @@ def train(
     offers["offer_id"] = offers["offer_id"].astype(str)
     menu = [o for o in offers["offer_id"] if o != NO_OFFER]
     ex = load_exposures(ds, menu)
+    check_enough_treated(ex["offer_id"], menu, min_treated)
     timings["load"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
