@@ -110,6 +110,9 @@ BAD_CASES = {
     "duplicate_customer": (_edit_parquet("customers", lambda df: pd.concat([df, df.iloc[[0]]])), "customers.parquet", "customer_id", "duplicate ids", "customer_id='1'"),
     "duplicate_offer": (_edit_csv("offers", lambda df: pd.concat([df, df.iloc[[1]]])), "offers.csv", "offer_id", "duplicate ids", "amt5"),
     "unknown_customer_fk": (_edit_parquet("exposures", _set("customer_id", 1, "ghost")), "exposures.parquet", "customer_id", "not found in customers", "ghost"),
+    # most ids miss: two spellings of the ids (zero-padded here) rather than orphans; the
+    # message shows how the customers table writes them
+    "padded_customer_ids": (_edit_parquet("exposures", lambda df: df.assign(customer_id=df["customer_id"].str.zfill(5))), "exposures.parquet", "customer_id", "customers' ids look like '1', '2', '3'", "00001"),
     "unknown_offer_fk": (_edit_parquet("exposures", _set("offer_id", 0, "pct99")), "exposures.parquet", "offer_id", "not in the offer menu", "pct99"),
     "unknown_product_fk": (_edit_csv("transactions", _set("product_id", 2, "p404")), "transactions.csv", "product_id", "not found in products", "p404"),
     "empty_table": (_edit_csv("offers", lambda df: df.iloc[0:0]), "offers.csv", None, "table is empty", None),

@@ -809,6 +809,11 @@ def _check_cross(
         msg = f"{col} not found in {parent} ({share:.2%} of rows; " + (
             "rows dropped)" if tolerable else f"more than {ORPHAN_TOLERANCE:.0%} is fatal)"
         )
+        if share > 0.5:  # most ids miss: more likely two spellings of the ids than orphans
+            seen = con.execute(
+                f"SELECT DISTINCT {pcol} FROM {parent} ORDER BY {pcol} LIMIT 3"
+            ).fetchall()
+            msg += f"; {parent}' ids look like " + ", ".join(repr(str(r[0])) for r in seen)
         out.append(
             Problem(
                 child,
