@@ -165,6 +165,14 @@ def test_auth_and_validation_errors(tmp_path: Path) -> None:
         r = client.get("/v1/customers/c2/offer")
         assert r.status_code == 401 and r.headers["content-type"].startswith("application/problem+json")
         assert client.get("/v1/customers/c2/offer", headers=H("ow_0123456789abcdef_wrong")).status_code == 401
+        # the same key as a bearer token; a wrong one, or another scheme, is still refused
+        bearer = {"Authorization": f"Bearer {keys['decide']}"}
+        assert client.get("/v1/customers/c2/offer", headers=bearer).status_code == 200
+        assert client.get("/v1/campaigns/camp-1", headers=bearer).status_code == 403
+        r = client.get("/v1/customers/c2/offer", headers={"Authorization": "Bearer ow_0123456789abcdef_wrong"})
+        assert r.status_code == 401 and r.json()["type"].endswith("invalid-api-key")
+        r = client.get("/v1/customers/c2/offer", headers={"Authorization": f"Basic {keys['decide']}"})
+        assert r.status_code == 401 and "Authorization: Bearer" in r.json()["detail"]
         assert client.get("/v1/campaigns/camp-1", headers=H(keys["decide"])).status_code == 403
         r = client.post("/v1/coupons/X/validate", json={"total": -1}, headers=H(keys["decide"]))
         assert r.status_code == 422 and r.json()["errors"]

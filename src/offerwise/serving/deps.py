@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
-from fastapi.security import APIKeyHeader
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from offerwise.serving.problems import ApiProblem
 from offerwise.serving.security import Principal
@@ -17,7 +17,13 @@ api_key_header = APIKeyHeader(
     name="X-API-Key",
     scheme_name="ApiKey",
     auto_error=False,
-    description="API key: `offerwise apikey create --scopes decide|admin`",
+    description="API key: `offerwise apikey --db URL --name NAME --scope decide|admin`",
+)
+#: The same key as a bearer token (``Authorization: Bearer KEY``), for clients that send one.
+bearer_header = HTTPBearer(
+    scheme_name="Bearer",
+    auto_error=False,
+    description="the API key as a bearer token (the same key as X-API-Key)",
 )
 
 
@@ -33,14 +39,17 @@ def require_scope(scope: str) -> Callable[..., Awaitable[Principal]]:
     """Dependency: 401 without a valid key, 403 without ``scope``, 429 past the key's rate."""
 
     async def dependency(
-        request: Request, key: Annotated[str | None, Security(api_key_header)] = None
+        request: Request,
+        key: Annotated[str | None, Security(api_key_header)] = None,
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_header)] = None,
     ) -> Principal:
         state = request.app.state
+        key = key or (bearer.credentials if bearer is not None else None)
         if not key:
             raise ApiProblem(
                 401,
                 "missing-api-key",
-                "send an API key in the X-API-Key header",
+                "send an API key in the X-API-Key header (or as Authorization: Bearer KEY)",
                 headers={"WWW-Authenticate": "ApiKey"},
             )
         principal = state.verifier.verify(key)
@@ -76,4 +85,12 @@ Decide = Annotated[Principal, Depends(require_scope("decide"))]
 Admin = Annotated[Principal, Depends(require_scope("admin"))]
 Service = Annotated[OfferService, Depends(get_service)]
 
-__all__ = ["Admin", "Decide", "Service", "api_key_header", "get_service", "require_scope"]
+__all__ = [
+    "Admin",
+    "Decide",
+    "Service",
+    "api_key_header",
+    "bearer_header",
+    "get_service",
+    "require_scope",
+]
