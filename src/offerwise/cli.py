@@ -2520,8 +2520,45 @@ def _similar_products(
 # --------------------------------------------------------------------------------------------
 
 
+_NON_FINITE = frozenset(
+    f"{sign}{word}" for sign in ("", "+", "-") for word in ("nan", "inf", "infinity")
+)
+
+
+def non_finite_option(argv: list[str]) -> tuple[str, str] | None:
+    """(option, value) of the first number option in ``argv`` (the arguments after the program)
+    given NaN or infinity, else None. Typer checks a range before the command runs, and NaN fails
+    every comparison: ``--budget nan`` was answered "should be greater than or equal to 0"."""
+    if not any(w in a.lower() for a in argv for w in ("nan", "inf")):
+        return None  # the common case costs nothing
+    cmd: Any = typer.main.get_command(app)
+    rest = list(argv)
+    while rest and rest[0] in getattr(cmd, "commands", {}):
+        cmd, rest = cmd.commands[rest[0]], rest[1:]
+    floats = {
+        o
+        for p in getattr(cmd, "params", [])
+        if getattr(getattr(p, "type_descriptor", None), "annotation", None) is float
+        for o in getattr(p, "opts", [])
+    }
+    for i, tok in enumerate(rest):
+        name, eq, value = tok.partition("=")
+        if not eq:
+            name, value = tok, rest[i + 1] if i + 1 < len(rest) else ""
+        if name in floats and value.strip().lower() in _NON_FINITE:
+            return name, value
+    return None
+
+
 def main() -> None:
     """Console-script entry point."""
+    bad = non_finite_option(sys.argv[1:])
+    if bad is not None:
+        err_console.print(
+            f"[bold red]error:[/] {escape(bad[0])} must be a finite number (got {escape(bad[1])})",
+            highlight=False,
+        )
+        raise SystemExit(2)
     app()
 
 

@@ -85,6 +85,10 @@ def test_a_table_output_is_parquet_or_csv_and_number_options_are_finite(tmp_path
     for extra, msg in (
         (("--budget", "inf"), "--budget must be a finite number (got inf)"),  # planned unbounded
         (("--budget", "100", "--overspend-risk", "nan"), "--overspend-risk must be a finite"),
+        # options with a range: Typer's range check answered NaN with "greater than or equal to 0"
+        (("--budget", "nan"), "--budget must be a finite number (got nan)"),
+        (("--budget=NaN",), "--budget must be a finite number (got NaN)"),
+        (("--budget", "100", "--holdout", "-inf"), "--holdout must be a finite number (got -inf)"),
     ):
         r = ow(*plan, *extra, ok=False)
         assert r.returncode == 2 and msg in r.stderr, r.stderr
@@ -103,3 +107,15 @@ def test_spark_scores_never_replace_a_users_folder(tmp_path: Path) -> None:
            "spark", "--partitioned", ok=False)
     assert r.returncode == 2 and f"{mine} is a folder offerwise did not write (notes.txt)" in r.stderr
     assert _files(mine) == {"notes.txt": b"mine"}
+
+
+def test_non_finite_option_reads_only_number_options() -> None:
+    from offerwise.cli import non_finite_option
+
+    assert non_finite_option(["plan", "--budget", "nan"]) == ("--budget", "nan")
+    assert non_finite_option(["plan", "--holdout=+Infinity"]) == ("--holdout", "+Infinity")
+    assert non_finite_option(["plan", "--budget", "5"]) is None
+    # a path, a text option or a customer id spelled "nan" is not a number
+    assert non_finite_option(["simulate", "--out", "nan"]) is None
+    assert non_finite_option(["plan", "--data", "inf", "--out", "nan.parquet"]) is None
+    assert non_finite_option(["import", "completejourney", "--out", "nan"]) is None
