@@ -63,8 +63,8 @@ NO_HISTORY = (
 
 
 def history_warnings(ds: DataSet) -> list[str]:
-    """:data:`NO_HISTORY` when ``ds`` has no transaction (no table, or an empty one)."""
-    return [NO_HISTORY] if ds.ts_range("transactions") is None else []
+    """:data:`NO_HISTORY` when ``ds`` has no ``transactions`` table (an empty one is fatal)."""
+    return [] if ds.has("transactions") else [NO_HISTORY]
 
 
 def as_of_warnings(ds: DataSet, as_of: pd.Timestamp) -> list[str]:
