@@ -111,6 +111,8 @@ def test_verdict_levels_and_round_trip() -> None:
     assert verdict("observational", [], [], ok)[0] == "warning"
     level, reasons = verdict("observational", [], [], bad)
     assert level == "unreliable" and any("placebo failed" in r for r in reasons)
+    # an A/B test logged without its probabilities is told how to say so
+    assert any("give each exposure its probability in the column 'propensity'" in r for r in reasons)
     assert verdict("logged_propensities", [], [], bad)[0] == "warning"
     mixed, why = verdict("mixed", [], [], ok)
     assert mixed == "warning" and any("logged rows alone" in r for r in why)

@@ -519,7 +519,9 @@ def verdict(
         level = 1
         reasons.append(
             "no propensities were logged, so the effects rest on the assumption that the "
-            "features capture why customers were offered; the data cannot check it"
+            "features capture why customers were offered; the data cannot check it (if the "
+            "offers were assigned at random, as in an A/B test, give each exposure its "
+            "probability in the column 'propensity', e.g. 0.25 for four equal arms)"
         )
     elif kind == "mixed":
         level = 1
