@@ -476,7 +476,7 @@ def plan_claims(
     else:
         detect = (
             f"a random holdout of {need:.1%} ({int(np.ceil(need * (n_t + n_h))):,} "
-            f"customers) detects {basis} ({target:+,.2f} per customer) with 80 % power"
+            f"customers) detects {basis} ({target:+,.2f} per customer) with 80% power"
         )
     if verified:
         experiment = detect
