@@ -2465,16 +2465,19 @@ def recommend(
     console.print(
         frame_table(
             res.recs.head(min(res.k, 10) * 2),
-            title=f"top {res.k} {res.level} recommendations by {res.method}"
+            title=f"top {min(res.k, res.n_items)} {res.level} recommendations by {res.method}"
             + (f" (explore boost {res.explore_boost:g})" if res.explore_boost != 1.0 else "")
             + " "
             f"(first customers of {res.n_customers:,})",
             floatfmt="{:,.4f}",
         )
     )
+    per = min(res.k, res.n_items)  # a list cannot be longer than the items there are
+    short = f" (only {res.n_items:,} exist; --k {res.k} asked)" if res.n_items < res.k else ""
     console.print(
         f"recommendations written to [bold]{out}[/]: {res.n_customers:,} customers x "
-        f"{res.k} {res.level} items as of {res.as_of.date()} ({res.n_fallback:,} without history "
+        f"{per:,} {res.level} items{short} as of {res.as_of.date()} ({res.n_fallback:,} without "
+        "history "
         f"got the popularity list); {res.timings['total']:.1f} s",
         soft_wrap=True,
     )

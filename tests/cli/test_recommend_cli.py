@@ -38,6 +38,12 @@ def test_recommend_writes_the_file_and_prints_a_table(shop: Path, tmp_path: Path
     assert "the default method fell back to blend" in res.output
     assert "62 customers x 2 category items" in res.output
     assert "1 without history got the popularity list" in res.output
+    # more asked than there are categories: the lists hold every category, and say so
+    res = runner.invoke(app, ["recommend", "--data", str(shop), "--out", str(out), "--k", "5"])
+    assert res.exit_code == 0, res.output
+    assert len(pd.read_csv(out)) == 62 * 2
+    assert "top 2 category recommendations" in res.output
+    assert "62 customers x 2 category items (only 2 exist; --k 5 asked)" in res.output
 
 
 def test_recommend_json(shop: Path, tmp_path: Path) -> None:

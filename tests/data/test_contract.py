@@ -56,6 +56,22 @@ def test_valid_source_loads_typed(tmp_path: Path) -> None:
     assert len(ds.fingerprint) == 16
 
 
+def test_converted_may_be_a_boolean_column_or_true_false_text(tmp_path: Path) -> None:
+    """A pandas/SQL export writes `converted` as booleans: read as 1/0, not 'not numbers'."""
+    d = make_valid(tmp_path / "d")
+    _edit_parquet("exposures", lambda df: df.assign(converted=[True, False, True]))(d)
+    assert load_data(d).frame("exposures")["converted"].tolist() == [1.0, 0.0, 1.0]
+    exp = pd.read_parquet(d / "exposures.parquet").assign(converted=["TRUE", " no", "yes"])
+    (d / "exposures.parquet").unlink()
+    exp.to_csv(d / "exposures.csv", index=False)
+    assert load_data(d).frame("exposures")["converted"].tolist() == [1.0, 0.0, 1.0]
+    exp.assign(converted=["TRUE", "maybe", "0"]).to_csv(d / "exposures.csv", index=False)
+    with pytest.raises(DataContractError) as ei:
+        load_data(d)
+    (p,) = [p for p in ei.value.problems if p.column == "converted"]
+    assert p.message == "values that are not 0/1 (or true/false)" and "maybe" in (p.example or "")
+
+
 def test_fingerprint_changes_with_content(tmp_path: Path) -> None:
     d = make_valid(tmp_path / "d")
     f1 = load_data(d).fingerprint
@@ -93,6 +109,7 @@ BAD_CASES = {
     # name: (mutation, expected file fragment, column, message fragment, example fragment)
     "missing_table": (lambda d: (d / "customers.parquet").unlink(), "customers", None, "required table 'customers' is missing", None),
     "missing_column": (_edit_csv("transactions", lambda df: df.drop(columns=["amount"])), "transactions.csv", "amount", "required column 'amount' is missing", None),
+    "column_in_capitals": (_edit_csv("transactions", lambda df: df.rename(columns={"amount": "AMOUNT"})), "transactions.csv", "amount", "required column 'amount' is missing (found: customer_id, order_id, product_id, ts, quantity, AMOUNT, discount); column names are case-sensitive and exact: rename 'AMOUNT' to 'amount'", None),
     "wrong_type": (_edit_csv("transactions", _set("quantity", 1, "two")), "transactions.csv", "quantity", "not numbers", "'two'"),
     "decimal_comma": (_edit_csv("transactions", _set("amount", 1, "3,5")), "transactions.csv", "amount", "not numbers (decimal commas? write numbers with a '.' decimal mark)", "'3,5'"),
     "bad_timestamp": (_edit_csv("transactions", _set("ts", 2, "yesterday")), "transactions.csv", "ts", "unparseable timestamps (write them as YYYY-MM-DD or YYYY-MM-DD HH:MM:SS)", "'yesterday'"),
@@ -206,6 +223,33 @@ def test_a_csv_that_cannot_be_split_or_decoded_says_why(tmp_path: Path) -> None:
     with pytest.raises(DataContractError) as e:
         load_data(d)
     assert "the file was read as one column: check its separator and its quotes" in str(e.value)
+
+
+def test_a_required_table_in_another_format_or_spelling_is_named(tmp_path: Path) -> None:
+    d = make_valid(tmp_path / "d")
+    (d / "customers.parquet").unlink()
+    (d / "customers.xlsx").write_bytes(b"PK\x03\x04")  # an Excel workbook
+    with pytest.raises(DataContractError) as e:
+        load_data(d)
+    text = str(e.value)
+    assert "required table 'customers' is missing" in text
+    assert "found customers.xlsx: offerwise reads only .parquet and .csv files" in text
+    (d / "customers.xlsx").unlink()
+    pd.DataFrame({"customer_id": ["1", "2", "3"]}).to_csv(d / "Customers.csv", index=False)
+    if (d / "customers.csv").exists():  # a case-insensitive file system reads it as it is
+        pytest.skip("case-insensitive file system")
+    with pytest.raises(DataContractError) as e:
+        load_data(d)
+    assert "found Customers.csv: file names are lower-case, rename it to customers.csv" in str(e.value)
+
+
+def test_an_unreadable_required_file_is_one_problem_not_two(tmp_path: Path) -> None:
+    d = make_valid(tmp_path / "d")
+    (d / "customers.parquet").unlink()
+    (d / "customers.csv").write_bytes("customer_id,city\n1,Besançon\n".encode("latin-1"))
+    with pytest.raises(DataContractError) as e:
+        load_data(d)
+    assert [p.message[:16] for p in e.value.problems] == ["cannot read file"]
 
 
 def test_rows_dated_after_today_are_a_warning(tmp_path: Path) -> None:

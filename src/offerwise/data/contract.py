@@ -314,7 +314,16 @@ def cast_expr(cs: ColumnSpec, q: str, typ: str, *, verbatim: bool = False) -> st
             f"WHEN 'yes' THEN TRUE WHEN 'false' THEN FALSE WHEN '0' THEN FALSE "
             f"WHEN 'no' THEN FALSE END"
         )
-    if cs.kind in ("number", "binary"):
+    if cs.kind == "binary":  # 0/1, or a boolean column / true-false-yes-no text as 1/0
+        if _is_numeric(typ) or typ == "BOOLEAN":
+            return f"CAST({q} AS DOUBLE)"
+        text = f"LOWER(TRIM(CAST({q} AS STRING)))"
+        return (
+            f"CASE WHEN {text} IN ('true', 'yes') THEN CAST(1 AS DOUBLE) "
+            f"WHEN {text} IN ('false', 'no') THEN CAST(0 AS DOUBLE) "
+            f"ELSE TRY_CAST(NULLIF(TRIM(CAST({q} AS STRING)), '') AS DOUBLE) END"
+        )
+    if cs.kind == "number":
         if _is_numeric(typ):
             return f"CAST({q} AS DOUBLE)"
         return f"TRY_CAST(NULLIF(TRIM(CAST({q} AS STRING)), '') AS DOUBLE)"
@@ -415,6 +424,20 @@ def dataset_from_frames(
     )
 
 
+def _near_miss_hint(table: str, names: list[str]) -> str:
+    """What to do with files that look like ``table`` but are not read: ``customers.xlsx``
+    (another format) or ``Customers.csv`` (names are case-sensitive)."""
+    if not names:
+        return ""
+    shown = ", ".join(names[:3])
+    if any(n.lower() in (f"{table}.csv", f"{table}.parquet") for n in names):
+        return f"; found {shown}: file names are lower-case, rename it to {table}.csv/.parquet"
+    return (
+        f"; found {shown}: offerwise reads only .parquet and .csv files "
+        "(save it as Parquet, or in Excel as 'CSV UTF-8')"
+    )
+
+
 def validate_source(
     source: Source, con: duckdb.DuckDBPyConnection, *, required: Sequence[str] = ()
 ) -> validation_cache.Validation:
@@ -426,13 +449,15 @@ def validate_source(
     problems: list[Problem] = list(source.problems)
     needed = needed_tables(required)
     for name in sorted(needed):
-        if name not in source.tables:
+        # a table whose file could not be read (or came twice) already has its problem
+        if name not in source.tables and not any(p.table == name for p in source.problems):
             problems.append(
                 Problem(
                     name,
                     None,
                     f"required table '{name}' is missing "
-                    f"(expected {name}.parquet or {name}.csv in {source.describe()})",
+                    f"(expected {name}.parquet or {name}.csv in {source.describe()})"
+                    + _near_miss_hint(name, source.near_misses.get(name, [])),
                 )
             )
     for name in source.tables:
@@ -460,12 +485,19 @@ def validate_source(
             else ""
         )
         found = ", ".join(list(cols)[:12])
+        # the same name in other case or with spaces around it ('CUSTOMER_ID', ' ts')
+        alike = {c.strip().lower(): c for c in cols}
         for m in missing:
+            near = (
+                f"; column names are case-sensitive and exact: rename {alike[m]!r} to {m!r}"
+                if m in alike
+                else ""
+            )
             problems.append(
                 Problem(
                     name,
                     m,
-                    f"required column '{m}' is missing (found: {found}){split}",
+                    f"required column '{m}' is missing (found: {found}){near}{split}",
                     n_rows=n,
                     file=file,
                 )
@@ -538,6 +570,7 @@ def _one_column_checks(
         label = {
             "id": "ids that are neither strings nor integers",
             "bool": "values that are not true/false",
+            "binary": "values that are not 0/1 (or true/false)",
         }
         checks.append(
             (

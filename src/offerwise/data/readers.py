@@ -51,6 +51,9 @@ class Source:
     #: PostgreSQL: the tables as read (temporary Parquet files) and SHA-256 of the bytes sent
     _copies: dict[str, Path] = field(default_factory=dict)
     _digests: dict[str, str] = field(default_factory=dict)
+    #: directory: files that look like a missing table in another format or spelling
+    #: (``customers.xlsx``, ``Customers.csv``), named in the missing table's problem
+    near_misses: dict[str, list[str]] = field(default_factory=dict)
 
     def describe(self) -> str:
         return {
@@ -129,6 +132,12 @@ def open_source(path: str | Path, settings: Settings) -> Source:
         if found:
             src.tables.append(t)
             src.files[t] = found[0]
+    if len(src.tables) < len(TABLE_NAMES):
+        missing = set(TABLE_NAMES) - set(src.tables)
+        for other in sorted(p.iterdir()):
+            stem = other.name.split(".", 1)[0].lower()
+            if stem in missing and other.is_file():
+                src.near_misses.setdefault(stem, []).append(other.name)
     for f in found_unreadable(src):
         src.problems.append(f)
     return src
