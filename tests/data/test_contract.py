@@ -298,6 +298,24 @@ def test_duckdb_file_source(tmp_path: Path) -> None:
     assert sorted(ds.source.tables) == ["customers", "exposures", "offers"]
     assert len(ds.frame("exposures")) == 3
 
+    # a table in another schema than main is named, with what to do
+    del ds  # its connection holds the file attached
+    import gc
+
+    gc.collect()
+    con = duckdb.connect(str(db))
+    con.execute("CREATE SCHEMA crm")
+    con.execute("CREATE TABLE crm.customers AS SELECT * FROM main.customers")
+    con.execute("DROP TABLE main.customers")
+    con.close()
+    with pytest.raises(DataContractError) as e:
+        load_data(db)
+    assert (
+        "required table 'customers' is missing (expected a table customers in DuckDB file "
+        f"{db}); found crm.customers: offerwise reads the tables of the schema main "
+        "(in DuckDB: CREATE TABLE main.customers AS SELECT * FROM crm.customers)"
+    ) in str(e.value)
+
     # a SQLite file (a common .db) is named as such, with what to do
     import sqlite3
 

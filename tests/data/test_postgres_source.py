@@ -59,6 +59,23 @@ def test_postgres_source_validates_like_files(postgres_url: str, tmp_path: Path)
     assert "negative values (1 row)" in r.stderr
 
 
+def test_postgres_tables_in_another_schema_are_named_with_the_url_that_reads_them(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    psycopg = pytest.importorskip("psycopg")
+    db = _to_postgres(postgres_url, make_valid(tmp_path / "d"), "shop_schema")
+    with psycopg.connect(db, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA shop")
+        for t in ("customers", "products", "transactions", "offers", "exposures"):
+            conn.execute(f"ALTER TABLE public.{t} SET SCHEMA shop")
+    r = ow("validate", "--data", db, ok=False)
+    assert r.returncode == 2, r.stderr
+    assert "required table 'customers' is missing (expected a table customers in PostgreSQL" in r.stderr
+    assert "found shop.customers" in r.stderr and "?options=-csearch_path%3Dshop" in r.stderr
+    r = ow("validate", "--data", db + "?options=-csearch_path%3Dshop")  # what the message says
+    assert "valid against data contract v2" in r.stdout and "transactions" in r.stdout
+
+
 def test_postgres_source_that_cannot_be_reached(tmp_path: Path) -> None:
     from serving_testlib import free_port
 

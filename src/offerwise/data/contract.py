@@ -424,20 +424,6 @@ def dataset_from_frames(
     )
 
 
-def _near_miss_hint(table: str, names: list[str]) -> str:
-    """What to do with files that look like ``table`` but are not read: ``customers.xlsx``
-    (another format) or ``Customers.csv`` (names are case-sensitive)."""
-    if not names:
-        return ""
-    shown = ", ".join(names[:3])
-    if any(n.lower() in (f"{table}.csv", f"{table}.parquet") for n in names):
-        return f"; found {shown}: file names are lower-case, rename it to {table}.csv/.parquet"
-    return (
-        f"; found {shown}: offerwise reads only .parquet and .csv files "
-        "(save it as Parquet, or in Excel as 'CSV UTF-8')"
-    )
-
-
 def validate_source(
     source: Source, con: duckdb.DuckDBPyConnection, *, required: Sequence[str] = ()
 ) -> validation_cache.Validation:
@@ -456,8 +442,12 @@ def validate_source(
                     name,
                     None,
                     f"required table '{name}' is missing "
-                    f"(expected {name}.parquet or {name}.csv in {source.describe()})"
-                    + _near_miss_hint(name, source.near_misses.get(name, [])),
+                    + (
+                        f"(expected {name}.parquet or {name}.csv in {source.describe()})"
+                        if source.kind == "dir"
+                        else f"(expected a table {name} in {source.describe()})"
+                    )
+                    + (f"; {source.near_misses[name]}" if name in source.near_misses else ""),
                 )
             )
     for name in source.tables:

@@ -51,9 +51,10 @@ class Source:
     #: PostgreSQL: the tables as read (temporary Parquet files) and SHA-256 of the bytes sent
     _copies: dict[str, Path] = field(default_factory=dict)
     _digests: dict[str, str] = field(default_factory=dict)
-    #: directory: files that look like a missing table in another format or spelling
-    #: (``customers.xlsx``, ``Customers.csv``), named in the missing table's problem
-    near_misses: dict[str, list[str]] = field(default_factory=dict)
+    #: table -> what was found that looks like it but is not read (``customers.xlsx``,
+    #: ``Customers.csv``, a table in another schema) and what to do; added to the problem of
+    #: a missing table
+    near_misses: dict[str, str] = field(default_factory=dict)
 
     def describe(self) -> str:
         return {
@@ -134,13 +135,38 @@ def open_source(path: str | Path, settings: Settings) -> Source:
             src.files[t] = found[0]
     if len(src.tables) < len(TABLE_NAMES):
         missing = set(TABLE_NAMES) - set(src.tables)
+        alike: dict[str, list[str]] = {}
         for other in sorted(p.iterdir()):
             stem = other.name.split(".", 1)[0].lower()
             if stem in missing and other.is_file():
-                src.near_misses.setdefault(stem, []).append(other.name)
+                alike.setdefault(stem, []).append(other.name)
+        src.near_misses = {t: _file_hint(t, names) for t, names in alike.items()}
     for f in found_unreadable(src):
         src.problems.append(f)
     return src
+
+
+def _file_hint(table: str, names: list[str]) -> str:
+    """What to do with files that look like ``table`` but are not read: ``customers.xlsx``
+    (another format) or ``Customers.csv`` (names are case-sensitive)."""
+    shown = ", ".join(names[:3])
+    if any(n.lower() in (f"{table}.csv", f"{table}.parquet") for n in names):
+        return f"found {shown}: file names are lower-case, rename it to {table}.csv/.parquet"
+    return (
+        f"found {shown}: offerwise reads only .parquet and .csv files "
+        "(save it as Parquet, or in Excel as 'CSV UTF-8')"
+    )
+
+
+def _schema_hints(found: list[tuple[str, str]], present: list[str], fix: str) -> dict[str, str]:
+    """Contract tables that exist only in another schema: ``found`` (schema, table) pairs, the
+    tables read (``present``), and how to point offerwise at that schema (``fix``, with
+    ``{schema}`` and ``{table}``)."""
+    out: dict[str, str] = {}
+    for schema, table in found:
+        if table in TABLE_NAMES and table not in present and table not in out:
+            out[table] = f"found {schema}.{table}: " + fix.format(schema=schema, table=table)
+    return out
 
 
 def frames_source(frames: dict[str, pd.DataFrame], settings: Settings, label: str) -> Source:
@@ -208,15 +234,20 @@ def _open_duckdb(p: Path, settings: Settings) -> Source:
             f"{p}: cannot open as a DuckDB database{hint}: {str(exc).splitlines()[0]}"
         ) from exc
     try:
-        names = {
-            r[0]
-            for r in con.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
-            ).fetchall()
-        }
+        found = con.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables "
+            "WHERE table_catalog = current_database() ORDER BY table_schema = 'main' DESC"
+        ).fetchall()
     finally:
         con.close()
+    names = {t for schema, t in found if schema == "main"}
     src.tables = [t for t in TABLE_NAMES if t in names]
+    src.near_misses = _schema_hints(
+        [(schema, t) for schema, t in found if schema != "main"],
+        src.tables,
+        "offerwise reads the tables of the schema main (in DuckDB: "
+        "CREATE TABLE main.{table} AS SELECT * FROM {schema}.{table})",
+    )
     return src
 
 
@@ -259,6 +290,17 @@ def _open_postgres(url: str, settings: Settings) -> Source:
                 "WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position"
             ):
                 cols.setdefault(table, []).append((column, _PG_TYPES.get(typ, "VARCHAR")))
+            if any(t not in cols for t in TABLE_NAMES):
+                src.near_misses = _schema_hints(
+                    conn.execute(
+                        "SELECT table_schema, table_name FROM information_schema.tables "
+                        "WHERE table_schema <> current_schema() AND table_schema NOT IN "
+                        "('pg_catalog', 'information_schema') ORDER BY table_schema"
+                    ).fetchall(),
+                    list(cols),
+                    "offerwise reads the tables of the connection's current schema; add "
+                    "?options=-csearch_path%3D{schema} to the URL",
+                )
             for t in TABLE_NAMES:
                 if t not in cols:
                     continue
