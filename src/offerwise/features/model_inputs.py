@@ -429,12 +429,19 @@ def build_features(
             dtype=np.float64
         )
     cust = join_unique(cutoffs[["customer_id", "as_of"]], customers, ["customer_id"], "customers")
+    # an attribute the model reads but the data lacks: every customer would score as if it
+    # were unknown (a categorical one as no level at all); refused rather than guessed
+    gone = [c for c in (*spec.numeric, *spec.categorical) if c not in cust.columns]
+    if gone:
+        raise ModelError(
+            f"customers: column(s) {', '.join(map(repr, gone))} used by the model are missing "
+            f"from the data (its customer columns: {', '.join(map(str, list(customers.columns)[:12]))}"
+            "); add them back, or retrain the model on this data"
+        )
     for c in spec.numeric:
-        if c not in cust.columns:
-            raise ModelError(f"customers: column '{c}' used by the model is missing")
         cols[f"cust_{c}"] = pd.to_numeric(cust[c], errors="coerce").to_numpy(dtype=np.float64)
     for c, levels in spec.categorical.items():
-        vals = cust[c].astype("string") if c in cust.columns else pd.Series(pd.NA, index=cust.index)
+        vals = cust[c].astype("string")
         for lv in levels:
             cols[f"{c}={lv}"] = (vals == lv).fillna(False).to_numpy(dtype=np.float64)
     if spec.tenure:
