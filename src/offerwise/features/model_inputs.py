@@ -433,10 +433,11 @@ def build_features(
     # were unknown (a categorical one as no level at all); refused rather than guessed
     gone = [c for c in (*spec.numeric, *spec.categorical) if c not in cust.columns]
     if gone:
+        have = ", ".join(map(str, list(customers.columns)[:12]))
         raise ModelError(
             f"customers: column(s) {', '.join(map(repr, gone))} used by the model are missing "
-            f"from the data (its customer columns: {', '.join(map(str, list(customers.columns)[:12]))}"
-            "); add them back, or retrain the model on this data"
+            f"from the data (its customer columns: {have}); add them back, or retrain the "
+            "model on this data"
         )
     for c in spec.numeric:
         cols[f"cust_{c}"] = pd.to_numeric(cust[c], errors="coerce").to_numpy(dtype=np.float64)
