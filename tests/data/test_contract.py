@@ -56,6 +56,15 @@ def test_valid_source_loads_typed(tmp_path: Path) -> None:
     assert len(ds.fingerprint) == 16
 
 
+def test_a_missing_outcome_of_a_converted_exposure_gets_no_not_bought_hint(tmp_path: Path) -> None:
+    d = make_valid(tmp_path / "d")
+    _edit_parquet("exposures", _set("revenue", 0, None))(d)  # customer 1 converted
+    with pytest.raises(DataContractError) as ei:
+        load_data(d)
+    (p,) = [p for p in ei.value.problems if p.column == "revenue"]
+    assert p.message == "missing values" and "customer_id='1'" in (p.example or "")
+
+
 def test_converted_may_be_a_boolean_column_or_true_false_text(tmp_path: Path) -> None:
     """A pandas/SQL export writes `converted` as booleans: read as 1/0, not 'not numbers'."""
     d = make_valid(tmp_path / "d")
@@ -135,6 +144,8 @@ BAD_CASES = {
     "empty_table": (_edit_csv("offers", lambda df: df.iloc[0:0]), "offers.csv", None, "table is empty", None),
     "propensity_zero": (_edit_parquet("exposures", _set("propensity", 0, 0.0)), "exposures.parquet", "propensity", "outside (0, 1]", "0.0"),
     "propensity_above_one": (_edit_parquet("exposures", _set("propensity", 2, 1.5)), "exposures.parquet", "propensity", "outside (0, 1]", "1.5"),
+    # an export that leaves the outcome blank where nothing was bought; the example names the row
+    "revenue_blank_when_not_converted": (_edit_parquet("exposures", _set("revenue", 1, None)), "exposures.parquet", "revenue", "missing values (all on rows with converted = 0: write 0 where nothing was bought)", "customer_id='2', offer_id='none'"),
     "converted_not_binary": (_edit_parquet("exposures", _set("converted", 1, 2)), "exposures.parquet", "converted", "other than 0/1", "2"),
     "unknown_offer_kind": (_edit_csv("offers", _set("kind", 0, "cashback")), "offers.csv", "kind", "unknown offer kind", "cashback"),
     "reserved_offer_id": (_edit_csv("offers", _set("offer_id", 0, "none")), "offers.csv", "offer_id", "reserved", "none"),

@@ -535,6 +535,38 @@ def _example(
     return ", ".join(f"{c}={v}" for c, v in zip(cols, shown, strict=True))
 
 
+#: Columns that find a row of a table without a key, shown next to a bad value.
+_EXAMPLE_WITH: dict[str, tuple[str, ...]] = {
+    "exposures": ("customer_id", "offer_id", "ts"),
+    "transactions": ("order_id", "product_id"),
+    "competitor_prices": ("product_id", "ts"),
+    "inventory": ("product_id", "ts"),
+}
+
+#: Added to "missing values" of an exposure outcome when every such row did not convert (an
+#: export that leaves revenue blank where nothing was bought).
+NOT_BOUGHT_HINT = " (all on rows with converted = 0: write 0 where nothing was bought)"
+
+
+def _all_unconverted(
+    con: duckdb.DuckDBPyConnection,
+    rel: str,
+    cond: str,
+    name: str,
+    spec: TableSpec,
+    cols: dict[str, str],
+) -> bool:
+    """Whether every row of ``rel`` meeting ``cond`` (a missing exposure outcome) has
+    ``converted`` = 0."""
+    if name != "exposures" or "converted" not in cols:
+        return False
+    conv = _cast_expr(spec.column_spec("converted"), "converted", cols["converted"])
+    n_other = _fetch_row(
+        con, f"SELECT COUNT(*) FROM {rel} WHERE ({cond}) AND ({conv} IS DISTINCT FROM 0)"
+    )[0]
+    return not n_other
+
+
 def _one_column_checks(
     cs: ColumnSpec, typed_as: str, blank: str
 ) -> list[tuple[str, str, str, bool]]:
@@ -723,10 +755,14 @@ def _check_columns(
     out: list[Problem] = []
     for (col, cond, msg, fatal), bad in zip(checks, row[: len(checks)], strict=True):
         if bad:
-            ex_cols = [col] + ([spec.key] if spec.key and spec.key != col else [])
+            # the example names its row: the table's key, or columns that find it
+            ident = [spec.key] if spec.key else list(_EXAMPLE_WITH.get(name, ()))
+            ex_cols = [col] + [c for c in ident if c != col and c in cols]
             example = _example(con, rel, cond, ex_cols)
             if msg == NOT_NUMBERS and example and _DECIMAL_COMMA.match(example):
                 msg += DECIMAL_COMMA_HINT
+            if msg == "missing values" and _all_unconverted(con, rel, cond, name, spec, cols):
+                msg += NOT_BOUGHT_HINT
             out.append(Problem(name, col, msg, int(bad), example, fatal=fatal, file=file))
     if spec.key and spec.key in cols:
         key = cast_expr(
