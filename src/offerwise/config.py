@@ -9,7 +9,7 @@ import os
 import tomllib
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -37,6 +37,24 @@ class SegmentThresholds(BaseModel):
     )
     brand_loyal_top_brand_share: float = Field(
         0.60, ge=0, le=1, description="spend share of the top brand for 'brand-loyal'"
+    )
+
+
+class CsvLocale(BaseModel):
+    """How CSV files write numbers and dates (a spreadsheet's export in many locales writes
+    ``3,50`` and ``16/09/2024``); Parquet and database tables carry typed values and ignore it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    decimal: Literal[".", ","] = Field(
+        ".",
+        description="decimal mark of numbers in CSV files; with ',' a '.' groups thousands "
+        "(1.234,50)",
+    )
+    date_format: str | None = Field(
+        None,
+        description="strptime format of dates in CSV files, e.g. '%d/%m/%Y' (a time after it, "
+        "' %H:%M' or ' %H:%M:%S', is read too); default: YYYY-MM-DD[ HH:MM[:SS]]",
     )
 
 
@@ -70,6 +88,7 @@ class Settings(BaseSettings):
         365, ge=1, description="look-back window of the profile features"
     )
     segments: SegmentThresholds = Field(default_factory=SegmentThresholds)
+    csv: CsvLocale = Field(default_factory=CsvLocale)
     embedding_steps: int = Field(
         1500, ge=1, description="Adam steps of the customer sequence encoder (--embeddings seq)"
     )

@@ -120,7 +120,7 @@ BAD_CASES = {
     "missing_column": (_edit_csv("transactions", lambda df: df.drop(columns=["amount"])), "transactions.csv", "amount", "required column 'amount' is missing", None),
     "column_in_capitals": (_edit_csv("transactions", lambda df: df.rename(columns={"amount": "AMOUNT"})), "transactions.csv", "amount", "required column 'amount' is missing (found: customer_id, order_id, product_id, ts, quantity, AMOUNT, discount); column names are case-sensitive and exact: rename 'AMOUNT' to 'amount'", None),
     "wrong_type": (_edit_csv("transactions", _set("quantity", 1, "two")), "transactions.csv", "quantity", "not numbers", "'two'"),
-    "decimal_comma": (_edit_csv("transactions", _set("amount", 1, "3,5")), "transactions.csv", "amount", "not numbers (decimal commas? write numbers with a '.' decimal mark)", "'3,5'"),
+    "decimal_comma": (_edit_csv("transactions", _set("amount", 1, "3,5")), "transactions.csv", "amount", "not numbers (decimal commas? write numbers with a '.' decimal mark, or set decimal = \",\" under [csv] in a --config file)", "'3,5'"),
     "bad_timestamp": (_edit_csv("transactions", _set("ts", 2, "yesterday")), "transactions.csv", "ts", "unparseable timestamps (write them as YYYY-MM-DD or YYYY-MM-DD HH:MM:SS)", "'yesterday'"),
     "negative_amount": (_edit_csv("transactions", _set("amount", 0, "-3.5")), "transactions.csv", "amount", "negative values", "-3.5"),
     "negative_discount": (_edit_csv("transactions", _set("discount", 0, "-1")), "transactions.csv", "discount", "negative values", "-1"),
@@ -261,6 +261,53 @@ def test_an_unreadable_required_file_is_one_problem_not_two(tmp_path: Path) -> N
     with pytest.raises(DataContractError) as e:
         load_data(d)
     assert [p.message[:16] for p in e.value.problems] == ["cannot read file"]
+
+
+def _european_export(d: Path) -> None:
+    """The transactions and offers as a spreadsheet in many locales writes them: ';' between
+    values, decimal commas (thousands grouped by '.'), day-first dates."""
+    tx = pd.read_csv(d / "transactions.csv", dtype=str)
+    tx["ts"] = pd.to_datetime(tx["ts"]).dt.strftime("%d/%m/%Y %H:%M")
+    tx[["amount", "discount"]] = [["1.206,00", "0"], ["2,00", "1,00"], ["1,5", "0,50"]]
+    tx.to_csv(d / "transactions.csv", sep=";", index=False)
+    offers = pd.read_csv(d / "offers.csv", dtype=str)
+    offers["value"] = offers["value"].str.replace(".", ",")
+    offers.to_csv(d / "offers.csv", sep=";", index=False)
+
+
+def test_a_csv_locale_setting_reads_decimal_commas_and_day_first_dates(tmp_path: Path) -> None:
+    from offerwise.config import load_settings
+
+    d = make_valid(tmp_path / "d")
+    _european_export(d)
+    with pytest.raises(DataContractError) as e:  # the default locale: named, with the fix
+        load_data(d)
+    text = str(e.value)
+    assert "amount='1.206,00'" in text and "set decimal = \",\" under [csv]" in text
+    assert "ts='01/03/2024 10:00'" in text and 'set date_format = "%d/%m/%Y" under [csv]' in text
+    cfg = tmp_path / "euro.toml"
+    cfg.write_text('[csv]\ndecimal = ","\ndate_format = "%d/%m/%Y"\n')
+    ds = load_data(d, settings=load_settings(cfg))
+    tx = ds.frame("transactions")
+    assert tx["amount"].tolist() == [1206.0, 2.0, 1.5] and tx["discount"].tolist() == [0, 1, 0.5]
+    assert tx["ts"].tolist() == [pd.Timestamp("2024-03-01 10:00")] * 2 + [pd.Timestamp("2024-03-02 11:00")]
+    assert ds.frame("offers")["value"].tolist() == [0.1, 5.0]
+    # a value the locale does not read either is reported as written
+    tx = pd.read_csv(d / "transactions.csv", sep=";", dtype=str)
+    tx.loc[2, "amount"] = "1,5,0"
+    tx.to_csv(d / "transactions.csv", sep=";", index=False)
+    with pytest.raises(DataContractError) as e:
+        load_data(d, settings=load_settings(cfg))
+    (p,) = e.value.problems
+    assert (p.column, p.message, p.n_rows) == ("amount", "values that are not numbers", 1)
+    assert p.example and p.example.startswith("amount='1,5,0'")
+    # the CLI: the same file valid with --config
+    res = runner.invoke(app, ["validate", "--data", str(d), "--config", str(cfg)])
+    assert res.exit_code == 2 and "1,5,0" in res.output
+    tx.loc[2, "amount"] = "1,50"
+    tx.to_csv(d / "transactions.csv", sep=";", index=False)
+    res = runner.invoke(app, ["validate", "--data", str(d), "--config", str(cfg)])
+    assert res.exit_code == 0 and "valid against data contract" in res.output, res.output
 
 
 def test_rows_dated_after_today_are_a_warning(tmp_path: Path) -> None:

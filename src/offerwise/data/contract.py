@@ -203,7 +203,7 @@ class DataSet:
     def register(self, con: duckdb.DuckDBPyConnection) -> None:
         """Create views ``customers``, ``transactions``, … on ``con``, typed and cleaned."""
         for name in self.source.tables:
-            self.source.register_raw(con, name, f"raw_{name}")
+            self.source.register_raw(con, name, f"raw_{name}", column_kinds(name))
         for name in self.source.tables:
             con.execute(f"CREATE OR REPLACE VIEW {name} AS {self._typed_select(con, name)}")
 
@@ -356,6 +356,11 @@ def default_expr(table: str, cs: ColumnSpec, settings: Settings) -> str:
 # --------------------------------------------------------------------------------------------
 
 
+def column_kinds(table: str) -> dict[str, str]:
+    """Column name -> contract kind (``id``, ``number``, ``timestamp``, …) of ``table``."""
+    return {cs.name: cs.kind for cs in TABLES[table].columns}
+
+
 def needed_tables(required: Iterable[str] = ()) -> set[str]:
     """The contract's required tables plus the ones a command requires (``required``)."""
     return {n for n, s in TABLES.items() if s.required} | set(required)
@@ -451,7 +456,7 @@ def validate_source(
                 )
             )
     for name in source.tables:
-        source.register_raw(con, name, f"raw_{name}")
+        source.register_raw(con, name, f"raw_{name}", column_kinds(name))
 
     counts: dict[str, int] = {}
     verbatim: dict[str, list[str]] = {}
@@ -518,8 +523,19 @@ NOT_NUMBERS = "values that are not numbers"
 #: Added to :data:`NOT_NUMBERS` when the example reads like a number with a decimal comma
 #: (``0,05``: a spreadsheet's export in many locales). Not converted: ``1,234`` may as well be a
 #: thousands separator, and guessing wrong would scale the column by 1,000.
-DECIMAL_COMMA_HINT = " (decimal commas? write numbers with a '.' decimal mark)"
-_DECIMAL_COMMA = re.compile(r"^[^=]+='[+-]?\d*,\d+'")
+DECIMAL_COMMA_HINT = (
+    " (decimal commas? write numbers with a '.' decimal mark, or set decimal = \",\" under "
+    "[csv] in a --config file)"
+)
+_DECIMAL_COMMA = re.compile(r"^[^=]+='[+-]?(\d{1,3}(\.\d{3})+|\d*),\d+'")
+
+UNPARSEABLE_TS = "unparseable timestamps (write them as YYYY-MM-DD or YYYY-MM-DD HH:MM:SS)"
+#: Added to :data:`UNPARSEABLE_TS` when the example reads like a day-first or month-first date
+#: (``16/09/2024``): the CSV locale setting reads them.
+DATE_FORMAT_HINT = (
+    ' (dates like 16/09/2024? set date_format = "%d/%m/%Y" under [csv] in a --config file)'
+)
+_LOCAL_DATE = re.compile(r"^[^=]+='\d{1,2}[./-]\d{1,2}[./-]\d{2,4}")
 
 
 def _example(
@@ -584,7 +600,7 @@ def _one_column_checks(
             (
                 cs.name,
                 f"{raw} IS NOT NULL AND NOT {blank} AND {typed} IS NULL",
-                "unparseable timestamps (write them as YYYY-MM-DD or YYYY-MM-DD HH:MM:SS)",
+                UNPARSEABLE_TS,
                 True,
             )
         )
@@ -761,6 +777,8 @@ def _check_columns(
             example = _example(con, rel, cond, ex_cols)
             if msg == NOT_NUMBERS and example and _DECIMAL_COMMA.match(example):
                 msg += DECIMAL_COMMA_HINT
+            if msg == UNPARSEABLE_TS and example and _LOCAL_DATE.match(example):
+                msg += DATE_FORMAT_HINT
             if msg == "missing values" and _all_unconverted(con, rel, cond, name, spec, cols):
                 msg += NOT_BOUGHT_HINT
             out.append(Problem(name, col, msg, int(bad), example, fatal=fatal, file=file))

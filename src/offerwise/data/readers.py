@@ -16,6 +16,7 @@ import atexit
 import hashlib
 import shutil
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +24,7 @@ import duckdb
 import pandas as pd
 
 from offerwise._io import file_fingerprint, frame_fingerprint
-from offerwise.config import Settings
+from offerwise.config import CsvLocale, Settings
 from offerwise.errors import InputError, Problem, require
 
 TABLE_NAMES = (
@@ -69,8 +70,16 @@ class Source:
             return str(self.files[table])
         return f"{self.location}#{table}"
 
-    def register_raw(self, con: duckdb.DuckDBPyConnection, table: str, view: str) -> None:
-        """Create view ``view`` with the untyped rows of ``table``."""
+    def register_raw(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        table: str,
+        view: str,
+        kinds: Mapping[str, str] | None = None,
+    ) -> None:
+        """Create view ``view`` with the untyped rows of ``table``. ``kinds``: the contract's
+        column kinds of the table; a CSV file's numbers and dates are then rewritten from the
+        settings' CSV locale (:func:`localized_csv`)."""
         if self.kind in ("dir", "postgres"):  # PostgreSQL: its tables' Parquet copies
             f = self.files[table] if self.kind == "dir" else self._copies[table]
             path = str(f).replace("'", "''")
@@ -78,6 +87,8 @@ class Source:
                 rel = f"read_parquet('{path}')"
             else:
                 rel = f"read_csv('{path}', all_varchar=true, header=true)"
+                if kinds is not None and self.kind == "dir":
+                    rel = localized_csv(con, rel, kinds, self.settings.csv)
             con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {rel}")
         elif self.kind == "duckdb":
             dbs = {
@@ -105,6 +116,41 @@ class Source:
             h.update(t.encode())
             h.update(frame_fingerprint(self._frames[t]).encode())
         return h.hexdigest()[:16]
+
+
+#: A number written with a decimal comma, its thousands grouped by '.' or not: 3,5  1.234,50  12
+_COMMA_NUMBER = r"[+-]?([0-9]{1,3}(\.[0-9]{3})+|[0-9]*)(,[0-9]+)?"
+
+
+def localized_csv(
+    con: duckdb.DuckDBPyConnection, rel: str, kinds: Mapping[str, str], locale: CsvLocale
+) -> str:
+    """``rel`` (a CSV file read as text) with its number columns (kind ``number``/``binary``)
+    rewritten from ``locale.decimal`` = ',' (``1.234,50`` → ``1234.50``) and its time stamp
+    columns (kind ``timestamp``) from ``locale.date_format`` (→ ``YYYY-MM-DD HH:MM:SS``). A
+    value that does not read that way is left as written, so validation reports it as it is."""
+    if locale.decimal == "." and locale.date_format is None:
+        return rel
+    names = [d[0] for d in con.execute(f"SELECT * FROM {rel} LIMIT 0").description]
+    out = []
+    for c in names:
+        kind, q = kinds.get(c), '"' + c.replace('"', '""') + '"'
+        if kind in ("number", "binary") and locale.decimal == ",":
+            t = f"TRIM({q})"
+            out.append(
+                f"CASE WHEN regexp_full_match({t}, '{_COMMA_NUMBER}') AND {t} <> '' "
+                f"THEN replace(replace({t}, '.', ''), ',', '.') ELSE {q} END AS {q}"
+            )
+        elif kind == "timestamp" and locale.date_format is not None:
+            fmt = locale.date_format.replace("'", "''")
+            formats = ", ".join(f"'{fmt}{tail}'" for tail in ("", " %H:%M", " %H:%M:%S"))
+            out.append(
+                f"COALESCE(strftime(try_strptime(TRIM({q}), [{formats}]), "
+                f"'%Y-%m-%d %H:%M:%S'), {q}) AS {q}"
+            )
+    if not out:
+        return rel
+    return f"(SELECT * REPLACE ({', '.join(out)}) FROM {rel})"
 
 
 def open_source(path: str | Path, settings: Settings) -> Source:
