@@ -122,7 +122,7 @@ BAD_CASES = {
     "wrong_type": (_edit_csv("transactions", _set("quantity", 1, "two")), "transactions.csv", "quantity", "not numbers", "'two'"),
     "decimal_comma": (_edit_csv("transactions", _set("amount", 1, "3,5")), "transactions.csv", "amount", "not numbers (decimal commas? write numbers with a '.' decimal mark, or set decimal = \",\" under [csv] in a --config file)", "'3,5'"),
     "bad_timestamp": (_edit_csv("transactions", _set("ts", 2, "yesterday")), "transactions.csv", "ts", "unparseable timestamps (write them as YYYY-MM-DD or YYYY-MM-DD HH:MM:SS)", "'yesterday'"),
-    "negative_amount": (_edit_csv("transactions", _set("amount", 0, "-3.5")), "transactions.csv", "amount", "negative values", "-3.5"),
+    "negative_amount": (_edit_csv("transactions", _set("amount", 0, "-3.5")), "transactions.csv", "amount", "negative values (return lines? transactions are sales: net each return out of its sale, or leave return lines out)", "-3.5"),
     "negative_discount": (_edit_csv("transactions", _set("discount", 0, "-1")), "transactions.csv", "discount", "negative values", "-1"),
     "amount_too_large": (_edit_csv("transactions", _set("amount", 1, "2e15")), "transactions.csv", "amount", "values above 1,000,000,000,000", "2e15"),
     "exposure_revenue_too_large": (

@@ -529,6 +529,11 @@ DECIMAL_COMMA_HINT = (
 )
 _DECIMAL_COMMA = re.compile(r"^[^=]+='[+-]?(\d{1,3}(\.\d{3})+|\d*),\d+'")
 
+#: Added to negative transaction values: a shop's export often holds return lines.
+RETURNS_HINT = (
+    " (return lines? transactions are sales: net each return out of its sale, or leave "
+    "return lines out)"
+)
 UNPARSEABLE_TS = "unparseable timestamps (write them as YYYY-MM-DD or YYYY-MM-DD HH:MM:SS)"
 #: Added to :data:`UNPARSEABLE_TS` when the example reads like a day-first or month-first date
 #: (``16/09/2024``): the CSV locale setting reads them.
@@ -779,6 +784,8 @@ def _check_columns(
                 msg += DECIMAL_COMMA_HINT
             if msg == UNPARSEABLE_TS and example and _LOCAL_DATE.match(example):
                 msg += DATE_FORMAT_HINT
+            if msg == "negative values" and name == "transactions":
+                msg += RETURNS_HINT
             if msg == "missing values" and _all_unconverted(con, rel, cond, name, spec, cols):
                 msg += NOT_BOUGHT_HINT
             out.append(Problem(name, col, msg, int(bad), example, fatal=fatal, file=file))
