@@ -139,7 +139,9 @@ BAD_CASES = {
     # most ids miss: two spellings of the ids (zero-padded here) rather than orphans; the
     # message shows how the customers table writes them
     "padded_customer_ids": (_edit_parquet("exposures", lambda df: df.assign(customer_id=df["customer_id"].str.zfill(5))), "exposures.parquet", "customer_id", "customers' ids look like '1', '2', '3'", "00001"),
-    "unknown_offer_fk": (_edit_parquet("exposures", _set("offer_id", 0, "pct99")), "exposures.parquet", "offer_id", "not in the offer menu", "pct99"),
+    "unknown_offer_fk": (_edit_parquet("exposures", _set("offer_id", 0, "pct99")), "exposures.parquet", "offer_id", "not in the offer menu (the menu: 'amt5', 'pct10'; a logged control is 'none')", "pct99"),
+    # an export that capitalised the ids (or wrote the control 'None'): said so
+    "offer_ids_in_capitals": (_edit_parquet("exposures", _set("offer_id", 1, "None")), "exposures.parquet", "offer_id", "not in the offer menu (the menu: 'amt5', 'pct10'; a logged control is 'none'; ids are case-sensitive: write them as the menu does)", "None"),
     "unknown_product_fk": (_edit_csv("transactions", _set("product_id", 2, "p404")), "transactions.csv", "product_id", "not found in products", "p404"),
     "empty_table": (_edit_csv("offers", lambda df: df.iloc[0:0]), "offers.csv", None, "table is empty", None),
     "propensity_zero": (_edit_parquet("exposures", _set("propensity", 0, 0.0)), "exposures.parquet", "propensity", "outside (0, 1]", "0.0"),

@@ -834,6 +834,20 @@ def _check_columns(
     return out
 
 
+def _menu_hint(con: duckdb.DuckDBPyConnection, cond: str) -> str:
+    """The menu's ids (eight at most) next to exposures' unknown offer ids (rows ``cond``), and
+    whether they differ only in case from a menu id or from the control's ``none``."""
+    menu = [r[0] for r in con.execute("SELECT offer_id FROM offers ORDER BY 1 LIMIT 9").fetchall()]
+    shown = ", ".join(repr(str(m)) for m in menu[:8]) + (", …" if len(menu) > 8 else "")
+    cased = _fetch_row(
+        con,
+        f"SELECT COUNT(*) FROM exposures WHERE ({cond}) AND (lower(offer_id) = '{NO_OFFER}' "
+        "OR lower(offer_id) IN (SELECT lower(offer_id) FROM offers))",
+    )[0]
+    case = "; ids are case-sensitive: write them as the menu does" if cased else ""
+    return f" (the menu: {shown}; a logged control is '{NO_OFFER}'{case})"
+
+
 def _rows_where(
     con: duckdb.DuckDBPyConnection,
     source: Source,
@@ -921,7 +935,7 @@ def _check_cross(
             "exposures",
             "offer_id",
             cond,
-            "offer ids not in the offer menu",
+            "offer ids not in the offer menu" + _menu_hint(con, cond),
             ["offer_id", "customer_id"],
         )
     if "offers" in ok and "products" in ok:
