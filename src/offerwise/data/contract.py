@@ -534,6 +534,15 @@ RETURNS_HINT = (
     " (return lines? transactions are sales: net each return out of its sale, or leave "
     "return lines out)"
 )
+#: Added to :data:`NOT_NUMBERS` for ``10%`` (a spreadsheet's percent format) and for a number
+#: with a currency sign (``$12.50``, ``12.50 €``).
+PERCENT_HINT = " (percentages? write 10% as 0.10)"
+CURRENCY_HINT = " (currency signs? write plain numbers: 12.50)"
+_PERCENT = re.compile(r"^[^=]+='\s*[+-]?[\d.,]+\s*%\s*'")
+_CURRENCY = re.compile(
+    r"^[^=]+='\s*[+-]?\s*([$€£¥]|[A-Z]{3}\s)\s*[\d.,]+'"  # $12.50, EUR 12.50
+    r"|^[^=]+='[\d.,]+\s*([$€£¥]|\s[A-Z]{3})\s*'"  # 12,50 €, 12.50 USD
+)
 UNPARSEABLE_TS = "unparseable timestamps (write them as YYYY-MM-DD or YYYY-MM-DD HH:MM:SS)"
 #: Added to :data:`UNPARSEABLE_TS` when the example reads like a day-first or month-first date
 #: (``16/09/2024``): the CSV locale setting reads them.
@@ -782,6 +791,10 @@ def _check_columns(
             example = _example(con, rel, cond, ex_cols)
             if msg == NOT_NUMBERS and example and _DECIMAL_COMMA.match(example):
                 msg += DECIMAL_COMMA_HINT
+            elif msg == NOT_NUMBERS and example and _PERCENT.match(example):
+                msg += PERCENT_HINT
+            elif msg == NOT_NUMBERS and example and _CURRENCY.match(example):
+                msg += CURRENCY_HINT
             if msg == UNPARSEABLE_TS and example and _LOCAL_DATE.match(example):
                 msg += DATE_FORMAT_HINT
             if msg == "negative values" and name == "transactions":
