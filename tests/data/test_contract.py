@@ -117,6 +117,8 @@ def _set(col: str, row: int, value: object) -> Callable[[pd.DataFrame], pd.DataF
 BAD_CASES = {
     # name: (mutation, expected file fragment, column, message fragment, example fragment)
     "missing_table": (lambda d: (d / "customers.parquet").unlink(), "customers", None, "required table 'customers' is missing", None),
+    "missing_exposures": (lambda d: (d / "exposures.parquet").unlink(), "exposures", None, "is missing (expected exposures.parquet or exposures.csv in data directory", None),
+    "missing_exposures_says_how_to_get_them": (lambda d: (d / "exposures.parquet").unlink(), "exposures", None, "A shop that never logged offers gets them from a first campaign", None),
     "missing_column": (_edit_csv("transactions", lambda df: df.drop(columns=["amount"])), "transactions.csv", "amount", "required column 'amount' is missing", None),
     "column_in_capitals": (_edit_csv("transactions", lambda df: df.rename(columns={"amount": "AMOUNT"})), "transactions.csv", "amount", "required column 'amount' is missing (found: customer_id, order_id, product_id, ts, quantity, AMOUNT, discount); column names are case-sensitive and exact: rename 'AMOUNT' to 'amount'", None),
     "wrong_type": (_edit_csv("transactions", _set("quantity", 1, "two")), "transactions.csv", "quantity", "not numbers", "'two'"),

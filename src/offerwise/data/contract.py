@@ -356,6 +356,16 @@ def default_expr(table: str, cs: ColumnSpec, settings: Settings) -> str:
 # --------------------------------------------------------------------------------------------
 
 
+#: Added when a command needs ``exposures`` and the source has none: what the table is, and
+#: how a shop that never logged its offers gets one.
+NO_EXPOSURES_HINT = (
+    ": the logged offers and what each customer bought after them (docs/data-contract.md, "
+    "`exposures`). A shop that never logged offers gets them from a first campaign: offer each "
+    "menu offer to random customers, keep random others with none (offer_id 'none'), record "
+    "each one's probability in 'propensity', and export what they bought"
+)
+
+
 def column_kinds(table: str) -> dict[str, str]:
     """Column name -> contract kind (``id``, ``number``, ``timestamp``, …) of ``table``."""
     return {cs.name: cs.kind for cs in TABLES[table].columns}
@@ -452,7 +462,8 @@ def validate_source(
                         if source.kind == "dir"
                         else f"(expected a table {name} in {source.describe()})"
                     )
-                    + (f"; {source.near_misses[name]}" if name in source.near_misses else ""),
+                    + (f"; {source.near_misses[name]}" if name in source.near_misses else "")
+                    + (NO_EXPOSURES_HINT if name == "exposures" else ""),
                 )
             )
     for name in source.tables:
