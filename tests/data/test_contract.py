@@ -65,6 +65,17 @@ def test_a_missing_outcome_of_a_converted_exposure_gets_no_not_bought_hint(tmp_p
     assert p.message == "missing values" and "customer_id='1'" in (p.example or "")
 
 
+def test_training_without_exposures_says_how_a_shop_gets_them(tmp_path: Path) -> None:
+    d = make_valid(tmp_path / "d")
+    (d / "exposures.parquet").unlink()
+    res = runner.invoke(app, ["train", "--data", str(d), "--out", str(tmp_path / "m")])
+    assert res.exit_code == 2, res.output
+    text = " ".join(res.output.split())
+    assert "required table 'exposures' is missing (expected exposures.parquet or exposures.csv" in text
+    assert "A shop that never logged offers gets them from a first campaign" in text
+    assert not (tmp_path / "m").exists()
+
+
 def test_converted_may_be_a_boolean_column_or_true_false_text(tmp_path: Path) -> None:
     """A pandas/SQL export writes `converted` as booleans: read as 1/0, not 'not numbers'."""
     d = make_valid(tmp_path / "d")
@@ -117,8 +128,6 @@ def _set(col: str, row: int, value: object) -> Callable[[pd.DataFrame], pd.DataF
 BAD_CASES = {
     # name: (mutation, expected file fragment, column, message fragment, example fragment)
     "missing_table": (lambda d: (d / "customers.parquet").unlink(), "customers", None, "required table 'customers' is missing", None),
-    "missing_exposures": (lambda d: (d / "exposures.parquet").unlink(), "exposures", None, "is missing (expected exposures.parquet or exposures.csv in data directory", None),
-    "missing_exposures_says_how_to_get_them": (lambda d: (d / "exposures.parquet").unlink(), "exposures", None, "A shop that never logged offers gets them from a first campaign", None),
     "missing_column": (_edit_csv("transactions", lambda df: df.drop(columns=["amount"])), "transactions.csv", "amount", "required column 'amount' is missing", None),
     "column_in_capitals": (_edit_csv("transactions", lambda df: df.rename(columns={"amount": "AMOUNT"})), "transactions.csv", "amount", "required column 'amount' is missing (found: customer_id, order_id, product_id, ts, quantity, AMOUNT, discount); column names are case-sensitive and exact: rename 'AMOUNT' to 'amount'", None),
     "wrong_type": (_edit_csv("transactions", _set("quantity", 1, "two")), "transactions.csv", "quantity", "not numbers", "'two'"),
