@@ -5,11 +5,12 @@ Nested settings use ``__`` in environment names, e.g. ``OFFERWISE_SEGMENTS__DORM
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -21,7 +22,7 @@ from offerwise.errors import ConfigError
 class SegmentThresholds(BaseModel):
     """Thresholds of the named segment rules (see ``docs/segments.md``)."""
 
-    model_config = ConfigDict(allow_inf_nan=False)
+    model_config = ConfigDict(allow_inf_nan=False, extra="forbid")
 
     new_tenure_days: int = Field(60, ge=1, description="tenure below this many days: 'new'")
     dormant_days: int = Field(90, ge=1, description="no purchase for this many days: 'dormant'")
@@ -113,15 +114,62 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
     try:
         return Settings(**data)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, str(path) if path else "settings")) from exc
+        raise ConfigError(
+            format_validation_error(exc, str(path) if path else "settings", Settings)
+        ) from exc
 
 
-def format_validation_error(exc: ValidationError, source: str) -> str:
-    """Render a pydantic error as one line per bad key: ``source: key.path: message``."""
+def _model_in(annotation: object) -> tuple[type[BaseModel] | None, bool]:
+    """The pydantic model inside a field's annotation (``Model``, ``Model | None``,
+    ``dict[str, Model]``, ``list[Model]``), and whether a mapping key comes before it."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation, False
+    keyed = get_origin(annotation) is dict
+    for arg in get_args(annotation):
+        found, _ = _model_in(arg)
+        if found is not None:
+            return found, keyed
+    return None, False
+
+
+def _keys_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str] | None:
+    """The keys allowed where ``loc`` (an error's location, last part excluded) points in
+    ``model``; None when the path cannot be followed."""
+    cur: type[BaseModel] | None = model
+    parts = list(loc)
+    while parts:
+        part = parts.pop(0)
+        if isinstance(part, int) or cur is None:
+            continue
+        fields = {(f.alias or n): f for n, f in cur.model_fields.items()}
+        if part not in fields:
+            return None
+        cur, keyed = _model_in(fields[part].annotation)
+        if keyed and parts:
+            parts.pop(0)  # the mapping's key (an offer id, a segment name)
+    if cur is None:
+        return None
+    return [(f.alias or n) for n, f in cur.model_fields.items()]
+
+
+def format_validation_error(
+    exc: ValidationError, source: str, model: type[BaseModel] | None = None
+) -> str:
+    """Render a pydantic error as one line per bad key: ``source: key.path: message``. With
+    ``model`` (the validated class), an unknown key lists the keys allowed there and the
+    closest one."""
     lines = [f"{source}: invalid configuration"]
     for err in exc.errors():
         key = ".".join(str(x) for x in err["loc"]) or "(root)"
-        lines.append(f"  - {key}: {err['msg']}")
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden" and model is not None and err["loc"]:
+            allowed = _keys_at(model, tuple(err["loc"][:-1]))
+            if allowed:
+                msg = f"unknown key (allowed here: {', '.join(allowed)})"
+                close = difflib.get_close_matches(str(err["loc"][-1]), allowed, n=1, cutoff=0.6)
+                if close:
+                    msg += f"; did you mean {close[0]!r}?"
+        lines.append(f"  - {key}: {msg}")
     return "\n".join(lines)
 
 

@@ -106,7 +106,7 @@ def test_drafts_are_checked_by_the_rules_schema_and_the_shops_names() -> None:
     assert "no such offer" in draft({"offers": {"pct99": {"max_count": 3}}})[0]
     assert "no customer column" in draft({"fairness": [{"attribute": "income"}]})[0]
     assert "roi.min" in draft({"roi": {}})[0]
-    assert "Extra inputs" in draft({"budget": 5000})[0]
+    assert "budget: unknown key (allowed here: offers, segments" in draft({"budget": 5000})[0]
     bad = parse_draft("Sure! Here are your rules: roi 1.5", ctx, "t")
     assert bad.rules is None and "not JSON" in bad.problems[0]
     fenced = parse_draft('```json\n{"rules": {"roi": {"min": 1.5}}, "not_expressible": ["budget"]}\n```', ctx, "t")

@@ -98,7 +98,7 @@ def test_brief_draft_is_validated_diffed_and_written_only_when_asked(shop: Path,
     ("answer", "problem"),
     [
         ({"rules": {"segments": {"dormant": {"max_percent_off": 15}}}}, "less than or equal to 1"),
-        ({"rules": {"budget": 5000}}, "budget: Extra inputs"),
+        ({"rules": {"budget": 5000}}, "budget: unknown key (allowed here: offers, segments"),
         ({"rules": {"offers": {"beer10": {"max_count": 0}}}}, "no such offer"),
         ({"rules": {"segments": {"lapsed": {"max_share": 0.5}}}}, "unknown segment"),
         ({"rules": {"segments": {"dormant": {"min_share": 0.6}, "new": {"min_share": 0.6}}}}, "add up to"),

@@ -168,6 +168,17 @@ def test_rules_errors_name_the_key(tmp_path):
         parse_rules({"offers": {"pct10": {"max_count": -1}}})
     with pytest.raises(ConfigError, match=r"segments\.x\.max_sharee"):
         parse_rules({"segments": {"x": {"max_sharee": 0.1}}})
+    # an unknown key lists the keys allowed there and the closest one
+    with pytest.raises(ConfigError) as e:
+        parse_rules({"segments": {"x": {"max_sharee": 0.1}}, "limits": {"max": 1},
+                     "fairness": [{"attribute": "age", "min_ration": 0.5}]})
+    text = str(e.value)
+    assert ("segments.x.max_sharee: unknown key (allowed here: max_share, min_share, "
+            "max_percent_off, max_amount_off); did you mean 'max_share'?") in text
+    assert "limits: unknown key (allowed here: offers, segments, roi," in text
+    assert "limits: unknown key" in text and "did you mean" not in text.split("limits:")[1].split("\n")[0]
+    assert "fairness.0.min_ration: unknown key (allowed here: attribute," in text
+    assert "did you mean 'min_ratio'?" in text
     with pytest.raises(ConfigError, match=r"fairness\.0\.min_ratio"):
         parse_rules({"fairness": [{"attribute": "age", "min_ratio": 2}]})
     f = tmp_path / "r.toml"

@@ -167,7 +167,7 @@ def parse_rules(data: dict[str, Any], source: str = "rules") -> Rules:
     try:
         return Rules.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, source)) from exc
+        raise ConfigError(format_validation_error(exc, source, Rules)) from exc
 
 
 def load_rules(path: str | Path) -> Rules:

@@ -110,7 +110,7 @@ def serve_settings(**values: object) -> ServeSettings:
         s = ServeSettings(**values)  # type: ignore[arg-type]
     except ValidationError as exc:
         where = "serve settings (options and OFFERWISE_SERVE_* variables)"
-        raise ConfigError(format_validation_error(exc, where)) from None
+        raise ConfigError(format_validation_error(exc, where, ServeSettings)) from None
     if s.model_dir is None and s.plan is not None:
         s = s.model_copy(update={"model_dir": plan_model_dir(s.plan)})
     return s
