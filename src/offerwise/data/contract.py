@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -179,6 +179,7 @@ class DataSet:
     row_counts: dict[str, int] = field(default_factory=dict)
     _exclude: dict[str, str] = field(default_factory=dict)  # table -> SQL predicate of kept rows
     _verbatim: dict[str, list[str]] = field(default_factory=dict)  # table -> columns as stored
+    _numeric: dict[str, list[str]] = field(default_factory=dict)  # table -> numeric text attrs
     _con: duckdb.DuckDBPyConnection | None = None
 
     def has(self, name: str) -> bool:
@@ -219,10 +220,13 @@ class DataSet:
         spec = TABLES[name]
         cols = _columns(con, f"raw_{name}")
         as_is = set(self._verbatim.get(name, ()))
+        numeric = set(self._numeric.get(name, ()))
         parts = []
         for col, typ in cols.items():
             cs = spec.column(col)
-            if cs is None:
+            if cs is None and col in numeric:  # a CSV file's numeric attribute
+                parts.append(f"TRY_CAST(NULLIF(TRIM({_q(col)}), '') AS DOUBLE) AS {_q(col)}")
+            elif cs is None:
                 parts.append(_q(col))
             elif name == "exposures" and col == "gross_profit":  # fill gaps with the default rule
                 default = default_expr(name, cs, self.settings)
@@ -419,6 +423,7 @@ def load_data(
         row_counts=counts,
         _exclude=exclude,
         _verbatim=found.verbatim,
+        _numeric=found.numeric,
     )
 
 
@@ -471,6 +476,7 @@ def validate_source(
 
     counts: dict[str, int] = {}
     verbatim: dict[str, list[str]] = {}
+    numeric: dict[str, list[str]] = {}
     typed_ok: set[str] = set()
     for name in source.tables:
         spec = TABLES[name]
@@ -513,6 +519,7 @@ def validate_source(
         verbatim[name] = []
         problems.extend(_check_columns(con, name, spec, cols, file, n, verbatim[name]))
         typed_ok.add(name)  # values that failed to cast are NULL in the typed view
+        numeric[name] = _numeric_text_attributes(con, name, spec, cols)
 
     # typed views of the tables with all required columns, for the cross-table checks
     ds = DataSet(
@@ -522,12 +529,30 @@ def validate_source(
         fingerprint="",
         settings=source.settings,
         _verbatim=verbatim,
+        _numeric=numeric,
     )
     for name in typed_ok:
         con.execute(f"CREATE OR REPLACE VIEW {name} AS {ds._typed_select(con, name)}")
     exclude: dict[str, str] = {}
     problems.extend(_check_cross(con, typed_ok, source, counts, exclude))
-    return validation_cache.Validation(problems, exclude, counts, verbatim)
+    return validation_cache.Validation(problems, exclude, counts, verbatim, numeric)
+
+
+def _numeric_text_attributes(
+    con: duckdb.DuckDBPyConnection, name: str, spec: TableSpec, cols: dict[str, str]
+) -> list[str]:
+    """The attribute columns of ``name`` (not in the contract) stored as text, with a value and
+    every value a number (blanks aside): a CSV file's ``visits`` or ``income``, which the
+    same table in Parquet would hold as numbers. One pass over the table."""
+    text = [c for c, t in cols.items() if spec.column(c) is None and _is_text(t)]
+    if not text:
+        return []
+    sel = []
+    for c in text:
+        v = f"NULLIF(TRIM({_q(c)}), '')"
+        sel += [f"COUNT({v})", f"COUNT({v}) FILTER (WHERE TRY_CAST({v} AS DOUBLE) IS NULL)"]
+    row = _fetch_row(con, f"SELECT {', '.join(sel)} FROM raw_{name}")
+    return [c for j, c in enumerate(text) if row[2 * j] > 0 and row[2 * j + 1] == 0]
 
 
 NOT_NUMBERS = "values that are not numbers"
@@ -953,15 +978,17 @@ def _check_cross(
             exclude[child] = f"({prev}) AND {keep}" if prev else keep
     if "exposures" in ok and "offers" in ok:
         cond = f"offer_id <> '{NO_OFFER}' AND offer_id NOT IN (SELECT offer_id FROM offers)"
-        out += _rows_where(
+        unknown = _rows_where(
             con,
             source,
             "exposures",
             "offer_id",
             cond,
-            "offer ids not in the offer menu" + _menu_hint(con, cond),
+            "offer ids not in the offer menu",
             ["offer_id", "customer_id"],
         )
+        # only when there are some: the hint scans the exposures again
+        out += [replace(p, message=p.message + _menu_hint(con, cond)) for p in unknown]
     if "offers" in ok and "products" in ok:
         # a category-scoped offer discounts nothing when no product has its category (a typo, or
         # a category the products table spells differently); ``rec:`` templates name none

@@ -125,17 +125,19 @@ _COMMA_NUMBER = r"[+-]?([0-9]{1,3}(\.[0-9]{3})+|[0-9]*)(,[0-9]+)?"
 def localized_csv(
     con: duckdb.DuckDBPyConnection, rel: str, kinds: Mapping[str, str], locale: CsvLocale
 ) -> str:
-    """``rel`` (a CSV file read as text) with its number columns (kind ``number``/``binary``)
-    rewritten from ``locale.decimal`` = ',' (``1.234,50`` → ``1234.50``) and its time stamp
-    columns (kind ``timestamp``) from ``locale.date_format`` (→ ``YYYY-MM-DD HH:MM:SS``). A
-    value that does not read that way is left as written, so validation reports it as it is."""
+    """``rel`` (a CSV file read as text) with its number columns (kind ``number``/``binary``,
+    and attribute columns: kind None) rewritten from ``locale.decimal`` = ',' (``1.234,50`` →
+    ``1234.50``) and its time stamp columns (kind ``timestamp``) from ``locale.date_format``
+    (→ ``YYYY-MM-DD HH:MM:SS``). A value that does not read that way is left as written, so
+    validation reports it as it is."""
     if locale.decimal == "." and locale.date_format is None:
         return rel
     names = [d[0] for d in con.execute(f"SELECT * FROM {rel} LIMIT 0").description]
     out = []
     for c in names:
         kind, q = kinds.get(c), '"' + c.replace('"', '""') + '"'
-        if kind in ("number", "binary") and locale.decimal == ",":
+        # numbers, and attributes (not in the contract) that read as numbers that way
+        if kind in ("number", "binary", None) and locale.decimal == ",":
             t = f"TRIM({q})"
             out.append(
                 f"CASE WHEN regexp_full_match({t}, '{_COMMA_NUMBER}') AND {t} <> '' "

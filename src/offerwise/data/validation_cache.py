@@ -48,8 +48,9 @@ FUTURE_DATES = "dated after today ("
 #: result stored before would pass data the new check refuses). 2: line amounts above 10^12;
 #: 3: exposure revenue, discount cost and gross profit beyond 10^12; offer categories no product
 #: has (a warning); 4: transactions or exposures dated after today, members-only offers without a
-#: customers.member column (warnings).
-CHECKS_VERSION = 4
+#: customers.member column (warnings); 5: text attribute columns whose every value is a number
+#: (``Validation.numeric``).
+CHECKS_VERSION = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,9 @@ class Validation:
     exclude: dict[str, str]
     counts: dict[str, int]
     verbatim: dict[str, list[str]] = field(default_factory=dict)
+    #: table -> attribute columns (not in the contract) stored as text whose every value is a
+    #: number (a CSV file's): typed as numbers, as the same column of a Parquet file is
+    numeric: dict[str, list[str]] = field(default_factory=dict)
 
 
 def cache_dir() -> Path | None:
@@ -128,6 +132,7 @@ def load(key: str | None) -> Validation | None:
             counts={str(k): int(v) for k, v in raw["counts"].items()},
             # a record written before this field: every column cleaned, as it was then
             verbatim={str(k): [str(c) for c in v] for k, v in raw.get("verbatim", {}).items()},
+            numeric={str(k): [str(c) for c in v] for k, v in raw["numeric"].items()},
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -146,6 +151,7 @@ def store(key: str | None, found: Validation) -> None:
         "exclude": found.exclude,
         "counts": found.counts,
         "verbatim": found.verbatim,
+        "numeric": found.numeric,
     }
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
