@@ -41,6 +41,21 @@ def make_valid(d: Path) -> Path:
     return d
 
 
+def _the_problem(d: Path, column: str, required: tuple[str, ...] = ("customers",)):  # noqa: ANN202
+    """The one fatal problem of ``column`` that loading ``d`` raises."""
+    with pytest.raises(DataContractError) as ei:
+        load_data(d, required=required)
+    (p,) = [p for p in ei.value.problems if p.column == column]
+    return p
+
+
+def _load_error(d: Path) -> DataContractError:
+    """The error loading ``d`` raises."""
+    with pytest.raises(DataContractError) as ei:
+        load_data(d)
+    return ei.value
+
+
 def test_valid_source_loads_typed(tmp_path: Path) -> None:
     ds = load_data(make_valid(tmp_path / "d"))
     assert ds.warnings == []
@@ -59,9 +74,7 @@ def test_valid_source_loads_typed(tmp_path: Path) -> None:
 def test_a_missing_outcome_of_a_converted_exposure_gets_no_not_bought_hint(tmp_path: Path) -> None:
     d = make_valid(tmp_path / "d")
     _edit_parquet("exposures", _set("revenue", 0, None))(d)  # customer 1 converted
-    with pytest.raises(DataContractError) as ei:
-        load_data(d)
-    (p,) = [p for p in ei.value.problems if p.column == "revenue"]
+    p = _the_problem(d, "revenue")
     assert p.message == "missing values" and "customer_id='1'" in (p.example or "")
 
 
@@ -86,9 +99,7 @@ def test_converted_may_be_a_boolean_column_or_true_false_text(tmp_path: Path) ->
     exp.to_csv(d / "exposures.csv", index=False)
     assert load_data(d).frame("exposures")["converted"].tolist() == [1.0, 0.0, 1.0]
     exp.assign(converted=["TRUE", "maybe", "0"]).to_csv(d / "exposures.csv", index=False)
-    with pytest.raises(DataContractError) as ei:
-        load_data(d)
-    (p,) = [p for p in ei.value.problems if p.column == "converted"]
+    p = _the_problem(d, "converted")
     assert p.message == "values that are not 0/1 (or true/false)" and "maybe" in (p.example or "")
 
 
@@ -203,9 +214,7 @@ def test_bad_input_is_fatal_with_clear_message(tmp_path: Path, case: str) -> Non
 def test_only_a_number_written_with_a_decimal_comma_gets_the_decimal_comma_hint(tmp_path: Path) -> None:
     d = make_valid(tmp_path / "d")
     _edit_csv("transactions", _set("quantity", 1, "two"))(d)
-    with pytest.raises(DataContractError) as ei:
-        load_data(d, required=("transactions", "exposures"))
-    (p,) = [p for p in ei.value.problems if p.column == "quantity"]
+    p = _the_problem(d, "quantity", required=("transactions", "exposures"))
     assert p.message == "values that are not numbers", p.message
 
 
@@ -256,27 +265,23 @@ def test_a_required_table_in_another_format_or_spelling_is_named(tmp_path: Path)
     d = make_valid(tmp_path / "d")
     (d / "customers.parquet").unlink()
     (d / "customers.xlsx").write_bytes(b"PK\x03\x04")  # an Excel workbook
-    with pytest.raises(DataContractError) as e:
-        load_data(d)
-    text = str(e.value)
+    text = str(_load_error(d))
     assert "required table 'customers' is missing" in text
     assert "found customers.xlsx: offerwise reads only .parquet and .csv files" in text
     (d / "customers.xlsx").unlink()
     pd.DataFrame({"customer_id": ["1", "2", "3"]}).to_csv(d / "Customers.csv", index=False)
     if (d / "customers.csv").exists():  # a case-insensitive file system reads it as it is
         pytest.skip("case-insensitive file system")
-    with pytest.raises(DataContractError) as e:
-        load_data(d)
-    assert "found Customers.csv: file names are lower-case, rename it to customers.csv" in str(e.value)
+    assert "found Customers.csv: file names are lower-case, rename it to customers.csv" in str(
+        _load_error(d)
+    )
 
 
 def test_an_unreadable_required_file_is_one_problem_not_two(tmp_path: Path) -> None:
     d = make_valid(tmp_path / "d")
     (d / "customers.parquet").unlink()
     (d / "customers.csv").write_bytes("customer_id,city\n1,Besançon\n".encode("latin-1"))
-    with pytest.raises(DataContractError) as e:
-        load_data(d)
-    assert [p.message[:16] for p in e.value.problems] == ["cannot read file"]
+    assert [p.message[:16] for p in _load_error(d).problems] == ["cannot read file"]
 
 
 def _european_export(d: Path) -> None:
