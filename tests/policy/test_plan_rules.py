@@ -80,6 +80,17 @@ def _rate(res, col_values, group):
     return (df["offer_id"][sel] != "none").mean()
 
 
+@pytest.mark.parametrize("member", [
+    [True, False, False],  # a Parquet boolean
+    [1.0, 0.0, float("nan")],  # a CSV's 1/0 column, read as numbers
+    ["yes", "no", None],  # text
+])
+def test_members_only_reads_the_member_column_in_any_type(member):
+    from offerwise.policy.rules import _truthy
+
+    assert _truthy(pd.Series(member)).tolist() == [True, False, False]
+
+
 def test_offer_count_and_spend_caps_bind():
     free = _plan()
     n30 = int((free.assignment == 2).sum())

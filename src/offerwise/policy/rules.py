@@ -197,8 +197,12 @@ class CompiledRules:
 
 
 def _truthy(s: pd.Series) -> np.ndarray:
+    """True where ``s`` says yes: booleans, non-zero numbers (a CSV's 1/0 column is read as
+    numbers), or the text 1/true/yes/y/t; missing is no."""
     if s.dtype == bool:
         return s.fillna(False).to_numpy(bool)
+    if pd.api.types.is_numeric_dtype(s):
+        return (s.fillna(0) != 0).to_numpy(bool)
     txt = s.astype("string").str.strip().str.lower()
     return txt.isin(["1", "true", "yes", "y", "t"]).fillna(False).to_numpy(bool)
 
