@@ -588,6 +588,25 @@ DATE_FORMAT_HINT = (
 _LOCAL_DATE = re.compile(r"^[^=]+='\d{1,2}[./-]\d{1,2}[./-]\d{2,4}")
 
 
+#: (check message, table or None for any, pattern of the example, hint): what a bad value that
+#: looks like a common export's habit adds to its message (the first match).
+_HINTS: tuple[tuple[str, str | None, re.Pattern[str] | None, str], ...] = (
+    (NOT_NUMBERS, None, _DECIMAL_COMMA, DECIMAL_COMMA_HINT),
+    (NOT_NUMBERS, None, _PERCENT, PERCENT_HINT),
+    (NOT_NUMBERS, None, _CURRENCY, CURRENCY_HINT),
+    (UNPARSEABLE_TS, None, _LOCAL_DATE, DATE_FORMAT_HINT),
+    ("negative values", "transactions", None, RETURNS_HINT),
+)
+
+
+def _hint(table: str, msg: str, example: str) -> str:
+    """The hint of :data:`_HINTS` for check ``msg`` of ``table`` with ``example``, or ""."""
+    for m, t, pattern, hint in _HINTS:
+        if m == msg and t in (None, table) and (pattern is None or pattern.match(example)):
+            return hint
+    return ""
+
+
 def _example(
     con: duckdb.DuckDBPyConnection, rel: str, cond: str, cols: Iterable[str]
 ) -> str | None:
@@ -825,16 +844,7 @@ def _check_columns(
             ident = [spec.key] if spec.key else list(_EXAMPLE_WITH.get(name, ()))
             ex_cols = [col] + [c for c in ident if c != col and c in cols]
             example = _example(con, rel, cond, ex_cols)
-            if msg == NOT_NUMBERS and example and _DECIMAL_COMMA.match(example):
-                msg += DECIMAL_COMMA_HINT
-            elif msg == NOT_NUMBERS and example and _PERCENT.match(example):
-                msg += PERCENT_HINT
-            elif msg == NOT_NUMBERS and example and _CURRENCY.match(example):
-                msg += CURRENCY_HINT
-            if msg == UNPARSEABLE_TS and example and _LOCAL_DATE.match(example):
-                msg += DATE_FORMAT_HINT
-            if msg == "negative values" and name == "transactions":
-                msg += RETURNS_HINT
+            msg += _hint(name, msg, example or "")
             if msg == "missing values" and _all_unconverted(con, rel, cond, name, spec, cols):
                 msg += NOT_BOUGHT_HINT
             out.append(Problem(name, col, msg, int(bad), example, fatal=fatal, file=file))
