@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from offerwise.cli import app
 from offerwise.data.contract import _example, _fetch_row, load_data
-from offerwise.errors import DataContractError, InputError
+from offerwise.errors import DataContractError, InputError, Problem
 
 runner = CliRunner()
 
@@ -41,7 +41,7 @@ def make_valid(d: Path) -> Path:
     return d
 
 
-def _the_problem(d: Path, column: str, required: tuple[str, ...] = ("customers",)):  # noqa: ANN202
+def _the_problem(d: Path, column: str, required: tuple[str, ...] = ("customers",)) -> Problem:
     """The one fatal problem of ``column`` that loading ``d`` raises."""
     with pytest.raises(DataContractError) as ei:
         load_data(d, required=required)

@@ -58,3 +58,7 @@ def test_a_csv_file_and_a_parquet_file_of_the_same_customers_give_the_same_featu
     # again from the validation cache: the same types
     ds2 = load_data(d)
     assert ds2.frame("customers")["visits"].tolist() == [3.0, 1.5, 3.0]
+    # a Parquet (or database) column's type is the user's: text digits (zip codes) stay text
+    (d / "customers.csv").unlink()
+    cust.assign(zip=["01234", "75001", "01234"]).to_parquet(d / "customers.parquet", index=False)
+    assert load_data(d).frame("customers")["zip"].tolist() == ["01234", "75001", "01234"]

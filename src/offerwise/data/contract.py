@@ -519,7 +519,8 @@ def validate_source(
         verbatim[name] = []
         problems.extend(_check_columns(con, name, spec, cols, file, n, verbatim[name]))
         typed_ok.add(name)  # values that failed to cast are NULL in the typed view
-        numeric[name] = _numeric_text_attributes(con, name, spec, cols)
+        if source.kind == "dir" and source.files[name].suffix == ".csv":  # typed elsewhere
+            numeric[name] = _numeric_text_attributes(con, name, spec, cols)
 
     # typed views of the tables with all required columns, for the cross-table checks
     ds = DataSet(
@@ -541,9 +542,10 @@ def validate_source(
 def _numeric_text_attributes(
     con: duckdb.DuckDBPyConnection, name: str, spec: TableSpec, cols: dict[str, str]
 ) -> list[str]:
-    """The attribute columns of ``name`` (not in the contract) stored as text, with a value and
-    every value a number (blanks aside): a CSV file's ``visits`` or ``income``, which the
-    same table in Parquet would hold as numbers. One pass over the table."""
+    """The attribute columns of CSV table ``name`` (not in the contract), with a value and
+    every value a number (blanks aside): ``visits`` or ``income``, which the same table in
+    Parquet would hold as numbers. (A Parquet or database column's type is the user's: a text
+    column of digits, a zip code, stays text.) One pass over the table."""
     text = [c for c, t in cols.items() if spec.column(c) is None and _is_text(t)]
     if not text:
         return []

@@ -284,7 +284,7 @@ def _open_duckdb(p: Path, settings: Settings) -> Source:
     try:
         found = con.execute(
             "SELECT table_schema, table_name FROM information_schema.tables "
-            "WHERE table_catalog = current_database() ORDER BY table_schema = 'main' DESC"
+            "WHERE table_catalog = current_database()"
         ).fetchall()
     finally:
         con.close()

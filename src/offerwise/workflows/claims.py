@@ -451,6 +451,7 @@ def plan_claims(
     per = res.total_incremental_profit / n_t if n_t else float("nan")
     sd = outcome_sd(ds, as_of, OUTCOME_DAYS, settings.margin_rate)
     sized = bool(np.isfinite(sd) and sd > 0)  # else no spread to size a holdout with
+    unsized = "" if sized else unsized_reason(ds.has("transactions"), OUTCOME_DAYS)
     mde = minimum_detectable_effect(sd, n_t, n_h) if n_h and sized else float("nan")
     verified = verdict in (None, "ok")
     target, basis = verify_target(per, est, n_t, verified)
@@ -458,7 +459,7 @@ def plan_claims(
     if target is not None and not sized:
         detect = (
             f"no holdout size can be computed for {basis} ({target:+,.2f} per customer): "
-            f"{unsized_reason(ds.has('transactions'), OUTCOME_DAYS)}; a random holdout of at "
+            f"{unsized}; a random holdout of at "
             f"least {MIN_HOLDOUT_CUSTOMERS:,} customers measures what the plan really earns"
         )
     elif target is None:
@@ -497,7 +498,7 @@ def plan_claims(
         outcome_sd=sd,
         mde=mde,
         holdout_customers=n_h,
-        unsized="" if sized else unsized_reason(ds.has("transactions"), OUTCOME_DAYS),
+        unsized=unsized,
         holdout_to_detect=need,
         verify_effect=float("nan") if target is None else target,
         verify_basis=basis,

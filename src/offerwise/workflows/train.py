@@ -185,8 +185,9 @@ def check_enough_treated(offer_id: pd.Series, menu: list[str], min_treated: int)
         f"exposures ({_cross_fit_need(min_treated)} with cross-fitting, whose folds each learn "
         f"from {N_FOLDS - 1} in {N_FOLDS} of them), and the most logged has "
         f"{max(n.values(), default=0):,} "
-        f"({shown}; {int(counts.get(NO_OFFER, 0)):,} with no offer). Log more exposures: "
-        "`offerwise plan --explore 0.2` assigns offers at random and logs them"
+        f"({shown}; {int(counts.get(NO_OFFER, 0)):,} with no offer). Log more exposures: a "
+        "campaign that offers each menu offer to random customers, with each one's probability "
+        "in 'propensity' (once a model exists, `offerwise plan --explore 0.2` does this)"
     )
 
 
