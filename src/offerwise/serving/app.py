@@ -58,6 +58,7 @@ def create_app(settings: ServeSettings | None = None) -> Any:
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
     from offerwise import __version__
+    from offerwise.serving.fastpath import OfferFastPath
     from offerwise.serving.problems import PROBLEM_MEDIA_TYPE, ApiProblem, problem_body
     from offerwise.serving.routes import (
         campaigns,
@@ -147,6 +148,8 @@ def create_app(settings: ServeSettings | None = None) -> Any:
 
     for module in (health, customers, coupons, events, campaigns, console, plans):
         app.include_router(module.router)
+    # GET offer's success path without the framework's routing and dependencies (same checks)
+    app.add_middleware(OfferFastPath)
 
     def openapi() -> dict[str, Any]:
         """The generated schema with every 4xx/5xx answer declared as problem+json."""

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.datastructures import State
 
 from offerwise.serving.problems import ApiProblem
 from offerwise.serving.security import Principal
@@ -35,48 +36,55 @@ async def get_service(
     return service
 
 
+def authorize(state: State, key: str | None, scope: str) -> Principal:
+    """The caller's principal for ``key`` (the app's ``state``: its key verifier and rate
+    limiter): :class:`ApiProblem` 401 without a valid key, 403 without ``scope``, 429 past the
+    key's rate (a token is taken only when the call is allowed)."""
+    if not key:
+        raise ApiProblem(
+            401,
+            "missing-api-key",
+            "send an API key in the X-API-Key header (or as Authorization: Bearer KEY)",
+            headers={"WWW-Authenticate": "ApiKey"},
+        )
+    principal: Principal | None = state.verifier.verify(key)
+    if principal is None:
+        raise ApiProblem(
+            401,
+            "invalid-api-key",
+            "the API key is unknown or revoked",
+            headers={"WWW-Authenticate": "ApiKey"},
+        )
+    if not principal.allows(scope):
+        raise ApiProblem(
+            403,
+            "insufficient-scope",
+            f"this API key lacks the '{scope}' scope",
+            required_scope=scope,
+        )
+    wait = state.limiter.acquire(principal.key_id, principal.rate_per_s, principal.burst)
+    if wait > 0:
+        retry = max(1, int(wait + 0.999))
+        raise ApiProblem(
+            429,
+            "rate-limited",
+            f"rate limit of this API key exceeded; retry in {retry} s",
+            headers={"Retry-After": str(retry)},
+        )
+    return principal
+
+
 def require_scope(scope: str) -> Callable[..., Awaitable[Principal]]:
-    """Dependency: 401 without a valid key, 403 without ``scope``, 429 past the key's rate."""
+    """Dependency: 401 without a valid key, 403 without ``scope``, 429 past the key's rate
+    (:func:`authorize`)."""
 
     async def dependency(
         request: Request,
         key: Annotated[str | None, Security(api_key_header)] = None,
         bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_header)] = None,
     ) -> Principal:
-        state = request.app.state
         key = key or (bearer.credentials if bearer is not None else None)
-        if not key:
-            raise ApiProblem(
-                401,
-                "missing-api-key",
-                "send an API key in the X-API-Key header (or as Authorization: Bearer KEY)",
-                headers={"WWW-Authenticate": "ApiKey"},
-            )
-        principal = state.verifier.verify(key)
-        if principal is None:
-            raise ApiProblem(
-                401,
-                "invalid-api-key",
-                "the API key is unknown or revoked",
-                headers={"WWW-Authenticate": "ApiKey"},
-            )
-        if not principal.allows(scope):
-            raise ApiProblem(
-                403,
-                "insufficient-scope",
-                f"this API key lacks the '{scope}' scope",
-                required_scope=scope,
-            )
-        wait = state.limiter.acquire(principal.key_id, principal.rate_per_s, principal.burst)
-        if wait > 0:
-            retry = max(1, int(wait + 0.999))
-            raise ApiProblem(
-                429,
-                "rate-limited",
-                f"rate limit of this API key exceeded; retry in {retry} s",
-                headers={"Retry-After": str(retry)},
-            )
-        return principal
+        return authorize(request.app.state, key, scope)
 
     return dependency
 
@@ -90,6 +98,7 @@ __all__ = [
     "Decide",
     "Service",
     "api_key_header",
+    "authorize",
     "bearer_header",
     "get_service",
     "require_scope",
