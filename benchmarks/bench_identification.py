@@ -184,7 +184,7 @@ def _mismatch(run) -> bool | None:  # noqa: ANN001 - a make_plan result
 def explore(args: argparse.Namespace, tmp: Path, settings) -> list[dict]:  # noqa: ANN001
     rows = []
     for s in range(args.explore_seeds):
-        seed = 300 + s
+        seed = args.explore_first_seed + s
         mk = _market(seed, "confounded", args.customers, args.exposures, record=False)
         d = write_market(mk, tmp / f"e-{s}")
         tr = _train(d, tmp / f"em-{s}", seed, settings)
@@ -226,6 +226,8 @@ def explore(args: argparse.Namespace, tmp: Path, settings) -> list[dict]:  # noq
                      "verdict_mixed": tr3.identification.verdict if tr3.identification else None,
                      "mismatch_before": _mismatch(before), "mismatch_after": _mismatch(after),
                      "explored": int(ex_run.result.summary()["n_explore"]),
+                     "explore_sizing": None if ex_run.claims is None or ex_run.claims.explore is None
+                     else ex_run.claims.explore.to_dict(),
                      "explore_budget": explore_budget,
                      "verdict_before": tr.identification.verdict if tr.identification else None,
                      "verdict_after": tr2.identification.verdict if tr2.identification else None})
@@ -308,6 +310,18 @@ def _print(out: dict) -> None:
               f"before {int(ex['mismatch_before'].eq(True).sum())}/{len(ex)}, campaign alone "
               f"{int(ex['mismatch_after'].eq(True).sum())}/{len(ex)}, history + campaign "
               f"{sum(bool(r and r['mismatch']) for r in ex['mixed_support'])}/{len(ex)}")
+        print("  what the exploring plan said its round detects (claims.explore: explored customers "
+              "per offer, the median offer's MDE per customer, the effect it sized for and the "
+              "explored customers per arm that effect needs)")
+        for r in ex.itertuples():
+            z = getattr(r, "explore_sizing", None)
+            if isinstance(z, dict):
+                eff = z["effect_per_customer"]
+                print(f"  seed {r.seed}: {z['customers']:,.0f} explored, {z['per_offer']:,.0f} per "
+                      f"offer, MDE {z['mde_per_customer']:,.2f}; effect "
+                      + ("-" if eff is None else f"{eff:+,.2f} needs {z['per_offer_needed']:,.0f} per arm"
+                         + ("" if z["share_to_detect"] is None
+                            else f" (--explore {z['share_to_detect']:.2f})")))
         print(f"  median before {ex['before_pct'].median():.1%}, campaign alone "
               f"{ex['after_pct'].median():.1%}, history + campaign {ex['mixed_pct'].median():.1%}; "
               f"better than before: {int((ex['after'] > ex['before']).sum())}/{len(ex)} and "
@@ -337,6 +351,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--coverage-seeds", type=int, default=20)
     ap.add_argument("--explore-seeds", type=int, default=5)
+    ap.add_argument("--explore-first-seed", type=int, default=300,
+                    help="explore part: the first market seed (seeds run from it upwards)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--explore-plan-date", choices=["start", "after"], default="start",
                     help="explore part: the history + campaign plan's date: the campaign's start "

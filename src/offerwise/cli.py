@@ -1370,6 +1370,10 @@ def print_claims(c: PlanClaims) -> None:
         highlight=False,
         soft_wrap=True,
     )
+    if c.explore is not None and c.explore.customers > 0:
+        console.print(
+            f"exploration: {c.explore.note()}", highlight=False, soft_wrap=True, markup=False
+        )
     console.print(f"to verify: {c.experiment}", highlight=False, soft_wrap=True, markup=False)
     if c.sensitivity is not None:
         console.print(

@@ -235,7 +235,17 @@ def test_cli_plan_explore(tmp_path):
     exploit = df[(df["group"] == "treatment") & (df["reason"] != "explore")]
     assert exploit["propensity"].between(0.8, 1.0).all()  # 0.8 + 0.2 / arms
     assert ex["propensity"].between(0, 1, inclusive="right").all()
-    assert json.loads(plan.with_suffix(".summary.json").read_text())["explore"] == 0.2
+    summary = json.loads(plan.with_suffix(".summary.json").read_text())
+    assert summary["explore"] == 0.2
+    # what this round of exploration can detect, in the summary and said to the user
+    sizing = summary["claims"]["explore"]
+    assert sizing["customers"] == pytest.approx(len(ex), rel=0.25)  # expected vs drawn
+    assert sizing["per_offer"] * sizing["n_offers"] + sizing["none"] == pytest.approx(
+        sizing["customers"], rel=0.3)  # the median offer: roughly an even split
+    out = " ".join(r.stdout.split())
+    assert f"exploration: about {sizing['customers']:,.0f} customers drawn at random" in out
+    assert f"detectable from {sizing['mde_per_customer']:,.2f} net profit per customer" in out
+    assert summary["claims"]["explore_note"] in out
     r = _ow("plan", "--model", model, "--data", data, "--budget", "5", "--out", tmp_path / "q.parquet",
             "--explore", "0.5", "--no-frontier")  # fmt: skip
     assert r.returncode == 2 and "lower --explore" in r.stderr

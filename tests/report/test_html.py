@@ -411,3 +411,36 @@ def test_demand_section_says_what_is_missing(tmp_path: Path):
     text = " ".join(parse(out.read_text()).text)
     for hint in ("forecast", "elasticity", "categories"):
         assert HINTS[hint] in text
+
+
+def test_identification_section_states_the_plans_claims_and_exploration(
+    report_files: dict[str, Path], tmp_path: Path
+):
+    """The plan's claims (as `offerwise plan` writes them into its summary) reach the section
+    "Can these numbers be trusted?": the experiment and what the plan's exploration detects."""
+    from offerwise.workflows.claims import ExploreClaims, PlanClaims
+
+    ex = ExploreClaims(customers=1414.0, per_offer=177.0, none=177.0, n_offers=7, mde=2.32,
+                       effect=0.28, basis="the held-out check's estimate", per_offer_needed=11725.0,
+                       share_to_detect=None)
+    claims = PlanClaims(verdict="unreliable", verified=False, experiment="launch with a holdout",
+                        explore=ex)
+    summary = json.loads(report_files["plan"].with_suffix(".summary.json").read_text())
+    summary["claims"] = claims.to_dict()
+    plan = tmp_path / "plan.parquet"
+    pd.read_parquet(report_files["plan"]).to_parquet(plan, index=False)
+    plan.with_suffix(".summary.json").write_text(json.dumps(summary))
+    inp = load_inputs(report_files["model"], plan=plan, settings=Settings())
+    text = " ".join(parse(build_report(inp, tmp_path / "r.html").read_text()).text)
+    text = " ".join(text.split())
+    assert "Exploration: about 1,414 customers drawn at random: about 177 per offer" in text
+    assert "detectable from 2.32 net profit per customer" in text
+    assert "needs about 11,725 explored customers per arm" in text
+    assert "launch with a holdout." in text
+    # a plan that did not explore says nothing about exploration
+    summary["claims"] = PlanClaims(verdict="ok", verified=True, experiment="x", explore=ExploreClaims(
+        customers=0.0, per_offer=0.0, none=0.0, n_offers=0, mde=float("nan"), effect=0.5,
+        basis="the expected effect", per_offer_needed=500.0, share_to_detect=0.3)).to_dict()
+    plan.with_suffix(".summary.json").write_text(json.dumps(summary))
+    inp = load_inputs(report_files["model"], plan=plan, settings=Settings())
+    assert "Exploration:" not in build_report(inp, tmp_path / "r2.html").read_text()

@@ -78,3 +78,31 @@ def test_check_date_is_a_campaigns_first_day_before_the_plan():
     assert check_date(camp, pd.Timestamp("2026-05-01")) is None  # the plan is not later
     assert check_date(pd.Series([], dtype="datetime64[ns]"), plan_day) is None
     assert check_date(pd.Series(["2026-05-01", "not a date"]), plan_day) is None
+
+
+def test_exploration_advice_is_sized_for_the_effect() -> None:
+    """An unverified plan's exploration advice: the share that detects the effect to verify, or
+    that one round cannot; the model's own claim only as a lower bound of what is needed."""
+    import numpy as np
+
+    from offerwise.workflows.claims import ExploreClaims, explore_advice, explore_target
+
+    def ex(effect: float, share: float | None, at_least: bool = False) -> ExploreClaims:
+        return ExploreClaims(customers=0.0, per_offer=0.0, none=0.0, n_offers=0,
+                             mde=float("nan"), effect=effect, basis="the effect",
+                             per_offer_needed=1234.0, share_to_detect=share, at_least=at_least)
+
+    assert "--explore 0.2 " in explore_advice(None)  # nothing to size with: the default
+    assert "--explore 0.2 " in explore_advice(ex(float("nan"), None))
+    assert "--explore 0.13 (each offer then drawn for about 1,234" in explore_advice(ex(0.4, 0.121))
+    assert "--explore 0.01 " in explore_advice(ex(0.4, 0.0004))  # never printed as 0.00
+    assert "--explore 0.13 or more" in explore_advice(ex(0.4, 0.121, at_least=True))
+    no = explore_advice(ex(0.4, None))
+    assert "cannot detect the effect (+0.40 per customer)" in no and "1,234 explored" in no
+    # the verifying effect when there is one; else the model's claim, flagged as a lower bound
+    assert explore_target(0.3, "the check", 2.0) == (0.3, "the check", False)
+    t, basis, at_least = explore_target(None, "no check", 2.0)
+    assert t == 2.0 and at_least and "unverified" in basis
+    assert explore_target(None, "no check", -1.0)[0] is None
+    assert explore_target(None, "no check", float("nan"))[0] is None
+    assert np.isnan(ex(float("nan"), None).effect)

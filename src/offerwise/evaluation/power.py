@@ -6,9 +6,19 @@ from __future__ import annotations
 import math
 from statistics import NormalDist
 
+import numpy as np
+
 from offerwise.errors import InputError
 
-__all__ = ["holdout_to_detect", "minimum_detectable_effect", "sd_from_se"]
+__all__ = [
+    "arm_draw_counts",
+    "explore_to_detect",
+    "holdout_to_detect",
+    "minimum_detectable_effect",
+    "offer_mdes",
+    "per_arm_to_detect",
+    "sd_from_se",
+]
 
 
 def minimum_detectable_effect(
@@ -53,3 +63,61 @@ def holdout_to_detect(
         return None
     # 1/(1-f) + 1/f = need  ->  f² - f + 1/need = 0, smaller root
     return (1 - math.sqrt(1 - 4 / need)) / 2
+
+
+def arm_draw_counts(eligible: np.ndarray) -> np.ndarray:
+    """(K + 1,) expected number of rows drawing each arm (``none`` first) when every row draws
+    one arm uniformly from ``none`` and its eligible offers; ``eligible`` (n, K) bool.
+
+    ``none``: Σ_i 1 / (1 + m_i); offer k: Σ_i e_ik / (1 + m_i), with m_i = Σ_k e_ik.
+    """
+    e = np.asarray(eligible, dtype=np.float64)
+    if e.ndim != 2:
+        raise InputError(f"eligible must be (n, K); got shape {e.shape}")
+    w = 1.0 / (1.0 + e.sum(axis=1))
+    return np.concatenate([[w.sum()], (e * w[:, None]).sum(axis=0)])
+
+
+def offer_mdes(
+    sd: float, counts: np.ndarray, *, alpha: float = 0.05, power: float = 0.8
+) -> np.ndarray:
+    """(K,) minimum detectable difference of each offer's mean from ``none``'s (per customer, the
+    unit of ``sd``) for ``counts`` (K + 1,) rows per arm, ``none`` first
+    (:func:`minimum_detectable_effect` with n_T = the offer's rows, n_H = none's; NaN for an
+    offer below one row)."""
+    c = np.asarray(counts, dtype=np.float64)
+    return np.array(
+        [
+            minimum_detectable_effect(sd, int(k), int(c[0]), alpha=alpha, power=power)
+            if k >= 1
+            else math.nan
+            for k in c[1:]
+        ],
+        dtype=np.float64,
+    )
+
+
+def per_arm_to_detect(
+    effect: float, sd: float, *, alpha: float = 0.05, power: float = 0.8
+) -> float:
+    """Rows per arm (equal arms) at which a difference of ``effect`` between two arms is detected:
+    ``n = 2 · ((z_{1−α/2} + z_{power}) · sd / effect)²``; inf for a zero effect."""
+    if effect == 0 or not (math.isfinite(effect) and math.isfinite(sd)):
+        return math.inf
+    z = NormalDist().inv_cdf(1 - alpha / 2) + NormalDist().inv_cdf(power)
+    return 2.0 * (z * abs(sd) / abs(effect)) ** 2
+
+
+def explore_to_detect(effect: float, sd: float, eligible: np.ndarray) -> float | None:
+    """The smallest exploration share F of the rows ``eligible`` (n, K) bool describes at which the
+    median offer's minimum detectable difference from ``none`` (:func:`offer_mdes` of
+    F · :func:`arm_draw_counts`) is at most ``|effect|``: F = (median MDE at F = 1 / effect)²,
+    since every count scales with F. None when even F = 1 cannot (or nothing is eligible)."""
+    if effect == 0 or not (math.isfinite(effect) and math.isfinite(sd)) or sd <= 0:
+        return None
+    mdes = offer_mdes(sd, arm_draw_counts(eligible))
+    mdes = mdes[np.isfinite(mdes)]
+    if not len(mdes):
+        return None
+    f = (float(np.median(mdes)) / abs(effect)) ** 2
+    return f if f <= 1.0 else None

@@ -873,6 +873,9 @@ def _trust(inp: ReportInputs) -> str:
                 f"{esc(pct(0)(est.get('level')))} interval {esc(num()(est.get('ci_low')))} to "
                 f"{esc(num()(est.get('ci_high')))} ({esc(claims.get('estimate_note'))}).</p>"
             )
+        ex = claims.get("explore")
+        if isinstance(ex, dict) and (ex.get("customers") or 0) > 0 and claims.get("explore_note"):
+            parts.append(f"<p>Exploration: {esc(claims.get('explore_note'))}.</p>")
         if claims.get("experiment"):
             parts.append(f"<p>{esc(claims.get('experiment'))}.</p>")
     cost = (inp.plan_summary or {}).get("cost")
