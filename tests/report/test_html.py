@@ -418,9 +418,10 @@ def test_identification_section_states_the_plans_claims_and_exploration(
 ):
     """The plan's claims (as `offerwise plan` writes them into its summary) reach the section
     "Can these numbers be trusted?": the experiment and what the plan's exploration detects."""
-    from offerwise.workflows.claims import ExploreClaims, PlanClaims
+    from offerwise.workflows.claims import PlanClaims
+    from offerwise.workflows.explore_claims import ExploreClaims
 
-    ex = ExploreClaims(customers=1414.0, per_offer=177.0, none=177.0, n_offers=7, mde=2.32,
+    ex = ExploreClaims(customers=1414.0, outcome_days=14, per_offer=177.0, none=177.0, n_offers=7, mde=2.32,
                        effect=0.28, basis="the held-out check's estimate", per_offer_needed=11725.0,
                        share_to_detect=None)
     claims = PlanClaims(verdict="unreliable", verified=False, experiment="launch with a holdout",
@@ -439,7 +440,7 @@ def test_identification_section_states_the_plans_claims_and_exploration(
     assert "launch with a holdout." in text
     # a plan that did not explore says nothing about exploration
     summary["claims"] = PlanClaims(verdict="ok", verified=True, experiment="x", explore=ExploreClaims(
-        customers=0.0, per_offer=0.0, none=0.0, n_offers=0, mde=float("nan"), effect=0.5,
+        customers=0.0, outcome_days=14, per_offer=0.0, none=0.0, n_offers=0, mde=float("nan"), effect=0.5,
         basis="the expected effect", per_offer_needed=500.0, share_to_detect=0.3)).to_dict()
     plan.with_suffix(".summary.json").write_text(json.dumps(summary))
     inp = load_inputs(report_files["model"], plan=plan, settings=Settings())

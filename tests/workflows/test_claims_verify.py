@@ -85,10 +85,10 @@ def test_exploration_advice_is_sized_for_the_effect() -> None:
     that one round cannot; the model's own claim only as a lower bound of what is needed."""
     import numpy as np
 
-    from offerwise.workflows.claims import ExploreClaims, explore_advice, explore_target
+    from offerwise.workflows.explore_claims import ExploreClaims, explore_advice, explore_target
 
     def ex(effect: float, share: float | None, at_least: bool = False) -> ExploreClaims:
-        return ExploreClaims(customers=0.0, per_offer=0.0, none=0.0, n_offers=0,
+        return ExploreClaims(customers=0.0, outcome_days=14, per_offer=0.0, none=0.0, n_offers=0,
                              mde=float("nan"), effect=effect, basis="the effect",
                              per_offer_needed=1234.0, share_to_detect=share, at_least=at_least)
 

@@ -42,19 +42,19 @@ from offerwise.evaluation.plan_value import (
     incremental_value_dr,
     plan_support,
 )
-from offerwise.evaluation.power import (
-    arm_draw_counts,
-    explore_to_detect,
-    holdout_to_detect,
-    minimum_detectable_effect,
-    offer_mdes,
-    per_arm_to_detect,
-)
+from offerwise.evaluation.power import holdout_to_detect, minimum_detectable_effect
 from offerwise.features.model_inputs import customer_features
 from offerwise.models.persist import LoadedModel, load_model
 from offerwise.policy.plan import PlanResult
 from offerwise.vocab import NO_OFFER, net_profit_sum
 from offerwise.workflows._common import held_out_exposures
+from offerwise.workflows.explore_claims import (
+    ExploreClaims,
+    explore_advice,
+    explore_sizing,
+    explore_target,
+    finite_or_none,
+)
 
 __all__ = [
     "MIN_HOLDOUT_CUSTOMERS",
@@ -77,146 +77,6 @@ MIN_HOLDOUT_CUSTOMERS = 200
 #: Checked exposures that span at most this many days (a campaign) are checked against the plan
 #: re-made as of the first of them (:func:`check_date`).
 CHECK_WINDOW_DAYS = 31
-
-
-@dataclass(frozen=True, slots=True)
-class ExploreClaims:
-    """What a round of exploration can teach: per offer, the difference in net profit per
-    customer (over ``OUTCOME_DAYS``) from ``none`` that the randomly drawn customers detect.
-
-    ``customers``: expected explored customers of this plan (0 when it does not explore);
-    ``per_offer`` / ``none``: expected explored customers per offer (median over the offers) and
-    on ``none``; ``mde``: the median offer's minimum detectable difference from ``none`` (80 %
-    power, 5 % level; NaN without exploration); ``effect`` / ``basis``: the effect per customer
-    it is sized for (:func:`verify_target`; NaN: none); ``per_offer_needed``: explored customers
-    per arm that detect it; ``share_to_detect``: the ``--explore`` share of these customers that
-    would (None: no share of them can in one round)."""
-
-    customers: float
-    per_offer: float
-    none: float
-    n_offers: int
-    mde: float
-    effect: float
-    basis: str
-    per_offer_needed: float
-    share_to_detect: float | None
-    #: the effect is an upper bound of the real one (the model's unverified claim): what it
-    #: sizes is the least exploration that could detect the real effect
-    at_least: bool = False
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "customers": _num(self.customers),
-            "per_offer": _num(self.per_offer),
-            "none": _num(self.none),
-            "n_offers": self.n_offers,
-            "mde_per_customer": _num(self.mde),
-            "effect_per_customer": _num(self.effect),
-            "basis": self.basis,
-            "per_offer_needed": _num(self.per_offer_needed),
-            "share_to_detect": self.share_to_detect,
-            "at_least": self.at_least,
-        }
-
-    def note(self) -> str:
-        """One sentence for people: what this round detects, and what would detect the effect."""
-        head = ""
-        if self.customers > 0:
-            head = (
-                f"about {self.customers:,.0f} customers drawn at random: about "
-                f"{self.per_offer:,.0f} per offer ({self.none:,.0f} on none); a difference from "
-                f"none is detectable from {self.mde:,.2f} net profit per customer (median offer, "
-                f"80% power, {OUTCOME_DAYS} days)"
-            )
-        if not math.isfinite(self.effect):
-            return head
-        need = (
-            f"{self.basis} ({self.effect:+,.2f} per customer) needs about "
-            f"{self.per_offer_needed:,.0f} explored customers per arm"
-        )
-        if self.share_to_detect is None:
-            tail = (
-                f"{need}, more than one round of these customers gives: pool several randomized "
-                "campaigns, explore fewer offers, or measure a longer window"
-            )
-        elif self.customers > 0 and self.mde <= self.effect:
-            tail = f"enough for {self.basis} ({self.effect:+,.2f} per customer)"
-        else:
-            tail = (
-                f"{need}: --explore {explore_flag(self.share_to_detect)}"
-                f"{' or more' if self.at_least else ''} of these customers"
-            )
-        return f"{head}; {tail}" if head else tail
-
-
-def explore_flag(share: float) -> str:
-    """``share`` as an ``--explore`` value, rounded up to a hundredth (at least 0.01)."""
-    return f"{max(math.ceil(share * 100 - 1e-9), 1) / 100:.2f}"
-
-
-def explore_advice(ex: ExploreClaims | None) -> str:
-    """The exploration an unverified plan should run so the next ``train`` learns: sized for the
-    effect worth verifying when there is one (``ex.share_to_detect``), else the default 0.2."""
-    if ex is None or not math.isfinite(ex.effect):
-        return "plan with --explore 0.2 so the next `offerwise train` learns from randomized offers"
-    if ex.share_to_detect is None:
-        return (
-            f"one round of exploration of these customers cannot detect {ex.basis} "
-            f"({ex.effect:+,.2f} per customer) offer by offer (each offer needs about "
-            f"{ex.per_offer_needed:,.0f} explored customers): pool several randomized campaigns "
-            "(--explore in each), explore fewer offers, or measure a longer window before the "
-            "next `offerwise train`"
-        )
-    return (
-        f"plan with --explore {explore_flag(ex.share_to_detect)}"
-        f"{' or more' if ex.at_least else ''} (each offer then drawn for "
-        f"about {ex.per_offer_needed:,.0f} customers: enough to detect {ex.basis}) so the next "
-        "`offerwise train` learns from randomized offers"
-    )
-
-
-def explore_target(target: float | None, basis: str, per: float) -> tuple[float | None, str, bool]:
-    """The effect per customer exploration is sized for, where it comes from, and whether that is
-    only a lower bound of what is needed: the verifying effect (:func:`verify_target`) when there
-    is one, else the model's own expected effect ``per`` when positive — unverified, so what is
-    real is likely smaller and the exploration it sizes the least that could detect it."""
-    if target is not None:
-        return target, basis, False
-    if np.isfinite(per) and per > 0:
-        return per, "even the model's own (unverified) expected effect", True
-    return None, basis, False
-
-
-def explore_sizing(
-    res: PlanResult, sd: float, target: float | None, basis: str, at_least: bool = False
-) -> ExploreClaims | None:
-    """:class:`ExploreClaims` of the plan ``res`` (its explored rows and the rules' eligibility of
-    its non-holdout rows), with net profit per customer varying by ``sd``; None without a
-    spread or an eligibility to size with."""
-    elig = res.rules_eligible
-    if elig is None or not (np.isfinite(sd) and sd > 0) or not elig.shape[1]:
-        return None
-    explored = np.zeros(len(res.holdout), dtype=bool) if res.explored is None else res.explored
-    counts = arm_draw_counts(elig[explored])
-    offered = counts[1:] > 0
-    mdes = offer_mdes(sd, counts)
-    mde = float(np.median(mdes[np.isfinite(mdes)])) if np.isfinite(mdes).any() else math.nan
-    effect = math.nan if target is None or not target > 0 else float(target)
-    return ExploreClaims(
-        customers=float(counts.sum()),
-        per_offer=float(np.median(counts[1:][offered])) if offered.any() else 0.0,
-        none=float(counts[0]),
-        n_offers=int(offered.sum()),
-        mde=mde,
-        effect=effect,
-        basis=basis,
-        per_offer_needed=per_arm_to_detect(effect, sd) if math.isfinite(effect) else math.nan,
-        share_to_detect=explore_to_detect(effect, sd, elig[~res.holdout])
-        if math.isfinite(effect)
-        else None,
-        at_least=at_least,
-    )
 
 
 @dataclass(slots=True)
@@ -252,14 +112,14 @@ class PlanClaims:
             "estimate": None if self.estimate is None else self.estimate.to_dict(),
             "estimate_note": self.estimate_note,
             "support": None if self.support is None else self.support.to_dict(),
-            "expected_per_customer": _num(self.expected_per_customer),
+            "expected_per_customer": finite_or_none(self.expected_per_customer),
             "outcome_days": self.outcome_days,
-            "outcome_sd": _num(self.outcome_sd),
-            "mde_per_customer": _num(self.mde),
+            "outcome_sd": finite_or_none(self.outcome_sd),
+            "mde_per_customer": finite_or_none(self.mde),
             "holdout_customers": self.holdout_customers,
             "unsized": self.unsized,
             "holdout_to_detect": self.holdout_to_detect,
-            "verify_effect_per_customer": _num(self.verify_effect),
+            "verify_effect_per_customer": finite_or_none(self.verify_effect),
             "verify_basis": self.verify_basis,
             "experiment": self.experiment,
             "explore": None if self.explore is None else self.explore.to_dict(),
@@ -267,15 +127,11 @@ class PlanClaims:
             "sensitivity": None
             if self.sensitivity is None
             else {
-                k: _num(v) if isinstance(v, float) else v
+                k: finite_or_none(v) if isinstance(v, float) else v
                 for k, v in asdict(self.sensitivity).items()
             },
         }
         return out
-
-
-def _num(v: float) -> float | None:
-    return float(v) if np.isfinite(v) else None
 
 
 def unsized_reason(has_transactions: bool, days: int) -> str:
@@ -632,7 +488,11 @@ def plan_claims(
             f"a random holdout of {need:.1%} ({int(np.ceil(need * (n_t + n_h))):,} "
             f"customers) detects {basis} ({target:+,.2f} per customer) with 80% power"
         )
-    explore = explore_sizing(res, sd, *explore_target(target, basis, per)) if sized else None
+    explore = (
+        explore_sizing(res, sd, OUTCOME_DAYS, *explore_target(target, basis, per))
+        if sized
+        else None
+    )
     if verified:
         experiment = detect
     else:
