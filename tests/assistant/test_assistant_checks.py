@@ -86,6 +86,16 @@ def test_template_explanation_passes_and_wrong_figures_fail() -> None:
     text = template_explanation(offered)
     assert "36 are in the treatment group (0 of them get an offer)" in text
     assert "may get an offer" not in text and check_explanation(text, offered) == []
+    # a plan that explores: what its exploration can show, with figures the check accepts
+    note = ("about 7 customers drawn at random: about 1 per offer (1 on none); a difference from "
+            "none is detectable from 41.20 net profit per customer")
+    exploring = PlanFacts.model_validate({**SUMMARY, "explore": 0.2, "n_explore": 7,
+                                          "claims": {**SUMMARY["claims"], "explore_note": note}})
+    text = template_explanation(exploring)
+    assert f"What that exploration can show: {note}." in text
+    assert check_explanation(text, exploring) == []
+    assert "exploration can show" not in template_explanation(
+        PlanFacts.model_validate({**SUMMARY, "claims": {**SUMMARY["claims"], "explore_note": note}}))
 
 
 def test_rules_toml_round_trips_the_examples() -> None:

@@ -54,6 +54,7 @@ class ClaimsFacts(_Loose):
     estimate: EstimateFacts | None = None
     estimate_note: str = ""
     experiment: str = ""
+    explore_note: str = ""  # what the plan's exploration can detect (plans since 2026-12-02)
     sensitivity: SensitivityFacts | None = None
 
 
@@ -116,9 +117,11 @@ def template_explanation(f: PlanFacts) -> str:
             f"{_money(c.expected)} ({_pct(c.level)} interval {_money(c.ci_low)} to "
             f"{_money(c.ci_high)}); the chance of exceeding the budget is {_pct(c.p_over_budget)}."
         )
+    cl = f.claims
     if f.explore > 0:
         lines.append(f"{f.n_explore:,} customers get a random eligible offer, to keep learning.")
-    cl = f.claims
+        if cl is not None and cl.explore_note:
+            lines.append(f"What that exploration can show: {cl.explore_note}.".replace("..", "."))
     if cl is not None:
         if f.unverified:
             lines.append(
