@@ -14,6 +14,7 @@ __all__ = [
     "arm_draw_counts",
     "explore_to_detect",
     "holdout_to_detect",
+    "median_offer_mde",
     "minimum_detectable_effect",
     "offer_mdes",
     "per_arm_to_detect",
@@ -108,6 +109,14 @@ def per_arm_to_detect(
     return 2.0 * (z * abs(sd) / abs(effect)) ** 2
 
 
+def median_offer_mde(sd: float, counts: np.ndarray) -> float:
+    """The median over offers of :func:`offer_mdes` (offers with at least one row); NaN when none
+    has one."""
+    mdes = offer_mdes(sd, counts)
+    mdes = mdes[np.isfinite(mdes)]
+    return float(np.median(mdes)) if len(mdes) else math.nan
+
+
 def explore_to_detect(effect: float, sd: float, eligible: np.ndarray) -> float | None:
     """The smallest exploration share F of the rows ``eligible`` (n, K) bool describes at which the
     median offer's minimum detectable difference from ``none`` (:func:`offer_mdes` of
@@ -115,9 +124,8 @@ def explore_to_detect(effect: float, sd: float, eligible: np.ndarray) -> float |
     since every count scales with F. None when even F = 1 cannot (or nothing is eligible)."""
     if effect == 0 or not (math.isfinite(effect) and math.isfinite(sd)) or sd <= 0:
         return None
-    mdes = offer_mdes(sd, arm_draw_counts(eligible))
-    mdes = mdes[np.isfinite(mdes)]
-    if not len(mdes):
+    mde = median_offer_mde(sd, arm_draw_counts(eligible))
+    if not math.isfinite(mde):
         return None
-    f = (float(np.median(mdes)) / abs(effect)) ** 2
+    f = (mde / abs(effect)) ** 2
     return f if f <= 1.0 else None

@@ -13,7 +13,7 @@ import numpy as np
 from offerwise.evaluation.power import (
     arm_draw_counts,
     explore_to_detect,
-    offer_mdes,
+    median_offer_mde,
     per_arm_to_detect,
 )
 from offerwise.policy.plan import PlanResult
@@ -162,8 +162,6 @@ def explore_sizing(
     explored = np.zeros(len(res.holdout), dtype=bool) if res.explored is None else res.explored
     counts = arm_draw_counts(elig[explored])
     offered = counts[1:] > 0
-    mdes = offer_mdes(sd, counts)
-    mde = float(np.median(mdes[np.isfinite(mdes)])) if np.isfinite(mdes).any() else math.nan
     effect = math.nan if target is None or not target > 0 else float(target)
     return ExploreClaims(
         customers=float(counts.sum()),
@@ -171,7 +169,7 @@ def explore_sizing(
         per_offer=float(np.median(counts[1:][offered])) if offered.any() else 0.0,
         none=float(counts[0]),
         n_offers=int(offered.sum()),
-        mde=mde,
+        mde=median_offer_mde(sd, counts),
         effect=effect,
         basis=basis,
         per_offer_needed=per_arm_to_detect(effect, sd) if math.isfinite(effect) else math.nan,
