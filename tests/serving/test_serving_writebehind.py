@@ -257,3 +257,33 @@ def test_batch_without_savepoints_retries_jobs_alone_after_a_failure(tmp_path: P
         gc.close()
     assert _rows(db, "SELECT k FROM t ORDER BY k") == [(1,), (2,), (3,)]
     eng.dispose()
+
+
+def test_the_service_checkpoints_the_wal_in_its_own_thread_not_in_commits(tmp_path: Path) -> None:
+    """The app's engine leaves checkpoints to the service's thread (a COMMIT that checkpoints
+    makes every request behind it wait); the thread backfills the whole WAL."""
+    import time
+
+    db, settings = _db(tmp_path)
+    engine = make_engine(db, pool_size=2, background_checkpoints=True)
+    with engine.connect() as c:
+        assert c.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+    plain = make_engine(db, pool_size=1)
+    with plain.connect() as c:  # other programs' engines keep SQLite's default
+        assert c.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
+    plain.dispose()
+    svc = OfferService(engine, settings)
+    try:
+        assert svc.checkpointer is not None and svc.checkpointer.interval_s == OfferService.CHECKPOINT_S
+        for i in range(30):
+            svc.get_offer(f"c{i}")  # recorded before it returns
+        runs = svc.checkpointer.runs
+        deadline = time.monotonic() + 10
+        while svc.checkpointer.runs < runs + 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert svc.checkpointer.runs >= runs + 2
+        busy, frames, done = svc.checkpointer.last
+        assert busy == 0 and frames > 0 and done == frames  # everything written is in the file
+    finally:
+        svc.close()
+    assert len(_rows(db, "SELECT customer_id FROM decisions")) == 30

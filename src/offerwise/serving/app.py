@@ -25,7 +25,10 @@ def bootstrap(settings: ServeSettings, *, take_over: bool = True) -> Any:
     from offerwise.serving.storage import load_plan, make_engine, migrate
 
     engine = make_engine(
-        settings.db_url, pool_size=settings.pool_size, busy_timeout_ms=settings.busy_timeout_ms
+        settings.db_url,
+        pool_size=settings.pool_size,
+        busy_timeout_ms=settings.busy_timeout_ms,
+        background_checkpoints=True,
     )
     migrate(engine)
     if settings.load_plan and settings.plan is not None:

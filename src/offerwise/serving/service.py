@@ -67,6 +67,7 @@ from offerwise.serving.settings import ServeSettings
 from offerwise.serving.storage import (
     RawSQL,
     Tables,
+    WalCheckpointer,
     new_coupon_codes,
     parse_drivers,
     read_tx,
@@ -448,6 +449,8 @@ class OfferService:
     CAMPAIGN_TTL_S = 1.0
     #: The write-behind writer gathers records this long per transaction (seconds).
     RECORD_LINGER_S = 0.02
+    #: SQLite: the WAL is checkpointed this often by a thread of its own (seconds).
+    CHECKPOINT_S = 0.5
 
     def __init__(self, engine: Engine, settings: ServeSettings):
         from offerwise.serving.batching import GroupCommitter
@@ -479,6 +482,8 @@ class OfferService:
         self._redeem_writer = GroupCommitter(
             engine, "redeem", prelude=self._lock_campaign if pg else None
         )
+        #: SQLite: the WAL is checkpointed by this thread, not inside a request's COMMIT
+        self.checkpointer = WalCheckpointer.for_engine(engine, self.CHECKPOINT_S)
 
     def close(self) -> None:
         """Finish queued writes (the write-behind records included) and stop the threads."""
@@ -487,6 +492,8 @@ class OfferService:
         self._record_writer.close()
         self._offer_writer.close()
         self._redeem_writer.close()
+        if self.checkpointer is not None:
+            self.checkpointer.close()
         with self._lock:
             conns, self._reader_conns = self._reader_conns, []
         for fairy in conns:  # closed, not returned: they are in autocommit mode
