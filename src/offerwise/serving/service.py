@@ -36,7 +36,7 @@ import logging
 import threading
 import time
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -65,6 +65,7 @@ from offerwise.serving.schemas import (
 )
 from offerwise.serving.settings import ServeSettings
 from offerwise.serving.storage import (
+    AsyncPgReaders,
     RawSQL,
     Tables,
     WalCheckpointer,
@@ -470,9 +471,9 @@ class OfferService:
         pg = self._dialect == "postgresql"
         self._readers = threading.local()  # .conn: this thread's autocommit reader connection
         self._reader_conns: list[PoolProxiedConnection] = []
-        #: Reads of GET offer: inline on SQLite (a local file read, tens of µs), on a small pool of
-        #: threads on PostgreSQL (a network round trip must not block the event loop).
-        self._read_pool = ThreadPoolExecutor(4, thread_name_prefix="offerwise-read") if pg else None
+        #: Reads of GET offer: inline on SQLite (a local file read, tens of µs), on async
+        #: connections on PostgreSQL (a network round trip must not block the event loop).
+        self._async_reads = AsyncPgReaders(engine) if pg else None
         self.refresh()
         self._offer_writer = GroupCommitter(engine, "offers")
         #: Write-behind records of first asks answered from a read (nobody waits on them).
@@ -487,8 +488,8 @@ class OfferService:
 
     def close(self) -> None:
         """Finish queued writes (the write-behind records included) and stop the threads."""
-        if self._read_pool is not None:
-            self._read_pool.shutdown(wait=True)
+        if self._async_reads is not None:
+            self._async_reads.close()
         self._record_writer.close()
         self._offer_writer.close()
         self._redeem_writer.close()
@@ -636,12 +637,14 @@ class OfferService:
         if hit is not None:
             return hit
         cid = self._require_campaign()
-        if self._read_pool is None:
+        if self._async_reads is None:
             row = self.read_decision(cid, customer_id)
         else:
-            row = await asyncio.get_running_loop().run_in_executor(
-                self._read_pool, self.read_decision, cid, customer_id
+            got = await self._async_reads.fetchone(
+                _DECISION_SQL.postgresql, {"cid": cid, "cust": customer_id}
             )
+            assert got is not None  # the query returns one row for any customer
+            row = _DecisionRow(*got)
         if row.decision_id is not None:
             if not self._needs_renewal(row, now):
                 return self._remember(

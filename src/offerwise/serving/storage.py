@@ -230,6 +230,71 @@ class WalCheckpointer:
         self._conn.close()
 
 
+class AsyncPgReaders:
+    """Autocommit PostgreSQL connections used from the event loop (psycopg ``AsyncConnection``),
+    for reads on a request's path: no thread between the request and the database.
+
+    A read no longer wakes a thread to send the query and the event loop again for its answer
+    (``benchmarks/profile_offer_k6.py`` figures in docs/serving.md). Up to ``size``
+    connections are opened lazily on the running loop; a connection whose read failed or was
+    cancelled is closed, not reused. A pool is bound to the loop that opened it: used from
+    another loop (tests that call ``asyncio.run`` repeatedly), it starts afresh.
+    """
+
+    def __init__(self, engine: Engine, size: int = 4):
+        self._conninfo = engine.url.render_as_string(hide_password=False).replace(
+            "postgresql+psycopg://", "postgresql://", 1
+        )
+        self.size = size
+        self._loop: Any = None
+        self._slots: Any = None  # asyncio.Semaphore(size) on self._loop
+        self._open: list[Any] = []  # idle or in use
+        self._idle: list[Any] = []
+
+    async def fetchone(self, sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
+        """The first row of ``sql`` (psycopg ``%(name)s`` parameters, prepared) or None."""
+        import asyncio
+
+        import psycopg
+
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self.close()
+            self._loop, self._slots = loop, asyncio.Semaphore(self.size)
+        async with self._slots:  # at most `size` reads at once, so at most `size` connections
+            if self._idle:
+                conn = self._idle.pop()
+            else:
+                conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
+                self._open.append(conn)
+            try:
+                cur = await conn.execute(sql, params, prepare=True)
+                row = await cur.fetchone()
+            except BaseException:  # failed or cancelled mid-read: its state is unknown
+                self._discard(conn)
+                raise
+            self._idle.append(conn)
+            return row
+
+    @property
+    def open_count(self) -> int:
+        """Connections open now (idle or in use)."""
+        return len(self._open)
+
+    def _discard(self, conn: Any) -> None:
+        if conn in self._open:
+            self._open.remove(conn)
+        if conn in self._idle:
+            self._idle.remove(conn)
+        conn.pgconn.finish()
+
+    def close(self) -> None:
+        """Close every connection (no loop needed: libpq's ``PQfinish``)."""
+        for conn in list(self._open):
+            self._discard(conn)
+        self._loop = self._slots = None
+
+
 _WRITE_LOCKS: dict[int, _WriterLock] = {}
 _WRITE_LOCKS_GUARD = threading.Lock()
 
