@@ -480,8 +480,11 @@ class OfferService:
         self._record_writer = GroupCommitter(
             engine, "records", max_batch=1024, linger_s=self.RECORD_LINGER_S, savepoints=False
         )
+        #: PostgreSQL: no savepoint per redemption (two round trips fewer each; the booking is
+        #: one all-or-nothing statement): a job that raises fails its batch, whose jobs are
+        #: then retried one per transaction.
         self._redeem_writer = GroupCommitter(
-            engine, "redeem", prelude=self._lock_campaign if pg else None
+            engine, "redeem", prelude=self._lock_campaign if pg else None, savepoints=not pg
         )
         #: SQLite: the WAL is checkpointed by this thread, not inside a request's COMMIT
         self.checkpointer = WalCheckpointer.for_engine(engine, self.CHECKPOINT_S)

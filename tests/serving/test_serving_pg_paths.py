@@ -1,4 +1,5 @@
-"""GET offer's reads on PostgreSQL: async connections on the event loop (storage.AsyncPgReaders)."""
+"""PostgreSQL-only paths of the offer service: GET offer's async reads (storage.AsyncPgReaders) and
+redemption batches without savepoints."""
 
 from __future__ import annotations
 
@@ -80,3 +81,47 @@ def test_offer_answers_on_postgresql_read_the_stored_decision(tmp_path: Path, po
     finally:
         a.close()
         b.close()
+
+
+def test_a_failing_redemption_fails_only_itself_in_a_batch_without_savepoints(
+    tmp_path: Path, postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redemption batches on PostgreSQL run without a savepoint per job: an unknown code (a 404
+    raised inside the batch) makes the batch's jobs retry one by one; every other redemption is
+    booked exactly once and the 404 leaves no idempotency key behind."""
+    from offerwise.serving.problems import ApiProblem
+    from offerwise.serving.schemas import RedeemRequest
+
+    plan, model = make_inputs(tmp_path, holdout_every=0)
+    db = pg_fresh_db(postgres_url, "ow_redeem_batch")
+    engine = make_engine(db, pool_size=2)
+    migrate(engine)
+    load_plan(engine, plan, model)
+    settings = ServeSettings(plan=plan, model_dir=model, db_url=db, load_plan=False)
+    svc = OfferService(engine, settings)
+    caplog.set_level("WARNING", logger="offerwise.serving")
+    cart = {"total": 80.0, "lines": [{"product_id": "p", "category": "X", "quantity": 1, "unit_price": 80.0}]}
+    try:
+        codes = [svc.get_offer(f"c{i}").coupon.code for i in range(2, 8)]  # c1: the plan says none
+        blocker = make_engine(db, pool_size=1)
+        with blocker.begin() as held:  # hold the campaign row: the jobs queue into one batch
+            held.execute(sa.text("SELECT 1 FROM campaigns WHERE active = 1 FOR NO KEY UPDATE"))
+            futs = [svc.submit_redeem(c, RedeemRequest(**cart), "k", f"idem-{i}") for i, c in enumerate(codes[:3])]
+            futs.append(svc.submit_redeem("NO-SUCH-CODE", RedeemRequest(**cart), "k", "idem-x"))
+            futs += [svc.submit_redeem(c, RedeemRequest(**cart), "k", f"idem-{i + 3}") for i, c in enumerate(codes[3:])]
+        blocker.dispose()
+        outcomes = []
+        for f in futs:
+            try:
+                outcomes.append(f.result(30).status)
+            except ApiProblem as p:
+                outcomes.append(p.status)
+        assert outcomes == [200, 200, 200, 404, 200, 200, 200]
+        assert any("redeem: batch of" in r.getMessage() for r in caplog.records)  # it did batch
+        with engine.connect() as c:
+            booked = c.execute(sa.text("SELECT coupon_code FROM redemptions ORDER BY coupon_code")).scalars().all()
+            keys = c.execute(sa.text("SELECT idem_key FROM idempotency_keys ORDER BY idem_key")).scalars().all()
+        assert booked == sorted(codes)
+        assert keys == [f"idem-{i}" for i in range(6)]
+    finally:
+        svc.close()
