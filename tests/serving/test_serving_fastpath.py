@@ -54,3 +54,15 @@ def test_fast_path_answers_as_the_route_does(tmp_path: Path) -> None:
         assert client.get("/v1/customers/c2/offer", headers={"X-API-Key": slow}).status_code == 200
         r = client.get("/v1/customers/c2/offer", headers={"X-API-Key": slow})
         assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+
+
+def test_a_request_the_fast_path_hands_on_takes_one_rate_token(tmp_path: Path) -> None:
+    """No active campaign: the fast path accepts the key (one token), the service cannot answer,
+    and the app's route answers 503 without checking the key again: a key with a burst of 2
+    gets two 503s before its 429."""
+    db = f"sqlite:///{tmp_path}/ow.db"
+    with TestClient(create_app(ServeSettings(db_url=db))) as client:
+        key = create_api_key(db, "pos", ["decide"], rate_per_s=0.01, burst=2)
+        got = [client.get("/v1/customers/c2/offer", headers={"X-API-Key": key}) for _ in range(3)]
+        assert [r.status_code for r in got] == [503, 503, 429]
+        assert got[0].json()["type"].endswith("no-active-campaign")

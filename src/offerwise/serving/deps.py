@@ -74,15 +74,24 @@ def authorize(state: State, key: str | None, scope: str) -> Principal:
     return principal
 
 
+#: ASGI scope key under which a request's principal is kept once :func:`authorize` passed (the
+#: GET offer fast path), so that the app's route, if the request falls through to it, does not
+#: check the key and take a rate-limit token a second time.
+PRINCIPAL_SCOPE_KEY = "offerwise.principal"
+
+
 def require_scope(scope: str) -> Callable[..., Awaitable[Principal]]:
     """Dependency: 401 without a valid key, 403 without ``scope``, 429 past the key's rate
-    (:func:`authorize`)."""
+    (:func:`authorize`); the principal already authorized for this request, if any."""
 
     async def dependency(
         request: Request,
         key: Annotated[str | None, Security(api_key_header)] = None,
         bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_header)] = None,
     ) -> Principal:
+        done: Principal | None = request.scope.get(PRINCIPAL_SCOPE_KEY)
+        if done is not None and done.allows(scope):
+            return done
         key = key or (bearer.credentials if bearer is not None else None)
         return authorize(request.app.state, key, scope)
 
@@ -94,6 +103,7 @@ Admin = Annotated[Principal, Depends(require_scope("admin"))]
 Service = Annotated[OfferService, Depends(get_service)]
 
 __all__ = [
+    "PRINCIPAL_SCOPE_KEY",
     "Admin",
     "Decide",
     "Service",

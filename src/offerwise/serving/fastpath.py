@@ -8,8 +8,9 @@ middleware answers the route's success path itself, with the same key check
 (:meth:`offerwise.serving.service.OfferService.offer_json`). Everything else goes to the app
 unchanged and is answered as before: other routes and methods, a key sent only as
 ``Authorization: Bearer``, and every ``GET offer`` the fast path cannot answer with 200 — no key,
-a bad key, a missing scope, the rate limit, no active campaign, an error (the app then runs the
-same checks and call again and answers with its problem document).
+a bad key, a missing scope, the rate limit, no active campaign, an error (the app then answers
+with its problem document; a key the fast path already accepted is not checked again, so the
+request takes one rate-limit token, not two).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from offerwise.serving.deps import authorize
+from offerwise.serving.deps import PRINCIPAL_SCOPE_KEY, authorize
 
 #: ASGI types (scope, message, receive, send), as Starlette spells them.
 Scope = MutableMapping[str, Any]
@@ -68,7 +69,9 @@ class OfferFastPath:
             return await self.app(scope, receive, send)
         state = scope["app"].state
         try:
-            authorize(state, key, "decide")
+            scope[PRINCIPAL_SCOPE_KEY] = authorize(
+                state, key, "decide"
+            )  # not twice on fall-through
             body = await state.service.offer_json(cid)
         except Exception:  # a problem (401 ... 503) or an error: the app answers it, as before
             return await self.app(scope, receive, send)
