@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from serving_testlib import make_inputs
 
 from offerwise.serving import ServeSettings, create_api_key, create_app
-from offerwise.serving.fastpath import api_key, offer_customer
+from offerwise.serving.fastpath import api_key, offer_customer, redeem_code
 
 
 def test_offer_paths_and_keys_are_parsed_as_the_route_does() -> None:
@@ -22,6 +22,11 @@ def test_offer_paths_and_keys_are_parsed_as_the_route_does() -> None:
     assert api_key([(b"host", b"x"), (b"x-api-key", b"k1"), (b"x-api-key", b"k2")]) == "k1"
     assert api_key([(b"X-API-Key", b"k1")]) == "k1"
     assert api_key([(b"x-api-key", b"")]) is None and api_key([]) is None
+    assert redeem_code("/v1/coupons/AB-12/redeem") == "AB-12"
+    assert redeem_code("/v1/coupons/" + "x" * 64 + "/redeem") == "x" * 64
+    for path in ("/v1/coupons//redeem", "/v1/coupons/a/b/redeem", "/v1/coupons/AB/validate",
+                 "/v1/coupons/" + "x" * 65 + "/redeem", "/v1/customers/AB/redeem"):
+        assert redeem_code(path) is None, path
 
 
 def test_fast_path_answers_as_the_route_does(tmp_path: Path) -> None:

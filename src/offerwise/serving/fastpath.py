@@ -43,24 +43,23 @@ _COUPONS, _REDEEM = "/v1/coupons/", "/redeem"
 _MAX_CODE, _MAX_IDEM = 64, 255
 
 
+def _path_param(path: str, prefix: str, suffix: str, max_len: int) -> str | None:
+    """The segment between ``prefix`` and ``suffix`` when it has 1 to ``max_len`` characters
+    and no '/', else None."""
+    if not (path.startswith(prefix) and path.endswith(suffix)):
+        return None
+    value = path[len(prefix) : -len(suffix)]
+    return value if 1 <= len(value) <= max_len and "/" not in value else None
+
+
 def offer_customer(path: str) -> str | None:
     """The customer id of a ``GET offer`` path (``/v1/customers/{id}/offer``), else None."""
-    if not (path.startswith(_PREFIX) and path.endswith(_SUFFIX)):
-        return None
-    cid = path[len(_PREFIX) : -len(_SUFFIX)]
-    if not 1 <= len(cid) <= _MAX_ID or "/" in cid:
-        return None
-    return cid
+    return _path_param(path, _PREFIX, _SUFFIX, _MAX_ID)
 
 
 def redeem_code(path: str) -> str | None:
     """The coupon code of a redeem path (``/v1/coupons/{code}/redeem``), else None."""
-    if not (path.startswith(_COUPONS) and path.endswith(_REDEEM)):
-        return None
-    code = path[len(_COUPONS) : -len(_REDEEM)]
-    if not 1 <= len(code) <= _MAX_CODE or "/" in code:
-        return None
-    return code
+    return _path_param(path, _COUPONS, _REDEEM, _MAX_CODE)
 
 
 def header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
@@ -83,7 +82,7 @@ def _is_json(content_type: str | None) -> bool:
 
 async def read_body(receive: Receive) -> tuple[bytes, Receive]:
     """The whole request body, and a ``receive`` that hands it to the app again (one message)."""
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         msg = await receive()
         if msg["type"] != "http.request":  # the client went away: the app sees it too
