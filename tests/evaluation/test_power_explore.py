@@ -63,3 +63,15 @@ def test_explore_share_detects_the_effect_at_the_median_offer() -> None:
     assert explore_to_detect(0.5, sd, elig[:, :2]) < f
     assert explore_to_detect(0.5, float("nan"), elig) is None
     assert explore_to_detect(0.5, sd, np.zeros((n, 4), dtype=bool)) is None
+
+
+def test_offer_mdes_use_expected_counts_as_they_are() -> None:
+    """Expected counts are not whole numbers: 1.5 rows are not counted as 1, so the MDE scales
+    with the exploration share exactly (what explore_to_detect assumes)."""
+    z = 1.959963984540054 + 0.8416212335729143
+    got = offer_mdes(2.0, np.array([2.5, 1.5, 0.5]))
+    assert got[0] == pytest.approx(z * 2.0 * math.sqrt(1 / 1.5 + 1 / 2.5))
+    assert math.isnan(got[1])  # below one row
+    counts = np.array([40.7, 13.3, 9.9])
+    for f in (0.1, 0.37):
+        assert offer_mdes(2.0, f * counts * 10) == pytest.approx(offer_mdes(2.0, counts * 10) / math.sqrt(f))

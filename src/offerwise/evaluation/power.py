@@ -23,14 +23,14 @@ __all__ = [
 
 
 def minimum_detectable_effect(
-    sd: float, n_treatment: int, n_holdout: int, *, alpha: float = 0.05, power: float = 0.8
+    sd: float, n_treatment: float, n_holdout: float, *, alpha: float = 0.05, power: float = 0.8
 ) -> float:
     """Smallest true lift a two-sided test at level ``alpha`` detects with probability ``power``.
 
     ``MDE = (z_{1−α/2} + z_{power}) · sd · √(1/n_T + 1/n_H)`` with ``sd`` the outcome's standard
     deviation per customer (assumed equal in both groups) and standard-normal quantiles ``z``
-    (2.80 · sd · √(1/n_T + 1/n_H) at α = 0.05, 80% power). NaN when a group is empty or ``sd`` is
-    not finite.
+    (2.80 · sd · √(1/n_T + 1/n_H) at α = 0.05, 80% power); the group sizes may be expected
+    counts (not whole numbers). NaN when a group is empty or ``sd`` is not finite.
     """
     if not (0 < alpha < 1 and 0 < power < 1):
         raise InputError(f"alpha and power must lie in (0, 1), got {alpha} and {power}")
@@ -89,7 +89,7 @@ def offer_mdes(
     c = np.asarray(counts, dtype=np.float64)
     return np.array(
         [
-            minimum_detectable_effect(sd, int(k), int(c[0]), alpha=alpha, power=power)
+            minimum_detectable_effect(sd, float(k), float(c[0]), alpha=alpha, power=power)
             if k >= 1
             else math.nan
             for k in c[1:]
