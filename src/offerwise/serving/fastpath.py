@@ -23,10 +23,16 @@ app with its body replayed, and the app answers it as before.
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from starlette.datastructures import URL
+
 from offerwise.serving.deps import PRINCIPAL_SCOPE_KEY, authorize
+from offerwise.serving.problems import PROBLEM_MEDIA_TYPE
+from offerwise.serving.schemas import RedeemRequest
 
 #: ASGI types (scope, message, receive, send), as Starlette spells them.
 Scope = MutableMapping[str, Any]
@@ -83,14 +89,17 @@ def _is_json(content_type: str | None) -> bool:
 async def read_body(receive: Receive) -> tuple[bytes, Receive]:
     """The whole request body, and a ``receive`` that hands it to the app again (one message)."""
     chunks: list[bytes] = []
+    last: Message | None = None
     while True:
         msg = await receive()
         if msg["type"] != "http.request":  # the client went away: the app sees it too
-            return b"".join(chunks), _replay(b"".join(chunks), receive, msg)
+            last = msg
+            break
         chunks.append(msg.get("body", b""))
         if not msg.get("more_body", False):
             break
-    return b"".join(chunks), _replay(b"".join(chunks), receive, None)
+    body = b"".join(chunks)
+    return body, _replay(body, receive, last)
 
 
 def _replay(body: bytes, receive: Receive, last: Message | None) -> Receive:
@@ -125,9 +134,8 @@ class OfferFastPath:
             return await self.app(scope, receive, send)
         state = scope["app"].state
         try:
-            scope[PRINCIPAL_SCOPE_KEY] = authorize(
-                state, key, "decide"
-            )  # not twice on fall-through
+            # kept in the scope: a fall-through does not check the key (and take a token) again
+            scope[PRINCIPAL_SCOPE_KEY] = authorize(state, key, "decide")
             body = await state.service.offer_json(cid)
         except Exception:  # a problem (401 ... 503) or an error: the app answers it, as before
             return await self.app(scope, receive, send)
@@ -144,14 +152,6 @@ class OfferFastPath:
         await send({"type": "http.response.body", "body": body})
 
     async def _redeem(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
-        import asyncio
-        import json
-
-        from starlette.datastructures import URL
-
-        from offerwise.serving.problems import PROBLEM_MEDIA_TYPE
-        from offerwise.serving.schemas import RedeemRequest
-
         code = redeem_code(path)
         headers = scope["headers"]
         key = None if code is None else api_key(headers)

@@ -70,6 +70,15 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+def sqlite_file(engine: Engine) -> str | None:
+    """The database file of a file-backed SQLite engine; None for PostgreSQL, ``:memory:`` and
+    ``file:`` URIs."""
+    db = engine.url.database
+    if engine.dialect.name != "sqlite" or not db or db == ":memory:" or db.startswith("file:"):
+        return None
+    return db
+
+
 def make_engine(
     db_url: str,
     *,
@@ -175,8 +184,9 @@ class WalCheckpointer:
 
     By default SQLite checkpoints inside the COMMIT that takes the WAL past 1,000 pages: that
     commit copies the pages into the database file and fsyncs it, and every request waiting on
-    it waits too (GET offer for a newcomer at 500/s on SQLite: p99 10–12 ms, against 3–5 ms with
-    the checkpoint moved here; ``benchmarks/bench_serving.py``). A ``PASSIVE`` checkpoint waits
+    it waits too (GET offer for a newcomer at 500/s on SQLite: p99 10–14.5 ms, against 2.8–4.9 ms
+    with the checkpoint moved here; ``benchmarks/probe_serving.py --newcomer``, figures in
+    docs/serving.md). A ``PASSIVE`` checkpoint waits
     for no reader or writer, so writers go on appending to the WAL while it runs. Use it with an
     engine made by ``make_engine(..., background_checkpoints=True)``. ``last`` holds the last
     run's ``(busy, frames in the WAL, frames checkpointed)``; ``runs`` counts runs.
@@ -198,10 +208,8 @@ class WalCheckpointer:
     @classmethod
     def for_engine(cls, engine: Engine, interval_s: float = 0.5) -> WalCheckpointer | None:
         """A checkpointer for a file-backed SQLite engine; None for anything else."""
-        db = engine.url.database
-        if engine.dialect.name != "sqlite" or not db or db == ":memory:" or db.startswith("file:"):
-            return None
-        return cls(db, interval_s)
+        db = sqlite_file(engine)
+        return None if db is None else cls(db, interval_s)
 
     def checkpoint(self) -> tuple[int, int, int]:
         """One ``PRAGMA wal_checkpoint(PASSIVE)``: (busy, frames in the WAL, checkpointed)."""
@@ -305,9 +313,7 @@ def _writer_lock(engine: Engine) -> _WriterLock:
         with _WRITE_LOCKS_GUARD:
             lock = _WRITE_LOCKS.get(id(engine))
             if lock is None:
-                db = engine.url.database
-                path = db if db and db != ":memory:" and not db.startswith("file:") else None
-                lock = _WRITE_LOCKS[id(engine)] = _WriterLock(path)
+                lock = _WRITE_LOCKS[id(engine)] = _WriterLock(sqlite_file(engine))
     return lock
 
 
