@@ -15,6 +15,11 @@ settings) on the project simulator, whose truth is known:
   value as % of the oracle, then one campaign planned with ``--explore 0.2`` run in the simulator;
   retrain on its served offers (with the plan's propensities) alone, and on the history merged
   with them (mixed logs, as ``offerwise cycle`` merges them), replan;
+* ``first``: ``--explore-seeds`` markets without any logged offers: the first campaign
+  (``offerwise plan`` without a model, ``--first-budget`` per customer) run in the simulator — its
+  true discount cost against the budget (the plan counts every offered customer as redeeming) —,
+  the first model trained on its exposures (verdict), and that model's plan at a 30 % budget as %
+  of the oracle, next to the same market's plan from ``--exposures`` randomized logged exposures;
 * ``completejourney``: the verdict and placebo on the real Complete Journey import;
 * ``timing``: training on 100k exposures with the diagnostics on.
 
@@ -45,7 +50,7 @@ from offerwise.workflows.train import train
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import run_cli  # noqa: E402
 
-PARTS = ("verdicts", "coverage", "explore", "completejourney", "timing")
+PARTS = ("verdicts", "coverage", "explore", "first", "completejourney", "timing")
 
 
 def _market(seed: int, logging: str, n: int, m: int, record: bool = True):  # noqa: ANN202
@@ -175,6 +180,60 @@ def explore_round(mk, d: Path, model: Path, sc, seed: int, settings, out: Path):
     return ex_run, camp, out, mixed
 
 
+def _true_pct(mk, run, oracle: float) -> tuple[float, float]:  # noqa: ANN001
+    """(true value, as a share of ``oracle``) of a plan run's treated customers' offers."""
+    p = run.result.to_frame()
+    v = mk.true_policy_value(p[p["group"] == "treatment"][["customer_id", "offer_id"]])
+    return v, v / oracle
+
+
+def first(args: argparse.Namespace, tmp: Path, settings) -> list[dict]:  # noqa: ANN001
+    """A shop without logged offers: first campaign (no model) -> simulated -> first model -> plan."""
+    from offerwise.simulator import run_campaign
+    from offerwise.workflows.first_campaign import make_first_campaign
+
+    rows = []
+    for s in range(args.explore_seeds):
+        seed = args.first_seed + s
+        mk = _market(seed, "random", args.customers, 0)
+        d = write_market(mk, tmp / f"f-{s}")
+        budget0 = args.first_budget * args.customers
+        fc = make_first_campaign(d, budget0, tmp / f"f0-{s}.parquet", seed=seed, settings=settings)
+        camp = run_campaign(mk, fc.result.to_frame(), seed=seed, start=fc.result.as_of or None)
+        d2 = tmp / f"f2-{s}"
+        d2.mkdir()
+        tables = mk.tables()
+        tables["exposures"] = camp.exposures
+        tables["transactions"] = pd.concat([mk.transactions, camp.transactions], ignore_index=True)
+        for name, df in tables.items():
+            if len(df):
+                df.to_parquet(d2 / f"{name}.parquet", index=False)
+        tr = _train(d2, tmp / f"fm-{s}", seed, settings)
+        budget, sc = _budget(tr.model_dir, d2, settings)
+        oracle = mk.oracle_value(budget)
+        after = make_plan(load_model(tr.model_dir), d2, budget, tmp / f"f1-{s}.parquet", seed=seed,
+                          settings=settings, scored=sc, frontier=False, as_of=fc.result.as_of)
+        v1, pct1 = _true_pct(mk, after, oracle)
+        # the reference: the same shop had it logged randomized offers (with propensities) instead
+        mr = _market(seed, "random", args.customers, args.exposures)
+        dr = write_market(mr, tmp / f"fr-{s}")
+        trr = _train(dr, tmp / f"frm-{s}", seed, settings)
+        budget_r, sc_r = _budget(trr.model_dir, dr, settings)
+        ref = make_plan(load_model(trr.model_dir), dr, budget_r, tmp / f"fr1-{s}.parquet",
+                        seed=seed, settings=settings, scored=sc_r, frontier=False)
+        v2, pct2 = _true_pct(mr, ref, mr.oracle_value(budget_r))
+        ex = camp.exposures
+        rows.append({"part": "first", "seed": seed, "budget": budget0, "share": fc.share,
+                     "explored": int(fc.result.explored.sum()),
+                     "exposures": len(ex), "true_cost": float(ex["discount_cost"].sum()),
+                     "counted_cost": fc.result.total_cost,
+                     "mde": None if fc.explore is None else fc.explore.mde,
+                     "verdict": tr.identification.verdict if tr.identification else None,
+                     "logging": tr.identification.logging if tr.identification else None,
+                     "after": v1, "after_pct": pct1, "random": v2, "random_pct": pct2})
+    return rows
+
+
 def _mismatch(run) -> bool | None:  # noqa: ANN001 - a make_plan result
     """Whether the plan's DR check said its exposures do not bear the plan out (None: no check)."""
     c = run.claims
@@ -239,7 +298,7 @@ def run(args: argparse.Namespace) -> dict:
         args.seeds = args.coverage_seeds = args.explore_seeds = 3
     settings = load_settings(threads=args.threads)
     tmp = Path(tempfile.mkdtemp(prefix="bench_identification_"))
-    fns = {"verdicts": verdicts, "coverage": coverage, "explore": explore,
+    fns = {"verdicts": verdicts, "coverage": coverage, "explore": explore, "first": first,
            "completejourney": completejourney, "timing": timing}
     rows: list[dict] = []
     timings = {}
@@ -250,7 +309,8 @@ def run(args: argparse.Namespace) -> dict:
     return {"config": {"customers": args.customers, "exposures": args.exposures,
                        "seeds": args.seeds, "coverage_seeds": args.coverage_seeds,
                        "explore_seeds": args.explore_seeds, "threads": args.threads,
-                       "explore_plan_date": args.explore_plan_date},
+                       "explore_plan_date": args.explore_plan_date,
+                       "first_budget": args.first_budget},
             "rows": rows, "timings": timings}
 
 
@@ -326,6 +386,23 @@ def _print(out: dict) -> None:
               f"{ex['after_pct'].median():.1%}, history + campaign {ex['mixed_pct'].median():.1%}; "
               f"better than before: {int((ex['after'] > ex['before']).sum())}/{len(ex)} and "
               f"{int((ex['mixed'] > ex['before']).sum())}/{len(ex)}")
+    fr = rows[rows["part"] == "first"]
+    if len(fr):
+        print(f"\nfirst campaign (no logged offers; plan without --model at "
+              f"{out['config'].get('first_budget')} per customer), then the first model's plan at a "
+              "30% budget, true value as % of the oracle; reference: the same shop with "
+              f"{c['exposures']:,} randomized logged exposures")
+        for r in fr.itertuples():
+            mde = "-" if r.mde is None or r.mde != r.mde else f"{r.mde:.2f}"
+            print(f"  seed {r.seed}: explored {r.explored:,} (share {r.share:.2f}, MDE {mde}); "
+                  f"true discount cost {r.true_cost:,.0f} of budget {r.budget:,.0f} "
+                  f"({r.true_cost / r.budget:.2f}; counted {r.counted_cost:,.0f}); first model "
+                  f"{r.logging} / {r.verdict}: plan {r.after_pct:6.1%}; randomized history "
+                  f"{r.random_pct:6.1%}")
+        print(f"  median: first model's plan {fr['after_pct'].median():.1%}, randomized history "
+              f"{fr['random_pct'].median():.1%}; true cost / budget max "
+              f"{(fr['true_cost'] / fr['budget']).max():.2f}; verdict ok "
+              f"{int((fr['verdict'] == 'ok').sum())}/{len(fr)}")
     cj = rows[rows["part"] == "completejourney"]
     for r in cj.itertuples():
         print(f"\nComplete Journey: verdict {r.verdict} ({r.kind}); placebo {r.placebo:+.2f} "
@@ -353,6 +430,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--explore-seeds", type=int, default=5)
     ap.add_argument("--explore-first-seed", type=int, default=300,
                     help="explore part: the first market seed (seeds run from it upwards)")
+    ap.add_argument("--first-seed", type=int, default=400,
+                    help="first part: the first market seed (as many as --explore-seeds)")
+    ap.add_argument("--first-budget", type=float, default=2.0,
+                    help="first part: the first campaign's budget per customer (currency)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--explore-plan-date", choices=["start", "after"], default="start",
                     help="explore part: the history + campaign plan's date: the campaign's start "

@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from offerwise.spark.session import SparkConfig
     from offerwise.workflows.analyze import AnalyzeResult
     from offerwise.workflows.claims import PlanClaims
+    from offerwise.workflows.first_campaign import FirstCampaignRun
     from offerwise.workflows.tune import TuneResult
 
 _option_type = TyperOption.display_type_rich
@@ -981,12 +982,20 @@ def print_analysis(res: AnalyzeResult) -> None:
 @app.command()
 @handle_errors
 def plan(
-    model: Annotated[Path, typer.Option("--model", help="model directory from `offerwise train`")],
     data: DataOpt,
     budget: Annotated[
         float, typer.Option("--budget", min=0, help="bound on the summed expected discount cost")
     ],
     out: Annotated[Path, typer.Option("--out", help="plan file (.parquet or .csv)")],
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            "--model",
+            help="model directory from `offerwise train`; without one: a randomized first "
+            "campaign (every offer drawn at random, the cost counted as if every offered "
+            "customer redeems), whose served exposures the first `train` learns from",
+        ),
+    ] = None,
     holdout: Annotated[
         float | None,
         typer.Option(
@@ -1017,17 +1026,18 @@ def plan(
         ),
     ] = 0.0,
     explore: Annotated[
-        float,
+        float | None,
         typer.Option(
             "--explore",
             min=0,
             max=1,
             help=(
                 "share of the non-holdout customers given a random eligible offer (or none), "
-                "paid from the budget; every row records its offer's propensity"
+                "paid from the budget; every row records its offer's propensity (default 0; "
+                "without --model: as many as the budget affords)"
             ),
         ),
-    ] = 0.0,
+    ] = None,
     overspend_risk: Annotated[
         float,
         typer.Option(
@@ -1082,6 +1092,25 @@ def plan(
 ) -> None:
     """One offer (or none) per customer maximising incremental profit under a budget and rules."""
     _check_table_out(out)
+    if model is None:
+        _first_campaign_options(objective, risk, min_gain, engine)
+        from offerwise.workflows.first_campaign import make_first_campaign
+
+        with _status(as_json, "planning a first campaign") as progress:
+            first = make_first_campaign(
+                data,
+                budget,
+                out,
+                holdout=holdout,
+                rules=rules,
+                as_of=as_of,
+                explore=explore,
+                seed=seed,
+                settings=_settings(config),
+                progress=progress,
+            )
+        print_first_campaign(first, budget, out, as_json)
+        return
     from offerwise.workflows.plan import categories_dict, make_plan
 
     with _status(as_json, "planning") as progress:
@@ -1099,7 +1128,7 @@ def plan(
             settings=_settings(config),
             progress=progress,
             risk=risk,
-            explore=explore,
+            explore=explore or 0.0,
             overspend_risk=overspend_risk or None,
             recs=recs,
             engine=engine,
@@ -1227,6 +1256,91 @@ def plan(
             markup=False,
         )
     console.print("written: " + ", ".join(str(p) for p in run.written), soft_wrap=True)
+
+
+def _first_campaign_options(objective: str, risk: float, min_gain: str, engine: str) -> None:
+    """Refuse the options a plan without a model cannot honour (nothing predicts a gain)."""
+    from offerwise.errors import InputError
+
+    bad = [
+        f"--{name} {value}"
+        for name, value, default in (
+            ("objective", objective, "profit"),
+            ("risk", risk, 0.0),
+            ("min-gain", min_gain, "auto"),
+            ("engine", engine, "duckdb"),
+        )
+        if value != default
+    ]
+    if bad:
+        raise InputError(
+            f"{', '.join(bad)}: needs --model (without one, plan draws a randomized first "
+            "campaign: nothing predicts a gain to rank, bound or floor)"
+        )
+
+
+def print_first_campaign(run: FirstCampaignRun, budget: float, out: Path, as_json: bool) -> None:
+    """A first campaign's outcome: who explores, per offer, the cost basis, what it detects."""
+    res = run.result
+    fc = run.to_dict()
+    if as_json:
+        print_json(
+            {
+                "ok": True,
+                "files": [str(p) for p in run.written],
+                "warnings": run.warnings,
+                **res.summary(),
+                "first_campaign": fc,
+            }
+        )
+        return
+    warn(run.warnings)
+    drawn = res.by_offer[["offer", "n", "cost"]].rename(columns={"cost": "cost_if_all_redeem"})
+    console.print(frame_table(drawn, title="customers drawn per offer"))
+    n_exp = int(res.explored.sum()) if res.explored is not None else 0
+    eligible = int((~res.holdout).sum())
+    console.print(
+        f"first campaign (no model yet): {n_exp:,} of {eligible:,} customers drawn at random "
+        f"(explore share {run.share:g}"
+        + (
+            f", the most the budget affords; asked {run.requested:g}"
+            if run.share < run.requested
+            else ""
+        )
+        + f"), each given none or one of their eligible offers with equal chance; the other "
+        f"{eligible - n_exp:,} get none; holdout {int(res.holdout.sum()):,} customers "
+        f"({res.holdout_fraction:.0%})",
+        highlight=False,
+        soft_wrap=True,
+        markup=False,
+    )
+    console.print(
+        f"budget {budget:,.2f}; cost if every offered customer redeems once {res.total_cost:,.2f} "
+        f"({COST_BASIS_SHORT}); incremental profit: unknown until a model learns it from this "
+        "campaign; every row's propensity (column propensity) is its offer's exact probability",
+        highlight=False,
+        soft_wrap=True,
+        markup=False,
+    )
+    sized = fc["explore_note"] or fc["unsized"]
+    if sized:
+        console.print(f"exploration: {sized}", highlight=False, soft_wrap=True, markup=False)
+    console.print(
+        f"next: serve it (offerwise serve --plan {out} --db URL; the menu is in "
+        f"{run.written[-1].name}), run the campaign, then offerwise export-exposures and "
+        "offerwise train on the exported exposures: the model's logging is then "
+        "logged_propensities",
+        highlight=False,
+        soft_wrap=True,
+        markup=False,
+    )
+    console.print("written: " + ", ".join(str(p) for p in run.written), soft_wrap=True)
+
+
+#: the cost basis of a first campaign, for one line of output
+COST_BASIS_SHORT = (
+    "percent-off on each customer's average basket and category share, other offers at value"
+)
 
 
 def print_margin_check(c: dict[str, Any]) -> None:
@@ -1734,6 +1848,8 @@ def serve(
         source = open_data(data, _settings(), ("customers",))
 
     def ready(s: ServeSettings) -> None:
+        nonlocal online
+        online = online and s.model_dir is not None  # a first campaign has no model to score
         if online:
             from offerwise.workflows.online import start_online_scoring
 
@@ -1750,7 +1866,7 @@ def serve(
             "explore": s.epsilon,
             "db": redact_url(s.db_url),
             "plan": str(s.plan),
-            "model": str(s.model_dir),
+            "model": None if s.model_dir is None else str(s.model_dir),
             "online": online,
             "data": None if source is None else str(data),
         }
@@ -1769,6 +1885,11 @@ def serve(
                     if online
                     else "online decisions off: customers without a plan row get the plan's "
                     "newcomer decision"
+                    + (
+                        " (none: the plan was made without a model)"
+                        if s.model_dir is None and s.plan is not None
+                        else ""
+                    )
                 ),
                 highlight=False,
                 soft_wrap=True,

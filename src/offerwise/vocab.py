@@ -40,6 +40,7 @@ __all__ = [
     "frontier_path",
     "parse_as_of",
     "plan_model_dir",
+    "menu_path",
     "summary_path",
     "to_cents",
 ]
@@ -162,6 +163,13 @@ def plan_model_dir(plan: str | Path) -> Path | None:
     if not isinstance(got, str) or not got or not (Path(got) / "offers.parquet").exists():
         return None
     return Path(got)
+
+
+def menu_path(plan: str | Path) -> Path:
+    """``PLAN.offers.parquet``: the offer menu a plan made without a model was drawn from (the
+    offer service reads it where there is no model directory)."""
+    p = Path(plan)
+    return p.with_name(p.stem + ".offers.parquet")
 
 
 def frontier_path(plan: str | Path) -> Path:

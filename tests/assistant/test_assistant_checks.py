@@ -98,6 +98,19 @@ def test_template_explanation_passes_and_wrong_figures_fail() -> None:
         PlanFacts.model_validate({**SUMMARY, "claims": {**SUMMARY["claims"], "explore_note": note}}))
 
 
+def test_a_first_campaign_is_explained_without_a_model() -> None:
+    note = ("about 295 customers drawn at random: about 37 per offer (37 on none); a difference "
+            "from none is detectable from 4.50 net profit per customer")
+    facts = PlanFacts.model_validate(
+        {**{k: v for k, v in SUMMARY.items() if k != "claims"}, "explore": 0.1083,
+         "n_explore": 7, "first_campaign": {"explore_share": 0.1083, "explore_note": note}})
+    text = template_explanation(facts)
+    assert "There is no model yet: this is a first campaign of random offers, drawn for 7 customers" in text
+    assert "the incremental profit is unknown until the campaign is measured" in text
+    assert "the model expects" not in text and f"What these customers can show: {note}." in text
+    assert check_explanation(text, facts) == []
+
+
 def test_rules_toml_round_trips_the_examples() -> None:
     for name in ("rules-simulated.toml", "rules-completejourney.toml"):
         rules = load_rules(f"examples/{name}")

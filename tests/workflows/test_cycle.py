@@ -194,3 +194,43 @@ def test_newcomer_rows_are_the_served_customers_the_table_lacks() -> None:
     assert newcomer_rows(known, served, signup=False).columns.tolist() == ["customer_id"]
     assert newcomer_rows(known, served.iloc[:1], signup=True).empty
     assert newcomer_rows(known, served.iloc[:0], signup=True).empty
+
+
+def test_cycle_after_a_first_campaign_trains_the_first_model(tmp_path: Path) -> None:
+    """A shop without logged offers: its first campaign (no model) served, then ``cycle`` exports
+    it, trains the first model on the served exposures alone and swaps in a model's plan."""
+    from offerwise.workflows.first_campaign import make_first_campaign
+
+    data = write_market(simulate(n_customers=600, n_exposures=0, seed=6), tmp_path / "shop")
+    plan = tmp_path / "first.parquet"
+    make_first_campaign(data, 4000.0, plan, seed=6)
+    db = f"sqlite:///{tmp_path}/ow.db"
+    decide = create_api_key(db, "pos", ["decide"])
+    admin = create_api_key(db, "ops", ["admin"])
+    env = {"OFFERWISE_SERVE_PLAN": str(plan), "OFFERWISE_SERVE_RATE_PER_S": "100000",
+           "OFFERWISE_SERVE_RATE_BURST": "100000"}
+    srv = LiveServer(db, env).start()
+    try:
+        customers = pd.read_parquet(data / "customers.parquet")["customer_id"].astype(str)
+        with httpx.Client(base_url=srv.url, timeout=60) as c:
+            served = [c.get(f"/v1/customers/{cid}/offer", headers={"X-API-Key": decide}).json()
+                      for cid in customers]
+            now = datetime.now(UTC)
+            buyers = [d for i, d in enumerate(served) if i % 3 == 0 or d["offer"] is not None][:300]
+            events = [{"order_id": f"o{i}", "customer_id": d["customer_id"], "revenue": 30.0 + i % 7,
+                       "ts": (now + timedelta(minutes=5)).isoformat()} for i, d in enumerate(buyers)]
+            assert c.post("/v1/events", json={"events": events},
+                          headers={"X-API-Key": admin}).status_code == 200
+        first = served[0]["campaign_id"]
+        time.sleep(0.5)  # the write-behind records reach the database
+        r = ow("cycle", "--data", data, "--db", db, "--budget", "300", "--work", tmp_path / "cycles",
+               "--server", srv.url, "--api-key", admin, "--tune", "off")
+        assert r.returncode == 0, r.stderr
+        assert "merged 600 served exposures with 0 logged" in " ".join(r.stdout.split())
+        assert f"live campaign: {first} -> cycle-" in r.stdout
+        cyc = next((tmp_path / "cycles").iterdir())
+        card = json.loads((cyc / "model" / "model_card.json").read_text())
+        assert card["identification"]["logging"] == "logged_propensities"
+        assert _active(srv, decide, "someone-new").startswith("cycle-")
+    finally:
+        srv.stop()

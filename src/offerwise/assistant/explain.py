@@ -58,6 +58,13 @@ class ClaimsFacts(_Loose):
     sensitivity: SensitivityFacts | None = None
 
 
+class FirstCampaignFacts(_Loose):
+    """A plan made without a model (``offerwise plan`` without ``--model``)."""
+
+    explore_share: float
+    explore_note: str = ""
+
+
 class PlanFacts(_Loose):
     """The figures of a plan's summary sidecar that an explanation may use."""
 
@@ -75,6 +82,7 @@ class PlanFacts(_Loose):
     n_explore: int = 0
     cost: CostFacts | None = None
     claims: ClaimsFacts | None = None
+    first_campaign: FirstCampaignFacts | None = None
 
     @property
     def unverified(self) -> bool:
@@ -110,6 +118,18 @@ def template_explanation(f: PlanFacts) -> str:
         f"incremental {'profit' if f.objective == 'profit' else 'revenue-led profit'} "
         f"(the model's own estimate).",
     ]
+    fc = f.first_campaign
+    if fc is not None:  # no model: a randomized first campaign, its profit unknown
+        lines[1] = (
+            f"There is no model yet: this is a first campaign of random offers, drawn for "
+            f"{f.n_explore:,} customers (share {fc.explore_share:.2f} of the treatment group) so "
+            f"that the first model can learn from them. Budget {_money(f.budget)}; if every "
+            f"offered customer redeemed once the discounts would cost {_money(f.expected_cost)}; "
+            "the incremental profit is unknown until the campaign is measured."
+        )
+        if fc.explore_note:
+            lines.append(f"What these customers can show: {fc.explore_note}.".replace("..", "."))
+        return "\n".join(lines)
     if f.cost is not None:
         c = f.cost
         lines.append(

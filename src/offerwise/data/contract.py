@@ -364,9 +364,10 @@ def default_expr(table: str, cs: ColumnSpec, settings: Settings) -> str:
 #: how a shop that never logged its offers gets one.
 NO_EXPOSURES_HINT = (
     ": the logged offers and what each customer bought after them (docs/data-contract.md, "
-    "`exposures`). A shop that never logged offers gets them from a first campaign: offer each "
-    "menu offer to random customers, keep random others with none (offer_id 'none'), record "
-    "each one's probability in 'propensity', and export what they bought"
+    "`exposures`). A shop that never logged offers gets them from a first campaign: "
+    "`offerwise plan` without --model draws one (each menu offer to random customers, random "
+    "others with none, each one's probability in 'propensity'); serve it with `offerwise serve` "
+    "and `offerwise export-exposures` writes what they bought"
 )
 
 

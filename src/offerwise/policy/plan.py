@@ -19,7 +19,12 @@ import pandas as pd
 from offerwise.errors import ConfigError, InputError
 from offerwise.policy._rows import customer_rows, join_offer_sets, would_get
 from offerwise.policy.allocation import DROP_CAP, DROP_FAIRNESS, DROP_SEGMENT, Allocation
-from offerwise.policy.explore import draw_explore, explore_usage, plan_propensity
+from offerwise.policy.explore import (
+    draw_explore,
+    explore_share_within,
+    explore_usage,
+    plan_propensity,
+)
 from offerwise.policy.holdout import assign_holdout
 from offerwise.policy.margin import MarginResult, margin_result, margin_terms, solve_with_margin
 from offerwise.policy.rules import Rules, compile_rules
@@ -232,6 +237,7 @@ def solve_plan(
     margin_rate: float = 0.30,
     min_gain: float = 0.0,
     min_gain_reach: float | None = None,
+    explore_within_budget: bool = False,
 ) -> PlanResult:
     """Plan the campaign: holdout, rules, exploration, budgeted allocation, reasons.
 
@@ -250,10 +256,13 @@ def solve_plan(
     caps it uses) from the budget, then the allocation runs on the other customers with the rest.
     Every row gets the probability of its offer under that mixture (``propensity``; 1 without
     exploration and on holdout rows). ``allocator``: called instead of :func:`allocate` with the
-    same arguments (e.g. ``offerwise.spark.allocate.spark_allocator``). ``rules.margin``: the
-    target per offered customer (eligibility) or for the campaign (a side constraint), on
-    ``arrays.margin_cost`` (:mod:`offerwise.policy.margin`; gross margin before discounts
-    ``rules.margin.rate`` or ``margin_rate``), reported in ``PlanResult.margin``. ``min_gain``
+    same arguments (e.g. ``offerwise.spark.allocate.spark_allocator``). ``explore_within_budget``:
+    explore the largest share up to ``explore`` whose draw fits the budget and the caps
+    (:func:`~offerwise.policy.explore.explore_share_within`; ``PlanResult.explore`` says which).
+    ``rules.margin``: the target per offered customer (eligibility) or for the campaign (a side
+    constraint), on ``arrays.margin_cost`` (:mod:`offerwise.policy.margin`; gross margin before
+    discounts ``rules.margin.rate`` or ``margin_rate``), reported in ``PlanResult.margin``.
+    ``min_gain``
     (currency, >= 0): the allocation offers only pairs whose value reaches it (the exploration
     draw and ``eligible_offers`` do not change; reason ``below_min_gain``); with
     ``min_gain_reach`` (a model's out-of-fold choice: the threshold and the share of customers its
@@ -316,6 +325,18 @@ def solve_plan(
     n = len(ids)
     explored, x_arm = np.zeros(n, dtype=bool), np.full(n, -1, dtype=np.int64)
     left = (budget, comp.max_count, comp.max_spend, comp.segment_max_spend, comp.segment_min_spend)
+    if explore > 0 and explore_within_budget:
+        explore = explore_share_within(
+            mask,
+            ~hold,
+            cost,
+            seg_codes,
+            fraction=explore,
+            budget=budget,
+            max_count=comp.max_count,
+            max_spend=comp.max_spend,
+            segment_max_spend=comp.segment_max_spend,
+        )
     if explore > 0:
         explored, x_arm = draw_explore(mask, ~hold, explore, seed)
         use = explore_usage(

@@ -32,13 +32,7 @@ def bootstrap(settings: ServeSettings, *, take_over: bool = True) -> Any:
     )
     migrate(engine)
     if settings.load_plan and settings.plan is not None:
-        if settings.model_dir is None:
-            from offerwise.errors import ConfigError
-
-            raise ConfigError(
-                f"--model MODEL_DIR is needed with --plan (the offer menu): {settings.plan}'s "
-                "summary names no model directory that still holds one"
-            )
+        # without a model directory: the menu beside a first campaign's plan (else ConfigError)
         got = load_plan(
             engine, settings.plan, settings.model_dir, settings.budget, take_over=take_over
         )

@@ -96,7 +96,8 @@ class OfferDecision(BaseModel):
     reason: str | None = Field(
         None,
         description="why: the plan's reason code (best_net_of_budget_price, budget_exhausted, "
-        "no_positive_offer, ineligible, cooldown, cap_reached, ...), holdout, explore, online "
+        "no_positive_offer, ineligible, cooldown, cap_reached, not_explored: a first campaign's "
+        "customer the draw left out, ...), holdout, explore, online "
         "(no plan row: the model scored the customer's recorded orders) or cold_start (no plan "
         "row, not scored: the plan's newcomer decision)",
     )

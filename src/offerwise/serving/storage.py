@@ -763,8 +763,23 @@ def _truthy(v: Any) -> bool:
         return False
 
 
+def plan_menu(plan: Path) -> Path:
+    """The offer menu of a plan made without a model (``offerwise plan`` without ``--model``
+    writes it beside the plan); ConfigError when there is none."""
+    from offerwise.vocab import menu_path
+
+    menu = menu_path(plan)
+    if not menu.exists():
+        raise ConfigError(
+            f"--model MODEL_DIR is needed with --plan (the offer menu): {plan}'s summary names "
+            f"no model directory that still holds one, and there is no {menu.name} beside it"
+        )
+    return menu
+
+
 def read_menu(model_dir: Path) -> list[dict[str, Any]]:
-    """The offer menu rows of ``MODEL_DIR/offers.parquet`` as ``offers`` table rows (cents, epochs).
+    """The offer menu rows of ``MODEL_DIR/offers.parquet`` (or of a menu file: a first
+    campaign's ``PLAN.offers.parquet``) as ``offers`` table rows (cents, epochs).
 
     ``train`` copied the menu from a data source that passed the data contract; these checks
     repeat the ones the ledger relies on (columns, known kinds, unique ids, ``none`` reserved,
@@ -773,7 +788,7 @@ def read_menu(model_dir: Path) -> list[dict[str, Any]]:
     table too, the offers checks alone are private), and importing it would load duckdb and the
     settings machinery into the server for one small file.
     """
-    path = Path(model_dir) / "offers.parquet"
+    path = Path(model_dir) if Path(model_dir).is_file() else Path(model_dir) / "offers.parquet"
     if not path.exists() and (Path(model_dir) / "offers.csv").exists():
         path = Path(model_dir) / "offers.csv"
     df = _read_frame(path, "offers")
@@ -1025,7 +1040,7 @@ def read_plan(plan: Path, menu_ids: set[str]) -> pd.DataFrame:
 def load_plan(
     engine: Engine,
     plan: Path,
-    model_dir: Path,
+    model_dir: Path | None,
     budget: float | None = None,
     *,
     take_over: bool = True,
@@ -1034,7 +1049,8 @@ def load_plan(
 
     Re-loading the same plan (same fingerprint) inserts nothing (a ``budget`` override is applied);
     a different plan under an existing ``campaign_id`` is refused. The campaign's budget is
-    ``budget`` if given, else ``budget`` of the sidecar summary json.
+    ``budget`` if given, else ``budget`` of the sidecar summary json. ``model_dir`` None: a plan
+    made without a model (a first campaign), whose menu lies beside it (:func:`plan_menu`).
 
     ``take_over=False`` (a worker process loading its configured plan at startup): a plan that was
     loaded before becomes active only while no campaign is; it does not take the place of a
@@ -1046,7 +1062,7 @@ def load_plan(
     from offerwise._io import frame_fingerprint
 
     plan = Path(plan)
-    menu = read_menu(Path(model_dir))
+    menu = read_menu(Path(model_dir) if model_dir is not None else plan_menu(plan))
     frame = read_plan(plan, {r["offer_id"] for r in menu})
     keys = ["customer_id", "offer_id", "grp"] + (
         ["category"] if frame["category"].notna().any() else []
@@ -1124,7 +1140,7 @@ def load_plan(
                     summary_json=json.dumps(summary, default=str),
                     active=0,
                     created_ts=time.time(),
-                    model_dir=str(Path(model_dir).resolve()),
+                    model_dir=None if model_dir is None else str(Path(model_dir).resolve()),
                 )
             )
             codes = new_coupon_codes(len(frame))

@@ -209,6 +209,8 @@ def write_market(market: SimulatedMarket, out_dir: str | Path) -> Path:
         extra["exposure_truth"] = market.exposure_truth
     with atomic_dir(out, SHOP_OUTPUT) as tmp:
         for name, df in {**market.tables(), **extra}.items():
+            if name in ("exposures", "exposure_truth") and not len(df):
+                continue  # a shop that never logged offers has no exposures table (contract)
             df.to_parquet(tmp / f"{name}.parquet", index=False)
         meta = {
             "generator": "offerwise.simulator",

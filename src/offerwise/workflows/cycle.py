@@ -164,7 +164,8 @@ def run_cycle(
     settings = settings or default_settings()
     if server and not api_key:
         raise ConfigError("--server needs --api-key (a key with the admin scope)")
-    src = load_data(data, settings=settings, required=("customers", "offers", "exposures"))
+    # a shop whose history has no exposures: its first campaign (a plan made without a model)
+    src = load_data(data, settings=settings, required=("customers", "offers"))
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     root = Path(work) / f"cycle-{stamp}"
     timings: dict[str, float] = {}
@@ -172,7 +173,7 @@ def run_cycle(
     note(progress, "exporting the service's decisions")
     export_dir = root / "served"
     served = pd.read_parquet(export_exposures(db_url, export_dir, attribution_days))
-    history = src.frame("exposures")
+    history = src.frame("exposures") if src.has("exposures") else served.iloc[:0]
     merged = merge_exposures(history, served)
     columns = {r[0] for r in src.con.execute("DESCRIBE customers").fetchall()}
     known = src.frame("customers", ["customer_id"])["customer_id"]
