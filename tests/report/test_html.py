@@ -445,3 +445,20 @@ def test_identification_section_states_the_plans_claims_and_exploration(
     plan.with_suffix(".summary.json").write_text(json.dumps(summary))
     inp = load_inputs(report_files["model"], plan=plan, settings=Settings())
     assert "Exploration:" not in build_report(inp, tmp_path / "r2.html").read_text()
+
+
+def test_a_first_campaign_report_says_there_is_no_model_yet(tmp_path: Path):
+    from offerwise.simulator import SimulatorConfig, simulate, write_market
+    from offerwise.workflows.first_campaign import make_first_campaign
+    from offerwise.workflows.report import write_report
+
+    shop = write_market(simulate(SimulatorConfig(n_customers=400, n_exposures=0, seed=3)), tmp_path / "shop")
+    plan = tmp_path / "first.parquet"
+    run = make_first_campaign(shop, 3000, plan, seed=3)
+    rep = write_report(None, tmp_path / "r.html", plan=plan, data=str(shop))  # no --model needed
+    page = rep.path.read_text()
+    assert "No model yet: this plan is a randomized first campaign." in page
+    assert f"{int(run.result.explored.sum()):,} customers (share {run.share:.4f} of the treatment group)" in page
+    assert "unknown (first campaign)" in page and "Discount cost if every offered customer redeems" in page
+    assert "has no identification report" not in page
+    assert "What these customers can show: about" in page

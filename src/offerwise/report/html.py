@@ -222,6 +222,11 @@ def _summary(inp: ReportInputs) -> str:
         ("Expected incremental profit", money(cur)(k.expected_incremental_profit)),
         ("ROI (profit / cost)", pct(0)(k.roi)),
     ]
+    if isinstance((inp.plan_summary or {}).get("first_campaign"), dict):  # no model: unknown
+        cards[-3:] = [
+            ("Discount cost if every offered customer redeems", money(cur)(k.expected_cost)),
+            ("Expected incremental profit", "unknown (first campaign)"),
+        ]
     if k.customers and k.offered is not None:
         cards.insert(2, ("Share offered", pct(1)(k.offered / k.customers)))
     grid = "".join(
@@ -814,6 +819,9 @@ def _trust(inp: ReportInputs) -> str:
     """The model's identification verdict, placebo and overlap; the plan's checked estimate."""
     card = inp.model_card or {}
     ident = card.get("identification")
+    first = (inp.plan_summary or {}).get("first_campaign")
+    if isinstance(first, dict) and not isinstance(ident, dict):
+        return _first_campaign(first, inp.plan_summary or {})
     if not isinstance(ident, dict):
         return note(
             "Not available: the model card has no identification report (a model "
@@ -889,6 +897,30 @@ def _trust(inp: ReportInputs) -> str:
             f"{esc(pct(0)(cost.get('p_over_budget')))} (the model's cost x "
             f"{esc(num(2)(cal.get('ratio')))}, calibrated on {esc(num()(cal.get('n_rows')))} "
             f"{esc(cal.get('scope'))}).</p>"
+        )
+    return "".join(parts)
+
+
+def _first_campaign(first: dict[str, Any], summary: dict[str, Any]) -> str:
+    """A plan made without a model: what it randomizes, what it can detect, what comes next."""
+    parts = [
+        f'<p class="alert">No model yet: this plan is a randomized first campaign. '
+        f"{esc(num()(summary.get('n_explore')))} customers (share "
+        f"{esc(num(4)(first.get('explore_share')))} of the treatment group) each get "
+        "<code>none</code> or one of their eligible offers with equal chance; the others get "
+        "none. Its incremental profit is unknown until the campaign is measured; every row's "
+        "propensity is its offer's exact probability, so the first <code>offerwise train</code> "
+        "on the served exposures is identified.</p>",
+        f"<p>Cost counted against the budget: {esc(first.get('cost_basis'))}.</p>",
+    ]
+    if first.get("explore_note"):
+        parts.append(f"<p>What these customers can show: {esc(first.get('explore_note'))}.</p>")
+    left = first.get("offers_left_out") or {}
+    if isinstance(left, dict) and left:
+        parts.append(
+            "<ul>"
+            + "".join(f"<li>{esc(o)} is not drawn: {esc(why)}</li>" for o, why in left.items())
+            + "</ul>"
         )
     return "".join(parts)
 

@@ -35,7 +35,7 @@ import pandas as pd
 from offerwise import __version__
 from offerwise._io import read_table
 from offerwise.errors import InputError, ModelError
-from offerwise.vocab import frontier_path, summary_path
+from offerwise.vocab import frontier_path, menu_path, summary_path
 
 if TYPE_CHECKING:  # pragma: no cover
     from offerwise.evaluation.analyze import AnalyzeResult
@@ -223,6 +223,8 @@ def load_inputs(
             inp.plan_summary = _read_json(summary_path(p), "plan summary")
         if frontier_path(p).is_file():
             inp.frontier = read_frame(frontier_path(p), "budget frontier")
+        if inp.offers is None and menu_path(p).is_file():  # a first campaign: no model's menu
+            inp.offers = read_frame(menu_path(p), "offers")
     if isinstance(analysis, (str, Path)):
         inp.analysis = read_analysis(analysis)
         inp.sources["analysis"] = str(analysis)

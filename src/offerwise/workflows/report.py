@@ -9,7 +9,7 @@ from pathlib import Path
 from offerwise.config import Settings, default_settings
 from offerwise.errors import InputError
 from offerwise.report import build_report, load_inputs
-from offerwise.vocab import plan_model_dir
+from offerwise.vocab import menu_path, plan_model_dir
 
 __all__ = ["ReportRun", "write_report"]
 
@@ -39,7 +39,8 @@ def write_report(
 ) -> ReportRun:
     """Build the report from files and write it atomically to ``out``; ``model`` None: the
     model directory ``plan``'s summary names (:func:`offerwise.vocab.plan_model_dir`)."""
-    if model is None:
+    first = plan is not None and model is None and menu_path(plan).is_file()
+    if model is None and not first:
         made_with = None if plan is None else plan_model_dir(plan)
         if made_with is None:
             why = "" if plan is None else f": {plan}'s summary names no model directory still there"
