@@ -141,3 +141,12 @@ def test_the_first_train_on_the_campaign_is_identified(new_shop, tmp_path) -> No
     ow("train", "--data", shop, "--out", tmp_path / "m")
     ident = json.loads((tmp_path / "m" / "model_card.json").read_text())["identification"]
     assert ident["logging"] == "logged_propensities" and ident["verdict"] == "ok", ident
+
+
+def test_a_shop_with_logged_exposures_is_warned_that_train_could_learn_from_them(tmp_path) -> None:
+    mk = simulate(SimulatorConfig(n_customers=500, n_exposures=800, seed=4))
+    d = write_market(mk, tmp_path / "shop")
+    res = ow("plan", "--data", d, "--budget", "2000", "--out", tmp_path / "p.parquet")
+    text = " ".join((res.stdout + res.stderr).split())
+    assert ("no --model: this is a randomized first campaign, although the data has 800 logged "
+            "exposures that `offerwise train` can learn from") in text

@@ -224,6 +224,13 @@ def make_first_campaign(
         unsized="" if sizing is not None else unsized_reason(ds.has("transactions"), OUTCOME_DAYS),
         warnings=[f"offer {o} is not drawn: {why}" for o, why in left_out.items()],
     )
+    if ds.has("exposures"):  # a model could have been trained: say so, the user may have meant it
+        n_logged = int(ds.con.execute("SELECT count(*) FROM exposures").fetchone()[0])
+        run.warnings.insert(
+            0,
+            f"no --model: this is a randomized first campaign, although the data has {n_logged:,} "
+            "logged exposures that `offerwise train` can learn from (then plan with --model)",
+        )
     menu = menu_path(out)
     with atomic_path(menu) as tmp:
         offers.to_parquet(tmp, index=False)
