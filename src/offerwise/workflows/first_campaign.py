@@ -225,7 +225,7 @@ def make_first_campaign(
         warnings=[f"offer {o} is not drawn: {why}" for o, why in left_out.items()],
     )
     if ds.has("exposures"):  # a model could have been trained: say so, the user may have meant it
-        n_logged = int(ds.con.execute("SELECT count(*) FROM exposures").fetchone()[0])
+        n_logged = len(ds.frame("exposures", ["customer_id"]))
         run.warnings.insert(
             0,
             f"no --model: this is a randomized first campaign, although the data has {n_logged:,} "
