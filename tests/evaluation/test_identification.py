@@ -167,3 +167,28 @@ def test_randomized_logs_without_propensities_get_flat_estimates() -> None:
     x, t, _, _ = _logs(2400, 0.0, 5)
     e = cross_fitted_propensity(x, t, seed=5, folds=3)
     assert np.corrcoef(e, x[:, 0])[0, 1] > 0.8
+
+
+def test_propensity_fits_predict_with_their_own_thread_count(monkeypatch) -> None:
+    """LightGBM keeps one process-wide default thread count that every call sets (a predict
+    without num_threads resets it); fits that run side by side (identification's offers) crashed
+    with a segfault when one predicted with the default while another trained with 1 thread. Every
+    prediction of the cross-fitted propensities passes the fits' thread count."""
+    import lightgbm as lgb
+
+    from offerwise.evaluation.identification import arm_propensities, cross_fitted_propensity
+
+    seen: list[object] = []
+    real = lgb.Booster.predict
+
+    def spy(self, data, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        seen.append(kwargs.get("num_threads"))
+        return real(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(lgb.Booster, "predict", spy)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 4))
+    t = (X[:, 0] + rng.normal(size=600) > 0).astype(int)
+    cross_fitted_propensity(X, t, seed=0, threads=1, folds=3)
+    arm_propensities(X, rng.integers(0, 3, 600), 3, seed=0, threads=1)
+    assert len(seen) == 6 and all(n == 1 for n in seen), seen

@@ -278,7 +278,12 @@ def _out_of_fold(
         ):
             continue
         b = lgb.train(params, lgb.Dataset(X[tr], label=y[tr]), num_boost_round=rounds)
-        out[te] = np.asarray(b.predict(X[te])).reshape(out[te].shape)
+        # the fit's own thread count: LightGBM keeps one process-wide default that every call
+        # sets (a predict without num_threads resets it), and a call whose parallel loop runs
+        # with another thread count than it sized its buffers for crashes; fits side by side
+        # (identification's offers, cross-fitting) must all pass the same one
+        pred = b.predict(X[te], num_threads=threads)
+        out[te] = np.asarray(pred).reshape(out[te].shape)
     return out
 
 
