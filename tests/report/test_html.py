@@ -462,3 +462,6 @@ def test_a_first_campaign_report_says_there_is_no_model_yet(tmp_path: Path):
     assert "unknown (first campaign)" in page and "Discount cost if every offered customer redeems" in page
     assert "has no identification report" not in page
     assert "What these customers can show: about" in page
+    # the offer mix counts the cost if all redeem and claims no incremental profit
+    assert "cost if every offered customer redeems ($)" in page
+    assert "expected incremental profit ($)" not in page

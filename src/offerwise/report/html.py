@@ -207,6 +207,19 @@ def _all_offers(inp: ReportInputs) -> list[str]:
     return sorted(ids)
 
 
+def _first_campaign_plan(inp: ReportInputs) -> bool:
+    """The plan was made without a model (a randomized first campaign): no expected profit."""
+    return isinstance((inp.plan_summary or {}).get("first_campaign"), dict)
+
+
+def _known_profit(
+    inp: ReportInputs, cols: list[tuple[str, str, Fmt]]
+) -> list[tuple[str, str, Fmt]]:
+    """``cols`` without the expected incremental profit where the plan has none (a first
+    campaign's zeros are not an estimate)."""
+    return [c for c in cols if c[0] != "incremental_profit"] if _first_campaign_plan(inp) else cols
+
+
 def _summary(inp: ReportInputs) -> str:
     k = key_numbers(inp.plan, inp.plan_summary, inp.profiles)
     cur = inp.currency
@@ -222,7 +235,7 @@ def _summary(inp: ReportInputs) -> str:
         ("Expected incremental profit", money(cur)(k.expected_incremental_profit)),
         ("ROI (profit / cost)", pct(0)(k.roi)),
     ]
-    if isinstance((inp.plan_summary or {}).get("first_campaign"), dict):  # no model: unknown
+    if _first_campaign_plan(inp):  # no model: the profit is unknown
         cards[-3:] = [
             ("Discount cost if every offered customer redeems", money(cur)(k.expected_cost)),
             ("Expected incremental profit", "unknown (first campaign)"),
@@ -440,9 +453,11 @@ def _mix(inp: ReportInputs, colors: dict[str, str]) -> str:
         ("customers", "customers", num()),
         ("share", "share", pct(1)),
     ]
+    first = _first_campaign_plan(inp)
     if "expected_cost" in t.columns:
-        cols.append(("expected_cost", f"expected cost ({cur})", money(cur)))
-    if "incremental_profit" in t.columns:
+        label = "cost if every offered customer redeems" if first else "expected cost"
+        cols.append(("expected_cost", f"{label} ({cur})", money(cur)))
+    if "incremental_profit" in t.columns and not first:
         cols.append(("incremental_profit", f"expected incremental profit ({cur})", money(cur)))
     return image(fig, "offer_mix", "Share of customers per offer in each segment") + table(t, cols)
 
@@ -597,13 +612,20 @@ def _drivers(inp: ReportInputs, colors: dict[str, str]) -> str:
         "<h3>Reason codes</h3>"
         + table(
             r,
-            [
-                ("reason", "reason", text),
-                ("customers", "customers", num()),
-                ("share", "share", pct(1)),
-                ("expected_cost", f"avg expected cost ({cur})", money(cur, 2)),
-                ("incremental_profit", f"avg expected incremental profit ({cur})", money(cur, 2)),
-            ],
+            _known_profit(
+                inp,
+                [
+                    ("reason", "reason", text),
+                    ("customers", "customers", num()),
+                    ("share", "share", pct(1)),
+                    ("expected_cost", f"avg expected cost ({cur})", money(cur, 2)),
+                    (
+                        "incremental_profit",
+                        f"avg expected incremental profit ({cur})",
+                        money(cur, 2),
+                    ),
+                ],
+            ),
         )
     )
     offered = p[p["offer_id"].astype(str) != NO_OFFER].sort_values(
@@ -620,7 +642,7 @@ def _drivers(inp: ReportInputs, colors: dict[str, str]) -> str:
         ("incremental_profit", f"expected incremental profit ({cur})", money(cur, 2)),
         ("reason", "reason", text),
     ]
-    parts.append("<h3>Example decisions</h3>" + table(ex, cols))
+    parts.append("<h3>Example decisions</h3>" + table(ex, _known_profit(inp, cols)))
     return "".join(parts)
 
 
@@ -969,6 +991,7 @@ def _plan_margin(inp: ReportInputs) -> str:
             ("weight", "stock weight", num(2)),
         ]
         cols += [c for c in extra if c[0] in t.columns and t[c[0]].notna().any()]
+        cols = _known_profit(inp, cols)
         how = (
             "offers were weighed by stock cover (rules [stock])"
             if cats.get("stock_weights")
