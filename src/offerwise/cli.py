@@ -1281,6 +1281,8 @@ def _first_campaign_options(objective: str, risk: float, min_gain: str, engine: 
 
 def print_first_campaign(run: FirstCampaignRun, budget: float, out: Path, as_json: bool) -> None:
     """A first campaign's outcome: who explores, per offer, the cost basis, what it detects."""
+    from offerwise.workflows.first_campaign import COST_BASIS_SHORT
+
     res = run.result
     fc = run.to_dict()
     if as_json:
@@ -1335,12 +1337,6 @@ def print_first_campaign(run: FirstCampaignRun, budget: float, out: Path, as_jso
         markup=False,
     )
     console.print("written: " + ", ".join(str(p) for p in run.written), soft_wrap=True)
-
-
-#: the cost basis of a first campaign, for one line of output
-COST_BASIS_SHORT = (
-    "percent-off on each customer's average basket and category share, other offers at value"
-)
 
 
 def print_margin_check(c: dict[str, Any]) -> None:

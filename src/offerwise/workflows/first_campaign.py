@@ -44,13 +44,17 @@ from offerwise.workflows.claims import OUTCOME_DAYS, outcome_sd, unsized_reason
 from offerwise.workflows.explore_claims import ExploreClaims, explore_sizing
 from offerwise.workflows.plan import HOLDOUT, customer_table
 
-__all__ = ["COST_BASIS", "FirstCampaignRun", "make_first_campaign"]
+__all__ = ["COST_BASIS", "COST_BASIS_SHORT", "FirstCampaignRun", "make_first_campaign"]
 
 #: How a plan without a model counts an offer's cost (summary ``first_campaign.cost_basis``).
 COST_BASIS = (
     "every offered customer redeems once: a percent-off on their average basket (at least the "
     "offer's minimum spend; customers without orders: the shop's median basket) times their "
     "share of spend in the offer's category; other offers at their value"
+)
+#: The same in a few words, for one line of output.
+COST_BASIS_SHORT = (
+    "percent-off on each customer's average basket and category share, other offers at value"
 )
 
 
@@ -225,7 +229,8 @@ def make_first_campaign(
         warnings=[f"offer {o} is not drawn: {why}" for o, why in left_out.items()],
     )
     if ds.has("exposures"):  # a model could have been trained: say so, the user may have meant it
-        n_logged = len(ds.frame("exposures", ["customer_id"]))
+        got = ds.con.execute("SELECT count(*) FROM exposures").fetchone()
+        n_logged = int(got[0]) if got else 0  # counted, not read
         run.warnings.insert(
             0,
             f"no --model: this is a randomized first campaign, although the data has {n_logged:,} "
