@@ -70,6 +70,24 @@ def test_offer_is_stable_and_coupon_issued_once(api) -> None:
     assert camp["offers_issued"] == 1 and camp["exposures"] == 4 and camp["budget"] == 1000.0
 
 
+def test_answer_stands_while_its_record_lingers_and_the_campaign_is_reread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second ask that comes while the first ask's write-behind record has not landed, and the
+    active campaign is due a re-read, gets the same answer (not a second decision)."""
+    from offerwise.serving.service import OfferService
+
+    monkeypatch.setattr(OfferService, "RECORD_LINGER_S", 1.0)  # the record lands a second later
+    client, db, keys = _client(tmp_path)
+    try:
+        service = client.app.state.service
+        first = client.get("/v1/customers/c2/offer", headers=H(keys["decide"])).json()
+        service._refreshed -= 10 * OfferService.CAMPAIGN_TTL_S  # the campaign is due a re-read
+        assert client.get("/v1/customers/c2/offer", headers=H(keys["decide"])).json() == first
+    finally:
+        client.__exit__(None, None, None)
+
+
 def test_expired_coupon_is_renewed_on_the_next_ask(tmp_path: Path) -> None:
     """After its expiry an unused coupon is replaced by a fresh one (new code, new expiry) for the
     same offer; the old one stays and validates as expired; the decision (exposure) is unchanged."""

@@ -640,6 +640,12 @@ class OfferService:
         if hit is not None:
             return hit
         cid = self._require_campaign()
+        # The cache is skipped while the active campaign is due a re-read; once re-read, an
+        # answer still in it stands (a first ask's record may not have landed yet: deciding again
+        # would answer a second decision with another timestamp).
+        hit = self.cached_offer_json(customer_id, now)
+        if hit is not None:
+            return hit
         if self._async_reads is None:
             row = self.read_decision(cid, customer_id)
         else:
