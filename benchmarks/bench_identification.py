@@ -17,9 +17,10 @@ settings) on the project simulator, whose truth is known:
   with them (mixed logs, as ``offerwise cycle`` merges them), replan;
 * ``first``: ``--explore-seeds`` markets without any logged offers: the first campaign
   (``offerwise plan`` without a model, ``--first-budget`` per customer) run in the simulator — its
-  true discount cost against the budget (the plan counts every offered customer as redeeming) —,
-  the first model trained on its exposures (verdict), and that model's plan at a 30 % budget as %
-  of the oracle, next to the same market's plan from ``--exposures`` randomized logged exposures;
+  true discount cost against the budget (the plan counts every offered customer as redeeming, or
+  the share ``--first-rates`` assumes: one campaign per rate) —, the first model trained on its
+  exposures (verdict), and that model's plan at a 30 % budget as % of the oracle, next to the
+  same market's plan from ``--exposures`` randomized logged exposures;
 * ``completejourney``: the verdict and placebo on the real Complete Journey import;
 * ``timing``: training on 100k exposures with the diagnostics on.
 
@@ -189,6 +190,8 @@ def _true_pct(mk, run, oracle: float) -> tuple[float, float]:  # noqa: ANN001
 
 def first(args: argparse.Namespace, tmp: Path, settings) -> list[dict]:  # noqa: ANN001
     """A shop without logged offers: first campaign (no model) -> simulated -> first model -> plan."""
+    from scipy.stats import spearmanr
+
     from offerwise.simulator import run_campaign
     from offerwise.workflows.first_campaign import make_first_campaign
 
@@ -198,22 +201,6 @@ def first(args: argparse.Namespace, tmp: Path, settings) -> list[dict]:  # noqa:
         mk = _market(seed, "random", args.customers, 0)
         d = write_market(mk, tmp / f"f-{s}")
         budget0 = args.first_budget * args.customers
-        fc = make_first_campaign(d, budget0, tmp / f"f0-{s}.parquet", seed=seed, settings=settings)
-        camp = run_campaign(mk, fc.result.to_frame(), seed=seed, start=fc.result.as_of or None)
-        d2 = tmp / f"f2-{s}"
-        d2.mkdir()
-        tables = mk.tables()
-        tables["exposures"] = camp.exposures
-        tables["transactions"] = pd.concat([mk.transactions, camp.transactions], ignore_index=True)
-        for name, df in tables.items():
-            if len(df):
-                df.to_parquet(d2 / f"{name}.parquet", index=False)
-        tr = _train(d2, tmp / f"fm-{s}", seed, settings)
-        budget, sc = _budget(tr.model_dir, d2, settings)
-        oracle = mk.oracle_value(budget)
-        after = make_plan(load_model(tr.model_dir), d2, budget, tmp / f"f1-{s}.parquet", seed=seed,
-                          settings=settings, scored=sc, frontier=False, as_of=fc.result.as_of)
-        v1, pct1 = _true_pct(mk, after, oracle)
         # the reference: the same shop had it logged randomized offers (with propensities) instead
         mr = _market(seed, "random", args.customers, args.exposures)
         dr = write_market(mr, tmp / f"fr-{s}")
@@ -222,15 +209,41 @@ def first(args: argparse.Namespace, tmp: Path, settings) -> list[dict]:  # noqa:
         ref = make_plan(load_model(trr.model_dir), dr, budget_r, tmp / f"fr1-{s}.parquet",
                         seed=seed, settings=settings, scored=sc_r, frontier=False)
         v2, pct2 = _true_pct(mr, ref, mr.oracle_value(budget_r))
-        ex = camp.exposures
-        rows.append({"part": "first", "seed": seed, "budget": budget0, "share": fc.share,
-                     "explored": int(fc.result.explored.sum()),
-                     "exposures": len(ex), "true_cost": float(ex["discount_cost"].sum()),
-                     "counted_cost": fc.result.total_cost,
-                     "mde": None if fc.explore is None else fc.explore.mde,
-                     "verdict": tr.identification.verdict if tr.identification else None,
-                     "logging": tr.identification.logging if tr.identification else None,
-                     "after": v1, "after_pct": pct1, "random": v2, "random_pct": pct2})
+        for j, rate in enumerate(args.first_rates):
+            fc = make_first_campaign(d, budget0, tmp / f"f0-{s}-{j}.parquet", seed=seed,
+                                     settings=settings, redemption_rate=rate)
+            camp = run_campaign(mk, fc.result.to_frame(), seed=seed, start=fc.result.as_of or None)
+            d2 = tmp / f"f2-{s}-{j}"
+            d2.mkdir()
+            tables = mk.tables()
+            tables["exposures"] = camp.exposures
+            tables["transactions"] = pd.concat([mk.transactions, camp.transactions],
+                                               ignore_index=True)
+            for name, df in tables.items():
+                if len(df):
+                    df.to_parquet(d2 / f"{name}.parquet", index=False)
+            tr = _train(d2, tmp / f"fm-{s}-{j}", seed, settings)
+            budget, sc = _budget(tr.model_dir, d2, settings)
+            oracle = mk.oracle_value(budget)
+            after = make_plan(load_model(tr.model_dir), d2, budget, tmp / f"f1-{s}-{j}.parquet",
+                              seed=seed, settings=settings, scored=sc, frontier=False,
+                              as_of=fc.result.as_of)
+            v1, pct1 = _true_pct(mk, after, oracle)
+            ex = camp.exposures
+            # how well the first model ranks every (customer, offer) pair, not only the plan's
+            pairs = sc.scores.merge(mk.truth[["customer_id", "offer_id", "incremental_profit"]],
+                                    on=["customer_id", "offer_id"], suffixes=("", "_true"))
+            rho = float(spearmanr(pairs["incremental_profit"],
+                                  pairs["incremental_profit_true"]).statistic)
+            rows.append({"part": "first", "seed": seed, "rate": rate, "budget": budget0,
+                         "share": fc.share, "explored": int(fc.result.explored.sum()),
+                         "exposures": len(ex), "true_cost": float(ex["discount_cost"].sum()),
+                         "counted_cost": fc.result.total_cost,
+                         "mde": None if fc.explore is None else fc.explore.mde,
+                         "verdict": tr.identification.verdict if tr.identification else None,
+                         "logging": tr.identification.logging if tr.identification else None,
+                         "after": v1, "after_pct": pct1, "random": v2, "random_pct": pct2,
+                         "rank_corr": rho})
     return rows
 
 
@@ -310,7 +323,7 @@ def run(args: argparse.Namespace) -> dict:
                        "seeds": args.seeds, "coverage_seeds": args.coverage_seeds,
                        "explore_seeds": args.explore_seeds, "threads": args.threads,
                        "explore_plan_date": args.explore_plan_date,
-                       "first_budget": args.first_budget},
+                       "first_budget": args.first_budget, "first_rates": args.first_rates},
             "rows": rows, "timings": timings}
 
 
@@ -387,22 +400,29 @@ def _print(out: dict) -> None:
               f"better than before: {int((ex['after'] > ex['before']).sum())}/{len(ex)} and "
               f"{int((ex['mixed'] > ex['before']).sum())}/{len(ex)}")
     fr = rows[rows["part"] == "first"]
-    if len(fr):
+    if "rate" in fr.columns:  # results written before --first-rates have one rate: 1
+        fr = fr.assign(rate=fr["rate"].fillna(1.0))
+    for rate, fg in (fr.groupby("rate", sort=False) if len(fr) else []):
+        how = ("counted as if every offered customer redeems" if rate >= 1
+               else f"--redemption-rate {rate:g}")
         print(f"\nfirst campaign (no logged offers; plan without --model at "
-              f"{out['config'].get('first_budget')} per customer), then the first model's plan at a "
-              "30% budget, true value as % of the oracle; reference: the same shop with "
-              f"{c['exposures']:,} randomized logged exposures")
-        for r in fr.itertuples():
+              f"{out['config'].get('first_budget')} per customer, {how}), then the first model's "
+              "plan at a 30% budget, true value as % of the oracle; reference: the same shop "
+              f"with {c['exposures']:,} randomized logged exposures")
+        for r in fg.itertuples():
             mde = "-" if r.mde is None or r.mde != r.mde else f"{r.mde:.2f}"
             print(f"  seed {r.seed}: explored {r.explored:,} (share {r.share:.2f}, MDE {mde}); "
                   f"true discount cost {r.true_cost:,.0f} of budget {r.budget:,.0f} "
                   f"({r.true_cost / r.budget:.2f}; counted {r.counted_cost:,.0f}); first model "
-                  f"{r.logging} / {r.verdict}: plan {r.after_pct:6.1%}; randomized history "
-                  f"{r.random_pct:6.1%}")
-        print(f"  median: first model's plan {fr['after_pct'].median():.1%}, randomized history "
-              f"{fr['random_pct'].median():.1%}; true cost / budget max "
-              f"{(fr['true_cost'] / fr['budget']).max():.2f}; verdict ok "
-              f"{int((fr['verdict'] == 'ok').sum())}/{len(fr)}")
+                  f"{r.logging} / {r.verdict}: plan {r.after_pct:6.1%}"
+                  + ("" if "rank_corr" not in fg else f" (rank corr. {r.rank_corr:.3f})")
+                  + f"; randomized history {r.random_pct:6.1%}")
+        rank = ("" if "rank_corr" not in fg
+                else f" (rank corr. of every pair with the truth {fg['rank_corr'].median():.3f})")
+        print(f"  median: first model's plan {fg['after_pct'].median():.1%}{rank}, randomized "
+              f"history {fg['random_pct'].median():.1%}; true cost / budget max "
+              f"{(fg['true_cost'] / fg['budget']).max():.2f}; verdict ok "
+              f"{int((fg['verdict'] == 'ok').sum())}/{len(fg)}")
     cj = rows[rows["part"] == "completejourney"]
     for r in cj.itertuples():
         print(f"\nComplete Journey: verdict {r.verdict} ({r.kind}); placebo {r.placebo:+.2f} "
@@ -434,6 +454,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="first part: the first market seed (as many as --explore-seeds)")
     ap.add_argument("--first-budget", type=float, default=2.0,
                     help="first part: the first campaign's budget per customer (currency)")
+    ap.add_argument("--first-rates", type=float, nargs="+", default=[1.0],
+                    help="first part: the redemption rates the first campaign assumes "
+                         "(plan --redemption-rate; 1 = every offered customer), one campaign each")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--explore-plan-date", choices=["start", "after"], default="start",
                     help="explore part: the history + campaign plan's date: the campaign's start "

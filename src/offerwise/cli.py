@@ -1038,6 +1038,19 @@ def plan(
             ),
         ),
     ] = None,
+    redemption_rate: Annotated[
+        float | None,
+        typer.Option(
+            "--redemption-rate",
+            min=0,
+            max=1,
+            help=(
+                "without --model: the share of offered customers expected to redeem, so the "
+                "budget reaches more of them (default 1: counted as if every one redeems; the "
+                "service refuses redemptions past the budget)"
+            ),
+        ),
+    ] = None,
     overspend_risk: Annotated[
         float,
         typer.Option(
@@ -1105,12 +1118,20 @@ def plan(
                 rules=rules,
                 as_of=as_of,
                 explore=explore,
+                redemption_rate=redemption_rate,
                 seed=seed,
                 settings=_settings(config),
                 progress=progress,
             )
         print_first_campaign(first, budget, out, as_json)
         return
+    if redemption_rate is not None:
+        from offerwise.errors import InputError
+
+        raise InputError(
+            "--redemption-rate is for a first campaign (plan without --model); with --model the "
+            "model predicts who redeems"
+        )
     from offerwise.workflows.plan import categories_dict, make_plan
 
     with _status(as_json, "planning") as progress:
@@ -1298,6 +1319,9 @@ def print_first_campaign(run: FirstCampaignRun, budget: float, out: Path, as_jso
         return
     warn(run.warnings)
     drawn = res.by_offer[["offer", "n", "cost"]].rename(columns={"cost": "cost_if_all_redeem"})
+    if run.redemption_rate < 1:  # expected at the assumed rate, and the cost if all redeem
+        drawn.insert(2, "expected_cost", drawn["cost_if_all_redeem"])
+        drawn["cost_if_all_redeem"] = drawn["expected_cost"] / run.redemption_rate
     console.print(frame_table(drawn, title="customers drawn per offer"))
     n_exp = int(res.explored.sum()) if res.explored is not None else 0
     eligible = int((~res.holdout).sum())
@@ -1316,8 +1340,14 @@ def print_first_campaign(run: FirstCampaignRun, budget: float, out: Path, as_jso
         soft_wrap=True,
         markup=False,
     )
+    cost = (
+        f"cost if every offered customer redeems once {res.total_cost:,.2f}"
+        if run.redemption_rate >= 1
+        else f"expected cost if {run.redemption_rate:.0%} of offered customers redeem once "
+        f"{res.total_cost:,.2f} (if all redeem: {run.cost_if_all_redeem:,.2f})"
+    )
     console.print(
-        f"budget {budget:,.2f}; cost if every offered customer redeems once {res.total_cost:,.2f} "
+        f"budget {budget:,.2f}; {cost} "
         f"({COST_BASIS_SHORT}); incremental profit: unknown until a model learns it from this "
         "campaign; every row's propensity (column propensity) is its offer's exact probability",
         highlight=False,

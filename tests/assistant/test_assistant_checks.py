@@ -109,6 +109,15 @@ def test_a_first_campaign_is_explained_without_a_model() -> None:
     assert "the incremental profit is unknown until the campaign is measured" in text
     assert "the model expects" not in text and f"What these customers can show: {note}." in text
     assert check_explanation(text, facts) == []
+    # an assumed redemption rate: the cost is the expected one at that rate, beside the cost if
+    # all redeem, and every figure is still the summary's
+    rated = facts.model_copy(update={"first_campaign": facts.first_campaign.model_copy(
+        update={"redemption_rate": 0.4, "cost_if_all_redeem": 2.5 * facts.expected_cost})})
+    text = template_explanation(rated)
+    assert (f"if 40% of offered customers redeem once, as assumed, the discounts are expected "
+            f"to cost {facts.expected_cost:,.2f} ({2.5 * facts.expected_cost:,.2f} if all "
+            "redeem; the service refuses redemptions past the budget)") in text
+    assert check_explanation(text, rated) == []
 
 
 def test_rules_toml_round_trips_the_examples() -> None:

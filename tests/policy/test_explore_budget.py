@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from offerwise.errors import InputError
 from offerwise.policy.explore import (
     draw_explore,
     explore_share_within,
@@ -63,6 +64,46 @@ def test_the_share_fits_the_budget_on_almost_every_draw_and_is_the_largest_that_
     # a larger share than the one returned would not keep the 3-sd margin
     assert _share(mask, cost, seg, budget, fraction=f) == f
     assert _share(mask, cost, seg, budget, fraction=min(1.0, f + 0.01)) == f
+
+
+def test_an_assumed_redemption_rate_reaches_more_and_the_redeemed_spend_still_fits() -> None:
+    """With ``redeem_rate`` r the costs are expected (r x the cost if redeemed) and each offered
+    customer redeems with probability r: the share is larger than with every customer counted,
+    and the redeemed spend of draws at that share stays within the budget (3-sd margin)."""
+    mask, full, seg = _inputs(4000, 5, 0)
+    budget, r = 3000.0, 0.4
+    f_all = _share(mask, full, seg, budget)
+    k = mask.shape[1]
+    f = explore_share_within(
+        mask, np.ones(len(mask), bool), r * full, seg, fraction=1.0, budget=budget,
+        max_count=np.full(k, np.inf), max_spend=np.full(k, np.inf),
+        segment_max_spend=np.full(3, np.inf), redeem_rate=r,
+    )
+    # ~1/r as many, less the wider Bernoulli margin (both shares are rounded down to 1e-4)
+    assert 2.0 * f_all < f <= (f_all + 1e-4) / r
+    rng = np.random.default_rng(5)
+    spent = []
+    for s in range(300):
+        _, arm = draw_explore(mask, np.ones(len(mask), bool), f, s)
+        rows = np.flatnonzero(arm >= 0)
+        redeemed = rows[rng.random(len(rows)) < r]
+        spent.append(full[redeemed, arm[redeemed]].sum())
+    spent = np.array(spent)
+    assert (spent <= budget).mean() >= 0.99
+    assert 0.8 * budget < spent.mean() < budget
+    # the same expected costs counted without the redemption draw's spread: a larger share
+    f_naive = explore_share_within(
+        mask, np.ones(len(mask), bool), r * full, seg, fraction=1.0, budget=budget,
+        max_count=np.full(k, np.inf), max_spend=np.full(k, np.inf),
+        segment_max_spend=np.full(3, np.inf),
+    )
+    assert f < f_naive
+    with pytest.raises(InputError, match="redemption rate must be in"):
+        explore_share_within(
+            mask, np.ones(len(mask), bool), full, seg, fraction=1.0, budget=budget,
+            max_count=np.full(k, np.inf), max_spend=np.full(k, np.inf),
+            segment_max_spend=np.full(3, np.inf), redeem_rate=0.0,
+        )
 
 
 def test_the_share_is_capped_by_the_request_and_by_every_cap() -> None:

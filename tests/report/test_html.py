@@ -465,3 +465,11 @@ def test_a_first_campaign_report_says_there_is_no_model_yet(tmp_path: Path):
     # the offer mix counts the cost if all redeem and claims no incremental profit
     assert "cost if every offered customer redeems ($)" in page
     assert "expected incremental profit ($)" not in page
+    # an assumed redemption rate: the figures are the expected cost at that rate, and say so
+    make_first_campaign(shop, 3000, tmp_path / "rate.parquet", seed=3, redemption_rate=0.4)
+    page = write_report(None, tmp_path / "r2.html", plan=tmp_path / "rate.parquet",
+                        data=str(shop)).path.read_text()
+    assert "Expected discount cost if 40% of offered customers redeem" in page
+    assert "expected discount cost if 40% of offered customers redeem ($)" in page
+    assert "every offered customer redeems" not in page
+    assert "Cost counted against the budget: an assumed 40% of offered customers redeem once" in page

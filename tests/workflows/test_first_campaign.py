@@ -74,6 +74,38 @@ def test_plan_without_a_model_human_output(new_shop, tmp_path) -> None:
     assert got["n_explore"] == summary["n_explore"]
 
 
+def test_an_assumed_redemption_rate_reaches_more_customers(new_shop, tmp_path) -> None:
+    """``--redemption-rate 0.4``: costs counted at 40 % redeeming, so the budget explores more
+    customers; the output says so, warns what happens if more redeem, and keeps the cost if all
+    redeem beside the expected one."""
+    _, d = new_shop
+    all_redeem = json.loads(ow("plan", "--data", d, "--budget", "3000", "--out",
+                               tmp_path / "a.parquet", "--json").stdout)
+    out = tmp_path / "r.parquet"
+    res = ow("plan", "--data", d, "--budget", "3000", "--out", out, "--redemption-rate", "0.4")
+    text = " ".join((res.stdout + res.stderr).split())
+    summary = json.loads((tmp_path / "r.summary.json").read_text())
+    fc = summary["first_campaign"]
+    assert fc["redemption_rate"] == 0.4
+    assert 2 * all_redeem["first_campaign"]["explore_share"] < fc["explore_share"]
+    assert summary["expected_cost"] <= 3000
+    assert fc["cost_if_all_redeem"] == pytest.approx(summary["expected_cost"] / 0.4)
+    assert fc["cost_if_all_redeem"] > 3000  # if every one redeemed, the budget would not do
+    assert fc["cost_basis"].startswith("an assumed 40% of offered customers redeem once")
+    assert (f"budget 3,000.00; expected cost if 40% of offered customers redeem once "
+            f"{summary['expected_cost']:,.2f} (if all redeem: {fc['cost_if_all_redeem']:,.2f})") in text
+    assert "expected_cost" in text and "cost_if_all_redeem" in text  # both per offer
+    assert ("--redemption-rate 0.4: the budget holds if at most about 40% of offered customers "
+            "redeem; the service refuses redemptions past the budget") in text
+    # a model predicts who redeems: the option is refused with one
+    bad = ow("plan", "--data", d, "--budget", "3000", "--out", tmp_path / "b.parquet",
+             "--model", tmp_path / "no-model", "--redemption-rate", "0.4", ok=False)
+    assert bad.returncode == 2
+    assert "--redemption-rate is for a first campaign" in " ".join(bad.stderr.split())
+    with pytest.raises(InputError, match="redemption-rate must be a share"):
+        make_first_campaign(d, 3000, tmp_path / "z.parquet", redemption_rate=1.5)
+
+
 def test_options_that_need_a_model_are_refused(new_shop, tmp_path) -> None:
     _, d = new_shop
     res = ow("plan", "--data", d, "--budget", "3000", "--out", tmp_path / "p.parquet",

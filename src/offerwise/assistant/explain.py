@@ -63,6 +63,8 @@ class FirstCampaignFacts(_Loose):
 
     explore_share: float
     explore_note: str = ""
+    redemption_rate: float = 1.0  # the share of offered customers assumed to redeem
+    cost_if_all_redeem: float | None = None
 
 
 class PlanFacts(_Loose):
@@ -123,9 +125,17 @@ def template_explanation(f: PlanFacts) -> str:
         lines[1] = (
             f"There is no model yet: this is a first campaign of random offers, drawn for "
             f"{f.n_explore:,} customers (share {fc.explore_share:.2f} of the treatment group) so "
-            f"that the first model can learn from them. Budget {_money(f.budget)}; if every "
-            f"offered customer redeemed once the discounts would cost {_money(f.expected_cost)}; "
-            "the incremental profit is unknown until the campaign is measured."
+            f"that the first model can learn from them. Budget {_money(f.budget)}; "
+            + (
+                f"if every offered customer redeemed once the discounts would cost "
+                f"{_money(f.expected_cost)}; "
+                if fc.redemption_rate >= 1 or fc.cost_if_all_redeem is None
+                else f"if {_pct(fc.redemption_rate)} of offered customers redeem once, as "
+                f"assumed, the discounts are expected to cost {_money(f.expected_cost)} "
+                f"({_money(fc.cost_if_all_redeem)} if all redeem; the service refuses "
+                "redemptions past the budget); "
+            )
+            + "the incremental profit is unknown until the campaign is measured."
         )
         if fc.explore_note:
             lines.append(f"What these customers can show: {fc.explore_note}.".replace("..", "."))

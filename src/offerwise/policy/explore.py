@@ -142,6 +142,7 @@ def explore_share_within(
     max_spend: np.ndarray,
     segment_max_spend: np.ndarray,
     z: float = 3.0,
+    redeem_rate: float = 1.0,
 ) -> float:
     """The largest explore share f <= ``fraction`` whose draw stays within the budget and caps
     with a margin of ``z`` standard deviations, computed before the draw (so the share, and with
@@ -154,8 +155,16 @@ def explore_share_within(
     g_i over the arms. f is the largest share (bisection, rounded down to 1e-4) with
     mean + z·sd <= limit for every total; a limit of +inf does not bind. With z = 3 the draw
     overshoots in about 1 of 700 plans, and :func:`explore_usage` then refuses it.
+
+    ``redeem_rate`` r in (0, 1]: ``cost`` is each offer's *expected* cost, paid only by the
+    offered customers who redeem, each with probability r (their full cost ``cost / r``): the
+    spend totals' second moments are then s_i / r (a Bernoulli spend), their means unchanged; the
+    counts of offers given do not depend on it.
     """
     f_max = _check_fraction(fraction)
+    r = float(redeem_rate)
+    if not 0.0 < r <= 1.0:
+        raise InputError(f"the redemption rate must be in (0, 1]; got {redeem_rate}")
     m = np.asarray(mask, dtype=bool) & np.asarray(candidates, dtype=bool)[:, None]
     c = np.where(m, np.asarray(cost, dtype=np.float64), 0.0)
     n_arms = 1.0 + np.asarray(mask, dtype=bool).sum(axis=1)
@@ -164,14 +173,14 @@ def explore_share_within(
     n_seg = len(segment_max_spend)
     # the totals: the cost, each offer's count and spend, each segment's spend; per row the mean
     # (mu) and second moment (s2) of its contribution over the arms, summed: a, b, and q = Σmu²
-    row_cost, row_cost2 = (c * inv).sum(axis=1), (c * c * inv).sum(axis=1)
+    row_cost, row_cost2 = (c * inv).sum(axis=1), (c * c * inv).sum(axis=1) / r
     cnt, spend = m * inv, c * inv
 
     def seg_sum(w: np.ndarray) -> np.ndarray:
         return np.bincount(seg, weights=w, minlength=n_seg)[:n_seg]
 
     a = np.concatenate([[row_cost.sum()], cnt.sum(0), spend.sum(0), seg_sum(row_cost)])
-    b = np.concatenate([[row_cost2.sum()], cnt.sum(0), (c * spend).sum(0), seg_sum(row_cost2)])
+    b = np.concatenate([[row_cost2.sum()], cnt.sum(0), (c * spend).sum(0) / r, seg_sum(row_cost2)])
     q = np.concatenate(
         [[(row_cost**2).sum()], (cnt**2).sum(0), (spend**2).sum(0), seg_sum(row_cost**2)]
     )

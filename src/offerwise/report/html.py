@@ -237,7 +237,7 @@ def _summary(inp: ReportInputs) -> str:
     ]
     if _first_campaign_plan(inp):  # no model: the profit is unknown
         cards[-3:] = [
-            ("Discount cost if every offered customer redeems", money(cur)(k.expected_cost)),
+            (_first_cost_label(inp).capitalize(), money(cur)(k.expected_cost)),
             ("Expected incremental profit", "unknown (first campaign)"),
         ]
     if k.customers and k.offered is not None:
@@ -455,7 +455,7 @@ def _mix(inp: ReportInputs, colors: dict[str, str]) -> str:
     ]
     first = _first_campaign_plan(inp)
     if "expected_cost" in t.columns:
-        label = "cost if every offered customer redeems" if first else "expected cost"
+        label = _first_cost_label(inp) if first else "expected cost"
         cols.append(("expected_cost", f"{label} ({cur})", money(cur)))
     if "incremental_profit" in t.columns and not first:
         cols.append(("incremental_profit", f"expected incremental profit ({cur})", money(cur)))
@@ -921,6 +921,16 @@ def _trust(inp: ReportInputs) -> str:
             f"{esc(cal.get('scope'))}).</p>"
         )
     return "".join(parts)
+
+
+def _first_cost_label(inp: ReportInputs) -> str:
+    """What a first campaign's cost figures are: the cost if all redeem, or the expected cost
+    at the redemption rate the user assumed (``plan --redemption-rate``)."""
+    first = (inp.plan_summary or {}).get("first_campaign") or {}
+    rate = first.get("redemption_rate", 1.0) if isinstance(first, dict) else 1.0
+    if not isinstance(rate, int | float) or rate >= 1:
+        return "discount cost if every offered customer redeems"
+    return f"expected discount cost if {rate:.0%} of offered customers redeem"
 
 
 def _first_campaign(first: dict[str, Any], summary: dict[str, Any]) -> str:

@@ -9,13 +9,17 @@ and the others get none. Every row records the exact probability of its offer (`
 so the service logs them and the next ``offerwise train`` on the exported exposures is
 identified (``logging = logged_propensities``).
 
-Without a model nothing predicts who redeems, so the cost counted against the budget is the
-cost if every offered customer redeems once (:func:`~offerwise.policy.explore.redemption_costs`:
-a percent-off on the customer's average basket, at least the offer's minimum spend, times their
-share of spend in the offer's category; every other kind its value). The share f is the largest
-(up to ``--explore``, default 1) whose draw stays within the budget and caps with a margin of
-three standard deviations, fixed before the draw (:func:`~offerwise.policy.explore.
-explore_share_within`). The service's ledger enforces the budget at redemption in any case.
+Without a model nothing predicts who redeems, so by default the cost counted against the budget
+is the cost if every offered customer redeems once (:func:`~offerwise.policy.explore.
+redemption_costs`: a percent-off on the customer's average basket, at least the offer's minimum
+spend, times their share of spend in the offer's category; every other kind its value). With
+``--redemption-rate r`` the user states the share of offered customers expected to redeem: the
+expected cost is r times that, and the margin counts each offered customer as redeeming with
+probability r. The share f is the largest (up to ``--explore``, default 1) whose draw stays
+within the budget and caps with a margin of three standard deviations, fixed before the draw
+(:func:`~offerwise.policy.explore.explore_share_within`). The service's ledger enforces the
+budget at redemption in any case: if more than r redeem, the redemptions past the budget are
+refused.
 """
 
 from __future__ import annotations
@@ -44,7 +48,13 @@ from offerwise.workflows.claims import OUTCOME_DAYS, outcome_sd, unsized_reason
 from offerwise.workflows.explore_claims import ExploreClaims, explore_sizing
 from offerwise.workflows.plan import HOLDOUT, customer_table
 
-__all__ = ["COST_BASIS", "COST_BASIS_SHORT", "FirstCampaignRun", "make_first_campaign"]
+__all__ = [
+    "COST_BASIS",
+    "COST_BASIS_SHORT",
+    "FirstCampaignRun",
+    "cost_basis",
+    "make_first_campaign",
+]
 
 #: How a plan without a model counts an offer's cost (summary ``first_campaign.cost_basis``).
 COST_BASIS = (
@@ -58,6 +68,26 @@ COST_BASIS_SHORT = (
 )
 
 
+def cost_basis(redemption_rate: float) -> str:
+    """The summary's ``cost_basis`` for an assumed redemption rate (1: :data:`COST_BASIS`)."""
+    if redemption_rate >= 1.0:
+        return COST_BASIS
+    return (
+        f"an assumed {redemption_rate:.0%} of offered customers redeem once (--redemption-rate "
+        f"{redemption_rate:g}), each redemption costing " + COST_BASIS.split(": ", 1)[1]
+    )
+
+
+def overrun_warning(redemption_rate: float) -> str:
+    """What an assumed redemption rate risks, for the plan's warnings."""
+    return (
+        f"--redemption-rate {redemption_rate:g}: the budget holds if at most about "
+        f"{redemption_rate:.0%} of offered customers redeem; the service refuses redemptions past "
+        "the budget, so if more redeem the last ones are refused and the campaign measures "
+        "fewer redemptions than its offers would have drawn"
+    )
+
+
 @dataclass
 class FirstCampaignRun:
     """A written first campaign: the plan, its files, the explore share it could afford, the
@@ -67,6 +97,8 @@ class FirstCampaignRun:
     written: list[Path]
     share: float  # the explore share of the non-holdout customers (<= the requested one)
     requested: float
+    redemption_rate: float = 1.0  # the assumed share of offered customers who redeem
+    cost_if_all_redeem: float = 0.0  # the draw's cost if every offered customer redeemed once
     left_out: dict[str, str] = field(default_factory=dict)  # offer -> why it is not drawn
     explore: ExploreClaims | None = None
     unsized: str = ""  # why ``explore`` is None (no spread of net profit to size with)
@@ -78,7 +110,9 @@ class FirstCampaignRun:
             "model": None,
             "explore_share": self.share,
             "explore_requested": self.requested,
-            "cost_basis": COST_BASIS,
+            "cost_basis": cost_basis(self.redemption_rate),
+            "redemption_rate": self.redemption_rate,
+            "cost_if_all_redeem": self.cost_if_all_redeem,
             "incremental_profit": None,
             "offers_left_out": self.left_out,
             "explore": None if self.explore is None else self.explore.to_dict(),
@@ -120,6 +154,7 @@ def make_first_campaign(
     rules: str | Path | None = None,
     as_of: object = None,
     explore: float | None = None,
+    redemption_rate: float | None = None,
     seed: int | None = None,
     settings: Settings | None = None,
     progress: Progress | None = None,
@@ -130,7 +165,9 @@ def make_first_campaign(
 
     ``explore``: the share of the non-holdout customers to randomize; None = as many as the
     budget affords (up to all), a number = exactly that share (an InputError, saying what fits,
-    when its draw would not). ``holdout``: default :data:`~offerwise.workflows.plan.HOLDOUT`."""
+    when its draw would not). ``holdout``: default :data:`~offerwise.workflows.plan.HOLDOUT`.
+    ``redemption_rate``: the share in (0, 1] of offered customers assumed to redeem; None = 1
+    (every one: the budget then holds whoever redeems)."""
     settings = settings or default_settings()
     seed = settings.seed if seed is None else int(seed)
     hold = HOLDOUT if holdout is None else float(holdout)
@@ -138,6 +175,12 @@ def make_first_campaign(
         raise InputError(
             f"--explore must be a share in (0, 1] for a first campaign (without --model every "
             f"customer who is not explored gets none); got {explore}"
+        )
+    rate = 1.0 if redemption_rate is None else float(redemption_rate)
+    if not 0.0 < rate <= 1.0:
+        raise InputError(
+            f"--redemption-rate must be a share in (0, 1] of the offered customers; got "
+            f"{redemption_rate}"
         )
     out = Path(out)
     parsed = load_rules(rules) if rules is not None else None
@@ -176,13 +219,14 @@ def make_first_campaign(
     share = _scope_shares(
         ds, ids, pd.Timestamp(ts), [s.category for s in specs], settings.feature_window_days
     )
-    cost = redemption_costs(
+    cost_all = redemption_costs(
         [s.kind for s in specs],
         np.array([s.value for s in specs]),
         np.array([s.min_spend for s in specs]),
         basket,
         share,
     )
+    cost = rate * cost_all  # expected: a share ``rate`` of offered customers redeem
     n, k = cost.shape
     zeros = np.zeros((n, k))
     arrays = ScoreArrays(
@@ -207,12 +251,14 @@ def make_first_campaign(
         threads=settings.threads,
         explore=requested,
         explore_within_budget=explore is None,
+        redeem_rate=rate,
     )
     if res.explore <= 0:
+        who = "every offered customer redeems" if rate >= 1 else f"{rate:.0%} redeem"
         raise InputError(
-            f"budget {float(budget):,.2f} does not pay for exploring any customer: if every "
-            f"offered customer redeems once, the menu costs {float(np.median(cost)):,.2f} per "
-            "offer at the median; raise the budget"
+            f"budget {float(budget):,.2f} does not pay for exploring any customer: if {who} "
+            f"once, the menu costs {float(np.median(cost)):,.2f} per offer at the median; raise "
+            "the budget"
         )
     explored = np.zeros(len(res.holdout), bool) if res.explored is None else res.explored
     res.reason[(res.reason == "no_positive_offer") & ~explored & ~res.holdout] = "not_explored"
@@ -223,10 +269,13 @@ def make_first_campaign(
         written=[],
         share=float(res.explore),
         requested=requested,
+        redemption_rate=rate,
+        cost_if_all_redeem=float(res.total_cost) / rate,
         left_out=left_out,
         explore=sizing,
         unsized="" if sizing is not None else unsized_reason(ds.has("transactions"), OUTCOME_DAYS),
-        warnings=[f"offer {o} is not drawn: {why}" for o, why in left_out.items()],
+        warnings=[f"offer {o} is not drawn: {why}" for o, why in left_out.items()]
+        + ([overrun_warning(rate)] if rate < 1 else []),
     )
     if ds.has("exposures"):  # a model could have been trained: say so, the user may have meant it
         got = ds.con.execute("SELECT count(*) FROM exposures").fetchone()
