@@ -2080,13 +2080,13 @@ def export_exposures_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Write contract `exposures` from the service ledger: the next `train` learns from them."""
-    import pandas as pd
 
+    from offerwise._io import read_parquet
     from offerwise.serving import export_exposures
     from offerwise.serving.storage import redact_url
 
     path = export_exposures(db, out, attribution_days=attribution_days)
-    converted = pd.read_parquet(path, columns=["converted"])["converted"]
+    converted = read_parquet(path, columns=["converted"])["converted"]
     rows, n_converted = int(len(converted)), int(converted.sum())
     if as_json:
         print_json(

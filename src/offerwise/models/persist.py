@@ -27,7 +27,14 @@ from typing import Any
 import pandas as pd
 
 from offerwise import __version__
-from offerwise._io import FolderKind, atomic_dir, write_json, write_table, write_text
+from offerwise._io import (
+    FolderKind,
+    atomic_dir,
+    read_parquet,
+    write_json,
+    write_table,
+    write_text,
+)
 from offerwise.errors import ModelError
 from offerwise.features.model_inputs import FeatureSpec
 from offerwise.models.offer_attributes import ATTR_PREFIX, ATTRIBUTE_NAMES
@@ -186,7 +193,7 @@ def load_model(model_dir: str | Path) -> LoadedModel:
     offers_path = d / "offers.parquet"
     if not offers_path.exists():
         raise ModelError(f"{d}: offers.parquet is missing")
-    offers = pd.read_parquet(offers_path)
+    offers = read_parquet(offers_path)
     card_path = d / "model_card.json"
     card = json.loads(card_path.read_text()) if card_path.exists() else {}
     return LoadedModel(path=d, model=model, features=features, offers=offers, meta=meta, card=card)

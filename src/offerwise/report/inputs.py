@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from offerwise import __version__
-from offerwise._io import read_table
+from offerwise._io import read_parquet, read_table
 from offerwise.errors import InputError, ModelError
 from offerwise.vocab import frontier_path, menu_path, summary_path
 
@@ -95,7 +95,7 @@ def read_frame(path: str | Path, what: str) -> pd.DataFrame:
         raise InputError(f"{what} file not found: {p}")
     try:
         if p.suffix == ".parquet":
-            return pd.read_parquet(p)
+            return read_parquet(p)
         if p.suffix in (".csv", ".txt"):
             return pd.read_csv(p)
     except Exception as exc:  # noqa: BLE001 - any reader failure is bad input

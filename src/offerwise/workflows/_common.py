@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from offerwise._io import read_parquet
 from offerwise.config import Settings
 from offerwise.data.contract import DataSet, load_data
 
@@ -139,7 +140,7 @@ def held_out_exposures(
         return HeldOut(ex, why), why
     op = lm.path / "oof.parquet"
     if op.exists():
-        keys = pd.read_parquet(op)
+        keys = read_parquet(op)
         if not _rows_match(ex, keys) or len(keys) != len(ex):
             return None, "the model's out-of-fold rows do not match the data"
         cols = [c for c in keys.columns if c.startswith("q:")]
@@ -157,7 +158,7 @@ def held_out_exposures(
     hp = lm.path / "holdout.parquet"
     if not hp.exists():
         return None, "the model kept no held-out exposures"
-    keys = pd.read_parquet(hp)
+    keys = read_parquet(hp)
     if not _rows_match(ex, keys):
         return None, "the model's held-out rows do not match the data"
     pos = keys["row"].to_numpy(dtype=np.int64)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from offerwise._io import read_parquet
 from offerwise.config import Settings, default_settings
 from offerwise.data.contract import DataSet, dataset_from_frames
 from offerwise.errors import ConfigError
@@ -79,7 +80,7 @@ class ModelScorer:
                 raise ConfigError(f"campaign {camp.campaign_id}: no model directory is known")
             lm = load_model(camp.model_dir)
             menu = Path(camp.model_dir) / "offers.parquet"
-            offers = pd.read_parquet(menu) if menu.exists() else None
+            offers = read_parquet(menu) if menu.exists() else None
             got = _Campaign(lm, DecisionContext.from_dict(online, offers))
             self._loaded = {camp.campaign_id: got}  # the live campaign's only
             return got
