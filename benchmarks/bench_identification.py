@@ -404,7 +404,7 @@ def _print(out: dict) -> None:
         fr = fr.assign(rate=fr["rate"].fillna(1.0))
     for rate, fg in (fr.groupby("rate", sort=False) if len(fr) else []):
         how = ("counted as if every offered customer redeems" if rate >= 1
-               else f"--redemption-rate {rate:g}")
+               else f"--redeem-rate {rate:g}")
         print(f"\nfirst campaign (no logged offers; plan without --model at "
               f"{out['config'].get('first_budget')} per customer, {how}), then the first model's "
               "plan at a 30% budget, true value as % of the oracle; reference: the same shop "
@@ -456,7 +456,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="first part: the first campaign's budget per customer (currency)")
     ap.add_argument("--first-rates", type=float, nargs="+", default=[1.0],
                     help="first part: the redemption rates the first campaign assumes "
-                         "(plan --redemption-rate; 1 = every offered customer), one campaign each")
+                         "(plan --redeem-rate; 1 = every offered customer), one campaign each")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--explore-plan-date", choices=["start", "after"], default="start",
                     help="explore part: the history + campaign plan's date: the campaign's start "

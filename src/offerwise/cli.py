@@ -1041,7 +1041,7 @@ def plan(
     redemption_rate: Annotated[
         float | None,
         typer.Option(
-            "--redemption-rate",
+            "--redeem-rate",
             min=0,
             max=1,
             help=(
@@ -1129,7 +1129,7 @@ def plan(
         from offerwise.errors import InputError
 
         raise InputError(
-            "--redemption-rate is for a first campaign (plan without --model); with --model the "
+            "--redeem-rate is for a first campaign (plan without --model); with --model the "
             "model predicts who redeems"
         )
     from offerwise.workflows.plan import categories_dict, make_plan

@@ -75,14 +75,14 @@ def test_plan_without_a_model_human_output(new_shop, tmp_path) -> None:
 
 
 def test_an_assumed_redemption_rate_reaches_more_customers(new_shop, tmp_path) -> None:
-    """``--redemption-rate 0.4``: costs counted at 40 % redeeming, so the budget explores more
+    """``--redeem-rate 0.4``: costs counted at 40 % redeeming, so the budget explores more
     customers; the output says so, warns what happens if more redeem, and keeps the cost if all
     redeem beside the expected one."""
     _, d = new_shop
     all_redeem = json.loads(ow("plan", "--data", d, "--budget", "3000", "--out",
                                tmp_path / "a.parquet", "--json").stdout)
     out = tmp_path / "r.parquet"
-    res = ow("plan", "--data", d, "--budget", "3000", "--out", out, "--redemption-rate", "0.4")
+    res = ow("plan", "--data", d, "--budget", "3000", "--out", out, "--redeem-rate", "0.4")
     text = " ".join((res.stdout + res.stderr).split())
     summary = json.loads((tmp_path / "r.summary.json").read_text())
     fc = summary["first_campaign"]
@@ -95,14 +95,14 @@ def test_an_assumed_redemption_rate_reaches_more_customers(new_shop, tmp_path) -
     assert (f"budget 3,000.00; expected cost if 40% of offered customers redeem once "
             f"{summary['expected_cost']:,.2f} (if all redeem: {fc['cost_if_all_redeem']:,.2f})") in text
     assert "expected_cost" in text and "cost_if_all_redeem" in text  # both per offer
-    assert ("--redemption-rate 0.4: the budget holds if at most about 40% of offered customers "
+    assert ("--redeem-rate 0.4: the budget holds if at most about 40% of offered customers "
             "redeem; the service refuses redemptions past the budget") in text
     # a model predicts who redeems: the option is refused with one
     bad = ow("plan", "--data", d, "--budget", "3000", "--out", tmp_path / "b.parquet",
-             "--model", tmp_path / "no-model", "--redemption-rate", "0.4", ok=False)
+             "--model", tmp_path / "no-model", "--redeem-rate", "0.4", ok=False)
     assert bad.returncode == 2
-    assert "--redemption-rate is for a first campaign" in " ".join(bad.stderr.split())
-    with pytest.raises(InputError, match="redemption-rate must be a share"):
+    assert "--redeem-rate is for a first campaign" in " ".join(bad.stderr.split())
+    with pytest.raises(InputError, match="redeem-rate must be a share"):
         make_first_campaign(d, 3000, tmp_path / "z.parquet", redemption_rate=1.5)
 
 

@@ -925,7 +925,7 @@ def _trust(inp: ReportInputs) -> str:
 
 def _first_cost_label(inp: ReportInputs) -> str:
     """What a first campaign's cost figures are: the cost if all redeem, or the expected cost
-    at the redemption rate the user assumed (``plan --redemption-rate``)."""
+    at the redemption rate the user assumed (``plan --redeem-rate``)."""
     first = (inp.plan_summary or {}).get("first_campaign") or {}
     rate = first.get("redemption_rate", 1.0) if isinstance(first, dict) else 1.0
     if not isinstance(rate, int | float) or rate >= 1:

@@ -13,7 +13,7 @@ Without a model nothing predicts who redeems, so by default the cost counted aga
 is the cost if every offered customer redeems once (:func:`~offerwise.policy.explore.
 redemption_costs`: a percent-off on the customer's average basket, at least the offer's minimum
 spend, times their share of spend in the offer's category; every other kind its value). With
-``--redemption-rate r`` the user states the share of offered customers expected to redeem: the
+``--redeem-rate r`` the user states the share of offered customers expected to redeem: the
 expected cost is r times that, and the margin counts each offered customer as redeeming with
 probability r. The share f is the largest (up to ``--explore``, default 1) whose draw stays
 within the budget and caps with a margin of three standard deviations, fixed before the draw
@@ -73,7 +73,7 @@ def cost_basis(redemption_rate: float) -> str:
     if redemption_rate >= 1.0:
         return COST_BASIS
     return (
-        f"an assumed {redemption_rate:.0%} of offered customers redeem once (--redemption-rate "
+        f"an assumed {redemption_rate:.0%} of offered customers redeem once (--redeem-rate "
         f"{redemption_rate:g}), each redemption costing " + COST_BASIS.split(": ", 1)[1]
     )
 
@@ -81,7 +81,7 @@ def cost_basis(redemption_rate: float) -> str:
 def overrun_warning(redemption_rate: float) -> str:
     """What an assumed redemption rate risks, for the plan's warnings."""
     return (
-        f"--redemption-rate {redemption_rate:g}: the budget holds if at most about "
+        f"--redeem-rate {redemption_rate:g}: the budget holds if at most about "
         f"{redemption_rate:.0%} of offered customers redeem; the service refuses redemptions past "
         "the budget, so if more redeem the last ones are refused and the campaign measures "
         "fewer redemptions than its offers would have drawn"
@@ -179,7 +179,7 @@ def make_first_campaign(
     rate = 1.0 if redemption_rate is None else float(redemption_rate)
     if not 0.0 < rate <= 1.0:
         raise InputError(
-            f"--redemption-rate must be a share in (0, 1] of the offered customers; got "
+            f"--redeem-rate must be a share in (0, 1] of the offered customers; got "
             f"{redemption_rate}"
         )
     out = Path(out)
