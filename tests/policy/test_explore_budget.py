@@ -67,7 +67,7 @@ def test_the_share_fits_the_budget_on_almost_every_draw_and_is_the_largest_that_
 
 
 def test_an_assumed_redemption_rate_reaches_more_and_the_redeemed_spend_still_fits() -> None:
-    """With ``redeem_rate`` r the costs are expected (r x the cost if redeemed) and each offered
+    """With ``redemption_rate`` r the costs are expected (r x the cost if redeemed) and each offered
     customer redeems with probability r: the share is larger than with every customer counted,
     and the redeemed spend of draws at that share stays within the budget (3-sd margin)."""
     mask, full, seg = _inputs(4000, 5, 0)
@@ -77,7 +77,7 @@ def test_an_assumed_redemption_rate_reaches_more_and_the_redeemed_spend_still_fi
     f = explore_share_within(
         mask, np.ones(len(mask), bool), r * full, seg, fraction=1.0, budget=budget,
         max_count=np.full(k, np.inf), max_spend=np.full(k, np.inf),
-        segment_max_spend=np.full(3, np.inf), redeem_rate=r,
+        segment_max_spend=np.full(3, np.inf), redemption_rate=r,
     )
     # ~1/r as many, less the wider Bernoulli margin (both shares are rounded down to 1e-4)
     assert 2.0 * f_all < f <= (f_all + 1e-4) / r
@@ -102,7 +102,7 @@ def test_an_assumed_redemption_rate_reaches_more_and_the_redeemed_spend_still_fi
         explore_share_within(
             mask, np.ones(len(mask), bool), full, seg, fraction=1.0, budget=budget,
             max_count=np.full(k, np.inf), max_spend=np.full(k, np.inf),
-            segment_max_spend=np.full(3, np.inf), redeem_rate=0.0,
+            segment_max_spend=np.full(3, np.inf), redemption_rate=0.0,
         )
 
 

@@ -142,7 +142,7 @@ def explore_share_within(
     max_spend: np.ndarray,
     segment_max_spend: np.ndarray,
     z: float = 3.0,
-    redeem_rate: float = 1.0,
+    redemption_rate: float = 1.0,
 ) -> float:
     """The largest explore share f <= ``fraction`` whose draw stays within the budget and caps
     with a margin of ``z`` standard deviations, computed before the draw (so the share, and with
@@ -156,15 +156,15 @@ def explore_share_within(
     mean + z·sd <= limit for every total; a limit of +inf does not bind. With z = 3 the draw
     overshoots in about 1 of 700 plans, and :func:`explore_usage` then refuses it.
 
-    ``redeem_rate`` r in (0, 1]: ``cost`` is each offer's *expected* cost, paid only by the
+    ``redemption_rate`` r in (0, 1]: ``cost`` is each offer's *expected* cost, paid only by the
     offered customers who redeem, each with probability r (their full cost ``cost / r``): the
     spend totals' second moments are then s_i / r (a Bernoulli spend), their means unchanged; the
     counts of offers given do not depend on it.
     """
     f_max = _check_fraction(fraction)
-    r = float(redeem_rate)
+    r = float(redemption_rate)
     if not 0.0 < r <= 1.0:
-        raise InputError(f"the redemption rate must be in (0, 1]; got {redeem_rate}")
+        raise InputError(f"the redemption rate must be in (0, 1]; got {redemption_rate}")
     m = np.asarray(mask, dtype=bool) & np.asarray(candidates, dtype=bool)[:, None]
     c = np.where(m, np.asarray(cost, dtype=np.float64), 0.0)
     n_arms = 1.0 + np.asarray(mask, dtype=bool).sum(axis=1)

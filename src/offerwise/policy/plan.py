@@ -238,7 +238,7 @@ def solve_plan(
     min_gain: float = 0.0,
     min_gain_reach: float | None = None,
     explore_within_budget: bool = False,
-    redeem_rate: float = 1.0,
+    redemption_rate: float = 1.0,
 ) -> PlanResult:
     """Plan the campaign: holdout, rules, exploration, budgeted allocation, reasons.
 
@@ -260,7 +260,7 @@ def solve_plan(
     same arguments (e.g. ``offerwise.spark.allocate.spark_allocator``). ``explore_within_budget``:
     explore the largest share up to ``explore`` whose draw fits the budget and the caps
     (:func:`~offerwise.policy.explore.explore_share_within`; ``PlanResult.explore`` says which),
-    the expected costs paid by a share ``redeem_rate`` of the offered customers (its margin).
+    the expected costs paid by a share ``redemption_rate`` of the offered customers (its margin).
     ``rules.margin``: the target per offered customer (eligibility) or for the campaign (a side
     constraint), on ``arrays.margin_cost`` (:mod:`offerwise.policy.margin`; gross margin before
     discounts ``rules.margin.rate`` or ``margin_rate``), reported in ``PlanResult.margin``.
@@ -338,7 +338,7 @@ def solve_plan(
             max_count=comp.max_count,
             max_spend=comp.max_spend,
             segment_max_spend=comp.segment_max_spend,
-            redeem_rate=redeem_rate,
+            redemption_rate=redemption_rate,
         )
     if explore > 0:
         explored, x_arm = draw_explore(mask, ~hold, explore, seed)

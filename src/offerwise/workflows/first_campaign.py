@@ -251,7 +251,7 @@ def make_first_campaign(
         threads=settings.threads,
         explore=requested,
         explore_within_budget=explore is None,
-        redeem_rate=rate,
+        redemption_rate=rate,
     )
     if res.explore <= 0:
         who = "every offered customer redeems" if rate >= 1 else f"{rate:.0%} redeem"
