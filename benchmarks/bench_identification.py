@@ -229,6 +229,14 @@ def first(args: argparse.Namespace, tmp: Path, settings) -> list[dict]:  # noqa:
                               seed=seed, settings=settings, scored=sc, frontier=False,
                               as_of=fc.result.as_of)
             v1, pct1 = _true_pct(mk, after, oracle)
+            # the same model's plans at budgets fixed for every campaign (per customer)
+            fixed = {}
+            for per in args.first_fixed:
+                fb = per * args.customers
+                fp = make_plan(load_model(tr.model_dir), d2, fb, tmp / f"fx-{s}-{j}-{per}.parquet",
+                               seed=seed, settings=settings, scored=sc, frontier=False,
+                               as_of=fc.result.as_of)
+                fixed[f"fixed_{per:g}"] = _true_pct(mk, fp, mk.oracle_value(fb))[1]
             ex = camp.exposures
             # how well the first model ranks every (customer, offer) pair, not only the plan's
             pairs = sc.scores.merge(mk.truth[["customer_id", "offer_id", "incremental_profit"]],
@@ -243,7 +251,7 @@ def first(args: argparse.Namespace, tmp: Path, settings) -> list[dict]:  # noqa:
                          "verdict": tr.identification.verdict if tr.identification else None,
                          "logging": tr.identification.logging if tr.identification else None,
                          "after": v1, "after_pct": pct1, "random": v2, "random_pct": pct2,
-                         "rank_corr": rho})
+                         "rank_corr": rho, **fixed})
     return rows
 
 
@@ -323,7 +331,8 @@ def run(args: argparse.Namespace) -> dict:
                        "seeds": args.seeds, "coverage_seeds": args.coverage_seeds,
                        "explore_seeds": args.explore_seeds, "threads": args.threads,
                        "explore_plan_date": args.explore_plan_date,
-                       "first_budget": args.first_budget, "first_rates": args.first_rates},
+                       "first_budget": args.first_budget, "first_rates": args.first_rates,
+                       "first_fixed": args.first_fixed},
             "rows": rows, "timings": timings}
 
 
@@ -423,6 +432,9 @@ def _print(out: dict) -> None:
               f"history {fg['random_pct'].median():.1%}; true cost / budget max "
               f"{(fg['true_cost'] / fg['budget']).max():.2f}; verdict ok "
               f"{int((fg['verdict'] == 'ok').sum())}/{len(fg)}")
+        for col in (x for x in fg.columns if x.startswith("fixed_") and fg[x].notna().any()):
+            print(f"  budget fixed at {col[6:]} per customer: plan "
+                  + " ".join(f"{v:6.1%}" for v in fg[col]) + f"; median {fg[col].median():.1%}")
     cj = rows[rows["part"] == "completejourney"]
     for r in cj.itertuples():
         print(f"\nComplete Journey: verdict {r.verdict} ({r.kind}); placebo {r.placebo:+.2f} "
@@ -457,6 +469,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--first-rates", type=float, nargs="+", default=[1.0],
                     help="first part: the redemption rates the first campaign assumes "
                          "(plan --redeem-rate; 1 = every offered customer), one campaign each")
+    ap.add_argument("--first-fixed", type=float, nargs="*", default=[0.05, 0.1, 0.2, 0.4],
+                    help="first part: budgets per customer at which every first model also plans "
+                         "(the same budget for every campaign; none: only the 30 %% budget)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--explore-plan-date", choices=["start", "after"], default="start",
                     help="explore part: the history + campaign plan's date: the campaign's start "

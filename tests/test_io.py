@@ -124,9 +124,8 @@ def test_read_parquet_lets_pyarrow_open_the_file(tmp_path: Path, monkeypatch: py
     """``read_parquet`` never hands pyarrow a Python file object (``pd.read_parquet`` does for a
     local path): pyarrow's read-ahead of a Python file outlives the read, and a process that
     exits soon after aborts in C++ ("terminate called without an active exception", exit 134;
-    apache/arrow#34314). Measured before the fix: `offerwise export-exposures` aborted in 12 of
-    40 runs on one database, a script reading a Parquet file through a Python file object in 30 of
-    40; after it, 0 of 40."""
+    apache/arrow#34314; ``benchmarks/probe_parquet_exit.py`` counts the aborts per reader). The
+    abort is a race, so this checks its cause."""
     import builtins
 
     p = tmp_path / "t.parquet"

@@ -33,8 +33,7 @@ def read_parquet(path: str | os.PathLike[str], columns: list[str] | None = None)
     Not ``pd.read_parquet``: pandas opens a local path as a Python file object, and pyarrow's
     background reads of a Python file (``pre_buffer``) can outlive the read, so a process that
     exits soon after aborts in C++ ("terminate called without an active exception", exit 134;
-    apache/arrow#34314): 5 to 30 of 40 runs of a read-and-exit script with pyarrow 26, none
-    when pyarrow opens the path itself."""
+    apache/arrow#34314). ``benchmarks/probe_parquet_exit.py`` counts such aborts per reader."""
     import pyarrow.parquet as pq
 
     return pq.read_table(os.fspath(path), columns=columns).to_pandas()

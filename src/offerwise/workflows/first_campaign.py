@@ -98,11 +98,16 @@ class FirstCampaignRun:
     share: float  # the explore share of the non-holdout customers (<= the requested one)
     requested: float
     redemption_rate: float = 1.0  # the assumed share of offered customers who redeem
-    cost_if_all_redeem: float = 0.0  # the draw's cost if every offered customer redeemed once
     left_out: dict[str, str] = field(default_factory=dict)  # offer -> why it is not drawn
     explore: ExploreClaims | None = None
     unsized: str = ""  # why ``explore`` is None (no spread of net profit to size with)
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def cost_if_all_redeem(self) -> float:
+        """The draw's cost if every offered customer redeemed once (the plan's expected cost
+        is this times :attr:`redemption_rate`)."""
+        return float(self.result.total_cost) / self.redemption_rate
 
     def to_dict(self) -> dict[str, object]:
         """The summary's ``first_campaign`` section."""
@@ -270,7 +275,6 @@ def make_first_campaign(
         share=float(res.explore),
         requested=requested,
         redemption_rate=rate,
-        cost_if_all_redeem=float(res.total_cost) / rate,
         left_out=left_out,
         explore=sizing,
         unsized="" if sizing is not None else unsized_reason(ds.has("transactions"), OUTCOME_DAYS),
