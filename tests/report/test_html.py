@@ -465,6 +465,9 @@ def test_a_first_campaign_report_says_there_is_no_model_yet(tmp_path: Path):
     # the offer mix counts the cost if all redeem and claims no incremental profit
     assert "cost if every offered customer redeems ($)" in page
     assert "expected incremental profit ($)" not in page
+    # and so does the reason-code table (an average per customer of each reason)
+    assert "avg discount cost if every offered customer redeems ($)" in page
+    assert "avg expected cost" not in page
     # an assumed redemption rate: the figures are the expected cost at that rate, and say so
     make_first_campaign(shop, 3000, tmp_path / "rate.parquet", seed=3, redemption_rate=0.4)
     page = write_report(None, tmp_path / "r2.html", plan=tmp_path / "rate.parquet",

@@ -608,6 +608,7 @@ def _drivers(inp: ReportInputs, colors: dict[str, str]) -> str:
     )
     r["share"] = r["customers"] / r["customers"].sum()
     r = r.sort_values("customers", ascending=False).reset_index().head(20)
+    cost_label = _first_cost_label(inp) if _first_campaign_plan(inp) else "expected cost"
     parts.append(
         "<h3>Reason codes</h3>"
         + table(
@@ -618,7 +619,7 @@ def _drivers(inp: ReportInputs, colors: dict[str, str]) -> str:
                     ("reason", "reason", text),
                     ("customers", "customers", num()),
                     ("share", "share", pct(1)),
-                    ("expected_cost", f"avg expected cost ({cur})", money(cur, 2)),
+                    ("expected_cost", f"avg {cost_label} ({cur})", money(cur, 2)),
                     (
                         "incremental_profit",
                         f"avg expected incremental profit ({cur})",
