@@ -106,3 +106,29 @@ def test_exploration_advice_is_sized_for_the_effect() -> None:
     assert explore_target(None, "no check", -1.0)[0] is None
     assert explore_target(None, "no check", float("nan"))[0] is None
     assert np.isnan(ex(float("nan"), None).effect)
+
+
+def test_an_effect_near_zero_reads_as_such() -> None:
+    """An effect below a cent keeps two significant digits (not "+0.00", which reads as none),
+    and the customers it needs read as a size (the simulator's seed 303 printed "+0.00 per
+    customer needs about 6,626,174,914 explored customers per arm")."""
+    from offerwise.workflows.explore_claims import (
+        ExploreClaims,
+        explore_advice,
+        headcount,
+        per_customer,
+    )
+
+    assert per_customer(0.4) == "+0.40" and per_customer(-0.004) == "-0.004"
+    assert per_customer(0.000437) == "+0.00044" and per_customer(0.0) == "+0.00"
+    assert headcount(1234.4) == "1,234" and headcount(999_999) == "999,999"
+    assert headcount(1_250_000) == "1.2 million" and headcount(6_626_174_914) == "6.6 billion"
+    assert headcount(float("inf")) == "unboundedly many"
+    tiny = ExploreClaims(customers=1412.0, outcome_days=14, per_offer=176.0, none=176.0, n_offers=8,
+                         mde=2.36, effect=0.000437, basis="the held-out check's estimate",
+                         per_offer_needed=6_626_174_914.0, share_to_detect=None)
+    note = tiny.note()
+    assert "(+0.00044 per customer) needs about 6.6 billion explored customers per arm" in note
+    assert "+0.00 " not in note and "6,626" not in note
+    advice = explore_advice(tiny)
+    assert "(+0.00044 per customer)" in advice and "about 6.6 billion explored" in advice

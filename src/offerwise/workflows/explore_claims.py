@@ -25,7 +25,25 @@ __all__ = [
     "explore_sizing",
     "explore_target",
     "finite_or_none",
+    "headcount",
+    "per_customer",
 ]
+
+
+def per_customer(x: float) -> str:
+    """An effect per customer for people: two decimals, or two significant digits below a
+    cent (``+0.0004``, not ``+0.00``, which reads as no effect)."""
+    return f"{x:+,.2f}" if abs(x) >= 0.005 or x == 0 else f"{x:+.2g}"
+
+
+def headcount(n: float) -> str:
+    """A number of customers for people: ``12,345``; from a million on ``6.6 billion``."""
+    if not math.isfinite(n):
+        return "unboundedly many"
+    for size, word in ((1e12, "trillion"), (1e9, "billion"), (1e6, "million")):
+        if n >= size:
+            return f"{n / size:,.1f} {word}"
+    return f"{n:,.0f}"
 
 
 def finite_or_none(v: float) -> float | None:
@@ -88,8 +106,8 @@ class ExploreClaims:
         if not math.isfinite(self.effect):
             return head
         need = (
-            f"{self.basis} ({self.effect:+,.2f} per customer) needs about "
-            f"{self.per_offer_needed:,.0f} explored customers per arm"
+            f"{self.basis} ({per_customer(self.effect)} per customer) needs about "
+            f"{headcount(self.per_offer_needed)} explored customers per arm"
         )
         if self.share_to_detect is None:
             tail = (
@@ -97,7 +115,7 @@ class ExploreClaims:
                 "campaigns, explore fewer offers, or measure a longer window"
             )
         elif self.customers > 0 and self.mde <= self.effect:
-            tail = f"enough for {self.basis} ({self.effect:+,.2f} per customer)"
+            tail = f"enough for {self.basis} ({per_customer(self.effect)} per customer)"
         else:
             tail = (
                 f"{need}: --explore {explore_flag(self.share_to_detect)}"
@@ -119,16 +137,16 @@ def explore_advice(ex: ExploreClaims | None) -> str:
     if ex.share_to_detect is None:
         return (
             f"one round of exploration of these customers cannot detect {ex.basis} "
-            f"({ex.effect:+,.2f} per customer) offer by offer (each offer needs about "
-            f"{ex.per_offer_needed:,.0f} explored customers): pool several randomized campaigns "
-            "(--explore in each), explore fewer offers, or measure a longer window before the "
-            "next `offerwise train`"
+            f"({per_customer(ex.effect)} per customer) offer by offer (each offer needs about "
+            f"{headcount(ex.per_offer_needed)} explored customers): pool several randomized "
+            "campaigns (--explore in each), explore fewer offers, or measure a longer window "
+            "before the next `offerwise train`"
         )
     return (
         f"plan with --explore {explore_flag(ex.share_to_detect)}"
         f"{' or more' if ex.at_least else ''} (each offer then drawn for "
-        f"about {ex.per_offer_needed:,.0f} customers: enough to detect {ex.basis}) so the next "
-        "`offerwise train` learns from randomized offers"
+        f"about {headcount(ex.per_offer_needed)} customers: enough to detect {ex.basis}) so the "
+        "next `offerwise train` learns from randomized offers"
     )
 
 
