@@ -639,8 +639,8 @@ def print_tuning(t: TuneResult) -> None:
                 "candidate": c.candidate.label,
                 **{f"value@{k}": v for k, v in c.by_share.items()},
                 "vs default": f"{c.diff_vs_default:+.3f} ± {c.se_vs_default:.3f}",
-                "s": c.seconds,
-                "": mark,
+                "fit s": c.seconds,
+                "choice": mark,
             }
         )
     console.print(

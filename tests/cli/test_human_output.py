@@ -45,6 +45,10 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     assert "out-of-fold metrics" in r.stdout and "qini_normalized" in r.stdout
     assert "--tune fast: out-of-fold DR plan value per customer" in r.stdout
     assert "chosen: " in r.stdout and "value@30%" in r.stdout
+    # every column of the candidates' table is named, the chosen one marked
+    head = next(ln for ln in r.stdout.splitlines() if "candidate" in ln and "value@10%" in ln)
+    assert "fit s" in head and "choice" in head
+    assert any(ln.startswith("│") and "chosen" in ln for ln in r.stdout.splitlines())
     assert f"model written to {model}" in r.stdout and "refit on all 5,000 exposures" in r.stdout
     return {"root": root, "data": data, "model": model}
 
