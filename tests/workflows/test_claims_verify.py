@@ -110,8 +110,8 @@ def test_exploration_advice_is_sized_for_the_effect() -> None:
 
 def test_an_effect_near_zero_reads_as_such() -> None:
     """An effect below a cent keeps two significant digits (not "+0.00", which reads as none),
-    and the customers it needs read as a size (the simulator's seed 303 printed "+0.00 per
-    customer needs about 6,626,174,914 explored customers per arm")."""
+    and the customers it needs read as a size (an effect that rounded to +0.00 on a simulator
+    market needed 6,626,174,914 explored customers per arm)."""
     from offerwise.workflows.explore_claims import (
         ExploreClaims,
         explore_advice,
