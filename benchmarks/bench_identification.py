@@ -31,6 +31,7 @@ settings) on the project simulator, whose truth is known:
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import tempfile
 import time
@@ -395,13 +396,16 @@ def _print(out: dict) -> None:
         print("  what the exploring plan said its round detects (claims.explore: explored customers "
               "per offer, the median offer's MDE per customer, the effect it sized for and the "
               "explored customers per arm that effect needs)")
+        from offerwise.workflows.explore_claims import headcount, per_customer
+
         for r in ex.itertuples():
             z = getattr(r, "explore_sizing", None)
             if isinstance(z, dict):
                 eff = z["effect_per_customer"]
                 print(f"  seed {r.seed}: {z['customers']:,.0f} explored, {z['per_offer']:,.0f} per "
                       f"offer, MDE {z['mde_per_customer']:,.2f}; effect "
-                      + ("-" if eff is None else f"{eff:+,.2f} needs {z['per_offer_needed']:,.0f} per arm"
+                      + ("-" if eff is None else f"{per_customer(eff)} needs "
+                         f"{headcount(z['per_offer_needed'] or math.inf)} per arm"
                          + ("" if z["share_to_detect"] is None
                             else f" (--explore {z['share_to_detect']:.2f})")))
         print(f"  median before {ex['before_pct'].median():.1%}, campaign alone "
