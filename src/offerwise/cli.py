@@ -1471,6 +1471,8 @@ def print_cost(c: CostInterval, planning_budget: float, risk: float) -> None:
 
 def print_claims(c: PlanClaims) -> None:
     """What the plan's profit rests on: the verdict, the held-out check, the holdout's power."""
+    from offerwise.workflows.explore_claims import per_customer
+
     if c.verdict is not None and not c.verified:
         console.print(
             f"[bold yellow]UNVERIFIED[/]: the model's identification verdict is "
@@ -1505,8 +1507,8 @@ def print_claims(c: PlanClaims) -> None:
             "the holdout)"
         )
     console.print(
-        f"expected effect {c.expected_per_customer:+,.2f} net profit per treatment customer; "
-        + detects,
+        f"expected effect {per_customer(c.expected_per_customer)} net profit per treatment "
+        "customer; " + detects,
         highlight=False,
         soft_wrap=True,
     )

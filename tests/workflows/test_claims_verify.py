@@ -132,3 +132,9 @@ def test_an_effect_near_zero_reads_as_such() -> None:
     assert "+0.00 " not in note and "6,626" not in note
     advice = explore_advice(tiny)
     assert "(+0.00044 per customer)" in advice and "about 6.6 billion explored" in advice
+    # the holdout's sizing sentences write effects the same way
+    from offerwise.workflows.claims import verify_target
+
+    assert verify_target(-0.0004, None, 100, True) == (
+        None, "the expected effect is -0.0004 per customer")
+    assert verify_target(-0.4, None, 100, True)[1] == "the expected effect is -0.40 per customer"

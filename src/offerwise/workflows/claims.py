@@ -54,6 +54,7 @@ from offerwise.workflows.explore_claims import (
     explore_sizing,
     explore_target,
     finite_or_none,
+    per_customer,
 )
 
 __all__ = [
@@ -407,7 +408,7 @@ def verify_target(
     if verified:
         if np.isfinite(per) and per > 0:
             return per, "the expected effect"
-        return None, f"the expected effect is {per:+,.2f} per customer"
+        return None, f"the expected effect is {per_customer(per)} per customer"
     if est is None or n_treated <= 0:
         return None, "no held-out check of the profit could be made"
     low, mid = est.ci_low / n_treated, est.value / n_treated
@@ -416,7 +417,7 @@ def verify_target(
         return low, f"the lower end of the held-out check's {pct} interval"
     if mid > 0:
         return mid, f"the held-out check's estimate (its {pct} interval includes 0)"
-    return None, f"the held-out check's estimate is {mid:+,.2f} per customer"
+    return None, f"the held-out check's estimate is {per_customer(mid)} per customer"
 
 
 def verification_holdout(target: float | None, sd: float, n_customers: int) -> float | None:
@@ -467,7 +468,7 @@ def plan_claims(
     need = verification_holdout(target, sd, n_t + n_h) if sized else None
     if target is not None and not sized:
         detect = (
-            f"no holdout size can be computed for {basis} ({target:+,.2f} per customer): "
+            f"no holdout size can be computed for {basis} ({per_customer(target)} per customer): "
             f"{unsized}; a random holdout of at "
             f"least {MIN_HOLDOUT_CUSTOMERS:,} customers measures what the plan really earns"
         )
@@ -480,13 +481,13 @@ def plan_claims(
     elif need is None:
         detect = (
             f"no holdout of these {n_t + n_h:,} customers can detect {basis} "
-            f"({target:+,.2f} per customer; net profit over {OUTCOME_DAYS} days varies by "
+            f"({per_customer(target)} per customer; net profit over {OUTCOME_DAYS} days varies by "
             f"{sd:,.2f} per customer): run it longer or on more customers"
         )
     else:
         detect = (
             f"a random holdout of {need:.1%} ({int(np.ceil(need * (n_t + n_h))):,} "
-            f"customers) detects {basis} ({target:+,.2f} per customer) with 80% power"
+            f"customers) detects {basis} ({per_customer(target)} per customer) with 80% power"
         )
     explore = (
         explore_sizing(res, sd, OUTCOME_DAYS, *explore_target(target, basis, per))
