@@ -608,15 +608,11 @@ class OfferService:
         )
 
     def read_decision(self, cid: str, customer_id: str) -> _DecisionRow:
-        """The :data:`_DECISION_SQL` row on this thread's autocommit reader connection (never
-        waits for writers: WAL on SQLite, MVCC on PostgreSQL)."""
+        """The :data:`_DECISION_SQL` row on this thread's reader connection (SQLite: in WAL mode
+        a read never waits for writers; PostgreSQL reads on :class:`AsyncPgReaders` instead)."""
         conn = getattr(self._readers, "conn", None)
         if conn is None:
             fairy = self.engine.raw_connection()
-            if self._dialect == "postgresql":
-                driver = fairy.driver_connection
-                assert driver is not None  # a checked-out connection has its driver connection
-                driver.autocommit = True
             with self._lock:
                 self._reader_conns.append(fairy)
             conn = self._readers.conn = fairy.dbapi_connection
