@@ -237,7 +237,7 @@ def _summary(inp: ReportInputs) -> str:
     ]
     if _first_campaign_plan(inp):  # no model: the profit is unknown
         cards[-3:] = [
-            (_first_cost_label(inp).capitalize(), money(cur)(k.expected_cost)),
+            (_cost_label(inp).capitalize(), money(cur)(k.expected_cost)),
             ("Expected incremental profit", "unknown (first campaign)"),
         ]
     if k.customers and k.offered is not None:
@@ -455,8 +455,7 @@ def _mix(inp: ReportInputs, colors: dict[str, str]) -> str:
     ]
     first = _first_campaign_plan(inp)
     if "expected_cost" in t.columns:
-        label = _first_cost_label(inp) if first else "expected cost"
-        cols.append(("expected_cost", f"{label} ({cur})", money(cur)))
+        cols.append(("expected_cost", f"{_cost_label(inp)} ({cur})", money(cur)))
     if "incremental_profit" in t.columns and not first:
         cols.append(("incremental_profit", f"expected incremental profit ({cur})", money(cur)))
     return image(fig, "offer_mix", "Share of customers per offer in each segment") + table(t, cols)
@@ -608,7 +607,6 @@ def _drivers(inp: ReportInputs, colors: dict[str, str]) -> str:
     )
     r["share"] = r["customers"] / r["customers"].sum()
     r = r.sort_values("customers", ascending=False).reset_index().head(20)
-    cost_label = _first_cost_label(inp) if _first_campaign_plan(inp) else "expected cost"
     parts.append(
         "<h3>Reason codes</h3>"
         + table(
@@ -619,7 +617,7 @@ def _drivers(inp: ReportInputs, colors: dict[str, str]) -> str:
                     ("reason", "reason", text),
                     ("customers", "customers", num()),
                     ("share", "share", pct(1)),
-                    ("expected_cost", f"avg {cost_label} ({cur})", money(cur, 2)),
+                    ("expected_cost", f"avg {_cost_label(inp)} ({cur})", money(cur, 2)),
                     (
                         "incremental_profit",
                         f"avg expected incremental profit ({cur})",
@@ -924,9 +922,12 @@ def _trust(inp: ReportInputs) -> str:
     return "".join(parts)
 
 
-def _first_cost_label(inp: ReportInputs) -> str:
-    """What a first campaign's cost figures are: the cost if all redeem, or the expected cost
-    at the redemption rate the user assumed (``plan --redeem-rate``)."""
+def _cost_label(inp: ReportInputs) -> str:
+    """What the plan's cost figures are: the model's expected cost; for a first campaign (no
+    model) the cost if all redeem, or the expected cost at the redemption rate the user assumed
+    (``plan --redeem-rate``)."""
+    if not _first_campaign_plan(inp):
+        return "expected cost"
     first = (inp.plan_summary or {}).get("first_campaign") or {}
     rate = first.get("redemption_rate", 1.0) if isinstance(first, dict) else 1.0
     if not isinstance(rate, int | float) or rate >= 1:
