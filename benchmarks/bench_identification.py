@@ -45,6 +45,7 @@ from offerwise.config import load_settings
 from offerwise.models.persist import load_model
 from offerwise.policy.plan import scores_to_arrays
 from offerwise.simulator import SimulatorConfig, simulate, write_market
+from offerwise.workflows.explore_claims import headcount, per_customer
 from offerwise.workflows.plan import make_plan
 from offerwise.workflows.score import score
 from offerwise.workflows.train import train
@@ -396,8 +397,6 @@ def _print(out: dict) -> None:
         print("  what the exploring plan said its round detects (claims.explore: explored customers "
               "per offer, the median offer's MDE per customer, the effect it sized for and the "
               "explored customers per arm that effect needs)")
-        from offerwise.workflows.explore_claims import headcount, per_customer
-
         for r in ex.itertuples():
             z = getattr(r, "explore_sizing", None)
             if isinstance(z, dict):
