@@ -144,6 +144,22 @@ def run_once(args: argparse.Namespace, seed: int) -> list[dict]:
 ARMS = ("treatment1", "treatment2", "treatment3")
 
 
+def mean_auuc(y: np.ndarray, g: np.ndarray, pred: np.ndarray) -> float:
+    """causalml's normalized ``auuc_score`` of ``pred`` (n, 3) per treatment of :data:`ARMS`
+    against control, on the rows with that treatment or control, averaged over the three
+    (``y``: conversion (n,), ``g``: the generator's ``treatment_group_key`` (n,))."""
+    import pandas as pd
+
+    metrics = require("causalml.metrics", "bench")
+    out = []
+    for j, a in enumerate(ARMS):
+        m = (g == a) | (g == "control")
+        frame = pd.DataFrame({"y": y[m], "w": (g[m] == a).astype(int), "m": pred[m, j]})
+        out.append(float(metrics.auuc_score(frame, outcome_col="y", treatment_col="w",
+                                            normalize=True)["m"]))
+    return float(np.mean(out))
+
+
 def _write_shop(df, x_names: list[str], train: np.ndarray, d) -> None:  # noqa: ANN001
     """The generator's training rows as a shop in the data contract (all rows are customers)."""
     import pandas as pd
@@ -190,21 +206,11 @@ def run_multiarm(args: argparse.Namespace, seed: int, tmp) -> list[dict]:  # noq
 
     dataset = require("causalml.dataset", "bench")
     meta = require("causalml.inference.meta", "bench")
-    cm_metrics = require("causalml.metrics", "bench")
     df, x_names = dataset.make_uplift_classification(n_samples=args.samples, random_seed=seed)
     rng = np.random.default_rng(seed)
     test = rng.random(len(df)) < 0.3
     g = df["treatment_group_key"].to_numpy()
     y = df["conversion"].to_numpy(dtype=np.float64)
-
-    def mean_auuc(pred: np.ndarray) -> float:
-        out = []
-        for j, a in enumerate(ARMS):
-            m = (g[test] == a) | (g[test] == "control")
-            frame = pd.DataFrame({"y": y[test][m], "w": (g[test][m] == a).astype(int), "m": pred[m, j]})
-            out.append(float(cm_metrics.auuc_score(frame, outcome_col="y", treatment_col="w",
-                                                   normalize=True)["m"]))
-        return float(np.mean(out))
 
     rows = []
     ow = Path(sys.executable).parent / "offerwise"
@@ -221,7 +227,7 @@ def run_multiarm(args: argparse.Namespace, seed: int, tmp) -> list[dict]:  # noq
     pred = sc.reindex(np.array([f"c{i}" for i in range(len(df))])[test])[list(ARMS)].to_numpy()
     card = json.loads((d / "model" / "model_card.json").read_text())
     chosen = card.get("tuning", {}).get("chosen")  # older versions (before --tune) have none
-    rows.append({"learner": "offerwise CLI defaults", "auuc": mean_auuc(pred),
+    rows.append({"learner": "offerwise CLI defaults", "auuc": mean_auuc(y[test], g[test], pred),
                  "seconds": time.perf_counter() - t0,
                  "chosen": f"{chosen['learner']} min_leaf={chosen['min_child_samples']}" if chosen
                  else card.get("learner", "?")})
@@ -229,7 +235,8 @@ def run_multiarm(args: argparse.Namespace, seed: int, tmp) -> list[dict]:  # noq
     for spec in args.learners:  # other offerwise learners on the same rows, fitted in-process
         t0 = time.perf_counter()
         pred = _in_process(spec, X_tr, X_te, g[~test], y[~test])
-        rows.append({"learner": f"offerwise {spec} (in-process)", "auuc": mean_auuc(pred),
+        rows.append({"learner": f"offerwise {spec} (in-process)",
+                     "auuc": mean_auuc(y[test], g[test], pred),
                      "seconds": time.perf_counter() - t0, "chosen": ""})
     kw = {"n_jobs": 2, "verbose": -1, "random_state": seed}
     for name, make in (
@@ -244,7 +251,8 @@ def run_multiarm(args: argparse.Namespace, seed: int, tmp) -> list[dict]:  # noq
             m = make()
             m.fit(X_tr, g[~test], y[~test])
             pred = np.asarray(m.predict(X_te, verbose=False) if "X" in name else m.predict(X_te))
-        rows.append({"learner": name, "auuc": mean_auuc(pred.reshape(len(X_te), -1)),
+        rows.append({"learner": name,
+                     "auuc": mean_auuc(y[test], g[test], pred.reshape(len(X_te), -1)),
                      "seconds": time.perf_counter() - t0, "chosen": ""})
     return rows
 

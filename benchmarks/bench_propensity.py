@@ -28,7 +28,9 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -42,7 +44,8 @@ from offerwise.models.propensity import shrink_to_frequencies
 from offerwise.vocab import NO_OFFER
 from offerwise.workflows.crossfit import Candidate, fit_model
 
-ARMS = ("treatment1", "treatment2", "treatment3")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_causalml import ARMS, mean_auuc  # noqa: E402
 
 
 def _raw(P, label, freq, grid=101):  # noqa: ANN001, ANN202 - the baseline: no blend
@@ -51,7 +54,6 @@ def _raw(P, label, freq, grid=101):  # noqa: ANN001, ANN202 - the baseline: no b
 
 def run_seed(seed: int) -> list[dict]:
     dataset = require("causalml.dataset", "bench")
-    cm_metrics = require("causalml.metrics", "bench")
     df, x_names = dataset.make_uplift_classification(random_seed=seed)
     test = np.random.default_rng(seed).random(len(df)) < 0.3
     g = df["treatment_group_key"].to_numpy()
@@ -73,14 +75,7 @@ def run_seed(seed: int) -> list[dict]:
     def auuc(c: Candidate) -> float:
         sc = fit_model(c, X[tr], ex, list(ARMS), kwargs, None).predict(X[test])
         pred = sc.incremental_conversion[:, [sc.offers.index(a) for a in ARMS]]
-        out = []
-        for j, a in enumerate(ARMS):
-            m = (g[test] == a) | (g[test] == "control")
-            frame = pd.DataFrame({"y": y[test][m], "w": (g[test][m] == a).astype(int),
-                                  "m": pred[m, j]})
-            out.append(float(cm_metrics.auuc_score(frame, outcome_col="y", treatment_col="w",
-                                                   normalize=True)["m"]))
-        return float(np.mean(out))
+        return mean_auuc(y[test], g[test], pred)
 
     auuc_default, auuc_x = auuc(cands[0]), auuc(cands[1])
     held_out = auuc_x - auuc_default

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench_causalml import ARMS  # noqa: E402
+from bench_causalml import ARMS, mean_auuc  # noqa: E402
 
 from offerwise.errors import require  # noqa: E402
 from offerwise.models.defaults import DEFAULT_BAGS  # noqa: E402
@@ -43,7 +43,6 @@ def fit_tau(X: np.ndarray, d: np.ndarray, init: np.ndarray, seed: int) -> lgb.Bo
 
 def main() -> None:
     dataset = require("causalml.dataset", "bench")
-    metrics = require("causalml.metrics", "bench")
     meta = require("causalml.inference.meta", "bench")
     res: dict[str, list[float]] = {k: [] for k in ("ptb", "ptbx", "x0", "causalml X")}
     for seed in range(10):
@@ -54,14 +53,7 @@ def main() -> None:
         xtr, xte, gtr, ytr = X[~test], X[test], g[~test], y[~test]
 
         def auuc(pred: np.ndarray) -> float:
-            out = []
-            for j, a in enumerate(ARMS):
-                m = (g[test] == a) | (g[test] == "control")
-                fr = pd.DataFrame({"y": y[test][m], "w": (g[test][m] == a).astype(int),
-                                   "m": pred[m, j]})
-                out.append(float(metrics.auuc_score(fr, outcome_col="y", treatment_col="w",
-                                                    normalize=True)["m"]))
-            return float(np.mean(out))
+            return mean_auuc(y[test], g[test], pred)
 
         ex = pd.DataFrame({"customer_id": [f"c{i}" for i in range(len(gtr))],
                            "offer_id": np.where(gtr == "control", "none", gtr), "converted": ytr,
