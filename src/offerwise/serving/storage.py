@@ -35,7 +35,11 @@ from offerwise.vocab import (
 )
 
 if TYPE_CHECKING:
+    import asyncio
+
     import pandas as pd
+    from psycopg import AsyncConnection
+    from psycopg.rows import TupleRow
     from sqlalchemy import Connection, Engine, Table
 
 log = logging.getLogger("offerwise.serving")
@@ -254,22 +258,23 @@ class AsyncPgReaders:
             "postgresql+psycopg://", "postgresql://", 1
         )
         self.size = size
-        self._loop: Any = None
-        self._slots: Any = None  # asyncio.Semaphore(size) on self._loop
-        self._open: list[Any] = []  # idle or in use
-        self._idle: list[Any] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._slots: asyncio.Semaphore | None = None  # Semaphore(size) on self._loop
+        self._open: list[AsyncConnection[TupleRow]] = []  # idle or in use
+        self._idle: list[AsyncConnection[TupleRow]] = []
 
-    async def fetchone(self, sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
+    async def fetchone(self, sql: str, params: dict[str, object]) -> TupleRow | None:
         """The first row of ``sql`` (psycopg ``%(name)s`` parameters, prepared) or None."""
         import asyncio
 
         import psycopg
 
-        loop = asyncio.get_running_loop()
-        if loop is not self._loop:
+        loop, slots = asyncio.get_running_loop(), self._slots
+        if loop is not self._loop or slots is None:
             self.close()
-            self._loop, self._slots = loop, asyncio.Semaphore(self.size)
-        async with self._slots:  # at most `size` reads at once, so at most `size` connections
+            slots = asyncio.Semaphore(self.size)
+            self._loop, self._slots = loop, slots
+        async with slots:  # at most `size` reads at once, so at most `size` connections
             if self._idle:
                 conn = self._idle.pop()
             else:
@@ -289,7 +294,7 @@ class AsyncPgReaders:
         """Connections open now (idle or in use)."""
         return len(self._open)
 
-    def _discard(self, conn: Any) -> None:
+    def _discard(self, conn: AsyncConnection[TupleRow]) -> None:
         if conn in self._open:
             self._open.remove(conn)
         if conn in self._idle:
