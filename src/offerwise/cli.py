@@ -2083,13 +2083,11 @@ def export_exposures_cmd(
 ) -> None:
     """Write contract `exposures` from the service ledger: the next `train` learns from them."""
 
-    from offerwise._io import read_parquet
     from offerwise.serving import export_exposures
     from offerwise.serving.storage import redact_url
 
-    path = export_exposures(db, out, attribution_days=attribution_days)
-    converted = read_parquet(path, columns=["converted"])["converted"]
-    rows, n_converted = int(len(converted)), int(converted.sum())
+    exported = export_exposures(db, out, attribution_days=attribution_days)
+    path, rows, n_converted = exported.path, exported.rows, exported.converted
     if as_json:
         print_json(
             {

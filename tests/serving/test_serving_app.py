@@ -224,11 +224,15 @@ def test_events_and_export(tmp_path: Path) -> None:
             client.post(f"/v1/coupons/{d['coupon']['code']}/redeem", json=CART,
                         headers=H(keys["decide"], **{"Idempotency-Key": "e1"}))
         for _ in range(50):  # decisions are recorded behind the answer (write-behind): wait for them
-            df = pd.read_parquet(export_exposures(db, tmp_path / "export"))
+            exported = export_exposures(db, tmp_path / "export")
+            df = pd.read_parquet(exported.path)
             if len(df) == 20:
                 break
             time.sleep(0.1)
         assert len(df) == 20 and set(df["customer_id"]) == set(decisions)
+        # the frame handed back (what `cycle` merges) is the file's, values and types
+        pd.testing.assert_frame_equal(exported.frame, df)
+        assert (exported.rows, exported.converted) == (20, int(df["converted"].sum()))
         row = df.set_index("customer_id").loc["c3"]
         assert row["converted"] == 1 and row["revenue"] == 30.0
         assert df.set_index("customer_id").loc["c4", "converted"] == 0  # order before the decision
@@ -332,7 +336,7 @@ def test_plan_propensities_are_served_logged_and_exported(tmp_path: Path) -> Non
             expected = 1.0 if want.index.get_loc(c) % 5 == 0 else want[c]
             assert d["propensity"] == pytest.approx(expected), c
         for _ in range(50):  # decisions are recorded behind the answer (write-behind)
-            out = pd.read_parquet(export_exposures(db, tmp_path / "export")).set_index("customer_id")
+            out = pd.read_parquet(export_exposures(db, tmp_path / "export").path).set_index("customer_id")
             if len(out) == len(ids):
                 break
             time.sleep(0.1)

@@ -1,7 +1,8 @@
 """The HTTP offer service (extra ``serve``): offers, coupons and the redemption ledger.
 
 Public API: ``create_app(settings)``, ``ServeSettings``, ``run_server(settings)``,
-``export_exposures(db_url, out_dir)``, ``create_api_key(db_url, name, scopes) -> str``.
+``export_exposures(db_url, out_dir) -> ExportedExposures`` (the file's path and the frame written),
+``create_api_key(db_url, name, scopes) -> str``.
 """
 
 from __future__ import annotations

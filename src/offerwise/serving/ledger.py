@@ -10,6 +10,7 @@ customer's coupons in the decision's campaign made in the window (a renewed coup
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -88,8 +89,29 @@ def _umask() -> int:
     return mask
 
 
-def export_exposures(db_url: str, out_dir: str | Path, attribution_days: float = 14.0) -> Path:
-    """Write ``OUT_DIR/exposures.parquet`` atomically; returns its path.
+@dataclass(frozen=True, slots=True)
+class ExportedExposures:
+    """What :func:`export_exposures` wrote: the file and the frame written to it (n, COLUMNS), so a
+    caller does not read the file back."""
+
+    path: Path
+    frame: pd.DataFrame
+
+    @property
+    def rows(self) -> int:
+        """Exposures written."""
+        return len(self.frame)
+
+    @property
+    def converted(self) -> int:
+        """Exposures with an order in their attribution window."""
+        return int(self.frame["converted"].sum())
+
+
+def export_exposures(
+    db_url: str, out_dir: str | Path, attribution_days: float = 14.0
+) -> ExportedExposures:
+    """Write ``OUT_DIR/exposures.parquet`` atomically; returns its path and the rows written.
 
     The file gets the permissions of any file the user creates (0666 less the umask: 0644 under
     umask 022), not those of the temporary file it was written to (``mkstemp``: 0600), so the
@@ -106,7 +128,7 @@ def export_exposures(db_url: str, out_dir: str | Path, attribution_days: float =
         engine.dispose()
     path = write_table(df, Path(out_dir) / "exposures.parquet")
     os.chmod(path, 0o666 & ~_umask())
-    return path
+    return ExportedExposures(path, df)
 
 
-__all__ = ["COLUMNS", "export_exposures", "exposures_frame"]
+__all__ = ["COLUMNS", "ExportedExposures", "export_exposures", "exposures_frame"]

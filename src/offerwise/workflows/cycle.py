@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from offerwise._io import FolderKind, atomic_dir, read_parquet, write_table
+from offerwise._io import FolderKind, atomic_dir, write_table
 from offerwise.config import Settings, default_settings
 from offerwise.errors import ConfigError, require
 from offerwise.workflows._common import Progress, note
@@ -172,7 +172,7 @@ def run_cycle(
     t0 = time.perf_counter()
     note(progress, "exporting the service's decisions")
     export_dir = root / "served"
-    served = read_parquet(export_exposures(db_url, export_dir, attribution_days))
+    served = export_exposures(db_url, export_dir, attribution_days).frame
     history = src.frame("exposures") if src.has("exposures") else served.iloc[:0]
     merged = merge_exposures(history, served)
     columns = {r[0] for r in src.con.execute("DESCRIBE customers").fetchall()}
