@@ -190,6 +190,28 @@ class Server:
             pass
 
 
+@dataclass
+class PgOfferServer:
+    """The 2-worker server on a throwaway PostgreSQL cluster with a plan of ``customers``, and a
+    ``decide`` key (the probes' set-up: ``profile_offer_k6.py``, ``trials/``)."""
+
+    server: Server
+    url: str
+    key: str
+
+
+def pg_offer_server(customers: int = 60_000) -> PgOfferServer:
+    """Start :class:`PgOfferServer` in temporary folders (stopped by :func:`_cleanup_all`)."""
+    from offerwise.serving import create_api_key
+
+    plan, model = make_inputs(Path(tempfile.mkdtemp(prefix="ow-p-")), customers)
+    url = start_postgres(Path(tempfile.mkdtemp(prefix="ow-p-pg-")))
+    if url is None:
+        raise SystemExit("PostgreSQL server binaries not found")
+    key = create_api_key(url, "bench", ["decide"])
+    return PgOfferServer(Server(url, plan, model), url, key)
+
+
 def start_postgres(root: Path) -> str | None:
     """A throwaway cluster in ``root`` (stopped at exit); its URL, or None without PostgreSQL."""
     cands = []

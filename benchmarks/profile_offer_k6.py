@@ -16,14 +16,11 @@ import argparse
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_serving as b  # noqa: E402
-
-from offerwise.serving import create_api_key  # noqa: E402
 
 
 def main() -> int:
@@ -35,14 +32,9 @@ def main() -> int:
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if args.profile and not Path(spy).exists():
         raise SystemExit("py-spy not found: .venv/bin/pip install -e '.[bench]' (the bench extra)")
-    tmp = Path(tempfile.mkdtemp(prefix="ow-prof-"))
     try:
-        plan, model = b.make_inputs(tmp, 60_000)
-        url = b.start_postgres(Path(tempfile.mkdtemp(prefix="ow-prof-pg-")))
-        if url is None:
-            raise SystemExit("PostgreSQL server binaries not found")
-        key = create_api_key(url, "bench", ["decide"])
-        srv = b.Server(url, plan, model)
+        pg = b.pg_offer_server(60_000)
+        srv, key = pg.server, pg.key
         kids = subprocess.run(["pgrep", "-P", str(srv.proc.pid)], capture_output=True,
                               text=True).stdout.split()
         b.k6_offer_row("warm", srv.port, key, 0, 5000, 3, 500)

