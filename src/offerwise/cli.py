@@ -218,18 +218,24 @@ def print_json(obj: object) -> None:
 
 
 def frame_table(
-    df: pd.DataFrame, title: str | None = None, max_rows: int = 40, floatfmt: str = "{:,.2f}"
+    df: pd.DataFrame,
+    title: str | None = None,
+    max_rows: int = 40,
+    floatfmt: str = "{:,.2f}",
+    colfmt: dict[str, str] | None = None,
 ) -> Table:
-    """A Rich table of a DataFrame (first ``max_rows`` rows); numbers right-aligned, never cut."""
+    """A Rich table of a DataFrame (first ``max_rows`` rows); numbers right-aligned, never cut;
+    floats as ``floatfmt``, or as ``colfmt[column]`` where given."""
     t = Table(title=title, show_lines=False, header_style="bold")
     for c in df.columns:
         numeric = df[c].dtype.kind in "fiu"
         t.add_column(str(c), justify="right" if numeric else "left", no_wrap=numeric)
+    fmts = [(colfmt or {}).get(str(c), floatfmt) for c in df.columns]
     for row in df.head(max_rows).itertuples(index=False):
         cells = []
-        for v in row:
+        for v, fmt in zip(row, fmts, strict=True):
             if isinstance(v, float):
-                cells.append(floatfmt.format(v) if v == v else "–")
+                cells.append(fmt.format(v) if v == v else "–")
             else:
                 cells.append(str(v))
         t.add_row(*cells)
@@ -649,6 +655,7 @@ def print_tuning(t: TuneResult) -> None:
             title=f"--tune {t.mode}: out-of-fold DR plan value per customer, by share of "
             "customers reached",
             floatfmt="{:,.3f}",
+            colfmt={"fit s": "{:,.1f}"},
         )
     )
     console.print(

@@ -48,7 +48,8 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     # every column of the candidates' table is named, the chosen one marked
     head = next(ln for ln in r.stdout.splitlines() if "candidate" in ln and "value@10%" in ln)
     assert "fit s" in head and "choice" in head
-    assert any(ln.startswith("│") and "chosen" in ln for ln in r.stdout.splitlines())
+    chosen = next(ln for ln in r.stdout.splitlines() if ln.startswith("│") and "chosen" in ln)
+    assert re.search(r"│\s+\d[\d,]*\.\d\s+│\s+chosen", chosen), chosen  # seconds to a tenth
     assert f"model written to {model}" in r.stdout and "refit on all 5,000 exposures" in r.stdout
     return {"root": root, "data": data, "model": model}
 
