@@ -16,7 +16,6 @@ the campaign's start, same budget); values are true incremental profit as a shar
 from __future__ import annotations
 
 import argparse
-import copy
 import sys
 import tempfile
 import time
@@ -27,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench_explore_remedies import _with_scores  # noqa: E402
 from bench_identification import _budget, _market, _train, explore_round  # noqa: E402
 
 from offerwise.config import load_settings  # noqa: E402
@@ -34,12 +34,6 @@ from offerwise.models.persist import load_model  # noqa: E402
 from offerwise.simulator import write_market  # noqa: E402
 from offerwise.workflows.plan import make_plan  # noqa: E402
 from offerwise.workflows.score import score  # noqa: E402
-
-
-def _with_scores(scored, frame: pd.DataFrame):  # noqa: ANN001, ANN202
-    out = copy.copy(scored)
-    object.__setattr__(out, "scores", frame)
-    return out
 
 
 def recalibrate(S: pd.DataFrame, ex: pd.DataFrame, oof, mode: str) -> pd.DataFrame:  # noqa: ANN001
