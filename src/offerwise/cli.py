@@ -26,6 +26,7 @@ from typer.core import TyperOption
 
 from offerwise import __version__
 from offerwise.errors import DataContractError, OfferwiseError, Problem
+from offerwise.vocab import UPLIFT_METRICS_LEGEND
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -604,6 +605,7 @@ def train(
             floatfmt="{:,.3f}",
         )
     )
+    console.print(UPLIFT_METRICS_LEGEND, style="dim", highlight=False, soft_wrap=True)
     chosen = res.tuning.chosen.label if res.tuning else card["learner"]
     emb = card.get("embeddings")
     if emb:

@@ -36,6 +36,7 @@ __all__ = [
     "SCORE_INPUT_COLUMNS",
     "SCORE_SD_COLUMN",
     "TabularSource",
+    "UPLIFT_METRICS_LEGEND",
     "default_as_of",
     "frontier_path",
     "parse_as_of",
@@ -95,6 +96,14 @@ SCORE_ID_DTYPE = "string[pyarrow]"
 SCORE_INPUT_COLUMNS = ("customer_id", "offer_id", "expected_cost", "incremental_profit")
 #: Score column (bool): the offer was scored from its attributes (too few exposures of its own).
 EXTRAPOLATED_COLUMN = "extrapolated"
+
+#: How to read the per-offer uplift metrics (CLI ``train``, ``model_card.md``, the HTML report).
+UPLIFT_METRICS_LEGEND = (
+    "Qini and AUUC (normalized) rate the ranking: 0 = random, 1 = the realized-outcome oracle. "
+    "uplift@10% is an amount: the observed net profit per customer, offer minus none, among the "
+    "10 % the model ranks highest; it is negative when even those customers' offers lose money "
+    "on average, however well they are ranked."
+)
 #: Optional score column: spread of ``incremental_profit`` over the model's seed bags.
 SCORE_SD_COLUMN = "incremental_profit_sd"
 

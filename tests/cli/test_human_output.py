@@ -43,6 +43,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     assert f"simulated shop written to {data}" in r.stdout and "1,500 customers" in r.stdout
     r = ow("train", "--data", data, "--out", model, "--seed", "2")
     assert "out-of-fold metrics" in r.stdout and "qini_normalized" in r.stdout
+    assert "uplift@10% is an amount" in r.stdout  # how to read a negative uplift@10 %
     assert "--tune fast: out-of-fold DR plan value per customer" in r.stdout
     assert "chosen: " in r.stdout and "value@30%" in r.stdout
     # every column of the candidates' table is named, the chosen one marked

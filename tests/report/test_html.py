@@ -176,6 +176,7 @@ def test_model_dir_without_curves_says_so(tmp_path: Path):
     text = " ".join(parse(render_html(inp)).text)
     assert HINTS["curves"] in text and HINTS["importance"] in text
     assert "Holdout metrics per offer" in text and "0.310" in text
+    assert "uplift@10% is an amount" in text  # the legend under the metrics table
 
 
 def test_bad_input_gives_a_note_not_a_crash(tmp_path: Path):

@@ -50,6 +50,7 @@ def test_model_directory_and_card(trained, logs):
     assert card["propensity"]["n_clipped"] == 0
     md = (d / "model_card.md").read_text()
     assert "Out-of-fold metrics" in md and "p10" in md and "rows clipped" in md
+    assert "uplift@10% is an amount" in md  # how to read the table, under it
     assert not list(d.parent.glob(".model.*"))  # no temporary folder left behind
 
 

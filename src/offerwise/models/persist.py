@@ -39,6 +39,7 @@ from offerwise.errors import ModelError
 from offerwise.features.model_inputs import FeatureSpec
 from offerwise.models.offer_attributes import ATTR_PREFIX, ATTRIBUTE_NAMES
 from offerwise.models.response import OfferResponseModel
+from offerwise.vocab import UPLIFT_METRICS_LEGEND
 
 #: The model folder's metadata file (booster files, features, offers); it marks the folder as a
 #: model, which a later ``train --out`` may replace.
@@ -362,6 +363,8 @@ def render_card(card: dict[str, Any]) -> str:
         "",
         f"Overall conversion AUC (logged arm): {_fmt(h.get('conversion_auc'))}; "
         f"cost MAE (treated rows): {_fmt(h.get('cost_mae'))}.",
+        "",
+        UPLIFT_METRICS_LEGEND,
     ]
     cal = h.get("calibration", {})
     if cal:

@@ -38,7 +38,7 @@ from offerwise.report.tables import (
     top_categories_by_segment,
     treated_rows,
 )
-from offerwise.vocab import NO_OFFER
+from offerwise.vocab import NO_OFFER, UPLIFT_METRICS_LEGEND
 
 __all__ = ["HINTS", "Section", "build_report", "render_html"]
 
@@ -374,7 +374,9 @@ def _model(inp: ReportInputs, colors: dict[str, str]) -> str:
             ("cost_mae", "cost MAE", num(3)),
         ]
         cols = [("offer_id", "offer", text)] + [c for c in known if c[0] in df.columns]
-        parts.append("<h3>Holdout metrics per offer</h3>" + table(df, cols))
+        parts.append(
+            "<h3>Holdout metrics per offer</h3>" + table(df, cols) + note(UPLIFT_METRICS_LEGEND)
+        )
     elif inp.model_card is None:
         parts.append(note("Not available: the model directory has no model_card.json."))
     warns = card.get("warnings") or []
