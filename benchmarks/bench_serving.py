@@ -196,7 +196,6 @@ class PgOfferServer:
     ``decide`` key (the probes' set-up: ``profile_offer_k6.py``, ``trials/``)."""
 
     server: Server
-    url: str
     key: str
 
 
@@ -209,7 +208,7 @@ def pg_offer_server(customers: int = 60_000) -> PgOfferServer:
     if url is None:
         raise SystemExit("PostgreSQL server binaries not found")
     key = create_api_key(url, "bench", ["decide"])
-    return PgOfferServer(Server(url, plan, model), url, key)
+    return PgOfferServer(Server(url, plan, model), key)
 
 
 def start_postgres(root: Path) -> str | None:

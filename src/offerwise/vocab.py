@@ -96,6 +96,8 @@ SCORE_ID_DTYPE = "string[pyarrow]"
 SCORE_INPUT_COLUMNS = ("customer_id", "offer_id", "expected_cost", "incremental_profit")
 #: Score column (bool): the offer was scored from its attributes (too few exposures of its own).
 EXTRAPOLATED_COLUMN = "extrapolated"
+#: Optional score column: spread of ``incremental_profit`` over the model's seed bags.
+SCORE_SD_COLUMN = "incremental_profit_sd"
 
 #: How to read the per-offer uplift metrics (CLI ``train``, ``model_card.md``, the HTML report).
 UPLIFT_METRICS_LEGEND = (
@@ -104,8 +106,6 @@ UPLIFT_METRICS_LEGEND = (
     "10 % the model ranks highest; it is negative when even those customers' offers lose money "
     "on average, however well they are ranked."
 )
-#: Optional score column: spread of ``incremental_profit`` over the model's seed bags.
-SCORE_SD_COLUMN = "incremental_profit_sd"
 
 #: Columns of a plan file (one row per customer; ``offerwise plan``).
 PLAN_COLUMNS = (
