@@ -22,6 +22,7 @@ Plans are budgeted on their own estimated costs; the table also shows each plan'
     .venv/bin/python benchmarks/bench_plan_value.py            # 50k customers, 100k exposures
     .venv/bin/python benchmarks/bench_plan_value.py --quick    # 5k customers, 10k exposures
     .venv/bin/python benchmarks/bench_plan_value.py --json
+    .venv/bin/python benchmarks/bench_plan_value.py --tune off --min-child-samples 300 [--keep-exposures 0.8]
 """
 
 from __future__ import annotations
@@ -79,6 +80,13 @@ def run(args: argparse.Namespace) -> dict:
     market = simulate(SimulatorConfig(n_customers=args.customers, n_exposures=args.exposures,
                                       seed=args.seed, logging="legacy"))
     data_dir = write_market(market, tmp / "data")
+    if args.keep_exposures < 1:  # a random share of the logged exposures only (seeded)
+        import pandas as pd
+
+        exf = data_dir / "exposures.parquet"
+        ex = pd.read_parquet(exf)
+        keep = np.random.default_rng(args.seed).random(len(ex)) < args.keep_exposures
+        ex[keep].to_parquet(exf, index=False)
     truth = market.truth.astype({"customer_id": "str", "offer_id": "str"})
     menu = [str(o) for o in market.offers["offer_id"]]
     timings = {"simulate": time.perf_counter() - t0}
@@ -90,7 +98,8 @@ def run(args: argparse.Namespace) -> dict:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             res = train(data_dir, tmp / f"model{r}", seed=args.seed + r, settings=settings,
-                        tune_mode=args.tune)  # as `offerwise train` runs by default
+                        tune_mode=args.tune,  # as `offerwise train` runs by default
+                        min_child_samples=args.min_child_samples)
         lm = load_model(res.model_dir)
         if r == 0:
             mg = res.card.get("min_gain") or {}
@@ -154,6 +163,8 @@ def run(args: argparse.Namespace) -> dict:
                          **({"sha256": rows_hash} if args.write_plans is not None else {})})
     timings["plans"] = time.perf_counter() - t1
     return {"config": {"customers": args.customers, "exposures": args.exposures,
+                       "keep_exposures": args.keep_exposures,
+                       "min_child_samples": args.min_child_samples or "default",
                        "seed": args.seed, "logging": "legacy", "threads": settings.threads,
                        "cpu_count": os.cpu_count(), "best_offer_cost": full_cost,
                        "default": f"{DEFAULT_LEARNER}:{DEFAULT_PROFIT}",
@@ -179,6 +190,9 @@ def _print(out: dict) -> None:
     print(f"bench_plan_value: {c['customers']} customers, {c['exposures']} exposures, legacy "
           f"logging, seed {c['seed']}; budgets as a share of the best-offer cost "
           f"{c['best_offer_cost']:.0f}; true value as % of the oracle plan (true cost / budget)")
+    if c["min_child_samples"] != "default" or c["keep_exposures"] < 1:
+        print(f"min rows per leaf {c['min_child_samples']}; trained on a random "
+              f"{c['keep_exposures']:.0%} of the exposures")
     head = f"{'plan':50s}" + "".join(f"{f'{s:.0%} budget':>22s}" for s in shares)
     print(head)
     by = {(r["plan"], r["budget_share"]): r for r in out["rows"]}
@@ -208,6 +222,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="also plan with the first model only allowing a predicted gain above each value")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--tune", default="fast", help="train --tune mode (default: fast, as the CLI)")
+    ap.add_argument("--min-child-samples", type=int, default=None,
+                    help="pin the minimum rows per leaf (default: the product's, 1 %% of the exposures)")
+    ap.add_argument("--keep-exposures", type=float, default=1.0,
+                    help="train on this random share of the logged exposures (seeded by --seed)")
     ap.add_argument("--write-plans", type=Path, default=None,
                     help="write every plan as Parquet into this folder and print the sha256 of its rows")
     return run_cli(ap, argv, run, _print)

@@ -73,9 +73,10 @@ def test_candidates_by_mode_and_pins():
     assert len(candidates("off", 10_000)) == 1
     fast = candidates("fast", 10_000)
     assert fast[0] == Candidate("ptb", 100) and len(fast) == 3
-    assert {c.learner for c in fast} == {"ptb", "tb"} and fast[1].min_child_samples == 25
+    assert {c.learner for c in fast} == {"ptb", "tb"} and fast[1].min_child_samples == 50
     assert {c.learner for c in candidates("full", 10_000)} == {"ptb", "tb", "t", "x", "dr"}
-    assert candidates("fast", 100_000)[0].min_child_samples == 300  # capped
+    assert candidates("fast", 100_000)[0].min_child_samples == 1_000  # 1 %, no cap
+    assert candidates("fast", 100_000)[1].min_child_samples == 500  # the smaller leaves
     assert candidates("fast", 1_000)[0].min_child_samples == 20  # floor
     assert all(c.learner == "x" for c in candidates("full", 10_000, learner="x"))
     assert all(c.n_estimators == 40 for c in candidates("full", 10_000, pin={"n_estimators": 40}))

@@ -150,7 +150,7 @@ def candidates(
 ) -> list[Candidate]:
     """The configurations ``mode`` tries, the default first.
 
-    ``off``: the default only; ``fast``: the default, the pooled model with 4x smaller leaves and
+    ``off``: the default only; ``fast``: the default, the pooled model with 2x smaller leaves and
     the shared-base T-learner (3 candidates: 100k exposures train in under a minute on 2 cores);
     ``full``: every learner x two leaf sizes x two tree sizes
     (and 300 rounds for the default). ``learner`` pins the learner and ``pin`` any of
@@ -159,7 +159,7 @@ def candidates(
     if mode not in TUNE_MODES:
         raise InputError(f"--tune must be one of {', '.join(TUNE_MODES)}; got {mode!r}")
     mcs = default_min_child_samples(n_rows)
-    small = max(10, mcs // 4)
+    small = max(10, mcs // 2)
     base = _pinned(Candidate(learner or DEFAULT_LEARNER, mcs), pin)
     if mode == "off":
         return [base]
