@@ -21,9 +21,10 @@ On the project's simulator (``legacy`` logging policy, known truth) the script
    Every offerwise variant is trained with ``--model-seeds`` seeds (default 3) and its row shows
    the median plan (with the range): one model seed moves the plan value by several points.
 
-4. reports the DR off-policy estimate of the default plan's value per logged round on the
-   held-out exposures (:func:`offerwise.evaluation.ope.evaluate_decisions`) against its true value
-   on the same rows (``true_policy_value_per_exposure``).
+4. reports the off-policy estimates of the default plan's value per logged round as ``offerwise
+   evaluate --model`` makes them (:func:`offerwise.workflows.evaluate.evaluate_plan`: on the
+   model's own training data the DM/DR reward model is its out-of-fold prediction) against its
+   true value on the same rows (``true_policy_value_per_exposure``).
 
 Plans are budgeted on their own *estimated* costs; the table also shows each plan's true cost.
 
@@ -47,10 +48,8 @@ import pandas as pd
 
 from offerwise.config import load_settings
 from offerwise.data.contract import load_data
-from offerwise.evaluation.ope import evaluate_decisions
 from offerwise.features.model_inputs import customer_features
 from offerwise.models.defaults import DEFAULT_BAGS, DEFAULT_LEARNER, DEFAULT_PROFIT
-from offerwise.models.introspect import expected_rewards
 from offerwise.models.persist import load_model
 from offerwise.simulator import (
     SimulatorConfig,
@@ -60,6 +59,7 @@ from offerwise.simulator import (
     true_policy_value_per_exposure,
     write_market,
 )
+from offerwise.workflows.evaluate import evaluate_plan
 from offerwise.workflows.train import train
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -143,7 +143,7 @@ def run(args: argparse.Namespace) -> dict:
             plan = _plan_frame(ids, sc.offers, choice)
             values.append((true_policy_value(truth, plan), plan))
             if first is None:
-                first = {"lm": lm, "plan": plan, "holdout": res.holdout, "timings": res.timings}
+                first = {"lm": lm, "plan": plan, "timings": res.timings}
         name = f"offerwise {learner.upper()}-learner, {profit} profit"
         if learner == "ptb":
             name += f", {bags} bag{'s' if bags > 1 else ''}"
@@ -178,12 +178,17 @@ def run(args: argparse.Namespace) -> dict:
     dd = deepest_discount(lg, market.offers, X_cust, threads, args.seed)
     add("deepest discount to lowest P(buy)", deepest_discount_plan(ids, dd, budget), note=dd.offer)
 
-    # ---- DR off-policy estimate of the default plan on the held-out exposures -----------------
-    hold = results[default]["holdout"]
+    # ---- off-policy estimates of the default plan, as `offerwise evaluate --model` makes them -----
     plan = results[default]["plan"]
-    rew = expected_rewards(lm0, X_cust, ids, [NONE, *menu])
-    ope = evaluate_decisions(plan, hold, rew, menu, seed=args.seed, n_bootstrap=args.bootstrap)
-    true_pe = true_policy_value_per_exposure(truth, hold, plan)
+    ev = evaluate_plan(plan, data_dir, model=lm0, settings=settings, seed=args.seed,
+                       n_bootstrap=args.bootstrap)
+    rounds = ds.frame("exposures")
+    if ev.n_rounds != len(rounds):  # the out-of-fold rewards cover every exposure
+        raise SystemExit(f"evaluate used {ev.n_rounds} of {len(rounds)} exposures ({ev.rows})")
+    rounds["customer_id"] = rounds["customer_id"].astype(str)
+    rounds["offer_id"] = rounds["offer_id"].astype(str)
+    ope = ev.estimates
+    true_pe = true_policy_value_per_exposure(truth, rounds, plan)
     ope_rows = [{"estimator": e.estimator, "value": e.value, "ci_low": e.ci_low, "ci_high": e.ci_high,
                  "rel_error": (e.value - true_pe) / abs(true_pe) if true_pe else float("nan"),
                  "ess": e.ess} for e in ope]
@@ -197,7 +202,8 @@ def run(args: argparse.Namespace) -> dict:
                    "default": f"{DEFAULT_LEARNER}:{DEFAULT_PROFIT}:{DEFAULT_BAGS}"},
         "plans": rows,
         "margin_over_best_baseline": d_ow["share_of_oracle"] - max(r["share_of_oracle"] for r in others),
-        "ope": {"holdout_rows": int(len(hold)), "true_value_per_round": true_pe, "estimates": ope_rows},
+        "ope": {"rows": ev.rows, "n_rounds": ev.n_rounds, "true_value_per_round": true_pe,
+                "estimates": ope_rows},
         "train_timings_default": results[default]["timings"],
         "train_s_default": results[default]["train_s"],
     }
@@ -219,10 +225,11 @@ def _print(out: dict) -> None:
                   "" if r["train_s"] is None else f"{r['train_s']:.1f}", r["note"])
     o = out["ope"]
     for e in o["estimates"]:
-        t.add_row(f"OPE {e['estimator']} of default plan (per round, {o['holdout_rows']} held-out rows)",
+        t.add_row(f"OPE {e['estimator']} of default plan (per round, {o['n_rounds']} rows)",
                   f"{e['value']:.3f}", f"err {100 * e['rel_error']:+.1f}%", f"[{e['ci_low']:.3f}, {e['ci_high']:.3f}]",
                   "", "", f"true {o['true_value_per_round']:.3f}")
     Console(width=200).print(t)
+    print(f"OPE rows: {o['rows']}")
     print(f"default vs best baseline: {100 * out['margin_over_best_baseline']:+.1f} points of the oracle value; "
           f"train timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in out["train_timings_default"].items()))
 
