@@ -46,6 +46,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
 from offerwise.errors import InputError
+from offerwise.models.defaults import default_min_child_samples
 from offerwise.models.forest import compiled_arithmetic, predict_arms, run_kernel
 from offerwise.models.metalearners import (
     LEARNERS,
@@ -514,7 +515,7 @@ class OfferResponseModel(BaseEstimator):
         self.offer_specs_ = [specs[o] for o in offers if o in specs]
         if extra:  # offers as attributes: score the offers without a learner of their own
             params = self._params("binary", self.random_state + 900)
-            params["min_data_in_leaf"] = int(min(self.min_child_samples, max(20, n // 100)))
+            params["min_data_in_leaf"] = min(self.min_child_samples, default_min_child_samples(n))
             boosters.update(
                 fit_attribute_model(
                     X,
