@@ -7,8 +7,9 @@ settings) on the project simulator, whose truth is known:
   legacy policy also targets a latent in-market state that raises purchases before and after the
   offer), ``random`` and ``legacy`` with logged propensities — and the share whose
   identification verdict is ``ok``;
-* ``coverage``: ``--coverage-seeds`` legacy markets (logged propensities): the plan's stated 90 %
-  interval of incremental profit (doubly robust on the model's held-out exposures) vs the true
+* ``coverage``: ``--coverage-seeds`` legacy markets (logged propensities; seeds from
+  ``--coverage-first-seed``): the plan's stated 90 % interval of incremental profit (doubly
+  robust on the model's held-out exposures) vs the true
   incremental profit of the plan's treated customers; coverage, median width, and the model's
   own in-sample expected profit vs the truth;
 * ``explore``: ``--explore-seeds`` confounded markets without propensities: the default plan's true
@@ -95,7 +96,7 @@ def verdicts(args: argparse.Namespace, tmp: Path, settings) -> list[dict]:  # no
 def coverage(args: argparse.Namespace, tmp: Path, settings) -> list[dict]:  # noqa: ANN001
     rows = []
     for s in range(args.coverage_seeds):
-        seed = 200 + s
+        seed = args.coverage_first_seed + s
         mk = _market(seed, "legacy", args.customers, args.exposures)
         d = write_market(mk, tmp / f"c-{s}")
         tr = _train(d, tmp / f"cm-{s}", seed, settings)
@@ -462,6 +463,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--exposures", type=int, default=30_000)
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--coverage-seeds", type=int, default=20)
+    ap.add_argument("--coverage-first-seed", type=int, default=200,
+                    help="market seed of the first coverage market (the next ones follow)")
     ap.add_argument("--explore-seeds", type=int, default=5)
     ap.add_argument("--explore-first-seed", type=int, default=300,
                     help="explore part: the first market seed (seeds run from it upwards)")

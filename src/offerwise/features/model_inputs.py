@@ -6,6 +6,7 @@ category shares, for any list of cutoffs ``(customer_id, as_of)``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,7 @@ __all__ = [
     "build_features",
     "category_share_features",
     "customer_features",
+    "customer_features_at",
     "fit_sequence_encoder",
     "menu_categories",
     "price_index_features",
@@ -538,3 +540,23 @@ def customer_features(
     cutoffs = pd.DataFrame({"customer_id": ids, "as_of": ts})
     X, _ = build_features(ds, cutoffs, settings, spec=spec, computed=computed)
     return ids, X, ts
+
+
+def customer_features_at(
+    ds: DataSet,
+    spec: FeatureSpec,
+    dates: Sequence[pd.Timestamp],
+    *,
+    settings: Settings | None = None,
+) -> tuple[pd.Series, list[np.ndarray]]:
+    """Every customer of ``ds`` with features (n, p) per ``spec`` as of each of ``dates``, from one
+    feature pass: (customer ids, [X at dates[0], X at dates[1], ...])."""
+    settings = settings or default_settings()
+    ids = ds.frame("customers", ["customer_id"])["customer_id"].astype(str).reset_index(drop=True)
+    cutoffs = pd.concat(
+        [pd.DataFrame({"customer_id": ids, "as_of": pd.Timestamp(d)}) for d in dates],
+        ignore_index=True,
+    )
+    X, _ = build_features(ds, cutoffs, settings, spec=spec)
+    n = len(ids)
+    return ids, [X[k * n : (k + 1) * n] for k in range(len(dates))]

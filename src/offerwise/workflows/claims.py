@@ -43,7 +43,7 @@ from offerwise.evaluation.plan_value import (
     plan_support,
 )
 from offerwise.evaluation.power import holdout_to_detect, minimum_detectable_effect
-from offerwise.features.model_inputs import customer_features
+from offerwise.features.model_inputs import customer_features_at
 from offerwise.models.persist import LoadedModel, load_model
 from offerwise.policy.plan import PlanResult
 from offerwise.vocab import NO_OFFER, net_profit_sum
@@ -75,9 +75,11 @@ LEVEL = 0.9
 #: Fewest customers a verifying holdout is sized at: below it the normal approximation behind the
 #: power calculation (and `analyze`'s interval) is poor for skewed profits, whatever the effect.
 MIN_HOLDOUT_CUSTOMERS = 200
-#: Checked exposures that span at most this many days (a campaign) are checked against the plan
-#: re-made as of the first of them (:func:`check_date`).
+#: Checked exposures are split into spans of at most this many days (a campaign), each checked
+#: against the plan re-made as of its first exposure (:func:`check_windows`).
 CHECK_WINDOW_DAYS = 31
+#: At most this many spans (the latest) are checked: each re-makes the plan over every customer.
+MAX_CHECK_WINDOWS = 6
 
 
 @dataclass(slots=True)
@@ -187,28 +189,89 @@ class HeldOutCheck:
 Resolver = Callable[[pd.DataFrame], PlanResult]
 
 
-def check_date(ts: pd.Series, as_of: pd.Timestamp | None) -> pd.Timestamp | None:
-    """The date to re-make a plan as of to check it on exposures at ``ts``: the first of them, when
-    they span at most :data:`CHECK_WINDOW_DAYS` days (a campaign) and precede the plan's date
-    ``as_of``; else None.
+@dataclass(frozen=True, slots=True)
+class CheckWindows:
+    """The checked exposures in spans of at most :data:`CHECK_WINDOW_DAYS` days.
+
+    ``starts``: each span's first exposure (naive timestamps, oldest first); ``label``: (n,) the
+    span index of each row, -1 for a row in none of them (before the :data:`MAX_CHECK_WINDOWS`
+    latest spans, or in a span that starts on or after the plan's date); ``dropped``: how many
+    rows that is (of those the spans were drawn from).
+    """
+
+    starts: list[pd.Timestamp]
+    label: np.ndarray
+    dropped: int
+
+
+def check_windows(
+    ts: pd.Series, as_of: pd.Timestamp | None, rows: np.ndarray | None = None
+) -> CheckWindows | None:
+    """Spans of the exposures at ``ts`` (n,) to re-make the plan at, each as of its first exposure;
+    None when a time is missing or no span starts before the plan's date ``as_of``.
 
     A plan made from features as of its own date may pick customers partly for what happened after
     the exposures it is checked on (a customer the last campaign's offer made buy looks different
-    now), and a DR estimate needs the plan's choice not to depend on the logged offer. Made from
-    the features as of the first exposure, the plan's choice cannot depend on the offers the rows
-    record. Over a longer span (a shop's history) one date would be stale for
-    most rows, so the check keeps the plan's own features and its support statement says how far
-    the exposures bear the plan out."""
+    now), and a DR estimate needs the plan's choice not to depend on the logged offer. Re-made from
+    the features as of a span's first exposure, the plan's choice cannot depend on the offers that
+    span's rows record. A span is at most :data:`CHECK_WINDOW_DAYS` days (a campaign; over a
+    longer one the plan's date would be stale for its later rows): a shop's history splits into
+    consecutive spans, each starting at the first exposure after the previous one ends.
+    ``rows``: (n,) bool, the rows the spans are drawn from (mixed logs: the logged ones); every
+    row is labelled by the span its time falls in.
+    """
     t = pd.to_datetime(ts, errors="coerce", utc=True)
     if not len(t) or t.isna().any():
         return None
-    first, last = t.min(), t.max()
-    if last - first > pd.Timedelta(days=CHECK_WINDOW_DAYS):
+    naive = t.dt.tz_localize(None).to_numpy()
+    pick = naive if rows is None else naive[np.asarray(rows, dtype=bool)]
+    if not len(pick):
         return None
-    first = first.tz_localize(None)
-    if as_of is not None and first >= pd.Timestamp(as_of).tz_localize(None):
+    width = np.timedelta64(CHECK_WINDOW_DAYS, "D")
+    order = np.sort(pick)
+    starts: list[np.datetime64] = []
+    k = 0
+    while k < len(order):
+        starts.append(order[k])
+        k = int(np.searchsorted(order, order[k] + width, side="left"))
+    if as_of is not None:
+        limit = np.datetime64(pd.Timestamp(as_of).tz_localize(None).to_datetime64())
+        starts = [s for s in starts if s < limit]
+    if not starts:
         return None
-    return first
+    starts = starts[-MAX_CHECK_WINDOWS:]
+    st = np.array(starts)
+    idx = np.searchsorted(st, naive, side="right") - 1
+    inside = (idx >= 0) & (naive < st[np.maximum(idx, 0)] + width)
+    label = np.where(inside, idx, -1).astype(np.int64)
+    counted = np.ones(len(naive), dtype=bool) if rows is None else np.asarray(rows, dtype=bool)
+    return CheckWindows(
+        starts=[pd.Timestamp(s) for s in starts],
+        label=label,
+        dropped=int((counted & (label < 0)).sum()),
+    )
+
+
+def window_note(win: CheckWindows) -> str:
+    """How the check re-made the plan for the spans of :func:`check_windows` (a note's tail)."""
+    if len(win.starts) == 1:
+        out = (
+            f"; the plan re-made from the features as of {win.starts[0].date()}, the checked "
+            "exposures' first day (so it cannot pick customers for what those offers did)"
+        )
+    else:
+        out = (
+            f"; the plan re-made from the features as of the first day of each of "
+            f"{len(win.starts)} spans of at most {CHECK_WINDOW_DAYS} days "
+            f"({win.starts[0].date()} to {win.starts[-1].date()}) and checked on that span's "
+            "exposures (so it cannot pick customers for what those offers did)"
+        )
+    if win.dropped:
+        out += (
+            f"; {win.dropped:,} exposures outside them (older, or from the plan's date on) not "
+            "checked"
+        )
+    return out
 
 
 def dr_estimate(
@@ -232,9 +295,10 @@ def dr_estimate(
     fold's customers): it re-makes the plan with ``resolve`` (same budget, rules and holdout) and
     the estimate is that plan's, on the fold's exposures — an honest, slightly conservative proxy
     (the audit model saw 2/3 of the data). On other data: the plan itself, on every exposure.
-    When the checked exposures are one campaign's (:func:`check_date`), the plan is re-made (same
-    budget and rules) from every customer's features as of the campaign's first day, so its choice
-    does not depend on what the campaign did to them.
+    With exposure times, the checked exposures are split into spans of at most
+    :data:`CHECK_WINDOW_DAYS` days (:func:`check_windows`) and each span's rows are checked against
+    the plan re-made (same budget and rules) from every customer's features as of the span's first
+    exposure, so its choice does not depend on what those offers did to them.
     """
     if not ds.has("exposures"):
         return HeldOutCheck(None, "the data has no exposures to check the plan against")
@@ -263,33 +327,36 @@ def dr_estimate(
         else None
     )
     mask = logged_rows(prop_all)
-    when = None
+    win = None
     if resolve is not None and "ts" in ex.columns:
-        when = check_date(ex["ts"] if mask is None else ex.loc[mask, "ts"], as_of)
-    if when is not None:
-        ids_w, X_w, _ = customer_features(ds, lm.features, as_of=when, settings=settings)
+        win = check_windows(ex["ts"], as_of, mask)
+    Xs = [X]
+    if win is not None:
+        ids_w, Xs = customer_features_at(ds, lm.features, win.starts, settings=settings)
         if np.array_equal(ids_w.astype(str).to_numpy(), ids.astype(str).to_numpy()):
-            X = X_w
-            rows_note += (
-                f"; the plan re-made from the features as of {when.date()}, the checked "
-                "exposures' first day (so it cannot pick customers for what those offers did)"
-            )
+            rows_note += window_note(win)
         else:
-            when = None
-    if held.fold is not None or when is not None:
+            win, Xs = None, [X]
+    label = win.label if win is not None else np.zeros(len(ex), dtype=np.int64)
+    if held.fold is not None or win is not None:
         assert resolve is not None
-        plan = resolve(model.predict_frame(X, ids))  # NaN revenue: profit plans only
-    arms = [NO_OFFER, *plan.offer_ids]
+        plans = [resolve(model.predict_frame(X_w, ids)) for X_w in Xs]  # NaN revenue: profit
+    else:
+        plans = [res]
+    arms = [NO_OFFER, *plans[0].offer_ids]
     index = {a: i for i, a in enumerate(arms)}
     keep_rows = (ex["offer_id"].isin(index) & ex["customer_id"].isin(set(ids))).to_numpy()
     ex = ex[keep_rows].reset_index(drop=True)
+    label = label[keep_rows]
     prop = None if prop_all is None else prop_all[keep_rows]
     if len(ex) < 50:
         return HeldOutCheck(
             None, f"too few exposures to check the plan on ({len(ex)}; {rows_note})"
         )
     pos = pd.Series(np.arange(len(ids)), index=ids.to_numpy()).reindex(ex["customer_id"]).to_numpy()
-    Xr = X[pos]
+    Xr = X[pos]  # the plan's own features; a span's rows get theirs as of its first day
+    for w, X_w in enumerate(Xs):
+        Xr[label == w] = X_w[pos[label == w]]
     action = ex["offer_id"].map(index).to_numpy(dtype=np.int64)
     gp = pd.to_numeric(ex["gross_profit"], errors="coerce").to_numpy(dtype=np.float64)
     reward = np.nan_to_num(gp) - pd.to_numeric(ex["discount_cost"]).to_numpy(dtype=np.float64)
@@ -297,11 +364,12 @@ def dr_estimate(
     if logged is not None:
         assert prop is not None  # a mask comes only from logged propensities
         keep = np.flatnonzero(logged)
-        ex, Xr, action, reward = (
+        ex, Xr, action, reward, label = (
             ex.iloc[keep].reset_index(drop=True),
             Xr[keep],
             action[keep],
             reward[keep],
+            label[keep],
         )
         pscore = prop[keep]
         how = (
@@ -321,9 +389,26 @@ def dr_estimate(
                 f"propensities logged on {len(ex) - n_est:,} exposures (too few to check on "
                 f"alone) and estimated from the features on {n_est:,}"
             )
-    plan_arm = np.where(plan.holdout, -1, plan.assignment) + 1  # 0 = none
-    by_customer = pd.Series(plan_arm, index=pd.Index(plan.customer_ids.astype(str)))
-    plan_action = by_customer.reindex(ex["customer_id"]).fillna(0).to_numpy(dtype=np.int64)
+    if (label < 0).any():  # rows outside the checked spans (counted in the note)
+        inside = np.flatnonzero(label >= 0)
+        ex, Xr, action, reward, label, pscore = (
+            ex.iloc[inside].reset_index(drop=True),
+            Xr[inside],
+            action[inside],
+            reward[inside],
+            label[inside],
+            pscore[inside],
+        )
+        if len(ex) < 50:
+            return HeldOutCheck(
+                None, f"too few exposures to check the plan on ({len(ex)}; {rows_note})"
+            )
+    plan_action = np.zeros(len(ex), dtype=np.int64)
+    for w, plan in enumerate(plans):
+        plan_arm = np.where(plan.holdout, -1, plan.assignment) + 1  # 0 = none
+        by_customer = pd.Series(plan_arm, index=pd.Index(plan.customer_ids.astype(str)))
+        on = label == w
+        plan_action[on] = by_customer.reindex(ex.loc[on, "customer_id"]).fillna(0).to_numpy()
     if not (plan_action > 0).any():  # d_i = 0 on every round: an interval [0, 0] would mislead
         n_c = ex["customer_id"].nunique()
         return HeldOutCheck(
