@@ -61,3 +61,42 @@ def test_a_six_week_history_is_checked_span_by_span(six_weeks, tmp_path):
     assert c.estimate.ci_low <= c.estimate.value <= c.estimate.ci_high
     # exact propensities and plans that cannot depend on the logged offers: no mismatch flagged
     assert c.support is not None and not c.support.mismatch, c.support
+
+
+def test_evaluate_says_a_plan_made_after_the_exposures_is_valued_optimistically(six_weeks, tmp_path):
+    """`offerwise evaluate` of an offerwise plan made after the exposures it values: a warning
+    naming the plan's date and quoting the plan's own held-out check, in --json and on screen."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from offerwise.cli import app
+    from offerwise.workflows.evaluate import evaluate_plan
+    from offerwise.workflows.plan import make_plan
+
+    d, model = six_weeks
+    path = tmp_path / "p.parquet"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run = make_plan(model, d, 300.0, path, seed=2, frontier=False)
+    est = run.claims.estimate
+    res = evaluate_plan(path, d, model=model, n_bootstrap=20)
+    msg = [w for w in res.warnings if w.startswith("the plan was made as of")]
+    assert len(msg) == 1, res.warnings
+    n = len(pd.read_parquet(d / "exposures.parquet"))
+    assert f"after {n:,} of the {n:,} exposures" in msg[0]
+    assert f"incremental profit {est.value:,.0f}, 90% interval [{est.ci_low:,.0f}, " in msg[0]
+    # the same decisions as a frame (no plan summary to date them): no such warning
+    frame = pd.read_parquet(path)[["customer_id", "offer_id"]]
+    assert not [w for w in evaluate_plan(frame, d, n_bootstrap=20).warnings if "made as of" in w]
+    r = CliRunner()
+    out = r.invoke(app, ["evaluate", "--decisions", str(path), "--data", str(d), "--model",
+                         str(model), "--bootstrap", "20"])
+    assert out.exit_code == 0, out.output
+    text = " ".join(out.output.split())
+    assert "warning: the plan was made as of" in text and "these estimates are optimistic" in text
+    js = r.invoke(app, ["evaluate", "--decisions", str(path), "--data", str(d), "--bootstrap",
+                        "20", "--json"])
+    assert js.exit_code == 0, js.output
+    got = json.loads(js.stdout[js.stdout.index("{"):])
+    assert any(w.startswith("the plan was made as of") for w in got["warnings"])

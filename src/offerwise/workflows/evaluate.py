@@ -3,6 +3,7 @@ exposures."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,10 +17,16 @@ from offerwise.evaluation.ope import EstimateResult, check_propensities, evaluat
 from offerwise.features.model_inputs import customer_features
 from offerwise.models.introspect import expected_rewards
 from offerwise.models.persist import LoadedModel, load_model
-from offerwise.vocab import NO_OFFER
+from offerwise.vocab import NO_OFFER, summary_path
 from offerwise.workflows._common import DataArg, Progress, held_out_exposures, note, open_data
 
-__all__ = ["EvaluateResult", "evaluate_plan", "missing_customers", "read_decisions"]
+__all__ = [
+    "EvaluateResult",
+    "evaluate_plan",
+    "missing_customers",
+    "plan_made_after",
+    "read_decisions",
+]
 
 
 @dataclass(slots=True)
@@ -54,6 +61,46 @@ def missing_customers(dec: pd.DataFrame, ex: pd.DataFrame) -> list[str]:
         f"are not in the decisions (e.g. {gone.iloc[0]!r}; the decisions have e.g. "
         f"{dec['customer_id'].iloc[0]!r}): they count as offered nothing"
     ]
+
+
+def plan_made_after(decisions: str | Path | pd.DataFrame, ex: pd.DataFrame) -> list[str]:
+    """A warning when ``decisions`` is an offerwise plan (its ``.summary.json`` beside it names the
+    plan's date ``as_of``) made after exposures of ``ex`` (with ``ts``) it is valued on.
+
+    The plan's features then include what those exposures' offers did (a customer an offer made
+    buy looks different afterwards), so its choice for a customer can depend on the logged offer,
+    and off-policy estimates on those rows are optimistic. The plan's own held-out check (in the
+    summary) re-makes the plan as of each span's first exposure and is quoted when present.
+    """
+    if isinstance(decisions, pd.DataFrame) or "ts" not in ex.columns or not len(ex):
+        return []
+    path = summary_path(decisions)
+    if not path.exists():
+        return []
+    try:
+        summary = json.loads(path.read_text())
+        as_of = pd.Timestamp(summary["as_of"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    ts = pd.to_datetime(ex["ts"], errors="coerce", utc=True).dt.tz_localize(None)
+    cut = as_of.tz_convert(None) if as_of.tzinfo is not None else as_of
+    before = int((ts < cut).sum())
+    if before == 0:
+        return []
+    out = (
+        f"the plan was made as of {as_of.date()}, after {before:,} of the {len(ex):,} exposures it "
+        f"is valued on ({ts.min().date()} to {ts.max().date()}): its features include what those "
+        "offers did, so its choices can depend on the logged offers and these estimates are "
+        "optimistic"
+    )
+    est = (summary.get("claims") or {}).get("estimate")
+    if isinstance(est, dict) and all(k in est for k in ("value", "ci_low", "ci_high", "level")):
+        out += (
+            f"; the plan's own held-out check (re-made as of each campaign's start, {path.name}): "
+            f"incremental profit {est['value']:,.0f}, {est['level']:.0%} interval "
+            f"[{est['ci_low']:,.0f}, {est['ci_high']:,.0f}]"
+        )
+    return [out]
 
 
 def read_decisions(path: str | Path) -> pd.DataFrame:
@@ -156,5 +203,5 @@ def evaluate_plan(
         n_rounds=int(len(ex)),
         rows=rows,
         model=None if lm is None else str(lm.path),
-        warnings=missing_customers(dec, ex),
+        warnings=missing_customers(dec, ex) + plan_made_after(decisions, ex),
     )
