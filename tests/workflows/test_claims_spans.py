@@ -1,6 +1,6 @@
 """The plan's held-out check on a history longer than one campaign: the exposures are split into
 spans of at most CHECK_WINDOW_DAYS days, and each span's rows are checked against the plan re-made
-from the features as of its first exposure (``offerwise.workflows.claims.check_windows``)."""
+from the features as of its first exposure (``offerwise.workflows.check_spans.check_windows``)."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def test_features_at_several_dates_are_those_of_each_date(six_weeks):
 
 
 def test_a_six_week_history_is_checked_span_by_span(six_weeks, tmp_path):
-    from offerwise.workflows.claims import CHECK_WINDOW_DAYS
+    from offerwise.workflows.check_spans import CHECK_WINDOW_DAYS
     from offerwise.workflows.plan import make_plan
 
     d, model = six_weeks

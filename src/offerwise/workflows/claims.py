@@ -48,6 +48,7 @@ from offerwise.models.persist import LoadedModel, load_model
 from offerwise.policy.plan import PlanResult
 from offerwise.vocab import NO_OFFER, net_profit_sum
 from offerwise.workflows._common import held_out_exposures
+from offerwise.workflows.check_spans import check_windows, window_note
 from offerwise.workflows.explore_claims import (
     ExploreClaims,
     explore_advice,
@@ -75,11 +76,6 @@ LEVEL = 0.9
 #: Fewest customers a verifying holdout is sized at: below it the normal approximation behind the
 #: power calculation (and `analyze`'s interval) is poor for skewed profits, whatever the effect.
 MIN_HOLDOUT_CUSTOMERS = 200
-#: Checked exposures are split into spans of at most this many days (a campaign), each checked
-#: against the plan re-made as of its first exposure (:func:`check_windows`).
-CHECK_WINDOW_DAYS = 31
-#: At most this many spans (the latest) are checked: each re-makes the plan over every customer.
-MAX_CHECK_WINDOWS = 6
 
 
 @dataclass(slots=True)
@@ -189,91 +185,6 @@ class HeldOutCheck:
 Resolver = Callable[[pd.DataFrame], PlanResult]
 
 
-@dataclass(frozen=True, slots=True)
-class CheckWindows:
-    """The checked exposures in spans of at most :data:`CHECK_WINDOW_DAYS` days.
-
-    ``starts``: each span's first exposure (naive timestamps, oldest first); ``label``: (n,) the
-    span index of each row, -1 for a row in none of them (before the :data:`MAX_CHECK_WINDOWS`
-    latest spans, or in a span that starts on or after the plan's date); ``dropped``: how many
-    rows that is (of those the spans were drawn from).
-    """
-
-    starts: list[pd.Timestamp]
-    label: np.ndarray
-    dropped: int
-
-
-def check_windows(
-    ts: pd.Series, as_of: pd.Timestamp | None, rows: np.ndarray | None = None
-) -> CheckWindows | None:
-    """Spans of the exposures at ``ts`` (n,) to re-make the plan at, each as of its first exposure;
-    None when a time is missing or no span starts before the plan's date ``as_of``.
-
-    A plan made from features as of its own date may pick customers partly for what happened after
-    the exposures it is checked on (a customer the last campaign's offer made buy looks different
-    now), and a DR estimate needs the plan's choice not to depend on the logged offer. Re-made from
-    the features as of a span's first exposure, the plan's choice cannot depend on the offers that
-    span's rows record. A span is at most :data:`CHECK_WINDOW_DAYS` days (a campaign; over a
-    longer one the plan's date would be stale for its later rows): a shop's history splits into
-    consecutive spans, each starting at the first exposure after the previous one ends.
-    ``rows``: (n,) bool, the rows the spans are drawn from (mixed logs: the logged ones); every
-    row is labelled by the span its time falls in.
-    """
-    t = pd.to_datetime(ts, errors="coerce", utc=True)
-    if not len(t) or t.isna().any():
-        return None
-    naive = t.dt.tz_localize(None).to_numpy()
-    pick = naive if rows is None else naive[np.asarray(rows, dtype=bool)]
-    if not len(pick):
-        return None
-    width = np.timedelta64(CHECK_WINDOW_DAYS, "D")
-    order = np.sort(pick)
-    starts: list[np.datetime64] = []
-    k = 0
-    while k < len(order):
-        starts.append(order[k])
-        k = int(np.searchsorted(order, order[k] + width, side="left"))
-    if as_of is not None:
-        limit = np.datetime64(pd.Timestamp(as_of).tz_localize(None).to_datetime64())
-        starts = [s for s in starts if s < limit]
-    if not starts:
-        return None
-    starts = starts[-MAX_CHECK_WINDOWS:]
-    st = np.array(starts)
-    idx = np.searchsorted(st, naive, side="right") - 1
-    inside = (idx >= 0) & (naive < st[np.maximum(idx, 0)] + width)
-    label = np.where(inside, idx, -1).astype(np.int64)
-    counted = np.ones(len(naive), dtype=bool) if rows is None else np.asarray(rows, dtype=bool)
-    return CheckWindows(
-        starts=[pd.Timestamp(s) for s in starts],
-        label=label,
-        dropped=int((counted & (label < 0)).sum()),
-    )
-
-
-def window_note(win: CheckWindows) -> str:
-    """How the check re-made the plan for the spans of :func:`check_windows` (a note's tail)."""
-    if len(win.starts) == 1:
-        out = (
-            f"; the plan re-made from the features as of {win.starts[0].date()}, the checked "
-            "exposures' first day (so it cannot pick customers for what those offers did)"
-        )
-    else:
-        out = (
-            f"; the plan re-made from the features as of the first day of each of "
-            f"{len(win.starts)} spans of at most {CHECK_WINDOW_DAYS} days "
-            f"({win.starts[0].date()} to {win.starts[-1].date()}) and checked on that span's "
-            "exposures (so it cannot pick customers for what those offers did)"
-        )
-    if win.dropped:
-        out += (
-            f"; {win.dropped:,} exposures outside them (older, or from the plan's date on) not "
-            "checked"
-        )
-    return out
-
-
 def dr_estimate(
     res: PlanResult,
     lm: LoadedModel,
@@ -296,9 +207,10 @@ def dr_estimate(
     the estimate is that plan's, on the fold's exposures — an honest, slightly conservative proxy
     (the audit model saw 2/3 of the data). On other data: the plan itself, on every exposure.
     With exposure times, the checked exposures are split into spans of at most
-    :data:`CHECK_WINDOW_DAYS` days (:func:`check_windows`) and each span's rows are checked against
-    the plan re-made (same budget and rules) from every customer's features as of the span's first
-    exposure, so its choice does not depend on what those offers did to them.
+    :data:`~offerwise.workflows.check_spans.CHECK_WINDOW_DAYS` days (:func:`check_windows`) and
+    each span's rows are checked against the plan re-made (same budget and rules) from every
+    customer's features as of the span's first exposure, so its choice does not depend on what
+    those offers did to them.
     """
     if not ds.has("exposures"):
         return HeldOutCheck(None, "the data has no exposures to check the plan against")
