@@ -141,6 +141,16 @@ def run(args: argparse.Namespace) -> dict:
                for floor in ([gain_floor(sc.incremental_profit,
                                          np.ones(sc.incremental_profit.shape, bool),
                                          mg["threshold"], mg["share"])] if mg else [])},
+            # the same with the one-standard-error rule: the largest reach whose out-of-fold
+            # value is within one standard error of the best (card min_gain.share_1se)
+            **{f"{PLANS[1]}, 1-SE min gain ({floor:.3g}; reach {mg['share_1se']:.0%})": plan_frame(
+                ids, sc.offers, allocate_choice(
+                    np.where(sc.incremental_profit >= floor, sc.incremental_profit, -1.0),
+                    sc.expected_cost, budget, settings.threads))
+               for floor in ([gain_floor(sc.incremental_profit,
+                                         np.ones(sc.incremental_profit.shape, bool),
+                                         mg["threshold_1se"], mg["share_1se"])]
+                             if "share_1se" in mg else [])},
             # the lower bound gain - z * spread over the seed bags (`offerwise plan --risk z`), per seed
             **{f"{PLANS[1]}, --risk {z:g}, model seed {args.seed + r}": plan_frame(
                 ids, s.offers, allocate_choice(s.incremental_profit - z * s.incremental_profit_sd,
@@ -168,7 +178,7 @@ def run(args: argparse.Namespace) -> dict:
                        "seed": args.seed, "logging": "legacy", "threads": settings.threads,
                        "cpu_count": os.cpu_count(), "best_offer_cost": full_cost,
                        "default": f"{DEFAULT_LEARNER}:{DEFAULT_PROFIT}",
-                       "single_offer": so.offer, "deepest": dd.offer},
+                       "single_offer": so.offer, "deepest": dd.offer, "work": str(tmp)},
             "rows": rows, "timings": timings}
 
 
@@ -204,6 +214,7 @@ def _print(out: dict) -> None:
         print(f"{name:50s}" + "".join(f"{x:>22s}" for x in cells))
     print(f"single offer: {c['single_offer']}; deepest discount: {c['deepest']}; timings (s): "
           + ", ".join(f"{k} {v:.1f}" for k, v in out["timings"].items()))
+    print(f"work folder (shop in data/, first model in model0/; not removed): {c['work']}")
     for r in out["rows"]:
         if "sha256" in r:
             print(f"plan rows sha256 {r['sha256'][:16]}  {r['budget_share']:.0%}  {r['plan']}")

@@ -1223,6 +1223,13 @@ def plan(
             soft_wrap=True,
             markup=False,
         )
+    elif run.min_gain_source.startswith("none: out of fold"):
+        console.print(
+            f"minimum predicted gain: {run.min_gain_source}",
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
+        )
     if res.margin is not None:
         m = res.margin
         console.print(

@@ -166,6 +166,26 @@ def test_plan_min_gain_option(data_dir, tmp_path):
     bad = r.invoke(app, [*base, "--out", str(tmp_path / "d.parquet"), "--min-gain", "lots"])
     assert bad.exit_code == 2 and "--min-gain must be auto, off or a number" in bad.output
     assert not (tmp_path / "d.parquet").exists()
+    # a model whose out-of-fold values say no reach pays (as `train` writes it then): no
+    # floor, and the plan, its summary and the model card say why
+    from offerwise.models.persist import render_card
+
+    card_path = tmp_path / "m" / "model_card.json"
+    card = json.loads(card_path.read_text())
+    losses = {k: -0.05 - 0.01 * i for i, k in enumerate(mg["value_by_share"])}
+    card["min_gain"] = {**mg, "value_by_share": losses, "pays": False, "share": 1.0,
+                        "threshold": 0.0, "share_1se": 1.0, "threshold_1se": 0.0}
+    card_path.write_text(json.dumps(card))
+    none = r.invoke(app, [*base, "--out", str(tmp_path / "e.parquet")])
+    assert none.exit_code == 0, none.output
+    text = " ".join(none.output.split())
+    assert ("minimum predicted gain: none: out of fold no reach of the model's predicted gains "
+            "paid (the least loss -0.050 per customer, at a reach of 2%)") in text
+    assert (pd.read_parquet(tmp_path / "e.parquet")["reason"] != "below_min_gain").all()
+    summary = json.loads((tmp_path / "e.summary.json").read_text())
+    assert summary["min_gain_source"].startswith("none: out of fold no reach")
+    assert "Minimum predicted gain for `plan --min-gain auto`: none. Out of fold no reach" in (
+        render_card(card))
 
 
 def test_bad_inputs(logs, tmp_path):

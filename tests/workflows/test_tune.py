@@ -111,7 +111,21 @@ def test_min_gain_stops_where_the_predicted_gains_stop_paying():
         np.full(n, 0.5),
         q,
     )
-    assert everyone.share == 1.0 and everyone.threshold == 0.0
+    assert everyone.share == 1.0 and everyone.threshold == 0.0 and everyone.pays
+    # every offer loses: each reach's value is negative and the least loss is the smallest
+    # reach; that is no evidence for a cut, so no threshold (and the card says why)
+    losing = min_gain(
+        np.arange(n).astype(str),
+        5.0 - action * 1.0 + rng.normal(0, 1, n),
+        action,
+        np.full(n, 0.5),
+        q,
+    )
+    assert max(losing.value_by_share.values()) < 0
+    assert max(losing.value_by_share, key=losing.value_by_share.__getitem__) == "2%"
+    assert not losing.pays and losing.share == 1.0 and losing.threshold == 0.0
+    assert losing.share_1se == 1.0 and losing.threshold_1se == 0.0
+    assert losing.to_dict()["pays"] is False and mg.to_dict()["pays"] is True
 
 
 def test_train_cross_fits_saves_oof_and_records_the_choice(data_dir, logs, tmp_path):

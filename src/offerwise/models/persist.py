@@ -333,7 +333,17 @@ def render_card(card: dict[str, Any]) -> str:
     lines += _identification_lines(card.get("identification"))
     lines += _tuning_lines(card.get("tuning"))
     mg = card.get("min_gain")
-    if isinstance(mg, dict) and "threshold" in mg:
+    if isinstance(mg, dict) and mg.get("pays") is False:
+        vals = mg.get("value_by_share") or {}
+        least = max(vals, key=vals.__getitem__) if vals else "?"
+        lines += [
+            "",
+            "Minimum predicted gain for `plan --min-gain auto`: none. Out of fold no reach of the "
+            f"predicted gains paid (the least loss: {_fmt(vals.get(least))} per customer, at "
+            f"{least}), which is no evidence for a cut: `plan` gives every positive gain, and "
+            "its held-out check says what the plan is worth.",
+        ]
+    elif isinstance(mg, dict) and "threshold" in mg:
         lines += [
             "",
             f"Minimum predicted gain for `plan --min-gain auto`: {_fmt(mg['threshold'])} per "

@@ -521,6 +521,9 @@ def plan_min_gain(lm: LoadedModel, setting: str | float) -> tuple[float, float |
         mg = lm.card.get("min_gain") or {}
         if "threshold" not in mg:
             return 0.0, None, "none: the model card has no out-of-fold choice (trained before it)"
+        if mg.get("pays") is False:
+            vals = mg.get("value_by_share") or {}
+            return 0.0, None, no_paying_reach({str(k): float(v) for k, v in vals.items()})
         share = float(mg.get("share", 1.0))
         return (
             float(mg["threshold"]),
@@ -537,6 +540,22 @@ def plan_min_gain(lm: LoadedModel, setting: str | float) -> tuple[float, float |
     if not (np.isfinite(v) and v >= 0):
         raise InputError(f"--min-gain must be auto, off or a number >= 0; got {setting!r}")
     return v, None, "--min-gain"
+
+
+def no_paying_reach(value_by_share: dict[str, float]) -> str:
+    """Why a model card's minimum gain (``pays`` false) sets no floor, with the least loss
+    (``value_by_share``: out-of-fold DR value per customer by reach, card ``min_gain``)."""
+    least = max(value_by_share, key=value_by_share.__getitem__) if value_by_share else None
+    where = (
+        f" (the least loss {value_by_share[least]:+,.3f} per customer, at a reach of {least})"
+        if least
+        else ""
+    )
+    return (
+        "none: out of fold no reach of the model's predicted gains paid" + where + "; no floor is "
+        "set on that (every positive gain is planned): the held-out check of the plan's profit "
+        "says what it is worth"
+    )
 
 
 def plan_cost(

@@ -341,7 +341,10 @@ class MinGain:
     customers; ``share`` the best reach (the largest within one standard error of the best value
     is ``share_1se``); ``threshold``
     (currency): the smallest predicted gain in the top ``share`` of the out-of-fold rows (0 at
-    full reach: every positive gain). ``threshold_1se`` likewise."""
+    full reach: every positive gain). ``threshold_1se`` likewise. ``pays``: whether any reach's
+    value is positive; when none is, the values do not point to a cut (the best is then the
+    least loss, usually the grid's smallest reach), so ``share`` is 1 and ``threshold`` 0: no
+    floor (docs/models.md, "Minimum predicted gain")."""
 
     value_by_share: dict[str, float]
     se_by_share: dict[str, float]
@@ -353,6 +356,7 @@ class MinGain:
     #: information (the threshold is used either way; see docs/models.md for why)
     z_vs_full: float = 0.0
     significant: bool = False
+    pays: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -364,9 +368,11 @@ class MinGain:
             "threshold_1se": self.threshold_1se,
             "z_vs_full": self.z_vs_full,
             "significant": self.significant,
+            "pays": self.pays,
             "rule": "the reach with the best out-of-fold DR plan value; the threshold is the "
             "smallest predicted gain that reach includes (z: that value against reaching every "
-            "positive gain, paired over customers)",
+            "positive gain, paired over customers); no threshold when no reach's value is "
+            "positive (pays: false)",
         }
 
 
@@ -409,11 +415,14 @@ def min_gain(
 
     best = int(np.argmax(mean))
     one_se = int(np.flatnonzero(mean >= mean[best] - se[best]).max())
+    pays = bool(mean[best] > 0)
     diff = per[:, best] - per[:, -1]  # best reach vs full reach, paired per customer
     sd = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else 0.0
     z = float(diff.mean() / sd) if sd > 0 else 0.0
     significant = bool(z > norm.isf(0.05))
     keys = [f"{s:.0%}" for s in GAIN_SHARES]
+    if not pays:  # every reach loses out of fold: the least loss is no evidence for a cut
+        best = one_se = len(GAIN_SHARES) - 1
     return MinGain(
         value_by_share=dict(zip(keys, map(float, mean), strict=True)),
         se_by_share=dict(zip(keys, map(float, se), strict=True)),
@@ -423,4 +432,5 @@ def min_gain(
         threshold_1se=threshold(GAIN_SHARES[one_se]),
         z_vs_full=z,
         significant=significant,
+        pays=pays,
     )
