@@ -120,3 +120,20 @@ def test_an_effect_near_zero_reads_as_such() -> None:
     assert verify_target(-0.0004, None, 100, True) == (
         None, "the expected effect is -0.0004 per customer")
     assert verify_target(-0.4, None, 100, True)[1] == "the expected effect is -0.40 per customer"
+
+
+def test_holdout_sentence_says_a_flagged_check_sizes_only_a_lower_bound() -> None:
+    """Sized from a held-out check whose exposures do not bear it out for the plan's customers
+    (support flagged, as on Complete Journey), the verifying holdout is a lower bound: the
+    sentence says "at least" and why."""
+    from offerwise.workflows.claims import SUPPORT_CAVEAT, holdout_sentence
+
+    basis = "the lower end of the held-out check's 90% interval"
+    plain = holdout_sentence(0.081, 2_469, basis, 9.69, at_least=False)
+    assert plain == (
+        "a random holdout of 8.1% (200 customers) detects the lower end of the held-out "
+        "check's 90% interval (+9.69 per customer) with 80% power"
+    )
+    flagged = holdout_sentence(0.081, 2_469, basis, 9.69, at_least=True)
+    assert flagged.startswith("a random holdout of at least 8.1% (200 customers) detects")
+    assert flagged.endswith(SUPPORT_CAVEAT) and "true effect may be smaller" in flagged

@@ -67,6 +67,8 @@ __all__ = [
     "plan_claims",
     "verification_holdout",
     "verify_target",
+    "holdout_sentence",
+    "SUPPORT_CAVEAT",
 ]
 
 #: The outcome window of the power calculation (days of net profit per customer), as `analyze`.
@@ -389,6 +391,29 @@ def sensitivity(res: PlanResult, scores: pd.DataFrame) -> Sensitivity | None:
     )
 
 
+#: Said after the verifying holdout's size when the held-out check it is sized from has its
+#: support flagged (:attr:`HeldOutCheck.support`): the size is then a lower bound.
+SUPPORT_CAVEAT = (
+    "; that check rests partly on the model (its exposures do not bear it out for the plan's "
+    "customers), so the true effect may be smaller and the holdout needs to be larger"
+)
+
+
+def holdout_sentence(
+    need: float, n_customers: int, basis: str, target: float, at_least: bool
+) -> str:
+    """The verifying experiment: a holdout of ``need`` (share of ``n_customers``) detects
+    ``target`` (currency per customer; ``basis``: where it comes from) with 80 % power;
+    ``at_least``: the target comes from a check whose support is flagged, so the size is a lower
+    bound (:data:`SUPPORT_CAVEAT`)."""
+    return (
+        f"a random holdout of {'at least ' if at_least else ''}{need:.1%} "
+        f"({int(np.ceil(need * n_customers)):,} customers) detects {basis} "
+        f"({per_customer(target)} per customer) with 80% power"
+        + (SUPPORT_CAVEAT if at_least else "")
+    )
+
+
 def verify_target(
     per: float, est: PlanValueEstimate | None, n_treated: int, verified: bool
 ) -> tuple[float | None, str]:
@@ -462,6 +487,10 @@ def plan_claims(
     mde = minimum_detectable_effect(sd, n_t, n_h) if n_h and sized else float("nan")
     verified = verdict in (None, "ok")
     target, basis = verify_target(per, est, n_t, verified)
+    # sized for a check its exposures do not bear out: the size is a lower bound
+    at_least = bool(
+        not verified and target is not None and check.support is not None and check.support.mismatch
+    )
     need = verification_holdout(target, sd, n_t + n_h) if sized else None
     if target is not None and not sized:
         detect = (
@@ -482,12 +511,10 @@ def plan_claims(
             f"{sd:,.2f} per customer): run it longer or on more customers"
         )
     else:
-        detect = (
-            f"a random holdout of {need:.1%} ({int(np.ceil(need * (n_t + n_h))):,} "
-            f"customers) detects {basis} ({per_customer(target)} per customer) with 80% power"
-        )
+        detect = holdout_sentence(need, n_t + n_h, basis, target, at_least)
+    x_target, x_basis, x_at_least = explore_target(target, basis, per)
     explore = (
-        explore_sizing(res, sd, OUTCOME_DAYS, *explore_target(target, basis, per))
+        explore_sizing(res, sd, OUTCOME_DAYS, x_target, x_basis, x_at_least or at_least)
         if sized
         else None
     )
