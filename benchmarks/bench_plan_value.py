@@ -115,6 +115,18 @@ def run(args: argparse.Namespace) -> dict:
     dd = deepest_discount(lg, market.offers, X_cust, settings.threads, args.seed)
     timings["baselines"] = time.perf_counter() - t1
 
+    # the minimum gain `offerwise train` chose out of fold, as `offerwise plan --min-gain auto`
+    # applies it (gain_floor; its raw threshold and z), and the one-standard-error rule's (the
+    # largest reach within one standard error of the best, card min_gain.share_1se)
+    floors: dict[str, float] = {}
+    everyone = np.ones(sc.incremental_profit.shape, bool)
+    if mg:
+        f = gain_floor(sc.incremental_profit, everyone, mg["threshold"], mg["share"])
+        floors[f"tuned min gain ({f:.3g}; raw {mg['threshold']:.3g}, "
+               f"z {mg.get('z_vs_full', float('nan')):.2f})"] = f
+    if "share_1se" in mg:
+        f = gain_floor(sc.incremental_profit, everyone, mg["threshold_1se"], mg["share_1se"])
+        floors[f"1-SE min gain ({f:.3g}; reach {mg['share_1se']:.0%})"] = f
     full_cost = float(oracle_policy(truth)["expected_cost"].sum())
     rows: list[dict] = []
     t1 = time.perf_counter()
@@ -131,26 +143,10 @@ def run(args: argparse.Namespace) -> dict:
             **{f"{PLANS[1]}, predicted gain > {c:g}": plan_frame(ids, sc.offers, allocate_choice(
                 np.where(sc.incremental_profit > c, sc.incremental_profit, -1.0), sc.expected_cost,
                 budget, settings.threads)) for c in args.min_gains},
-            # the minimum gain `offerwise train` chose out of fold (first model seed), as
-            # `offerwise plan --min-gain auto` applies it (gain_floor), its raw threshold and z
-            **{f"{PLANS[1]}, tuned min gain ({floor:.3g}; raw {mg['threshold']:.3g}, "
-               f"z {mg.get('z_vs_full', float('nan')):.2f})": plan_frame(
-                ids, sc.offers, allocate_choice(
-                    np.where(sc.incremental_profit >= floor, sc.incremental_profit, -1.0),
-                    sc.expected_cost, budget, settings.threads))
-               for floor in ([gain_floor(sc.incremental_profit,
-                                         np.ones(sc.incremental_profit.shape, bool),
-                                         mg["threshold"], mg["share"])] if mg else [])},
-            # the same with the one-standard-error rule: the largest reach whose out-of-fold
-            # value is within one standard error of the best (card min_gain.share_1se)
-            **{f"{PLANS[1]}, 1-SE min gain ({floor:.3g}; reach {mg['share_1se']:.0%})": plan_frame(
-                ids, sc.offers, allocate_choice(
-                    np.where(sc.incremental_profit >= floor, sc.incremental_profit, -1.0),
-                    sc.expected_cost, budget, settings.threads))
-               for floor in ([gain_floor(sc.incremental_profit,
-                                         np.ones(sc.incremental_profit.shape, bool),
-                                         mg["threshold_1se"], mg["share_1se"])]
-                             if "share_1se" in mg else [])},
+            # the out-of-fold minimum gains (first model seed; floors computed once, above)
+            **{f"{PLANS[1]}, {label}": plan_frame(ids, sc.offers, allocate_choice(
+                np.where(sc.incremental_profit >= floor, sc.incremental_profit, -1.0),
+                sc.expected_cost, budget, settings.threads)) for label, floor in floors.items()},
             # the lower bound gain - z * spread over the seed bags (`offerwise plan --risk z`), per seed
             **{f"{PLANS[1]}, --risk {z:g}, model seed {args.seed + r}": plan_frame(
                 ids, s.offers, allocate_choice(s.incremental_profit - z * s.incremental_profit_sd,

@@ -1141,7 +1141,7 @@ def plan(
             "--redeem-rate is for a first campaign (plan without --model); with --model the "
             "model predicts who redeems"
         )
-    from offerwise.workflows.plan import categories_dict, make_plan
+    from offerwise.workflows.plan import NO_FLOOR, categories_dict, make_plan
 
     with _status(as_json, "planning") as progress:
         run = make_plan(
@@ -1223,7 +1223,7 @@ def plan(
             soft_wrap=True,
             markup=False,
         )
-    elif run.min_gain_source.startswith("none: out of fold"):
+    elif run.min_gain_source.startswith(NO_FLOOR):
         console.print(
             f"minimum predicted gain: {run.min_gain_source}",
             highlight=False,

@@ -184,8 +184,9 @@ def test_plan_min_gain_option(data_dir, tmp_path):
     assert (pd.read_parquet(tmp_path / "e.parquet")["reason"] != "below_min_gain").all()
     summary = json.loads((tmp_path / "e.summary.json").read_text())
     assert summary["min_gain_source"].startswith("none: out of fold no reach")
-    assert "Minimum predicted gain for `plan --min-gain auto`: none. Out of fold no reach" in (
-        render_card(card))
+    assert ("Minimum predicted gain for `plan --min-gain auto`: none: out of fold no reach of the "
+            "model's predicted gains paid (the least loss -0.050 per customer, at a reach of 2%), "
+            "which is no evidence for a cut") in " ".join(render_card(card).split())
 
 
 def test_bad_inputs(logs, tmp_path):

@@ -54,6 +54,7 @@ __all__ = [
     "FeatureSpec",
     "LoadedModel",
     "load_model",
+    "no_paying_reach",
     "render_card",
     "save_model",
 ]
@@ -304,6 +305,19 @@ def _affinity_lines(aff: dict[str, Any] | None) -> list[str]:
     ]
 
 
+def no_paying_reach(value_by_share: dict[str, float]) -> str:
+    """A card's minimum gain with ``pays`` false, in words: no reach paid out of fold, and the
+    least loss (``value_by_share``: out-of-fold DR value per customer by reach)."""
+    least = max(value_by_share, key=value_by_share.__getitem__) if value_by_share else None
+    where = (
+        f" (the least loss {float(value_by_share[least]):+,.3f} per customer, at a reach of "
+        f"{least})"
+        if least
+        else ""
+    )
+    return "out of fold no reach of the model's predicted gains paid" + where
+
+
 def render_card(card: dict[str, Any]) -> str:
     """The model card as Markdown."""
     bags = f", {card['n_bags']} seed bags in the conversion model" if card.get("n_bags") else ""
@@ -334,14 +348,11 @@ def render_card(card: dict[str, Any]) -> str:
     lines += _tuning_lines(card.get("tuning"))
     mg = card.get("min_gain")
     if isinstance(mg, dict) and mg.get("pays") is False:
-        vals = mg.get("value_by_share") or {}
-        least = max(vals, key=vals.__getitem__) if vals else "?"
         lines += [
             "",
-            "Minimum predicted gain for `plan --min-gain auto`: none. Out of fold no reach of the "
-            f"predicted gains paid (the least loss: {_fmt(vals.get(least))} per customer, at "
-            f"{least}), which is no evidence for a cut: `plan` gives every positive gain, and "
-            "its held-out check says what the plan is worth.",
+            "Minimum predicted gain for `plan --min-gain auto`: none: "
+            f"{no_paying_reach(mg.get('value_by_share') or {})}, which is no evidence for a cut: "
+            "`plan` gives every positive gain, and its held-out check says what the plan is worth.",
         ]
     elif isinstance(mg, dict) and "threshold" in mg:
         lines += [

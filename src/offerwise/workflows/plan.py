@@ -22,7 +22,7 @@ from offerwise.errors import ConfigError, InputError
 from offerwise.evaluation.cost import UNCALIBRATED, CostCalibration, CostInterval, cost_interval
 from offerwise.features.engine import profile
 from offerwise.models.introspect import drivers_json, value_drivers
-from offerwise.models.persist import LoadedModel, load_model
+from offerwise.models.persist import LoadedModel, load_model, no_paying_reach
 from offerwise.policy.frontier import plan_frontier, write_frontier
 from offerwise.policy.margin import price_cut_offers
 from offerwise.policy.plan import (
@@ -53,6 +53,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from offerwise.spark.session import SparkConfig
 
 __all__ = [
+    "NO_FLOOR",
     "OBJECTIVES",
     "OVERSPEND_RISK",
     "PlanRun",
@@ -62,6 +63,9 @@ __all__ = [
     "plan_cost",
 ]
 
+#: How ``plan_min_gain``'s source starts when ``--min-gain auto`` finds no floor in the model's
+#: card (none chosen, or no reach paid out of fold); ``plan`` then says why.
+NO_FLOOR = "none: "
 #: Default random holdout share, and the one when the model's identification verdict is not ok.
 HOLDOUT = 0.10
 HOLDOUT_UNVERIFIED = 0.30
@@ -520,10 +524,16 @@ def plan_min_gain(lm: LoadedModel, setting: str | float) -> tuple[float, float |
     if text == "auto":
         mg = lm.card.get("min_gain") or {}
         if "threshold" not in mg:
-            return 0.0, None, "none: the model card has no out-of-fold choice (trained before it)"
+            why = "the model card has no out-of-fold choice (trained before it)"
+            return 0.0, None, NO_FLOOR + why
         if mg.get("pays") is False:
-            vals = mg.get("value_by_share") or {}
-            return 0.0, None, no_paying_reach({str(k): float(v) for k, v in vals.items()})
+            return (
+                0.0,
+                None,
+                f"{NO_FLOOR}{no_paying_reach(mg.get('value_by_share') or {})}; no floor is "
+                "set on that (every positive gain is planned): the held-out check of the plan's "
+                "profit says what it is worth",
+            )
         share = float(mg.get("share", 1.0))
         return (
             float(mg["threshold"]),
@@ -540,22 +550,6 @@ def plan_min_gain(lm: LoadedModel, setting: str | float) -> tuple[float, float |
     if not (np.isfinite(v) and v >= 0):
         raise InputError(f"--min-gain must be auto, off or a number >= 0; got {setting!r}")
     return v, None, "--min-gain"
-
-
-def no_paying_reach(value_by_share: dict[str, float]) -> str:
-    """Why a model card's minimum gain (``pays`` false) sets no floor, with the least loss
-    (``value_by_share``: out-of-fold DR value per customer by reach, card ``min_gain``)."""
-    least = max(value_by_share, key=value_by_share.__getitem__) if value_by_share else None
-    where = (
-        f" (the least loss {value_by_share[least]:+,.3f} per customer, at a reach of {least})"
-        if least
-        else ""
-    )
-    return (
-        "none: out of fold no reach of the model's predicted gains paid" + where + "; no floor is "
-        "set on that (every positive gain is planned): the held-out check of the plan's profit "
-        "says what it is worth"
-    )
 
 
 def plan_cost(
