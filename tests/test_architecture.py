@@ -17,7 +17,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "offerwise"
 #: Layers, lowest first. A package may import packages of lower layers only (the first layer's
 #: modules also each other).
 LAYERS: list[set[str]] = [
-    {"", "errors", "_version", "_lazy", "vocab", "config", "_io", "_numba"},
+    {"", "errors", "_version", "_lazy", "vocab", "config", "_io", "_numba", "_lightgbm"},
     {"data"},
     {"embed"},
     {"features", "simulator", "policy", "serving", "recommend", "demand"},

@@ -2720,8 +2720,19 @@ def non_finite_option(argv: list[str]) -> tuple[str, str] | None:
     return None
 
 
+#: Commands that fit or load LightGBM models: `main` imports LightGBM for them without
+#: scikit-learn (offerwise._lightgbm); the others import neither unless they need it.
+MODEL_COMMANDS = frozenset(
+    {"train", "score", "plan", "evaluate", "explain", "cycle", "demo", "recommend", "serve"}
+)
+
+
 def main() -> None:
     """Console-script entry point."""
+    if set(sys.argv[1:2]) & MODEL_COMMANDS:
+        from offerwise._lightgbm import lean_import
+
+        lean_import()  # LightGBM without scikit-learn's ~1.2 s import; before any thread starts
     bad = non_finite_option(sys.argv[1:])
     if bad is not None:
         err_console.print(

@@ -92,6 +92,11 @@ class InfeasibleError(InputError):
         super().__init__(message)
 
 
+class NotFittedError(OfferwiseError, ValueError, AttributeError):
+    """An estimator's ``predict`` before its ``fit`` (a ValueError and an AttributeError, as
+    scikit-learn's error of the same name)."""
+
+
 def require(package: str, extra: str) -> ModuleType:
     """Import an optional dependency or raise :class:`MissingExtraError` naming the extra."""
     import importlib
@@ -109,6 +114,7 @@ __all__ = [
     "InputError",
     "MissingExtraError",
     "ModelError",
+    "NotFittedError",
     "OfferwiseError",
     "Problem",
     "require",

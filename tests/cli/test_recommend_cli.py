@@ -118,3 +118,20 @@ def test_bad_data_exit_2_and_write_nothing(tmp_path: Path) -> None:
     assert res.exit_code == 2
     assert "required table 'transactions' is missing" in _json(res.stdout)["message"]
     assert not out.exists()
+
+
+def test_ranker_in_the_lean_command_process(shop: Path) -> None:
+    """The `offerwise` command imports LightGBM without scikit-learn (offerwise._lightgbm): the
+    ranker still fits there, to the same held-out metrics as in this process."""
+    import subprocess
+
+    args = ["recommend", "--data", str(shop), "--evaluate", "--holdout-weeks", "4",
+            "--level", "product", "--k", "2", "--json"]
+    r = subprocess.run([str(Path(sys.executable).parent / "offerwise"), *args],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    def ranker(out: str) -> str:  # its metrics, not its fitting time (NaN == NaN as text)
+        m = next(m for m in _json(out)["methods"] if m["method"] == "ranker")
+        return json.dumps({k: v for k, v in m.items() if k != "fit_seconds"}, sort_keys=True)
+
+    assert ranker(r.stdout) == ranker(runner.invoke(app, args).stdout)

@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 from sklearn.base import clone
-from sklearn.exceptions import NotFittedError
 
-from offerwise.errors import InputError
+from offerwise.errors import InputError, NotFittedError
 from offerwise.models.metalearners import (
     DRLearner,
     SharedBaseTLearner,

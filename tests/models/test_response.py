@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 from models_testdata import OFFERS, make_logs
 from scipy.stats import spearmanr
-from sklearn.exceptions import NotFittedError
 
-from offerwise.errors import InputError
+from offerwise.errors import InputError, NotFittedError
 from offerwise.models.response import SCORE_COLUMNS, OfferResponseModel
 
 FAST = {"n_estimators": 60, "learning_rate": 0.1, "min_child_samples": 300, "n_jobs": 1}

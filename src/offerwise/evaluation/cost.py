@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+from scipy.special import ndtr, ndtri
 
 __all__ = ["UNCALIBRATED", "CostCalibration", "CostInterval", "calibrate_cost", "cost_interval"]
 
@@ -128,8 +128,8 @@ def cost_interval(
     var = cal.ratio**2 * float(np.sum(c * np.clip(d - c, 0.0, None))) + (cal.se * total) ** 2
     sd = math.sqrt(var)
     mean = cal.ratio * total
-    z = float(norm.ppf((1 + level) / 2))
-    p_over = float(norm.sf((budget - mean) / sd)) if sd > 0 else float(mean > budget)
+    z = float(ndtri((1 + level) / 2))
+    p_over = float(ndtr(-(budget - mean) / sd)) if sd > 0 else float(mean > budget)
     return CostInterval(
         predicted=total,
         expected=mean,

@@ -12,7 +12,32 @@ from offerwise.vocab import NO_OFFER
 if TYPE_CHECKING:  # pragma: no cover
     from offerwise.models.response import ResponseScores
 
-__all__ = ["holdout_metrics"]
+__all__ = ["holdout_metrics", "roc_auc"]
+
+
+def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
+    """Area under the ROC curve of binary labels ``y`` (n,) for scores ``score`` (n,): the
+    Mann-Whitney probability that a positive outranks a negative, ties counted half,
+    ``(R+ - n+ (n+ + 1) / 2) / (n+ n-)`` with ``R+`` the positives' summed mid-ranks (what
+    scikit-learn's ``roc_auc_score`` gives, without its ~1.4 s import). NaN without both
+    classes."""
+    y = np.asarray(y, dtype=np.float64) > 0.5
+    s = np.asarray(score, dtype=np.float64)
+    n_pos = int(y.sum())
+    n_neg = len(y) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    order = np.argsort(s, kind="mergesort")
+    ss = s[order]
+    # mid-rank of each tie group: (first + last) / 2 + 1 over the sorted positions
+    new = np.r_[True, ss[1:] != ss[:-1]]
+    group = np.cumsum(new) - 1
+    starts = np.flatnonzero(new)
+    ends = np.r_[starts[1:], len(ss)] - 1
+    mid = (starts + ends) / 2.0 + 1.0
+    ranks = np.empty(len(s))
+    ranks[order] = mid[group]
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 
 
 def holdout_metrics(
@@ -25,8 +50,6 @@ def holdout_metrics(
     profit (IPW-weighted when logged propensities exist), calibration by decile, conversion AUC
     (offer and control rows, predicted conversion of the logged arm) and cost MAE (treated rows).
     """
-    from sklearn.metrics import roc_auc_score
-
     from offerwise.evaluation.uplift import uplift_metrics
 
     offer = ex["offer_id"].to_numpy(dtype=object)
@@ -68,7 +91,7 @@ def holdout_metrics(
                 conv[rows],
                 np.where(tr[rows], sc.p_convert[rows, j], sc.p_convert_none[rows, j]),
             )
-            m["conversion_auc"] = _num(roc_auc_score(yk, pk)) if 0 < yk.sum() < len(yk) else None
+            m["conversion_auc"] = _num(roc_auc(yk, pk)) if 0 < yk.sum() < len(yk) else None
             err = np.abs(sc.expected_cost[tr, j] - cost[tr])
             cost_err.append(err)
             m["cost_mae"] = _num(err.mean())
@@ -76,7 +99,7 @@ def holdout_metrics(
     ok = np.isfinite(p_logged)
     auc = None
     if ok.any() and 0 < conv[ok].sum() < ok.sum():
-        auc = _num(roc_auc_score(conv[ok], p_logged[ok]))
+        auc = _num(roc_auc(conv[ok], p_logged[ok]))
     all_err = np.concatenate(cost_err) if cost_err else np.array([])
     return {
         "outcome": "net_profit",

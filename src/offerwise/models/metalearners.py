@@ -7,7 +7,7 @@ All learners estimate the conditional average treatment effect (CATE)
 from arrays ``X`` (n, p) float, ``t`` (n,) in {0, 1} and ``y`` (n,) float (binary outcomes are
 modelled with a logistic base model when ``outcome="binary"``). They are sklearn-style
 estimators: ``__init__`` stores keyword arguments, ``fit`` sets attributes ending in ``_`` and
-returns ``self``; ``predict`` before ``fit`` raises :class:`sklearn.exceptions.NotFittedError`.
+returns ``self``; ``predict`` before ``fit`` raises :class:`offerwise.errors.NotFittedError`.
 
 * :class:`TLearner`: one model per arm; ``tau = mu1 - mu0``.
 * :class:`XLearner` (Kuenzel et al. 2019): imputed effects ``D1 = y - mu0(x)`` on treated rows,
@@ -30,11 +30,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
-from sklearn.base import BaseEstimator
-from sklearn.exceptions import NotFittedError
 
-from offerwise.errors import InputError
+from offerwise.errors import InputError, NotFittedError
 from offerwise.models import forest
+from offerwise.models.params import Params
 
 if TYPE_CHECKING:  # pragma: no cover
     import lightgbm as lgb
@@ -296,10 +295,14 @@ def _check_propensity(e: Any, n: int, clip: tuple[float, float]) -> tuple[np.nda
     return np.clip(e, lo, hi), n_clipped
 
 
-class _BaseLearner(BaseEstimator):
+class _BaseLearner(Params):
     """Shared constructor arguments and helpers of the meta-learners."""
 
     _booster_names: tuple[str, ...] = ()
+    # set by fit (annotations only: `hasattr(self, "boosters_")` is False until then)
+    n_features_in_: int
+    n_clipped_: int
+    boosters_: dict[str, lgb.Booster]
 
     def __init__(
         self,
@@ -327,6 +330,10 @@ class _BaseLearner(BaseEstimator):
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.propensity_clip = propensity_clip
+
+    def fit(self, X: Any, t: Any, y: Any, propensity: Any = None) -> _BaseLearner:
+        """Fit on ``X`` (n, p), ``t`` (n,) in {0, 1} and ``y`` (n,); returns ``self``."""
+        raise NotImplementedError
 
     # -- helpers ------------------------------------------------------------------------
     def _params(self, objective: str, offset: int = 0) -> dict[str, Any]:

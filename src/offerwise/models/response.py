@@ -42,10 +42,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator
-from sklearn.exceptions import NotFittedError
 
-from offerwise.errors import InputError
+from offerwise.errors import InputError, NotFittedError
 from offerwise.models.defaults import default_min_child_samples
 from offerwise.models.forest import compiled_arithmetic, predict_arms, run_kernel
 from offerwise.models.metalearners import (
@@ -66,6 +64,7 @@ from offerwise.models.offer_attributes import (
     fit_attribute_model,
     predict_attribute_model,
 )
+from offerwise.models.params import Params
 from offerwise.models.propensity import (
     PropensityReport,
     check_logged_propensities,
@@ -212,7 +211,7 @@ class _Skip:
     reason: str
 
 
-class OfferResponseModel(BaseEstimator):
+class OfferResponseModel(Params):
     """Per-offer uplift learners vs the ``none`` control, combined into profit and cost.
 
     Parameters: ``learner`` one of ``"t"``, ``"x"``, ``"dr"``; ``profit`` ``"direct"`` or

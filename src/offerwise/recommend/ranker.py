@@ -319,22 +319,27 @@ def fit_ranker(
             f"{cutoff.date()} from the purchases before {c0.date()}: {why}; use another method or "
             "a later --as-of",
         )
-    clf = lgb.LGBMClassifier(
-        n_estimators=params.n_estimators,
-        learning_rate=params.learning_rate,
-        num_leaves=params.num_leaves,
-        min_child_samples=min(params.min_child_samples, max(5, len(train) // 100)),
-        random_state=seed,
-        n_jobs=tree_threads,
-        deterministic=True,
-        force_row_wise=True,
-        verbose=-1,
+    # LightGBM's core API (what LGBMClassifier runs, with the same defaults): its sklearn-style
+    # classes are not built in the lean `offerwise` process (offerwise._lightgbm)
+    booster = lgb.train(
+        {
+            "objective": "binary",
+            "learning_rate": params.learning_rate,
+            "num_leaves": params.num_leaves,
+            "min_child_samples": min(params.min_child_samples, max(5, len(train) // 100)),
+            "seed": seed,
+            "num_threads": tree_threads,
+            "deterministic": True,
+            "force_row_wise": True,
+            "verbose": -1,
+        },
+        lgb.Dataset(train[list(FEATURES)].to_numpy(np.float64), label=y.astype(np.int8)),
+        num_boost_round=params.n_estimators,
     )
-    clf.fit(train[list(FEATURES)].to_numpy(np.float64), y.astype(np.int8))
     now = candidate_features(
         ds, level, cutoff, users, items, params, cf, seed=seed, threads=threads, factors=als
     )
-    p = np.asarray(clf.predict_proba(now[list(FEATURES)].to_numpy(np.float64)))[:, 1]
+    p = np.asarray(booster.predict(now[list(FEATURES)].to_numpy(np.float64)), dtype=np.float64)
     prob = sp.csr_matrix(
         (np.maximum(p, 1e-5).astype(np.float32), (now["u"].to_numpy(), now["i"].to_numpy())),
         shape=inter.shape,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+from scipy.special import ndtri
 
 from offerwise.config import Settings, default_settings
 from offerwise.data.contract import DataSet
@@ -321,7 +321,7 @@ def make_plan(
         cost = plan_cost(res, arrays, budget, cal)
         if overspend_risk is None or cost.p_over_budget <= overspend_risk or cost.predicted == 0:
             break
-        need = cost.expected + float(norm.isf(overspend_risk)) * cost.sd
+        need = cost.expected + float(-ndtri(overspend_risk)) * cost.sd
         planning_budget *= 0.995 * budget / need
     res.budget = float(budget)
     res.categories = categories

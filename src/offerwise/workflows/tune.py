@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+from scipy.special import ndtri
 
 from offerwise.errors import InputError
 from offerwise.evaluation.cost import CostCalibration, calibrate_cost
@@ -201,7 +201,7 @@ def switch_z(n_candidates: int, alpha: float = ALPHA) -> float:
     """How many standard errors a candidate must beat the default by: the one-sided ``alpha``
     level, Bonferroni-corrected over the ``n_candidates - 1`` challengers (1.96 for ``fast``'s
     two, 2.94 for ``full``'s thirty)."""
-    return float(norm.isf(alpha / max(1, n_candidates - 1)))
+    return float(-ndtri(alpha / max(1, n_candidates - 1)))
 
 
 def choose(scores: list[CandidateScore]) -> int:
@@ -419,7 +419,7 @@ def min_gain(
     diff = per[:, best] - per[:, -1]  # best reach vs full reach, paired per customer
     sd = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else 0.0
     z = float(diff.mean() / sd) if sd > 0 else 0.0
-    significant = bool(z > norm.isf(0.05))
+    significant = bool(z > -ndtri(0.05))
     keys = [f"{s:.0%}" for s in GAIN_SHARES]
     if not pays:  # every reach loses out of fold: the least loss is no evidence for a cut
         best = one_se = len(GAIN_SHARES) - 1
