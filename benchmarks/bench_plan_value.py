@@ -17,6 +17,8 @@ best offer, ``oracle_policy(truth)``) compares the *true* value (truth table) of
   incremental_profit_sd`` (``offerwise plan --risk Z``; the spread is over the seed bags),
 
 with the oracle plan at the same budget (true effects, Lagrangian, ``oracle_policy(truth, B)``).
+With ``--model-seeds`` N > 1 each model seed's plan also gets its own card's minimum gain (what
+``offerwise plan`` does with that model), and the table ends with the means over the model seeds.
 Plans are budgeted on their own estimated costs; the table also shows each plan's true cost.
 
     .venv/bin/python benchmarks/bench_plan_value.py            # 50k customers, 100k exposures
@@ -94,6 +96,7 @@ def run(args: argparse.Namespace) -> dict:
     t1 = time.perf_counter()
     ds = load_data(data_dir, settings=settings, required=("customers", "offers", "exposures"))
     scores = []  # the default learner with --model-seeds seeds: a model's seed moves the plan value
+    seed_mgs: list[dict] = []  # each model's own out-of-fold minimum gain (its card)
     for r in range(args.model_seeds):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -105,6 +108,7 @@ def run(args: argparse.Namespace) -> dict:
             mg = res.card.get("min_gain") or {}
             ids, X_cust, _ = customer_features(ds, lm.features, settings=settings)
         scores.append(lm.model.predict(X_cust))
+        seed_mgs.append(res.card.get("min_gain") or {})
     sc = scores[0]
     timings["train default"] = (time.perf_counter() - t1) / args.model_seeds
 
@@ -116,17 +120,21 @@ def run(args: argparse.Namespace) -> dict:
     timings["baselines"] = time.perf_counter() - t1
 
     # the minimum gain `offerwise train` chose out of fold, as `offerwise plan --min-gain auto`
-    # applies it (gain_floor; its raw threshold and z), and the one-standard-error rule's (the
-    # largest reach within one standard error of the best, card min_gain.share_1se)
+    # applies it (gain_floor; its raw threshold and z), and the best reach's (card
+    # min_gain.share_best: the rule before 2026-12-04, when the card chose the best reach)
     floors: dict[str, float] = {}
     everyone = np.ones(sc.incremental_profit.shape, bool)
     if mg:
         f = gain_floor(sc.incremental_profit, everyone, mg["threshold"], mg["share"])
-        floors[f"tuned min gain ({f:.3g}; raw {mg['threshold']:.3g}, "
+        floors[f"tuned min gain ({f:.3g}; raw {mg['threshold']:.3g}, reach {mg['share']:.0%}, "
                f"z {mg.get('z_vs_full', float('nan')):.2f})"] = f
-    if "share_1se" in mg:
-        f = gain_floor(sc.incremental_profit, everyone, mg["threshold_1se"], mg["share_1se"])
-        floors[f"1-SE min gain ({f:.3g}; reach {mg['share_1se']:.0%})"] = f
+    if "share_best" in mg and mg.get("pays", True):
+        f = gain_floor(sc.incremental_profit, everyone, mg["threshold_best"], mg["share_best"])
+        floors[f"best-reach min gain ({f:.3g}; reach {mg['share_best']:.0%})"] = f
+    # with several model seeds, each model's plan with its own minimum gain (`offerwise plan`'s
+    # default, model by model); the first is the "tuned min gain" row above
+    seed_floors = [gain_floor(s.incremental_profit, everyone, m["threshold"], m["share"])
+                   if m and args.model_seeds > 1 else None for s, m in zip(scores, seed_mgs)]
     full_cost = float(oracle_policy(truth)["expected_cost"].sum())
     rows: list[dict] = []
     t1 = time.perf_counter()
@@ -147,6 +155,11 @@ def run(args: argparse.Namespace) -> dict:
             **{f"{PLANS[1]}, {label}": plan_frame(ids, sc.offers, allocate_choice(
                 np.where(sc.incremental_profit >= floor, sc.incremental_profit, -1.0),
                 sc.expected_cost, budget, settings.threads)) for label, floor in floors.items()},
+            **{f"{PLANS[1]}, tuned min gain, model seed {args.seed + r}": plan_frame(
+                ids, s.offers, allocate_choice(
+                    np.where(s.incremental_profit >= f, s.incremental_profit, -1.0),
+                    s.expected_cost, budget, settings.threads))
+               for r, (s, f) in enumerate(zip(scores, seed_floors)) if f is not None},
             # the lower bound gain - z * spread over the seed bags (`offerwise plan --risk z`), per seed
             **{f"{PLANS[1]}, --risk {z:g}, model seed {args.seed + r}": plan_frame(
                 ids, s.offers, allocate_choice(s.incremental_profit - z * s.incremental_profit_sd,
@@ -208,6 +221,16 @@ def _print(out: dict) -> None:
             r = by[(name, s)]
             cells.append(f"{100 * r['share_of_oracle']:7.1f}% ({r['true_cost'] / r['budget']:4.2f})")
         print(f"{name:50s}" + "".join(f"{x:>22s}" for x in cells))
+    groups: dict[str, list[str]] = {}  # rows that differ only in the model seed
+    for name in dict.fromkeys(r["plan"] for r in out["rows"]):
+        if ", model seed " in name:
+            groups.setdefault(name.rsplit(", model seed ", 1)[0], []).append(name)
+    for g, names in groups.items():
+        if len(names) > 1:
+            cells = [f"{100 * np.mean([by[(n, s)]['share_of_oracle'] for n in names]):7.1f}%"
+                     for s in shares]
+            print(f"{g + f', mean of {len(names)} model seeds':50s}"
+                  + "".join(f"{x:>22s}" for x in cells))
     print(f"single offer: {c['single_offer']}; deepest discount: {c['deepest']}; timings (s): "
           + ", ".join(f"{k} {v:.1f}" for k, v in out["timings"].items()))
     print(f"work folder (shop in data/, first model in model0/; not removed): {c['work']}")

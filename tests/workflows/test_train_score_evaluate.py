@@ -174,7 +174,7 @@ def test_plan_min_gain_option(data_dir, tmp_path):
     card = json.loads(card_path.read_text())
     losses = {k: -0.05 - 0.01 * i for i, k in enumerate(mg["value_by_share"])}
     card["min_gain"] = {**mg, "value_by_share": losses, "pays": False, "share": 1.0,
-                        "threshold": 0.0, "share_1se": 1.0, "threshold_1se": 0.0}
+                        "threshold": 0.0, "share_best": 1.0, "threshold_best": 0.0}
     card_path.write_text(json.dumps(card))
     none = r.invoke(app, [*base, "--out", str(tmp_path / "e.parquet")])
     assert none.exit_code == 0, none.output
@@ -187,6 +187,31 @@ def test_plan_min_gain_option(data_dir, tmp_path):
     assert ("Minimum predicted gain for `plan --min-gain auto`: none: out of fold no reach of the "
             "model's predicted gains paid (the least loss -0.050 per customer, at a reach of 2%), "
             "which is no evidence for a cut") in " ".join(render_card(card).split())
+    # the best reach is 5 % but 30 % is within one paired standard error: the floor is 30 %'s,
+    # and the plan and the card say both
+    card["min_gain"] = {**mg, "pays": True, "share": 0.3, "threshold": 0.01, "share_best": 0.05,
+                        "threshold_best": 0.5, "z_best_vs_share": 0.4}
+    card_path.write_text(json.dumps(card))
+    cut = r.invoke(app, [*base, "--out", str(tmp_path / "f.parquet")])
+    assert cut.exit_code == 0, cut.output
+    text = " ".join(cut.output.split())
+    assert ("per offer (the model's out-of-fold choice: the doubly-robust plan value is best at a "
+            "reach of 5%; 30% is the largest reach within one standard error of it (paired over "
+            "customers))") in text
+    assert ("0.01 per offer (reaching 30% of the customers): the out-of-fold DR plan value is "
+            "best at 5%, and 30% is the largest reach within one standard error of it") in " ".join(
+                render_card(card).split())
+    # every positive gain is within one standard error of the best: no floor, said why
+    card["min_gain"] = {**card["min_gain"], "share": 1.0, "threshold": 0.0}
+    card_path.write_text(json.dumps(card))
+    full = r.invoke(app, [*base, "--out", str(tmp_path / "g.parquet")])
+    assert full.exit_code == 0, full.output
+    assert ("minimum predicted gain: none: out of fold the doubly-robust plan value is best at a "
+            "reach of 5%, and reaching every positive gain is within one standard error of it "
+            "(paired over customers): no evidence for a cut") in " ".join(full.output.split())
+    assert (pd.read_parquet(tmp_path / "g.parquet")["reason"] != "below_min_gain").all()
+    assert "Minimum predicted gain for `plan --min-gain auto`: none: every positive gain" in (
+        render_card(card))
 
 
 def test_bad_inputs(logs, tmp_path):

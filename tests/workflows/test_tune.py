@@ -96,8 +96,8 @@ def test_min_gain_stops_where_the_predicted_gains_stop_paying():
     q = np.column_stack([np.full(n, 5.0), 5.0 + pred])
     mg = min_gain(np.arange(n).astype(str), reward, action, np.full(n, 0.5), q)
     assert mg.share == 0.2 and mg.value_by_share["20%"] > mg.value_by_share["100%"]
-    assert mg.threshold == pytest.approx(pred[int(0.2 * n) - 1])
-    assert mg.share_1se >= mg.share and mg.threshold_1se <= mg.threshold
+    assert mg.share_best == 0.2 and mg.z_best_vs_share == 0.0  # the next reach is clearly worse
+    assert mg.threshold == pytest.approx(pred[int(0.2 * n) - 1]) == mg.threshold_best
     assert mg.significant and mg.z_vs_full > 1.645
     # predicted gains that say nothing about the truth: the z says so (the card shows it)
     flat = 5.0 + rng.normal(0, 3, n)  # no offer changes anything
@@ -124,8 +124,28 @@ def test_min_gain_stops_where_the_predicted_gains_stop_paying():
     assert max(losing.value_by_share.values()) < 0
     assert max(losing.value_by_share, key=losing.value_by_share.__getitem__) == "2%"
     assert not losing.pays and losing.share == 1.0 and losing.threshold == 0.0
-    assert losing.share_1se == 1.0 and losing.threshold_1se == 0.0
+    assert losing.share_best == 1.0 and losing.threshold_best == 0.0
     assert losing.to_dict()["pays"] is False and mg.to_dict()["pays"] is True
+
+
+def test_min_gain_takes_the_largest_reach_within_one_paired_standard_error():
+    """The top 2 % truly gain +4, the next 18 % +0.1, past 20 % customers lose 1. With this
+    noise the best out-of-fold value falls at 2 % (the rule before: a plan cut to 2 % of the
+    customers); the reaches up to 20 % are within one paired standard error of it, so the rule
+    takes 20 %, and stops before the losing customers."""
+    rng = np.random.default_rng(3)
+    n = 20_000
+    pred = np.linspace(1.0, 0.01, n)
+    k2, k20 = int(0.02 * n), int(0.2 * n)
+    true_gain = np.where(np.arange(n) < k2, 4.0, np.where(np.arange(n) < k20, 0.1, -1.0))
+    action = rng.integers(0, 2, n)
+    reward = 5.0 + action * true_gain + rng.normal(0, 6, n)
+    q = np.column_stack([np.full(n, 5.0), 5.0 + pred])
+    mg = min_gain(np.arange(n).astype(str), reward, action, np.full(n, 0.5), q)
+    assert mg.pays and mg.share_best == 0.02 and mg.share == 0.2
+    assert 0 < mg.z_best_vs_share < 1.0
+    assert mg.threshold == pytest.approx(pred[k20 - 1]) and mg.threshold_best > mg.threshold
+    assert mg.to_dict()["share_best"] == 0.02 and "1 standard error" in mg.to_dict()["rule"]
 
 
 def test_train_cross_fits_saves_oof_and_records_the_choice(data_dir, logs, tmp_path):

@@ -2,7 +2,7 @@
 
 Estimators only: training and scoring from data sources live in :mod:`offerwise.workflows`.
 
-Names are imported lazily (LightGBM and scikit-learn load on first use).
+Names are imported lazily (LightGBM loads on first use).
 """
 
 from __future__ import annotations

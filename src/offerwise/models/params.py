@@ -1,9 +1,9 @@
 """Constructor parameters of the models as scikit-learn reads them, without importing it.
 
 :class:`Params` gives a class whose ``__init__`` takes keyword arguments and stores each as an
-attribute of the same name ``get_params`` / ``set_params`` and a ``Name(arg=value)`` repr of the
-arguments that differ from their defaults: the protocol ``sklearn.base.clone`` and grid searches
-use. scikit-learn's ``BaseEstimator`` would cost every command ~1.4 s of imports
+attribute of the same name: ``get_params`` / ``set_params`` (the protocol ``sklearn.base.clone``
+and grid searches use) and a ``Name(arg=value)`` repr of the arguments that differ from their
+defaults. scikit-learn's ``BaseEstimator`` would cost every command ~1.4 s of imports
 (:mod:`offerwise._lightgbm`).
 """
 

@@ -318,6 +318,32 @@ def no_paying_reach(value_by_share: dict[str, float]) -> str:
     return "out of fold no reach of the model's predicted gains paid" + where
 
 
+def min_gain_text(mg: dict[str, Any]) -> str:
+    """The card's minimum predicted gain in words (``min_gain`` of a card that pays)."""
+    share, best = float(mg.get("share", 1.0)), mg.get("share_best")
+    if best is None:  # a card trained before the one-standard-error rule: its reach is the best
+        return (
+            f"{_fmt(mg['threshold'])} per offer (the out-of-fold DR plan value is best when "
+            f"reaching {share:.0%} of the customers; z = {_fmt(mg.get('z_vs_full'))} against "
+            "reaching every positive gain)"
+        )
+    head = (
+        "none: every positive gain"
+        if share >= 1.0
+        else f"{_fmt(mg['threshold'])} per offer (reaching {share:.0%} of the customers)"
+    )
+    if float(best) == share:
+        why = "the out-of-fold DR plan value is best at that reach"
+    else:
+        why = (
+            f"the out-of-fold DR plan value is best at {float(best):.0%}, and {share:.0%} is the "
+            "largest reach within one standard error of it, paired over customers"
+        )
+    return (
+        f"{head}: {why}; z = {_fmt(mg.get('z_vs_full'))} for the best against every positive gain"
+    )
+
+
 def render_card(card: dict[str, Any]) -> str:
     """The model card as Markdown."""
     bags = f", {card['n_bags']} seed bags in the conversion model" if card.get("n_bags") else ""
@@ -355,13 +381,7 @@ def render_card(card: dict[str, Any]) -> str:
             "`plan` gives every positive gain, and its held-out check says what the plan is worth.",
         ]
     elif isinstance(mg, dict) and "threshold" in mg:
-        lines += [
-            "",
-            f"Minimum predicted gain for `plan --min-gain auto`: {_fmt(mg['threshold'])} per "
-            f"offer (the out-of-fold DR plan value is best when reaching {mg.get('share', 1.0):.0%}"
-            f" of the customers; z = {_fmt(mg.get('z_vs_full'))} against reaching every positive "
-            "gain).",
-        ]
+        lines += ["", f"Minimum predicted gain for `plan --min-gain auto`: {min_gain_text(mg)}."]
     src = card.get("metrics_source")
     title = "Out-of-fold metrics" if src else "Holdout metrics"
     lines += ["", f"## {title} (per offer vs `none`, outcome: net profit)", ""]

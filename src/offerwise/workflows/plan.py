@@ -535,14 +535,22 @@ def plan_min_gain(lm: LoadedModel, setting: str | float) -> tuple[float, float |
                 "profit says what it is worth",
             )
         share = float(mg.get("share", 1.0))
-        return (
-            float(mg["threshold"]),
-            share,
-            (
-                "the model's out-of-fold choice: the best doubly-robust plan value reaches "
-                f"{share:.0%} of the customers"
-            ),
+        best = float(mg.get("share_best", share))
+        if share >= 1.0 or float(mg["threshold"]) <= 0:
+            why = (
+                "best when reaching every positive gain"
+                if best >= 1.0
+                else f"best at a reach of {best:.0%}, and reaching every positive gain is within "
+                "one standard error of it (paired over customers): no evidence for a cut"
+            )
+            return 0.0, None, f"{NO_FLOOR}out of fold the doubly-robust plan value is {why}"
+        why = (
+            f"the best doubly-robust plan value reaches {share:.0%} of the customers"
+            if best == share
+            else f"the doubly-robust plan value is best at a reach of {best:.0%}; {share:.0%} is "
+            "the largest reach within one standard error of it (paired over customers)"
         )
+        return float(mg["threshold"]), share, "the model's out-of-fold choice: " + why
     try:
         v = float(text)
     except ValueError:

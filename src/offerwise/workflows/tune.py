@@ -60,6 +60,7 @@ __all__ = [
     "oof_min_gain",
     "min_gain",
     "GAIN_SHARES",
+    "MIN_GAIN_SE",
     "MinGain",
     "switch_z",
     "tune",
@@ -330,6 +331,10 @@ def oof_cost_calibration(ex: pd.DataFrame, t: TuneResult, seed: int) -> CostCali
 
 #: Reach grid of the minimum-gain choice (:func:`oof_min_gain`): shares of the customers.
 GAIN_SHARES = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0)
+#: The minimum gain's reach: the largest within this many paired standard errors of the best
+#: (the best alone, chosen among eleven noisy values, cut plans to a 2-5 % reach on 2 of 20
+#: simulator models: benchmarks/trials/min_gain_budgeted.py, docs/models.md)
+MIN_GAIN_SE = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,22 +343,26 @@ class MinGain:
 
     ``value_by_share`` (currency per customer): the DR value of the plan giving the top s of the
     rows their best offer, for s in :data:`GAIN_SHARES`; ``se`` its standard error over
-    customers; ``share`` the best reach (the largest within one standard error of the best value
-    is ``share_1se``); ``threshold``
+    customers. ``share_best``: the reach of the best value. ``share``: the reach chosen, the
+    largest at or beyond the best whose value is within :data:`MIN_GAIN_SE` standard errors of
+    the best's, paired over customers (the one-standard-error rule, on the difference of the two
+    plans' values: the reaches share most customers, so the difference is far less noisy than
+    either value); ``z_best_vs_share`` that paired z (< ``MIN_GAIN_SE``). ``threshold``
     (currency): the smallest predicted gain in the top ``share`` of the out-of-fold rows (0 at
-    full reach: every positive gain). ``threshold_1se`` likewise. ``pays``: whether any reach's
-    value is positive; when none is, the values do not point to a cut (the best is then the
-    least loss, usually the grid's smallest reach), so ``share`` is 1 and ``threshold`` 0: no
-    floor (docs/models.md, "Minimum predicted gain")."""
+    full reach: every positive gain); ``threshold_best`` likewise for ``share_best``. ``pays``:
+    whether any reach's value is positive; when none is, the values do not point to a cut (the
+    best is then the least loss, usually the grid's smallest reach), so ``share`` is 1 and
+    ``threshold`` 0: no floor (docs/models.md, "Minimum predicted gain")."""
 
     value_by_share: dict[str, float]
     se_by_share: dict[str, float]
     share: float
     threshold: float
-    share_1se: float
-    threshold_1se: float
+    share_best: float
+    threshold_best: float
+    z_best_vs_share: float = 0.0
     #: one-sided z of the paired difference between the best reach and full reach (100 %):
-    #: information (the threshold is used either way; see docs/models.md for why)
+    #: information (see docs/models.md)
     z_vs_full: float = 0.0
     significant: bool = False
     pays: bool = True
@@ -364,14 +373,16 @@ class MinGain:
             "se_by_share": dict(self.se_by_share),
             "share": self.share,
             "threshold": self.threshold,
-            "share_1se": self.share_1se,
-            "threshold_1se": self.threshold_1se,
+            "share_best": self.share_best,
+            "threshold_best": self.threshold_best,
+            "z_best_vs_share": self.z_best_vs_share,
             "z_vs_full": self.z_vs_full,
             "significant": self.significant,
             "pays": self.pays,
-            "rule": "the reach with the best out-of-fold DR plan value; the threshold is the "
-            "smallest predicted gain that reach includes (z: that value against reaching every "
-            "positive gain, paired over customers); no threshold when no reach's value is "
+            "rule": "the largest reach whose out-of-fold DR plan value is within "
+            f"{MIN_GAIN_SE:g} standard error of the best reach's (paired over customers); the "
+            "threshold is the smallest predicted gain that reach includes (z_vs_full: the best "
+            "reach against reaching every positive gain); no threshold when no reach's value is "
             "positive (pays: false)",
         }
 
@@ -414,22 +425,29 @@ def min_gain(
         return float(max(gain[max(0, int(round(s * len(gain))) - 1)], 0.0))
 
     best = int(np.argmax(mean))
-    one_se = int(np.flatnonzero(mean >= mean[best] - se[best]).max())
+    full = len(GAIN_SHARES) - 1
     pays = bool(mean[best] > 0)
-    diff = per[:, best] - per[:, -1]  # best reach vs full reach, paired per customer
-    sd = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else 0.0
-    z = float(diff.mean() / sd) if sd > 0 else 0.0
+
+    def paired_z(j: int) -> float:
+        """The best reach's value above reach j's, in standard errors of the paired difference."""
+        d = per[:, best] - per[:, j]
+        sd = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else 0.0
+        return float(d.mean() / sd) if sd > 0 else 0.0
+
+    chosen = max(j for j in range(best, full + 1) if j == best or paired_z(j) < MIN_GAIN_SE)
+    z = paired_z(full)
     significant = bool(z > -ndtri(0.05))
     keys = [f"{s:.0%}" for s in GAIN_SHARES]
     if not pays:  # every reach loses out of fold: the least loss is no evidence for a cut
-        best = one_se = len(GAIN_SHARES) - 1
+        best = chosen = full
     return MinGain(
         value_by_share=dict(zip(keys, map(float, mean), strict=True)),
         se_by_share=dict(zip(keys, map(float, se), strict=True)),
-        share=GAIN_SHARES[best],
-        threshold=threshold(GAIN_SHARES[best]),
-        share_1se=GAIN_SHARES[one_se],
-        threshold_1se=threshold(GAIN_SHARES[one_se]),
+        share=GAIN_SHARES[chosen],
+        threshold=threshold(GAIN_SHARES[chosen]),
+        share_best=GAIN_SHARES[best],
+        threshold_best=threshold(GAIN_SHARES[best]),
+        z_best_vs_share=paired_z(chosen) if chosen != best else 0.0,
         z_vs_full=z,
         significant=significant,
         pays=pays,
