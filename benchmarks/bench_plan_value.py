@@ -142,28 +142,28 @@ def run(args: argparse.Namespace) -> dict:
         budget = share * full_cost
         oracle = oracle_policy(truth, budget)[["customer_id", "offer_id"]]
         v_oracle = true_policy_value(truth, oracle)
+        def planned(s, value: np.ndarray):  # noqa: ANN001, ANN202 - model s's scores, values
+            return plan_frame(ids, s.offers, allocate_choice(value, s.expected_cost, budget,
+                                                             settings.threads))
+
+        def floored(s, f: float):  # noqa: ANN001, ANN202 - only predicted gains >= f
+            return planned(s, np.where(s.incremental_profit >= f, s.incremental_profit, -1.0))
+
         plans = {
             PLANS[0]: oracle,
-            **{f"{PLANS[1]}, model seed {args.seed + r}": plan_frame(ids, s.offers, allocate_choice(
-                s.incremental_profit, s.expected_cost, budget, settings.threads))
+            **{f"{PLANS[1]}, model seed {args.seed + r}": planned(s, s.incremental_profit)
                for r, s in enumerate(scores)},
             # only customer x offer with a predicted gain above c (first model seed)
-            **{f"{PLANS[1]}, predicted gain > {c:g}": plan_frame(ids, sc.offers, allocate_choice(
-                np.where(sc.incremental_profit > c, sc.incremental_profit, -1.0), sc.expected_cost,
-                budget, settings.threads)) for c in args.min_gains},
+            **{f"{PLANS[1]}, predicted gain > {c:g}": planned(
+                sc, np.where(sc.incremental_profit > c, sc.incremental_profit, -1.0))
+               for c in args.min_gains},
             # the out-of-fold minimum gains (first model seed; floors computed once, above)
-            **{f"{PLANS[1]}, {label}": plan_frame(ids, sc.offers, allocate_choice(
-                np.where(sc.incremental_profit >= floor, sc.incremental_profit, -1.0),
-                sc.expected_cost, budget, settings.threads)) for label, floor in floors.items()},
-            **{f"{PLANS[1]}, tuned min gain, model seed {args.seed + r}": plan_frame(
-                ids, s.offers, allocate_choice(
-                    np.where(s.incremental_profit >= f, s.incremental_profit, -1.0),
-                    s.expected_cost, budget, settings.threads))
+            **{f"{PLANS[1]}, {label}": floored(sc, floor) for label, floor in floors.items()},
+            **{f"{PLANS[1]}, tuned min gain, model seed {args.seed + r}": floored(s, f)
                for r, (s, f) in enumerate(zip(scores, seed_floors)) if f is not None},
             # the lower bound gain - z * spread over the seed bags (`offerwise plan --risk z`), per seed
-            **{f"{PLANS[1]}, --risk {z:g}, model seed {args.seed + r}": plan_frame(
-                ids, s.offers, allocate_choice(s.incremental_profit - z * s.incremental_profit_sd,
-                                               s.expected_cost, budget, settings.threads))
+            **{f"{PLANS[1]}, --risk {z:g}, model seed {args.seed + r}": planned(
+                s, s.incremental_profit - z * s.incremental_profit_sd)
                for z in args.risks for r, s in enumerate(scores)},
             PLANS[2]: plan_frame(ids, menu, allocate_choice(V_tl, C_tl, budget, settings.threads)),
             PLANS[3]: single_offer_plan(ids, so, budget, args.seed),

@@ -4,7 +4,7 @@
 logged rows. A floor's harm shows under a budget: a floor at a 2 % reach leaves a 10 % budget
 unspent. Here, for every model a ``bench_plan_value.py`` work folder holds (``model0`` ...
 ``modelN``, e.g. from ``--model-seeds 3``), each rule's reach (from the model's out-of-fold DR
-increments, as ``offerwise.workflows.tune.min_gain`` computes them) becomes a floor on that
+increments, ``offerwise.workflows.tune.reach_values``) becomes a floor on that
 model's predicted gains for every customer (``gain_floor``, as ``offerwise plan`` applies it),
 and the plan at 10 / 30 / 60 % budgets is valued against the truth, as % of the oracle plan:
 
@@ -30,32 +30,19 @@ import pandas as pd
 
 from offerwise.config import load_settings
 from offerwise.data.contract import load_data
-from offerwise.evaluation.plan_value import dr_increments, per_customer_mean, top_share_policy
 from offerwise.features.model_inputs import customer_features
 from offerwise.models.persist import load_model
 from offerwise.policy.plan import gain_floor
 from offerwise.simulator import oracle_policy, true_policy_value
-from offerwise.workflows.tune import GAIN_SHARES
+from offerwise.workflows.tune import GAIN_SHARES, reach_threshold, reach_values, widest_reach
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import allocate_choice, plan_frame  # noqa: E402
+from min_gain_reach_truth import oof_inputs  # noqa: E402
 
 SHARES = np.array(GAIN_SHARES)
 BUDGETS = (0.1, 0.3, 0.6)
-
-
-def oof_per_customer(model: Path, data: Path) -> np.ndarray:
-    """(customers, G) DR increments of the top-s plans by the model's out-of-fold predictions."""
-    o = pd.read_parquet(model / "oof.parquet").sort_values("row")
-    ex = pd.read_parquet(data / "exposures.parquet").iloc[o["row"].to_numpy()]
-    cust = ex["customer_id"].astype(str).to_numpy()
-    arms = [c[2:] for c in o.columns if c.startswith("q:")]
-    q = o[[f"q:{a}" for a in arms]].to_numpy()
-    action = ex["offer_id"].astype(str).map({a: i for i, a in enumerate(arms)}).to_numpy()
-    reward = (ex["gross_profit"] - ex["discount_cost"]).to_numpy(np.float64)
-    pol = top_share_policy(q, GAIN_SHARES)
-    return per_customer_mean(cust, dr_increments(reward, action, ex["propensity"].to_numpy(),
-                                                 pol, q))
 
 
 def rules(per: np.ndarray) -> dict[str, int]:
@@ -64,32 +51,10 @@ def rules(per: np.ndarray) -> dict[str, int]:
     se = per.std(axis=0, ddof=1) / np.sqrt(len(per))
     best, full = int(np.argmax(mean)), len(mean) - 1
     pays = mean[best] > 0
-
-    def paired(zmax: float) -> int:
-        if not pays:
-            return full
-        keep = best
-        for j in range(best + 1, len(mean)):
-            d = per[:, best] - per[:, j]
-            sd = d.std(ddof=1) / np.sqrt(len(d))
-            if sd == 0 or d.mean() / sd < zmax:
-                keep = j
-        return keep
-
-    return {"argmax": best if pays else full, "paired z<1.64": paired(1.645),
-            "paired z<1": paired(1.0),
+    return {"argmax": best if pays else full,
+            "paired z<1.64": widest_reach(per, best, 1.645) if pays else full,
+            "paired z<1": widest_reach(per, best, 1.0) if pays else full,  # the product's
             "1-SE": int(np.flatnonzero(mean >= mean[best] - se[best]).max()), "none": full}
-
-
-def threshold(model: Path, share: float) -> float:
-    """The card's threshold rule for another reach: the smallest out-of-fold predicted gain in the
-    top ``share`` of the rows (0 at full reach)."""
-    o = pd.read_parquet(model / "oof.parquet")
-    q = o[[c for c in o.columns if c.startswith("q:")]].to_numpy()
-    gain = np.sort(q[:, 1:].max(axis=1) - q[:, 0])[::-1]
-    if share >= 1.0:
-        return 0.0
-    return float(max(gain[max(0, int(round(share * len(gain))) - 1)], 0.0))
 
 
 def folder(work: Path) -> list[dict]:
@@ -106,10 +71,11 @@ def folder(work: Path) -> list[dict]:
         ids, X, _ = customer_features(ds, lm.features, settings=settings)
         sc = lm.model.predict(X)
         everyone = np.ones(sc.incremental_profit.shape, bool)
-        picks = rules(oof_per_customer(model, work / "data"))
+        cust, reward, action, pscore, q, _ = oof_inputs(work, model.name)
+        picks = rules(reach_values(cust, reward, action, pscore, q))
         row = {"market": seed, "model": model.name, "reach": {}, "value": {}}
         for name, k in picks.items():
-            f = gain_floor(sc.incremental_profit, everyone, threshold(model, SHARES[k]), SHARES[k])
+            f = gain_floor(sc.incremental_profit, everyone, reach_threshold(q, SHARES[k]), SHARES[k])
             v = np.where(sc.incremental_profit >= f, sc.incremental_profit, -1.0)
             row["reach"][name] = SHARES[k]
             row["value"][name] = [

@@ -35,16 +35,16 @@ import pandas as pd
 from sklearn.isotonic import IsotonicRegression
 
 from offerwise.evaluation.plan_value import dr_increments, per_customer_mean, top_share_policy
-from offerwise.workflows.tune import GAIN_SHARES
+from offerwise.workflows.tune import GAIN_SHARES, reach_values
 
 SHARES = np.array(GAIN_SHARES)
 
 
-def curves(work: Path) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, int]:
-    """(market seed, DR value (G,), its standard error (G,), true value (G,)) per reach, and the
-    reach index the isotonic rule picks."""
-    seed = int(json.loads((work / "data" / "simulator.json").read_text())["seed"])
-    o = pd.read_parquet(work / "model0" / "oof.parquet").sort_values("row")
+def oof_inputs(work: Path, model: str = "model0") -> tuple[np.ndarray, ...]:
+    """(customer, reward, action, pscore, q) of ``model``'s out-of-fold rows in bench folder
+    ``work`` (the arguments of ``offerwise.workflows.tune.min_gain``), and the arms (q's columns,
+    ``none`` first)."""
+    o = pd.read_parquet(work / model / "oof.parquet").sort_values("row")
     ex = pd.read_parquet(work / "data" / "exposures.parquet").iloc[o["row"].to_numpy()]
     cust = ex["customer_id"].astype(str).to_numpy()
     assert (cust == o["customer_id"].astype(str).to_numpy()).all(), "oof rows out of order"
@@ -52,8 +52,16 @@ def curves(work: Path) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, int]:
     q = o[[f"q:{a}" for a in arms]].to_numpy()
     action = ex["offer_id"].astype(str).map({a: i for i, a in enumerate(arms)}).to_numpy()
     reward = (ex["gross_profit"] - ex["discount_cost"]).to_numpy(np.float64)
+    return cust, reward, action, ex["propensity"].to_numpy(), q, np.array(arms)
+
+
+def curves(work: Path) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, int]:
+    """(market seed, DR value (G,), its standard error (G,), true value (G,)) per reach, and the
+    reach index the isotonic rule picks."""
+    seed = int(json.loads((work / "data" / "simulator.json").read_text())["seed"])
+    cust, reward, action, pscore, q, arms = oof_inputs(work)
     pol = top_share_policy(q, GAIN_SHARES)
-    per = per_customer_mean(cust, dr_increments(reward, action, ex["propensity"].to_numpy(), pol, q))
+    per = reach_values(cust, reward, action, pscore, q)
     se = per.std(axis=0, ddof=1) / np.sqrt(len(per))
     truth = pd.read_parquet(work / "data" / "truth.parquet").astype({"customer_id": str,
                                                                        "offer_id": str})
@@ -63,7 +71,7 @@ def curves(work: Path) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, int]:
     true = per_customer_mean(cust, np.take_along_axis(T, pol, axis=1)).mean(axis=0)
     best = 1 + np.argmax(q[:, 1:], axis=1)
     gain = q[np.arange(len(q)), best] - q[:, 0]
-    d = dr_increments(reward, action, ex["propensity"].to_numpy(), best, q)
+    d = dr_increments(reward, action, pscore, best, q)
     pos = gain > 0
     cal = IsotonicRegression(increasing=True).fit(gain[pos], d[pos]).predict(gain[pos])
     cut = gain[pos][cal > 0].min() if (cal > 0).any() else np.inf

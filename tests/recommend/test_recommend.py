@@ -285,3 +285,24 @@ def test_bad_arguments_and_data(shop: Path, tmp_path: Path) -> None:
     with pytest.raises(DataContractError, match="transactions"):
         recommend(bad, out=out, level="product")
     assert not out.exists()
+
+
+def test_ranker_booster_params_are_what_lgbmclassifier_runs() -> None:
+    """The ranker trains with LightGBM's core API (the `offerwise` command does not build its
+    sklearn-style classes): the same predictions as ``LGBMClassifier`` with those arguments."""
+    import lightgbm as lgb
+
+    from offerwise.recommend.ranker import RankerParams, booster_params
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3000, 6))
+    y = (X[:, 0] + rng.normal(size=3000) > 0.5).astype(np.int8)
+    p = RankerParams()
+    clf = lgb.LGBMClassifier(
+        n_estimators=p.n_estimators, learning_rate=p.learning_rate, num_leaves=p.num_leaves,
+        min_child_samples=min(p.min_child_samples, max(5, len(X) // 100)), random_state=7,
+        n_jobs=2, deterministic=True, force_row_wise=True, verbose=-1,
+    ).fit(X, y)
+    booster = lgb.train(booster_params(p, len(X), 7, 2), lgb.Dataset(X, label=y),
+                        num_boost_round=p.n_estimators)
+    np.testing.assert_array_equal(clf.predict_proba(X)[:, 1], booster.predict(X))

@@ -198,9 +198,9 @@ def test_plan_min_gain_option(data_dir, tmp_path):
     assert ("per offer (the model's out-of-fold choice: the doubly-robust plan value is best at a "
             "reach of 5%; 30% is the largest reach within one standard error of it (paired over "
             "customers))") in text
-    assert ("0.01 per offer (reaching 30% of the customers): the out-of-fold DR plan value is "
-            "best at 5%, and 30% is the largest reach within one standard error of it") in " ".join(
-                render_card(card).split())
+    assert ("0.01 per offer (reaching 30% of the customers): out of fold the doubly-robust plan "
+            "value is best at a reach of 5%; 30% is the largest reach within one standard error "
+            "of it (paired over customers)") in " ".join(render_card(card).split())
     # every positive gain is within one standard error of the best: no floor, said why
     card["min_gain"] = {**card["min_gain"], "share": 1.0, "threshold": 0.0}
     card_path.write_text(json.dumps(card))

@@ -54,6 +54,7 @@ __all__ = [
     "FeatureSpec",
     "LoadedModel",
     "load_model",
+    "min_gain_reason",
     "no_paying_reach",
     "render_card",
     "save_model",
@@ -318,30 +319,38 @@ def no_paying_reach(value_by_share: dict[str, float]) -> str:
     return "out of fold no reach of the model's predicted gains paid" + where
 
 
+def min_gain_reason(mg: dict[str, Any]) -> str:
+    """Why a card's minimum predicted gain (``min_gain`` of a card that pays) sits at its reach,
+    in words shared by ``model_card.md`` and ``plan``. A card trained before ``share_best`` chose
+    the best reach itself."""
+    share = float(mg.get("share", 1.0))
+    best = float(mg.get("share_best", share))
+    if best >= 1.0:
+        return "the doubly-robust plan value is best when reaching every positive gain"
+    head = f"the doubly-robust plan value is best at a reach of {best:.0%}"
+    if share >= 1.0:
+        return (
+            f"{head}, and reaching every positive gain is within one standard error of it "
+            "(paired over customers): no evidence for a cut"
+        )
+    if share == best:
+        return head
+    return (
+        f"{head}; {share:.0%} is the largest reach within one standard error of it (paired over "
+        "customers)"
+    )
+
+
 def min_gain_text(mg: dict[str, Any]) -> str:
     """The card's minimum predicted gain in words (``min_gain`` of a card that pays)."""
-    share, best = float(mg.get("share", 1.0)), mg.get("share_best")
-    if best is None:  # a card trained before the one-standard-error rule: its reach is the best
-        return (
-            f"{_fmt(mg['threshold'])} per offer (the out-of-fold DR plan value is best when "
-            f"reaching {share:.0%} of the customers; z = {_fmt(mg.get('z_vs_full'))} against "
-            "reaching every positive gain)"
-        )
+    share = float(mg.get("share", 1.0))
     head = (
         "none: every positive gain"
         if share >= 1.0
         else f"{_fmt(mg['threshold'])} per offer (reaching {share:.0%} of the customers)"
     )
-    if float(best) == share:
-        why = "the out-of-fold DR plan value is best at that reach"
-    else:
-        why = (
-            f"the out-of-fold DR plan value is best at {float(best):.0%}, and {share:.0%} is the "
-            "largest reach within one standard error of it, paired over customers"
-        )
-    return (
-        f"{head}: {why}; z = {_fmt(mg.get('z_vs_full'))} for the best against every positive gain"
-    )
+    z = _fmt(mg.get("z_vs_full"))
+    return f"{head}: out of fold {min_gain_reason(mg)}; z = {z} for the best reach against full"
 
 
 def render_card(card: dict[str, Any]) -> str:

@@ -23,7 +23,7 @@ so repeat and new items are ranked on one calibrated scale.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -38,6 +38,7 @@ __all__ = [
     "FEATURES",
     "ShortHistory",
     "RankerParams",
+    "booster_params",
     "RankerScorer",
     "RankerSource",
     "boosted",
@@ -275,6 +276,24 @@ class RankerScorer:
         return p + base
 
 
+def booster_params(params: RankerParams, n_train: int, seed: int, threads: int) -> dict[str, Any]:
+    """LightGBM's core-API settings of the ranker's classifier (``params.n_estimators`` rounds):
+    what ``LGBMClassifier`` with these arguments runs (its sklearn-style classes are not built in
+    the lean `offerwise` process, :mod:`offerwise._lightgbm`; tests/recommend check the two give
+    the same predictions)."""
+    return {
+        "objective": "binary",
+        "learning_rate": params.learning_rate,
+        "num_leaves": params.num_leaves,
+        "min_child_samples": min(params.min_child_samples, max(5, n_train // 100)),
+        "seed": seed,
+        "num_threads": threads,
+        "deterministic": True,
+        "force_row_wise": True,
+        "verbose": -1,
+    }
+
+
 def fit_ranker(
     ds: DataSet,
     level: str,
@@ -319,20 +338,8 @@ def fit_ranker(
             f"{cutoff.date()} from the purchases before {c0.date()}: {why}; use another method or "
             "a later --as-of",
         )
-    # LightGBM's core API (what LGBMClassifier runs, with the same defaults): its sklearn-style
-    # classes are not built in the lean `offerwise` process (offerwise._lightgbm)
     booster = lgb.train(
-        {
-            "objective": "binary",
-            "learning_rate": params.learning_rate,
-            "num_leaves": params.num_leaves,
-            "min_child_samples": min(params.min_child_samples, max(5, len(train) // 100)),
-            "seed": seed,
-            "num_threads": tree_threads,
-            "deterministic": True,
-            "force_row_wise": True,
-            "verbose": -1,
-        },
+        booster_params(params, len(train), seed, tree_threads),
         lgb.Dataset(train[list(FEATURES)].to_numpy(np.float64), label=y.astype(np.int8)),
         num_boost_round=params.n_estimators,
     )

@@ -22,7 +22,7 @@ from offerwise.errors import ConfigError, InputError
 from offerwise.evaluation.cost import UNCALIBRATED, CostCalibration, CostInterval, cost_interval
 from offerwise.features.engine import profile
 from offerwise.models.introspect import drivers_json, value_drivers
-from offerwise.models.persist import LoadedModel, load_model, no_paying_reach
+from offerwise.models.persist import LoadedModel, load_model, min_gain_reason, no_paying_reach
 from offerwise.policy.frontier import plan_frontier, write_frontier
 from offerwise.policy.margin import price_cut_offers
 from offerwise.policy.plan import (
@@ -535,22 +535,10 @@ def plan_min_gain(lm: LoadedModel, setting: str | float) -> tuple[float, float |
                 "profit says what it is worth",
             )
         share = float(mg.get("share", 1.0))
-        best = float(mg.get("share_best", share))
+        why = min_gain_reason(mg)
         if share >= 1.0 or float(mg["threshold"]) <= 0:
-            why = (
-                "best when reaching every positive gain"
-                if best >= 1.0
-                else f"best at a reach of {best:.0%}, and reaching every positive gain is within "
-                "one standard error of it (paired over customers): no evidence for a cut"
-            )
-            return 0.0, None, f"{NO_FLOOR}out of fold the doubly-robust plan value is {why}"
-        why = (
-            f"the best doubly-robust plan value reaches {share:.0%} of the customers"
-            if best == share
-            else f"the doubly-robust plan value is best at a reach of {best:.0%}; {share:.0%} is "
-            "the largest reach within one standard error of it (paired over customers)"
-        )
-        return float(mg["threshold"]), share, "the model's out-of-fold choice: " + why
+            return 0.0, None, f"{NO_FLOOR}out of fold {why}"
+        return float(mg["threshold"]), share, f"the model's out-of-fold choice: {why}"
     try:
         v = float(text)
     except ValueError:

@@ -59,6 +59,10 @@ __all__ = [
     "oof_cost_calibration",
     "oof_min_gain",
     "min_gain",
+    "paired_z",
+    "reach_threshold",
+    "reach_values",
+    "widest_reach",
     "GAIN_SHARES",
     "MIN_GAIN_SE",
     "MinGain",
@@ -403,6 +407,46 @@ def oof_min_gain(ex: pd.DataFrame, t: TuneResult) -> MinGain:
     )
 
 
+def reach_values(
+    customer: np.ndarray,
+    reward: np.ndarray,
+    action: np.ndarray,
+    pscore: np.ndarray,
+    q: np.ndarray,
+) -> np.ndarray:
+    """(customers, len(GAIN_SHARES)) DR increments per customer of the plans giving the top s of
+    n logged rounds their best offer: ``customer`` (n,) ids, ``reward`` (n,) net profit,
+    ``action`` (n,) logged arm (0 = none), ``pscore`` (n,) its probability, ``q`` (n, A)
+    out-of-fold expected net profit of each arm. Column means: ``MinGain.value_by_share``."""
+    d = dr_increments(reward, action, pscore, top_share_policy(q, GAIN_SHARES), q)
+    return per_customer_mean(customer, d)
+
+
+def reach_threshold(q: np.ndarray, share: float) -> float:
+    """The smallest predicted gain (best offer's ``q`` over none's, currency) among the top
+    ``share`` of the rows of ``q`` (n, A); 0 at full reach (every positive gain)."""
+    if share >= 1.0 or q.shape[1] < 2 or not len(q):
+        return 0.0
+    gain = np.sort(q[:, 1:].max(axis=1) - q[:, 0])[::-1]
+    return float(max(gain[max(0, int(round(share * len(gain))) - 1)], 0.0))
+
+
+def paired_z(per: np.ndarray, best: int) -> np.ndarray:
+    """(G,) how far reach ``best``'s value is above each reach's, in standard errors of the
+    difference paired over the customers (rows of ``per``); 0 where the difference is constant."""
+    d = per[:, [best]] - per
+    sd = d.std(axis=0, ddof=1) / np.sqrt(len(d)) if len(d) > 1 else np.zeros(per.shape[1])
+    z: np.ndarray = np.divide(d.mean(axis=0), sd, out=np.zeros(per.shape[1]), where=sd > 0)
+    return z
+
+
+def widest_reach(per: np.ndarray, best: int, z_max: float = MIN_GAIN_SE) -> int:
+    """The largest reach index at or beyond ``best`` whose value is within ``z_max`` paired
+    standard errors of ``best``'s (:func:`paired_z`)."""
+    z = paired_z(per, best)
+    return max(j for j in range(best, per.shape[1]) if j == best or z[j] < z_max)
+
+
 def min_gain(
     customer: np.ndarray,
     reward: np.ndarray,
@@ -410,45 +454,29 @@ def min_gain(
     pscore: np.ndarray,
     q: np.ndarray,
 ) -> MinGain:
-    """:class:`MinGain` from n logged rounds: ``customer`` (n,) ids, ``reward`` (n,) net profit,
-    ``action`` (n,) logged arm (0 = none), ``pscore`` (n,) its probability, ``q`` (n, A)
-    out-of-fold expected net profit of each arm."""
-    d = dr_increments(reward, action, pscore, top_share_policy(q, GAIN_SHARES), q)
-    per = per_customer_mean(customer, d)
+    """:class:`MinGain` from n logged rounds (arguments as :func:`reach_values`)."""
+    per = reach_values(customer, reward, action, pscore, q)
     mean = per.mean(axis=0)
     se = per.std(axis=0, ddof=1) / np.sqrt(len(per)) if len(per) > 1 else np.zeros_like(mean)
-    gain = np.sort(q[:, 1:].max(axis=1) - q[:, 0])[::-1] if q.shape[1] > 1 else np.zeros(len(q))
-
-    def threshold(s: float) -> float:
-        if s >= 1.0 or not len(gain):
-            return 0.0
-        return float(max(gain[max(0, int(round(s * len(gain))) - 1)], 0.0))
-
     best = int(np.argmax(mean))
     full = len(GAIN_SHARES) - 1
     pays = bool(mean[best] > 0)
-
-    def paired_z(j: int) -> float:
-        """The best reach's value above reach j's, in standard errors of the paired difference."""
-        d = per[:, best] - per[:, j]
-        sd = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else 0.0
-        return float(d.mean() / sd) if sd > 0 else 0.0
-
-    chosen = max(j for j in range(best, full + 1) if j == best or paired_z(j) < MIN_GAIN_SE)
-    z = paired_z(full)
-    significant = bool(z > -ndtri(0.05))
+    z = paired_z(per, best)
+    chosen = widest_reach(per, best)
     keys = [f"{s:.0%}" for s in GAIN_SHARES]
+    z_chosen = float(z[chosen])
     if not pays:  # every reach loses out of fold: the least loss is no evidence for a cut
         best = chosen = full
+        z_chosen = 0.0
     return MinGain(
         value_by_share=dict(zip(keys, map(float, mean), strict=True)),
         se_by_share=dict(zip(keys, map(float, se), strict=True)),
         share=GAIN_SHARES[chosen],
-        threshold=threshold(GAIN_SHARES[chosen]),
+        threshold=reach_threshold(q, GAIN_SHARES[chosen]),
         share_best=GAIN_SHARES[best],
-        threshold_best=threshold(GAIN_SHARES[best]),
-        z_best_vs_share=paired_z(chosen) if chosen != best else 0.0,
-        z_vs_full=z,
-        significant=significant,
+        threshold_best=reach_threshold(q, GAIN_SHARES[best]),
+        z_best_vs_share=z_chosen,
+        z_vs_full=float(z[full]),
+        significant=bool(z[full] > -ndtri(0.05)),
         pays=pays,
     )
