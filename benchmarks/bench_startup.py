@@ -26,43 +26,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-OW = Path(sys.executable).parent / "offerwise"
-
-
-def timed(args: list[str], extra_env: dict[str, str], ok: bool = True) -> float:
-    """Seconds `offerwise ARGS` took; exits when its exit status is not the expected one."""
-    env = {**os.environ, **extra_env}
-    env.setdefault("OFFERWISE_THREADS", "2")
-    t0 = time.perf_counter()
-    r = subprocess.run([str(OW), *args], capture_output=True, text=True, env=env)
-    dt = time.perf_counter() - t0
-    if (r.returncode == 0) != ok:
-        raise SystemExit(f"offerwise {' '.join(args)} exited {r.returncode}:\n{r.stderr[-2000:]}")
-    return dt
-
-
-def causalml_shop(d: Path) -> bool:
-    """The multiarm protocol's training shop (seed 0) in ``d``; False without causalml."""
-    try:
-        from causalml.dataset import make_uplift_classification
-    except ImportError:
-        return False
-    import numpy as np
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    from bench_causalml import _write_shop
-
-    df, x_names = make_uplift_classification(random_seed=0)
-    test = np.random.default_rng(0).random(len(df)) < 0.3
-    _write_shop(df, x_names, ~test, d)
-    return True
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _cli_timing import causalml_shop, print_medians, timed  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,15 +77,7 @@ def main(argv: list[str] | None = None) -> int:
                 add(f"{name}: train + score", v, t + sc)
 
     print(f"\nmedian wall seconds of {args.runs} runs, alternating (2 cores; work folder {work})\n")
-    print("| command | " + " | ".join(names) + " |")
-    print("|---|" + "---|" * len(names))
-    for name, r in rows.items():
-        base = statistics.median(r[names[0]])
-        cells = [f"{base:.2f}"] + [
-            f"{statistics.median(r[v]):.2f} ({base / statistics.median(r[v]):.2f}x)"
-            for v in names[1:]]
-        print(f"| {name} | " + " | ".join(cells) + " |")
-    print("\n(x: the default's time as a share of that column's)")
+    print_medians(rows, names)
     return 0
 
 

@@ -2,14 +2,14 @@
 profit.
 
 Importing offerwise sets ``GOMP_SPINCOUNT=100`` unless the environment sets it or
-``OMP_WAIT_POLICY``: an idle OpenMP thread of GNU OpenMP (LightGBM's and numba's threads on
-Linux) then spins 100 times at a barrier before it sleeps, instead of 300,000. With another busy
-process on the same 2 cores, spinning threads took the CPU from the threads each of LightGBM's
-many small parallel loops waited for: two small-shop ``offerwise train`` started together took
-4 min 43 s each instead of 6 s alone (9.0 s with this setting). Alone, the short spin costs
-nothing measurable; never spinning (``OMP_WAIT_POLICY=PASSIVE``) made a small shop's ``train``
-30 % slower (``benchmarks/bench_contention.py``, docs/architecture.md "Threads"). It takes
-effect only where the OpenMP runtime is loaded after it (LightGBM imported after offerwise).
+``OMP_WAIT_POLICY``: an idle GNU OpenMP thread (LightGBM's and numba's threads on Linux) then
+spins 100 times at a barrier before it sleeps, instead of 300,000. With another busy process on
+the same 2 cores, spinning threads took the CPU from the threads each of LightGBM's many small
+parallel loops waited for: two small-shop ``offerwise train`` started together took 17-392 s
+instead of 14-15 s; alone the short spin is level with the default, while never spinning
+(``OMP_WAIT_POLICY=PASSIVE``) made ``train`` slower (``benchmarks/bench_contention.py``,
+docs/architecture.md "Threads"). It takes effect only where the OpenMP runtime is loaded after
+it (LightGBM imported after offerwise).
 """
 
 import os
