@@ -1,6 +1,7 @@
 """Timing the ``offerwise`` command as a user runs it (its own process), for the start-up and
-contention benchmarks (``bench_startup.py``, ``bench_contention.py``). Light on purpose: it
-imports neither offerwise nor its libraries, so the parent process adds nothing to what it times.
+contention benchmarks (``bench_startup.py``, ``bench_contention.py``). Importing it loads
+neither offerwise nor its libraries (:func:`causalml_shop` does, when called: the commands it
+times then still get the OpenMP settings the benchmark started with, :data:`START_OPENMP`).
 """
 
 from __future__ import annotations
