@@ -27,9 +27,11 @@ each treatment vs control by its predicted conversion uplift; the score is causa
 (offerwise: both CLI processes, including start-up and writing the shop).
 
     .venv/bin/python benchmarks/bench_causalml.py --protocol multiarm [--repeats 10] [--json]
-        [--learners x:10 dr:10 t:28]
+        [--learners x:10 dr:10 t:28] [--cli-learners x dr]
 
-``--learners`` adds rows for offerwise's response model with other learners and leaf sizes,
+``--cli-learners x dr`` adds rows for the CLI with ``offerwise train --learner L`` (every other
+setting as by default, the time of both processes), each with its count of seeds at or above
+the best causalml learner. ``--learners`` adds rows for offerwise's response model with other learners and leaf sizes,
 fitted in-process on the same training rows (what the product could rank with another default;
 the CLI row is what it ranks now), each with its count of seeds at or above the best causalml
 learner.
@@ -215,22 +217,29 @@ def run_multiarm(args: argparse.Namespace, seed: int, tmp) -> list[dict]:  # noq
     rows = []
     ow = Path(sys.executable).parent / "offerwise"
     d = Path(tmp) / f"shop-{seed}"
-    t0 = time.perf_counter()
-    _write_shop(df, x_names, ~test, d)
-    for cmd in (["train", "--data", str(d), "--out", str(d / "model")],
-                ["score", "--model", str(d / "model"), "--data", str(d), "--out", str(d / "s.parquet")]):
-        r = subprocess.run([str(ow), *cmd], capture_output=True, text=True)
-        if r.returncode != 0:
-            raise SystemExit(f"offerwise {cmd[0]} failed:\n{r.stderr[-3000:]}")
-    sc = pd.read_parquet(d / "s.parquet").pivot(index="customer_id", columns="offer_id",
-                                                 values="incremental_conversion")
-    pred = sc.reindex(np.array([f"c{i}" for i in range(len(df))])[test])[list(ARMS)].to_numpy()
-    card = json.loads((d / "model" / "model_card.json").read_text())
-    chosen = card.get("tuning", {}).get("chosen")  # older versions (before --tune) have none
-    rows.append({"learner": "offerwise CLI defaults", "auuc": mean_auuc(y[test], g[test], pred),
-                 "seconds": time.perf_counter() - t0,
-                 "chosen": f"{chosen['learner']} min_leaf={chosen['min_child_samples']}" if chosen
-                 else card.get("learner", "?")})
+    # the CLI with its defaults, then (``--cli-learners``) with the learner pinned
+    for learner in (None, *args.cli_learners):
+        t0 = time.perf_counter()
+        m = d / f"model-{learner or 'default'}"
+        if learner is None:
+            _write_shop(df, x_names, ~test, d)  # timed once, with the defaults' row
+        pin = ["--learner", learner] if learner else []
+        for cmd in (["train", "--data", str(d), "--out", str(m), *pin],
+                    ["score", "--model", str(m), "--data", str(d), "--out", str(m / "s.parquet")]):
+            r = subprocess.run([str(ow), *cmd], capture_output=True, text=True)
+            if r.returncode != 0:
+                raise SystemExit(f"offerwise {cmd[0]} failed:\n{r.stderr[-3000:]}")
+        sc = pd.read_parquet(m / "s.parquet").pivot(index="customer_id", columns="offer_id",
+                                                     values="incremental_conversion")
+        pred = sc.reindex(np.array([f"c{i}" for i in range(len(df))])[test])[list(ARMS)].to_numpy()
+        card = json.loads((m / "model_card.json").read_text())
+        chosen = card.get("tuning", {}).get("chosen")  # older versions (before --tune) have none
+        rows.append({"learner": f"offerwise CLI --learner {learner}" if learner
+                     else "offerwise CLI defaults",
+                     "auuc": mean_auuc(y[test], g[test], pred),
+                     "seconds": time.perf_counter() - t0,
+                     "chosen": f"{chosen['learner']} min_leaf={chosen['min_child_samples']}"
+                     if chosen else card.get("learner", "?")})
     X_tr, X_te = df.loc[~test, x_names].to_numpy(), df.loc[test, x_names].to_numpy()
     for spec in args.learners:  # other offerwise learners on the same rows, fitted in-process
         t0 = time.perf_counter()
@@ -298,7 +307,9 @@ def main_multiarm(args: argparse.Namespace) -> int:
     for n in names[1:]:
         if n.startswith("offerwise"):
             w = sum(a >= b for a, b in zip(per[n], per[best], strict=True))
-            print(f"{n} >= {best} on {w}/{args.repeats} seeds; mean {statistics.fmean(per[n]):.3f}")
+            ratio = statistics.median(secs[n]) / statistics.median(secs["causalml BaseXClassifier"])
+            print(f"{n} >= {best} on {w}/{args.repeats} seeds; mean {statistics.fmean(per[n]):.3f}"
+                  + (f"; time ratio vs X-learner {ratio:.1f}x" if " CLI " in n else ""))
     print("chosen by --tune fast, per seed: " + ", ".join(out["chosen_per_seed"]))
     return 0
 
@@ -319,6 +330,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--learners", nargs="*", default=[], metavar="LEARNER:MIN_LEAF",
                     help="multiarm: also offerwise's response model with these learners and min "
                          "rows per leaf (e.g. x:10 dr:10 t:28), fitted in-process on the same rows")
+    ap.add_argument("--cli-learners", nargs="*", default=[], choices=["ptb", "tb", "t", "x", "dr"],
+                    help="multiarm: also run the CLI with `train --learner L` (the rest as by "
+                         "default), what a user gets by pinning another learner")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     if args.protocol == "multiarm":

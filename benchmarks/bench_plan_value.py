@@ -25,6 +25,7 @@ Plans are budgeted on their own estimated costs; the table also shows each plan'
     .venv/bin/python benchmarks/bench_plan_value.py --quick    # 5k customers, 10k exposures
     .venv/bin/python benchmarks/bench_plan_value.py --json
     .venv/bin/python benchmarks/bench_plan_value.py --tune off --min-child-samples 300 [--keep-exposures 0.8]
+    .venv/bin/python benchmarks/bench_plan_value.py --learner x   # another learner, pinned
 """
 
 from __future__ import annotations
@@ -102,6 +103,7 @@ def run(args: argparse.Namespace) -> dict:
             warnings.simplefilter("ignore")
             res = train(data_dir, tmp / f"model{r}", seed=args.seed + r, settings=settings,
                         tune_mode=args.tune,  # as `offerwise train` runs by default
+                        learner=args.learner,  # None: tuned, as `offerwise train` does
                         min_child_samples=args.min_child_samples)
         lm = load_model(res.model_dir)
         if r == 0:
@@ -187,6 +189,7 @@ def run(args: argparse.Namespace) -> dict:
                        "seed": args.seed, "logging": "legacy", "threads": settings.threads,
                        "cpu_count": os.cpu_count(), "best_offer_cost": full_cost,
                        "default": f"{DEFAULT_LEARNER}:{DEFAULT_PROFIT}",
+                       "learner": args.learner or "tuned (default)",
                        "single_offer": so.offer, "deepest": dd.offer, "work": str(tmp)},
             "rows": rows, "timings": timings}
 
@@ -209,6 +212,8 @@ def _print(out: dict) -> None:
     print(f"bench_plan_value: {c['customers']} customers, {c['exposures']} exposures, legacy "
           f"logging, seed {c['seed']}; budgets as a share of the best-offer cost "
           f"{c['best_offer_cost']:.0f}; true value as % of the oracle plan (true cost / budget)")
+    if c["learner"] != "tuned (default)":
+        print(f"learner pinned: offerwise train --learner {c['learner']}")
     if c["min_child_samples"] != "default" or c["keep_exposures"] < 1:
         print(f"min rows per leaf {c['min_child_samples']}; trained on a random "
               f"{c['keep_exposures']:.0%} of the exposures")
@@ -252,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="also plan with the first model only allowing a predicted gain above each value")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--tune", default="fast", help="train --tune mode (default: fast, as the CLI)")
+    ap.add_argument("--learner", default=None, choices=["ptb", "tb", "t", "x", "dr"],
+                    help="pin the learner (offerwise train --learner; default: the tuner's choice)")
     ap.add_argument("--min-child-samples", type=int, default=None,
                     help="pin the minimum rows per leaf (default: the product's, 1 %% of the exposures)")
     ap.add_argument("--keep-exposures", type=float, default=1.0,
