@@ -65,6 +65,21 @@ def causalml_shop(d: Path) -> bool:
     return True
 
 
+def bench_shops(work: Path, customers: int, exposures: int) -> dict[str, Path]:
+    """The shops the CLI timings run on, in ``work`` (its ``cache/`` the feature cache unless
+    ``OFFERWISE_CACHE_DIR`` is set): ``offerwise simulate`` with ``customers``, ``exposures``,
+    seed 1, and causalml's multiarm shop (:func:`causalml_shop`) where causalml is installed."""
+    os.environ.setdefault("OFFERWISE_CACHE_DIR", str(work / "cache"))
+    shops = {"simulated": work / "sim"}
+    timed(["simulate", "--out", str(shops["simulated"]), "--customers", str(customers),
+           "--exposures", str(exposures), "--seed", "1"], {})
+    if causalml_shop(work / "cm"):
+        shops["causalml multiarm"] = work / "cm"
+    else:
+        print("causalml is not installed: no multiarm rows (pip install -e '.[bench]')")
+    return shops
+
+
 def print_medians(rows: dict[str, dict[str, list[float]]], names: list[str]) -> None:
     """A Markdown table of the median seconds of ``rows`` (row -> column -> runs), columns
     ``names``; the other columns also as a multiple of the first column's."""

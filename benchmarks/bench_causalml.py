@@ -57,6 +57,7 @@ from offerwise.errors import require
 from offerwise.evaluation.uplift import uplift_metrics
 from offerwise.models.defaults import DEFAULT_BAGS, DEFAULT_LEARNER
 from offerwise.models.metalearners import DRLearner, SharedBaseTLearner, TLearner, XLearner
+from offerwise.models.response import LEARNER_NAMES
 
 
 def _lgb_kwargs(args: argparse.Namespace, seed: int) -> dict:
@@ -180,37 +181,80 @@ def _write_shop(df, x_names: list[str], train: np.ndarray, d) -> None:  # noqa: 
                                                                         index=False)
 
 
-def _in_process(spec: str, X_tr: np.ndarray, X_te: np.ndarray, g: np.ndarray,
-                y: np.ndarray) -> np.ndarray:
-    """Predicted conversion uplift (n_test, 3) of offerwise's response model with learner and
-    min rows per leaf ``spec`` (``x:10``), fitted in-process on the training rows with the
-    product's other defaults (hurdle profit, bags, 15 leaves, 150 rounds)."""
+def multiarm_split(seed: int, samples: int = 1000):  # noqa: ANN201 - (DataFrame, list, ndarray)
+    """causalml's ``make_uplift_classification`` (``samples`` rows per group, its other defaults)
+    with data seed ``seed``, its feature names and the seeded 30 % test mask (n,) of the
+    multiarm protocol."""
+    dataset = require("causalml.dataset", "bench")
+    df, x_names = dataset.make_uplift_classification(n_samples=samples, random_seed=seed)
+    return df, x_names, np.random.default_rng(seed).random(len(df)) < 0.3
+
+
+def inprocess_exposures(g: np.ndarray, y: np.ndarray):  # noqa: ANN201 - (DataFrame, dict)
+    """The training rows as offerwise's exposures (``g``: the generator's treatment keys,
+    ``y``: conversion; revenue = gross profit = conversion, no discount cost) and the response
+    model's keyword arguments with the product's other defaults (hurdle profit, bags)."""
     import pandas as pd
 
-    from offerwise.workflows.crossfit import Candidate, fit_model
-
-    learner, mcs = spec.split(":")
     offer = np.where(g == "control", "none", g)
     ex = pd.DataFrame({"customer_id": [f"c{i}" for i in range(len(g))], "offer_id": offer,
                        "converted": y, "revenue": y, "discount_cost": 0.0, "gross_profit": y})
     kwargs = {"profit": "hurdle", "min_treated": 50, "n_bags": DEFAULT_BAGS,
               "propensity_clip": (0.01, 0.99), "n_jobs": 2, "random_state": 42}
-    sc = fit_model(Candidate(learner, int(mcs)), X_tr, ex, list(ARMS), kwargs, None).predict(X_te)
+    return ex, kwargs
+
+
+def uplift_of(model, X_te: np.ndarray) -> np.ndarray:  # noqa: ANN001 - a fitted response model
+    """Predicted conversion uplift (n_test, 3) of ``model`` for the offers :data:`ARMS`."""
+    sc = model.predict(X_te)
     return sc.incremental_conversion[:, [sc.offers.index(a) for a in ARMS]]
+
+
+def _in_process(spec: str, X_tr: np.ndarray, X_te: np.ndarray, g: np.ndarray,
+                y: np.ndarray) -> np.ndarray:
+    """Predicted conversion uplift (n_test, 3) of offerwise's response model with learner and
+    min rows per leaf ``spec`` (``x:10``), fitted in-process on the training rows with the
+    product's other defaults (hurdle profit, bags, 15 leaves, 150 rounds)."""
+    from offerwise.workflows.crossfit import Candidate, fit_model
+
+    learner, mcs = spec.split(":")
+    ex, kwargs = inprocess_exposures(g, y)
+    return uplift_of(fit_model(Candidate(learner, int(mcs)), X_tr, ex, list(ARMS), kwargs, None),
+                     X_te)
+
+
+def causalml_multiarm(X_tr: np.ndarray, g_tr: np.ndarray, y_tr: np.ndarray, X_te: np.ndarray,
+                      seed: int) -> dict[str, tuple[np.ndarray, float]]:
+    """causalml's T and X learners with LightGBM defaults fitted on the training rows: name ->
+    (predicted uplift (n_test, 3) for :data:`ARMS`, fit + predict seconds)."""
+    import lightgbm as lgb
+
+    meta = require("causalml.inference.meta", "bench")
+    kw = {"n_jobs": 2, "verbose": -1, "random_state": seed}
+    out = {}
+    for name, make in (
+        ("causalml BaseTClassifier", lambda: meta.BaseTClassifier(lgb.LGBMClassifier(**kw),
+                                                                  control_name="control")),
+        ("causalml BaseXClassifier", lambda: meta.BaseXClassifier(
+            lgb.LGBMClassifier(**kw), lgb.LGBMRegressor(**kw), control_name="control")),
+    ):
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            m = make()
+            m.fit(X_tr, g_tr, y_tr)
+            pred = np.asarray(m.predict(X_te, verbose=False) if "X" in name else m.predict(X_te))
+        out[name] = (pred.reshape(len(X_te), -1), time.perf_counter() - t0)
+    return out
 
 
 def run_multiarm(args: argparse.Namespace, seed: int, tmp) -> list[dict]:  # noqa: ANN001
     import subprocess
     from pathlib import Path
 
-    import lightgbm as lgb
     import pandas as pd
 
-    dataset = require("causalml.dataset", "bench")
-    meta = require("causalml.inference.meta", "bench")
-    df, x_names = dataset.make_uplift_classification(n_samples=args.samples, random_seed=seed)
-    rng = np.random.default_rng(seed)
-    test = rng.random(len(df)) < 0.3
+    df, x_names, test = multiarm_split(seed, args.samples)
     g = df["treatment_group_key"].to_numpy()
     y = df["conversion"].to_numpy(dtype=np.float64)
 
@@ -247,22 +291,9 @@ def run_multiarm(args: argparse.Namespace, seed: int, tmp) -> list[dict]:  # noq
         rows.append({"learner": f"offerwise {spec} (in-process)",
                      "auuc": mean_auuc(y[test], g[test], pred),
                      "seconds": time.perf_counter() - t0, "chosen": ""})
-    kw = {"n_jobs": 2, "verbose": -1, "random_state": seed}
-    for name, make in (
-        ("causalml BaseTClassifier", lambda: meta.BaseTClassifier(lgb.LGBMClassifier(**kw),
-                                                                  control_name="control")),
-        ("causalml BaseXClassifier", lambda: meta.BaseXClassifier(
-            lgb.LGBMClassifier(**kw), lgb.LGBMRegressor(**kw), control_name="control")),
-    ):
-        t0 = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            m = make()
-            m.fit(X_tr, g[~test], y[~test])
-            pred = np.asarray(m.predict(X_te, verbose=False) if "X" in name else m.predict(X_te))
-        rows.append({"learner": name,
-                     "auuc": mean_auuc(y[test], g[test], pred.reshape(len(X_te), -1)),
-                     "seconds": time.perf_counter() - t0, "chosen": ""})
+    for name, (pred, secs) in causalml_multiarm(X_tr, g[~test], y[~test], X_te, seed).items():
+        rows.append({"learner": name, "auuc": mean_auuc(y[test], g[test], pred),
+                     "seconds": secs, "chosen": ""})
     return rows
 
 
@@ -330,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--learners", nargs="*", default=[], metavar="LEARNER:MIN_LEAF",
                     help="multiarm: also offerwise's response model with these learners and min "
                          "rows per leaf (e.g. x:10 dr:10 t:28), fitted in-process on the same rows")
-    ap.add_argument("--cli-learners", nargs="*", default=[], choices=["ptb", "tb", "t", "x", "dr"],
+    ap.add_argument("--cli-learners", nargs="*", default=[], choices=LEARNER_NAMES,
                     help="multiarm: also run the CLI with `train --learner L` (the rest as by "
                          "default), what a user gets by pinning another learner")
     ap.add_argument("--json", action="store_true")

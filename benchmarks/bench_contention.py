@@ -23,14 +23,13 @@ causalml's multiarm protocol shop (2,800 rows):
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _cli_timing import OPENMP_KEYS, causalml_shop, finish, print_medians, start, timed  # noqa: E402
+from _cli_timing import OPENMP_KEYS, bench_shops, finish, print_medians, start, timed  # noqa: E402
 
 VARIANTS = {
     "as shipped (GOMP_SPINCOUNT=100)": {},
@@ -57,14 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--exposures", type=int, default=3000)
     args = ap.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="bench_contention_"))
-    os.environ.setdefault("OFFERWISE_CACHE_DIR", str(work / "cache"))
-    shops = {"simulated": work / "sim"}
-    timed(["simulate", "--out", str(shops["simulated"]), "--customers", str(args.customers),
-           "--exposures", str(args.exposures), "--seed", "1"], {})
-    if causalml_shop(work / "cm"):
-        shops["causalml multiarm"] = work / "cm"
-    else:
-        print("causalml is not installed: no multiarm rows (pip install -e '.[bench]')")
+    shops = bench_shops(work, args.customers, args.exposures)
     rows: dict[str, dict[str, list[float]]] = {}
 
     def add(name: str, variant: str, s: float) -> None:

@@ -45,6 +45,7 @@ from offerwise.data.contract import load_data
 from offerwise.features.model_inputs import customer_features
 from offerwise.models.defaults import DEFAULT_LEARNER, DEFAULT_PROFIT
 from offerwise.models.persist import load_model
+from offerwise.models.response import LEARNER_NAMES
 from offerwise.policy.plan import gain_floor
 from offerwise.simulator import (
     SimulatorConfig,
@@ -257,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="also plan with the first model only allowing a predicted gain above each value")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--tune", default="fast", help="train --tune mode (default: fast, as the CLI)")
-    ap.add_argument("--learner", default=None, choices=["ptb", "tb", "t", "x", "dr"],
+    ap.add_argument("--learner", default=None, choices=LEARNER_NAMES,
                     help="pin the learner (offerwise train --learner; default: the tuner's choice)")
     ap.add_argument("--min-child-samples", type=int, default=None,
                     help="pin the minimum rows per leaf (default: the product's, 1 %% of the exposures)")

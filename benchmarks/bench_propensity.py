@@ -38,14 +38,13 @@ import pandas as pd
 import offerwise.evaluation.identification as identification
 import offerwise.models.propensity as propensity
 import offerwise.workflows.tune as tune_mod
-from offerwise.errors import require
 from offerwise.models.defaults import DEFAULT_BAGS
 from offerwise.models.propensity import shrink_to_frequencies
 from offerwise.vocab import NO_OFFER
 from offerwise.workflows.crossfit import Candidate, fit_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_causalml import ARMS, mean_auuc  # noqa: E402
+from bench_causalml import ARMS, mean_auuc, multiarm_split  # noqa: E402
 
 
 def _raw(P, label, freq, grid=101):  # noqa: ANN001, ANN202 - the baseline: no blend
@@ -53,9 +52,7 @@ def _raw(P, label, freq, grid=101):  # noqa: ANN001, ANN202 - the baseline: no b
 
 
 def run_seed(seed: int) -> list[dict]:
-    dataset = require("causalml.dataset", "bench")
-    df, x_names = dataset.make_uplift_classification(random_seed=seed)
-    test = np.random.default_rng(seed).random(len(df)) < 0.3
+    df, x_names, test = multiarm_split(seed)
     g = df["treatment_group_key"].to_numpy()
     y = df["conversion"].to_numpy(dtype=np.float64)
     X = df[x_names].to_numpy(dtype=np.float64)

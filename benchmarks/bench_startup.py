@@ -25,13 +25,12 @@ run: the same commands with ``OFFERWISE_LEAN_LIGHTGBM=0`` (LightGBM imported as 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _cli_timing import causalml_shop, print_medians, timed  # noqa: E402
+from _cli_timing import bench_shops, print_medians, timed  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,14 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     names = list(variants)
 
     work = Path(tempfile.mkdtemp(prefix="bench_startup_"))
-    os.environ.setdefault("OFFERWISE_CACHE_DIR", str(work / "cache"))
-    shops = {"simulated": work / "sim"}
-    timed(["simulate", "--out", str(shops["simulated"]), "--customers", str(args.customers),
-           "--exposures", str(args.exposures), "--seed", "1"], {})
-    if causalml_shop(work / "cm"):
-        shops["causalml multiarm"] = work / "cm"
-    else:
-        print("causalml is not installed: no multiarm row (pip install -e '.[bench]')")
+    shops = bench_shops(work, args.customers, args.exposures)
 
     rows: dict[str, dict[str, list[float]]] = {}
 

@@ -79,7 +79,7 @@ def test_not_fitted_and_bad_inputs(logs):
     with pytest.raises(InputError, match="propensity of 0"):
         OfferResponseModel(learner="dr", **FAST).fit(X, ex["offer_id"], *args, menu=MENU,
                                                      propensity=p)
-    with pytest.raises(InputError, match="unknown learner"):
+    with pytest.raises(InputError, match=r"unknown learner 'q'; choose one of \['dr', 'ptb', 't', 'tb', 'x'\]"):
         OfferResponseModel(learner="q").fit(X, ex["offer_id"], *args, menu=MENU)
     with pytest.raises(InputError, match="profit must be one of"):
         OfferResponseModel(profit="q").fit(X, ex["offer_id"], *args, menu=MENU)

@@ -67,6 +67,11 @@ def test_choose_keeps_the_default_unless_the_win_is_significant():
     assert choose([d, _score("t", 1.19, 0.19, 0.1)]) == 1
     assert choose([d, _score("t", 1.19, 0.19, 0.1), _score("x", 1.1, 0.1, 0.01)]) == 0
     assert choose([d, _score("t", 0.5, -0.5, 0.1)]) == 0
+    # a rule given explicitly (bench_tuner_rule.py): z = 0 takes the best point estimate
+    assert choose([d, _score("t", 1.15, 0.15, 0.1)], z=1.0) == 1
+    assert choose([d, _score("t", 1.15, 0.15, 0.1)], z=2.0) == 0
+    assert choose([d, _score("t", 1.01, 0.01, 0.1)], z=0.0) == 1
+    assert choose([d, _score("t", 0.99, -0.01, 0.1)], z=0.0) == 0
 
 
 def test_candidates_by_mode_and_pins():

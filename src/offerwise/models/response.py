@@ -79,11 +79,20 @@ from offerwise.vocab import SCORE_COLUMNS as VOCAB_SCORE_COLUMNS
 if TYPE_CHECKING:  # pragma: no cover
     import lightgbm as lgb
 
-__all__ = ["CONTROL", "SCORE_COLUMNS", "OfferResponseModel", "ResponseScores", "net_profit_matrix"]
+__all__ = [
+    "CONTROL",
+    "LEARNER_NAMES",
+    "SCORE_COLUMNS",
+    "OfferResponseModel",
+    "ResponseScores",
+    "net_profit_matrix",
+]
 
 CONTROL = NO_OFFER
 #: learner name of the pooled shared-base conversion model (per-offer "tb" learners for revenue)
 POOLED = "ptb"
+#: every learner name the response model takes (``offerwise train --learner``), sorted
+LEARNER_NAMES = sorted([*LEARNERS, POOLED])
 POOLED_RESIDUAL_LEAVES = 7
 
 #: Columns of the scores frame, in order (one row per customer x scored offer).
@@ -293,10 +302,8 @@ class OfferResponseModel(Params):
         )
 
     def _validate(self) -> None:
-        if self.learner not in LEARNERS and self.learner != POOLED:
-            raise InputError(
-                f"unknown learner {self.learner!r}; choose one of {sorted([*LEARNERS, POOLED])}"
-            )
+        if self.learner not in LEARNER_NAMES:
+            raise InputError(f"unknown learner {self.learner!r}; choose one of {LEARNER_NAMES}")
         if self.profit not in PROFIT_MODES:
             raise InputError(f"profit must be one of {PROFIT_MODES}; got {self.profit!r}")
         if int(self.n_bags) < 1:

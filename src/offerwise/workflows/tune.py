@@ -209,12 +209,12 @@ def switch_z(n_candidates: int, alpha: float = ALPHA) -> float:
     return float(-ndtri(alpha / max(1, n_candidates - 1)))
 
 
-def choose(scores: list[CandidateScore]) -> int:
+def choose(scores: list[CandidateScore], z: float | None = None) -> int:
     """Index of the chosen candidate (``scores[0]`` is the default): the best value, if it beats
-    the default by more than :func:`switch_z` standard errors of the paired difference; else the
-    default (a win the noise could explain is not a win)."""
+    the default by more than ``z`` (default :func:`switch_z`) standard errors of the paired
+    difference; else the default (a win the noise could explain is not a win)."""
     best = max(range(len(scores)), key=lambda j: scores[j].value)
-    z = switch_z(len(scores))
+    z = switch_z(len(scores)) if z is None else z
     return best if scores[best].diff_vs_default > z * scores[best].se_vs_default else 0
 
 
